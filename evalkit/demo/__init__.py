@@ -1,0 +1,1 @@
+"""The embedded demo: synthetic councils in the official file formats, with a known true effect."""

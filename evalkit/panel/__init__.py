@@ -1,0 +1,1 @@
+"""The council-year panel: registry of delivery models, outcomes, treatment timing, comparators."""

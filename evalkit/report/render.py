@@ -1,0 +1,732 @@
+"""Render `results.json` into `report.html` (self-contained) and `report.md` (+ `fig-*.svg`).
+
+Both formats come from one list of blocks (see `evalkit.report.blocks`), in this order: title and
+question; the plan and any deviations from its lock; which estimate to trust and why; the primary
+analyses (tables, event-study and synthetic-control figures); robustness checks (the other
+analyses); coverage and missing data; treated councils with sources; balance; limitations;
+provenance. Output bytes depend only on the input file (and the matplotlib version): no
+timestamps, no absolute paths, sorted keys, fixed SVG hash salt.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import EvalkitError
+from evalkit.io import atomic_write_text
+from evalkit.report import figures as F
+from evalkit.report.blocks import (
+    Banner,
+    BulletList,
+    Code,
+    Details,
+    Fig,
+    Heading,
+    Inline,
+    Link,
+    Para,
+    Pre,
+    Strong,
+    Table,
+    block_html,
+    block_md,
+)
+
+DEMO_BANNER = "SYNTHETIC DEMO DATA — not real statistics"
+
+# Rows that summarise an analysis in one number, most preferred first.
+HEADLINE_AGGREGATIONS = ("simple", "overall", "pooled", "att", "average", "coef")
+# Rows shown in collapsible tables rather than the main table.
+DETAIL_AGGREGATIONS = {
+    "dynamic": "Event-study estimates (by years since the move)",
+    "calendar": "Estimates by calendar year",
+    "att_gt": "Group-time estimates (first-treated year × year)",
+}
+SYNTH_EXTRAS = ("paths", "placebo", "weights", "rmspe", "event_study")
+
+METHOD_NAMES = {
+    "twfe": "two-way fixed effects regression",
+    "cs": "Callaway and Sant'Anna difference-in-differences",
+    "sunab": "Sun and Abraham interaction-weighted event study",
+    "imputation": "imputation difference-in-differences (Borusyak, Jaravel and Spiess)",
+    "synth": "synthetic control",
+    "sdid": "synthetic difference-in-differences",
+    "synth_staggered": "synthetic control for staggered adoption",
+}
+METHOD_NOTES = {
+    "twfe": "A single regression coefficient. When councils moved in different years and effects vary, "
+            "it can weight some comparisons negatively, so it is shown mainly for comparison.",
+    "cs": "Compares each cohort of councils that moved in the same year with councils that had not moved, "
+          "so it stays unbiased when councils move in different years and effects differ between them.",
+    "sunab": "Estimates effects for each cohort separately and averages them, avoiding the bias of "
+             "two-way fixed effects under staggered adoption.",
+    "imputation": "Predicts each treated council's untreated outcome from untreated years and compares, "
+                  "which is efficient under parallel trends and handles staggered adoption.",
+    "synth": "Builds a weighted combination of comparison councils that tracks the treated council before "
+             "the move; inference comes from placebo runs on the comparison councils.",
+    "sdid": "Combines synthetic-control weighting with difference-in-differences, so it relies less on "
+            "an exact pre-move fit and less on parallel trends alone.",
+    "synth_staggered": "Synthetic control fitted for councils that moved in different years, pooled "
+                       "across treated councils.",
+}
+REGISTRY_HEADERS = {"unit": "Code", "la_code": "Code", "la_name": "Council", "name": "Council",
+                    "first_year": "First year", "source_url": "Source"}
+REGISTRY_FIRST = ("unit", "la_code", "la_name", "name", "model", "provider", "first_year", "start_date",
+                  "end_date", "source", "source_url", "source_note", "notes")
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def fmt_num(v: Any, digits: int = 3) -> str:
+    if v is None or isinstance(v, bool):
+        return "—"
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if f != f or f in (float("inf"), float("-inf")):
+        return "—"
+    if f != 0 and abs(f) < 10 ** -digits:
+        return f"{f:.{digits}g}"
+    if abs(f) >= 10000:
+        return f"{f:,.1f}"
+    return f"{f:.{digits}f}"
+
+
+def fmt_p(p: Any) -> str:
+    if p is None:
+        return "—"
+    try:
+        f = float(p)
+    except (TypeError, ValueError):
+        return str(p)
+    if f != f:
+        return "—"
+    return "<0.001" if f < 0.001 else f"{f:.3f}"
+
+
+def fmt_ci(lo: Any, hi: Any) -> str:
+    if lo is None or hi is None:
+        return "—"
+    return f"{fmt_num(lo)} to {fmt_num(hi)}"
+
+
+def fmt_value(v: Any) -> str:
+    """Any JSON value as short text (compact JSON for tables and lists)."""
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return format(v, ".6g")
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
+    return str(v)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9_-]+", "-", str(text).lower()).strip("-") or "x"
+
+
+def _cell(value: Any) -> Inline:
+    if isinstance(value, str) and re.match(r"^https?://\S+$", value):
+        return Link(value, value)
+    return fmt_value(value)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def load_results(path: str | Path) -> dict[str, Any]:
+    """Read results.json and check the keys the report cannot do without."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EvalkitError("results file not found; run `evalkit estimate` first", file=path) from None
+    except json.JSONDecodeError as exc:
+        raise EvalkitError(f"not valid JSON: {exc.msg}", file=path, row=exc.lineno,
+                           expected="results.json written by `evalkit estimate`") from None
+    if not isinstance(doc, dict):
+        raise EvalkitError("not a JSON object", file=path, expected="results.json written by `evalkit estimate`")
+    for key, kind in (("title", str), ("name", str), ("analyses", list), ("provenance", dict)):
+        if not isinstance(doc.get(key), kind):
+            raise EvalkitError(f"missing or wrong type ({type(doc.get(key)).__name__})", file=path, column=key,
+                               expected=f"a {'string' if kind is str else 'list' if kind is list else 'object'}")
+    for i, a in enumerate(doc["analyses"]):
+        if not isinstance(a, dict) or not isinstance(a.get("results"), dict) or "label" not in a:
+            raise EvalkitError("analysis lacks label or results", file=path, column=f"analyses[{i}]",
+                               expected="{label, title, primary, results}")
+        if not isinstance(a["results"].get("estimates", []), list):
+            raise EvalkitError("estimates is not a list", file=path, column=f"analyses[{i}].results.estimates",
+                               expected="a list of estimate rows")
+    return doc
+
+
+# --------------------------------------------------------------------------- analysis helpers
+
+
+def _alpha(doc: dict[str, Any], results: dict[str, Any]) -> float:
+    a = (results.get("inference") or {}).get("alpha")
+    if a is None:
+        a = ((doc.get("plan") or {}).get("inference") or {}).get("alpha")
+    try:
+        return float(a) if a is not None else 0.05
+    except (TypeError, ValueError):
+        return 0.05
+
+
+def headline_row(results: dict[str, Any]) -> dict[str, Any] | None:
+    """The one row that summarises an analysis: simple/overall/pooled ATT or the coefficient."""
+    rows = results.get("estimates") or []
+    for agg in HEADLINE_AGGREGATIONS:
+        for r in rows:
+            if r.get("aggregation") == agg:
+                return r
+    for r in rows:
+        if r.get("aggregation") not in DETAIL_AGGREGATIONS and r.get("aggregation") not in ("group", "unit"):
+            return r
+    return None
+
+
+def _unit_names(doc: dict[str, Any]) -> dict[str, str]:
+    names = {}
+    for r in doc.get("registry") or []:
+        if not isinstance(r, dict):
+            continue
+        unit = r.get("unit") or r.get("la_code")
+        name = r.get("la_name") or r.get("name")
+        if unit and name:
+            names[str(unit)] = str(name)
+    return names
+
+
+def row_label(row: dict[str, Any], unit_names: dict[str, str]) -> str:
+    agg = row.get("aggregation")
+    name = str(row.get("name", ""))
+    if agg == "simple":
+        return "Overall (average over treated councils and years)"
+    if agg == "overall":
+        return "Overall"
+    if agg == "pooled":
+        return "Pooled over treated units"
+    if agg == "coef":
+        return f"Coefficient: {name.split(':', 1)[1]}" if ":" in name else f"Coefficient: {name}"
+    if agg == "group" and row.get("group") is not None:
+        return f"Councils that moved in {row['group']}"
+    if agg == "unit" and row.get("unit") is not None:
+        u = str(row["unit"])
+        return f"{unit_names[u]} ({u})" if u in unit_names else u
+    if agg == "dynamic" and row.get("event_time") is not None:
+        e = int(row["event_time"])
+        return f"{e} years after" if e > 0 else ("Year of the move" if e == 0 else f"{-e} years before")
+    if agg == "calendar" and row.get("time") is not None:
+        return str(row["time"])
+    if agg == "att_gt":
+        return f"moved {row.get('group')}, year {row.get('time')}"
+    return name
+
+
+def _estimates_table(rows: list[dict[str, Any]], alpha: float, unit_names: dict[str, str],
+                     caption: str | None = None) -> Table:
+    level = f"{100 * (1 - alpha):.0f}%"
+    return Table(
+        columns=["Estimate", "Effect", "Standard error", f"{level} confidence interval", "p-value"],
+        rows=[[row_label(r, unit_names), fmt_num(r.get("estimate")), fmt_num(r.get("se")),
+               fmt_ci(r.get("ci_low"), r.get("ci_high")), fmt_p(r.get("p_value"))] for r in rows],
+        numeric={1, 2, 3, 4},
+        caption=caption,
+    )
+
+
+def _main_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def rank(r: dict[str, Any]) -> int:
+        agg = r.get("aggregation")
+        if agg in HEADLINE_AGGREGATIONS:
+            return HEADLINE_AGGREGATIONS.index(agg)
+        return {"group": 10, "unit": 11}.get(agg, 12)
+
+    main = [r for r in rows if r.get("aggregation") not in DETAIL_AGGREGATIONS]
+    return sorted(main, key=rank)  # stable: keeps the estimator's order within a kind
+
+
+def _kv_table(items: dict[str, Any], caption: str, first: str = "Setting") -> Table:
+    return Table(columns=[first, "Value"], rows=[[k, fmt_value(v)] for k, v in sorted(items.items())],
+                 caption=caption)
+
+
+def _treatment_times(doc: dict[str, Any], results: dict[str, Any]) -> dict[str, int]:
+    times: dict[str, int] = {}
+    for r in doc.get("registry") or []:
+        if isinstance(r, dict) and r.get("unit") is not None and isinstance(r.get("first_year"), int):
+            times[str(r["unit"])] = r["first_year"]
+    for r in results.get("estimates") or []:
+        if r.get("aggregation") == "unit" and r.get("unit") is not None and isinstance(r.get("group"), int):
+            times[str(r["unit"])] = r["group"]
+    return times
+
+
+def analysis_figures(doc: dict[str, Any], analysis: dict[str, Any]) -> list[F.SvgFigure]:
+    """Every figure for one analysis, in report order."""
+    demo = bool(doc.get("synthetic_demo"))
+    results = analysis["results"]
+    label = _slug(analysis["label"])
+    title = str(analysis.get("title") or analysis["label"])
+    outcome = str(results.get("outcome", ""))
+    extra = results.get("extra") or {}
+    out: list[F.SvgFigure | None] = []
+    dyn = [r for r in results.get("estimates") or [] if r.get("aggregation") == "dynamic"]
+    if not dyn and isinstance(extra.get("event_study"), list):
+        dyn = extra["event_study"]
+    if dyn:
+        out.append(F.event_study(dyn, slug=f"{label}-event-study", title=f"{title}: event study",
+                                 outcome=outcome, demo=demo, alpha=_alpha(doc, results)))
+    times = _treatment_times(doc, results)
+    if extra.get("paths"):
+        out.append(F.synth_paths(extra["paths"], slug=f"{label}-synth-paths",
+                                 title=f"{title}: treated and synthetic control", outcome=outcome,
+                                 demo=demo, treatment_times=times))
+    if extra.get("paths") or extra.get("placebo"):
+        out.append(F.synth_gaps(extra.get("paths"), extra.get("placebo"), slug=f"{label}-synth-gaps",
+                                title=f"{title}: gaps with placebo gaps", outcome=outcome, demo=demo,
+                                treatment_times=times))
+    if extra.get("weights"):
+        out.append(F.synth_weights(extra["weights"], slug=f"{label}-synth-weights",
+                                   title=f"{title}: donor weights", demo=demo))
+    if extra.get("rmspe"):
+        treated_units = {str(r.get("unit")) for r in extra.get("paths") or []}
+        treated_units |= {str(r["unit"]) for r in results.get("estimates") or []
+                          if r.get("aggregation") == "unit" and r.get("unit") is not None}
+        out.append(F.synth_rmspe(extra["rmspe"], slug=f"{label}-synth-rmspe",
+                                 title=f"{title}: post/pre RMSPE ratios", demo=demo, treated_units=treated_units))
+    return [f for f in out if f is not None]
+
+
+def _analysis_blocks(doc: dict[str, Any], analysis: dict[str, Any], figs: list[F.SvgFigure],
+                     unit_names: dict[str, str]) -> list:
+    results = analysis["results"]
+    label = str(analysis["label"])
+    title = str(analysis.get("title") or label)
+    method = str(results.get("method", ""))
+    alpha = _alpha(doc, results)
+    inference = results.get("inference") or {}
+    blocks: list = [Heading(3, title, f"analysis-{_slug(label)}")]
+    desc: list = [f"Label ", Code(label), f"; method: {METHOD_NAMES.get(method, method)} (", Code(method),
+                  f"); outcome: ", Code(str(results.get("outcome", ""))), "."]
+    if inference.get("se_type"):
+        desc.append(f" Uncertainty: {inference['se_type']}.")
+    blocks.append(Para(desc))
+    rows = results.get("estimates") or []
+    main = _main_rows(rows)
+    if main:
+        blocks.append(_estimates_table(main, alpha, unit_names, caption=f"Estimates: {title}"))
+    else:
+        blocks.append(Para("This analysis has no summary estimates."))
+    for agg, caption in DETAIL_AGGREGATIONS.items():
+        sub = [r for r in rows if r.get("aggregation") == agg]
+        if agg == "dynamic":
+            sub.sort(key=lambda r: (r.get("event_time") is None, r.get("event_time")))
+        if sub:
+            blocks.append(Details(f"{caption} — {len(sub)} rows",
+                                  [_estimates_table(sub, alpha, unit_names, caption=f"{caption}: {title}")]))
+    for fig in figs:
+        blocks.append(Fig(fig))
+    extra = results.get("extra") or {}
+    for name in sorted(extra):
+        table = extra[name]
+        if name in SYNTH_EXTRAS and name != "weights" and name != "rmspe":
+            continue
+        if not isinstance(table, list) or not table or not isinstance(table[0], dict):
+            continue
+        cols = list(table[0].keys())
+        shown = table[:200]
+        more = f" (first 200 of {len(table)})" if len(table) > 200 else ""
+        blocks.append(Details(
+            f"Table: {name} — {len(table)} rows{more}",
+            [Table(columns=cols, rows=[[_cell(r.get(c)) for c in cols] for r in shown],
+                   numeric={i for i, c in enumerate(cols) if isinstance(table[0].get(c), (int, float))
+                            and not isinstance(table[0].get(c), bool)},
+                   caption=f"{name}: {title}")],
+        ))
+    settings = {f"inference.{k}": v for k, v in inference.items()}
+    settings.update({f"options.{k}": v for k, v in (results.get("options") or {}).items()})
+    settings["seed"] = results.get("seed")
+    diag = results.get("diagnostics") or {}
+    inner = [_kv_table(settings, f"Settings: {title}")]
+    if diag:
+        inner.append(_kv_table(diag, f"Diagnostics: {title}", first="Diagnostic"))
+    blocks.append(Details("Settings and diagnostics", inner))
+    return blocks
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _plan_blocks(doc: dict[str, Any]) -> list:
+    blocks: list = [Heading(2, "The analysis plan", "plan")]
+    plan = doc.get("plan")
+    if not isinstance(plan, dict):
+        blocks.append(Para("No plan was recorded with these results."))
+    else:
+        data = plan.get("data") or {}
+        sample = plan.get("sample") or {}
+        inf = plan.get("inference") or {}
+        treated = sample.get("treated", "registry")
+        if isinstance(treated, list):
+            treated_text = ", ".join(f"{t.get('unit')} (from {t.get('first_year')})" for t in treated
+                                     if isinstance(t, dict)) or "none"
+        else:
+            treated_text = "the register of alternative delivery models" if treated == "registry" else str(treated)
+        years = sample.get("years")
+        rows = [
+            ["Panel", Code(str(data.get("panel", "—")))],
+            ["Years", f"{years[0]} to {years[1]}" if isinstance(years, list) and len(years) == 2 else "all available"],
+            ["Treated councils", treated_text],
+            ["Comparison councils", str(sample.get("donors", "—")).replace("_", " ")],
+            ["Excluded councils", ", ".join(map(str, sample.get("exclude_units") or [])) or "none"],
+            ["Significance level (alpha)", fmt_value(inf.get("alpha"))],
+            ["Random seed", fmt_value(inf.get("seed"))],
+            ["Bootstrap draws", fmt_value(inf.get("bootstrap"))],
+            ["Placebo permutations", fmt_value(inf.get("permutations"))],
+        ]
+        blocks.append(Table(columns=["Setting", "Value"], rows=rows, caption="Plan settings"))
+        analyses = plan.get("analysis") or []
+        if analyses:
+            blocks.append(Table(
+                columns=["Label", "Title", "Method", "Outcome", "Primary", "Options"],
+                rows=[[Code(str(a.get("label"))), str(a.get("title", "")), str(a.get("method", "")),
+                       Code(str(a.get("outcome", ""))), "yes" if a.get("primary") else "no",
+                       fmt_value(a.get("options") or {}) if a.get("options") else "—"]
+                      for a in analyses if isinstance(a, dict)],
+                caption="Planned analyses",
+            ))
+    blocks.append(Heading(3, "Changes since the plan was locked", "deviations"))
+    lock = doc.get("lock")
+    devs = doc.get("deviations") or []
+    if devs:
+        blocks.append(Para([Strong(f"The plan was changed after it was locked: {len(devs)} field(s) differ. "),
+                            "Results from changed fields were not pre-registered."], css="warning"))
+        blocks.append(Table(
+            columns=["Field", "Locked plan", "Plan as run"],
+            rows=[[Code(str(d.get("field"))), fmt_value(d.get("locked")), fmt_value(d.get("current"))]
+                  for d in devs if isinstance(d, dict)],
+            caption="Deviations from the locked plan",
+        ))
+    elif isinstance(lock, dict):
+        blocks.append(Para([
+            f"None. The plan is unchanged since it was locked on {lock.get('locked_at', '(date not recorded)')} ",
+            "(sha256 ", Code(str(lock.get("sha256", "—"))), ")."]))
+    else:
+        blocks.append(Para("The plan was not locked before the estimates were run, so it is not a "
+                           "pre-registration: analysis choices may have been made after seeing results."))
+    return blocks
+
+
+def _trust_blocks(doc: dict[str, Any], primaries: list[dict], others: list[dict],
+                  unit_names: dict[str, str]) -> list:
+    blocks: list = [Heading(2, "Which estimate to trust", "trust")]
+    lock = doc.get("lock")
+    devs = doc.get("deviations") or []
+    for a in primaries:
+        res = a["results"]
+        row = headline_row(res)
+        method = str(res.get("method", ""))
+        title = str(a.get("title") or a["label"])
+        level = f"{100 * (1 - _alpha(doc, res)):.0f}%"
+        if row is not None:
+            blocks.append(Para([
+                Strong(f"Primary estimate — {title}: "),
+                f"{fmt_num(row.get('estimate'))} on {res.get('outcome', 'the outcome')} "
+                f"({level} confidence interval {fmt_ci(row.get('ci_low'), row.get('ci_high'))}; "
+                f"p-value {fmt_p(row.get('p_value'))}).",
+            ], css="headline"))
+        else:
+            blocks.append(Para([Strong(f"Primary analysis — {title}: "), "no summary estimate was produced."]))
+        why = str(a["rationale"]) if a.get("rationale") else ""
+        if isinstance(lock, dict) and not any(str(d.get("field", "")).startswith("analysis") for d in devs
+                                              if isinstance(d, dict)):
+            reason = (f"It was named as the primary analysis in the plan before estimation "
+                      f"(plan locked on {lock.get('locked_at', 'an unrecorded date')}).")
+        elif isinstance(lock, dict):
+            reason = ("It is marked primary in the plan, but the analyses were changed after the plan was locked; "
+                      "see the deviations above.")
+        else:
+            reason = "It is marked primary in the plan; the plan was not locked, so this choice was not pre-registered."
+        text = " ".join(x for x in (why, reason, METHOD_NOTES.get(method, "")) if x)
+        blocks.append(Para(["Why: ", text]))
+    if not primaries:
+        blocks.append(Para("No analysis was marked primary in the plan, so no single estimate is singled out. "
+                           "Read the estimates together, and prefer methods that allow for councils moving "
+                           "in different years."))
+    summary_rows = []
+    for a in primaries + others:
+        res = a["results"]
+        row = headline_row(res) or {}
+        summary_rows.append([
+            str(a.get("title") or a["label"]),
+            "primary" if a in primaries else "robustness",
+            str(res.get("method", "")),
+            fmt_num(row.get("estimate")), fmt_num(row.get("se")),
+            fmt_ci(row.get("ci_low"), row.get("ci_high")), fmt_p(row.get("p_value")),
+        ])
+    if summary_rows:
+        blocks.append(Table(columns=["Analysis", "Role", "Method", "Effect", "Standard error",
+                                     "Confidence interval", "p-value"],
+                            rows=summary_rows, numeric={3, 4, 5, 6}, caption="Summary estimate of every analysis"))
+    return blocks
+
+
+def _coverage_blocks(doc: dict[str, Any]) -> list:
+    blocks: list = [Heading(2, "Coverage and missing data", "coverage")]
+    cov = [c for c in doc.get("coverage") or [] if isinstance(c, dict)]
+    if not cov:
+        return blocks + [Para("Coverage was not recorded.")]
+    rows = []
+    for c in cov:
+        reasons = c.get("missing_reasons") or {}
+        reason_text = "; ".join(f"{str(k).replace('_', ' ')}: {v}" for k, v in sorted(reasons.items())) or "—"
+        rows.append([Code(str(c.get("measure", ""))), fmt_value(c.get("units")), fmt_value(c.get("years")),
+                     fmt_value(c.get("missing")), reason_text])
+    blocks.append(Table(columns=["Measure", "Councils", "Years", "Missing values", "Why missing"], rows=rows,
+                        numeric={1, 3}, caption="Coverage of each measure in the panel"))
+    return blocks
+
+
+def _registry_blocks(doc: dict[str, Any]) -> list:
+    blocks: list = [Heading(2, "Treated councils and sources", "registry")]
+    reg = [r for r in doc.get("registry") or [] if isinstance(r, dict)]
+    if not reg:
+        return blocks + [Para("No treated councils were recorded.")]
+    keys = {k for r in reg for k in r}
+    cols = [k for k in REGISTRY_FIRST if k in keys] + sorted(keys - set(REGISTRY_FIRST))
+    blocks.append(Table(columns=[REGISTRY_HEADERS.get(c, c.replace("_", " ").capitalize()) for c in cols],
+                        rows=[[_cell(r.get(c)) for c in cols] for r in reg],
+                        caption=f"{len(reg)} treated council(s) used in the estimates, with the sources for each"))
+    return blocks
+
+
+def _balance_blocks(doc: dict[str, Any]) -> list:
+    blocks: list = [Heading(2, "Balance", "balance")]
+    bal = [b for b in doc.get("balance") or [] if isinstance(b, dict)]
+    if not bal:
+        return blocks + [Para("Balance was not recorded.")]
+    blocks.append(Para("Standardised mean differences between treated and comparison councils before and after "
+                       "weighting or matching. Values within ±0.1 are usually read as well balanced."))
+    blocks.append(Table(columns=["Variable", "Before", "After"],
+                        rows=[[Code(str(b.get("variable", ""))), fmt_num(b.get("smd_before")),
+                               fmt_num(b.get("smd_after"))] for b in bal],
+                        numeric={1, 2}, caption="Standardised mean differences"))
+    return blocks
+
+
+def _limitations_blocks(doc: dict[str, Any]) -> list:
+    blocks: list = [Heading(2, "Limitations", "limitations")]
+    items: list[str] = []
+    plan_lims = (((doc.get("plan") or {}).get("report") or {}).get("limitations") or [])
+    for x in list(doc.get("limitations") or []) + list(plan_lims):
+        if isinstance(x, str) and x not in items:
+            items.append(x)
+    if doc.get("synthetic_demo"):
+        demo_line = "These results use synthetic demonstration data and say nothing about real councils."
+        if demo_line not in items:
+            items.insert(0, demo_line)
+    return blocks + ([BulletList(items)] if items else [Para("None recorded.")])
+
+
+def _provenance_blocks(doc: dict[str, Any]) -> list:
+    prov = doc.get("provenance") or {}
+    blocks: list = [Heading(2, "Provenance", "provenance")]
+    inputs = [i for i in prov.get("inputs") or [] if isinstance(i, dict)]
+    if inputs:
+        blocks.append(Table(columns=["Input file", "sha256", "Rows"],
+                            rows=[[Code(str(i.get("path", ""))), Code(str(i.get("sha256", "—"))),
+                                   fmt_value(i.get("rows"))] for i in inputs],
+                            numeric={2}, caption="Input files"))
+    lock = doc.get("lock")
+    plan_rows: list[list[Inline]] = [["Plan sha256", Code(str(doc.get("plan_sha256") or "not recorded"))]]
+    if isinstance(lock, dict):
+        plan_rows.append(["Locked plan file", Code(str(lock.get("plan_file", "—")))])
+        plan_rows.append(["Locked plan sha256", Code(str(lock.get("sha256", "—")))])
+        plan_rows.append(["Locked at (UTC)", str(lock.get("locked_at", "—"))])
+        same = lock.get("sha256") == doc.get("plan_sha256")
+        plan_rows.append(["Plan as run matches lock", "yes" if same else "no"])
+    else:
+        plan_rows.append(["Lock", "the plan was not locked"])
+    plan_rows.append(["evalkit version", str(prov.get("evalkit_version", "—"))])
+    blocks.append(Table(columns=["Item", "Value"], rows=plan_rows, caption="Plan and software"))
+    libs = prov.get("libraries") or {}
+    if isinstance(libs, dict) and libs:
+        blocks.append(Table(columns=["Library", "Version"], rows=[[k, str(v)] for k, v in sorted(libs.items())],
+                            caption="Library versions"))
+    seeds = prov.get("seeds")
+    if isinstance(seeds, dict) and seeds:
+        blocks.append(_kv_table(seeds, "Random seeds", first="Seed"))
+    if prov.get("command"):
+        blocks.append(Para("Command that produced the results:"))
+        blocks.append(Pre(str(prov["command"])))
+    blocks.append(Para(["Check that these results reproduce with ", Code(f"evalkit verify reports/{doc['name']}"),
+                        "."]))
+    return blocks
+
+
+def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
+    """The report as blocks, plus every figure in order."""
+    demo = bool(doc.get("synthetic_demo"))
+    unit_names = _unit_names(doc)
+    analyses = doc["analyses"]
+    primaries = [a for a in analyses if a.get("primary") is True]
+    others = [a for a in analyses if a.get("primary") is not True]
+    blocks: list = []
+    if demo:
+        blocks.append(Banner(DEMO_BANNER))
+    blocks.append(Heading(1, str(doc["title"])))
+    if doc.get("question"):
+        blocks.append(Para([Strong("Question: "), str(doc["question"])], css="question"))
+    for a in primaries:
+        row = headline_row(a["results"])
+        if row is not None:
+            level = f"{100 * (1 - _alpha(doc, a['results'])):.0f}%"
+            blocks.append(Para([
+                Strong("In brief: "),
+                f"the primary estimate ({a.get('title') or a['label']}) is {fmt_num(row.get('estimate'))} "
+                f"({level} confidence interval {fmt_ci(row.get('ci_low'), row.get('ci_high'))}). See ",
+                Link("Which estimate to trust", "#trust"), " for why this estimate.",
+            ], css="brief"))
+    blocks += _plan_blocks(doc)
+    blocks += _trust_blocks(doc, primaries, others, unit_names)
+
+    all_figs: list[F.SvgFigure] = []
+    seen_slugs: set[str] = set()
+
+    def analysis_section(items: list[dict]) -> list:
+        out: list = []
+        for a in items:
+            figs = analysis_figures(doc, a)
+            for f in figs:
+                if f.slug in seen_slugs:
+                    raise EvalkitError("two analyses produce the same figure name", column=f.slug,
+                                       expected="unique analysis labels")
+                seen_slugs.add(f.slug)
+            all_figs.extend(figs)
+            out += _analysis_blocks(doc, a, figs, unit_names)
+        return out
+
+    if primaries:
+        blocks.append(Heading(2, "Primary results", "results"))
+        blocks += analysis_section(primaries)
+        blocks.append(Heading(2, "Robustness checks", "robustness"))
+        if others:
+            blocks.append(Para("Other analyses from the plan, to show whether the answer depends on the method "
+                               "or its settings."))
+            blocks += analysis_section(others)
+        else:
+            blocks.append(Para("The plan has no other analyses."))
+    else:
+        blocks.append(Heading(2, "Results", "results"))
+        blocks += analysis_section(others)
+    blocks += _coverage_blocks(doc)
+    blocks += _registry_blocks(doc)
+    blocks += _balance_blocks(doc)
+    blocks += _limitations_blocks(doc)
+    blocks += _provenance_blocks(doc)
+    return blocks, all_figs
+
+
+_CSS = """
+:root { color-scheme: light; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+  line-height: 1.5; color: #1b1b1b; background: #ffffff; margin: 0; }
+main { max-width: 62rem; margin: 0 auto; padding: 1rem 1.5rem 3rem; }
+h1 { font-size: 1.9rem; line-height: 1.2; margin: 1rem 0 0.5rem; }
+h2 { font-size: 1.45rem; border-bottom: 2px solid #1b1b1b; padding-bottom: 0.2rem; margin-top: 2.5rem; }
+h3 { font-size: 1.15rem; margin-top: 2rem; }
+.banner { background: #ffdd00; color: #0b0c0c; border: 3px solid #0b0c0c; padding: 0.6rem 1rem;
+  font-size: 1.1rem; text-align: center; margin: 0 0 1rem; }
+.question { font-size: 1.1rem; }
+.headline { font-size: 1.1rem; border-left: 6px solid #0072B2; padding: 0.3rem 0.8rem; background: #f3f7fa; }
+.warning { border-left: 6px solid #D55E00; padding: 0.3rem 0.8rem; background: #fdf3ee; }
+nav { margin: 1rem 0; }
+nav h2.toc { font-size: 1rem; border: 0; margin: 0; padding: 0; }
+nav ol { columns: 3; padding-left: 1.4rem; margin: 0.3rem 0; }
+a { color: #1d4f91; }
+code, pre { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 0.9em; }
+code { overflow-wrap: break-word; }
+pre { background: #f4f4f4; padding: 0.6rem; overflow-x: auto; white-space: pre-wrap; }
+.table-wrap { overflow-x: auto; margin: 0.8rem 0; }
+table { border-collapse: collapse; font-size: 0.92rem; }
+caption { text-align: left; font-weight: 600; padding: 0.3rem 0; }
+th, td { border: 1px solid #b1b4b6; padding: 0.3rem 0.55rem; vertical-align: top; text-align: left; }
+thead th { background: #f0f0f0; }
+tbody th { font-weight: normal; }
+.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+figure { margin: 1.2rem 0; }
+figure svg { max-width: 100%; height: auto; display: block; }
+figcaption { font-size: 0.9rem; color: #454a4d; margin-top: 0.3rem; }
+details { margin: 0.6rem 0; }
+summary { cursor: pointer; font-weight: 600; }
+footer { margin-top: 3rem; font-size: 0.85rem; color: #454a4d; }
+@media print { details { display: block; } .table-wrap { overflow: visible; } }
+""".strip()
+
+
+def render_html(doc: dict[str, Any], blocks: list) -> str:
+    title = str(doc["title"])
+    if doc.get("synthetic_demo"):
+        title = f"{DEMO_BANNER}: {title}"
+    toc = [(b.anchor, b.text) for b in blocks if isinstance(b, Heading) and b.level == 2 and b.anchor]
+    body: list[str] = []
+    toc_done = False
+    for b in blocks:
+        if isinstance(b, Heading) and b.level == 2 and not toc_done:
+            items = "".join(f'<li><a href="#{escape(a)}">{escape(t)}</a></li>' for a, t in toc)
+            body.append(f'<nav aria-label="Contents"><h2 class="toc">Contents</h2><ol>{items}</ol></nav>\n')
+            toc_done = True
+        body.append(block_html(b))
+    version = escape(str((doc.get("provenance") or {}).get("evalkit_version", "")))
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en-GB">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{escape(title)}</title>\n<style>\n{_CSS}\n</style>\n</head>\n<body>\n<main>\n"
+        + "".join(body)
+        + f"<footer><p>Report generated by evalkit {version} from results.json.</p></footer>\n"
+        "</main>\n</body>\n</html>\n"
+    )
+
+
+def render_markdown(doc: dict[str, Any], blocks: list) -> str:
+    text = "".join(block_md(b) for b in blocks)
+    version = str((doc.get("provenance") or {}).get("evalkit_version", ""))
+    text += f"---\n\nReport generated by evalkit {version} from results.json.\n"
+    return text
+
+
+def render_report(results_json_path: Path, out_dir: Path) -> list[Path]:
+    """Write report.html, report.md and fig-*.svg into `out_dir`; return the paths written, sorted.
+
+    Stale fig-*.svg files from earlier renders are removed so the folder matches this render.
+    """
+    results_json_path, out_dir = Path(results_json_path), Path(out_dir)
+    doc = load_results(results_json_path)
+    blocks, figs = build_blocks(doc)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for f in figs:
+        target = out_dir / f.filename
+        atomic_write_text(target, f.svg)
+        written.append(target)
+    keep = {f.filename for f in figs}
+    for old in sorted(out_dir.glob("fig-*.svg")):
+        if old.name not in keep:
+            old.unlink()
+    md = out_dir / "report.md"
+    atomic_write_text(md, render_markdown(doc, blocks))
+    html = out_dir / "report.html"
+    atomic_write_text(html, render_html(doc, blocks))
+    written += [md, html]
+    return sorted(written)

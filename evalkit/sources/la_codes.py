@@ -1,0 +1,419 @@
+"""DfE local-authority codes (`dfe_las.csv`) and the boundary-change harmonisation policy.
+
+Source file: DfE's own LA reference list used by the EES data screener
+(dfe-analytical-services/dfe-published-data-qa, `data/las.csv`; kept as `dfe_las.csv`).
+Columns: new_la_code (GSS), la_name, date_of_operation and date_of_termination (dd/mm/yyyy),
+parent_geography_code (region), entity_code, entity_description, status (live | terminated),
+old_la_code (DfE 3-digit code; "940 / 941" style for joint reporting units).
+
+The file uses two placeholders: old_la_code `x` (no DfE code: pre-2009 counties) and new_la_code
+`z` (British Forces Post Office). Both become null in the typed frame; nothing else is altered.
+
+The harmonisation policy (which units a panel follows through the 2019-2023 reorganisations) is
+written down here as data (`BOUNDARY_CHANGES`) and applied by `harmonise`.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from evalkit.errors import EvalkitError
+from evalkit.sources.common import match_columns, normalise_header
+
+NAME = "la_codes"
+KIND = "lookup"
+PARSER_VERSION = "1"
+
+SCHEMA: dict[str, pl.DataType] = {
+    "la_code": pl.Utf8,             # DfE 3-digit code; "940 / 941" for joint units; null for `x`
+    "gss_code": pl.Utf8,            # GSS code; "E06000061 / E06000062" for joint units; null for `z`
+    "la_name": pl.Utf8,
+    "date_of_operation": pl.Date,
+    "date_of_termination": pl.Date,
+    "region_code": pl.Utf8,         # parent_geography_code (E12...)
+    "entity_code": pl.Utf8,
+    "entity_description": pl.Utf8,
+    "status": pl.Utf8,              # live | terminated
+    "is_joint": pl.Boolean,         # a joint reporting unit ("314 / 318")
+    "file": pl.Utf8,
+}
+
+LAYOUTS = {
+    "dfe_las": {
+        "gss_code": ["new_la_code"],
+        "la_name": ["la_name"],
+        "date_of_operation": ["date_of_operation"],
+        "date_of_termination": ["date_of_termination"],
+        "region_code": ["parent_geography_code"],
+        "entity_code": ["entity_code"],
+        "entity_description": ["entity_description"],
+        "status": ["status"],
+        "la_code": ["old_la_code"],
+    }
+}
+# `entity_description` is informative only; a copy of the list without it is still accepted.
+_OPTIONAL = {"entity_description"}
+
+_CODE_RE = re.compile(r"^\d{3}( / \d{3})*$")
+_GSS_RE = re.compile(r"^E\d{8}( / E\d{8})*$")
+_STATUSES = {"live", "terminated"}
+
+
+def read_csv_rows(path: Path, encodings: tuple[str, ...] = ("utf-8-sig",)) -> tuple[list[str], list[list[str]]]:
+    """Read a small CSV as text: (header, rows), every row checked to have the header's width.
+
+    Used instead of common.read_text_table, which passes a keyword polars 2.1 no longer accepts
+    (`missing_utf8_is_empty_string`), and because some official files repeat header names.
+    Empty, undecodable, ragged and truncated files are rejected with one line naming the row.
+    """
+    path = Path(path)
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise EvalkitError("file is empty", file=path.name, expected="a header row and data rows")
+    text = None
+    last: UnicodeDecodeError | None = None
+    for enc in encodings:
+        try:
+            text = raw.decode(enc)
+            break
+        except UnicodeDecodeError as exc:
+            last = exc
+    if text is None:
+        line = raw[: last.start].count(b"\n") + 1 if last else None
+        raise EvalkitError(f"cannot be decoded as {' or '.join(encodings)}", file=path.name, row=line,
+                           expected=f"text encoded as {encodings[0]}")
+    text = text.lstrip("\ufeff")
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise EvalkitError(f"not a well-formed CSV table: {exc}", file=path.name) from exc
+    # Drop wholly blank lines at the end only.
+    while rows and not any(cell.strip() for cell in rows[-1]):
+        rows.pop()
+    if len(rows) < 2:
+        raise EvalkitError("file has a header but no data rows", file=path.name, row=1,
+                           expected="a header row and data rows")
+    header = rows[0]
+    for i, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            truncated = i == len(rows) and len(row) < len(header) and not text.endswith(("\n", "\r"))
+            what = "the file looks truncated: " if truncated else ""
+            raise EvalkitError(
+                f"{what}row has {len(row)} fields but the header has {len(header)}",
+                file=path.name, row=i, expected=f"{len(header)} comma-separated fields on every row",
+            )
+    return header, rows[1:]
+
+
+def text_frame(header: list[str], rows: list[list[str]]) -> pl.DataFrame:
+    """Rows of text as a Utf8 frame; blank cells become null."""
+    cols = {h: [(r[i].strip() or None) for r in rows] for i, h in enumerate(header)}
+    return pl.DataFrame(cols, schema={h: pl.Utf8 for h in header})
+
+
+def detect(path: Path) -> bool:
+    path = Path(path)
+    if path.suffix.lower() != ".csv":
+        return False
+    try:
+        with path.open("r", encoding="utf-8-sig") as fh:
+            header = fh.readline()
+    except (OSError, UnicodeDecodeError):
+        return False
+    cols = {normalise_header(c) for c in header.split(",")}
+    return {"new_la_code", "old_la_code", "la_name", "date_of_operation"} <= cols
+
+
+def _dates(series: pl.Series, file: str, column: str) -> pl.Series:
+    text = series.str.strip_chars()
+    parsed = text.str.to_date("%d/%m/%Y", strict=False)
+    bad = parsed.is_null() & text.is_not_null() & (text != "")
+    if bad.any():
+        idx = int(bad.arg_true()[0])
+        raise EvalkitError(
+            f"{text[idx]!r} is not a date", file=file, row=idx + 2, column=column,
+            expected="a date written dd/mm/yyyy",
+        )
+    return parsed
+
+
+def parse(path: Path) -> pl.DataFrame:
+    path = Path(path)
+    header, rows = read_csv_rows(path)
+    if len(set(header)) != len(header):
+        raise EvalkitError("repeated column names in the header", file=path.name, row=1,
+                           expected="the dfe_las.csv header")
+    raw = text_frame([h.strip() for h in header], rows)
+    layouts = {
+        name: {k: v for k, v in cols.items() if not (k in _OPTIONAL and normalise_header(v[0]) not in
+                                                       {normalise_header(c) for c in raw.columns})}
+        for name, cols in LAYOUTS.items()
+    }
+    _, frame = match_columns(raw, path, layouts)
+    file = path.name
+    frame = frame.with_columns(pl.col(c).str.strip_chars() for c in frame.columns)
+    # Placeholders -> null.
+    frame = frame.with_columns(
+        pl.when(pl.col("la_code").str.to_lowercase() == "x").then(None).otherwise(pl.col("la_code")).alias("la_code"),
+        pl.when(pl.col("gss_code").str.to_lowercase() == "z").then(None).otherwise(pl.col("gss_code")).alias("gss_code"),
+    )
+    for col, regex, what in (("la_code", _CODE_RE, "a 3-digit DfE code (or 'x')"),
+                             ("gss_code", _GSS_RE, "a GSS code such as E08000017 (or 'z')")):
+        s = frame[col]
+        bad = s.is_not_null() & ~s.str.contains(regex.pattern)
+        if bad.any():
+            idx = int(bad.arg_true()[0])
+            src = "old_la_code" if col == "la_code" else "new_la_code"
+            raise EvalkitError(f"{s[idx]!r} is not a code", file=file, row=idx + 2, column=src, expected=what)
+    status = frame["status"].str.to_lowercase()
+    bad = ~status.is_in(list(_STATUSES)) | status.is_null()
+    if bad.any():
+        idx = int(bad.arg_true()[0])
+        raise EvalkitError(f"unknown status {frame['status'][idx]!r}", file=file, row=idx + 2,
+                           column="status", expected="live or terminated")
+    out = frame.with_columns(
+        date_of_operation=_dates(frame["date_of_operation"], file, "date_of_operation"),
+        date_of_termination=_dates(frame["date_of_termination"], file, "date_of_termination"),
+        status=status,
+        is_joint=pl.col("la_code").str.contains(" / ").fill_null(False),
+        file=pl.lit(file),
+    )
+    cols = [pl.col(k).cast(v) if k in out.columns else pl.lit(None, dtype=v).alias(k) for k, v in SCHEMA.items()]
+    return out.select(cols)
+
+
+def known_codes(lookup: pl.DataFrame, *, include_joint: bool = True, live_only: bool = False) -> frozenset[str]:
+    """The DfE codes a data file may legitimately use (for validating parsed frames)."""
+    frame = lookup.filter(pl.col("la_code").is_not_null())
+    if not include_joint:
+        frame = frame.filter(~pl.col("is_joint"))
+    if live_only:
+        frame = frame.filter(pl.col("status") == "live")
+    return frozenset(frame["la_code"].to_list())
+
+
+def code_for_gss(lookup: pl.DataFrame) -> dict[str, str]:
+    """GSS code -> DfE code (every GSS code in the list maps to exactly one DfE code)."""
+    rows = lookup.filter(pl.col("la_code").is_not_null() & pl.col("gss_code").is_not_null())
+    return dict(zip(rows["gss_code"].to_list(), rows["la_code"].to_list()))
+
+
+# --- Harmonisation policy --------------------------------------------------------------------------
+
+_FORMATS_9 = "FORMATS.md section 9 (LA codes and reorganisations)"
+_DFE_LAS = "dfe_las.csv (DfE LA list, dfe-published-data-qa data/las.csv)"
+
+
+@dataclass(frozen=True)
+class BoundaryChange:
+    key: str
+    kind: str                                   # merge_split | split | gss_only | joint_reporting
+    effective: dt.date | None
+    predecessors: tuple[tuple[str, str], ...]   # (DfE code, GSS code)
+    successors: tuple[tuple[str, str], ...]
+    joint_code: str | None                      # joint reporting unit seen in the data, if any
+    aggregate_unit: str                         # unit_code under policy "aggregate"
+    aggregate_name: str
+    sources: tuple[str, ...]
+    note: str = ""
+
+    def codes(self) -> tuple[str, ...]:
+        out = [c for c, _ in self.predecessors] + [c for c, _ in self.successors]
+        if self.joint_code:
+            out.append(self.joint_code)
+        return tuple(dict.fromkeys(out))
+
+    def component_sets(self) -> tuple[frozenset[str], ...]:
+        """Sets of codes that each cover the unit's whole area in one year."""
+        sets = []
+        if self.predecessors:
+            sets.append(frozenset(c for c, _ in self.predecessors))
+        if self.successors:
+            sets.append(frozenset(c for c, _ in self.successors))
+        if self.joint_code:
+            sets.append(frozenset([self.joint_code]))
+        return tuple(dict.fromkeys(sets))
+
+
+BOUNDARY_CHANGES: tuple[BoundaryChange, ...] = (
+    BoundaryChange(
+        key="bcp_dorset_2019", kind="merge_split", effective=dt.date(2019, 4, 1),
+        predecessors=(("835", "E10000009"), ("836", "E06000029"), ("837", "E06000028")),
+        successors=(("838", "E06000059"), ("839", "E06000058")),
+        joint_code=None,
+        aggregate_unit="835+836+837+838+839",
+        aggregate_name="Bournemouth, Christchurch and Poole + Dorset",
+        sources=(_FORMATS_9, _DFE_LAS + ": 836 Poole and 837 Bournemouth terminated 31/03/2019; "
+                 "835 Dorset county terminated 31/03/2019; 839 and 838 operating from 01/04/2019"),
+        note="Bournemouth (837) and Poole (836) joined Christchurch (from the Dorset county area, 835) "
+             "as 839; the rest of Dorset became 838. Because Christchurch moved, 835 -> 838 alone is not "
+             "the same area, so the aggregate unit covers all five codes.",
+    ),
+    BoundaryChange(
+        key="northamptonshire_2021", kind="split", effective=dt.date(2021, 4, 1),
+        predecessors=(("928", "E10000021"),),
+        successors=(("940", "E06000061"), ("941", "E06000062")),
+        joint_code="940 / 941",
+        aggregate_unit="928", aggregate_name="Northamptonshire",
+        sources=(_FORMATS_9, _DFE_LAS + ": 928 terminated 31/03/2021; 940, 941 and joint '940 / 941' "
+                 "from 01/04/2021"),
+    ),
+    BoundaryChange(
+        key="cumbria_2023", kind="split", effective=dt.date(2023, 4, 1),
+        predecessors=(("909", "E10000006"),),
+        successors=(("942", "E06000063"), ("943", "E06000064")),
+        joint_code="942 / 943",
+        aggregate_unit="909", aggregate_name="Cumbria",
+        sources=(_FORMATS_9, _DFE_LAS + ": 909 terminated 31/03/2023; 942, 943 and joint '942 / 943' "
+                 "from 01/04/2023"),
+    ),
+    BoundaryChange(
+        key="north_yorkshire_2023", kind="gss_only", effective=dt.date(2023, 4, 1),
+        predecessors=(("815", "E10000023"),), successors=(("815", "E06000065"),),
+        joint_code=None, aggregate_unit="815", aggregate_name="North Yorkshire",
+        sources=(_FORMATS_9, _DFE_LAS + ": E10000023 terminated 31/03/2023, E06000065 from 01/04/2023, "
+                 "both old_la_code 815"),
+        note="County became a unitary on the same boundary; the DfE code is unchanged, so one unit.",
+    ),
+    BoundaryChange(
+        key="somerset_2023", kind="gss_only", effective=dt.date(2023, 4, 1),
+        predecessors=(("933", "E10000027"),), successors=(("933", "E06000066"),),
+        joint_code=None, aggregate_unit="933", aggregate_name="Somerset",
+        sources=(_FORMATS_9, _DFE_LAS + ": E10000027 terminated 31/03/2023, E06000066 from 01/04/2023, "
+                 "both old_la_code 933"),
+        note="County became a unitary on the same boundary; the DfE code is unchanged, so one unit.",
+    ),
+    BoundaryChange(
+        key="kingston_richmond_joint", kind="joint_reporting", effective=None,
+        predecessors=(("314", "E09000021"), ("318", "E09000027")), successors=(),
+        joint_code="314 / 318",
+        aggregate_unit="314 / 318", aggregate_name="Kingston upon Thames / Richmond upon Thames",
+        sources=("FORMATS.md section 0 (joint units appear only in the CSWW workforce files)",
+                 _DFE_LAS + ": joint unit '314 / 318' (added for the CSWW return)"),
+        note="Workforce data come only for the joint unit (one children's services company serves both "
+             "boroughs). Under 'aggregate' the two boroughs are combined everywhere so every source "
+             "shares the joint unit; under 'separate' the boroughs and the joint unit stay distinct.",
+    ),
+)
+
+POLICIES = ("aggregate", "separate")
+ADDITIVE_UNITS = frozenset({"count", "gbp", "fte"})   # may be summed over areas; all else may not
+_GEO = ("la_code", "gss_code", "la_name", "value", "marker")
+
+
+def _unit_maps(policy: str) -> tuple[dict[str, str], dict[str, str], dict[str, BoundaryChange]]:
+    code_to_unit: dict[str, str] = {}
+    unit_names: dict[str, str] = {}
+    unit_change: dict[str, BoundaryChange] = {}
+    for change in BOUNDARY_CHANGES:
+        if change.kind == "gss_only":
+            code_to_unit[change.aggregate_unit] = change.aggregate_unit
+            unit_names[change.aggregate_unit] = change.aggregate_name
+            continue
+        if policy == "aggregate":
+            for code in change.codes():
+                code_to_unit[code] = change.aggregate_unit
+            unit_names[change.aggregate_unit] = change.aggregate_name
+            unit_change[change.aggregate_unit] = change
+    return code_to_unit, unit_names, unit_change
+
+
+def unit_of(la_code: str, policy: str = "aggregate") -> str:
+    """The harmonised unit a DfE code belongs to under a policy."""
+    if policy not in POLICIES:
+        raise ValueError(f"policy must be one of {POLICIES}")
+    return _unit_maps(policy)[0].get(la_code, la_code)
+
+
+def harmonise(frame: pl.DataFrame, policy: str = "aggregate") -> pl.DataFrame:
+    """Add `unit_code` and `unit_name` to a MEASURES-schema frame under a boundary policy.
+
+    "separate": every DfE code is its own unit (successors start new units, predecessors end);
+    joint reporting units ("314 / 318", "940 / 941") stay units of their own.
+    "aggregate": the reorganised areas are followed as one unit over time (see BOUNDARY_CHANGES).
+    Rows of such a unit are collapsed to one row per unit, year and measure: additive measures
+    (units count, gbp, fte) are summed when the codes present form one complete cover of the area
+    (all predecessors, all successors, or the joint unit) with no missing value; otherwise the value
+    is null with marker "partial_aggregate". Rates, percentages and other non-additive units are
+    null with marker "rate_not_aggregable" (recompute them from aggregated counts). A unit covered by
+    a single code in a year (e.g. Cumbria 909 before 2023) passes through unchanged.
+    GSS-only changes (815, 933) keep one unit under the DfE code in both policies.
+    """
+    if policy not in POLICIES:
+        raise EvalkitError(f"unknown harmonisation policy {policy!r}", expected=" or ".join(POLICIES))
+    missing = [c for c in ("la_code", "la_name", "year", "measure", "value", "marker", "unit") if c not in frame.columns]
+    if missing:
+        raise EvalkitError(f"frame lacks column(s) {', '.join(missing)}", expected="a MEASURES-schema frame")
+    code_to_unit, unit_names, unit_change = _unit_maps(policy)
+    if "gss_code" not in frame.columns:
+        frame = frame.with_columns(gss_code=pl.lit(None, dtype=pl.Utf8))
+    columns = list(frame.columns)
+    mapped = frame.with_columns(
+        unit_code=pl.col("la_code").replace_strict(code_to_unit, default=pl.col("la_code"), return_dtype=pl.Utf8)
+    )
+    multi = mapped.filter(pl.col("unit_code").is_in(list(unit_change)))
+    plain = mapped.filter(~pl.col("unit_code").is_in(list(unit_change)) | pl.col("unit_code").is_null())
+    parts = [plain]
+    if multi.height:
+        keys = ["unit_code"] + [c for c in columns if c not in _GEO]
+        groups = multi.group_by(keys, maintain_order=True).agg(
+            pl.col("la_code"), pl.col("gss_code"), pl.col("la_name"), pl.col("value"), pl.col("marker"),
+        )
+        rows = []
+        for row in groups.iter_rows(named=True):
+            change = unit_change[row["unit_code"]]
+            codes = row["la_code"]
+            order = sorted(range(len(codes)), key=lambda i: codes[i])
+            present = frozenset(codes)
+            complete = len(codes) == len(present) and present in change.component_sets()
+            out = {k: row[k] for k in keys}
+            if len(codes) == 1 and complete:
+                out.update(la_code=codes[0], gss_code=row["gss_code"][0], la_name=row["la_name"][0],
+                           value=row["value"][0], marker=row["marker"][0])
+            else:
+                out.update(
+                    la_code="+".join(codes[i] for i in order),
+                    gss_code="+".join(str(row["gss_code"][i]) for i in order) if any(g is not None for g in row["gss_code"]) else None,
+                    la_name=" + ".join(str(row["la_name"][i]) for i in order),
+                )
+                values = row["value"]
+                if row["unit"] not in ADDITIVE_UNITS:
+                    out.update(value=None, marker="rate_not_aggregable")
+                elif not complete or any(v is None for v in values):
+                    out.update(value=None, marker="partial_aggregate")
+                else:
+                    out.update(value=float(sum(values)), marker=None)
+            rows.append(out)
+        agg = pl.DataFrame(rows, schema={**{k: mapped.schema[k] for k in keys},
+                                         **{k: mapped.schema[k] for k in _GEO if k in mapped.columns}})
+        parts.append(agg.select(mapped.columns))
+    out = pl.concat(parts, how="vertical")
+    # One name per unit: the policy's name, else the name published in the latest year.
+    latest = (
+        out.filter(pl.col("unit_code").is_not_null())
+        .sort(["year", "la_name"], nulls_last=False)
+        .group_by("unit_code", maintain_order=True).agg(pl.col("la_name").last().alias("_latest_name"))
+    )
+    names = pl.DataFrame({"unit_code": list(unit_names), "_policy_name": list(unit_names.values())},
+                         schema={"unit_code": pl.Utf8, "_policy_name": pl.Utf8})
+    out = (
+        out.join(latest, on="unit_code", how="left").join(names, on="unit_code", how="left")
+        .with_columns(unit_name=pl.coalesce("_policy_name", "_latest_name"))
+        .drop("_latest_name", "_policy_name")
+    )
+    return out.select(columns + ["unit_code", "unit_name"]).sort(["year", "unit_code", "measure"], nulls_last=True,
+                                                                    maintain_order=True)
+
+
+def changes_for(codes: Iterable[str]) -> list[BoundaryChange]:
+    """The boundary changes that touch any of the given DfE codes."""
+    wanted = set(codes)
+    return [c for c in BOUNDARY_CHANGES if wanted & set(c.codes())]

@@ -1,0 +1,166 @@
+"""Check that a report reproduces: rerun the recorded plan and compare the outputs byte for byte.
+
+`verify(report_dir, rerun)` calls `rerun(report_dir)`, which re-runs the plan recorded in
+`report_dir/results.json` into a fresh temporary directory and returns that directory. Then
+results.json, results.parquet, report.html, report.md and every fig-*.svg are compared byte for
+byte. The result is a list of readable differences; an empty list means the report reproduced.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from evalkit.errors import EvalkitError
+from evalkit.io import sha256_bytes
+
+COMPARED_FILES = ("results.json", "results.parquet", "report.html", "report.md")
+MAX_JSON_DIFFS = 10
+MAX_DIFF_LINES = 24
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def json_differences(recorded: Any, rerun: Any, path: str = "", limit: int = MAX_JSON_DIFFS) -> list[str]:
+    """The first `limit` key paths whose values differ, as 'path: recorded X, rerun Y'."""
+    out: list[str] = []
+
+    def walk(a: Any, b: Any, p: str) -> None:
+        if len(out) >= limit:
+            return
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b)):
+                kp = f"{p}.{k}" if p else str(k)
+                if k not in a:
+                    out.append(f"{kp}: missing in recorded, rerun {_short(b[k])}")
+                elif k not in b:
+                    out.append(f"{kp}: recorded {_short(a[k])}, missing in rerun")
+                else:
+                    walk(a[k], b[k], kp)
+                if len(out) >= limit:
+                    return
+            return
+        if isinstance(a, list) and isinstance(b, list):
+            for i in range(min(len(a), len(b))):
+                walk(a[i], b[i], f"{p}[{i}]")
+                if len(out) >= limit:
+                    return
+            if len(a) != len(b):
+                out.append(f"{p}: recorded has {len(a)} items, rerun has {len(b)}")
+            return
+        if type(a) is not type(b) or a != b:
+            out.append(f"{p or '(top level)'}: recorded {_short(a)}, rerun {_short(b)}")
+
+    walk(recorded, rerun, path)
+    return out
+
+
+def _text_diff(name: str, a: bytes, b: bytes) -> str:
+    try:
+        ta, tb = a.decode("utf-8"), b.decode("utf-8")
+    except UnicodeDecodeError:
+        return _binary_diff(name, a, b)
+    lines = list(difflib.unified_diff(ta.splitlines(), tb.splitlines(), f"recorded/{name}", f"rerun/{name}",
+                                      n=1, lineterm=""))
+    if not lines:  # only line endings or a trailing newline differ
+        return f"{name}: differs only in line endings or trailing whitespace; {_binary_diff(name, a, b, prefix=False)}"
+    shown = [ln if len(ln) <= 200 else ln[:199] + "…" for ln in lines[:MAX_DIFF_LINES]]
+    more = f"\n  … {len(lines) - MAX_DIFF_LINES} more diff lines" if len(lines) > MAX_DIFF_LINES else ""
+    return f"{name}: text differs\n  " + "\n  ".join(shown) + more
+
+
+def _binary_diff(name: str, a: bytes, b: bytes, prefix: bool = True) -> str:
+    text = (f"recorded {len(a)} bytes sha256 {sha256_bytes(a)}, "
+            f"rerun {len(b)} bytes sha256 {sha256_bytes(b)}")
+    return f"{name}: bytes differ: {text}" if prefix else text
+
+
+def _parquet_note(a_path: Path, b_path: Path) -> str:
+    """Whether two parquet files hold the same table, when the bytes differ."""
+    try:
+        import polars as pl
+
+        fa, fb = pl.read_parquet(a_path), pl.read_parquet(b_path)
+    except Exception as exc:  # unreadable file: the byte difference is the report
+        return f" (could not read as Parquet: {type(exc).__name__})"
+    if fa.schema != fb.schema:
+        return " (schemas differ)"
+    if fa.shape != fb.shape:
+        return f" (shapes differ: {fa.shape} vs {fb.shape})"
+    return " (same table contents; only the encoding differs)" if fa.equals(fb) else " (table values differ)"
+
+
+def compare_file(name: str, recorded: Path, rerun: Path) -> list[str]:
+    """Differences between one recorded file and its rerun ([] when byte-identical)."""
+    a, b = recorded.read_bytes(), rerun.read_bytes()
+    if a == b:
+        return []
+    if name.endswith(".json"):
+        try:
+            ja, jb = json.loads(a), json.loads(b)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return [_text_diff(name, a, b)]
+        diffs = json_differences(ja, jb)
+        if not diffs:
+            return [f"{name}: same values but different bytes (formatting); {_binary_diff(name, a, b, prefix=False)}"]
+        return [f"{name}: {d}" for d in diffs]
+    if name.endswith((".html", ".md", ".svg", ".txt", ".csv")):
+        return [_text_diff(name, a, b)]
+    note = _parquet_note(recorded, rerun) if name.endswith(".parquet") else ""
+    return [_binary_diff(name, a, b) + note]
+
+
+def _compared_names(recorded_dir: Path, rerun_dir: Path) -> list[str]:
+    names = set(COMPARED_FILES)
+    for d in (recorded_dir, rerun_dir):
+        names |= {p.name for p in d.glob("fig-*.svg")}
+    return sorted(names, key=lambda n: (n not in COMPARED_FILES,
+                                        COMPARED_FILES.index(n) if n in COMPARED_FILES else 0, n))
+
+
+def compare_dirs(recorded_dir: Path, rerun_dir: Path) -> list[str]:
+    """Compare the report files of two directories; [] when every file is byte-identical.
+
+    A file missing from both directories is skipped (e.g. no report rendered yet); a file missing
+    from one side is a difference.
+    """
+    recorded_dir, rerun_dir = Path(recorded_dir), Path(rerun_dir)
+    out: list[str] = []
+    for name in _compared_names(recorded_dir, rerun_dir):
+        a, b = recorded_dir / name, rerun_dir / name
+        if not a.exists() and not b.exists():
+            continue
+        if not b.exists():
+            out.append(f"{name}: recorded but not produced by the rerun")
+        elif not a.exists():
+            out.append(f"{name}: produced by the rerun but not recorded")
+        else:
+            out.extend(compare_file(name, a, b))
+    return out
+
+
+def verify(report_dir: Path, rerun: Callable[[Path], Path]) -> list[str]:
+    """Rerun the plan recorded in `report_dir` via `rerun(report_dir)` and compare the outputs.
+
+    `rerun` must write into a fresh directory (never into `report_dir`) and return it. Returns the
+    differences as readable strings; an empty list means the report reproduced byte for byte.
+    """
+    report_dir = Path(report_dir)
+    if not (report_dir / "results.json").is_file():
+        raise EvalkitError("no results.json in the report folder; nothing to verify", file=report_dir,
+                           expected="a folder written by `evalkit estimate`")
+    fresh = Path(rerun(report_dir))
+    if fresh.resolve() == report_dir.resolve():
+        raise EvalkitError("the rerun wrote into the report folder itself", file=report_dir,
+                           expected="a fresh temporary directory")
+    if not fresh.is_dir():
+        raise EvalkitError("the rerun did not produce a directory", file=fresh)
+    return compare_dirs(report_dir, fresh)
+
+
+__all__ = ["verify", "compare_dirs", "compare_file", "json_differences", "COMPARED_FILES"]
