@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from evalkit.errors import EvalkitError, UsageError
+from evalkit.locking import data_lock, terminate_as_interrupt
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -68,6 +69,7 @@ def ingest(
     source: Annotated[Optional[Path], typer.Option("--from", help="Folder of official files to read (searched recursively). Default: the embedded SYNTHETIC demo data.")] = None,
     fetch: Annotated[bool, typer.Option("--fetch", help="Download the official publications into data/raw/ first (verified by sha256), then read them.")] = False,
     out_dir: Annotated[Path, typer.Option("--out", help="Where the tidy Parquet files and manifest.json go.")] = PROCESSED,
+    mirror: Annotated[Optional[str], typer.Option("--mirror", help="With --fetch: a base URL or folder holding the files at their catalogue paths (also EVALKIT_MIRROR).")] = None,
 ) -> None:
     """Read published files (Ofsted, CLA, CIN, workforce, population, spending, LA codes) into tidy Parquet.
 
@@ -77,12 +79,12 @@ def ingest(
     """
     from evalkit import ingest as stage
 
-    if fetch:
-        from evalkit import fetch as fetcher
+    with data_lock(out_dir), progress("ingest") as tick:
+        if fetch:
+            from evalkit import fetch as fetcher
 
-        source = fetcher.fetch_all(Path("data/raw"), progress_label=not STATE["quiet"])
-    folder = source or stage.demo_dir()
-    with progress("ingest") as tick:
+            source = fetcher.fetch_all(Path("data/raw"), mirror=mirror, progress=tick)
+        folder = source or stage.demo_dir()
         manifest = stage.ingest(folder, out_dir, progress=tick)
     if manifest["synthetic_demo"]:
         say("[bold yellow]SYNTHETIC DEMO DATA[/] (fictional councils; not real statistics)")
@@ -98,6 +100,7 @@ def panel(
     processed: Annotated[Path, typer.Option("--processed", help="Folder written by `evalkit ingest`.")] = PROCESSED,
     registry: Annotated[Optional[Path], typer.Option("--registry", help="Extra registry rows (CSV, same columns as evalkit/data/adm_registry.csv).")] = None,
     match: Annotated[bool, typer.Option("--match/--no-match", help="Choose matched in-house comparators and write a balance table.")] = True,
+    boundaries: Annotated[str, typer.Option("--boundaries", help="Boundary changes: 'aggregate' follows reorganised areas as one unit over time (BCP+Dorset, Northamptonshire, Cumbria); 'separate' keeps successors as new units.")] = "aggregate",
 ) -> None:
     """Build the council-year panel with outcomes, Ofsted grades in force and treatment timing.
 
@@ -107,9 +110,11 @@ def panel(
     """
     from evalkit.panel import build
 
-    with progress("panel") as tick:
+    if boundaries not in ("aggregate", "separate"):
+        raise UsageError("--boundaries must be 'aggregate' or 'separate'")
+    with data_lock(processed), progress("panel") as tick:
         tick("building")
-        frame, diagnostics = build.build_panel(processed, extra_registries=[registry] if registry else None)
+        frame, diagnostics = build.build_panel(processed, extra_registries=[registry] if registry else None, policy=boundaries)
         if match:
             from evalkit.panel import matching
 
@@ -180,7 +185,7 @@ def estimate(
         _estimate_any_panel(panel_file, unit, time, outcome, cohort, treated, covariates, method, control, est_method, bootstrap, seed, json_out)
         return
     plan_path = _resolve_plan(plan)
-    with progress("estimate") as tick:
+    with data_lock(out_root), progress("estimate") as tick:
         target = run_plan_into(plan_path, out_root, allow_deviations=allow_deviations, command=command_line(), tick=tick)
     _print_headlines(target / "results.json")
     say(f"results -> {target}/results.json, results.parquet")
@@ -241,7 +246,8 @@ def report(
     results = results_dir / "results.json"
     if not results.exists():
         raise EvalkitError("no results; run `evalkit estimate` first", file=results)
-    render_report(results, results_dir)
+    with data_lock(results_dir.parent):
+        render_report(results, results_dir)
     say(f"report -> {results_dir / 'report.html'} and {results_dir / 'report.md'}")
 
 
@@ -301,8 +307,9 @@ def plan_lock(path: Annotated[Path, typer.Argument(help="The plan to lock.")]) -
 
 def main() -> None:
     """Console entry point: one line and exit 1 for bad data, exit 2 for bad usage."""
+    terminate_as_interrupt()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except EvalkitError as exc:
         sys.stderr.write(f"error: {exc.one_line()}\n")
         sys.exit(1)
@@ -319,6 +326,10 @@ def main() -> None:
             exc.show()
             sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
         raise
+    if isinstance(code, int) and code:  # typer returns (not raises) Exit codes in this mode
+        if code == 130:
+            err.print("aborted")
+        sys.exit(code)
 
 
 if __name__ == "__main__":

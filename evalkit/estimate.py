@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import inspect
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -104,15 +105,49 @@ def sample_panel(panel: pl.DataFrame, sample: dict[str, Any]) -> tuple[pl.DataFr
         frame = frame.filter(~pl.col("unit_code").is_in(late))
         notes["excluded_treated_after_sample"] = late
     donors = sample.get("donors", "never_treated")
+    if donors not in ("never_treated", "not_yet_treated", "inadequate_pre_period"):
+        raise UsageError(f"unknown donor rule {donors!r}; choose never_treated, not_yet_treated or inadequate_pre_period")
     if donors == "inadequate_pre_period":
-        first_cohort = frame.filter(pl.col("cohort") > 0)["cohort"].min()
-        pool = frame.filter(pl.col("cohort") == 0, pl.col("year") < first_cohort, pl.col("ofsted_inadequate") == 1)["unit_code"].unique()
-        dropped = frame.filter(pl.col("cohort") == 0, ~pl.col("unit_code").is_in(pool))["unit_code"].unique()
-        frame = frame.filter((pl.col("cohort") > 0) | pl.col("unit_code").is_in(pool))
-        notes["donor_rule"] = f"never-treated councils judged inadequate before {first_cohort}: {pool.len()} kept, {dropped.len()} dropped"
+        # Councils that also failed: judged inadequate in some year before the last move in the sample.
+        last_cohort = frame.filter(pl.col("cohort") > 0)["cohort"].max()
+        pool = frame.filter(pl.col("cohort") == 0, pl.col("year") < last_cohort, pl.col("ofsted_inadequate") == 1)["unit_code"].unique()
+        dropped = frame.filter(pl.col("cohort") == 0, ~pl.col("unit_code").is_in(pool.implode()))["unit_code"].unique()
+        frame = frame.filter((pl.col("cohort") > 0) | pl.col("unit_code").is_in(pool.implode()))
+        notes["donor_rule"] = f"never-treated councils judged inadequate in a year before {last_cohort}: {pool.len()} kept, {dropped.len()} dropped"
     else:
         notes["donor_rule"] = donors
     return frame, notes
+
+
+def outcome_window(frame: pl.DataFrame, outcome: str, share: float = 0.5) -> tuple[int, int]:
+    """The first and last sample years in which at least `share` of councils report the outcome.
+
+    Publications start and stop in different years (workforce from 2017, LAIT spending from
+    2015-16); each analysis uses the years its outcome covers instead of losing every council.
+    """
+    by_year = frame.group_by("year").agg(pl.col(outcome).is_not_null().mean().alias("share")).filter(pl.col("share") >= share)
+    if by_year.height == 0:
+        raise EvalkitError(f"no sample year in which at least {share:.0%} of councils report {outcome!r}", file="panel.parquet", column=outcome)
+    return int(by_year["year"].min()), int(by_year["year"].max())
+
+
+def treated_accounting(sample: pl.DataFrame, rows: pl.DataFrame, dropped: list[dict[str, Any]], window: tuple[int, int]) -> list[dict[str, Any]]:
+    """Every treated council of the sample: in this analysis, or why not."""
+    kept = set(rows["unit_code"].unique().to_list())
+    reasons = {d["unit"]: d["reason"] for d in dropped}
+    out = []
+    treated = sample.filter(pl.col("cohort") > 0).group_by("unit_code").agg(pl.col("unit_name").first(), pl.col("cohort").first()).sort("cohort", "unit_code")
+    for unit, name, cohort in treated.iter_rows():
+        if unit in kept and cohort <= window[0]:
+            status, reason = False, f"no pre-treatment year: the outcome starts in {window[0]}, treatment in {cohort}"
+        elif unit in kept and cohort > window[1]:
+            status, reason = False, f"treated in {cohort}, after the outcome's last year {window[1]}"
+        elif unit in kept:
+            status, reason = True, ""
+        else:
+            status, reason = False, reasons.get(unit, "not in the sample")
+        out.append({"unit": unit, "name": name, "cohort": int(cohort), "included": status, "reason": reason})
+    return out
 
 
 def balanced_outcome_panel(frame: pl.DataFrame, outcome: str) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
@@ -146,16 +181,32 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
     for analysis in plan["analysis"]:
         if progress:
             progress(analysis["label"])
-        rows, dropped = balanced_outcome_panel(sample, analysis["outcome"])
+        options = dict(analysis.get("options", {}))
+        rows_for_analysis = sample
+        if "donors" in options:  # a per-analysis comparison pool, e.g. councils also judged inadequate
+            rows_for_analysis, _ = sample_panel(panel, {**plan.get("sample", {}), "donors": options.pop("donors")})
+        if analysis["outcome"] not in sample.columns:
+            raise EvalkitError(f"the panel has no column {analysis['outcome']!r}", file=panel_path.name, column=analysis["outcome"], expected="an outcome the panel carries")
+        window = outcome_window(rows_for_analysis, analysis["outcome"])
+        in_window = rows_for_analysis.filter(pl.col("year").is_between(*window))
+        rows, dropped = balanced_outcome_panel(in_window, analysis["outcome"])
+        accounting = treated_accounting(in_window, rows, dropped, window)
+        # Units treated before the window's first year have no pre-period; those after it are not treated here.
+        rows = rows.filter((pl.col("cohort") == 0) | pl.col("cohort").is_between(window[0] + 1, window[1]))
         long = make_panel(rows, unit="unit_code", time="year", outcome=analysis["outcome"], cohort="cohort", source=str(panel_path))
-        result = call_estimator(analysis["method"], long, dict(analysis.get("options", {})), inference)
+        result = call_estimator(analysis["method"], long, options, inference)
+        result.diagnostics["years"] = list(window)
         result.diagnostics["units_dropped_for_missing_outcome"] = dropped
+        result.diagnostics["treated_units"] = accounting
         analyses.append({
             "label": analysis["label"], "title": analysis.get("title", analysis["label"]),
             "primary": bool(analysis.get("primary", False)), "method": analysis["method"], "results": result.to_dict(),
         })
+    context = panel_context(panel_path, sample)
     return {
         "name": plan["plan"]["name"], "title": plan["plan"]["title"], "question": plan["plan"]["question"],
+        **context,
+        "limitations": limitations(plan, sample),
         "synthetic_demo": bool(plan["plan"].get("synthetic_demo", False)),
         "plan": plan, "plan_sha256": plan_sha256, "lock": lock, "deviations": deviations or [],
         "sample_notes": notes,
@@ -166,6 +217,47 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
         },
         "analyses": analyses,
     }
+
+
+def panel_context(panel_path: Path, sample: pl.DataFrame) -> dict[str, Any]:
+    """Registry rows of the sample's treated councils (with sources), coverage and balance, for the report."""
+    from evalkit.panel import registry as reg
+
+    folder = panel_path.parent
+    local = folder / "adm_registry.csv"
+    registry = reg.load_registry(local if local.exists() else None)
+    treated_codes = set(sample.filter(pl.col("ever_treated") == 1)["unit_code"].unique().to_list())
+    rows = [
+        {k: r[k] for k in ("spell_id", "la_code", "la_name", "body_name", "model", "go_live", "go_live_status",
+                           "end_date", "end_type", "dfe_direction", "role", "sources")} | {"first_treated_year": r["first_treated_year"]}
+        for r in registry.iter_rows(named=True)
+        if r["la_code"] in treated_codes or any(r["la_code"] in code.split(" / ") for code in treated_codes) or r["role"] != "treated"
+    ]
+    diagnostics = folder / "panel_diagnostics.json"
+    coverage = json.loads(diagnostics.read_text()).get("coverage", []) if diagnostics.exists() else []
+    balance_file = folder / "balance.parquet"
+    balance = pl.read_parquet(balance_file).to_dicts() if balance_file.exists() else []
+    return {"registry": rows, "coverage": coverage, "balance": balance}
+
+
+LIMITATIONS = [
+    "Few treated councils: every estimate rests on about a dozen councils or fewer, so intervals are wide and "
+    "per-council results matter as much as the pooled average.",
+    "Selection on failure: most moves followed 'inadequate' Ofsted judgements; councils picked at a low point may "
+    "improve anyway (regression to the mean). Comparisons with councils that were also judged inadequate are the "
+    "fairest test.",
+    "Inspection timing: Ofsted grades are observed only at inspections (about every three years, sooner after "
+    "'inadequate', none March 2020 - May 2021), and inspection years themselves move referral and care rates.",
+    "Spending series: publications differ in definition and coverage; each series is taken from one publication "
+    "without splicing, and payments to a trust may be coded differently after go-live.",
+    "Treatment is intention-to-treat from the first go-live: later changes of ownership and returns in-house are "
+    "recorded in the registry but not removed from the treated years.",
+]
+
+
+def limitations(plan: dict[str, Any], sample: pl.DataFrame) -> list[str]:
+    extra = list(plan.get("report", {}).get("limitations", []))
+    return extra + LIMITATIONS
 
 
 def write_results(doc: dict[str, Any], out_dir: Path) -> list[Path]:

@@ -90,6 +90,10 @@ def ingest(
     tables = {name: _combine(frames) for name, frames in outputs.items()}  # type: ignore[arg-type]
 
     registry = source_dir / REGISTRY_FILE
+    if registry.exists():  # checked before anything is written, like every other input
+        from evalkit.panel.registry import load_registry
+
+        load_registry(registry)
     manifest = {
         "evalkit_version": __version__,
         "synthetic_demo": synthetic_demo,

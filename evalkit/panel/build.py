@@ -22,24 +22,33 @@ import polars as pl
 from evalkit.errors import EvalkitError
 from evalkit.io import write_json, write_parquet
 from evalkit.panel import registry as reg
+from evalkit.sources import la_codes, ofsted
 from evalkit.sources.common import GRADE_SCORE
 
-# Measures the panel carries, with the tidy measure names that can supply them (first wins).
-MEASURE_SOURCES: dict[str, list[str]] = {
-    "cla_count": ["cla_at_31_march"],
-    "cla_starts": ["cla_starting"],
-    "cin_count": ["cin_at_31_march"],
-    "cpp_count": ["cpp_at_31_march"],
-    "referrals": ["referrals"],
-    "rereferral_percent": ["rereferral_percent"],
-    "agency_rate_fte": ["agency_rate_fte"],
-    "turnover_rate_fte": ["turnover_rate_fte"],
-    "spend_csc_total": ["spend_csc_total"],
-    "spend_cla": ["spend_cla"],
+# Panel columns and the (source, tidy measure) pairs that can supply them, in order of preference.
+# A column takes its whole series from ONE source (the first that has data): splicing two
+# publications year by year would build a break into the series (their definitions differ).
+MEASURE_SOURCES: dict[str, list[tuple[str, str]]] = {
+    "cla_count": [("cla", "cla_at_31_march")],
+    "cla_starts": [("cla", "cla_starting")],
+    "cin_count": [("cin", "cin_at_31_march")],
+    "cpp_count": [("cin", "cpp_at_31_march")],
+    "referrals": [("cin", "referrals")],
+    "rereferral_percent": [("cin", "rereferral_percent")],
+    "agency_rate_fte": [("workforce", "agency_rate_fte")],
+    "turnover_rate_fte": [("workforce", "turnover_rate_fte")],
+    # Spending: DfE's LAIT (S251, 2015-16 on) first, then the S251 files, then MHCLG RO3.
+    "spend_csc_total": [("lait", "spend_csc_total"), ("s251", "spend_csc_total"), ("mhclg_ro", "spend_csc_total")],
+    "spend_cla": [("lait", "spend_cla"), ("s251", "spend_cla"), ("mhclg_ro", "spend_cla")],
+    # The other publications' series, kept whole for robustness checks and break tests.
+    "spend_csc_total_s251": [("s251", "spend_csc_total")],
+    "spend_csc_total_ro": [("mhclg_ro", "spend_csc_total")],
 }
+POPULATION = [("population", "population_0_17")]
 # Sources whose year label is shifted to the panel's financial year (see the module docstring).
 YEAR_SHIFT = {"population": 1, "workforce": 1}
 PANEL_FILE = "panel.parquet"
+_CODE = r"^\d{3}( / \d{3})*$"
 
 
 def read_processed(processed: Path) -> tuple[dict, dict[str, pl.DataFrame]]:
@@ -51,7 +60,8 @@ def read_processed(processed: Path) -> tuple[dict, dict[str, pl.DataFrame]]:
     return manifest, tables
 
 
-def _measures(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
+def _measures(tables: dict[str, pl.DataFrame], policy: str) -> pl.DataFrame:
+    """Every measure row on the panel's year, with DfE codes filled from GSS codes and harmonised units."""
     frames = []
     for name, table in tables.items():
         if "measure" not in table.columns:
@@ -60,33 +70,57 @@ def _measures(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
         frames.append(table.with_columns((pl.col("year") + shift).cast(pl.Int32).alias("year")))
     if not frames:
         raise EvalkitError("the processed folder holds no measures", file="manifest.json")
-    return pl.concat(frames, how="diagonal_relaxed").with_columns(pl.col("la_code").alias("unit_code"))
+    measures = pl.concat(frames, how="diagonal_relaxed")
+    if "la_codes" in tables:  # e.g. MHCLG returns carry only GSS codes
+        gss = la_codes.code_for_gss(tables["la_codes"])
+        measures = measures.with_columns(
+            pl.coalesce(pl.col("la_code"), pl.col("gss_code").replace_strict(gss, default=None, return_dtype=pl.Utf8)).alias("la_code")
+        )
+    measures = measures.filter(pl.col("la_code").is_not_null() & pl.col("la_code").str.contains(_CODE))
+    # Later releases win within a source: rank each file by the last year it covers.
+    release = measures.group_by("source", "file").agg(pl.col("year").max().alias("release_year"))
+    measures = measures.join(release, on=["source", "file"], how="left")
+    return la_codes.harmonise(measures, policy)
 
 
-def _pick(measures: pl.DataFrame, names: list[str]) -> pl.DataFrame:
-    """One value per council-year: a published number beats a marker; the later file beats the earlier."""
-    rows = measures.filter(pl.col("measure").is_in(names))
-    return (
-        rows.with_columns(pl.col("value").is_not_null().alias("has_value"))
-        .sort(["unit_code", "year", "has_value", "file"], nulls_last=False)
-        .group_by(["unit_code", "year"], maintain_order=True)
-        .agg(pl.col("value").last(), pl.col("marker").last(), pl.col("la_name").last(), pl.col("gss_code").last())
-    )
+def _pick(measures: pl.DataFrame, candidates: list[tuple[str, str]]) -> tuple[pl.DataFrame, str | None]:
+    """One value per unit-year from the first source with data: a published number beats a marker,
+    a later release beats an earlier one."""
+    for source, measure in candidates:
+        rows = measures.filter(pl.col("source") == source, pl.col("measure") == measure)
+        if rows.filter(pl.col("value").is_not_null()).height == 0:
+            continue
+        picked = (
+            rows.with_columns(pl.col("value").is_not_null().alias("has_value"))
+            .sort(["unit_code", "year", "has_value", "release_year", "file"], nulls_last=False)
+            .group_by(["unit_code", "year"], maintain_order=True)
+            .agg(pl.col("value").last(), pl.col("marker").last())
+        )
+        return picked, source
+    return pl.DataFrame(schema={"unit_code": pl.Utf8, "year": pl.Int32, "value": pl.Float64, "marker": pl.Utf8}), None
 
 
-def _ofsted(judgements: pl.DataFrame | None, frame: pl.DataFrame) -> pl.DataFrame:
-    """Grade in force at 31 March of each year, inadequate flag, years since the last judgement."""
+def _ofsted(judgements: pl.DataFrame | None, frame: pl.DataFrame, policy: str) -> pl.DataFrame:
+    """Grade in force at 31 March of each year, inadequate flag, years since the last judgement.
+
+    The same inspection published in several editions is taken once (`ofsted.combine`); where a
+    harmonised unit has two judgements on one day (e.g. North and West Northamptonshire) the worse
+    grade is kept.
+    """
     if judgements is None or judgements.height == 0:
         return frame.with_columns(
             pl.lit(None, dtype=pl.Int32).alias("ofsted_grade"), pl.lit(None, dtype=pl.Int8).alias("ofsted_inadequate"),
             pl.lit(None, dtype=pl.Float64).alias("years_since_inspection"), pl.lit(0, dtype=pl.Int8).alias("inspected_in_year"),
             pl.lit(None, dtype=pl.Utf8).alias("ofsted_framework"),
         )
+    history = ofsted.combine([part for _, part in judgements.group_by("file", maintain_order=True)])
     oe = (
-        judgements.filter(pl.col("judgement") == "overall_effectiveness", pl.col("grade").is_not_null())
-        .with_columns(pl.col("la_code").alias("unit_code"))
-        .unique(subset=["unit_code", "publication_date"], keep="first", maintain_order=True)
-        .with_columns(pl.col("grade").replace_strict(GRADE_SCORE, return_dtype=pl.Int32).alias("score"))
+        history.filter(pl.col("judgement") == "overall_effectiveness", pl.col("grade").is_not_null())
+        .with_columns(
+            pl.col("la_code").map_elements(lambda c: la_codes.unit_of(c, policy), return_dtype=pl.Utf8).alias("unit_code"),
+            pl.col("grade").replace_strict(GRADE_SCORE, return_dtype=pl.Int32).alias("score"),
+        )
+        .group_by("unit_code", "publication_date").agg(pl.col("score").max(), pl.col("framework").first())
         .sort("unit_code", "publication_date")
         .select("unit_code", "publication_date", "score", "framework")
     )
@@ -111,10 +145,20 @@ def _ofsted(judgements: pl.DataFrame | None, frame: pl.DataFrame) -> pl.DataFram
     return frame.join(in_force, on=["unit_code", "year"], how="left")
 
 
-def _treatment(frame: pl.DataFrame, registry: pl.DataFrame) -> pl.DataFrame:
+def _treatment(frame: pl.DataFrame, registry: pl.DataFrame, policy: str) -> pl.DataFrame:
+    registry = registry.with_columns(
+        pl.col("la_code").map_elements(lambda c: la_codes.unit_of(c, policy), return_dtype=pl.Utf8).alias("la_code")
+    )
     table = reg.treatment_table(registry).select(
         pl.col("la_code").alias("unit_code"), "first_treated_year", "model", "exit_year", "spell_id", "dfe_direction"
     )
+    missing = sorted(set(table["unit_code"].to_list()) - set(frame["unit_code"].unique().to_list()))
+    if missing:
+        bad = registry.filter(pl.col("la_code") == missing[0], pl.col("role") == "treated").row(0, named=True)
+        raise EvalkitError(
+            f"treated spell {bad['spell_id']} names council {missing[0]}, which has no data in the ingested files",
+            file=bad["registry_file"], column="la_code", expected="a council present in the ingested publications",
+        )
     roles = registry.group_by("la_code").agg(pl.col("role").sort().str.join("+").alias("registry_roles")).rename({"la_code": "unit_code"})
     out = frame.join(table, on="unit_code", how="left").join(roles, on="unit_code", how="left")
     return out.with_columns(
@@ -131,54 +175,93 @@ def _treatment(frame: pl.DataFrame, registry: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def build_panel(processed: Path, *, registry_path: Path | None = None, extra_registries: list[Path] | None = None) -> tuple[pl.DataFrame, dict]:
-    """Return (panel, diagnostics) from the ingest outputs in `processed`."""
+def build_panel(
+    processed: Path, *, registry_path: Path | None = None, extra_registries: list[Path] | None = None,
+    policy: str = "aggregate",
+) -> tuple[pl.DataFrame, dict]:
+    """Return (panel, diagnostics) from the ingest outputs in `processed`.
+
+    `policy` is the boundary-change policy of `evalkit.sources.la_codes.harmonise`: "aggregate"
+    follows reorganised areas as one unit over time, "separate" keeps successors as new units.
+    """
     manifest, tables = read_processed(processed)
-    measures = _measures(tables)
+    measures = _measures(tables, policy)
     if registry_path is None and (processed / "adm_registry.csv").exists():
         registry_path = processed / "adm_registry.csv"
     registry = reg.load_registry(registry_path, extra=extra_registries)
 
-    population = _pick(measures, ["population_0_17"]).select("unit_code", "year", pl.col("value").alias("population_0_17"))
+    population, population_source = _pick(measures, POPULATION)
     keys = measures.select("unit_code", "year").unique()
-    names = measures.sort("year").group_by("unit_code").agg(pl.col("la_name").drop_nulls().last().alias("unit_name"))
-    frame = keys.join(names, on="unit_code", how="left").join(population, on=["unit_code", "year"], how="left")
-    coverage = []
-    for column, sources in MEASURE_SOURCES.items():
-        picked = _pick(measures, sources)
-        if picked.height == 0:
+    names = measures.sort("year").group_by("unit_code").agg(pl.col("unit_name").drop_nulls().last())
+    frame = keys.join(names, on="unit_code", how="left").join(
+        population.select("unit_code", "year", pl.col("value").alias("population_0_17")), on=["unit_code", "year"], how="left"
+    )
+    sources = {"population_0_17": population_source}
+    for column, candidates in MEASURE_SOURCES.items():
+        picked, source = _pick(measures, candidates)
+        if source is None:
             continue
+        sources[column] = source
         frame = frame.join(
             picked.select("unit_code", "year", pl.col("value").alias(column), pl.col("marker").alias(f"{column}_marker")),
             on=["unit_code", "year"], how="left",
         )
-    frame = frame.with_columns(
-        (pl.col("cla_count") / pl.col("population_0_17") * 10_000).round(4).alias("cla_rate_per_10000"),
-        pl.col("cla_count_marker").alias("cla_rate_per_10000_marker"),
-    ) if "cla_count" in frame.columns else frame
-    for count, rate in (("cin_count", "cin_rate_per_10000"), ("cpp_count", "cpp_rate_per_10000")):
-        if count in frame.columns:
-            frame = frame.with_columns(
-                (pl.col(count) / pl.col("population_0_17") * 10_000).round(4).alias(rate), pl.col(f"{count}_marker").alias(f"{rate}_marker")
-            )
-    if "spend_csc_total" in frame.columns:
-        frame = frame.with_columns((pl.col("spend_csc_total") / pl.col("population_0_17")).round(4).alias("spend_csc_per_child"))
-    frame = _ofsted(tables.get("ofsted"), frame)
-    frame = _treatment(frame, registry)
-    frame = frame.sort("unit_code", "year")
-    for column in [c for c in frame.columns if c in set(MEASURE_SOURCES) | {"cla_rate_per_10000", "spend_csc_per_child", "ofsted_grade", "population_0_17"}]:
-        coverage.append(_coverage(frame, column))
+    frame = _derived(frame)
+    frame = _ofsted(tables.get("ofsted"), frame, policy)
+    frame = _treatment(frame, registry, policy)
+    frame = _regions(frame, tables.get("la_codes"), policy)
+    frame = frame.with_columns(pl.lit(policy).alias("boundary_policy")).sort("unit_code", "year")
+    covered = [c for c in [*MEASURE_SOURCES, "population_0_17", "cla_rate_per_10000", "cin_rate_per_10000",
+                           "cpp_rate_per_10000", "spend_csc_per_child", "ofsted_grade"] if c in frame.columns]
     diagnostics = {
         "synthetic_demo": manifest.get("synthetic_demo", False),
         "units": frame["unit_code"].n_unique(),
         "years": [int(frame["year"].min()), int(frame["year"].max())],
         "rows": frame.height,
         "treated_units": int(frame.filter(pl.col("ever_treated") == 1)["unit_code"].n_unique()),
-        "coverage": coverage,
+        "boundary_policy": policy,
+        "column_sources": sources,
+        "coverage": [_coverage(frame, c) for c in covered],
         "year_convention": "year t = year ending 31 March t; population mid-(t-1); workforce 30 Sept t-1; Ofsted grade in force on 31 March t",
         "treatment_convention": "first treated year = first year whose 31 March falls after go-live; exit year likewise for returns in-house",
+        "spending": "nominal pounds (no deflator is applied yet); spend per child = spend / population 0-17 (mid t-1)",
     }
     return frame, diagnostics
+
+
+def _derived(frame: pl.DataFrame) -> pl.DataFrame:
+    """Rates per 10,000 children and spending per child, recomputed from counts (so aggregated
+    units and every year use one definition); each rate inherits its count's missing-value marker."""
+    per_10k = {"cla_count": "cla_rate_per_10000", "cin_count": "cin_rate_per_10000", "cpp_count": "cpp_rate_per_10000"}
+    for count, rate in per_10k.items():
+        if count in frame.columns:
+            frame = frame.with_columns(
+                (pl.col(count) / _positive("population_0_17") * 10_000).round(4).alias(rate),
+                pl.col(f"{count}_marker").alias(f"{rate}_marker"),
+            )
+    if "spend_csc_total" in frame.columns:
+        frame = frame.with_columns(
+            (pl.col("spend_csc_total") / _positive("population_0_17")).round(4).alias("spend_csc_per_child"),
+            pl.col("spend_csc_total_marker").alias("spend_csc_per_child_marker"),
+        )
+    return frame
+
+
+def _positive(column: str) -> pl.Expr:
+    """A denominator that is null unless positive: a zero population gives no rate, never infinity."""
+    return pl.when(pl.col(column) > 0).then(pl.col(column)).otherwise(None)
+
+
+def _regions(frame: pl.DataFrame, lookup: pl.DataFrame | None, policy: str) -> pl.DataFrame:
+    """Region (ONS region code) of each unit, from the DfE LA list when it was ingested."""
+    if lookup is None or "parent_geography_code" not in lookup.columns:
+        return frame.with_columns(pl.lit(None, dtype=pl.Utf8).alias("region_code"))
+    regions = (
+        lookup.filter(pl.col("la_code").is_not_null())
+        .with_columns(pl.col("la_code").map_elements(lambda c: la_codes.unit_of(c, policy), return_dtype=pl.Utf8).alias("unit_code"))
+        .group_by("unit_code").agg(pl.col("parent_geography_code").drop_nulls().sort().first().alias("region_code"))
+    )
+    return frame.join(regions, on="unit_code", how="left")
 
 
 def _coverage(frame: pl.DataFrame, column: str) -> dict:

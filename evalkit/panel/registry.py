@@ -100,6 +100,9 @@ def _read_one(path: Path) -> pl.DataFrame:
             raise EvalkitError("a treated spell needs its sources", file=path.name, row=row, column="sources", expected="at least one source")
         go, precision = parse_partial_date(r["go_live"], file=path.name, row=row, column="go_live")
         end, _ = parse_partial_date(r["end_date"], file=path.name, row=row, column="end_date")
+        for value, column in ((go, "go_live"), (end, "end_date")):
+            if value is not None and value > date.today():
+                raise EvalkitError(f"{r[column]} is in the future", file=path.name, row=row, column=column, expected="a date that has happened")
         if go and end and end < go:
             raise EvalkitError(f"end_date {r['end_date']} is before go_live {r['go_live']}", file=path.name, row=row, column="end_date", expected="an end after the start")
         go_dates.append(go)

@@ -233,62 +233,138 @@ def synth_paths(paths: list[dict[str, Any]], *, slug: str, title: str, outcome: 
     return _render(fig, slug, full_title, alt)
 
 
+def _series(rows: Iterable[dict[str, Any]], keys: tuple[str, ...], x: str) -> dict[tuple, list[tuple[float, float]]]:
+    """Group rows into sorted (x, gap) series keyed by `keys`."""
+    out: dict[tuple, list[tuple[float, float]]] = {}
+    for r in rows:
+        xv, gv = _clean(r.get(x)), _clean(r.get("gap"))
+        if xv is None:
+            continue
+        out.setdefault(tuple(str(r.get(k)) for k in keys), []).append((xv, gv if gv is not None else math.nan))
+    for v in out.values():
+        v.sort()
+    return dict(sorted(out.items()))
+
+
+def _band(series: dict[tuple, list[tuple[float, float]]]) -> tuple[list[float], list[float], list[float]]:
+    """5th and 95th percentiles of the series at each x (for many placebo lines)."""
+    import numpy as np
+
+    by_x: dict[float, list[float]] = {}
+    for pts in series.values():
+        for xv, gv in pts:
+            if gv == gv:
+                by_x.setdefault(xv, []).append(gv)
+    xs = sorted(by_x)
+    lo = [float(np.percentile(by_x[x], 5)) for x in xs]
+    hi = [float(np.percentile(by_x[x], 95)) for x in xs]
+    return xs, lo, hi
+
+
+MAX_PLACEBO_LINES = 200
+
+
 def synth_gaps(paths: list[dict[str, Any]] | None, placebo: list[dict[str, Any]] | None, *, slug: str,
                title: str, outcome: str, demo: bool,
                treatment_times: dict[str, int] | None = None) -> SvgFigure | None:
-    """Gap (treated minus synthetic) for the treated unit(s), over placebo gaps in grey."""
-    treated = _by_unit(paths or [])
-    placebos = _by_unit(placebo or [])
-    if not treated and not placebos:
+    """Gap (treated minus synthetic) for the treated unit(s), over placebo gaps in grey.
+
+    Staggered designs (placebo rows carry `treated_unit`, paths carry `event_time`) are drawn by
+    years since the move. More than 200 placebo series are summarised as a 5-95% band.
+    """
+    paths, placebo = paths or [], placebo or []
+    if not paths and not placebo:
         return None
+    staggered = bool(placebo and "treated_unit" in placebo[0]) or bool(
+        paths and "event_time" in paths[0] and len({r.get("unit") for r in paths}) > 1)
+    x = "time"
+    if staggered and paths and "event_time" in paths[0]:
+        x = "event_time"
+        first = {str(r["unit"]): int(r["time"]) - int(r["event_time"]) for r in paths
+                 if r.get("time") is not None and r.get("event_time") is not None}
+        if placebo and "treated_unit" in placebo[0]:
+            placebo = [dict(r, event_time=int(r["time"]) - first[str(r["treated_unit"])]) for r in placebo
+                       if r.get("time") is not None and str(r.get("treated_unit")) in first]
+        else:
+            placebo = []
+    treated = _series(paths, ("unit",), x)
+    pkeys = ("treated_unit", "unit") if placebo and "treated_unit" in placebo[0] else ("unit",)
+    placebos = _series(placebo, pkeys, x)
     full_title = _title(title, demo)
+    many = len(treated) > 5
     with matplotlib.rc_context(_RC):
         fig = _new_figure(7.2, 4.0)
         ax = fig.add_subplot()
         ax.axhline(0.0, color=BLACK, linewidth=0.8)
-        for k, (unit, rs) in enumerate(placebos.items()):
-            ax.plot([r["time"] for r in rs], [_clean(r.get("gap")) for r in rs], color=GREY,
-                    linewidth=0.7, alpha=0.6, label="placebo (each donor as if treated)" if k == 0 else None)
+        if len(placebos) > MAX_PLACEBO_LINES:
+            bx, lo, hi = _band(placebos)
+            ax.fill_between(bx, lo, hi, color=GREY, alpha=0.35, linewidth=0,
+                            label=f"placebo gaps, middle 90% ({len(placebos)} placebo runs)")
+        else:
+            for k, pts in enumerate(placebos.values()):
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], color=GREY, linewidth=0.7, alpha=0.6,
+                        label="placebo (each donor as if treated)" if k == 0 else None)
         palette = [ORANGE, "#CC79A7", "#009E73", "#E69F00", "#56B4E9"]
-        for k, (unit, rs) in enumerate(treated.items()):
-            ax.plot([r["time"] for r in rs], [_clean(r.get("gap")) for r in rs],
-                    color=palette[k % len(palette)] if len(treated) <= 5 else ORANGE,
-                    linewidth=2.0 if len(treated) <= 5 else 1.2,
-                    label=f"treated: {unit}" if len(treated) <= 5 else ("treated units" if k == 0 else None))
-        for t in sorted({v for k, v in (treatment_times or {}).items() if k in treated}):
-            ax.axvline(t - 0.5, color=GREY, linewidth=0.8, linestyle=":")
+        for k, ((unit,), pts) in enumerate(treated.items()):
+            ax.plot([p[0] for p in pts], [p[1] for p in pts],
+                    color=ORANGE if many else palette[k % len(palette)],
+                    linewidth=1.0 if many else 2.0, alpha=0.7 if many else 1.0,
+                    label=("treated units" if k == 0 else None) if many else f"treated: {unit}")
+        if many:
+            import numpy as np
+
+            by_x: dict[float, list[float]] = {}
+            for pts in treated.values():
+                for xv, gv in pts:
+                    if gv == gv:
+                        by_x.setdefault(xv, []).append(gv)
+            mx = sorted(by_x)
+            ax.plot(mx, [float(np.mean(by_x[v])) for v in mx], color=BLACK, linewidth=2.2,
+                    label="average of treated units")
+        if x == "event_time":
+            ax.axvline(-0.5, color=GREY, linewidth=0.8, linestyle=":")
+            ax.set_xlabel("Years since the move (0 = first year under the new model)")
+        else:
+            for t in sorted({v for k, v in (treatment_times or {}).items() if (k,) in treated}):
+                ax.axvline(t - 0.5, color=GREY, linewidth=0.8, linestyle=":")
+            ax.set_xlabel("Year")
         ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
         ax.set_title(full_title, loc="left", wrap=True)
-        ax.set_xlabel("Year")
         ax.set_ylabel(f"Gap in {outcome}\n(treated minus synthetic)")
         ax.legend(frameon=False, fontsize=8, loc="best")
+    shown = "as a band holding the middle 90% of" if len(placebos) > MAX_PLACEBO_LINES else "as grey lines for"
     alt = (
         f"Line chart of the gap in {outcome} between each treated unit and its synthetic control "
-        f"({len(treated)} treated, in colour) and the same gap for {len(placebos)} placebo units (grey). "
-        f"An effect is credible when the treated gap after the move stands out from the placebo gaps."
+        f"({len(treated)} treated, in colour{', with their average in black' if many else ''}) "
+        f"by {'years since the move' if x == 'event_time' else 'year'}, and placebo gaps {shown} "
+        f"{len(placebos)} placebo runs. An effect is credible when the treated gap after the move stands out "
+        f"from the placebo gaps."
     )
     return _render(fig, slug, full_title, alt)
 
 
 def synth_weights(weights: list[dict[str, Any]], *, slug: str, title: str, demo: bool,
                   top: int = 20) -> SvgFigure | None:
-    """Horizontal bar chart of donor weights (largest first, zero weights left out)."""
-    label_cols = [k for k in (weights[0].keys() if weights else []) if k not in ("unit", "weight")
-                  and isinstance(weights[0].get(k), str)]
-    items = []
+    """Horizontal bar chart of donor weights (largest first, zero weights left out).
+
+    With several treated units (a `treated_unit` column) the bars are each donor's average weight
+    across the treated units' synthetic controls.
+    """
+    per_treated = bool(weights) and "treated_unit" in weights[0]
+    totals: dict[str, float] = {}
     for r in weights:
         w = _clean(r.get("weight"))
-        if w is None or abs(w) < 1e-6:
-            continue
-        name = str(r.get("unit"))
-        if label_cols:
-            name = " / ".join([str(r.get(c)) for c in label_cols] + [name])
-        items.append((name, w))
+        if w is not None:
+            totals[str(r.get("unit"))] = totals.get(str(r.get("unit")), 0.0) + w
+    n_treated = len({str(r.get("treated_unit")) for r in weights}) if per_treated else 1
+    items = [(u, w / n_treated) for u, w in totals.items() if abs(w / n_treated) >= 1e-6]
     if not items:
         return None
     items.sort(key=lambda x: (-x[1], x[0]))
     shown = items[:top]
     full_title = _title(title, demo)
+    xlabel = (f"Average weight across the {n_treated} treated units' synthetic controls" if per_treated
+              else "Weight in the synthetic control")
     with matplotlib.rc_context(_RC):
         fig = _new_figure(7.2, 1.2 + 0.28 * len(shown))
         ax = fig.add_subplot()
@@ -296,12 +372,13 @@ def synth_weights(weights: list[dict[str, Any]], *, slug: str, title: str, demo:
         vals = [s[1] for s in shown][::-1]
         ax.barh(range(len(shown)), vals, color=BLUE)
         ax.set_yticks(range(len(shown)), labels=names, fontsize=8)
-        ax.set_xlabel("Weight in the synthetic control")
+        ax.set_xlabel(xlabel)
         ax.set_title(full_title, loc="left", wrap=True)
         ax.grid(axis="y", visible=False)
     omitted = len(items) - len(shown)
     alt = (
         f"Bar chart of the {len(shown)} largest donor weights"
+        + (f" (average over {n_treated} treated units)" if per_treated else "")
         + (f" ({omitted} more non-zero weights not shown)" if omitted else "")
         + ": " + "; ".join(f"{n} {w:.3f}" for n, w in shown[:5])
         + ("; …" if len(shown) > 5 else ".")
@@ -311,21 +388,41 @@ def synth_weights(weights: list[dict[str, Any]], *, slug: str, title: str, demo:
 
 def synth_rmspe(rmspe: list[dict[str, Any]], *, slug: str, title: str, demo: bool,
                 treated_units: set[str] | None = None, top: int = 40) -> SvgFigure | None:
-    """Post/pre RMSPE ratios, treated unit(s) highlighted; a dot per unit, largest first."""
-    items = []
-    for r in rmspe:
-        ratio = _clean(r.get("ratio"))
-        if ratio is not None:
-            items.append((str(r.get("unit")), ratio))
+    """Post/pre RMSPE ratios, treated unit(s) highlighted; a dot per unit, largest first.
+
+    Rows with a boolean `treated` column mark the treated units. With several treated units (a
+    `treated_unit` column) each treated unit is shown with its rank among its own placebo runs.
+    """
+    treated_units = set(treated_units or set())
+    treated_units |= {str(r.get("unit")) for r in rmspe if r.get("treated") is True}
+    per_treated = bool(rmspe) and "treated_unit" in rmspe[0]
+    items: list[tuple[str, float]] = []
+    if per_treated:
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for r in rmspe:
+            groups.setdefault(str(r.get("treated_unit")), []).append(r)
+        for tu, rs in sorted(groups.items()):
+            own = [r for r in rs if str(r.get("unit")) == tu]
+            ratio = _clean(own[0].get("ratio")) if own else None
+            if ratio is None:
+                continue
+            others = [_clean(r.get("ratio")) for r in rs if str(r.get("unit")) != tu]
+            others = [o for o in others if o is not None]
+            rank = 1 + sum(o > ratio for o in others)
+            items.append((f"{tu} (rank {rank} of {len(others) + 1})", ratio))
+        treated_names = {n for n, _ in items}
+    else:
+        for r in rmspe:
+            ratio = _clean(r.get("ratio"))
+            if ratio is not None:
+                items.append((str(r.get("unit")), ratio))
+        treated_names = treated_units
     if not items:
         return None
     items.sort(key=lambda x: (-x[1], x[0]))
-    treated_units = treated_units or set()
     shown = items[:top]
     # Always show the treated units, even when they rank low.
-    for it in items[top:]:
-        if it[0] in treated_units:
-            shown.append(it)
+    shown += [it for it in items[top:] if it[0] in treated_names]
     shown.sort(key=lambda x: (-x[1], x[0]))
     full_title = _title(title, demo)
     with matplotlib.rc_context(_RC):
@@ -333,17 +430,26 @@ def synth_rmspe(rmspe: list[dict[str, Any]], *, slug: str, title: str, demo: boo
         ax = fig.add_subplot()
         names = [s[0] for s in shown][::-1]
         vals = [s[1] for s in shown][::-1]
-        colours = [ORANGE if n in treated_units else GREY for n in names]
-        ax.hlines(range(len(shown)), 0, vals, color=colours, linewidth=1.2)
+        colours = [ORANGE if n in treated_names else GREY for n in names]
+        log = min(vals) > 0 and max(vals) / min(vals) > 100
+        base = min(vals) / 2 if log else 0.0
+        ax.hlines(range(len(shown)), base, vals, color=colours, linewidth=1.2)
         ax.scatter(vals, range(len(shown)), c=colours, s=22, zorder=3)
         ax.set_yticks(range(len(shown)), labels=names, fontsize=7 if len(shown) > 25 else 8)
-        ax.set_xlabel("Post-move RMSPE / pre-move RMSPE")
+        if log:
+            ax.set_xscale("log")
+        ax.set_xlabel("Post-move RMSPE / pre-move RMSPE" + (" (log scale)" if log else ""))
         ax.set_title(full_title, loc="left", wrap=True)
         ax.grid(axis="y", visible=False)
-    ranks = [i + 1 for i, it in enumerate(items) if it[0] in treated_units]
-    alt = (
-        f"Dot chart of the ratio of post- to pre-move prediction error for {len(items)} units"
-        + (f"; treated unit(s) in orange rank {', '.join(map(str, ranks))} of {len(items)}" if ranks else "")
-        + ". A treated unit with one of the largest ratios suggests an effect beyond chance."
-    )
+    if per_treated:
+        alt = (f"Dot chart of the ratio of post- to pre-move prediction error for each of {len(items)} treated "
+               f"units, labelled with its rank among its own placebo runs (rank 1 = largest ratio).")
+    else:
+        ranks = [i + 1 for i, it in enumerate(items) if it[0] in treated_names]
+        extra = f" (the {len(shown)} largest shown)" if len(shown) < len(items) else ""
+        alt = (
+            f"Dot chart of the ratio of post- to pre-move prediction error for {len(items)} units{extra}"
+            + (f"; treated unit(s) in orange rank {', '.join(map(str, ranks))} of {len(items)}" if ranks else "")
+            + ". A treated unit with one of the largest ratios suggests an effect beyond chance."
+        )
     return _render(fig, slug, full_title, alt)

@@ -73,6 +73,11 @@ METHOD_NOTES = {
     "synth_staggered": "Synthetic control fitted for councils that moved in different years, pooled "
                        "across treated councils.",
 }
+# Estimators name themselves more fully than plans do.
+METHOD_ALIASES = {
+    "callaway_santanna": "cs", "sun_abraham": "sunab", "synthetic_control": "synth",
+    "synthetic_did": "sdid", "synthetic_did_staggered": "sdid", "twfe_wild_cluster_bootstrap": "twfe",
+}
 REGISTRY_HEADERS = {"unit": "Code", "la_code": "Code", "la_name": "Council", "name": "Council",
                     "first_year": "First year", "source_url": "Source"}
 REGISTRY_FIRST = ("unit", "la_code", "la_name", "name", "model", "provider", "first_year", "start_date",
@@ -217,16 +222,21 @@ def row_label(row: dict[str, Any], unit_names: dict[str, str]) -> str:
         return "Pooled over treated units"
     if agg == "coef":
         return f"Coefficient: {name.split(':', 1)[1]}" if ":" in name else f"Coefficient: {name}"
-    if agg == "group" and row.get("group") is not None:
-        return f"Councils that moved in {row['group']}"
+    if agg == "group":
+        if row.get("group") is not None:
+            return f"Councils that moved in {row['group']}"
+        return "Average over cohorts (councils grouped by year of the move)"
     if agg == "unit" and row.get("unit") is not None:
         u = str(row["unit"])
         return f"{unit_names[u]} ({u})" if u in unit_names else u
     if agg == "dynamic" and row.get("event_time") is not None:
         e = int(row["event_time"])
         return f"{e} years after" if e > 0 else ("Year of the move" if e == 0 else f"{-e} years before")
-    if agg == "calendar" and row.get("time") is not None:
-        return str(row["time"])
+    if agg == "calendar":
+        if row.get("time") is not None:
+            return f"Year {row['time']}"
+        m = re.search(r"t=(-?\d+)", name)
+        return f"Year {m.group(1)}" if m else name
     if agg == "att_gt":
         return f"moved {row.get('group')}, year {row.get('time')}"
     return name
@@ -307,19 +317,33 @@ def analysis_figures(doc: dict[str, Any], analysis: dict[str, Any]) -> list[F.Sv
     return [f for f in out if f is not None]
 
 
+def method_code(doc: dict[str, Any], analysis: dict[str, Any]) -> str:
+    """The plan's method code for an analysis (cs, synth, ...), else the estimator's own name."""
+    for a in ((doc.get("plan") or {}).get("analysis") or []):
+        if isinstance(a, dict) and a.get("label") == analysis.get("label") and a.get("method"):
+            return str(a["method"])
+    m = str(analysis["results"].get("method", ""))
+    return METHOD_ALIASES.get(m, m)
+
+
+def _uncertainty(inference: dict[str, Any]) -> str:
+    text = inference.get("se_type") or inference.get("method") or ""
+    return str(text).replace("_", " ")
+
+
 def _analysis_blocks(doc: dict[str, Any], analysis: dict[str, Any], figs: list[F.SvgFigure],
                      unit_names: dict[str, str]) -> list:
     results = analysis["results"]
     label = str(analysis["label"])
     title = str(analysis.get("title") or label)
-    method = str(results.get("method", ""))
+    method = method_code(doc, analysis)
     alpha = _alpha(doc, results)
     inference = results.get("inference") or {}
     blocks: list = [Heading(3, title, f"analysis-{_slug(label)}")]
-    desc: list = [f"Label ", Code(label), f"; method: {METHOD_NAMES.get(method, method)} (", Code(method),
-                  f"); outcome: ", Code(str(results.get("outcome", ""))), "."]
-    if inference.get("se_type"):
-        desc.append(f" Uncertainty: {inference['se_type']}.")
+    desc: list = ["Label ", Code(label), f"; method: {METHOD_NAMES.get(method, method)} (", Code(method),
+                  "); outcome: ", Code(str(results.get("outcome", ""))), "."]
+    if _uncertainty(inference):
+        desc.append(f" Uncertainty: {_uncertainty(inference)}.")
     blocks.append(Para(desc))
     rows = results.get("estimates") or []
     main = _main_rows(rows)
@@ -339,7 +363,7 @@ def _analysis_blocks(doc: dict[str, Any], analysis: dict[str, Any], figs: list[F
     extra = results.get("extra") or {}
     for name in sorted(extra):
         table = extra[name]
-        if name in SYNTH_EXTRAS and name != "weights" and name != "rmspe":
+        if (name in SYNTH_EXTRAS and name not in ("weights", "rmspe")) or name.startswith("vcov"):
             continue
         if not isinstance(table, list) or not table or not isinstance(table[0], dict):
             continue
@@ -435,7 +459,7 @@ def _trust_blocks(doc: dict[str, Any], primaries: list[dict], others: list[dict]
     for a in primaries:
         res = a["results"]
         row = headline_row(res)
-        method = str(res.get("method", ""))
+        method = method_code(doc, a)
         title = str(a.get("title") or a["label"])
         level = f"{100 * (1 - _alpha(doc, res)):.0f}%"
         if row is not None:
@@ -470,7 +494,7 @@ def _trust_blocks(doc: dict[str, Any], primaries: list[dict], others: list[dict]
         summary_rows.append([
             str(a.get("title") or a["label"]),
             "primary" if a in primaries else "robustness",
-            str(res.get("method", "")),
+            method_code(doc, a),
             fmt_num(row.get("estimate")), fmt_num(row.get("se")),
             fmt_ci(row.get("ci_low"), row.get("ci_high")), fmt_p(row.get("p_value")),
         ])

@@ -30,274 +30,47 @@ Layouts read (FORMATS.md section 1):
 denominator, above). Only local-authority rows are returned. Filler rows of councils that did not
 exist in a year (``x,z,z``) are kept with null values and their markers.
 
-The first section of this module holds strict EES/CSV helpers that ``cin``, ``workforce`` and
-``population`` share (candidates for ``common.py``).
+The strict EES/CSV helpers this module shares with ``cin``, ``workforce`` and ``population``
+(``read_csv_strict``, ``ees_local_authorities``, ...) live in ``common.py`` and are re-exported here.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import polars as pl
 
 from evalkit.errors import EvalkitError
-from evalkit.sources.common import (
+from evalkit.sources.common import (  # noqa: F401 - the shared helpers stay importable from here
+    EES_GEOGRAPHY,
+    EES_GEOGRAPHY_HEADERS,
+    GEO_LEVELS,
     MEASURES_SCHEMA,
+    ROW,
+    ees_local_authorities,
     finish_measures,
+    format_number,
+    head_columns,
+    head_line,
+    is_blank,
+    long_measures,
     match_columns,
     normalise_header,
+    numbers,
+    parse_year,
+    published_cell,
+    published_names,
+    read_csv_strict,
+    reject_duplicates,
     split_values,
+    with_row,
+    write_csv_bytes,
 )
 
 NAME = "cla"
 KIND = "measures"
 PARSER_VERSION = "1.0.0"
-
-ROW = "__row"  # the row number a user sees in a text editor (header = 1)
-
-# ================================================================================================
-# Shared strict-reading helpers (used by cin, workforce, population)
-# ================================================================================================
-
-
-def head_line(path: Path, limit: int = 65536) -> str:
-    """The first line of a text file, BOM removed; cheap enough for detect()."""
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(limit)
-    except OSError:
-        return ""
-    text = raw.decode("utf-8", errors="replace")
-    return text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
-
-
-def head_columns(path: Path) -> set[str]:
-    return {normalise_header(c) for c in head_line(path).split(",")}
-
-
-def read_csv_strict(path: Path, *, encodings: Sequence[str] = ("utf-8-sig",)) -> pl.DataFrame:
-    """Read a CSV with every cell as text and a ``__row`` column (header = row 1).
-
-    Rejects with one line: an empty file, bytes that decode in none of ``encodings`` (EES files
-    must be UTF-8), and any record whose field count differs from the header's (a truncated or
-    ragged line). Quoted empties (``""``) and bare empties both become "".
-    """
-    path = Path(path)
-    raw = path.read_bytes()
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]  # positions below count from after the BOM
-    if not raw.strip():
-        raise EvalkitError("file is empty", file=path.name, row=1, expected="a header row and data rows")
-    text: str | None = None
-    last: UnicodeDecodeError | None = None
-    for enc in encodings:
-        try:
-            text = raw.decode(enc)
-            break
-        except UnicodeDecodeError as exc:
-            last = exc
-    if text is None:
-        assert last is not None
-        line = raw[: last.start].count(b"\n") + 1
-        line_start = raw.rfind(b"\n", 0, last.start) + 1
-        field = raw[line_start: last.start].count(b",")
-        header = next(csv.reader([raw.split(b"\n", 1)[0].decode("utf-8", errors="replace").lstrip("\ufeff")]), [])
-        raise EvalkitError(
-            f"byte 0x{raw[last.start]:02x} cannot be decoded as {' or '.join(encodings)}",
-            file=path.name, row=line, column=header[field].strip() if field < len(header) else None,
-            expected=f"text encoded as {encodings[0]}",
-        )
-    text = text.lstrip("\ufeff")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:  # pragma: no cover - guarded by the empty check
-        raise EvalkitError("file is empty", file=path.name, row=1) from None
-    names: list[str] = []
-    seen: dict[str, int] = {}
-    for i, name in enumerate(header):
-        name = name.strip() or f"__blank_{i + 1}"
-        if name in seen:
-            seen[name] += 1
-            name = f"{name}__{seen[name]}"
-        else:
-            seen[name] = 0
-        names.append(name)
-    width = len(names)
-    columns: list[list[str]] = [[] for _ in range(width)]
-    rows: list[int] = []
-    start = reader.line_num + 1
-    try:
-        for record in reader:
-            line = start
-            start = reader.line_num + 1
-            if not record:
-                continue  # a blank line
-            if len(record) != width:
-                raise EvalkitError(
-                    f"has {len(record)} fields but the header has {width} (truncated or ragged line)",
-                    file=path.name, row=line, column=names[min(len(record), width) - 1],
-                    expected=f"{width} comma-separated fields on every row",
-                )
-            for col, cell in zip(columns, record):
-                col.append(cell)
-            rows.append(line)
-    except csv.Error as exc:
-        raise EvalkitError(f"not a well-formed CSV table: {exc}", file=path.name, row=reader.line_num) from exc
-    if not rows:
-        raise EvalkitError("has a header but no data rows", file=path.name, row=2, expected="data rows")
-    data = {n: pl.Series(n, c, dtype=pl.Utf8) for n, c in zip(names, columns)}
-    data[ROW] = pl.Series(ROW, rows, dtype=pl.Int64)
-    return pl.DataFrame(data)
-
-
-def with_row(layouts: Mapping[str, Mapping[str, Iterable[str]]]) -> dict[str, dict[str, list[str]]]:
-    """Add the ``__row`` column to every layout so match_columns keeps it."""
-    return {name: {**{k: list(v) for k, v in cols.items()}, ROW: [ROW]} for name, cols in layouts.items()}
-
-
-def published_names(raw: pl.DataFrame, layout: Mapping[str, Iterable[str]]) -> dict[str, str]:
-    """canonical -> the header as published, for error messages."""
-    found = {normalise_header(c): c for c in raw.columns}
-    out = {}
-    for canonical, variants in layout.items():
-        out[canonical] = next((found[normalise_header(v)] for v in variants if normalise_header(v) in found), canonical)
-    return out
-
-
-def numbers(frame: pl.DataFrame, column: str, file: Path | str, shown: str | None = None) -> pl.DataFrame:
-    """Split a text column into ``value``/``marker``; errors name the real row via ``__row``."""
-    try:
-        values, markers = split_values(frame[column], file=file, column=shown or column, row_offset=0)
-    except EvalkitError as exc:
-        # split_values counts from row_offset; translate its 0-based index to the file row.
-        idx = exc.row if exc.row is not None else 0
-        raise EvalkitError(
-            exc.message, file=Path(file).name, row=int(frame[ROW][idx]), column=shown or column,
-            expected=exc.expected,
-        ) from None
-    return pl.DataFrame({"value": values, "marker": markers})
-
-
-def parse_year(frame: pl.DataFrame, column: str, file: Path | str, shown: str = "time_period") -> pl.Series:
-    text = frame[column].str.strip_chars()
-    ok = text.str.contains(r"^\d{4}$")
-    if not ok.all():
-        idx = int((~ok).arg_true()[0])
-        raise EvalkitError(
-            f"time period {text[idx]!r} is not a 4-digit year", file=Path(file).name,
-            row=int(frame[ROW][idx]), column=shown, expected="a year such as 2025",
-        )
-    return text.cast(pl.Int32)
-
-
-EES_GEOGRAPHY = {
-    "time_period": ["time_period"],
-    "geographic_level": ["geographic_level"],
-    "la_code": ["old_la_code"],
-    "gss_code": ["new_la_code"],
-    "la_name": ["la_name"],
-}
-GEO_LEVELS = {"National", "Regional", "Local authority"}
-
-
-def ees_local_authorities(frame: pl.DataFrame, file: Path | str) -> pl.DataFrame:
-    """Check geographic_level, keep LA rows, strip codes, require an LA code on each."""
-    level = frame["geographic_level"].str.strip_chars()
-    bad = ~level.is_in(list(GEO_LEVELS))
-    if bad.any():
-        idx = int(bad.arg_true()[0])
-        raise EvalkitError(
-            f"unknown geographic level {level[idx]!r}", file=Path(file).name, row=int(frame[ROW][idx]),
-            column="geographic_level", expected="National, Regional or Local authority",
-        )
-    la = frame.filter(level == "Local authority").with_columns(
-        pl.col("la_code").str.strip_chars(), pl.col("gss_code").str.strip_chars().replace("", None),
-        pl.col("la_name").str.strip_chars(),
-    )
-    empty = la["la_code"].is_null() | (la["la_code"] == "")
-    if empty.any():
-        idx = int(empty.arg_true()[0])
-        raise EvalkitError(
-            "local-authority row without an LA code", file=Path(file).name, row=int(la[ROW][idx]),
-            column="old_la_code", expected="the DfE 3-digit code",
-        )
-    return la
-
-
-def reject_duplicates(frame: pl.DataFrame, keys: Sequence[str], file: Path | str, column: str, what: str) -> None:
-    """Duplicated council-years are an error naming the row of the repeat."""
-    dup = frame.select(pl.struct(list(keys)).is_duplicated().alias("d"), pl.struct(list(keys)).is_first_distinct().alias("f"))
-    repeat = dup["d"] & ~dup["f"]
-    if repeat.any():
-        idx = int(repeat.arg_true()[0])
-        row = frame.row(idx, named=True)
-        desc = ", ".join(f"{k}={row[k]}" for k in keys)
-        raise EvalkitError(
-            f"duplicated {what} ({desc})", file=Path(file).name, row=int(row[ROW]), column=column,
-            expected=f"one row per {what}",
-        )
-
-
-def long_measures(
-    frame: pl.DataFrame,
-    file: Path | str,
-    *,
-    source: str,
-    measures: Mapping[str, tuple[str, str]],
-    shown: Mapping[str, str],
-    reference: tuple[int, int],
-) -> pl.DataFrame:
-    """Wide LA rows (canonical value columns) -> tidy measure rows, in MEASURES_SCHEMA order."""
-    month, day = reference
-    parts = []
-    for column, (measure, unit) in measures.items():
-        vm = numbers(frame, column, file, shown.get(column, column))
-        parts.append(
-            frame.select("year", "la_code", "gss_code", "la_name").with_columns(
-                vm["value"], vm["marker"], pl.lit(measure).alias("measure"), pl.lit(unit).alias("unit"),
-            )
-        )
-    out = pl.concat(parts) if parts else pl.DataFrame(schema=MEASURES_SCHEMA)
-    out = out.with_columns(
-        pl.lit(source).alias("source"), pl.lit(Path(file).name).alias("file"),
-        pl.date(pl.col("year"), month, day).alias("reference_date"),
-    )
-    return finish_measures(out)
-
-
-def format_number(value: float | None) -> str | None:
-    if value is None:
-        return None
-    if float(value).is_integer():
-        return str(int(value))
-    return repr(float(value))
-
-
-def published_cell(value: float | None, marker: str | None, default: str = "x") -> str:
-    """A value as EES writes it: the number, or the suppression symbol."""
-    if value is not None:
-        return format_number(value)  # type: ignore[return-value]
-    if marker is None:
-        return default
-    if marker == "blank":
-        return ""
-    return marker
-
-
-def write_csv_bytes(header: Sequence[str], rows: Iterable[Sequence[str]], *, bom: bool) -> bytes:
-    buf = io.StringIO(newline="")
-    writer = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(row)
-    data = buf.getvalue().encode("utf-8")
-    return (b"\xef\xbb\xbf" + data) if bom else data
-
 
 # ================================================================================================
 # CLA layouts
@@ -357,15 +130,34 @@ DEMO_TYPES = [  # published order within an LA-year
 DEFAULT_REGION = ("E12999999", "Demo Region")
 
 
+# The published file names of the EES families (``ees_cla_number_and_rate_per_10k_children_2019_2023.csv``,
+# ``la_cla_placement_stability.csv``, ``la_cla_who_started_to_be_looked_after.csv``): a file so named
+# is claimed even when a column was renamed or dropped, or when it is empty, so that parse() rejects
+# it with one line instead of ingest skipping it unseen.
+FAMILY_FILES = {
+    "rate": re.compile(r"cla_number_and_rate_per_10k", re.IGNORECASE),
+    "group": re.compile(r"cla_(?:at_31_march_)?placement_stability|cla_who_started_to_be_looked_after", re.IGNORECASE),
+}
+# Columns only the rate file has (with the EES geography and a population_type/population_count).
+RATE_SIGNATURE = {"population_estimate", "rate_per_10000"}
+
+
+def _family_from_name(path: Path) -> str | None:
+    return next((kind for kind, pattern in FAMILY_FILES.items() if pattern.search(path.name)), None)
+
+
 def _kind(path: Path) -> str | None:
+    named = _family_from_name(path)
+    if named and is_blank(path):
+        return named  # an empty file of a known family: parse() rejects it as empty
     cols = head_columns(path)
-    if {"time_period", "geographic_level", "old_la_code"} <= cols:
-        if ("population_type" in cols and "children_count" in cols) or ("population_count" in cols and "number" in cols):
-            if "rate_per_10000" in cols:
-                return "rate"
+    ees = EES_GEOGRAPHY_HEADERS <= cols
+    if ees or (named and {"time_period", "geographic_level"} <= cols):
+        if {"population_type", "population_count"} & cols and RATE_SIGNATURE & cols:
+            return "rate"
         if "cla_group" in cols and "number" in cols and ({"characteristic", "placement_stability"} & cols):
             return "group"
-        return None
+        return named
     if {"new_geog_code", "geog_l", "geog_c", "geog_n"} <= cols:
         if any(SFR_MARCH.match(c) or SFR_STARTED.match(c) for c in cols):
             return "sfr"

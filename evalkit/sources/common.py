@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -64,7 +66,7 @@ GRADE_SCORE = {"outstanding": 1, "good": 2, "requires_improvement": 3, "inadequa
 # Every symbol the DfE, ONS and MHCLG files use for "no number here". Never zero.
 MARKERS = {
     "c", "x", "z", "u", "k", "low", "..", ":", "~", "-", "[c]", "[x]", "[z]", "[u]", "[low]",
-    "n/a", "na", "null", "#value!", "*", "[k]",
+    "n/a", "na", "null", "#value!", "*", "[k]", "...", "\u2026",
 }
 
 
@@ -72,13 +74,21 @@ def normalise_marker(raw: str) -> str:
     return raw.strip().lower()
 
 
+# A number as the files write it, after stripping: optional sign, digits with an optional decimal
+# part (or a bare decimal part), optional exponent. Thousands separators are removed first, but only
+# in the form 1,234 / 1,234,567.89 (commas between groups of three digits).
+_NUMBER = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"
+_THOUSANDS = r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$"
+
+
 def split_values(series: pl.Series, *, file: str | Path, column: str, row_offset: int = 2) -> tuple[pl.Series, pl.Series]:
     """Turn a text column into (Float64 values, marker strings).
 
-    Markers and blanks become nulls with the marker kept; thousands separators and percent signs
-    are stripped; anything else that is not a number raises one EvalkitError naming the row.
-    `row_offset` converts a 0-based data index to the row number a user sees (2 for a CSV with
-    a header on row 1).
+    Markers and blanks become nulls with the marker kept. Leading/trailing whitespace, a pound sign,
+    a trailing percent sign and thousands separators of the form ``1,234`` are stripped; anything
+    else that is not a finite number (``12 34``, ``1,23``, ``NaN``, ``inf``) raises one
+    EvalkitError naming the row. `row_offset` converts a 0-based data index to the row number a
+    user sees (2 for a CSV with a header on row 1).
     """
     text = series.cast(pl.Utf8).str.strip_chars()
     lowered = text.str.to_lowercase()
@@ -86,10 +96,24 @@ def split_values(series: pl.Series, *, file: str | Path, column: str, row_offset
     frame = pl.DataFrame({"t": text, "m": is_marker}).with_columns(
         pl.when(pl.col("m")).then(None).otherwise(pl.col("t")).alias("v")
     )
-    numeric_text = frame["v"].str.replace_all(r"[,£\s]", "").str.replace(r"%$", "")
-    numeric_text = pl.Series(numeric_text).replace("", None)
-    values = numeric_text.cast(pl.Float64, strict=False)
-    bad = values.is_null() & numeric_text.is_not_null()
+    numeric_text = (
+        frame["v"].str.replace_all("£", "").str.strip_chars().str.replace(r"%$", "").str.strip_chars()
+    )
+    numeric_text = (
+        pl.DataFrame({"n": numeric_text})
+        .select(
+            pl.when(pl.col("n").str.contains(_THOUSANDS)).then(pl.col("n").str.replace_all(",", ""))
+            .otherwise(pl.col("n")).alias("n")
+        )
+        .to_series()
+        .replace("", None)
+    )
+    well_formed = numeric_text.str.contains(_NUMBER)
+    values = pl.DataFrame({"n": numeric_text, "ok": well_formed}).select(
+        pl.when(pl.col("ok")).then(pl.col("n").cast(pl.Float64, strict=False)).otherwise(None)
+    ).to_series()
+    finite = values.is_finite().fill_null(False)
+    bad = numeric_text.is_not_null() & ~finite
     if bad.any():
         idx = int(bad.arg_true()[0])
         raise EvalkitError(
@@ -97,6 +121,7 @@ def split_values(series: pl.Series, *, file: str | Path, column: str, row_offset
             file=Path(file).name, row=idx + row_offset, column=column,
             expected="a number or a suppression marker (c, x, z, u, low, ..)",
         )
+    values = values.alias("v")  # the name split_values has always returned
     markers = pl.Series(
         [normalise_marker(t) if m else None for t, m in zip(text.to_list(), is_marker.to_list())],
         dtype=pl.Utf8,
@@ -177,7 +202,8 @@ def match_columns(
             best = (len(missing), layout, missing)
     assert best is not None
     _, layout, missing = best
-    shown = ", ".join(frame.columns[:12]) + (", ..." if frame.width > 12 else "")
+    published = [c for c in frame.columns if c != "__row"]  # not the row-number column read_csv_strict adds
+    shown = ", ".join(published[:12]) + (", ..." if len(published) > 12 else "")
     raise EvalkitError(
         f"unrecognised layout: closest is {layout!r} but column(s) {', '.join(missing)} are missing; found {shown}",
         file=Path(file).name, row=1, column=missing[0],
@@ -224,3 +250,293 @@ def grade_of(label: str | None) -> str | None:
     if key in ("", "-", "n/a"):
         return None
     return GRADE_LABELS.get(key)
+
+
+# --- Strict EES/CSV reading (shared by cla, cin, workforce, population) ----------------------------
+
+ROW = "__row"  # the row number a user sees in a text editor (header = 1)
+
+BOM = b"\xef\xbb\xbf"
+
+
+def head_bytes(path: Path, limit: int = 65536) -> bytes:
+    """The first ``limit`` bytes of a file without a UTF-8 BOM (b"" when unreadable)."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(limit)
+    except OSError:
+        return b""
+    return raw[len(BOM):] if raw.startswith(BOM) else raw
+
+
+def is_blank(path: Path) -> bool:
+    """True for a readable file that holds nothing but a BOM and whitespace (cheap: reads 64 KiB)."""
+    try:
+        if not Path(path).is_file():
+            return False
+    except OSError:
+        return False
+    return not head_bytes(path).strip()
+
+
+def head_line(path: Path, limit: int = 65536) -> str:
+    """The first line of a text file, BOM removed; "" for an empty file. Cheap enough for detect()."""
+    text = head_bytes(path, limit).decode("utf-8", errors="replace").lstrip("\ufeff")
+    lines = text.splitlines()
+    return lines[0] if lines else ""
+
+
+def head_columns(path: Path) -> set[str]:
+    return {normalise_header(c) for c in head_line(path).split(",")}
+
+
+def _header_cells(line: str) -> list[str]:
+    """A CSV header line as cells; [] when it cannot be read as one."""
+    try:
+        return next(csv.reader(io.StringIO(line, newline="")), [])
+    except csv.Error:
+        return []
+
+
+def read_csv_strict(path: Path, *, encodings: Sequence[str] = ("utf-8-sig",)) -> pl.DataFrame:
+    """Read a CSV with every cell as text and a ``__row`` column (header = row 1).
+
+    Rejects with one line: an empty file, a blank header line, bytes that decode in none of
+    ``encodings`` (EES files must be UTF-8), malformed CSV, and any record whose field count differs
+    from the header's (a truncated or ragged line). Quoted empties (``""``) and bare empties both
+    become "".
+    """
+    path = Path(path)
+    raw = path.read_bytes()
+    if raw.startswith(BOM):
+        raw = raw[len(BOM):]  # positions below count from after the BOM
+    if not raw.strip():
+        raise EvalkitError("file is empty", file=path.name, row=1, expected="a header row and data rows")
+    text: str | None = None
+    last: UnicodeDecodeError | None = None
+    for enc in encodings:
+        try:
+            text = raw.decode(enc)
+            break
+        except UnicodeDecodeError as exc:
+            last = exc
+    if text is None:
+        assert last is not None
+        line = raw[: last.start].count(b"\n") + 1
+        line_start = raw.rfind(b"\n", 0, last.start) + 1
+        field = raw[line_start: last.start].count(b",")
+        first = raw.split(b"\n", 1)[0].decode("utf-8", errors="replace").lstrip("\ufeff")
+        header = _header_cells(first)
+        raise EvalkitError(
+            f"byte 0x{raw[last.start]:02x} cannot be decoded as {' or '.join(encodings)}",
+            file=path.name, row=line, column=header[field].strip() if field < len(header) else None,
+            expected=f"text encoded as {encodings[0]}",
+        )
+    text = text.lstrip("\ufeff")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:  # pragma: no cover - guarded by the empty check
+        raise EvalkitError("file is empty", file=path.name, row=1) from None
+    except csv.Error as exc:
+        raise EvalkitError(f"not a well-formed CSV table: {exc}", file=path.name, row=1) from exc
+    if not any(name.strip() for name in header):
+        raise EvalkitError("no header row: the first line is blank", file=path.name, row=1,
+                           expected="a header row of column names")
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header):
+        name = name.strip() or f"__blank_{i + 1}"
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}__{seen[name]}"
+        else:
+            seen[name] = 0
+        names.append(name)
+    width = len(names)
+    columns: list[list[str]] = [[] for _ in range(width)]
+    rows: list[int] = []
+    start = reader.line_num + 1
+    try:
+        for record in reader:
+            line = start
+            start = reader.line_num + 1
+            if not record:
+                continue  # a blank line
+            if len(record) != width:
+                raise EvalkitError(
+                    f"has {len(record)} fields but the header has {width} (truncated or ragged line)",
+                    file=path.name, row=line, column=names[min(len(record), width) - 1],
+                    expected=f"{width} comma-separated fields on every row",
+                )
+            for col, cell in zip(columns, record):
+                col.append(cell)
+            rows.append(line)
+    except csv.Error as exc:
+        raise EvalkitError(f"not a well-formed CSV table: {exc}", file=path.name, row=reader.line_num) from exc
+    if not rows:
+        raise EvalkitError("has a header but no data rows", file=path.name, row=2, expected="data rows")
+    data = {n: pl.Series(n, c, dtype=pl.Utf8) for n, c in zip(names, columns)}
+    data[ROW] = pl.Series(ROW, rows, dtype=pl.Int64)
+    return pl.DataFrame(data)
+
+
+def with_row(layouts: Mapping[str, Mapping[str, Iterable[str]]]) -> dict[str, dict[str, list[str]]]:
+    """Add the ``__row`` column to every layout so match_columns keeps it."""
+    return {name: {**{k: list(v) for k, v in cols.items()}, ROW: [ROW]} for name, cols in layouts.items()}
+
+
+def published_names(raw: pl.DataFrame, layout: Mapping[str, Iterable[str]]) -> dict[str, str]:
+    """canonical -> the header as published, for error messages."""
+    found = {normalise_header(c): c for c in raw.columns}
+    out = {}
+    for canonical, variants in layout.items():
+        out[canonical] = next((found[normalise_header(v)] for v in variants if normalise_header(v) in found), canonical)
+    return out
+
+
+def numbers(frame: pl.DataFrame, column: str, file: Path | str, shown: str | None = None) -> pl.DataFrame:
+    """Split a text column into ``value``/``marker``; errors name the real row via ``__row``."""
+    try:
+        values, markers = split_values(frame[column], file=file, column=shown or column, row_offset=0)
+    except EvalkitError as exc:
+        # split_values counts from row_offset; translate its 0-based index to the file row.
+        idx = exc.row if exc.row is not None else 0
+        raise EvalkitError(
+            exc.message, file=Path(file).name, row=int(frame[ROW][idx]), column=shown or column,
+            expected=exc.expected,
+        ) from None
+    return pl.DataFrame({"value": values, "marker": markers})
+
+
+def parse_year(frame: pl.DataFrame, column: str, file: Path | str, shown: str = "time_period") -> pl.Series:
+    text = frame[column].str.strip_chars()
+    ok = text.str.contains(r"^\d{4}$")
+    if not ok.all():
+        idx = int((~ok).arg_true()[0])
+        raise EvalkitError(
+            f"time period {text[idx]!r} is not a 4-digit year", file=Path(file).name,
+            row=int(frame[ROW][idx]), column=shown, expected="a year such as 2025",
+        )
+    return text.cast(pl.Int32)
+
+
+EES_GEOGRAPHY = {
+    "time_period": ["time_period"],
+    "geographic_level": ["geographic_level"],
+    "la_code": ["old_la_code"],
+    "gss_code": ["new_la_code"],
+    "la_name": ["la_name"],
+}
+# The headers every EES local-authority table starts with (normalised), used by detect().
+EES_GEOGRAPHY_HEADERS = frozenset({"time_period", "geographic_level", "old_la_code"})
+GEO_LEVELS = {"National", "Regional", "Local authority"}
+# A DfE LA code: 3 digits, or a joint unit such as "314 / 318" (spacing around "/" is not checked).
+LA_CODE = r"^\d{3}( / \d{3})*$"
+
+
+def check_la_codes(codes: pl.Series, rows: pl.Series, file: Path | str, column: str) -> None:
+    """Every code must be a DfE 3-digit code (or a joint ``314 / 318``); one error naming the row."""
+    text = codes.cast(pl.Utf8).fill_null("").str.strip_chars().str.replace_all(r"\s*/\s*", " / ")
+    bad = ~text.str.contains(LA_CODE)
+    if bad.any():
+        idx = int(bad.arg_true()[0])
+        raise EvalkitError(
+            f"LA code {codes[idx]!r} is not a DfE 3-digit code", file=Path(file).name, row=int(rows[idx]),
+            column=column, expected="a 3-digit code like 371, or a joint code like 314 / 318",
+        )
+
+
+def ees_local_authorities(frame: pl.DataFrame, file: Path | str, shown: str = "old_la_code") -> pl.DataFrame:
+    """Check geographic_level, keep LA rows, strip codes, require a DfE LA code on each."""
+    level = frame["geographic_level"].str.strip_chars()
+    bad = ~level.is_in(list(GEO_LEVELS))
+    if bad.any():
+        idx = int(bad.arg_true()[0])
+        raise EvalkitError(
+            f"unknown geographic level {level[idx]!r}", file=Path(file).name, row=int(frame[ROW][idx]),
+            column="geographic_level", expected="National, Regional or Local authority",
+        )
+    la = frame.filter(level == "Local authority").with_columns(
+        pl.col("la_code").str.strip_chars(), pl.col("gss_code").str.strip_chars().replace("", None),
+        pl.col("la_name").str.strip_chars(),
+    )
+    empty = la["la_code"].is_null() | (la["la_code"] == "")
+    if empty.any():
+        idx = int(empty.arg_true()[0])
+        raise EvalkitError(
+            "local-authority row without an LA code", file=Path(file).name, row=int(la[ROW][idx]),
+            column=shown, expected="the DfE 3-digit code",
+        )
+    check_la_codes(la["la_code"], la[ROW], file, shown)
+    return la
+
+
+def reject_duplicates(frame: pl.DataFrame, keys: Sequence[str], file: Path | str, column: str, what: str) -> None:
+    """Duplicated council-years are an error naming the row of the repeat."""
+    dup = frame.select(pl.struct(list(keys)).is_duplicated().alias("d"), pl.struct(list(keys)).is_first_distinct().alias("f"))
+    repeat = dup["d"] & ~dup["f"]
+    if repeat.any():
+        idx = int(repeat.arg_true()[0])
+        row = frame.row(idx, named=True)
+        desc = ", ".join(f"{k}={row[k]}" for k in keys)
+        raise EvalkitError(
+            f"duplicated {what} ({desc})", file=Path(file).name, row=int(row[ROW]), column=column,
+            expected=f"one row per {what}",
+        )
+
+
+def long_measures(
+    frame: pl.DataFrame,
+    file: Path | str,
+    *,
+    source: str,
+    measures: Mapping[str, tuple[str, str]],
+    shown: Mapping[str, str],
+    reference: tuple[int, int],
+) -> pl.DataFrame:
+    """Wide LA rows (canonical value columns) -> tidy measure rows, in MEASURES_SCHEMA order."""
+    month, day = reference
+    parts = []
+    for column, (measure, unit) in measures.items():
+        vm = numbers(frame, column, file, shown.get(column, column))
+        parts.append(
+            frame.select("year", "la_code", "gss_code", "la_name").with_columns(
+                vm["value"], vm["marker"], pl.lit(measure).alias("measure"), pl.lit(unit).alias("unit"),
+            )
+        )
+    out = pl.concat(parts) if parts else pl.DataFrame(schema=MEASURES_SCHEMA)
+    out = out.with_columns(
+        pl.lit(source).alias("source"), pl.lit(Path(file).name).alias("file"),
+        pl.date(pl.col("year"), month, day).alias("reference_date"),
+    )
+    return finish_measures(out)
+
+
+def format_number(value: float | None) -> str | None:
+    if value is None:
+        return None
+    if float(value).is_integer():
+        return str(int(value))
+    return repr(float(value))
+
+
+def published_cell(value: float | None, marker: str | None, default: str = "x") -> str:
+    """A value as EES writes it: the number, or the suppression symbol."""
+    if value is not None:
+        return format_number(value)  # type: ignore[return-value]
+    if marker is None:
+        return default
+    if marker == "blank":
+        return ""
+    return marker
+
+
+def write_csv_bytes(header: Sequence[str], rows: Iterable[Sequence[str]], *, bom: bool) -> bytes:
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(row)
+    data = buf.getvalue().encode("utf-8")
+    return (BOM + data) if bom else data

@@ -44,7 +44,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from evalkit.errors import EvalkitError
-from evalkit.sources.common import MEASURES_SCHEMA, finish_measures, split_values
+from evalkit.sources.common import finish_measures, split_values
 
 NAME = "lait"
 KIND = "measures"
@@ -189,4 +189,4 @@ def parse(path: Path) -> pl.DataFrame:
     return finish_measures(out)
 
 
-__all__ = ["NAME", "KIND", "PARSER_VERSION", "detect", "parse", "check_dictionary", "MEASURES_SCHEMA"]
+__all__ = ["NAME", "KIND", "PARSER_VERSION", "detect", "parse", "check_dictionary"]

@@ -53,7 +53,7 @@ from pathlib import Path
 import polars as pl
 
 from evalkit.errors import EvalkitError
-from evalkit.sources.common import MEASURES_SCHEMA, finish_measures, split_values
+from evalkit.sources.common import finish_measures, split_values
 
 NAME = "mhclg_ro"
 KIND = "measures"
@@ -409,4 +409,4 @@ def detect(path: Path) -> bool:
     return False
 
 
-__all__ = ["NAME", "KIND", "PARSER_VERSION", "detect", "parse", "MEASURES_SCHEMA"]
+__all__ = ["NAME", "KIND", "PARSER_VERSION", "detect", "parse"]

@@ -18,18 +18,24 @@ of CLA reporting year t should be the mid-(t-1) estimate).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import polars as pl
 
 from evalkit.errors import EvalkitError
-from evalkit.sources.cla import (
+from evalkit.sources.common import (
     EES_GEOGRAPHY,
+    EES_GEOGRAPHY_HEADERS,
     ROW,
     ees_local_authorities,
+    finish_measures,
     format_number,
     head_columns,
+    is_blank,
     long_measures,
+    match_columns,
+    normalise_header,
     parse_year,
     published_cell,
     published_names,
@@ -38,7 +44,6 @@ from evalkit.sources.cla import (
     with_row,
     write_csv_bytes,
 )
-from evalkit.sources.common import finish_measures, match_columns, normalise_header
 
 NAME = "population"
 KIND = "measures"
@@ -62,14 +67,24 @@ DEMO_HEADER = [
     "region_name", "old_la_code", "new_la_code", "la_name", "age_group", "population_estimate",
 ]
 DEFAULT_REGION = ("E12999999", "Demo Region")
+# ``ons_mid-year_population_estimates_2012_to_2024.csv`` (and the demo's ``ons_mid-year_population_estimates.csv``)
+FAMILY_FILE = re.compile(r"mid[-_]year_population_estimates", re.IGNORECASE)
 
 
 def detect(path: Path) -> bool:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
+        # Claimed by its header (EES geography + age_group + population_estimate) or, when a column
+        # was renamed or dropped or the file is empty, by its published name plus the EES columns,
+        # so that parse() rejects it with one line instead of ingest skipping it.
+        named = FAMILY_FILE.search(path.name) is not None
+        if named and is_blank(path):
+            return True
         cols = head_columns(path)
-        return {"time_period", "geographic_level", "old_la_code", "age_group", "population_estimate"} <= cols
+        if EES_GEOGRAPHY_HEADERS <= cols and {"age_group", "population_estimate"} <= cols:
+            return True
+        return named and {"time_period", "geographic_level"} <= cols
     if suffix in (".xlsx", ".ods"):
         try:
             import fastexcel

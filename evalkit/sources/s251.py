@@ -62,6 +62,13 @@ symbol kept in ``marker`` (``null``, ``blank``, ``x``, ``:``, ...), never 0.
 
 Demo layout (``write_demo``): the EES S251 CYPS layout above, one CSV holding any run of years, money
 in £ million written as exact decimal text. See ``write_demo``.
+
+Not read: ``webb_ipse_merged_data.csv`` (Webb, "Investing in Prevention", University of Sheffield).
+It is a derived research panel, not an official publication: its spend columns are SPPI-deflated to
+2022 prices, 2010-11 to 2014-15 come from £000-rounded SFR tables, Bournemouth and Poole are summed
+into BCP in every year and the Northamptonshire successors back into 928. Its nominal figures can be
+recovered (÷ ``sppi``) but would duplicate, less precisely, what this module and ``lait`` read from
+the publications themselves. ``detect`` returns False for it.
 """
 
 from __future__ import annotations
@@ -77,7 +84,9 @@ import polars as pl
 from evalkit.errors import EvalkitError
 from evalkit.sources.common import (
     MEASURES_SCHEMA,
+    check_la_codes,
     finish_measures,
+    is_blank,
     match_columns,
     normalise_header,
     split_values,
@@ -235,13 +244,19 @@ def read_csv_text(path: Path, encodings: tuple[str, ...] = ENCODINGS, *, header_
         raise EvalkitError(f"byte 0x{raw[last.start]:02x} cannot be decoded as {' or '.join(encodings)}",
                            file=path.name, row=line, expected=f"text encoded as {' or '.join(encodings)}")
     text = text.lstrip("\ufeff")
-    records = list(csv.reader(io.StringIO(text, newline="")))
+    try:
+        records = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise EvalkitError(f"not a well-formed CSV table: {exc}", file=path.name) from exc
     while records and not any(c.strip() for c in records[-1]):
         records.pop()
     if len(records) < 2:
         raise EvalkitError("file has a header but no data rows" if records else "file is empty", file=path.name,
                            row=header_row, expected="a header row and data rows")
     header = [h.strip() for h in records[0]]
+    if not any(header):
+        raise EvalkitError("no header row: the first line is blank", file=path.name, row=header_row,
+                           expected="a header row of column names")
     width = len(header)
     for i, rec in enumerate(records[1:]):
         if len(rec) != width:
@@ -265,6 +280,18 @@ def _header_names(path: Path) -> set[str]:
     return {normalise_header(c.strip('"')) for c in _header_line(path).rstrip("\r\n").split(",")}
 
 
+# The published file names (``outturn_1314.csv``, ``s251_childrens_young_peoples_services_...csv``,
+# ``cfr-s251_highlightssummary...csv``): a file so named is claimed when it is empty or, with the EES
+# geography columns, when a value column was renamed, so that parse() rejects it with one line
+# instead of ingest skipping it unseen.
+FAMILY_FILE = re.compile(r"(?:^|[^a-z0-9])s251(?:[^a-z0-9]|$)|outturn_?\d{4}(?!\d)", re.IGNORECASE)
+HIGHLIGHTS_FILE = re.compile(r"highlightssummary", re.IGNORECASE)
+
+
+def _named(path: Path) -> bool:
+    return FAMILY_FILE.search(path.name) is not None
+
+
 def _kind(path: Path) -> str | None:
     names = _header_names(path)
     if "s52 line reference:" in names or "s52 line reference" in names or "cypservicedescription" in names:
@@ -273,6 +300,11 @@ def _kind(path: Path) -> str | None:
         return "ees"
     if {"cyps_spend", "time_period"} <= names:
         return "highlights"
+    if {"time_period", "geographic_level"} <= names:
+        if {"category_of_expenditure", "description_of_expenditure"} & names:
+            return "ees"  # the S251 line layout with its value column renamed or missing
+        if _named(path):
+            return "highlights" if HIGHLIGHTS_FILE.search(path.name) else "ees"
     return None
 
 
@@ -281,6 +313,8 @@ def detect(path: Path) -> bool:
     if path.suffix.lower() != ".csv" or not path.is_file():
         return False
     try:
+        if _named(path) and is_blank(path):
+            return True  # an empty S251 file: parse() rejects it as empty
         return _kind(path) is not None
     except OSError:
         return False
@@ -296,7 +330,8 @@ def year_from_file_name(path: Path) -> int:
     return 2000 + int(m.group(2))
 
 
-def _period_year(series: pl.Series, file: str, row_offset: int = 2) -> pl.Series:
+def _period_year(series: pl.Series, file: str, index: pl.Series) -> pl.Series:
+    """'201415' -> 2015; ``index`` holds each row's 0-based data index in the file (for the error row)."""
     text = series.cast(pl.Utf8).str.strip_chars()
     ok = text.str.contains(r"^\d{6}$")
     start = text.str.slice(0, 4).cast(pl.Int32, strict=False)
@@ -304,7 +339,7 @@ def _period_year(series: pl.Series, file: str, row_offset: int = 2) -> pl.Series
     good = ok & (((start + 1) % 100) == end2)
     if not good.all():
         idx = int((~good.fill_null(False)).arg_true()[0])
-        raise EvalkitError(f"time_period {text[idx]!r} is not a financial year", file=file, row=idx + row_offset,
+        raise EvalkitError(f"time_period {text[idx]!r} is not a financial year", file=file, row=int(index[idx]) + 2,
                            column="time_period", expected="six digits like 201415")
     return (start + 1).alias("year")
 
@@ -455,7 +490,8 @@ def _parse_ees_lines(path: Path) -> pl.DataFrame:
     if missing:
         raise EvalkitError("LA rows without LA code columns", file=file, row=1, column=missing[0],
                            expected="old_la_code, new_la_code and la_name")
-    years = _period_year(frame["time_period"], file)
+    years = _period_year(frame["time_period"], file, frame["_i"])
+    check_la_codes(frame["old_la_code"], frame["_i"] + 2, file, "old_la_code")
     frame = frame.with_columns(
         years, pl.col("old_la_code").str.strip_chars().alias("la_code"),
         pl.col("new_la_code").str.strip_chars().alias("gss_code"), pl.col("la_name").str.strip_chars(),
@@ -483,7 +519,8 @@ def _parse_highlights(path: Path) -> pl.DataFrame:
     values, markers = split_values(frame["cyps_spend"], file=file, column="cyps_spend")
     frame = frame.with_row_index("_i").with_columns(_million_to_pounds(values).alias("value"), markers.alias("marker"))
     frame = frame.filter(pl.col("geographic_level").str.strip_chars() == "Local authority")
-    years = _period_year(frame["time_period"], file)
+    years = _period_year(frame["time_period"], file, frame["_i"])
+    check_la_codes(frame["old_la_code"], frame["_i"] + 2, file, "old_la_code")
     frame = frame.with_columns(years, pl.col("old_la_code").str.strip_chars().alias("la_code"))
     _check_duplicates(frame, ["year", "la_code"], file, "council-year", "old_la_code")
     out = frame.select(
@@ -567,11 +604,7 @@ def write_demo(frame: pl.DataFrame, folder: Path) -> list[Path]:
         rec = records.setdefault(key, {"gss_code": r.get("gss_code"), "la_name": r.get("la_name"), "gross": {}, "net": {}})
         kind = "net" if r["measure"].endswith("_net") else "gross"
         rec[kind][r["measure"].removesuffix("_net")] = (r["value"], r.get("marker"))
-    lines = [",".join(DEMO_COLUMNS + (["net_current_expenditure"] if has_net else []))]
-
-    def cell(text: str | None) -> str:
-        text = "" if text is None else str(text)
-        return f'"{text}"' if ("," in text or '"' in text) else text
+    lines = [DEMO_COLUMNS + (["net_current_expenditure"] if has_net else [])]
 
     for (year, la_code), rec in sorted(records.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
         if has_net and set(rec["net"]) != set(rec["gross"]):
@@ -606,7 +639,10 @@ def write_demo(frame: pl.DataFrame, folder: Path) -> list[Path]:
                    cells_by_line[key]["gross"]]
             if has_net:
                 row.append(cells_by_line[key]["net"])
-            lines.append(",".join(cell(c) for c in row))
+            lines.append(["" if c is None else str(c) for c in row])
+    # the csv module quotes a cell holding a comma, quote or line break and doubles its quotes (RFC 4180)
+    buf = io.StringIO(newline="")
+    csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerows(lines)
     out = folder / DEMO_FILE
-    out.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
+    out.write_bytes(buf.getvalue().encode("utf-8"))
     return [out]

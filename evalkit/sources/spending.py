@@ -17,7 +17,7 @@ flag on rounding). The threshold depends on whether the two files come from the 
 
 - same collection (``threshold``, default 0.01 = 1%): S251 files and LAIT both publish the DfE S251
   return, and RO3 and RSX both publish the MHCLG RO return, so they should agree up to rounding
-  (measured: LAIT vs the EES highlights file agree to < 0.001% in 1,364 of 1,366 council-years;
+  (measured: LAIT vs the EES highlights file agree to < 0.002% in 1,364 of 1,366 council-years;
   RO3 vs RSX 2022-23..2024-25 agree exactly in all 440).
 - cross collection (``cross_threshold``, default 0.25 = 25%): S251/LAIT vs RO3/RSX are different
   returns that allocate spending to different lines; measured median gaps are ~5% for the CSC and

@@ -26,18 +26,18 @@ from pathlib import Path
 
 import polars as pl
 
-from evalkit.sources.cla import (
+from evalkit.sources.common import (
     EES_GEOGRAPHY,
     ees_local_authorities,
     head_columns,
     long_measures,
+    match_columns,
     parse_year,
     published_names,
     read_csv_strict,
     reject_duplicates,
     with_row,
 )
-from evalkit.sources.common import match_columns
 
 NAME = "workforce"
 KIND = "measures"
