@@ -18,6 +18,7 @@ from typing import Any
 import polars as pl
 
 from evalkit import __version__
+from evalkit.conclusions import RULE, conclude
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel, make_panel
 from evalkit.estimators.results import Results
@@ -207,6 +208,8 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
         "name": plan["plan"]["name"], "title": plan["plan"]["title"], "question": plan["plan"]["question"],
         **context,
         "limitations": limitations(plan, sample),
+        "conclusions": conclude(analyses),
+        "decision_rule": RULE,
         "synthetic_demo": bool(plan["plan"].get("synthetic_demo", False)),
         "plan": plan, "plan_sha256": plan_sha256, "lock": lock, "deviations": deviations or [],
         "sample_notes": notes,

@@ -621,6 +621,11 @@ def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
                 f"({level} confidence interval {fmt_ci(row.get('ci_low'), row.get('ci_high'))}). See ",
                 Link("Which estimate to trust", "#trust"), " for why this estimate.",
             ], css="brief"))
+    if doc.get("conclusions"):
+        blocks.append(Heading(2, "The answer", "answer"))
+        blocks.append(BulletList([[Strong(f"{c['outcome']}: {c['verdict']}. "), c["text"]] for c in doc["conclusions"]]))
+        if doc.get("decision_rule"):
+            blocks.append(Para(["Decision rule (fixed in the plan): ", str(doc["decision_rule"])]))
     blocks += _plan_blocks(doc)
     blocks += _trust_blocks(doc, primaries, others, unit_names)
 
