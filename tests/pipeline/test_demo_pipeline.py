@@ -98,9 +98,10 @@ def test_bad_input_fails_in_one_line_and_leaves_outputs_untouched(demo_run: Path
     shutil.copytree(demo_dir(), bad)
     cla = next(bad.glob("cla_*.csv"))
     lines = cla.read_text(encoding="utf-8-sig").splitlines()
-    cells = lines[5].split(",")
+    index = next(i for i, line in enumerate(lines) if ",Local authority," in line)
+    cells = lines[index].split(",")
     cells[-2] = "twelve"  # children_count
-    lines[5] = ",".join(cells)
+    lines[index] = ",".join(cells)
     cla.write_text("\n".join(lines) + "\n", encoding="utf-8")
     processed = demo_run / "data" / "processed"
     before = {p.name: p.read_bytes() for p in sorted(processed.iterdir()) if p.is_file()}
@@ -108,7 +109,7 @@ def test_bad_input_fails_in_one_line_and_leaves_outputs_untouched(demo_run: Path
     assert proc.returncode == 1
     message = proc.stderr.strip()
     assert "\n" not in message
-    assert cla.name in message and "row 6" in message and "children_count" in message
+    assert cla.name in message and f"row {index + 1}" in message and "children_count" in message
     after = {p.name: p.read_bytes() for p in sorted(processed.iterdir()) if p.is_file()}
     assert before == after
 
@@ -129,4 +130,4 @@ def test_panel_values_match_the_demo_source_files(demo_run: Path) -> None:
     assert row["population_0_17"] == population
     assert row["cla_count"] == count
     assert abs(row["cla_rate_per_10000"] - count / population * 10_000) < 1e-3
-    assert row["cohort"] == 2017 and row["treated_now"] == 1
+    assert row["cohort"] == 2018 and row["treated_now"] == 1  # go-live 2017-04-01: first 31 March after it is 2018
