@@ -100,6 +100,8 @@ def panel(
     processed: Annotated[Path, typer.Option("--processed", help="Folder written by `evalkit ingest`.")] = PROCESSED,
     registry: Annotated[Optional[Path], typer.Option("--registry", help="Extra registry rows (CSV, same columns as evalkit/data/adm_registry.csv).")] = None,
     match: Annotated[bool, typer.Option("--match/--no-match", help="Choose matched in-house comparators and write a balance table.")] = True,
+    deflator: Annotated[Optional[Path], typer.Option("--deflator", help="CSV financial_year,index (e.g. HM Treasury GDP deflators) for spend_csc_per_child_real.")] = None,
+    deflator_base: Annotated[Optional[int], typer.Option("--deflator-base", help="Base year (year ending 31 March) for real terms; default the file's last year.")] = None,
     boundaries: Annotated[str, typer.Option("--boundaries", help="Boundary changes: 'aggregate' follows reorganised areas as one unit over time (BCP+Dorset, Northamptonshire, Cumbria); 'separate' keeps successors as new units.")] = "aggregate",
 ) -> None:
     """Build the council-year panel with outcomes, Ofsted grades in force and treatment timing.
@@ -115,6 +117,10 @@ def panel(
     with data_lock(processed), progress("panel") as tick:
         tick("building")
         frame, diagnostics = build.build_panel(processed, extra_registries=[registry] if registry else None, policy=boundaries)
+        if deflator is not None:
+            from evalkit.panel.deflator import add_real_terms
+
+            frame, diagnostics["deflator"] = add_real_terms(frame, deflator, deflator_base)
         if match:
             from evalkit.panel import matching
 

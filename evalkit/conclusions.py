@@ -1,6 +1,7 @@
 """The plan's decision rule applied to the results: an answer per outcome, in words.
 
-For each primary analysis: "estimated effect" when its interval excludes zero, every other
+For each primary analysis (its randomisation interval when there is one, the few-treated default):
+"estimated effect" when its interval excludes zero, every other
 analysis of the same outcome agrees in sign, and no more than one pre-treatment event-time
 estimate excludes zero; "no detectable effect" when its interval includes zero; otherwise "the data
 cannot tell" (methods disagree, or pre-trends). The rule is stated in the report with the answer.
@@ -12,6 +13,8 @@ from typing import Any
 
 HEADLINE = ("simple", "coef", "att", "pooled", "average")
 RULE = (
+    "The primary interval is the randomisation-inference interval (adoption dates permuted across "
+    "councils) where one was computed, else the analytic one. "
     "An effect is reported only when the primary interval excludes zero, every other analysis of the "
     "same outcome agrees in sign, and at most one pre-treatment event-time estimate excludes zero. An "
     "interval that includes zero is 'no detectable effect'; anything else is 'the data cannot tell'."
@@ -37,6 +40,12 @@ def conclude(analyses: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for primary in (a for a in analyses if a.get("primary")):
         head = headline(primary["results"])
         outcome = primary["results"]["outcome"]
+        basis = "analytic"
+        if head is not None:  # few treated councils: the permutation interval is the default when present
+            rows = {e["name"]: e for e in primary["results"]["estimates"]}
+            ri = rows.get(f"{head['name']}:randomisation")
+            if ri is not None and ri["ci_low"] is not None:
+                head, basis = {**head, "ci_low": ri["ci_low"], "ci_high": ri["ci_high"]}, "randomisation"
         if head is None or head["ci_low"] is None:
             out.append({"label": primary["label"], "outcome": outcome, "verdict": "the data cannot tell",
                         "text": "the primary analysis produced no interval."})
@@ -54,7 +63,7 @@ def conclude(analyses: list[dict[str, Any]]) -> list[dict[str, Any]]:
             verdict = "the data cannot tell"
         else:
             verdict = "estimated effect"
-        text = (f"{head['estimate']:.3f} (interval {head['ci_low']:.3f} to {head['ci_high']:.3f}); "
+        text = (f"{head['estimate']:.3f} ({basis} interval {head['ci_low']:.3f} to {head['ci_high']:.3f}); "
                 f"{len(others) - len(disagree)} of {len(others)} other analyses agree in sign"
                 + (f" (disagree: {', '.join(disagree)})" if disagree else "")
                 + f"; {flags} pre-treatment estimate(s) exclude zero.")

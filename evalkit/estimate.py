@@ -21,7 +21,7 @@ from evalkit import __version__
 from evalkit.conclusions import RULE, conclude
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel, make_panel
-from evalkit.estimators.results import Results
+from evalkit.estimators.results import Results, estimates_frame
 from evalkit.io import sha256_file, write_json, write_parquet
 
 # Method name -> "module:function". Each function takes a LongPanel and keyword options.
@@ -63,6 +63,44 @@ def call_estimator(method: str, panel: LongPanel, options: dict[str, Any], infer
     if "reps" in params and "reps" not in kwargs and inference.get("permutations"):
         kwargs["reps"] = inference["permutations"]
     return func(panel, **kwargs)
+
+
+CS_POINT_OPTIONS = ("control", "est_method", "anticipation", "base_period")
+
+
+def add_few_treated_inference(method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any], result: Results) -> None:
+    """Beside the analytic errors: randomisation inference that permutes adoption dates across
+    councils (CS and TWFE), and the restricted wild cluster bootstrap with Webb weights (TWFE).
+
+    With about a dozen treated councils, cluster-robust errors over-reject; these do not rely on
+    many treated clusters. Rows are added to the estimates table as "<name>:randomisation" and
+    "coef:wild_bootstrap"; settings go to `inference`.
+    """
+    from evalkit.estimators.cs import callaway_santanna
+    from evalkit.estimators.inference import randomisation_inference, twfe_coefficient, wild_cluster_bootstrap
+
+    n_perm = int(inference.get("permutations") or 0)
+    if method not in ("cs", "twfe") or n_perm == 0:
+        return
+    seed, alpha = int(inference.get("seed", 20240101)), float(inference.get("alpha", 0.05))
+    if method == "cs":
+        point = {k: v for k, v in options.items() if k in CS_POINT_OPTIONS}
+
+        def statistic(p: LongPanel) -> float:
+            return float(callaway_santanna(p, **point).estimate("simple")["estimate"])
+
+        name = "simple"
+    else:
+        statistic, name = twfe_coefficient, "coef"
+    ri = randomisation_inference(panel, statistic, n_perm=n_perm, seed=seed, alpha=alpha)
+    rows = [{**ri.estimate("coef"), "name": f"{name}:randomisation", "aggregation": "randomisation"}]
+    result.inference["randomisation"] = {"n_perm": n_perm, "permuted": "adoption dates across councils", **ri.diagnostics}
+    if method == "twfe":
+        draws = int(inference.get("bootstrap") or 999)
+        wild = wild_cluster_bootstrap(panel, draws=draws, seed=seed, alpha=alpha)
+        rows.append({**wild.estimate("coef"), "name": "coef:wild_bootstrap", "aggregation": "wild_bootstrap"})
+        result.inference["wild_bootstrap"] = {"draws": draws, "weights": "webb", "null_imposed": True}
+    result.estimates = pl.concat([result.estimates, estimates_frame(rows)], how="vertical_relaxed")
 
 
 def library_versions() -> dict[str, str]:
@@ -196,6 +234,8 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
         rows = rows.filter((pl.col("cohort") == 0) | pl.col("cohort").is_between(window[0] + 1, window[1]))
         long = make_panel(rows, unit="unit_code", time="year", outcome=analysis["outcome"], cohort="cohort", source=str(panel_path))
         result = call_estimator(analysis["method"], long, options, inference)
+        if analysis.get("primary") or analysis["method"] == "twfe":
+            add_few_treated_inference(analysis["method"], long, options, inference, result)
         result.diagnostics["years"] = list(window)
         result.diagnostics["units_dropped_for_missing_outcome"] = dropped
         result.diagnostics["treated_units"] = accounting
