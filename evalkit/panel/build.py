@@ -77,6 +77,10 @@ def _measures(tables: dict[str, pl.DataFrame], policy: str) -> pl.DataFrame:
             pl.coalesce(pl.col("la_code"), pl.col("gss_code").replace_strict(gss, default=None, return_dtype=pl.Utf8)).alias("la_code")
         )
     measures = measures.filter(pl.col("la_code").is_not_null() & pl.col("la_code").str.contains(_CODE))
+    # Filler rows (x, z, LAIT's -) of reorganised councils in years they did not exist (e.g. North and West
+    # Northamptonshire before 2021) would stop the aggregate unit from being a complete cover.
+    reorganised = list(la_codes._unit_maps("aggregate")[0])
+    measures = measures.filter(~(pl.col("la_code").is_in(reorganised) & pl.col("value").is_null() & pl.col("marker").is_in(["x", "z", "-"])))
     # Later releases win within a source: rank each file by the last year it covers.
     release = measures.group_by("source", "file").agg(pl.col("year").max().alias("release_year"))
     measures = measures.join(release, on=["source", "file"], how="left")

@@ -135,40 +135,6 @@ def split_values(series: pl.Series, *, file: str | Path, column: str, row_offset
 
 # --- Reading text files ---------------------------------------------------------------------------
 
-def read_text_table(path: Path, *, encodings: Sequence[str] = ("utf-8-sig",), separator: str = ",") -> pl.DataFrame:
-    """Read a CSV with every column as text, trying the given encodings in order.
-
-    A file that decodes in none of them, is empty, or has ragged rows is rejected with one line.
-    """
-    raw = path.read_bytes()
-    if not raw.strip():
-        raise EvalkitError("file is empty", file=path.name, expected="a header row and data rows")
-    text = None
-    for enc in encodings:
-        try:
-            text = raw.decode(enc)
-            break
-        except UnicodeDecodeError as exc:
-            last = exc
-    if text is None:
-        line = raw[: last.start].count(b"\n") + 1  # type: ignore[possibly-undefined]
-        raise EvalkitError(
-            f"cannot be decoded as {' or '.join(encodings)}", file=path.name, row=line,
-            expected=f"text encoded as {encodings[0]}",
-        )
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    try:
-        frame = pl.read_csv(
-            text.encode("utf-8"), separator=separator, infer_schema=False, has_header=True,
-            truncate_ragged_lines=False, raise_if_empty=True,
-        )
-    except pl.exceptions.PolarsError as exc:
-        msg = str(exc).splitlines()[0]
-        raise EvalkitError(f"not a well-formed CSV table: {msg}", file=path.name) from exc
-    return frame
-
-
 def normalise_header(name: str) -> str:
     """Compare headers case- and space-insensitively: ' Number ' and 'number' are the same column."""
     return re.sub(r"\s+", " ", name.replace("\ufeff", "")).strip().lower()

@@ -70,8 +70,8 @@ _STATUSES = {"live", "terminated"}
 def read_csv_rows(path: Path, encodings: tuple[str, ...] = ("utf-8-sig",)) -> tuple[list[str], list[list[str]]]:
     """Read a small CSV as text: (header, rows), every row checked to have the header's width.
 
-    Used instead of common.read_text_table, which passes a keyword polars 2.1 no longer accepts
-    (`missing_utf8_is_empty_string`), and because some official files repeat header names.
+    Kept beside common.read_csv_strict because it keeps repeated header names (the 2021
+    statistical-neighbours file repeats `SNP` ten times).
     Empty, undecodable, ragged and truncated files are rejected with one line naming the row.
     """
     path = Path(path)

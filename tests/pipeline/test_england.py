@@ -114,3 +114,14 @@ def test_every_treated_council_has_an_estimate_or_a_reason(england: Path) -> Non
 def test_verify_reproduces_the_england_report(england: Path) -> None:
     proc = evalkit_cmd("verify", "reports/england-adm", cwd=england)
     assert "reproduced" in proc.stdout
+
+
+def test_northamptonshire_is_followed_across_its_2021_split(england: Path) -> None:
+    """Aggregate policy: after April 2021 the unit 928 is North (940) + West (941) Northamptonshire."""
+    panel = _panel(england)
+    ees = _csv_rows(REFERENCE / "cla" / "ees_cla_number_and_rate_per_10k_children_latest_dfe_dashboard.csv")
+    parts = [float(r["children_count"]) for r in ees if r["old_la_code"] in ("940", "941") and r["time_period"] == "2023"
+             and r["geographic_level"] == "Local authority" and r["population_type"].startswith("Children looked after on 31 March")]
+    assert len(parts) == 2
+    assert _value(panel, "928", 2023, "cla_count") == sum(parts)
+    assert _value(panel, "928", 2021, "cla_count") == 1144  # the county's own last return (FORMATS.md section 1a)
