@@ -100,6 +100,11 @@ def panel(
     processed: Annotated[Path, typer.Option("--processed", help="Folder written by `evalkit ingest`.")] = PROCESSED,
     registry: Annotated[Optional[Path], typer.Option("--registry", help="Extra registry rows (CSV, same columns as evalkit/data/adm_registry.csv).")] = None,
     match: Annotated[bool, typer.Option("--match/--no-match", help="Choose matched in-house comparators and write a balance table.")] = True,
+    match_method: Annotated[str, typer.Option("--match-method", help="mahalanobis | propensity | statistical_neighbours (DfE's published neighbours).")] = "mahalanobis",
+    match_k: Annotated[int, typer.Option("--match-k", help="Comparators per treated council.")] = 3,
+    caliper: Annotated[Optional[str], typer.Option("--caliper", help="Maximum distance in the method's units (Mahalanobis distance, logit-score difference, or DfE rank); 'auto' = 0.2 x SD of the logit, propensity only.")] = None,
+    replacement: Annotated[bool, typer.Option("--with-replacement/--without-replacement", help="May one comparator serve several treated councils?")] = True,
+    sn_model: Annotated[str, typer.Option("--sn-model", help="Statistical-neighbour model: 2025 or 2021.")] = "2025",
     deflator: Annotated[Optional[Path], typer.Option("--deflator", help="CSV financial_year,index (e.g. HM Treasury GDP deflators) for spend_csc_per_child_real.")] = None,
     deflator_base: Annotated[Optional[int], typer.Option("--deflator-base", help="Base year (year ending 31 March) for real terms; default the file's last year.")] = None,
     boundaries: Annotated[str, typer.Option("--boundaries", help="Boundary changes: 'aggregate' follows reorganised areas as one unit over time (BCP+Dorset, Northamptonshire, Cumbria); 'separate' keeps successors as new units.")] = "aggregate",
@@ -125,7 +130,9 @@ def panel(
             from evalkit.panel import matching
 
             tick("matching")
-            diagnostics["matching"] = matching.match_and_write(frame, processed)
+            diagnostics["matching"] = matching.match_and_write(
+                frame, processed, method=match_method, k=match_k, replacement=replacement, caliper=caliper, sn_model=sn_model
+            )
         build.write_panel(processed, frame, diagnostics)
     if diagnostics.get("synthetic_demo"):
         say("[bold yellow]SYNTHETIC DEMO DATA[/]")
