@@ -159,12 +159,13 @@ def sample_panel(panel: pl.DataFrame, sample: dict[str, Any]) -> tuple[pl.DataFr
 
 
 def outcome_window(frame: pl.DataFrame, outcome: str, share: float = 0.5) -> tuple[int, int]:
+    # share 0 (sparse outcomes observed at inspections) means: any year with an observation.
     """The first and last sample years in which at least `share` of councils report the outcome.
 
     Publications start and stop in different years (workforce from 2017, LAIT spending from
     2015-16); each analysis uses the years its outcome covers instead of losing every council.
     """
-    by_year = frame.group_by("year").agg(pl.col(outcome).is_not_null().mean().alias("share")).filter(pl.col("share") >= share)
+    by_year = frame.group_by("year").agg(pl.col(outcome).is_not_null().mean().alias("share")).filter(pl.col("share") > 0 if share == 0 else pl.col("share") >= share)
     if by_year.height == 0:
         raise EvalkitError(f"no sample year in which at least {share:.0%} of councils report {outcome!r}", file="panel.parquet", column=outcome)
     return int(by_year["year"].min()), int(by_year["year"].max())
@@ -226,9 +227,16 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
             rows_for_analysis, _ = sample_panel(panel, {**plan.get("sample", {}), "donors": options.pop("donors")})
         if analysis["outcome"] not in sample.columns:
             raise EvalkitError(f"the panel has no column {analysis['outcome']!r}", file=panel_path.name, column=analysis["outcome"], expected="an outcome the panel carries")
-        window = outcome_window(rows_for_analysis, analysis["outcome"])
+        sparse = analysis["outcome"].endswith("_at_inspection")
+        window = outcome_window(rows_for_analysis, analysis["outcome"], share=0.0 if sparse else 0.5)
         in_window = rows_for_analysis.filter(pl.col("year").is_between(*window))
-        rows, dropped = balanced_outcome_panel(in_window, analysis["outcome"])
+        if sparse:  # observed in inspection years only: the sample is those council-years, stated as such
+            rows = in_window.filter(pl.col(analysis["outcome"]).is_not_null())
+            dropped = [{"unit": u, "name": n, "years_observed": 0, "reason": "no inspection in the window"}
+                       for u, n in in_window.filter(~pl.col("unit_code").is_in(rows["unit_code"].unique().implode()))
+                       .group_by("unit_code").agg(pl.col("unit_name").first()).sort("unit_code").iter_rows()]
+        else:
+            rows, dropped = balanced_outcome_panel(in_window, analysis["outcome"])
         accounting = treated_accounting(in_window, rows, dropped, window)
         # Units treated before the window's first year have no pre-period; those after it are not treated here.
         rows = rows.filter((pl.col("cohort") == 0) | pl.col("cohort").is_between(window[0] + 1, window[1]))
@@ -237,6 +245,8 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
         if analysis.get("primary") or analysis["method"] == "twfe":
             add_few_treated_inference(analysis["method"], long, options, inference, result)
         result.diagnostics["years"] = list(window)
+        if sparse:
+            result.diagnostics["sample"] = f"inspection years only: {rows.height} council-years with a published judgement"
         result.diagnostics["units_dropped_for_missing_outcome"] = dropped
         result.diagnostics["treated_units"] = accounting
         analyses.append({

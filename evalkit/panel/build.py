@@ -116,6 +116,7 @@ def _ofsted(judgements: pl.DataFrame | None, frame: pl.DataFrame, policy: str) -
             pl.lit(None, dtype=pl.Int32).alias("ofsted_grade"), pl.lit(None, dtype=pl.Int8).alias("ofsted_inadequate"),
             pl.lit(None, dtype=pl.Float64).alias("years_since_inspection"), pl.lit(0, dtype=pl.Int8).alias("inspected_in_year"),
             pl.lit(None, dtype=pl.Utf8).alias("ofsted_framework"),
+            pl.lit(None, dtype=pl.Int32).alias("ofsted_grade_at_inspection"), pl.lit(None, dtype=pl.Int8).alias("ofsted_inadequate_at_inspection"),
         )
     history = ofsted.combine([part for _, part in judgements.group_by("file", maintain_order=True)])
     oe = (
@@ -145,6 +146,11 @@ def _ofsted(judgements: pl.DataFrame | None, frame: pl.DataFrame, policy: str) -
         ((pl.col("_ref") - pl.col("publication_date")).dt.total_days() / 365.25).round(2).alias("years_since_inspection"),
         (pl.col("len").fill_null(0) > 0).cast(pl.Int8).alias("inspected_in_year"),
         pl.col("framework").alias("ofsted_framework"),
+    ).with_columns(
+        # Observed only in years with a published judgement: no carrying forward (which would
+        # manufacture persistence); the estimators then use the inspection-year sample.
+        pl.when(pl.col("inspected_in_year") == 1).then(pl.col("ofsted_grade")).alias("ofsted_grade_at_inspection"),
+        pl.when(pl.col("inspected_in_year") == 1).then(pl.col("ofsted_inadequate")).alias("ofsted_inadequate_at_inspection"),
     )
     return frame.join(in_force, on=["unit_code", "year"], how="left")
 

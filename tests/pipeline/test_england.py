@@ -125,3 +125,16 @@ def test_northamptonshire_is_followed_across_its_2021_split(england: Path) -> No
     assert len(parts) == 2
     assert _value(panel, "928", 2023, "cla_count") == sum(parts)
     assert _value(panel, "928", 2021, "cla_count") == 1144  # the county's own last return (FORMATS.md section 1a)
+
+
+def test_inspection_year_outcome_uses_only_inspection_years(england: Path) -> None:
+    """The sparse Ofsted outcome is observed only when a judgement was published in the year."""
+    panel = _panel(england)
+    inspected = panel.filter(pl.col("inspected_in_year") == 1)
+    assert panel.filter(pl.col("inspected_in_year") == 0)["ofsted_grade_at_inspection"].null_count() == panel.filter(pl.col("inspected_in_year") == 0).height
+    assert inspected["ofsted_grade_at_inspection"].drop_nulls().len() > 300
+    # Doncaster's first SIF (inadequate) was published in financial year 2015-16.
+    assert _value(panel, "371", 2016, "ofsted_inadequate_at_inspection") == 1
+    doc = json.loads((england / "reports" / "england-adm" / "results.json").read_text())
+    sparse = next(a for a in doc["analyses"] if a["label"] == "inadequate_at_inspection_imputation")
+    assert sparse["results"]["diagnostics"]["sample"].startswith("inspection years only")
