@@ -264,6 +264,21 @@ def _header_cells(line: str) -> list[str]:
         return []
 
 
+def decode_text(raw: bytes, encodings: Sequence[str], file: str) -> str:
+    """Decode with the first encoding that works; else one line naming the row of the first bad byte."""
+    last: UnicodeDecodeError | None = None
+    for enc in encodings:
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError as exc:
+            last = exc
+    assert last is not None
+    raise EvalkitError(
+        f"byte 0x{raw[last.start]:02x} cannot be decoded as {' or '.join(encodings)}",
+        file=file, row=raw[: last.start].count(b"\n") + 1, expected=f"text encoded as {encodings[0]}",
+    )
+
+
 def read_csv_strict(path: Path, *, encodings: Sequence[str] = ("utf-8-sig",)) -> pl.DataFrame:
     """Read a CSV with every cell as text and a ``__row`` column (header = row 1).
 

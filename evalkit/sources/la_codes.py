@@ -26,7 +26,7 @@ from pathlib import Path
 import polars as pl
 
 from evalkit.errors import EvalkitError
-from evalkit.sources.common import match_columns, normalise_header
+from evalkit.sources.common import decode_text, match_columns, normalise_header
 
 NAME = "la_codes"
 KIND = "lookup"
@@ -78,19 +78,7 @@ def read_csv_rows(path: Path, encodings: tuple[str, ...] = ("utf-8-sig",)) -> tu
     raw = path.read_bytes()
     if not raw.strip():
         raise EvalkitError("file is empty", file=path.name, expected="a header row and data rows")
-    text = None
-    last: UnicodeDecodeError | None = None
-    for enc in encodings:
-        try:
-            text = raw.decode(enc)
-            break
-        except UnicodeDecodeError as exc:
-            last = exc
-    if text is None:
-        line = raw[: last.start].count(b"\n") + 1 if last else None
-        raise EvalkitError(f"cannot be decoded as {' or '.join(encodings)}", file=path.name, row=line,
-                           expected=f"text encoded as {encodings[0]}")
-    text = text.lstrip("\ufeff")
+    text = decode_text(raw, encodings, path.name).lstrip("\ufeff")
     try:
         rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:

@@ -83,6 +83,7 @@ import polars as pl
 
 from evalkit.errors import EvalkitError
 from evalkit.sources.common import (
+    decode_text,
     MEASURES_SCHEMA,
     check_la_codes,
     finish_measures,
@@ -230,20 +231,7 @@ def read_csv_text(path: Path, encodings: tuple[str, ...] = ENCODINGS, *, header_
     raw = Path(path).read_bytes()
     if not raw.strip():
         raise EvalkitError("file is empty", file=path.name, expected="a header row and data rows")
-    text = None
-    last: UnicodeDecodeError | None = None
-    for enc in encodings:
-        try:
-            text = raw.decode(enc)
-            break
-        except UnicodeDecodeError as exc:
-            last = exc
-    if text is None:
-        assert last is not None
-        line = raw[: last.start].count(b"\n") + 1
-        raise EvalkitError(f"byte 0x{raw[last.start]:02x} cannot be decoded as {' or '.join(encodings)}",
-                           file=path.name, row=line, expected=f"text encoded as {' or '.join(encodings)}")
-    text = text.lstrip("\ufeff")
+    text = decode_text(raw, encodings, path.name).lstrip("\ufeff")
     try:
         records = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
