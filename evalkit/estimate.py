@@ -153,7 +153,7 @@ def sample_panel(panel: pl.DataFrame, sample: dict[str, Any]) -> tuple[pl.DataFr
         dropped = frame.filter(pl.col("cohort") == 0, ~pl.col("unit_code").is_in(pool.implode()))["unit_code"].unique()
         frame = frame.filter((pl.col("cohort") > 0) | pl.col("unit_code").is_in(pool.implode()))
         notes["donor_rule"] = f"never-treated councils judged inadequate in a year before {last_cohort}: {pool.len()} kept, {dropped.len()} dropped"
-    else:
+    else:  # never_treated / not_yet_treated: the pool is the same; the estimator's `control` option chooses
         notes["donor_rule"] = donors
     return frame, notes
 
@@ -257,7 +257,7 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
     return {
         "name": plan["plan"]["name"], "title": plan["plan"]["title"], "question": plan["plan"]["question"],
         **context,
-        "limitations": limitations(plan, sample),
+        "limitations": LIMITATIONS,  # the plan's own [report] limitations are added by the renderer
         "conclusions": conclude(analyses),
         "decision_rule": RULE,
         "synthetic_demo": bool(plan["plan"].get("synthetic_demo", False)),
@@ -306,11 +306,6 @@ LIMITATIONS = [
     "Treatment is intention-to-treat from the first go-live: later changes of ownership and returns in-house are "
     "recorded in the registry but not removed from the treated years.",
 ]
-
-
-def limitations(plan: dict[str, Any], sample: pl.DataFrame) -> list[str]:
-    extra = list(plan.get("report", {}).get("limitations", []))
-    return extra + LIMITATIONS
 
 
 def write_results(doc: dict[str, Any], out_dir: Path) -> list[Path]:

@@ -9,7 +9,6 @@ this produces.
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 import polars as pl

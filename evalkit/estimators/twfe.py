@@ -13,7 +13,7 @@ import polars as pl
 from linearmodels.panel import PanelOLS
 
 from evalkit.errors import EvalkitError
-from evalkit.estimators._didutil import estimate_table, normal_row, to_wide, treatment_matrix
+from evalkit.estimators._didutil import estimate_table, normal_row, to_wide
 from evalkit.estimators.data import LongPanel
 from evalkit.estimators.results import Results
 

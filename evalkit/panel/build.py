@@ -14,7 +14,6 @@ Treatment: see `evalkit.panel.registry` (first year whose 31 March falls after g
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -79,7 +78,7 @@ def _measures(tables: dict[str, pl.DataFrame], policy: str) -> pl.DataFrame:
     measures = measures.filter(pl.col("la_code").is_not_null() & pl.col("la_code").str.contains(_CODE))
     # Filler rows (x, z, LAIT's -) of reorganised councils in years they did not exist (e.g. North and West
     # Northamptonshire before 2021) would stop the aggregate unit from being a complete cover.
-    reorganised = list(la_codes._unit_maps("aggregate")[0])
+    reorganised = la_codes.reorganised_codes()
     measures = measures.filter(~(pl.col("la_code").is_in(reorganised) & pl.col("value").is_null() & pl.col("marker").is_in(["x", "z", "-"])))
     # Later releases win within a source: rank each file by the last year it covers.
     release = measures.group_by("source", "file").agg(pl.col("year").max().alias("release_year"))

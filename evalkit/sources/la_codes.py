@@ -314,6 +314,11 @@ def _unit_maps(policy: str) -> tuple[dict[str, str], dict[str, str], dict[str, B
     return code_to_unit, unit_names, unit_change
 
 
+def reorganised_codes() -> list[str]:
+    """Every DfE code touched by a boundary change (predecessors, successors, joint units)."""
+    return sorted(_unit_maps("aggregate")[0])
+
+
 def unit_of(la_code: str, policy: str = "aggregate") -> str:
     """The harmonised unit a DfE code belongs to under a policy."""
     if policy not in POLICIES:

@@ -37,7 +37,6 @@ figures, so there are no ``_net`` measures. Values are £ as published (×1).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import polars as pl
