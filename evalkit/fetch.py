@@ -10,9 +10,12 @@ published bytes. A download is:
 * verified and atomic: the `.part` is hashed before it is renamed into place; a mismatch deletes it
   and raises EvalkitError naming the file and both hashes.
 
-`mirror` (or the environment variable EVALKIT_MIRROR) is a base URL, or a local folder, under which
-the files sit at their catalogue paths; with a mirror every entry is fetched from it. Without one,
-entries whose only known location is a landing page (`url_kind = "landing_page"`) cannot be fetched:
+Every catalogued file has a direct URL (a raw file at a full commit of a public repository, checked
+by sha256: the reference folder's ORIGINS.csv); `landing_page` keeps the official page where newer
+releases appear. `mirror` (or the environment variable EVALKIT_MIRROR) is a base URL, or a local
+folder, under which the files sit at their catalogue paths; with a mirror every entry is fetched
+from it. An entry whose only known location is a landing page (`url_kind = "landing_page"`, e.g. in
+a user's own catalogue) cannot be fetched:
 fetch_all downloads everything else first, writes the manifest, then raises one EvalkitError that
 lists them. A landing-page file that the user saved by hand at its path with the right sha256
 counts as cached, so saving those files and running again succeeds.
@@ -61,6 +64,7 @@ class Source:
     publisher: str = ""
     origin: str = ""
     note: str = ""
+    landing_page: str = ""  # the official page where newer releases appear
 
 
 def catalogue_path() -> Path:

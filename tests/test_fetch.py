@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import csv
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,7 +20,7 @@ from tests.conftest import need_reference
 # small files from three folders, so the tests stay fast
 SOME = ["lookups/dfe_ofsted_region_mapping_corrections.csv", "s251/ees_s251_data_guidance_2019-20.txt", "dfe_las.csv"]
 BIG = "cla/sfr_SFR50_ADM2017.csv"  # resume tests need a body that spans several reads
-NOT_PUBLICATIONS = {"SOURCES.md", "FORMATS.md", "dfe_las.PROVENANCE.txt"}
+NOT_PUBLICATIONS = {"SOURCES.md", "FORMATS.md", "ORIGINS.csv", "dfe_las.PROVENANCE.txt"}
 
 
 class RangeHandler(BaseHTTPRequestHandler):
@@ -125,8 +126,21 @@ def test_catalogue_urls_are_honest():
             assert urlsplit(src.url).netloc == "raw.githubusercontent.com" and len(parts[3]) == 40, src.url
         else:
             assert "landing page" in src.note.lower(), src.path
-    kinds = {s.url_kind for s in sources}
-    assert kinds == {"direct", "landing_page"}
+    # every catalogued file can be fetched from scratch: ORIGINS.csv gives a verified raw URL for each
+    assert {s.url_kind for s in sources} == {"direct"}
+
+
+def test_catalogue_agrees_with_the_verified_origins():
+    """Each entry downloads from the raw URL that ORIGINS.csv verified for exactly these bytes."""
+    root = need_reference()
+    with open(root / "ORIGINS.csv", encoding="utf-8", newline="") as fh:
+        origins = {row["path"]: row for row in csv.DictReader(fh)}
+    sources = load_catalogue()
+    assert {s.path for s in sources} == set(origins)
+    for src in sources:
+        row = origins[src.path]
+        assert (src.url, src.sha256, src.bytes) == (row["url"], row["sha256"], int(row["bytes"])), src.path
+        assert src.origin.endswith("@" + row["commit"]) and len(row["commit"]) == 40, src.path
 
 
 def test_full_fetch_matches_reference_and_second_run_is_cached(server, tmp_path):
