@@ -184,6 +184,8 @@ def estimate(
     control: Annotated[Optional[str], typer.Option(help="cs: never | notyet")] = None,
     est_method: Annotated[Optional[str], typer.Option("--est-method", help="cs: dr | ipw | reg")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap draws where the method has them (0 = analytic).")] = 0,
+    interval: Annotated[str, typer.Option(help="Default interval: auto (few treated units: randomisation) | analytic | randomization | wild (TWFE).")] = "auto",
+    permutations: Annotated[int, typer.Option(help="Permutations for randomisation intervals (and placebo draws for SDID).")] = 199,
     seed: Annotated[int, typer.Option(help="Random seed, recorded in the output.")] = 20240101,
     json_out: Annotated[Optional[str], typer.Option("--json", help="Write results as JSON to this file ('-' = stdout).")] = None,
     out_root: Annotated[Path, typer.Option("--out", help="Where plan results go (reports/<plan name>/).")] = REPORTS,
@@ -195,7 +197,8 @@ def estimate(
     estimate, se, ci_low, ci_high and the options and seed used.
     """
     if panel_file is not None:
-        _estimate_any_panel(panel_file, unit, time, outcome, cohort, treated, covariates, method, control, est_method, bootstrap, seed, json_out)
+        _estimate_any_panel(panel_file, unit, time, outcome, cohort, treated, covariates, method, control, est_method,
+                            bootstrap, seed, json_out, interval=interval, permutations=permutations)
         return
     plan_path = _resolve_plan(plan)
     with data_lock(out_root), progress("estimate") as tick:
@@ -204,19 +207,27 @@ def estimate(
     say(f"results -> {target}/results.json, results.parquet")
 
 
-def _estimate_any_panel(path, unit, time, outcome, cohort, treated, covariates, method, control, est_method, bootstrap, seed, json_out) -> None:
+def _estimate_any_panel(path, unit, time, outcome, cohort, treated, covariates, method, control, est_method, bootstrap, seed,
+                        json_out, *, interval: str = "auto", permutations: int = 199) -> None:
     from evalkit import estimate as stage
+    from evalkit.estimators.few_treated import normalise
     from evalkit.estimators.data import make_panel, read_panel_file
     from evalkit.io import atomic_write_text
 
     missing = [flag for flag, v in (("--unit", unit), ("--time", time), ("--outcome", outcome)) if not v]
     if missing:
         raise UsageError(f"--panel needs {', '.join(missing)}")
-    frame = read_panel_file(path)
+    normalise(interval)
     covs = [c.strip() for c in covariates.split(",")] if covariates else []
+    if covs and method not in stage.HONOURS_COVARIATES:  # refuse before reading anything
+        raise UsageError(f"--covariates cannot be used with --method {method}: it does not adjust for covariates "
+                         f"(use {', '.join(stage.HONOURS_COVARIATES)})")
+    frame = read_panel_file(path)
     long = make_panel(frame, unit=unit, time=time, outcome=outcome, cohort=cohort, treated=treated, covariates=covs, source=path.name)
     options = {k: v for k, v in (("control", control), ("est_method", est_method)) if v is not None}
-    result = stage.call_estimator(method, long, options, {"seed": seed, "bootstrap": bootstrap})
+    inference = {"seed": seed, "bootstrap": bootstrap, "interval": interval, "permutations": permutations}
+    result = stage.call_estimator(method, long, options, inference)
+    stage.add_few_treated_inference(method, long, options, inference, result)
     text = result.to_json()
     if json_out == "-":
         sys.stdout.write(text)
@@ -295,6 +306,52 @@ def verify(report_dir: Annotated[Path, typer.Argument(help="A folder written by 
             err.print(f"  {line}", markup=False)
         raise typer.Exit(1)
     say(f"reproduced: every output in {report_dir} is byte-identical on rerun")
+
+
+# --- power ------------------------------------------------------------------------------------------
+
+@app.command()
+def power(
+    plan: Annotated[Optional[Path], typer.Option("--plan", help="The plan whose primary analyses to assess. Default: the demo plan, on demo data.")] = None,
+    draws: Annotated[Optional[int], typer.Option(help="Placebo draws (default: the plan's [power] draws, else 200).")] = None,
+    permutations: Annotated[Optional[int], typer.Option(help="Override the plan's permutations inside each draw (for a quicker, coarser run; recorded).")] = None,
+    effects: Annotated[Optional[str], typer.Option(help="Comma-separated true effects for the power curve (default: the plan's, else multiples of the MDE).")] = None,
+    out_root: Annotated[Path, typer.Option("--out", help="Where results go (reports/<plan name>/).")] = REPORTS,
+) -> None:
+    """Design-based power and minimum detectable effect (MDE) of the plan's primary analyses.
+
+    Gives the treated councils' adoption dates to randomly drawn never-treated councils (cohort sizes
+    kept), adds known effects and runs the plan's own analyses and default intervals. Writes
+    OUT/<name>/power.json and power.parquet (rejection rate against effect, MDE at 80% power).
+    """
+    import polars as pl
+
+    from evalkit import estimate as stage
+    from evalkit import plan as plans
+    from evalkit import power as pw
+
+    plan_doc = plans.load_plan(_resolve_plan(plan))
+    if effects:
+        try:
+            plan_doc["power"] = {**(plan_doc.get("power") or {}), "effects": [float(e) for e in effects.split(",")]}
+        except ValueError:
+            raise UsageError(f"--effects must be numbers separated by commas, not {effects!r}") from None
+    panel_path = Path(plan_doc["data"]["panel"])
+    if not panel_path.exists():
+        raise EvalkitError("panel not found; run `evalkit panel` first", file=panel_path)
+    frame = pl.read_parquet(panel_path)
+    sample, _ = stage.sample_panel(frame, plan_doc.get("sample", {}))
+    with progress("power") as tick:
+        doc = pw.power_analysis(plan_doc, frame, sample, panel_path, draws=draws, permutations=permutations, progress=tick)
+    doc["command"] = command_line()
+    target = out_root / plan_doc["plan"]["name"]
+    with data_lock(out_root):
+        pw.write_power(doc, target)
+    for a in doc["analyses"]:
+        up, down = a["mde_increase"], a["mde_decrease"]
+        say(f"  {a['label']:<28} {a['outcome']:<24} MDE +{up if up is not None else float('nan'):.3g} / "
+            f"{down if down is not None else float('nan'):.3g}  (size at 0: {a['size']:.2f}, {a['draws']} draws, {a['interval']} interval)")
+    say(f"power -> {target}/power.json, power.parquet")
 
 
 # --- plan -------------------------------------------------------------------------------------------

@@ -28,11 +28,12 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "plan": ("name", "title", "question", "synthetic_demo"),
     "data": ("panel", "expected_sha256"),
     "sample": ("years", "treated", "exclude_units", "donors"),
-    "inference": ("alpha", "seed", "bootstrap", "permutations"),
+    "inference": ("alpha", "seed", "bootstrap", "permutations", "interval"),
+    "power": ("draws", "effects", "seed"),
     "analysis": ("label", "title", "outcome", "method", "primary", "options"),
     "report": ("limitations",),
 }
-_TOP_KEYS = ("plan", "data", "sample", "inference", "analysis", "report")
+_TOP_KEYS = ("plan", "data", "sample", "inference", "analysis", "report", "power")
 _REQUIRED_SECTIONS = ("plan", "data", "inference", "analysis")
 
 
@@ -235,6 +236,23 @@ def validate_plan(doc: dict[str, Any], file: str | Path = "<plan>") -> dict[str,
         "bootstrap": c.integer(inf.get("bootstrap", 999), "inference.bootstrap", minimum=0),
         "permutations": c.integer(inf.get("permutations", 999), "inference.permutations", minimum=0),
     }
+    if "interval" in inf:  # absent = "auto" (few-treated rule), kept absent so older plans hash the same
+        inference_out["interval"] = c.choice(inf["interval"], "inference.interval",
+                                             ("auto", "analytic", "randomization", "wild"), "interval")
+
+    # [power] (optional): design-based power and MDE, run by `evalkit estimate` when present
+    power_out = None
+    if "power" in doc:
+        pw = c.table(doc["power"], "power", _SECTION_KEYS["power"])
+        power_out = {"draws": c.integer(pw.get("draws", 200), "power.draws", minimum=10)}
+        if "seed" in pw:
+            power_out["seed"] = c.integer(pw["seed"], "power.seed", minimum=0)
+        if "effects" in pw:
+            effects = c.array(pw["effects"], "power.effects")
+            for i, e in enumerate(effects):
+                if isinstance(e, bool) or not isinstance(e, (int, float)):
+                    raise c.fail(f"power.effects[{i}]", f"is {e!r}", "a number (an effect in the outcome's units)")
+            power_out["effects"] = [float(e) for e in effects]
 
     # [[analysis]]
     analyses = doc["analysis"]
@@ -276,6 +294,7 @@ def validate_plan(doc: dict[str, Any], file: str | Path = "<plan>") -> dict[str,
         "inference": inference_out,
         "analysis": analyses_out,
         "report": report_out,
+        **({"power": power_out} if power_out is not None else {}),
     }
 
 
