@@ -20,8 +20,9 @@ from evalkit.estimators.honest import (
     smoothness_bounds,
 )
 from evalkit.estimators.sunab import sun_abraham
+from tests.shared_data import VALIDATION
 
-MPDTA = Path("/work/shared/data/validation/mpdta.csv")
+MPDTA = VALIDATION / "mpdta.csv"
 needs_data = pytest.mark.skipif(not MPDTA.exists(), reason="validation data not available")
 
 
