@@ -18,7 +18,7 @@ from evalkit import __version__
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.io import atomic_write_text, dumps_json, sha256_file
 
-METHODS: tuple[str, ...] = ("twfe", "twfe_es", "cs", "sunab", "imputation", "synth", "sdid", "synth_staggered")
+METHODS: tuple[str, ...] = ("twfe", "cs", "sunab", "imputation", "synth", "sdid", "synth_staggered", "twfe_es")
 DONORS: tuple[str, ...] = ("never_treated", "not_yet_treated", "inadequate_pre_period")
 NAME_RE = re.compile(r"^[a-z0-9_-]+$")
 HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
