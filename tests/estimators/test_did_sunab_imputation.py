@@ -3,8 +3,6 @@ known effects without noise, agreement under homogeneous effects, SE calibration
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import polars as pl
 import pytest
