@@ -17,12 +17,11 @@ from typing import Any
 
 import polars as pl
 
-from evalkit import __version__, sensitivity
+from evalkit import __version__, generations, sensitivity
 from evalkit.conclusions import RULE, conclude
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel, make_panel
 from evalkit.estimators.results import Results, estimates_frame
-from evalkit import generations
 from evalkit.io import checked_sha256, sha256_file, write_json, write_parquet
 from evalkit.panel.build import EXTRA_REGISTRY, read_parquet_checked
 

@@ -18,8 +18,8 @@ from types import ModuleType
 import polars as pl
 
 from evalkit import __version__
-from evalkit.errors import EvalkitError
 from evalkit import generations as gens
+from evalkit.errors import EvalkitError
 from evalkit.io import atomic_write_bytes, sha256_file, write_parquet
 
 # Order matters only for detection: the first module whose detect() accepts a file reads it.
