@@ -70,6 +70,7 @@ def ingest(
     fetch: Annotated[bool, typer.Option("--fetch", help="Download the official publications into data/raw/ first (verified by sha256), then read them.")] = False,
     out_dir: Annotated[Path, typer.Option("--out", help="Where the tidy Parquet files and manifest.json go.")] = PROCESSED,
     mirror: Annotated[Optional[str], typer.Option("--mirror", help="With --fetch: a base URL or folder holding the files at their catalogue paths (also EVALKIT_MIRROR).")] = None,
+    add: Annotated[bool, typer.Option("--add", help="Merge: keep the sources of the current outputs that this folder does not supply (default: the new set replaces the old one whole).")] = False,
 ) -> None:
     """Read published files (Ofsted, CLA, CIN, workforce, population, spending, LA codes) into tidy Parquet.
 
@@ -85,7 +86,7 @@ def ingest(
 
             source = fetcher.fetch_all(Path("data/raw"), mirror=mirror, progress=tick)
         folder = source or stage.demo_dir()
-        manifest = stage.ingest(folder, out_dir, progress=tick)
+        manifest = stage.ingest(folder, out_dir, add=add, progress=tick)
     if manifest["synthetic_demo"]:
         say("[bold yellow]SYNTHETIC DEMO DATA[/] (fictional councils; not real statistics)")
     say(f"ingested {len(manifest['files'])} file(s) into {out_dir}/: " + ", ".join(f"{k} ({v['rows']} rows)" for k, v in manifest["outputs"].items()))
@@ -121,19 +122,9 @@ def panel(
         raise UsageError("--boundaries must be 'aggregate' or 'separate'")
     with data_lock(processed), progress("panel") as tick:
         tick("building")
-        frame, diagnostics = build.build_panel(processed, extra_registries=[registry] if registry else None, policy=boundaries)
-        if deflator is not None:
-            from evalkit.panel.deflator import add_real_terms
-
-            frame, diagnostics["deflator"] = add_real_terms(frame, deflator, deflator_base)
-        if match:
-            from evalkit.panel import matching
-
-            tick("matching")
-            diagnostics["matching"] = matching.match_and_write(
-                frame, processed, method=match_method, k=match_k, replacement=replacement, caliper=caliper, sn_model=sn_model
-            )
-        build.write_panel(processed, frame, diagnostics)
+        options = dict(method=match_method, k=match_k, replacement=replacement, caliper=caliper, sn_model=sn_model)
+        diagnostics = build.run_stage(processed, registry=registry, policy=boundaries, deflator=deflator,
+                                      deflator_base=deflator_base, match=options if match else None, tick=tick)
     if diagnostics.get("synthetic_demo"):
         say("[bold yellow]SYNTHETIC DEMO DATA[/]")
     say(f"panel: {diagnostics['units']} councils x {diagnostics['years'][0]}-{diagnostics['years'][1]}, "
@@ -145,8 +136,11 @@ def panel(
 def _resolve_plan(plan: Optional[Path]) -> Path:
     if plan is not None:
         return plan
-    diag = PROCESSED / "panel_diagnostics.json"
-    if diag.exists() and '"synthetic_demo": true' in diag.read_text():
+    from evalkit import generations
+
+    gen = generations.current_dir(PROCESSED)
+    diag = gen / "panel_diagnostics.json" if gen is not None else None
+    if diag is not None and diag.is_file() and '"synthetic_demo": true' in diag.read_text(encoding="utf-8", errors="replace"):
         return demo_plan()
     raise UsageError("give --plan PLAN (the default plan is only for the embedded demo data)")
 
@@ -180,7 +174,7 @@ def estimate(
     cohort: Annotated[Optional[str], typer.Option(help="First-treated period column; 0 or empty = never treated.")] = None,
     treated: Annotated[Optional[str], typer.Option(help="0/1 column marking treated unit-periods (instead of --cohort).")] = None,
     covariates: Annotated[Optional[str], typer.Option(help="Comma-separated covariate columns.")] = None,
-    method: Annotated[str, typer.Option(help="cs | twfe | sunab | imputation | synth | synth_staggered | sdid")] = "cs",
+    method: Annotated[str, typer.Option(help="cs | twfe | twfe_es | sunab | imputation | synth | synth_staggered | sdid")] = "cs",
     control: Annotated[Optional[str], typer.Option(help="cs: never | notyet")] = None,
     est_method: Annotated[Optional[str], typer.Option("--est-method", help="cs: dr | ipw | reg")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap draws where the method has them (0 = analytic).")] = 0,
@@ -189,6 +183,11 @@ def estimate(
     seed: Annotated[int, typer.Option(help="Random seed, recorded in the output.")] = 20240101,
     json_out: Annotated[Optional[str], typer.Option("--json", help="Write results as JSON to this file ('-' = stdout).")] = None,
     out_root: Annotated[Path, typer.Option("--out", help="Where plan results go (reports/<plan name>/).")] = REPORTS,
+    sensitivity: Annotated[Optional[str], typer.Option("--sensitivity", help="With --panel: Rambachan-Roth sensitivity of the event study, rm (relative magnitudes) | sd (smoothness); methods cs, sunab, twfe_es.")] = None,
+    mbar: Annotated[Optional[str], typer.Option("--mbar", help="--sensitivity rm: comma-separated Mbar values (default 0.5,1,1.5,2).")] = None,
+    m_values: Annotated[Optional[str], typer.Option("--m", help="--sensitivity sd: comma-separated M values, outcome units per period (required).")] = None,
+    sensitivity_target: Annotated[Optional[str], typer.Option("--sensitivity-target", help="first (first post-period effect, default) | average (of the post periods).")] = None,
+    pretrend_test: Annotated[bool, typer.Option("--pretrend-test", help="With --panel: Wald test that the pre-period event-study coefficients are 0 (a 'pretrend' row).")] = False,
 ) -> None:
     """Run the estimators: the analyses of a plan on the council panel, or one method on any long panel.
 
@@ -196,10 +195,13 @@ def estimate(
     With --panel: prints a results table, and with --json writes every estimate with its name,
     estimate, se, ci_low, ci_high and the options and seed used.
     """
+    checks = _event_study_checks(method, sensitivity, mbar, m_values, sensitivity_target, pretrend_test)
     if panel_file is not None:
         _estimate_any_panel(panel_file, unit, time, outcome, cohort, treated, covariates, method, control, est_method,
-                            bootstrap, seed, json_out, interval=interval, permutations=permutations)
+                            bootstrap, seed, json_out, checks, interval=interval, permutations=permutations)
         return
+    if checks:
+        raise UsageError("--sensitivity, --mbar, --m, --sensitivity-target and --pretrend-test go with --panel; in a plan use the analysis's sensitivity table")
     plan_path = _resolve_plan(plan)
     with data_lock(out_root), progress("estimate") as tick:
         target = run_plan_into(plan_path, out_root, allow_deviations=allow_deviations, command=command_line(), tick=tick)
@@ -207,11 +209,43 @@ def estimate(
     say(f"results -> {target}/results.json, results.parquet")
 
 
+def _event_study_checks(method, sensitivity, mbar, m_values, target, pretrend) -> dict | None:
+    """The --sensitivity / --pretrend-test request, checked before any data is read (exit 2 if it cannot apply)."""
+    from evalkit import sensitivity as sens
+
+    if sensitivity is None:
+        stray = [flag for flag, v in (("--mbar", mbar), ("--m", m_values), ("--sensitivity-target", target)) if v is not None]
+        if stray:
+            raise UsageError(f"{stray[0]} needs --sensitivity rm|sd")
+        if not pretrend:
+            return None
+        sens.check_method(method, {}, "--pretrend-test")
+        return {"sensitivity": None, "pretrend": True}
+    if sensitivity not in ("rm", "sd"):
+        raise UsageError(f"--sensitivity takes rm (relative magnitudes) or sd (smoothness), not {sensitivity!r}")
+    if sensitivity == "rm" and m_values is not None:
+        raise UsageError("--m goes with --sensitivity sd; relative magnitudes take --mbar")
+    if sensitivity == "sd" and mbar is not None:
+        raise UsageError("--mbar goes with --sensitivity rm; smoothness takes --m")
+    spec = {"method": sensitivity, "target": target or "first"}
+    if mbar is not None:
+        spec["mbar"] = sens.parse_values(mbar, "--mbar")
+    if m_values is not None:
+        spec["m"] = sens.parse_values(m_values, "--m")
+    try:
+        spec = sens.check_spec(spec)
+    except ValueError as exc:
+        flag = "--m" if "needs m" in str(exc) else "--sensitivity-target" if "target" in str(exc) else "--sensitivity"
+        raise UsageError(f"{flag}: {exc}") from None
+    sens.check_method(method, {}, "--sensitivity")
+    return {"sensitivity": spec, "pretrend": pretrend}
+
+
 def _estimate_any_panel(path, unit, time, outcome, cohort, treated, covariates, method, control, est_method, bootstrap, seed,
-                        json_out, *, interval: str = "auto", permutations: int = 199) -> None:
+                        json_out, checks=None, *, interval: str = "auto", permutations: int = 199) -> None:
     from evalkit import estimate as stage
-    from evalkit.estimators.few_treated import normalise
     from evalkit.estimators.data import make_panel, read_panel_file
+    from evalkit.estimators.few_treated import normalise
     from evalkit.io import atomic_write_text
 
     missing = [flag for flag, v in (("--unit", unit), ("--time", time), ("--outcome", outcome)) if not v]
@@ -225,9 +259,15 @@ def _estimate_any_panel(path, unit, time, outcome, cohort, treated, covariates, 
     frame = read_panel_file(path)
     long = make_panel(frame, unit=unit, time=time, outcome=outcome, cohort=cohort, treated=treated, covariates=covs, source=path.name)
     options = {k: v for k, v in (("control", control), ("est_method", est_method)) if v is not None}
+    if checks:
+        from evalkit import sensitivity as sens
+
+        options = sens.check_method(method, options, "--sensitivity" if checks["sensitivity"] else "--pretrend-test")
     inference = {"seed": seed, "bootstrap": bootstrap, "interval": interval, "permutations": permutations}
     result = stage.call_estimator(method, long, options, inference)
     stage.add_few_treated_inference(method, long, options, inference, result)
+    if checks:
+        sens.add_rows(result, sensitivity=checks["sensitivity"], pretrend=checks["pretrend"], alpha=0.05)
     text = result.to_json()
     if json_out == "-":
         sys.stdout.write(text)
@@ -240,7 +280,7 @@ def _estimate_any_panel(path, unit, time, outcome, cohort, treated, covariates, 
 def _print_headlines(results_json: Path) -> None:
     import json
 
-    doc = json.loads(results_json.read_text())
+    doc = json.loads(results_json.read_text(encoding="utf-8"))
     if doc.get("synthetic_demo"):
         say("[bold yellow]SYNTHETIC DEMO DATA[/]")
     for a in doc["analyses"]:
@@ -291,7 +331,7 @@ def verify(report_dir: Annotated[Path, typer.Argument(help="A folder written by 
     from evalkit.report.render import render_report
 
     def rerun(recorded: Path) -> Path:
-        doc = json.loads((recorded / "results.json").read_text())
+        doc = json.loads((recorded / "results.json").read_text(encoding="utf-8"))
         fresh = Path(tempfile.mkdtemp(prefix="evalkit-verify-"))
         new = stage.run_plan(doc["plan"], command=doc["provenance"]["command"], plan_sha256=doc.get("plan_sha256"),
                              lock=doc.get("lock"), deviations=doc.get("deviations"))
@@ -299,12 +339,18 @@ def verify(report_dir: Annotated[Path, typer.Argument(help="A folder written by 
         render_report(fresh / "results.json", fresh)
         return fresh
 
-    differences = verifier.verify(report_dir, rerun)
+    notes: list[str] = []
+    differences = verifier.verify(report_dir, rerun, notes)
     if differences:
         err.print(f"[red]not reproduced[/]: {len(differences)} difference(s) in {report_dir}")
         for line in differences:
             err.print(f"  {line}", markup=False)
         raise typer.Exit(1)
+    if notes:  # e.g. a report made on another processor: see evalkit/meaning.py
+        say(f"reproduced in meaning: {len(notes)} output(s) in {report_dir} differ only in rounding")
+        for line in notes:
+            say(f"  {line}")
+        return
     say(f"reproduced: every output in {report_dir} is byte-identical on rerun")
 
 
@@ -324,8 +370,6 @@ def power(
     kept), adds known effects and runs the plan's own analyses and default intervals. Writes
     OUT/<name>/power.json and power.parquet (rejection rate against effect, MDE at 80% power).
     """
-    import polars as pl
-
     from evalkit import estimate as stage
     from evalkit import plan as plans
     from evalkit import power as pw
@@ -336,10 +380,14 @@ def power(
             plan_doc["power"] = {**(plan_doc.get("power") or {}), "effects": [float(e) for e in effects.split(",")]}
         except ValueError:
             raise UsageError(f"--effects must be numbers separated by commas, not {effects!r}") from None
+    from evalkit import generations
+    from evalkit.panel.build import read_parquet_checked
+
     panel_path = Path(plan_doc["data"]["panel"])
-    if not panel_path.exists():
+    panel_file = generations.resolve(panel_path)
+    if not panel_file.is_file():
         raise EvalkitError("panel not found; run `evalkit panel` first", file=panel_path)
-    frame = pl.read_parquet(panel_path)
+    frame = read_parquet_checked(panel_file)
     sample, _ = stage.sample_panel(frame, plan_doc.get("sample", {}))
     with progress("power") as tick:
         doc = pw.power_analysis(plan_doc, frame, sample, panel_path, draws=draws, permutations=permutations, progress=tick)

@@ -35,12 +35,13 @@ FEW_TREATED = 40
 INTERVALS = ("auto", "analytic", "randomization", "wild")
 RI_SUFFIX = ":randomisation"  # row suffix kept from evalkit 0.x results (British spelling)
 WILD_ROW = "coef:wild_bootstrap"
-LINEAR = ("cs", "twfe", "sunab", "imputation")  # estimators linear in the outcome: RI by test inversion
+LINEAR = ("cs", "twfe", "twfe_es", "sunab", "imputation")  # estimators linear in the outcome: RI by test inversion
 SUPPORTS: dict[str, tuple[str, ...]] = {
     "cs": ("analytic", "randomization"),
     "sunab": ("analytic", "randomization"),
     "imputation": ("analytic", "randomization"),
     "twfe": ("analytic", "randomization", "wild"),
+    "twfe_es": ("analytic", "randomization"),
     "sdid": ("analytic", "randomization"),
 }
 # Row aggregations that get a few-treated interval (the summaries and the event study).

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import polars as pl
 import pytest
@@ -12,8 +10,9 @@ from evalkit.errors import EvalkitError
 from evalkit.estimators.cs import callaway_santanna
 from evalkit.estimators.data import make_panel, read_panel_file
 from evalkit.estimators.did_sim import simulate_staggered
+from tests.shared_data import VALIDATION
 
-MPDTA = Path("/work/shared/data/validation/mpdta.csv")
+MPDTA = VALIDATION / "mpdta.csv"
 SE_TOL = 5.5e-5
 pytestmark = pytest.mark.skipif(not MPDTA.exists(), reason="validation data not available")
 

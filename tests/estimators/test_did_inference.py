@@ -3,8 +3,6 @@ coverage on simulated data with few treated units."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -21,8 +19,9 @@ from evalkit.estimators.inference import (
     wild_cluster_bootstrap,
 )
 from evalkit.estimators.twfe import twfe
+from tests.shared_data import VALIDATION
 
-MPDTA = Path("/work/shared/data/validation/mpdta.csv")
+MPDTA = VALIDATION / "mpdta.csv"
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,6 @@ known effects without noise, agreement under homogeneous effects, SE calibration
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import polars as pl
 import pytest
@@ -15,8 +13,9 @@ from evalkit.estimators.did_sim import simulate_staggered
 from evalkit.estimators.imputation import imputation
 from evalkit.estimators.sunab import sun_abraham
 from evalkit.estimators.twfe import twfe
+from tests.shared_data import VALIDATION
 
-MPDTA = Path("/work/shared/data/validation/mpdta.csv")
+MPDTA = VALIDATION / "mpdta.csv"
 needs_data = pytest.mark.skipif(not MPDTA.exists(), reason="validation data not available")
 
 COHORTS = {3: 40, 5: 60, 8: 50}
@@ -49,7 +48,7 @@ def test_sunab_equals_cs_universal_never_treated(mpdta):
 def test_sunab_recovers_heterogeneous_dynamic_effects_exactly():
     panel = simulate_staggered(300, 10, COHORTS, effect=het, noise=0.0, seed=3)
     sa = sun_abraham(panel)
-    for g, n in COHORTS.items():
+    for g in COHORTS:
         for e in range(0, 10 - g + 1):
             assert sa.estimate(f"catt:g={g},e={e}")["estimate"] == pytest.approx(het(g, e), abs=1e-8)
     for e in (0, 2):

@@ -11,8 +11,9 @@ import pytest
 from evalkit.errors import EvalkitError
 from evalkit.sources import cin
 from evalkit.sources.common import MEASURES_SCHEMA
+from tests.shared_data import REFERENCE
 
-REF = Path("/work/shared/data/reference/cin")
+REF = REFERENCE / "cin"
 MALFORMED = Path(__file__).parent / "malformed"
 needs_ref = pytest.mark.skipif(not REF.is_dir(), reason=f"reference folder {REF} is absent")
 
@@ -56,7 +57,7 @@ def test_county_durham_2025(parsed: dict[str, pl.DataFrame]) -> None:
     assert value(c1, 2025, "840", "referrals") == (5378.0, None)
     assert value(c1, 2025, "840", "rereferrals") == (1003.0, None)
     assert value(c1, 2025, "840", "rereferral_percent") == (18.7, None)
-    assert c1.filter((pl.col("measure") == "rereferral_percent"))["unit"].unique().to_list() == ["percent"]
+    assert c1.filter(pl.col("measure") == "rereferral_percent")["unit"].unique().to_list() == ["percent"]
     b1 = parsed["b1"]
     assert value(b1, 2025, "840", "cin_at_31_march") == (4415.0, None)
     assert value(b1, 2025, "840", "cin_starts") == (4272.0, None)

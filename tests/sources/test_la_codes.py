@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -11,8 +10,9 @@ import pytest
 from evalkit.errors import EvalkitError
 from evalkit.sources import la_codes
 from evalkit.sources.common import MEASURES_SCHEMA
+from tests.shared_data import REFERENCE
 
-REF = Path("/work/shared/data/reference")
+REF = REFERENCE
 LAS = REF / "dfe_las.csv"
 
 
