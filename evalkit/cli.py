@@ -219,6 +219,11 @@ def estimate(
     alpha: Annotated[float, typer.Option(help="Significance level: intervals are (1 - alpha) x 100 per cent.")] = methods.DEFAULT_ALPHA,
     json_out: Annotated[Optional[str], typer.Option("--json", help="Write results as JSON to this file ('-' = stdout).")] = None,
     out_root: Annotated[Path, typer.Option("--out", help="Where plan results go (reports/<plan name>/).")] = REPORTS,
+    sensitivity: Annotated[Optional[Literal["rm", "sd"]], typer.Option("--sensitivity", help="With --panel: Rambachan-Roth sensitivity of the event study, relative magnitudes or smoothness; methods cs, sunab, twfe_es.")] = None,
+    mbar: Annotated[Optional[str], typer.Option("--mbar", help="--sensitivity rm: comma-separated Mbar values (default 0.5,1,1.5,2).")] = None,
+    m_values: Annotated[Optional[str], typer.Option("--m", help="--sensitivity sd: comma-separated M values, outcome units per period (required).")] = None,
+    sensitivity_target: Annotated[Optional[Literal["first", "average"]], typer.Option("--sensitivity-target", help="The first post-period effect (default), or the average of the post periods.")] = None,
+    pretrend_test: Annotated[bool, typer.Option("--pretrend-test", help="With --panel: Wald test that the pre-period event-study coefficients are 0 (a 'pretrend' row).")] = False,
 ) -> None:
     """Run the estimators: the analyses of a plan on the council panel, or one method on any long panel.
 
@@ -232,12 +237,15 @@ def estimate(
       evalkit estimate --panel df_het.csv --unit unit --time year --outcome dep_var \\
         --cohort g --method cs --est-method dr --bootstrap 999 --json -
     """
+    checks = _event_study_checks(method, sensitivity, mbar, m_values, sensitivity_target, pretrend_test)
     if panel_file is not None:
         options = {k: v for k, v in (("control", control), ("est_method", est_method)) if v is not None}
         options.update(_parse_options(option or []))
         _estimate_any_panel(panel_file, unit, time, outcome, cohort, treated, covariates, method, options,
-                            {"seed": seed, "bootstrap": bootstrap, "alpha": alpha}, json_out)
+                            {"seed": seed, "bootstrap": bootstrap, "alpha": alpha}, json_out, checks)
         return
+    if checks:
+        raise UsageError("--sensitivity, --mbar, --m, --sensitivity-target and --pretrend-test go with --panel; in a plan use the analysis's sensitivity table")
     plan_path = _resolve_plan(plan)
     with data_lock(out_root), progress("estimate") as tick:
         target = run_plan_into(plan_path, out_root, allow_deviations=allow_deviations, command=command_line(), tick=tick)
@@ -261,7 +269,39 @@ def _parse_options(items: list[str]) -> dict[str, object]:
     return out
 
 
-def _estimate_any_panel(path, unit, time, outcome, cohort, treated, covariates, method, options, inference, json_out) -> None:
+def _event_study_checks(method, sensitivity, mbar, m_values, target, pretrend) -> dict | None:
+    """The --sensitivity / --pretrend-test request, checked before any data is read (exit 2 if it cannot apply)."""
+    from evalkit import sensitivity as sens
+
+    if sensitivity is None:
+        stray = [flag for flag, v in (("--mbar", mbar), ("--m", m_values), ("--sensitivity-target", target)) if v is not None]
+        if stray:
+            raise UsageError(f"{stray[0]} needs --sensitivity rm|sd")
+        if not pretrend:
+            return None
+        sens.check_method(method, {}, "--pretrend-test")
+        return {"sensitivity": None, "pretrend": True}
+    if sensitivity not in ("rm", "sd"):
+        raise UsageError(f"--sensitivity takes rm (relative magnitudes) or sd (smoothness), not {sensitivity!r}")
+    if sensitivity == "rm" and m_values is not None:
+        raise UsageError("--m goes with --sensitivity sd; relative magnitudes take --mbar")
+    if sensitivity == "sd" and mbar is not None:
+        raise UsageError("--mbar goes with --sensitivity rm; smoothness takes --m")
+    spec = {"method": sensitivity, "target": target or "first"}
+    if mbar is not None:
+        spec["mbar"] = sens.parse_values(mbar, "--mbar")
+    if m_values is not None:
+        spec["m"] = sens.parse_values(m_values, "--m")
+    try:
+        spec = sens.check_spec(spec)
+    except ValueError as exc:
+        flag = "--m" if "needs m" in str(exc) else "--sensitivity-target" if "target" in str(exc) else "--sensitivity"
+        raise UsageError(f"{flag}: {exc}") from None
+    sens.check_method(method, {}, "--sensitivity")
+    return {"sensitivity": spec, "pretrend": pretrend}
+
+
+def _estimate_any_panel(path, unit, time, outcome, cohort, treated, covariates, method, options, inference, json_out, checks=None) -> None:
     from evalkit import estimate as stage
     from evalkit.estimators.data import make_panel, read_panel_file
     from evalkit.io import atomic_write_text
@@ -272,7 +312,13 @@ def _estimate_any_panel(path, unit, time, outcome, cohort, treated, covariates, 
     frame = read_panel_file(path)
     covs = [c.strip() for c in covariates.split(",")] if covariates else []
     long = make_panel(frame, unit=unit, time=time, outcome=outcome, cohort=cohort, treated=treated, covariates=covs, source=path.name)
+    if checks:
+        from evalkit import sensitivity as sens
+
+        options = sens.check_method(method, options, "--sensitivity" if checks["sensitivity"] else "--pretrend-test")
     result = stage.call_estimator(method, long, options, inference)
+    if checks:
+        sens.add_rows(result, sensitivity=checks["sensitivity"], pretrend=checks["pretrend"], alpha=inference["alpha"])
     text = result.to_json()
     if json_out == "-":
         sys.stdout.write(text)
@@ -450,8 +496,11 @@ def main() -> None:
         err.print("aborted")
         sys.exit(130)
     except Exception as exc:  # click's usage errors arrive here in non-standalone mode
-        if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # typer's vendored click exceptions
-            exc.show()
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # typer's vendored click exceptions
+            ctx = getattr(exc, "ctx", None)
+            where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            text = " ".join(exc.format_message().replace("Value error, ", "").split())
+            sys.stderr.write(f"usage error: {text}{where}\n")
             sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
         raise
     if isinstance(code, int) and code:  # typer returns (not raises) Exit codes in this mode

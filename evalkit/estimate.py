@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from evalkit import __version__, methods
+from evalkit import __version__, methods, sensitivity
 from evalkit.conclusions import RULE, conclude
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel, make_panel
@@ -210,6 +210,9 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
         if progress:
             progress(analysis["label"])
         options = dict(analysis.get("options", {}))
+        checks = {"sensitivity": analysis.get("sensitivity"), "pretrend": bool(analysis.get("pretrend_test"))}
+        if checks["sensitivity"] or checks["pretrend"]:
+            options = sensitivity.check_method(analysis["method"], options, f"analysis {analysis['label']!r}: sensitivity")
         rows_for_analysis = sample
         if "donors" in options:  # a per-analysis comparison pool, e.g. councils also judged inadequate
             rows_for_analysis, _ = sample_panel(panel, {**plan.get("sample", {}), "donors": options.pop("donors")})
@@ -232,6 +235,9 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
         result = call_estimator(analysis["method"], long, options, inference)
         if analysis.get("primary") or analysis["method"] == "twfe":
             add_few_treated_inference(analysis["method"], long, options, inference, result)
+        if checks["sensitivity"] or checks["pretrend"]:
+            sensitivity.add_rows(result, sensitivity=checks["sensitivity"], pretrend=checks["pretrend"],
+                                 alpha=float(inference.get("alpha", 0.05)))
         result.diagnostics["years"] = list(window)
         if sparse:
             result.diagnostics["sample"] = f"inspection years only: {rows.height} council-years with a published judgement"
@@ -271,7 +277,7 @@ def run(loaded: LoadedPlan, out_dir: Path, *, command: str, progress: Callable[[
 
 def panel_context(panel_path: Path, sample: pl.DataFrame) -> dict[str, Any]:
     """Registry rows of the sample's treated councils (with sources), coverage and balance, for the report."""
-    from evalkit.panel import registry as reg
+    from evalkit.sources import registry as reg
 
     folder = panel_path.parent
     local = folder / "adm_registry.csv"

@@ -154,6 +154,14 @@ class SdidOptions(Options):
 
 
 @dataclass(frozen=True)
+class TwfeEsOptions(Options):
+    """Two-way fixed effects event study (dynamic coefficients relative to one pre-period)."""
+
+    alpha: Alpha = _opt(DEFAULT_ALPHA, "Significance level (default: [inference].alpha).")
+    reference: int = _opt(-1, "The event time every coefficient is relative to.")
+
+
+@dataclass(frozen=True)
 class Method:
     """One estimation method: everything the CLI, plan, dispatch and report need to know."""
 
@@ -208,6 +216,12 @@ METHODS: dict[str, Method] = {m.key: m for m in (
            "synthetic control for staggered adoption",
            "Synthetic control fitted for councils that moved in different years, pooled "
            "across treated councils.", {"seed": "seed", "reps": "permutations"}),
+    Method("twfe_es", "evalkit.estimators.twfe_es:twfe_event_study", TwfeEsOptions,
+           "two-way fixed effects event study",
+           "Event-study coefficients from one regression with unit and year effects, relative to the year "
+           "before the move; with staggered moves and varying effects they can be contaminated, so they "
+           "serve mainly the pre-trend test and the sensitivity analysis.", {"alpha": "alpha"},
+           ("twfe_event_study",)),
 )}
 METHOD_KEYS: tuple[str, ...] = tuple(METHODS)
 CONTROL_CHOICES: tuple[str, ...] = typing.get_args(Control)

@@ -17,7 +17,8 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_serializer, model_validator
+from pydantic_core import PydanticCustomError
 
 from evalkit import methods
 from evalkit.errors import EvalkitError
@@ -77,23 +78,40 @@ class Inference(_Model):
         None, description='The interval the verdict uses; "auto" (the default) applies the few-treated rule.')
 
 
+Bound = Annotated[float, Field(ge=0)]
+
+
 class SensitivityRM(_Model):
     """Rambachan-Roth relative-magnitudes bounds."""
 
     method: Literal["rm"]
-    mbar: list[float] = Field(default_factory=lambda: [0.5, 1.0, 1.5, 2.0])
+    mbar: list[Bound] = Field(default_factory=lambda: [0.5, 1.0, 1.5, 2.0], min_length=1)
     target: Literal["first", "average"] = "first"
 
 
 class SensitivitySD(_Model):
-    """Rambachan-Roth smoothness bounds."""
+    """Rambachan-Roth smoothness bounds (M in outcome units per period)."""
 
     method: Literal["sd"]
-    m: list[float]
+    m: list[Bound] = Field(min_length=1)
     target: Literal["first", "average"] = "first"
 
 
-Sensitivity = Annotated[Union[SensitivityRM, SensitivitySD], Field(discriminator="method")]
+def _sensitivity_spec(value: Any) -> Any:
+    """evalkit.sensitivity.check_spec gives the reasons (one vocabulary with the CLI flags)."""
+    if not isinstance(value, dict):
+        return value
+    from evalkit import sensitivity
+
+    try:
+        return sensitivity.check_spec(value)
+    except ValueError as exc:
+        raise PydanticCustomError("plan", "{reason}", {"reason": str(exc), "expected": _SENSITIVITY_EXPECTED}) from None
+
+
+_SENSITIVITY_EXPECTED = "method = 'rm', mbar = [...] or method = 'sd', m = [...]; target = 'first' | 'average'"
+Sensitivity = Annotated[Union[SensitivityRM, SensitivitySD], Field(discriminator="method"),
+                        BeforeValidator(_sensitivity_spec)]
 
 
 class AnalysisBase(_Model):
@@ -103,7 +121,8 @@ class AnalysisBase(_Model):
     method: str
     primary: bool = Field(False, description="The estimate reported as the answer.")
     options: Any = None
-    sensitivity: Optional[Sensitivity] = None
+    sensitivity: Optional[Sensitivity] = Field(None, description="Rambachan-Roth sensitivity of the event study.")
+    pretrend_test: Optional[bool] = Field(None, description="Wald test that the pre-period event-study coefficients are 0.")
 
     @model_validator(mode="after")
     def _title(self) -> AnalysisBase:
@@ -170,7 +189,7 @@ def validate(doc: dict[str, Any], file: str | Path = "<plan>") -> dict[str, Any]
         model = Plan.model_validate(doc)
     except ValidationError as exc:
         raise _one_error(exc, doc, file) from None
-    _cross_checks(model, file)
+    _cross_checks(model, [a.get("options", {}) for a in doc["analysis"]], file)
     out = model.model_dump(mode="json")
     for i, raw in enumerate(doc["analysis"]):
         out["analysis"][i]["options"] = _plain_options(raw.get("options", {}), f"analysis[{i}].options", file)
@@ -180,7 +199,7 @@ def validate(doc: dict[str, Any], file: str | Path = "<plan>") -> dict[str, Any]
 # --------------------------------------------------------------------------- checks across keys
 
 
-def _cross_checks(model: Plan, file: Path) -> None:
+def _cross_checks(model: Plan, raw_options: list[dict[str, Any]], file: Path) -> None:
     def fail(key: str, message: str, expected: str) -> EvalkitError:
         return EvalkitError(message, file=file, column=key, expected=expected)
 
@@ -200,6 +219,15 @@ def _cross_checks(model: Plan, file: Path) -> None:
         if a.label in labels:
             raise fail(f"analysis[{i}].label", f"duplicate label {a.label!r}", "a label used by one analysis only")
         labels.add(a.label)
+        if a.sensitivity is not None or a.pretrend_test:
+            from evalkit import sensitivity
+            from evalkit.errors import UsageError
+
+            try:
+                sensitivity.check_method(a.method, raw_options[i], "sensitivity and pretrend_test")
+            except UsageError as exc:
+                key = "sensitivity" if a.sensitivity is not None else "pretrend_test"
+                raise fail(f"analysis[{i}].{key}", str(exc), "method cs, sunab or twfe_es") from None
 
 
 def _plain_options(value: Any, key: str, file: Path) -> Any:
@@ -323,6 +351,8 @@ def _one_error(exc: ValidationError, doc: dict[str, Any], file: Path) -> Evalkit
         bound = next(iter(ctx.values()), "")
         noun = "an integer" if isinstance(value, int) else "a number"
         return err(f"is {value!r}", f"{noun} {op} {bound}")
+    if kind == "plan":
+        return err(ctx["reason"], ctx.get("expected"))
     if kind == "finite_number":
         return err(f"is {value}", "a finite number")
     expected = {

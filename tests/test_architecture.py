@@ -28,9 +28,11 @@ ALLOWED: dict[str, set[str]] = {
     "panel": BASE | {"sources"},
     "demo": BASE | {"sources", "panel"},
     "conclusions": BASE,
-    "plan_schema": BASE | {"methods"},
-    "plan": BASE | {"methods", "plan_schema"},
-    "estimate": BASE | {"estimators", "methods", "plan", "plan_schema", "conclusions", "panel", "sources"},
+    "sensitivity": BASE | {"estimators", "methods"},  # event-study checks shared by plans and the CLI
+    "plan_schema": BASE | {"methods", "sensitivity"},
+    "plan": BASE | {"methods", "plan_schema", "sensitivity"},
+    "estimate": BASE | {"estimators", "methods", "plan", "plan_schema", "conclusions", "panel", "sources",
+                        "sensitivity"},
     "report": BASE | {"estimators", "methods", "conclusions"},
     "verify": BASE,
 }
