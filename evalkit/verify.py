@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from evalkit.errors import EvalkitError
 from evalkit.io import sha256_bytes
