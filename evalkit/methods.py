@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Callable, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Union
 
 from annotated_types import Ge, Gt, Lt
 
@@ -51,7 +53,7 @@ def _opt(default: Any = None, help: str = "", *, factory: Callable[[], Any] | No
 class Options:
     """Options every method accepts from a plan."""
 
-    donors: Optional[DonorRule] = _opt(None, "Comparison pool for this analysis only (overrides [sample].donors).")
+    donors: DonorRule | None = _opt(None, "Comparison pool for this analysis only (overrides [sample].donors).")
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,9 @@ class CsOptions(Options):
     alpha: Alpha = _opt(DEFAULT_ALPHA, "Significance level (default: [inference].alpha).")
     bootstrap: NonNegInt = _opt(0, "Multiplier-bootstrap draws; 0 = analytic errors (default: [inference].bootstrap).")
     seed: Seed = _opt(DEFAULT_SEED, "Random seed (default: [inference].seed).")
-    balance_e: Optional[NonNegInt] = _opt(None, "Event-study on cohorts observed this many periods after adoption.")
-    min_e: Optional[float] = _opt(None, "Shortest event time in the event study.")
-    max_e: Optional[float] = _opt(None, "Longest event time in the event study.")
+    balance_e: NonNegInt | None = _opt(None, "Event-study on cohorts observed this many periods after adoption.")
+    min_e: float | None = _opt(None, "Shortest event time in the event study.")
+    max_e: float | None = _opt(None, "Longest event time in the event study.")
     bootstrap_weights: Literal["mammen", "rademacher"] = _opt("mammen", "Multiplier-bootstrap weights.")
 
 
@@ -96,32 +98,32 @@ class ImputationOptions(Options):
     alpha: Alpha = _opt(DEFAULT_ALPHA, "Significance level (default: [inference].alpha).")
 
 
-Predictors = Optional[list[Union[int, str, dict[str, Any], list[Any]]]]
-VSpec = Union[Literal["nested", "equal", "regression"], list[float]]
+Predictors = list[int | str | dict[str, Any] | list[Any]] | None
+VSpec = Literal["nested", "equal", "regression"] | list[float]
 
 
 @dataclass(frozen=True)
 class SynthOptions(Options):
     """Abadie, Diamond and Hainmueller synthetic control for one treated unit."""
 
-    treated_unit: Optional[str] = _opt(None, "The treated unit (default: the only one).")
+    treated_unit: str | None = _opt(None, "The treated unit (default: the only one).")
     predictors: Predictors = _opt(None, "Predictors: years of the outcome, variable names, [var, periods] or "
                                         "{var, periods} (default: every pre-period outcome).")
     v: VSpec = _opt("nested", "Predictor weights: nested optimisation, equal, regression, or a list of weights.")
-    pre_periods: Optional[list[int]] = _opt(None, "Periods whose fit chooses V (default: all pre-treatment periods).")
-    donor_units: Optional[list[str]] = _opt(None, "Donor unit codes (default: every never-treated unit).")
+    pre_periods: list[int] | None = _opt(None, "Periods whose fit chooses V (default: all pre-treatment periods).")
+    donor_units: list[str] | None = _opt(None, "Donor unit codes (default: every never-treated unit).")
     seed: Seed = _opt(DEFAULT_SEED, "Random seed (default: [inference].seed).")
     inference: bool = _opt(True, "Run placebo, leave-one-out and conformal inference.")
-    placebo_times: Optional[list[int]] = _opt(None, "Fake adoption periods for in-time placebos.")
+    placebo_times: list[int] | None = _opt(None, "Fake adoption periods for in-time placebos.")
     prefit_k: list[float] = _opt(help="Pre-fit filters for placebos (multiples of the treated unit's pre-fit).",
                                  factory=lambda: [2.0, 5.0, 20.0])
     prefit_scale: Literal["mspe", "rmspe"] = _opt("mspe", "Scale of the pre-fit filter.")
     leave_one_out: bool = _opt(True, "Refit leaving out each donor with positive weight.")
     conformal: bool = _opt(True, "Conformal intervals (Chernozhukov, Wüthrich and Zhu).")
     alpha: Alpha = _opt(DEFAULT_ALPHA, "Significance level (default: [inference].alpha).")
-    v_starts: Optional[list[list[float]]] = _opt(None, "Extra starting points for the V search.")
+    v_starts: list[list[float]] | None = _opt(None, "Extra starting points for the V search.")
     default_starts: bool = _opt(True, "Also start the V search from the default points.")
-    n_jobs: Optional[PosInt] = _opt(None, "Processes for placebo fits (default: all cores; results do not depend on it).")
+    n_jobs: PosInt | None = _opt(None, "Processes for placebo fits (default: all cores; results do not depend on it).")
 
 
 @dataclass(frozen=True)
@@ -130,26 +132,26 @@ class SynthStaggeredOptions(Options):
 
     predictors: Predictors = _opt(None, "Predictors, as for synth (default: every pre-period outcome).")
     v: VSpec = _opt("nested", "Predictor weights: nested optimisation, equal, regression, or a list of weights.")
-    donor_units: Optional[list[str]] = _opt(None, "Donor unit codes (default: every never-treated unit).")
+    donor_units: list[str] | None = _opt(None, "Donor unit codes (default: every never-treated unit).")
     control: Control = _opt("never", "Donors: never treated, or also units first treated after the fit's last period + window.")
     window: NonNegInt = _opt(0, "With control = notyet: periods between a donor's adoption and the fit's last period.")
-    horizon: Optional[NonNegInt] = _opt(None, "Periods after adoption fitted (default: to the end of the panel).")
+    horizon: NonNegInt | None = _opt(None, "Periods after adoption fitted (default: to the end of the panel).")
     inference: bool = _opt(True, "Placebo inference pooled across treated units.")
     reps: PosInt = _opt(1000, "Pooled placebo draws (default: [inference].permutations).")
     seed: Seed = _opt(DEFAULT_SEED, "Random seed (default: [inference].seed).")
-    n_jobs: Optional[PosInt] = _opt(None, "Processes for the fits (default: all cores; results do not depend on it).")
+    n_jobs: PosInt | None = _opt(None, "Processes for the fits (default: all cores; results do not depend on it).")
 
 
 @dataclass(frozen=True)
 class SdidOptions(Options):
     """Synthetic difference-in-differences by adoption cohort (Arkhangelsky et al. 2021; Clarke et al. 2023)."""
 
-    se: Optional[Literal["placebo", "bootstrap", "jackknife"]] = _opt("placebo", "How standard errors are computed.")
+    se: Literal["placebo", "bootstrap", "jackknife"] | None = _opt("placebo", "How standard errors are computed.")
     reps: PosInt = _opt(200, "Placebo or bootstrap draws (default: [inference].permutations).")
     seed: Seed = _opt(DEFAULT_SEED, "Random seed (default: [inference].seed).")
     estimator: Literal["sdid", "sc", "did"] = _opt("sdid", "SDID, or its synthetic-control or DiD special case.")
     alpha: Alpha = _opt(DEFAULT_ALPHA, "Significance level (default: [inference].alpha).")
-    n_jobs: Optional[PosInt] = _opt(None, "Processes for the draws (default: all cores; results do not depend on it).")
+    n_jobs: PosInt | None = _opt(None, "Processes for the draws (default: all cores; results do not depend on it).")
     jackknife_weights: Literal["refit", "fixed"] = _opt("refit", "Jackknife: refit the weights without each unit, or keep them.")
 
 
@@ -303,12 +305,15 @@ def describe(key: str) -> list[dict[str, Any]]:
     return out
 
 
+_UNIONS = (Union, types.UnionType)
+
+
 def _choices(tp: Any) -> tuple[str, ...]:
     if typing.get_origin(tp) is Annotated:
         return _choices(typing.get_args(tp)[0])
     if typing.get_origin(tp) is Literal:
         return tuple(typing.get_args(tp))
-    if typing.get_origin(tp) is Union:
+    if typing.get_origin(tp) in _UNIONS:
         return tuple(c for a in typing.get_args(tp) for c in _choices(a))
     return ()
 
@@ -323,7 +328,7 @@ def _type_text(tp: Any) -> str:
         return f"{base} ({', '.join(bounds)})" if bounds else base
     if origin is Literal:
         return "|".join(map(str, args))
-    if origin is Union:
+    if origin in _UNIONS:
         parts = [_type_text(a) for a in args if a is not type(None)]
         return " or ".join(parts) + (" (optional)" if type(None) in args else "")
     if origin is list:

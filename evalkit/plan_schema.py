@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import re
+import types
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, Optional, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_serializer, model_validator
 from pydantic_core import PydanticCustomError
@@ -62,8 +63,8 @@ class TreatedUnit(_Model):
 
 class Sample(_Model):
     _keep_none: ClassVar[tuple[str, ...]] = ("years",)
-    years: Optional[list[int]] = Field(None, min_length=2, max_length=2, description="[first, last] year.")
-    treated: Union[Literal["registry"], list[TreatedUnit]] = Field(
+    years: list[int] | None = Field(None, min_length=2, max_length=2, description="[first, last] year.")
+    treated: Literal["registry"] | list[TreatedUnit] = Field(
         "registry", description='"registry", or a list of {unit = "...", first_year = 2016}.')
     exclude_units: list[str] = Field(default_factory=list, description="Councils left out, by unit code.")
     donors: methods.DonorRule = Field("never_treated", description="Comparison councils.")
@@ -74,7 +75,7 @@ class Inference(_Model):
     seed: NonNegInt = Field(description="Seed for every random draw, recorded in the outputs.")
     bootstrap: NonNegInt = Field(999, description="Bootstrap draws (0 = analytic standard errors only).")
     permutations: NonNegInt = Field(999, description="Permutations / placebo draws.")
-    interval: Optional[Literal["auto", "analytic", "randomization", "wild"]] = Field(
+    interval: Literal["auto", "analytic", "randomization", "wild"] | None = Field(
         None, description='The interval the verdict uses; "auto" (the default) applies the few-treated rule.')
 
 
@@ -110,19 +111,19 @@ def _sensitivity_spec(value: Any) -> Any:
 
 
 _SENSITIVITY_EXPECTED = "method = 'rm', mbar = [...] or method = 'sd', m = [...]; target = 'first' | 'average'"
-Sensitivity = Annotated[Union[SensitivityRM, SensitivitySD], Field(discriminator="method"),
+Sensitivity = Annotated[SensitivityRM | SensitivitySD, Field(discriminator="method"),
                         BeforeValidator(_sensitivity_spec)]
 
 
 class AnalysisBase(_Model):
     label: Name
-    title: Optional[Text] = Field(None, description="Default: the label.")
+    title: Text | None = Field(None, description="Default: the label.")
     outcome: Text = Field(description="A column of the panel.")
     method: str
     primary: bool = Field(False, description="The estimate reported as the answer.")
     options: Any = None
-    sensitivity: Optional[Sensitivity] = Field(None, description="Rambachan-Roth sensitivity of the event study.")
-    pretrend_test: Optional[bool] = Field(None, description="Wald test that the pre-period event-study coefficients are 0.")
+    sensitivity: Sensitivity | None = Field(None, description="Rambachan-Roth sensitivity of the event study.")
+    pretrend_test: bool | None = Field(None, description="Wald test that the pre-period event-study coefficients are 0.")
 
     @model_validator(mode="after")
     def _title(self) -> AnalysisBase:
@@ -139,14 +140,14 @@ def _analysis_model(key: str) -> type[AnalysisBase]:
                         method=(Literal[key], ...), options=(opts, Field(default_factory=opts)))
 
 
-Analysis = Annotated[Union[tuple(_analysis_model(k) for k in methods.METHOD_KEYS)],  # type: ignore[misc]
+Analysis = Annotated[Union[tuple(_analysis_model(k) for k in methods.METHOD_KEYS)],  # type: ignore[misc]  # noqa: UP007
                      Field(discriminator="method")]
 
 
 class Power(_Model):
     draws: int = Field(ge=1, description="Simulated data sets per effect size.")
-    effects: Optional[list[float]] = Field(None, description="True effects to simulate (default: chosen from the data).")
-    seed: Optional[NonNegInt] = Field(None, description="Default: [inference].seed.")
+    effects: list[float] | None = Field(None, description="True effects to simulate (default: chosen from the data).")
+    seed: NonNegInt | None = Field(None, description="Default: [inference].seed.")
 
 
 class Multiverse(_Model):
@@ -169,8 +170,8 @@ class Plan(_Model):
     inference: Inference
     analysis: list[Analysis] = Field(min_length=1)  # type: ignore[valid-type]
     report: Report = Field(default_factory=Report)
-    power: Optional[Power] = None
-    multiverse: Optional[Multiverse] = None
+    power: Power | None = None
+    multiverse: Multiverse | None = None
 
 
 SECTIONS = tuple(Plan.model_fields)
@@ -382,12 +383,15 @@ def _model_at(path: list[Any], doc: Any) -> type[BaseModel] | None:
     return _resolve(ann, node)
 
 
+_UNIONS = (Union, types.UnionType)
+
+
 def _unwrap(ann: Any, origin: Any) -> Any:
     import typing
 
     while typing.get_origin(ann) is Annotated:
         ann = typing.get_args(ann)[0]
-    if typing.get_origin(ann) is Union:
+    if typing.get_origin(ann) in _UNIONS:
         ann = next((a for a in typing.get_args(ann) if typing.get_origin(a) is origin), ann)
     return typing.get_args(ann)[0] if typing.get_origin(ann) is origin else ann
 
@@ -400,7 +404,7 @@ def _resolve(ann: Any, node: Any) -> type[BaseModel] | None:
         ann = typing.get_args(ann)[0]
     if isinstance(ann, type) and issubclass(ann, BaseModel):
         return ann
-    if typing.get_origin(ann) is Union:
+    if typing.get_origin(ann) in _UNIONS:
         for a in typing.get_args(ann):
             m = _resolve(a, node)
             if m is None:

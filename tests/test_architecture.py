@@ -14,12 +14,13 @@ import evalkit
 
 PACKAGE = Path(evalkit.__file__).resolve().parent
 
-BASE = {"evalkit", "errors", "io", "parallel", "locking"}
+BASE = {"evalkit", "errors", "io", "parallel", "locking", "generations"}
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "io": {"evalkit", "errors"},
     "parallel": {"evalkit", "errors"},
     "locking": {"evalkit", "errors"},
+    "generations": {"evalkit", "errors", "io"},
     "estimators": BASE,                      # know nothing of councils, plans or files
     "methods": BASE | {"estimators"},        # the registry: which estimator, which options
     "sources": BASE,                         # one parser per publication; no panel logic
