@@ -293,7 +293,7 @@ def panel_context(panel_path: Path, sample: pl.DataFrame) -> dict[str, Any]:
         if r["la_code"] in treated_codes or any(r["la_code"] in code.split(" / ") for code in treated_codes) or r["role"] != "treated"
     ]
     diagnostics = folder / "panel_diagnostics.json"
-    coverage = json.loads(diagnostics.read_text()).get("coverage", []) if diagnostics.exists() else []
+    coverage = json.loads(diagnostics.read_text(encoding="utf-8")).get("coverage", []) if diagnostics.exists() else []
     balance_file = folder / "balance.parquet"
     balance = read_parquet_checked(balance_file).to_dicts() if balance_file.exists() else []
     return {"registry": rows, "coverage": coverage, "balance": balance}

@@ -35,7 +35,8 @@ ALLOWED: dict[str, set[str]] = {
     "estimate": BASE | {"estimators", "methods", "plan", "plan_schema", "conclusions", "panel", "sources",
                         "sensitivity"},
     "report": BASE | {"estimators", "methods", "conclusions"},
-    "verify": BASE,
+    "meaning": {"evalkit"},                  # what a difference in results means (verify)
+    "verify": BASE | {"meaning"},
 }
 
 

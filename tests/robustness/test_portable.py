@@ -104,3 +104,53 @@ def test_the_import_check_would_catch_a_module_level_fcntl(tmp_path: Path) -> No
     code = "import sys; sys.modules['fcntl'] = None\ntry:\n    import fcntl\nexcept ImportError:\n    print('blocked')"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() == "blocked"
+
+
+def text_io_without_encoding(root: Path) -> list[str]:
+    """`file:line call` for open()/read_text()/write_text() in text mode with no encoding= (the
+    platform default is cp1252 on many Windows machines, so UTF-8 must be named)."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            keywords = {k.arg for k in node.keywords}
+            if name in ("read_text", "write_text"):
+                bad = "encoding" not in keywords
+            elif name == "open" and not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                                         and func.value.id in ("os", "gzip", "zipfile", "tarfile", "bz2", "lzma")):
+                mode_args = [a for a in node.args[1:2]] + [k.value for k in node.keywords if k.arg == "mode"]
+                if isinstance(func, ast.Attribute):  # Path.open(mode, ...): the mode is the first argument
+                    mode_args = [a for a in node.args[0:1]] + [k.value for k in node.keywords if k.arg == "mode"]
+                mode = next((a.value for a in mode_args if isinstance(a, ast.Constant)), "r" if not mode_args else None)
+                bad = mode is not None and "b" not in mode and "encoding" not in keywords
+            else:
+                continue
+            if bad:
+                found.append(f"{path.relative_to(root.parent).as_posix()}:{node.lineno} {name}")
+    return found
+
+
+def test_text_is_read_and_written_as_utf8_by_name() -> None:
+    assert text_io_without_encoding(REPO / "evalkit") == []
+
+
+def test_the_encoding_scan_finds_what_it_should(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "a.py").write_text(
+        "from pathlib import Path\n"
+        "p = Path('x')\n"
+        "p.read_text()\n"
+        "open('y', 'w')\n"
+        "p.open()\n"
+        "p.read_text(encoding='utf-8')\n"
+        "open('y', 'rb')\n"
+        "p.open('wb')\n"
+        "open('y', 'w', encoding='utf-8', newline='\\n')\n",
+        encoding="utf-8",
+    )
+    assert text_io_without_encoding(pkg) == ["pkg/a.py:3 read_text", "pkg/a.py:4 open", "pkg/a.py:5 open"]
