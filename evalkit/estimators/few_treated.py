@@ -36,14 +36,13 @@ INTERVALS = ("auto", "analytic", "randomization", "wild")
 RI_SUFFIX = ":randomisation"  # row suffix kept from evalkit 0.x results (British spelling)
 WILD_ROW = "coef:wild_bootstrap"
 LINEAR = ("cs", "twfe", "twfe_es", "sunab", "imputation")  # estimators linear in the outcome: RI by test inversion
-SUPPORTS: dict[str, tuple[str, ...]] = {
-    "cs": ("analytic", "randomization"),
-    "sunab": ("analytic", "randomization"),
-    "imputation": ("analytic", "randomization"),
-    "twfe": ("analytic", "randomization", "wild"),
-    "twfe_es": ("analytic", "randomization"),
-    "sdid": ("analytic", "randomization"),
-}
+
+
+def supported(method: str) -> tuple[str, ...]:
+    """The intervals a method can lead with, as declared in the method registry (methods.Method.intervals)."""
+    from evalkit import methods
+
+    return methods.METHODS[method].intervals if method in methods.METHODS else ("analytic",)
 # Row aggregations that get a few-treated interval (the summaries and the event study).
 RI_AGGREGATIONS = ("simple", "coef", "dynamic")
 
@@ -58,15 +57,15 @@ def normalise(setting: str | None) -> str:
 def choose(setting: str | None, method: str, n_treated: int) -> tuple[str, str]:
     """(interval kind, reason) for one analysis. Refuses a kind the method cannot compute."""
     value = normalise(setting)
-    supported = SUPPORTS.get(method, ("analytic",))
+    can = supported(method)
     if value == "auto":
         if n_treated >= FEW_TREATED:
             return "analytic", f"{n_treated} treated units (at least {FEW_TREATED}): analytic interval"
-        if "randomization" not in supported:
+        if "randomization" not in can:
             return "analytic", f"{n_treated} treated units, but {method} has no randomisation interval: its own"
         return "randomization", f"{n_treated} treated units (fewer than {FEW_TREATED}): randomisation interval"
-    if value not in supported:
-        raise UsageError(f"method {method!r} cannot compute a {value!r} interval; it supports {', '.join(supported)}")
+    if value not in can:
+        raise UsageError(f"method {method!r} cannot compute a {value!r} interval; it supports {', '.join(can)}")
     return value, f"chosen in the plan or command ({value})"
 
 
@@ -164,20 +163,20 @@ def randomisation_pretrend(names: list[str], a_obs: np.ndarray, a_p: np.ndarray)
             "test": "permutation: sum of squared standardised pre-treatment event-time effects, adoption dates permuted"}
 
 
-def _point_statistic(method: str, options: dict[str, Any]) -> Callable[[LongPanel], dict[str, float]]:
-    """The estimator's point estimates by name, without its (analytic) inference options."""
-    from evalkit.estimate import resolve
+def _point_statistic(method: str, options: dict[str, Any], inference: dict[str, Any]
+                     ) -> Callable[[LongPanel], dict[str, float]]:
+    """The estimator's point estimates by name, without resampling (bootstrap 0: only points are used)."""
+    from evalkit.estimate import call_estimator
 
-    func = resolve(method)
-    drop = {"bootstrap", "alpha", "seed", "reps", "se", "cluster", "n_jobs", "bootstrap_weights"}
-    point = {k: v for k, v in options.items() if k not in drop}
     if method == "twfe":
         from evalkit.estimators.inference import twfe_coefficient
 
         return lambda p: {"coef": twfe_coefficient(p)}
+    point = {k: v for k, v in options.items() if k not in ("bootstrap", "n_jobs")}
+    point_inf = {k: v for k, v in inference.items() if k in ("alpha", "seed")}
 
     def stat(p: LongPanel) -> dict[str, float]:
-        est = func(p, **point).estimates
+        est = call_estimator(method, p, {**point, **({"bootstrap": 0} if method == "cs" else {})}, point_inf).estimates
         return dict(zip(est["name"].to_list(), est["estimate"].to_list()))
 
     return stat
@@ -221,7 +220,7 @@ def add_default_interval(method: str, panel: LongPanel, options: dict[str, Any],
     rows: list[dict[str, Any]] = []
     if kind == "randomization" and method in LINEAR:
         names = _ri_targets(result)
-        ri_rows, info = randomisation_rows(panel, _point_statistic(method, options), names, n_perm=n_perm, seed=seed,
+        ri_rows, info = randomisation_rows(panel, _point_statistic(method, options, inference), names, n_perm=n_perm, seed=seed,
                                            alpha=alpha)
         base = {r["name"]: r for r in result.estimates.to_dicts()}
         for r in ri_rows:
