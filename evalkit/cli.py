@@ -57,6 +57,43 @@ def progress(label: str) -> Iterator:
         yield lambda item: bar.update(task, description=f"{label}: {item}")
 
 
+@contextmanager
+def counter(label: str, unit: str) -> Iterator:
+    """A bar with elapsed and remaining time, for loops of known length; yields (start(total), advance(done)).
+    Silent under --quiet or when stderr is not a terminal (CI logs get the summary lines only)."""
+    if STATE["quiet"] or not sys.stderr.isatty():
+        yield (lambda total: None), (lambda done, item=None: None)
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn(unit), TimeElapsedColumn(), TextColumn("remaining"), TimeRemainingColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def start(total: int) -> None:
+            bar.update(task, total=total)
+
+        def advance(done: int, item: str | None = None) -> None:
+            bar.update(task, completed=done, description=f"{label}: {item}" if item else label)
+
+        yield start, advance
+
+
+BackendOpt = Annotated[Optional[str], typer.Option("--backend", help="Where loops run: serial | processes | dask (default: EVALKIT_BACKEND, or dask when DASK_SCHEDULER_ADDRESS is set, else serial).")]
+WorkersOpt = Annotated[Optional[int], typer.Option("--workers", help="Local processes (processes backend) or LocalCluster workers (dask without --scheduler). Default: EVALKIT_JOBS or the number of CPUs.")]
+SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", help="Address of a running Dask scheduler, e.g. tcp://host:8786 (default: DASK_SCHEDULER_ADDRESS).")]
+
+
+def _configure_parallel(backend: Optional[str], workers: Optional[int], scheduler: Optional[str]) -> None:
+    from evalkit import parallel
+
+    if scheduler and backend not in (None, "dask"):
+        raise UsageError("--scheduler needs --backend dask")
+    parallel.configure(backend=backend or ("dask" if scheduler else None), workers=workers, scheduler=scheduler)
+    parallel.settings()  # a bad EVALKIT_BACKEND is a usage error now, not mid-run
+
+
 def command_line() -> str:
     """The command as typed, without the path of the executable (reports must not hold local paths)."""
     return " ".join(["evalkit", *map(shlex.quote, sys.argv[1:])])
@@ -187,6 +224,9 @@ def estimate(
     seed: Annotated[int, typer.Option(help="Random seed, recorded in the output.")] = 20240101,
     json_out: Annotated[Optional[str], typer.Option("--json", help="Write results as JSON to this file ('-' = stdout).")] = None,
     out_root: Annotated[Path, typer.Option("--out", help="Where plan results go (reports/<plan name>/).")] = REPORTS,
+    backend: BackendOpt = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Run the estimators: the analyses of a plan on the council panel, or one method on any long panel.
 
@@ -197,8 +237,19 @@ def estimate(
     if panel_file is not None:
         _estimate_any_panel(panel_file, unit, time, outcome, cohort, treated, covariates, method, control, est_method, bootstrap, seed, json_out)
         return
+    _configure_parallel(backend, workers, scheduler)
     plan_path = _resolve_plan(plan)
-    with data_lock(out_root), progress("estimate") as tick:
+    with data_lock(out_root), counter("estimate", "analyses") as (start, advance):
+        seen: list[str] = []
+
+        def tick(label: str) -> None:  # called as each analysis starts
+            if not seen:
+                from evalkit import plan as plans
+
+                start(len(plans.load_plan(plan_path)["analysis"]))
+            advance(len(seen), label)
+            seen.append(label)
+
         target = run_plan_into(plan_path, out_root, allow_deviations=allow_deviations, command=command_line(), tick=tick)
     _print_headlines(target / "results.json")
     say(f"results -> {target}/results.json, results.parquet")
@@ -238,6 +289,46 @@ def _print_headlines(results_json: Path) -> None:
         if head and head["estimate"] is not None:
             ci = f"[{head['ci_low']:.3f}, {head['ci_high']:.3f}]" if head.get("ci_low") is not None else ""
             say(f"  {a['label']:<28} {a['results']['outcome']:<24} {head['estimate']:>9.3f} {ci}")
+
+
+# --- multiverse -------------------------------------------------------------------------------------
+
+@app.command()
+def multiverse(
+    plan: Annotated[Path, typer.Option("--plan", help="A plan with a [multiverse] table.")],
+    max_specs: Annotated[Optional[int], typer.Option("--max-specs", help="Override the plan's max_specs (a seeded random subset when there are more).")] = None,
+    out_root: Annotated[Path, typer.Option("--out", help="Where results go (reports/<plan name>/).")] = REPORTS,
+    backend: BackendOpt = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+) -> None:
+    """Run every specification the plan's [multiverse] table defines, with the plan's inference.
+
+    Outputs in OUT/<name>/: multiverse.parquet (one row per specification: its choices, estimate,
+    interval, p-value, treated councils used), multiverse.json (how specifications were chosen and the
+    summary) and fig-multiverse.svg (the specification curve). `evalkit report` then states the summary.
+    """
+    from evalkit import plan as plans
+    from evalkit.multiverse import write_multiverse
+    from evalkit.multiverse.summary import sentences
+
+    _configure_parallel(backend, workers, scheduler)
+    doc_plan = plans.load_plan(plan)
+    if "multiverse" not in doc_plan:
+        raise UsageError(f"{plan} has no [multiverse] table")
+    if max_specs is not None:
+        if max_specs < 1:
+            raise UsageError("--max-specs must be at least 1")
+        doc_plan["multiverse"]["max_specs"] = max_specs
+    target = out_root / doc_plan["plan"]["name"]
+    with data_lock(out_root), counter("multiverse", "specifications") as (start, advance):
+        doc = write_multiverse(doc_plan, target, on_start=start, on_result=advance)
+    note = doc["specifications"]
+    say(f"{len(doc['rows'])} specification(s) ({note['subset']}; {note['distinct_specifications']} distinct, "
+        f"{note['not_applicable_combinations']} combinations not applicable)")
+    for line in sentences(doc["summary"], note["outcome"]):
+        say("  " + line)
+    say(f"multiverse -> {target}/multiverse.parquet, multiverse.json, fig-multiverse.svg")
 
 
 # --- report -----------------------------------------------------------------------------------------

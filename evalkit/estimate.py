@@ -76,7 +76,7 @@ def add_few_treated_inference(method: str, panel: LongPanel, options: dict[str, 
     many treated clusters. Rows are added to the estimates table as "<name>:randomisation" and
     "coef:wild_bootstrap"; settings go to `inference`.
     """
-    from evalkit.estimators.cs import callaway_santanna
+    from evalkit.estimators.cs import SimpleATT
     from evalkit.estimators.inference import randomisation_inference, twfe_coefficient, wild_cluster_bootstrap
 
     n_perm = int(inference.get("permutations") or 0)
@@ -85,10 +85,7 @@ def add_few_treated_inference(method: str, panel: LongPanel, options: dict[str, 
     seed, alpha = int(inference.get("seed", 20240101)), float(inference.get("alpha", 0.05))
     if method == "cs":
         point = {k: v for k, v in options.items() if k in CS_POINT_OPTIONS}
-
-        def statistic(p: LongPanel) -> float:
-            return float(callaway_santanna(p, **point).estimate("simple")["estimate"])
-
+        statistic = SimpleATT(**point)  # the "simple" estimate, bit for bit, without the rest of the fit
         name = "simple"
     else:
         statistic, name = twfe_coefficient, "coef"

@@ -32,7 +32,7 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "analysis": ("label", "title", "outcome", "method", "primary", "options"),
     "report": ("limitations",),
 }
-_TOP_KEYS = ("plan", "data", "sample", "inference", "analysis", "report")
+_TOP_KEYS = ("plan", "data", "sample", "inference", "analysis", "report", "multiverse")
 _REQUIRED_SECTIONS = ("plan", "data", "inference", "analysis")
 
 
@@ -269,7 +269,7 @@ def validate_plan(doc: dict[str, Any], file: str | Path = "<plan>") -> dict[str,
     lims = c.array(r.get("limitations", []), "report.limitations")
     report_out = {"limitations": [c.string(x, f"report.limitations[{i}]") for i, x in enumerate(lims)]}
 
-    return {
+    out = {
         "plan": plan_out,
         "data": data_out,
         "sample": sample_out,
@@ -277,6 +277,11 @@ def validate_plan(doc: dict[str, Any], file: str | Path = "<plan>") -> dict[str,
         "analysis": analyses_out,
         "report": report_out,
     }
+    if "multiverse" in doc:  # only when present, so plans without one keep their recorded form
+        from evalkit.multiverse.specs import validate as validate_multiverse
+
+        out["multiverse"] = validate_multiverse(doc["multiverse"], str(file))
+    return out
 
 
 # --------------------------------------------------------------------------- public functions

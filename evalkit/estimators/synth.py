@@ -201,11 +201,16 @@ class _NestedV:
         self.X1, self.X0, self.Z1, self.Z0 = X1, X0, Z1, Z0
         self.T0 = len(Z1)
         self.evals = 0
+        self._memo: dict[bytes, tuple] = {}
 
     def loss_w(self, v):
-        sol = _weights_at(self.X1, self.X0, v)
-        r = self.Z1 - self.Z0 @ sol.w
-        return float(r @ r) / self.T0, sol, r
+        # the starts are scored, then scored again as candidates: the same V gives the same QP, solved once
+        key = np.asarray(v, dtype=float).tobytes()
+        if key not in self._memo:
+            sol = _weights_at(self.X1, self.X0, v)
+            r = self.Z1 - self.Z0 @ sol.w
+            self._memo[key] = (float(r @ r) / self.T0, sol, r)
+        return self._memo[key]
 
     def fun_grad(self, theta):
         v = np.exp(theta)
@@ -322,7 +327,7 @@ def fit_sc(
             best = (L, vv, name)
     assert best is not None
     L, vbest, chosen = best
-    sol = _weights_at(X1, X0, vbest)
+    sol = nested.loss_w(vbest)[1]
     synth = d.Y[donors].T @ sol.w
     return SCFit(treated=treated, donors=donors, w=sol.w, v=vbest, loss=L, synthetic=synth,
                  gap=d.Y[treated] - synth, start_losses=start_losses, chosen_start=chosen)
@@ -682,16 +687,29 @@ def synth_staggered(
         preds = parse_predictors(predictors, d.outcome, list(d.covs), pre)
         tasks.append((u, g, sd, dn_idx, preds, pre))
 
-    def run(task):
-        u, g, sd, dn_idx, preds, pre = task
-        main = fit_sc(sd, idx[u], dn_idx, preds, pre, v)
-        plac = []
+    # A donor's placebo fit depends on the periods, the pre-period and the pool, not on which treated
+    # unit it serves: units of one cohort share them, so each distinct placebo is fitted once.
+    jobs: list[tuple] = []
+    where: dict[tuple, int] = {}
+    task_jobs = []
+    for u, g, sd, dn_idx, preds, pre in tasks:
+        mine = [len(jobs)]
+        jobs.append((sd, idx[u], dn_idx, preds, pre))
         if inference:
             for j in dn_idx:
-                plac.append(fit_sc(sd, int(j), dn_idx[dn_idx != j], preds, pre, v))
-        return main, plac
+                key = (tuple(sd.times), tuple(pre), tuple(dn_idx.tolist()), int(j))
+                if key not in where:
+                    where[key] = len(jobs)
+                    jobs.append((sd, int(j), dn_idx[dn_idx != j], preds, pre))
+                mine.append(where[key])
+        task_jobs.append(mine)
 
-    fits = pmap(run, tasks, n_jobs=n_jobs)
+    def run(job):
+        sd, unit, dn, preds, pre = job
+        return fit_sc(sd, unit, dn, preds, pre, v)
+
+    done = pmap(run, jobs, n_jobs=n_jobs)
+    fits = [(done[mine[0]], [done[k] for k in mine[1:]]) for mine in task_jobs]
     rows: list[dict[str, Any]] = []
     path_rows, w_rows, rm_rows, pl_rows = [], [], [], []
     per_event: dict[int, list[float]] = {}
