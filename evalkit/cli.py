@@ -358,7 +358,12 @@ def report(
 # --- verify -----------------------------------------------------------------------------------------
 
 @app.command()
-def verify(report_dir: Annotated[Path, typer.Argument(help="A folder written by `evalkit estimate` and `evalkit report`.")]) -> None:
+def verify(
+    report_dir: Annotated[Path, typer.Argument(help="A folder written by `evalkit estimate` and `evalkit report`.")],
+    backend: BackendOpt = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+) -> None:
     """Rerun the recorded plan from its recorded inputs and compare every output byte for byte.
 
     Exits 0 when the rerun reproduces results.json, results.parquet, report.html, report.md and the
@@ -376,9 +381,14 @@ def verify(report_dir: Annotated[Path, typer.Argument(help="A folder written by 
         new = stage.run_plan(doc["plan"], command=doc["provenance"]["command"], plan_sha256=doc.get("plan_sha256"),
                              lock=doc.get("lock"), deviations=doc.get("deviations"))
         stage.write_results(new, fresh)
+        if (recorded / "multiverse.json").exists() and doc["plan"].get("multiverse"):
+            from evalkit.multiverse import write_multiverse
+
+            write_multiverse(doc["plan"], fresh)
         render_report(fresh / "results.json", fresh)
         return fresh
 
+    _configure_parallel(backend, workers, scheduler)
     differences = verifier.verify(report_dir, rerun)
     if differences:
         err.print(f"[red]not reproduced[/]: {len(differences)} difference(s) in {report_dir}")

@@ -106,7 +106,7 @@ def dask_client(scheduler: str | None, workers: int) -> Any:
         try:
             from distributed import Client, LocalCluster
         except ImportError as exc:  # pragma: no cover - a declared dependency
-            raise UsageError("the dask backend needs dask[distributed]: pip install 'dask[distributed]'") from exc
+            raise UsageError("the dask backend needs dask[distributed]: pip install 'evalkit[dask]'") from exc
         if scheduler:
             _clients[key] = Client(scheduler, timeout="30s")
         else:
@@ -158,3 +158,13 @@ def pmap(func: Callable[..., T], items: Iterable[Any], *, n_jobs: int | None = N
                 on_result(done)
         del futures
     return [r for part in results for r in part]
+
+
+def close_clients() -> None:
+    """Close the Dask clients this process opened (and the local clusters it started)."""
+    for key in sorted(_clients):
+        client = _clients.pop(key)
+        cluster = client.cluster if key.startswith("local:") else None
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -30,8 +30,9 @@ What is implemented (so results can be reproduced by hand):
 
 from __future__ import annotations
 
+import hashlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -625,6 +626,33 @@ def synthetic_control(
 # staggered adoption: one synthetic control per treated unit
 
 
+_FIT_CACHE: dict[str, SCFit] = {}
+FIT_CACHE_SIZE = 20_000  # about 50 MB at England size
+
+
+def cached_fit(d: _Design, treated: int, donors: np.ndarray, preds: list[Predictor], loss_times: Sequence[int],
+               v: Any = "nested") -> SCFit:
+    """`fit_sc`, remembered in this process by its exact inputs (the units' codes and data, periods,
+    predictors, V rule). A multiverse refits the same placebo (same donor against the same pool and
+    years) under many specifications that differ only in the treated councils; it is fitted once."""
+    rows = np.concatenate([[treated], np.asarray(donors, dtype=int)])
+    h = hashlib.sha256()
+    h.update(repr((d.outcome, d.times, [d.units[i] for i in rows], [p.label for p in preds], list(loss_times),
+                   v if isinstance(v, str) else np.asarray(v, dtype=float).tolist(), sorted(d.covs))).encode())
+    h.update(np.ascontiguousarray(d.Y[rows]).tobytes())
+    for name in sorted(d.covs):
+        h.update(np.ascontiguousarray(d.covs[name][rows]).tobytes())
+    key = h.hexdigest()
+    hit = _FIT_CACHE.get(key)
+    if hit is None:
+        hit = fit_sc(d, treated, donors, preds, loss_times, v)
+        if len(_FIT_CACHE) >= FIT_CACHE_SIZE:
+            _FIT_CACHE.pop(next(iter(_FIT_CACHE)))
+        _FIT_CACHE[key] = hit
+    # unit positions may differ between designs holding the same units: re-index, numbers unchanged
+    return replace(hit, treated=int(treated), donors=np.asarray(donors, dtype=int))
+
+
 def _sub_design(d: _Design, times: Sequence[int]) -> _Design:
     cols = [d.col(t) for t in times]
     return _Design(Y=d.Y[:, cols], units=d.units, times=list(times), covs={k: m[:, cols] for k, m in d.covs.items()},
@@ -706,7 +734,7 @@ def synth_staggered(
 
     def run(job):
         sd, unit, dn, preds, pre = job
-        return fit_sc(sd, unit, dn, preds, pre, v)
+        return cached_fit(sd, unit, dn, preds, pre, v)
 
     done = pmap(run, jobs, n_jobs=n_jobs)
     fits = [(done[mine[0]], [done[k] for k in mine[1:]]) for mine in task_jobs]
