@@ -362,9 +362,11 @@ def multiverse(
     doc_plan = plans.load_plan(plan)
     if "multiverse" not in doc_plan:
         raise UsageError(f"{plan} has no [multiverse] table")
+    plans.check_against_lock(plan, allow_deviations=False)
     if max_specs is not None:
         if max_specs < 1:
             raise UsageError("--max-specs must be at least 1")
+        doc_plan["multiverse"]["max_specs_in_plan"] = doc_plan["multiverse"]["max_specs"]
         doc_plan["multiverse"]["max_specs"] = max_specs
     target = out_root / doc_plan["plan"]["name"]
     with data_lock(out_root), counter("multiverse", "specifications") as (start, advance):
