@@ -188,7 +188,8 @@ def _resolve_plan(plan: Optional[Path]) -> Path:
     raise UsageError("give --plan PLAN (the default plan is only for the embedded demo data)")
 
 
-def run_plan_into(plan_path: Path, out_root: Path, *, allow_deviations: bool, command: str, tick=None) -> Path:
+def run_plan_into(plan_path: Path, out_root: Path, *, allow_deviations: bool, command: str, tick=None,
+                  cache_dir: Optional[Path] = None) -> Path:
     """Run a plan and write its results into out_root/<plan name>/; returns that folder."""
     from evalkit import estimate as stage
     from evalkit import plan as plans
@@ -199,7 +200,7 @@ def run_plan_into(plan_path: Path, out_root: Path, *, allow_deviations: bool, co
     doc = stage.run_plan(
         plan, command=command, plan_sha256=plans.plan_sha256(plan_path),
         lock={k: lock[k] for k in ("sha256", "locked_at", "evalkit_version") if k in lock} if lock else None,
-        deviations=devs, progress=tick,
+        deviations=devs, progress=tick, cache_dir=cache_dir,
     )
     target = out_root / plan["plan"]["name"]
     stage.write_results(doc, target)
@@ -232,6 +233,7 @@ def estimate(
     backend: BackendOpt = None,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
+    use_cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse analyses whose exact inputs (data, options, evalkit code) are unchanged, from OUT/.cache/.")] = True,
 ) -> None:
     """Run the estimators: the analyses of a plan on the council panel, or one method on any long panel.
 
@@ -258,7 +260,8 @@ def estimate(
             advance(len(seen), label)
             seen.append(label)
 
-        target = run_plan_into(plan_path, out_root, allow_deviations=allow_deviations, command=command_line(), tick=tick)
+        target = run_plan_into(plan_path, out_root, allow_deviations=allow_deviations, command=command_line(), tick=tick,
+                               cache_dir=out_root / ".cache" if use_cache else None)
     _print_headlines(target / "results.json")
     say(f"results -> {target}/results.json, results.parquet")
 
@@ -471,7 +474,11 @@ def main() -> None:
     """Console entry point: one line and exit 1 for bad data, exit 2 for bad usage."""
     terminate_as_interrupt()
     try:
-        code = app(standalone_mode=False)
+        try:
+            code = app(standalone_mode=False)
+        finally:
+            if "evalkit.parallel" in sys.modules:  # a Dask client or local cluster this run opened
+                sys.modules["evalkit.parallel"].close_clients()
     except EvalkitError as exc:
         sys.stderr.write(f"error: {exc.one_line()}\n")
         sys.exit(1)

@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from evalkit import __version__, sensitivity
+from evalkit import __version__, cache, sensitivity
 from evalkit.conclusions import RULE, conclude
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel, make_panel
@@ -202,8 +202,12 @@ def balanced_outcome_panel(frame: pl.DataFrame, outcome: str) -> tuple[pl.DataFr
 # --- Running a plan ------------------------------------------------------------------------------------
 
 def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = None, lock: dict | None = None,
-             deviations: list | None = None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run every analysis of a validated plan; returns the results document (see report.render)."""
+             deviations: list | None = None, progress: Callable[[str], None] | None = None,
+             cache_dir: Path | None = None) -> dict[str, Any]:
+    """Run every analysis of a validated plan; returns the results document (see report.render).
+
+    With `cache_dir`, each analysis's estimator output is kept there keyed by its exact inputs
+    (`evalkit.cache`) and reused when nothing it depends on changed."""
     panel_path = Path(plan["data"]["panel"])
     if not panel_path.exists():
         raise EvalkitError("panel not found; run `evalkit panel` first", file=panel_path)
@@ -242,20 +246,27 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
         # Units treated before the window's first year have no pre-period; those after it are not treated here.
         rows = rows.filter((pl.col("cohort") == 0) | pl.col("cohort").is_between(window[0] + 1, window[1]))
         long = make_panel(rows, unit="unit_code", time="year", outcome=analysis["outcome"], cohort="cohort", source=str(panel_path))
-        result = call_estimator(analysis["method"], long, options, inference)
-        if analysis.get("primary") or analysis["method"] == "twfe":
-            add_few_treated_inference(analysis["method"], long, options, inference, result)
-        if checks["sensitivity"] or checks["pretrend"]:
-            sensitivity.add_rows(result, sensitivity=checks["sensitivity"], pretrend=checks["pretrend"],
-                                 alpha=float(inference.get("alpha", 0.05)))
-        result.diagnostics["years"] = list(window)
+        few_treated = bool(analysis.get("primary") or analysis["method"] == "twfe")
+        digest = cache.key("analysis", analysis["method"], options, inference, few_treated, checks, long.outcome,
+                           list(long.covariates), long.data) if cache_dir is not None else ""
+        out = cache.get(cache_dir, digest)
+        if out is None:
+            result = call_estimator(analysis["method"], long, options, inference)
+            if few_treated:
+                add_few_treated_inference(analysis["method"], long, options, inference, result)
+            if checks["sensitivity"] or checks["pretrend"]:
+                sensitivity.add_rows(result, sensitivity=checks["sensitivity"], pretrend=checks["pretrend"],
+                                     alpha=float(inference.get("alpha", 0.05)))
+            out = result.to_dict()
+            cache.put(cache_dir, digest, out)
+        out["diagnostics"]["years"] = list(window)
         if sparse:
-            result.diagnostics["sample"] = f"inspection years only: {rows.height} council-years with a published judgement"
-        result.diagnostics["units_dropped_for_missing_outcome"] = dropped
-        result.diagnostics["treated_units"] = accounting
+            out["diagnostics"]["sample"] = f"inspection years only: {rows.height} council-years with a published judgement"
+        out["diagnostics"]["units_dropped_for_missing_outcome"] = dropped
+        out["diagnostics"]["treated_units"] = accounting
         analyses.append({
             "label": analysis["label"], "title": analysis.get("title", analysis["label"]),
-            "primary": bool(analysis.get("primary", False)), "method": analysis["method"], "results": result.to_dict(),
+            "primary": bool(analysis.get("primary", False)), "method": analysis["method"], "results": out,
         })
     context = panel_context(panel_path, sample)
     return {

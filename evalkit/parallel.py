@@ -110,8 +110,10 @@ def dask_client(scheduler: str | None, workers: int) -> Any:
         if scheduler:
             _clients[key] = Client(scheduler, timeout="30s")
         else:
+            import logging
+
             _clients[key] = Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                dashboard_address=None))
+                                                dashboard_address=None, silence_logs=logging.ERROR))
     return _clients[key]
 
 

@@ -501,6 +501,8 @@ def specification_curve(rows: list[dict[str, Any]], dimensions: list[str], *, sl
             bottom.set_yticklabels([f"{d.replace('_', ' ')}: {v}" for d, v in levels], fontsize=7)
             bottom.grid(False)
         bottom.set_xlabel(f"Specifications, sorted by estimate ({n})")
+        bottom.set_xlim(0.5, n + 0.5)
+        bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
     share_neg = float(np.mean(est < 0))
     alt = (f"Specification curve of {n} estimates of the effect on {outcome}, sorted from {_fmt(float(est.min()))} "
            f"to {_fmt(float(est.max()))}; {share_neg:.0%} are negative and {int(excl.sum())} have an interval that "
