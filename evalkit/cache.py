@@ -3,7 +3,7 @@
 The key of an entry is the sha256 of everything the result depends on: the estimator's name and
 options, the inference settings, the rows of the panel it saw (every column's values), the source of
 every evalkit module (any code change invalidates every entry) and the numeric libraries' versions.
-Values are JSON (NaN and infinities kept; never pickle: a cache file is data, not code). A corrupt
+Values are JSON (NaN and infinities kept; a cache file is data, never code). A corrupt
 or unreadable entry is ignored and recomputed. `evalkit verify` never reads the cache.
 """
 
