@@ -17,12 +17,13 @@ from typing import Any
 
 import polars as pl
 
-from evalkit import __version__, cache, sensitivity
+from evalkit import __version__, cache, generations, sensitivity
 from evalkit.conclusions import RULE, conclude
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel, make_panel
 from evalkit.estimators.results import Results, estimates_frame
-from evalkit.io import sha256_file, write_json, write_parquet
+from evalkit.io import checked_sha256, sha256_file, write_json, write_parquet
+from evalkit.panel.build import EXTRA_REGISTRY, read_parquet_checked
 
 # Method name -> "module:function". Each function takes a LongPanel and keyword options.
 METHODS: dict[str, str] = {
@@ -208,15 +209,16 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
 
     With `cache_dir`, each analysis's estimator output is kept there keyed by its exact inputs
     (`evalkit.cache`) and reused when nothing it depends on changed."""
-    panel_path = Path(plan["data"]["panel"])
-    if not panel_path.exists():
+    panel_path = Path(plan["data"]["panel"])  # as the plan names it; the file read is the generation in force
+    panel_file = generations.resolve(panel_path)
+    if not panel_file.is_file():
         raise EvalkitError("panel not found; run `evalkit panel` first", file=panel_path)
     expected = plan["data"].get("expected_sha256", {})
     for path, digest in sorted(expected.items()):
-        actual = sha256_file(path) if Path(path).exists() else "missing"
+        actual = checked_sha256(generations.resolve(Path(path)))
         if actual != digest:
             raise EvalkitError(f"sha256 is {actual}, the plan expects {digest}", file=path, expected="the input the plan was written for")
-    panel = pl.read_parquet(panel_path)
+    panel = read_parquet_checked(panel_file)
     sample, notes = sample_panel(panel, plan.get("sample", {}))
     inference = plan["inference"]
     analyses = []
@@ -268,7 +270,7 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
             "label": analysis["label"], "title": analysis.get("title", analysis["label"]),
             "primary": bool(analysis.get("primary", False)), "method": analysis["method"], "results": out,
         })
-    context = panel_context(panel_path, sample)
+    context = panel_context(panel_file, sample)
     return {
         "name": plan["plan"]["name"], "title": plan["plan"]["title"], "question": plan["plan"]["question"],
         **context,
@@ -279,7 +281,7 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
         "plan": plan, "plan_sha256": plan_sha256, "lock": lock, "deviations": deviations or [],
         "sample_notes": notes,
         "provenance": {
-            "inputs": [{"path": panel_path.as_posix(), "sha256": sha256_file(panel_path), "rows": panel.height}],
+            "inputs": [{"path": panel_path.as_posix(), "sha256": sha256_file(panel_file), "rows": panel.height}],
             "evalkit_version": __version__, "libraries": library_versions(),
             "seeds": {"inference.seed": inference.get("seed")}, "command": command,
         },
@@ -291,9 +293,10 @@ def panel_context(panel_path: Path, sample: pl.DataFrame) -> dict[str, Any]:
     """Registry rows of the sample's treated councils (with sources), coverage and balance, for the report."""
     from evalkit.panel import registry as reg
 
-    folder = panel_path.parent
+    folder = panel_path.parent  # the panel's own generation: registry, coverage and balance of the same run
     local = folder / "adm_registry.csv"
-    registry = reg.load_registry(local if local.exists() else None)
+    extra = folder / EXTRA_REGISTRY
+    registry = reg.load_registry(local if local.exists() else None, extra=[extra] if extra.exists() else None)
     treated_codes = set(sample.filter(pl.col("ever_treated") == 1)["unit_code"].unique().to_list())
     rows = [
         {k: r[k] for k in ("spell_id", "la_code", "la_name", "body_name", "model", "go_live", "go_live_status",
@@ -302,9 +305,9 @@ def panel_context(panel_path: Path, sample: pl.DataFrame) -> dict[str, Any]:
         if r["la_code"] in treated_codes or any(r["la_code"] in code.split(" / ") for code in treated_codes) or r["role"] != "treated"
     ]
     diagnostics = folder / "panel_diagnostics.json"
-    coverage = json.loads(diagnostics.read_text()).get("coverage", []) if diagnostics.exists() else []
+    coverage = json.loads(diagnostics.read_text(encoding="utf-8")).get("coverage", []) if diagnostics.exists() else []
     balance_file = folder / "balance.parquet"
-    balance = pl.read_parquet(balance_file).to_dicts() if balance_file.exists() else []
+    balance = read_parquet_checked(balance_file).to_dicts() if balance_file.exists() else []
     return {"registry": rows, "coverage": coverage, "balance": balance}
 
 

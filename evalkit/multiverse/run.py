@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 import polars as pl
 
+from evalkit import generations
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.multiverse.specs import NA, expand, label
 
@@ -54,7 +55,7 @@ def panel_variant(processed: Path, policy: str, cache: Path) -> Path:
     """The panel built with boundary policy `policy`, built once and cached by the inputs' manifest."""
     from evalkit.panel import build
 
-    manifest = processed / "manifest.json"
+    manifest = generations.resolve(processed / "manifest.json")
     if not manifest.exists():
         raise EvalkitError("no manifest: run `evalkit ingest` first (needed to build a panel variant)", file=manifest)
     key = hashlib.sha256(manifest.read_bytes() + policy.encode()).hexdigest()[:16]
@@ -70,9 +71,9 @@ def panel_variant(processed: Path, policy: str, cache: Path) -> Path:
 
 def load_panels(plan: dict[str, Any], policies: list[str]) -> dict[str, pl.DataFrame]:
     base_path = Path(plan["data"]["panel"])
-    if not base_path.exists():
+    if not generations.resolve(base_path).is_file():
         raise EvalkitError("panel not found; run `evalkit panel` first", file=base_path)
-    base = pl.read_parquet(base_path)
+    base = pl.read_parquet(generations.resolve(base_path))
     base_policy = base["boundary_policy"][0] if "boundary_policy" in base.columns else "aggregate"
     out = {}
     for policy in policies:
@@ -86,10 +87,11 @@ def load_panels(plan: dict[str, Any], policies: list[str]) -> dict[str, pl.DataF
 def comparison_pools(folder: Path, panel: pl.DataFrame) -> tuple[list[str], list[str]]:
     """Matched comparators (matches.parquet) and DfE statistical neighbours of treated councils."""
     matched, neighbours = [], []
-    if (folder / "matches.parquet").exists():
-        matched = sorted(pl.read_parquet(folder / "matches.parquet")["comparator_unit"].unique().to_list())
-    if (folder / "statistical_neighbours.parquet").exists():
-        sn = pl.read_parquet(folder / "statistical_neighbours.parquet")
+    matches, sn_file = generations.resolve(folder / "matches.parquet"), generations.resolve(folder / "statistical_neighbours.parquet")
+    if matches.exists():
+        matched = sorted(pl.read_parquet(matches)["comparator_unit"].unique().to_list())
+    if sn_file.exists():
+        sn = pl.read_parquet(sn_file)
         model = sn["model"].max()
         treated = panel.filter(pl.col("cohort") > 0)["unit_code"].unique().to_list()
         codes = {c for t in treated for c in t.split(" / ")}
