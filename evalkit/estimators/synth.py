@@ -721,7 +721,7 @@ def synth_staggered(
     jobs: list[tuple] = []
     where: dict[tuple, int] = {}
     task_jobs = []
-    for u, g, sd, dn_idx, preds, pre in tasks:
+    for u, _g, sd, dn_idx, preds, pre in tasks:
         mine = [len(jobs)]
         jobs.append((sd, idx[u], dn_idx, preds, pre))
         if inference:

@@ -9,8 +9,9 @@ states the summary when the plan has a [multiverse] table.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 FIGURE_SLUG = "multiverse"
 
@@ -18,11 +19,10 @@ FIGURE_SLUG = "multiverse"
 def write_multiverse(plan: dict[str, Any], out_dir: Path, *, on_start: Callable[[int], None] | None = None,
                      on_result: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Run the multiverse of `plan` and write its three files; returns the multiverse document."""
-    from evalkit.io import write_json, write_parquet, atomic_write_text
+    from evalkit.io import atomic_write_text, write_json, write_parquet
     from evalkit.multiverse.run import run_multiverse
     from evalkit.multiverse.specs import CHOICES
     from evalkit.multiverse.summary import summarise
-    from evalkit.report.figures import specification_curve
 
     frame, note = run_multiverse(plan, on_start=on_start, on_result=on_result)
     doc = {"plan": plan["plan"]["name"], "specifications": note, "summary": summarise(frame),

@@ -174,3 +174,14 @@ def test_dask_and_processes_backends_are_byte_identical_to_serial(demo_dir):
     for backend in ("processes", "dask"):
         for f in files:
             assert (demo_dir / "reports" / backend / f).read_bytes() == serial[f], (backend, f)
+
+
+def test_cli_prints_the_summary_and_no_progress_bar_when_not_a_terminal(demo_dir):
+    plan = write_plan(demo_dir, "cli", 'estimator = ["cs", "imputation"]', perms=9)
+    proc = evalkit_cmd("multiverse", "--plan", str(plan), "--max-specs", "1", cwd=demo_dir)
+    assert proc.stderr == ""  # no bar, no spinner frames in CI logs
+    assert "1 specification(s) (a random subset of 1 of 2" in proc.stdout and "have the sign of the median" in proc.stdout
+    quiet = evalkit_cmd("--quiet", "multiverse", "--plan", str(plan), "--max-specs", "1", cwd=demo_dir)
+    assert quiet.stdout == "" and quiet.stderr == ""
+    bad = evalkit_cmd("multiverse", "--plan", str(plan), "--backend", "spark", cwd=demo_dir, check=False)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--backend must be one of" in bad.stderr
