@@ -117,7 +117,7 @@ def _sensitivity_rows(result: Results, spec: dict[str, Any], alpha: float) -> li
         values = spec["m"]
         table = honest.smoothness_sensitivity(es, values, target=target, alpha=alpha)
         breakdown = honest.sd_breakdown(es, target=target, alpha=alpha)
-        key, details = "m", {"interval": "optimal fixed-length (FLCI)", "breakdown_search": "bisection, relative 1e-4"}
+        key, details = "m", {"interval": "optimal fixed-length (FLCI)", "breakdown_search": "bisection, relative 1e-3"}
     largest_pre_step = max(abs(b - a) for a, b in zip([*es.betahat[: es.num_pre]], [*es.betahat[1: es.num_pre], 0.0]))
     result.extra["sensitivity"] = table.with_columns(pl.lit(target).alias("target"))
     result.diagnostics["sensitivity"] = {
