@@ -97,11 +97,19 @@ def counter(label: str, unit: str) -> Iterator:
     if STATE["quiet"] or not sys.stderr.isatty():
         yield (lambda total: None), (lambda done, item=None: None)
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn(unit), TimeElapsedColumn(), TextColumn("remaining"), TimeRemainingColumn(),
-                  console=err, transient=True) as bar:
+                  console=_console(True), transient=True) as bar:
         task = bar.add_task(label, total=None)
 
         def start(total: int) -> None:
@@ -409,7 +417,7 @@ def multiverse(
     """
     from evalkit import plan as plans
     from evalkit.multiverse import write_multiverse
-    from evalkit.multiverse.summary import sentences
+    from evalkit.report.multiverse import sentences
 
     _configure_parallel(backend, workers, scheduler)
     doc_plan = plans.load_plan(plan)

@@ -13,8 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-FIGURE_SLUG = "multiverse"
-
 
 def write_multiverse(plan: dict[str, Any], out_dir: Path, *, on_start: Callable[[int], None] | None = None,
                      on_result: Callable[[int], None] | None = None) -> dict[str, Any]:
@@ -23,6 +21,7 @@ def write_multiverse(plan: dict[str, Any], out_dir: Path, *, on_start: Callable[
     from evalkit.multiverse.run import run_multiverse
     from evalkit.multiverse.specs import CHOICES
     from evalkit.multiverse.summary import summarise
+    from evalkit.report.multiverse import figure
 
     frame, note = run_multiverse(plan, on_start=on_start, on_result=on_result)
     doc = {"plan": plan["plan"]["name"], "specifications": note, "summary": summarise(frame),
@@ -34,11 +33,3 @@ def write_multiverse(plan: dict[str, Any], out_dir: Path, *, on_start: Callable[
     if fig is not None:
         atomic_write_text(out_dir / fig.filename, fig.svg)
     return doc
-
-
-def figure(doc: dict[str, Any], demo: bool):
-    from evalkit.report.figures import specification_curve
-
-    outcome = doc["specifications"].get("outcome", "the outcome")
-    return specification_curve(doc["rows"], doc["dimensions"], slug=FIGURE_SLUG,
-                               title=f"Every specification: effect on {outcome}", outcome=outcome, demo=demo)

@@ -151,7 +151,7 @@ def estimator_options(spec: dict[str, Any]) -> dict[str, Any]:
     elif est == "imputation":
         opts["anticipation"] = int(spec["anticipation"])
     elif est == "synth" and spec["comparison"] == "notyet":
-        opts["not_yet_treated"] = True
+        opts["control"] = "notyet"
     return opts
 
 

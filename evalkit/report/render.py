@@ -542,8 +542,7 @@ def _multiverse_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
     """The multiverse section, when the plan has a [multiverse] table (its results: multiverse.json)."""
     if not (doc.get("plan") or {}).get("multiverse"):
         return [], []
-    from evalkit.multiverse import figure
-    from evalkit.multiverse.summary import sentences
+    from evalkit.report.multiverse import figure, sentences
 
     blocks: list = [Heading(2, "Every defensible specification (multiverse)", "multiverse")]
     mv = doc.get("multiverse_results")
