@@ -221,10 +221,22 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
     for analysis in plan["analysis"]:
         if progress:
             progress(analysis["label"])
+        if analysis["method"] == "time_to_good":  # not a panel estimator: Ofsted journeys (evalkit.journeys_analysis)
+            from evalkit.journeys_analysis import run_time_to_good
+
+            analyses.append(run_time_to_good(analysis, panel_path, sample, inference))
+            continue
         options = dict(analysis.get("options", {}))
         rows_for_analysis = sample
         if "donors" in options:  # a per-analysis comparison pool, e.g. councils also judged inadequate
             rows_for_analysis, _ = sample_panel(panel, {**plan.get("sample", {}), "donors": options.pop("donors")})
+        if analysis.get("years"):  # e.g. v1's window kept in v2 so the answers compare
+            rows_for_analysis = rows_for_analysis.filter(pl.col("year").is_between(*analysis["years"]))
+        if analysis.get("subgroup"):  # heterogeneity: only the treated councils of one kind, all comparison councils
+            column, value = analysis["subgroup"].split("=", 1)
+            if column not in rows_for_analysis.columns:
+                raise EvalkitError(f"the panel has no column {column!r} for the subgroup", file=panel_path.name, column=column)
+            rows_for_analysis = rows_for_analysis.filter((pl.col("cohort") == 0) | (pl.col(column) == value))
         if analysis["outcome"] not in sample.columns:
             raise EvalkitError(f"the panel has no column {analysis['outcome']!r}", file=panel_path.name, column=analysis["outcome"], expected="an outcome the panel carries")
         sparse = analysis["outcome"].endswith("_at_inspection")
@@ -240,6 +252,15 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
         accounting = treated_accounting(in_window, rows, dropped, window)
         # Units treated before the window's first year have no pre-period; those after it are not treated here.
         rows = rows.filter((pl.col("cohort") == 0) | pl.col("cohort").is_between(window[0] + 1, window[1]))
+        if analysis["method"] in ("synth", "synth_staggered", "sdid"):  # a synthetic control needs two pre-period years
+            short = set(rows.filter(pl.col("cohort") == window[0] + 1)["unit_code"].unique().to_list())
+            rows = rows.filter(~pl.col("unit_code").is_in(list(short)))
+            for t in accounting:
+                if t["unit"] in short:
+                    t.update(included=False, reason=f"one pre-treatment year only ({window[0]}): too few to fit a synthetic control")
+        if rows.filter(pl.col("cohort") > 0).height == 0:
+            analyses.append(_no_estimate(analysis, window, accounting, dropped))
+            continue
         long = make_panel(rows, unit="unit_code", time="year", outcome=analysis["outcome"], cohort="cohort", source=str(panel_path))
         result = call_estimator(analysis["method"], long, options, inference)
         if analysis.get("primary") or analysis["method"] == "twfe":
@@ -249,9 +270,13 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
             result.diagnostics["sample"] = f"inspection years only: {rows.height} council-years with a published judgement"
         result.diagnostics["units_dropped_for_missing_outcome"] = dropped
         result.diagnostics["treated_units"] = accounting
+        if analysis.get("subgroup"):
+            result.diagnostics["subgroup"] = analysis["subgroup"]
         analyses.append({
             "label": analysis["label"], "title": analysis.get("title", analysis["label"]),
             "primary": bool(analysis.get("primary", False)), "method": analysis["method"], "results": result.to_dict(),
+            **({"reason": analysis["reason"]} if analysis.get("reason") else {}),
+            **({"subgroup": analysis["subgroup"]} if analysis.get("subgroup") else {}),
         })
     context = panel_context(panel_path, sample)
     return {
@@ -272,6 +297,20 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
     }
 
 
+def _no_estimate(analysis: dict[str, Any], window: tuple[int, int], accounting: list, dropped: list) -> dict[str, Any]:
+    """An analysis none of whose treated councils can be estimated: kept in the results with the reasons."""
+    results = {
+        "method": analysis["method"], "outcome": analysis["outcome"], "estimates": [], "inference": {},
+        "diagnostics": {"years": list(window), "treated_units": accounting, "units_dropped_for_missing_outcome": dropped,
+                        "no_estimate": "no treated council has both a pre- and a post-treatment year of this outcome"},
+        "options": dict(analysis.get("options", {})), "seed": None, "extra": {},
+    }
+    return {"label": analysis["label"], "title": analysis.get("title", analysis["label"]),
+            "primary": bool(analysis.get("primary", False)), "method": analysis["method"], "results": results,
+            **({"reason": analysis["reason"]} if analysis.get("reason") else {}),
+            **({"subgroup": analysis["subgroup"]} if analysis.get("subgroup") else {})}
+
+
 def panel_context(panel_path: Path, sample: pl.DataFrame) -> dict[str, Any]:
     """Registry rows of the sample's treated councils (with sources), coverage and balance, for the report."""
     from evalkit.panel import registry as reg
@@ -282,7 +321,8 @@ def panel_context(panel_path: Path, sample: pl.DataFrame) -> dict[str, Any]:
     treated_codes = set(sample.filter(pl.col("ever_treated") == 1)["unit_code"].unique().to_list())
     rows = [
         {k: r[k] for k in ("spell_id", "la_code", "la_name", "body_name", "model", "go_live", "go_live_status",
-                           "end_date", "end_type", "dfe_direction", "role", "sources")} | {"first_treated_year": r["first_treated_year"]}
+                           "end_date", "end_type", "dfe_direction", "role", "scope", "assignment", "pre_transfer_grade",
+                           "setup_funding_gbp", "sources") if k in r} | {"first_treated_year": r["first_treated_year"]}
         for r in registry.iter_rows(named=True)
         if r["la_code"] in treated_codes or any(r["la_code"] in code.split(" / ") for code in treated_codes) or r["role"] != "treated"
     ]

@@ -18,7 +18,7 @@ from evalkit import __version__
 from evalkit.errors import EvalkitError
 from evalkit.io import atomic_write_text, dumps_json, sha256_file
 
-METHODS: tuple[str, ...] = ("twfe", "cs", "sunab", "imputation", "synth", "sdid", "synth_staggered")
+METHODS: tuple[str, ...] = ("twfe", "cs", "sunab", "imputation", "synth", "sdid", "synth_staggered", "time_to_good")
 DONORS: tuple[str, ...] = ("never_treated", "not_yet_treated", "inadequate_pre_period")
 NAME_RE = re.compile(r"^[a-z0-9_-]+$")
 HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -29,7 +29,7 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "data": ("panel", "expected_sha256"),
     "sample": ("years", "treated", "exclude_units", "donors"),
     "inference": ("alpha", "seed", "bootstrap", "permutations"),
-    "analysis": ("label", "title", "outcome", "method", "primary", "options"),
+    "analysis": ("label", "title", "outcome", "method", "primary", "options", "reason", "years", "subgroup"),
     "report": ("limitations",),
 }
 _TOP_KEYS = ("plan", "data", "sample", "inference", "analysis", "report")
@@ -263,6 +263,20 @@ def validate_plan(doc: dict[str, Any], file: str | Path = "<plan>") -> dict[str,
             "primary": c.boolean(a.get("primary", False), f"{k}.primary"),
             "options": _plain_options(c, c.table(a.get("options", {}), f"{k}.options"), f"{k}.options"),
         })
+        # Optional keys (plan v2): only recorded when given, so older locked plans compare unchanged.
+        if "reason" in a:
+            analyses_out[-1]["reason"] = c.string(a["reason"], f"{k}.reason")
+        if "years" in a:
+            ys = c.array(a["years"], f"{k}.years")
+            if len(ys) != 2 or c.integer(ys[0], f"{k}.years[0]") > c.integer(ys[1], f"{k}.years[1]"):
+                raise c.fail(f"{k}.years", f"is {ys!r}", "[first, last] with first <= last")
+            analyses_out[-1]["years"] = [int(ys[0]), int(ys[1])]
+        if "subgroup" in a:
+            sub = c.string(a["subgroup"], f"{k}.subgroup")
+            if not re.fullmatch(r"(model|assignment|scope)=[a-z_]+", sub):
+                raise c.fail(f"{k}.subgroup", f"invalid subgroup {sub!r}",
+                             "model=..., assignment=... or scope=... (a registry column and value)")
+            analyses_out[-1]["subgroup"] = sub
 
     # [report]
     r = c.table(doc.get("report", {}), "report", _SECTION_KEYS["report"])
