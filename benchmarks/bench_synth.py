@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import resource
+import sys
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -24,7 +26,10 @@ from evalkit.estimators.data import make_panel, read_panel_file
 from evalkit.estimators.sdid import synthetic_did, synthetic_did_staggered
 from evalkit.estimators.synth import synthetic_control
 
-DATA = "/work/shared/data/validation/california_prop99.csv"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.shared_data import VALIDATION  # noqa: E402  (EVALKIT_SHARED_DATA, default ../shared/data)
+
+DATA = str(VALIDATION / "california_prop99.csv")
 
 
 def demo_panel():

@@ -35,7 +35,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-VALIDATION = Path("/work/shared/data/validation")
+sys.path.insert(0, str(ROOT))
+from tests.shared_data import VALIDATION  # noqa: E402  (EVALKIT_SHARED_DATA, default ../shared/data)
+
 MPDTA = VALIDATION / "mpdta.csv"
 PROP99 = VALIDATION / "california_prop99.csv"
 PEER_VENV = HERE / ".peer-venv"
@@ -306,7 +308,7 @@ def bench_reference(rep: Report, timeout: float) -> dict:
                      f"{what} {fmt(r.get('estimate'), '.4f')}" + (f" ({extra})" if extra else ""), r.get("runs", 1), status(r)])
     rep.section("2. Estimators on the reference data", ["estimation", "data", "est. s", "process s",
                 "process CPU s", "peak RSS MiB", "estimate", "runs", "status"], rows,
-                "mpdta: `/work/shared/data/validation/mpdta.csv` (500 counties × 5 years, outcome lemp); "
+                "mpdta: `$EVALKIT_SHARED_DATA/validation/mpdta.csv` (500 counties × 5 years, outcome lemp); "
                 "Prop 99: `california_prop99.csv` (39 states × 31 years, make_panel(treated=\"treated\")). "
                 f"`EVALKIT_JOBS` = {os.environ.get('EVALKIT_JOBS', 'unset (1 job)')}.")
     return results

@@ -180,13 +180,18 @@ def estimate(
     cohort: Annotated[Optional[str], typer.Option(help="First-treated period column; 0 or empty = never treated.")] = None,
     treated: Annotated[Optional[str], typer.Option(help="0/1 column marking treated unit-periods (instead of --cohort).")] = None,
     covariates: Annotated[Optional[str], typer.Option(help="Comma-separated covariate columns.")] = None,
-    method: Annotated[str, typer.Option(help="cs | twfe | sunab | imputation | synth | synth_staggered | sdid")] = "cs",
+    method: Annotated[str, typer.Option(help="cs | twfe | twfe_es | sunab | imputation | synth | synth_staggered | sdid")] = "cs",
     control: Annotated[Optional[str], typer.Option(help="cs: never | notyet")] = None,
     est_method: Annotated[Optional[str], typer.Option("--est-method", help="cs: dr | ipw | reg")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap draws where the method has them (0 = analytic).")] = 0,
     seed: Annotated[int, typer.Option(help="Random seed, recorded in the output.")] = 20240101,
     json_out: Annotated[Optional[str], typer.Option("--json", help="Write results as JSON to this file ('-' = stdout).")] = None,
     out_root: Annotated[Path, typer.Option("--out", help="Where plan results go (reports/<plan name>/).")] = REPORTS,
+    sensitivity: Annotated[Optional[str], typer.Option("--sensitivity", help="With --panel: Rambachan-Roth sensitivity of the event study, rm (relative magnitudes) | sd (smoothness); methods cs, sunab, twfe_es.")] = None,
+    mbar: Annotated[Optional[str], typer.Option("--mbar", help="--sensitivity rm: comma-separated Mbar values (default 0.5,1,1.5,2).")] = None,
+    m_values: Annotated[Optional[str], typer.Option("--m", help="--sensitivity sd: comma-separated M values, outcome units per period (required).")] = None,
+    sensitivity_target: Annotated[Optional[str], typer.Option("--sensitivity-target", help="first (first post-period effect, default) | average (of the post periods).")] = None,
+    pretrend_test: Annotated[bool, typer.Option("--pretrend-test", help="With --panel: Wald test that the pre-period event-study coefficients are 0 (a 'pretrend' row).")] = False,
 ) -> None:
     """Run the estimators: the analyses of a plan on the council panel, or one method on any long panel.
 
@@ -194,9 +199,12 @@ def estimate(
     With --panel: prints a results table, and with --json writes every estimate with its name,
     estimate, se, ci_low, ci_high and the options and seed used.
     """
+    checks = _event_study_checks(method, sensitivity, mbar, m_values, sensitivity_target, pretrend_test)
     if panel_file is not None:
-        _estimate_any_panel(panel_file, unit, time, outcome, cohort, treated, covariates, method, control, est_method, bootstrap, seed, json_out)
+        _estimate_any_panel(panel_file, unit, time, outcome, cohort, treated, covariates, method, control, est_method, bootstrap, seed, json_out, checks)
         return
+    if checks:
+        raise UsageError("--sensitivity, --mbar, --m, --sensitivity-target and --pretrend-test go with --panel; in a plan use the analysis's sensitivity table")
     plan_path = _resolve_plan(plan)
     with data_lock(out_root), progress("estimate") as tick:
         target = run_plan_into(plan_path, out_root, allow_deviations=allow_deviations, command=command_line(), tick=tick)
@@ -204,7 +212,39 @@ def estimate(
     say(f"results -> {target}/results.json, results.parquet")
 
 
-def _estimate_any_panel(path, unit, time, outcome, cohort, treated, covariates, method, control, est_method, bootstrap, seed, json_out) -> None:
+def _event_study_checks(method, sensitivity, mbar, m_values, target, pretrend) -> dict | None:
+    """The --sensitivity / --pretrend-test request, checked before any data is read (exit 2 if it cannot apply)."""
+    from evalkit import sensitivity as sens
+
+    if sensitivity is None:
+        stray = [flag for flag, v in (("--mbar", mbar), ("--m", m_values), ("--sensitivity-target", target)) if v is not None]
+        if stray:
+            raise UsageError(f"{stray[0]} needs --sensitivity rm|sd")
+        if not pretrend:
+            return None
+        sens.check_method(method, {}, "--pretrend-test")
+        return {"sensitivity": None, "pretrend": True}
+    if sensitivity not in ("rm", "sd"):
+        raise UsageError(f"--sensitivity takes rm (relative magnitudes) or sd (smoothness), not {sensitivity!r}")
+    if sensitivity == "rm" and m_values is not None:
+        raise UsageError("--m goes with --sensitivity sd; relative magnitudes take --mbar")
+    if sensitivity == "sd" and mbar is not None:
+        raise UsageError("--mbar goes with --sensitivity rm; smoothness takes --m")
+    spec = {"method": sensitivity, "target": target or "first"}
+    if mbar is not None:
+        spec["mbar"] = sens.parse_values(mbar, "--mbar")
+    if m_values is not None:
+        spec["m"] = sens.parse_values(m_values, "--m")
+    try:
+        spec = sens.check_spec(spec)
+    except ValueError as exc:
+        flag = "--m" if "needs m" in str(exc) else "--sensitivity-target" if "target" in str(exc) else "--sensitivity"
+        raise UsageError(f"{flag}: {exc}") from None
+    sens.check_method(method, {}, "--sensitivity")
+    return {"sensitivity": spec, "pretrend": pretrend}
+
+
+def _estimate_any_panel(path, unit, time, outcome, cohort, treated, covariates, method, control, est_method, bootstrap, seed, json_out, checks=None) -> None:
     from evalkit import estimate as stage
     from evalkit.estimators.data import make_panel, read_panel_file
     from evalkit.io import atomic_write_text
@@ -216,7 +256,13 @@ def _estimate_any_panel(path, unit, time, outcome, cohort, treated, covariates, 
     covs = [c.strip() for c in covariates.split(",")] if covariates else []
     long = make_panel(frame, unit=unit, time=time, outcome=outcome, cohort=cohort, treated=treated, covariates=covs, source=path.name)
     options = {k: v for k, v in (("control", control), ("est_method", est_method)) if v is not None}
+    if checks:
+        from evalkit import sensitivity as sens
+
+        options = sens.check_method(method, options, "--sensitivity" if checks["sensitivity"] else "--pretrend-test")
     result = stage.call_estimator(method, long, options, {"seed": seed, "bootstrap": bootstrap})
+    if checks:
+        sens.add_rows(result, sensitivity=checks["sensitivity"], pretrend=checks["pretrend"], alpha=0.05)
     text = result.to_json()
     if json_out == "-":
         sys.stdout.write(text)

@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from evalkit import __version__
+from evalkit import __version__, sensitivity
 from evalkit.conclusions import RULE, conclude
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel, make_panel
@@ -28,6 +28,7 @@ from evalkit.io import sha256_file, write_json, write_parquet
 METHODS: dict[str, str] = {
     "cs": "evalkit.estimators.cs:callaway_santanna",
     "twfe": "evalkit.estimators.twfe:twfe",
+    "twfe_es": "evalkit.estimators.twfe_es:twfe_event_study",
     "sunab": "evalkit.estimators.sunab:sun_abraham",
     "imputation": "evalkit.estimators.imputation:imputation",
     "synth": "evalkit.estimators.synth:synthetic_control",
@@ -227,6 +228,9 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
             analyses.append(run_time_to_good(analysis, panel_path, sample, inference))
             continue
         options = dict(analysis.get("options", {}))
+        checks = {"sensitivity": analysis.get("sensitivity"), "pretrend": bool(analysis.get("pretrend_test"))}
+        if checks["sensitivity"] or checks["pretrend"]:
+            options = sensitivity.check_method(analysis["method"], options, f"analysis {analysis['label']!r}: sensitivity")
         rows_for_analysis = sample
         if "donors" in options:  # a per-analysis comparison pool, e.g. councils also judged inadequate
             rows_for_analysis, _ = sample_panel(panel, {**plan.get("sample", {}), "donors": options.pop("donors")})
@@ -265,6 +269,9 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
         result = call_estimator(analysis["method"], long, options, inference)
         if analysis.get("primary") or analysis["method"] == "twfe":
             add_few_treated_inference(analysis["method"], long, options, inference, result)
+        if checks["sensitivity"] or checks["pretrend"]:
+            sensitivity.add_rows(result, sensitivity=checks["sensitivity"], pretrend=checks["pretrend"],
+                                 alpha=float(inference.get("alpha", 0.05)))
         result.diagnostics["years"] = list(window)
         if sparse:
             result.diagnostics["sample"] = f"inspection years only: {rows.height} council-years with a published judgement"

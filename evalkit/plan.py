@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from evalkit import __version__
-from evalkit.errors import EvalkitError
+from evalkit.errors import EvalkitError, UsageError
 from evalkit.io import atomic_write_text, dumps_json, sha256_file
 
-METHODS: tuple[str, ...] = ("twfe", "cs", "sunab", "imputation", "synth", "sdid", "synth_staggered", "time_to_good")
+METHODS: tuple[str, ...] = ("twfe", "cs", "sunab", "imputation", "synth", "sdid", "synth_staggered", "twfe_es", "time_to_good")
 DONORS: tuple[str, ...] = ("never_treated", "not_yet_treated", "inadequate_pre_period")
 NAME_RE = re.compile(r"^[a-z0-9_-]+$")
 HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -29,7 +29,8 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "data": ("panel", "expected_sha256"),
     "sample": ("years", "treated", "exclude_units", "donors"),
     "inference": ("alpha", "seed", "bootstrap", "permutations"),
-    "analysis": ("label", "title", "outcome", "method", "primary", "options", "reason", "years", "subgroup"),
+    "analysis": ("label", "title", "outcome", "method", "primary", "options", "sensitivity", "pretrend_test",
+                 "reason", "years", "subgroup"),
     "report": ("limitations",),
 }
 _TOP_KEYS = ("plan", "data", "sample", "inference", "analysis", "report")
@@ -254,7 +255,7 @@ def validate_plan(doc: dict[str, Any], file: str | Path = "<plan>") -> dict[str,
         if label in labels:
             raise c.fail(f"{k}.label", f"duplicate label {label!r}", "a label used by one analysis only")
         labels.add(label)
-        analyses_out.append({
+        entry = {
             "label": label,
             "title": c.string(a.get("title", label), f"{k}.title"),
             "outcome": c.string(c.required(a, k, "outcome", "an outcome column name"), f"{k}.outcome"),
@@ -262,7 +263,9 @@ def validate_plan(doc: dict[str, Any], file: str | Path = "<plan>") -> dict[str,
                                f"{k}.method", METHODS, "method"),
             "primary": c.boolean(a.get("primary", False), f"{k}.primary"),
             "options": _plain_options(c, c.table(a.get("options", {}), f"{k}.options"), f"{k}.options"),
-        })
+        }
+        entry.update(_event_study_checks(c, a, k, entry))
+        analyses_out.append(entry)
         # Optional keys (plan v2): only recorded when given, so older locked plans compare unchanged.
         if "reason" in a:
             analyses_out[-1]["reason"] = c.string(a["reason"], f"{k}.reason")
@@ -291,6 +294,30 @@ def validate_plan(doc: dict[str, Any], file: str | Path = "<plan>") -> dict[str,
         "analysis": analyses_out,
         "report": report_out,
     }
+
+
+def _event_study_checks(c: _Checker, a: dict[str, Any], k: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """Optional `sensitivity = {method, mbar | m, target}` and `pretrend_test = true` of an analysis
+    (issue #12); only keys that are present are returned, so older plans validate to the same dict."""
+    from evalkit import sensitivity as sens
+
+    out: dict[str, Any] = {}
+    if "pretrend_test" in a:
+        out["pretrend_test"] = c.boolean(a["pretrend_test"], f"{k}.pretrend_test")
+    if "sensitivity" in a:
+        spec = c.table(a["sensitivity"], f"{k}.sensitivity")
+        try:
+            out["sensitivity"] = sens.check_spec(spec)
+        except ValueError as exc:
+            raise c.fail(f"{k}.sensitivity", str(exc), "method = 'rm', mbar = [...] or method = 'sd', m = [...]; "
+                         "target = 'first' | 'average'") from None
+    if out.get("sensitivity") or out.get("pretrend_test"):
+        try:
+            sens.check_method(entry["method"], entry["options"], "sensitivity and pretrend_test")
+        except UsageError as exc:
+            raise c.fail(f"{k}.sensitivity" if "sensitivity" in out else f"{k}.pretrend_test", str(exc),
+                         "method cs, sunab or twfe_es") from None
+    return out
 
 
 # --------------------------------------------------------------------------- public functions

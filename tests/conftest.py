@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data"
-REFERENCE = SHARED / "reference"
-VALIDATION = SHARED / "validation"
+from tests.shared_data import ENV, REFERENCE, REPO, SHARED, VALIDATION, absent_reason
+
+__all__ = ["ENV", "REFERENCE", "REPO", "SHARED", "VALIDATION", "evalkit_cmd", "need_reference", "need_validation"]
 
 
 def evalkit_cmd(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -35,5 +34,29 @@ def demo_run(tmp_path_factory) -> Path:
 
 def need_reference() -> Path:
     if not REFERENCE.is_dir():
-        pytest.skip(f"reference data not found at {REFERENCE} (the CI run has ../shared beside the checkout)")
+        pytest.skip(absent_reason(REFERENCE))
     return REFERENCE
+
+
+def need_validation() -> Path:
+    if not VALIDATION.is_dir():
+        pytest.skip(absent_reason(VALIDATION))
+    return VALIDATION
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared data folder ($EVALKIT_SHARED_DATA, default ../shared/data); skips when absent."""
+    if not SHARED.is_dir():
+        pytest.skip(absent_reason(SHARED))
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    return need_reference()
+
+
+@pytest.fixture(scope="session")
+def validation_dir() -> Path:
+    return need_validation()

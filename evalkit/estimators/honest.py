@@ -1,34 +1,26 @@
-"""Pre-trend test and Rambachan & Roth (2023) style sensitivity of the first post-period effect.
+"""Pre-trend test and Rambachan & Roth (2023) sensitivity of an event study to parallel-trends violations.
 
-Input is an event study (`callaway_santanna(..., base_period="universal")` or `sun_abraham`):
-coefficients b_e relative to the reference period e = -1 (b_{-1} = 0) and their covariance
-(`Results.extra["vcov_dynamic"]`). Write b_e = tau_e + delta_e with delta the bias from
-differential trends; before treatment tau_e = 0, so b_pre estimates delta_pre. The target is
-theta = tau_0 = b_0 - delta_0.
+Input: an event study, coefficients b_e relative to the reference e = -1 and their covariance
+(`Results.extra["vcov_dynamic"]`, from CS with base_period="universal", Sun-Abraham or the TWFE
+event study). Write b_e = tau_e + delta_e with delta the differential trend; tau_e = 0 before
+treatment. The target theta is l' tau_post: the first post-period effect (l = e1, HonestDiD's
+default) or the average of the post periods.
 
-What is computed (a simple, conservative version of RR, not their optimal ARP/FLCI procedures):
+* Smoothness, Delta^SD(M): the slope of delta changes by at most M between consecutive periods;
+  optimal fixed-length confidence interval (`honest_flci`).
+* Relative magnitudes, Delta^RM(Mbar): every post-period step of delta is at most Mbar times the
+  largest pre-period step; ARP conditional least-favourable hybrid test inverted over a grid
+  (`honest_arp`).
+* Breakdown: the smallest M (or Mbar) at which the robust interval first includes 0.
 
-* Relative magnitudes, Delta^RM(Mbar): |delta_0 - delta_{-1}| <= Mbar * max_s |delta_{s+1} - delta_s|
-  over pre-period steps s = -K..-2 (the last step is 0 - delta_{-2}). The identified set is
-  b_0 ± Mbar * m with m = max |Δb_pre|. Robust CI (Bonferroni, level >= 1 - alpha): an upper
-  confidence bound m_U for m at level 1 - alpha/2 (sup-t band over the pre-period steps, by
-  simulation from the estimated normal), and b_0 ± (Mbar * m_U + z_{1-alpha/4} se_0).
-  Also returned: the "plug-in" interval b_0 ± (Mbar * m_hat + z_{1-alpha/2} se_0), which ignores
-  the sampling error of m_hat and can under-cover when pre-trends are noisy.
-* Smoothness, Delta^SD(M): |(delta_0 - delta_{-1}) - (delta_{-1} - delta_{-2})| <= M, i.e. the trend
-  can change slope by at most M per period; with delta_{-1} = 0 this gives delta_0 in
-  [-b_{-2} - M, -b_{-2} + M], so the identified set is c ± M with c = b_0 + b_{-2} (linear
-  extrapolation of the last pre-period slope). CI: c ± (M + z_{1-alpha/2} se(c)), which covers every
-  point of the identified set with probability >= 1 - alpha. The constraint is applied only at
-  e = 0; pre-period second differences larger than M (which would refute Delta^SD) are reported,
-  not used.
-
-Limitations: only the first post-period effect; no conditional/hybrid tests, so intervals are
-wider than RR's `HonestDiD` at the same M; normal approximation throughout.
+Checked against the HonestDiD package's documented Medicaid example
+(tests/estimators/reference/honestdid_ehec.json).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,6 +28,8 @@ import polars as pl
 from scipy import stats
 
 from evalkit.errors import EvalkitError
+from evalkit.estimators.honest_arp import RMProblem
+from evalkit.estimators.honest_flci import flci_sd
 from evalkit.estimators.results import Results
 
 
@@ -87,70 +81,110 @@ def _att_gt_pre(res: Results) -> tuple[np.ndarray, np.ndarray, list[str]]:
     return beta, vcov[np.ix_(keep, keep)], [names[pre[i]] for i in keep]
 
 
-def _universal(res: Results) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class EventStudy:
+    """Coefficients and covariance in HonestDiD's layout: pre-periods e = -K-1..-2, then post
+    e = 0..T-1, the reference e = -1 left out."""
+
+    event_times: tuple[int, ...]
+    betahat: np.ndarray
+    sigma: np.ndarray
+    num_pre: int
+    num_post: int
+
+    def l_vec(self, target: str) -> np.ndarray:
+        if target == "first":
+            return np.eye(self.num_post)[0]
+        if target == "average":
+            return np.full(self.num_post, 1.0 / self.num_post)
+        raise EvalkitError(f"sensitivity target must be 'first' or 'average', not {target!r}")
+
+
+def honest_event_study(res: Results) -> EventStudy:
+    """The event study of `res` ready for sensitivity analysis: consecutive event times, at least one
+    pre-period before the reference and one post-period (refused otherwise, with the reason)."""
     if res.options.get("base_period", "universal") != "universal":
         raise EvalkitError("sensitivity bounds need event-study coefficients relative to e = -1: use base_period='universal'")
     e, beta, vcov = event_study(res)
-    if 0 not in e or not ((e < -1).any()):
-        raise EvalkitError("need the e = 0 coefficient and at least one pre-period before the reference (e = -2)")
-    return e, beta, vcov
+    keep = (e != -1) & np.isfinite(beta)
+    e, beta, vcov = e[keep], beta[keep], vcov[np.ix_(keep, keep)]
+    pre, post = e[e < -1], e[e >= 0]
+    if len(pre) == 0 or len(post) == 0:
+        raise EvalkitError("sensitivity needs at least one pre-period coefficient before e = -1 and one from e = 0")
+    if not (np.array_equal(pre, np.arange(pre.min(), -1)) and np.array_equal(post, np.arange(0, post.max() + 1))):
+        raise EvalkitError(f"sensitivity needs consecutive event times around e = -1; got {[int(k) for k in e]}")
+    if np.any(np.diag(vcov) <= 0):
+        raise EvalkitError("an event-study coefficient has no variance: cannot bound its sensitivity")
+    return EventStudy(tuple(int(k) for k in e), beta, vcov, len(pre), len(post))
 
 
-def relative_magnitude_bounds(res: Results, mbar: list[float] | tuple[float, ...] = (0.5, 1.0, 1.5, 2.0), *,
-                              alpha: float = 0.05, draws: int = 20_000, seed: int = 20240101) -> pl.DataFrame:
-    """Identified set and CIs for tau_0 when post-treatment trend breaks are at most Mbar times
-    the largest pre-period one (see module docstring for the exact method)."""
-    e, beta, vcov = _universal(res)
-    i0 = int(np.nonzero(e == 0)[0][0])
-    pre = np.nonzero(e <= -1)[0]  # ordered, ends at the reference
-    diff = np.zeros((len(pre) - 1, len(e)))
-    for r, (a, b) in enumerate(zip(pre[:-1], pre[1:])):
-        diff[r, b], diff[r, a] = 1.0, -1.0
-    d_hat, d_cov = diff @ beta, diff @ vcov @ diff.T
-    m_hat = float(np.max(np.abs(d_hat)))
-    m_up = _max_abs_upper(d_hat, d_cov, alpha / 2, draws, seed)
-    se0 = float(np.sqrt(vcov[i0, i0]))
-    z2, z4 = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(1 - alpha / 4)
-    rows = [("relative_magnitude", float(m), beta[i0] - m * m_hat, beta[i0] + m * m_hat,
-             beta[i0] - m * m_up - z4 * se0, beta[i0] + m * m_up + z4 * se0,
-             beta[i0] - m * m_hat - z2 * se0, beta[i0] + m * m_hat + z2 * se0) for m in mbar]
-    return _frame(rows)
-
-
-def _max_abs_upper(d_hat: np.ndarray, d_cov: np.ndarray, level: float, draws: int, seed: int) -> float:
-    """Upper confidence bound for max_k |d_k|: max_k (|d_hat_k| + c se_k), c the sup-t critical
-    value of the joint normal at 1 - level (simulated)."""
-    se = np.sqrt(np.maximum(np.diag(d_cov), 0))
-    ok = se > 0
-    if not ok.any():
-        return float(np.max(np.abs(d_hat)))
-    corr = d_cov[np.ix_(ok, ok)] / np.outer(se[ok], se[ok])
-    z = np.random.default_rng(seed).multivariate_normal(np.zeros(ok.sum()), corr, size=draws, method="eigh")
-    c = float(np.quantile(np.max(np.abs(z), axis=1), 1 - level))
-    return float(np.max(np.abs(d_hat) + c * se))
-
-
-def smoothness_bounds(res: Results, m: list[float] | tuple[float, ...] = (0.0, 0.01, 0.02, 0.05), *,
-                      alpha: float = 0.05) -> pl.DataFrame:
-    """Identified set and CI for tau_0 when the differential trend's slope changes by at most M
-    per period (M = 0: linear extrapolation of the last pre-period slope)."""
-    e, beta, vcov = _universal(res)
-    i0, i2 = int(np.nonzero(e == 0)[0][0]), int(np.nonzero(e == -2)[0][0])
-    a = np.zeros(len(e))
-    a[i0], a[i2] = 1.0, 1.0
-    c, se = float(a @ beta), float(np.sqrt(a @ vcov @ a))
+def original_interval(es: EventStudy, target: str = "first", alpha: float = 0.05) -> tuple[float, float, float]:
+    """Estimate and conventional normal interval for the target (what the sensitivity starts from)."""
+    lv = es.l_vec(target)
+    est = float(lv @ es.betahat[es.num_pre:])
+    se = float(np.sqrt(lv @ es.sigma[es.num_pre:, es.num_pre:] @ lv))
     z = stats.norm.ppf(1 - alpha / 2)
-    rows = [("smoothness", float(mm), c - mm, c + mm, c - mm - z * se, c + mm + z * se, None, None) for mm in m]
+    return est, est - z * se, est + z * se
+
+
+def smoothness_sensitivity(es: EventStudy, m: Sequence[float], *, target: str = "first",
+                           alpha: float = 0.05) -> pl.DataFrame:
+    """Optimal FLCI under Delta^SD(M) for each M."""
+    lv = es.l_vec(target)
+    rows = []
+    for mm in m:
+        if mm < 0:
+            raise EvalkitError(f"M must be >= 0, not {mm}")
+        f = flci_sd(es.betahat, es.sigma, es.num_pre, es.num_post, float(mm), l_vec=lv, alpha=alpha)
+        rows.append(("sd", float(mm), None, None, f.ci_low, f.ci_high))
     return _frame(rows)
+
+
+def relative_magnitude_sensitivity(es: EventStudy, mbar: Sequence[float], *, target: str = "first",
+                                   alpha: float = 0.05, grid_points: int = 1000) -> pl.DataFrame:
+    """ARP hybrid confidence set (and identified set) under Delta^RM(Mbar) for each Mbar."""
+    prob = RMProblem(es.betahat, es.sigma, es.num_pre, es.num_post, es.l_vec(target), alpha=alpha)
+    rows = []
+    for mb in mbar:
+        if mb < 0:
+            raise EvalkitError(f"Mbar must be >= 0, not {mb}")
+        lo, hi = prob.confidence_interval(float(mb), grid_points)
+        id_lo, id_hi = prob.identified_set(float(mb))
+        rows.append(("rm", float(mb), id_lo, id_hi, lo, hi))
+    return _frame(rows)
+
+
+def rm_breakdown(es: EventStudy, *, target: str = "first", alpha: float = 0.05, upper: float = 10.0) -> float | None:
+    """Smallest Mbar (to 0.001) at which theta = 0 is no longer rejected; None if beyond `upper`."""
+    prob = RMProblem(es.betahat, es.sigma, es.num_pre, es.num_post, es.l_vec(target), alpha=alpha)
+    return prob.breakdown(upper=upper)
+
+
+def sd_breakdown(es: EventStudy, *, target: str = "first", alpha: float = 0.05) -> float | None:
+    """Smallest M at which the FLCI first includes 0 (relative precision 1e-4); None if never."""
+    lv = es.l_vec(target)
+
+    def covers(mm: float) -> bool:
+        f = flci_sd(es.betahat, es.sigma, es.num_pre, es.num_post, mm, l_vec=lv, alpha=alpha)
+        return f.ci_low <= 0 <= f.ci_high
+
+    if covers(0.0):
+        return 0.0
+    hi = float(np.sqrt(lv @ es.sigma[es.num_pre:, es.num_pre:] @ lv))
+    for _ in range(60):
+        if covers(hi):
+            break
+        hi *= 2
+    else:
+        return None
+    lo = 0.0
+    while hi - lo > 1e-4 * hi:
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if covers(mid) else (mid, hi)
+    return hi
 
 
 def _frame(rows: list[tuple]) -> pl.DataFrame:
     return pl.DataFrame(rows, orient="row", schema={
         "restriction": pl.Utf8, "m": pl.Float64, "id_low": pl.Float64, "id_high": pl.Float64,
-        "ci_low": pl.Float64, "ci_high": pl.Float64, "plugin_ci_low": pl.Float64, "plugin_ci_high": pl.Float64})
-
-
-def breakdown_value(bounds: pl.DataFrame) -> float | None:
-    """Smallest M (or Mbar) in `bounds` whose robust CI includes 0 (None if none does)."""
-    hit = bounds.filter((pl.col("ci_low") <= 0) & (pl.col("ci_high") >= 0)).sort("m")
-    return float(hit["m"][0]) if hit.height else None
+        "ci_low": pl.Float64, "ci_high": pl.Float64})

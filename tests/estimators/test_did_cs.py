@@ -12,8 +12,9 @@ from evalkit.errors import EvalkitError
 from evalkit.estimators.cs import callaway_santanna
 from evalkit.estimators.data import make_panel, read_panel_file
 from evalkit.estimators.did_sim import simulate_staggered
+from tests.shared_data import VALIDATION
 
-MPDTA = Path("/work/shared/data/validation/mpdta.csv")
+MPDTA = VALIDATION / "mpdta.csv"
 SE_TOL = 5.5e-5
 pytestmark = pytest.mark.skipif(not MPDTA.exists(), reason="validation data not available")
 

@@ -21,8 +21,9 @@ from evalkit.estimators.inference import (
     wild_cluster_bootstrap,
 )
 from evalkit.estimators.twfe import twfe
+from tests.shared_data import VALIDATION
 
-MPDTA = Path("/work/shared/data/validation/mpdta.csv")
+MPDTA = VALIDATION / "mpdta.csv"
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,9 @@ from evalkit.estimators.did_sim import simulate_staggered
 from evalkit.estimators.imputation import imputation
 from evalkit.estimators.sunab import sun_abraham
 from evalkit.estimators.twfe import twfe
+from tests.shared_data import VALIDATION
 
-MPDTA = Path("/work/shared/data/validation/mpdta.csv")
+MPDTA = VALIDATION / "mpdta.csv"
 needs_data = pytest.mark.skipif(not MPDTA.exists(), reason="validation data not available")
 
 COHORTS = {3: 40, 5: 60, 8: 50}

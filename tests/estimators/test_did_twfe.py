@@ -12,8 +12,9 @@ from evalkit.errors import EvalkitError
 from evalkit.estimators.data import LongPanel, make_panel, read_panel_file
 from evalkit.estimators.did_sim import simulate_staggered
 from evalkit.estimators.twfe import bacon_decomposition, twfe
+from tests.shared_data import VALIDATION
 
-DATA = Path("/work/shared/data/validation")
+DATA = VALIDATION
 needs_data = pytest.mark.skipif(not (DATA / "mpdta.csv").exists(), reason="validation data not available")
 
 

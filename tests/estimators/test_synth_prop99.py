@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pytest
@@ -10,13 +12,16 @@ from scipy.optimize import minimize
 from evalkit.errors import EvalkitError
 from evalkit.estimators.data import make_panel, read_panel_file
 from evalkit.estimators.synth import synthetic_control
+from tests.shared_data import VALIDATION, absent_reason
 
-DATA = "/work/shared/data/validation/california_prop99.csv"
+DATA = str(VALIDATION / "california_prop99.csv")
 PRE = list(range(1970, 1989))
 
 
 @pytest.fixture(scope="module")
 def panel():
+    if not Path(DATA).exists():
+        pytest.skip(absent_reason(Path(DATA)))
     frame = read_panel_file(DATA)
     return make_panel(frame, unit="State", time="Year", outcome="PacksPerCapita", treated="treated")
 

@@ -11,8 +11,9 @@ import pytest
 from evalkit.errors import EvalkitError
 from evalkit.sources import cin
 from evalkit.sources.common import MEASURES_SCHEMA
+from tests.shared_data import REFERENCE
 
-REF = Path("/work/shared/data/reference/cin")
+REF = REFERENCE / "cin"
 MALFORMED = Path(__file__).parent / "malformed"
 needs_ref = pytest.mark.skipif(not REF.is_dir(), reason=f"reference folder {REF} is absent")
 

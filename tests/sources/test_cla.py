@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from evalkit.errors import EvalkitError
 from evalkit.sources import cla
 from evalkit.sources.common import MEASURES_SCHEMA
+from tests.shared_data import REFERENCE
 
-REF = Path("/work/shared/data/reference/cla")
+REF = REFERENCE / "cla"
 MALFORMED = Path(__file__).parent / "malformed"
 needs_ref = pytest.mark.skipif(not REF.is_dir(), reason=f"reference folder {REF} is absent")
 
@@ -75,7 +76,7 @@ def test_row_counts_and_schema(name: str, rows: int) -> None:
 def test_detect_rejects_other_files() -> None:
     assert not cla.detect(REF / "ees_cla_time_series_1994_2024.csv")  # national only
     assert not cla.detect(REF / "ees_cla_data_guidance_2023.txt")
-    assert not cla.detect(Path("/work/shared/data/reference/cin/ees_b1_children_in_need_2013_to_2025.csv"))
+    assert not cla.detect(REFERENCE / "cin" / "ees_b1_children_in_need_2013_to_2025.csv")
 
 
 @needs_ref

@@ -11,8 +11,9 @@ import pytest
 from evalkit.errors import EvalkitError
 from evalkit.sources import la_codes
 from evalkit.sources.common import MEASURES_SCHEMA
+from tests.shared_data import REFERENCE
 
-REF = Path("/work/shared/data/reference")
+REF = REFERENCE
 LAS = REF / "dfe_las.csv"
 
 

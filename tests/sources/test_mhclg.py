@@ -11,8 +11,9 @@ import pytest
 from evalkit.errors import EvalkitError
 from evalkit.sources import mhclg
 from evalkit.sources.common import MEASURES_SCHEMA
+from tests.shared_data import REFERENCE
 
-REF = Path("/work/shared/data/reference/spending_mhclg")
+REF = REFERENCE / "spending_mhclg"
 MALFORMED = Path(__file__).parent / "malformed"
 needs_ref = pytest.mark.skipif(not REF.is_dir(), reason=f"reference folder {REF} is absent")
 
@@ -67,7 +68,7 @@ def test_every_file_detected_and_counted(parsed: dict[str, pl.DataFrame]) -> Non
             assert "spend_cyp_total" not in measures and "spend_csc_total" in measures and "spend_cla" in measures
         else:
             assert {"spend_cla", "spend_csc_total", "spend_cyp_total", "spend_safeguarding_net"} <= measures
-    assert not mhclg.detect(Path("/work/shared/data/reference/s251/goodair_outturn_1314.csv"))
+    assert not mhclg.detect(REFERENCE / "s251" / "goodair_outturn_1314.csv")
 
 
 @needs_ref

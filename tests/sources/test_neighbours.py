@@ -9,8 +9,9 @@ import pytest
 
 from evalkit.errors import EvalkitError
 from evalkit.sources import neighbours
+from tests.shared_data import REFERENCE
 
-DIR = Path("/work/shared/data/reference/neighbours")
+DIR = REFERENCE / "neighbours"
 F2021 = DIR / "dfe_New_Statistical_Neighbour_Groupings_April_2021.csv"
 F2025 = DIR / "dfe_sn_model_2025_wide.csv"
 

@@ -14,8 +14,9 @@ import pytest
 from evalkit.errors import EvalkitError
 from evalkit.sources import ofsted
 from evalkit.sources.common import JUDGEMENTS_SCHEMA
+from tests.shared_data import REFERENCE
 
-DIR = Path("/work/shared/data/reference/ofsted")
+DIR = REFERENCE / "ofsted"
 F2023 = DIR / "ofsted_Childrens_social_care_in_England_2023_underlying_data.ods"
 F2024 = DIR / "ofsted_LA_Inspection_Outcomes_as_at_March_2024.ods"
 F2025 = DIR / "ofsted_LA_Inspection_Outcomes_as_at_31_March_2025.ods"

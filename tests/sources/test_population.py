@@ -11,8 +11,9 @@ import pytest
 from evalkit.errors import EvalkitError
 from evalkit.sources import cla, population
 from evalkit.sources.common import MEASURES_SCHEMA
+from tests.shared_data import REFERENCE
 
-REF = Path("/work/shared/data/reference")
+REF = REFERENCE
 POP = REF / "population"
 MALFORMED = Path(__file__).parent / "malformed"
 needs_ref = pytest.mark.skipif(not POP.is_dir(), reason=f"reference folder {POP} is absent")

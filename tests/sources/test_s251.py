@@ -12,8 +12,9 @@ import pytest
 from evalkit.errors import EvalkitError
 from evalkit.sources import s251
 from evalkit.sources.common import MEASURES_SCHEMA, finish_measures
+from tests.shared_data import REFERENCE
 
-REF = Path("/work/shared/data/reference/s251")
+REF = REFERENCE / "s251"
 MALFORMED = Path(__file__).parent / "malformed"
 needs_ref = pytest.mark.skipif(not REF.is_dir(), reason=f"reference folder {REF} is absent")
 

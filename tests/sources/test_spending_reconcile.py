@@ -9,8 +9,9 @@ import pytest
 
 from evalkit.sources import lait, mhclg, s251, spending
 from evalkit.sources.common import MEASURES_SCHEMA
+from tests.shared_data import REFERENCE
 
-REF = Path("/work/shared/data/reference")
+REF = REFERENCE
 needs_ref = pytest.mark.skipif(not (REF / "s251").is_dir() or not (REF / "spending_mhclg").is_dir(),
                                reason=f"reference folders {REF}/s251 and {REF}/spending_mhclg are absent")
 

@@ -11,8 +11,9 @@ import pytest
 from evalkit.errors import EvalkitError
 from evalkit.sources import workforce
 from evalkit.sources.common import MEASURES_SCHEMA
+from tests.shared_data import REFERENCE
 
-REF = Path("/work/shared/data/reference/workforce")
+REF = REFERENCE / "workforce"
 MALFORMED = Path(__file__).parent / "malformed"
 needs_ref = pytest.mark.skipif(not REF.is_dir(), reason=f"reference folder {REF} is absent")
 NEW = "ees_csww_indicators_2017_to_2025.csv"
@@ -38,7 +39,7 @@ def value(frame: pl.DataFrame, year: int, la_code: str, measure: str) -> tuple[f
 @needs_ref
 def test_row_counts(new: pl.DataFrame, old: pl.DataFrame) -> None:
     assert workforce.detect(REF / NEW) and workforce.detect(REF / OLD)
-    assert not workforce.detect(Path("/work/shared/data/reference/cin/ees_b1_children_in_need_2013_to_2025.csv"))
+    assert not workforce.detect(REFERENCE / "cin" / "ees_b1_children_in_need_2013_to_2025.csv")
     assert new.height == 1355 * 7 and old.height == 906 * 7  # LA rows x 7 measures
     assert dict(new.schema) == MEASURES_SCHEMA
     assert sorted(new["year"].unique()) == list(range(2017, 2026))
