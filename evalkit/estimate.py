@@ -29,6 +29,8 @@ METHODS: dict[str, str] = {
     "cs": "evalkit.estimators.cs:callaway_santanna",
     "twfe": "evalkit.estimators.twfe:twfe",
     "twfe_es": "evalkit.estimators.twfe_es:twfe_event_study",
+    # Ofsted journeys: run_plan routes these to evalkit.journeys_analysis, which uses this estimator.
+    "time_to_good": "evalkit.estimators.survival:kaplan_meier",
     "sunab": "evalkit.estimators.sunab:sun_abraham",
     "imputation": "evalkit.estimators.imputation:imputation",
     "synth": "evalkit.estimators.synth:synthetic_control",

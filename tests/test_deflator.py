@@ -6,7 +6,8 @@ import polars as pl
 import pytest
 
 from evalkit.errors import EvalkitError
-from evalkit.panel.deflator import add_real_terms
+from evalkit.panel.deflator import add_real_terms, read_deflator, rebase
+from tests.conftest import REFERENCE, need_reference
 
 
 def test_real_terms_in_base_year_prices(tmp_path: Path) -> None:
@@ -34,8 +35,6 @@ def test_bad_deflator_is_one_line(tmp_path: Path, body: str, needle: str) -> Non
 
 # --- the ONS time-series CSV as published ---------------------------------------------------------------
 
-from evalkit.panel.deflator import read_deflator, rebase  # noqa: E402
-from tests.conftest import REFERENCE, need_reference  # noqa: E402
 
 YBGB = "prices/ons_ybgb_gdp_deflator_2025-06-30.csv"
 

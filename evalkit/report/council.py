@@ -76,18 +76,22 @@ def bottom_line(doc: dict[str, Any]) -> list[str]:
         bits = []
         for c in money:
             h = _headline(analyses[c["label"]]) if c["label"] in analyses else None
-            est = "" if h is None else f", about {_num(h['estimate'], money=True)} a year"
+            est = ""
+            if h is not None and h.get("estimate") is not None:
+                word = "lower" if h["estimate"] < 0 else "higher"
+                est = f" (point estimate {_num(abs(h['estimate']), money=True)} a year {word} than comparison councils)"
             bits.append(f"{O.label(c['outcome'])}: {c['verdict']}{est}")
         sentences.append("More or less money? " + "; ".join(bits) + ".")
     het = heterogeneity_rows(doc)
     if het:
         sig = [r for r in het if r["excludes_zero"]]
         small = sorted({r["group"] for r in het if r["n"] < 3})
-        text = "Which kinds of model? Estimated separately for council-owned companies, independent trusts, Achieving for Children, imposed and voluntary moves, "
+        text = ("Which kinds of model? Estimated separately for council-owned companies, independent trusts, Achieving for "
+                "Children, imposed and voluntary moves (analytic intervals, no verdict pre-registered), ")
         text += ("no group's interval excludes zero" if not sig else
-                 "intervals exclude zero only for " + _join([f"{O.label(r['outcome'])} ({r['group']})" for r in sig]))
+                 "the interval excludes zero for " + _join([f"{O.label(r['outcome'])} ({r['group']}, {_num(r['estimate'])})" for r in sig]))
         if small:
-            text += f"; {_join(small)} rest on two councils or fewer, too few to tell models apart"
+            text += f"; the groups {_join(small)} have two councils or fewer, too few to tell models apart"
         sentences.append(text + ".")
     journey = next((a for a in analyses.values() if a.get("method") == "time_to_good"), None)
     if journey:
@@ -98,13 +102,15 @@ def bottom_line(doc: dict[str, Any]) -> list[str]:
             spells = [s for s in journey["results"]["extra"].get("spells", []) if s["group"] == g]
             k = sum(s["event"] for s in spells)
             med = rows.get(f"median_years:{g}", {}).get("estimate")
-            return f"{k} of {groups.get(g, len(spells))}" + (f" (median {med:.1f} years)" if med is not None else " (median not reached)")
+            return (f"{k} of {groups.get(g, len(spells))} {who[g]}"
+                    + (f" (median {med:.1f} years)" if med is not None else " (median not reached)"))
 
+        who = {"treated": "councils that moved", "directed_in_house": "councils under a DfE direction that stayed in-house",
+               "other_in_house": "other councils judged inadequate"}
         lr = rows.get("logrank:treated_vs_directed_in_house", {}).get("p_value")
         sentences.append(
-            f"From 'inadequate' to 'good': {reached('treated')} councils that moved reached good or better, against "
-            f"{reached('directed_in_house')} councils under a DfE direction that stayed in-house and "
-            f"{reached('other_in_house')} other councils judged inadequate"
+            f"From 'inadequate' to 'good or better': {reached('treated')} got there, against "
+            f"{reached('directed_in_house')} and {reached('other_in_house')}"
             + (f" (log-rank p = {lr:.2f} against the directed councils)" if lr is not None else "") + ".")
     n_treated = len({t["unit"] for a in analyses.values() for t in (a["results"].get("diagnostics") or {}).get("treated_units", [])})
     sentences.append(

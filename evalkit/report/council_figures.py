@@ -22,6 +22,12 @@ GROUP_LABEL = {"treated": "trust or company", "directed_in_house": "under direct
                "other_in_house": "other councils judged inadequate"}
 
 
+def _short(name: str) -> str:
+    """'Northamptonshire (North and West ... from 2021)' -> 'Northamptonshire'; joint units keep both names."""
+    name = name.split(" (")[0]
+    return name.replace(" upon Thames", "") if len(name) > 30 else name
+
+
 def council_fit(paths: list[dict[str, Any]], rmspe: list[dict[str, Any]], estimates: list[dict[str, Any]]) -> dict[str, dict]:
     """Per treated unit: pre-period years, pre-RMSPE, its size relative to the outcome's pre mean, p-value, effect."""
     out: dict[str, dict] = {}
@@ -95,7 +101,7 @@ def synth_councils(paths: list[dict[str, Any]], placebo: list[dict[str, Any]] | 
             line3 = f"pre-fit {f.get('fit', '?')}" + (f" ({f['fit_pct']:.1f}% of level)" if f.get("fit_pct") is not None else "")
             if f.get("pre_years", 0) <= 2:
                 line3 += f"; WARNING: only {f.get('pre_years', 0)} pre-period years"
-            ax.set_title(f"{names.get(u, u)}\n{line2}\n{line3}", fontsize=7.5, loc="left")
+            ax.set_title(f"{_short(names.get(u, u))}\n{line2}\n{line3}", fontsize=7.5, loc="left")
             ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
             ax.tick_params(labelsize=7)
             if i == 0:
@@ -142,7 +148,7 @@ def ofsted_timelines(timelines: list[dict[str, Any]], *, slug: str, title: str, 
             ax.scatter([], [], color=colour, s=36, label=grade.replace("_", " "))
         ax.plot([], [], color="#000000", linewidth=1.6, label="move to trust/company")
         ax.legend(frameon=False, fontsize=7, ncols=5, loc="upper center", bbox_to_anchor=(0.5, -0.08))
-        ax.set_title(full_title, loc="left", fontsize=10)
+        ax.set_title(full_title, loc="left", fontsize=10, wrap=True)
     alt = (f"Timeline of Ofsted overall-effectiveness judgements (SIF and ILACS) for {len(order)} councils: "
            "each dot is a published judgement coloured by grade; a black tick marks the move to a trust or company.")
     return _render(fig, slug, full_title, alt)

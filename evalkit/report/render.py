@@ -80,11 +80,6 @@ METHOD_ALIASES = {
     "callaway_santanna": "cs", "sun_abraham": "sunab", "synthetic_control": "synth",
     "synthetic_did": "sdid", "synthetic_did_staggered": "sdid", "twfe_wild_cluster_bootstrap": "twfe",
 }
-REGISTRY_HEADERS = {"unit": "Code", "la_code": "Code", "la_name": "Council", "name": "Council",
-                    "first_year": "First year", "source_url": "Source"}
-REGISTRY_FIRST = ("unit", "la_code", "la_name", "name", "model", "provider", "first_year", "start_date",
-                  "end_date", "source", "source_url", "source_note", "notes")
-
 
 # --------------------------------------------------------------------------- formatting
 
@@ -306,7 +301,7 @@ def analysis_figures(doc: dict[str, Any], analysis: dict[str, Any]) -> list[F.Sv
         moves = {str(r["la_code"]): int(r["first_treated_year"]) for r in doc.get("registry") or []
                  if isinstance(r, dict) and r.get("role") == "treated" and isinstance(r.get("first_treated_year"), int)}
         out.append(CF.ofsted_timelines(extra.get("timelines") or [], slug=f"{label}-timelines",
-                                       title="Ofsted judgements of the treated councils and of councils under a direction",
+                                       title="Ofsted judgements: councils that moved, and councils under a direction",
                                        demo=demo, moves=moves))
         out.append(CF.km_curves(extra.get("km") or [], extra.get("spells") or [], slug=f"{label}-km",
                                 title="Time from 'inadequate' to 'good or better' (Kaplan-Meier)", demo=demo))
@@ -545,19 +540,6 @@ def _coverage_blocks(doc: dict[str, Any]) -> list:
                      fmt_value(c.get("missing")), reason_text])
     blocks.append(Table(columns=["Measure", "Councils", "Years", "Missing values", "Why missing"], rows=rows,
                         numeric={1, 3}, caption="Coverage of each measure in the panel"))
-    return blocks
-
-
-def _registry_blocks(doc: dict[str, Any]) -> list:
-    blocks: list = [Heading(2, "Treated councils and sources", "registry")]
-    reg = [r for r in doc.get("registry") or [] if isinstance(r, dict)]
-    if not reg:
-        return blocks + [Para("No treated councils were recorded.")]
-    keys = {k for r in reg for k in r}
-    cols = [k for k in REGISTRY_FIRST if k in keys] + sorted(keys - set(REGISTRY_FIRST))
-    blocks.append(Table(columns=[REGISTRY_HEADERS.get(c, c.replace("_", " ").capitalize()) for c in cols],
-                        rows=[[_cell(r.get(c)) for c in cols] for r in reg],
-                        caption=f"{len(reg)} treated council(s) used in the estimates, with the sources for each"))
     return blocks
 
 

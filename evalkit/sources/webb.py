@@ -93,4 +93,4 @@ def parse(path: Path) -> pl.DataFrame:
     return finish_measures(out)
 
 
-__all__ = ["NAME", "KIND", "PARSER_VERSION", "detect", "parse"]
+__all__ = ["KIND", "NAME", "PARSER_VERSION", "detect", "parse"]
