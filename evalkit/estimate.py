@@ -17,12 +17,13 @@ from typing import Any
 
 import polars as pl
 
-from evalkit import __version__, sensitivity
+from evalkit import __version__, generations, sensitivity
 from evalkit.conclusions import RULE, conclude
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel, make_panel
 from evalkit.estimators.results import Results, estimates_frame
-from evalkit.io import sha256_file, write_json, write_parquet
+from evalkit.io import checked_sha256, sha256_file, write_json, write_parquet
+from evalkit.panel.build import EXTRA_REGISTRY, read_parquet_checked
 
 # Method name -> "module:function". Each function takes a LongPanel and keyword options.
 METHODS: dict[str, str] = {
@@ -209,15 +210,16 @@ def balanced_outcome_panel(frame: pl.DataFrame, outcome: str) -> tuple[pl.DataFr
 def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = None, lock: dict | None = None,
              deviations: list | None = None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run every analysis of a validated plan; returns the results document (see report.render)."""
-    panel_path = Path(plan["data"]["panel"])
-    if not panel_path.exists():
+    panel_path = Path(plan["data"]["panel"])  # as the plan names it; the file read is the generation in force
+    panel_file = generations.resolve(panel_path)
+    if not panel_file.is_file():
         raise EvalkitError("panel not found; run `evalkit panel` first", file=panel_path)
     expected = plan["data"].get("expected_sha256", {})
     for path, digest in sorted(expected.items()):
-        actual = sha256_file(path) if Path(path).exists() else "missing"
+        actual = checked_sha256(generations.resolve(Path(path)))
         if actual != digest:
             raise EvalkitError(f"sha256 is {actual}, the plan expects {digest}", file=path, expected="the input the plan was written for")
-    panel = pl.read_parquet(panel_path)
+    panel = read_parquet_checked(panel_file)
     sample, notes = sample_panel(panel, plan.get("sample", {}))
     inference = plan["inference"]
     analyses = []
@@ -287,7 +289,7 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
             **({"reason": analysis["reason"]} if analysis.get("reason") else {}),
             **({"subgroup": analysis["subgroup"]} if analysis.get("subgroup") else {}),
         })
-    context = panel_context(panel_path, sample)
+    context = panel_context(panel_file, sample)
     return {
         "name": plan["plan"]["name"], "title": plan["plan"]["title"], "question": plan["plan"]["question"],
         **context,
@@ -298,7 +300,7 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
         "plan": plan, "plan_sha256": plan_sha256, "lock": lock, "deviations": deviations or [],
         "sample_notes": notes,
         "provenance": {
-            "inputs": [{"path": panel_path.as_posix(), "sha256": sha256_file(panel_path), "rows": panel.height}],
+            "inputs": [{"path": panel_path.as_posix(), "sha256": sha256_file(panel_file), "rows": panel.height}],
             "evalkit_version": __version__, "libraries": library_versions(),
             "seeds": {"inference.seed": inference.get("seed")}, "command": command,
         },
@@ -324,9 +326,10 @@ def panel_context(panel_path: Path, sample: pl.DataFrame) -> dict[str, Any]:
     """Registry rows of the sample's treated councils (with sources), coverage and balance, for the report."""
     from evalkit.panel import registry as reg
 
-    folder = panel_path.parent
+    folder = panel_path.parent  # the panel's own generation: registry, coverage and balance of the same run
     local = folder / "adm_registry.csv"
-    registry = reg.load_registry(local if local.exists() else None)
+    extra = folder / EXTRA_REGISTRY
+    registry = reg.load_registry(local if local.exists() else None, extra=[extra] if extra.exists() else None)
     treated_codes = set(sample.filter(pl.col("ever_treated") == 1)["unit_code"].unique().to_list())
     rows = [
         {k: r[k] for k in ("spell_id", "la_code", "la_name", "body_name", "model", "go_live", "go_live_status",
@@ -336,9 +339,9 @@ def panel_context(panel_path: Path, sample: pl.DataFrame) -> dict[str, Any]:
         if r["la_code"] in treated_codes or any(r["la_code"] in code.split(" / ") for code in treated_codes) or r["role"] != "treated"
     ]
     diagnostics = folder / "panel_diagnostics.json"
-    coverage = json.loads(diagnostics.read_text()).get("coverage", []) if diagnostics.exists() else []
+    coverage = json.loads(diagnostics.read_text(encoding="utf-8")).get("coverage", []) if diagnostics.exists() else []
     balance_file = folder / "balance.parquet"
-    balance = pl.read_parquet(balance_file).to_dicts() if balance_file.exists() else []
+    balance = read_parquet_checked(balance_file).to_dicts() if balance_file.exists() else []
     return {"registry": rows, "coverage": coverage, "balance": balance}
 
 

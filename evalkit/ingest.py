@@ -1,12 +1,14 @@
 """Stage 1: read the published files, recognise each, parse it, write tidy Parquet and a manifest.
 
-Everything is parsed in memory first; outputs are written only when every file parsed, each by
-temporary file and rename, so a bad file never leaves half-written or mixed outputs behind.
+Everything is parsed and validated first; outputs are written only when every file passed, into a new
+generation folder that becomes current in one atomic switch (`evalkit.generations`), so a bad file,
+a crash or `kill -9` never leaves half-written or mixed outputs behind.
 """
 
 from __future__ import annotations
 
 import importlib
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -16,8 +18,9 @@ from types import ModuleType
 import polars as pl
 
 from evalkit import __version__
+from evalkit import generations as gens
 from evalkit.errors import EvalkitError
-from evalkit.io import sha256_file, write_json, write_parquet
+from evalkit.io import atomic_write_bytes, sha256_file, write_parquet
 
 # Order matters only for detection: the first module whose detect() accepts a file reads it.
 SOURCE_MODULES = [
@@ -59,9 +62,11 @@ def ingest(
     out_dir: Path,
     *,
     synthetic_demo: bool | None = None,
+    add: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
-    """Parse every recognised file under `source_dir`; write `<source>.parquet` files and the manifest."""
+    """Parse every recognised file under `source_dir`; publish `<source>.parquet` files and the manifest
+    as one new generation of `out_dir` (read it back with `evalkit.generations.open_current`)."""
     source_dir = Path(source_dir)
     if not source_dir.is_dir():
         raise EvalkitError("input folder not found", file=source_dir)
@@ -115,17 +120,63 @@ def ingest(
         "outputs": {name: {"file": f"{name}.parquet", "rows": t.height} for name, t in sorted(tables.items())},
         "registry": {"file": REGISTRY_FILE, "sha256": sha256_file(registry)} if registry.exists() else None,
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, table in sorted(tables.items()):
-        write_parquet(out_dir / f"{name}.parquet", table)
-    if registry.exists():
-        from evalkit.io import atomic_write_bytes
+    return publish(out_dir, manifest, tables, registry if registry.exists() else None, add=add)
 
-        atomic_write_bytes(out_dir / REGISTRY_FILE, registry.read_bytes())
-    else:
-        (out_dir / REGISTRY_FILE).unlink(missing_ok=True)
-    write_json(out_dir / MANIFEST, manifest)
-    return manifest
+
+INGEST_KEYS = ("evalkit_version", "synthetic_demo", "banner", "source_dir", "files", "skipped", "outputs", "registry")
+
+
+def publish(out_dir: Path, manifest: dict, tables: dict[str, pl.DataFrame], registry: Path | None, *, add: bool = False) -> dict:
+    """Write the whole output set as a new generation and switch to it (see evalkit.generations).
+
+    With ``add``, the sources of the generation in force that this run did not read are carried
+    over (and stay listed in the manifest); without it, the new set replaces the old one entirely.
+    When nothing changed, the generation in force is kept, so a later stage's outputs stay valid.
+    """
+    out_dir = Path(out_dir)
+    old_gen = gens.current_dir(out_dir)
+    old = gens.verify_generation(old_gen) if old_gen is not None and old_gen.is_dir() else None
+    with gens.Generation(out_dir, "ingest") as gen:
+        for name, table in sorted(tables.items()):
+            write_parquet(gen.path / f"{name}.parquet", table)
+        if add and old is not None:
+            manifest = _carry_over(old_gen, old, manifest, gen.path)
+        if registry is not None:
+            atomic_write_bytes(gen.path / REGISTRY_FILE, registry.read_bytes())
+        if old is not None and _same_ingest(old, manifest, gen.path):
+            shutil.rmtree(gen.path, ignore_errors=True)  # idempotent: keep the set in force (and its panel)
+            return {k: old[k] for k in INGEST_KEYS if k in old}
+        published = gen.publish(manifest)
+    return {k: published[k] for k in INGEST_KEYS if k in published}
+
+
+def _carry_over(old_gen: Path, old: dict, manifest: dict, target: Path) -> dict:
+    """--add: keep the old generation's sources this run did not read, with their manifest entries."""
+    new_sources = set(manifest["outputs"])
+    outputs = dict(manifest["outputs"])
+    files = list(manifest["files"])
+    for name, spec in old.get("outputs", {}).items():
+        if name in new_sources:
+            continue
+        gens.link_or_copy(old_gen / spec["file"], target / spec["file"])
+        outputs[name] = spec
+        files += [f for f in old.get("files", []) if f.get("source") == name]
+    merged = {**manifest, "outputs": dict(sorted(outputs.items())), "files": sorted(files, key=lambda f: (f["file"], f["source"]))}
+    if manifest.get("registry") is None and old.get("registry") and (old_gen / REGISTRY_FILE).is_file():
+        gens.link_or_copy(old_gen / REGISTRY_FILE, target / REGISTRY_FILE)
+        merged["registry"] = old["registry"]
+    merged["added_to"] = old.get("source_dir")
+    return merged
+
+
+def _same_ingest(old: dict, manifest: dict, new_dir: Path) -> bool:
+    """Would the new set equal the ingest part of the set in force (which may also hold a panel)?"""
+    if any(old.get(k) != manifest.get(k) for k in INGEST_KEYS):
+        return False
+    later = set(old.get("panel", {}).get("files", []))
+    old_names = sorted(n for n in old["checksums"] if n not in later)
+    names = sorted(p.name for p in new_dir.iterdir())
+    return names == old_names and all(sha256_file(new_dir / n) == old["checksums"][n] for n in names)
 
 
 def _combine(frames: list[pl.DataFrame]) -> pl.DataFrame:

@@ -88,3 +88,32 @@ def sha256_file(path: str | Path) -> str:
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def regular_file(path: str | Path) -> Path:
+    """`path` if it is a regular file; one-line error for a device, FIFO, socket or folder.
+
+    Hashing or reading /dev/zero or a FIFO would never end, so anything named by a user or a plan
+    is checked before it is opened.
+    """
+    import stat
+
+    from evalkit.errors import EvalkitError
+
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise EvalkitError(f"cannot read the file: {exc.strerror}", file=path) from None
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "a device, pipe or socket"
+        raise EvalkitError(f"is {kind}, not a regular file", file=path, expected="a regular file")
+    return path
+
+
+def checked_sha256(path: str | Path) -> str:
+    """sha256 of a regular file, "missing" when absent; never opens a device or pipe."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return "missing"
+    return sha256_file(regular_file(path))

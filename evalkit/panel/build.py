@@ -13,13 +13,13 @@ Treatment: see `evalkit.panel.registry` (first year whose 31 March falls after g
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import polars as pl
 
+from evalkit import generations as gens
 from evalkit.errors import EvalkitError
-from evalkit.io import write_json, write_parquet
+from evalkit.io import sha256_file, write_json, write_parquet
 from evalkit.panel import registry as reg
 from evalkit.sources import la_codes, ofsted
 from evalkit.sources.common import GRADE_SCORE
@@ -69,16 +69,69 @@ POPULATION = [("population", "population_0_17")]
 # Sources whose year label is shifted to the panel's financial year (see the module docstring).
 YEAR_SHIFT = {"population": 1, "workforce": 1}
 PANEL_FILE = "panel.parquet"
+EXTRA_REGISTRY = "adm_registry_extra.csv"  # rows given with `panel --registry`, kept with the panel
 _CODE = r"^\d{3}( / \d{3})*$"
 
 
 def read_processed(processed: Path) -> tuple[dict, dict[str, pl.DataFrame]]:
-    manifest_path = processed / "manifest.json"
-    if not manifest_path.exists():
-        raise EvalkitError("no ingest manifest; run `evalkit ingest` first", file=manifest_path)
-    manifest = json.loads(manifest_path.read_text())
-    tables = {name: pl.read_parquet(processed / spec["file"]) for name, spec in manifest["outputs"].items()}
+    """The ingest outputs of the generation in force, each checked against the manifest's sha256 first."""
+    gen, manifest = gens.open_current(processed)
+    outputs = manifest.get("outputs")
+    if not isinstance(outputs, dict) or not outputs:
+        raise EvalkitError("the manifest lists no ingest outputs", file=gen / gens.MANIFEST, column="outputs",
+                           expected="a manifest written by `evalkit ingest`")
+    tables = {}
+    for name, spec in outputs.items():
+        tables[name] = read_parquet_checked(gen / str(spec.get("file")) if isinstance(spec, dict) else gen / "?")
     return manifest, tables
+
+
+def read_parquet_checked(path: Path) -> pl.DataFrame:
+    """Read a Parquet output; a damaged one is one line, not a traceback."""
+    if path.name not in ("?",) and not path.is_file():
+        raise EvalkitError("output listed in the manifest is missing", file=path)
+    try:
+        return pl.read_parquet(path)
+    except Exception as exc:  # polars raises ComputeError/OSError/panics wrapped as exceptions
+        raise EvalkitError(f"not a readable Parquet file ({type(exc).__name__})", file=path,
+                           expected="a Parquet file written by evalkit (rerun the stage that wrote it)") from None
+
+
+def run_stage(processed: Path, *, registry: Path | None = None, policy: str = "aggregate", deflator: Path | None = None,
+              deflator_base: int | None = None, match: dict | None = None, tick=None) -> dict:
+    """The whole panel stage as one generation: the ingest outputs in force, carried over unchanged,
+    plus panel.parquet, panel_diagnostics.json and (with `match`) matches.parquet and balance.parquet.
+    The new set becomes current only when all of it is written; returns the diagnostics."""
+    processed = Path(processed)
+    source_gen, manifest = gens.open_current(processed)
+    frame, diagnostics = build_panel(processed, extra_registries=[registry] if registry else None, policy=policy)
+    inputs = {}
+    if registry is not None:
+        inputs["registry"] = {"file": Path(registry).name, "sha256": sha256_file(registry)}
+        extra_registry = Path(registry).read_bytes()
+    if deflator is not None:
+        from evalkit.panel.deflator import add_real_terms
+
+        frame, diagnostics["deflator"] = add_real_terms(frame, deflator, deflator_base)
+        inputs["deflator"] = {"file": Path(deflator).name, "sha256": sha256_file(deflator)}
+    later = set(manifest.get("panel", {}).get("files", []))
+    with gens.Generation(processed, "panel") as gen:
+        for name in manifest["checksums"]:
+            if name not in later:
+                gens.link_or_copy(source_gen / name, gen.path / name)
+        if match is not None:
+            from evalkit.panel import matching
+
+            if tick:
+                tick("matching")
+            diagnostics["matching"] = matching.match_and_write(frame, gen.path, **match)
+        write_panel(gen.path, frame, diagnostics)
+        if registry is not None:  # the report's registry table shows these rows too
+            (gen.path / EXTRA_REGISTRY).write_bytes(extra_registry)
+        files = sorted(p.name for p in gen.path.iterdir() if p.name not in manifest["checksums"] or p.name in later)
+        ingest_part = {k: v for k, v in manifest.items() if k not in ("checksums", "stage", "panel")}
+        gen.publish({**ingest_part, "panel": {"files": files, "inputs": inputs}})
+    return diagnostics
 
 
 def _measures(tables: dict[str, pl.DataFrame], policy: str) -> pl.DataFrame:
@@ -218,8 +271,9 @@ def build_panel(
     """
     manifest, tables = read_processed(processed)
     measures = _measures(tables, policy)
-    if registry_path is None and (processed / "adm_registry.csv").exists():
-        registry_path = processed / "adm_registry.csv"
+    source_gen = gens.current_dir(processed)
+    if registry_path is None and source_gen is not None and (source_gen / "adm_registry.csv").exists():
+        registry_path = source_gen / "adm_registry.csv"
     registry = reg.load_registry(registry_path, extra=extra_registries)
 
     population, population_source = _pick(measures, POPULATION)

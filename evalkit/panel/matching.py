@@ -288,7 +288,9 @@ def match_and_write(frame: pl.DataFrame, processed: Path, *, method: str = "maha
     processed = Path(processed)
     neighbours = None
     if method == "statistical_neighbours":
-        path = processed / SN_FILE
+        from evalkit import generations as gens
+
+        path = (gens.current_dir(processed) or processed) / SN_FILE
         if not path.exists():
             raise EvalkitError("statistical neighbours table not found; ingest the DfE statistical neighbours files first", file=path)
         neighbours = pl.read_parquet(path)

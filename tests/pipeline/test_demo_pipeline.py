@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from evalkit.demo import dgp
+from evalkit.generations import current_dir
 from tests.conftest import evalkit_cmd
 
 
@@ -22,7 +23,7 @@ def _estimate(doc: dict, label: str, name: str) -> dict:
 
 
 def test_every_stage_writes_its_outputs(demo_run: Path) -> None:
-    processed = demo_run / "data" / "processed"
+    processed = current_dir(demo_run / "data" / "processed")
     manifest = json.loads((processed / "manifest.json").read_text())
     assert manifest["synthetic_demo"] is True
     assert {"cla", "population", "s251", "ofsted"} <= set(manifest["outputs"])
@@ -85,9 +86,9 @@ def test_verify_detects_drift(demo_run: Path, tmp_path: Path) -> None:
 
 def test_ingest_is_idempotent(demo_run: Path) -> None:
     processed = demo_run / "data" / "processed"
-    before = {p.name: p.read_bytes() for p in sorted(processed.iterdir()) if p.is_file()}
+    before = {p.relative_to(processed).as_posix(): p.read_bytes() for p in sorted(processed.rglob("*")) if p.is_file()}
     evalkit_cmd("ingest", cwd=demo_run)
-    after = {p.name: p.read_bytes() for p in sorted(processed.iterdir()) if p.is_file()}
+    after = {p.relative_to(processed).as_posix(): p.read_bytes() for p in sorted(processed.rglob("*")) if p.is_file()}
     assert before == after
 
 
@@ -104,13 +105,13 @@ def test_bad_input_fails_in_one_line_and_leaves_outputs_untouched(demo_run: Path
     lines[index] = ",".join(cells)
     cla.write_text("\n".join(lines) + "\n", encoding="utf-8")
     processed = demo_run / "data" / "processed"
-    before = {p.name: p.read_bytes() for p in sorted(processed.iterdir()) if p.is_file()}
+    before = {p.relative_to(processed).as_posix(): p.read_bytes() for p in sorted(processed.rglob("*")) if p.is_file()}
     proc = evalkit_cmd("ingest", "--from", str(bad), cwd=demo_run, check=False)
     assert proc.returncode == 1
     message = proc.stderr.strip()
     assert "\n" not in message
     assert cla.name in message and f"row {index + 1}" in message and "children_count" in message
-    after = {p.name: p.read_bytes() for p in sorted(processed.iterdir()) if p.is_file()}
+    after = {p.relative_to(processed).as_posix(): p.read_bytes() for p in sorted(processed.rglob("*")) if p.is_file()}
     assert before == after
 
 
@@ -118,7 +119,7 @@ def test_panel_values_match_the_demo_source_files(demo_run: Path) -> None:
     """Spending per child and CLA rate in the panel, recomputed from the raw demo files."""
     from evalkit.ingest import demo_dir
 
-    panel = pl.read_parquet(demo_run / "data" / "processed" / "panel.parquet")
+    panel = pl.read_parquet(current_dir(demo_run / "data" / "processed") / "panel.parquet")
     files = demo_dir()
     pop = pl.read_csv(next(files.glob("ons_*.csv")), infer_schema=False)
     cla = pl.read_csv(next(files.glob("cla_*.csv")), infer_schema=False, encoding="utf8")

@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from evalkit.generations import current_dir
 from tests.conftest import REFERENCE, REPO, evalkit_cmd, need_reference
 
 
@@ -32,7 +33,7 @@ def england(tmp_path_factory) -> Path:
 
 
 def _panel(work: Path) -> pl.DataFrame:
-    return pl.read_parquet(work / "data" / "processed" / "panel.parquet")
+    return pl.read_parquet(current_dir(work / "data" / "processed") / "panel.parquet")
 
 
 def _value(panel: pl.DataFrame, unit: str, year: int, column: str):

@@ -86,8 +86,11 @@ pounds = st.integers(0, 10**11).map(lambda pence: pence / 100)
 S251_MARKERS = sorted(MARKERS)  # write_demo writes a tidy "blank" marker as the text "blank": not representable
 
 
+NAMES_WITHOUT_QUOTE = names.filter(lambda n: '"' not in n)
+
+
 @st.composite
-def s251_tidy(draw, name_strategy: st.SearchStrategy = names.filter(lambda n: '"' not in n)) -> pl.DataFrame:
+def s251_tidy(draw, name_strategy: st.SearchStrategy = NAMES_WITHOUT_QUOTE) -> pl.DataFrame:
     # council names with a double quote are left to test_s251_quote_in_name_round_trip (a known defect)
     rows = []
     for year, code in _council_years(draw):
@@ -298,22 +301,24 @@ def panel_inputs(draw, min_population: int = 1):
 
 def _write_processed(folder: Path, cla_rows, pop_rows, spend_rows, treated) -> None:
     from evalkit.demo.generate import REGISTRY_COLUMNS
-    from evalkit.io import write_json, write_parquet
+    from evalkit.generations import Generation
+    from evalkit.io import write_parquet
 
     tables = {"cla": _measures(cla_rows, "cla", 3, 31)}
     if pop_rows:
         tables["population"] = _measures(pop_rows, "population", 6, 30)
     if spend_rows:
         tables["s251"] = _measures(spend_rows, "s251", 3, 31)
-    for name, table in tables.items():
-        write_parquet(folder / f"{name}.parquet", table)
-    lines = [",".join(REGISTRY_COLUMNS)] + [
-        f"P-{i},{code},E99000{code},Council {code},Body {i},independent_trust,{go.isoformat()},seen,,,,yes,treated,property test"
-        for i, (code, go) in enumerate(treated)
-    ]
-    (folder / "adm_registry.csv").write_text("\n".join(lines) + "\n")
-    write_json(folder / "manifest.json", {"synthetic_demo": True,
-                                          "outputs": {n: {"file": f"{n}.parquet", "rows": t.height} for n, t in tables.items()}})
+    with Generation(folder, "ingest") as gen:
+        for name, table in tables.items():
+            write_parquet(gen.path / f"{name}.parquet", table)
+        lines = [",".join(REGISTRY_COLUMNS)] + [
+            f"P-{i},{code},E99000{code},Council {code},Body {i},independent_trust,{go.isoformat()},seen,,,,yes,treated,property test"
+            for i, (code, go) in enumerate(treated)
+        ]
+        (gen.path / "adm_registry.csv").write_text("\n".join(lines) + "\n")
+        gen.publish({"synthetic_demo": True,
+                     "outputs": {n: {"file": f"{n}.parquet", "rows": t.height} for n, t in tables.items()}})
 
 
 def _check_panel(frame: pl.DataFrame, cla_rows: list[dict]) -> None:
