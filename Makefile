@@ -31,7 +31,7 @@ FORMAT_CHECK ?= 0
 
 python:
 	@if [ -z "$(PYTHON)" ]; then \
-	  echo "No Python 3.11, 3.12 or 3.13 found (tried: $(PYTHON_CANDIDATES))."; \
+	  echo "No Python 3.11, 3.12 or 3.13 found (tried: $(strip $(PYTHON_CANDIDATES)))."; \
 	  echo "Install one (python.org, your package manager, or 'pyenv install 3.12'), then run"; \
 	  echo "'make demo', or name it: 'make PYTHON=/path/to/python3.12 demo'."; exit 1; fi
 	@$(PYTHON) -c '$(SUPPORTED)' || { echo "$(PYTHON) is not Python 3.11-3.13: $$($(PYTHON) -V 2>&1)"; exit 1; }
@@ -69,7 +69,8 @@ test: $(STAMP) venv-info lint
 
 # Resolves for every supported Python and platform at once (markers in the file), with hashes.
 # Needs the package index; commit the result.
-lock: $(STAMP)
+lock: $(BIN)/python
+	@test -x $(BIN)/uv || $(PIP) install --require-hashes -r $(LOCK)
 	$(BIN)/uv pip compile pyproject.toml --extra test --extra dev --universal --python-version 3.11 --fork-strategy fewest \
 	  --generate-hashes --custom-compile-command "make lock" --quiet --output-file $(LOCK)
 	@awk -F'==' '/^[A-Za-z]/ { if (seen[$$1]++) { print "$(LOCK): " $$1 " has two versions (a fork by Python version); delete $(LOCK) and run make lock again"; bad = 1 } } END { exit bad }' $(LOCK)

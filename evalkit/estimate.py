@@ -7,9 +7,7 @@ writes `reports/<name>/results.json` (canonical JSON) and `results.parquet` atom
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
-import inspect
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -17,56 +15,43 @@ from typing import Any
 
 import polars as pl
 
-from evalkit import __version__, generations, sensitivity
+from evalkit import __version__, generations, methods, sensitivity
 from evalkit.conclusions import RULE, conclude
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel, make_panel
 from evalkit.estimators.results import Results, estimates_frame
 from evalkit.io import checked_sha256, sha256_file, write_json, write_parquet
 from evalkit.panel.build import EXTRA_REGISTRY, read_parquet_checked
+from evalkit.plan import LoadedPlan
 
-# Method name -> "module:function". Each function takes a LongPanel and keyword options.
-METHODS: dict[str, str] = {
-    "cs": "evalkit.estimators.cs:callaway_santanna",
-    "twfe": "evalkit.estimators.twfe:twfe",
-    "twfe_es": "evalkit.estimators.twfe_es:twfe_event_study",
-    # Ofsted journeys: run_plan routes these to evalkit.journeys_analysis, which uses this estimator.
-    "time_to_good": "evalkit.estimators.survival:kaplan_meier",
-    "sunab": "evalkit.estimators.sunab:sun_abraham",
-    "imputation": "evalkit.estimators.imputation:imputation",
-    "synth": "evalkit.estimators.synth:synthetic_control",
-    "synth_staggered": "evalkit.estimators.synth:synth_staggered",
-    "sdid": "evalkit.estimators.sdid:synthetic_did_staggered",
-}
-LIBRARIES = ["numpy", "scipy", "polars", "pandas", "statsmodels", "linearmodels", "matplotlib", "quadprog", "joblib"]
+LIBRARIES = ["numpy", "scipy", "polars", "pandas", "linearmodels", "matplotlib", "quadprog", "joblib"]
 
 
 def resolve(method: str) -> Callable[..., Results]:
-    if method not in METHODS:
-        raise UsageError(f"unknown method {method!r}; choose one of {', '.join(sorted(METHODS))}")
-    module, func = METHODS[method].split(":")
+    """The estimator function of a registered method (see evalkit.methods)."""
+    return methods.get(method).function()
+
+
+def typed_options(method: str, options: dict[str, Any], inference: dict[str, Any]) -> methods.Options:
+    """The method's options dataclass from the plan's options and the [inference] settings it takes."""
+    from pydantic import ValidationError
+
     try:
-        return getattr(importlib.import_module(module), func)
-    except (ImportError, AttributeError) as exc:
-        raise UsageError(f"method {method!r} is not available in this version ({exc})") from exc
+        return methods.validate_options(method, methods.with_inference(method, options, inference))
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        where = ".".join(str(p) for p in e["loc"])
+        raise UsageError(f"method {method!r}, option {where}: {e['msg']}") from None
 
 
 def call_estimator(method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any]) -> Results:
-    """Pass the plan's options, and the inference settings the estimator accepts (alpha, seed, draws)."""
-    func = resolve(method)
-    params = inspect.signature(func).parameters
-    unknown = [k for k in options if k not in params]
-    if unknown:
-        raise UsageError(f"method {method!r} has no option {unknown[0]!r}; it takes {', '.join(p for p in params if p != 'panel')}")
-    kwargs = dict(options)
-    for key, value in (("alpha", inference.get("alpha")), ("seed", inference.get("seed"))):
-        if key in params and key not in kwargs and value is not None:
-            kwargs[key] = value
-    if "bootstrap" in params and "bootstrap" not in kwargs and inference.get("bootstrap"):
-        kwargs["bootstrap"] = inference["bootstrap"]
-    if "reps" in params and "reps" not in kwargs and inference.get("permutations"):
-        kwargs["reps"] = inference["permutations"]
-    return func(panel, **kwargs)
+    """Run one registered method. The options recorded are every typed option (defaults included),
+    with what the estimator resolved itself (e.g. the donor pool it used) taking precedence."""
+    opts = typed_options(method, options, inference)
+    kwargs = methods.estimator_kwargs(opts)
+    result = resolve(method)(panel, **kwargs)
+    result.options = {**methods.recorded(opts), **result.options}
+    return result
 
 
 CS_POINT_OPTIONS = ("control", "est_method", "anticipation", "base_period")
@@ -148,7 +133,7 @@ def sample_panel(panel: pl.DataFrame, sample: dict[str, Any]) -> tuple[pl.DataFr
         frame = frame.filter(~pl.col("unit_code").is_in(late))
         notes["excluded_treated_after_sample"] = late
     donors = sample.get("donors", "never_treated")
-    if donors not in ("never_treated", "not_yet_treated", "inadequate_pre_period"):
+    if donors not in methods.DONOR_RULES:
         raise UsageError(f"unknown donor rule {donors!r}; choose never_treated, not_yet_treated or inadequate_pre_period")
     if donors == "inadequate_pre_period":
         # Councils that also failed: judged inadequate in some year before the last move in the sample.
@@ -226,10 +211,8 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
     for analysis in plan["analysis"]:
         if progress:
             progress(analysis["label"])
-        if analysis["method"] == "time_to_good":  # not a panel estimator: Ofsted journeys (evalkit.journeys_analysis)
-            from evalkit.journeys_analysis import run_time_to_good
-
-            analyses.append(run_time_to_good(analysis, panel_path, sample, inference))
+        if analysis["method"] == "time_to_good":  # not a panel estimator: Ofsted journeys next to the panel
+            analyses.append(time_to_good(analysis, panel_path, sample, inference))
             continue
         options = dict(analysis.get("options", {}))
         checks = {"sensitivity": analysis.get("sensitivity"), "pretrend": bool(analysis.get("pretrend_test"))}
@@ -308,6 +291,53 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
     }
 
 
+def time_to_good(analysis: dict[str, Any], panel_path: Path, sample: pl.DataFrame, inference: dict[str, Any]) -> dict[str, Any]:
+    """The plan's `time_to_good` analysis: Kaplan-Meier curves from the first 'inadequate' judgement to
+    'good or better' by group (evalkit.panel.journeys defines spells, groups and censoring), log-rank
+    tests of the treated councils against each other group. Same shape as every other analysis."""
+    from evalkit.estimators.survival import compare_groups
+    from evalkit.panel import journeys
+
+    judgements = generations.resolve(Path(panel_path).parent / "ofsted.parquet")
+    if not judgements.is_file():
+        raise EvalkitError("no Ofsted judgements next to the panel; run `evalkit ingest`", file=judgements)
+    policy = str(sample["boundary_policy"][0]) if "boundary_policy" in sample.columns and sample.height else "aggregate"
+    lines = journeys.timelines(read_parquet_checked(judgements), policy)
+    groups = journeys.groups_from_panel(sample)
+    spells = journeys.time_to_good(lines, groups)
+    full = read_parquet_checked(generations.resolve(Path(panel_path)))  # names of councils the sample leaves out too
+    names = dict(full.group_by("unit_code").agg(pl.col("unit_name").drop_nulls().last()).iter_rows())
+    spells = spells.with_columns(pl.col("unit_code").replace_strict(names, default=None, return_dtype=pl.Utf8).alias("unit_name"))
+    alpha = float(inference.get("alpha", 0.05))
+    rows, curves, tests = compare_groups(spells["years"].to_numpy(), spells["event"].to_numpy(), spells["group"].to_list(),
+                                         reference="treated", order=journeys.GROUPS, alpha=alpha)
+    estimates = [{"name": r["name"], "aggregation": r["aggregation"], "estimate": r.get("estimate"), "se": None,
+                  "ci_low": None, "ci_high": None, "p_value": r.get("p_value"), "group": None, "time": None,
+                  "event_time": None, "unit": None} for r in rows]
+    results = {
+        "method": "kaplan_meier", "outcome": analysis["outcome"], "estimates": estimates,
+        "inference": {"method": "Kaplan-Meier with Greenwood variance, log(-log) band; two-group log-rank tests",
+                      "alpha": alpha, "logrank": tests},
+        "diagnostics": {
+            "spell": journeys.SPELL, "censoring": journeys.censoring_text(spells),
+            "groups": {g: int(spells.filter(pl.col("group") == g).height) for g in journeys.GROUPS},
+            "directed_in_house_named": journeys.DIRECTED_IN_HOUSE, "not_in_analysis": journeys.NOT_IN_ANALYSIS,
+        },
+        "options": {}, "seed": None,
+        "extra": {
+            "spells": [{k: (str(v) if hasattr(v, "isoformat") else v) for k, v in r.items()} for r in
+                       spells.select("unit_code", "unit_name", "group", "start", "stop", "years", "event", "path").to_dicts()],
+            "km": curves,
+            "timelines": [{"unit": u, "unit_name": names.get(u), "group": groups[u], "date": str(d), "grade": g}
+                          for u, d, g in lines.select("unit_code", "publication_date", "grade").iter_rows()
+                          if groups.get(u) in ("treated", "directed_in_house")],
+        },
+    }
+    return {"label": analysis["label"], "title": analysis.get("title", analysis["label"]), "primary": False,
+            "method": "time_to_good", "results": results,
+            **({"reason": analysis["reason"]} if analysis.get("reason") else {})}
+
+
 def _no_estimate(analysis: dict[str, Any], window: tuple[int, int], accounting: list, dropped: list) -> dict[str, Any]:
     """An analysis none of whose treated councils can be estimated: kept in the results with the reasons."""
     results = {
@@ -322,9 +352,18 @@ def _no_estimate(analysis: dict[str, Any], window: tuple[int, int], accounting: 
             **({"subgroup": analysis["subgroup"]} if analysis.get("subgroup") else {})}
 
 
+def run(loaded: LoadedPlan, out_dir: Path, *, command: str, progress: Callable[[str], None] | None = None) -> Path:
+    """Run a plan read once (evalkit.plan.open_plan, or LoadedPlan.from_results for verify) and write
+    its results into out_dir; returns out_dir."""
+    doc = run_plan(loaded.plan, command=command, plan_sha256=loaded.sha256, lock=loaded.lock,
+                   deviations=loaded.deviations, progress=progress)
+    write_results(doc, out_dir)
+    return out_dir
+
+
 def panel_context(panel_path: Path, sample: pl.DataFrame) -> dict[str, Any]:
     """Registry rows of the sample's treated councils (with sources), coverage and balance, for the report."""
-    from evalkit.panel import registry as reg
+    from evalkit.sources import registry as reg
 
     folder = panel_path.parent  # the panel's own generation: registry, coverage and balance of the same run
     local = folder / "adm_registry.csv"

@@ -23,15 +23,17 @@ HORIZONS = (3, 5)
 
 
 def run_time_to_good(analysis: dict[str, Any], panel_path: Path, sample: pl.DataFrame, inference: dict[str, Any]) -> dict[str, Any]:
-    processed = Path(panel_path).parent
-    if not (processed / "ofsted.parquet").exists():
-        raise EvalkitError("no Ofsted judgements next to the panel; run `evalkit ingest`", file=processed / "ofsted.parquet")
+    from evalkit import generations
+
+    judgements = generations.resolve(Path(panel_path).parent / "ofsted.parquet")
+    if not judgements.exists():
+        raise EvalkitError("no Ofsted judgements next to the panel; run `evalkit ingest`", file=judgements)
     policy = str(sample["boundary_policy"][0]) if "boundary_policy" in sample.columns and sample.height else "aggregate"
-    lines = journeys.load(processed, policy)
+    lines = journeys.timelines(pl.read_parquet(judgements), policy)
     groups = journeys.groups_from_panel(sample)
     spells = journeys.time_to_good(lines, groups)
     # councils excluded from the sample (e.g. other interventions such as Rotherham) keep their named group
-    full = pl.read_parquet(panel_path, columns=["unit_code", "unit_name"])
+    full = pl.read_parquet(generations.resolve(Path(panel_path)), columns=["unit_code", "unit_name"])
     names = dict(full.group_by("unit_code").agg(pl.col("unit_name").drop_nulls().last()).iter_rows())
     spells = spells.with_columns(pl.col("unit_code").replace_strict(names, default=None, return_dtype=pl.Utf8).alias("unit_name"))
     alpha = float(inference.get("alpha", 0.05))

@@ -92,3 +92,36 @@ def logrank(durations_a, observed_a, durations_b, observed_b) -> dict:
     chi2 = (obs_a - exp_a) ** 2 / var if var > 0 else float("nan")
     p = float(stats.chi2.sf(chi2, 1)) if var > 0 else float("nan")
     return {"chi2": float(chi2), "p_value": p, "observed_a": float(obs_a), "expected_a": float(exp_a)}
+
+
+def compare_groups(durations, observed, groups, *, reference: str, order: tuple[str, ...] | None = None,
+                   horizons: tuple[float, ...] = (3, 5), alpha: float = 0.05) -> tuple[list[dict], list[dict], dict]:
+    """Kaplan-Meier per group, and a log-rank test of `reference` against each other group.
+
+    Returns (summary rows: median and share with the event by each horizon per group, and the tests;
+    the curves as rows; the tests by group).
+    """
+    t, e, g = np.asarray(durations, float), np.asarray(observed, int), np.asarray(groups, dtype=object)
+    names = list(order) if order else sorted(set(g.tolist()))
+    rows: list[dict] = []
+    curves: list[dict] = []
+    for name in names:
+        mask = g == name
+        if not mask.any():
+            continue
+        km = kaplan_meier(t[mask], e[mask], alpha=alpha)
+        rows.append({"name": f"median_years:{name}", "aggregation": "group_summary", "estimate": km.median})
+        rows += [{"name": f"good_within_{h:g}y:{name}", "aggregation": "group_summary", "estimate": 1 - survival_at(km, h)}
+                 for h in horizons]
+        curves += [{"group": name, "years": a, "at_risk": n, "events": d, "survival": s, "ci_low": lo, "ci_high": hi}
+                   for a, n, d, s, lo, hi in zip(km.times, km.at_risk, km.events, km.survival, km.ci_low, km.ci_high)]
+    tests = {}
+    ref = g == reference
+    for name in names:
+        other = g == name
+        if name == reference or not ref.any() or not other.any():
+            continue
+        tests[name] = logrank(t[ref], e[ref], t[other], e[other])
+        rows.append({"name": f"logrank:{reference}_vs_{name}", "aggregation": "test", "estimate": tests[name]["chi2"],
+                     "p_value": tests[name]["p_value"]})
+    return rows, curves, tests

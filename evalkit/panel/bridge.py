@@ -35,10 +35,9 @@ def _one(tables: dict[str, pl.DataFrame], source: str, measure: str) -> pl.DataF
 
 
 def bridge_table(processed: Path) -> pl.DataFrame:
-    import json
+    from evalkit.panel.build import read_processed
 
-    manifest = json.loads((Path(processed) / "manifest.json").read_text())
-    tables = {name: pl.read_parquet(Path(processed) / spec["file"]) for name, spec in manifest["outputs"].items()}
+    _, tables = read_processed(Path(processed))
     if "mhclg_ro" in tables and "la_codes" in tables:  # RO3 carries GSS codes only
         from evalkit.sources import la_codes
 

@@ -28,6 +28,10 @@ from evalkit.sources import la_codes, ofsted
 from evalkit.sources.common import GRADE_SCORE
 
 FRAMEWORKS = ("sif", "ilacs")
+GROUPS = ("treated", "directed_in_house", "other_in_house")
+SPELL = "from the first SIF/ILACS 'inadequate' judgement (publication date) to the first later 'good' or 'outstanding'"
+NOT_IN_ANALYSIS = ("councils with no SIF/ILACS 'inadequate' judgement have no spell (e.g. Isle of Wight, whose 2013 "
+                   "'inadequate' predates SIF)")
 END_OF_JUDGEMENT = date(2026, 3, 31)
 # Councils under a DfE statutory direction that did NOT move services into a trust or company
 # (../shared/domain/domain.md, "Directions" and point 5 of the selection notes; registry rows IOW-X, WSX-X, ROT-X).
@@ -89,4 +93,13 @@ def groups_from_panel(panel: pl.DataFrame) -> dict[str, str]:
 
 
 def load(processed: Path, policy: str = "aggregate") -> pl.DataFrame:
-    return timelines(pl.read_parquet(Path(processed) / "ofsted.parquet"), policy)
+    from evalkit import generations
+
+    return timelines(pl.read_parquet(generations.resolve(Path(processed) / "ofsted.parquet")), policy)
+
+
+def censoring_text(spells: pl.DataFrame) -> str:
+    end = spells["stop"].max() if spells.height else END_OF_JUDGEMENT
+    return (f"councils not yet good are censored at the end of follow-up ({end}); no judgement after "
+            f"{END_OF_JUDGEMENT} counts (Ofsted stopped the overall-effectiveness grade from April 2026); treated "
+            "councils that returned in-house stay treated (intention to treat)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from evalkit import outcomes as O
+from evalkit.report import outcomes as O
 from evalkit.report.blocks import BulletList, Heading, Para, Strong, Table
 
 DOMAINS_OUTCOME = ("outcomes", "quality", "workforce", "demand")

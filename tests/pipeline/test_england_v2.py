@@ -37,8 +37,14 @@ def work(tmp_path_factory) -> Path:
     return work
 
 
+def _processed(work: Path, name: str) -> Path:
+    from evalkit import generations
+
+    return generations.resolve(work / "data" / "processed" / name)
+
+
 def _panel(work: Path) -> pl.DataFrame:
-    return pl.read_parquet(work / "data" / "processed" / "panel.parquet")
+    return pl.read_parquet(_processed(work, "panel.parquet"))
 
 
 # --- independent reading of the raw files ----------------------------------------------------------------
@@ -172,7 +178,7 @@ def test_unit_costs_and_per_cla_are_real_terms(work: Path) -> None:
     row = panel.filter(pl.col("unit_code") == "371", pl.col("year") == 2020).row(0, named=True)
     assert row["spend_residential_per_child_week_real"] == pytest.approx(
         row["spend_residential_per_child_week"] * 100 / deflator[2020], rel=1e-6)
-    diag = json.loads((work / "data" / "processed" / "panel_diagnostics.json").read_text())["deflator"]
+    diag = json.loads(_processed(work, "panel_diagnostics.json").read_text(encoding="utf-8"))["deflator"]
     assert diag["series"] == "YBGB" and diag["base_year"] == 2025 and diag["release_date"] == "2025-06-30"
 
 
