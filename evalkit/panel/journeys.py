@@ -1,7 +1,7 @@
 """Ofsted journeys: each council's judgement timeline, and the time from 'inadequate' to 'good or better'.
 
 Judgements: overall effectiveness under the two frameworks that grade it on one four-point scale,
-SIF (published 2014-2018) and ILACS (2018-), de-duplicated across editions (`ofsted.combine`).
+SIF (published 2014-2018) and ILACS (2018-), de-duplicated across editions (`ofsted_history.combine`).
 Earlier frameworks grade different things and are not used.
 
 Time to good (a spell per council): starts at the publication of the council's FIRST 'inadequate'
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import polars as pl
 
-from evalkit.sources import la_codes, ofsted
+from evalkit.panel import boundaries, ofsted_history
 from evalkit.sources.common import GRADE_SCORE
 
 FRAMEWORKS = ("sif", "ilacs")
@@ -45,12 +45,12 @@ DIRECTED_IN_HOUSE = {
 
 def timelines(judgements: pl.DataFrame, policy: str = "aggregate") -> pl.DataFrame:
     """One row per council and SIF/ILACS inspection: unit_code, publication_date, framework, grade, score."""
-    history = ofsted.combine([part for _, part in judgements.group_by("file", maintain_order=True)])
+    history = ofsted_history.combine([part for _, part in judgements.group_by("file", maintain_order=True)])
     return (
         history.filter(pl.col("judgement") == "overall_effectiveness", pl.col("grade").is_not_null(),
                        pl.col("framework").is_in(FRAMEWORKS), pl.col("grade").is_in(list(GRADE_SCORE)))
         .with_columns(
-            pl.col("la_code").map_elements(lambda c: la_codes.unit_of(c, policy), return_dtype=pl.Utf8).alias("unit_code"),
+            pl.col("la_code").map_elements(lambda c: boundaries.unit_of(c, policy), return_dtype=pl.Utf8).alias("unit_code"),
             pl.col("grade").replace_strict(GRADE_SCORE, return_dtype=pl.Int32).alias("score"),
         )
         # two judgements of one harmonised unit on one day (North and West Northamptonshire): the worse
