@@ -154,3 +154,12 @@ def test_rm_confidence_set_covers_a_simulated_truth(mbar):
     draws = np.random.default_rng(11).multivariate_normal(tau + delta, s, size=600)
     covered = [RMProblem(b, s, k, t, np.array([1.0, 0.0])).accepts(mbar, np.array([0.03]))[0] for b in draws]
     assert 0.93 <= np.mean(covered) <= 1.0
+
+
+def test_rm_set_found_when_far_from_zero():
+    # estimate 60 standard errors from 0: outside the package's default grid (0 +- 20 se)
+    s = np.diag([0.01, 0.01, 0.01]) ** 2
+    es = EventStudy((-3, -2, 0), np.array([0.001, -0.001, 0.6]), s, 2, 1)
+    row = relative_magnitude_sensitivity(es, [0.0]).row(0, named=True)
+    assert row["ci_low"] < 0.6 < row["ci_high"]
+    assert row["ci_high"] - row["ci_low"] == pytest.approx(2 * 2.0 * 0.01, rel=0.1)
