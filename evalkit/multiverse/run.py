@@ -126,6 +126,8 @@ def spec_panel(spec: dict[str, Any], ctx: Context) -> tuple[Any, list[str]]:
     window = outcome_window(frame, outcome, share=0.5)
     rows, _ = balanced_outcome_panel(frame.filter(pl.col("year").is_between(*window)), outcome)
     rows = rows.filter((pl.col("cohort") == 0) | pl.col("cohort").is_between(window[0] + 1, window[1]))
+    if spec["estimator"] in ("sdid", "synth"):  # as `evalkit estimate`: a synthetic control needs two pre-period years
+        rows = rows.filter(pl.col("cohort") != window[0] + 1)
     covariates = [] if spec["covariates"] == NA else list(spec["covariates"])
     missing = [c for c in covariates if c not in rows.columns]
     if missing:
