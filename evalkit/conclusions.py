@@ -26,25 +26,20 @@ RULE = (
     "primary interval excludes zero, and 'no detectable effect' when it includes zero."
 )
 
-# Outcome columns in words, and the unit an effect on them is measured in.
-OUTCOMES: dict[str, tuple[str, str]] = {
-    "cla_rate_per_10000": ("children looked after per 10,000 children", "per 10,000 children"),
-    "ofsted_inadequate": ("the chance of an Ofsted 'inadequate' judgement being in force",
-                          "(share of councils, 0 to 1)"),
-    "ofsted_inadequate_at_inspection": ("the chance of being judged 'inadequate' at an inspection",
-                                        "(share of inspections, 0 to 1)"),
-    "ofsted_grade_at_inspection": ("the Ofsted overall-effectiveness grade at an inspection", "grade points"),
-    "rereferral_percent": ("re-referrals to children's social care within 12 months", "percentage points"),
-    "agency_rate_fte": ("agency social workers as a share of full-time equivalents", "percentage points"),
-    "spend_csc_per_child": ("children's social care spending per child", "pounds per child"),
-    "spend_csc_per_child_real": ("children's social care spending per child in real terms", "pounds per child"),
-}
+# The unit an effect is measured in, as a phrase for "effects smaller than about X <unit>", from the
+# report's outcome table (evalkit.report.outcomes: labels and units of every outcome column).
+UNIT_PHRASES = {"per 10,000": "per 10,000 children", "£": "pounds per child", "£ a week": "pounds a week",
+                "share of councils": "(as a share of councils, 0 to 1)",
+                "share of inspections": "(as a share of inspections, 0 to 1)"}
 
 
 def outcome_words(outcome: str, title: str | None = None) -> tuple[str, str]:
     """(outcome in words, unit) for a column name; unknown columns fall back to the analysis title."""
-    if outcome in OUTCOMES:
-        return OUTCOMES[outcome]
+    from evalkit.report import outcomes
+
+    if outcome in outcomes.OUTCOMES:
+        unit = outcomes.unit(outcome)
+        return outcomes.label(outcome), UNIT_PHRASES.get(unit, unit)
     if title and ":" in title:
         return title.split(":", 1)[0].strip(), "in the outcome's units"
     return outcome.replace("_", " "), "in the outcome's units"
@@ -115,7 +110,7 @@ def conclude(analyses: list[dict[str, Any]], *, alpha: float = 0.05,
                         "text": f"the primary analysis produced no interval for {words}. {councils}".strip()})
             continue
         others = [(a.get("title") or a["label"], headline(a["results"])) for a in analyses
-                  if a is not primary and a["results"]["outcome"] == outcome]
+                  if a is not primary and a["results"]["outcome"] == outcome and not a.get("subgroup")]
         others = [(label, h) for label, h in others if h is not None and h.get("estimate") is not None]
         sign = 1 if head["estimate"] > 0 else -1
         disagree = [label for label, h in others if h["estimate"] * sign < 0]

@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from evalkit import __version__, generations, methods, sensitivity
+from evalkit import __version__, cache, generations, methods, sensitivity
 from evalkit.conclusions import RULE, conclude
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel, make_panel
@@ -216,8 +216,12 @@ def prepare_analysis(panel: pl.DataFrame, sample: pl.DataFrame, plan: dict[str, 
 
 
 def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = None, lock: dict | None = None,
-             deviations: list | None = None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run every analysis of a validated plan; returns the results document (see report.render)."""
+             deviations: list | None = None, progress: Callable[[str], None] | None = None,
+             cache_dir: Path | None = None) -> dict[str, Any]:
+    """Run every analysis of a validated plan; returns the results document (see report.render).
+
+    With `cache_dir`, each analysis's estimator output is kept there keyed by its exact inputs
+    (`evalkit.cache`) and reused when nothing it depends on changed."""
     panel_path = Path(plan["data"]["panel"])  # as the plan names it; the file read is the generation in force
     panel_file = generations.resolve(panel_path)
     if not panel_file.is_file():
@@ -234,25 +238,73 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
     for analysis in plan["analysis"]:
         if progress:
             progress(analysis["label"])
-        prepared = prepare_analysis(panel, sample, plan, analysis, panel_path)
-        long, options, window, dropped, accounting = (prepared[k] for k in ("panel", "options", "window", "dropped", "accounting"))
-        sparse, rows = prepared["sparse"], prepared["rows"]
+        if analysis["method"] == "time_to_good":  # not a panel estimator: Ofsted journeys next to the panel
+            analyses.append(time_to_good(analysis, panel_path, sample, inference))
+            continue
+        options = dict(analysis.get("options", {}))
         checks = {"sensitivity": analysis.get("sensitivity"), "pretrend": bool(analysis.get("pretrend_test"))}
         if checks["sensitivity"] or checks["pretrend"]:
             options = sensitivity.check_method(analysis["method"], options, f"analysis {analysis['label']!r}: sensitivity")
-        result = call_estimator(analysis["method"], long, options, inference)
-        add_few_treated_inference(analysis["method"], long, options, inference, result)
-        if checks["sensitivity"] or checks["pretrend"]:
-            sensitivity.add_rows(result, sensitivity=checks["sensitivity"], pretrend=checks["pretrend"],
-                                 alpha=float(inference.get("alpha", 0.05)))
-        result.diagnostics["years"] = list(window)
+        rows_for_analysis = sample
+        if "donors" in options:  # a per-analysis comparison pool, e.g. councils also judged inadequate
+            rows_for_analysis, _ = sample_panel(panel, {**plan.get("sample", {}), "donors": options.pop("donors")})
+        if analysis.get("years"):  # e.g. v1's window kept in v2 so the answers compare
+            rows_for_analysis = rows_for_analysis.filter(pl.col("year").is_between(*analysis["years"]))
+        if analysis.get("subgroup"):  # heterogeneity: only the treated councils of one kind, all comparison councils
+            column, value = analysis["subgroup"].split("=", 1)
+            if column not in rows_for_analysis.columns:
+                raise EvalkitError(f"the panel has no column {column!r} for the subgroup", file=panel_path.name, column=column)
+            rows_for_analysis = rows_for_analysis.filter((pl.col("cohort") == 0) | (pl.col(column) == value))
+        if analysis["outcome"] not in sample.columns:
+            raise EvalkitError(f"the panel has no column {analysis['outcome']!r}", file=panel_path.name, column=analysis["outcome"], expected="an outcome the panel carries")
+        sparse = analysis["outcome"].endswith("_at_inspection")
+        window = outcome_window(rows_for_analysis, analysis["outcome"], share=0.0 if sparse else 0.5)
+        in_window = rows_for_analysis.filter(pl.col("year").is_between(*window))
+        if sparse:  # observed in inspection years only: the sample is those council-years, stated as such
+            rows = in_window.filter(pl.col(analysis["outcome"]).is_not_null())
+            dropped = [{"unit": u, "name": n, "years_observed": 0, "reason": "no inspection in the window"}
+                       for u, n in in_window.filter(~pl.col("unit_code").is_in(rows["unit_code"].unique().implode()))
+                       .group_by("unit_code").agg(pl.col("unit_name").first()).sort("unit_code").iter_rows()]
+        else:
+            rows, dropped = balanced_outcome_panel(in_window, analysis["outcome"])
+        accounting = treated_accounting(in_window, rows, dropped, window)
+        # Units treated before the window's first year have no pre-period; those after it are not treated here.
+        rows = rows.filter((pl.col("cohort") == 0) | pl.col("cohort").is_between(window[0] + 1, window[1]))
+        if analysis["method"] in ("synth", "synth_staggered", "sdid"):  # a synthetic control needs two pre-period years
+            short = set(rows.filter(pl.col("cohort") == window[0] + 1)["unit_code"].unique().to_list())
+            rows = rows.filter(~pl.col("unit_code").is_in(list(short)))
+            for t in accounting:
+                if t["unit"] in short:
+                    t.update(included=False, reason=f"one pre-treatment year only ({window[0]}): too few to fit a synthetic control")
+        if rows.filter(pl.col("cohort") > 0).height == 0:
+            analyses.append(_no_estimate(analysis, window, accounting, dropped))
+            continue
+        long = make_panel(rows, unit="unit_code", time="year", outcome=analysis["outcome"], cohort="cohort", source=str(panel_path))
+        few_treated = True  # every estimator leads with its default interval (estimators.few_treated)
+        digest = cache.key("analysis", analysis["method"], options, inference, few_treated, checks, long.outcome,
+                           list(long.covariates), long.data) if cache_dir is not None else ""
+        out = cache.get(cache_dir, digest)
+        if out is None:
+            result = call_estimator(analysis["method"], long, options, inference)
+            if few_treated:
+                add_few_treated_inference(analysis["method"], long, options, inference, result)
+            if checks["sensitivity"] or checks["pretrend"]:
+                sensitivity.add_rows(result, sensitivity=checks["sensitivity"], pretrend=checks["pretrend"],
+                                     alpha=float(inference.get("alpha", 0.05)))
+            out = result.to_dict()
+            cache.put(cache_dir, digest, out)
+        out["diagnostics"]["years"] = list(window)
         if sparse:
-            result.diagnostics["sample"] = f"inspection years only: {rows.height} council-years with a published judgement"
-        result.diagnostics["units_dropped_for_missing_outcome"] = dropped
-        result.diagnostics["treated_units"] = accounting
+            out["diagnostics"]["sample"] = f"inspection years only: {rows.height} council-years with a published judgement"
+        out["diagnostics"]["units_dropped_for_missing_outcome"] = dropped
+        out["diagnostics"]["treated_units"] = accounting
+        if analysis.get("subgroup"):
+            out["diagnostics"]["subgroup"] = analysis["subgroup"]
         analyses.append({
             "label": analysis["label"], "title": analysis.get("title", analysis["label"]),
-            "primary": bool(analysis.get("primary", False)), "method": analysis["method"], "results": result.to_dict(),
+            "primary": bool(analysis.get("primary", False)), "method": analysis["method"], "results": out,
+            **({"reason": analysis["reason"]} if analysis.get("reason") else {}),
+            **({"subgroup": analysis["subgroup"]} if analysis.get("subgroup") else {}),
         })
     power_doc, mdes = None, None
     if plan.get("power"):  # the plan's [power] section: design-based power and MDE beside every verdict
@@ -280,11 +332,73 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
     }
 
 
-def run(loaded: LoadedPlan, out_dir: Path, *, command: str, progress: Callable[[str], None] | None = None) -> Path:
+def time_to_good(analysis: dict[str, Any], panel_path: Path, sample: pl.DataFrame, inference: dict[str, Any]) -> dict[str, Any]:
+    """The plan's `time_to_good` analysis: Kaplan-Meier curves from the first 'inadequate' judgement to
+    'good or better' by group (evalkit.panel.journeys defines spells, groups and censoring), log-rank
+    tests of the treated councils against each other group. Same shape as every other analysis."""
+    from evalkit.estimators.survival import compare_groups
+    from evalkit.panel import journeys
+
+    judgements = generations.resolve(Path(panel_path).parent / "ofsted.parquet")
+    if not judgements.is_file():
+        raise EvalkitError("no Ofsted judgements next to the panel; run `evalkit ingest`", file=judgements)
+    policy = str(sample["boundary_policy"][0]) if "boundary_policy" in sample.columns and sample.height else "aggregate"
+    lines = journeys.timelines(read_parquet_checked(judgements), policy)
+    groups = journeys.groups_from_panel(sample)
+    spells = journeys.time_to_good(lines, groups)
+    full = read_parquet_checked(generations.resolve(Path(panel_path)))  # names of councils the sample leaves out too
+    names = dict(full.group_by("unit_code").agg(pl.col("unit_name").drop_nulls().last()).iter_rows())
+    spells = spells.with_columns(pl.col("unit_code").replace_strict(names, default=None, return_dtype=pl.Utf8).alias("unit_name"))
+    alpha = float(inference.get("alpha", 0.05))
+    rows, curves, tests = compare_groups(spells["years"].to_numpy(), spells["event"].to_numpy(), spells["group"].to_list(),
+                                         reference="treated", order=journeys.GROUPS, alpha=alpha)
+    estimates = [{"name": r["name"], "aggregation": r["aggregation"], "estimate": r.get("estimate"), "se": None,
+                  "ci_low": None, "ci_high": None, "p_value": r.get("p_value"), "group": None, "time": None,
+                  "event_time": None, "unit": None} for r in rows]
+    results = {
+        "method": "kaplan_meier", "outcome": analysis["outcome"], "estimates": estimates,
+        "inference": {"method": "Kaplan-Meier with Greenwood variance, log(-log) band; two-group log-rank tests",
+                      "alpha": alpha, "logrank": tests},
+        "diagnostics": {
+            "spell": journeys.SPELL, "censoring": journeys.censoring_text(spells),
+            "groups": {g: int(spells.filter(pl.col("group") == g).height) for g in journeys.GROUPS},
+            "directed_in_house_named": journeys.DIRECTED_IN_HOUSE, "not_in_analysis": journeys.NOT_IN_ANALYSIS,
+        },
+        "options": {}, "seed": None,
+        "extra": {
+            "spells": [{k: (str(v) if hasattr(v, "isoformat") else v) for k, v in r.items()} for r in
+                       spells.select("unit_code", "unit_name", "group", "start", "stop", "years", "event", "path").to_dicts()],
+            "km": curves,
+            "timelines": [{"unit": u, "unit_name": names.get(u), "group": groups[u], "date": str(d), "grade": g}
+                          for u, d, g in lines.select("unit_code", "publication_date", "grade").iter_rows()
+                          if groups.get(u) in ("treated", "directed_in_house")],
+        },
+    }
+    return {"label": analysis["label"], "title": analysis.get("title", analysis["label"]), "primary": False,
+            "method": "time_to_good", "results": results,
+            **({"reason": analysis["reason"]} if analysis.get("reason") else {})}
+
+
+def _no_estimate(analysis: dict[str, Any], window: tuple[int, int], accounting: list, dropped: list) -> dict[str, Any]:
+    """An analysis none of whose treated councils can be estimated: kept in the results with the reasons."""
+    results = {
+        "method": analysis["method"], "outcome": analysis["outcome"], "estimates": [], "inference": {},
+        "diagnostics": {"years": list(window), "treated_units": accounting, "units_dropped_for_missing_outcome": dropped,
+                        "no_estimate": "no treated council has both a pre- and a post-treatment year of this outcome"},
+        "options": dict(analysis.get("options", {})), "seed": None, "extra": {},
+    }
+    return {"label": analysis["label"], "title": analysis.get("title", analysis["label"]),
+            "primary": bool(analysis.get("primary", False)), "method": analysis["method"], "results": results,
+            **({"reason": analysis["reason"]} if analysis.get("reason") else {}),
+            **({"subgroup": analysis["subgroup"]} if analysis.get("subgroup") else {})}
+
+
+def run(loaded: LoadedPlan, out_dir: Path, *, command: str, progress: Callable[[str], None] | None = None,
+        cache_dir: Path | None = None) -> Path:
     """Run a plan read once (evalkit.plan.open_plan, or LoadedPlan.from_results for verify) and write
-    its results into out_dir; returns out_dir."""
+    its results into out_dir; returns out_dir. `cache_dir`: see run_plan (verify passes none)."""
     doc = run_plan(loaded.plan, command=command, plan_sha256=loaded.sha256, lock=loaded.lock,
-                   deviations=loaded.deviations, progress=progress)
+                   deviations=loaded.deviations, progress=progress, cache_dir=cache_dir)
     write_results(doc, out_dir)
     return out_dir
 
@@ -300,7 +414,8 @@ def panel_context(panel_path: Path, sample: pl.DataFrame) -> dict[str, Any]:
     treated_codes = set(sample.filter(pl.col("ever_treated") == 1)["unit_code"].unique().to_list())
     rows = [
         {k: r[k] for k in ("spell_id", "la_code", "la_name", "body_name", "model", "go_live", "go_live_status",
-                           "end_date", "end_type", "dfe_direction", "role", "sources")} | {"first_treated_year": r["first_treated_year"]}
+                           "end_date", "end_type", "dfe_direction", "role", "scope", "assignment", "pre_transfer_grade",
+                           "setup_funding_gbp", "sources") if k in r} | {"first_treated_year": r["first_treated_year"]}
         for r in registry.iter_rows(named=True)
         if r["la_code"] in treated_codes or any(r["la_code"] in code.split(" / ") for code in treated_codes) or r["role"] != "treated"
     ]

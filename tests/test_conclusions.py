@@ -99,7 +99,7 @@ def test_in_brief_and_the_answer_quote_the_same_interval() -> None:
            "plan": {"inference": {"alpha": 0.05}}}
     md = render_markdown(doc, build_blocks(doc)[0])
     brief = [line for line in md.splitlines() if line.startswith("**In brief:**")]
-    answer = [line for line in md.splitlines() if line.startswith("- **children looked after")]
+    answer = [line for line in md.splitlines() if line.lower().startswith("- **children looked after")]
     assert len(brief) == 1 and len(answer) == 1
     for line in brief + answer:
         assert "randomisation interval -2.500 to 0.400" in line, line
