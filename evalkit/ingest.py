@@ -18,8 +18,11 @@ from types import ModuleType
 import polars as pl
 
 from evalkit import __version__
+from evalkit import validation
+from evalkit.releases import release_of
 from evalkit.errors import EvalkitError
 from evalkit import generations as gens
+from evalkit.sources.common import KEEP_ROWS, check_not_truncated
 from evalkit.io import atomic_write_bytes, sha256_file, write_parquet
 
 # Order matters only for detection: the first module whose detect() accepts a file reads it.
@@ -84,14 +87,21 @@ def ingest(
             continue
         if progress:
             progress(rel)
-        frame = module.parse(path)
+        if path.suffix.lower() in (".csv", ".txt", ".tsv"):
+            check_not_truncated(path)
+        token = KEEP_ROWS.set(True)  # rows keep their file row and column until validated
+        try:
+            frame = module.parse(path)
+        finally:
+            KEEP_ROWS.reset(token)
         parsed.append(ParsedFile(path=path, module=module, frame=frame))
     if not parsed:
         raise EvalkitError("no recognised publication files", file=source_dir, expected="official CSV/ODS/XLSX/Parquet files")
 
+    _validate(parsed, synthetic_demo)
     outputs: dict[str, pl.DataFrame] = {}
     for item in parsed:
-        outputs.setdefault(item.module.NAME, []).append(item.frame)  # type: ignore[arg-type]
+        outputs.setdefault(item.module.NAME, []).append(validation.strip_row_columns(item.frame))  # type: ignore[arg-type]
     tables = {name: _combine(frames) for name, frames in outputs.items()}  # type: ignore[arg-type]
 
     registry = source_dir / REGISTRY_FILE
@@ -113,6 +123,7 @@ def ingest(
                 "parser": item.module.__name__,
                 "parser_version": item.module.PARSER_VERSION,
                 "rows": item.frame.height,
+                **_release(item.path),
             }
             for item in parsed
         ],
@@ -177,6 +188,20 @@ def _same_ingest(old: dict, manifest: dict, new_dir: Path) -> bool:
     old_names = sorted(n for n in old["checksums"] if n not in later)
     names = sorted(p.name for p in new_dir.iterdir())
     return names == old_names and all(sha256_file(new_dir / n) == old["checksums"][n] for n in names)
+
+
+def _release(path: Path) -> dict:
+    year, how = release_of(path.name, sha256_file(path))
+    return {"release": year, "release_from": how}
+
+
+def _validate(parsed: list[ParsedFile], synthetic_demo: bool) -> None:
+    """The semantic rules of evalkit.validation, per file, with LA codes checked against the lookup in force."""
+    lookups = {item.module.NAME: item.frame for item in parsed if item.module.NAME == "la_codes"}
+    known = validation.known_codes_from(
+        {"la_codes": pl.concat(list(lookups.values()))} if lookups else {}, synthetic_demo=synthetic_demo)
+    for item in parsed:
+        validation.check_measures(item.frame, item.module.NAME, known=known)
 
 
 def _combine(frames: list[pl.DataFrame]) -> pl.DataFrame:
