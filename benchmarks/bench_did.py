@@ -29,10 +29,10 @@ def main() -> None:
     print("   simple ATT", round(res.estimate("simple")["estimate"], 4), "cells", res.estimates.height)
     _timed("callaway_santanna dr, not-yet-treated, analytic", lambda: callaway_santanna(panel, control="notyet"))
     try:
-        from evalkit.estimators.twfe import bacon_decomposition, twfe
-        from evalkit.estimators.sunab import sun_abraham
         from evalkit.estimators.imputation import imputation
         from evalkit.estimators.inference import wild_cluster_bootstrap
+        from evalkit.estimators.sunab import sun_abraham
+        from evalkit.estimators.twfe import bacon_decomposition, twfe
     except ImportError as exc:  # pragma: no cover
         print("skipping:", exc)
         return

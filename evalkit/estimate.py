@@ -17,12 +17,11 @@ from typing import Any
 
 import polars as pl
 
-from evalkit import __version__, sensitivity
+from evalkit import __version__, generations, sensitivity
 from evalkit.conclusions import RULE, conclude
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel, make_panel
 from evalkit.estimators.results import Results, estimates_frame
-from evalkit import generations
 from evalkit.io import checked_sha256, sha256_file, write_json, write_parquet
 from evalkit.panel.build import EXTRA_REGISTRY, read_parquet_checked
 
@@ -298,7 +297,7 @@ def panel_context(panel_path: Path, sample: pl.DataFrame) -> dict[str, Any]:
         if r["la_code"] in treated_codes or any(r["la_code"] in code.split(" / ") for code in treated_codes) or r["role"] != "treated"
     ]
     diagnostics = folder / "panel_diagnostics.json"
-    coverage = json.loads(diagnostics.read_text()).get("coverage", []) if diagnostics.exists() else []
+    coverage = json.loads(diagnostics.read_text(encoding="utf-8")).get("coverage", []) if diagnostics.exists() else []
     balance_file = folder / "balance.parquet"
     balance = read_parquet_checked(balance_file).to_dicts() if balance_file.exists() else []
     return {"registry": rows, "coverage": coverage, "balance": balance}

@@ -18,10 +18,10 @@ from types import ModuleType
 import polars as pl
 
 from evalkit import __version__
-from evalkit import validation
-from evalkit.releases import release_of
-from evalkit.errors import EvalkitError
 from evalkit import generations as gens
+from evalkit import validation
+from evalkit.errors import EvalkitError
+from evalkit.releases import release_of
 from evalkit.sources.common import KEEP_ROWS, check_not_truncated
 from evalkit.io import atomic_write_bytes, sha256_file, write_parquet
 

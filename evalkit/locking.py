@@ -1,11 +1,15 @@
 """One evalkit run per folder at a time, and SIGTERM treated like Ctrl-C.
 
-* `data_lock(folder)` takes an exclusive, non-blocking `fcntl.flock` on `folder/.evalkit.lock` for
-  the duration of a stage. A second run on the same folder is refused at once with one line
-  ("another evalkit run is using this folder"), exit 1: it never waits silently and never
-  interleaves its writes with the first run's. The lock file itself is left in place, empty (so
-  its bytes never differ between runs; removing it would race with a third process opening it);
-  the kernel drops the lock when the holder exits, however it exits.
+* `data_lock(folder)` takes an exclusive, non-blocking lock on `folder/.evalkit.lock` for the
+  duration of a stage, through `filelock` (flock on Linux and macOS, LockFileEx on Windows), so
+  nothing POSIX-only is imported here. A second run on the same folder is refused at once with one
+  line ("another evalkit run is using this folder"), exit 1: it never waits silently and never
+  interleaves its writes with the first run's. The lock file is left in place, empty (its bytes
+  never differ between runs; removing it would race with a third process opening it); the
+  operating system drops the lock when the holder exits, however it exits.
+* The lock file is never followed through a symbolic link (or a Windows junction): a link there
+  could make evalkit create or truncate a file elsewhere, so a linked `.evalkit.lock` is refused
+  with one line.
 * `terminate_as_interrupt()` makes SIGTERM raise KeyboardInterrupt in the main thread, so the
   `except BaseException` cleanup of the atomic writers in `evalkit.io` runs and no `.*.tmp` file
   is left behind when a run is killed (`kill`, a CI timeout, `docker stop`).
@@ -14,8 +18,6 @@
 from __future__ import annotations
 
 import errno
-import fcntl
-import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -23,39 +25,52 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
+from filelock import FileLock, Timeout
+
 from evalkit.errors import EvalkitError
 
 LOCK_NAME = ".evalkit.lock"
+
+
+def _refuse_link(lock: Path, folder: Path) -> None:
+    if lock.is_symlink() or getattr(lock, "is_junction", lambda: False)():
+        raise EvalkitError(
+            f"{LOCK_NAME} is a symbolic link; remove it (evalkit never follows a link for its lock file)",
+            file=folder, expected=f"{LOCK_NAME} as a plain file or absent",
+        )
 
 
 @contextmanager
 def data_lock(folder: str | Path) -> Iterator[Path]:
     """Hold an exclusive lock on `folder` (created if missing) while the block runs; yields the lock path.
 
-    Raises EvalkitError naming the folder when another process holds it.
+    Raises EvalkitError naming the folder when another process holds it, or when the lock file is a link.
     """
     folder = Path(folder)
+    lock_path = folder / LOCK_NAME
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
     except OSError as exc:
-        raise EvalkitError(f"cannot create the lock file {LOCK_NAME}: {exc.strerror}", file=folder) from None
+        raise EvalkitError(f"cannot create the folder: {exc.strerror}", file=folder) from None
+    _refuse_link(lock_path, folder)
+    # blocking=False: refuse at once; preserve_lock_file: keep the empty file on every platform (and
+    # never fall back to a marker file that a crash would leave behind).
+    lock = FileLock(lock_path, blocking=False, preserve_lock_file=True, thread_local=False)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise EvalkitError(
-                    "another evalkit run is using this folder; wait for it to finish",
-                    file=folder, expected="one evalkit run per folder at a time",
-                ) from None
-            raise EvalkitError(f"cannot lock the folder: {exc.strerror}", file=folder) from None
-        try:
-            yield folder / LOCK_NAME
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        lock.acquire()
+    except Timeout:
+        raise EvalkitError(
+            "another evalkit run is using this folder; wait for it to finish",
+            file=folder, expected="one evalkit run per folder at a time",
+        ) from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or lock_path.is_symlink():  # a link planted after the check above
+            _refuse_link(lock_path, folder)
+        raise EvalkitError(f"cannot lock the folder: {exc.strerror or exc}", file=folder) from None
+    try:
+        yield lock_path
     finally:
-        os.close(fd)
+        lock.release()
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:

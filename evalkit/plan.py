@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -365,7 +365,7 @@ def lock_plan(path: str | Path, *, force: bool = False) -> Path:
     record = {
         "plan_file": path.name if path.is_absolute() else path.as_posix(),
         "sha256": digest,
-        "locked_at": datetime.now(timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "locked_at": datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "evalkit_version": __version__,
         "plan": plan,
     }

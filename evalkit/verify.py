@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from evalkit.errors import EvalkitError
 from evalkit.io import sha256_bytes
+from evalkit.meaning import same_meaning
 
 COMPARED_FILES = ("results.json", "results.parquet", "report.html", "report.md")
 MAX_JSON_DIFFS = 10
@@ -123,11 +125,13 @@ def _compared_names(recorded_dir: Path, rerun_dir: Path) -> list[str]:
                                         COMPARED_FILES.index(n) if n in COMPARED_FILES else 0, n))
 
 
-def compare_dirs(recorded_dir: Path, rerun_dir: Path) -> list[str]:
+def compare_dirs(recorded_dir: Path, rerun_dir: Path, notes: list[str] | None = None) -> list[str]:
     """Compare the report files of two directories; [] when every file is byte-identical.
 
     A file missing from both directories is skipped (e.g. no report rendered yet); a file missing
-    from one side is a difference.
+    from one side is a difference. With a `notes` list, a file whose bytes differ but whose meaning
+    is the same (`evalkit.meaning`: floats equal to rounding, as between processors) is a note there
+    instead of a difference.
     """
     recorded_dir, rerun_dir = Path(recorded_dir), Path(rerun_dir)
     out: list[str] = []
@@ -140,11 +144,15 @@ def compare_dirs(recorded_dir: Path, rerun_dir: Path) -> list[str]:
         elif not a.exists():
             out.append(f"{name}: produced by the rerun but not recorded")
         else:
-            out.extend(compare_file(name, a, b))
+            diffs = compare_file(name, a, b)
+            if diffs and notes is not None and same_meaning(name, a, b):
+                notes.append(f"{name}: same meaning, different bytes (numbers equal to rounding)")
+                continue
+            out.extend(diffs)
     return out
 
 
-def verify(report_dir: Path, rerun: Callable[[Path], Path]) -> list[str]:
+def verify(report_dir: Path, rerun: Callable[[Path], Path], notes: list[str] | None = None) -> list[str]:
     """Rerun the plan recorded in `report_dir` via `rerun(report_dir)` and compare the outputs.
 
     `rerun` must write into a fresh directory (never into `report_dir`) and return it. Returns the
@@ -160,7 +168,7 @@ def verify(report_dir: Path, rerun: Callable[[Path], Path]) -> list[str]:
                            expected="a fresh temporary directory")
     if not fresh.is_dir():
         raise EvalkitError("the rerun did not produce a directory", file=fresh)
-    return compare_dirs(report_dir, fresh)
+    return compare_dirs(report_dir, fresh, notes)
 
 
 __all__ = ["verify", "compare_dirs", "compare_file", "json_differences", "COMPARED_FILES"]

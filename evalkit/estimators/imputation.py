@@ -86,14 +86,14 @@ def _design_solve(untreated: np.ndarray, rhs_units: np.ndarray, rhs_times: np.nd
 def _fit_untreated(y: np.ndarray, untreated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Unit and time effects estimated on the untreated cells."""
     y0 = np.where(untreated, y, 0.0)
-    a, l = _design_solve(untreated, y0.sum(1)[:, None], y0.sum(0)[:, None])
-    return a[:, 0], l[:, 0]
+    a, b = _design_solve(untreated, y0.sum(1)[:, None], y0.sum(0)[:, None])
+    return a[:, 0], b[:, 0]
 
 
 def _untreated_weights(weights: np.ndarray, untreated: np.ndarray) -> np.ndarray:
     """v on untreated cells: -Z0 (Z0'Z0)^-1 Z1' w1 for each estimand's treated-cell weights w1."""
-    a, l = _design_solve(untreated, weights.sum(2).T, weights.sum(1).T)
-    return -np.where(untreated[None], a.T[:, :, None] + l.T[:, None, :], 0.0)
+    a, b = _design_solve(untreated, weights.sum(2).T, weights.sum(1).T)
+    return -np.where(untreated[None], a.T[:, :, None] + b.T[:, None, :], 0.0)
 
 
 def _estimands(treated: np.ndarray, coh: np.ndarray, event: np.ndarray):

@@ -18,8 +18,9 @@ needs ≥ 2 treated units) and jackknife (leave one unit out with the weights fi
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -603,7 +604,7 @@ def _staggered_jackknife_refit(Y: np.ndarray, N0: int, cohort_of: np.ndarray, ti
             refit.append(None)
     fitted = _staggered_many([d for d in refit if d is not None], times, estimator) if any(d is not None for d in refit) else []
     it = iter(fitted)
-    for (rest, g), d in zip(slots, refit):
+    for (rest, _g), d in zip(slots, refit):
         mine = next(it) if d is not None else []
         res.append(sorted(rest + mine, key=lambda r: r.group))
     return np.array([_aggregate(r) for r in res])
@@ -678,7 +679,7 @@ def synthetic_did_staggered(
     att = _aggregate(base)
     parts = [(r.group, r.estimate, r.weight, r.n_treated) for r in base]
     rows: list[dict[str, Any]] = [{"name": "att", "aggregation": "simple", "estimate": att}]
-    for g, est, w, n in parts:
+    for g, est, _w, _n in parts:
         rows.append({"name": f"group:g={g}", "aggregation": "group", "group": g, "estimate": est})
     inf: dict[str, Any] = {"se_type": se, "alpha": alpha, "weights": "N_g * T_post_g"}
     extra: dict[str, pl.DataFrame] = {"cohorts": pl.DataFrame(

@@ -31,8 +31,9 @@ What is implemented (so results can be reproduced by hand):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -700,7 +701,7 @@ def synth_staggered(
     all_e = sorted({t - g for (_, g, sd, *_r) in tasks for t in sd.times})
     epos = {e: k for k, e in enumerate(all_e)}
     unit_post_idx = []
-    for (u, g, sd, dn_idx, preds, pre), (main, plac) in zip(tasks, fits):
+    for (u, g, sd, dn_idx, _preds, pre), (main, plac) in zip(tasks, fits):
         lc = [sd.col(t) for t in pre]
         pc = [sd.col(t) for t in sd.times if t >= g]
         ev = np.array([epos[t - g] for t in sd.times])

@@ -13,13 +13,12 @@ Treatment: see `evalkit.panel.registry` (first year whose 31 March falls after g
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import polars as pl
 
-from evalkit.errors import EvalkitError
 from evalkit import generations as gens
+from evalkit.errors import EvalkitError
 from evalkit.io import sha256_file, write_json, write_parquet
 from evalkit.panel import registry as reg
 from evalkit.sources import la_codes, ofsted

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from html import escape
-from typing import Union
 
 from evalkit.report.figures import SvgFigure
 
@@ -30,8 +29,8 @@ class Link:
     href: str
 
 
-Part = Union[str, Code, Strong, Link]
-Inline = Union[str, Code, Strong, Link, list]
+Part = str | Code | Strong | Link
+Inline = str | Code | Strong | Link | list
 
 
 @dataclass
@@ -82,7 +81,7 @@ class Details:
     blocks: list
 
 
-Block = Union[Heading, Para, Banner, Table, Fig, BulletList, Pre, Details]
+Block = Heading | Para | Banner | Table | Fig | BulletList | Pre | Details
 
 _SAFE_HREF = re.compile(r"^(https?://|#)[^\s\"'<>]*$")
 

@@ -19,6 +19,7 @@ from typing import Any
 from evalkit.errors import EvalkitError
 from evalkit.io import atomic_write_text
 from evalkit.report import figures as F
+from evalkit.report import sensitivity as S
 from evalkit.report.blocks import (
     Banner,
     BulletList,
@@ -45,6 +46,9 @@ DETAIL_AGGREGATIONS = {
     "dynamic": "Event-study estimates (by years since the move)",
     "calendar": "Estimates by calendar year",
     "att_gt": "Group-time estimates (first-treated year × year)",
+    "honest": "Sensitivity to violations of parallel trends (Rambachan & Roth 2023)",
+    "honest_breakdown": "Breakdown values (smallest violation whose robust interval includes zero)",
+    "pretrend": "Pre-trend test (Wald chi-squared of the pre-move coefficients; 'Effect' is the statistic)",
 }
 SYNTH_EXTRAS = ("paths", "placebo", "weights", "rmspe", "event_study")
 
@@ -296,6 +300,10 @@ def analysis_figures(doc: dict[str, Any], analysis: dict[str, Any]) -> list[F.Sv
     if dyn:
         out.append(F.event_study(dyn, slug=f"{label}-event-study", title=f"{title}: event study",
                                  outcome=outcome, demo=demo, alpha=_alpha(doc, results)))
+    sens = S.summary(results)
+    if sens is not None:
+        out.append(S.figure(sens, slug=f"{label}-sensitivity", title=f"{title}: sensitivity to parallel trends",
+                            outcome=outcome, demo=demo))
     times = _treatment_times(doc, results)
     if extra.get("paths"):
         out.append(F.synth_paths(extra["paths"], slug=f"{label}-synth-paths",
@@ -351,6 +359,9 @@ def _analysis_blocks(doc: dict[str, Any], analysis: dict[str, Any], figs: list[F
         blocks.append(_estimates_table(main, alpha, unit_names, caption=f"Estimates: {title}"))
     else:
         blocks.append(Para("This analysis has no summary estimates."))
+    sens = S.summary(results)
+    if sens is not None:
+        blocks.append(Para(S.sentence(sens, str(results.get("outcome", "")))))
     for agg, caption in DETAIL_AGGREGATIONS.items():
         sub = [r for r in rows if r.get("aggregation") == agg]
         if agg == "dynamic":

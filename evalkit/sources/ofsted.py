@@ -57,8 +57,8 @@ from pathlib import Path
 import polars as pl
 
 from evalkit.errors import EvalkitError
-from evalkit.sources.common import JUDGEMENTS_SCHEMA, finish_judgements, grade_of, normalise_header
 from evalkit.sources import la_codes
+from evalkit.sources.common import JUDGEMENTS_SCHEMA, finish_judgements, grade_of, normalise_header
 
 NAME = "ofsted"
 KIND = "judgements"
@@ -72,10 +72,10 @@ _NS = {
     "text": "urn:oasis:names:tc:opendocument:xmlns:text:1.0",
     "xlink": "http://www.w3.org/1999/xlink",
 }
-_T = "{%s}" % _NS["table"]
-_O = "{%s}" % _NS["office"]
-_X = "{%s}" % _NS["text"]
-_L = "{%s}" % _NS["xlink"]
+_T = "{" + _NS["table"] + "}"
+_O = "{" + _NS["office"] + "}"
+_X = "{" + _NS["text"] + "}"
+_L = "{" + _NS["xlink"] + "}"
 
 
 @dataclass(frozen=True)

@@ -83,9 +83,9 @@ import polars as pl
 
 from evalkit.errors import EvalkitError
 from evalkit.sources.common import (
-    decode_text,
     MEASURES_SCHEMA,
     check_la_codes,
+    decode_text,
     finish_measures,
     is_blank,
     match_columns,

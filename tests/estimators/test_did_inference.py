@@ -3,8 +3,6 @@ coverage on simulated data with few treated units."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 

@@ -3,8 +3,6 @@ known effects without noise, agreement under homogeneous effects, SE calibration
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import polars as pl
 import pytest
@@ -50,7 +48,7 @@ def test_sunab_equals_cs_universal_never_treated(mpdta):
 def test_sunab_recovers_heterogeneous_dynamic_effects_exactly():
     panel = simulate_staggered(300, 10, COHORTS, effect=het, noise=0.0, seed=3)
     sa = sun_abraham(panel)
-    for g, n in COHORTS.items():
+    for g in COHORTS:
         for e in range(0, 10 - g + 1):
             assert sa.estimate(f"catt:g={g},e={e}")["estimate"] == pytest.approx(het(g, e), abs=1e-8)
     for e in (0, 2):

@@ -17,7 +17,6 @@ import polars as pl
 import pytest
 
 from evalkit.generations import current_dir
-
 from tests.conftest import REFERENCE, REPO, evalkit_cmd, need_reference
 
 

@@ -87,6 +87,33 @@ def test_second_process_gets_one_line_and_exit_1(holder) -> None:
     assert len(proc.stderr.splitlines()) == 1 and "another evalkit run is using this folder" in proc.stderr
 
 
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links here")
+@pytest.mark.parametrize("dangling", [False, True])
+def test_symlinked_lock_file_is_refused_and_its_target_untouched(tmp_path: Path, dangling: bool) -> None:
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    target = tmp_path / "elsewhere.txt"
+    if not dangling:
+        target.write_bytes(b"precious\n")
+    os.symlink(target, folder / LOCK_NAME)
+    with pytest.raises(EvalkitError) as info:
+        with data_lock(folder):
+            pytest.fail("locked through a symbolic link")
+    line = info.value.one_line()
+    assert "\n" not in line and str(folder) in line and "symbolic link" in line
+    if dangling:
+        assert not target.exists(), "the lock created a file through the link"
+    else:
+        assert target.read_bytes() == b"precious\n"
+
+
+def test_lock_file_stays_empty_and_in_place(tmp_path: Path) -> None:
+    for _ in range(2):
+        with data_lock(tmp_path) as path:
+            pass
+    assert path.is_file() and path.read_bytes() == b""
+
+
 def test_lock_dies_with_its_holder(holder) -> None:
     folder, proc = holder
     proc.send_signal(signal.SIGKILL)

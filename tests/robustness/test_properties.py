@@ -86,8 +86,11 @@ pounds = st.integers(0, 10**11).map(lambda pence: pence / 100)
 S251_MARKERS = sorted(MARKERS)  # write_demo writes a tidy "blank" marker as the text "blank": not representable
 
 
+NAMES_WITHOUT_QUOTE = names.filter(lambda n: '"' not in n)
+
+
 @st.composite
-def s251_tidy(draw, name_strategy: st.SearchStrategy = names.filter(lambda n: '"' not in n)) -> pl.DataFrame:
+def s251_tidy(draw, name_strategy: st.SearchStrategy = NAMES_WITHOUT_QUOTE) -> pl.DataFrame:
     # council names with a double quote are left to test_s251_quote_in_name_round_trip (a known defect)
     rows = []
     for year, code in _council_years(draw):

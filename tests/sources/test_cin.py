@@ -57,7 +57,7 @@ def test_county_durham_2025(parsed: dict[str, pl.DataFrame]) -> None:
     assert value(c1, 2025, "840", "referrals") == (5378.0, None)
     assert value(c1, 2025, "840", "rereferrals") == (1003.0, None)
     assert value(c1, 2025, "840", "rereferral_percent") == (18.7, None)
-    assert c1.filter((pl.col("measure") == "rereferral_percent"))["unit"].unique().to_list() == ["percent"]
+    assert c1.filter(pl.col("measure") == "rereferral_percent")["unit"].unique().to_list() == ["percent"]
     b1 = parsed["b1"]
     assert value(b1, 2025, "840", "cin_at_31_march") == (4415.0, None)
     assert value(b1, 2025, "840", "cin_starts") == (4272.0, None)
