@@ -17,13 +17,12 @@ from types import ModuleType
 
 import polars as pl
 
-from evalkit import __version__
+from evalkit import __version__, validation
 from evalkit import generations as gens
-from evalkit import validation
 from evalkit.errors import EvalkitError
+from evalkit.io import atomic_write_bytes, sha256_file, write_parquet
 from evalkit.releases import release_of
 from evalkit.sources.common import KEEP_ROWS, check_not_truncated
-from evalkit.io import atomic_write_bytes, sha256_file, write_parquet
 
 # Order matters only for detection: the first module whose detect() accepts a file reads it.
 SOURCE_MODULES = [
