@@ -6,34 +6,65 @@ import shlex
 import sys
 import tempfile
 from contextlib import contextmanager
-from importlib import resources
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated, Iterator, Literal, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from evalkit import methods
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.locking import data_lock, terminate_as_interrupt
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# Choices shown in --help as [a|b] and checked by the parser; they come from the method registry.
+MethodKey = Literal[methods.METHOD_KEYS]  # type: ignore[valid-type]
+ControlChoice = Literal[methods.CONTROL_CHOICES]  # type: ignore[valid-type]
+EstMethod = Literal["dr", "ipw", "reg"]
+MatchMethod = Literal["mahalanobis", "propensity", "statistical_neighbours"]
+Boundaries = Literal["aggregate", "separate"]
+SnModel = Literal["2025", "2021"]
+
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
     help="Independent evaluation of alternative delivery models of children's social care in England.\n\n"
-    "Stages: ingest -> panel -> estimate -> report; each reads the previous stage's files on disk.",
+    "Stages: ingest -> panel -> estimate -> report; each reads the previous stage's files on disk.\n\n"
+    "\b\nExample (the whole job on the embedded synthetic demo data):\n"
+    "  evalkit ingest && evalkit panel && evalkit estimate && evalkit report",
 )
-plan_app = typer.Typer(no_args_is_help=True, help="Pre-registered analysis plans: write a template, lock a plan.")
-app.add_typer(plan_app, name="plan")
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+plan_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                       help="Pre-registered analysis plans: write a template, lock a plan, print the schema.")
+app.add_typer(plan_app, name="plan", short_help="Write, lock and check analysis plans.")
 STATE = {"quiet": False}
+
+
+@cache
+def _console(stderr: bool) -> Console:
+    """rich is imported on first output, not at start-up (`evalkit --help` stays fast)."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+class _Lazy:
+    def __init__(self, stderr: bool) -> None:
+        self.stderr = stderr
+
+    def __getattr__(self, name: str):
+        return getattr(_console(self.stderr), name)
+
+
+err = _Lazy(stderr=True)
+out = _Lazy(stderr=False)
 
 PROCESSED = Path("data/processed")
 REPORTS = Path("reports")
 
 
 def demo_plan() -> Path:
-    return Path(str(resources.files("evalkit") / "plans" / "demo.toml"))
+    return Path(__file__).parent / "plans" / "demo.toml"
 
 
 @app.callback()
@@ -52,7 +83,9 @@ def progress(label: str) -> Iterator:
     if STATE["quiet"] or not sys.stderr.isatty():
         yield lambda item: None
         return
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True) as bar:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=_console(True), transient=True) as bar:
         task = bar.add_task(label)
         yield lambda item: bar.update(task, description=f"{label}: {item}")
 
@@ -64,7 +97,7 @@ def command_line() -> str:
 
 # --- ingest -----------------------------------------------------------------------------------------
 
-@app.command()
+@app.command(short_help="Read the published files into tidy Parquet.")
 def ingest(
     source: Annotated[Optional[Path], typer.Option("--from", help="Folder of official files to read (searched recursively). Default: the embedded SYNTHETIC demo data.")] = None,
     fetch: Annotated[bool, typer.Option("--fetch", help="Download the official publications into data/raw/ first (verified by sha256), then read them.")] = False,
@@ -77,6 +110,10 @@ def ingest(
     Inputs: the official files in their published layouts. Outputs: OUT/<source>.parquet, one per
     publication family, and OUT/manifest.json (each input's sha256, rows, parser and version).
     Files that are not a recognised publication are listed in the manifest as skipped.
+
+    \b
+    Example (the official files downloaded into a folder):
+      evalkit ingest --from ../shared/data/reference
     """
     from evalkit import ingest as stage
 
@@ -96,30 +133,32 @@ def ingest(
 
 # --- panel ------------------------------------------------------------------------------------------
 
-@app.command()
+@app.command(short_help="Build the council-year panel (and matched comparators).")
 def panel(
     processed: Annotated[Path, typer.Option("--processed", help="Folder written by `evalkit ingest`.")] = PROCESSED,
     registry: Annotated[Optional[Path], typer.Option("--registry", help="Extra registry rows (CSV, same columns as evalkit/data/adm_registry.csv).")] = None,
     match: Annotated[bool, typer.Option("--match/--no-match", help="Choose matched in-house comparators and write a balance table.")] = True,
-    match_method: Annotated[str, typer.Option("--match-method", help="mahalanobis | propensity | statistical_neighbours (DfE's published neighbours).")] = "mahalanobis",
+    match_method: Annotated[MatchMethod, typer.Option("--match-method", help="How comparators are chosen; statistical_neighbours = DfE's published neighbours.")] = "mahalanobis",
     match_k: Annotated[int, typer.Option("--match-k", help="Comparators per treated council.")] = 3,
     caliper: Annotated[Optional[str], typer.Option("--caliper", help="Maximum distance in the method's units (Mahalanobis distance, logit-score difference, or DfE rank); 'auto' = 0.2 x SD of the logit, propensity only.")] = None,
     replacement: Annotated[bool, typer.Option("--with-replacement/--without-replacement", help="May one comparator serve several treated councils?")] = True,
-    sn_model: Annotated[str, typer.Option("--sn-model", help="Statistical-neighbour model: 2025 or 2021.")] = "2025",
+    sn_model: Annotated[SnModel, typer.Option("--sn-model", help="Statistical-neighbour model.")] = "2025",
     deflator: Annotated[Optional[Path], typer.Option("--deflator", help="CSV financial_year,index (e.g. HM Treasury GDP deflators) for spend_csc_per_child_real.")] = None,
     deflator_base: Annotated[Optional[int], typer.Option("--deflator-base", help="Base year (year ending 31 March) for real terms; default the file's last year.")] = None,
-    boundaries: Annotated[str, typer.Option("--boundaries", help="Boundary changes: 'aggregate' follows reorganised areas as one unit over time (BCP+Dorset, Northamptonshire, Cumbria); 'separate' keeps successors as new units.")] = "aggregate",
+    boundaries: Annotated[Boundaries, typer.Option("--boundaries", help="Boundary changes: 'aggregate' follows reorganised areas as one unit over time (BCP+Dorset, Northamptonshire, Cumbria); 'separate' keeps successors as new units.")] = "aggregate",
 ) -> None:
     """Build the council-year panel with outcomes, Ofsted grades in force and treatment timing.
 
     Inputs: PROCESSED/manifest.json and the Parquet files it lists; the registry of delivery models.
     Outputs: PROCESSED/panel.parquet, panel_diagnostics.json (coverage and missingness with reasons)
     and, with --match, matches.parquet and balance.parquet.
+
+    \b
+    Example (propensity-score matching, two comparators per council):
+      evalkit panel --match-method propensity --match-k 2 --caliper auto
     """
     from evalkit.panel import build
 
-    if boundaries not in ("aggregate", "separate"):
-        raise UsageError("--boundaries must be 'aggregate' or 'separate'")
     with data_lock(processed), progress("panel") as tick:
         tick("building")
         options = dict(method=match_method, k=match_k, replacement=replacement, caliper=caliper, sn_model=sn_model)
@@ -148,22 +187,13 @@ def _resolve_plan(plan: Optional[Path]) -> Path:
 def run_plan_into(plan_path: Path, out_root: Path, *, allow_deviations: bool, command: str, tick=None) -> Path:
     """Run a plan and write its results into out_root/<plan name>/; returns that folder."""
     from evalkit import estimate as stage
-    from evalkit import plan as plans
+    from evalkit.plan import open_plan
 
-    plan = plans.load_plan(plan_path)
-    devs = plans.check_against_lock(plan_path, allow_deviations)
-    lock = plans.read_lock(plan_path)
-    doc = stage.run_plan(
-        plan, command=command, plan_sha256=plans.plan_sha256(plan_path),
-        lock={k: lock[k] for k in ("sha256", "locked_at", "evalkit_version") if k in lock} if lock else None,
-        deviations=devs, progress=tick,
-    )
-    target = out_root / plan["plan"]["name"]
-    stage.write_results(doc, target)
-    return target
+    loaded = open_plan(plan_path, allow_deviations=allow_deviations)
+    return stage.run(loaded, out_root / loaded.name, command=command, progress=tick)
 
 
-@app.command()
+@app.command(short_help="Run a plan's analyses, or one method on any long panel.")
 def estimate(
     plan: Annotated[Optional[Path], typer.Option("--plan", help="Pre-registered plan (TOML). Default: the demo plan, on demo data.")] = None,
     allow_deviations: Annotated[bool, typer.Option("--allow-deviations", help="Run a plan that changed since it was locked; the deviations are recorded.")] = False,
@@ -174,17 +204,19 @@ def estimate(
     cohort: Annotated[Optional[str], typer.Option(help="First-treated period column; 0 or empty = never treated.")] = None,
     treated: Annotated[Optional[str], typer.Option(help="0/1 column marking treated unit-periods (instead of --cohort).")] = None,
     covariates: Annotated[Optional[str], typer.Option(help="Comma-separated covariate columns.")] = None,
-    method: Annotated[str, typer.Option(help="cs | twfe | twfe_es | sunab | imputation | synth | synth_staggered | sdid")] = "cs",
-    control: Annotated[Optional[str], typer.Option(help="cs: never | notyet")] = None,
-    est_method: Annotated[Optional[str], typer.Option("--est-method", help="cs: dr | ipw | reg")] = None,
+    method: Annotated[MethodKey, typer.Option(help="Estimator (with --panel); `evalkit methods` lists them and their options.")] = "cs",
+    control: Annotated[Optional[ControlChoice], typer.Option(help="Comparison units: never treated, or not yet treated (cs, sunab, synth_staggered).")] = None,
+    est_method: Annotated[Optional[EstMethod], typer.Option("--est-method", help="cs: doubly robust, inverse probability weighting or outcome regression.")] = None,
+    option: Annotated[Optional[list[str]], typer.Option("--option", "-o", metavar="KEY=VALUE", help="Any other option of the method as KEY=VALUE (a TOML value), repeatable.")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap draws where the method has them (0 = analytic).")] = 0,
-    seed: Annotated[int, typer.Option(help="Random seed, recorded in the output.")] = 20240101,
+    seed: Annotated[int, typer.Option(help="Random seed, recorded in the output.")] = methods.DEFAULT_SEED,
+    alpha: Annotated[float, typer.Option(help="Significance level: intervals are (1 - alpha) x 100 per cent.")] = methods.DEFAULT_ALPHA,
     json_out: Annotated[Optional[str], typer.Option("--json", help="Write results as JSON to this file ('-' = stdout).")] = None,
     out_root: Annotated[Path, typer.Option("--out", help="Where plan results go (reports/<plan name>/).")] = REPORTS,
-    sensitivity: Annotated[Optional[str], typer.Option("--sensitivity", help="With --panel: Rambachan-Roth sensitivity of the event study, rm (relative magnitudes) | sd (smoothness); methods cs, sunab, twfe_es.")] = None,
+    sensitivity: Annotated[Optional[Literal["rm", "sd"]], typer.Option("--sensitivity", help="With --panel: Rambachan-Roth sensitivity of the event study, relative magnitudes or smoothness; methods cs, sunab, twfe_es.")] = None,
     mbar: Annotated[Optional[str], typer.Option("--mbar", help="--sensitivity rm: comma-separated Mbar values (default 0.5,1,1.5,2).")] = None,
     m_values: Annotated[Optional[str], typer.Option("--m", help="--sensitivity sd: comma-separated M values, outcome units per period (required).")] = None,
-    sensitivity_target: Annotated[Optional[str], typer.Option("--sensitivity-target", help="first (first post-period effect, default) | average (of the post periods).")] = None,
+    sensitivity_target: Annotated[Optional[Literal["first", "average"]], typer.Option("--sensitivity-target", help="The first post-period effect (default), or the average of the post periods.")] = None,
     pretrend_test: Annotated[bool, typer.Option("--pretrend-test", help="With --panel: Wald test that the pre-period event-study coefficients are 0 (a 'pretrend' row).")] = False,
 ) -> None:
     """Run the estimators: the analyses of a plan on the council panel, or one method on any long panel.
@@ -192,10 +224,19 @@ def estimate(
     With a plan: reads the panel it names and writes OUT/<name>/results.json and results.parquet.
     With --panel: prints a results table, and with --json writes every estimate with its name,
     estimate, se, ci_low, ci_high and the options and seed used.
+
+    \b
+    Examples:
+      evalkit estimate --plan plans/england-adm.toml
+      evalkit estimate --panel df_het.csv --unit unit --time year --outcome dep_var \\
+        --cohort g --method cs --est-method dr --bootstrap 999 --json -
     """
     checks = _event_study_checks(method, sensitivity, mbar, m_values, sensitivity_target, pretrend_test)
     if panel_file is not None:
-        _estimate_any_panel(panel_file, unit, time, outcome, cohort, treated, covariates, method, control, est_method, bootstrap, seed, json_out, checks)
+        options = {k: v for k, v in (("control", control), ("est_method", est_method)) if v is not None}
+        options.update(_parse_options(option or []))
+        _estimate_any_panel(panel_file, unit, time, outcome, cohort, treated, covariates, method, options,
+                            {"seed": seed, "bootstrap": bootstrap, "alpha": alpha}, json_out, checks)
         return
     if checks:
         raise UsageError("--sensitivity, --mbar, --m, --sensitivity-target and --pretrend-test go with --panel; in a plan use the analysis's sensitivity table")
@@ -204,6 +245,22 @@ def estimate(
         target = run_plan_into(plan_path, out_root, allow_deviations=allow_deviations, command=command_line(), tick=tick)
     _print_headlines(target / "results.json")
     say(f"results -> {target}/results.json, results.parquet")
+
+
+def _parse_options(items: list[str]) -> dict[str, object]:
+    """KEY=VALUE pairs; VALUE is read as TOML (3, 0.1, true, [1, 2], "x") and otherwise kept as text."""
+    import tomllib
+
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--option {item!r}: expected KEY=VALUE")
+        try:
+            out[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key.strip()] = value
+    return out
 
 
 def _event_study_checks(method, sensitivity, mbar, m_values, target, pretrend) -> dict | None:
@@ -238,7 +295,7 @@ def _event_study_checks(method, sensitivity, mbar, m_values, target, pretrend) -
     return {"sensitivity": spec, "pretrend": pretrend}
 
 
-def _estimate_any_panel(path, unit, time, outcome, cohort, treated, covariates, method, control, est_method, bootstrap, seed, json_out, checks=None) -> None:
+def _estimate_any_panel(path, unit, time, outcome, cohort, treated, covariates, method, options, inference, json_out, checks=None) -> None:
     from evalkit import estimate as stage
     from evalkit.estimators.data import make_panel, read_panel_file
     from evalkit.io import atomic_write_text
@@ -249,14 +306,13 @@ def _estimate_any_panel(path, unit, time, outcome, cohort, treated, covariates, 
     frame = read_panel_file(path)
     covs = [c.strip() for c in covariates.split(",")] if covariates else []
     long = make_panel(frame, unit=unit, time=time, outcome=outcome, cohort=cohort, treated=treated, covariates=covs, source=path.name)
-    options = {k: v for k, v in (("control", control), ("est_method", est_method)) if v is not None}
     if checks:
         from evalkit import sensitivity as sens
 
         options = sens.check_method(method, options, "--sensitivity" if checks["sensitivity"] else "--pretrend-test")
-    result = stage.call_estimator(method, long, options, {"seed": seed, "bootstrap": bootstrap})
+    result = stage.call_estimator(method, long, options, inference)
     if checks:
-        sens.add_rows(result, sensitivity=checks["sensitivity"], pretrend=checks["pretrend"], alpha=0.05)
+        sens.add_rows(result, sensitivity=checks["sensitivity"], pretrend=checks["pretrend"], alpha=inference["alpha"])
     text = result.to_json()
     if json_out == "-":
         sys.stdout.write(text)
@@ -282,7 +338,7 @@ def _print_headlines(results_json: Path) -> None:
 
 # --- report -----------------------------------------------------------------------------------------
 
-@app.command()
+@app.command(short_help="Write report.html and report.md from results.json.")
 def report(
     plan: Annotated[Optional[Path], typer.Option("--plan", help="The plan whose results to report. Default: the demo plan, on demo data.")] = None,
     results_dir: Annotated[Optional[Path], typer.Option("--results", help="A results folder (reports/<name>) instead of a plan.")] = None,
@@ -290,12 +346,16 @@ def report(
     """Write report.html (self-contained, figures inline) and report.md with fig-*.svg beside results.json.
 
     Input: reports/<name>/results.json from `evalkit estimate`. Output: the same folder.
+
+    \b
+    Example:
+      evalkit report --plan plans/england-adm.toml
     """
-    from evalkit import plan as plans
+    from evalkit.plan import open_plan
     from evalkit.report.render import render_report
 
     if results_dir is None:
-        results_dir = REPORTS / plans.load_plan(_resolve_plan(plan))["plan"]["name"]
+        results_dir = REPORTS / open_plan(_resolve_plan(plan), allow_deviations=True).name
     results = results_dir / "results.json"
     if not results.exists():
         raise EvalkitError("no results; run `evalkit estimate` first", file=results)
@@ -306,25 +366,29 @@ def report(
 
 # --- verify -----------------------------------------------------------------------------------------
 
-@app.command()
+@app.command(short_help="Rerun a report and compare every output byte for byte.")
 def verify(report_dir: Annotated[Path, typer.Argument(help="A folder written by `evalkit estimate` and `evalkit report`.")]) -> None:
     """Rerun the recorded plan from its recorded inputs and compare every output byte for byte.
 
     Exits 0 when the rerun reproduces results.json, results.parquet, report.html, report.md and the
     figures exactly, 1 with the differences otherwise.
+
+    \b
+    Example:
+      evalkit verify reports/demo
     """
     import json
 
     from evalkit import estimate as stage
     from evalkit import verify as verifier
+    from evalkit.plan import LoadedPlan
     from evalkit.report.render import render_report
 
     def rerun(recorded: Path) -> Path:
+        """The same run as `estimate`, from the plan, lock and deviations results.json recorded."""
         doc = json.loads((recorded / "results.json").read_text(encoding="utf-8"))
         fresh = Path(tempfile.mkdtemp(prefix="evalkit-verify-"))
-        new = stage.run_plan(doc["plan"], command=doc["provenance"]["command"], plan_sha256=doc.get("plan_sha256"),
-                             lock=doc.get("lock"), deviations=doc.get("deviations"))
-        stage.write_results(new, fresh)
+        stage.run(LoadedPlan.from_results(doc), fresh, command=doc["provenance"]["command"])
         render_report(fresh / "results.json", fresh)
         return fresh
 
@@ -345,23 +409,74 @@ def verify(report_dir: Annotated[Path, typer.Argument(help="A folder written by 
 
 # --- plan -------------------------------------------------------------------------------------------
 
-@plan_app.command("init")
+@plan_app.command("init", short_help="Write a commented plan template.")
 def plan_init(path: Annotated[Path, typer.Argument(help="Where to write the commented template.")]) -> None:
-    """Write a commented plan template (refuses to overwrite)."""
+    """Write a commented plan template (refuses to overwrite).
+
+    \b
+    Example:
+      evalkit plan init plans/my-evaluation.toml
+    """
     from evalkit import plan as plans
 
     plans.init_plan(path)
     say(f"wrote {path}; edit it, then `evalkit plan lock {path}` before seeing any results")
 
 
-@plan_app.command("lock")
+@plan_app.command("lock", short_help="Validate a plan and lock it before results are seen.")
 def plan_lock(path: Annotated[Path, typer.Argument(help="The plan to lock.")]) -> None:
-    """Record the plan's sha256 and a timestamp in PLAN.lock.json, to commit or deposit before results."""
+    """Validate the whole plan (options included) and record its sha256 and a timestamp in
+    PLAN.lock.json, to commit or deposit before results.
+
+    \b
+    Example:
+      evalkit plan lock plans/my-evaluation.toml
+    """
     from evalkit import plan as plans
 
-    plans.load_plan(path)
     lock = plans.lock_plan(path)
     say(f"locked {path} -> {lock}")
+
+
+@plan_app.command("schema", short_help="Print the JSON Schema of plan files.")
+def plan_schema() -> None:
+    """Print the JSON Schema of plan files, for editors that check TOML as it is written.
+
+    \b
+    Example (VS Code with Even Better TOML: point "evenBetterToml.schema.associations" at the file):
+      evalkit plan schema > plan.schema.json
+    """
+    from evalkit import plan_schema as schema
+    from evalkit.io import dumps_json
+
+    sys.stdout.write(dumps_json(schema.json_schema()))
+
+
+@app.command("methods", short_help="List the estimation methods and their options.")
+def list_methods(
+    method: Annotated[Optional[MethodKey], typer.Argument(help="One method; default: all.")] = None,
+) -> None:
+    """List the estimation methods a plan may name, with each option's type, default and allowed values.
+
+    \b
+    Examples:
+      evalkit methods
+      evalkit methods cs
+    """
+    keys = [method] if method else list(methods.METHOD_KEYS)
+    lines: list[str] = []
+    for key in keys:
+        m = methods.METHODS[key]
+        lines.append(f"{key}: {m.title}")
+        fed = ", ".join(f"{opt} <- [inference].{src}" for opt, src in m.inference.items())
+        if fed:
+            lines.append(f"  from the plan's [inference]: {fed}")
+        for o in methods.describe(key):
+            lines.append(f"  {o['name']} = {o['default']!r}  ({o['type']})")
+            if o["help"]:
+                lines.append(f"      {o['help']}")
+        lines.append("")
+    sys.stdout.write("\n".join(lines))
 
 
 def main() -> None:
@@ -381,8 +496,11 @@ def main() -> None:
         err.print("aborted")
         sys.exit(130)
     except Exception as exc:  # click's usage errors arrive here in non-standalone mode
-        if hasattr(exc, "show") and hasattr(exc, "exit_code"):  # typer's vendored click exceptions
-            exc.show()
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # typer's vendored click exceptions
+            ctx = getattr(exc, "ctx", None)
+            where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            text = " ".join(exc.format_message().replace("Value error, ", "").split())
+            sys.stderr.write(f"usage error: {text}{where}\n")
             sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
         raise
     if isinstance(code, int) and code:  # typer returns (not raises) Exit codes in this mode

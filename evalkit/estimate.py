@@ -7,9 +7,7 @@ writes `reports/<name>/results.json` (canonical JSON) and `results.parquet` atom
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
-import inspect
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -17,54 +15,43 @@ from typing import Any
 
 import polars as pl
 
-from evalkit import __version__, generations, sensitivity
+from evalkit import __version__, generations, methods, sensitivity
 from evalkit.conclusions import RULE, conclude
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel, make_panel
 from evalkit.estimators.results import Results, estimates_frame
 from evalkit.io import checked_sha256, sha256_file, write_json, write_parquet
 from evalkit.panel.build import EXTRA_REGISTRY, read_parquet_checked
+from evalkit.plan import LoadedPlan
 
-# Method name -> "module:function". Each function takes a LongPanel and keyword options.
-METHODS: dict[str, str] = {
-    "cs": "evalkit.estimators.cs:callaway_santanna",
-    "twfe": "evalkit.estimators.twfe:twfe",
-    "twfe_es": "evalkit.estimators.twfe_es:twfe_event_study",
-    "sunab": "evalkit.estimators.sunab:sun_abraham",
-    "imputation": "evalkit.estimators.imputation:imputation",
-    "synth": "evalkit.estimators.synth:synthetic_control",
-    "synth_staggered": "evalkit.estimators.synth:synth_staggered",
-    "sdid": "evalkit.estimators.sdid:synthetic_did_staggered",
-}
-LIBRARIES = ["numpy", "scipy", "polars", "pandas", "statsmodels", "linearmodels", "matplotlib", "quadprog", "joblib"]
+LIBRARIES = ["numpy", "scipy", "polars", "pandas", "linearmodels", "matplotlib", "quadprog", "joblib"]
 
 
 def resolve(method: str) -> Callable[..., Results]:
-    if method not in METHODS:
-        raise UsageError(f"unknown method {method!r}; choose one of {', '.join(sorted(METHODS))}")
-    module, func = METHODS[method].split(":")
+    """The estimator function of a registered method (see evalkit.methods)."""
+    return methods.get(method).function()
+
+
+def typed_options(method: str, options: dict[str, Any], inference: dict[str, Any]) -> methods.Options:
+    """The method's options dataclass from the plan's options and the [inference] settings it takes."""
+    from pydantic import ValidationError
+
     try:
-        return getattr(importlib.import_module(module), func)
-    except (ImportError, AttributeError) as exc:
-        raise UsageError(f"method {method!r} is not available in this version ({exc})") from exc
+        return methods.validate_options(method, methods.with_inference(method, options, inference))
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        where = ".".join(str(p) for p in e["loc"])
+        raise UsageError(f"method {method!r}, option {where}: {e['msg']}") from None
 
 
 def call_estimator(method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any]) -> Results:
-    """Pass the plan's options, and the inference settings the estimator accepts (alpha, seed, draws)."""
-    func = resolve(method)
-    params = inspect.signature(func).parameters
-    unknown = [k for k in options if k not in params]
-    if unknown:
-        raise UsageError(f"method {method!r} has no option {unknown[0]!r}; it takes {', '.join(p for p in params if p != 'panel')}")
-    kwargs = dict(options)
-    for key, value in (("alpha", inference.get("alpha")), ("seed", inference.get("seed"))):
-        if key in params and key not in kwargs and value is not None:
-            kwargs[key] = value
-    if "bootstrap" in params and "bootstrap" not in kwargs and inference.get("bootstrap"):
-        kwargs["bootstrap"] = inference["bootstrap"]
-    if "reps" in params and "reps" not in kwargs and inference.get("permutations"):
-        kwargs["reps"] = inference["permutations"]
-    return func(panel, **kwargs)
+    """Run one registered method. The options recorded are every typed option (defaults included),
+    with what the estimator resolved itself (e.g. the donor pool it used) taking precedence."""
+    opts = typed_options(method, options, inference)
+    kwargs = methods.estimator_kwargs(opts)
+    result = resolve(method)(panel, **kwargs)
+    result.options = {**methods.recorded(opts), **result.options}
+    return result
 
 
 CS_POINT_OPTIONS = ("control", "est_method", "anticipation", "base_period")
@@ -146,7 +133,7 @@ def sample_panel(panel: pl.DataFrame, sample: dict[str, Any]) -> tuple[pl.DataFr
         frame = frame.filter(~pl.col("unit_code").is_in(late))
         notes["excluded_treated_after_sample"] = late
     donors = sample.get("donors", "never_treated")
-    if donors not in ("never_treated", "not_yet_treated", "inadequate_pre_period"):
+    if donors not in methods.DONOR_RULES:
         raise UsageError(f"unknown donor rule {donors!r}; choose never_treated, not_yet_treated or inadequate_pre_period")
     if donors == "inadequate_pre_period":
         # Councils that also failed: judged inadequate in some year before the last move in the sample.
@@ -281,9 +268,18 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
     }
 
 
+def run(loaded: LoadedPlan, out_dir: Path, *, command: str, progress: Callable[[str], None] | None = None) -> Path:
+    """Run a plan read once (evalkit.plan.open_plan, or LoadedPlan.from_results for verify) and write
+    its results into out_dir; returns out_dir."""
+    doc = run_plan(loaded.plan, command=command, plan_sha256=loaded.sha256, lock=loaded.lock,
+                   deviations=loaded.deviations, progress=progress)
+    write_results(doc, out_dir)
+    return out_dir
+
+
 def panel_context(panel_path: Path, sample: pl.DataFrame) -> dict[str, Any]:
     """Registry rows of the sample's treated councils (with sources), coverage and balance, for the report."""
-    from evalkit.panel import registry as reg
+    from evalkit.sources import registry as reg
 
     folder = panel_path.parent  # the panel's own generation: registry, coverage and balance of the same run
     local = folder / "adm_registry.csv"

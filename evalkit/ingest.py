@@ -105,7 +105,7 @@ def ingest(
 
     registry = source_dir / REGISTRY_FILE
     if registry.exists():  # checked before anything is written, like every other input
-        from evalkit.panel.registry import load_registry
+        from evalkit.sources.registry import load_registry
 
         load_registry(registry)
     manifest = {

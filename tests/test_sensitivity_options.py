@@ -67,8 +67,8 @@ def test_sd_rows_cs_average(panel_csv: Path) -> None:
     (("--method", "cs", "--mbar", "1"), "--mbar needs --sensitivity"),
     (("--method", "cs", "--sensitivity", "rm", "--mbar", "a,b"), "comma-separated"),
     (("--method", "cs", "--sensitivity", "rm", "--mbar", "-1"), ">= 0"),
-    (("--method", "cs", "--sensitivity", "rm", "--sensitivity-target", "last"), "first' or 'average"),
-    (("--method", "cs", "--sensitivity", "xx"), "rm (relative magnitudes) or sd"),
+    (("--method", "cs", "--sensitivity", "rm", "--sensitivity-target", "last"), "'first', 'average'"),
+    (("--method", "cs", "--sensitivity", "xx"), "'rm', 'sd'"),
 ])
 def test_refused_in_one_line_exit_2(panel_csv: Path, args: tuple[str, ...], fragment: str) -> None:
     proc = _run(panel_csv, *args, check=False)
@@ -100,8 +100,8 @@ def test_plan_sensitivity_normalised(tmp_path: Path) -> None:
     ('sensitivity = { method = "rm", mbar = [-1] }', "cs", ">= 0"),
     ('sensitivity = { method = "xx" }', "cs", "method must be"),
     ('sensitivity = { method = "rm", level = 1 }', "cs", "unknown key"),
-    ('sensitivity = { method = "rm" }', "synth", "needs an event study"),
-    ('pretrend_test = true', "imputation", "no pre-period"),
+    ('sensitivity = { method = "rm" }\noptions = {}', "synth", "needs an event study"),  # synth has no `control`
+    ('pretrend_test = true\noptions = {}', "imputation", "no pre-period"),
     ('sensitivity = { method = "rm" }\noptions = { base_period = "varying" }', "cs", "universal"),
 ])
 def test_plan_sensitivity_refused_naming_the_key(tmp_path: Path, extra: str, method: str, fragment: str) -> None:

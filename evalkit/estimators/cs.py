@@ -28,6 +28,7 @@ from evalkit.errors import EvalkitError
 from evalkit.estimators._didutil import WidePanel, estimate_table, normal_row, to_wide
 from evalkit.estimators._drdid import ESTIMATORS
 from evalkit.estimators.data import LongPanel
+from evalkit.estimators.defaults import DEFAULT_ALPHA, DEFAULT_SEED
 from evalkit.estimators.results import Results
 from evalkit.parallel import pmap
 
@@ -67,9 +68,9 @@ def callaway_santanna(
     est_method: str = "dr",
     anticipation: int = 0,
     base_period: str = "varying",
-    alpha: float = 0.05,
+    alpha: float = DEFAULT_ALPHA,
     bootstrap: int = 0,
-    seed: int = 20240101,
+    seed: int = DEFAULT_SEED,
     balance_e: int | None = None,
     min_e: float | None = None,
     max_e: float | None = None,

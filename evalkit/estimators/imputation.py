@@ -23,10 +23,11 @@ import numpy as np
 from evalkit.errors import EvalkitError
 from evalkit.estimators._didutil import estimate_table, normal_row, to_wide
 from evalkit.estimators.data import LongPanel
+from evalkit.estimators.defaults import DEFAULT_ALPHA
 from evalkit.estimators.results import Results
 
 
-def imputation(panel: LongPanel, *, anticipation: int = 0, alpha: float = 0.05) -> Results:
+def imputation(panel: LongPanel, *, anticipation: int = 0, alpha: float = DEFAULT_ALPHA) -> Results:
     """Imputation DiD (BJS): efficient under homogeneous effects and spherical errors, robust to
     heterogeneous effects by construction."""
     wide = to_wide(panel, ())

@@ -27,6 +27,7 @@ import polars as pl
 
 from evalkit.errors import EvalkitError
 from evalkit.estimators.data import LongPanel
+from evalkit.estimators.defaults import DEFAULT_ALPHA, DEFAULT_SEED
 from evalkit.estimators.results import Results, estimates_frame
 from evalkit.parallel import default_jobs, pmap
 
@@ -444,9 +445,9 @@ def synthetic_did(
     *,
     se: str | None = "placebo",
     reps: int = 200,
-    seed: int | None = 0,
+    seed: int | None = DEFAULT_SEED,
     estimator: str = "sdid",
-    alpha: float = 0.05,
+    alpha: float = DEFAULT_ALPHA,
     n_jobs: int | None = None,
 ) -> Results:
     """SDID (or `estimator="sc"` / `"did"`) for units all first treated in the same period.
@@ -642,9 +643,9 @@ def synthetic_did_staggered(
     *,
     se: str | None = "placebo",
     reps: int = 200,
-    seed: int | None = 0,
+    seed: int | None = DEFAULT_SEED,
     estimator: str = "sdid",
-    alpha: float = 0.05,
+    alpha: float = DEFAULT_ALPHA,
     n_jobs: int | None = None,
     jackknife_weights: str = "refit",
 ) -> Results:

@@ -19,15 +19,16 @@ from evalkit.errors import EvalkitError
 from evalkit.estimators._didutil import estimate_table, normal_row, to_wide
 from evalkit.estimators.cs import vcov_frame
 from evalkit.estimators.data import LongPanel
+from evalkit.estimators.defaults import DEFAULT_ALPHA
 from evalkit.estimators.results import Results
 
 
-def sun_abraham(panel: LongPanel, *, control: str = "never", alpha: float = 0.05) -> Results:
+def sun_abraham(panel: LongPanel, *, control: str = "never", alpha: float = DEFAULT_ALPHA) -> Results:
     """Interaction-weighted event-study estimates ("dynamic:e=…"), the cohort-specific effects
     ("catt:g=…,e=…"), the mean of the post-treatment dynamic coefficients ("dynamic") and an
     overall post-treatment average ("simple", weighted by the treated unit-periods per cell)."""
-    if control not in ("never", "last"):
-        raise EvalkitError(f"control must be 'never' or 'last', not {control!r}")
+    if control not in ("never", "notyet"):
+        raise EvalkitError(f"control must be 'never' or 'notyet', not {control!r}")
     wide = to_wide(panel, ())
     y, cohort, times, notes = _sample(wide.y, wide.cohort, wide.times, control)
     cells = sorted({(int(g), int(t - g)) for g in np.unique(cohort[cohort > 0]) for t in times if t - g != -1})
@@ -60,13 +61,13 @@ def _dynamic_weights(cells, cohort, counts) -> dict[int, np.ndarray]:
 
 
 def _sample(y: np.ndarray, cohort: np.ndarray, times: np.ndarray, control: str):
-    """Drop always-treated units; with control='last' (or no never-treated units) the last
+    """Drop always-treated units; with control='notyet' (or no never-treated units) the last
     cohort is the control and periods from its adoption on are dropped."""
     cohort = np.where(cohort > times.max(), 0, cohort)
     keep = (cohort == 0) | (cohort > times.min())
     notes = {"units_dropped_always_treated": int((~keep).sum())}
     y, cohort = y[keep], cohort[keep]
-    if control == "last" or not (cohort == 0).any():
+    if control == "notyet" or not (cohort == 0).any():
         last = cohort.max()
         tk = times < last
         y, times, cohort = y[:, tk], times[tk], np.where(cohort == last, 0, cohort)

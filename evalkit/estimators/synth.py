@@ -41,6 +41,7 @@ from scipy.optimize import minimize
 
 from evalkit.errors import EvalkitError
 from evalkit.estimators.data import LongPanel
+from evalkit.estimators.defaults import DEFAULT_ALPHA, DEFAULT_SEED
 from evalkit.estimators.qp import simplex_lsq, simplex_qp
 from evalkit.estimators.results import Results, estimates_frame
 from evalkit.parallel import pmap
@@ -436,15 +437,15 @@ def synthetic_control(
     predictors: Any = None,
     v: Any = "nested",
     pre_periods: Sequence[int] | None = None,
-    donors: Sequence[str] | None = None,
-    seed: int | None = None,
+    donor_units: Sequence[str] | None = None,
+    seed: int | None = DEFAULT_SEED,
     inference: bool = True,
     placebo_times: Sequence[int] | None = None,
     prefit_k: Sequence[float] = (2.0, 5.0, 20.0),
     prefit_scale: str = "mspe",
     leave_one_out: bool = True,
     conformal: bool = True,
-    alpha: float = 0.1,
+    alpha: float = DEFAULT_ALPHA,
     v_starts: Sequence[np.ndarray] | None = None,
     default_starts: bool = True,
     n_jobs: int | None = None,
@@ -455,7 +456,7 @@ def synthetic_control(
     every period before treatment); the effect is averaged over every period from treatment on.
     Nothing here is random; `seed` is only recorded.
     """
-    d, tname, ti, g, donor_idx = _setup(panel, treated_unit, donors)
+    d, tname, ti, g, donor_idx = _setup(panel, treated_unit, donor_units)
     pre_all = [t for t in d.times if t < g]
     post = [t for t in d.times if t >= g]
     loss_times = sorted(int(t) for t in (pre_periods if pre_periods is not None else pre_all))
@@ -609,7 +610,7 @@ def synthetic_control(
     rows_out = [att_row] + [time_rows[t] for t in post]
     options = {
         "treated_unit": tname, "predictors": [p.label for p in preds], "v": v if isinstance(v, str) else list(map(float, np.ravel(v))),
-        "pre_periods": loss_times, "donors": [d.units[j] for j in donor_idx], "inference": inference,
+        "pre_periods": loss_times, "donor_units": [d.units[j] for j in donor_idx], "inference": inference,
         "placebo_times": list(placebo_times) if placebo_times is not None else None, "prefit_k": list(prefit_k),
         "prefit_scale": prefit_scale, "leave_one_out": leave_one_out, "conformal": conformal, "alpha": alpha,
     }
@@ -632,20 +633,20 @@ def synth_staggered(
     *,
     predictors: Any = None,
     v: Any = "nested",
-    donors: Sequence[str] | None = None,
-    not_yet_treated: bool = False,
+    donor_units: Sequence[str] | None = None,
+    control: str = "never",
     window: int = 0,
     horizon: int | None = None,
     inference: bool = True,
     reps: int = 1000,
-    seed: int | None = 0,
+    seed: int | None = DEFAULT_SEED,
     n_jobs: int | None = None,
 ) -> Results:
     """A synthetic control for each treated unit, pooled by event time (Cavallo et al. 2013, REStat).
 
     Each unit of cohort g is fitted on periods up to g + `horizon` (default: the end of the panel)
-    against never-treated units (or `donors`, restricted to never-treated), plus, with
-    `not_yet_treated=True`, units first treated more than `window` periods after the last period used.
+    against never-treated units (or `donor_units`, restricted to never-treated), plus, with
+    `control="notyet"`, units first treated more than `window` periods after the last period used.
     "event:e=k" averages the units' gaps k periods after treatment (equal unit weights); "att" averages
     every treated unit-period gap. Inference: every donor of every treated unit is refitted as a
     placebo; `reps` draws take one placebo per treated unit and pool them the same way, and
@@ -659,11 +660,13 @@ def synth_staggered(
     if not treated:
         raise EvalkitError("no treated units (cohort > 0)")
     pool = sorted(u for u, c in coh.items() if c == 0)
-    if donors is not None:
-        unknown = [u for u in donors if u not in coh]
+    if control not in ("never", "notyet"):
+        raise EvalkitError(f"control must be 'never' or 'notyet', not {control!r}")
+    if donor_units is not None:
+        unknown = [u for u in donor_units if u not in coh]
         if unknown:
             raise EvalkitError(f"donor {unknown[0]!r} is not in the panel")
-        pool = sorted(u for u in map(str, donors) if coh[u] == 0)
+        pool = sorted(u for u in map(str, donor_units) if coh[u] == 0)
     tasks = []
     for u in treated:
         g = int(coh[u])
@@ -673,7 +676,7 @@ def synth_staggered(
         if len(pre) < 2 or not any(t >= g for t in times):
             raise EvalkitError(f"unit {u}: fewer than two pre-treatment periods or no post period")
         dn = list(pool)
-        if not_yet_treated:
+        if control == "notyet":
             dn += [x for x, c in coh.items() if c > last + window and x != u and x not in dn]
         dn_idx = np.array(sorted(idx[x] for x in dn), dtype=int)
         if len(dn_idx) < 2:
@@ -757,8 +760,8 @@ def synth_staggered(
     if pl_rows:
         extra["placebo"] = pl.DataFrame(pl_rows)
     options = {"predictors": predictors if predictors is None else [str(p) for p in predictors],
-               "v": v if isinstance(v, str) else list(map(float, np.ravel(v))), "donors": pool,
-               "not_yet_treated": not_yet_treated, "window": window, "horizon": horizon, "inference": inference,
+               "v": v if isinstance(v, str) else list(map(float, np.ravel(v))), "donor_units": pool,
+               "control": control, "window": window, "horizon": horizon, "inference": inference,
                "reps": reps}
     return Results(method="synth_staggered", outcome=d.outcome, estimates=estimates_frame(head + ev_rows + rows),
                    inference=inf, diagnostics={"n_treated": len(treated)}, options=options,

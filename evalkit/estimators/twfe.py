@@ -15,6 +15,7 @@ from linearmodels.panel import PanelOLS
 from evalkit.errors import EvalkitError
 from evalkit.estimators._didutil import estimate_table, normal_row, to_wide
 from evalkit.estimators.data import LongPanel
+from evalkit.estimators.defaults import DEFAULT_ALPHA
 from evalkit.estimators.results import Results
 
 
@@ -25,7 +26,7 @@ def treatment_dummy(panel: LongPanel) -> pl.DataFrame:
     )
 
 
-def twfe(panel: LongPanel, *, cluster: str = "unit", alpha: float = 0.05) -> Results:
+def twfe(panel: LongPanel, *, cluster: str = "unit", alpha: float = DEFAULT_ALPHA) -> Results:
     """y_it = a_i + l_t + b * D_it + e_it by linearmodels PanelOLS, SEs clustered by unit
     (`cluster="unit"`) or heteroskedasticity-robust (`cluster="none"`). Adds the Bacon
     decomposition in `extra["bacon"]` when the panel is balanced."""

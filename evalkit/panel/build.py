@@ -8,7 +8,7 @@ otherwise are mapped to it:
   * workforce (30 September t-1, inside financial year t-1/t) -> year t;
   * Ofsted: the grade in force on 31 March t is the latest judgement published on or before it;
     `inspected_in_year` marks a judgement published during the financial year.
-Treatment: see `evalkit.panel.registry` (first year whose 31 March falls after go-live).
+Treatment: see `evalkit.sources.registry` (first year whose 31 March falls after go-live).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import polars as pl
 from evalkit import generations as gens
 from evalkit.errors import EvalkitError
 from evalkit.io import sha256_file, write_json, write_parquet
-from evalkit.panel import registry as reg
 from evalkit.sources import la_codes, ofsted
+from evalkit.sources import registry as reg
 from evalkit.sources.common import GRADE_SCORE
 
 # Panel columns and the (source, tidy measure) pairs that can supply them, in order of preference.

@@ -16,6 +16,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from evalkit import methods
 from evalkit.errors import EvalkitError
 from evalkit.io import atomic_write_text
 from evalkit.report import figures as F
@@ -52,36 +53,6 @@ DETAIL_AGGREGATIONS = {
 }
 SYNTH_EXTRAS = ("paths", "placebo", "weights", "rmspe", "event_study")
 
-METHOD_NAMES = {
-    "twfe": "two-way fixed effects regression",
-    "cs": "Callaway and Sant'Anna difference-in-differences",
-    "sunab": "Sun and Abraham interaction-weighted event study",
-    "imputation": "imputation difference-in-differences (Borusyak, Jaravel and Spiess)",
-    "synth": "synthetic control",
-    "sdid": "synthetic difference-in-differences",
-    "synth_staggered": "synthetic control for staggered adoption",
-}
-METHOD_NOTES = {
-    "twfe": "A single regression coefficient. When councils moved in different years and effects vary, "
-            "it can weight some comparisons negatively, so it is shown mainly for comparison.",
-    "cs": "Compares each cohort of councils that moved in the same year with councils that had not moved, "
-          "so it stays unbiased when councils move in different years and effects differ between them.",
-    "sunab": "Estimates effects for each cohort separately and averages them, avoiding the bias of "
-             "two-way fixed effects under staggered adoption.",
-    "imputation": "Predicts each treated council's untreated outcome from untreated years and compares, "
-                  "which is efficient under parallel trends and handles staggered adoption.",
-    "synth": "Builds a weighted combination of comparison councils that tracks the treated council before "
-             "the move; inference comes from placebo runs on the comparison councils.",
-    "sdid": "Combines synthetic-control weighting with difference-in-differences, so it relies less on "
-            "an exact pre-move fit and less on parallel trends alone.",
-    "synth_staggered": "Synthetic control fitted for councils that moved in different years, pooled "
-                       "across treated councils.",
-}
-# Estimators name themselves more fully than plans do.
-METHOD_ALIASES = {
-    "callaway_santanna": "cs", "sun_abraham": "sunab", "synthetic_control": "synth",
-    "synthetic_did": "sdid", "synthetic_did_staggered": "sdid", "twfe_wild_cluster_bootstrap": "twfe",
-}
 REGISTRY_HEADERS = {"unit": "Code", "la_code": "Code", "la_name": "Council", "name": "Council",
                     "first_year": "First year", "source_url": "Source"}
 REGISTRY_FIRST = ("unit", "la_code", "la_name", "name", "model", "provider", "first_year", "start_date",
@@ -325,13 +296,21 @@ def analysis_figures(doc: dict[str, Any], analysis: dict[str, Any]) -> list[F.Sv
     return [f for f in out if f is not None]
 
 
+def _method_title(key: str) -> str:
+    return methods.METHODS[key].title if key in methods.METHODS else key
+
+
+def _method_note(key: str) -> str:
+    return methods.METHODS[key].note if key in methods.METHODS else ""
+
+
 def method_code(doc: dict[str, Any], analysis: dict[str, Any]) -> str:
     """The plan's method code for an analysis (cs, synth, ...), else the estimator's own name."""
     for a in ((doc.get("plan") or {}).get("analysis") or []):
         if isinstance(a, dict) and a.get("label") == analysis.get("label") and a.get("method"):
             return str(a["method"])
     m = str(analysis["results"].get("method", ""))
-    return METHOD_ALIASES.get(m, m)
+    return methods.key_of_result(m)
 
 
 def _uncertainty(inference: dict[str, Any]) -> str:
@@ -348,7 +327,7 @@ def _analysis_blocks(doc: dict[str, Any], analysis: dict[str, Any], figs: list[F
     alpha = _alpha(doc, results)
     inference = results.get("inference") or {}
     blocks: list = [Heading(3, title, f"analysis-{_slug(label)}")]
-    desc: list = ["Label ", Code(label), f"; method: {METHOD_NAMES.get(method, method)} (", Code(method),
+    desc: list = ["Label ", Code(label), f"; method: {_method_title(method)} (", Code(method),
                   "); outcome: ", Code(str(results.get("outcome", ""))), "."]
     if _uncertainty(inference):
         desc.append(f" Uncertainty: {_uncertainty(inference)}.")
@@ -492,7 +471,7 @@ def _trust_blocks(doc: dict[str, Any], primaries: list[dict], others: list[dict]
                       "see the deviations above.")
         else:
             reason = "It is marked primary in the plan; the plan was not locked, so this choice was not pre-registered."
-        text = " ".join(x for x in (why, reason, METHOD_NOTES.get(method, "")) if x)
+        text = " ".join(x for x in (why, reason, _method_note(method)) if x)
         blocks.append(Para(["Why: ", text]))
     if not primaries:
         blocks.append(Para("No analysis was marked primary in the plan, so no single estimate is singled out. "

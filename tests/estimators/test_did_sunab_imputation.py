@@ -59,7 +59,7 @@ def test_sunab_recovers_heterogeneous_dynamic_effects_exactly():
 
 def test_sunab_last_cohort_control():
     panel = simulate_staggered(200, 10, {3: 50, 6: 50, 9: 50}, effect=het, noise=0.0, seed=9)
-    sa = sun_abraham(panel, control="last")
+    sa = sun_abraham(panel, control="notyet")
     assert sa.diagnostics["last_cohort_used_as_control"] == 9
     assert sa.estimate("catt:g=3,e=4")["estimate"] == pytest.approx(het(3, 4), abs=1e-8)
     assert "catt:g=9,e=0" not in sa.estimates["name"].to_list()

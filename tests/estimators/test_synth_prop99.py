@@ -148,8 +148,8 @@ def test_leave_one_out_equals_refit_without_donor(panel, full):
     positive = full.extra["weights"].filter(pl.col("weight") > 1e-6)["unit"].to_list()
     assert sorted(loo) == sorted(positive) and len(positive) >= 2
     drop = positive[0]
-    pool = [u for u in full.options["donors"] if u != drop]
-    again = synthetic_control(panel, donors=pool, inference=False)
+    pool = [u for u in full.options["donor_units"] if u != drop]
+    again = synthetic_control(panel, donor_units=pool, inference=False)
     assert loo[drop] == pytest.approx(again.estimate("att")["estimate"], abs=1e-8)
 
 

@@ -74,11 +74,11 @@ DEFECT_LA_CODE = (
 )
 DEFECT_INGEST_REGISTRY = (
     "DEFECT: evalkit/ingest.py:ingest copies the folder's adm_registry.csv into the outputs without "
-    "validating it (exit 0, overwrites the good copy); call panel.registry.load_registry(registry) "
+    "validating it (exit 0, overwrites the good copy); call sources.registry.load_registry(registry) "
     "before writing anything"
 )
 DEFECT_FUTURE = (
-    "DEFECT: evalkit/panel/registry.py:_read_one accepts a go_live in the future (cohort 2100, "
+    "DEFECT: evalkit/sources/registry.py:_read_one accepts a go_live in the future (cohort 2100, "
     "council counted as ever treated); reject go_live/end_date after date.today()"
 )
 DEFECT_UNMATCHED = (

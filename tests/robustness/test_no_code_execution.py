@@ -34,8 +34,8 @@ ALLOWED: dict[tuple[str, str], str] = {}
 # importlib.import_module is allowed only with names the code itself fixes (never a file's text).
 IMPORT_MODULE_ALLOWED = {
     "ingest.py": "imports evalkit.sources.<name> for the fixed SOURCE_MODULES list",
-    "estimate.py": "imports the estimator named in the fixed METHODS table; the plan's method is "
-                   "checked against plan.METHODS and estimate.METHODS before any lookup",
+    "methods.py": "imports the estimator named in the fixed METHODS registry; the plan's method is "
+                  "checked against the registry's keys (plan schema) before any lookup",
 }
 
 
@@ -77,11 +77,11 @@ def test_dynamic_imports_take_fixed_names_only() -> None:
 
 def test_allowed_dynamic_imports_are_bound_to_fixed_tables() -> None:
     """The two allowed import_module calls take their names from constants, never from a file."""
-    from evalkit import estimate, ingest, plan
+    from evalkit import ingest, methods, plan
 
     assert all(re.fullmatch(r"[a-z_0-9]+", n) for n in ingest.SOURCE_MODULES)
-    assert all(target.startswith("evalkit.estimators.") for target in estimate.METHODS.values())
-    assert set(plan.METHODS) <= set(estimate.METHODS)
+    assert all(m.target.startswith("evalkit.estimators.") for m in methods.METHODS.values())
+    assert set(plan.METHODS) == set(methods.METHODS)
 
 
 def test_plans_are_read_with_tomllib_only() -> None:

@@ -1,0 +1,338 @@
+"""The one registry of estimation methods: each method is declared here once.
+
+A `Method` names its plan key, the estimator function, a frozen dataclass of its options (types,
+defaults and allowed values), the title and note the report prints, and which `[inference]`
+settings feed which option. The CLI's choices, the plan schema, `estimate`'s dispatch, the options
+recorded in results.json (`dataclasses.asdict`) and the report's wording all read this table.
+
+Shared vocabulary: `control` is "never" (never-treated units) or "notyet" (units not yet treated);
+`alpha` defaults to DEFAULT_ALPHA and `seed` to DEFAULT_SEED everywhere; `donor_units` is a list of
+unit codes, while the plan-level `donors` is a rule for the comparison pool (see SAMPLE_OPTIONS).
+
+Importing this module is cheap (no numpy, no pydantic): the estimator is imported when it runs and
+pydantic when options are validated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, Union
+
+from annotated_types import Ge, Gt, Lt
+
+from evalkit.errors import UsageError
+from evalkit.estimators.defaults import DEFAULT_ALPHA, DEFAULT_SEED
+
+Control = Literal["never", "notyet"]
+Alpha = Annotated[float, Gt(0), Lt(1)]
+NonNegInt = Annotated[int, Ge(0)]
+PosInt = Annotated[int, Ge(1)]
+Seed = Annotated[int, Ge(0)]
+# A per-analysis comparison-pool rule the plan may give among the options; `estimate` applies it to
+# the sample before the estimator runs, so it is not an estimator option.
+DonorRule = Literal["never_treated", "not_yet_treated", "inadequate_pre_period"]
+DONOR_RULES: tuple[str, ...] = typing.get_args(DonorRule)
+SAMPLE_OPTIONS: tuple[str, ...] = ("donors",)
+# Options that change how fast a result comes, never the result: passed on, not recorded.
+RUNTIME_OPTIONS: tuple[str, ...] = ("n_jobs",)
+
+
+def _opt(default: Any = None, help: str = "", *, factory: Callable[[], Any] | None = None) -> Any:
+    meta = {"help": help}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class Options:
+    """Options every method accepts from a plan."""
+
+    donors: DonorRule | None = _opt(None, "Comparison pool for this analysis only (overrides [sample].donors).")
+
+
+@dataclass(frozen=True)
+class CsOptions(Options):
+    """Callaway and Sant'Anna (2021) group-time effects and their aggregations."""
+
+    control: Control = _opt("never", "Comparison units: never treated, or not yet treated.")
+    est_method: Literal["dr", "ipw", "reg"] = _opt("dr", "Doubly robust, inverse probability weighting, or outcome regression.")
+    anticipation: NonNegInt = _opt(0, "Periods before adoption in which units may already react.")
+    base_period: Literal["varying", "universal"] = _opt("varying", "Pre-period comparisons against the previous period, or the period before adoption.")
+    alpha: Alpha = _opt(DEFAULT_ALPHA, "Significance level (default: [inference].alpha).")
+    bootstrap: NonNegInt = _opt(0, "Multiplier-bootstrap draws; 0 = analytic errors (default: [inference].bootstrap).")
+    seed: Seed = _opt(DEFAULT_SEED, "Random seed (default: [inference].seed).")
+    balance_e: NonNegInt | None = _opt(None, "Event-study on cohorts observed this many periods after adoption.")
+    min_e: float | None = _opt(None, "Shortest event time in the event study.")
+    max_e: float | None = _opt(None, "Longest event time in the event study.")
+    bootstrap_weights: Literal["mammen", "rademacher"] = _opt("mammen", "Multiplier-bootstrap weights.")
+
+
+@dataclass(frozen=True)
+class TwfeOptions(Options):
+    """Two-way fixed effects regression (shown for comparison)."""
+
+    cluster: Literal["unit", "none"] = _opt("unit", "Cluster errors by unit, or heteroskedasticity-robust only.")
+    alpha: Alpha = _opt(DEFAULT_ALPHA, "Significance level (default: [inference].alpha).")
+
+
+@dataclass(frozen=True)
+class SunabOptions(Options):
+    """Sun and Abraham (2021) interaction-weighted event study."""
+
+    control: Control = _opt("never", "Comparison units: never treated, or not yet treated (the last-treated cohort "
+                                     "before it adopts, the only not-yet-treated group the method allows).")
+    alpha: Alpha = _opt(DEFAULT_ALPHA, "Significance level (default: [inference].alpha).")
+
+
+@dataclass(frozen=True)
+class ImputationOptions(Options):
+    """Borusyak, Jaravel and Spiess (2024) imputation estimator."""
+
+    anticipation: NonNegInt = _opt(0, "Periods before adoption in which units may already react.")
+    alpha: Alpha = _opt(DEFAULT_ALPHA, "Significance level (default: [inference].alpha).")
+
+
+Predictors = list[int | str | dict[str, Any] | list[Any]] | None
+VSpec = Literal["nested", "equal", "regression"] | list[float]
+
+
+@dataclass(frozen=True)
+class SynthOptions(Options):
+    """Abadie, Diamond and Hainmueller synthetic control for one treated unit."""
+
+    treated_unit: str | None = _opt(None, "The treated unit (default: the only one).")
+    predictors: Predictors = _opt(None, "Predictors: years of the outcome, variable names, [var, periods] or "
+                                        "{var, periods} (default: every pre-period outcome).")
+    v: VSpec = _opt("nested", "Predictor weights: nested optimisation, equal, regression, or a list of weights.")
+    pre_periods: list[int] | None = _opt(None, "Periods whose fit chooses V (default: all pre-treatment periods).")
+    donor_units: list[str] | None = _opt(None, "Donor unit codes (default: every never-treated unit).")
+    seed: Seed = _opt(DEFAULT_SEED, "Random seed (default: [inference].seed).")
+    inference: bool = _opt(True, "Run placebo, leave-one-out and conformal inference.")
+    placebo_times: list[int] | None = _opt(None, "Fake adoption periods for in-time placebos.")
+    prefit_k: list[float] = _opt(help="Pre-fit filters for placebos (multiples of the treated unit's pre-fit).",
+                                 factory=lambda: [2.0, 5.0, 20.0])
+    prefit_scale: Literal["mspe", "rmspe"] = _opt("mspe", "Scale of the pre-fit filter.")
+    leave_one_out: bool = _opt(True, "Refit leaving out each donor with positive weight.")
+    conformal: bool = _opt(True, "Conformal intervals (Chernozhukov, Wüthrich and Zhu).")
+    alpha: Alpha = _opt(DEFAULT_ALPHA, "Significance level (default: [inference].alpha).")
+    v_starts: list[list[float]] | None = _opt(None, "Extra starting points for the V search.")
+    default_starts: bool = _opt(True, "Also start the V search from the default points.")
+    n_jobs: PosInt | None = _opt(None, "Processes for placebo fits (default: all cores; results do not depend on it).")
+
+
+@dataclass(frozen=True)
+class SynthStaggeredOptions(Options):
+    """Synthetic control per treated unit, pooled in event time (Cavallo et al. 2013)."""
+
+    predictors: Predictors = _opt(None, "Predictors, as for synth (default: every pre-period outcome).")
+    v: VSpec = _opt("nested", "Predictor weights: nested optimisation, equal, regression, or a list of weights.")
+    donor_units: list[str] | None = _opt(None, "Donor unit codes (default: every never-treated unit).")
+    control: Control = _opt("never", "Donors: never treated, or also units first treated after the fit's last period + window.")
+    window: NonNegInt = _opt(0, "With control = notyet: periods between a donor's adoption and the fit's last period.")
+    horizon: NonNegInt | None = _opt(None, "Periods after adoption fitted (default: to the end of the panel).")
+    inference: bool = _opt(True, "Placebo inference pooled across treated units.")
+    reps: PosInt = _opt(1000, "Pooled placebo draws (default: [inference].permutations).")
+    seed: Seed = _opt(DEFAULT_SEED, "Random seed (default: [inference].seed).")
+    n_jobs: PosInt | None = _opt(None, "Processes for the fits (default: all cores; results do not depend on it).")
+
+
+@dataclass(frozen=True)
+class SdidOptions(Options):
+    """Synthetic difference-in-differences by adoption cohort (Arkhangelsky et al. 2021; Clarke et al. 2023)."""
+
+    se: Literal["placebo", "bootstrap", "jackknife"] | None = _opt("placebo", "How standard errors are computed.")
+    reps: PosInt = _opt(200, "Placebo or bootstrap draws (default: [inference].permutations).")
+    seed: Seed = _opt(DEFAULT_SEED, "Random seed (default: [inference].seed).")
+    estimator: Literal["sdid", "sc", "did"] = _opt("sdid", "SDID, or its synthetic-control or DiD special case.")
+    alpha: Alpha = _opt(DEFAULT_ALPHA, "Significance level (default: [inference].alpha).")
+    n_jobs: PosInt | None = _opt(None, "Processes for the draws (default: all cores; results do not depend on it).")
+    jackknife_weights: Literal["refit", "fixed"] = _opt("refit", "Jackknife: refit the weights without each unit, or keep them.")
+
+
+@dataclass(frozen=True)
+class TwfeEsOptions(Options):
+    """Two-way fixed effects event study (dynamic coefficients relative to one pre-period)."""
+
+    alpha: Alpha = _opt(DEFAULT_ALPHA, "Significance level (default: [inference].alpha).")
+    reference: int = _opt(-1, "The event time every coefficient is relative to.")
+
+
+@dataclass(frozen=True)
+class Method:
+    """One estimation method: everything the CLI, plan, dispatch and report need to know."""
+
+    key: str
+    target: str  # "module:function"; the function takes a LongPanel and the options as keywords
+    options: type[Options]
+    title: str
+    note: str
+    # option field -> [inference] key that fills it when the plan's options do not
+    inference: dict[str, str] = field(default_factory=dict)
+    # names the estimator gives itself in Results.method
+    result_names: tuple[str, ...] = ()
+
+    def function(self) -> Callable[..., Any]:
+        module, name = self.target.split(":")
+        return getattr(importlib.import_module(module), name)
+
+    def option_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(self.options))
+
+
+_INF = {"alpha": "alpha", "seed": "seed"}
+
+METHODS: dict[str, Method] = {m.key: m for m in (
+    Method("twfe", "evalkit.estimators.twfe:twfe", TwfeOptions, "two-way fixed effects regression",
+           "A single regression coefficient. When councils moved in different years and effects vary, "
+           "it can weight some comparisons negatively, so it is shown mainly for comparison.",
+           {"alpha": "alpha"}, ("twfe", "twfe_wild_cluster_bootstrap")),
+    Method("cs", "evalkit.estimators.cs:callaway_santanna", CsOptions,
+           "Callaway and Sant'Anna difference-in-differences",
+           "Compares each cohort of councils that moved in the same year with councils that had not moved, "
+           "so it stays unbiased when councils move in different years and effects differ between them.",
+           {**_INF, "bootstrap": "bootstrap"}, ("callaway_santanna",)),
+    Method("sunab", "evalkit.estimators.sunab:sun_abraham", SunabOptions,
+           "Sun and Abraham interaction-weighted event study",
+           "Estimates effects for each cohort separately and averages them, avoiding the bias of "
+           "two-way fixed effects under staggered adoption.", {"alpha": "alpha"}, ("sun_abraham",)),
+    Method("imputation", "evalkit.estimators.imputation:imputation", ImputationOptions,
+           "imputation difference-in-differences (Borusyak, Jaravel and Spiess)",
+           "Predicts each treated council's untreated outcome from untreated years and compares, "
+           "which is efficient under parallel trends and handles staggered adoption.", {"alpha": "alpha"}),
+    Method("synth", "evalkit.estimators.synth:synthetic_control", SynthOptions, "synthetic control",
+           "Builds a weighted combination of comparison councils that tracks the treated council before "
+           "the move; inference comes from placebo runs on the comparison councils.", _INF, ("synthetic_control",)),
+    Method("sdid", "evalkit.estimators.sdid:synthetic_did_staggered", SdidOptions,
+           "synthetic difference-in-differences",
+           "Combines synthetic-control weighting with difference-in-differences, so it relies less on "
+           "an exact pre-move fit and less on parallel trends alone.",
+           {**_INF, "reps": "permutations"},
+           ("synthetic_did", "synthetic_did_staggered", "synthetic_control_sdid", "did_sdid")),
+    Method("synth_staggered", "evalkit.estimators.synth:synth_staggered", SynthStaggeredOptions,
+           "synthetic control for staggered adoption",
+           "Synthetic control fitted for councils that moved in different years, pooled "
+           "across treated councils.", {"seed": "seed", "reps": "permutations"}),
+    Method("twfe_es", "evalkit.estimators.twfe_es:twfe_event_study", TwfeEsOptions,
+           "two-way fixed effects event study",
+           "Event-study coefficients from one regression with unit and year effects, relative to the year "
+           "before the move; with staggered moves and varying effects they can be contaminated, so they "
+           "serve mainly the pre-trend test and the sensitivity analysis.", {"alpha": "alpha"},
+           ("twfe_event_study",)),
+)}
+METHOD_KEYS: tuple[str, ...] = tuple(METHODS)
+CONTROL_CHOICES: tuple[str, ...] = typing.get_args(Control)
+
+
+def get(key: str) -> Method:
+    if key not in METHODS:
+        raise UsageError(f"unknown method {key!r}; choose one of {', '.join(METHOD_KEYS)}")
+    return METHODS[key]
+
+
+def key_of_result(name: str) -> str:
+    """The plan key for an estimator's own name in Results.method (e.g. callaway_santanna -> cs)."""
+    for m in METHODS.values():
+        if name == m.key or name in m.result_names:
+            return m.key
+    return name
+
+
+_MODELS: dict[str, Any] = {}
+
+
+def options_model(key: str) -> Any:
+    """A strict pydantic model with the fields of the method's options dataclass (for validation and
+    the JSON Schema); unknown keys are refused."""
+    if key not in _MODELS:
+        from pydantic import ConfigDict, Field, create_model
+
+        cls = get(key).options
+        hints = typing.get_type_hints(cls, include_extras=True)
+        fields: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            default = ({"default": f.default} if f.default is not dataclasses.MISSING
+                       else {"default_factory": f.default_factory})
+            fields[f.name] = (hints[f.name], Field(description=f.metadata.get("help") or None, **default))
+        config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, title=f"{key} options")
+        _MODELS[key] = create_model(f"{cls.__name__}Model", __config__=config, __doc__=cls.__doc__, **fields)
+    return _MODELS[key]
+
+
+def validate_options(key: str, raw: dict[str, Any]) -> Options:
+    """Typed options from a plain dict; raises pydantic's ValidationError naming the bad option."""
+    model = options_model(key).model_validate(raw)
+    return get(key).options(**{name: getattr(model, name) for name in get(key).option_names()})
+
+
+def with_inference(key: str, raw: dict[str, Any], inference: dict[str, Any]) -> dict[str, Any]:
+    """The plan's options plus the [inference] settings the method takes, where the options do not set them.
+
+    Bootstrap draws and permutations fill an option only when positive (0 = keep the method's default).
+    """
+    out = dict(raw)
+    for opt, src in get(key).inference.items():
+        value = inference.get(src)
+        if opt in out or value is None or (src in ("bootstrap", "permutations") and not value):
+            continue
+        out[opt] = value
+    return out
+
+
+def estimator_kwargs(options: Options) -> dict[str, Any]:
+    """Keyword arguments for the estimator: every option but the sample rules."""
+    return {k: v for k, v in dataclasses.asdict(options).items() if k not in SAMPLE_OPTIONS}
+
+
+def recorded(options: Options) -> dict[str, Any]:
+    """The options recorded with a result: every estimator option but the runtime ones."""
+    return {k: v for k, v in estimator_kwargs(options).items() if k not in RUNTIME_OPTIONS}
+
+
+def describe(key: str) -> list[dict[str, Any]]:
+    """Each option of a method: name, type, default, allowed values and help (for `evalkit methods`)."""
+    hints = typing.get_type_hints(get(key).options, include_extras=True)
+    out = []
+    for f in dataclasses.fields(get(key).options):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        out.append({"name": f.name, "type": _type_text(hints[f.name]), "default": default,
+                    "choices": _choices(hints[f.name]), "help": f.metadata.get("help", "")})
+    return out
+
+
+_UNIONS = (Union, types.UnionType)
+
+
+def _choices(tp: Any) -> tuple[str, ...]:
+    if typing.get_origin(tp) is Annotated:
+        return _choices(typing.get_args(tp)[0])
+    if typing.get_origin(tp) is Literal:
+        return tuple(typing.get_args(tp))
+    if typing.get_origin(tp) in _UNIONS:
+        return tuple(c for a in typing.get_args(tp) for c in _choices(a))
+    return ()
+
+
+def _type_text(tp: Any) -> str:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is Annotated:
+        base = _type_text(args[0])
+        bounds = [f"{'>=' if isinstance(m, Ge) else '>' if isinstance(m, Gt) else '<'} "
+                  f"{getattr(m, 'ge', getattr(m, 'gt', getattr(m, 'lt', '')))}" for m in args[1:]
+                  if isinstance(m, (Ge, Gt, Lt))]
+        return f"{base} ({', '.join(bounds)})" if bounds else base
+    if origin is Literal:
+        return "|".join(map(str, args))
+    if origin in _UNIONS:
+        parts = [_type_text(a) for a in args if a is not type(None)]
+        return " or ".join(parts) + (" (optional)" if type(None) in args else "")
+    if origin is list:
+        return f"list of {_type_text(args[0])}" if args else "list"
+    if origin is dict:
+        return "table"
+    return getattr(tp, "__name__", str(tp))

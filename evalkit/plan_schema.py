@@ -1,0 +1,427 @@
+"""The typed schema of a plan file (pydantic): every section, key, type and allowed value.
+
+`validate(doc, file)` checks a parsed TOML plan, options included (each method's options come from
+evalkit.methods), and returns the plain dict the rest of evalkit uses and the lock records; the first
+problem becomes one EvalkitError naming the key (`analysis[0].options.control`). `json_schema()` is
+what `evalkit plan schema` prints, for editors to check plans as they are written.
+
+Sections that later features add (per-analysis `sensitivity`, `[inference].interval`, `[power]`,
+`[multiverse]`) are optional and left out of the plain dict when absent, so older plans, their locks
+and their results stay byte for byte the same.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import types
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_serializer, model_validator
+from pydantic_core import PydanticCustomError
+
+from evalkit import methods
+from evalkit.errors import EvalkitError
+
+NAME_PATTERN = r"^[a-z0-9_-]+$"
+HEX64_PATTERN = r"^[0-9a-f]{64}$"
+NONEMPTY_PATTERN = r"\S"
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+Text = Annotated[str, Field(pattern=NONEMPTY_PATTERN)]
+Sha256 = Annotated[str, Field(pattern=HEX64_PATTERN)]
+NonNegInt = Annotated[int, Field(ge=0)]
+
+
+class _Model(BaseModel):
+    """Strict (TOML types are exact), no unknown keys, and optional sections left out when absent."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+    _keep_none: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _drop_absent(self, handler: Any) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if v is not None or k in self._keep_none}
+
+
+class PlanMeta(_Model):
+    name: Name = Field(description="Lowercase letters, digits, '-' or '_'; results go to reports/<name>/.")
+    title: Text
+    question: Text = Field(description="The one question the evaluation answers, in plain words.")
+    synthetic_demo: bool = Field(False, description="true only for made-up data; every output is then marked.")
+
+
+class Data(_Model):
+    panel: Text = Field(description="The panel written by `evalkit panel`, relative to the working directory.")
+    expected_sha256: dict[str, Sha256] = Field(default_factory=dict, description="sha256 of input files, checked first.")
+
+
+class TreatedUnit(_Model):
+    unit: Text
+    first_year: int
+
+
+class Sample(_Model):
+    _keep_none: ClassVar[tuple[str, ...]] = ("years",)
+    years: list[int] | None = Field(None, min_length=2, max_length=2, description="[first, last] year.")
+    treated: Literal["registry"] | list[TreatedUnit] = Field(
+        "registry", description='"registry", or a list of {unit = "...", first_year = 2016}.')
+    exclude_units: list[str] = Field(default_factory=list, description="Councils left out, by unit code.")
+    donors: methods.DonorRule = Field("never_treated", description="Comparison councils.")
+
+
+class Inference(_Model):
+    alpha: float = Field(0.05, gt=0, lt=1, description="Intervals are (1 - alpha) x 100 per cent.")
+    seed: NonNegInt = Field(description="Seed for every random draw, recorded in the outputs.")
+    bootstrap: NonNegInt = Field(999, description="Bootstrap draws (0 = analytic standard errors only).")
+    permutations: NonNegInt = Field(999, description="Permutations / placebo draws.")
+    interval: Literal["auto", "analytic", "randomization", "wild"] | None = Field(
+        None, description='The interval the verdict uses; "auto" (the default) applies the few-treated rule.')
+
+
+Bound = Annotated[float, Field(ge=0)]
+
+
+class SensitivityRM(_Model):
+    """Rambachan-Roth relative-magnitudes bounds."""
+
+    method: Literal["rm"]
+    mbar: list[Bound] = Field(default_factory=lambda: [0.5, 1.0, 1.5, 2.0], min_length=1)
+    target: Literal["first", "average"] = "first"
+
+
+class SensitivitySD(_Model):
+    """Rambachan-Roth smoothness bounds (M in outcome units per period)."""
+
+    method: Literal["sd"]
+    m: list[Bound] = Field(min_length=1)
+    target: Literal["first", "average"] = "first"
+
+
+def _sensitivity_spec(value: Any) -> Any:
+    """evalkit.sensitivity.check_spec gives the reasons (one vocabulary with the CLI flags)."""
+    if not isinstance(value, dict):
+        return value
+    from evalkit import sensitivity
+
+    try:
+        return sensitivity.check_spec(value)
+    except ValueError as exc:
+        raise PydanticCustomError("plan", "{reason}", {"reason": str(exc), "expected": _SENSITIVITY_EXPECTED}) from None
+
+
+_SENSITIVITY_EXPECTED = "method = 'rm', mbar = [...] or method = 'sd', m = [...]; target = 'first' | 'average'"
+Sensitivity = Annotated[SensitivityRM | SensitivitySD, Field(discriminator="method"),
+                        BeforeValidator(_sensitivity_spec)]
+
+
+class AnalysisBase(_Model):
+    label: Name
+    title: Text | None = Field(None, description="Default: the label.")
+    outcome: Text = Field(description="A column of the panel.")
+    method: str
+    primary: bool = Field(False, description="The estimate reported as the answer.")
+    options: Any = None
+    sensitivity: Sensitivity | None = Field(None, description="Rambachan-Roth sensitivity of the event study.")
+    pretrend_test: bool | None = Field(None, description="Wald test that the pre-period event-study coefficients are 0.")
+
+    @model_validator(mode="after")
+    def _title(self) -> AnalysisBase:
+        if self.title is None:
+            self.title = self.label
+        return self
+
+
+def _analysis_model(key: str) -> type[AnalysisBase]:
+    from pydantic import create_model
+
+    opts = methods.options_model(key)
+    return create_model(f"Analysis_{key}", __base__=AnalysisBase,
+                        method=(Literal[key], ...), options=(opts, Field(default_factory=opts)))
+
+
+Analysis = Annotated[Union[tuple(_analysis_model(k) for k in methods.METHOD_KEYS)],  # type: ignore[misc]  # noqa: UP007
+                     Field(discriminator="method")]
+
+
+class Power(_Model):
+    draws: int = Field(ge=1, description="Simulated data sets per effect size.")
+    effects: list[float] | None = Field(None, description="True effects to simulate (default: chosen from the data).")
+    seed: NonNegInt | None = Field(None, description="Default: [inference].seed.")
+
+
+class Multiverse(_Model):
+    max_specs: int = Field(ge=1, description="Most specifications run.")
+    seed: NonNegInt
+    dimensions: dict[str, list[Any]] = Field(default_factory=dict, description="Each choice and its values.")
+
+
+class Report(_Model):
+    limitations: list[Text] = Field(default_factory=list)
+
+
+class Plan(_Model):
+    """An evalkit analysis plan (TOML), to lock before results are seen."""
+
+    model_config = ConfigDict(title="evalkit plan")
+    plan: PlanMeta
+    data: Data
+    sample: Sample = Field(default_factory=Sample)
+    inference: Inference
+    analysis: list[Analysis] = Field(min_length=1)  # type: ignore[valid-type]
+    report: Report = Field(default_factory=Report)
+    power: Power | None = None
+    multiverse: Multiverse | None = None
+
+
+SECTIONS = tuple(Plan.model_fields)
+
+
+def json_schema() -> dict[str, Any]:
+    schema = Plan.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+def validate(doc: dict[str, Any], file: str | Path = "<plan>") -> dict[str, Any]:
+    """Check a parsed plan; return the plain dict (defaults filled in, options as written)."""
+    file = Path(file)
+    try:
+        model = Plan.model_validate(doc)
+    except ValidationError as exc:
+        raise _one_error(exc, doc, file) from None
+    _cross_checks(model, [a.get("options", {}) for a in doc["analysis"]], file)
+    out = model.model_dump(mode="json")
+    for i, raw in enumerate(doc["analysis"]):
+        out["analysis"][i]["options"] = _plain_options(raw.get("options", {}), f"analysis[{i}].options", file)
+    return out
+
+
+# --------------------------------------------------------------------------- checks across keys
+
+
+def _cross_checks(model: Plan, raw_options: list[dict[str, Any]], file: Path) -> None:
+    def fail(key: str, message: str, expected: str) -> EvalkitError:
+        return EvalkitError(message, file=file, column=key, expected=expected)
+
+    if Path(model.data.panel).is_absolute():
+        raise fail("data.panel", "is an absolute path", "a path relative to the working directory")
+    years = model.sample.years
+    if years and years[0] > years[1]:
+        raise fail("sample.years", f"first year {years[0]} is after last year {years[1]}", "[first, last]")
+    if isinstance(model.sample.treated, list):
+        seen: set[str] = set()
+        for i, row in enumerate(model.sample.treated):
+            if row.unit in seen:
+                raise fail(f"sample.treated[{i}].unit", f"duplicate unit {row.unit!r}", "each treated unit once")
+            seen.add(row.unit)
+    labels: set[str] = set()
+    for i, a in enumerate(model.analysis):
+        if a.label in labels:
+            raise fail(f"analysis[{i}].label", f"duplicate label {a.label!r}", "a label used by one analysis only")
+        labels.add(a.label)
+        if a.sensitivity is not None or a.pretrend_test:
+            from evalkit import sensitivity
+            from evalkit.errors import UsageError
+
+            try:
+                sensitivity.check_method(a.method, raw_options[i], "sensitivity and pretrend_test")
+            except UsageError as exc:
+                key = "sensitivity" if a.sensitivity is not None else "pretrend_test"
+                raise fail(f"analysis[{i}].{key}", str(exc), "method cs, sunab or twfe_es") from None
+
+
+def _plain_options(value: Any, key: str, file: Path) -> Any:
+    """Options go to JSON (lock, results.json): strings, numbers, booleans, arrays and tables only."""
+    if isinstance(value, dict):
+        return {k: _plain_options(v, _join(key, k), file) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_options(v, f"{key}[{i}]", file) for i, v in enumerate(value)]
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        raise EvalkitError(f"is {value}", file=file, column=key, expected="a finite number")
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    raise EvalkitError(f"is a {type(value).__name__}", file=file, column=key,
+                       expected="a string, number, boolean, array or table")
+
+
+# --------------------------------------------------------------------------- one line per error
+
+
+def _join(prefix: str, key: str) -> str:
+    if re.fullmatch(r"[A-Za-z0-9_-]+", key):
+        return f"{prefix}.{key}" if prefix else key
+    return f"{prefix}[{json.dumps(key, ensure_ascii=False)}]"
+
+
+def _type_name(value: Any) -> str:
+    for kind, name in ((bool, "a boolean"), (int, "an integer"), (float, "a float"), (str, "a string"),
+                       (dict, "a table"), (list, "an array")):
+        if isinstance(value, kind):
+            return name
+    return f"a {type(value).__name__}"
+
+
+_BRANCH = re.compile(r"^(literal|list|dict|str|int|float|bool|nullable|function-\w+|tagged-union)\[")
+
+
+def _clean_loc(loc: tuple[Any, ...], doc: Any) -> tuple[list[Any], Any]:
+    """Drop pydantic's union-branch and discriminator segments; return the path and the value there."""
+    path: list[Any] = []
+    node: Any = doc
+    for seg in loc:
+        if isinstance(seg, str) and _BRANCH.match(seg):
+            continue
+        if isinstance(seg, str) and isinstance(node, dict) and seg not in node and node.get("method") == seg:
+            continue  # the discriminator tag pydantic puts in the location
+        path.append(seg)
+        if isinstance(node, dict):
+            node = node.get(seg)
+        elif isinstance(node, list) and isinstance(seg, int) and seg < len(node):
+            node = node[seg]
+        else:
+            node = None
+    return path, node
+
+
+def _dotted(path: list[Any]) -> str:
+    out = ""
+    for seg in path:
+        out = f"{out}[{seg}]" if isinstance(seg, int) else _join(out, str(seg))
+    return out
+
+
+def _one_error(exc: ValidationError, doc: dict[str, Any], file: Path) -> EvalkitError:
+    """The first error, as one line naming the key and what was expected."""
+    errors = exc.errors()
+    # Report unknown sections first (as the old checker did), then the most specific problem.
+    errors.sort(key=lambda e: (not (e["type"] == "extra_forbidden" and len(e["loc"]) == 1),
+                               -len(_clean_loc(e["loc"], doc)[0])))
+    e = errors[0]
+    path, value = _clean_loc(e["loc"], doc)
+    key, kind, ctx = _dotted(path), e["type"], e.get("ctx", {})
+    value = e.get("input", value) if kind != "missing" else None
+
+    def err(message: str, expected: str | None = None) -> EvalkitError:
+        return EvalkitError(message, file=file, column=key, expected=expected)
+
+    if kind == "missing":
+        if len(path) == 1:
+            if path[0] == "analysis":
+                return err("missing [[analysis]]", "at least one [[analysis]] table")
+            return err(f"missing section [{path[0]}]", f"a [{path[0]}] table")
+        return err("missing required key", _expected_for(path))
+    if kind == "extra_forbidden":
+        if len(path) == 1:
+            return err("unknown section", "one of " + ", ".join(f"[{s}]" for s in SECTIONS))
+        allowed = _allowed_keys(path[:-1], doc)
+        return err("unknown key", "one of " + ", ".join(allowed) if allowed else None)
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        key = _join(key, "method")
+        tag = value.get("method") if isinstance(value, dict) else None
+        choices = methods.METHOD_KEYS if path[:1] == ["analysis"] and len(path) == 2 else ("rm", "sd")
+        what = "method" if len(path) == 2 else "sensitivity method"
+        if kind == "union_tag_not_found":
+            return err("missing required key", "one of " + ", ".join(choices))
+        if not isinstance(tag, str):
+            return err(f"is {_type_name(tag)}", "a string: one of " + ", ".join(choices))
+        return err(f"unknown {what} {tag!r}", "one of " + ", ".join(choices))
+    if path == ["sample", "treated"]:
+        shown = f"unknown value {value!r}" if isinstance(value, str) else f"is {_type_name(value)}"
+        return err(shown, '"registry" or a list of {unit = "...", first_year = 2016}')
+    if kind == "list_type" and path == ["analysis"] and isinstance(value, dict):
+        return err("is a single table", "an array of tables written [[analysis]]")
+    if kind == "too_short" and path == ["analysis"]:
+        return err("is empty", "at least one [[analysis]] table")
+    if kind in ("too_short", "too_long") and path == ["sample", "years"]:
+        return err(f"has {len(value)} elements", "[first, last]")
+    if kind == "literal_error":
+        what = {"donors": "donor pool"}.get(str(path[-1]), "value")
+        return err(f"unknown {what} {value!r}", "one of " + str(ctx.get("expected", "")).replace("'", ""))
+    if kind == "string_pattern_mismatch":
+        pattern = ctx.get("pattern")
+        if pattern == NAME_PATTERN:
+            return err(f"invalid {path[-1]} {value!r}", "lowercase letters, digits, '-' or '_' only")
+        if pattern == HEX64_PATTERN:
+            return err("is not a sha256 digest", "64 lowercase hexadecimal characters")
+        return err("is empty", "a non-empty string")
+    if kind in ("greater_than_equal", "greater_than", "less_than", "less_than_equal"):
+        if path == ["inference", "alpha"] or path[-1] == "alpha":
+            return err(f"is {value!r}", "a number between 0 and 1, e.g. 0.05")
+        op = {"greater_than_equal": ">=", "greater_than": ">", "less_than": "<", "less_than_equal": "<="}[kind]
+        bound = next(iter(ctx.values()), "")
+        noun = "an integer" if isinstance(value, int) else "a number"
+        return err(f"is {value!r}", f"{noun} {op} {bound}")
+    if kind == "plan":
+        return err(ctx["reason"], ctx.get("expected"))
+    if kind == "finite_number":
+        return err(f"is {value}", "a finite number")
+    expected = {
+        "int_type": "an integer", "int_from_float": "an integer", "bool_type": "true or false",
+        "string_type": "a string", "float_type": "a number", "list_type": "an array",
+        "tuple_type": "an array", "dict_type": "a table", "model_type": "a table",
+        "model_attributes_type": "a table",
+    }.get(kind)
+    if expected:
+        return err(f"is {_type_name(value)}", expected)
+    return err(e["msg"])
+
+
+def _model_at(path: list[Any], doc: Any) -> type[BaseModel] | None:
+    """The pydantic model that describes the table at `path` (for listing the keys it allows)."""
+    ann: Any = Plan
+    node: Any = doc
+    for seg in path:
+        if isinstance(seg, int):
+            node = node[seg] if isinstance(node, list) and seg < len(node) else None
+            ann = _unwrap(ann, list)
+            continue
+        model = _resolve(ann, node)
+        if model is None or seg not in model.model_fields:
+            return None
+        ann, node = model.model_fields[seg].annotation, node.get(seg) if isinstance(node, dict) else None
+    return _resolve(ann, node)
+
+
+_UNIONS = (Union, types.UnionType)
+
+
+def _unwrap(ann: Any, origin: Any) -> Any:
+    import typing
+
+    while typing.get_origin(ann) is Annotated:
+        ann = typing.get_args(ann)[0]
+    if typing.get_origin(ann) in _UNIONS:
+        ann = next((a for a in typing.get_args(ann) if typing.get_origin(a) is origin), ann)
+    return typing.get_args(ann)[0] if typing.get_origin(ann) is origin else ann
+
+
+def _resolve(ann: Any, node: Any) -> type[BaseModel] | None:
+    """The model class an annotation stands for, choosing a union's member by its `method` tag."""
+    import typing
+
+    while typing.get_origin(ann) is Annotated:
+        ann = typing.get_args(ann)[0]
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    if typing.get_origin(ann) in _UNIONS:
+        for a in typing.get_args(ann):
+            m = _resolve(a, node)
+            if m is None:
+                continue
+            tag = m.model_fields.get("method")
+            if tag is None or not isinstance(node, dict) or node.get("method") in typing.get_args(tag.annotation):
+                return m
+    return None
+
+
+def _allowed_keys(path: list[Any], doc: Any) -> list[str]:
+    model = _model_at(path, doc)
+    return list(model.model_fields) if model is not None else []
+
+
+def _expected_for(path: list[Any]) -> str:
+    return {"name": "a name of lowercase letters, digits, '-' or '_'", "seed": "an integer seed",
+            "panel": "a path relative to the working directory", "label": "a unique label",
+            "outcome": "an outcome column name", "unit": "a unit code",
+            "first_year": "an integer year"}.get(str(path[-1]), "a value")

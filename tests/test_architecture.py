@@ -1,0 +1,85 @@
+"""Stages import downwards only (docs/ARCHITECTURE.md): the table below is the rule, this test enforces it.
+
+Every `import evalkit...` / `from evalkit... import` in the package, at module level or inside a
+function, is checked against what its layer may import. A module in a layer not listed here counts
+as a top-level command module: it may import any layer but the CLI, and no listed layer may import it.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import evalkit
+
+PACKAGE = Path(evalkit.__file__).resolve().parent
+
+BASE = {"evalkit", "errors", "io", "parallel", "locking", "generations"}
+ALLOWED: dict[str, set[str]] = {
+    "errors": set(),
+    "io": {"evalkit", "errors"},
+    "parallel": {"evalkit", "errors"},
+    "locking": {"evalkit", "errors"},
+    "generations": {"evalkit", "errors", "io"},
+    "estimators": BASE,                      # know nothing of councils, plans or files
+    "methods": BASE | {"estimators"},        # the registry: which estimator, which options
+    "sources": BASE,                         # one parser per publication; no panel logic
+    "fetch": BASE,
+    "ingest": BASE | {"sources", "fetch"},
+    "panel": BASE | {"sources"},
+    "demo": BASE | {"sources", "panel"},
+    "conclusions": BASE,
+    "sensitivity": BASE | {"estimators", "methods"},  # event-study checks shared by plans and the CLI
+    "plan_schema": BASE | {"methods", "sensitivity"},
+    "plan": BASE | {"methods", "plan_schema", "sensitivity"},
+    "estimate": BASE | {"estimators", "methods", "plan", "plan_schema", "conclusions", "panel", "sources",
+                        "sensitivity"},
+    "report": BASE | {"estimators", "methods", "conclusions"},
+    "meaning": {"evalkit"},                  # what a difference in results means (verify)
+    "verify": BASE | {"meaning"},
+}
+
+
+def _layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "evalkit"
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "evalkit":
+            if node.module == "evalkit":
+                out += [(node.lineno, f"evalkit.{a.name}") for a in node.names if a.name != "__version__"]
+            else:
+                out.append((node.lineno, node.module))
+        elif isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names if a.name.split(".")[0] == "evalkit"]
+    return out
+
+
+def test_stages_import_downwards_only() -> None:
+    bad = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE.parent)
+        module = ".".join(rel.with_suffix("").parts).removesuffix(".__init__")
+        own = _layer(module)
+        for line, target in _imports(path):
+            layer = _layer(target)
+            if layer == own:
+                continue
+            allowed = ALLOWED.get(own)
+            if allowed is None:  # a command module: anything but the CLI
+                ok = layer != "cli"
+            else:
+                ok = layer in allowed
+            if not ok:
+                bad.append(f"{rel}:{line} imports {target} ({own} may import: {', '.join(sorted(allowed or {'all but cli'}))})")
+    assert not bad, "imports against the stage order (see docs/ARCHITECTURE.md):\n" + "\n".join(bad)
+
+
+def test_the_rule_itself_points_downwards() -> None:
+    """No two listed layers may import each other (the table has no cycle)."""
+    for a, deps in ALLOWED.items():
+        for b in deps:
+            assert a not in ALLOWED.get(b, set()), f"{a} and {b} may import each other"
