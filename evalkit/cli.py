@@ -367,7 +367,10 @@ def report(
 # --- verify -----------------------------------------------------------------------------------------
 
 @app.command(short_help="Rerun a report and compare every output byte for byte.")
-def verify(report_dir: Annotated[Path, typer.Argument(help="A folder written by `evalkit estimate` and `evalkit report`.")]) -> None:
+def verify(
+    report_dir: Annotated[Path, typer.Argument(help="A folder written by `evalkit estimate` and `evalkit report`.")],
+    plan: Annotated[Optional[Path], typer.Option("--plan", help="The plan file (default: the one results.json names).")] = None,
+) -> None:
     """Rerun the recorded plan from its recorded inputs and compare every output byte for byte.
 
     Exits 0 when the rerun reproduces results.json, results.parquet, report.html, report.md and the
@@ -377,23 +380,25 @@ def verify(report_dir: Annotated[Path, typer.Argument(help="A folder written by 
     Example:
       evalkit verify reports/demo
     """
-    import json
 
     from evalkit import estimate as stage
     from evalkit import verify as verifier
-    from evalkit.plan import LoadedPlan
     from evalkit.report.render import render_report
 
+    doc = verifier.read_results(report_dir)
+    # Recomputed, never copied: the plan's hash, lock and deviations and the inputs' hashes as they are now.
+    loaded, claims = verifier.recompute(doc, plan)
+
     def rerun(recorded: Path) -> Path:
-        """The same run as `estimate`, from the plan, lock and deviations results.json recorded."""
-        doc = json.loads((recorded / "results.json").read_text(encoding="utf-8"))
+        """The same run as `estimate`, from the plan and its lock as they are now."""
         fresh = Path(tempfile.mkdtemp(prefix="evalkit-verify-"))
-        stage.run(LoadedPlan.from_results(doc), fresh, command=doc["provenance"]["command"])
+        command = (doc.get("provenance") or {}).get("command") or "evalkit estimate"
+        stage.run(loaded, fresh, command=command)
         render_report(fresh / "results.json", fresh)
         return fresh
 
     notes: list[str] = []
-    differences = verifier.verify(report_dir, rerun, notes)
+    differences = claims + verifier.verify(report_dir, rerun, notes)
     if differences:
         err.print(f"[red]not reproduced[/]: {len(differences)} difference(s) in {report_dir}")
         for line in differences:
