@@ -78,19 +78,25 @@ def ingest(
     files = sorted(p for p in source_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
     parsed: list[ParsedFile] = []
     skipped: list[dict] = []
+    found: list[tuple[Path, ModuleType]] = []
     for path in files:
         rel = path.relative_to(source_dir).as_posix()
         module = identify(path, modules)
         if module is None:
             skipped.append({"file": rel, "reason": "not a recognised publication", "sha256": sha256_file(path)})
             continue
+        found.append((path, module))
+    # Lookups first: the parsers that need one get it from inside --from, never from elsewhere.
+    found.sort(key=lambda pm: pm[1].KIND != "lookup")
+    for path, module in found:
+        rel = path.relative_to(source_dir).as_posix()
         if progress:
             progress(rel)
         if path.suffix.lower() in (".csv", ".txt", ".tsv"):
             check_not_truncated(path)
         token = KEEP_ROWS.set(True)  # rows keep their file row and column until validated
         try:
-            frame = module.parse(path)
+            frame = module.parse(path, **_lookups_for(module, parsed, source_dir, synthetic_demo))
         finally:
             KEEP_ROWS.reset(token)
         parsed.append(ParsedFile(path=path, module=module, frame=frame))
@@ -187,6 +193,25 @@ def _same_ingest(old: dict, manifest: dict, new_dir: Path) -> bool:
     old_names = sorted(n for n in old["checksums"] if n not in later)
     names = sorted(p.name for p in new_dir.iterdir())
     return names == old_names and all(sha256_file(new_dir / n) == old["checksums"][n] for n in names)
+
+
+PROVIDER_LOOKUP = "d2i_Provider_data_lookup.csv"
+
+
+def _lookups_for(module: ModuleType, parsed: list[ParsedFile], source_dir: Path, synthetic_demo: bool) -> dict:
+    """Ofsted needs DfE's LA list (and, for the D2I history, the provider lookup): from --from only.
+
+    The synthetic demo's councils are fictional; their list comes from the demo's own generator."""
+    if module.NAME != "ofsted":
+        return {}
+    las = [item.frame for item in parsed if item.module.NAME == "la_codes"]
+    if not las and synthetic_demo:
+        from evalkit.demo import dgp
+
+        las = [dgp._councils().select("la_code", "gss_code", "la_name").with_columns(
+            status=pl.lit("live"), is_joint=pl.lit(False))]
+    provider = sorted(p for p in source_dir.rglob(PROVIDER_LOOKUP) if p.is_file())
+    return {"las": pl.concat(las) if las else False, "provider_lookup": provider[0] if provider else False}
 
 
 def _release(path: Path) -> dict:
