@@ -12,6 +12,8 @@ Tasks
                                    bootstrap draws, simple aggregation; DATA_FILE is the simulated
                                    panel written by run_all.py (id, period, y, first, x0, x1).
   csdid_mpdta / differences_mpdta  CS on mpdta: never treated, DR with ~lpop, `biters` draws, simple.
+  csdid_dfhet / differences_dfhet  CS on a df_het-shaped panel (unit, year, dep_var, g): never treated,
+                                   DR without covariates, `biters` draws (bench_process.py).
   pysyncon_prop99                  ADH synthetic control for California (nested V by Nelder-Mead,
                                    pysyncon's default), predictors = each pre-1989 outcome (the
                                    evalkit default), ATT = mean gap 1989-2000. One fit, no placebos.
@@ -137,10 +139,14 @@ def main() -> None:
         df = pd.read_csv(a.data)
         kw = dict(y="lemp", t="year", i="countyreal", g="first.treat", biters=a.biters, aggs=a.aggregations)
         covs = ["lpop"]
+    elif a.task.endswith("_dfhet"):
+        df = pd.read_csv(a.data)
+        kw = dict(y="dep_var", t="year", i="unit", g="g", biters=a.biters, aggs=a.aggregations)
+        covs = []
     else:
         df = None
     if a.task.startswith("csdid_"):
-        out = _csdid(df, xformla="~" + " + ".join(covs), **kw)
+        out = _csdid(df, xformla="~" + " + ".join(covs) if covs else None, **kw)
     elif a.task.startswith("differences_"):
         out = _differences(df, covs=covs, **kw)
     elif a.task == "pysyncon_prop99":

@@ -26,7 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "sources": BASE,                         # one parser per publication; no panel logic
     "fetch": BASE,
     "ingest": BASE | {"sources", "fetch"},
-    "panel": BASE | {"sources"},
+    "panel": BASE | {"sources", "estimators"},    # estimators: numeric primitives (the logit)
     "demo": BASE | {"sources", "panel"},
     "conclusions": BASE,
     "sensitivity": BASE | {"estimators", "methods"},  # event-study checks shared by plans and the CLI

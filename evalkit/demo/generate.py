@@ -1,7 +1,6 @@
 """Write the embedded demo files (evalkit/demo/files/) from the data-generating process in dgp.py.
 
-Each file is written by the writer of the publication's own source module, in the official
-layout, so `evalkit ingest` reads the demo with the very parsers it uses on real files. Run
+Each file is written in the publication's official layout (evalkit.demo.writers), so `evalkit ingest` reads the demo with the very parsers it uses on real files. Run
 `python -m evalkit.demo.generate` to regenerate; a test checks the shipped files are exactly what
 this produces.
 """
@@ -13,9 +12,8 @@ from pathlib import Path
 
 import polars as pl
 
-from evalkit.demo import dgp
+from evalkit.demo import dgp, writers
 from evalkit.io import atomic_write_text
-from evalkit.sources import cla, ofsted, population, s251
 
 NOTICE = f"""{dgp.BANNER}
 
@@ -41,10 +39,10 @@ def write_demo_files(folder: Path, seed: int = dgp.SEED) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     regions = data.councils.select("la_code", "region_code", "region_name")
     written: list[Path] = []
-    written += cla.write_demo(data.cla.join(regions, on="la_code", how="left"), folder)
-    written += population.write_demo(data.population.join(regions, on="la_code", how="left"), folder)
-    written += s251.write_demo(data.spending.join(regions, on="la_code", how="left"), folder)
-    written += ofsted.write_demo(data.judgements, folder)
+    written += writers.write_cla(data.cla.join(regions, on="la_code", how="left"), folder)
+    written += writers.write_population(data.population.join(regions, on="la_code", how="left"), folder)
+    written += writers.write_s251(data.spending.join(regions, on="la_code", how="left"), folder)
+    written += writers.write_ofsted(data.judgements, folder)
     registry = data.registry.select(
         "spell_id", "la_code", "gss_code", "la_name", "body_name", "model",
         pl.col("go_live").cast(pl.Utf8), "go_live_status",

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from evalkit.errors import EvalkitError
+from evalkit.estimators import normal
 from evalkit.estimators.data import LongPanel
 
 
@@ -48,7 +48,7 @@ def to_wide(panel: LongPanel, covariates: tuple[str, ...] | None = None) -> Wide
 
 def normal_row(name: str, estimate: float, se: float, alpha: float, crit: float | None = None, **labels: Any) -> dict[str, Any]:
     """An estimates row with a normal (or given critical value) interval and two-sided p-value."""
-    z = stats.norm.ppf(1 - alpha / 2) if crit is None else crit
+    z = normal.ppf(1 - alpha / 2) if crit is None else crit
     ok = se is not None and np.isfinite(se) and se > 0
     row = {"name": name, "estimate": float(estimate), **labels}
     if ok:
@@ -56,7 +56,7 @@ def normal_row(name: str, estimate: float, se: float, alpha: float, crit: float 
             se=float(se),
             ci_low=float(estimate - z * se),
             ci_high=float(estimate + z * se),
-            p_value=float(2 * stats.norm.sf(abs(estimate) / se)),
+            p_value=float(2 * normal.sf(abs(estimate) / se)),
         )
     return row
 
@@ -89,12 +89,6 @@ def twoway_demean(a: np.ndarray, mask: np.ndarray | None = None, tol: float = 1e
         if np.max(np.abs(out - prev)) < tol:
             break
     return out
-
-
-def require_balanced(y: np.ndarray, what: str) -> None:
-    """Raise when a method that needs a balanced panel meets a missing outcome."""
-    if np.isnan(y).any():
-        raise EvalkitError(f"{what} needs a balanced panel (an outcome is missing for some unit and period)")
 
 
 def estimate_table(rows: list[dict[str, Any]]) -> pl.DataFrame:

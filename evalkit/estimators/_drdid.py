@@ -8,27 +8,25 @@ influence function scaled so that var(att) = mean(if**2) / n.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+
+from evalkit.estimators.logit import newton_logit, probabilities
 
 TRIM_LEVEL = 0.995
 
 
-def logit_fit(d: np.ndarray, x: np.ndarray, max_iter: int = 50, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
-    """Maximum-likelihood logit by Newton-Raphson; returns (fitted probabilities, inverse Hessian)."""
-    beta = np.zeros(x.shape[1])
-    p0 = d.mean()
-    beta[0] = np.log(p0 / (1 - p0)) if np.all(x[:, 0] == 1) else 0.0
-    for _ in range(max_iter):
-        eta = np.clip(x @ beta, -35, 35)
-        p = 1 / (1 + np.exp(-eta))
-        w = p * (1 - p)
-        hess = (x * w[:, None]).T @ x
-        step = np.linalg.solve(hess, x.T @ (d - p))
-        beta = beta + step
-        if np.max(np.abs(step)) < tol:
-            break
-    eta = np.clip(x @ beta, -35, 35)
-    p = 1 / (1 + np.exp(-eta))
+def logit_fit(d: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Maximum-likelihood propensity score; returns (fitted probabilities, inverse Hessian).
+
+    Like R's glm in DRDID, a fit that does not converge (e.g. under separation) is kept, with a
+    warning; the trimming of scores above TRIM_LEVEL then applies."""
+    beta, converged = newton_logit(x, d, max_iter=50, tol=1e-10)
+    if not converged:
+        warnings.warn("propensity score logit did not converge (separation?); scores near 0 or 1 are trimmed",
+                      RuntimeWarning, stacklevel=2)
+    p = probabilities(x, beta)
     hess = (x * (p * (1 - p))[:, None]).T @ x
     return p, np.linalg.inv(hess)
 

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from evalkit.errors import EvalkitError
+from evalkit.estimators import normal
 from evalkit.estimators._didutil import WidePanel, estimate_table, normal_row, to_wide
 from evalkit.estimators._drdid import ESTIMATORS
 from evalkit.estimators.data import LongPanel
@@ -344,7 +344,7 @@ def _boot_se(bres: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     ok = np.sum(bres**2, 0) > np.sqrt(np.finfo(float).eps) * 10
     q75 = np.quantile(bres, 0.75, axis=0, method="inverted_cdf")
     q25 = np.quantile(bres, 0.25, axis=0, method="inverted_cdf")
-    sigma = (q75 - q25) / (stats.norm.ppf(0.75) - stats.norm.ppf(0.25))
+    sigma = (q75 - q25) / (normal.ppf(0.75) - normal.ppf(0.25))
     return np.where(ok, sigma / np.sqrt(n), np.nan), ok
 
 
@@ -363,7 +363,7 @@ def _inference(aggs: list[Agg], alpha: float, bootstrap: int, seed: int, weights
     analytic = np.sqrt(np.sum(inf**2, 0)) / n
     analytic = np.where(analytic > np.sqrt(np.finfo(float).eps) * 10, analytic, np.nan)
     info: dict[str, Any] = {"alpha": alpha, "cluster": "unit"}
-    crit = np.full(len(aggs), stats.norm.ppf(1 - alpha / 2))
+    crit = np.full(len(aggs), normal.ppf(1 - alpha / 2))
     if bootstrap > 0:
         bres = multiplier_draws(inf, bootstrap, seed, weights)
         se, _ = _boot_se(bres, n)

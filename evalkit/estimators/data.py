@@ -31,6 +31,11 @@ class LongPanel:
     def times(self) -> list[int]:
         return sorted(self.data["time"].unique().to_list())
 
+    def unit_cohorts(self) -> dict[str, int]:
+        """unit -> first treated period (0 = never), in unit order: the one lookup every estimator uses."""
+        rows = self.data.group_by("unit").agg(pl.col("cohort").first()).sort("unit")
+        return dict(zip(rows["unit"].to_list(), rows["cohort"].to_list()))
+
     def wide(self) -> tuple[np.ndarray, list[str], list[int]]:
         """Outcome matrix units × times (NaN where missing), with unit and time labels."""
         units, times = self.units, self.times

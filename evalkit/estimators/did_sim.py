@@ -68,11 +68,3 @@ def with_outcome(panel: LongPanel, y: np.ndarray) -> LongPanel:
     """The same panel with a new outcome vector (in the panel's row order)."""
     return LongPanel(data=panel.data.with_columns(pl.Series("y", np.asarray(y, float))), outcome=panel.outcome,
                      covariates=panel.covariates)
-
-
-def with_cohorts(panel: LongPanel, unit_cohort: dict[str, int]) -> LongPanel:
-    """The same panel with each unit's cohort replaced."""
-    mapping = pl.DataFrame({"unit": list(unit_cohort), "__c": list(unit_cohort.values())}, schema={"unit": pl.Utf8, "__c": pl.Int64})
-    data = panel.data.join(mapping, on="unit", how="left", maintain_order="left")
-    data = data.with_columns(pl.col("__c").alias("cohort")).drop("__c")
-    return LongPanel(data=data, outcome=panel.outcome, covariates=panel.covariates)

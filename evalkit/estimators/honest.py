@@ -161,7 +161,7 @@ def rm_breakdown(es: EventStudy, *, target: str = "first", alpha: float = 0.05, 
 
 
 def sd_breakdown(es: EventStudy, *, target: str = "first", alpha: float = 0.05) -> float | None:
-    """Smallest M at which the FLCI first includes 0 (relative precision 1e-4); None if never."""
+    """Smallest M at which the FLCI first includes 0 (relative precision 1e-3); None if never."""
     lv = es.l_vec(target)
 
     def covers(mm: float) -> bool:
@@ -178,7 +178,7 @@ def sd_breakdown(es: EventStudy, *, target: str = "first", alpha: float = 0.05) 
     else:
         return None
     lo = 0.0
-    while hi - lo > 1e-4 * hi:
+    while hi - lo > 1e-3 * hi:
         mid = (lo + hi) / 2
         lo, hi = (lo, mid) if covers(mid) else (mid, hi)
     return hi

@@ -18,13 +18,13 @@ products instead of one linear programme per point. The hybrid: reject at once i
 least-favourable critical value at size kappa = alpha / 10; otherwise compare eta with the
 1 - (alpha - kappa) / (1 - kappa) quantile of the normal truncated to [v_lo, min(v_up, cv_LF)].
 As in the package, only the post-period moments enter the test, the theta grid is 1,000 points on
-±20 standard errors of l'beta_post around 0 (widened here if the set reaches its edge) and, with a
+±20 standard errors of l'beta_post around 0 (widened here if the set reaches its edge or lies off it) and, with a
 single post-period, the second stage is not truncated at cv_LF.
 """
 
 from __future__ import annotations
 
-from itertools import combinations
+from itertools import combinations, islice
 
 import numpy as np
 from scipy import optimize, stats
@@ -70,18 +70,26 @@ def _gamma(l_vec: np.ndarray) -> np.ndarray:
 def dual_vertices(sd: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Vertices of {gamma >= 0 : gamma'sd = 1, gamma'X = 0} (one per row), by basic solutions."""
     w = np.column_stack([sd, x])
+    w = w / np.abs(w).max(axis=0, keepdims=True).clip(min=1e-300)  # column scaling: same vertices, better conditioning
+    scale = np.abs(np.column_stack([sd, x])).max(axis=0).clip(min=1e-300)
     m, k1 = w.shape
-    rhs = np.zeros(k1)
-    rhs[0] = 1.0
     found = []
-    for subset in combinations(range(m), k1):
-        wb = w[list(subset)]
-        if abs(np.linalg.det(wb)) < 1e-12 * max(1.0, np.abs(wb).max()) ** k1:
+    combos = combinations(range(m), k1)
+    while True:
+        batch = np.array(list(islice(combos, 20_000)), dtype=int).reshape(-1, k1)
+        if len(batch) == 0:
+            break
+        wb = w[batch]  # (n, k1, k1): rows of the basis
+        ok = np.abs(np.linalg.det(wb)) > 1e-10
+        if not ok.any():
             continue
-        g = np.linalg.solve(wb.T, rhs)
-        if (g >= -1e-10 * np.abs(g).max()).all():
+        rhs = np.zeros((int(ok.sum()), k1, 1))
+        rhs[:, 0, 0] = 1.0 / scale[0]  # gamma'W = e1 after the column scaling
+        g = np.linalg.solve(np.transpose(wb[ok], (0, 2, 1)), rhs)[:, :, 0]
+        keep = (g >= -1e-10 * np.abs(g).max(axis=1, keepdims=True)).all(axis=1)
+        for subset, gam in zip(batch[ok][keep], g[keep]):
             full = np.zeros(m)
-            full[list(subset)] = np.maximum(g, 0.0)
+            full[subset] = np.maximum(gam, 0.0)
             found.append(full)
     if not found:
         return np.zeros((0, m))
@@ -91,8 +99,9 @@ def dual_vertices(sd: np.ndarray, x: np.ndarray) -> np.ndarray:
 def lf_critical_value(vertices: np.ndarray, sigma_y: np.ndarray, kappa: float, draws: int = LF_DRAWS,
                       seed: int = LF_SEED) -> float:
     """1 - kappa quantile of the statistic eta under the least-favourable null (mean zero)."""
-    rng = np.random.default_rng(seed)
-    xi = rng.multivariate_normal(np.zeros(len(sigma_y)), sigma_y, size=draws, method="eigh")
+    z = np.random.default_rng(seed).standard_normal((draws, len(sigma_y)))
+    vals, vecs = np.linalg.eigh(sigma_y)
+    xi = z @ (vecs * np.sqrt(np.clip(vals, 0.0, None))).T
     return float(np.quantile(np.max(vertices @ xi.T, axis=0), 1 - kappa))
 
 
@@ -149,6 +158,7 @@ class RMProblem:
             raise ValueError("betahat must hold num_pre + num_post coefficients (num_pre, num_post >= 1)")
         ginv = np.linalg.inv(_gamma(self.l_vec))
         self._ginv = ginv
+        self._ray_cache: tuple[np.ndarray, np.ndarray] | None = None
         self.theta_hat = float(self.l_vec @ self.betahat[num_pre:])
         self.sd_theta = float(np.sqrt(self.l_vec @ self.sigma[num_pre:, num_pre:] @ self.l_vec))
 
@@ -159,10 +169,19 @@ class RMProblem:
                 a = _post_rows(rm_constraints(self.k, self.t, mbar, s, positive), self.k)
                 a_post = a[:, self.k:] @ self._ginv
                 y0, sigma_y = a @ self.betahat, a @ self.sigma @ a.T
-                verts = dual_vertices(np.sqrt(np.diag(sigma_y)), a_post[:, 1:])
+                rays = self._rays(a_post[:, 1:])
+                verts = rays / (rays @ np.sqrt(np.diag(sigma_y)))[:, None]
                 cv = lf_critical_value(verts, sigma_y, self.kappa) if len(verts) else np.inf
                 out.append((y0, a_post[:, 0], verts, sigma_y, cv))
         return out
+
+    def _rays(self, x: np.ndarray) -> np.ndarray:
+        """Extreme rays of {gamma >= 0 : gamma'X = 0}. The post-period columns of every piece's
+        moments are the same (only the pre-period columns move with s, sign and Mbar), so they are
+        enumerated once; a piece's dual vertices are these rays scaled to gamma'sd = 1."""
+        if self._ray_cache is None or not np.array_equal(self._ray_cache[0], x):
+            self._ray_cache = (x.copy(), dual_vertices(np.ones(len(x)), x))
+        return self._ray_cache[1]
 
     def accepts(self, mbar: float, theta: np.ndarray) -> np.ndarray:
         """Is each theta in the robust confidence set under Delta^RM(mbar)?"""
@@ -177,10 +196,14 @@ class RMProblem:
         """Smallest and largest accepted theta on the grid (NaN, NaN if none is accepted)."""
         half = 20 * self.sd_theta
         lo, hi = -half, half
-        for _ in range(8):
+        for attempt in range(8):
             grid = np.linspace(lo, hi, grid_points)
             acc = self.accepts(mbar, grid)
             if not acc.any():
+                if attempt == 0:  # the set lies off the package's grid (estimate far from 0): cover it
+                    id_lo, id_hi = self.identified_set(mbar)
+                    lo, hi = min(lo, id_lo - half), max(hi, id_hi + half)
+                    continue
                 return float("nan"), float("nan")
             if acc[0] or acc[-1]:  # the set reaches the edge of the grid: widen it
                 width = hi - lo

@@ -161,7 +161,7 @@ def wild_cluster_bootstrap(
 
 
 def panel_cohorts(panel: LongPanel) -> np.ndarray:
-    return panel.data.group_by("unit").agg(pl.col("cohort").first()).sort("unit")["cohort"].to_numpy()
+    return np.array(list(panel.unit_cohorts().values()))
 
 
 # ------------------------------------------------------------------ randomisation inference

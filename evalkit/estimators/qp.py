@@ -4,8 +4,7 @@ Synthetic-control weights solve  min_w 0.5 w'Gw - c'w  s.t. w >= 0, sum(w) = 1  
 *semi*-definite (usually rank-deficient: fewer predictors than donors). quadprog (Goldfarb–Idnani
 dual active set) needs G positive definite, so it is given G plus a tiny ridge; its support is then
 handed to an exact primal active-set method on the unridged problem, which finishes in one or two
-steps and checks the KKT conditions. Without quadprog's warm start the active-set method alone is
-still exact, just slower.
+steps and checks the KKT conditions.
 """
 
 from __future__ import annotations
@@ -13,11 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-try:  # quadprog is a declared dependency; the fallback keeps the module importable without it
-    import quadprog as _quadprog
-except ImportError:  # pragma: no cover
-    _quadprog = None
+import quadprog
 
 
 @dataclass
@@ -106,21 +101,19 @@ def simplex_qp(G: np.ndarray, c: np.ndarray) -> SimplexSolution:
     n = len(c)
     if n == 1:
         return SimplexSolution(w=np.ones(1), support=np.zeros(1, dtype=int), mu=float(c[0] - G[0, 0]), iterations=0)
-    w0 = None
-    if _quadprog is not None:
-        d = float(np.mean(np.diag(G)))
-        d = d if d > 0 else 1.0
-        Gs = (G + G.T) / (2 * d)
-        Gs[np.diag_indices(n)] += 1e-9
-        C = np.empty((n, n + 1))
-        C[:, 0] = 1.0
-        C[:, 1:] = np.eye(n)
-        b = np.zeros(n + 1)
-        b[0] = 1.0
-        try:
-            w0 = _quadprog.solve_qp(Gs, c / d, C, b, 1)[0]
-        except ValueError:
-            w0 = None
+    d = float(np.mean(np.diag(G)))
+    d = d if d > 0 else 1.0
+    Gs = (G + G.T) / (2 * d)
+    Gs[np.diag_indices(n)] += 1e-9
+    C = np.empty((n, n + 1))
+    C[:, 0] = 1.0
+    C[:, 1:] = np.eye(n)
+    b = np.zeros(n + 1)
+    b[0] = 1.0
+    try:
+        w0 = quadprog.solve_qp(Gs, c / d, C, b, 1)[0]
+    except ValueError:  # quadprog finds the ridged problem infeasible: the active-set method starts cold
+        w0 = None
     return simplex_qp_active_set(G, c, w0)
 
 

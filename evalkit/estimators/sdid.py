@@ -437,7 +437,7 @@ def _block_matrix(panel: LongPanel, treated_units: list[str], control_units: lis
 
 
 def _cohorts(panel: LongPanel) -> dict[str, int]:
-    return dict(panel.data.group_by("unit").agg(pl.col("cohort").first()).iter_rows())
+    return panel.unit_cohorts()
 
 
 def synthetic_did(
@@ -455,7 +455,7 @@ def synthetic_did(
     Controls are never-treated units. `se` is "placebo", "bootstrap", "jackknife" or None; the
     confidence interval is estimate ± z·se (normal), as in the package's vignette.
     """
-    from scipy.stats import norm
+    from evalkit.estimators import normal as norm
 
     coh = _cohorts(panel)
     tr = sorted(u for u, c in coh.items() if c > 0)
@@ -567,13 +567,6 @@ def _staggered_many(draws: Sequence[tuple[np.ndarray, int, np.ndarray]], times: 
     return out
 
 
-def _staggered_estimate(Y: np.ndarray, N0: int, cohort_of: np.ndarray, times: list[int], estimator: str):
-    """Cohort-by-cohort estimates on a controls-first matrix; weights N_g·T_post_g (Clarke et al. 2023)."""
-    res = _staggered_many([(Y, N0, cohort_of)], times, estimator)[0]
-    att = _aggregate(res)
-    return att, [(r.group, r.estimate, r.weight, r.n_treated) for r in res]
-
-
 def _batched(draws: list, work, n_jobs: int | None) -> list:
     """work(list of draws) -> list of results, run as one batch or as n_jobs batches in parallel."""
     jobs = default_jobs() if n_jobs is None else n_jobs
@@ -662,7 +655,7 @@ def synthetic_did_staggered(
     All draws' cohort fits run as one vectorised Frank–Wolfe batch (split over `n_jobs` processes if
     more than one); each draw gives exactly what fitting it alone gives.
     """
-    from scipy.stats import norm
+    from evalkit.estimators import normal as norm
 
     if jackknife_weights not in ("refit", "fixed"):
         raise EvalkitError(f"unknown jackknife_weights={jackknife_weights!r}", expected="refit or fixed")

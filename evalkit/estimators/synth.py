@@ -405,7 +405,7 @@ def _check_unit_rows(d: _Design, rows: np.ndarray, cols: Sequence[int]) -> None:
 
 def _setup(panel: LongPanel, treated_unit: str | None, donors: Sequence[str] | None):
     d = _design(panel)
-    coh = dict(panel.data.group_by("unit").agg(pl.col("cohort").first()).iter_rows())
+    coh = panel.unit_cohorts()
     if treated_unit is None:
         tr = sorted(u for u, c in coh.items() if c > 0)
         if len(tr) != 1:
@@ -454,8 +454,75 @@ def synthetic_control(
 
     `pre_periods` are the periods whose outcome fit chooses V and defines the pre-RMSPE (default:
     every period before treatment); the effect is averaged over every period from treatment on.
-    Nothing here is random; `seed` is only recorded.
+    Nothing here is random; `seed` is only recorded. The fit is `sc_problem` + `sc_point`; each kind
+    of inference is its own function below, adding rows, diagnostics and tables to the `SCOutput`.
     """
+    if prefit_scale not in ("mspe", "rmspe"):
+        raise EvalkitError("prefit_scale must be 'mspe' or 'rmspe'")
+    prob = sc_problem(panel, treated_unit, predictors, pre_periods, donor_units, v, v_starts)
+    fit = fit_sc(prob.d, prob.ti, prob.donor_idx, prob.preds, prob.loss_times, v, v_starts, default_starts)
+    out = sc_point(prob, fit)
+    if inference:
+        placebo_in_space(prob, fit, out, prefit_k, prefit_scale, conformal, n_jobs)
+        placebo_times = placebo_in_time(prob, out, placebo_times, predictors)
+        if leave_one_out:
+            leave_one_out_fits(prob, fit, out, n_jobs)
+        if conformal:
+            conformal_inference(prob, out, alpha)
+
+    d = prob.d
+    rows_out = [out.att_row] + [out.time_rows[t] for t in prob.post]
+    options = {
+        "treated_unit": prob.tname, "predictors": [p.label for p in prob.preds],
+        "v": v if isinstance(v, str) else list(map(float, np.ravel(v))),
+        "pre_periods": prob.loss_times, "donor_units": [d.units[j] for j in prob.donor_idx], "inference": inference,
+        "placebo_times": list(placebo_times) if placebo_times is not None else None, "prefit_k": list(prefit_k),
+        "prefit_scale": prefit_scale, "leave_one_out": leave_one_out, "conformal": conformal, "alpha": alpha,
+    }
+    return Results(method="synthetic_control", outcome=d.outcome, estimates=estimates_frame(rows_out),
+                   inference=out.inference, diagnostics=out.diagnostics, options=options, seed=seed, extra=out.extra)
+
+
+@dataclass
+class SCProblem:
+    """One treated unit's problem: the design, the unit, its donors, predictors and periods."""
+
+    d: _Design
+    tname: str
+    ti: int
+    g: int
+    donor_idx: np.ndarray
+    preds: list[Predictor]
+    loss_times: list[int]
+    post: list[int]
+    v: Any
+    v_starts: Sequence[np.ndarray] | None
+
+    @property
+    def lcols(self) -> list[int]:
+        return [self.d.col(t) for t in self.loss_times]
+
+    @property
+    def pcols(self) -> list[int]:
+        return [self.d.col(t) for t in self.post]
+
+
+@dataclass
+class SCOutput:
+    """What the fit and each inference step add to the result."""
+
+    att_row: dict[str, Any]
+    time_rows: dict[int, dict[str, Any]]
+    inference: dict[str, Any]
+    diagnostics: dict[str, Any]
+    extra: dict[str, pl.DataFrame]
+    pre_rmspe: float
+    post_rmspe: float
+    ratio: float
+
+
+def sc_problem(panel: LongPanel, treated_unit: str | None, predictors: Any, pre_periods: Sequence[int] | None,
+               donor_units: Sequence[str] | None, v: Any, v_starts: Sequence[np.ndarray] | None) -> SCProblem:
     d, tname, ti, g, donor_idx = _setup(panel, treated_unit, donor_units)
     pre_all = [t for t in d.times if t < g]
     post = [t for t in d.times if t >= g]
@@ -465,14 +532,15 @@ def synthetic_control(
     if len(loss_times) < 2 or not post:
         raise EvalkitError("need at least two pre-treatment periods and one post-treatment period")
     preds = parse_predictors(predictors, d.outcome, list(d.covs), loss_times)
-    all_cols = [d.col(t) for t in d.times]
-    _check_unit_rows(d, np.concatenate([[ti], donor_idx]), all_cols)
-    lcols = [d.col(t) for t in loss_times]
-    pcols = [d.col(t) for t in post]
+    _check_unit_rows(d, np.concatenate([[ti], donor_idx]), [d.col(t) for t in d.times])
+    return SCProblem(d, tname, ti, g, donor_idx, preds, loss_times, post, v, v_starts)
 
-    fit = fit_sc(d, ti, donor_idx, preds, loss_times, v, v_starts, default_starts)
-    att = float(np.mean(fit.gap[pcols]))
-    pre_r, post_r = _rmspe(fit.gap, lcols), _rmspe(fit.gap, pcols)
+
+def sc_point(prob: SCProblem, fit: SCFit) -> SCOutput:
+    """The point estimates of a fit: ATT, per-period gaps, weights, balance and paths."""
+    d, ti, tname, g, donor_idx, preds = prob.d, prob.ti, prob.tname, prob.g, prob.donor_idx, prob.preds
+    att = float(np.mean(fit.gap[prob.pcols]))
+    pre_r, post_r = _rmspe(fit.gap, prob.lcols), _rmspe(fit.gap, prob.pcols)
     ratio = post_r / pre_r if pre_r > 0 else math.inf
 
     extra: dict[str, pl.DataFrame] = {}
@@ -486,136 +554,140 @@ def synthetic_control(
     })
     extra["paths"] = pl.DataFrame({"unit": [tname] * len(d.times), "time": d.times, "treated": d.Y[ti],
                                    "synthetic": fit.synthetic, "gap": fit.gap})
-    inf: dict[str, Any] = {"method": "none"}
     diagnostics: dict[str, Any] = {
         "pre_rmspe": pre_r, "post_rmspe": post_r, "rmspe_ratio": ratio, "loss": fit.loss,
         "v_start_losses": fit.start_losses, "v_chosen_start": fit.chosen_start,
         "n_donors": int(len(donor_idx)), "treatment_time": g,
     }
     time_rows = {t: {"name": f"time:t={t}", "aggregation": "calendar", "group": g, "time": t,
-                     "event_time": t - g, "unit": tname, "estimate": float(fit.gap[d.col(t)])} for t in post}
+                     "event_time": t - g, "unit": tname, "estimate": float(fit.gap[d.col(t)])} for t in prob.post}
     att_row: dict[str, Any] = {"name": "att", "aggregation": "simple", "group": g, "unit": tname, "estimate": att}
+    return SCOutput(att_row, time_rows, {"method": "none"}, diagnostics, extra, pre_r, post_r, ratio)
 
-    if inference:
-        inf = {"method": "placebo_in_space", "p_value_definition": "rank of treated post/pre RMSPE ratio among all units / (n placebos + 1)"}
-        # placebo in space
-        def one_placebo(j: int) -> SCFit:
-            others = donor_idx[donor_idx != j]
-            return fit_sc(d, int(j), others, preds, loss_times, v, v_starts)
 
-        pfits = pmap(one_placebo, list(donor_idx), n_jobs=n_jobs)
-        p_pre = np.array([_rmspe(f.gap, lcols) for f in pfits])
-        p_post = np.array([_rmspe(f.gap, pcols) for f in pfits])
-        with np.errstate(divide="ignore"):
-            p_ratio = np.where(p_pre > 0, p_post / np.where(p_pre > 0, p_pre, 1), np.inf)
-        pval = placebo_p_value(ratio, p_ratio)
-        att_row["p_value"] = pval
-        inf["p_value"] = pval
-        inf["n_placebos"] = int(len(pfits))
-        p_att = np.array([float(np.mean(f.gap[pcols])) for f in pfits])
-        inf["p_value_abs_att"] = float((1 + np.sum(np.abs(p_att) >= abs(att) - 1e-12)) / (1 + len(p_att)))
-        filt = {}
-        pow_ = 2.0 if prefit_scale == "mspe" else 1.0
-        if prefit_scale not in ("mspe", "rmspe"):
-            raise EvalkitError("prefit_scale must be 'mspe' or 'rmspe'")
-        keep_cols = {}
-        for k in prefit_k:
-            keep = p_pre**pow_ <= k * pre_r**pow_
-            filt[str(k)] = {"p_value": placebo_p_value(ratio, p_ratio[keep]), "n_placebos": int(keep.sum())}
-            keep_cols[f"kept_k{k:g}"] = [True] + list(keep)
-        inf["prefit_filtered"] = filt
-        inf["prefit_scale"] = prefit_scale
-        extra["rmspe"] = pl.DataFrame({
-            "unit": [tname] + [d.units[j] for j in donor_idx], "pre_rmspe": [pre_r, *p_pre],
-            "post_rmspe": [post_r, *p_post], "ratio": [ratio, *p_ratio], "treated": [True] + [False] * len(pfits),
-            **keep_cols,
-        })
-        extra["placebo"] = pl.DataFrame({
-            "unit": [d.units[f.treated] for f in pfits for _ in d.times],
-            "time": [t for _ in pfits for t in d.times],
-            "gap": np.concatenate([f.gap for f in pfits]),
-        })
-        # per-period placebo p-values (|gap| rank) are kept alongside the conformal ones
-        pg = np.array([f.gap[pcols] for f in pfits])
-        for i, t in enumerate(post):
-            gt = fit.gap[d.col(t)]
-            time_rows[t]["p_value"] = float((1 + np.sum(np.abs(pg[:, i]) >= abs(gt) - 1e-12)) / (1 + len(pfits)))
-        inf["time_p_value"] = "placebo |gap| rank; ci from conformal (CWZ 2021)" if conformal else "placebo |gap| rank"
+def placebo_in_space(prob: SCProblem, fit: SCFit, out: SCOutput, prefit_k: Sequence[float], prefit_scale: str,
+                     conformal: bool, n_jobs: int | None) -> None:
+    """Every donor refitted as if treated: RMSPE-ratio rank p-values, pre-fit filtered, and per-period ranks."""
+    d, donor_idx, lcols, pcols = prob.d, prob.donor_idx, prob.lcols, prob.pcols
+    inf = out.inference = {"method": "placebo_in_space",
+                           "p_value_definition": "rank of treated post/pre RMSPE ratio among all units / (n placebos + 1)"}
 
-        # placebo in time
-        if placebo_times is None:
-            placebo_times = [loss_times[len(loss_times) // 2]]
-        pt_rows, pt_diag = [], {}
-        for f_t in placebo_times:
-            f_t = int(f_t)
-            fl = [t for t in loss_times if t < f_t]
-            fpost = [t for t in d.times if f_t <= t < g]
-            if len(fl) < 2 or not fpost:
-                raise EvalkitError(f"placebo time {f_t} leaves fewer than two earlier periods or no periods before {g}")
-            fpreds = parse_predictors(None, d.outcome, [], fl) if predictors is None else _clip_predictors(preds, f_t, d.outcome)
-            fv = v if isinstance(v, str) or len(fpreds) == len(preds) else "nested"
-            ff = fit_sc(d, ti, donor_idx, fpreds, fl, fv, None)
-            fcols = [d.col(t) for t in fpost]
-            pr, po = _rmspe(ff.gap, [d.col(t) for t in fl]), _rmspe(ff.gap, fcols)
-            pt_diag[str(f_t)] = {"att": float(np.mean(ff.gap[fcols])), "pre_rmspe": pr, "post_rmspe": po,
-                                 "ratio": po / pr if pr > 0 else math.inf}
-            for t in d.times:
-                if t < g:
-                    pt_rows.append({"placebo_time": f_t, "time": t, "synthetic": float(ff.synthetic[d.col(t)]),
-                                    "gap": float(ff.gap[d.col(t)])})
-        extra["placebo_time"] = pl.DataFrame(pt_rows)
-        diagnostics["placebo_time"] = pt_diag
+    def one_placebo(j: int) -> SCFit:
+        others = donor_idx[donor_idx != j]
+        return fit_sc(d, int(j), others, prob.preds, prob.loss_times, prob.v, prob.v_starts)
 
-        # leave one out
-        if leave_one_out:
-            pos = donor_idx[fit.w > 1e-6]
-            pos = pos if len(donor_idx) > 2 else np.array([], dtype=int)
+    pfits = pmap(one_placebo, list(donor_idx), n_jobs=n_jobs)
+    p_pre = np.array([_rmspe(f.gap, lcols) for f in pfits])
+    p_post = np.array([_rmspe(f.gap, pcols) for f in pfits])
+    with np.errstate(divide="ignore"):
+        p_ratio = np.where(p_pre > 0, p_post / np.where(p_pre > 0, p_pre, 1), np.inf)
+    pval = placebo_p_value(out.ratio, p_ratio)
+    out.att_row["p_value"] = pval
+    inf["p_value"] = pval
+    inf["n_placebos"] = int(len(pfits))
+    att = out.att_row["estimate"]
+    p_att = np.array([float(np.mean(f.gap[pcols])) for f in pfits])
+    inf["p_value_abs_att"] = float((1 + np.sum(np.abs(p_att) >= abs(att) - 1e-12)) / (1 + len(p_att)))
+    filt = {}
+    pow_ = 2.0 if prefit_scale == "mspe" else 1.0
+    keep_cols = {}
+    for k in prefit_k:
+        keep = p_pre**pow_ <= k * out.pre_rmspe**pow_
+        filt[str(k)] = {"p_value": placebo_p_value(out.ratio, p_ratio[keep]), "n_placebos": int(keep.sum())}
+        keep_cols[f"kept_k{k:g}"] = [True] + list(keep)
+    inf["prefit_filtered"] = filt
+    inf["prefit_scale"] = prefit_scale
+    out.extra["rmspe"] = pl.DataFrame({
+        "unit": [prob.tname] + [d.units[j] for j in donor_idx], "pre_rmspe": [out.pre_rmspe, *p_pre],
+        "post_rmspe": [out.post_rmspe, *p_post], "ratio": [out.ratio, *p_ratio],
+        "treated": [True] + [False] * len(pfits), **keep_cols,
+    })
+    out.extra["placebo"] = pl.DataFrame({
+        "unit": [d.units[f.treated] for f in pfits for _ in d.times],
+        "time": [t for _ in pfits for t in d.times],
+        "gap": np.concatenate([f.gap for f in pfits]),
+    })
+    # per-period placebo p-values (|gap| rank) are kept alongside the conformal ones
+    pg = np.array([f.gap[pcols] for f in pfits])
+    for i, t in enumerate(prob.post):
+        gt = fit.gap[d.col(t)]
+        out.time_rows[t]["p_value"] = float((1 + np.sum(np.abs(pg[:, i]) >= abs(gt) - 1e-12)) / (1 + len(pfits)))
+    inf["time_p_value"] = "placebo |gap| rank; ci from conformal (CWZ 2021)" if conformal else "placebo |gap| rank"
 
-            def drop_one(j: int) -> SCFit:
-                return fit_sc(d, ti, donor_idx[donor_idx != j], preds, loss_times, v, v_starts)
 
-            lfits = pmap(drop_one, list(pos), n_jobs=n_jobs)
-            extra["loo"] = pl.DataFrame({
-                "dropped": [d.units[j] for j, f in zip(pos, lfits) for _ in d.times],
-                "time": [t for _ in lfits for t in d.times],
-                "synthetic": np.concatenate([f.synthetic for f in lfits]) if lfits else np.array([]),
-                "gap": np.concatenate([f.gap for f in lfits]) if lfits else np.array([]),
-            }, schema={"dropped": pl.Utf8, "time": pl.Int64, "synthetic": pl.Float64, "gap": pl.Float64})
-            loo_att = {d.units[j]: float(np.mean(f.gap[pcols])) for j, f in zip(pos, lfits)}
-            diagnostics["loo_att"] = loo_att
-            if loo_att:
-                diagnostics["loo_att_range"] = [min(loo_att.values()), max(loo_att.values())]
+def placebo_in_time(prob: SCProblem, out: SCOutput, placebo_times: Sequence[int] | None,
+                    predictors: Any) -> Sequence[int]:
+    """Refit with fake adoption dates before the real one; returns the dates used (default: mid pre-period)."""
+    d, g = prob.d, prob.g
+    if placebo_times is None:
+        placebo_times = [prob.loss_times[len(prob.loss_times) // 2]]
+    pt_rows, pt_diag = [], {}
+    for f_t in placebo_times:
+        f_t = int(f_t)
+        fl = [t for t in prob.loss_times if t < f_t]
+        fpost = [t for t in d.times if f_t <= t < g]
+        if len(fl) < 2 or not fpost:
+            raise EvalkitError(f"placebo time {f_t} leaves fewer than two earlier periods or no periods before {g}")
+        fpreds = (parse_predictors(None, d.outcome, [], fl) if predictors is None
+                  else _clip_predictors(prob.preds, f_t, d.outcome))
+        fv = prob.v if isinstance(prob.v, str) or len(fpreds) == len(prob.preds) else "nested"
+        ff = fit_sc(d, prob.ti, prob.donor_idx, fpreds, fl, fv, None)
+        fcols = [d.col(t) for t in fpost]
+        pr, po = _rmspe(ff.gap, [d.col(t) for t in fl]), _rmspe(ff.gap, fcols)
+        pt_diag[str(f_t)] = {"att": float(np.mean(ff.gap[fcols])), "pre_rmspe": pr, "post_rmspe": po,
+                             "ratio": po / pr if pr > 0 else math.inf}
+        for t in d.times:
+            if t < g:
+                pt_rows.append({"placebo_time": f_t, "time": t, "synthetic": float(ff.synthetic[d.col(t)]),
+                                "gap": float(ff.gap[d.col(t)])})
+    out.extra["placebo_time"] = pl.DataFrame(pt_rows)
+    out.diagnostics["placebo_time"] = pt_diag
+    return placebo_times
 
-        # conformal
-        if conformal:
-            Y0pre = d.Y[np.ix_(donor_idx, lcols)].T
-            conf_rows = []
-            for t in post:
-                c = d.col(t)
-                y1 = np.append(d.Y[ti, lcols], d.Y[ti, c])
-                Y0 = np.vstack([Y0pre, d.Y[donor_idx, c]])
-                est = float(d.Y[ti, c] - d.Y[donor_idx, c] @ simplex_lsq(Y0pre, d.Y[ti, lcols]).w)
-                lo, hi, p0 = conformal_interval(y1, Y0, est, 10 * max(pre_r, 1e-8) + abs(est), alpha)
-                time_rows[t]["ci_low"], time_rows[t]["ci_high"] = lo, hi
-                conf_rows.append({"time": t, "estimate": est, "ci_low": lo, "ci_high": hi, "p_value": p0})
-            extra["conformal"] = pl.DataFrame(conf_rows)
-            y1 = d.Y[ti, lcols + pcols]
-            Y0 = d.Y[np.ix_(donor_idx, lcols + pcols)].T
-            inf["conformal"] = {
-                "alpha": alpha, "estimator": "outcome-only simplex SC refitted on null-imposed data",
-                "permutations": "cyclic (moving block) shifts", "joint_p_value_no_effect": conformal_joint_pvalue(y1, Y0, len(pcols)),
-                "statistic_joint": "mean |residual| over post periods", "statistic_period": "|residual| in that period",
-            }
 
-    rows_out = [att_row] + [time_rows[t] for t in post]
-    options = {
-        "treated_unit": tname, "predictors": [p.label for p in preds], "v": v if isinstance(v, str) else list(map(float, np.ravel(v))),
-        "pre_periods": loss_times, "donor_units": [d.units[j] for j in donor_idx], "inference": inference,
-        "placebo_times": list(placebo_times) if placebo_times is not None else None, "prefit_k": list(prefit_k),
-        "prefit_scale": prefit_scale, "leave_one_out": leave_one_out, "conformal": conformal, "alpha": alpha,
+def leave_one_out_fits(prob: SCProblem, fit: SCFit, out: SCOutput, n_jobs: int | None) -> None:
+    """Refit without each donor that has positive weight; the range of ATTs shows reliance on one donor."""
+    d, donor_idx = prob.d, prob.donor_idx
+    pos = donor_idx[fit.w > 1e-6]
+    pos = pos if len(donor_idx) > 2 else np.array([], dtype=int)
+
+    def drop_one(j: int) -> SCFit:
+        return fit_sc(d, prob.ti, donor_idx[donor_idx != j], prob.preds, prob.loss_times, prob.v, prob.v_starts)
+
+    lfits = pmap(drop_one, list(pos), n_jobs=n_jobs)
+    out.extra["loo"] = pl.DataFrame({
+        "dropped": [d.units[j] for j, f in zip(pos, lfits) for _ in d.times],
+        "time": [t for _ in lfits for t in d.times],
+        "synthetic": np.concatenate([f.synthetic for f in lfits]) if lfits else np.array([]),
+        "gap": np.concatenate([f.gap for f in lfits]) if lfits else np.array([]),
+    }, schema={"dropped": pl.Utf8, "time": pl.Int64, "synthetic": pl.Float64, "gap": pl.Float64})
+    loo_att = {d.units[j]: float(np.mean(f.gap[prob.pcols])) for j, f in zip(pos, lfits)}
+    out.diagnostics["loo_att"] = loo_att
+    if loo_att:
+        out.diagnostics["loo_att_range"] = [min(loo_att.values()), max(loo_att.values())]
+
+
+def conformal_inference(prob: SCProblem, out: SCOutput, alpha: float) -> None:
+    """Per-period conformal intervals and the joint no-effect p-value (Chernozhukov, Wüthrich and Zhu 2021)."""
+    d, ti, donor_idx, lcols, pcols = prob.d, prob.ti, prob.donor_idx, prob.lcols, prob.pcols
+    Y0pre = d.Y[np.ix_(donor_idx, lcols)].T
+    conf_rows = []
+    for t in prob.post:
+        c = d.col(t)
+        y1 = np.append(d.Y[ti, lcols], d.Y[ti, c])
+        Y0 = np.vstack([Y0pre, d.Y[donor_idx, c]])
+        est = float(d.Y[ti, c] - d.Y[donor_idx, c] @ simplex_lsq(Y0pre, d.Y[ti, lcols]).w)
+        lo, hi, p0 = conformal_interval(y1, Y0, est, 10 * max(out.pre_rmspe, 1e-8) + abs(est), alpha)
+        out.time_rows[t]["ci_low"], out.time_rows[t]["ci_high"] = lo, hi
+        conf_rows.append({"time": t, "estimate": est, "ci_low": lo, "ci_high": hi, "p_value": p0})
+    out.extra["conformal"] = pl.DataFrame(conf_rows)
+    y1 = d.Y[ti, lcols + pcols]
+    Y0 = d.Y[np.ix_(donor_idx, lcols + pcols)].T
+    out.inference["conformal"] = {
+        "alpha": alpha, "estimator": "outcome-only simplex SC refitted on null-imposed data",
+        "permutations": "cyclic (moving block) shifts", "joint_p_value_no_effect": conformal_joint_pvalue(y1, Y0, len(pcols)),
+        "statistic_joint": "mean |residual| over post periods", "statistic_period": "|residual| in that period",
     }
-    return Results(method="synthetic_control", outcome=d.outcome, estimates=estimates_frame(rows_out),
-                   inference=inf, diagnostics=diagnostics, options=options, seed=seed, extra=extra)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -654,7 +726,7 @@ def synth_staggered(
     placebo p-value.
     """
     d = _design(panel)
-    coh = dict(panel.data.group_by("unit").agg(pl.col("cohort").first()).iter_rows())
+    coh = panel.unit_cohorts()
     idx = {u: i for i, u in enumerate(d.units)}
     treated = sorted((u for u, c in coh.items() if c > 0), key=lambda u: (coh[u], u))
     if not treated:

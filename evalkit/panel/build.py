@@ -20,7 +20,8 @@ import polars as pl
 from evalkit import generations as gens
 from evalkit.errors import EvalkitError
 from evalkit.io import sha256_file, write_json, write_parquet
-from evalkit.sources import la_codes, ofsted
+from evalkit.panel import boundaries, ofsted_history
+from evalkit.sources import la_codes
 from evalkit.sources import registry as reg
 from evalkit.sources.common import GRADE_SCORE
 
@@ -131,7 +132,7 @@ def _measures(tables: dict[str, pl.DataFrame], policy: str, files: list[dict] | 
     measures = measures.filter(pl.col("la_code").is_not_null() & pl.col("la_code").str.contains(_CODE))
     # Filler rows (x, z, LAIT's -) of reorganised councils in years they did not exist (e.g. North and West
     # Northamptonshire before 2021) would stop the aggregate unit from being a complete cover.
-    reorganised = la_codes.reorganised_codes()
+    reorganised = boundaries.reorganised_codes()
     measures = measures.filter(~(pl.col("la_code").is_in(reorganised) & pl.col("value").is_null() & pl.col("marker").is_in(["x", "z", "-"])))
     # Later releases win within a source: each file's release comes from the catalogue or its name
     # (recorded by ingest), never from the largest year in its rows (evalkit.releases).
@@ -140,7 +141,7 @@ def _measures(tables: dict[str, pl.DataFrame], policy: str, files: list[dict] | 
         schema={"file": pl.Utf8, "release_year": pl.Int64},
     ).unique("file", keep="last")
     measures = measures.join(release, on="file", how="left")
-    return la_codes.harmonise(measures, policy)
+    return boundaries.harmonise(measures, policy)
 
 
 def _pick(measures: pl.DataFrame, candidates: list[tuple[str, str]]) -> tuple[pl.DataFrame, str | None]:
@@ -163,7 +164,7 @@ def _pick(measures: pl.DataFrame, candidates: list[tuple[str, str]]) -> tuple[pl
 def _ofsted(judgements: pl.DataFrame | None, frame: pl.DataFrame, policy: str) -> pl.DataFrame:
     """Grade in force at 31 March of each year, inadequate flag, years since the last judgement.
 
-    The same inspection published in several editions is taken once (`ofsted.combine`); where a
+    The same inspection published in several editions is taken once (`ofsted_history.combine`); where a
     harmonised unit has two judgements on one day (e.g. North and West Northamptonshire) the worse
     grade is kept.
     """
@@ -174,11 +175,11 @@ def _ofsted(judgements: pl.DataFrame | None, frame: pl.DataFrame, policy: str) -
             pl.lit(None, dtype=pl.Utf8).alias("ofsted_framework"),
             pl.lit(None, dtype=pl.Int32).alias("ofsted_grade_at_inspection"), pl.lit(None, dtype=pl.Int8).alias("ofsted_inadequate_at_inspection"),
         )
-    history = ofsted.combine([part for _, part in judgements.group_by("file", maintain_order=True)])
+    history = ofsted_history.combine([part for _, part in judgements.group_by("file", maintain_order=True)])
     oe = (
         history.filter(pl.col("judgement") == "overall_effectiveness", pl.col("grade").is_not_null())
         .with_columns(
-            pl.col("la_code").map_elements(lambda c: la_codes.unit_of(c, policy), return_dtype=pl.Utf8).alias("unit_code"),
+            pl.col("la_code").map_elements(lambda c: boundaries.unit_of(c, policy), return_dtype=pl.Utf8).alias("unit_code"),
             pl.col("grade").replace_strict(GRADE_SCORE, return_dtype=pl.Int32).alias("score"),
         )
         .group_by("unit_code", "publication_date").agg(pl.col("score").max(), pl.col("framework").first())
@@ -213,7 +214,7 @@ def _ofsted(judgements: pl.DataFrame | None, frame: pl.DataFrame, policy: str) -
 
 def _treatment(frame: pl.DataFrame, registry: pl.DataFrame, policy: str) -> pl.DataFrame:
     registry = registry.with_columns(
-        pl.col("la_code").map_elements(lambda c: la_codes.unit_of(c, policy), return_dtype=pl.Utf8).alias("la_code")
+        pl.col("la_code").map_elements(lambda c: boundaries.unit_of(c, policy), return_dtype=pl.Utf8).alias("la_code")
     )
     table = reg.treatment_table(registry).select(
         pl.col("la_code").alias("unit_code"), "first_treated_year", "model", "exit_year", "spell_id", "dfe_direction"
@@ -247,7 +248,7 @@ def build_panel(
 ) -> tuple[pl.DataFrame, dict]:
     """Return (panel, diagnostics) from the ingest outputs in `processed`.
 
-    `policy` is the boundary-change policy of `evalkit.sources.la_codes.harmonise`: "aggregate"
+    `policy` is the boundary-change policy of `evalkit.panel.boundaries.harmonise`: "aggregate"
     follows reorganised areas as one unit over time, "separate" keeps successors as new units.
     """
     manifest, tables = read_processed(processed)
@@ -325,7 +326,7 @@ def _regions(frame: pl.DataFrame, lookup: pl.DataFrame | None, policy: str) -> p
         return frame.with_columns(pl.lit(None, dtype=pl.Utf8).alias("region_code"))
     regions = (
         lookup.filter(pl.col("la_code").is_not_null())
-        .with_columns(pl.col("la_code").map_elements(lambda c: la_codes.unit_of(c, policy), return_dtype=pl.Utf8).alias("unit_code"))
+        .with_columns(pl.col("la_code").map_elements(lambda c: boundaries.unit_of(c, policy), return_dtype=pl.Utf8).alias("unit_code"))
         .group_by("unit_code").agg(pl.col("parent_geography_code").drop_nulls().sort().first().alias("region_code"))
     )
     return frame.join(regions, on="unit_code", how="left")

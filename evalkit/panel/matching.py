@@ -38,6 +38,7 @@ import numpy as np
 import polars as pl
 
 from evalkit.errors import EvalkitError
+from evalkit.estimators.logit import newton_logit
 from evalkit.io import write_parquet
 
 VARIABLES = ["cla_rate_per_10000", "spend_csc_per_child", "ofsted_inadequate", "cin_rate_per_10000", "agency_rate_fte"]
@@ -76,30 +77,6 @@ def _complete(feat: pl.DataFrame, variables: list[str]) -> pl.DataFrame:
 
 # --- propensity score -------------------------------------------------------------------------
 
-def _newton_logit(x: np.ndarray, y: np.ndarray, ridge: float, max_iter: int = 100, tol: float = 1e-9) -> tuple[np.ndarray, bool]:
-    """Logistic regression by Newton-Raphson; x includes the intercept column 0 (not penalised)."""
-    penalty = np.eye(x.shape[1]) * ridge
-    penalty[0, 0] = 0.0
-    beta = np.zeros(x.shape[1])
-    for _ in range(max_iter):
-        eta = x @ beta
-        if not np.all(np.isfinite(eta)) or np.abs(eta).max() > 30:
-            return beta, False
-        p = 1.0 / (1.0 + np.exp(-eta))
-        w = p * (1 - p)
-        grad = x.T @ (y - p) - penalty @ beta
-        hess = (x * w[:, None]).T @ x + penalty
-        try:
-            step = np.linalg.solve(hess, grad)
-        except np.linalg.LinAlgError:
-            return beta, False
-        beta = beta + step
-        if np.max(np.abs(step)) < tol:
-            eta = x @ beta
-            return beta, bool(np.all(np.isfinite(eta)) and np.abs(eta).max() <= 30)
-    return beta, False
-
-
 def fit_propensity(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, dict]:
     """Fit on standardised features; return (linear predictor = logit p, info about the fit)."""
     mean = x.mean(axis=0)
@@ -107,11 +84,11 @@ def fit_propensity(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, dict]:
     keep = sd > 0
     z = (x[:, keep] - mean[keep]) / sd[keep]
     design = np.column_stack([np.ones(len(z)), z])
-    beta, ok = _newton_logit(design, y, ridge=0.0)
+    beta, ok = newton_logit(design, y, ridge=0.0, tol=1e-9, max_eta=30.0)
     ridge = 0.0
     if not ok:
         ridge = RIDGE
-        beta, ok = _newton_logit(design, y, ridge=ridge)
+        beta, ok = newton_logit(design, y, ridge=ridge, tol=1e-9, max_eta=30.0)
         if not ok:
             raise EvalkitError("propensity model did not converge even with a ridge penalty", expected="more varied matching variables")
     return design @ beta, {"ridge": ridge, "separation_fallback": ridge > 0}
@@ -125,7 +102,7 @@ def neighbour_lists(neighbours: pl.DataFrame, panel_units: set[str], policy: str
 
     A unit made of several DfE codes (e.g. "314 / 318") takes each neighbour's best rank over them.
     """
-    from evalkit.sources.la_codes import unit_of
+    from evalkit.panel.boundaries import unit_of
 
     if sn_model not in SN_MODELS:
         raise EvalkitError(f"unknown statistical neighbours model {sn_model!r}", expected=" or ".join(SN_MODELS))

@@ -6,6 +6,7 @@ Every source module exposes:
   PARSER_VERSION: str
   detect(path) -> bool    -- cheap check (file name and header) that this module reads the file
   parse(path) -> DataFrame in the schema of KIND (see common.py); raises EvalkitError on bad input
-  write_demo(frame, folder) -> list[Path]   -- (where the demo uses it) writes tidy rows back in
-                                               the official layout, so the demo runs the same parsers
+
+Writing tidy rows back in the official layouts (so the demo runs these same parsers) is
+evalkit.demo.writers; reading .ods is sources/ods.py; the ADM registry reader is sources/registry.py.
 """

@@ -204,20 +204,6 @@ def finish_judgements(frame: pl.DataFrame) -> pl.DataFrame:
     return finish(frame, JUDGEMENTS_SCHEMA, ["la_code", "publication_date", "judgement", "file"])
 
 
-def check_unique(frame: pl.DataFrame, keys: Sequence[str], file: Path | str, what: str) -> None:
-    """Duplicated council-years are an error, not something to average away silently."""
-    dup = frame.group_by(list(keys)).len().filter(pl.col("len") > 1)
-    if dup.height:
-        first = dup.sort(list(keys)).row(0, named=True)
-        desc = ", ".join(f"{k}={first[k]}" for k in keys)
-        raise EvalkitError(f"duplicated {what}: {desc}", file=Path(file).name, expected=f"one row per {what}")
-
-
-def ees_la_rows(frame: pl.DataFrame) -> pl.DataFrame:
-    """Keep the local-authority rows of an EES table (national and regional rows are totals)."""
-    return frame.filter(pl.col("geographic_level").str.strip_chars() == "Local authority")
-
-
 def grade_of(label: str | None) -> str | None:
     if label is None:
         return None

@@ -10,7 +10,7 @@
   kept (GSS codes E06 unitary, E08 metropolitan district, E09 London borough, E10 county); the file
   has no DfE code, so ``la_code`` is null.
 
-``write_demo`` writes tidy ``population_0_17`` rows back in the EES layout, and
+``evalkit.demo.writers.write_population`` writes tidy ``population_0_17`` rows back in the EES layout, and
 ``reconcile_population`` checks the CLA rate file's denominator against this file (the denominator
 of CLA reporting year t should be the mid-(t-1) estimate).
 """
@@ -30,19 +30,16 @@ from evalkit.sources.common import (
     ROW,
     ees_local_authorities,
     finish_measures,
-    format_number,
     head_columns,
     is_blank,
     long_measures,
     match_columns,
     normalise_header,
     parse_year,
-    published_cell,
     published_names,
     read_csv_strict,
     reject_duplicates,
     with_row,
-    write_csv_bytes,
 )
 
 NAME = "population"
@@ -175,37 +172,6 @@ def _excel_column(index: int) -> str:
         index, rem = divmod(index - 1, 26)
         name = chr(65 + rem) + name
     return name
-
-
-def write_demo(frame: pl.DataFrame, folder: Path) -> list[Path]:
-    """Write tidy ``population_0_17`` rows as one EES-layout CSV (UTF-8 without BOM, LF).
-
-    A National row per year is the sum of the LA values (nulls count as 0). Optional
-    ``region_code``/``region_name`` columns place each council, else a default fictional region.
-    Rows: newest year first, National then LAs by region code and LA code.
-    """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    f = frame.filter(pl.col("measure") == "population_0_17")
-    for col, default in zip(("region_code", "region_name"), DEFAULT_REGION):
-        if col not in f.columns:
-            f = f.with_columns(pl.lit(default).alias(col))
-        f = f.with_columns(pl.col(col).fill_null(default))
-    rows: list[list[str]] = []
-    for year in sorted(set(f["year"].to_list()), reverse=True):
-        part = f.filter(pl.col("year") == year).sort(["region_code", "la_code"])
-        total = sum(v for v in part["value"].to_list() if v is not None)
-        rows.append([str(year), "Reporting year", "National", "E92000001", "England", "", "", "", "", "",
-                     AGE_GROUP, format_number(total) or "0"])
-        for r in part.iter_rows(named=True):
-            rows.append([
-                str(year), "Reporting year", "Local authority", "E92000001", "England", r["region_code"],
-                r["region_name"], r["la_code"] or "", r["gss_code"] or "", r["la_name"] or "", AGE_GROUP,
-                published_cell(r["value"], r["marker"]),
-            ])
-    path = folder / DEMO_FILE
-    path.write_bytes(write_csv_bytes(DEMO_HEADER, rows, bom=False))
-    return [path]
 
 
 def reconcile_population(cla: pl.DataFrame, population: pl.DataFrame, on: str = "la_code") -> pl.DataFrame:

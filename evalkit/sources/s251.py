@@ -60,8 +60,8 @@ Other lines (components of the totals) are used only inside ``spend_csc_total``.
 Missing values: ``NULL`` (2011-12), blanks (2008-09, 2009-10) and EES symbols become null with the
 symbol kept in ``marker`` (``null``, ``blank``, ``x``, ``:``, ...), never 0.
 
-Demo layout (``write_demo``): the EES S251 CYPS layout above, one CSV holding any run of years, money
-in £ million written as exact decimal text. See ``write_demo``.
+Demo layout (``evalkit.demo.writers.write_s251``): the EES S251 CYPS layout above, one CSV holding any run of years, money
+in £ million written as exact decimal text.
 
 Not read: ``webb_ipse_merged_data.csv`` (Webb, "Investing in Prevention", University of Sheffield).
 It is a derived research panel, not an official publication: its spend columns are SPPI-deflated to
@@ -76,7 +76,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -211,7 +210,7 @@ CSC_PARTS: dict[int, tuple[str, ...]] = {
     2014: ("cla", "other_single", "safeguarding", "family_support", "yj_single"),
 }
 # (order matters only for the marker of a null total: the first null part's marker is kept; the
-# "other" line first, so that write_demo's balancing line carries spend_csc_total's own marker)
+# "other" line first, so that the demo writer's balancing line carries spend_csc_total's own marker)
 EES_CSC_PARTS = ("other_single", "cla", "safeguarding", "family_support", "yj_single")
 
 PUBLISHED = {"cla": "spend_cla", "safeguarding": "spend_safeguarding", "family_support": "spend_family_support",
@@ -552,85 +551,3 @@ DEMO_LINES = {
     "spend_family_support": ("Family support services", "3.4.6 Total Family Support Services"),
     "spend_cyp_total": ("Total", "5.0.2 Total Children and Young Peoples Services Expenditure (excluding CERA)"),
 }
-_GROSS = ["spend_cla", "spend_safeguarding", "spend_family_support", "spend_cyp_total", "spend_csc_total"]
-
-
-def _million_text(value: float | None, marker: str | None) -> str:
-    if value is None:
-        return marker or "x"
-    pounds = Decimal(repr(round(float(value), 2)))
-    text = format(pounds / Decimal(1_000_000), "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text or "0"
-
-
-def write_demo(frame: pl.DataFrame, folder: Path) -> list[Path]:
-    """Write tidy spending rows as ONE EES S251 CYPS CSV (any run of years), read back by ``parse``.
-
-    Layout: ``time_period`` (201314 style), geography (``old_la_code`` = la_code, ``new_la_code`` =
-    gss_code), ``category_of_expenditure``, ``description_of_expenditure``, ``total_expenditure`` in
-    £ million (exact decimal text, so pence survive), plus ``net_current_expenditure`` when the frame
-    has ``_net`` measures (then every council-year must have a ``_net`` for each gross measure, and
-    vice versa, since each line carries both columns; otherwise ValueError). Measures written: spend_cla (3.1.11), spend_safeguarding (3.3.4),
-    spend_family_support (3.4.6), spend_cyp_total (5.0.2); spend_csc_total is carried by the
-    balancing line 3.2.1 "Other children and families services" = csc - (cla + safeguarding +
-    family support present), so ``parse`` re-derives exactly the same spend_csc_total. Nulls are
-    written as their marker ('x' if none). A null component with a non-null spend_csc_total cannot
-    be represented and raises ValueError. Byte-deterministic: rows sorted, LF line ends, UTF-8.
-    """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    known = set(_GROSS) | {m + "_net" for m in _GROSS}
-    unknown = sorted(set(frame["measure"].unique().to_list()) - known)
-    if unknown:
-        raise ValueError(f"s251.write_demo cannot represent measures {unknown}")
-    has_net = frame.filter(pl.col("measure").str.ends_with("_net")).height > 0
-    records: dict[tuple, dict] = {}
-    for r in frame.iter_rows(named=True):
-        key = (int(r["year"]), r["la_code"])
-        rec = records.setdefault(key, {"gss_code": r.get("gss_code"), "la_name": r.get("la_name"), "gross": {}, "net": {}})
-        kind = "net" if r["measure"].endswith("_net") else "gross"
-        rec[kind][r["measure"].removesuffix("_net")] = (r["value"], r.get("marker"))
-    lines = [DEMO_COLUMNS + (["net_current_expenditure"] if has_net else [])]
-
-    for (year, la_code), rec in sorted(records.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
-        if has_net and set(rec["net"]) != set(rec["gross"]):
-            raise ValueError(
-                f"s251.write_demo: {la_code} {year}: the _net measures {sorted(rec['net'])} must mirror the gross "
-                f"measures {sorted(rec['gross'])} (one total_expenditure and one net_current_expenditure per line)"
-            )
-        cells_by_line: dict[str, dict[str, str]] = {}
-        for kind in ("gross", "net") if has_net else ("gross",):
-            got = rec[kind]
-            for m in ("spend_cla", "spend_safeguarding", "spend_family_support", "spend_cyp_total"):
-                if m in got:
-                    cells_by_line.setdefault(m, {})[kind] = _million_text(*got[m])
-            if "spend_csc_total" in got:
-                csc, csc_marker = got["spend_csc_total"]
-                comps = [got[m] for m in ("spend_cla", "spend_safeguarding", "spend_family_support") if m in got]
-                if "spend_cla" not in got:
-                    raise ValueError(f"s251.write_demo: {la_code} {year} has spend_csc_total without spend_cla")
-                if csc is None:
-                    cells_by_line.setdefault("other", {})[kind] = csc_marker or "x"
-                else:
-                    if any(v is None for v, _ in comps):
-                        raise ValueError(f"s251.write_demo: {la_code} {year} has a null component but a spend_csc_total")
-                    rest = Decimal(repr(round(float(csc), 2))) - sum(Decimal(repr(round(float(v), 2))) for v, _ in comps)
-                    cells_by_line.setdefault("other", {})[kind] = _million_text(float(rest), None)
-        for key in ("spend_cla", "other", "spend_safeguarding", "spend_family_support", "spend_cyp_total"):
-            if key not in cells_by_line:
-                continue
-            category, description = DEMO_LINES[key]
-            row = [f"{year - 1}{year % 100:02d}", "Financial year", "Local authority", "E92000001", "England",
-                   la_code, rec["gss_code"] or "", rec["la_name"] or "", category, description,
-                   cells_by_line[key]["gross"]]
-            if has_net:
-                row.append(cells_by_line[key]["net"])
-            lines.append(["" if c is None else str(c) for c in row])
-    # the csv module quotes a cell holding a comma, quote or line break and doubles its quotes (RFC 4180)
-    buf = io.StringIO(newline="")
-    csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerows(lines)
-    out = folder / DEMO_FILE
-    out.write_bytes(buf.getvalue().encode("utf-8"))
-    return [out]

@@ -14,8 +14,8 @@ import pytest
 from evalkit.errors import EvalkitError
 from evalkit.io import write_json
 from evalkit.report import DEMO_BANNER, render_report
-from evalkit.report.example import example_document
 from evalkit.report.figures import DEMO_TITLE_PREFIX
+from tests.report.example_results import example_document
 
 ROOT = Path(__file__).resolve().parents[2]
 

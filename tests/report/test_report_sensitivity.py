@@ -14,7 +14,7 @@ from evalkit.estimators.did_sim import simulate_staggered
 from evalkit.io import write_json
 from evalkit.report import render_report
 from evalkit.report import sensitivity as S
-from evalkit.report.example import example_document
+from tests.report.example_results import example_document
 
 
 def _cs_with_sensitivity(spec: dict) -> dict:

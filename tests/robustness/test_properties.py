@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from evalkit.demo import writers
 from evalkit.errors import EvalkitError
 from evalkit.ingest import source_modules
 from evalkit.panel import build
@@ -123,7 +124,7 @@ GRADES = ["outstanding", "good", "requires_improvement", "inadequate"]
 @given(tidy=cla_tidy())
 def test_cla_round_trip(tidy: pl.DataFrame) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        (path,) = cla.write_demo(tidy, Path(tmp))
+        (path,) = writers.write_cla(tidy, Path(tmp))
         _same_rows(cla.parse(path), tidy)
 
 
@@ -131,7 +132,7 @@ def test_cla_round_trip(tidy: pl.DataFrame) -> None:
 @given(tidy=population_tidy())
 def test_population_round_trip(tidy: pl.DataFrame) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        (path,) = population.write_demo(tidy, Path(tmp))
+        (path,) = writers.write_population(tidy, Path(tmp))
         _same_rows(population.parse(path), tidy)
 
 
@@ -139,7 +140,7 @@ def test_population_round_trip(tidy: pl.DataFrame) -> None:
 @given(tidy=s251_tidy())
 def test_s251_round_trip(tidy: pl.DataFrame) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        (path,) = s251.write_demo(tidy, Path(tmp))
+        (path,) = writers.write_s251(tidy, Path(tmp))
         _same_rows(s251.parse(path), tidy)
 
 
@@ -150,7 +151,7 @@ def test_s251_quote_in_name_round_trip(tmp_path: Path) -> None:
             rows.append({"year": 2015, "la_code": code, "gss_code": f"E99000{code}", "la_name": name,
                          "measure": measure, "value": 3.0 if measure == "spend_csc_total" else 1.0, "marker": None})
     tidy = _frame(rows)
-    (path,) = s251.write_demo(tidy, tmp_path)
+    (path,) = writers.write_s251(tidy, tmp_path)
     _same_rows(s251.parse(path), tidy)
 
 
@@ -173,7 +174,7 @@ def test_ofsted_round_trip(demo_judgements: pl.DataFrame, data) -> None:
     # those two fields are not carried by the official layouts, so they are not compared.
     cols = [c for c in JUDGEMENTS_SCHEMA if c not in ("file", "source", "gss_code", "inspection_end")]
     with tempfile.TemporaryDirectory() as tmp:
-        back = pl.concat([ofsted.parse(p) for p in ofsted.write_demo(frame, Path(tmp))])
+        back = pl.concat([ofsted.parse(p) for p in writers.write_ofsted(frame, Path(tmp))])
     # the workbooks carry every judgement column; the ones the input did not have come back ungraded
     extra = back.filter(~pl.col("judgement").is_in(frame["judgement"].unique().to_list()))
     assert extra["grade"].null_count() == extra.height

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from evalkit.demo import writers
 from evalkit.errors import EvalkitError
 from evalkit.sources import cla
 from evalkit.sources.common import MEASURES_SCHEMA
@@ -210,7 +211,7 @@ def test_demo_round_trip_and_bytes(tmp_path: Path) -> None:
         pl.when(pl.col("la_code") == "013").then(pl.lit("E12999998")).otherwise(pl.lit("E12999999")).alias("region_code"),
         pl.when(pl.col("la_code") == "013").then(pl.lit("Other Region")).otherwise(pl.lit("Demo Region")).alias("region_name"),
     )
-    [path] = cla.write_demo(frame, tmp_path / "a")
+    [path] = writers.write_cla(frame, tmp_path / "a")
     raw = path.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf" + ",".join(cla.DEMO_HEADER).encode())
     assert b"\r" not in raw and b'"Brookmere, City of"' in raw
@@ -220,7 +221,7 @@ def test_demo_round_trip_and_bytes(tmp_path: Path) -> None:
     expected = frame.drop("region_code", "region_name").sort(["year", "la_code", "measure", "file"])
     assert back.equals(expected)
     # byte-deterministic, whatever the input order
-    [again] = cla.write_demo(frame.reverse(), tmp_path / "b")
+    [again] = writers.write_cla(frame.reverse(), tmp_path / "b")
     assert again.read_bytes() == raw
 
 
@@ -236,5 +237,5 @@ def test_demo_round_trip_property(tmp_path_factory: pytest.TempPathFactory, n: i
     for rec, v in zip(records, values * 10):
         rec["value"], rec["marker"] = (None, v) if isinstance(v, str) else (v, None)
     frame = tidy(records)
-    [path] = cla.write_demo(frame, tmp_path_factory.mktemp("demo"))
+    [path] = writers.write_cla(frame, tmp_path_factory.mktemp("demo"))
     assert cla.parse(path).equals(frame.sort(["year", "la_code", "measure", "file"]))

@@ -11,8 +11,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from evalkit.demo import writers
 from evalkit.errors import EvalkitError
-from evalkit.sources import ofsted
+from evalkit.panel import ofsted_history
+from evalkit.sources import ods, ofsted
 from evalkit.sources.common import JUDGEMENTS_SCHEMA
 from tests.shared_data import REFERENCE
 
@@ -117,7 +119,7 @@ def test_2023_codes_from_names_and_links(o23):
 
 def test_ods_reader_keeps_spreadsheet_rows():
     need_reference()
-    rows = dict(ofsted.read_ods_sheet(F2023, ofsted.SHEET_2023))
+    rows = dict(ods.read_ods_sheet(F2023, ofsted.SHEET_2023))
     assert rows[5][0].value == "Web link" and rows[161][0].value == "Web link"   # calamine would say 159
     assert rows[160][0].value.startswith("Table 11")
     assert "provider/44/80427" in rows[9][0].formula                             # an Ofsted URN, not a DfE code
@@ -183,7 +185,7 @@ def test_d2i(d2i):
 # --- reconciliation and combination -------------------------------------------------------------------
 
 def test_reconcile_2025_vs_d2i(o25, d2i):
-    rec = ofsted.reconcile([o25, d2i])
+    rec = ofsted_history.reconcile([o25, d2i])
     oe = rec.filter(pl.col("judgement") == "overall_effectiveness")
     # SOURCES.md reports 264 of 266; measured here: 268 matched, 266 agree, 2 blank in D2I.
     assert oe.height == 268
@@ -196,13 +198,13 @@ def test_reconcile_2025_vs_d2i(o25, d2i):
 
 
 def test_reconcile_official_editions(o23, o24, o25):
-    rec = ofsted.reconcile([o23, o24, o25])
+    rec = ofsted_history.reconcile([o23, o24, o25])
     assert rec.filter(pl.col("status") == "disagree").select("la_code", "judgement").rows() == [("860", "care_leavers")]
     assert rec.filter(pl.col("status") == "agree").height == 713 + 717 + 922
 
 
 def test_combine(o23, o24, o25, d2i):
-    comb = ofsted.combine([d2i, o23, o24, o25])
+    comb = ofsted_history.combine([d2i, o23, o24, o25])
     ins = comb.select("la_code", "framework", "publication_date", "file").unique()
     assert dict(ins.group_by("framework").len().iter_rows()) == {"ilacs": 324, "sif": 173, "pre_sif": 217}
     by_file = dict(comb.group_by("file").len().iter_rows())
@@ -232,8 +234,8 @@ def demo_frame(o23: pl.DataFrame, o25: pl.DataFrame) -> pl.DataFrame:
 def test_write_demo_round_trip_and_determinism(tmp_path, o23, o25):
     demo = demo_frame(o23, o25)
     assert set(demo["framework"]) == {"sif", "ilacs"} and demo.height > 40
-    first = ofsted.write_demo(demo, tmp_path / "a")
-    second = ofsted.write_demo(demo, tmp_path / "b")
+    first = writers.write_ofsted(demo, tmp_path / "a")
+    second = writers.write_ofsted(demo, tmp_path / "b")
     assert [p.name for p in first] == [F2023.name, F2025.name]
     for a, b in zip(first, second):
         assert hashlib.sha256(a.read_bytes()).digest() == hashlib.sha256(b.read_bytes()).digest()
@@ -244,14 +246,14 @@ def test_write_demo_round_trip_and_determinism(tmp_path, o23, o25):
     cols = [c for c in JUDGEMENTS_SCHEMA if c != "file"]
     assert back.select(cols).sort(cols, nulls_last=True).equals(demo.select(cols).sort(cols, nulls_last=True))
     # The 2023-style sheet carries the exact 45 official headers on row 5.
-    rows = dict(ofsted.read_ods_sheet(first[0], ofsted.SHEET_2023))
+    rows = dict(ods.read_ods_sheet(first[0], ofsted.SHEET_2023))
     assert [rows[5][i].value for i in range(45)] == list(ofsted.HEADERS_2023)
-    assert ofsted.ods_sheet_names(first[1]) == ["Cover", "Contents", "Notes", "ILACS_inspection_history"]
+    assert ods.ods_sheet_names(first[1]) == ["Cover", "Contents", "Notes", "ILACS_inspection_history"]
 
 
 def test_demo_readable_by_calamine(tmp_path, o23, o25):
     demo = demo_frame(o23, o25)
-    paths = ofsted.write_demo(demo, tmp_path)
+    paths = writers.write_ofsted(demo, tmp_path)
     frame = pl.read_excel(paths[1], engine="calamine", sheet_name="ILACS_inspection_history", has_header=False)
     assert frame.row(2)[:3] == ("Web link", "Local authority area code", "Local authority name")
     n_ilacs = demo.filter(pl.col("framework") == "ilacs").select("la_code", "publication_date").unique().height
@@ -263,7 +265,7 @@ def test_plain_text_web_link_is_accepted(tmp_path):
     row = ["https://reports.ofsted.gov.uk/provider/44/011", "E99000011", "Demoshire", "Current", "North",
            dt.date(2024, 1, 8), dt.date(2024, 2, 20), "ILACS Short Inspection", "Good", "Good", "Good",
            "Outstanding", "Requires improvement to be good"]
-    path = ofsted.write_ods(tmp_path / "LA_Inspection_Outcomes_as_at_31_March_2025.ods",
+    path = ods.write_ods(tmp_path / "LA_Inspection_Outcomes_as_at_31_March_2025.ods",
                             [(ofsted.SHEET_2025, [["title"], ["note"], header, row])])
     out = ofsted.parse(path)
     assert set(out["la_code"]) == {"011"}
@@ -341,7 +343,7 @@ def test_d2i_without_any_lookup(tmp_path):
 
 
 def test_ods_unknown_layout(tmp_path):
-    path = ofsted.write_ods(tmp_path / "LA_Inspection_Outcomes_as_at_31_March_2026.ods",
+    path = ods.write_ods(tmp_path / "LA_Inspection_Outcomes_as_at_31_March_2026.ods",
                             [("Cover", [["x"]]), ("Inspection_history_new", [["Web link"]])])
     with pytest.raises(EvalkitError, match="Inspection_history_new") as info:
         ofsted.parse(path)
@@ -356,28 +358,28 @@ def test_ods_renamed_header_unknown_grade_and_bad_date(tmp_path):
 
     renamed = header.copy()
     renamed[6] = "Date published"
-    path = ofsted.write_ods(tmp_path / "a" / name, [(ofsted.SHEET_2025, [["t"], ["n"], renamed, row])])
+    path = ods.write_ods(tmp_path / "a" / name, [(ofsted.SHEET_2025, [["t"], ["n"], renamed, row])])
     with pytest.raises(EvalkitError, match="Date published") as info:
         ofsted.parse(path)
     assert_one_line(info.value, name, 3, "G")
 
     bad = row.copy()
     bad[9] = "Superb"
-    path = ofsted.write_ods(tmp_path / "b" / name, [(ofsted.SHEET_2025, [["t"], ["n"], header, row, bad])])
+    path = ods.write_ods(tmp_path / "b" / name, [(ofsted.SHEET_2025, [["t"], ["n"], header, row, bad])])
     with pytest.raises(EvalkitError, match="unknown grade label 'Superb'") as info:
         ofsted.parse(path)
     assert_one_line(info.value, name, 5, header[9])
 
     bad = row.copy()
     bad[6] = "next spring"
-    path = ofsted.write_ods(tmp_path / "c" / name, [(ofsted.SHEET_2025, [["t"], ["n"], header, bad])])
+    path = ods.write_ods(tmp_path / "c" / name, [(ofsted.SHEET_2025, [["t"], ["n"], header, bad])])
     with pytest.raises(EvalkitError, match="not a date") as info:
         ofsted.parse(path)
     assert_one_line(info.value, name, 4, "Publication date")
 
 
 def test_ods_truncated_and_empty(tmp_path, o23, o25):
-    good = ofsted.write_demo(demo_frame(o23, o25), tmp_path / "src")[1]
+    good = writers.write_ofsted(demo_frame(o23, o25), tmp_path / "src")[1]
     cut = tmp_path / good.name
     cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     with pytest.raises(EvalkitError, match="not a readable OpenDocument") as info:
@@ -396,7 +398,7 @@ def test_wide_table_without_code(tmp_path):
     line[1] = "Demoshire"
     line[17] = dt.date(2015, 3, 2)
     line[18] = "Good"
-    path = ofsted.write_ods(tmp_path / "Childrens_social_care_in_England_2023_underlying_data.ods",
+    path = ods.write_ods(tmp_path / "Childrens_social_care_in_England_2023_underlying_data.ods",
                             [(ofsted.SHEET_2023, [["t"], ["n"], ["n"], ["n"], headers, line])])
     with pytest.raises(EvalkitError, match="cannot recover the DfE LA code") as info:
         ofsted.parse(path)

@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from evalkit.demo import writers
 from evalkit.errors import EvalkitError
 from evalkit.sources import cla, population
 from evalkit.sources.common import MEASURES_SCHEMA
@@ -96,13 +97,13 @@ def test_demo_round_trip(tmp_path: Path) -> None:
                          "reference_date": dt.date(year, 6, 30), "la_code": code, "gss_code": f"E99000{code}",
                          "la_name": name, "measure": "population_0_17", "value": v, "marker": m, "unit": "count"})
     frame = pl.DataFrame(rows, schema=MEASURES_SCHEMA)
-    [path] = population.write_demo(frame, tmp_path / "a")
+    [path] = writers.write_population(frame, tmp_path / "a")
     raw = path.read_bytes()
     assert raw.startswith(",".join(population.DEMO_HEADER).encode() + b"\n")  # no BOM, like the real file
     assert b"2024,Reporting year,National,E92000001,England,,,,,,Children aged 0 to 17 years,36483\n" in raw
     assert population.detect(path)
     assert population.parse(path).equals(frame.sort(["year", "la_code", "measure", "file"]))
-    [again] = population.write_demo(frame.reverse(), tmp_path / "b")
+    [again] = writers.write_population(frame.reverse(), tmp_path / "b")
     assert again.read_bytes() == raw
 
 

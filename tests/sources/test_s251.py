@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from evalkit.demo import writers
 from evalkit.errors import EvalkitError
 from evalkit.sources import s251
 from evalkit.sources.common import MEASURES_SCHEMA, finish_measures
@@ -202,19 +203,19 @@ def _demo_frame(with_net: bool) -> pl.DataFrame:
 @pytest.mark.parametrize("with_net", [False, True])
 def test_write_demo_round_trip(tmp_path: Path, with_net: bool) -> None:
     frame = _demo_frame(with_net)
-    paths = s251.write_demo(frame, tmp_path / "a")
+    paths = writers.write_s251(frame, tmp_path / "a")
     assert len(paths) == 1 and s251.detect(paths[0])
     back = s251.parse(paths[0])
     assert back["file"].unique().to_list() == [paths[0].name]
     assert back.drop("file").equals(frame.drop("file"))
-    again = s251.write_demo(back, tmp_path / "b")
+    again = writers.write_s251(back, tmp_path / "b")
     assert again[0].read_bytes() == paths[0].read_bytes()  # byte-deterministic
 
 
 def test_write_demo_rejects_what_it_cannot_represent(tmp_path: Path) -> None:
     frame = _demo_frame(False)
     with pytest.raises(ValueError, match="cannot represent"):
-        s251.write_demo(frame.with_columns(pl.lit("spend_other").alias("measure")), tmp_path)
+        writers.write_s251(frame.with_columns(pl.lit("spend_other").alias("measure")), tmp_path)
     partial_net = pl.concat([frame, frame.filter(pl.col("measure") == "spend_cla").with_columns(pl.lit("spend_cla_net").alias("measure"))])
     with pytest.raises(ValueError, match="mirror"):
-        s251.write_demo(partial_net, tmp_path)
+        writers.write_s251(partial_net, tmp_path)

@@ -1,0 +1,138 @@
+"""Whole-process figures (issue #16): start-up and CS DR with 999 bootstrap draws, evalkit against peers.
+
+    .venv/bin/python benchmarks/bench_process.py [--runs 5] [--out benchmarks/RESULTS.md]
+
+Each command runs in a fresh process; the parent reads its wall time and its CPU time (user +
+system, from os.wait4) and reports the median over `--runs`. Rows:
+
+* `evalkit --help`: the CLI's start-up (target < 0.3 s).
+* `evalkit estimate --panel ... --method cs --est-method dr --bootstrap 999`: the whole job as a
+  user runs it (start-up, reading the CSV, the estimation with all four aggregations, writing JSON).
+* csdid and differences (benchmarks/.peer-venv, see README) doing the same: read the CSV, CS with
+  never-treated controls, DR without covariates, 999 multiplier-bootstrap draws, and the simple,
+  group, dynamic and calendar aggregations, in a whole `python benchmarks/peers.py` process.
+
+Data: pyfixest's `df_het` (1,500 units x 31 years) is not available offline, so an equivalent panel
+of the same shape and design is generated here (`df_het_like`: 1,500 units in 40 states, years
+1990-2020, states treated in 2000, in 2010 or never, effects that differ by cohort and grow with
+time since treatment, unit and year effects, seed 20240101). The table is written into the
+"Whole process" section of RESULTS.md (the rest of the file is run_all.py's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+EVALKIT = Path(sys.executable).parent / "evalkit"
+PEER_PY = HERE / ".peer-venv" / "bin" / "python"
+BEGIN, END = "<!-- whole-process:begin -->", "<!-- whole-process:end -->"
+
+
+def df_het_like(path: Path, seed: int = 20240101) -> Path:
+    """A panel shaped like pyfixest's df_het: unit, state, year, g (0 = never), dep_var."""
+    rng = np.random.default_rng(seed)
+    n_units, years = 1500, np.arange(1990, 2021)
+    state = rng.integers(1, 41, n_units)
+    cohort_of_state = rng.choice([2000, 2010, 0], size=41)
+    g = cohort_of_state[state]
+    unit_fe = rng.normal(state / 5, 1, n_units)
+    year_fe = rng.normal(0, 1, len(years))
+    te = np.where(g == 2000, 2.0, np.where(g == 2010, 1.0, 0.0))
+    slope = np.where(g == 2000, 0.05, np.where(g == 2010, 0.15, 0.0))
+    rows = ["unit,state,year,g,dep_var"]
+    for i in range(n_units):
+        rel = years - g[i]
+        treated = (g[i] > 0) & (rel >= 0)
+        y = unit_fe[i] + year_fe + treated * (te[i] + slope[i] * rel) + rng.normal(0, 1, len(years))
+        rows += [f"{i + 1},{state[i]},{t},{g[i]},{v:.6f}" for t, v in zip(years, y)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def _run(cmd: list[str], runs: int, cwd: Path) -> dict:
+    """Median wall and CPU seconds of `cmd` over `runs` fresh processes (each reaped with os.wait4,
+    so its own CPU time and peak RSS are read), and the last run's stdout."""
+    walls, cpus, rss, out_text = [], [], [], ""
+    for _ in range(runs):
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            start = time.perf_counter()
+            proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err)
+            _, status, usage = os.wait4(proc.pid, 0)
+            walls.append(time.perf_counter() - start)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            out.seek(0)
+            err.seek(0)
+            if proc.returncode:
+                return {"error": err.read().decode(errors="replace").strip().splitlines()[-1:]}
+            out_text = out.read().decode(errors="replace")
+        cpus.append(usage.ru_utime + usage.ru_stime)
+        rss.append(usage.ru_maxrss / 1024)
+    return {"wall": statistics.median(walls), "cpu": statistics.median(cpus), "rss": max(rss), "runs": runs,
+            "stdout": out_text}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    a = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="evalkit-bench-"))
+    data = df_het_like(work / "df_het_like.csv")
+    rows = []
+    help_ = _run([str(EVALKIT), "--help"], max(a.runs, 5), work)
+    rows.append(("evalkit --help", help_, None))
+    cmd = [str(EVALKIT), "estimate", "--panel", str(data), "--unit", "unit", "--time", "year", "--outcome", "dep_var",
+           "--cohort", "g", "--method", "cs", "--est-method", "dr", "--bootstrap", "999", "--json", "-"]
+    ev = _run(cmd, a.runs, work)
+    est = None
+    if "stdout" in ev:
+        doc = json.loads(ev["stdout"])
+        est = next(r["estimate"] for r in doc["estimates"] if r["name"] == "simple")
+    rows.append(("evalkit estimate (CS, DR, 999 draws, 4 aggregations)", ev, est))
+    for peer in ("csdid", "differences"):
+        if not PEER_PY.exists():
+            rows.append((f"{peer} (not installed: run_all.py --peers)", {"error": ["no peer venv"]}, None))
+            continue
+        r = _run([str(PEER_PY), str(HERE / "peers.py"), f"{peer}_dfhet", str(data), "--biters", "999",
+                  "--aggregations", "all"], a.runs, work)
+        rows.append((f"{peer} (same work, whole process)", r, json.loads(r["stdout"])["estimate"] if "stdout" in r else None))
+    load = os.getloadavg()
+    lines = [BEGIN, "## Whole process (issue #16)", "",
+             f"`.venv/bin/python benchmarks/bench_process.py --runs {a.runs}`; data: df_het-shaped panel "
+             "(1,500 units x 31 years, generated: pyfixest's df_het is not available offline; see the script). "
+             "Medians over fresh processes; CPU = user + system of the process.", "",
+             "| command | wall s | CPU s | peak RSS MiB | simple ATT | CPU vs evalkit |", "|---|---|---|---|---|---|"]
+    base = ev.get("cpu")
+    for name, r, e in rows:
+        if "error" in r:
+            lines.append(f"| {name} | failed: {' '.join(r['error'])} | | | | |")
+            continue
+        ratio = f"{r['cpu'] / base:.2f}x" if base and name.startswith(("csdid", "differences")) else ""
+        lines.append(f"| {name} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['rss']:.0f} | "
+                     f"{'' if e is None else f'{e:.4f}'} | {ratio} |")
+    lines += ["", f"Load average while measuring: {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} on {os.cpu_count()} CPUs "
+              "(other sessions share the machine: wall times stretch, CPU times much less).", END]
+    section = "\n".join(lines) + "\n"
+    text = a.out.read_text(encoding="utf-8") if a.out.exists() else ""
+    if BEGIN in text and END in text:
+        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) + 1:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    a.out.write_text(text, encoding="utf-8")
+    print(section)
+
+
+if __name__ == "__main__":
+    main()
