@@ -26,7 +26,7 @@ from evalkit.sources.common import KEEP_ROWS, check_not_truncated
 
 # Order matters only for detection: the first module whose detect() accepts a file reads it.
 SOURCE_MODULES = [
-    "ofsted", "la_codes", "neighbours", "cla", "cin", "workforce", "population", "s251", "lait", "mhclg",
+    "ofsted", "la_codes", "neighbours", "cla", "cin", "workforce", "population", "s251", "lait", "mhclg", "webb",
 ]
 MANIFEST = "manifest.json"
 REGISTRY_FILE = "adm_registry.csv"  # a folder may carry its own registry (the demo does)
