@@ -243,7 +243,7 @@ def test_typer_exit_status_reaches_the_shell(tmp_path: Path, monkeypatch) -> Non
     """`evalkit verify` raises typer.Exit(1) when outputs differ; the process must exit 1."""
     import evalkit.verify
 
-    monkeypatch.setattr(evalkit.verify, "verify", lambda report_dir, rerun: ["results.json differs"])
+    monkeypatch.setattr(evalkit.verify, "verify", lambda report_dir, rerun, notes=None: ["results.json differs"])
     monkeypatch.setattr(sys, "argv", ["evalkit", "verify", str(tmp_path)])
     with pytest.raises(SystemExit) as info:
         cli.main()
