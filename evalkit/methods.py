@@ -187,6 +187,10 @@ class Method:
     inference: dict[str, str] = field(default_factory=dict)
     # names the estimator gives itself in Results.method
     result_names: tuple[str, ...] = ()
+    # does it return an event study (dynamic coefficients and their covariance) for the pre-trend
+    # test and the sensitivity analysis? If not, what to use instead (printed when refused)
+    event_study: bool = False
+    event_study_hint: str = ""
 
     def function(self) -> Callable[..., Any]:
         module, name = self.target.split(":")
@@ -202,20 +206,22 @@ METHODS: dict[str, Method] = {m.key: m for m in (
     Method("twfe", "evalkit.estimators.twfe:twfe", TwfeOptions, "two-way fixed effects regression",
            "A single regression coefficient. When councils moved in different years and effects vary, "
            "it can weight some comparisons negatively, so it is shown mainly for comparison.",
-           {"alpha": "alpha"}, ("twfe", "twfe_wild_cluster_bootstrap")),
+           {"alpha": "alpha"}, ("twfe", "twfe_wild_cluster_bootstrap"),
+           event_study_hint="twfe estimates a single coefficient; use method twfe_es for its event study"),
     Method("cs", "evalkit.estimators.cs:callaway_santanna", CsOptions,
            "Callaway and Sant'Anna difference-in-differences",
            "Compares each cohort of councils that moved in the same year with councils that had not moved, "
            "so it stays unbiased when councils move in different years and effects differ between them.",
-           {**_INF, "bootstrap": "bootstrap"}, ("callaway_santanna",)),
+           {**_INF, "bootstrap": "bootstrap"}, ("callaway_santanna",), event_study=True),
     Method("sunab", "evalkit.estimators.sunab:sun_abraham", SunabOptions,
            "Sun and Abraham interaction-weighted event study",
            "Estimates effects for each cohort separately and averages them, avoiding the bias of "
-           "two-way fixed effects under staggered adoption.", {"alpha": "alpha"}, ("sun_abraham",)),
+           "two-way fixed effects under staggered adoption.", {"alpha": "alpha"}, ("sun_abraham",), event_study=True),
     Method("imputation", "evalkit.estimators.imputation:imputation", ImputationOptions,
            "imputation difference-in-differences (Borusyak, Jaravel and Spiess)",
            "Predicts each treated council's untreated outcome from untreated years and compares, "
-           "which is efficient under parallel trends and handles staggered adoption.", {"alpha": "alpha"}),
+           "which is efficient under parallel trends and handles staggered adoption.", {"alpha": "alpha"},
+           event_study_hint="the imputation estimator has no pre-period event-study coefficients; use cs, sunab or twfe_es"),
     Method("synth", "evalkit.estimators.synth:synthetic_control", SynthOptions, "synthetic control",
            "Builds a weighted combination of comparison councils that tracks the treated council before "
            "the move; inference comes from placebo runs on the comparison councils.", _INF, ("synthetic_control",)),
@@ -234,7 +240,7 @@ METHODS: dict[str, Method] = {m.key: m for m in (
            "Event-study coefficients from one regression with unit and year effects, relative to the year "
            "before the move; with staggered moves and varying effects they can be contaminated, so they "
            "serve mainly the pre-trend test and the sensitivity analysis.", {"alpha": "alpha"},
-           ("twfe_event_study",)),
+           ("twfe_event_study",), event_study=True),
 )}
 METHOD_KEYS: tuple[str, ...] = tuple(METHODS)
 CONTROL_CHOICES: tuple[str, ...] = typing.get_args(Control)

@@ -22,11 +22,6 @@ import polars as pl
 from evalkit.errors import UsageError
 from evalkit.estimators.results import Results, estimates_frame
 
-EVENT_STUDY_METHODS = ("cs", "sunab", "twfe_es")
-_NO_EVENT_STUDY = {
-    "twfe": "twfe estimates a single coefficient; use method twfe_es for its event study",
-    "imputation": "the imputation estimator has no pre-period event-study coefficients; use cs, sunab or twfe_es",
-}
 DEFAULT_MBAR = (0.5, 1.0, 1.5, 2.0)
 TARGETS = ("first", "average")
 
@@ -72,14 +67,18 @@ def check_spec(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_method(method: str, options: dict[str, Any], what: str) -> dict[str, Any]:
-    """Refuse `what` (e.g. '--sensitivity') for methods without an event study; returns the options
-    to estimate with (CS is asked for its universal-base event study)."""
-    if method not in EVENT_STUDY_METHODS:
-        reason = _NO_EVENT_STUDY.get(method, f"method {method!r} has none; use cs, sunab or twfe_es")
-        raise UsageError(f"{what} needs an event study: {reason}")
-    if method == "cs":
+    """Refuse `what` (e.g. '--sensitivity') for methods without an event study (the method registry
+    says which have one); returns the options to estimate with (a method with a `base_period` option,
+    CS, is asked for its universal-base event study, coefficients relative to e = -1)."""
+    from evalkit import methods
+
+    m = methods.get(method)
+    if not m.event_study:
+        with_es = ", ".join(k for k, v in methods.METHODS.items() if v.event_study)
+        raise UsageError(f"{what} needs an event study: {m.event_study_hint or f'method {method!r} has none; use {with_es}'}")
+    if "base_period" in m.option_names():
         if options.get("base_period", "universal") != "universal":
-            raise UsageError(f"{what} needs CS event-study coefficients relative to e = -1: base_period must be 'universal'")
+            raise UsageError(f"{what} needs event-study coefficients relative to e = -1: base_period must be 'universal'")
         return {**options, "base_period": "universal"}
     return dict(options)
 

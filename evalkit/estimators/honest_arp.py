@@ -18,7 +18,7 @@ products instead of one linear programme per point. The hybrid: reject at once i
 least-favourable critical value at size kappa = alpha / 10; otherwise compare eta with the
 1 - (alpha - kappa) / (1 - kappa) quantile of the normal truncated to [v_lo, min(v_up, cv_LF)].
 As in the package, only the post-period moments enter the test, the theta grid is 1,000 points on
-±20 standard errors of l'beta_post around 0 (widened here if the set reaches its edge) and, with a
+±20 standard errors of l'beta_post around 0 (widened here if the set reaches its edge or lies off it) and, with a
 single post-period, the second stage is not truncated at cv_LF.
 """
 
@@ -196,10 +196,14 @@ class RMProblem:
         """Smallest and largest accepted theta on the grid (NaN, NaN if none is accepted)."""
         half = 20 * self.sd_theta
         lo, hi = -half, half
-        for _ in range(8):
+        for attempt in range(8):
             grid = np.linspace(lo, hi, grid_points)
             acc = self.accepts(mbar, grid)
             if not acc.any():
+                if attempt == 0:  # the set lies off the package's grid (estimate far from 0): cover it
+                    id_lo, id_hi = self.identified_set(mbar)
+                    lo, hi = min(lo, id_lo - half), max(hi, id_hi + half)
+                    continue
                 return float("nan"), float("nan")
             if acc[0] or acc[-1]:  # the set reaches the edge of the grid: widen it
                 width = hi - lo

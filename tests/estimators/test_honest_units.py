@@ -138,3 +138,28 @@ def test_rm_constraints_and_dual_vertices():
     # {g >= 0: g'sd = 1}: vertices e_i / sd_i
     v = dual_vertices(np.array([1.0, 2.0, 4.0]), np.zeros((3, 0)))
     assert sorted(map(tuple, v)) == sorted([(1.0, 0, 0), (0, 0.5, 0), (0, 0, 0.25)])
+
+
+@pytest.mark.parametrize("mbar", [0.0, 1.0])
+def test_rm_confidence_set_covers_a_simulated_truth(mbar):
+    # beta_hat ~ N(tau + delta, S) with delta in Delta^RM(mbar) at its edge (post steps = mbar times the
+    # largest pre step, pushed in one direction): the set must cover theta = tau_0 about 95% of the time
+    k, t = 3, 2
+    s = np.array([[4, 2, 1, 1, 1], [2, 4, 2, 1, 1], [1, 2, 4, 2, 1], [1, 1, 2, 4, 2], [1, 1, 1, 2, 4]]) * 1e-4
+    # pre-periods e = -4, -3, -2 (reference -1 = 0): steps -0.01, 0.005, 0.0, the largest 0.01;
+    # post e = 0, 1: both steps equal to mbar * 0.01, the edge of Delta^RM(mbar)
+    step = mbar * 0.01
+    delta = np.array([0.005, -0.005, 0.0, step, 2 * step])
+    tau = np.array([0.0, 0.0, 0.0, 0.03, 0.05])
+    draws = np.random.default_rng(11).multivariate_normal(tau + delta, s, size=600)
+    covered = [RMProblem(b, s, k, t, np.array([1.0, 0.0])).accepts(mbar, np.array([0.03]))[0] for b in draws]
+    assert 0.93 <= np.mean(covered) <= 1.0
+
+
+def test_rm_set_found_when_far_from_zero():
+    # estimate 60 standard errors from 0: outside the package's default grid (0 +- 20 se)
+    s = np.diag([0.01, 0.01, 0.01]) ** 2
+    es = EventStudy((-3, -2, 0), np.array([0.001, -0.001, 0.6]), s, 2, 1)
+    row = relative_magnitude_sensitivity(es, [0.0]).row(0, named=True)
+    assert row["ci_low"] < 0.6 < row["ci_high"]
+    assert row["ci_high"] - row["ci_low"] == pytest.approx(2 * 2.0 * 0.01, rel=0.1)
