@@ -51,7 +51,7 @@ def conclude(analyses: list[dict[str, Any]]) -> list[dict[str, Any]]:
                         "text": "the primary analysis produced no interval."})
             continue
         others = [(a["label"], headline(a["results"])) for a in analyses
-                  if a is not primary and a["results"]["outcome"] == outcome]
+                  if a is not primary and a["results"]["outcome"] == outcome and not a.get("subgroup")]
         others = [(label, h) for label, h in others if h is not None]
         sign = 1 if head["estimate"] > 0 else -1
         disagree = [label for label, h in others if h["estimate"] * sign < 0]

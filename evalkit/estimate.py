@@ -214,6 +214,9 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
     for analysis in plan["analysis"]:
         if progress:
             progress(analysis["label"])
+        if analysis["method"] == "time_to_good":  # not a panel estimator: Ofsted journeys next to the panel
+            analyses.append(time_to_good(analysis, panel_path, sample, inference))
+            continue
         options = dict(analysis.get("options", {}))
         checks = {"sensitivity": analysis.get("sensitivity"), "pretrend": bool(analysis.get("pretrend_test"))}
         if checks["sensitivity"] or checks["pretrend"]:
@@ -221,6 +224,13 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
         rows_for_analysis = sample
         if "donors" in options:  # a per-analysis comparison pool, e.g. councils also judged inadequate
             rows_for_analysis, _ = sample_panel(panel, {**plan.get("sample", {}), "donors": options.pop("donors")})
+        if analysis.get("years"):  # e.g. v1's window kept in v2 so the answers compare
+            rows_for_analysis = rows_for_analysis.filter(pl.col("year").is_between(*analysis["years"]))
+        if analysis.get("subgroup"):  # heterogeneity: only the treated councils of one kind, all comparison councils
+            column, value = analysis["subgroup"].split("=", 1)
+            if column not in rows_for_analysis.columns:
+                raise EvalkitError(f"the panel has no column {column!r} for the subgroup", file=panel_path.name, column=column)
+            rows_for_analysis = rows_for_analysis.filter((pl.col("cohort") == 0) | (pl.col(column) == value))
         if analysis["outcome"] not in sample.columns:
             raise EvalkitError(f"the panel has no column {analysis['outcome']!r}", file=panel_path.name, column=analysis["outcome"], expected="an outcome the panel carries")
         sparse = analysis["outcome"].endswith("_at_inspection")
@@ -236,6 +246,15 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
         accounting = treated_accounting(in_window, rows, dropped, window)
         # Units treated before the window's first year have no pre-period; those after it are not treated here.
         rows = rows.filter((pl.col("cohort") == 0) | pl.col("cohort").is_between(window[0] + 1, window[1]))
+        if analysis["method"] in ("synth", "synth_staggered", "sdid"):  # a synthetic control needs two pre-period years
+            short = set(rows.filter(pl.col("cohort") == window[0] + 1)["unit_code"].unique().to_list())
+            rows = rows.filter(~pl.col("unit_code").is_in(list(short)))
+            for t in accounting:
+                if t["unit"] in short:
+                    t.update(included=False, reason=f"one pre-treatment year only ({window[0]}): too few to fit a synthetic control")
+        if rows.filter(pl.col("cohort") > 0).height == 0:
+            analyses.append(_no_estimate(analysis, window, accounting, dropped))
+            continue
         long = make_panel(rows, unit="unit_code", time="year", outcome=analysis["outcome"], cohort="cohort", source=str(panel_path))
         result = call_estimator(analysis["method"], long, options, inference)
         if analysis.get("primary") or analysis["method"] == "twfe":
@@ -248,9 +267,13 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
             result.diagnostics["sample"] = f"inspection years only: {rows.height} council-years with a published judgement"
         result.diagnostics["units_dropped_for_missing_outcome"] = dropped
         result.diagnostics["treated_units"] = accounting
+        if analysis.get("subgroup"):
+            result.diagnostics["subgroup"] = analysis["subgroup"]
         analyses.append({
             "label": analysis["label"], "title": analysis.get("title", analysis["label"]),
             "primary": bool(analysis.get("primary", False)), "method": analysis["method"], "results": result.to_dict(),
+            **({"reason": analysis["reason"]} if analysis.get("reason") else {}),
+            **({"subgroup": analysis["subgroup"]} if analysis.get("subgroup") else {}),
         })
     context = panel_context(panel_file, sample)
     return {
@@ -269,6 +292,67 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
         },
         "analyses": analyses,
     }
+
+
+def time_to_good(analysis: dict[str, Any], panel_path: Path, sample: pl.DataFrame, inference: dict[str, Any]) -> dict[str, Any]:
+    """The plan's `time_to_good` analysis: Kaplan-Meier curves from the first 'inadequate' judgement to
+    'good or better' by group (evalkit.panel.journeys defines spells, groups and censoring), log-rank
+    tests of the treated councils against each other group. Same shape as every other analysis."""
+    from evalkit.estimators.survival import compare_groups
+    from evalkit.panel import journeys
+
+    judgements = generations.resolve(Path(panel_path).parent / "ofsted.parquet")
+    if not judgements.is_file():
+        raise EvalkitError("no Ofsted judgements next to the panel; run `evalkit ingest`", file=judgements)
+    policy = str(sample["boundary_policy"][0]) if "boundary_policy" in sample.columns and sample.height else "aggregate"
+    lines = journeys.timelines(read_parquet_checked(judgements), policy)
+    groups = journeys.groups_from_panel(sample)
+    spells = journeys.time_to_good(lines, groups)
+    full = read_parquet_checked(generations.resolve(Path(panel_path)))  # names of councils the sample leaves out too
+    names = dict(full.group_by("unit_code").agg(pl.col("unit_name").drop_nulls().last()).iter_rows())
+    spells = spells.with_columns(pl.col("unit_code").replace_strict(names, default=None, return_dtype=pl.Utf8).alias("unit_name"))
+    alpha = float(inference.get("alpha", 0.05))
+    rows, curves, tests = compare_groups(spells["years"].to_numpy(), spells["event"].to_numpy(), spells["group"].to_list(),
+                                         reference="treated", order=journeys.GROUPS, alpha=alpha)
+    estimates = [{"name": r["name"], "aggregation": r["aggregation"], "estimate": r.get("estimate"), "se": None,
+                  "ci_low": None, "ci_high": None, "p_value": r.get("p_value"), "group": None, "time": None,
+                  "event_time": None, "unit": None} for r in rows]
+    results = {
+        "method": "kaplan_meier", "outcome": analysis["outcome"], "estimates": estimates,
+        "inference": {"method": "Kaplan-Meier with Greenwood variance, log(-log) band; two-group log-rank tests",
+                      "alpha": alpha, "logrank": tests},
+        "diagnostics": {
+            "spell": journeys.SPELL, "censoring": journeys.censoring_text(spells),
+            "groups": {g: int(spells.filter(pl.col("group") == g).height) for g in journeys.GROUPS},
+            "directed_in_house_named": journeys.DIRECTED_IN_HOUSE, "not_in_analysis": journeys.NOT_IN_ANALYSIS,
+        },
+        "options": {}, "seed": None,
+        "extra": {
+            "spells": [{k: (str(v) if hasattr(v, "isoformat") else v) for k, v in r.items()} for r in
+                       spells.select("unit_code", "unit_name", "group", "start", "stop", "years", "event", "path").to_dicts()],
+            "km": curves,
+            "timelines": [{"unit": u, "unit_name": names.get(u), "group": groups[u], "date": str(d), "grade": g}
+                          for u, d, g in lines.select("unit_code", "publication_date", "grade").iter_rows()
+                          if groups.get(u) in ("treated", "directed_in_house")],
+        },
+    }
+    return {"label": analysis["label"], "title": analysis.get("title", analysis["label"]), "primary": False,
+            "method": "time_to_good", "results": results,
+            **({"reason": analysis["reason"]} if analysis.get("reason") else {})}
+
+
+def _no_estimate(analysis: dict[str, Any], window: tuple[int, int], accounting: list, dropped: list) -> dict[str, Any]:
+    """An analysis none of whose treated councils can be estimated: kept in the results with the reasons."""
+    results = {
+        "method": analysis["method"], "outcome": analysis["outcome"], "estimates": [], "inference": {},
+        "diagnostics": {"years": list(window), "treated_units": accounting, "units_dropped_for_missing_outcome": dropped,
+                        "no_estimate": "no treated council has both a pre- and a post-treatment year of this outcome"},
+        "options": dict(analysis.get("options", {})), "seed": None, "extra": {},
+    }
+    return {"label": analysis["label"], "title": analysis.get("title", analysis["label"]),
+            "primary": bool(analysis.get("primary", False)), "method": analysis["method"], "results": results,
+            **({"reason": analysis["reason"]} if analysis.get("reason") else {}),
+            **({"subgroup": analysis["subgroup"]} if analysis.get("subgroup") else {})}
 
 
 def run(loaded: LoadedPlan, out_dir: Path, *, command: str, progress: Callable[[str], None] | None = None) -> Path:
@@ -291,7 +375,8 @@ def panel_context(panel_path: Path, sample: pl.DataFrame) -> dict[str, Any]:
     treated_codes = set(sample.filter(pl.col("ever_treated") == 1)["unit_code"].unique().to_list())
     rows = [
         {k: r[k] for k in ("spell_id", "la_code", "la_name", "body_name", "model", "go_live", "go_live_status",
-                           "end_date", "end_type", "dfe_direction", "role", "sources")} | {"first_treated_year": r["first_treated_year"]}
+                           "end_date", "end_type", "dfe_direction", "role", "scope", "assignment", "pre_transfer_grade",
+                           "setup_funding_gbp", "sources") if k in r} | {"first_treated_year": r["first_treated_year"]}
         for r in registry.iter_rows(named=True)
         if r["la_code"] in treated_codes or any(r["la_code"] in code.split(" / ") for code in treated_codes) or r["role"] != "treated"
     ]

@@ -24,7 +24,7 @@ from evalkit.io import atomic_write_bytes, sha256_file, write_parquet
 
 # Order matters only for detection: the first module whose detect() accepts a file reads it.
 SOURCE_MODULES = [
-    "ofsted", "la_codes", "neighbours", "cla", "cin", "workforce", "population", "s251", "lait", "mhclg",
+    "ofsted", "la_codes", "neighbours", "cla", "cin", "workforce", "population", "s251", "lait", "mhclg", "webb",
 ]
 MANIFEST = "manifest.json"
 REGISTRY_FILE = "adm_registry.csv"  # a folder may carry its own registry (the demo does)

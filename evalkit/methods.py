@@ -175,6 +175,11 @@ class TwfeEsOptions(Options):
 
 
 @dataclass(frozen=True)
+class TimeToGoodOptions(Options):
+    """Kaplan-Meier time from the first 'inadequate' judgement to 'good or better' (Ofsted journeys)."""
+
+
+@dataclass(frozen=True)
 class Method:
     """One estimation method: everything the CLI, plan, dispatch and report need to know."""
 
@@ -241,6 +246,12 @@ METHODS: dict[str, Method] = {m.key: m for m in (
            "before the move; with staggered moves and varying effects they can be contaminated, so they "
            "serve mainly the pre-trend test and the sensitivity analysis.", {"alpha": "alpha"},
            ("twfe_event_study",), event_study=True),
+    # Not a panel estimator: `estimate` routes it to estimate.time_to_good (Ofsted judgements next to the panel).
+    Method("time_to_good", "evalkit.estimators.survival:kaplan_meier", TimeToGoodOptions,
+           "time to good (Kaplan-Meier)",
+           "Follows each council from its first 'inadequate' judgement to its first 'good or better', "
+           "counting councils still waiting as censored, and compares groups with a log-rank test.",
+           {}, ("kaplan_meier",)),
 )}
 METHOD_KEYS: tuple[str, ...] = tuple(METHODS)
 CONTROL_CHOICES: tuple[str, ...] = typing.get_args(Control)

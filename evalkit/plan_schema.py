@@ -124,6 +124,11 @@ class AnalysisBase(_Model):
     options: Any = None
     sensitivity: Sensitivity | None = Field(None, description="Rambachan-Roth sensitivity of the event study.")
     pretrend_test: bool | None = Field(None, description="Wald test that the pre-period event-study coefficients are 0.")
+    reason: Text | None = Field(None, description="Why this analysis is in the plan (plan v2 gives one per outcome).")
+    years: list[int] | None = Field(None, min_length=2, max_length=2,
+                                    description="[first, last]: this analysis' own window inside [sample].years.")
+    subgroup: str | None = Field(None, pattern=r"^(model|assignment|scope)=[a-z_]+$",
+                                 description="Only the treated councils with this registry value, e.g. model=council_company.")
 
     @model_validator(mode="after")
     def _title(self) -> AnalysisBase:
@@ -220,6 +225,8 @@ def _cross_checks(model: Plan, raw_options: list[dict[str, Any]], file: Path) ->
         if a.label in labels:
             raise fail(f"analysis[{i}].label", f"duplicate label {a.label!r}", "a label used by one analysis only")
         labels.add(a.label)
+        if a.years and a.years[0] > a.years[1]:
+            raise fail(f"analysis[{i}].years", f"first year {a.years[0]} is after last year {a.years[1]}", "[first, last]")
         if a.sensitivity is not None or a.pretrend_test:
             from evalkit import sensitivity
             from evalkit.errors import UsageError

@@ -43,6 +43,28 @@ MEASURE_SOURCES: dict[str, list[tuple[str, str]]] = {
     # The other publications' series, kept whole for robustness checks and break tests.
     "spend_csc_total_s251": [("s251", "spend_csc_total")],
     "spend_csc_total_ro": [("mhclg_ro", "spend_csc_total")],
+    "spend_cla_ro": [("mhclg_ro", "spend_cla")],
+    # Placement unit costs (LAIT, 2015-16 on): pounds per child per week.
+    "spend_cla_per_child_week": [("lait", "spend_cla_per_child_week")],
+    "spend_fostering_per_child_week": [("lait", "spend_fostering_per_child_week")],
+    "spend_residential_per_child_week": [("lait", "spend_residential_per_child_week")],
+    "vacancy_rate_fte": [("workforce", "vacancy_rate_fte")],
+    "caseload_fte": [("workforce", "caseload_fte")],
+    "cpp_subsequent_percent": [("cin", "cpp_subsequent_percent")],
+    "cin_starts": [("cin", "cin_starts")],
+    "cpp_starts": [("cin", "cpp_starts")],
+    "section47": [("cin", "section47")],
+    "cla_ceasing": [("cla", "cla_ceasing")],
+}
+# Spending on ONE definition from 2008-09 (year 2009): the same S251 gross lines read from the
+# publication that carries them in each year (source, measure, first year, last year). Bridge
+# years, where two of these sources overlap, are compared in docs/spending-bridge.md and tested.
+SPLICED: dict[str, list[tuple[str, str, int, int]]] = {
+    "spend_csc_s251": [("s251", "spend_csc_total", 2009, 2014), ("s251_webb", "spend_csc_total", 2015, 2015),
+                       ("lait", "spend_csc_total", 2016, 2100)],
+    "spend_cla_s251": [("s251", "spend_cla", 2009, 2014), ("s251_webb", "spend_cla", 2015, 2015),
+                       ("lait", "spend_cla", 2016, 2100)],
+    "spend_cyp_s251": [("s251", "spend_cyp_total", 2009, 2015), ("lait", "spend_cyp_total", 2016, 2100)],
 }
 POPULATION = [("population", "population_0_17")]
 # Sources whose year label is shifted to the panel's financial year (see the module docstring).
@@ -213,7 +235,8 @@ def _treatment(frame: pl.DataFrame, registry: pl.DataFrame, policy: str) -> pl.D
         pl.col("la_code").map_elements(lambda c: boundaries.unit_of(c, policy), return_dtype=pl.Utf8).alias("la_code")
     )
     table = reg.treatment_table(registry).select(
-        pl.col("la_code").alias("unit_code"), "first_treated_year", "model", "exit_year", "spell_id", "dfe_direction"
+        pl.col("la_code").alias("unit_code"), "first_treated_year", "model", "exit_year", "spell_id", "dfe_direction",
+        "scope", "assignment", "pre_transfer_grade",
     )
     missing = sorted(set(table["unit_code"].to_list()) - set(frame["unit_code"].unique().to_list()))
     if missing:
@@ -270,13 +293,24 @@ def build_panel(
             picked.select("unit_code", "year", pl.col("value").alias(column), pl.col("marker").alias(f"{column}_marker")),
             on=["unit_code", "year"], how="left",
         )
+    for column, pieces in SPLICED.items():
+        parts = []
+        for source, measure, first, last in pieces:
+            picked, found = _pick(measures.filter(pl.col("year").is_between(first, last)), [(source, measure)])
+            if found is not None:
+                parts.append(picked)
+        if parts:
+            sources[column] = " + ".join(f"{s} {a}-{min(b, int(frame['year'].max()))}" for s, _, a, b in pieces)
+            frame = frame.join(pl.concat(parts).select("unit_code", "year", pl.col("value").alias(column),
+                                                       pl.col("marker").alias(f"{column}_marker")),
+                               on=["unit_code", "year"], how="left")
+    frame = _population_back(frame, measures)
     frame = _derived(frame)
     frame = _ofsted(tables.get("ofsted"), frame, policy)
     frame = _treatment(frame, registry, policy)
     frame = _regions(frame, tables.get("la_codes"), policy)
     frame = frame.with_columns(pl.lit(policy).alias("boundary_policy")).sort("unit_code", "year")
-    covered = [c for c in [*MEASURE_SOURCES, "population_0_17", "cla_rate_per_10000", "cin_rate_per_10000",
-                           "cpp_rate_per_10000", "spend_csc_per_child", "ofsted_grade"] if c in frame.columns]
+    covered = [c for c in [*MEASURE_SOURCES, *SPLICED, "population_0_17", *DERIVED_RATES, "ofsted_grade"] if c in frame.columns]
     diagnostics = {
         "synthetic_demo": manifest.get("synthetic_demo", False),
         "units": frame["unit_code"].n_unique(),
@@ -288,26 +322,76 @@ def build_panel(
         "coverage": [_coverage(frame, c) for c in covered],
         "year_convention": "year t = year ending 31 March t; population mid-(t-1); workforce 30 Sept t-1; Ofsted grade in force on 31 March t",
         "treatment_convention": "first treated year = first year whose 31 March falls after go-live; exit year likewise for returns in-house",
-        "spending": "nominal pounds (no deflator is applied yet); spend per child = spend / population 0-17 (mid t-1)",
+        "spending": "nominal pounds unless a deflator is given (then every spend_* column has a _real twin); "
+                    "spend per child = spend / population 0-17 (mid t-1); *_s251 columns splice the S251 gross lines "
+                    "across publications on one definition (see column_sources)",
+        "population_before_2013": "mid-2009 0-17 population from SFR27/2010 for 2010; 2011 and 2012 linearly interpolated "
+                                  "between mid-2009 and mid-2012; 2009 carries mid-2009 back one year (marker "
+                                  "'interpolated' / 'carried_back')",
     }
     return frame, diagnostics
 
 
+PER_10K = {"cla_count": "cla_rate_per_10000", "cin_count": "cin_rate_per_10000", "cpp_count": "cpp_rate_per_10000",
+           "referrals": "referral_rate_per_10000", "cla_starts": "cla_starts_per_10000"}
+# (numerator, denominator) -> ratio column: spending per child aged 0-17, per child in need, per child in care.
+RATIOS = {
+    "spend_csc_per_child": ("spend_csc_total", "population_0_17"),
+    "spend_csc_per_child_s251": ("spend_csc_s251", "population_0_17"),
+    "spend_cyp_per_child_s251": ("spend_cyp_s251", "population_0_17"),
+    "spend_csc_per_cin": ("spend_csc_s251", "cin_count"),
+    "spend_cla_per_cla": ("spend_cla_s251", "cla_count"),
+}
+DERIVED_RATES = [*PER_10K.values(), *RATIOS]
+
+
+def _population_back(frame: pl.DataFrame, measures: pl.DataFrame) -> pl.DataFrame:
+    """0-17 population for 2009-2012, where the ONS series on hand starts at mid-2012 (year 2013).
+
+    Mid-2009 comes from the CLA return of 2010 (SFR27, `population_0_17_cla_denominator`); mid-2010
+    and mid-2011 are interpolated linearly to mid-2012; year 2009 (mid-2008) carries mid-2009 back.
+    Marked, never silent: `population_0_17_marker` says 'interpolated' or 'carried_back'.
+    """
+    base, _ = _pick(measures.filter(pl.col("year") == 2010), [("cla", "population_0_17_cla_denominator")])
+    if base.height == 0 or "population_0_17" not in frame.columns:
+        return frame
+    later = frame.filter(pl.col("year") == 2013).select("unit_code", pl.col("population_0_17").alias("_p13"))
+    anchors = base.select("unit_code", pl.col("value").alias("_p10")).join(later, on="unit_code", how="left")
+    out = frame.join(anchors, on="unit_code", how="left")
+    step = (pl.col("_p13") - pl.col("_p10")) / 3
+    filled = (
+        pl.when(pl.col("year") == 2010).then(pl.col("_p10"))
+        .when(pl.col("year") == 2009).then(pl.col("_p10"))
+        .when(pl.col("year") == 2011).then((pl.col("_p10") + step).round(0))
+        .when(pl.col("year") == 2012).then((pl.col("_p10") + 2 * step).round(0))
+    )
+    marker = (pl.when(pl.col("year") == 2009).then(pl.lit("carried_back"))
+              .when(pl.col("year").is_in([2011, 2012])).then(pl.lit("interpolated")))
+    if "population_0_17_marker" not in out.columns:
+        out = out.with_columns(pl.lit(None, dtype=pl.Utf8).alias("population_0_17_marker"))
+    use = pl.col("population_0_17").is_null() & pl.col("year").is_between(2009, 2012) & filled.is_not_null()
+    return out.with_columns(
+        pl.when(use).then(filled).otherwise(pl.col("population_0_17")).alias("population_0_17"),
+        pl.when(use).then(marker).otherwise(pl.col("population_0_17_marker")).alias("population_0_17_marker"),
+    ).drop("_p10", "_p13")
+
+
 def _derived(frame: pl.DataFrame) -> pl.DataFrame:
-    """Rates per 10,000 children and spending per child, recomputed from counts (so aggregated
-    units and every year use one definition); each rate inherits its count's missing-value marker."""
-    per_10k = {"cla_count": "cla_rate_per_10000", "cin_count": "cin_rate_per_10000", "cpp_count": "cpp_rate_per_10000"}
-    for count, rate in per_10k.items():
+    """Rates per 10,000 children and spending per child / per child in need / per child in care,
+    recomputed from counts (so aggregated units and every year use one definition); each rate
+    inherits its numerator's missing-value marker."""
+    for count, rate in PER_10K.items():
         if count in frame.columns:
             frame = frame.with_columns(
                 (pl.col(count) / _positive("population_0_17") * 10_000).round(4).alias(rate),
                 pl.col(f"{count}_marker").alias(f"{rate}_marker"),
             )
-    if "spend_csc_total" in frame.columns:
-        frame = frame.with_columns(
-            (pl.col("spend_csc_total") / _positive("population_0_17")).round(4).alias("spend_csc_per_child"),
-            pl.col("spend_csc_total_marker").alias("spend_csc_per_child_marker"),
-        )
+    for ratio, (num, den) in RATIOS.items():
+        if num in frame.columns and den in frame.columns:
+            frame = frame.with_columns(
+                (pl.col(num) / _positive(den)).round(4).alias(ratio),
+                pl.col(f"{num}_marker").alias(f"{ratio}_marker"),
+            )
     return frame
 
 
@@ -344,7 +428,7 @@ def _coverage(frame: pl.DataFrame, column: str) -> dict:
 
 def _reason(marker: str | None) -> str:
     return {
-        None: "not_published", "c": "suppressed", "x": "not_available", "z": "not_applicable", "u": "low_reliability",
+        None: "not_published", "interpolated": "interpolated", "carried_back": "carried_back", "c": "suppressed", "x": "not_available", "z": "not_applicable", "u": "low_reliability",
         "low": "rounded_to_zero", "blank": "blank", "partial_aggregate": "reorganisation", "rate_not_aggregable": "reorganisation",
     }.get(marker, f"marker_{marker}")
 

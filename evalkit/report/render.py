@@ -19,6 +19,8 @@ from typing import Any
 from evalkit import methods
 from evalkit.errors import EvalkitError
 from evalkit.io import atomic_write_text
+from evalkit.report import council
+from evalkit.report import council_figures as CF
 from evalkit.report import figures as F
 from evalkit.report import sensitivity as S
 from evalkit.report.blocks import (
@@ -52,11 +54,6 @@ DETAIL_AGGREGATIONS = {
     "pretrend": "Pre-trend test (Wald chi-squared of the pre-move coefficients; 'Effect' is the statistic)",
 }
 SYNTH_EXTRAS = ("paths", "placebo", "weights", "rmspe", "event_study")
-
-REGISTRY_HEADERS = {"unit": "Code", "la_code": "Code", "la_name": "Council", "name": "Council",
-                    "first_year": "First year", "source_url": "Source"}
-REGISTRY_FIRST = ("unit", "la_code", "la_name", "name", "model", "provider", "first_year", "start_date",
-                  "end_date", "source", "source_url", "source_note", "notes")
 
 
 # --------------------------------------------------------------------------- formatting
@@ -183,6 +180,10 @@ def _unit_names(doc: dict[str, Any]) -> dict[str, str]:
         name = r.get("la_name") or r.get("name")
         if unit and name:
             names[str(unit)] = str(name)
+    for a in doc.get("analyses") or []:  # harmonised units (e.g. "314 / 318") are named in each analysis' accounting
+        for t in ((a.get("results") or {}).get("diagnostics") or {}).get("treated_units") or []:
+            if isinstance(t, dict) and t.get("unit") and t.get("name") and str(t["unit"]) not in names:
+                names[str(t["unit"])] = str(t["name"])
     return names
 
 
@@ -275,8 +276,21 @@ def analysis_figures(doc: dict[str, Any], analysis: dict[str, Any]) -> list[F.Sv
     if sens is not None:
         out.append(S.figure(sens, slug=f"{label}-sensitivity", title=f"{title}: sensitivity to parallel trends",
                             outcome=outcome, demo=demo))
+    if analysis.get("method") == "time_to_good":
+        moves = {str(r["la_code"]): int(r["first_treated_year"]) for r in doc.get("registry") or []
+                 if isinstance(r, dict) and r.get("role") == "treated" and isinstance(r.get("first_treated_year"), int)}
+        out.append(CF.ofsted_timelines(extra.get("timelines") or [], slug=f"{label}-timelines",
+                                       title="Ofsted judgements: councils that moved, and councils under a direction",
+                                       demo=demo, moves=moves))
+        out.append(CF.km_curves(extra.get("km") or [], extra.get("spells") or [], slug=f"{label}-km",
+                                title="Time from 'inadequate' to 'good or better' (Kaplan-Meier)", demo=demo))
+        return [f for f in out if f is not None]
     times = _treatment_times(doc, results)
-    if extra.get("paths"):
+    if extra.get("paths") and extra.get("rmspe") and "event_time" in extra["paths"][0]:
+        out.append(CF.synth_councils(extra["paths"], extra.get("placebo"), extra.get("rmspe"), results.get("estimates") or [],
+                                     _unit_names(doc), slug=f"{label}-councils", title=f"{title}: each council against its synthetic control",
+                                     outcome=outcome, demo=demo))
+    elif extra.get("paths"):
         out.append(F.synth_paths(extra["paths"], slug=f"{label}-synth-paths",
                                  title=f"{title}: treated and synthetic control", outcome=outcome,
                                  demo=demo, treatment_times=times))
@@ -332,6 +346,14 @@ def _analysis_blocks(doc: dict[str, Any], analysis: dict[str, Any], figs: list[F
     if _uncertainty(inference):
         desc.append(f" Uncertainty: {_uncertainty(inference)}.")
     blocks.append(Para(desc))
+    if analysis.get("reason"):
+        blocks.append(Para(["Why this analysis: ", str(analysis["reason"])]))
+    if analysis.get("method") == "time_to_good":
+        blocks += council.journey_blocks(doc, analysis)
+        blocks += [Fig(f) for f in figs]
+        return blocks
+    if (results.get("diagnostics") or {}).get("no_estimate"):
+        blocks.append(Para(["No estimate: ", str(results["diagnostics"]["no_estimate"]), "."]))
     rows = results.get("estimates") or []
     main = _main_rows(rows)
     if main:
@@ -511,19 +533,6 @@ def _coverage_blocks(doc: dict[str, Any]) -> list:
     return blocks
 
 
-def _registry_blocks(doc: dict[str, Any]) -> list:
-    blocks: list = [Heading(2, "Treated councils and sources", "registry")]
-    reg = [r for r in doc.get("registry") or [] if isinstance(r, dict)]
-    if not reg:
-        return blocks + [Para("No treated councils were recorded.")]
-    keys = {k for r in reg for k in r}
-    cols = [k for k in REGISTRY_FIRST if k in keys] + sorted(keys - set(REGISTRY_FIRST))
-    blocks.append(Table(columns=[REGISTRY_HEADERS.get(c, c.replace("_", " ").capitalize()) for c in cols],
-                        rows=[[_cell(r.get(c)) for c in cols] for r in reg],
-                        caption=f"{len(reg)} treated council(s) used in the estimates, with the sources for each"))
-    return blocks
-
-
 def _balance_blocks(doc: dict[str, Any]) -> list:
     blocks: list = [Heading(2, "Balance", "balance")]
     bal = [b for b in doc.get("balance") or [] if isinstance(b, dict)]
@@ -611,9 +620,10 @@ def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
                 f"({level} confidence interval {fmt_ci(row.get('ci_low'), row.get('ci_high'))}). See ",
                 Link("Which estimate to trust", "#trust"), " for why this estimate.",
             ], css="brief"))
+    blocks += council.bottom_line_blocks(doc)
     if doc.get("conclusions"):
         blocks.append(Heading(2, "The answer", "answer"))
-        blocks.append(BulletList([[Strong(f"{c['outcome']}: {c['verdict']}. "), c["text"]] for c in doc["conclusions"]]))
+        blocks.append(BulletList(council.verdict_items(doc)))
         if doc.get("decision_rule"):
             blocks.append(Para(["Decision rule (fixed in the plan): ", str(doc["decision_rule"])]))
     blocks += _plan_blocks(doc)
@@ -648,8 +658,9 @@ def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
     else:
         blocks.append(Heading(2, "Results", "results"))
         blocks += analysis_section(others)
+    blocks += council.heterogeneity_blocks(doc)
     blocks += _coverage_blocks(doc)
-    blocks += _registry_blocks(doc)
+    blocks += council.registry_blocks(doc)
     blocks += _balance_blocks(doc)
     blocks += _limitations_blocks(doc)
     blocks += _provenance_blocks(doc)

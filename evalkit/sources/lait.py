@@ -20,6 +20,8 @@ FamilySupportFinance           spend_family_support                gbp
 C&YPExpenditure                spend_cyp_total                     gbp (CYPS, excluding CERA)
 (derived, see below)           spend_csc_total                     gbp
 LACFinance                     spend_cla_per_child_week            gbp_per_child_week
+FosteringFinance               spend_fostering_per_child_week      gbp_per_child_week
+RescareFinance                 spend_residential_per_child_week    gbp_per_child_week
 =============================  ==================================  =========================
 
 ``spend_csc_total`` = TotalLACFinance + OtherChildren&FamilyFinance + SafeguardingFinance +
@@ -27,8 +29,10 @@ FamilySupportFinance + YouthJusticeFinance: the same lines (EES 3.1.11 + 3.2.1 +
 3.6.1) as ``s251.spend_csc_total`` from 2012-13 on; null with the component's marker when any part
 is missing. ``LACFinance`` is the dictionary's "Looked after children - S251/Outturn weekly unit
 costs" = total CLA spend / CLA at 31 March / 365 × 7, rounded to £5: a per-child-per-week cost, not
-a total, so it gets its own unit. The other unit costs (Fostering, Rescare, Adoption, SW, SEN) have
-denominators outside children's social care spending and are not taken. LAIT publishes no net
+a total, so it gets its own unit. ``FosteringFinance`` and ``RescareFinance`` are the weekly unit
+costs of a foster and of a residential placement (spend on the line / children in such placements,
+per week, per the dictionary): the placement prices a director of children's services watches.
+Adoption, SW and SEN unit costs are not taken. LAIT publishes no net
 figures, so there are no ``_net`` measures. Values are £ as published (×1).
 
 ``year`` = financial year's end year (``2016-17 (OT)`` -> 2017), reference_date 31 March.
@@ -47,7 +51,7 @@ from evalkit.sources.common import finish_measures, read_csv_text, reject_duplic
 
 NAME = "lait"
 KIND = "measures"
-PARSER_VERSION = "1.0"
+PARSER_VERSION = "1.1"
 
 COLUMNS = ["Short Desc", "Data item", "Years", "LA and Regions", "Values", "LA Number", "Region"]
 REQUIRED = ["Short Desc", "Years", "LA and Regions", "Values", "LA Number"]
@@ -58,12 +62,14 @@ PUBLISHED = {
     "FamilySupportFinance": ("spend_family_support", "gbp"),
     "C&YPExpenditure": ("spend_cyp_total", "gbp"),
     "LACFinance": ("spend_cla_per_child_week", "gbp_per_child_week"),
+    "FosteringFinance": ("spend_fostering_per_child_week", "gbp_per_child_week"),
+    "RescareFinance": ("spend_residential_per_child_week", "gbp_per_child_week"),
 }
 CSC_PARTS = ("TotalLACFinance", "OtherChildren&FamilyFinance", "SafeguardingFinance", "FamilySupportFinance",
              "YouthJusticeFinance")
 GROSS = {"TotalLACFinance", "OtherChildren&FamilyFinance", "SafeguardingFinance", "FamilySupportFinance",
          "YouthJusticeFinance", "C&YPExpenditure"}
-UNIT_COSTS = {"LACFinance"}
+UNIT_COSTS = {"LACFinance", "FosteringFinance", "RescareFinance"}
 MISSING = "-"
 
 

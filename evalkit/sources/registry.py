@@ -26,6 +26,15 @@ COLUMNS = [
     "spell_id", "la_code", "gss_code", "la_name", "body_name", "model", "go_live", "go_live_status",
     "end_date", "end_type", "end_status", "dfe_direction", "role", "sources",
 ]
+# Facts carried over from the research notes (../shared/domain/adm_registry.csv), each with its status;
+# optional so older registries and users' extra rows still load (missing -> "").
+OPTIONAL = [
+    "scope", "scope_status", "assignment", "assignment_status", "pre_transfer_grade", "pre_transfer_grade_status",
+    "setup_funding_gbp", "setup_funding_status",
+]
+SCOPES = {"csc", "wider", ""}  # children's social care only, or wider (early help, education, health ...)
+ASSIGNMENTS = {"imposed", "voluntary", "mixed", ""}  # mixed: a council decision while under DfE intervention
+GRADES = {"outstanding", "good", "requires_improvement", "inadequate", ""}
 MODELS = {"independent_trust", "council_company", "social_enterprise", "partnership", "commissioner", "none", "other"}
 ROLES = {"treated", "model_change", "comparison", "other_intervention"}
 STATUSES = {"seen", "uncertain", ""}
@@ -82,10 +91,11 @@ def _read_one(path: Path) -> pl.DataFrame:
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise EvalkitError(f"missing column(s) {', '.join(missing)}; found {', '.join(frame.columns)}", file=path.name, row=1, column=missing[0])
-    unknown = [c for c in frame.columns if c not in COLUMNS]
+    unknown = [c for c in frame.columns if c not in COLUMNS + OPTIONAL]
     if unknown:
-        raise EvalkitError(f"unknown column(s) {', '.join(unknown)}", file=path.name, row=1, column=unknown[0], expected=", ".join(COLUMNS))
-    frame = frame.select(COLUMNS).with_columns(pl.all().fill_null(""))
+        raise EvalkitError(f"unknown column(s) {', '.join(unknown)}", file=path.name, row=1, column=unknown[0], expected=", ".join(COLUMNS + OPTIONAL))
+    frame = frame.with_columns([pl.lit("").alias(c) for c in OPTIONAL if c not in frame.columns])
+    frame = frame.select(COLUMNS + OPTIONAL).with_columns(pl.all().fill_null(""))
     go_dates, precisions, end_dates, first_years = [], [], [], []
     for k, r in enumerate(frame.iter_rows(named=True)):
         row = k + 2
@@ -94,6 +104,14 @@ def _read_one(path: Path) -> pl.DataFrame:
         _check_choice(r, "go_live_status", STATUSES, path.name, row)
         _check_choice(r, "dfe_direction", DIRECTIONS, path.name, row)
         _check_choice(r, "end_type", END_TYPES, path.name, row)
+        _check_choice(r, "scope", SCOPES, path.name, row)
+        _check_choice(r, "assignment", ASSIGNMENTS, path.name, row)
+        _check_choice(r, "pre_transfer_grade", GRADES, path.name, row)
+        for column in ("scope_status", "assignment_status", "pre_transfer_grade_status", "setup_funding_status"):
+            _check_choice(r, column, STATUSES, path.name, row)
+        if r["setup_funding_gbp"] and not r["setup_funding_gbp"].isdigit():
+            raise EvalkitError(f"{r['setup_funding_gbp']!r} is not a sum in pounds", file=path.name, row=row,
+                               column="setup_funding_gbp", expected="whole pounds, e.g. 2900000, or empty when not seen")
         if not re.fullmatch(r"\d{3}", r["la_code"]):
             raise EvalkitError(f"{r['la_code']!r} is not a DfE LA code", file=path.name, row=row, column="la_code", expected="a 3-digit DfE code")
         if r["role"] in ("treated", "model_change") and not r["sources"].strip():
@@ -152,6 +170,7 @@ def treatment_table(reg: pl.DataFrame) -> pl.DataFrame:
             pl.col("spell_id").first(),
             pl.col("la_name").first(),
             pl.col("dfe_direction").first(),
+            *[pl.col(c).first() for c in ("scope", "assignment", "pre_transfer_grade", "setup_funding_gbp")],
         )
         .join(exits.group_by("la_code").agg(pl.col("exit_date").max()), on="la_code", how="left")
         .with_columns(
