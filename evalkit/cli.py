@@ -90,6 +90,51 @@ def progress(label: str) -> Iterator:
         yield lambda item: bar.update(task, description=f"{label}: {item}")
 
 
+@contextmanager
+def counter(label: str, unit: str) -> Iterator:
+    """A bar with elapsed and remaining time, for loops of known length; yields (start(total), advance(done)).
+    Silent under --quiet or when stderr is not a terminal (CI logs get the summary lines only)."""
+    if STATE["quiet"] or not sys.stderr.isatty():
+        yield (lambda total: None), (lambda done, item=None: None)
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn(unit), TimeElapsedColumn(), TextColumn("remaining"), TimeRemainingColumn(),
+                  console=_console(True), transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def start(total: int) -> None:
+            bar.update(task, total=total)
+
+        def advance(done: int, item: str | None = None) -> None:
+            bar.update(task, completed=done, description=f"{label}: {item}" if item else label)
+
+        yield start, advance
+
+
+BackendOpt = Annotated[Optional[str], typer.Option("--backend", help="Where loops run: serial | processes | dask (default: EVALKIT_BACKEND, or dask when DASK_SCHEDULER_ADDRESS is set, else serial).")]
+WorkersOpt = Annotated[Optional[int], typer.Option("--workers", help="Local processes (processes backend) or LocalCluster workers (dask without --scheduler). Default: EVALKIT_JOBS or the number of CPUs.")]
+SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", help="Address of a running Dask scheduler, e.g. tcp://host:8786 (default: DASK_SCHEDULER_ADDRESS).")]
+
+
+def _configure_parallel(backend: Optional[str], workers: Optional[int], scheduler: Optional[str]) -> None:
+    from evalkit import parallel
+
+    if scheduler and backend not in (None, "dask"):
+        raise UsageError("--scheduler needs --backend dask")
+    parallel.configure(backend=backend or ("dask" if scheduler else None), workers=workers, scheduler=scheduler)
+    parallel.settings()  # a bad EVALKIT_BACKEND is a usage error now, not mid-run
+
+
 def command_line() -> str:
     """The command as typed, without the path of the executable (reports must not hold local paths)."""
     return " ".join(["evalkit", *map(shlex.quote, sys.argv[1:])])
@@ -184,13 +229,14 @@ def _resolve_plan(plan: Optional[Path]) -> Path:
     raise UsageError("give --plan PLAN (the default plan is only for the embedded demo data)")
 
 
-def run_plan_into(plan_path: Path, out_root: Path, *, allow_deviations: bool, command: str, tick=None) -> Path:
+def run_plan_into(plan_path: Path, out_root: Path, *, allow_deviations: bool, command: str, tick=None,
+                  cache_dir: Optional[Path] = None) -> Path:
     """Run a plan and write its results into out_root/<plan name>/; returns that folder."""
     from evalkit import estimate as stage
     from evalkit.plan import open_plan
 
     loaded = open_plan(plan_path, allow_deviations=allow_deviations)
-    return stage.run(loaded, out_root / loaded.name, command=command, progress=tick)
+    return stage.run(loaded, out_root / loaded.name, command=command, progress=tick, cache_dir=cache_dir)
 
 
 @app.command(short_help="Run a plan's analyses, or one method on any long panel.")
@@ -218,6 +264,10 @@ def estimate(
     m_values: Annotated[Optional[str], typer.Option("--m", help="--sensitivity sd: comma-separated M values, outcome units per period (required).")] = None,
     sensitivity_target: Annotated[Optional[Literal["first", "average"]], typer.Option("--sensitivity-target", help="The first post-period effect (default), or the average of the post periods.")] = None,
     pretrend_test: Annotated[bool, typer.Option("--pretrend-test", help="With --panel: Wald test that the pre-period event-study coefficients are 0 (a 'pretrend' row).")] = False,
+    backend: BackendOpt = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    use_cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse analyses whose exact inputs (data, options, evalkit code) are unchanged, from OUT/.cache/.")] = True,
 ) -> None:
     """Run the estimators: the analyses of a plan on the council panel, or one method on any long panel.
 
@@ -240,9 +290,21 @@ def estimate(
         return
     if checks:
         raise UsageError("--sensitivity, --mbar, --m, --sensitivity-target and --pretrend-test go with --panel; in a plan use the analysis's sensitivity table")
+    _configure_parallel(backend, workers, scheduler)
     plan_path = _resolve_plan(plan)
-    with data_lock(out_root), progress("estimate") as tick:
-        target = run_plan_into(plan_path, out_root, allow_deviations=allow_deviations, command=command_line(), tick=tick)
+    with data_lock(out_root), counter("estimate", "analyses") as (start, advance):
+        seen: list[str] = []
+
+        def tick(label: str) -> None:  # called as each analysis starts
+            if not seen:
+                from evalkit import plan as plans
+
+                start(len(plans.load_plan(plan_path)["analysis"]))
+            advance(len(seen), label)
+            seen.append(label)
+
+        target = run_plan_into(plan_path, out_root, allow_deviations=allow_deviations, command=command_line(), tick=tick,
+                               cache_dir=out_root / ".cache" if use_cache else None)
     _print_headlines(target / "results.json")
     say(f"results -> {target}/results.json, results.parquet")
 
@@ -336,6 +398,48 @@ def _print_headlines(results_json: Path) -> None:
             say(f"  {a['label']:<28} {a['results']['outcome']:<24} {head['estimate']:>9.3f} {ci}")
 
 
+# --- multiverse -------------------------------------------------------------------------------------
+
+@app.command()
+def multiverse(
+    plan: Annotated[Path, typer.Option("--plan", help="A plan with a [multiverse] table.")],
+    max_specs: Annotated[Optional[int], typer.Option("--max-specs", help="Override the plan's max_specs (a seeded random subset when there are more).")] = None,
+    out_root: Annotated[Path, typer.Option("--out", help="Where results go (reports/<plan name>/).")] = REPORTS,
+    backend: BackendOpt = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+) -> None:
+    """Run every specification the plan's [multiverse] table defines, with the plan's inference.
+
+    Outputs in OUT/<name>/: multiverse.parquet (one row per specification: its choices, estimate,
+    interval, p-value, treated councils used), multiverse.json (how specifications were chosen and the
+    summary) and fig-multiverse.svg (the specification curve). `evalkit report` then states the summary.
+    """
+    from evalkit import plan as plans
+    from evalkit.multiverse import write_multiverse
+    from evalkit.report.multiverse import sentences
+
+    _configure_parallel(backend, workers, scheduler)
+    doc_plan = plans.load_plan(plan)
+    if "multiverse" not in doc_plan:
+        raise UsageError(f"{plan} has no [multiverse] table")
+    plans.check_against_lock(plan, allow_deviations=False)
+    if max_specs is not None:
+        if max_specs < 1:
+            raise UsageError("--max-specs must be at least 1")
+        doc_plan["multiverse"]["max_specs_in_plan"] = doc_plan["multiverse"]["max_specs"]
+        doc_plan["multiverse"]["max_specs"] = max_specs
+    target = out_root / doc_plan["plan"]["name"]
+    with data_lock(out_root), counter("multiverse", "specifications") as (start, advance):
+        doc = write_multiverse(doc_plan, target, on_start=start, on_result=advance)
+    note = doc["specifications"]
+    say(f"{len(doc['rows'])} specification(s) ({note['subset']}; {note['distinct_specifications']} distinct, "
+        f"{note['not_applicable_combinations']} combinations not applicable)")
+    for line in sentences(doc["summary"], note["outcome"]):
+        say("  " + line)
+    say(f"multiverse -> {target}/multiverse.parquet, multiverse.json, fig-multiverse.svg")
+
+
 # --- report -----------------------------------------------------------------------------------------
 
 @app.command(short_help="Write report.html and report.md from results.json.")
@@ -367,7 +471,12 @@ def report(
 # --- verify -----------------------------------------------------------------------------------------
 
 @app.command(short_help="Rerun a report and compare every output byte for byte.")
-def verify(report_dir: Annotated[Path, typer.Argument(help="A folder written by `evalkit estimate` and `evalkit report`.")]) -> None:
+def verify(
+    report_dir: Annotated[Path, typer.Argument(help="A folder written by `evalkit estimate` and `evalkit report`.")],
+    backend: BackendOpt = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+) -> None:
     """Rerun the recorded plan from its recorded inputs and compare every output byte for byte.
 
     Exits 0 when the rerun reproduces results.json, results.parquet, report.html, report.md and the
@@ -389,9 +498,14 @@ def verify(report_dir: Annotated[Path, typer.Argument(help="A folder written by 
         doc = json.loads((recorded / "results.json").read_text(encoding="utf-8"))
         fresh = Path(tempfile.mkdtemp(prefix="evalkit-verify-"))
         stage.run(LoadedPlan.from_results(doc), fresh, command=doc["provenance"]["command"])
+        if (recorded / "multiverse.json").exists() and doc["plan"].get("multiverse"):
+            from evalkit.multiverse import write_multiverse
+
+            write_multiverse(doc["plan"], fresh)  # the multiverse is rerun too, never copied
         render_report(fresh / "results.json", fresh)
         return fresh
 
+    _configure_parallel(backend, workers, scheduler)
     notes: list[str] = []
     differences = verifier.verify(report_dir, rerun, notes)
     if differences:
@@ -483,7 +597,11 @@ def main() -> None:
     """Console entry point: one line and exit 1 for bad data, exit 2 for bad usage."""
     terminate_as_interrupt()
     try:
-        code = app(standalone_mode=False)
+        try:
+            code = app(standalone_mode=False)
+        finally:
+            if "evalkit.parallel" in sys.modules:  # a Dask client or local cluster this run opened
+                sys.modules["evalkit.parallel"].close_clients()
     except EvalkitError as exc:
         sys.stderr.write(f"error: {exc.one_line()}\n")
         sys.exit(1)

@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from evalkit import __version__, generations, methods, sensitivity
+from evalkit import __version__, cache, generations, methods, sensitivity
 from evalkit.conclusions import RULE, conclude
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel, make_panel
@@ -68,7 +68,7 @@ def add_few_treated_inference(method: str, panel: LongPanel, options: dict[str, 
     many treated clusters. Rows are added to the estimates table as "<name>:randomisation" and
     "coef:wild_bootstrap"; settings go to `inference`.
     """
-    from evalkit.estimators.cs import callaway_santanna
+    from evalkit.estimators.cs import SimpleATT
     from evalkit.estimators.inference import randomisation_inference, twfe_coefficient, wild_cluster_bootstrap
 
     n_perm = int(inference.get("permutations") or 0)
@@ -77,10 +77,7 @@ def add_few_treated_inference(method: str, panel: LongPanel, options: dict[str, 
     seed, alpha = int(inference.get("seed", 20240101)), float(inference.get("alpha", 0.05))
     if method == "cs":
         point = {k: v for k, v in options.items() if k in CS_POINT_OPTIONS}
-
-        def statistic(p: LongPanel) -> float:
-            return float(callaway_santanna(p, **point).estimate("simple")["estimate"])
-
+        statistic = SimpleATT(**point)  # the "simple" estimate, bit for bit, without the rest of the fit
         name = "simple"
     else:
         statistic, name = twfe_coefficient, "coef"
@@ -196,8 +193,12 @@ def balanced_outcome_panel(frame: pl.DataFrame, outcome: str) -> tuple[pl.DataFr
 # --- Running a plan ------------------------------------------------------------------------------------
 
 def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = None, lock: dict | None = None,
-             deviations: list | None = None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run every analysis of a validated plan; returns the results document (see report.render)."""
+             deviations: list | None = None, progress: Callable[[str], None] | None = None,
+             cache_dir: Path | None = None) -> dict[str, Any]:
+    """Run every analysis of a validated plan; returns the results document (see report.render).
+
+    With `cache_dir`, each analysis's estimator output is kept there keyed by its exact inputs
+    (`evalkit.cache`) and reused when nothing it depends on changed."""
     panel_path = Path(plan["data"]["panel"])  # as the plan names it; the file read is the generation in force
     panel_file = generations.resolve(panel_path)
     if not panel_file.is_file():
@@ -256,22 +257,29 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
             analyses.append(_no_estimate(analysis, window, accounting, dropped))
             continue
         long = make_panel(rows, unit="unit_code", time="year", outcome=analysis["outcome"], cohort="cohort", source=str(panel_path))
-        result = call_estimator(analysis["method"], long, options, inference)
-        if analysis.get("primary") or analysis["method"] == "twfe":
-            add_few_treated_inference(analysis["method"], long, options, inference, result)
-        if checks["sensitivity"] or checks["pretrend"]:
-            sensitivity.add_rows(result, sensitivity=checks["sensitivity"], pretrend=checks["pretrend"],
-                                 alpha=float(inference.get("alpha", 0.05)))
-        result.diagnostics["years"] = list(window)
+        few_treated = bool(analysis.get("primary") or analysis["method"] == "twfe")
+        digest = cache.key("analysis", analysis["method"], options, inference, few_treated, checks, long.outcome,
+                           list(long.covariates), long.data) if cache_dir is not None else ""
+        out = cache.get(cache_dir, digest)
+        if out is None:
+            result = call_estimator(analysis["method"], long, options, inference)
+            if few_treated:
+                add_few_treated_inference(analysis["method"], long, options, inference, result)
+            if checks["sensitivity"] or checks["pretrend"]:
+                sensitivity.add_rows(result, sensitivity=checks["sensitivity"], pretrend=checks["pretrend"],
+                                     alpha=float(inference.get("alpha", 0.05)))
+            out = result.to_dict()
+            cache.put(cache_dir, digest, out)
+        out["diagnostics"]["years"] = list(window)
         if sparse:
-            result.diagnostics["sample"] = f"inspection years only: {rows.height} council-years with a published judgement"
-        result.diagnostics["units_dropped_for_missing_outcome"] = dropped
-        result.diagnostics["treated_units"] = accounting
+            out["diagnostics"]["sample"] = f"inspection years only: {rows.height} council-years with a published judgement"
+        out["diagnostics"]["units_dropped_for_missing_outcome"] = dropped
+        out["diagnostics"]["treated_units"] = accounting
         if analysis.get("subgroup"):
-            result.diagnostics["subgroup"] = analysis["subgroup"]
+            out["diagnostics"]["subgroup"] = analysis["subgroup"]
         analyses.append({
             "label": analysis["label"], "title": analysis.get("title", analysis["label"]),
-            "primary": bool(analysis.get("primary", False)), "method": analysis["method"], "results": result.to_dict(),
+            "primary": bool(analysis.get("primary", False)), "method": analysis["method"], "results": out,
             **({"reason": analysis["reason"]} if analysis.get("reason") else {}),
             **({"subgroup": analysis["subgroup"]} if analysis.get("subgroup") else {}),
         })
@@ -355,11 +363,12 @@ def _no_estimate(analysis: dict[str, Any], window: tuple[int, int], accounting: 
             **({"subgroup": analysis["subgroup"]} if analysis.get("subgroup") else {})}
 
 
-def run(loaded: LoadedPlan, out_dir: Path, *, command: str, progress: Callable[[str], None] | None = None) -> Path:
+def run(loaded: LoadedPlan, out_dir: Path, *, command: str, progress: Callable[[str], None] | None = None,
+        cache_dir: Path | None = None) -> Path:
     """Run a plan read once (evalkit.plan.open_plan, or LoadedPlan.from_results for verify) and write
-    its results into out_dir; returns out_dir."""
+    its results into out_dir; returns out_dir. `cache_dir`: see run_plan (verify passes none)."""
     doc = run_plan(loaded.plan, command=command, plan_sha256=loaded.sha256, lock=loaded.lock,
-                   deviations=loaded.deviations, progress=progress)
+                   deviations=loaded.deviations, progress=progress, cache_dir=cache_dir)
     write_results(doc, out_dir)
     return out_dir
 

@@ -1,29 +1,172 @@
-"""One parallel map for resampling and placebo loops.
+"""One parallel map for every loop: specifications, permutations, bootstrap draws, placebo fits.
 
-Everything that loops over draws or placebo units goes through `pmap`, so users can hand the work
-to another joblib backend (e.g. Dask or Ray via `joblib.parallel_config(backend=...)`) without
-code changes. Results come back in input order, so they are deterministic whatever the backend.
+`pmap(func, items)` runs `func` over `items` serially, on local processes (joblib/loky), or on a Dask
+cluster (dask.distributed), and returns the results in input order. Tasks carry their own seeds (the
+callers spawn one per task or chunk), so the numbers are identical to the last bit whatever the
+backend and the number of workers.
+
+Choosing the backend, highest priority first:
+* `configure(backend=..., workers=..., scheduler=...)` (the CLI's `--backend/--workers/--scheduler`);
+* environment: EVALKIT_BACKEND (serial | processes | dask), EVALKIT_JOBS (workers),
+  DASK_SCHEDULER_ADDRESS (tcp://host:port of a running Dask scheduler; implies the dask backend);
+* default: serial.
+
+Only the outermost map is distributed: a map called inside a task runs serially there, so a
+multiverse distributes specifications and each specification's permutations stay on its worker.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from joblib import Parallel, delayed
+from evalkit.errors import UsageError
 
 T = TypeVar("T")
+BACKENDS = ("serial", "processes", "dask")
+CHUNKS_PER_WORKER = 4  # small tasks are sent in chunks: fewer round trips, same order, same numbers
+
+_state: dict[str, Any] = {"backend": None, "workers": None, "scheduler": None}
+_local = threading.local()
+_clients: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class Settings:
+    backend: str
+    workers: int
+    scheduler: str | None
+
+
+def configure(backend: str | None = None, workers: int | None = None, scheduler: str | None = None) -> None:
+    """Set the backend for this process (None keeps the environment's choice)."""
+    if backend is not None and backend not in BACKENDS:
+        raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if workers is not None and workers < 1:
+        raise UsageError("--workers must be at least 1")
+    _state.update(backend=backend, workers=workers, scheduler=scheduler)
+
+
+def settings() -> Settings:
+    scheduler = _state["scheduler"] or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+    backend = _state["backend"] or os.environ.get("EVALKIT_BACKEND") or None
+    workers = _state["workers"] or (int(os.environ["EVALKIT_JOBS"]) if os.environ.get("EVALKIT_JOBS") else None)
+    if backend is None:
+        backend = "dask" if scheduler else ("processes" if (workers or 1) > 1 else "serial")
+    if backend not in BACKENDS:
+        raise UsageError(f"EVALKIT_BACKEND must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    return Settings(backend, workers or (os.cpu_count() or 1 if backend != "serial" else 1), scheduler)
 
 
 def default_jobs() -> int:
-    """EVALKIT_JOBS if set, else 1 (loops are usually vectorised; processes cost start-up time)."""
-    return int(os.environ.get("EVALKIT_JOBS", "1"))
+    """Workers of the configured backend (1 when serial)."""
+    s = settings()
+    return 1 if s.backend == "serial" else s.workers
 
 
-def pmap(func: Callable[..., T], items: Iterable[Any], *, n_jobs: int | None = None) -> list[T]:
+def in_task() -> bool:
+    """True inside a task that pmap sent to a worker (nested maps then run serially)."""
+    return getattr(_local, "in_task", False)
+
+
+@contextmanager
+def _task_scope() -> Iterator[None]:
+    previous = in_task()
+    _local.in_task = True
+    try:
+        yield
+    finally:
+        _local.in_task = previous
+
+
+class _Chunk:
+    """A picklable task: apply `func` to a list of items with nested maps kept serial."""
+
+    def __init__(self, func: Callable[[Any], Any]) -> None:
+        self.func = func
+
+    def __call__(self, items: list[Any]) -> list[Any]:
+        with _task_scope():
+            return [self.func(item) for item in items]
+
+
+def _chunks(items: list[Any], n: int) -> list[list[Any]]:
+    size = -(-len(items) // n)
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def dask_client(scheduler: str | None, workers: int) -> Any:
+    """A client of the given scheduler, or of a local cluster started once for this process."""
+    key = scheduler or f"local:{workers}"
+    if key not in _clients:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError as exc:  # pragma: no cover - a declared dependency
+            raise UsageError("the dask backend needs dask[distributed]: pip install 'evalkit[dask]'") from exc
+        if scheduler:
+            _clients[key] = Client(scheduler, timeout="30s")
+        else:
+            import logging
+
+            _clients[key] = Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                dashboard_address=None, silence_logs=logging.ERROR))
+    return _clients[key]
+
+
+def pmap(func: Callable[..., T], items: Iterable[Any], *, n_jobs: int | None = None, backend: str | None = None,
+         on_result: Callable[[int], None] | None = None) -> list[T]:
+    """[func(x) for x in items], possibly in parallel; results in input order whatever the backend.
+
+    `n_jobs` (kept for callers that pass it): 1 forces serial, > 1 local processes with that many
+    workers. `on_result(k)` is called with the number of results received so far (for progress bars).
+    """
     items = list(items)
-    jobs = default_jobs() if n_jobs is None else n_jobs
-    if jobs == 1 or len(items) < 2:
-        return [func(item) for item in items]
-    return list(Parallel(n_jobs=jobs)(delayed(func)(item) for item in items))
+    s = settings()
+    kind = backend or s.backend
+    workers = s.workers
+    if n_jobs is not None and backend is None:
+        kind, workers = ("serial", 1) if n_jobs == 1 else ("processes", n_jobs)
+    if in_task() or kind == "serial" or len(items) < 2 or (kind == "processes" and workers < 2):
+        out = []
+        for item in items:
+            out.append(func(item))
+            if on_result:
+                on_result(len(out))
+        return out
+    chunks = _chunks(items, min(len(items), workers * CHUNKS_PER_WORKER))
+    task = _Chunk(func)
+    results: list[list[T]] = []
+    done = 0
+    if kind == "processes":
+        from joblib import Parallel, delayed
+
+        for part in Parallel(n_jobs=workers, return_as="generator")(delayed(task)(c) for c in chunks):
+            results.append(part)
+            done += len(part)
+            if on_result:
+                on_result(done)
+    else:
+        client = dask_client(s.scheduler, workers)
+        futures = client.map(task, chunks, pure=False)
+        for future in futures:  # gathered in submission order
+            part = future.result()
+            results.append(part)
+            done += len(part)
+            if on_result:
+                on_result(done)
+        del futures
+    return [r for part in results for r in part]
+
+
+def close_clients() -> None:
+    """Close the Dask clients this process opened (and the local clusters it started)."""
+    for key in sorted(_clients):
+        client = _clients.pop(key)
+        cluster = client.cluster if key.startswith("local:") else None
+        client.close()
+        if cluster is not None:
+            cluster.close()

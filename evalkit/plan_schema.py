@@ -156,9 +156,12 @@ class Power(_Model):
 
 
 class Multiverse(_Model):
-    max_specs: int = Field(ge=1, description="Most specifications run.")
-    seed: NonNegInt
-    dimensions: dict[str, list[Any]] = Field(default_factory=dict, description="Each choice and its values.")
+    """Every defensible specification (evalkit.multiverse; values checked by multiverse.specs.validate)."""
+
+    max_specs: int = Field(500, ge=1, description="Most specifications run (a seeded random subset when more).")
+    seed: NonNegInt = Field(1, description="Seed of the random subset.")
+    outcome: str | None = Field(None, description="Outcome varied over (default: the first primary analysis's).")
+    dimensions: dict[str, list[Any]] = Field(description="Each choice and its defensible values.")
 
 
 class Report(_Model):
@@ -197,6 +200,8 @@ def validate(doc: dict[str, Any], file: str | Path = "<plan>") -> dict[str, Any]
         raise _one_error(exc, doc, file) from None
     _cross_checks(model, [a.get("options", {}) for a in doc["analysis"]], file)
     out = model.model_dump(mode="json")
+    if out.get("multiverse") is not None:
+        out["multiverse"] = validate_multiverse(doc["multiverse"], str(file))
     for i, raw in enumerate(doc["analysis"]):
         out["analysis"][i]["options"] = _plain_options(raw.get("options", {}), f"analysis[{i}].options", file)
     return out
@@ -432,3 +437,96 @@ def _expected_for(path: list[Any]) -> str:
             "panel": "a path relative to the working directory", "label": "a unique label",
             "outcome": "an outcome column name", "unit": "a unit code",
             "first_year": "an integer year"}.get(str(path[-1]), "a value")
+
+
+# --------------------------------------------------------------------------- [multiverse] values
+# The dimensions a [multiverse] table may vary and their allowed values (evalkit.multiverse runs them).
+
+NA = "n/a"
+ESTIMATORS = ("cs", "sunab", "imputation", "sdid", "synth")
+# Comparison pools. never / notyet: the estimator's control group; inadequate: never-treated councils
+# also judged inadequate before the last move (those the DfE directed that stayed in-house);
+# matched: the comparators `evalkit panel --match` chose; neighbours: DfE statistical neighbours of a
+# treated council (2025 model).
+COMPARISONS = ("never", "notyet", "inadequate", "matched", "neighbours")
+CHOICES: dict[str, tuple[Any, ...] | None] = {
+    "comparison": COMPARISONS,
+    "years": None,  # [first, last] pairs
+    "boundaries": ("aggregate", "separate"),
+    "kingston_richmond": ("joint", "out"),
+    "northamptonshire": ("in", "out"),
+    "estimator": ESTIMATORS,
+    "covariates": None,  # lists of panel columns
+    "anticipation": (0, 1),
+    "est_method": ("reg", "ipw", "dr"),
+}
+DEFAULTS: dict[str, Any] = {
+    "comparison": "never", "years": None, "boundaries": "aggregate", "kingston_richmond": "joint",
+    "northamptonshire": "in", "estimator": "cs", "covariates": [], "anticipation": 0, "est_method": "reg",
+}
+# Which choices each estimator uses (the others are "n/a" for it).
+USES: dict[str, set[str]] = {
+    "cs": {"comparison", "covariates", "anticipation", "est_method"},
+    "sunab": {"comparison"},
+    "imputation": {"anticipation"},
+    "sdid": {"comparison"},
+    "synth": {"comparison"},
+}
+# Comparison pools an estimator can use (imputation always uses every untreated council-year).
+POOLS: dict[str, tuple[str, ...]] = {
+    "cs": COMPARISONS, "sunab": ("never", "inadequate", "matched", "neighbours"),
+    "imputation": ("never",), "sdid": ("never", "inadequate", "matched", "neighbours"),
+    "synth": COMPARISONS,
+}
+SAMPLE_DIMENSIONS = ("years", "boundaries", "kingston_richmond", "northamptonshire")
+
+
+def validate_multiverse(table: Any, file: str) -> dict[str, Any]:
+    """Check a [multiverse] table; return it with defaults (max_specs 500, seed 1, outcome None)."""
+
+    def fail(key: str, message: str, expected: str) -> EvalkitError:
+        return EvalkitError(message, file=file, column=f"multiverse.{key}", expected=expected)
+
+    if not isinstance(table, dict):
+        raise fail("", "is not a table", "a [multiverse] table")
+    unknown = sorted(set(table) - {"max_specs", "seed", "outcome", "dimensions"})
+    if unknown:
+        raise fail(unknown[0], "unknown key", "max_specs, seed, outcome or dimensions")
+    out: dict[str, Any] = {}
+    for key, default in (("max_specs", 500), ("seed", 1)):
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise fail(key, f"is {value!r}", "a positive integer")
+        out[key] = value
+    outcome = table.get("outcome")
+    if outcome is not None and not isinstance(outcome, str):
+        raise fail("outcome", f"is {outcome!r}", "an outcome column name")
+    out["outcome"] = outcome
+    dims = table.get("dimensions", {})
+    if not isinstance(dims, dict) or not dims:
+        raise fail("dimensions", "is missing or empty", "a [multiverse.dimensions] table")
+    out_dims: dict[str, list[Any]] = {}
+    for name, values in dims.items():
+        if name not in CHOICES:
+            raise fail(f"dimensions.{name}", "unknown dimension", ", ".join(CHOICES))
+        if not isinstance(values, list) or not values:
+            raise fail(f"dimensions.{name}", f"is {values!r}", "a non-empty array of values")
+        allowed = CHOICES[name]
+        for i, v in enumerate(values):
+            key = f"dimensions.{name}[{i}]"
+            if name == "years":
+                if not (isinstance(v, list) and len(v) == 2 and all(isinstance(y, int) and not isinstance(y, bool) for y in v)
+                        and v[0] < v[1]):
+                    raise fail(key, f"is {v!r}", "[first, last] years")
+            elif name == "covariates":
+                if not (isinstance(v, list) and all(isinstance(c, str) for c in v)):
+                    raise fail(key, f"is {v!r}", "a list of panel columns, e.g. [] or [\"population_0_17\"]")
+            elif v not in allowed or isinstance(v, bool):
+                raise fail(key, f"unknown value {v!r}", "one of " + ", ".join(map(str, allowed)))
+        if len({json.dumps(v) for v in values}) != len(values):
+            raise fail(f"dimensions.{name}", "has a repeated value", "each value once")
+        out_dims[name] = list(values)
+    out["dimensions"] = out_dims
+    return out
+
+

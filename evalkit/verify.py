@@ -18,7 +18,7 @@ from evalkit.errors import EvalkitError
 from evalkit.io import sha256_bytes
 from evalkit.meaning import same_meaning
 
-COMPARED_FILES = ("results.json", "results.parquet", "report.html", "report.md")
+COMPARED_FILES = ("results.json", "results.parquet", "report.html", "report.md", "multiverse.json", "multiverse.parquet")
 MAX_JSON_DIFFS = 10
 MAX_DIFF_LINES = 24
 

@@ -21,6 +21,7 @@ ALLOWED: dict[str, set[str]] = {
     "parallel": {"evalkit", "errors"},
     "locking": {"evalkit", "errors"},
     "generations": {"evalkit", "errors", "io"},
+    "cache": {"evalkit", "errors", "io"},   # finished analyses keyed by their exact inputs
     "estimators": BASE,                      # know nothing of councils, plans or files
     "methods": BASE | {"estimators"},        # the registry: which estimator, which options
     "sources": BASE,                         # one parser per publication; no panel logic
@@ -33,7 +34,7 @@ ALLOWED: dict[str, set[str]] = {
     "plan_schema": BASE | {"methods", "sensitivity"},
     "plan": BASE | {"methods", "plan_schema", "sensitivity"},
     "estimate": BASE | {"estimators", "methods", "plan", "plan_schema", "conclusions", "panel", "sources",
-                        "sensitivity"},
+                        "sensitivity", "cache"},
     "report": BASE | {"estimators", "methods", "conclusions"},
     "meaning": {"evalkit"},                  # what a difference in results means (verify)
     "verify": BASE | {"meaning"},

@@ -386,3 +386,99 @@ def _inference(aggs: list[Agg], alpha: float, bootstrap: int, seed: int, weights
         for k, a in enumerate(aggs)
     ]
     return rows, info
+
+
+# ---------------------------------------------------------------- the simple ATT alone, for permutation loops
+
+
+def _att_only(est_method: str, dy: np.ndarray, d: np.ndarray, x: np.ndarray) -> float:
+    """The ATT of `ESTIMATORS[est_method]` without its influence function. For `reg` these are the
+    same floating-point operations as `reg_panel`'s ATT (so the result is bit-identical); the other
+    methods call the full estimator."""
+    if est_method != "reg":
+        return ESTIMATORS[est_method](dy, d, x)[0]
+    wc = 1 - d
+    xtx = (x * wc[:, None]).T @ x
+    coef = np.linalg.solve(xtx, (x * wc[:, None]).T @ dy)
+    fit = x @ coef
+    w = d.astype(float)
+    return float(np.mean(w * dy) / np.mean(w) - np.mean(w * fit) / np.mean(w))
+
+
+def simple_att(wide: WidePanel, *, control: str = "never", est_method: str = "dr", anticipation: int = 0,
+               base_period: str = "varying") -> float:
+    """`callaway_santanna(...).estimate("simple")["estimate"]`, bit for bit, computing only what it
+    needs: the post-treatment ATT(g,t) cells (pre-treatment cells and influence functions do not enter
+    the simple aggregate). Used by randomisation inference, which evaluates it hundreds of times."""
+    _check_options(control, est_method, base_period, "mammen", anticipation, 0)
+    wide, _ = _prepare_cohorts(wide, control, anticipation)
+    n, times, coh = len(wide.units), wide.times, wide.cohort
+    x = np.column_stack([np.ones(n), wide.x])
+    groups, atts = [], []
+    first = 0 if base_period == "universal" else 1
+    any_cell = False
+    for g in np.unique(coh[coh > 0]):
+        for j in range(first, len(times)):
+            base = _cell_periods(int(g), j, times, anticipation, base_period)
+            if base is None:
+                continue
+            post = g <= times[j]
+            if base == j:
+                any_cell = True
+                if post:
+                    groups.append(int(g)), atts.append(0.0)
+                continue
+            treated = coh == g
+            ctrl = (coh == 0) if control == "never" else (coh == 0) | ((coh > max(times[j], times[base]) + anticipation) & (coh != g))
+            ok = np.isfinite(wide.y[:, j]) & np.isfinite(wide.y[:, base])
+            sub = (treated | ctrl) & ok
+            if not (treated & sub).any() or not (ctrl & sub).any():
+                continue
+            any_cell = True
+            if post:
+                dy = wide.y[sub, j] - wide.y[sub, base]
+                groups.append(int(g)), atts.append(_att_only(est_method, dy, treated[sub].astype(float), x[sub]))
+    if not any_cell:
+        raise EvalkitError("no group-time effect could be estimated", column="cohort")
+    group = np.array(groups)
+    pg = np.array([np.mean(coh == g) for g in group])
+    idx = np.arange(len(group))
+    w = pg[idx] / pg[idx].sum()
+    return float(w @ np.array(atts)[idx])
+
+
+class SimpleATT:
+    """The CS simple ATT as a function of a LongPanel, for permutation loops (randomisation inference).
+
+    The panels a permutation loop passes differ only in their `cohort` and `y` columns; the unit ×
+    time layout and the covariates are read once, and each call scatters the two columns into arrays
+    instead of pivoting a frame. Same number as `callaway_santanna(panel, **options)`'s "simple" row."""
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+        self.__name__ = "callaway_santanna_simple"
+        self._key: pl.Series | None = None
+
+    def _layout(self, panel: LongPanel) -> None:
+        data = panel.data
+        key = data["unit"] + "|" + data["time"].cast(pl.Utf8)
+        if self._key is not None and self._key.len() == key.len() and self._key.equals(key):
+            return
+        base = to_wide(panel)
+        units, times = base.units, base.times
+        self._ui = np.searchsorted(np.array(units), data["unit"].to_numpy())
+        self._ti = np.searchsorted(times, data["time"].to_numpy())
+        # each unit's cohort is read from its earliest row (as to_wide does)
+        order = np.lexsort((data["time"].to_numpy(), self._ui))
+        first = order[np.r_[True, self._ui[order][1:] != self._ui[order][:-1]]]
+        self._first_row = first
+        self._x, self._units, self._times = base.x, units, times
+        self._key = key
+
+    def __call__(self, panel: LongPanel) -> float:
+        self._layout(panel)
+        y = np.full((len(self._units), len(self._times)), np.nan)
+        y[self._ui, self._ti] = panel.data["y"].to_numpy()
+        cohort = panel.data["cohort"].to_numpy()[self._first_row].astype(np.int64)
+        wide = WidePanel(y=y, cohort=cohort, x=self._x, units=self._units, times=self._times)
+        return simple_att(wide, **self.options)

@@ -29,7 +29,7 @@ from evalkit.errors import EvalkitError
 from evalkit.estimators.data import LongPanel
 from evalkit.estimators.defaults import DEFAULT_ALPHA, DEFAULT_SEED
 from evalkit.estimators.results import Results, estimates_frame
-from evalkit.parallel import default_jobs, pmap
+from evalkit.parallel import default_jobs, in_task, pmap
 
 ESTIMATORS = ("sdid", "sc", "did")
 
@@ -570,11 +570,11 @@ def _staggered_many(draws: Sequence[tuple[np.ndarray, int, np.ndarray]], times: 
 def _batched(draws: list, work, n_jobs: int | None) -> list:
     """work(list of draws) -> list of results, run as one batch or as n_jobs batches in parallel."""
     jobs = default_jobs() if n_jobs is None else n_jobs
-    if jobs == 1 or len(draws) < 2:
+    if jobs == 1 or len(draws) < 2 or in_task():
         return work(draws)
     size = -(-len(draws) // jobs)
     chunks = [draws[i:i + size] for i in range(0, len(draws), size)]
-    return [r for part in pmap(work, chunks, n_jobs=jobs) for r in part]
+    return [r for part in pmap(work, chunks, n_jobs=n_jobs) for r in part]
 
 
 def _staggered_jackknife_refit(Y: np.ndarray, N0: int, cohort_of: np.ndarray, times: list[int], estimator: str,

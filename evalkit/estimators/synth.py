@@ -30,9 +30,10 @@ What is implemented (so results can be reproduced by hand):
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -203,11 +204,16 @@ class _NestedV:
         self.X1, self.X0, self.Z1, self.Z0 = X1, X0, Z1, Z0
         self.T0 = len(Z1)
         self.evals = 0
+        self._memo: dict[bytes, tuple] = {}
 
     def loss_w(self, v):
-        sol = _weights_at(self.X1, self.X0, v)
-        r = self.Z1 - self.Z0 @ sol.w
-        return float(r @ r) / self.T0, sol, r
+        # the starts are scored, then scored again as candidates: the same V gives the same QP, solved once
+        key = np.asarray(v, dtype=float).tobytes()
+        if key not in self._memo:
+            sol = _weights_at(self.X1, self.X0, v)
+            r = self.Z1 - self.Z0 @ sol.w
+            self._memo[key] = (float(r @ r) / self.T0, sol, r)
+        return self._memo[key]
 
     def fun_grad(self, theta):
         v = np.exp(theta)
@@ -324,7 +330,7 @@ def fit_sc(
             best = (L, vv, name)
     assert best is not None
     L, vbest, chosen = best
-    sol = _weights_at(X1, X0, vbest)
+    sol = nested.loss_w(vbest)[1]
     synth = d.Y[donors].T @ sol.w
     return SCFit(treated=treated, donors=donors, w=sol.w, v=vbest, loss=L, synthetic=synth,
                  gap=d.Y[treated] - synth, start_losses=start_losses, chosen_start=chosen)
@@ -694,6 +700,33 @@ def conformal_inference(prob: SCProblem, out: SCOutput, alpha: float) -> None:
 # staggered adoption: one synthetic control per treated unit
 
 
+_FIT_CACHE: dict[str, SCFit] = {}
+FIT_CACHE_SIZE = 20_000  # about 50 MB at England size
+
+
+def cached_fit(d: _Design, treated: int, donors: np.ndarray, preds: list[Predictor], loss_times: Sequence[int],
+               v: Any = "nested") -> SCFit:
+    """`fit_sc`, remembered in this process by its exact inputs (the units' codes and data, periods,
+    predictors, V rule). A multiverse refits the same placebo (same donor against the same pool and
+    years) under many specifications that differ only in the treated councils; it is fitted once."""
+    rows = np.concatenate([[treated], np.asarray(donors, dtype=int)])
+    h = hashlib.sha256()
+    h.update(repr((d.outcome, d.times, [d.units[i] for i in rows], [p.label for p in preds], list(loss_times),
+                   v if isinstance(v, str) else np.asarray(v, dtype=float).tolist(), sorted(d.covs))).encode())
+    h.update(np.ascontiguousarray(d.Y[rows]).tobytes())
+    for name in sorted(d.covs):
+        h.update(np.ascontiguousarray(d.covs[name][rows]).tobytes())
+    key = h.hexdigest()
+    hit = _FIT_CACHE.get(key)
+    if hit is None:
+        hit = fit_sc(d, treated, donors, preds, loss_times, v)
+        if len(_FIT_CACHE) >= FIT_CACHE_SIZE:
+            _FIT_CACHE.pop(next(iter(_FIT_CACHE)))
+        _FIT_CACHE[key] = hit
+    # unit positions may differ between designs holding the same units: re-index, numbers unchanged
+    return replace(hit, treated=int(treated), donors=np.asarray(donors, dtype=int))
+
+
 def _sub_design(d: _Design, times: Sequence[int]) -> _Design:
     cols = [d.col(t) for t in times]
     return _Design(Y=d.Y[:, cols], units=d.units, times=list(times), covs={k: m[:, cols] for k, m in d.covs.items()},
@@ -758,16 +791,29 @@ def synth_staggered(
         preds = parse_predictors(predictors, d.outcome, list(d.covs), pre)
         tasks.append((u, g, sd, dn_idx, preds, pre))
 
-    def run(task):
-        u, g, sd, dn_idx, preds, pre = task
-        main = fit_sc(sd, idx[u], dn_idx, preds, pre, v)
-        plac = []
+    # A donor's placebo fit depends on the periods, the pre-period and the pool, not on which treated
+    # unit it serves: units of one cohort share them, so each distinct placebo is fitted once.
+    jobs: list[tuple] = []
+    where: dict[tuple, int] = {}
+    task_jobs = []
+    for u, _g, sd, dn_idx, preds, pre in tasks:
+        mine = [len(jobs)]
+        jobs.append((sd, idx[u], dn_idx, preds, pre))
         if inference:
             for j in dn_idx:
-                plac.append(fit_sc(sd, int(j), dn_idx[dn_idx != j], preds, pre, v))
-        return main, plac
+                key = (tuple(sd.times), tuple(pre), tuple(dn_idx.tolist()), int(j))
+                if key not in where:
+                    where[key] = len(jobs)
+                    jobs.append((sd, int(j), dn_idx[dn_idx != j], preds, pre))
+                mine.append(where[key])
+        task_jobs.append(mine)
 
-    fits = pmap(run, tasks, n_jobs=n_jobs)
+    def run(job):
+        sd, unit, dn, preds, pre = job
+        return cached_fit(sd, unit, dn, preds, pre, v)
+
+    done = pmap(run, jobs, n_jobs=n_jobs)
+    fits = [(done[mine[0]], [done[k] for k in mine[1:]]) for mine in task_jobs]
     rows: list[dict[str, Any]] = []
     path_rows, w_rows, rm_rows, pl_rows = [], [], [], []
     per_event: dict[int, list[float]] = {}

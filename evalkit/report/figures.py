@@ -454,3 +454,59 @@ def synth_rmspe(rmspe: list[dict[str, Any]], *, slug: str, title: str, demo: boo
             + ". A treated unit with one of the largest ratios suggests an effect beyond chance."
         )
     return _render(fig, slug, full_title, alt)
+
+
+# --------------------------------------------------------------------------- multiverse
+
+
+def specification_curve(rows: list[dict[str, Any]], dimensions: list[str], *, slug: str, title: str, outcome: str,
+                        demo: bool) -> SvgFigure | None:
+    """Specification curve: estimates sorted, with intervals (top); which choices each used (below).
+
+    The intervals are one filled band and the estimates one line, and the choice indicators one
+    image, so the SVG stays small with hundreds of specifications."""
+    import numpy as np
+
+    pts = [r for r in rows if r.get("status") == "ok" and _clean(r.get("estimate")) is not None]
+    if not pts:
+        return None
+    pts.sort(key=lambda r: (float(r["estimate"]), str(r["id"])))
+    n = len(pts)
+    x = np.arange(1, n + 1)
+    est = np.array([float(r["estimate"]) for r in pts])
+    lo = np.array([_clean(r.get("ci_low")) if _clean(r.get("ci_low")) is not None else np.nan for r in pts])
+    hi = np.array([_clean(r.get("ci_high")) if _clean(r.get("ci_high")) is not None else np.nan for r in pts])
+    levels = [(d, v) for d in dimensions for v in sorted({str(r[d]) for r in pts}) if v != "n/a"
+              and len({str(r[d]) for r in pts} - {"n/a"}) > 1]
+    full_title = _title(title, demo)
+    with matplotlib.rc_context(_RC):
+        fig = _new_figure(8.0, 4.2 + 0.16 * len(levels))
+        top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, max(1, 0.16 * len(levels) / 1.2)])
+        top.axhline(0.0, color=BLACK, linewidth=0.8)
+        has = np.isfinite(lo) & np.isfinite(hi)
+        excl = has & ((lo > 0) | (hi < 0))
+        top.fill_between(x, np.where(has, lo, est), np.where(has, hi, est), color=GREY, alpha=0.35, linewidth=0,
+                         step="mid", label="interval")
+        top.plot(x, est, color=BLUE, linewidth=1.2, label="estimate")
+        if excl.any():
+            top.plot(x[excl], est[excl], linestyle="none", marker="o", markersize=2.5, color=ORANGE,
+                     label="interval excludes zero")
+        top.set_ylabel(f"Effect on {outcome}")
+        top.set_title(full_title, loc="left", wrap=True)
+        top.legend(loc="upper left", fontsize=8, frameon=False)
+        if levels:
+            mat = np.array([[1.0 if str(r[d]) == v else 0.0 for r in pts] for d, v in levels])
+            bottom.imshow(mat, aspect="auto", cmap="Greys", vmin=0, vmax=1.4, interpolation="nearest",
+                          extent=(0.5, n + 0.5, len(levels) - 0.5, -0.5))
+            bottom.set_yticks(range(len(levels)))
+            bottom.set_yticklabels([f"{d.replace('_', ' ')}: {v}" for d, v in levels], fontsize=7)
+            bottom.grid(False)
+        bottom.set_xlabel(f"Specifications, sorted by estimate ({n})")
+        bottom.set_xlim(0.5, n + 0.5)
+        bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
+    share_neg = float(np.mean(est < 0))
+    alt = (f"Specification curve of {n} estimates of the effect on {outcome}, sorted from {_fmt(float(est.min()))} "
+           f"to {_fmt(float(est.max()))}; {share_neg:.0%} are negative and {int(excl.sum())} have an interval that "
+           "excludes zero. Below, a grid marks the choices each specification used. The same numbers are in "
+           "multiverse.parquet.")
+    return _render(fig, slug, full_title, alt)

@@ -547,6 +547,31 @@ def _balance_blocks(doc: dict[str, Any]) -> list:
     return blocks
 
 
+def _multiverse_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
+    """The multiverse section, when the plan has a [multiverse] table (its results: multiverse.json)."""
+    if not (doc.get("plan") or {}).get("multiverse"):
+        return [], []
+    from evalkit.report.multiverse import figure, sentences
+
+    blocks: list = [Heading(2, "Every defensible specification (multiverse)", "multiverse")]
+    mv = doc.get("multiverse_results")
+    if not mv:
+        name = doc.get("name", "PLAN")
+        blocks.append(Para(["The plan defines a multiverse, but it has not been run: ",
+                            Code(f"evalkit multiverse --plan plans/{name}.toml"), ", then report again."]))
+        return blocks, []
+    note = mv["specifications"]
+    blocks.append(Para(f"{len(mv['rows'])} specifications ({note['subset']} of {note['distinct_specifications']} "
+                       f"distinct; seed {note['seed']}), each with the plan's inference; one row each in "
+                       "multiverse.parquet."))
+    blocks.append(Para(" ".join(sentences(mv["summary"], note.get("outcome", "the outcome")))))
+    fig = figure(mv, demo=bool(doc.get("synthetic_demo")))
+    if fig is None:
+        return blocks, []
+    blocks.append(Fig(fig))
+    return blocks, [fig]
+
+
 def _limitations_blocks(doc: dict[str, Any]) -> list:
     blocks: list = [Heading(2, "Limitations", "limitations")]
     items: list[str] = []
@@ -659,6 +684,9 @@ def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
         blocks.append(Heading(2, "Results", "results"))
         blocks += analysis_section(others)
     blocks += council.heterogeneity_blocks(doc)
+    mv_blocks, mv_figs = _multiverse_blocks(doc)
+    blocks += mv_blocks
+    all_figs.extend(mv_figs)
     blocks += _coverage_blocks(doc)
     blocks += council.registry_blocks(doc)
     blocks += _balance_blocks(doc)
@@ -743,6 +771,9 @@ def render_report(results_json_path: Path, out_dir: Path) -> list[Path]:
     """
     results_json_path, out_dir = Path(results_json_path), Path(out_dir)
     doc = load_results(results_json_path)
+    mv_file = results_json_path.parent / "multiverse.json"
+    if (doc.get("plan") or {}).get("multiverse") and mv_file.exists():
+        doc["multiverse_results"] = json.loads(mv_file.read_text(encoding="utf-8"))
     blocks, figs = build_blocks(doc)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

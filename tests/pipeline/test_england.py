@@ -139,3 +139,22 @@ def test_inspection_year_outcome_uses_only_inspection_years(england: Path) -> No
     doc = json.loads((england / "reports" / "england-adm" / "results.json").read_text())
     sparse = next(a for a in doc["analyses"] if a["label"] == "inadequate_at_inspection_imputation")
     assert sparse["results"]["diagnostics"]["sample"].startswith("inspection years only")
+
+
+def test_england_multiverse_subset_runs_and_reaches_the_report(england: Path) -> None:
+    """CI runs a stated subset of the England multiverse (plans/england-multiverse.toml): 12 of its
+    1,800 distinct specifications, drawn with the plan's seed, each with the plan's inference."""
+    evalkit_cmd("estimate", "--plan", "plans/england-multiverse.toml", cwd=england)
+    evalkit_cmd("multiverse", "--plan", "plans/england-multiverse.toml", "--max-specs", "12", cwd=england)
+    evalkit_cmd("report", "--plan", "plans/england-multiverse.toml", cwd=england)
+    out = england / "reports" / "england-multiverse"
+    rows = pl.read_parquet(out / "multiverse.parquet")
+    doc = json.loads((out / "multiverse.json").read_text())
+    assert rows.height == 12 and doc["specifications"]["distinct_specifications"] == 1800
+    assert doc["specifications"]["max_specs_in_plan"] == 500
+    ok = rows.filter(pl.col("status") == "ok")
+    assert ok.height >= 9, rows.select("id", "estimator", "comparison", "status").to_dicts()
+    assert (ok["n_treated"] >= 5).all()
+    report = (out / "report.md").read_text()
+    assert "Every defensible specification (multiverse)" in report and "fig-multiverse.svg" in report
+    assert f"{doc['summary']['share_same_sign']:.0%}" in report and "have the sign of the median" in report
