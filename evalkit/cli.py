@@ -184,7 +184,7 @@ def panel(
     registry: Annotated[Optional[Path], typer.Option("--registry", help="Extra registry rows (CSV, same columns as evalkit/data/adm_registry.csv).")] = None,
     match: Annotated[bool, typer.Option("--match/--no-match", help="Choose matched in-house comparators and write a balance table.")] = True,
     match_method: Annotated[MatchMethod, typer.Option("--match-method", help="How comparators are chosen; statistical_neighbours = DfE's published neighbours.")] = "mahalanobis",
-    match_k: Annotated[int, typer.Option("--match-k", help="Comparators per treated council.")] = 3,
+    match_k: Annotated[int, typer.Option("--match-k", min=1, help="Comparators per treated council (1 or more).")] = 3,
     caliper: Annotated[Optional[str], typer.Option("--caliper", help="Maximum distance in the method's units (Mahalanobis distance, logit-score difference, or DfE rank); 'auto' = 0.2 x SD of the logit, propensity only.")] = None,
     replacement: Annotated[bool, typer.Option("--with-replacement/--without-replacement", help="May one comparator serve several treated councils?")] = True,
     sn_model: Annotated[SnModel, typer.Option("--sn-model", help="Statistical-neighbour model.")] = "2025",
@@ -254,7 +254,7 @@ def estimate(
     control: Annotated[Optional[ControlChoice], typer.Option(help="Comparison units: never treated, or not yet treated (cs, sunab, synth_staggered).")] = None,
     est_method: Annotated[Optional[EstMethod], typer.Option("--est-method", help="cs: doubly robust, inverse probability weighting or outcome regression.")] = None,
     option: Annotated[Optional[list[str]], typer.Option("--option", "-o", metavar="KEY=VALUE", help="Any other option of the method as KEY=VALUE (a TOML value), repeatable.")] = None,
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap draws where the method has them (0 = analytic).")] = 0,
+    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap draws where the method has them (0 = analytic).")] = 0,
     seed: Annotated[int, typer.Option(help="Random seed, recorded in the output.")] = methods.DEFAULT_SEED,
     alpha: Annotated[float, typer.Option(help="Significance level: intervals are (1 - alpha) x 100 per cent.")] = methods.DEFAULT_ALPHA,
     json_out: Annotated[Optional[str], typer.Option("--json", help="Write results as JSON to this file ('-' = stdout).")] = None,
@@ -473,6 +473,7 @@ def report(
 @app.command(short_help="Rerun a report and compare every output byte for byte.")
 def verify(
     report_dir: Annotated[Path, typer.Argument(help="A folder written by `evalkit estimate` and `evalkit report`.")],
+    plan: Annotated[Optional[Path], typer.Option("--plan", help="The plan file (default: the one results.json names).")] = None,
     backend: BackendOpt = None,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
@@ -486,28 +487,30 @@ def verify(
     Example:
       evalkit verify reports/demo
     """
-    import json
 
     from evalkit import estimate as stage
     from evalkit import verify as verifier
-    from evalkit.plan import LoadedPlan
     from evalkit.report.render import render_report
 
+    doc = verifier.read_results(report_dir)
+    # Recomputed, never copied: the plan's hash, lock and deviations and the inputs' hashes as they are now.
+    loaded, claims = verifier.recompute(doc, plan)
+
     def rerun(recorded: Path) -> Path:
-        """The same run as `estimate`, from the plan, lock and deviations results.json recorded."""
-        doc = json.loads((recorded / "results.json").read_text(encoding="utf-8"))
+        """The same run as `estimate`, from the plan and its lock as they are now."""
         fresh = Path(tempfile.mkdtemp(prefix="evalkit-verify-"))
-        stage.run(LoadedPlan.from_results(doc), fresh, command=doc["provenance"]["command"])
-        if (recorded / "multiverse.json").exists() and doc["plan"].get("multiverse"):
+        command = (doc.get("provenance") or {}).get("command") or "evalkit estimate"
+        stage.run(loaded, fresh, command=command)
+        if (recorded / "multiverse.json").exists() and loaded.plan.get("multiverse"):
             from evalkit.multiverse import write_multiverse
 
-            write_multiverse(doc["plan"], fresh)  # the multiverse is rerun too, never copied
+            write_multiverse(loaded.plan, fresh)  # the multiverse is rerun too, never copied
         render_report(fresh / "results.json", fresh)
         return fresh
 
     _configure_parallel(backend, workers, scheduler)
     notes: list[str] = []
-    differences = verifier.verify(report_dir, rerun, notes)
+    differences = claims + verifier.verify(report_dir, rerun, notes)
     if differences:
         err.print(f"[red]not reproduced[/]: {len(differences)} difference(s) in {report_dir}")
         for line in differences:

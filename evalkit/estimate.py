@@ -369,6 +369,10 @@ def run(loaded: LoadedPlan, out_dir: Path, *, command: str, progress: Callable[[
     its results into out_dir; returns out_dir. `cache_dir`: see run_plan (verify passes none)."""
     doc = run_plan(loaded.plan, command=command, plan_sha256=loaded.sha256, lock=loaded.lock,
                    deviations=loaded.deviations, progress=progress, cache_dir=cache_dir)
+    if loaded.path is not None:  # so that `verify` can re-read the plan and its lock, not trust this file
+        from evalkit.plan import plan_reference
+
+        doc["plan_file"] = plan_reference(loaded.path)
     write_results(doc, out_dir)
     return out_dir
 

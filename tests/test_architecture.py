@@ -26,9 +26,11 @@ ALLOWED: dict[str, set[str]] = {
     "methods": BASE | {"estimators"},        # the registry: which estimator, which options
     "sources": BASE,                         # one parser per publication; no panel logic
     "fetch": BASE,
-    "ingest": BASE | {"sources", "fetch"},
+    "releases": BASE | {"fetch"},
+    "validation": BASE | {"demo"},
+    "ingest": BASE | {"sources", "fetch", "releases", "validation", "demo"},  # demo: the demo's own LA list
     "panel": BASE | {"sources", "estimators"},    # estimators: numeric primitives (the logit)
-    "demo": BASE | {"sources", "panel"},
+    "demo": BASE | {"sources"},
     "conclusions": BASE,
     "sensitivity": BASE | {"estimators", "methods"},  # event-study checks shared by plans and the CLI
     "plan_schema": BASE | {"methods", "sensitivity"},
@@ -37,7 +39,7 @@ ALLOWED: dict[str, set[str]] = {
                         "sensitivity", "cache"},
     "report": BASE | {"estimators", "methods", "conclusions"},
     "meaning": {"evalkit"},                  # what a difference in results means (verify)
-    "verify": BASE | {"meaning"},
+    "verify": BASE | {"meaning", "plan"},
 }
 
 
