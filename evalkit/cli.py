@@ -184,7 +184,7 @@ def panel(
     registry: Annotated[Optional[Path], typer.Option("--registry", help="Extra registry rows (CSV, same columns as evalkit/data/adm_registry.csv).")] = None,
     match: Annotated[bool, typer.Option("--match/--no-match", help="Choose matched in-house comparators and write a balance table.")] = True,
     match_method: Annotated[MatchMethod, typer.Option("--match-method", help="How comparators are chosen; statistical_neighbours = DfE's published neighbours.")] = "mahalanobis",
-    match_k: Annotated[int, typer.Option("--match-k", help="Comparators per treated council.")] = 3,
+    match_k: Annotated[int, typer.Option("--match-k", min=1, help="Comparators per treated council (1 or more).")] = 3,
     caliper: Annotated[Optional[str], typer.Option("--caliper", help="Maximum distance in the method's units (Mahalanobis distance, logit-score difference, or DfE rank); 'auto' = 0.2 x SD of the logit, propensity only.")] = None,
     replacement: Annotated[bool, typer.Option("--with-replacement/--without-replacement", help="May one comparator serve several treated councils?")] = True,
     sn_model: Annotated[SnModel, typer.Option("--sn-model", help="Statistical-neighbour model.")] = "2025",
@@ -254,9 +254,11 @@ def estimate(
     control: Annotated[Optional[ControlChoice], typer.Option(help="Comparison units: never treated, or not yet treated (cs, sunab, synth_staggered).")] = None,
     est_method: Annotated[Optional[EstMethod], typer.Option("--est-method", help="cs: doubly robust, inverse probability weighting or outcome regression.")] = None,
     option: Annotated[Optional[list[str]], typer.Option("--option", "-o", metavar="KEY=VALUE", help="Any other option of the method as KEY=VALUE (a TOML value), repeatable.")] = None,
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap draws where the method has them (0 = analytic).")] = 0,
+    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap draws where the method has them (0 = analytic).")] = 0,
     seed: Annotated[int, typer.Option(help="Random seed, recorded in the output.")] = methods.DEFAULT_SEED,
     alpha: Annotated[float, typer.Option(help="Significance level: intervals are (1 - alpha) x 100 per cent.")] = methods.DEFAULT_ALPHA,
+    interval: Annotated[Literal["auto", "analytic", "randomization", "wild"], typer.Option(help="The default interval (the one to quote): auto (fewer than 40 treated units: randomisation) | analytic | randomization | wild (TWFE only).")] = "auto",
+    permutations: Annotated[int, typer.Option(help="Permutations for randomisation intervals (placebo draws for SDID).")] = 199,
     json_out: Annotated[Optional[str], typer.Option("--json", help="Write results as JSON to this file ('-' = stdout).")] = None,
     out_root: Annotated[Path, typer.Option("--out", help="Where plan results go (reports/<plan name>/).")] = REPORTS,
     sensitivity: Annotated[Optional[Literal["rm", "sd"]], typer.Option("--sensitivity", help="With --panel: Rambachan-Roth sensitivity of the event study, relative magnitudes or smoothness; methods cs, sunab, twfe_es.")] = None,
@@ -286,7 +288,8 @@ def estimate(
         options = {k: v for k, v in (("control", control), ("est_method", est_method)) if v is not None}
         options.update(_parse_options(option or []))
         _estimate_any_panel(panel_file, unit, time, outcome, cohort, treated, covariates, method, options,
-                            {"seed": seed, "bootstrap": bootstrap, "alpha": alpha}, json_out, checks)
+                            {"seed": seed, "bootstrap": bootstrap, "alpha": alpha, "interval": interval,
+                             "permutations": permutations}, json_out, checks)
         return
     if checks:
         raise UsageError("--sensitivity, --mbar, --m, --sensitivity-target and --pretrend-test go with --panel; in a plan use the analysis's sensitivity table")
@@ -365,14 +368,21 @@ def _estimate_any_panel(path, unit, time, outcome, cohort, treated, covariates, 
     missing = [flag for flag, v in (("--unit", unit), ("--time", time), ("--outcome", outcome)) if not v]
     if missing:
         raise UsageError(f"--panel needs {', '.join(missing)}")
-    frame = read_panel_file(path)
+    from evalkit.estimators.few_treated import choose
+
+    choose(inference.get("interval"), method, 0)  # refuses an interval the method cannot compute, before reading
     covs = [c.strip() for c in covariates.split(",")] if covariates else []
+    if covs and not methods.get(method).covariates:  # refuse before reading anything
+        raise UsageError(f"--covariates cannot be used with --method {method}: it does not adjust for covariates "
+                         f"(use {', '.join(k for k, m in methods.METHODS.items() if m.covariates)})")
+    frame = read_panel_file(path)
     long = make_panel(frame, unit=unit, time=time, outcome=outcome, cohort=cohort, treated=treated, covariates=covs, source=path.name)
     if checks:
         from evalkit import sensitivity as sens
 
         options = sens.check_method(method, options, "--sensitivity" if checks["sensitivity"] else "--pretrend-test")
     result = stage.call_estimator(method, long, options, inference)
+    stage.add_few_treated_inference(method, long, options, inference, result)
     if checks:
         sens.add_rows(result, sensitivity=checks["sensitivity"], pretrend=checks["pretrend"], alpha=inference["alpha"])
     text = result.to_json()
@@ -473,6 +483,7 @@ def report(
 @app.command(short_help="Rerun a report and compare every output byte for byte.")
 def verify(
     report_dir: Annotated[Path, typer.Argument(help="A folder written by `evalkit estimate` and `evalkit report`.")],
+    plan: Annotated[Optional[Path], typer.Option("--plan", help="The plan file (default: the one results.json names).")] = None,
     backend: BackendOpt = None,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
@@ -486,28 +497,30 @@ def verify(
     Example:
       evalkit verify reports/demo
     """
-    import json
 
     from evalkit import estimate as stage
     from evalkit import verify as verifier
-    from evalkit.plan import LoadedPlan
     from evalkit.report.render import render_report
 
+    doc = verifier.read_results(report_dir)
+    # Recomputed, never copied: the plan's hash, lock and deviations and the inputs' hashes as they are now.
+    loaded, claims = verifier.recompute(doc, plan)
+
     def rerun(recorded: Path) -> Path:
-        """The same run as `estimate`, from the plan, lock and deviations results.json recorded."""
-        doc = json.loads((recorded / "results.json").read_text(encoding="utf-8"))
+        """The same run as `estimate`, from the plan and its lock as they are now."""
         fresh = Path(tempfile.mkdtemp(prefix="evalkit-verify-"))
-        stage.run(LoadedPlan.from_results(doc), fresh, command=doc["provenance"]["command"])
-        if (recorded / "multiverse.json").exists() and doc["plan"].get("multiverse"):
+        command = (doc.get("provenance") or {}).get("command") or "evalkit estimate"
+        stage.run(loaded, fresh, command=command)
+        if (recorded / "multiverse.json").exists() and loaded.plan.get("multiverse"):
             from evalkit.multiverse import write_multiverse
 
-            write_multiverse(doc["plan"], fresh)  # the multiverse is rerun too, never copied
+            write_multiverse(loaded.plan, fresh)  # the multiverse is rerun too, never copied
         render_report(fresh / "results.json", fresh)
         return fresh
 
     _configure_parallel(backend, workers, scheduler)
     notes: list[str] = []
-    differences = verifier.verify(report_dir, rerun, notes)
+    differences = claims + verifier.verify(report_dir, rerun, notes)
     if differences:
         err.print(f"[red]not reproduced[/]: {len(differences)} difference(s) in {report_dir}")
         for line in differences:
@@ -519,6 +532,54 @@ def verify(
             say(f"  {line}")
         return
     say(f"reproduced: every output in {report_dir} is byte-identical on rerun")
+
+
+# --- power ------------------------------------------------------------------------------------------
+
+@app.command()
+def power(
+    plan: Annotated[Optional[Path], typer.Option("--plan", help="The plan whose primary analyses to assess. Default: the demo plan, on demo data.")] = None,
+    draws: Annotated[Optional[int], typer.Option(help="Placebo draws (default: the plan's [power] draws, else 200).")] = None,
+    permutations: Annotated[Optional[int], typer.Option(help="Override the plan's permutations inside each draw (for a quicker, coarser run; recorded).")] = None,
+    effects: Annotated[Optional[str], typer.Option(help="Comma-separated true effects for the power curve (default: the plan's, else multiples of the MDE).")] = None,
+    out_root: Annotated[Path, typer.Option("--out", help="Where results go (reports/<plan name>/).")] = REPORTS,
+) -> None:
+    """Design-based power and minimum detectable effect (MDE) of the plan's primary analyses.
+
+    Gives the treated councils' adoption dates to randomly drawn never-treated councils (cohort sizes
+    kept), adds known effects and runs the plan's own analyses and default intervals. Writes
+    OUT/<name>/power.json and power.parquet (rejection rate against effect, MDE at 80% power).
+    """
+    from evalkit import estimate as stage
+    from evalkit import plan as plans
+    from evalkit import power as pw
+
+    plan_doc = plans.load_plan(_resolve_plan(plan))
+    if effects:
+        try:
+            plan_doc["power"] = {**(plan_doc.get("power") or {}), "effects": [float(e) for e in effects.split(",")]}
+        except ValueError:
+            raise UsageError(f"--effects must be numbers separated by commas, not {effects!r}") from None
+    from evalkit import generations
+    from evalkit.panel.build import read_parquet_checked
+
+    panel_path = Path(plan_doc["data"]["panel"])
+    panel_file = generations.resolve(panel_path)
+    if not panel_file.is_file():
+        raise EvalkitError("panel not found; run `evalkit panel` first", file=panel_path)
+    frame = read_parquet_checked(panel_file)
+    sample, _ = stage.sample_panel(frame, plan_doc.get("sample", {}))
+    with progress("power") as tick:
+        doc = pw.power_analysis(plan_doc, frame, sample, panel_path, draws=draws, permutations=permutations, progress=tick)
+    doc["command"] = command_line()
+    target = out_root / plan_doc["plan"]["name"]
+    with data_lock(out_root):
+        pw.write_power(doc, target)
+    for a in doc["analyses"]:
+        up, down = a["mde_increase"], a["mde_decrease"]
+        say(f"  {a['label']:<28} {a['outcome']:<24} MDE +{up if up is not None else float('nan'):.3g} / "
+            f"{down if down is not None else float('nan'):.3g}  (size at 0: {a['size']:.2f}, {a['draws']} draws, {a['interval']} interval)")
+    say(f"power -> {target}/power.json, power.parquet")
 
 
 # --- plan -------------------------------------------------------------------------------------------

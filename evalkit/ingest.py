@@ -17,10 +17,12 @@ from types import ModuleType
 
 import polars as pl
 
-from evalkit import __version__
+from evalkit import __version__, validation
 from evalkit import generations as gens
 from evalkit.errors import EvalkitError
 from evalkit.io import atomic_write_bytes, sha256_file, write_parquet
+from evalkit.releases import release_of
+from evalkit.sources.common import KEEP_ROWS, check_not_truncated
 
 # Order matters only for detection: the first module whose detect() accepts a file reads it.
 SOURCE_MODULES = [
@@ -76,22 +78,35 @@ def ingest(
     files = sorted(p for p in source_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
     parsed: list[ParsedFile] = []
     skipped: list[dict] = []
+    found: list[tuple[Path, ModuleType]] = []
     for path in files:
         rel = path.relative_to(source_dir).as_posix()
         module = identify(path, modules)
         if module is None:
             skipped.append({"file": rel, "reason": "not a recognised publication", "sha256": sha256_file(path)})
             continue
+        found.append((path, module))
+    # Lookups first: the parsers that need one get it from inside --from, never from elsewhere.
+    found.sort(key=lambda pm: pm[1].KIND != "lookup")
+    for path, module in found:
+        rel = path.relative_to(source_dir).as_posix()
         if progress:
             progress(rel)
-        frame = module.parse(path)
+        if path.suffix.lower() in (".csv", ".txt", ".tsv"):
+            check_not_truncated(path)
+        token = KEEP_ROWS.set(True)  # rows keep their file row and column until validated
+        try:
+            frame = module.parse(path, **_lookups_for(module, parsed, source_dir, synthetic_demo))
+        finally:
+            KEEP_ROWS.reset(token)
         parsed.append(ParsedFile(path=path, module=module, frame=frame))
     if not parsed:
         raise EvalkitError("no recognised publication files", file=source_dir, expected="official CSV/ODS/XLSX/Parquet files")
 
+    _validate(parsed, synthetic_demo)
     outputs: dict[str, pl.DataFrame] = {}
     for item in parsed:
-        outputs.setdefault(item.module.NAME, []).append(item.frame)  # type: ignore[arg-type]
+        outputs.setdefault(item.module.NAME, []).append(validation.strip_row_columns(item.frame))  # type: ignore[arg-type]
     tables = {name: _combine(frames) for name, frames in outputs.items()}  # type: ignore[arg-type]
 
     registry = source_dir / REGISTRY_FILE
@@ -113,6 +128,7 @@ def ingest(
                 "parser": item.module.__name__,
                 "parser_version": item.module.PARSER_VERSION,
                 "rows": item.frame.height,
+                **_release(item.path),
             }
             for item in parsed
         ],
@@ -177,6 +193,39 @@ def _same_ingest(old: dict, manifest: dict, new_dir: Path) -> bool:
     old_names = sorted(n for n in old["checksums"] if n not in later)
     names = sorted(p.name for p in new_dir.iterdir())
     return names == old_names and all(sha256_file(new_dir / n) == old["checksums"][n] for n in names)
+
+
+PROVIDER_LOOKUP = "d2i_Provider_data_lookup.csv"
+
+
+def _lookups_for(module: ModuleType, parsed: list[ParsedFile], source_dir: Path, synthetic_demo: bool) -> dict:
+    """Ofsted needs DfE's LA list (and, for the D2I history, the provider lookup): from --from only.
+
+    The synthetic demo's councils are fictional; their list comes from the demo's own generator."""
+    if module.NAME != "ofsted":
+        return {}
+    las = [item.frame for item in parsed if item.module.NAME == "la_codes"]
+    if not las and synthetic_demo:
+        from evalkit.demo import dgp
+
+        las = [dgp._councils().select("la_code", "gss_code", "la_name").with_columns(
+            status=pl.lit("live"), is_joint=pl.lit(False))]
+    provider = sorted(p for p in source_dir.rglob(PROVIDER_LOOKUP) if p.is_file())
+    return {"las": pl.concat(las) if las else False, "provider_lookup": provider[0] if provider else False}
+
+
+def _release(path: Path) -> dict:
+    year, how = release_of(path.name, sha256_file(path))
+    return {"release": year, "release_from": how}
+
+
+def _validate(parsed: list[ParsedFile], synthetic_demo: bool) -> None:
+    """The semantic rules of evalkit.validation, per file, with LA codes checked against the lookup in force."""
+    lookups = {item.module.NAME: item.frame for item in parsed if item.module.NAME == "la_codes"}
+    known = validation.known_codes_from(
+        {"la_codes": pl.concat(list(lookups.values()))} if lookups else {}, synthetic_demo=synthetic_demo)
+    for item in parsed:
+        validation.check_measures(item.frame, item.module.NAME, known=known)
 
 
 def _combine(frames: list[pl.DataFrame]) -> pl.DataFrame:

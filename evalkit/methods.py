@@ -185,6 +185,10 @@ class Method:
     # test and the sensitivity analysis? If not, what to use instead (printed when refused)
     event_study: bool = False
     event_study_hint: str = ""
+    # does it use the panel's covariates? If not, asking for covariates is refused (never dropped)
+    covariates: bool = False
+    # intervals it can make the default one ([inference].interval; estimators.few_treated computes them)
+    intervals: tuple[str, ...] = ("analytic",)
 
     def function(self) -> Callable[..., Any]:
         module, name = self.target.split(":")
@@ -201,40 +205,40 @@ METHODS: dict[str, Method] = {m.key: m for m in (
            "A single regression coefficient. When councils moved in different years and effects vary, "
            "it can weight some comparisons negatively, so it is shown mainly for comparison.",
            {"alpha": "alpha"}, ("twfe", "twfe_wild_cluster_bootstrap"),
-           event_study_hint="twfe estimates a single coefficient; use method twfe_es for its event study"),
+           event_study_hint="twfe estimates a single coefficient; use method twfe_es for its event study", intervals=("analytic", "randomization", "wild")),
     Method("cs", "evalkit.estimators.cs:callaway_santanna", CsOptions,
            "Callaway and Sant'Anna difference-in-differences",
            "Compares each cohort of councils that moved in the same year with councils that had not moved, "
            "so it stays unbiased when councils move in different years and effects differ between them.",
-           {**_INF, "bootstrap": "bootstrap"}, ("callaway_santanna",), event_study=True),
+           {**_INF, "bootstrap": "bootstrap"}, ("callaway_santanna",), event_study=True, covariates=True, intervals=("analytic", "randomization")),
     Method("sunab", "evalkit.estimators.sunab:sun_abraham", SunabOptions,
            "Sun and Abraham interaction-weighted event study",
            "Estimates effects for each cohort separately and averages them, avoiding the bias of "
-           "two-way fixed effects under staggered adoption.", {"alpha": "alpha"}, ("sun_abraham",), event_study=True),
+           "two-way fixed effects under staggered adoption.", {"alpha": "alpha"}, ("sun_abraham",), event_study=True, intervals=("analytic", "randomization")),
     Method("imputation", "evalkit.estimators.imputation:imputation", ImputationOptions,
            "imputation difference-in-differences (Borusyak, Jaravel and Spiess)",
            "Predicts each treated council's untreated outcome from untreated years and compares, "
            "which is efficient under parallel trends and handles staggered adoption.", {"alpha": "alpha"},
-           event_study_hint="the imputation estimator has no pre-period event-study coefficients; use cs, sunab or twfe_es"),
+           event_study_hint="the imputation estimator has no pre-period event-study coefficients; use cs, sunab or twfe_es", intervals=("analytic", "randomization")),
     Method("synth", "evalkit.estimators.synth:synthetic_control", SynthOptions, "synthetic control",
            "Builds a weighted combination of comparison councils that tracks the treated council before "
-           "the move; inference comes from placebo runs on the comparison councils.", _INF, ("synthetic_control",)),
+           "the move; inference comes from placebo runs on the comparison councils.", _INF, ("synthetic_control",), covariates=True),
     Method("sdid", "evalkit.estimators.sdid:synthetic_did_staggered", SdidOptions,
            "synthetic difference-in-differences",
            "Combines synthetic-control weighting with difference-in-differences, so it relies less on "
            "an exact pre-move fit and less on parallel trends alone.",
            {**_INF, "reps": "permutations"},
-           ("synthetic_did", "synthetic_did_staggered", "synthetic_control_sdid", "did_sdid")),
+           ("synthetic_did", "synthetic_did_staggered", "synthetic_control_sdid", "did_sdid"), intervals=("analytic", "randomization")),
     Method("synth_staggered", "evalkit.estimators.synth:synth_staggered", SynthStaggeredOptions,
            "synthetic control for staggered adoption",
            "Synthetic control fitted for councils that moved in different years, pooled "
-           "across treated councils.", {"seed": "seed", "reps": "permutations"}),
+           "across treated councils.", {"seed": "seed", "reps": "permutations"}, covariates=True),
     Method("twfe_es", "evalkit.estimators.twfe_es:twfe_event_study", TwfeEsOptions,
            "two-way fixed effects event study",
            "Event-study coefficients from one regression with unit and year effects, relative to the year "
            "before the move; with staggered moves and varying effects they can be contaminated, so they "
            "serve mainly the pre-trend test and the sensitivity analysis.", {"alpha": "alpha"},
-           ("twfe_event_study",), event_study=True),
+           ("twfe_event_study",), event_study=True, intervals=("analytic", "randomization")),
     # Not a panel estimator: `estimate` routes it to estimate.time_to_good (Ofsted judgements next to the panel).
     Method("time_to_good", "evalkit.estimators.survival:kaplan_meier", TimeToGoodOptions,
            "time to good (Kaplan-Meier)",

@@ -279,6 +279,32 @@ def open_plan(path: str | Path, *, allow_deviations: bool = False) -> LoadedPlan
     return LoadedPlan(plan=plan, sha256=digest, lock=summary, deviations=devs, path=path)
 
 
+PACKAGED_PREFIX = "evalkit:"
+
+
+def plan_reference(path: Path) -> str:
+    """How results.json names its plan file: relative as typed, or `evalkit:plans/<name>` when packaged.
+
+    Never a machine path: an absolute path outside the package is recorded by name only (then
+    `verify --plan` must say where it is)."""
+    from importlib import resources
+
+    path = Path(path)
+    package = Path(str(resources.files("evalkit"))).resolve()
+    try:
+        return PACKAGED_PREFIX + path.resolve().relative_to(package).as_posix()
+    except ValueError:
+        return path.name if path.is_absolute() else path.as_posix()
+
+
+def resolve_reference(ref: str) -> Path:
+    from importlib import resources
+
+    if ref.startswith(PACKAGED_PREFIX):
+        return Path(str(resources.files("evalkit"))) / ref[len(PACKAGED_PREFIX):]
+    return Path(ref)
+
+
 def check_inputs(plan: dict[str, Any], root: str | Path = ".") -> None:
     """Check the files named in `data.expected_sha256` (relative to `root`) before running."""
     root = Path(root)
@@ -295,4 +321,5 @@ def check_inputs(plan: dict[str, Any], root: str | Path = ".") -> None:
 __all__ = [
     "METHODS", "DONORS", "load_plan", "validate_plan", "plan_sha256", "init_plan", "lock_path",
     "lock_plan", "read_lock", "deviations", "check_against_lock", "check_inputs", "LoadedPlan", "open_plan",
+    "plan_reference", "resolve_reference",
 ]

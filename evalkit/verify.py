@@ -172,3 +172,64 @@ def verify(report_dir: Path, rerun: Callable[[Path], Path], notes: list[str] | N
 
 
 __all__ = ["verify", "compare_dirs", "compare_file", "json_differences", "COMPARED_FILES"]
+
+
+# --- What the report claims, recomputed -----------------------------------------------------------
+
+CLAIMS = ("plan_sha256", "lock", "deviations", "plan")
+
+
+def recompute(doc: dict[str, Any], plan_path: Path | None) -> tuple[Any, list[str]]:
+    """Re-read the plan and its lock, re-hash the inputs, and list where results.json says otherwise.
+
+    Returns (the LoadedPlan as it is now, the differences). Nothing about the plan's state is taken
+    from the results being checked: a results.json edited to say "no deviations" fails here.
+    """
+    from evalkit import generations
+    from evalkit.io import checked_sha256
+    from evalkit.plan import open_plan, resolve_reference
+
+    if plan_path is None:
+        ref = doc.get("plan_file")
+        if not isinstance(ref, str) or not ref:
+            raise EvalkitError("results.json does not name its plan file", file="results.json", column="plan_file",
+                               expected="give the plan with `evalkit verify --plan PLAN`")
+        plan_path = resolve_reference(ref)
+    if not Path(plan_path).is_file():
+        raise EvalkitError("plan file not found", file=plan_path, expected="the plan the results were made from (--plan)")
+    loaded = open_plan(plan_path, allow_deviations=True)
+    now = {"plan_sha256": loaded.sha256, "lock": loaded.lock, "deviations": loaded.deviations, "plan": loaded.plan}
+    out: list[str] = []
+    for key in CLAIMS:
+        said = doc.get(key)
+        if key == "deviations":
+            said = said or []
+        if json.loads(json.dumps(said, sort_keys=True, default=str)) != json.loads(json.dumps(now[key], sort_keys=True, default=str)):
+            out.append(f"results.json {key}: the report says {_short(said)}, the plan and its lock now give {_short(now[key])}")
+    for item in (doc.get("provenance") or {}).get("inputs", []) or []:
+        path = item.get("path") if isinstance(item, dict) else None
+        if not isinstance(path, str):
+            out.append("results.json provenance.inputs: an entry without a path")
+            continue
+        actual = checked_sha256(generations.resolve(Path(path)))
+        if actual != item.get("sha256"):
+            out.append(f"input {path}: the report says sha256 {item.get('sha256')}, the file in force has {actual}")
+    return loaded, out
+
+
+
+def read_results(report_dir: Path) -> dict[str, Any]:
+    """results.json of a report folder; a missing, truncated or non-object file is one line."""
+    path = Path(report_dir) / "results.json"
+    if not path.is_file():
+        raise EvalkitError("no results.json in the report folder; nothing to verify", file=report_dir,
+                           expected="a folder written by `evalkit estimate`")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EvalkitError(f"results.json is not readable JSON ({type(exc).__name__}: truncated or edited?)",
+                           file=path, expected="results.json as written by `evalkit estimate`") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("plan"), dict):
+        raise EvalkitError("results.json does not hold a results document", file=path, column="plan",
+                           expected="results.json as written by `evalkit estimate`")
+    return doc

@@ -20,7 +20,7 @@ def _only(src: Path, keep: str) -> Path:
     out = src.parent / f"only-{keep}"
     out.mkdir()
     for p in src.iterdir():
-        if p.name.startswith(keep):
+        if p.name.startswith(keep) or p.name == "SYNTHETIC_DEMO_DATA.txt":
             shutil.copyfile(p, out / p.name)
     return out
 

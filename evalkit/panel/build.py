@@ -135,7 +135,7 @@ def run_stage(processed: Path, *, registry: Path | None = None, policy: str = "a
     return diagnostics
 
 
-def _measures(tables: dict[str, pl.DataFrame], policy: str) -> pl.DataFrame:
+def _measures(tables: dict[str, pl.DataFrame], policy: str, files: list[dict] | None = None) -> pl.DataFrame:
     """Every measure row on the panel's year, with DfE codes filled from GSS codes and harmonised units."""
     frames = []
     for name, table in tables.items():
@@ -156,9 +156,13 @@ def _measures(tables: dict[str, pl.DataFrame], policy: str) -> pl.DataFrame:
     # Northamptonshire before 2021) would stop the aggregate unit from being a complete cover.
     reorganised = boundaries.reorganised_codes()
     measures = measures.filter(~(pl.col("la_code").is_in(reorganised) & pl.col("value").is_null() & pl.col("marker").is_in(["x", "z", "-"])))
-    # Later releases win within a source: rank each file by the last year it covers.
-    release = measures.group_by("source", "file").agg(pl.col("year").max().alias("release_year"))
-    measures = measures.join(release, on=["source", "file"], how="left")
+    # Later releases win within a source: each file's release comes from the catalogue or its name
+    # (recorded by ingest), never from the largest year in its rows (evalkit.releases).
+    release = pl.DataFrame(
+        [{"file": f["file"].rsplit("/", 1)[-1], "release_year": f.get("release")} for f in (files or [])],
+        schema={"file": pl.Utf8, "release_year": pl.Int64},
+    ).unique("file", keep="last")
+    measures = measures.join(release, on="file", how="left")
     return boundaries.harmonise(measures, policy)
 
 
@@ -271,7 +275,7 @@ def build_panel(
     follows reorganised areas as one unit over time, "separate" keeps successors as new units.
     """
     manifest, tables = read_processed(processed)
-    measures = _measures(tables, policy)
+    measures = _measures(tables, policy, manifest.get("files"))
     source_gen = gens.current_dir(processed)
     if registry_path is None and source_gen is not None and (source_gen / "adm_registry.csv").exists():
         registry_path = source_gen / "adm_registry.csv"

@@ -204,13 +204,16 @@ def _parse_rate(path: Path, raw: pl.DataFrame) -> pl.DataFrame:
     counts = numbers(la, "count", path, shown["count"])
     rates = numbers(la, "rate_per_10000", path, shown["rate_per_10000"])
     pops = numbers(la, "population_estimate", path, shown["population_estimate"])
-    ids = la.select("year", "la_code", "gss_code", "la_name", "measure_name")
-    count_rows = ids.with_columns(counts["value"], counts["marker"], pl.col("measure_name").alias("measure"), pl.lit("count").alias("unit"))
+    ids = la.select("year", "la_code", "gss_code", "la_name", "measure_name", pl.col(ROW).alias("__row"))
+    count_rows = ids.with_columns(counts["value"], counts["marker"], pl.col("measure_name").alias("measure"), pl.lit("count").alias("unit"),
+                                  pl.lit(shown["count"]).alias("__column"))
     at31 = pl.col("measure_name") == "cla_at_31_march"
     rate_rows = ids.with_columns(rates["value"], rates["marker"]).filter(at31).with_columns(
-        pl.lit("cla_rate_per_10000").alias("measure"), pl.lit("rate_per_10000").alias("unit"))
+        pl.lit("cla_rate_per_10000").alias("measure"), pl.lit("rate_per_10000").alias("unit"),
+        pl.lit(shown["rate_per_10000"]).alias("__column"))
     pop_rows = ids.with_columns(pops["value"], pops["marker"]).filter(at31).with_columns(
-        pl.lit("population_0_17_cla_denominator").alias("measure"), pl.lit("count").alias("unit"))
+        pl.lit("population_0_17_cla_denominator").alias("measure"), pl.lit("count").alias("unit"),
+        pl.lit(shown["population_estimate"]).alias("__column"))
     out = pl.concat([count_rows, rate_rows, pop_rows]).drop("measure_name")
     out = out.with_columns(
         pl.lit(NAME).alias("source"), pl.lit(path.name).alias("file"),

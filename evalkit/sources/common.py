@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import io
 import re
@@ -176,6 +177,12 @@ def match_columns(
     )
 
 
+# During ingest, tidy rows keep the file row and published column they came from, so that the
+# semantic checks (evalkit.validation) can name them; ingest drops both before writing.
+KEEP_ROWS: contextvars.ContextVar[bool] = contextvars.ContextVar("evalkit_keep_rows", default=False)
+ORIGIN = ("__row", "__column")
+
+
 def finish(frame: pl.DataFrame, schema: Mapping[str, pl.DataType], sort_by: Sequence[str]) -> pl.DataFrame:
     """Cast to the tidy schema, in schema order, sorted, so the same file always gives the same bytes."""
     cols = []
@@ -184,6 +191,8 @@ def finish(frame: pl.DataFrame, schema: Mapping[str, pl.DataType], sort_by: Sequ
             cols.append(pl.col(name).cast(dtype))
         else:
             cols.append(pl.lit(None, dtype=dtype).alias(name))
+    if KEEP_ROWS.get():
+        cols += [pl.col(c) for c in ORIGIN if c in frame.columns]
     return frame.select(cols).sort(list(sort_by), nulls_last=True, maintain_order=True)
 
 
@@ -250,6 +259,32 @@ def _header_cells(line: str) -> list[str]:
         return []
 
 
+def check_not_truncated(path: Path) -> None:
+    """A text table must end with a line break, unless its last line holds no data (blank cells only).
+
+    Every published CSV in the reference set ends with a line break but one, whose last line is a
+    row of empty cells; a file cut off inside its last row (a failed download or copy) does not, and
+    a cut inside the last field keeps the field count, so it would otherwise pass as complete.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            fh.seek(max(0, size - 65536))
+            tail = fh.read()
+    except OSError:
+        return
+    if not tail or tail.endswith(b"\n") or tail.endswith(b"\r"):
+        return
+    last = tail.rsplit(b"\n", 1)[-1]
+    if last.replace(b",", b"").replace(b'"', b"").strip():
+        raise EvalkitError(
+            "the file looks truncated (cut off): it does not end with a line break and its last row holds data",
+            file=path.name, row=head_bytes(path, size).count(b"\n") + 1 if size < (1 << 24) else None,
+            expected="a complete file (download or copy it again)",
+        )
+
+
 def decode_text(raw: bytes, encodings: Sequence[str], file: str) -> str:
     """Decode with the first encoding that works; else one line naming the row of the first bad byte."""
     last: UnicodeDecodeError | None = None
@@ -314,11 +349,12 @@ def read_csv_strict(path: Path, *, encodings: Sequence[str] = ("utf-8-sig",)) ->
     seen: dict[str, int] = {}
     for i, name in enumerate(header):
         name = name.strip() or f"__blank_{i + 1}"
-        if name in seen:
-            seen[name] += 1
-            name = f"{name}__{seen[name]}"
-        else:
-            seen[name] = 0
+        if normalise_header(name) in seen:  # which of the two would be read? Neither, silently.
+            raise EvalkitError(
+                f"column {name!r} appears twice in the header (fields {seen[normalise_header(name)] + 1} and {i + 1})",
+                file=path.name, row=1, column=name, expected="each column name once",
+            )
+        seen[normalise_header(name)] = i
         names.append(name)
     width = len(names)
     columns: list[list[str]] = [[] for _ in range(width)]
@@ -468,8 +504,10 @@ def long_measures(
     for column, (measure, unit) in measures.items():
         vm = numbers(frame, column, file, shown.get(column, column))
         parts.append(
-            frame.select("year", "la_code", "gss_code", "la_name").with_columns(
+            frame.select("year", "la_code", "gss_code", "la_name",
+                         (pl.col(ROW) if ROW in frame.columns else pl.lit(None, dtype=pl.Int64)).alias("__row")).with_columns(
                 vm["value"], vm["marker"], pl.lit(measure).alias("measure"), pl.lit(unit).alias("unit"),
+                pl.lit(shown.get(column, column)).alias("__column"),
             )
         )
     out = pl.concat(parts) if parts else pl.DataFrame(schema=MEASURES_SCHEMA)

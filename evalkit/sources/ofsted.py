@@ -170,7 +170,9 @@ class _Codes:
         return next(iter(pick)) if len(pick) == 1 else None
 
 
-def _load_las(path: Path, las: pl.DataFrame | Path | None) -> _Codes:
+def _load_las(path: Path, las: pl.DataFrame | Path | None | bool) -> _Codes:
+    if las is False:  # ingest: only lookups from inside --from, passed in; never searched for
+        return _Codes(None)
     if isinstance(las, pl.DataFrame):
         return _Codes(las)
     if las is None:
@@ -462,7 +464,9 @@ ILACS_FROM = dt.date(2018, 9, 1)      # SIF re-inspections were published until 
                                       # D2I reports with no readable grade before this are SIF / pre-SIF
 
 
-def _load_provider_lookup(path: Path, given: pl.DataFrame | Path | None) -> dict[str, tuple[str, str | None]] | None:
+def _load_provider_lookup(path: Path, given: pl.DataFrame | Path | None | bool) -> dict[str, tuple[str, str | None]] | None:
+    if given is False:
+        return None
     if given is None:
         given = _find(path, ["d2i_Provider_data_lookup.csv", "neighbours/d2i_Provider_data_lookup.csv",
                              "../neighbours/d2i_Provider_data_lookup.csv", "../d2i_Provider_data_lookup.csv"])
@@ -608,8 +612,8 @@ def layout_of(path: Path) -> str:
     )
 
 
-def parse(path: Path, *, las: pl.DataFrame | Path | None = None,
-          provider_lookup: pl.DataFrame | Path | None = None) -> pl.DataFrame:
+def parse(path: Path, *, las: pl.DataFrame | Path | None | bool = None,
+          provider_lookup: pl.DataFrame | Path | None | bool = None) -> pl.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise EvalkitError("file not found", file=path.name)
@@ -617,6 +621,12 @@ def parse(path: Path, *, las: pl.DataFrame | Path | None = None,
         raise EvalkitError("file is empty", file=path.name, expected="an Ofsted workbook or the D2I history")
     layout = layout_of(path)
     codes = _load_las(path, las)
+    if layout == "2025" and not codes.available:
+        raise EvalkitError(
+            "the 2025 layout names councils by GSS area code, and DfE's LA list (dfe_las.csv) is not among the inputs",
+            file=path.name, column="Area code",
+            expected="dfe_las.csv in the same --from folder (its web links are not reliable DfE codes)",
+        )
     if layout == "2023":
         rows = _parse_wide(path, SHEET_2023, ("2023_current", "2023_predecessor"), codes)
     elif layout == "2024":

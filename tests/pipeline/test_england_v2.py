@@ -224,3 +224,24 @@ def test_v2_plan_estimates_and_report(work: Path) -> None:
     assert "Kingston upon Thames" in md and "fig-time_to_good_vs_directed-km.svg" in md
     proc = evalkit_cmd("verify", "reports/england-adm-v2", cwd=work)
     assert "reproduced" in proc.stdout
+
+
+def test_registry_carries_the_research_notes_facts() -> None:
+    """Set-up funding and imposed/voluntary in the packaged registry agree with ../shared/domain/adm_registry.csv."""
+    notes = REFERENCE.parent.parent / "domain" / "adm_registry.csv"
+    if not notes.exists():
+        pytest.skip(f"{notes} not found")
+    with open(REPO / "evalkit" / "data" / "adm_registry.csv", encoding="utf-8") as fh:
+        ours = {r["spell_id"]: r for r in csv.DictReader(fh)}
+    with open(notes, encoding="utf-8") as fh:
+        theirs = {r["spell_id"]: r for r in csv.DictReader(fh)}
+    assert set(ours) == set(theirs)
+    for spell, r in theirs.items():
+        money = re.match(r"£(\d+(?:\.\d+)?)m", r["dfe_setup_funding"] or "")
+        if money:
+            assert int(ours[spell]["setup_funding_gbp"]) == round(float(money.group(1)) * 1_000_000), spell
+        text = (r["assignment"] or "").lower()
+        if text.startswith("voluntary"):
+            assert ours[spell]["assignment"] == "voluntary", spell
+        elif text.startswith("imposed"):
+            assert ours[spell]["assignment"] == "imposed", spell

@@ -53,9 +53,9 @@ REG = "adm_registry.csv"
 STANDARD_SKIPPED = {"SYNTHETIC_DEMO_DATA.txt", REG}
 
 # Column positions in the demo files (header = line 1).
-CLA_COL = {"old_la_code": 7, "la_name": 8, "children_count": 12, "rate_per_10000": 13,
+CLA_COL = {"old_la_code": 7, "la_name": 8, "new_la_code": 9, "children_count": 12, "rate_per_10000": 13,
            "time_period": 0, "geographic_level": 2, "population_estimate": 11}
-POP_COL = {"old_la_code": 7, "la_name": 9, "population_estimate": 11}
+POP_COL = {"time_period": 0, "old_la_code": 7, "new_la_code": 8, "la_name": 9, "population_estimate": 11}
 S251_COL = {"old_la_code": 5, "la_name": 7, "total_expenditure": 10}
 
 DEFECT_DETECT = (
@@ -178,6 +178,13 @@ def truncate_mid_line(p: Path) -> dict:
     assert raw[cut - 1:cut] != b"\n"
     p.write_bytes(raw[:cut])
     return {"row": k + 1}
+
+
+def cut_last_field(p: Path) -> dict:
+    """Cut inside the last field of the last row: same field count, no final line break."""
+    raw = p.read_bytes().rstrip(b"\n")
+    p.write_bytes(raw[:-1])
+    return {"row": raw.count(b"\n") + 1}
 
 
 def truncate_bytes(n: int) -> Callable[[Path], dict]:
@@ -368,8 +375,31 @@ CASES: list[Case] = [
     Case("pop-duplicated-council-year", "ingest", POP, duplicate_la_row(), Err("duplicated", "auto", "old_la_code")),
     Case("s251-duplicated-council-year", "ingest", S251, duplicate_la_row(), Err("duplicated", "auto", "description_of_expenditure")),
     # unknown or retired LA codes
-    Case("cla-unknown-3-digit-code-kept", "ingest", CLA, set_cell(CLA_COL["old_la_code"], b"777"), Accept("cla", "code", {"code": "777"})),
-    Case("cla-retired-code-928-kept", "ingest", CLA, set_cell(CLA_COL["old_la_code"], b"928", nth=3), Accept("cla", "code", {"code": "928"})),
+    # (issue #14: an LA code no lookup knows is refused; the demo's lookup is its own fictional council list)
+    Case("cla-unknown-3-digit-code", "ingest", CLA, set_cell(CLA_COL["old_la_code"], b"777"), Err("not a council", "auto", "old_la_code"), cli=True),
+    Case("cla-retired-code-928", "ingest", CLA, set_cell(CLA_COL["old_la_code"], b"928", nth=3), Err("not a council", "auto", "old_la_code")),
+    Case("cla-code-paired-with-other-gss", "ingest", CLA, set_cell(CLA_COL["new_la_code"], b"E99000016"),
+         Err("another council", "auto", "new_la_code")),
+    Case("pop-code-paired-with-other-gss", "ingest", POP, set_cell(POP_COL["new_la_code"], b"E99000016"),
+         Err("another council", "auto", "new_la_code")),
+    # impossible values (issue #14): years, counts, rates, populations
+    Case("cla-year-2099", "ingest", CLA, set_cell(CLA_COL["time_period"], b"2099"), Err("not a year this publication can cover", "auto", "time_period"), cli=True),
+    Case("cla-year-0000", "ingest", CLA, set_cell(CLA_COL["time_period"], b"0000"), Err("not a year this publication can cover", "auto", "time_period")),
+    Case("pop-year-2099", "ingest", POP, set_cell(POP_COL["time_period"], b"2099"), Err("not a year this publication can cover", "auto", "time_period")),
+    Case("cla-count-negative", "ingest", CLA, set_cell(CLA_COL["children_count"], b"-237"), Err("not plausible", "auto", "children_count"), cli=True),
+    Case("cla-count-fractional", "ingest", CLA, set_cell(CLA_COL["children_count"], b"12.5"), Err("not plausible", "auto", "children_count")),
+    Case("cla-rate-over-10000", "ingest", CLA, set_cell(CLA_COL["rate_per_10000"], b"10001", nth=1), Err("not plausible", "auto", "rate_per_10000")),
+    Case("cla-rate-negative", "ingest", CLA, set_cell(CLA_COL["rate_per_10000"], b"-3", nth=1), Err("not plausible", "auto", "rate_per_10000")),
+    Case("cla-rate-inconsistent-with-count", "ingest", CLA, set_cell(CLA_COL["rate_per_10000"], b"172", nth=1), Err("does not match", "auto", "rate_per_10000")),
+    Case("cla-count-inconsistent-with-rate", "ingest", CLA, set_cell(CLA_COL["children_count"], b"1508", nth=1), Err("does not match", "auto", "rate_per_10000")),
+    Case("cla-population-zero", "ingest", CLA, set_cell(CLA_COL["population_estimate"], b"0", nth=1), Err("not plausible", "auto", "population_estimate")),
+    Case("pop-population-zero", "ingest", POP, set_cell(POP_COL["population_estimate"], b"0"), Err("not plausible", "auto", "population_estimate")),
+    Case("pop-population-negative", "ingest", POP, set_cell(POP_COL["population_estimate"], b"-87380"), Err("not plausible", "auto", "population_estimate")),
+    Case("pop-population-201-million", "ingest", POP, set_cell(POP_COL["population_estimate"], b"201000000"), Err("not plausible", "auto", "population_estimate")),
+    Case("cla-duplicated-header", "ingest", CLA, add_column(b"children_count", b"5"), Err("appears twice", 1, "children_count"), cli=True),
+    Case("pop-duplicated-header", "ingest", POP, add_column(b"population_estimate", b"1"), Err("appears twice", 1, "population_estimate")),
+    Case("cla-cut-in-last-field", "ingest", CLA, cut_last_field, Err("cut off", "auto"), cli=True),
+    Case("pop-cut-in-last-field", "ingest", POP, cut_last_field, Err("cut off", "auto")),
     Case("cla-not-a-dfe-code", "ingest", CLA, set_cell(CLA_COL["old_la_code"], b"ABC"), Err("code", "auto", "old_la_code")),
     # non-numeric values
     Case("cla-count-non-numeric", "ingest", CLA, set_cell(CLA_COL["children_count"], b"abc"), Err("not a number", "auto", "children_count"), cli=True),

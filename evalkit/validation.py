@@ -1,0 +1,294 @@
+"""What a plausible value is, declared once per source; ingest refuses anything outside it.
+
+The format checks of each parser (columns, numbers, codes as text) say whether a file is readable.
+These rules say whether what it holds can be true: years a publication can cover, counts that are
+whole and not negative, rates within 0-10,000 per 10,000 and consistent with their count and
+population, populations of a council's size, LA codes that exist in the year, one row per
+council-year. A new source adds one entry to ``SOURCES`` (and, if it has a new unit, to ``UNITS``).
+
+Why a rule table of our own and not pandera/patito: the tidy tables are long (one row per council,
+year and measure), so every rule depends on the row's ``unit`` or ``measure`` and needs the file's
+own row number and published column for the one-line error (file, row, column, value, expected).
+Those libraries report failures as frames of their own and would still need all of that written
+around them; a table of a dozen declarative entries evaluated with polars expressions is shorter,
+has no dependency, and gives the exact message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from evalkit.errors import EvalkitError
+
+ROW = "__row"        # the file row a tidy row came from (kept by parsers during ingest only)
+COLUMN = "__column"  # the published column it came from
+
+
+@dataclass(frozen=True)
+class Range:
+    low: float | None = None
+    high: float | None = None
+    integer: bool = False
+    what: str = ""
+
+
+# Per unit: the domain every value in that unit must lie in.
+UNITS: dict[str, Range] = {
+    "count": Range(0, None, integer=True, what="a whole number of 0 or more"),
+    "rate_per_10000": Range(0, 10_000, what="a rate between 0 and 10,000 per 10,000"),
+    "percent": Range(0, 100, what="a percentage between 0 and 100"),
+    "fte": Range(0, None, what="a number of full-time equivalents of 0 or more"),
+    "days": Range(0, None, what="a number of days of 0 or more"),
+    "ratio": Range(0, None, what="a ratio of 0 or more"),
+    # gbp: net expenditure lines can be negative (income above spending); no bound.
+}
+
+# Measures that are populations: a council's 0-17 population lies in this band (smallest: Isles of
+# Scilly, about 400 children; largest: Kent and Birmingham, under 350,000).
+POPULATION_BAND = Range(50, 2_000_000, integer=False, what="a council's child population (50 to 2,000,000)")
+
+
+@dataclass(frozen=True)
+class RateCheck:
+    """rate ~= 10,000 x count / population, within the rounding of a published whole-number rate."""
+    rate: str
+    count: str
+    population: str
+    tolerance: float = 1.0  # per 10,000: the rate is rounded to a whole number, populations to 10s
+
+
+@dataclass(frozen=True)
+class Source:
+    first_year: int                      # the earliest year label the publication can carry
+    populations: frozenset[str] = frozenset()
+    rate_checks: tuple[RateCheck, ...] = ()
+    year_lag: int = 0                    # year labels may run this far past the current year
+    keys: tuple[str, ...] = ("year", "la_code", "gss_code", "measure", "file")
+    notes: str = ""
+
+
+_CLA_RATE = RateCheck("cla_rate_per_10000", "cla_at_31_march", "population_0_17_cla_denominator")
+
+SOURCES: dict[str, Source] = {
+    "cla": Source(1994, populations=frozenset({"population_0_17_cla_denominator"}), rate_checks=(_CLA_RATE,)),
+    "cin": Source(2010),
+    "workforce": Source(2012),
+    "population": Source(1991, populations=frozenset({"population_0_17"})),
+    "s251": Source(2008, year_lag=1),
+    "lait": Source(2008, year_lag=1),
+    "mhclg_ro": Source(2008, year_lag=1),
+}
+
+
+def last_plausible_year(source: Source, today: dt.date | None = None) -> int:
+    """Nothing is published about a year that has not ended: this year (plus the source's lag)."""
+    return (today or dt.date.today()).year + source.year_lag
+
+
+def _fail(frame: pl.DataFrame, mask: pl.Series, message: str, expected: str, column: str | None = None,
+          *, fixed_column: bool = False) -> None:
+    """Raise for the first row in `mask`; the column is the row's published value column unless fixed."""
+    if not mask.any():
+        return
+    idx = int(mask.arg_true()[0])
+    wanted = [c for c in ("file", "la_code", "year", "measure", ROW, COLUMN) if c in frame.columns]
+    r = frame.select(wanted).row(idx, named=True)  # not reference_date: year 0 has no Python date
+    row = r.get(ROW)
+    col = column if fixed_column else (r.get(COLUMN) or column)
+    where = f"{r.get('la_code')} {r.get('year')} {r.get('measure')}"
+    raise EvalkitError(f"{message} ({where})", file=r.get("file"), row=int(row) if row is not None else None,
+                       column=col, expected=expected)
+
+
+def _value_text(v: float | None) -> str:
+    if v is None:
+        return "blank"
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
+def check_measures(frame: pl.DataFrame, source: str, *, known: KnownCodes | None = None,
+                   today: dt.date | None = None) -> None:
+    """Raise one EvalkitError for the first implausible row of one source's tidy measures."""
+    rules = SOURCES.get(source)
+    if rules is None or frame.height == 0 or "measure" not in frame.columns:
+        return
+    if ROW not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.Int64).alias(ROW))
+    if COLUMN not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.Utf8).alias(COLUMN))
+    last = last_plausible_year(rules, today)
+    years = frame["year"]
+    bad = (years < rules.first_year) | (years > last)
+    if bad.any():
+        idx = int(bad.arg_true()[0])
+        _fail(frame, bad, f"year {years[idx]} is not a year this publication can cover",
+              f"a year from {rules.first_year} to {last}", "time_period", fixed_column=True)
+    value = frame["value"]
+    has = value.is_not_null()
+    for unit, rng in UNITS.items():
+        in_unit = (frame["unit"] == unit) & has & ~frame["measure"].is_in(list(rules.populations))
+        _range(frame, in_unit, rng)
+    if rules.populations:
+        pops = frame["measure"].is_in(list(rules.populations)) & has
+        _range(frame, pops, POPULATION_BAND)
+    for check in rules.rate_checks:
+        _rates(frame, check)
+    if known is not None:
+        known.check(frame)
+    dup = frame.select(pl.struct(list(rules.keys)).is_duplicated()).to_series()
+    if dup.any():
+        # the same council-year twice is allowed only when the rows are identical
+        distinct = frame.filter(dup).unique(subset=[c for c in frame.columns if c not in (ROW, COLUMN)])
+        clash = distinct.select(pl.struct(list(rules.keys)).is_duplicated()).to_series()
+        if clash.any():
+            first = distinct.filter(clash).sort(ROW, nulls_last=True)
+            _fail(first, pl.Series([True] + [False] * (first.height - 1)),
+                  "a second, different value for the same council-year", "one row per council-year and measure")
+
+
+def _range(frame: pl.DataFrame, mask: pl.Series, rng: Range) -> None:
+    if not mask.any():
+        return
+    v = frame["value"]
+    bad = pl.Series([False] * frame.height)
+    if rng.low is not None:
+        bad = bad | (mask & (v < rng.low)).fill_null(False)
+    if rng.high is not None:
+        bad = bad | (mask & (v > rng.high)).fill_null(False)
+    if rng.integer:
+        bad = bad | (mask & ((v - v.round(0)).abs() > 1e-9)).fill_null(False)
+    if bad.any():
+        idx = int(bad.arg_true()[0])
+        _fail(frame, bad, f"value {_value_text(v[idx])} is not plausible", rng.what)
+
+
+def _rates(frame: pl.DataFrame, check: RateCheck) -> None:
+    keys = ["year", "la_code", "file"]
+    part = {}
+    for role, measure in (("rate", check.rate), ("count", check.count), ("population", check.population)):
+        part[role] = frame.filter(pl.col("measure") == measure).select(
+            *keys, pl.col("value").alias(role), *( [pl.col(ROW), pl.col(COLUMN), pl.col("measure")] if role == "rate" else []))
+    joined = part["rate"].join(part["count"], on=keys, how="inner").join(part["population"], on=keys, how="inner")
+    joined = joined.filter(pl.col("rate").is_not_null() & pl.col("count").is_not_null()
+                           & pl.col("population").is_not_null() & (pl.col("population") > 0))
+    if joined.height == 0:
+        return
+    implied = joined["count"] / joined["population"] * 10_000
+    bad = (joined["rate"] - implied).abs() > check.tolerance + 0.005 * implied
+    if bad.any():
+        idx = int(bad.arg_true()[0])
+        _fail(joined, bad, f"rate {_value_text(joined['rate'][idx])} does not match count {_value_text(joined['count'][idx])}"
+              f" / population {_value_text(joined['population'][idx])} (= {implied[idx]:.1f})",
+              f"the rate per 10,000 implied by the count and population, within {check.tolerance:g} for rounding")
+
+
+# --- LA codes known for the year -------------------------------------------------------------------
+
+@dataclass
+class KnownCodes:
+    """Which DfE codes (and code/GSS pairs) exist, and when. Built from DfE's LA list.
+
+    A code with a published value must exist in the year (a margin of one year either side covers
+    the sources' different year labels); filler rows (no value, a marker) of a code that exists at
+    some time are allowed, as the files carry them for councils before creation or after abolition.
+    """
+    first: dict[str, int]                  # code -> first year it may carry values
+    last: dict[str, int]                   # code -> last year
+    pairs: set[tuple[str, str]] = field(default_factory=set)
+    source: str = ""
+
+    @classmethod
+    def from_lookup(cls, lookup: pl.DataFrame, source: str) -> KnownCodes:
+        first: dict[str, int] = {}
+        last: dict[str, int] = {}
+        pairs: set[tuple[str, str]] = set()
+        for r in lookup.iter_rows(named=True):
+            code = r.get("la_code")
+            if not code:
+                continue
+            start = r.get("date_of_operation")
+            end = r.get("date_of_termination")
+            # DfE dates most councils to 2009 (when the list began): only a later start is a real creation date.
+            y0 = start.year if isinstance(start, dt.date) and start > dt.date(2009, 4, 1) else 0
+            y1 = end.year + 1 if isinstance(end, dt.date) else 9999
+            first[code] = min(first.get(code, y0), y0)
+            last[code] = max(last.get(code, y1), y1)
+            if r.get("gss_code"):
+                pairs.add((code, r["gss_code"]))
+        return cls(first, last, pairs, source)
+
+    def check(self, frame: pl.DataFrame) -> None:
+        if "la_code" not in frame.columns:
+            return
+        codes = frame["la_code"]
+        single = codes.is_not_null() & ~codes.str.contains("/").fill_null(False)
+        known = codes.is_in(list(self.first))
+        unknown = single & ~known
+        _fail(frame, unknown, f"LA code {codes.filter(unknown).head(1).to_list()[0] if unknown.any() else ''} is not a council"
+              f" DfE lists", f"a DfE LA code in {self.source}", "old_la_code", fixed_column=True)
+        first = codes.replace_strict(self.first, default=None, return_dtype=pl.Int64)
+        last = codes.replace_strict(self.last, default=None, return_dtype=pl.Int64)
+        valued = frame["value"].is_not_null() & single
+        early = valued & (frame["year"] < first - 1).fill_null(False)
+        late = valued & (frame["year"] > last).fill_null(False)
+        bad = early | late
+        if bad.any():
+            idx = int(bad.arg_true()[0])
+            _fail(frame, bad, f"LA code {codes[idx]} did not exist in {frame['year'][idx]}",
+                  f"a council in existence that year (per {self.source})", "old_la_code", fixed_column=True)
+        if "gss_code" in frame.columns and self.pairs:
+            gss = frame["gss_code"]
+            paired = single & gss.is_not_null() & gss.str.starts_with("E").fill_null(False)
+            if paired.any():
+                combo = (codes + "|" + gss)
+                allowed = [f"{c}|{g}" for c, g in self.pairs]
+                mismatch = paired & ~combo.is_in(allowed).fill_null(False)
+                if mismatch.any():
+                    idx = int(mismatch.arg_true()[0])
+                    _fail(frame, mismatch, f"LA code {codes[idx]} is paired with area code {gss[idx]}, which is another council's",
+                          f"the GSS code DfE lists for {codes[idx]}", "new_la_code", fixed_column=True)
+
+
+def known_codes_from(tables: Mapping[str, pl.DataFrame], *, synthetic_demo: bool) -> KnownCodes | None:
+    """The lookup in force: DfE's LA list ingested in the same set, else the one shipped in the package.
+
+    The demo's councils are fictional (codes 001-048, GSS E99...), so synthetic demo data are checked
+    against the demo's own council list.
+    """
+    if "la_codes" in tables:
+        return KnownCodes.from_lookup(tables["la_codes"], "the LA list ingested with these files (dfe_las.csv)")
+    if synthetic_demo:
+        from evalkit.demo import dgp
+
+        councils = dgp._councils()  # the fictional council list the demo files are drawn from
+        return KnownCodes({c: 0 for c in councils["la_code"]}, {c: 9999 for c in councils["la_code"]},
+                          set(zip(councils["la_code"], councils["gss_code"])), "the demo's fictional councils")
+    return packaged_codes()
+
+
+PACKAGED = "la_codes_known.csv"
+
+
+def packaged_codes() -> KnownCodes:
+    """DfE's LA list as shipped (codes, GSS codes and dates only; see tools/derive_la_codes.py)."""
+    from importlib import resources
+
+    path = Path(str(resources.files("evalkit") / "data" / PACKAGED))
+    frame = pl.read_csv(path, comment_prefix="#", infer_schema=False).with_columns(
+        pl.col("date_of_operation").str.to_date("%Y-%m-%d", strict=False),
+        pl.col("date_of_termination").str.to_date("%Y-%m-%d", strict=False),
+    )
+    return KnownCodes.from_lookup(frame, "DfE's LA list shipped with evalkit")
+
+
+def strip_row_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.drop([c for c in (ROW, COLUMN) if c in frame.columns])
+
+
+__all__ = ["SOURCES", "UNITS", "Source", "RateCheck", "Range", "check_measures", "KnownCodes", "known_codes_from",
+           "packaged_codes", "strip_row_columns", "ROW", "COLUMN"]
