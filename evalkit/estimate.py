@@ -41,6 +41,9 @@ def typed_options(method: str, options: dict[str, Any], inference: dict[str, Any
     except ValidationError as exc:
         e = exc.errors()[0]
         where = ".".join(str(p) for p in e["loc"])
+        if e["type"] == "extra_forbidden":
+            takes = ", ".join(n for n in methods.get(method).option_names() if n not in methods.SAMPLE_OPTIONS)
+            raise UsageError(f"method {method!r} has no option {where!r}; it takes {takes} (see `evalkit methods {method}`)") from None
         raise UsageError(f"method {method!r}, option {where}: {e['msg']}") from None
 
 

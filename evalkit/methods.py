@@ -23,16 +23,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Union
 
-from annotated_types import Ge, Gt, Lt
-
 from evalkit.errors import UsageError
 from evalkit.estimators.defaults import DEFAULT_ALPHA, DEFAULT_SEED
 
+
+@dataclass(frozen=True)
+class Bound:
+    """A numeric bound on an option (becomes a pydantic constraint when options are validated)."""
+
+    ge: float | None = None
+    gt: float | None = None
+    lt: float | None = None
+
+    def text(self) -> str:
+        return ", ".join(f"{op} {v:g}" for op, v in ((">=", self.ge), (">", self.gt), ("<", self.lt)) if v is not None)
+
+
 Control = Literal["never", "notyet"]
-Alpha = Annotated[float, Gt(0), Lt(1)]
-NonNegInt = Annotated[int, Ge(0)]
-PosInt = Annotated[int, Ge(1)]
-Seed = Annotated[int, Ge(0)]
+Alpha = Annotated[float, Bound(gt=0, lt=1)]
+NonNegInt = Annotated[int, Bound(ge=0)]
+PosInt = Annotated[int, Bound(ge=1)]
+Seed = Annotated[int, Bound(ge=0)]
 # A per-analysis comparison-pool rule the plan may give among the options; `estimate` applies it to
 # the sample before the estimator runs, so it is not an estimator option.
 DonorRule = Literal["never_treated", "not_yet_treated", "inadequate_pre_period"]
@@ -279,10 +290,23 @@ def options_model(key: str) -> Any:
         for f in dataclasses.fields(cls):
             default = ({"default": f.default} if f.default is not dataclasses.MISSING
                        else {"default_factory": f.default_factory})
-            fields[f.name] = (hints[f.name], Field(description=f.metadata.get("help") or None, **default))
+            fields[f.name] = (_pydantic_hint(hints[f.name], Field), Field(description=f.metadata.get("help") or None,
+                                                                             **default))
         config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, title=f"{key} options")
         _MODELS[key] = create_model(f"{cls.__name__}Model", __config__=config, __doc__=cls.__doc__, **fields)
     return _MODELS[key]
+
+
+def _pydantic_hint(tp: Any, field: Any) -> Any:
+    """The type with each Bound turned into a pydantic Field constraint."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is Annotated:
+        extras = [field(**{k: v for k, v in dataclasses.asdict(m).items() if v is not None})
+                  if isinstance(m, Bound) else m for m in args[1:]]
+        return Annotated[(_pydantic_hint(args[0], field), *extras)]
+    if origin in _UNIONS:
+        return Union[tuple(_pydantic_hint(a, field) for a in args)]  # noqa: UP007
+    return tp
 
 
 def validate_options(key: str, raw: dict[str, Any]) -> Options:
@@ -343,9 +367,7 @@ def _type_text(tp: Any) -> str:
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is Annotated:
         base = _type_text(args[0])
-        bounds = [f"{'>=' if isinstance(m, Ge) else '>' if isinstance(m, Gt) else '<'} "
-                  f"{getattr(m, 'ge', getattr(m, 'gt', getattr(m, 'lt', '')))}" for m in args[1:]
-                  if isinstance(m, (Ge, Gt, Lt))]
+        bounds = [m.text() for m in args[1:] if isinstance(m, Bound)]
         return f"{base} ({', '.join(bounds)})" if bounds else base
     if origin is Literal:
         return "|".join(map(str, args))
