@@ -257,6 +257,8 @@ def estimate(
     bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap draws where the method has them (0 = analytic).")] = 0,
     seed: Annotated[int, typer.Option(help="Random seed, recorded in the output.")] = methods.DEFAULT_SEED,
     alpha: Annotated[float, typer.Option(help="Significance level: intervals are (1 - alpha) x 100 per cent.")] = methods.DEFAULT_ALPHA,
+    interval: Annotated[Literal["auto", "analytic", "randomization", "wild"], typer.Option(help="The default interval (the one to quote): auto (fewer than 40 treated units: randomisation) | analytic | randomization | wild (TWFE only).")] = "auto",
+    permutations: Annotated[int, typer.Option(help="Permutations for randomisation intervals (placebo draws for SDID).")] = 199,
     json_out: Annotated[Optional[str], typer.Option("--json", help="Write results as JSON to this file ('-' = stdout).")] = None,
     out_root: Annotated[Path, typer.Option("--out", help="Where plan results go (reports/<plan name>/).")] = REPORTS,
     sensitivity: Annotated[Optional[Literal["rm", "sd"]], typer.Option("--sensitivity", help="With --panel: Rambachan-Roth sensitivity of the event study, relative magnitudes or smoothness; methods cs, sunab, twfe_es.")] = None,
@@ -286,7 +288,8 @@ def estimate(
         options = {k: v for k, v in (("control", control), ("est_method", est_method)) if v is not None}
         options.update(_parse_options(option or []))
         _estimate_any_panel(panel_file, unit, time, outcome, cohort, treated, covariates, method, options,
-                            {"seed": seed, "bootstrap": bootstrap, "alpha": alpha}, json_out, checks)
+                            {"seed": seed, "bootstrap": bootstrap, "alpha": alpha, "interval": interval,
+                             "permutations": permutations}, json_out, checks)
         return
     if checks:
         raise UsageError("--sensitivity, --mbar, --m, --sensitivity-target and --pretrend-test go with --panel; in a plan use the analysis's sensitivity table")
@@ -365,14 +368,21 @@ def _estimate_any_panel(path, unit, time, outcome, cohort, treated, covariates, 
     missing = [flag for flag, v in (("--unit", unit), ("--time", time), ("--outcome", outcome)) if not v]
     if missing:
         raise UsageError(f"--panel needs {', '.join(missing)}")
-    frame = read_panel_file(path)
+    from evalkit.estimators.few_treated import choose
+
+    choose(inference.get("interval"), method, 0)  # refuses an interval the method cannot compute, before reading
     covs = [c.strip() for c in covariates.split(",")] if covariates else []
+    if covs and not methods.get(method).covariates:  # refuse before reading anything
+        raise UsageError(f"--covariates cannot be used with --method {method}: it does not adjust for covariates "
+                         f"(use {', '.join(k for k, m in methods.METHODS.items() if m.covariates)})")
+    frame = read_panel_file(path)
     long = make_panel(frame, unit=unit, time=time, outcome=outcome, cohort=cohort, treated=treated, covariates=covs, source=path.name)
     if checks:
         from evalkit import sensitivity as sens
 
         options = sens.check_method(method, options, "--sensitivity" if checks["sensitivity"] else "--pretrend-test")
     result = stage.call_estimator(method, long, options, inference)
+    stage.add_few_treated_inference(method, long, options, inference, result)
     if checks:
         sens.add_rows(result, sensitivity=checks["sensitivity"], pretrend=checks["pretrend"], alpha=inference["alpha"])
     text = result.to_json()
@@ -522,6 +532,54 @@ def verify(
             say(f"  {line}")
         return
     say(f"reproduced: every output in {report_dir} is byte-identical on rerun")
+
+
+# --- power ------------------------------------------------------------------------------------------
+
+@app.command()
+def power(
+    plan: Annotated[Optional[Path], typer.Option("--plan", help="The plan whose primary analyses to assess. Default: the demo plan, on demo data.")] = None,
+    draws: Annotated[Optional[int], typer.Option(help="Placebo draws (default: the plan's [power] draws, else 200).")] = None,
+    permutations: Annotated[Optional[int], typer.Option(help="Override the plan's permutations inside each draw (for a quicker, coarser run; recorded).")] = None,
+    effects: Annotated[Optional[str], typer.Option(help="Comma-separated true effects for the power curve (default: the plan's, else multiples of the MDE).")] = None,
+    out_root: Annotated[Path, typer.Option("--out", help="Where results go (reports/<plan name>/).")] = REPORTS,
+) -> None:
+    """Design-based power and minimum detectable effect (MDE) of the plan's primary analyses.
+
+    Gives the treated councils' adoption dates to randomly drawn never-treated councils (cohort sizes
+    kept), adds known effects and runs the plan's own analyses and default intervals. Writes
+    OUT/<name>/power.json and power.parquet (rejection rate against effect, MDE at 80% power).
+    """
+    from evalkit import estimate as stage
+    from evalkit import plan as plans
+    from evalkit import power as pw
+
+    plan_doc = plans.load_plan(_resolve_plan(plan))
+    if effects:
+        try:
+            plan_doc["power"] = {**(plan_doc.get("power") or {}), "effects": [float(e) for e in effects.split(",")]}
+        except ValueError:
+            raise UsageError(f"--effects must be numbers separated by commas, not {effects!r}") from None
+    from evalkit import generations
+    from evalkit.panel.build import read_parquet_checked
+
+    panel_path = Path(plan_doc["data"]["panel"])
+    panel_file = generations.resolve(panel_path)
+    if not panel_file.is_file():
+        raise EvalkitError("panel not found; run `evalkit panel` first", file=panel_path)
+    frame = read_parquet_checked(panel_file)
+    sample, _ = stage.sample_panel(frame, plan_doc.get("sample", {}))
+    with progress("power") as tick:
+        doc = pw.power_analysis(plan_doc, frame, sample, panel_path, draws=draws, permutations=permutations, progress=tick)
+    doc["command"] = command_line()
+    target = out_root / plan_doc["plan"]["name"]
+    with data_lock(out_root):
+        pw.write_power(doc, target)
+    for a in doc["analyses"]:
+        up, down = a["mde_increase"], a["mde_decrease"]
+        say(f"  {a['label']:<28} {a['outcome']:<24} MDE +{up if up is not None else float('nan'):.3g} / "
+            f"{down if down is not None else float('nan'):.3g}  (size at 0: {a['size']:.2f}, {a['draws']} draws, {a['interval']} interval)")
+    say(f"power -> {target}/power.json, power.parquet")
 
 
 # --- plan -------------------------------------------------------------------------------------------

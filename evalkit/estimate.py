@@ -41,12 +41,16 @@ def typed_options(method: str, options: dict[str, Any], inference: dict[str, Any
     except ValidationError as exc:
         e = exc.errors()[0]
         where = ".".join(str(p) for p in e["loc"])
+        if e["type"] == "extra_forbidden":
+            takes = ", ".join(n for n in methods.get(method).option_names() if n not in methods.SAMPLE_OPTIONS)
+            raise UsageError(f"method {method!r} has no option {where!r}; it takes {takes} (see `evalkit methods {method}`)") from None
         raise UsageError(f"method {method!r}, option {where}: {e['msg']}") from None
 
 
 def call_estimator(method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any]) -> Results:
     """Run one registered method. The options recorded are every typed option (defaults included),
     with what the estimator resolved itself (e.g. the donor pool it used) taking precedence."""
+    check_covariates(method, panel)
     opts = typed_options(method, options, inference)
     kwargs = methods.estimator_kwargs(opts)
     result = resolve(method)(panel, **kwargs)
@@ -54,39 +58,36 @@ def call_estimator(method: str, panel: LongPanel, options: dict[str, Any], infer
     return result
 
 
-CS_POINT_OPTIONS = ("control", "est_method", "anticipation", "base_period")
+def check_covariates(method: str, panel: LongPanel) -> None:
+    """Covariates given to a method that does not use them are refused, never dropped (methods.Method.covariates)."""
+    if panel.covariates and not methods.get(method).covariates:
+        raise UsageError(f"method {method!r} does not use covariates; drop --covariates or use "
+                         f"{', '.join(k for k, m in methods.METHODS.items() if m.covariates)}")
 
 
 def add_few_treated_inference(method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any], result: Results) -> None:
-    """Beside the analytic errors: randomisation inference that permutes adoption dates across
-    councils (CS and TWFE), and the restricted wild cluster bootstrap with Webb weights (TWFE).
+    """The default interval (few treated units: randomisation or wild bootstrap) beside the analytic
+    one, every row marked with its `interval` and whether it is the `default` (see few_treated)."""
+    from evalkit.estimators.few_treated import add_default_interval, mark, normalise, supported
 
-    With about a dozen treated councils, cluster-robust errors over-reject; these do not rely on
-    many treated clusters. Rows are added to the estimates table as "<name>:randomisation" and
-    "coef:wild_bootstrap"; settings go to `inference`.
-    """
-    from evalkit.estimators.cs import SimpleATT
-    from evalkit.estimators.inference import randomisation_inference, twfe_coefficient, wild_cluster_bootstrap
-
-    n_perm = int(inference.get("permutations") or 0)
-    if method not in ("cs", "twfe") or n_perm == 0:
+    if "randomization" not in supported(method) or not int(inference.get("permutations") or 0):
+        if normalise(inference.get("interval")) not in ("auto", "analytic"):
+            add_default_interval(method, panel, options, inference, result)  # refuses what it cannot do
+        mark(result, "analytic")
         return
-    seed, alpha = int(inference.get("seed", 20240101)), float(inference.get("alpha", 0.05))
-    if method == "cs":
-        point = {k: v for k, v in options.items() if k in CS_POINT_OPTIONS}
-        statistic = SimpleATT(**point)  # the "simple" estimate, bit for bit, without the rest of the fit
-        name = "simple"
-    else:
-        statistic, name = twfe_coefficient, "coef"
-    ri = randomisation_inference(panel, statistic, n_perm=n_perm, seed=seed, alpha=alpha)
-    rows = [{**ri.estimate("coef"), "name": f"{name}:randomisation", "aggregation": "randomisation"}]
-    result.inference["randomisation"] = {"n_perm": n_perm, "permuted": "adoption dates across councils", **ri.diagnostics}
-    if method == "twfe":
+    add_default_interval(method, panel, options, inference, result)
+    if method == "twfe" and "wild_bootstrap" not in result.inference and \
+            result.inference["default_interval"]["interval"] != "analytic":
+        # the wild cluster bootstrap is shown beside the randomisation interval for TWFE
+        from evalkit.estimators.inference import wild_cluster_bootstrap
+
+        seed, alpha = int(inference.get("seed", 20240101)), float(inference.get("alpha", 0.05))
         draws = int(inference.get("bootstrap") or 999)
         wild = wild_cluster_bootstrap(panel, draws=draws, seed=seed, alpha=alpha)
-        rows.append({**wild.estimate("coef"), "name": "coef:wild_bootstrap", "aggregation": "wild_bootstrap"})
+        row = {**wild.estimate("coef"), "name": "coef:wild_bootstrap", "aggregation": "wild_bootstrap",
+               "interval": "wild", "default": False}
+        result.estimates = pl.concat([result.estimates, estimates_frame([row])], how="vertical_relaxed")
         result.inference["wild_bootstrap"] = {"draws": draws, "weights": "webb", "null_imposed": True}
-    result.estimates = pl.concat([result.estimates, estimates_frame(rows)], how="vertical_relaxed")
 
 
 def library_versions() -> dict[str, str]:
@@ -189,6 +190,34 @@ def balanced_outcome_panel(frame: pl.DataFrame, outcome: str) -> tuple[pl.DataFr
 
 # --- Running a plan ------------------------------------------------------------------------------------
 
+def prepare_analysis(panel: pl.DataFrame, sample: pl.DataFrame, plan: dict[str, Any], analysis: dict[str, Any],
+                     panel_path: Path) -> dict[str, Any]:
+    """The long panel one analysis runs on (its donor pool, outcome window and complete councils), the
+    estimator options left after the sample ones, and the accounting of treated councils."""
+    options = dict(analysis.get("options", {}))
+    rows_for_analysis = sample
+    if "donors" in options:  # a per-analysis comparison pool, e.g. councils also judged inadequate
+        rows_for_analysis, _ = sample_panel(panel, {**plan.get("sample", {}), "donors": options.pop("donors")})
+    if analysis["outcome"] not in sample.columns:
+        raise EvalkitError(f"the panel has no column {analysis['outcome']!r}", file=panel_path.name, column=analysis["outcome"], expected="an outcome the panel carries")
+    sparse = analysis["outcome"].endswith("_at_inspection")
+    window = outcome_window(rows_for_analysis, analysis["outcome"], share=0.0 if sparse else 0.5)
+    in_window = rows_for_analysis.filter(pl.col("year").is_between(*window))
+    if sparse:  # observed in inspection years only: the sample is those council-years, stated as such
+        rows = in_window.filter(pl.col(analysis["outcome"]).is_not_null())
+        dropped = [{"unit": u, "name": n, "years_observed": 0, "reason": "no inspection in the window"}
+                   for u, n in in_window.filter(~pl.col("unit_code").is_in(rows["unit_code"].unique().implode()))
+                   .group_by("unit_code").agg(pl.col("unit_name").first()).sort("unit_code").iter_rows()]
+    else:
+        rows, dropped = balanced_outcome_panel(in_window, analysis["outcome"])
+    accounting = treated_accounting(in_window, rows, dropped, window)
+    # Units treated before the window's first year have no pre-period; those after it are not treated here.
+    rows = rows.filter((pl.col("cohort") == 0) | pl.col("cohort").is_between(window[0] + 1, window[1]))
+    long = make_panel(rows, unit="unit_code", time="year", outcome=analysis["outcome"], cohort="cohort", source=str(panel_path))
+    return {"panel": long, "options": options, "window": window, "dropped": dropped, "accounting": accounting,
+            "sparse": sparse, "rows": rows}
+
+
 def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = None, lock: dict | None = None,
              deviations: list | None = None, progress: Callable[[str], None] | None = None,
              cache_dir: Path | None = None) -> dict[str, Any]:
@@ -254,7 +283,7 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
             analyses.append(_no_estimate(analysis, window, accounting, dropped))
             continue
         long = make_panel(rows, unit="unit_code", time="year", outcome=analysis["outcome"], cohort="cohort", source=str(panel_path))
-        few_treated = bool(analysis.get("primary") or analysis["method"] == "twfe")
+        few_treated = True  # every estimator leads with its default interval (estimators.few_treated)
         digest = cache.key("analysis", analysis["method"], options, inference, few_treated, checks, long.outcome,
                            list(long.covariates), long.data) if cache_dir is not None else ""
         out = cache.get(cache_dir, digest)
@@ -280,12 +309,18 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
             **({"reason": analysis["reason"]} if analysis.get("reason") else {}),
             **({"subgroup": analysis["subgroup"]} if analysis.get("subgroup") else {}),
         })
+    power_doc, mdes = None, None
+    if plan.get("power"):  # the plan's [power] section: design-based power and MDE beside every verdict
+        from evalkit.power import mde_by_label, power_analysis
+
+        power_doc = power_analysis(plan, panel, sample, panel_path, progress=progress)
+        mdes = mde_by_label(power_doc)
     context = panel_context(panel_file, sample)
     return {
         "name": plan["plan"]["name"], "title": plan["plan"]["title"], "question": plan["plan"]["question"],
         **context,
         "limitations": LIMITATIONS,  # the plan's own [report] limitations are added by the renderer
-        "conclusions": conclude(analyses),
+        "conclusions": conclude(analyses, alpha=float(inference.get("alpha", 0.05)), power=mdes),
         "decision_rule": RULE,
         "synthetic_demo": bool(plan["plan"].get("synthetic_demo", False)),
         "plan": plan, "plan_sha256": plan_sha256, "lock": lock, "deviations": deviations or [],
@@ -296,6 +331,7 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
             "seeds": {"inference.seed": inference.get("seed")}, "command": command,
         },
         "analyses": analyses,
+        **({"power": power_doc} if power_doc is not None else {}),
     }
 
 

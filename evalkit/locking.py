@@ -25,8 +25,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from filelock import FileLock, Timeout
-
 from evalkit.errors import EvalkitError
 
 LOCK_NAME = ".evalkit.lock"
@@ -55,6 +53,8 @@ def data_lock(folder: str | Path) -> Iterator[Path]:
     _refuse_link(lock_path, folder)
     # blocking=False: refuse at once; preserve_lock_file: keep the empty file on every platform (and
     # never fall back to a marker file that a crash would leave behind).
+    from filelock import FileLock, Timeout  # imported when a stage runs, not at CLI start-up
+
     lock = FileLock(lock_path, blocking=False, preserve_lock_file=True, thread_local=False)
     try:
         lock.acquire()

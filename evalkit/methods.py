@@ -23,16 +23,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Union
 
-from annotated_types import Ge, Gt, Lt
-
 from evalkit.errors import UsageError
 from evalkit.estimators.defaults import DEFAULT_ALPHA, DEFAULT_SEED
 
+
+@dataclass(frozen=True)
+class Bound:
+    """A numeric bound on an option (becomes a pydantic constraint when options are validated)."""
+
+    ge: float | None = None
+    gt: float | None = None
+    lt: float | None = None
+
+    def text(self) -> str:
+        return ", ".join(f"{op} {v:g}" for op, v in ((">=", self.ge), (">", self.gt), ("<", self.lt)) if v is not None)
+
+
 Control = Literal["never", "notyet"]
-Alpha = Annotated[float, Gt(0), Lt(1)]
-NonNegInt = Annotated[int, Ge(0)]
-PosInt = Annotated[int, Ge(1)]
-Seed = Annotated[int, Ge(0)]
+Alpha = Annotated[float, Bound(gt=0, lt=1)]
+NonNegInt = Annotated[int, Bound(ge=0)]
+PosInt = Annotated[int, Bound(ge=1)]
+Seed = Annotated[int, Bound(ge=0)]
 # A per-analysis comparison-pool rule the plan may give among the options; `estimate` applies it to
 # the sample before the estimator runs, so it is not an estimator option.
 DonorRule = Literal["never_treated", "not_yet_treated", "inadequate_pre_period"]
@@ -185,6 +196,10 @@ class Method:
     # test and the sensitivity analysis? If not, what to use instead (printed when refused)
     event_study: bool = False
     event_study_hint: str = ""
+    # does it use the panel's covariates? If not, asking for covariates is refused (never dropped)
+    covariates: bool = False
+    # intervals it can make the default one ([inference].interval; estimators.few_treated computes them)
+    intervals: tuple[str, ...] = ("analytic",)
 
     def function(self) -> Callable[..., Any]:
         module, name = self.target.split(":")
@@ -201,40 +216,40 @@ METHODS: dict[str, Method] = {m.key: m for m in (
            "A single regression coefficient. When councils moved in different years and effects vary, "
            "it can weight some comparisons negatively, so it is shown mainly for comparison.",
            {"alpha": "alpha"}, ("twfe", "twfe_wild_cluster_bootstrap"),
-           event_study_hint="twfe estimates a single coefficient; use method twfe_es for its event study"),
+           event_study_hint="twfe estimates a single coefficient; use method twfe_es for its event study", intervals=("analytic", "randomization", "wild")),
     Method("cs", "evalkit.estimators.cs:callaway_santanna", CsOptions,
            "Callaway and Sant'Anna difference-in-differences",
            "Compares each cohort of councils that moved in the same year with councils that had not moved, "
            "so it stays unbiased when councils move in different years and effects differ between them.",
-           {**_INF, "bootstrap": "bootstrap"}, ("callaway_santanna",), event_study=True),
+           {**_INF, "bootstrap": "bootstrap"}, ("callaway_santanna",), event_study=True, covariates=True, intervals=("analytic", "randomization")),
     Method("sunab", "evalkit.estimators.sunab:sun_abraham", SunabOptions,
            "Sun and Abraham interaction-weighted event study",
            "Estimates effects for each cohort separately and averages them, avoiding the bias of "
-           "two-way fixed effects under staggered adoption.", {"alpha": "alpha"}, ("sun_abraham",), event_study=True),
+           "two-way fixed effects under staggered adoption.", {"alpha": "alpha"}, ("sun_abraham",), event_study=True, intervals=("analytic", "randomization")),
     Method("imputation", "evalkit.estimators.imputation:imputation", ImputationOptions,
            "imputation difference-in-differences (Borusyak, Jaravel and Spiess)",
            "Predicts each treated council's untreated outcome from untreated years and compares, "
            "which is efficient under parallel trends and handles staggered adoption.", {"alpha": "alpha"},
-           event_study_hint="the imputation estimator has no pre-period event-study coefficients; use cs, sunab or twfe_es"),
+           event_study_hint="the imputation estimator has no pre-period event-study coefficients; use cs, sunab or twfe_es", intervals=("analytic", "randomization")),
     Method("synth", "evalkit.estimators.synth:synthetic_control", SynthOptions, "synthetic control",
            "Builds a weighted combination of comparison councils that tracks the treated council before "
-           "the move; inference comes from placebo runs on the comparison councils.", _INF, ("synthetic_control",)),
+           "the move; inference comes from placebo runs on the comparison councils.", _INF, ("synthetic_control",), covariates=True),
     Method("sdid", "evalkit.estimators.sdid:synthetic_did_staggered", SdidOptions,
            "synthetic difference-in-differences",
            "Combines synthetic-control weighting with difference-in-differences, so it relies less on "
            "an exact pre-move fit and less on parallel trends alone.",
            {**_INF, "reps": "permutations"},
-           ("synthetic_did", "synthetic_did_staggered", "synthetic_control_sdid", "did_sdid")),
+           ("synthetic_did", "synthetic_did_staggered", "synthetic_control_sdid", "did_sdid"), intervals=("analytic", "randomization")),
     Method("synth_staggered", "evalkit.estimators.synth:synth_staggered", SynthStaggeredOptions,
            "synthetic control for staggered adoption",
            "Synthetic control fitted for councils that moved in different years, pooled "
-           "across treated councils.", {"seed": "seed", "reps": "permutations"}),
+           "across treated councils.", {"seed": "seed", "reps": "permutations"}, covariates=True),
     Method("twfe_es", "evalkit.estimators.twfe_es:twfe_event_study", TwfeEsOptions,
            "two-way fixed effects event study",
            "Event-study coefficients from one regression with unit and year effects, relative to the year "
            "before the move; with staggered moves and varying effects they can be contaminated, so they "
            "serve mainly the pre-trend test and the sensitivity analysis.", {"alpha": "alpha"},
-           ("twfe_event_study",), event_study=True),
+           ("twfe_event_study",), event_study=True, intervals=("analytic", "randomization")),
     # Not a panel estimator: `estimate` routes it to estimate.time_to_good (Ofsted judgements next to the panel).
     Method("time_to_good", "evalkit.estimators.survival:kaplan_meier", TimeToGoodOptions,
            "time to good (Kaplan-Meier)",
@@ -275,10 +290,23 @@ def options_model(key: str) -> Any:
         for f in dataclasses.fields(cls):
             default = ({"default": f.default} if f.default is not dataclasses.MISSING
                        else {"default_factory": f.default_factory})
-            fields[f.name] = (hints[f.name], Field(description=f.metadata.get("help") or None, **default))
+            fields[f.name] = (_pydantic_hint(hints[f.name], Field), Field(description=f.metadata.get("help") or None,
+                                                                             **default))
         config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, title=f"{key} options")
         _MODELS[key] = create_model(f"{cls.__name__}Model", __config__=config, __doc__=cls.__doc__, **fields)
     return _MODELS[key]
+
+
+def _pydantic_hint(tp: Any, field: Any) -> Any:
+    """The type with each Bound turned into a pydantic Field constraint."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is Annotated:
+        extras = [field(**{k: v for k, v in dataclasses.asdict(m).items() if v is not None})
+                  if isinstance(m, Bound) else m for m in args[1:]]
+        return Annotated[(_pydantic_hint(args[0], field), *extras)]
+    if origin in _UNIONS:
+        return Union[tuple(_pydantic_hint(a, field) for a in args)]  # noqa: UP007
+    return tp
 
 
 def validate_options(key: str, raw: dict[str, Any]) -> Options:
@@ -339,9 +367,7 @@ def _type_text(tp: Any) -> str:
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is Annotated:
         base = _type_text(args[0])
-        bounds = [f"{'>=' if isinstance(m, Ge) else '>' if isinstance(m, Gt) else '<'} "
-                  f"{getattr(m, 'ge', getattr(m, 'gt', getattr(m, 'lt', '')))}" for m in args[1:]
-                  if isinstance(m, (Ge, Gt, Lt))]
+        bounds = [m.text() for m in args[1:] if isinstance(m, Bound)]
         return f"{base} ({', '.join(bounds)})" if bounds else base
     if origin is Literal:
         return "|".join(map(str, args))

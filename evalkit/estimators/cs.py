@@ -33,7 +33,6 @@ from evalkit.estimators.results import Results
 from evalkit.parallel import pmap
 
 BOOT_CHUNK = 250
-FEW_TREATED = 10
 
 
 @dataclass
@@ -102,9 +101,11 @@ def callaway_santanna(
         "unit_cells_dropped_for_missing_outcome": gt.dropped_missing,
         **cohort_notes,
     }
+    from evalkit.estimators.few_treated import FEW_TREATED
+
     if (wide.cohort > 0).sum() < FEW_TREATED:
         diagnostics["warning"] = (f"only {(wide.cohort > 0).sum()} treated units: analytic and multiplier-bootstrap SEs "
-                                  "are unreliable; prefer randomisation_inference or wild_cluster_bootstrap")
+                                  "may under-cover; `evalkit estimate` defaults to the randomisation interval (estimators.few_treated)")
     return Results(
         method="callaway_santanna", outcome=panel.outcome, estimates=estimate_table(rows),
         inference=inference, diagnostics=diagnostics, options=options,

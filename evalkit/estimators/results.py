@@ -22,6 +22,8 @@ ESTIMATE_COLUMNS: dict[str, pl.DataType] = {
     "ci_low": pl.Float64,
     "ci_high": pl.Float64,
     "p_value": pl.Float64,
+    "interval": pl.Utf8,     # how ci_low/ci_high were made: analytic | randomization | wild | bootstrap | jackknife ...
+    "default": pl.Boolean,   # the row whose interval is the one to quote for its estimand (few_treated.mark)
 }
 
 
@@ -75,12 +77,16 @@ class Results:
     def summary(self) -> str:
         """A plain-text table for terminals and logs."""
         lines = [f"{self.method} on {self.outcome}"]
-        lines.append(f"{'name':<32}{'estimate':>12}{'se':>10}{'ci_low':>12}{'ci_high':>12}")
+        chosen = (self.inference.get("default_interval") or {}).get("reason")
+        if chosen:
+            lines.append(f"default interval: {chosen} (rows marked *; the others are shown beside them)")
+        lines.append(f"{'name':<34}{'estimate':>12}{'se':>10}{'ci_low':>12}{'ci_high':>12}  interval")
         for row in self.estimates.iter_rows(named=True):
             def fmt(v: float | None, w: int) -> str:
                 return f"{v:>{w}.4f}" if v is not None else f"{'':>{w}}"
+            star = "*" if chosen and row.get("default") else " "
             lines.append(
-                f"{row['name']:<32}{fmt(row['estimate'], 12)}{fmt(row['se'], 10)}"
-                f"{fmt(row['ci_low'], 12)}{fmt(row['ci_high'], 12)}"
+                f"{star}{row['name']:<33}{fmt(row['estimate'], 12)}{fmt(row['se'], 10)}"
+                f"{fmt(row['ci_low'], 12)}{fmt(row['ci_high'], 12)}  {row.get('interval') or ''}"
             )
         return "\n".join(lines)

@@ -159,16 +159,29 @@ def _alpha(doc: dict[str, Any], results: dict[str, Any]) -> float:
 
 
 def headline_row(results: dict[str, Any]) -> dict[str, Any] | None:
-    """The one row that summarises an analysis: simple/overall/pooled ATT or the coefficient."""
+    """The one row that summarises an analysis (simple/overall/pooled ATT or the coefficient), with the
+    analysis's default interval: the same row the decision rule uses (conclusions.headline)."""
+    from evalkit.estimators.few_treated import default_row
+
     rows = results.get("estimates") or []
     for agg in HEADLINE_AGGREGATIONS:
         for r in rows:
             if r.get("aggregation") == agg:
-                return r
+                return default_row(rows, str(r.get("name"))) or r
     for r in rows:
         if r.get("aggregation") not in DETAIL_AGGREGATIONS and r.get("aggregation") not in ("group", "unit"):
             return r
     return None
+
+
+def interval_name(row: dict[str, Any]) -> str:
+    """'confidence interval' for analytic rows, else what made the interval (randomisation, wild bootstrap...)."""
+    from evalkit.conclusions import interval_kind
+
+    kind = interval_kind(row)
+    return {"analytic": "confidence interval", "randomization": "randomisation interval",
+            "randomisation": "randomisation interval", "wild": "wild cluster bootstrap interval"}.get(
+        kind, f"{kind} interval")
 
 
 def _unit_names(doc: dict[str, Any]) -> dict[str, str]:
@@ -478,7 +491,7 @@ def _trust_blocks(doc: dict[str, Any], primaries: list[dict], others: list[dict]
             blocks.append(Para([
                 Strong(f"Primary estimate — {title}: "),
                 f"{fmt_num(row.get('estimate'))} on {res.get('outcome', 'the outcome')} "
-                f"({level} confidence interval {fmt_ci(row.get('ci_low'), row.get('ci_high'))}; "
+                f"({level} {interval_name(row)} {fmt_ci(row.get('ci_low'), row.get('ci_high'))}; "
                 f"p-value {fmt_p(row.get('p_value'))}).",
             ], css="headline"))
         else:
@@ -508,12 +521,37 @@ def _trust_blocks(doc: dict[str, Any], primaries: list[dict], others: list[dict]
             "primary" if a in primaries else "robustness",
             method_code(doc, a),
             fmt_num(row.get("estimate")), fmt_num(row.get("se")),
-            fmt_ci(row.get("ci_low"), row.get("ci_high")), fmt_p(row.get("p_value")),
+            fmt_ci(row.get("ci_low"), row.get("ci_high")), interval_name(row) if row else "", fmt_p(row.get("p_value")),
         ])
     if summary_rows:
         blocks.append(Table(columns=["Analysis", "Role", "Method", "Effect", "Standard error",
-                                     "Confidence interval", "p-value"],
-                            rows=summary_rows, numeric={3, 4, 5, 6}, caption="Summary estimate of every analysis"))
+                                     "Interval", "Kind of interval", "p-value"],
+                            rows=summary_rows, numeric={3, 4, 5, 7},
+                            caption="Summary estimate of every analysis, with the interval the verdict would use"))
+    return blocks
+
+
+def _power_blocks(doc: dict[str, Any]) -> list:
+    """Rejection rate against a true effect for each primary analysis (the plan's [power] section)."""
+    power = doc.get("power")
+    if not isinstance(power, dict) or not power.get("analyses"):
+        return []
+    from evalkit.conclusions import outcome_words
+
+    conf = power.get("settings") or {}
+    blocks: list = [Heading(2, "What could have been detected", "power"), Para(
+        f"Placebo adoptions: the treated councils' adoption years were given to never-treated councils drawn at random "
+        f"({conf.get('draws')} draws, cohort sizes kept), a known effect was added, and each primary analysis was run "
+        f"with its own default interval. The minimum detectable effect (MDE) is the smallest effect found in at least "
+        f"{100 * float(conf.get('power', 0.8)):.0f}% of draws.")]
+    for a in power["analyses"]:
+        words, unit = outcome_words(str(a.get("outcome")))
+        blocks.append(Para([Strong(f"{words}: "), f"MDE {fmt_num(a.get('mde_increase'))} (increase) and "
+                            f"{fmt_num(a.get('mde_decrease'))} (decrease) {unit}; with no effect, "
+                            f"{100 * float(a.get('size', float('nan'))):.0f}% of placebo draws were called an effect."]))
+        blocks.append(Table(columns=["True effect", "Share of draws calling it an effect"],
+                            rows=[[fmt_num(c["effect"]), f"{100 * c['rejection_rate']:.0f}%"] for c in a.get("curve", [])],
+                            numeric={0, 1}, caption=f"Power: {a.get('label')}"))
     return blocks
 
 
@@ -635,22 +673,24 @@ def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
     blocks.append(Heading(1, str(doc["title"])))
     if doc.get("question"):
         blocks.append(Para([Strong("Question: "), str(doc["question"])], css="question"))
-    for a in primaries:
-        row = headline_row(a["results"])
-        if row is not None:
-            level = f"{100 * (1 - _alpha(doc, a['results'])):.0f}%"
-            blocks.append(Para([
-                Strong("In brief: "),
-                f"the primary estimate ({a.get('title') or a['label']}) is {fmt_num(row.get('estimate'))} "
-                f"({level} confidence interval {fmt_ci(row.get('ci_low'), row.get('ci_high'))}). See ",
-                Link("Which estimate to trust", "#trust"), " for why this estimate.",
-            ], css="brief"))
+    for c in doc.get("conclusions") or []:  # the same estimate and interval as the verdict below
+        if c.get("estimate") is None:
+            continue
+        level = f"{100 * (1 - _alpha(doc, {})):.0f}%"
+        blocks.append(Para([
+            Strong("In brief: "),
+            f"{c.get('outcome_words', c['outcome'])}: the primary estimate ({c.get('title') or c['label']}) is "
+            f"{fmt_num(c['estimate'])} ({level} {interval_name(c)} {fmt_ci(c['ci_low'], c['ci_high'])}); "
+            f"{c['verdict']}. See ",
+            Link("Which estimate to trust", "#trust"), " for why this estimate.",
+        ], css="brief"))
     blocks += council.bottom_line_blocks(doc)
     if doc.get("conclusions"):
         blocks.append(Heading(2, "The answer", "answer"))
         blocks.append(BulletList(council.verdict_items(doc)))
         if doc.get("decision_rule"):
             blocks.append(Para(["Decision rule (fixed in the plan): ", str(doc["decision_rule"])]))
+    blocks += _power_blocks(doc)
     blocks += _plan_blocks(doc)
     blocks += _trust_blocks(doc, primaries, others, unit_names)
 

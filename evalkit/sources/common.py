@@ -475,8 +475,10 @@ def ees_local_authorities(frame: pl.DataFrame, file: Path | str, shown: str = "o
     return la
 
 
-def reject_duplicates(frame: pl.DataFrame, keys: Sequence[str], file: Path | str, column: str, what: str) -> None:
-    """Duplicated council-years are an error naming the row of the repeat."""
+def reject_duplicates(frame: pl.DataFrame, keys: Sequence[str], file: Path | str, column: str, what: str, *,
+                      row_column: str = ROW, row_offset: int = 0) -> None:
+    """Duplicated council-years are an error naming the row of the repeat (the first row that repeats
+    an earlier one's keys): `row_column` + `row_offset` is the row a user sees."""
     dup = frame.select(pl.struct(list(keys)).is_duplicated().alias("d"), pl.struct(list(keys)).is_first_distinct().alias("f"))
     repeat = dup["d"] & ~dup["f"]
     if repeat.any():
@@ -484,7 +486,7 @@ def reject_duplicates(frame: pl.DataFrame, keys: Sequence[str], file: Path | str
         row = frame.row(idx, named=True)
         desc = ", ".join(f"{k}={row[k]}" for k in keys)
         raise EvalkitError(
-            f"duplicated {what} ({desc})", file=Path(file).name, row=int(row[ROW]), column=column,
+            f"duplicated {what} ({desc})", file=Path(file).name, row=int(row[row_column]) + row_offset, column=column,
             expected=f"one row per {what}",
         )
 
@@ -545,3 +547,81 @@ def write_csv_bytes(header: Sequence[str], rows: Iterable[Sequence[str]], *, bom
         writer.writerow(row)
     data = buf.getvalue().encode("utf-8")
     return (BOM + data) if bom else data
+
+
+def read_csv_rows(path: Path, encodings: tuple[str, ...] = ("utf-8-sig",)) -> tuple[list[str], list[list[str]]]:
+    """Read a small CSV as text: (header, rows), every row checked to have the header's width.
+
+    Beside read_csv_strict because it keeps repeated header names (the 2021 statistical-neighbours
+    file repeats `SNP` ten times) and rows as lists.
+    Empty, undecodable, ragged and truncated files are rejected with one line naming the row.
+    """
+    path = Path(path)
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise EvalkitError("file is empty", file=path.name, expected="a header row and data rows")
+    text = decode_text(raw, encodings, path.name).lstrip("\ufeff")
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise EvalkitError(f"not a well-formed CSV table: {exc}", file=path.name) from exc
+    # Drop wholly blank lines at the end only.
+    while rows and not any(cell.strip() for cell in rows[-1]):
+        rows.pop()
+    if len(rows) < 2:
+        raise EvalkitError("file has a header but no data rows", file=path.name, row=1,
+                           expected="a header row and data rows")
+    header = rows[0]
+    for i, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            truncated = i == len(rows) and len(row) < len(header) and not text.endswith(("\n", "\r"))
+            what = "the file looks truncated: " if truncated else ""
+            raise EvalkitError(
+                f"{what}row has {len(row)} fields but the header has {len(header)}",
+                file=path.name, row=i, expected=f"{len(header)} comma-separated fields on every row",
+            )
+    return header, rows[1:]
+
+
+def text_frame(header: list[str], rows: list[list[str]]) -> pl.DataFrame:
+    """Rows of text as a Utf8 frame; blank cells become null."""
+    cols = {h: [(r[i].strip() or None) for r in rows] for i, h in enumerate(header)}
+    return pl.DataFrame(cols, schema={h: pl.Utf8 for h in header})
+
+
+def read_csv_text(path: Path, encodings: Sequence[str] = ("utf-8-sig",), *, header_row: int = 1) -> pl.DataFrame:
+    """Read a CSV as all-text columns; one-line EvalkitError for empty, undecodable or ragged files.
+
+    (A local reader: ``common.read_text_table`` passes ``missing_utf8_is_empty_string``, which
+    polars 2.1 no longer accepts.) Tries the encodings in order, so a UTF-8 file is fine where
+    cp1252 is expected, but bytes that decode in none of them are an error naming the line.
+    Rows are numbered as a spreadsheet shows them: the header is row ``header_row``.
+    """
+    raw = Path(path).read_bytes()
+    if not raw.strip():
+        raise EvalkitError("file is empty", file=path.name, expected="a header row and data rows")
+    text = decode_text(raw, encodings, path.name).lstrip("\ufeff")
+    try:
+        records = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise EvalkitError(f"not a well-formed CSV table: {exc}", file=path.name) from exc
+    while records and not any(c.strip() for c in records[-1]):
+        records.pop()
+    if len(records) < 2:
+        raise EvalkitError("file has a header but no data rows" if records else "file is empty", file=path.name,
+                           row=header_row, expected="a header row and data rows")
+    header = [h.strip() for h in records[0]]
+    if not any(header):
+        raise EvalkitError("no header row: the first line is blank", file=path.name, row=header_row,
+                           expected="a header row of column names")
+    width = len(header)
+    for i, rec in enumerate(records[1:]):
+        if len(rec) != width:
+            raise EvalkitError(f"row has {len(rec)} fields but the header has {width} (truncated or ragged row)",
+                               file=path.name, row=header_row + 1 + i, column=header[min(len(rec), width) - 1] if rec else header[0],
+                               expected=f"{width} comma-separated fields")
+    if len(set(header)) != width:
+        dup = next(h for h in header if header.count(h) > 1)
+        raise EvalkitError(f"column {dup!r} appears twice in the header", file=path.name, row=header_row, column=dup)
+    columns = list(zip(*records[1:]))
+    return pl.DataFrame({h: pl.Series(h, list(col), dtype=pl.Utf8) for h, col in zip(header, columns)})

@@ -15,15 +15,13 @@ panel work: evalkit.panel.boundaries.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from pathlib import Path
 
 import polars as pl
 
 from evalkit.errors import EvalkitError
-from evalkit.sources.common import decode_text, match_columns, normalise_header
+from evalkit.sources.common import match_columns, normalise_header, read_csv_rows, text_frame
 
 NAME = "la_codes"
 KIND = "lookup"
@@ -62,46 +60,6 @@ _OPTIONAL = {"entity_description"}
 _CODE_RE = re.compile(r"^\d{3}( / \d{3})*$")
 _GSS_RE = re.compile(r"^E\d{8}( / E\d{8})*$")
 _STATUSES = {"live", "terminated"}
-
-
-def read_csv_rows(path: Path, encodings: tuple[str, ...] = ("utf-8-sig",)) -> tuple[list[str], list[list[str]]]:
-    """Read a small CSV as text: (header, rows), every row checked to have the header's width.
-
-    Kept beside common.read_csv_strict because it keeps repeated header names (the 2021
-    statistical-neighbours file repeats `SNP` ten times).
-    Empty, undecodable, ragged and truncated files are rejected with one line naming the row.
-    """
-    path = Path(path)
-    raw = path.read_bytes()
-    if not raw.strip():
-        raise EvalkitError("file is empty", file=path.name, expected="a header row and data rows")
-    text = decode_text(raw, encodings, path.name).lstrip("\ufeff")
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
-        raise EvalkitError(f"not a well-formed CSV table: {exc}", file=path.name) from exc
-    # Drop wholly blank lines at the end only.
-    while rows and not any(cell.strip() for cell in rows[-1]):
-        rows.pop()
-    if len(rows) < 2:
-        raise EvalkitError("file has a header but no data rows", file=path.name, row=1,
-                           expected="a header row and data rows")
-    header = rows[0]
-    for i, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            truncated = i == len(rows) and len(row) < len(header) and not text.endswith(("\n", "\r"))
-            what = "the file looks truncated: " if truncated else ""
-            raise EvalkitError(
-                f"{what}row has {len(row)} fields but the header has {len(header)}",
-                file=path.name, row=i, expected=f"{len(header)} comma-separated fields on every row",
-            )
-    return header, rows[1:]
-
-
-def text_frame(header: list[str], rows: list[list[str]]) -> pl.DataFrame:
-    """Rows of text as a Utf8 frame; blank cells become null."""
-    cols = {h: [(r[i].strip() or None) for r in rows] for i, h in enumerate(header)}
-    return pl.DataFrame(cols, schema={h: pl.Utf8 for h in header})
 
 
 def detect(path: Path) -> bool:

@@ -47,7 +47,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from evalkit.errors import EvalkitError
-from evalkit.sources.common import finish_measures, split_values
+from evalkit.sources.common import finish_measures, read_csv_text, reject_duplicates, split_values
 
 NAME = "lait"
 KIND = "measures"
@@ -87,8 +87,6 @@ def detect(path: Path) -> bool:
 def check_dictionary(path: Path) -> None:
     """Check the LAIT dictionary still describes the indicators the way this parser assumes."""
     path = Path(path)
-    from evalkit.sources.s251 import read_csv_text
-
     d = read_csv_text(path, ("utf-8-sig", "cp1252"))
     for col in ("Measure_short", "Measure"):
         if col not in d.columns:
@@ -161,11 +159,8 @@ def parse(path: Path) -> pl.DataFrame:
         values.alias("value"), markers.alias("marker"),
     ).filter(pl.col("code") < 970)
     frame = frame.with_columns(pl.col("code").cast(pl.Utf8).str.zfill(3).alias("la_code"))
-    dup = frame.filter(pl.struct("short", "year", "la_code").is_duplicated())
-    if dup.height:
-        r = dup.row(1 if dup.height > 1 else 0, named=True)
-        raise EvalkitError(f"duplicated council-year-indicator: {r['short']} {r['Years']} LA {r['la_code']}", file=file,
-                           row=int(r["_i"]) + 1, column="LA Number", expected="one row per council, year and indicator")
+    reject_duplicates(frame, ["short", "year", "la_code"], file, "LA Number", "council-year-indicator",
+                      row_column="_i", row_offset=1)
     pub = frame.filter(pl.col("short").is_in(list(PUBLISHED))).with_columns(
         pl.col("short").replace_strict({k: v[0] for k, v in PUBLISHED.items()}, return_dtype=pl.Utf8).alias("measure"),
         pl.col("short").replace_strict({k: v[1] for k, v in PUBLISHED.items()}, return_dtype=pl.Utf8).alias("unit"),

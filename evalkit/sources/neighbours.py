@@ -24,8 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from evalkit.errors import EvalkitError
-from evalkit.sources.common import normalise_header
-from evalkit.sources.la_codes import read_csv_rows
+from evalkit.sources.common import normalise_header, read_csv_rows
 
 NAME = "statistical_neighbours"
 KIND = "lookup"

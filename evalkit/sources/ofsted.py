@@ -56,7 +56,14 @@ import polars as pl
 
 from evalkit.errors import EvalkitError
 from evalkit.sources import la_codes
-from evalkit.sources.common import JUDGEMENTS_SCHEMA, finish_judgements, grade_of, normalise_header
+from evalkit.sources.common import (
+    JUDGEMENTS_SCHEMA,
+    finish_judgements,
+    grade_of,
+    normalise_header,
+    read_csv_rows,
+    text_frame,
+)
 from evalkit.sources.ods import Cell, col_letter, ods_sheet_names, read_ods_sheet
 
 NAME = "ofsted"
@@ -475,8 +482,8 @@ def _load_provider_lookup(path: Path, given: pl.DataFrame | Path | None | bool) 
     if isinstance(given, pl.DataFrame):
         frame = given
     else:
-        header, rows = la_codes.read_csv_rows(Path(given))
-        frame = la_codes.text_frame([h.strip() for h in header], rows)
+        header, rows = read_csv_rows(Path(given))
+        frame = text_frame([h.strip() for h in header], rows)
         missing = [c for c in ("urn", "la_code", "la_code_new") if c not in frame.columns]
         if missing:
             raise EvalkitError(f"provider lookup lacks column(s) {', '.join(missing)}", file=Path(given).name,
@@ -487,7 +494,7 @@ def _load_provider_lookup(path: Path, given: pl.DataFrame | Path | None | bool) 
 
 def _parse_d2i(path: Path, codes: _Codes, provider_lookup: pl.DataFrame | Path | None) -> list[dict]:
     file = path.name
-    header, rows = la_codes.read_csv_rows(path)
+    header, rows = read_csv_rows(path)
     norm = [normalise_header(h) for h in header]
     missing = [c for c in _D2I_REQUIRED if c not in norm]
     if missing:

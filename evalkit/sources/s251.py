@@ -73,8 +73,6 @@ the publications themselves. ``detect`` returns False for it.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from pathlib import Path
 
@@ -84,11 +82,12 @@ from evalkit.errors import EvalkitError
 from evalkit.sources.common import (
     MEASURES_SCHEMA,
     check_la_codes,
-    decode_text,
     finish_measures,
     is_blank,
     match_columns,
     normalise_header,
+    read_csv_text,
+    reject_duplicates,
     split_values,
 )
 
@@ -219,44 +218,6 @@ PUBLISHED = {"cla": "spend_cla", "safeguarding": "spend_safeguarding", "family_s
 # --- Small helpers ------------------------------------------------------------------------------
 
 
-def read_csv_text(path: Path, encodings: tuple[str, ...] = ENCODINGS, *, header_row: int = 1) -> pl.DataFrame:
-    """Read a CSV as all-text columns; one-line EvalkitError for empty, undecodable or ragged files.
-
-    (A local reader: ``common.read_text_table`` passes ``missing_utf8_is_empty_string``, which
-    polars 2.1 no longer accepts.) Tries the encodings in order, so a UTF-8 file is fine where
-    cp1252 is expected, but bytes that decode in none of them are an error naming the line.
-    Rows are numbered as a spreadsheet shows them: the header is row ``header_row``.
-    """
-    raw = Path(path).read_bytes()
-    if not raw.strip():
-        raise EvalkitError("file is empty", file=path.name, expected="a header row and data rows")
-    text = decode_text(raw, encodings, path.name).lstrip("\ufeff")
-    try:
-        records = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
-        raise EvalkitError(f"not a well-formed CSV table: {exc}", file=path.name) from exc
-    while records and not any(c.strip() for c in records[-1]):
-        records.pop()
-    if len(records) < 2:
-        raise EvalkitError("file has a header but no data rows" if records else "file is empty", file=path.name,
-                           row=header_row, expected="a header row and data rows")
-    header = [h.strip() for h in records[0]]
-    if not any(header):
-        raise EvalkitError("no header row: the first line is blank", file=path.name, row=header_row,
-                           expected="a header row of column names")
-    width = len(header)
-    for i, rec in enumerate(records[1:]):
-        if len(rec) != width:
-            raise EvalkitError(f"row has {len(rec)} fields but the header has {width} (truncated or ragged row)",
-                               file=path.name, row=header_row + 1 + i, column=header[min(len(rec), width) - 1] if rec else header[0],
-                               expected=f"{width} comma-separated fields")
-    if len(set(header)) != width:
-        dup = next(h for h in header if header.count(h) > 1)
-        raise EvalkitError(f"column {dup!r} appears twice in the header", file=path.name, row=header_row, column=dup)
-    columns = list(zip(*records[1:]))
-    return pl.DataFrame({h: pl.Series(h, list(col), dtype=pl.Utf8) for h, col in zip(header, columns)})
-
-
 def _header_line(path: Path) -> str:
     with open(path, "rb") as fh:
         raw = fh.readline(20000)
@@ -342,15 +303,6 @@ def _million_to_pounds(values: pl.Series) -> pl.Series:
 # --- Parsing: line files --------------------------------------------------------------------------
 
 
-def _check_duplicates(frame: pl.DataFrame, keys: list[str], file: str, what: str, column: str) -> None:
-    dup = frame.filter(pl.struct(keys).is_duplicated())
-    if dup.height:
-        second = dup.filter(pl.struct(keys).is_first_distinct().not_()).row(0, named=True)
-        desc = ", ".join(f"{k}={second[k]!r}" for k in keys)
-        raise EvalkitError(f"duplicated {what}: {desc}", file=file, row=second["_i"] + 2, column=column,
-                           expected=f"one row per {what}")
-
-
 def _check_complete(frame: pl.DataFrame, file: str) -> None:
     """Every council in a line file reports every line; a council with fewer lines means truncation."""
     per_la = frame.group_by("la_code", maintain_order=True).agg(pl.len().alias("n"), pl.col("_i").max().alias("last"))
@@ -434,7 +386,7 @@ def _parse_line_file(path: Path) -> pl.DataFrame:
     frame = frame.with_columns(
         pl.col("description").map_elements(normalise_description, return_dtype=pl.Utf8).alias("desc")
     )
-    _check_duplicates(frame, ["la_code", "desc"], file, "council-year-line", names["description"])
+    reject_duplicates(frame, ["la_code", "desc"], file, names["description"], "council-year-line", row_column="_i", row_offset=2)
     _check_complete(frame, file)
     gross, gm = split_values(frame["total"], file=file, column=names["total"])
     net, nm = split_values(frame["net"], file=file, column=names["net"])
@@ -484,7 +436,8 @@ def _parse_ees_lines(path: Path) -> pl.DataFrame:
         pl.col("new_la_code").str.strip_chars().alias("gss_code"), pl.col("la_name").str.strip_chars(),
         pl.col("description").map_elements(normalise_description, return_dtype=pl.Utf8).alias("desc"),
     ).with_columns(pl.col("desc").map_elements(_component, return_dtype=pl.Utf8).alias("component"))
-    _check_duplicates(frame, ["year", "la_code", "desc"], file, "council-year-line", "description_of_expenditure")
+    reject_duplicates(frame, ["year", "la_code", "desc"], file, "description_of_expenditure", "council-year-line",
+                      row_column="_i", row_offset=2)
     frame = frame.filter(pl.col("component").is_not_null())
     base = ["la_code", "gss_code", "la_name", "year", "component"]
     parts_list = [frame.select(*base, pl.col("g").alias("value"), pl.col("gm").alias("marker"), pl.lit("gross").alias("kind"))]
@@ -509,7 +462,7 @@ def _parse_highlights(path: Path) -> pl.DataFrame:
     years = _period_year(frame["time_period"], file, frame["_i"])
     check_la_codes(frame["old_la_code"], frame["_i"] + 2, file, "old_la_code")
     frame = frame.with_columns(years, pl.col("old_la_code").str.strip_chars().alias("la_code"))
-    _check_duplicates(frame, ["year", "la_code"], file, "council-year", "old_la_code")
+    reject_duplicates(frame, ["year", "la_code"], file, "old_la_code", "council-year", row_column="_i", row_offset=2)
     out = frame.select(
         pl.lit(NAME).alias("source"), pl.lit(file).alias("file"), "year",
         _reference_date(pl.col("year")).alias("reference_date"), "la_code",

@@ -365,7 +365,7 @@ CRASH_HEAD_LINE = (
     "detect and in parse via _kind); fix: lines = text.lstrip('\\ufeff').splitlines(); return lines[0] if lines else ''"
 )
 CRASH_S251 = (
-    "DEFECT: evalkit/sources/s251.py:read_csv_text raises IndexError (header[-1] of an empty header) when "
+    "DEFECT: evalkit/sources/common.py:read_csv_text raises IndexError (header[-1] of an empty header) when "
     "the first line is blank; fix: reject a blank header line with EvalkitError(row=header_row)"
 )
 

@@ -1,0 +1,181 @@
+"""Design-based power and the minimum detectable effect (MDE) of a plan's primary analyses.
+
+On the real panel, the treated councils are set aside and their adoption pattern (the cohort sizes of the
+analysis) is given to never-treated councils drawn at random (placebo adoptions). A known constant effect
+is added to the placebo-treated council-years and the plan's own analysis and default interval are run;
+the rejection rate is the share of draws whose interval excludes zero. The MDE is the smallest effect
+rejected in at least 80% of draws, for increases and decreases separately.
+
+Every estimator evalkit runs is equivariant to adding delta to the treated cells (the estimate and its
+interval shift by delta: CS/TWFE/imputation/Sun-Abraham are linear with weights summing to one over
+treated cells, SDID's weights are fitted on untreated cells only), so each draw is run once at effect 0 and
+its interval shifted. That is checked on the first draw by a real re-run at the largest effect; if the
+check fails, every effect is re-run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from evalkit.errors import EvalkitError, UsageError
+from evalkit.estimators.data import LongPanel
+from evalkit.parallel import pmap
+
+POWER = 0.8
+DEFAULT_DRAWS = 200
+EFFECT_MULTIPLES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
+
+
+def placebo_panel(panel: LongPanel, rng: np.random.Generator) -> tuple[LongPanel, np.ndarray]:
+    """Never-treated units only, the treated units' cohorts given to randomly drawn ones (sizes kept).
+    Returns the panel and its 0/1 treated-cell indicator in row order."""
+    units = panel.data.group_by("unit").agg(pl.col("cohort").first()).sort("unit")
+    cohorts = units.filter(pl.col("cohort") > 0)["cohort"].to_numpy()
+    controls = units.filter(pl.col("cohort") == 0)["unit"].to_list()
+    if len(controls) < len(cohorts) + 2:
+        raise EvalkitError(f"{len(controls)} never-treated units cannot take {len(cohorts)} placebo adoptions")
+    chosen = rng.choice(len(controls), size=len(cohorts), replace=False)
+    mapping = {controls[i]: int(c) for i, c in zip(chosen, rng.permutation(cohorts))}
+    data = panel.data.filter(pl.col("unit").is_in(controls)).with_columns(
+        pl.col("unit").replace_strict(mapping, default=0, return_dtype=pl.Int64).alias("cohort"))
+    d = ((data["cohort"] > 0) & (data["time"] >= data["cohort"])).cast(pl.Float64).to_numpy()
+    return LongPanel(data, panel.outcome, panel.covariates), d
+
+
+def _interval(method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any]) -> tuple[float, float, float, str]:
+    """(estimate, ci_low, ci_high, interval kind) of the analysis's headline estimate, default interval."""
+    from evalkit import estimate as stage
+    from evalkit.conclusions import headline, interval_kind
+
+    result = stage.call_estimator(method, panel, options, inference)
+    stage.add_few_treated_inference(method, panel, options, inference, result)
+    row = headline(result.to_dict())
+    if row is None or row.get("ci_low") is None or row.get("ci_high") is None:
+        return float("nan"), float("nan"), float("nan"), "none"
+    return float(row["estimate"]), float(row["ci_low"]), float(row["ci_high"]), interval_kind(row)
+
+
+def rejection(lo: np.ndarray, hi: np.ndarray, effect: float) -> float:
+    """Share of draws whose interval, shifted by `effect`, excludes zero."""
+    return float(np.mean((lo + effect > 0) | (hi + effect < 0)))
+
+
+def mde(lo: np.ndarray, hi: np.ndarray, sign: int, power: float = POWER) -> float | None:
+    """Smallest |effect| in direction `sign` rejected in at least `power` of draws (exact on the draws)."""
+    cands = np.unique(np.concatenate([-lo, -hi]) * sign)
+    cands = np.sort(cands[cands > 0])
+    for c in cands:
+        for eff in (c, np.nextafter(c, np.inf)):
+            if rejection(lo, hi, sign * eff) >= power:
+                return float(sign * eff)
+    return None
+
+
+def analysis_power(method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any], *,
+                   draws: int, seed: int, effects: list[float] | None) -> dict[str, Any]:
+    """Placebo draws for one analysis: the curve of rejection rate against effect and the MDE."""
+    from evalkit.estimators.did_sim import with_outcome
+
+    seeds = np.random.SeedSequence(seed).spawn(draws)
+    made = [placebo_panel(panel, np.random.default_rng(s)) for s in seeds]
+    # each draw's inference gets its own seed so permutations differ between draws
+    infs = [{**inference, "seed": int(inference.get("seed", 0)) + j} for j in range(draws)]
+    out = pmap(lambda j: _interval(method, made[j][0], options, infs[j]), range(draws))
+    est = np.array([o[0] for o in out])
+    lo, hi = np.array([o[1] for o in out]), np.array([o[2] for o in out])
+    ok = np.isfinite(lo) & np.isfinite(hi)
+    if ok.sum() < max(10, draws // 2):
+        raise EvalkitError(f"only {int(ok.sum())} of {draws} placebo draws gave an interval", column=panel.outcome)
+    est, lo, hi = est[ok], lo[ok], hi[ok]
+    up, down = mde(lo, hi, 1), mde(lo, hi, -1)
+    scale = max(abs(up or 0.0), abs(down or 0.0)) or float(np.nanmean(hi - lo))
+    grid = sorted(set(effects)) if effects else sorted({round(s * m * scale, 10) + 0.0 for m in EFFECT_MULTIPLES for s in (-1, 1)})
+    # equivariance check: re-run the first draw with the largest effect actually added
+    big = max(grid, key=abs) or scale
+    p0, d0 = made[0]
+    shifted = with_outcome(p0, p0.data["y"].to_numpy() + big * d0)
+    e1, l1, h1, _ = _interval(method, shifted, options, infs[0])
+    e0, l0, h0, kind = out[0]
+    gap = max(abs(e1 - e0 - big), abs(l1 - l0 - big), abs(h1 - h0 - big))
+    equivariant = bool(np.isfinite(gap) and gap <= 1e-6 * max(1.0, abs(big), abs(h0 - l0)))
+    if equivariant:
+        curve = [{"effect": float(e), "rejection_rate": rejection(lo, hi, e)} for e in grid]
+    else:  # re-run each effect on every draw
+        curve = []
+        for e in grid:
+            res = pmap(lambda j, e=e: _interval(method, with_outcome(made[j][0], made[j][0].data["y"].to_numpy()
+                                                                      + e * made[j][1]), options, infs[j]), range(draws))
+            r_lo, r_hi = np.array([r[1] for r in res]), np.array([r[2] for r in res])
+            keep = np.isfinite(r_lo) & np.isfinite(r_hi)
+            curve.append({"effect": float(e), "rejection_rate": float(np.mean((r_lo[keep] > 0) | (r_hi[keep] < 0)))})
+        up = next((c["effect"] for c in curve if c["effect"] > 0 and c["rejection_rate"] >= POWER), None)
+        down = next((c["effect"] for c in sorted(curve, key=lambda c: -c["effect"])
+                     if c["effect"] < 0 and c["rejection_rate"] >= POWER), None)
+    return {"draws": int(ok.sum()), "interval": kind, "size": rejection(lo, hi, 0.0), "mde_increase": up,
+            "mde_decrease": down, "power": POWER, "curve": curve, "equivariance_gap": float(gap),
+            "equivariant": equivariant, "placebo_estimate_sd": float(np.std(est, ddof=1)),
+            "n_treated": int(panel.data.filter(pl.col("cohort") > 0)["unit"].n_unique()),
+            "n_never_treated": int(panel.data.filter(pl.col("cohort") == 0)["unit"].n_unique())}
+
+
+def settings(plan: dict[str, Any], draws: int | None = None, permutations: int | None = None) -> dict[str, Any]:
+    section = dict(plan.get("power") or {})
+    out = {"draws": int(draws or section.get("draws") or DEFAULT_DRAWS),
+           "seed": int(section.get("seed", plan["inference"].get("seed", 0))),
+           "effects": [float(e) for e in section.get("effects") or []] or None}
+    if out["draws"] < 10:
+        raise UsageError("power draws must be at least 10")
+    if permutations:
+        out["permutations"] = int(permutations)
+    return out
+
+
+def power_analysis(plan: dict[str, Any], panel: pl.DataFrame, sample: pl.DataFrame, panel_path: Path, *,
+                   draws: int | None = None, permutations: int | None = None,
+                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Power of every primary analysis of the plan, with the plan's inference settings."""
+    from evalkit.estimate import prepare_analysis
+
+    conf = settings(plan, draws, permutations)
+    inference = dict(plan["inference"])
+    if conf.get("permutations"):
+        inference["permutations"] = conf["permutations"]
+    rows = []
+    for k, analysis in enumerate(a for a in plan["analysis"] if a.get("primary")):
+        if progress:
+            progress(f"power: {analysis['label']}")
+        prep = prepare_analysis(panel, sample, plan, analysis, panel_path)
+        res = analysis_power(analysis["method"], prep["panel"], prep["options"], inference,
+                             draws=conf["draws"], seed=conf["seed"] + 1000 * k, effects=conf["effects"])
+        rows.append({"label": analysis["label"], "outcome": analysis["outcome"], "method": analysis["method"], **res})
+    return {"settings": {**conf, "alpha": inference.get("alpha"), "permutations": inference.get("permutations"),
+                         "power": POWER, "design": "placebo adoptions: the treated councils' cohort sizes given "
+                         "to randomly drawn never-treated councils, a constant effect added"},
+            "analyses": rows}
+
+
+def mde_by_label(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {a["label"]: a for a in doc["analyses"]}
+
+
+def curve_frame(doc: dict[str, Any]) -> pl.DataFrame:
+    rows = [{"label": a["label"], "outcome": a["outcome"], "effect": c["effect"], "rejection_rate": c["rejection_rate"],
+             "draws": a["draws"], "mde_increase": a["mde_increase"], "mde_decrease": a["mde_decrease"]}
+            for a in doc["analyses"] for c in a["curve"]]
+    schema = {"label": pl.Utf8, "outcome": pl.Utf8, "effect": pl.Float64, "rejection_rate": pl.Float64,
+              "draws": pl.Int64, "mde_increase": pl.Float64, "mde_decrease": pl.Float64}
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def write_power(doc: dict[str, Any], out_dir: Path) -> list[Path]:
+    from evalkit.io import write_json, write_parquet
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_parquet(out_dir / "power.parquet", curve_frame(doc))
+    write_json(out_dir / "power.json", doc)
+    return [out_dir / "power.json", out_dir / "power.parquet"]
