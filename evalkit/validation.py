@@ -82,6 +82,7 @@ SOURCES: dict[str, Source] = {
     "s251": Source(2008, year_lag=1),
     "lait": Source(2008, year_lag=1),
     "mhclg_ro": Source(2008, year_lag=1),
+    "s251_webb": Source(2008, year_lag=1),
 }
 
 
