@@ -23,11 +23,10 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
-# ruff format --check joins `make test` once the tree has been formatted (`make FORMAT_CHECK=1 test`
-# meanwhile); see README, "Lint".
-FORMAT_CHECK ?= 0
+# `make test` checks formatting too (ruff format --check); `make FORMAT_CHECK=0 test` skips it.
+FORMAT_CHECK ?= 1
 
-.PHONY: demo test lint lock crossversion python venv-info bench clean clean-venv
+.PHONY: demo test test-slow lint lock crossversion python venv-info bench clean clean-venv
 
 python:
 	@if [ -z "$(PYTHON)" ]; then \
@@ -65,7 +64,12 @@ ifneq ($(FORMAT_CHECK),0)
 endif
 
 test: $(STAMP) venv-info lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow"
+
+# The long checks (coverage simulation, SIGKILL crash loop, the whole England v2 plan with verify):
+# run by .ci/run after `make test`, kept out of it so `make test` stays a few minutes.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
 
 # Resolves for every supported Python and platform at once (markers in the file), with hashes.
 # Needs the package index; commit the result.

@@ -24,7 +24,9 @@ def main() -> None:
     from evalkit.estimators.cs import callaway_santanna
 
     cohorts = {g: 90 for g in range(6, 31, 2)}  # 13 cohorts × 90 units, 330 never treated
-    panel = simulate_staggered(1500, 31, cohorts, effect=lambda g, e: 0.1 * e, n_covariates=2, covariate_trend=1.0, seed=1)
+    panel = simulate_staggered(
+        1500, 31, cohorts, effect=lambda g, e: 0.1 * e, n_covariates=2, covariate_trend=1.0, seed=1
+    )
     res = _timed("callaway_santanna dr + 2 covariates, 999 draws", lambda: callaway_santanna(panel, bootstrap=999))
     print("   simple ATT", round(res.estimate("simple")["estimate"], 4), "cells", res.estimates.height)
     _timed("callaway_santanna dr, not-yet-treated, analytic", lambda: callaway_santanna(panel, control="notyet"))

@@ -29,7 +29,9 @@ def run(args: list[str], env: dict[str, str] | None = None) -> dict[str, float |
     load0 = os.getloadavg()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run([EVALKIT, "--quiet", *args], env={**os.environ, **(env or {})}, capture_output=True, text=True)
+    proc = subprocess.run(
+        [EVALKIT, "--quiet", *args], env={**os.environ, **(env or {})}, capture_output=True, text=True
+    )
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -58,11 +60,16 @@ def main() -> None:
     base = ["multiverse", "--plan", a.plan, "--max-specs", str(n)]
     if a.what == "multiverse":
         cmd = base + ["--backend", "processes", "--workers", "2"]
-        print(row(f"England multiverse, {n} specifications, 2 processes", "evalkit " + " ".join(cmd), run(cmd)), flush=True)
+        print(
+            row(f"England multiverse, {n} specifications, 2 processes", "evalkit " + " ".join(cmd), run(cmd)),
+            flush=True,
+        )
         return
-    for label, extra in (("serial (1 process)", ["--backend", "serial"]),
-                         ("2 local processes", ["--backend", "processes", "--workers", "2"]),
-                         ("Dask LocalCluster, 2 workers", ["--backend", "dask", "--workers", "2"])):
+    for label, extra in (
+        ("serial (1 process)", ["--backend", "serial"]),
+        ("2 local processes", ["--backend", "processes", "--workers", "2"]),
+        ("Dask LocalCluster, 2 workers", ["--backend", "dask", "--workers", "2"]),
+    ):
         cmd = base + extra
         print(row(f"{n} specifications, {label}", "evalkit " + " ".join(cmd), run(cmd)), flush=True)
 

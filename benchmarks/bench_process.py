@@ -79,8 +79,13 @@ def _run(cmd: list[str], runs: int, cwd: Path) -> dict:
             out_text = out.read().decode(errors="replace")
         cpus.append(usage.ru_utime + usage.ru_stime)
         rss.append(usage.ru_maxrss / 1024)
-    return {"wall": statistics.median(walls), "cpu": statistics.median(cpus), "rss": max(rss), "runs": runs,
-            "stdout": out_text}
+    return {
+        "wall": statistics.median(walls),
+        "cpu": statistics.median(cpus),
+        "rss": max(rss),
+        "runs": runs,
+        "stdout": out_text,
+    }
 
 
 def main() -> None:
@@ -93,8 +98,28 @@ def main() -> None:
     rows = []
     help_ = _run([str(EVALKIT), "--help"], max(a.runs, 5), work)
     rows.append(("evalkit --help", help_, None))
-    cmd = [str(EVALKIT), "estimate", "--panel", str(data), "--unit", "unit", "--time", "year", "--outcome", "dep_var",
-           "--cohort", "g", "--method", "cs", "--est-method", "dr", "--bootstrap", "999", "--json", "-"]
+    cmd = [
+        str(EVALKIT),
+        "estimate",
+        "--panel",
+        str(data),
+        "--unit",
+        "unit",
+        "--time",
+        "year",
+        "--outcome",
+        "dep_var",
+        "--cohort",
+        "g",
+        "--method",
+        "cs",
+        "--est-method",
+        "dr",
+        "--bootstrap",
+        "999",
+        "--json",
+        "-",
+    ]
     ev = _run(cmd, a.runs, work)
     est = None
     if "stdout" in ev:
@@ -105,29 +130,55 @@ def main() -> None:
         if not PEER_PY.exists():
             rows.append((f"{peer} (not installed: run_all.py --peers)", {"error": ["no peer venv"]}, None))
             continue
-        r = _run([str(PEER_PY), str(HERE / "peers.py"), f"{peer}_dfhet", str(data), "--biters", "999",
-                  "--aggregations", "all"], a.runs, work)
-        rows.append((f"{peer} (same work, whole process)", r, json.loads(r["stdout"])["estimate"] if "stdout" in r else None))
+        r = _run(
+            [
+                str(PEER_PY),
+                str(HERE / "peers.py"),
+                f"{peer}_dfhet",
+                str(data),
+                "--biters",
+                "999",
+                "--aggregations",
+                "all",
+            ],
+            a.runs,
+            work,
+        )
+        rows.append(
+            (f"{peer} (same work, whole process)", r, json.loads(r["stdout"])["estimate"] if "stdout" in r else None)
+        )
     load = os.getloadavg()
-    lines = [BEGIN, "## Whole process (issue #16)", "",
-             f"`.venv/bin/python benchmarks/bench_process.py --runs {a.runs}`; data: df_het-shaped panel "
-             "(1,500 units x 31 years, generated: pyfixest's df_het is not available offline; see the script). "
-             "Medians over fresh processes; CPU = user + system of the process.", "",
-             "| command | wall s | CPU s | peak RSS MiB | simple ATT | CPU vs evalkit |", "|---|---|---|---|---|---|"]
+    lines = [
+        BEGIN,
+        "## Whole process (issue #16)",
+        "",
+        f"`.venv/bin/python benchmarks/bench_process.py --runs {a.runs}`; data: df_het-shaped panel "
+        "(1,500 units x 31 years, generated: pyfixest's df_het is not available offline; see the script). "
+        "Medians over fresh processes; CPU = user + system of the process.",
+        "",
+        "| command | wall s | CPU s | peak RSS MiB | simple ATT | CPU vs evalkit |",
+        "|---|---|---|---|---|---|",
+    ]
     base = ev.get("cpu")
     for name, r, e in rows:
         if "error" in r:
             lines.append(f"| {name} | failed: {' '.join(r['error'])} | | | | |")
             continue
         ratio = f"{r['cpu'] / base:.2f}x" if base and name.startswith(("csdid", "differences")) else ""
-        lines.append(f"| {name} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['rss']:.0f} | "
-                     f"{'' if e is None else f'{e:.4f}'} | {ratio} |")
-    lines += ["", f"Load average while measuring: {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} on {os.cpu_count()} CPUs "
-              "(other sessions share the machine: wall times stretch, CPU times much less).", END]
+        lines.append(
+            f"| {name} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['rss']:.0f} | "
+            f"{'' if e is None else f'{e:.4f}'} | {ratio} |"
+        )
+    lines += [
+        "",
+        f"Load average while measuring: {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} on {os.cpu_count()} CPUs "
+        "(other sessions share the machine: wall times stretch, CPU times much less).",
+        END,
+    ]
     section = "\n".join(lines) + "\n"
     text = a.out.read_text(encoding="utf-8") if a.out.exists() else ""
     if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) + 1:]
+        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) + 1 :]
     else:
         text = text.rstrip("\n") + "\n\n" + section
     a.out.write_text(text, encoding="utf-8")

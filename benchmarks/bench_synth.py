@@ -40,8 +40,14 @@ def demo_panel():
     for u, g in cohorts.items():
         a = rng.normal(65, 18)
         for t in range(2011, 2025):
-            rows.append({"unit": u, "year": t, "y": a + 0.8 * (t - 2011) + (-6 if g and t >= g else 0) + rng.normal(0, 1),
-                         "cohort": g})
+            rows.append(
+                {
+                    "unit": u,
+                    "year": t,
+                    "y": a + 0.8 * (t - 2011) + (-6 if g and t >= g else 0) + rng.normal(0, 1),
+                    "cohort": g,
+                }
+            )
     return make_panel(pl.DataFrame(rows), unit="unit", time="year", outcome="y", cohort="cohort")
 
 
@@ -80,28 +86,63 @@ def main() -> None:
     timed("SC fit, nested V (no inference)", lambda: synthetic_control(panel, inference=False), rows, 1.0)
     r = None
     if not a.quick:
-        timed(f"SC placebos + LOO + time (no conformal), {a.jobs} jobs",
-              lambda: synthetic_control(panel, n_jobs=a.jobs, conformal=False), rows, 10.0)
-        timed(f"SC placebo-in-space only, {a.jobs} jobs", lambda: synthetic_control(
-            panel, n_jobs=a.jobs, conformal=False, leave_one_out=False), rows)
-        r = timed(f"SC full inference (placebos, time, LOO, conformal), {a.jobs} jobs",
-                  lambda: synthetic_control(panel, n_jobs=a.jobs), rows)
+        timed(
+            f"SC placebos + LOO + time (no conformal), {a.jobs} jobs",
+            lambda: synthetic_control(panel, n_jobs=a.jobs, conformal=False),
+            rows,
+            10.0,
+        )
+        timed(
+            f"SC placebo-in-space only, {a.jobs} jobs",
+            lambda: synthetic_control(panel, n_jobs=a.jobs, conformal=False, leave_one_out=False),
+            rows,
+        )
+        r = timed(
+            f"SC full inference (placebos, time, LOO, conformal), {a.jobs} jobs",
+            lambda: synthetic_control(panel, n_jobs=a.jobs),
+            rows,
+        )
     timed("SDID point estimate (Prop 99)", lambda: synthetic_did(panel, se=None), rows)
-    s = timed(f"SDID placebo SE, {a.reps} reps, 1 job (Prop 99)",
-              lambda: synthetic_did(panel, se="placebo", reps=a.reps, seed=0, n_jobs=1), rows)
+    s = timed(
+        f"SDID placebo SE, {a.reps} reps, 1 job (Prop 99)",
+        lambda: synthetic_did(panel, se="placebo", reps=a.reps, seed=0, n_jobs=1),
+        rows,
+    )
     timed("staggered SDID point estimate (demo panel)", lambda: synthetic_did_staggered(demo, se=None), rows)
-    timed("staggered SDID placebo SE, 20 reps, 1 job", lambda: synthetic_did_staggered(
-        demo, se="placebo", reps=20, seed=0, n_jobs=1), rows)
-    d = timed(f"staggered SDID placebo SE, {a.reps} reps, 1 job", lambda: synthetic_did_staggered(
-        demo, se="placebo", reps=a.reps, seed=0, n_jobs=1), rows, 5.0)
-    timed(f"staggered SDID placebo SE, {a.reps} reps, {a.jobs} jobs", lambda: synthetic_did_staggered(
-        demo, se="placebo", reps=a.reps, seed=0, n_jobs=a.jobs), rows, 5.0)
-    jr = timed("staggered SDID jackknife SE, weights re-estimated, 1 job", lambda: synthetic_did_staggered(
-        demo, se="jackknife", n_jobs=1), rows, 2.0)
-    jf = timed("staggered SDID jackknife SE, weights fixed (synthdid)", lambda: synthetic_did_staggered(
-        demo, se="jackknife", jackknife_weights="fixed"), rows, 2.0)
-    timed(f"staggered SDID bootstrap SE, {a.reps} reps, 1 job", lambda: synthetic_did_staggered(
-        demo, se="bootstrap", reps=a.reps, seed=0, n_jobs=1), rows)
+    timed(
+        "staggered SDID placebo SE, 20 reps, 1 job",
+        lambda: synthetic_did_staggered(demo, se="placebo", reps=20, seed=0, n_jobs=1),
+        rows,
+    )
+    d = timed(
+        f"staggered SDID placebo SE, {a.reps} reps, 1 job",
+        lambda: synthetic_did_staggered(demo, se="placebo", reps=a.reps, seed=0, n_jobs=1),
+        rows,
+        5.0,
+    )
+    timed(
+        f"staggered SDID placebo SE, {a.reps} reps, {a.jobs} jobs",
+        lambda: synthetic_did_staggered(demo, se="placebo", reps=a.reps, seed=0, n_jobs=a.jobs),
+        rows,
+        5.0,
+    )
+    jr = timed(
+        "staggered SDID jackknife SE, weights re-estimated, 1 job",
+        lambda: synthetic_did_staggered(demo, se="jackknife", n_jobs=1),
+        rows,
+        2.0,
+    )
+    jf = timed(
+        "staggered SDID jackknife SE, weights fixed (synthdid)",
+        lambda: synthetic_did_staggered(demo, se="jackknife", jackknife_weights="fixed"),
+        rows,
+        2.0,
+    )
+    timed(
+        f"staggered SDID bootstrap SE, {a.reps} reps, 1 job",
+        lambda: synthetic_did_staggered(demo, se="bootstrap", reps=a.reps, seed=0, n_jobs=1),
+        rows,
+    )
     print(f"{'task':<64}{'seconds':>9}{'target':>8}{'py peak MiB':>13}")
     for label, dt, peak, target in rows:
         tgt = f"<{target:g}" if target is not None else ""
@@ -111,8 +152,10 @@ def main() -> None:
     if r is not None:
         print(f"SC att {r.estimate('att')['estimate']:.4f}, placebo p {r.estimate('att')['p_value']:.4f}")
     print(f"SDID att {s.estimate('att')['estimate']:.4f}, placebo se {s.estimate('att')['se']:.4f} (seed 0)")
-    print(f"staggered SDID (demo) att {d.estimate('att')['estimate']:.4f}; se placebo {d.estimate('att')['se']:.4f}, "
-          f"jackknife refit {jr.estimate('att')['se']:.4f}, jackknife fixed weights {jf.estimate('att')['se']:.4f}")
+    print(
+        f"staggered SDID (demo) att {d.estimate('att')['estimate']:.4f}; se placebo {d.estimate('att')['se']:.4f}, "
+        f"jackknife refit {jr.estimate('att')['se']:.4f}, jackknife fixed weights {jf.estimate('att')['se']:.4f}"
+    )
 
 
 if __name__ == "__main__":

@@ -42,8 +42,9 @@ def _length(row: dict[str, Any] | None) -> float:
     return float(row["ci_high"] - row["ci_low"])
 
 
-def one_panel(k: int, n_perm: int = 99, draws: int = 399, parts: tuple[str, ...] = ("cs", "twfe", "sdid")
-              ) -> dict[str, tuple[float, float]]:
+def one_panel(
+    k: int, n_perm: int = 99, draws: int = 399, parts: tuple[str, ...] = ("cs", "twfe", "sdid")
+) -> dict[str, tuple[float, float]]:
     """Coverage indicator and length of every interval of interest on simulated panel k."""
     from evalkit import estimate as E
     from evalkit.estimators.did_sim import simulate_staggered
@@ -100,8 +101,11 @@ def analytic_only(args: tuple[int, int]) -> dict[str, float]:
     cohorts = {5: base + (rest > 0), 7: base + (rest > 1), 9: base}
     panel = simulate_staggered(N_UNITS, N_PERIODS, cohorts, EFFECT, ar=RHO, seed=SEED + 10_000 * n_treated + k)
     cs = callaway_santanna(panel, control="never", est_method="reg")
-    return {"cs_simple": _covers(cs.estimate("simple")), "cs_dynamic": _covers(cs.estimate("dynamic")),
-            "twfe": _covers(twfe(panel).estimate("coef"))}
+    return {
+        "cs_simple": _covers(cs.estimate("simple")),
+        "cs_dynamic": _covers(cs.estimate("dynamic")),
+        "twfe": _covers(twfe(panel).estimate("coef")),
+    }
 
 
 def summarise(values: list[float]) -> tuple[float, float, int]:
@@ -129,7 +133,9 @@ LABELS = {
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=200, help="simulated panels for the main table")
-    ap.add_argument("--threshold-reps", type=int, default=None, help="panels per row of the threshold table (default: --reps)")
+    ap.add_argument(
+        "--threshold-reps", type=int, default=None, help="panels per row of the threshold table (default: --reps)"
+    )
     ap.add_argument("--perm", type=int, default=99, help="permutations / placebo draws per panel")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--parts", default="cs,twfe,sdid", help="estimators of the main table")
@@ -137,8 +143,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write the figures as JSON here")
     ap.add_argument("--merge", type=Path, nargs="+", help="only combine earlier --json files into COVERAGE.md")
     ap.add_argument("--first", type=int, default=0, help="index of the first panel (to split a run over processes)")
-    ap.add_argument("--jsonl", type=Path, help="serial run, one line per panel appended as it finishes (resumable, "
-                    "partial results usable); summarise the lines with --from-jsonl")
+    ap.add_argument(
+        "--jsonl",
+        type=Path,
+        help="serial run, one line per panel appended as it finishes (resumable, "
+        "partial results usable); summarise the lines with --from-jsonl",
+    )
     ap.add_argument("--from-jsonl", type=Path, nargs="+", help="summarise --jsonl files into a --json document")
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("COVERAGE.md"))
     args = ap.parse_args(argv)
@@ -162,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
                 fh.write(json.dumps({"k": k, "seconds": round(time.time() - t, 2), "load": load, **row}) + "\n")
         return 0
     if args.from_jsonl:
-        lines = [json.loads(line) for p in args.from_jsonl for line in p.read_text(encoding="utf-8").splitlines() if line]
+        lines = [
+            json.loads(line) for p in args.from_jsonl for line in p.read_text(encoding="utf-8").splitlines() if line
+        ]
         main_rows = [{k: tuple(v) for k, v in r.items() if isinstance(v, list)} for r in lines]
         doc = summary_doc(main_rows, [], 0, args, sum(r["seconds"] for r in lines), max(r["load"] for r in lines))
         doc["panels"] = sorted(r["k"] for r in lines)
@@ -185,35 +197,69 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def summary_doc(main_rows: list[dict], grid: list[dict], t_reps: int, args: argparse.Namespace, seconds: float,
-                load: float, treated_grid: list[int] = ()) -> dict[str, Any]:
+def summary_doc(
+    main_rows: list[dict],
+    grid: list[dict],
+    t_reps: int,
+    args: argparse.Namespace,
+    seconds: float,
+    load: float,
+    treated_grid: list[int] = (),
+) -> dict[str, Any]:
     table = []
     for key, (what, interval) in LABELS.items():
         if not any(key in r for r in main_rows):
             continue
         cov, se, n = summarise([r[key][0] for r in main_rows if key in r])
         length = float(np.nanmean([r[key][1] for r in main_rows if key in r])) if n else float("nan")
-        table.append({"key": key, "estimate": what, "interval": interval, "coverage": cov, "mc_se": se, "n": n,
-                      "mean_length": length})
+        table.append(
+            {
+                "key": key,
+                "estimate": what,
+                "interval": interval,
+                "coverage": cov,
+                "mc_se": se,
+                "n": n,
+                "mean_length": length,
+            }
+        )
     thresh = []
     for i, n_tr in enumerate(treated_grid):
-        chunk = grid[i * t_reps:(i + 1) * t_reps]
-        thresh.append({"n_treated": n_tr, **{k: summarise([r[k] for r in chunk])[0] for k in ("cs_simple", "cs_dynamic", "twfe")}})
+        chunk = grid[i * t_reps : (i + 1) * t_reps]
+        thresh.append(
+            {"n_treated": n_tr, **{k: summarise([r[k] for r in chunk])[0] for k in ("cs_simple", "cs_dynamic", "twfe")}}
+        )
     command = " ".join(["benchmarks/coverage.py", *sys.argv[1:]])
-    return {"command": command, "reps": len(main_rows), "threshold_reps": t_reps, "perm": args.perm, "seed": SEED,
-            "rows": table, "threshold": thresh, "seconds": round(seconds, 1), "load_at_start": load,
-            "python": platform.python_version()}
+    return {
+        "command": command,
+        "reps": len(main_rows),
+        "threshold_reps": t_reps,
+        "perm": args.perm,
+        "seed": SEED,
+        "rows": table,
+        "threshold": thresh,
+        "seconds": round(seconds, 1),
+        "load_at_start": load,
+        "python": platform.python_version(),
+    }
 
 
 def render_many(docs: list[dict[str, Any]]) -> str:
     """COVERAGE.md from one or more runs (e.g. the CS/TWFE, SDID and threshold parts run separately)."""
     from evalkit.estimators.few_treated import FEW_TREATED
 
-    lines = ["# Coverage of evalkit's intervals with few treated units", "", "Runs (each reproducible from its command):", ""]
+    lines = [
+        "# Coverage of evalkit's intervals with few treated units",
+        "",
+        "Runs (each reproducible from its command):",
+        "",
+    ]
     for doc in docs:
-        lines.append(f"* `.venv/bin/python {doc['command']}`: seed {doc['seed']}, {doc['reps']} panels, "
-                     f"{doc['perm']} permutations / placebo draws each, {doc['threshold_reps']} panels per threshold row; "
-                     f"{doc['seconds']} s wall, load average {doc['load_at_start']:.1f} at start (2 shared cores).")
+        lines.append(
+            f"* `.venv/bin/python {doc['command']}`: seed {doc['seed']}, {doc['reps']} panels, "
+            f"{doc['perm']} permutations / placebo draws each, {doc['threshold_reps']} panels per threshold row; "
+            f"{doc['seconds']} s wall, load average {doc['load_at_start']:.1f} at start (2 shared cores)."
+        )
     lines += [
         "",
         f"Design: {N_UNITS} units, {N_PERIODS} periods, {sum(COHORTS.values())} treated in cohorts "
@@ -224,8 +270,10 @@ def render_many(docs: list[dict[str, Any]]) -> str:
         "|---|---|---:|---:|---:|---:|",
     ]
     for r in [r for doc in docs for r in doc["rows"] if r["n"]]:
-        lines.append(f"| {r['estimate']} | {r['interval']} | {100 * r['coverage']:.1f}% | {100 * r['mc_se']:.1f} | "
-                     f"{r['n']} | {r['mean_length']:.3f} |")
+        lines.append(
+            f"| {r['estimate']} | {r['interval']} | {100 * r['coverage']:.1f}% | {100 * r['mc_se']:.1f} | "
+            f"{r['n']} | {r['mean_length']:.3f} |"
+        )
     thresh = next((d for d in docs if d["threshold"]), None)
     if thresh is None:
         return "\n".join(lines) + "\n"
@@ -234,19 +282,24 @@ def render_many(docs: list[dict[str, Any]]) -> str:
         f"## Analytic coverage against the number of treated units ({thresh['threshold_reps']} panels each)",
         "",
         "Same design, the treated split over the three cohorts. `few_treated.FEW_TREATED` "
-        f"= {FEW_TREATED}: below it, `interval = \"auto\"` uses the randomisation interval.",
+        f'= {FEW_TREATED}: below it, `interval = "auto"` uses the randomisation interval.',
         "",
         "| treated units | CS simple | CS dynamic | TWFE (CR1) |",
         "|---:|---:|---:|---:|",
     ]
     for r in thresh["threshold"]:
-        lines.append(f"| {r['n_treated']} | {100 * r['cs_simple']:.1f}% | {100 * r['cs_dynamic']:.1f}% | {100 * r['twfe']:.1f}% |")
+        lines.append(
+            f"| {r['n_treated']} | {100 * r['cs_simple']:.1f}% | {100 * r['cs_dynamic']:.1f}% | {100 * r['twfe']:.1f}% |"
+        )
     rule = threshold_rule(thresh["threshold"])
-    lines += ["", f"Threshold rule: the smallest number of treated units from which every analytic interval above covers "
-              f"at least 93% at that size and at every larger size in the table: {rule}. Below it the analytic "
-              "intervals under-cover (Monte Carlo s.e. about 1.7 points per cell), so `auto` switches to the "
-              "randomisation interval, which is exact under random assignment of adoption dates whatever the number "
-              "of treated units but costs one estimator run per permutation."]
+    lines += [
+        "",
+        f"Threshold rule: the smallest number of treated units from which every analytic interval above covers "
+        f"at least 93% at that size and at every larger size in the table: {rule}. Below it the analytic "
+        "intervals under-cover (Monte Carlo s.e. about 1.7 points per cell), so `auto` switches to the "
+        "randomisation interval, which is exact under random assignment of adoption dates whatever the number "
+        "of treated units but costs one estimator run per permutation.",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -41,8 +41,9 @@ def _csdid(df, *, y: str, t: str, i: str, g: str, xformla: str | None, biters: i
     from csdid.att_gt import ATTgt
 
     start = time.perf_counter()
-    att = ATTgt(yname=y, tname=t, idname=i, gname=g, data=df, control_group=["nevertreated"],
-                xformla=xformla, biters=biters)
+    att = ATTgt(
+        yname=y, tname=t, idname=i, gname=g, data=df, control_group=["nevertreated"], xformla=xformla, biters=biters
+    )
     att.fit(est_method="dr", bstrap=biters > 0)
     att.aggte(typec="simple", bstrap=biters > 0, biters=biters)
     simple = att.atte
@@ -63,8 +64,14 @@ def _differences(df, *, y: str, t: str, i: str, g: str, covs: list[str], biters:
     formula = f"{y} ~ {' + '.join(covs)}" if covs else y
     start = time.perf_counter()
     att = ATTgt(data=data, cohort_column=g)
-    att.fit(formula, est_method="dr", control_group="never_treated", boot_iterations=biters,
-            random_state=1, progress_bar=False)
+    att.fit(
+        formula,
+        est_method="dr",
+        control_group="never_treated",
+        boot_iterations=biters,
+        random_state=1,
+        progress_bar=False,
+    )
     agg = att.aggregate("simple", boot_iterations=biters, random_state=1)
     if aggs == "all":  # the other three aggregations evalkit always computes
         for kind in ("cohort", "event", "time"):
@@ -89,18 +96,30 @@ def _pysyncon(path: str) -> dict:
     controls = sorted(s for s in df["State"].unique() if s != treated_unit)
     start = time.perf_counter()
     dp = Dataprep(
-        foo=df, predictors=[], predictors_op="mean", dependent="PacksPerCapita", unit_variable="State",
-        time_variable="Year", treatment_identifier=treated_unit, controls_identifier=controls,
-        time_predictors_prior=pre, time_optimize_ssr=pre,
+        foo=df,
+        predictors=[],
+        predictors_op="mean",
+        dependent="PacksPerCapita",
+        unit_variable="State",
+        time_variable="Year",
+        treatment_identifier=treated_unit,
+        controls_identifier=controls,
+        time_predictors_prior=pre,
+        time_optimize_ssr=pre,
         special_predictors=[("PacksPerCapita", [yr], "mean") for yr in pre],
     )
     synth = Synth()
     synth.fit(dataprep=dp, optim_method="Nelder-Mead", optim_initial="equal")
     att = synth.att(time_period=post)
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "estimate": float(att["att"]), "loss_V": float(synth.loss_V),
-            "weights": {str(k): round(float(v), 4) for k, v in synth.W.items() if abs(v) > 1e-3}
-            if hasattr(synth.W, "items") else None}
+    return {
+        "seconds": seconds,
+        "estimate": float(att["att"]),
+        "loss_V": float(synth.loss_V),
+        "weights": {str(k): round(float(v), 4) for k, v in synth.W.items() if abs(v) > 1e-3}
+        if hasattr(synth.W, "items")
+        else None,
+    }
 
 
 def _versions() -> dict:
@@ -120,8 +139,12 @@ def main() -> None:
     ap.add_argument("task")
     ap.add_argument("data", nargs="?")
     ap.add_argument("--biters", type=int, default=999)
-    ap.add_argument("--aggregations", choices=("simple", "all"), default="simple",
-                    help="CS: the simple aggregation only, or also group/dynamic/calendar (as evalkit does)")
+    ap.add_argument(
+        "--aggregations",
+        choices=("simple", "all"),
+        default="simple",
+        help="CS: the simple aggregation only, or also group/dynamic/calendar (as evalkit does)",
+    )
     a = ap.parse_args()
     if a.task == "versions":
         print(json.dumps(_versions()))

@@ -66,10 +66,23 @@ def write_sim_csv(n_units: int, path: Path) -> None:
 
     from evalkit.estimators.did_sim import simulate_staggered
 
-    panel = simulate_staggered(n_units, N_PERIODS, _sim_cohorts(n_units), effect=lambda g, e: 0.1 * e,
-                               n_covariates=2, covariate_trend=1.0, seed=1)
-    panel.data.select(pl.col("unit").cast(pl.Int64).alias("id"), pl.col("time").alias("period"), "y",
-                      pl.col("cohort").alias("first"), "x0", "x1").sort("id", "period").write_csv(path)
+    panel = simulate_staggered(
+        n_units,
+        N_PERIODS,
+        _sim_cohorts(n_units),
+        effect=lambda g, e: 0.1 * e,
+        n_covariates=2,
+        covariate_trend=1.0,
+        seed=1,
+    )
+    panel.data.select(
+        pl.col("unit").cast(pl.Int64).alias("id"),
+        pl.col("time").alias("period"),
+        "y",
+        pl.col("cohort").alias("first"),
+        "x0",
+        "x1",
+    ).sort("id", "period").write_csv(path)
 
 
 def child(task: str, arg: str | None) -> None:
@@ -84,8 +97,14 @@ def child(task: str, arg: str | None) -> None:
             panel = make_panel(frame, unit="id", time="period", outcome="y", cohort="first", covariates=["x0", "x1"])
         else:
             covs = ["lpop"] if task == "cs_mpdta_lpop" else []
-            panel = make_panel(read_panel_file(MPDTA), unit="countyreal", time="year", outcome="lemp",
-                               cohort="first.treat", covariates=covs)
+            panel = make_panel(
+                read_panel_file(MPDTA),
+                unit="countyreal",
+                time="year",
+                outcome="lemp",
+                cohort="first.treat",
+                covariates=covs,
+            )
         if task == "twfe_mpdta":
             from evalkit.estimators.twfe import twfe
 
@@ -101,7 +120,9 @@ def child(task: str, arg: str | None) -> None:
             out["estimate"], out["se"] = row["estimate"], row["se"]
             out["cells"] = res.estimates.height
     else:
-        panel = make_panel(read_panel_file(PROP99), unit="State", time="Year", outcome="PacksPerCapita", treated="treated")
+        panel = make_panel(
+            read_panel_file(PROP99), unit="State", time="Year", outcome="PacksPerCapita", treated="treated"
+        )
         if task in ("sc_prop99_fit", "sc_prop99_full"):
             from evalkit.estimators.synth import synthetic_control
 
@@ -115,8 +136,9 @@ def child(task: str, arg: str | None) -> None:
             from evalkit.estimators.sdid import synthetic_did
 
             start = time.perf_counter()
-            res = synthetic_did(panel, se="placebo", reps=SDID_REPS, seed=0,
-                                estimator="sdid" if task == "sdid_prop99" else "did")
+            res = synthetic_did(
+                panel, se="placebo", reps=SDID_REPS, seed=0, estimator="sdid" if task == "sdid_prop99" else "did"
+            )
             out["seconds"] = time.perf_counter() - start
             row = res.estimate("att")
             out["estimate"], out["se"] = row["estimate"], row["se"]
@@ -153,8 +175,13 @@ def run(cmd: list[str], *, cwd: Path | None = None, timeout: float = 600.0, json
         se.seek(0)
         stdout = so.read().decode(errors="replace")
         stderr = se.read().decode(errors="replace")
-    res: dict = {"wall": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "rss_mib": usage.ru_maxrss / 1024,
-                 "rc": proc.returncode, "timed_out": timed_out}
+    res: dict = {
+        "wall": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "rss_mib": usage.ru_maxrss / 1024,
+        "rc": proc.returncode,
+        "timed_out": timed_out,
+    }
     if timed_out:
         res["error"] = f"timed out after {timeout:.0f} s"
     elif proc.returncode != 0:
@@ -227,10 +254,16 @@ def machine() -> dict:
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     import numpy
 
-    return {"date": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"), "cpu": cpu,
-            "cores": f"{usable} usable ({os.cpu_count()} online)", "memory": mem,
-            "python": platform.python_version(), "numpy": numpy.__version__, "os": platform.platform(),
-            "EVALKIT_JOBS": os.environ.get("EVALKIT_JOBS", "unset (1)")}
+    return {
+        "date": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "cpu": cpu,
+        "cores": f"{usable} usable ({os.cpu_count()} online)",
+        "memory": mem,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "os": platform.platform(),
+        "EVALKIT_JOBS": os.environ.get("EVALKIT_JOBS", "unset (1)"),
+    }
 
 
 def fmt(x, spec: str = ".2f", dash: str = "–") -> str:
@@ -279,12 +312,22 @@ def bench_demo(rep: Report, timeout: float) -> None:
             if r["rc"] != 0:
                 break
     verdict = "met" if total_ok and total_wall < DEMO_TARGET_S else "NOT met"
-    rows.append(["**total**", f"**{total_wall:.2f}**", fmt(total_cpu), fmt(peak, ".0f") + " (max)",
-                 f"target < {DEMO_TARGET_S:.0f} s: {verdict}"])
-    rep.section("1. Demo pipeline (console commands in a temporary working directory)",
-                ["stage", "wall s", "CPU s", "peak RSS MiB", "status"], rows,
-                "Each stage is a separate `evalkit` process on the embedded synthetic demo data; wall time "
-                "includes interpreter start-up and imports.")
+    rows.append(
+        [
+            "**total**",
+            f"**{total_wall:.2f}**",
+            fmt(total_cpu),
+            fmt(peak, ".0f") + " (max)",
+            f"target < {DEMO_TARGET_S:.0f} s: {verdict}",
+        ]
+    )
+    rep.section(
+        "1. Demo pipeline (console commands in a temporary working directory)",
+        ["stage", "wall s", "CPU s", "peak RSS MiB", "status"],
+        rows,
+        "Each stage is a separate `evalkit` process on the embedded synthetic demo data; wall time "
+        "includes interpreter start-up and imports.",
+    )
 
 
 def bench_reference(rep: Report, timeout: float) -> dict:
@@ -293,7 +336,12 @@ def bench_reference(rep: Report, timeout: float) -> dict:
         ("cs_mpdta_lpop", "CS, never treated, DR with lpop, 999 draws", "mpdta", "simple ATT"),
         ("twfe_mpdta", "TWFE (PanelOLS, clustered by unit)", "mpdta", "coef"),
         ("sc_prop99_fit", "Synthetic control, nested V, one fit (no inference)", "Prop 99", "ATT 1989-2000"),
-        ("sc_prop99_full", "Synthetic control, nested V, full placebo/LOO/conformal inference", "Prop 99", "ATT 1989-2000"),
+        (
+            "sc_prop99_full",
+            "Synthetic control, nested V, full placebo/LOO/conformal inference",
+            "Prop 99",
+            "ATT 1989-2000",
+        ),
         ("sdid_prop99", f"SDID, placebo SE ({SDID_REPS} reps)", "Prop 99", "ATT"),
         ("did_prop99", f"DiD (synthetic_did estimator='did'), placebo SE ({SDID_REPS} reps)", "Prop 99", "ATT"),
     ]
@@ -302,15 +350,32 @@ def bench_reference(rep: Report, timeout: float) -> dict:
         r = evalkit_child(task, timeout=timeout)
         results[task] = r
         print(f"  {task}: {r.get('seconds', float('nan')):.2f} s", flush=True)
-        extra = f"SE {fmt(r.get('se'), '.4f')}" if r.get("se") is not None else (
-            f"p {fmt(r.get('p_value'), '.3f')}" if r.get("p_value") is not None else "")
-        rows.append([label, data, fmt(r.get("seconds")), fmt(r["wall"]), fmt(r["cpu_s"]), fmt(r["rss_mib"], ".0f"),
-                     f"{what} {fmt(r.get('estimate'), '.4f')}" + (f" ({extra})" if extra else ""), r.get("runs", 1), status(r)])
-    rep.section("2. Estimators on the reference data", ["estimation", "data", "est. s", "process s",
-                "process CPU s", "peak RSS MiB", "estimate", "runs", "status"], rows,
-                "mpdta: `$EVALKIT_SHARED_DATA/validation/mpdta.csv` (500 counties × 5 years, outcome lemp); "
-                "Prop 99: `california_prop99.csv` (39 states × 31 years, make_panel(treated=\"treated\")). "
-                f"`EVALKIT_JOBS` = {os.environ.get('EVALKIT_JOBS', 'unset (1 job)')}.")
+        extra = (
+            f"SE {fmt(r.get('se'), '.4f')}"
+            if r.get("se") is not None
+            else (f"p {fmt(r.get('p_value'), '.3f')}" if r.get("p_value") is not None else "")
+        )
+        rows.append(
+            [
+                label,
+                data,
+                fmt(r.get("seconds")),
+                fmt(r["wall"]),
+                fmt(r["cpu_s"]),
+                fmt(r["rss_mib"], ".0f"),
+                f"{what} {fmt(r.get('estimate'), '.4f')}" + (f" ({extra})" if extra else ""),
+                r.get("runs", 1),
+                status(r),
+            ]
+        )
+    rep.section(
+        "2. Estimators on the reference data",
+        ["estimation", "data", "est. s", "process s", "process CPU s", "peak RSS MiB", "estimate", "runs", "status"],
+        rows,
+        "mpdta: `$EVALKIT_SHARED_DATA/validation/mpdta.csv` (500 counties × 5 years, outcome lemp); "
+        'Prop 99: `california_prop99.csv` (39 states × 31 years, make_panel(treated="treated")). '
+        f"`EVALKIT_JOBS` = {os.environ.get('EVALKIT_JOBS', 'unset (1 job)')}.",
+    )
     return results
 
 
@@ -368,14 +433,28 @@ def bench_peers(rep: Report, ref: dict, sim1500: Path, ek_sim1500: dict, timeout
     def add(label: str, pkg: str, task: str, data, ek: dict, kind: str, *extra: str) -> None:
         ek_s = ek.get("seconds")
         if not installed[pkg]:
-            rows.append([label, pkg, fmt(ek_s), "not installed", "–", "–", "–", "–", 0, state.get(pkg) or "not installed"])
+            rows.append(
+                [label, pkg, fmt(ek_s), "not installed", "–", "–", "–", "–", 0, state.get(pkg) or "not installed"]
+            )
             return
         print(f"  peer {pkg} {task} {' '.join(extra)}", flush=True)
         r = peer(task, data, timeout, *extra)
         ps = r.get("seconds")
         if "error" in r:
-            rows.append([label, f"{pkg} {versions.get(pkg)}", fmt(ek_s), "timed out" if r["timed_out"] else "failed",
-                         fmt(r["wall"]), fmt(r["rss_mib"], ".0f"), "–", "–", r.get("runs", 1), r["error"]])
+            rows.append(
+                [
+                    label,
+                    f"{pkg} {versions.get(pkg)}",
+                    fmt(ek_s),
+                    "timed out" if r["timed_out"] else "failed",
+                    fmt(r["wall"]),
+                    fmt(r["rss_mib"], ".0f"),
+                    "–",
+                    "–",
+                    r.get("runs", 1),
+                    r["error"],
+                ]
+            )
             return
         speed = ps / ek_s if ek_s else None
         diff = abs(r["estimate"] - ek["estimate"]) if ek.get("estimate") is not None else None
@@ -383,32 +462,75 @@ def bench_peers(rep: Report, ref: dict, sim1500: Path, ek_sim1500: dict, timeout
             agree = f"{'yes' if diff is not None and diff <= CS_TOL else 'NO'} (|Δ| = {fmt(diff, '.1e')})"
             target = f"{'met' if speed and speed >= SPEEDUP_TARGET else 'NOT met'} ({SPEEDUP_TARGET:.0f}× target)"
         else:
-            agree = (f"|Δ| = {fmt(diff, '.3f')} packs (evalkit {ek['estimate']:.3f}, loss {fmt(ek.get('loss_V'), '.3f')}; "
-                     f"{pkg} {r['estimate']:.3f}, loss {fmt(r.get('loss_V'), '.3f')})")
+            agree = (
+                f"|Δ| = {fmt(diff, '.3f')} packs (evalkit {ek['estimate']:.3f}, loss {fmt(ek.get('loss_V'), '.3f')}; "
+                f"{pkg} {r['estimate']:.3f}, loss {fmt(r.get('loss_V'), '.3f')})"
+            )
             target = ""
-        rows.append([label, f"{pkg} {versions.get(pkg)}", fmt(ek_s), fmt(ps), fmt(r["wall"]), fmt(r["rss_mib"], ".0f"),
-                     f"{fmt(speed, '.1f')}×", agree, r.get("runs", 1), target or "ok"])
+        rows.append(
+            [
+                label,
+                f"{pkg} {versions.get(pkg)}",
+                fmt(ek_s),
+                fmt(ps),
+                fmt(r["wall"]),
+                fmt(r["rss_mib"], ".0f"),
+                f"{fmt(speed, '.1f')}×",
+                agree,
+                r.get("runs", 1),
+                target or "ok",
+            ]
+        )
 
     mp_lpop = ref.get("cs_mpdta_lpop", {})
     for pkg in ("csdid", "differences"):
         add("CS mpdta, DR ~lpop, 999 draws, simple only", pkg, f"{pkg}_mpdta", MPDTA, mp_lpop, "cs")
     for pkg in ("csdid", "differences"):
         add("CS sim 1,500×31, DR ~x0+x1, 999 draws, simple only", pkg, f"{pkg}_sim", sim1500, ek_sim1500, "cs")
-        add("CS sim 1,500×31, DR ~x0+x1, 999 draws, all 4 aggregations", pkg, f"{pkg}_sim", sim1500, ek_sim1500, "cs",
-            "--aggregations", "all")
-    add("SC Prop 99, nested V, one fit (no placebos)", "pysyncon", "pysyncon_prop99", PROP99, ref.get("sc_prop99_fit", {}), "sc")
+        add(
+            "CS sim 1,500×31, DR ~x0+x1, 999 draws, all 4 aggregations",
+            pkg,
+            f"{pkg}_sim",
+            sim1500,
+            ek_sim1500,
+            "cs",
+            "--aggregations",
+            "all",
+        )
+    add(
+        "SC Prop 99, nested V, one fit (no placebos)",
+        "pysyncon",
+        "pysyncon_prop99",
+        PROP99,
+        ref.get("sc_prop99_fit", {}),
+        "sc",
+    )
     vtxt = ", ".join(f"{k} {v}" for k, v in versions.items() if v) or "none"
-    rep.section("3. Peers (separate venv benchmarks/.peer-venv)",
-                ["estimation", "peer", "evalkit est. s", "peer est. s", "peer process s", "peer peak RSS MiB",
-                 "peer / evalkit", "estimates agree", "peer runs", "status / target"], rows,
-                f"Installed in the peer venv: {vtxt}. Install check (`pip download --no-deps`): "
-                + "; ".join(f"{p}: {s}" for p, s in state.items()) + ". "
-                "evalkit's CS call always computes the simple, group, dynamic and calendar aggregations with the "
-                "bootstrap, so the 'all 4 aggregations' rows are the like-for-like comparison. CS agreement: "
-                f"|simple ATT(evalkit) − simple ATT(peer)| ≤ {CS_TOL:g}. pysyncon is one fit only (its placebo "
-                "inference would be one such fit per donor); it minimises the same nested-V objective by Nelder-Mead, "
-                "so its ATT agrees only as far as its optimiser reaches the same V (compare the losses). "
-                f"Each peer run has a {timeout:.0f} s timeout.")
+    rep.section(
+        "3. Peers (separate venv benchmarks/.peer-venv)",
+        [
+            "estimation",
+            "peer",
+            "evalkit est. s",
+            "peer est. s",
+            "peer process s",
+            "peer peak RSS MiB",
+            "peer / evalkit",
+            "estimates agree",
+            "peer runs",
+            "status / target",
+        ],
+        rows,
+        f"Installed in the peer venv: {vtxt}. Install check (`pip download --no-deps`): "
+        + "; ".join(f"{p}: {s}" for p, s in state.items())
+        + ". "
+        "evalkit's CS call always computes the simple, group, dynamic and calendar aggregations with the "
+        "bootstrap, so the 'all 4 aggregations' rows are the like-for-like comparison. CS agreement: "
+        f"|simple ATT(evalkit) − simple ATT(peer)| ≤ {CS_TOL:g}. pysyncon is one fit only (its placebo "
+        "inference would be one such fit per donor); it minimises the same nested-V objective by Nelder-Mead, "
+        "so its ATT agrees only as far as its optimiser reaches the same V (compare the losses). "
+        f"Each peer run has a {timeout:.0f} s timeout.",
+    )
 
 
 def bench_scaling(rep: Report, sims: dict[int, Path], timeout: float) -> dict[int, dict]:
@@ -419,14 +541,41 @@ def bench_scaling(rep: Report, sims: dict[int, Path], timeout: float) -> dict[in
         print(f"  cs_sim {n}: {r.get('seconds', float('nan')):.2f} s", flush=True)
         up = n * N_PERIODS
         s = r.get("seconds")
-        rows.append([f"{n:,} × {N_PERIODS}", f"{up:,}", fmt(s), fmt(r["wall"]), fmt(r["cpu_s"]), fmt(r["rss_mib"], ".0f"),
-                     fmt(s * 1e6 / up if s else None, ".1f"), fmt(r.get("estimate"), ".4f"), fmt(r.get("cells"), "d"), r.get("runs", 1), status(r)])
-    rep.section("4. Scaling: CS (never treated, DR with 2 covariates, 999 draws) on simulated staggered panels",
-                ["units × periods", "unit-periods", "est. s", "process s", "process CPU s", "peak RSS MiB", "µs per unit-period",
-                 "simple ATT", "estimates rows", "runs", "status"], rows,
-                "Panels from `simulate_staggered` (13 cohorts first treated in 6, 8, …, 30, 6% of units each, "
-                "22% never treated; effect 0.1 × event time; 2 covariates with a covariate-driven trend; seed 1), "
-                "written to CSV and read back in the child. Peak RSS includes the interpreter, imports and the panel.")
+        rows.append(
+            [
+                f"{n:,} × {N_PERIODS}",
+                f"{up:,}",
+                fmt(s),
+                fmt(r["wall"]),
+                fmt(r["cpu_s"]),
+                fmt(r["rss_mib"], ".0f"),
+                fmt(s * 1e6 / up if s else None, ".1f"),
+                fmt(r.get("estimate"), ".4f"),
+                fmt(r.get("cells"), "d"),
+                r.get("runs", 1),
+                status(r),
+            ]
+        )
+    rep.section(
+        "4. Scaling: CS (never treated, DR with 2 covariates, 999 draws) on simulated staggered panels",
+        [
+            "units × periods",
+            "unit-periods",
+            "est. s",
+            "process s",
+            "process CPU s",
+            "peak RSS MiB",
+            "µs per unit-period",
+            "simple ATT",
+            "estimates rows",
+            "runs",
+            "status",
+        ],
+        rows,
+        "Panels from `simulate_staggered` (13 cohorts first treated in 6, 8, …, 30, 6% of units each, "
+        "22% never treated; effect 0.1 × event time; 2 covariates with a covariate-driven trend; seed 1), "
+        "written to CSV and read back in the child. Peak RSS includes the interpreter, imports and the panel.",
+    )
     return out
 
 
@@ -436,8 +585,12 @@ def main() -> None:
     ap.add_argument("--skip-large", action="store_true", help="leave out the 10,000-unit scaling run")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per subprocess (default 600)")
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
-    ap.add_argument("--repeat", type=int, default=3,
-                    help="runs per measurement, median reported (fewer once a measurement's runs took 60 s)")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs per measurement, median reported (fewer once a measurement's runs took 60 s)",
+    )
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -467,20 +620,27 @@ def main() -> None:
             bench_peers(rep, ref, sims[1500], scaling[1500], a.timeout)
     total = time.perf_counter() - started
     parts = sorted(rep.parts, key=lambda p: p.split(".", 1)[0])  # sections in numeric order
-    head = ["# evalkit benchmarks", "",
-            f"Written by `python benchmarks/run_all.py{' --peers' if a.peers else ''}"
-            f"{' --skip-large' if a.skip_large else ''}` (see README.md); whole run {total / 60:.1f} min.", "",
-            table(["date", "CPU", "cores", "memory", "Python", "numpy", "OS"],
-                  [[info["date"], info["cpu"], info["cores"], info["memory"], info["python"], info["numpy"], info["os"]]]),
-            "",
-            "Memory: peak resident set (ru_maxrss) of each measurement's own subprocess, read by the parent with "
-            "os.wait4 (per-child rusage, the accounting behind getrusage(RUSAGE_CHILDREN)); it includes the "
-            "Python interpreter and imports. 'est. s' is the estimation call alone; 'process s' the wall time of "
-            "the whole subprocess; 'CPU s' its user + system CPU time (all threads; less sensitive than wall time "
-            f"to other load on the machine). Times are the median of up to {REPEAT['n']} runs in fresh processes (fewer when one "
-            "measurement's runs passed 60 s; the demo pipeline is run once); RSS the largest of them. "
-            f"Load average (1/5/15 min) at the start: {load0}; other work on the machine slows every figure, "
-            "so compare rows of one run rather than runs.", ""]
+    head = [
+        "# evalkit benchmarks",
+        "",
+        f"Written by `python benchmarks/run_all.py{' --peers' if a.peers else ''}"
+        f"{' --skip-large' if a.skip_large else ''}` (see README.md); whole run {total / 60:.1f} min.",
+        "",
+        table(
+            ["date", "CPU", "cores", "memory", "Python", "numpy", "OS"],
+            [[info["date"], info["cpu"], info["cores"], info["memory"], info["python"], info["numpy"], info["os"]]],
+        ),
+        "",
+        "Memory: peak resident set (ru_maxrss) of each measurement's own subprocess, read by the parent with "
+        "os.wait4 (per-child rusage, the accounting behind getrusage(RUSAGE_CHILDREN)); it includes the "
+        "Python interpreter and imports. 'est. s' is the estimation call alone; 'process s' the wall time of "
+        "the whole subprocess; 'CPU s' its user + system CPU time (all threads; less sensitive than wall time "
+        f"to other load on the machine). Times are the median of up to {REPEAT['n']} runs in fresh processes (fewer when one "
+        "measurement's runs passed 60 s; the demo pipeline is run once); RSS the largest of them. "
+        f"Load average (1/5/15 min) at the start: {load0}; other work on the machine slows every figure, "
+        "so compare rows of one run rather than runs.",
+        "",
+    ]
     if not a.peers:
         parts.append("## 3. Peers\n\nNot run (pass `--peers`).\n")
         parts = sorted(parts, key=lambda p: p.split(".", 1)[0])

@@ -57,8 +57,11 @@ def key(*parts: Any) -> str:
     h = hashlib.sha256(code_fingerprint().encode())
     for part in parts:
         h.update(b"\0")
-        h.update(frame_digest(part).encode() if isinstance(part, pl.DataFrame)
-                 else json.dumps(_plain(part), sort_keys=True, allow_nan=True).encode())
+        h.update(
+            frame_digest(part).encode()
+            if isinstance(part, pl.DataFrame)
+            else json.dumps(_plain(part), sort_keys=True, allow_nan=True).encode()
+        )
     return h.hexdigest()
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import shlex
 import sys
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Iterator, Literal, Optional
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -28,14 +29,20 @@ Boundaries = Literal["aggregate", "separate"]
 SnModel = Literal["2025", "2021"]
 
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     help="Independent evaluation of alternative delivery models of children's social care in England.\n\n"
     "Stages: ingest -> panel -> estimate -> report; each reads the previous stage's files on disk.\n\n"
     "\b\nExample (the whole job on the embedded synthetic demo data):\n"
     "  evalkit ingest && evalkit panel && evalkit estimate && evalkit report",
 )
-plan_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
-                       help="Pre-registered analysis plans: write a template, lock a plan, print the schema.")
+plan_app = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Pre-registered analysis plans: write a template, lock a plan, print the schema.",
+)
 app.add_typer(plan_app, name="plan", short_help="Write, lock and check analysis plans.")
 STATE = {"quiet": False}
 
@@ -85,7 +92,9 @@ def progress(label: str) -> Iterator:
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=_console(True), transient=True) as bar:
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=_console(True), transient=True
+    ) as bar:
         task = bar.add_task(label)
         yield lambda item: bar.update(task, description=f"{label}: {item}")
 
@@ -107,9 +116,18 @@ def counter(label: str, unit: str) -> Iterator:
         TimeRemainingColumn,
     )
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn(unit), TimeElapsedColumn(), TextColumn("remaining"), TimeRemainingColumn(),
-                  console=_console(True), transient=True) as bar:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(unit),
+        TimeElapsedColumn(),
+        TextColumn("remaining"),
+        TimeRemainingColumn(),
+        console=_console(True),
+        transient=True,
+    ) as bar:
         task = bar.add_task(label, total=None)
 
         def start(total: int) -> None:
@@ -121,12 +139,30 @@ def counter(label: str, unit: str) -> Iterator:
         yield start, advance
 
 
-BackendOpt = Annotated[Optional[str], typer.Option("--backend", help="Where loops run: serial | processes | dask (default: EVALKIT_BACKEND, or dask when DASK_SCHEDULER_ADDRESS is set, else serial).")]
-WorkersOpt = Annotated[Optional[int], typer.Option("--workers", help="Local processes (processes backend) or LocalCluster workers (dask without --scheduler). Default: EVALKIT_JOBS or the number of CPUs.")]
-SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", help="Address of a running Dask scheduler, e.g. tcp://host:8786 (default: DASK_SCHEDULER_ADDRESS).")]
+BackendOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--backend",
+        help="Where loops run: serial | processes | dask (default: EVALKIT_BACKEND, or dask when DASK_SCHEDULER_ADDRESS is set, else serial).",
+    ),
+]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        help="Local processes (processes backend) or LocalCluster workers (dask without --scheduler). Default: EVALKIT_JOBS or the number of CPUs.",
+    ),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Address of a running Dask scheduler, e.g. tcp://host:8786 (default: DASK_SCHEDULER_ADDRESS).",
+    ),
+]
 
 
-def _configure_parallel(backend: Optional[str], workers: Optional[int], scheduler: Optional[str]) -> None:
+def _configure_parallel(backend: str | None, workers: int | None, scheduler: str | None) -> None:
     from evalkit import parallel
 
     if scheduler and backend not in (None, "dask"):
@@ -142,13 +178,40 @@ def command_line() -> str:
 
 # --- ingest -----------------------------------------------------------------------------------------
 
+
 @app.command(short_help="Read the published files into tidy Parquet.")
 def ingest(
-    source: Annotated[Optional[Path], typer.Option("--from", help="Folder of official files to read (searched recursively). Default: the embedded SYNTHETIC demo data.")] = None,
-    fetch: Annotated[bool, typer.Option("--fetch", help="Download the official publications into data/raw/ first (verified by sha256), then read them.")] = False,
-    out_dir: Annotated[Path, typer.Option("--out", help="Where the tidy Parquet files and manifest.json go.")] = PROCESSED,
-    mirror: Annotated[Optional[str], typer.Option("--mirror", help="With --fetch: a base URL or folder holding the files at their catalogue paths (also EVALKIT_MIRROR).")] = None,
-    add: Annotated[bool, typer.Option("--add", help="Merge: keep the sources of the current outputs that this folder does not supply (default: the new set replaces the old one whole).")] = False,
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="Folder of official files to read (searched recursively). Default: the embedded SYNTHETIC demo data.",
+        ),
+    ] = None,
+    fetch: Annotated[
+        bool,
+        typer.Option(
+            "--fetch",
+            help="Download the official publications into data/raw/ first (verified by sha256), then read them.",
+        ),
+    ] = False,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Where the tidy Parquet files and manifest.json go.")
+    ] = PROCESSED,
+    mirror: Annotated[
+        str | None,
+        typer.Option(
+            "--mirror",
+            help="With --fetch: a base URL or folder holding the files at their catalogue paths (also EVALKIT_MIRROR).",
+        ),
+    ] = None,
+    add: Annotated[
+        bool,
+        typer.Option(
+            "--add",
+            help="Merge: keep the sources of the current outputs that this folder does not supply (default: the new set replaces the old one whole).",
+        ),
+    ] = False,
 ) -> None:
     """Read published files (Ofsted, CLA, CIN, workforce, population, spending, LA codes) into tidy Parquet.
 
@@ -171,26 +234,69 @@ def ingest(
         manifest = stage.ingest(folder, out_dir, add=add, progress=tick)
     if manifest["synthetic_demo"]:
         say("[bold yellow]SYNTHETIC DEMO DATA[/] (fictional councils; not real statistics)")
-    say(f"ingested {len(manifest['files'])} file(s) into {out_dir}/: " + ", ".join(f"{k} ({v['rows']} rows)" for k, v in manifest["outputs"].items()))
+    say(
+        f"ingested {len(manifest['files'])} file(s) into {out_dir}/: "
+        + ", ".join(f"{k} ({v['rows']} rows)" for k, v in manifest["outputs"].items())
+    )
     if manifest["skipped"]:
-        say(f"skipped {len(manifest['skipped'])} file(s) that are not a recognised publication (listed in manifest.json)")
+        say(
+            f"skipped {len(manifest['skipped'])} file(s) that are not a recognised publication (listed in manifest.json)"
+        )
 
 
 # --- panel ------------------------------------------------------------------------------------------
 
+
 @app.command(short_help="Build the council-year panel (and matched comparators).")
 def panel(
     processed: Annotated[Path, typer.Option("--processed", help="Folder written by `evalkit ingest`.")] = PROCESSED,
-    registry: Annotated[Optional[Path], typer.Option("--registry", help="Extra registry rows (CSV, same columns as evalkit/data/adm_registry.csv).")] = None,
-    match: Annotated[bool, typer.Option("--match/--no-match", help="Choose matched in-house comparators and write a balance table.")] = True,
-    match_method: Annotated[MatchMethod, typer.Option("--match-method", help="How comparators are chosen; statistical_neighbours = DfE's published neighbours.")] = "mahalanobis",
+    registry: Annotated[
+        Path | None,
+        typer.Option("--registry", help="Extra registry rows (CSV, same columns as evalkit/data/adm_registry.csv)."),
+    ] = None,
+    match: Annotated[
+        bool, typer.Option("--match/--no-match", help="Choose matched in-house comparators and write a balance table.")
+    ] = True,
+    match_method: Annotated[
+        MatchMethod,
+        typer.Option(
+            "--match-method", help="How comparators are chosen; statistical_neighbours = DfE's published neighbours."
+        ),
+    ] = "mahalanobis",
     match_k: Annotated[int, typer.Option("--match-k", min=1, help="Comparators per treated council (1 or more).")] = 3,
-    caliper: Annotated[Optional[str], typer.Option("--caliper", help="Maximum distance in the method's units (Mahalanobis distance, logit-score difference, or DfE rank); 'auto' = 0.2 x SD of the logit, propensity only.")] = None,
-    replacement: Annotated[bool, typer.Option("--with-replacement/--without-replacement", help="May one comparator serve several treated councils?")] = True,
+    caliper: Annotated[
+        str | None,
+        typer.Option(
+            "--caliper",
+            help="Maximum distance in the method's units (Mahalanobis distance, logit-score difference, or DfE rank); 'auto' = 0.2 x SD of the logit, propensity only.",
+        ),
+    ] = None,
+    replacement: Annotated[
+        bool,
+        typer.Option(
+            "--with-replacement/--without-replacement", help="May one comparator serve several treated councils?"
+        ),
+    ] = True,
     sn_model: Annotated[SnModel, typer.Option("--sn-model", help="Statistical-neighbour model.")] = "2025",
-    deflator: Annotated[Optional[Path], typer.Option("--deflator", help="CSV financial_year,index (e.g. HM Treasury GDP deflators) for spend_csc_per_child_real.")] = None,
-    deflator_base: Annotated[Optional[int], typer.Option("--deflator-base", help="Base year (year ending 31 March) for real terms; default the file's last year.")] = None,
-    boundaries: Annotated[Boundaries, typer.Option("--boundaries", help="Boundary changes: 'aggregate' follows reorganised areas as one unit over time (BCP+Dorset, Northamptonshire, Cumbria); 'separate' keeps successors as new units.")] = "aggregate",
+    deflator: Annotated[
+        Path | None,
+        typer.Option(
+            "--deflator", help="CSV financial_year,index (e.g. HM Treasury GDP deflators) for spend_csc_per_child_real."
+        ),
+    ] = None,
+    deflator_base: Annotated[
+        int | None,
+        typer.Option(
+            "--deflator-base", help="Base year (year ending 31 March) for real terms; default the file's last year."
+        ),
+    ] = None,
+    boundaries: Annotated[
+        Boundaries,
+        typer.Option(
+            "--boundaries",
+            help="Boundary changes: 'aggregate' follows reorganised areas as one unit over time (BCP+Dorset, Northamptonshire, Cumbria); 'separate' keeps successors as new units.",
+        ),
+    ] = "aggregate",
 ) -> None:
     """Build the council-year panel with outcomes, Ofsted grades in force and treatment timing.
 
@@ -207,30 +313,45 @@ def panel(
     with data_lock(processed), progress("panel") as tick:
         tick("building")
         options = dict(method=match_method, k=match_k, replacement=replacement, caliper=caliper, sn_model=sn_model)
-        diagnostics = build.run_stage(processed, registry=registry, policy=boundaries, deflator=deflator,
-                                      deflator_base=deflator_base, match=options if match else None, tick=tick)
+        diagnostics = build.run_stage(
+            processed,
+            registry=registry,
+            policy=boundaries,
+            deflator=deflator,
+            deflator_base=deflator_base,
+            match=options if match else None,
+            tick=tick,
+        )
     if diagnostics.get("synthetic_demo"):
         say("[bold yellow]SYNTHETIC DEMO DATA[/]")
-    say(f"panel: {diagnostics['units']} councils x {diagnostics['years'][0]}-{diagnostics['years'][1]}, "
-        f"{diagnostics['treated_units']} treated -> {processed / build.PANEL_FILE}")
+    say(
+        f"panel: {diagnostics['units']} councils x {diagnostics['years'][0]}-{diagnostics['years'][1]}, "
+        f"{diagnostics['treated_units']} treated -> {processed / build.PANEL_FILE}"
+    )
 
 
 # --- estimate ---------------------------------------------------------------------------------------
 
-def _resolve_plan(plan: Optional[Path]) -> Path:
+
+def _resolve_plan(plan: Path | None) -> Path:
     if plan is not None:
         return plan
     from evalkit import generations
 
     gen = generations.current_dir(PROCESSED)
     diag = gen / "panel_diagnostics.json" if gen is not None else None
-    if diag is not None and diag.is_file() and '"synthetic_demo": true' in diag.read_text(encoding="utf-8", errors="replace"):
+    if (
+        diag is not None
+        and diag.is_file()
+        and '"synthetic_demo": true' in diag.read_text(encoding="utf-8", errors="replace")
+    ):
         return demo_plan()
     raise UsageError("give --plan PLAN (the default plan is only for the embedded demo data)")
 
 
-def run_plan_into(plan_path: Path, out_root: Path, *, allow_deviations: bool, command: str, tick=None,
-                  cache_dir: Optional[Path] = None) -> Path:
+def run_plan_into(
+    plan_path: Path, out_root: Path, *, allow_deviations: bool, command: str, tick=None, cache_dir: Path | None = None
+) -> Path:
     """Run a plan and write its results into out_root/<plan name>/; returns that folder."""
     from evalkit import estimate as stage
     from evalkit.plan import open_plan
@@ -241,35 +362,103 @@ def run_plan_into(plan_path: Path, out_root: Path, *, allow_deviations: bool, co
 
 @app.command(short_help="Run a plan's analyses, or one method on any long panel.")
 def estimate(
-    plan: Annotated[Optional[Path], typer.Option("--plan", help="Pre-registered plan (TOML). Default: the demo plan, on demo data.")] = None,
-    allow_deviations: Annotated[bool, typer.Option("--allow-deviations", help="Run a plan that changed since it was locked; the deviations are recorded.")] = False,
-    panel_file: Annotated[Optional[Path], typer.Option("--panel", help="Any long panel (CSV or Parquet) instead of a plan.")] = None,
-    unit: Annotated[Optional[str], typer.Option(help="Unit column (with --panel).")] = None,
-    time: Annotated[Optional[str], typer.Option(help="Time column (with --panel).")] = None,
-    outcome: Annotated[Optional[str], typer.Option(help="Outcome column (with --panel).")] = None,
-    cohort: Annotated[Optional[str], typer.Option(help="First-treated period column; 0 or empty = never treated.")] = None,
-    treated: Annotated[Optional[str], typer.Option(help="0/1 column marking treated unit-periods (instead of --cohort).")] = None,
-    covariates: Annotated[Optional[str], typer.Option(help="Comma-separated covariate columns.")] = None,
-    method: Annotated[MethodKey, typer.Option(help="Estimator (with --panel); `evalkit methods` lists them and their options.")] = "cs",
-    control: Annotated[Optional[ControlChoice], typer.Option(help="Comparison units: never treated, or not yet treated (cs, sunab, synth_staggered).")] = None,
-    est_method: Annotated[Optional[EstMethod], typer.Option("--est-method", help="cs: doubly robust, inverse probability weighting or outcome regression.")] = None,
-    option: Annotated[Optional[list[str]], typer.Option("--option", "-o", metavar="KEY=VALUE", help="Any other option of the method as KEY=VALUE (a TOML value), repeatable.")] = None,
-    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap draws where the method has them (0 = analytic).")] = 0,
+    plan: Annotated[
+        Path | None, typer.Option("--plan", help="Pre-registered plan (TOML). Default: the demo plan, on demo data.")
+    ] = None,
+    allow_deviations: Annotated[
+        bool,
+        typer.Option(
+            "--allow-deviations", help="Run a plan that changed since it was locked; the deviations are recorded."
+        ),
+    ] = False,
+    panel_file: Annotated[
+        Path | None, typer.Option("--panel", help="Any long panel (CSV or Parquet) instead of a plan.")
+    ] = None,
+    unit: Annotated[str | None, typer.Option(help="Unit column (with --panel).")] = None,
+    time: Annotated[str | None, typer.Option(help="Time column (with --panel).")] = None,
+    outcome: Annotated[str | None, typer.Option(help="Outcome column (with --panel).")] = None,
+    cohort: Annotated[str | None, typer.Option(help="First-treated period column; 0 or empty = never treated.")] = None,
+    treated: Annotated[
+        str | None, typer.Option(help="0/1 column marking treated unit-periods (instead of --cohort).")
+    ] = None,
+    covariates: Annotated[str | None, typer.Option(help="Comma-separated covariate columns.")] = None,
+    method: Annotated[
+        MethodKey, typer.Option(help="Estimator (with --panel); `evalkit methods` lists them and their options.")
+    ] = "cs",
+    control: Annotated[
+        ControlChoice | None,
+        typer.Option(help="Comparison units: never treated, or not yet treated (cs, sunab, synth_staggered)."),
+    ] = None,
+    est_method: Annotated[
+        EstMethod | None,
+        typer.Option("--est-method", help="cs: doubly robust, inverse probability weighting or outcome regression."),
+    ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            "-o",
+            metavar="KEY=VALUE",
+            help="Any other option of the method as KEY=VALUE (a TOML value), repeatable.",
+        ),
+    ] = None,
+    bootstrap: Annotated[
+        int, typer.Option(min=0, help="Bootstrap draws where the method has them (0 = analytic).")
+    ] = 0,
     seed: Annotated[int, typer.Option(help="Random seed, recorded in the output.")] = methods.DEFAULT_SEED,
-    alpha: Annotated[float, typer.Option(help="Significance level: intervals are (1 - alpha) x 100 per cent.")] = methods.DEFAULT_ALPHA,
-    interval: Annotated[Literal["auto", "analytic", "randomization", "wild"], typer.Option(help="The default interval (the one to quote): auto (fewer than 40 treated units: randomisation) | analytic | randomization | wild (TWFE only).")] = "auto",
-    permutations: Annotated[int, typer.Option(help="Permutations for randomisation intervals (placebo draws for SDID).")] = 199,
-    json_out: Annotated[Optional[str], typer.Option("--json", help="Write results as JSON to this file ('-' = stdout).")] = None,
+    alpha: Annotated[
+        float, typer.Option(help="Significance level: intervals are (1 - alpha) x 100 per cent.")
+    ] = methods.DEFAULT_ALPHA,
+    interval: Annotated[
+        Literal["auto", "analytic", "randomization", "wild"],
+        typer.Option(
+            help="The default interval (the one to quote): auto (fewer than 40 treated units: randomisation) | analytic | randomization | wild (TWFE only)."
+        ),
+    ] = "auto",
+    permutations: Annotated[
+        int, typer.Option(help="Permutations for randomisation intervals (placebo draws for SDID).")
+    ] = 199,
+    json_out: Annotated[
+        str | None, typer.Option("--json", help="Write results as JSON to this file ('-' = stdout).")
+    ] = None,
     out_root: Annotated[Path, typer.Option("--out", help="Where plan results go (reports/<plan name>/).")] = REPORTS,
-    sensitivity: Annotated[Optional[Literal["rm", "sd"]], typer.Option("--sensitivity", help="With --panel: Rambachan-Roth sensitivity of the event study, relative magnitudes or smoothness; methods cs, sunab, twfe_es.")] = None,
-    mbar: Annotated[Optional[str], typer.Option("--mbar", help="--sensitivity rm: comma-separated Mbar values (default 0.5,1,1.5,2).")] = None,
-    m_values: Annotated[Optional[str], typer.Option("--m", help="--sensitivity sd: comma-separated M values, outcome units per period (required).")] = None,
-    sensitivity_target: Annotated[Optional[Literal["first", "average"]], typer.Option("--sensitivity-target", help="The first post-period effect (default), or the average of the post periods.")] = None,
-    pretrend_test: Annotated[bool, typer.Option("--pretrend-test", help="With --panel: Wald test that the pre-period event-study coefficients are 0 (a 'pretrend' row).")] = False,
+    sensitivity: Annotated[
+        Literal["rm", "sd"] | None,
+        typer.Option(
+            "--sensitivity",
+            help="With --panel: Rambachan-Roth sensitivity of the event study, relative magnitudes or smoothness; methods cs, sunab, twfe_es.",
+        ),
+    ] = None,
+    mbar: Annotated[
+        str | None, typer.Option("--mbar", help="--sensitivity rm: comma-separated Mbar values (default 0.5,1,1.5,2).")
+    ] = None,
+    m_values: Annotated[
+        str | None,
+        typer.Option("--m", help="--sensitivity sd: comma-separated M values, outcome units per period (required)."),
+    ] = None,
+    sensitivity_target: Annotated[
+        Literal["first", "average"] | None,
+        typer.Option(
+            "--sensitivity-target", help="The first post-period effect (default), or the average of the post periods."
+        ),
+    ] = None,
+    pretrend_test: Annotated[
+        bool,
+        typer.Option(
+            "--pretrend-test",
+            help="With --panel: Wald test that the pre-period event-study coefficients are 0 (a 'pretrend' row).",
+        ),
+    ] = False,
     backend: BackendOpt = None,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
-    use_cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse analyses whose exact inputs (data, options, evalkit code) are unchanged, from OUT/.cache/.")] = True,
+    use_cache: Annotated[
+        bool,
+        typer.Option(
+            "--cache/--no-cache",
+            help="Reuse analyses whose exact inputs (data, options, evalkit code) are unchanged, from OUT/.cache/.",
+        ),
+    ] = True,
 ) -> None:
     """Run the estimators: the analyses of a plan on the council panel, or one method on any long panel.
 
@@ -287,12 +476,25 @@ def estimate(
     if panel_file is not None:
         options = {k: v for k, v in (("control", control), ("est_method", est_method)) if v is not None}
         options.update(_parse_options(option or []))
-        _estimate_any_panel(panel_file, unit, time, outcome, cohort, treated, covariates, method, options,
-                            {"seed": seed, "bootstrap": bootstrap, "alpha": alpha, "interval": interval,
-                             "permutations": permutations}, json_out, checks)
+        _estimate_any_panel(
+            panel_file,
+            unit,
+            time,
+            outcome,
+            cohort,
+            treated,
+            covariates,
+            method,
+            options,
+            {"seed": seed, "bootstrap": bootstrap, "alpha": alpha, "interval": interval, "permutations": permutations},
+            json_out,
+            checks,
+        )
         return
     if checks:
-        raise UsageError("--sensitivity, --mbar, --m, --sensitivity-target and --pretrend-test go with --panel; in a plan use the analysis's sensitivity table")
+        raise UsageError(
+            "--sensitivity, --mbar, --m, --sensitivity-target and --pretrend-test go with --panel; in a plan use the analysis's sensitivity table"
+        )
     _configure_parallel(backend, workers, scheduler)
     plan_path = _resolve_plan(plan)
     with data_lock(out_root), counter("estimate", "analyses") as (start, advance):
@@ -306,8 +508,14 @@ def estimate(
             advance(len(seen), label)
             seen.append(label)
 
-        target = run_plan_into(plan_path, out_root, allow_deviations=allow_deviations, command=command_line(), tick=tick,
-                               cache_dir=out_root / ".cache" if use_cache else None)
+        target = run_plan_into(
+            plan_path,
+            out_root,
+            allow_deviations=allow_deviations,
+            command=command_line(),
+            tick=tick,
+            cache_dir=out_root / ".cache" if use_cache else None,
+        )
     _print_headlines(target / "results.json")
     say(f"results -> {target}/results.json, results.parquet")
 
@@ -333,7 +541,9 @@ def _event_study_checks(method, sensitivity, mbar, m_values, target, pretrend) -
     from evalkit import sensitivity as sens
 
     if sensitivity is None:
-        stray = [flag for flag, v in (("--mbar", mbar), ("--m", m_values), ("--sensitivity-target", target)) if v is not None]
+        stray = [
+            flag for flag, v in (("--mbar", mbar), ("--m", m_values), ("--sensitivity-target", target)) if v is not None
+        ]
         if stray:
             raise UsageError(f"{stray[0]} needs --sensitivity rm|sd")
         if not pretrend:
@@ -360,7 +570,9 @@ def _event_study_checks(method, sensitivity, mbar, m_values, target, pretrend) -
     return {"sensitivity": spec, "pretrend": pretrend}
 
 
-def _estimate_any_panel(path, unit, time, outcome, cohort, treated, covariates, method, options, inference, json_out, checks=None) -> None:
+def _estimate_any_panel(
+    path, unit, time, outcome, cohort, treated, covariates, method, options, inference, json_out, checks=None
+) -> None:
     from evalkit import estimate as stage
     from evalkit.estimators.data import make_panel, read_panel_file
     from evalkit.io import atomic_write_text
@@ -373,10 +585,14 @@ def _estimate_any_panel(path, unit, time, outcome, cohort, treated, covariates, 
     choose(inference.get("interval"), method, 0)  # refuses an interval the method cannot compute, before reading
     covs = [c.strip() for c in covariates.split(",")] if covariates else []
     if covs and not methods.get(method).covariates:  # refuse before reading anything
-        raise UsageError(f"--covariates cannot be used with --method {method}: it does not adjust for covariates "
-                         f"(use {', '.join(k for k, m in methods.METHODS.items() if m.covariates)})")
+        raise UsageError(
+            f"--covariates cannot be used with --method {method}: it does not adjust for covariates "
+            f"(use {', '.join(k for k, m in methods.METHODS.items() if m.covariates)})"
+        )
     frame = read_panel_file(path)
-    long = make_panel(frame, unit=unit, time=time, outcome=outcome, cohort=cohort, treated=treated, covariates=covs, source=path.name)
+    long = make_panel(
+        frame, unit=unit, time=time, outcome=outcome, cohort=cohort, treated=treated, covariates=covs, source=path.name
+    )
     if checks:
         from evalkit import sensitivity as sens
 
@@ -410,10 +626,14 @@ def _print_headlines(results_json: Path) -> None:
 
 # --- multiverse -------------------------------------------------------------------------------------
 
+
 @app.command()
 def multiverse(
     plan: Annotated[Path, typer.Option("--plan", help="A plan with a [multiverse] table.")],
-    max_specs: Annotated[Optional[int], typer.Option("--max-specs", help="Override the plan's max_specs (a seeded random subset when there are more).")] = None,
+    max_specs: Annotated[
+        int | None,
+        typer.Option("--max-specs", help="Override the plan's max_specs (a seeded random subset when there are more)."),
+    ] = None,
     out_root: Annotated[Path, typer.Option("--out", help="Where results go (reports/<plan name>/).")] = REPORTS,
     backend: BackendOpt = None,
     workers: WorkersOpt = None,
@@ -443,8 +663,10 @@ def multiverse(
     with data_lock(out_root), counter("multiverse", "specifications") as (start, advance):
         doc = write_multiverse(doc_plan, target, on_start=start, on_result=advance)
     note = doc["specifications"]
-    say(f"{len(doc['rows'])} specification(s) ({note['subset']}; {note['distinct_specifications']} distinct, "
-        f"{note['not_applicable_combinations']} combinations not applicable)")
+    say(
+        f"{len(doc['rows'])} specification(s) ({note['subset']}; {note['distinct_specifications']} distinct, "
+        f"{note['not_applicable_combinations']} combinations not applicable)"
+    )
     for line in sentences(doc["summary"], note["outcome"]):
         say("  " + line)
     say(f"multiverse -> {target}/multiverse.parquet, multiverse.json, fig-multiverse.svg")
@@ -452,10 +674,16 @@ def multiverse(
 
 # --- report -----------------------------------------------------------------------------------------
 
+
 @app.command(short_help="Write report.html and report.md from results.json.")
 def report(
-    plan: Annotated[Optional[Path], typer.Option("--plan", help="The plan whose results to report. Default: the demo plan, on demo data.")] = None,
-    results_dir: Annotated[Optional[Path], typer.Option("--results", help="A results folder (reports/<name>) instead of a plan.")] = None,
+    plan: Annotated[
+        Path | None,
+        typer.Option("--plan", help="The plan whose results to report. Default: the demo plan, on demo data."),
+    ] = None,
+    results_dir: Annotated[
+        Path | None, typer.Option("--results", help="A results folder (reports/<name>) instead of a plan.")
+    ] = None,
 ) -> None:
     """Write report.html (self-contained, figures inline) and report.md with fig-*.svg beside results.json.
 
@@ -480,10 +708,13 @@ def report(
 
 # --- verify -----------------------------------------------------------------------------------------
 
+
 @app.command(short_help="Rerun a report and compare every output byte for byte.")
 def verify(
     report_dir: Annotated[Path, typer.Argument(help="A folder written by `evalkit estimate` and `evalkit report`.")],
-    plan: Annotated[Optional[Path], typer.Option("--plan", help="The plan file (default: the one results.json names).")] = None,
+    plan: Annotated[
+        Path | None, typer.Option("--plan", help="The plan file (default: the one results.json names).")
+    ] = None,
     backend: BackendOpt = None,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
@@ -536,12 +767,26 @@ def verify(
 
 # --- power ------------------------------------------------------------------------------------------
 
+
 @app.command()
 def power(
-    plan: Annotated[Optional[Path], typer.Option("--plan", help="The plan whose primary analyses to assess. Default: the demo plan, on demo data.")] = None,
-    draws: Annotated[Optional[int], typer.Option(help="Placebo draws (default: the plan's [power] draws, else 200).")] = None,
-    permutations: Annotated[Optional[int], typer.Option(help="Override the plan's permutations inside each draw (for a quicker, coarser run; recorded).")] = None,
-    effects: Annotated[Optional[str], typer.Option(help="Comma-separated true effects for the power curve (default: the plan's, else multiples of the MDE).")] = None,
+    plan: Annotated[
+        Path | None,
+        typer.Option("--plan", help="The plan whose primary analyses to assess. Default: the demo plan, on demo data."),
+    ] = None,
+    draws: Annotated[
+        int | None, typer.Option(help="Placebo draws (default: the plan's [power] draws, else 200).")
+    ] = None,
+    permutations: Annotated[
+        int | None,
+        typer.Option(help="Override the plan's permutations inside each draw (for a quicker, coarser run; recorded)."),
+    ] = None,
+    effects: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated true effects for the power curve (default: the plan's, else multiples of the MDE)."
+        ),
+    ] = None,
     out_root: Annotated[Path, typer.Option("--out", help="Where results go (reports/<plan name>/).")] = REPORTS,
 ) -> None:
     """Design-based power and minimum detectable effect (MDE) of the plan's primary analyses.
@@ -570,19 +815,24 @@ def power(
     frame = read_parquet_checked(panel_file)
     sample, _ = stage.sample_panel(frame, plan_doc.get("sample", {}))
     with progress("power") as tick:
-        doc = pw.power_analysis(plan_doc, frame, sample, panel_path, draws=draws, permutations=permutations, progress=tick)
+        doc = pw.power_analysis(
+            plan_doc, frame, sample, panel_path, draws=draws, permutations=permutations, progress=tick
+        )
     doc["command"] = command_line()
     target = out_root / plan_doc["plan"]["name"]
     with data_lock(out_root):
         pw.write_power(doc, target)
     for a in doc["analyses"]:
         up, down = a["mde_increase"], a["mde_decrease"]
-        say(f"  {a['label']:<28} {a['outcome']:<24} MDE +{up if up is not None else float('nan'):.3g} / "
-            f"{down if down is not None else float('nan'):.3g}  (size at 0: {a['size']:.2f}, {a['draws']} draws, {a['interval']} interval)")
+        say(
+            f"  {a['label']:<28} {a['outcome']:<24} MDE +{up if up is not None else float('nan'):.3g} / "
+            f"{down if down is not None else float('nan'):.3g}  (size at 0: {a['size']:.2f}, {a['draws']} draws, {a['interval']} interval)"
+        )
     say(f"power -> {target}/power.json, power.parquet")
 
 
 # --- plan -------------------------------------------------------------------------------------------
+
 
 @plan_app.command("init", short_help="Write a commented plan template.")
 def plan_init(path: Annotated[Path, typer.Argument(help="Where to write the commented template.")]) -> None:
@@ -629,7 +879,7 @@ def plan_schema() -> None:
 
 @app.command("methods", short_help="List the estimation methods and their options.")
 def list_methods(
-    method: Annotated[Optional[MethodKey], typer.Argument(help="One method; default: all.")] = None,
+    method: Annotated[MethodKey | None, typer.Argument(help="One method; default: all.")] = None,
 ) -> None:
     """List the estimation methods a plan may name, with each option's type, default and allowed values.
 

@@ -28,9 +28,13 @@ RULE = (
 
 # The unit an effect is measured in, as a phrase for "effects smaller than about X <unit>", from the
 # report's outcome table (evalkit.report.outcomes: labels and units of every outcome column).
-UNIT_PHRASES = {"per 10,000": "per 10,000 children", "£": "pounds per child", "£ a week": "pounds a week",
-                "share of councils": "(as a share of councils, 0 to 1)",
-                "share of inspections": "(as a share of inspections, 0 to 1)"}
+UNIT_PHRASES = {
+    "per 10,000": "per 10,000 children",
+    "£": "pounds per child",
+    "£ a week": "pounds a week",
+    "share of councils": "(as a share of councils, 0 to 1)",
+    "share of inspections": "(as a share of inspections, 0 to 1)",
+}
 
 
 def outcome_words(outcome: str, title: str | None = None) -> tuple[str, str]:
@@ -85,12 +89,15 @@ def mde_sentence(power: dict[str, Any] | None, unit: str) -> str:
     if down is None or abs(abs(down) - up) <= 0.1 * up:
         size = fmt(up if down is None else (up + abs(down)) / 2)
         return f" Effects smaller than about {size} {unit} could not have been detected ({level} power)."
-    return (f" Increases smaller than about {fmt(up)} or decreases smaller than about {fmt(abs(down))} {unit} "
-            f"could not have been detected ({level} power).")
+    return (
+        f" Increases smaller than about {fmt(up)} or decreases smaller than about {fmt(abs(down))} {unit} "
+        f"could not have been detected ({level} power)."
+    )
 
 
-def conclude(analyses: list[dict[str, Any]], *, alpha: float = 0.05,
-             power: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+def conclude(
+    analyses: list[dict[str, Any]], *, alpha: float = 0.05, power: dict[str, dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     """One conclusion per primary analysis. `power` maps an analysis label to its MDE (from `evalkit power`)."""
     out = []
     for primary in (a for a in analyses if a.get("primary")):
@@ -98,19 +105,33 @@ def conclude(analyses: list[dict[str, Any]], *, alpha: float = 0.05,
         outcome = res["outcome"]
         words, unit = outcome_words(outcome, primary.get("title"))
         n_in, n_all = contributing(res)
-        councils = (f"{n_in} of {n_all} treated councils have data for this outcome." if n_in is not None else "")
+        councils = f"{n_in} of {n_all} treated councils have data for this outcome." if n_in is not None else ""
         head = headline(res)
-        base = {"label": primary["label"], "title": primary.get("title", primary["label"]), "outcome": outcome,
-                "outcome_words": words, "councils_contributing": n_in, "councils_treated": n_all}
+        base = {
+            "label": primary["label"],
+            "title": primary.get("title", primary["label"]),
+            "outcome": outcome,
+            "outcome_words": words,
+            "councils_contributing": n_in,
+            "councils_treated": n_all,
+        }
         mde = (power or {}).get(primary["label"])
         if mde:
             base["mde"] = {k: mde.get(k) for k in ("mde_increase", "mde_decrease", "power", "draws")}
         if head is None or head.get("ci_low") is None or head.get("ci_high") is None:
-            out.append({**base, "verdict": "the data cannot tell",
-                        "text": f"the primary analysis produced no interval for {words}. {councils}".strip()})
+            out.append(
+                {
+                    **base,
+                    "verdict": "the data cannot tell",
+                    "text": f"the primary analysis produced no interval for {words}. {councils}".strip(),
+                }
+            )
             continue
-        others = [(a.get("title") or a["label"], headline(a["results"])) for a in analyses
-                  if a is not primary and a["results"]["outcome"] == outcome and not a.get("subgroup")]
+        others = [
+            (a.get("title") or a["label"], headline(a["results"]))
+            for a in analyses
+            if a is not primary and a["results"]["outcome"] == outcome and not a.get("subgroup")
+        ]
         others = [(label, h) for label, h in others if h is not None and h.get("estimate") is not None]
         sign = 1 if head["estimate"] > 0 else -1
         disagree = [label for label, h in others if h["estimate"] * sign < 0]
@@ -124,14 +145,30 @@ def conclude(analyses: list[dict[str, Any]], *, alpha: float = 0.05,
         else:
             verdict = "no detectable effect"
         level = f"{100 * (1 - alpha):.0f}%"
-        pre_text = ("no pre-trend test was possible" if pre is None else
-                    f"pre-trend test p = {pre['p_value']:.3f} ({'fails' if pre_fails else 'passes'} at {alpha:g})")
-        text = (f"Effect on {words}: {head['estimate']:.3f} {unit} ({level} {interval_words(head)} "
-                f"{head['ci_low']:.3f} to {head['ci_high']:.3f}); "
-                f"{len(others) - len(disagree)} of {len(others)} other analyses agree in sign"
-                + (f" (disagree: {'; '.join(disagree)})" if disagree else "")
-                + f"; {pre_text}. {councils}" + mde_sentence(mde, unit))
-        out.append({**base, "verdict": verdict, "text": text.strip(), "estimate": head["estimate"],
-                    "ci_low": head["ci_low"], "ci_high": head["ci_high"], "interval": interval_kind(head),
-                    "pretrend": pre, "disagree": disagree})
+        pre_text = (
+            "no pre-trend test was possible"
+            if pre is None
+            else f"pre-trend test p = {pre['p_value']:.3f} ({'fails' if pre_fails else 'passes'} at {alpha:g})"
+        )
+        text = (
+            f"Effect on {words}: {head['estimate']:.3f} {unit} ({level} {interval_words(head)} "
+            f"{head['ci_low']:.3f} to {head['ci_high']:.3f}); "
+            f"{len(others) - len(disagree)} of {len(others)} other analyses agree in sign"
+            + (f" (disagree: {'; '.join(disagree)})" if disagree else "")
+            + f"; {pre_text}. {councils}"
+            + mde_sentence(mde, unit)
+        )
+        out.append(
+            {
+                **base,
+                "verdict": verdict,
+                "text": text.strip(),
+                "estimate": head["estimate"],
+                "ci_low": head["ci_low"],
+                "ci_high": head["ci_high"],
+                "interval": interval_kind(head),
+                "pretrend": pre,
+                "disagree": disagree,
+            }
+        )
     return out

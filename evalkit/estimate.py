@@ -43,7 +43,9 @@ def typed_options(method: str, options: dict[str, Any], inference: dict[str, Any
         where = ".".join(str(p) for p in e["loc"])
         if e["type"] == "extra_forbidden":
             takes = ", ".join(n for n in methods.get(method).option_names() if n not in methods.SAMPLE_OPTIONS)
-            raise UsageError(f"method {method!r} has no option {where!r}; it takes {takes} (see `evalkit methods {method}`)") from None
+            raise UsageError(
+                f"method {method!r} has no option {where!r}; it takes {takes} (see `evalkit methods {method}`)"
+            ) from None
         raise UsageError(f"method {method!r}, option {where}: {e['msg']}") from None
 
 
@@ -61,11 +63,15 @@ def call_estimator(method: str, panel: LongPanel, options: dict[str, Any], infer
 def check_covariates(method: str, panel: LongPanel) -> None:
     """Covariates given to a method that does not use them are refused, never dropped (methods.Method.covariates)."""
     if panel.covariates and not methods.get(method).covariates:
-        raise UsageError(f"method {method!r} does not use covariates; drop --covariates or use "
-                         f"{', '.join(k for k, m in methods.METHODS.items() if m.covariates)}")
+        raise UsageError(
+            f"method {method!r} does not use covariates; drop --covariates or use "
+            f"{', '.join(k for k, m in methods.METHODS.items() if m.covariates)}"
+        )
 
 
-def add_few_treated_inference(method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any], result: Results) -> None:
+def add_few_treated_inference(
+    method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any], result: Results
+) -> None:
     """The default interval (few treated units: randomisation or wild bootstrap) beside the analytic
     one, every row marked with its `interval` and whether it is the `default` (see few_treated)."""
     from evalkit.estimators.few_treated import add_default_interval, mark, normalise, supported
@@ -76,16 +82,24 @@ def add_few_treated_inference(method: str, panel: LongPanel, options: dict[str, 
         mark(result, "analytic")
         return
     add_default_interval(method, panel, options, inference, result)
-    if method == "twfe" and "wild_bootstrap" not in result.inference and \
-            result.inference["default_interval"]["interval"] != "analytic":
+    if (
+        method == "twfe"
+        and "wild_bootstrap" not in result.inference
+        and result.inference["default_interval"]["interval"] != "analytic"
+    ):
         # the wild cluster bootstrap is shown beside the randomisation interval for TWFE
         from evalkit.estimators.inference import wild_cluster_bootstrap
 
         seed, alpha = int(inference.get("seed", 20240101)), float(inference.get("alpha", 0.05))
         draws = int(inference.get("bootstrap") or 999)
         wild = wild_cluster_bootstrap(panel, draws=draws, seed=seed, alpha=alpha)
-        row = {**wild.estimate("coef"), "name": "coef:wild_bootstrap", "aggregation": "wild_bootstrap",
-               "interval": "wild", "default": False}
+        row = {
+            **wild.estimate("coef"),
+            "name": "coef:wild_bootstrap",
+            "aggregation": "wild_bootstrap",
+            "interval": "wild",
+            "default": False,
+        }
         result.estimates = pl.concat([result.estimates, estimates_frame([row])], how="vertical_relaxed")
         result.inference["wild_bootstrap"] = {"draws": draws, "weights": "webb", "null_imposed": True}
 
@@ -102,6 +116,7 @@ def library_versions() -> dict[str, str]:
 
 # --- Sample rules ------------------------------------------------------------------------------------
 
+
 def sample_panel(panel: pl.DataFrame, sample: dict[str, Any]) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Apply the plan's sample rules; returns the rows kept and what was excluded and why."""
     notes: dict[str, Any] = {}
@@ -110,7 +125,13 @@ def sample_panel(panel: pl.DataFrame, sample: dict[str, Any]) -> tuple[pl.DataFr
         first, last = sample["years"]
         frame = frame.filter(pl.col("year").is_between(first, last))
     exclude = list(sample.get("exclude_units", []))
-    other = sorted(frame.filter(pl.col("registry_roles").str.contains("other_intervention"), pl.col("ever_treated") == 0)["unit_code"].unique().to_list())
+    other = sorted(
+        frame.filter(pl.col("registry_roles").str.contains("other_intervention"), pl.col("ever_treated") == 0)[
+            "unit_code"
+        ]
+        .unique()
+        .to_list()
+    )
     if other:
         notes["excluded_other_intervention"] = other
     frame = frame.filter(~pl.col("unit_code").is_in(exclude + other))
@@ -132,14 +153,20 @@ def sample_panel(panel: pl.DataFrame, sample: dict[str, Any]) -> tuple[pl.DataFr
         notes["excluded_treated_after_sample"] = late
     donors = sample.get("donors", "never_treated")
     if donors not in methods.DONOR_RULES:
-        raise UsageError(f"unknown donor rule {donors!r}; choose never_treated, not_yet_treated or inadequate_pre_period")
+        raise UsageError(
+            f"unknown donor rule {donors!r}; choose never_treated, not_yet_treated or inadequate_pre_period"
+        )
     if donors == "inadequate_pre_period":
         # Councils that also failed: judged inadequate in some year before the last move in the sample.
         last_cohort = frame.filter(pl.col("cohort") > 0)["cohort"].max()
-        pool = frame.filter(pl.col("cohort") == 0, pl.col("year") < last_cohort, pl.col("ofsted_inadequate") == 1)["unit_code"].unique()
+        pool = frame.filter(pl.col("cohort") == 0, pl.col("year") < last_cohort, pl.col("ofsted_inadequate") == 1)[
+            "unit_code"
+        ].unique()
         dropped = frame.filter(pl.col("cohort") == 0, ~pl.col("unit_code").is_in(pool.implode()))["unit_code"].unique()
         frame = frame.filter((pl.col("cohort") > 0) | pl.col("unit_code").is_in(pool.implode()))
-        notes["donor_rule"] = f"never-treated councils judged inadequate in a year before {last_cohort}: {pool.len()} kept, {dropped.len()} dropped"
+        notes["donor_rule"] = (
+            f"never-treated councils judged inadequate in a year before {last_cohort}: {pool.len()} kept, {dropped.len()} dropped"
+        )
     else:  # never_treated / not_yet_treated: the pool is the same; the estimator's `control` option chooses
         notes["donor_rule"] = donors
     return frame, notes
@@ -152,18 +179,33 @@ def outcome_window(frame: pl.DataFrame, outcome: str, share: float = 0.5) -> tup
     Publications start and stop in different years (workforce from 2017, LAIT spending from
     2015-16); each analysis uses the years its outcome covers instead of losing every council.
     """
-    by_year = frame.group_by("year").agg(pl.col(outcome).is_not_null().mean().alias("share")).filter(pl.col("share") > 0 if share == 0 else pl.col("share") >= share)
+    by_year = (
+        frame.group_by("year")
+        .agg(pl.col(outcome).is_not_null().mean().alias("share"))
+        .filter(pl.col("share") > 0 if share == 0 else pl.col("share") >= share)
+    )
     if by_year.height == 0:
-        raise EvalkitError(f"no sample year in which at least {share:.0%} of councils report {outcome!r}", file="panel.parquet", column=outcome)
+        raise EvalkitError(
+            f"no sample year in which at least {share:.0%} of councils report {outcome!r}",
+            file="panel.parquet",
+            column=outcome,
+        )
     return int(by_year["year"].min()), int(by_year["year"].max())
 
 
-def treated_accounting(sample: pl.DataFrame, rows: pl.DataFrame, dropped: list[dict[str, Any]], window: tuple[int, int]) -> list[dict[str, Any]]:
+def treated_accounting(
+    sample: pl.DataFrame, rows: pl.DataFrame, dropped: list[dict[str, Any]], window: tuple[int, int]
+) -> list[dict[str, Any]]:
     """Every treated council of the sample: in this analysis, or why not."""
     kept = set(rows["unit_code"].unique().to_list())
     reasons = {d["unit"]: d["reason"] for d in dropped}
     out = []
-    treated = sample.filter(pl.col("cohort") > 0).group_by("unit_code").agg(pl.col("unit_name").first(), pl.col("cohort").first()).sort("cohort", "unit_code")
+    treated = (
+        sample.filter(pl.col("cohort") > 0)
+        .group_by("unit_code")
+        .agg(pl.col("unit_name").first(), pl.col("cohort").first())
+        .sort("cohort", "unit_code")
+    )
     for unit, name, cohort in treated.iter_rows():
         if unit in kept and cohort <= window[0]:
             status, reason = False, f"no pre-treatment year: the outcome starts in {window[0]}, treatment in {cohort}"
@@ -180,18 +222,35 @@ def treated_accounting(sample: pl.DataFrame, rows: pl.DataFrame, dropped: list[d
 def balanced_outcome_panel(frame: pl.DataFrame, outcome: str) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
     """Keep councils observed in every sample year (the estimators compare like with like)."""
     if outcome not in frame.columns:
-        raise EvalkitError(f"the panel has no column {outcome!r}", file="panel.parquet", column=outcome, expected="an outcome the panel carries")
+        raise EvalkitError(
+            f"the panel has no column {outcome!r}",
+            file="panel.parquet",
+            column=outcome,
+            expected="an outcome the panel carries",
+        )
     n_years = frame["year"].n_unique()
-    counts = frame.group_by("unit_code").agg(pl.col(outcome).is_not_null().sum().alias("n"), pl.col("unit_name").first())
+    counts = frame.group_by("unit_code").agg(
+        pl.col(outcome).is_not_null().sum().alias("n"), pl.col("unit_name").first()
+    )
     short = counts.filter(pl.col("n") < n_years).sort("unit_code")
-    dropped = [{"unit": r["unit_code"], "name": r["unit_name"], "years_observed": int(r["n"]), "reason": "outcome missing in some year"} for r in short.iter_rows(named=True)]
+    dropped = [
+        {
+            "unit": r["unit_code"],
+            "name": r["unit_name"],
+            "years_observed": int(r["n"]),
+            "reason": "outcome missing in some year",
+        }
+        for r in short.iter_rows(named=True)
+    ]
     return frame.filter(~pl.col("unit_code").is_in(short["unit_code"])), dropped
 
 
 # --- Running a plan ------------------------------------------------------------------------------------
 
-def prepare_analysis(panel: pl.DataFrame, sample: pl.DataFrame, plan: dict[str, Any], analysis: dict[str, Any],
-                     panel_path: Path) -> dict[str, Any]:
+
+def prepare_analysis(
+    panel: pl.DataFrame, sample: pl.DataFrame, plan: dict[str, Any], analysis: dict[str, Any], panel_path: Path
+) -> dict[str, Any]:
     """The long panel one analysis runs on (its donor pool, outcome window and complete councils), the
     estimator options left after the sample ones, and the accounting of treated councils."""
     options = dict(analysis.get("options", {}))
@@ -199,28 +258,54 @@ def prepare_analysis(panel: pl.DataFrame, sample: pl.DataFrame, plan: dict[str, 
     if "donors" in options:  # a per-analysis comparison pool, e.g. councils also judged inadequate
         rows_for_analysis, _ = sample_panel(panel, {**plan.get("sample", {}), "donors": options.pop("donors")})
     if analysis["outcome"] not in sample.columns:
-        raise EvalkitError(f"the panel has no column {analysis['outcome']!r}", file=panel_path.name, column=analysis["outcome"], expected="an outcome the panel carries")
+        raise EvalkitError(
+            f"the panel has no column {analysis['outcome']!r}",
+            file=panel_path.name,
+            column=analysis["outcome"],
+            expected="an outcome the panel carries",
+        )
     sparse = analysis["outcome"].endswith("_at_inspection")
     window = outcome_window(rows_for_analysis, analysis["outcome"], share=0.0 if sparse else 0.5)
     in_window = rows_for_analysis.filter(pl.col("year").is_between(*window))
     if sparse:  # observed in inspection years only: the sample is those council-years, stated as such
         rows = in_window.filter(pl.col(analysis["outcome"]).is_not_null())
-        dropped = [{"unit": u, "name": n, "years_observed": 0, "reason": "no inspection in the window"}
-                   for u, n in in_window.filter(~pl.col("unit_code").is_in(rows["unit_code"].unique().implode()))
-                   .group_by("unit_code").agg(pl.col("unit_name").first()).sort("unit_code").iter_rows()]
+        dropped = [
+            {"unit": u, "name": n, "years_observed": 0, "reason": "no inspection in the window"}
+            for u, n in in_window.filter(~pl.col("unit_code").is_in(rows["unit_code"].unique().implode()))
+            .group_by("unit_code")
+            .agg(pl.col("unit_name").first())
+            .sort("unit_code")
+            .iter_rows()
+        ]
     else:
         rows, dropped = balanced_outcome_panel(in_window, analysis["outcome"])
     accounting = treated_accounting(in_window, rows, dropped, window)
     # Units treated before the window's first year have no pre-period; those after it are not treated here.
     rows = rows.filter((pl.col("cohort") == 0) | pl.col("cohort").is_between(window[0] + 1, window[1]))
-    long = make_panel(rows, unit="unit_code", time="year", outcome=analysis["outcome"], cohort="cohort", source=str(panel_path))
-    return {"panel": long, "options": options, "window": window, "dropped": dropped, "accounting": accounting,
-            "sparse": sparse, "rows": rows}
+    long = make_panel(
+        rows, unit="unit_code", time="year", outcome=analysis["outcome"], cohort="cohort", source=str(panel_path)
+    )
+    return {
+        "panel": long,
+        "options": options,
+        "window": window,
+        "dropped": dropped,
+        "accounting": accounting,
+        "sparse": sparse,
+        "rows": rows,
+    }
 
 
-def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = None, lock: dict | None = None,
-             deviations: list | None = None, progress: Callable[[str], None] | None = None,
-             cache_dir: Path | None = None) -> dict[str, Any]:
+def run_plan(
+    plan: dict[str, Any],
+    *,
+    command: str,
+    plan_sha256: str | None = None,
+    lock: dict | None = None,
+    deviations: list | None = None,
+    progress: Callable[[str], None] | None = None,
+    cache_dir: Path | None = None,
+) -> dict[str, Any]:
     """Run every analysis of a validated plan; returns the results document (see report.render).
 
     With `cache_dir`, each analysis's estimator output is kept there keyed by its exact inputs
@@ -233,7 +318,11 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
     for path, digest in sorted(expected.items()):
         actual = checked_sha256(generations.resolve(Path(path)))
         if actual != digest:
-            raise EvalkitError(f"sha256 is {actual}, the plan expects {digest}", file=path, expected="the input the plan was written for")
+            raise EvalkitError(
+                f"sha256 is {actual}, the plan expects {digest}",
+                file=path,
+                expected="the input the plan was written for",
+            )
     panel = read_parquet_checked(panel_file)
     sample, notes = sample_panel(panel, plan.get("sample", {}))
     inference = plan["inference"]
@@ -247,7 +336,9 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
         options = dict(analysis.get("options", {}))
         checks = {"sensitivity": analysis.get("sensitivity"), "pretrend": bool(analysis.get("pretrend_test"))}
         if checks["sensitivity"] or checks["pretrend"]:
-            options = sensitivity.check_method(analysis["method"], options, f"analysis {analysis['label']!r}: sensitivity")
+            options = sensitivity.check_method(
+                analysis["method"], options, f"analysis {analysis['label']!r}: sensitivity"
+            )
         rows_for_analysis = sample
         if "donors" in options:  # a per-analysis comparison pool, e.g. councils also judged inadequate
             rows_for_analysis, _ = sample_panel(panel, {**plan.get("sample", {}), "donors": options.pop("donors")})
@@ -256,18 +347,30 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
         if analysis.get("subgroup"):  # heterogeneity: only the treated councils of one kind, all comparison councils
             column, value = analysis["subgroup"].split("=", 1)
             if column not in rows_for_analysis.columns:
-                raise EvalkitError(f"the panel has no column {column!r} for the subgroup", file=panel_path.name, column=column)
+                raise EvalkitError(
+                    f"the panel has no column {column!r} for the subgroup", file=panel_path.name, column=column
+                )
             rows_for_analysis = rows_for_analysis.filter((pl.col("cohort") == 0) | (pl.col(column) == value))
         if analysis["outcome"] not in sample.columns:
-            raise EvalkitError(f"the panel has no column {analysis['outcome']!r}", file=panel_path.name, column=analysis["outcome"], expected="an outcome the panel carries")
+            raise EvalkitError(
+                f"the panel has no column {analysis['outcome']!r}",
+                file=panel_path.name,
+                column=analysis["outcome"],
+                expected="an outcome the panel carries",
+            )
         sparse = analysis["outcome"].endswith("_at_inspection")
         window = outcome_window(rows_for_analysis, analysis["outcome"], share=0.0 if sparse else 0.5)
         in_window = rows_for_analysis.filter(pl.col("year").is_between(*window))
         if sparse:  # observed in inspection years only: the sample is those council-years, stated as such
             rows = in_window.filter(pl.col(analysis["outcome"]).is_not_null())
-            dropped = [{"unit": u, "name": n, "years_observed": 0, "reason": "no inspection in the window"}
-                       for u, n in in_window.filter(~pl.col("unit_code").is_in(rows["unit_code"].unique().implode()))
-                       .group_by("unit_code").agg(pl.col("unit_name").first()).sort("unit_code").iter_rows()]
+            dropped = [
+                {"unit": u, "name": n, "years_observed": 0, "reason": "no inspection in the window"}
+                for u, n in in_window.filter(~pl.col("unit_code").is_in(rows["unit_code"].unique().implode()))
+                .group_by("unit_code")
+                .agg(pl.col("unit_name").first())
+                .sort("unit_code")
+                .iter_rows()
+            ]
         else:
             rows, dropped = balanced_outcome_panel(in_window, analysis["outcome"])
         accounting = treated_accounting(in_window, rows, dropped, window)
@@ -278,37 +381,66 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
             rows = rows.filter(~pl.col("unit_code").is_in(list(short)))
             for t in accounting:
                 if t["unit"] in short:
-                    t.update(included=False, reason=f"one pre-treatment year only ({window[0]}): too few to fit a synthetic control")
+                    t.update(
+                        included=False,
+                        reason=f"one pre-treatment year only ({window[0]}): too few to fit a synthetic control",
+                    )
         if rows.filter(pl.col("cohort") > 0).height == 0:
             analyses.append(_no_estimate(analysis, window, accounting, dropped))
             continue
-        long = make_panel(rows, unit="unit_code", time="year", outcome=analysis["outcome"], cohort="cohort", source=str(panel_path))
+        long = make_panel(
+            rows, unit="unit_code", time="year", outcome=analysis["outcome"], cohort="cohort", source=str(panel_path)
+        )
         few_treated = True  # every estimator leads with its default interval (estimators.few_treated)
-        digest = cache.key("analysis", analysis["method"], options, inference, few_treated, checks, long.outcome,
-                           list(long.covariates), long.data) if cache_dir is not None else ""
+        digest = (
+            cache.key(
+                "analysis",
+                analysis["method"],
+                options,
+                inference,
+                few_treated,
+                checks,
+                long.outcome,
+                list(long.covariates),
+                long.data,
+            )
+            if cache_dir is not None
+            else ""
+        )
         out = cache.get(cache_dir, digest)
         if out is None:
             result = call_estimator(analysis["method"], long, options, inference)
             if few_treated:
                 add_few_treated_inference(analysis["method"], long, options, inference, result)
             if checks["sensitivity"] or checks["pretrend"]:
-                sensitivity.add_rows(result, sensitivity=checks["sensitivity"], pretrend=checks["pretrend"],
-                                     alpha=float(inference.get("alpha", 0.05)))
+                sensitivity.add_rows(
+                    result,
+                    sensitivity=checks["sensitivity"],
+                    pretrend=checks["pretrend"],
+                    alpha=float(inference.get("alpha", 0.05)),
+                )
             out = result.to_dict()
             cache.put(cache_dir, digest, out)
         out["diagnostics"]["years"] = list(window)
         if sparse:
-            out["diagnostics"]["sample"] = f"inspection years only: {rows.height} council-years with a published judgement"
+            out["diagnostics"]["sample"] = (
+                f"inspection years only: {rows.height} council-years with a published judgement"
+            )
         out["diagnostics"]["units_dropped_for_missing_outcome"] = dropped
         out["diagnostics"]["treated_units"] = accounting
         if analysis.get("subgroup"):
             out["diagnostics"]["subgroup"] = analysis["subgroup"]
-        analyses.append({
-            "label": analysis["label"], "title": analysis.get("title", analysis["label"]),
-            "primary": bool(analysis.get("primary", False)), "method": analysis["method"], "results": out,
-            **({"reason": analysis["reason"]} if analysis.get("reason") else {}),
-            **({"subgroup": analysis["subgroup"]} if analysis.get("subgroup") else {}),
-        })
+        analyses.append(
+            {
+                "label": analysis["label"],
+                "title": analysis.get("title", analysis["label"]),
+                "primary": bool(analysis.get("primary", False)),
+                "method": analysis["method"],
+                "results": out,
+                **({"reason": analysis["reason"]} if analysis.get("reason") else {}),
+                **({"subgroup": analysis["subgroup"]} if analysis.get("subgroup") else {}),
+            }
+        )
     power_doc, mdes = None, None
     if plan.get("power"):  # the plan's [power] section: design-based power and MDE beside every verdict
         from evalkit.power import mde_by_label, power_analysis
@@ -317,25 +449,34 @@ def run_plan(plan: dict[str, Any], *, command: str, plan_sha256: str | None = No
         mdes = mde_by_label(power_doc)
     context = panel_context(panel_file, sample)
     return {
-        "name": plan["plan"]["name"], "title": plan["plan"]["title"], "question": plan["plan"]["question"],
+        "name": plan["plan"]["name"],
+        "title": plan["plan"]["title"],
+        "question": plan["plan"]["question"],
         **context,
         "limitations": LIMITATIONS,  # the plan's own [report] limitations are added by the renderer
         "conclusions": conclude(analyses, alpha=float(inference.get("alpha", 0.05)), power=mdes),
         "decision_rule": RULE,
         "synthetic_demo": bool(plan["plan"].get("synthetic_demo", False)),
-        "plan": plan, "plan_sha256": plan_sha256, "lock": lock, "deviations": deviations or [],
+        "plan": plan,
+        "plan_sha256": plan_sha256,
+        "lock": lock,
+        "deviations": deviations or [],
         "sample_notes": notes,
         "provenance": {
             "inputs": [{"path": panel_path.as_posix(), "sha256": sha256_file(panel_file), "rows": panel.height}],
-            "evalkit_version": __version__, "libraries": library_versions(),
-            "seeds": {"inference.seed": inference.get("seed")}, "command": command,
+            "evalkit_version": __version__,
+            "libraries": library_versions(),
+            "seeds": {"inference.seed": inference.get("seed")},
+            "command": command,
         },
         "analyses": analyses,
         **({"power": power_doc} if power_doc is not None else {}),
     }
 
 
-def time_to_good(analysis: dict[str, Any], panel_path: Path, sample: pl.DataFrame, inference: dict[str, Any]) -> dict[str, Any]:
+def time_to_good(
+    analysis: dict[str, Any], panel_path: Path, sample: pl.DataFrame, inference: dict[str, Any]
+) -> dict[str, Any]:
     """The plan's `time_to_good` analysis: Kaplan-Meier curves from the first 'inadequate' judgement to
     'good or better' by group (evalkit.panel.journeys defines spells, groups and censoring), log-rank
     tests of the treated councils against each other group. Same shape as every other analysis."""
@@ -351,57 +492,124 @@ def time_to_good(analysis: dict[str, Any], panel_path: Path, sample: pl.DataFram
     spells = journeys.time_to_good(lines, groups)
     full = read_parquet_checked(generations.resolve(Path(panel_path)))  # names of councils the sample leaves out too
     names = dict(full.group_by("unit_code").agg(pl.col("unit_name").drop_nulls().last()).iter_rows())
-    spells = spells.with_columns(pl.col("unit_code").replace_strict(names, default=None, return_dtype=pl.Utf8).alias("unit_name"))
+    spells = spells.with_columns(
+        pl.col("unit_code").replace_strict(names, default=None, return_dtype=pl.Utf8).alias("unit_name")
+    )
     alpha = float(inference.get("alpha", 0.05))
-    rows, curves, tests = compare_groups(spells["years"].to_numpy(), spells["event"].to_numpy(), spells["group"].to_list(),
-                                         reference="treated", order=journeys.GROUPS, alpha=alpha)
-    estimates = [{"name": r["name"], "aggregation": r["aggregation"], "estimate": r.get("estimate"), "se": None,
-                  "ci_low": None, "ci_high": None, "p_value": r.get("p_value"), "group": None, "time": None,
-                  "event_time": None, "unit": None} for r in rows]
+    rows, curves, tests = compare_groups(
+        spells["years"].to_numpy(),
+        spells["event"].to_numpy(),
+        spells["group"].to_list(),
+        reference="treated",
+        order=journeys.GROUPS,
+        alpha=alpha,
+    )
+    estimates = [
+        {
+            "name": r["name"],
+            "aggregation": r["aggregation"],
+            "estimate": r.get("estimate"),
+            "se": None,
+            "ci_low": None,
+            "ci_high": None,
+            "p_value": r.get("p_value"),
+            "group": None,
+            "time": None,
+            "event_time": None,
+            "unit": None,
+        }
+        for r in rows
+    ]
     results = {
-        "method": "kaplan_meier", "outcome": analysis["outcome"], "estimates": estimates,
-        "inference": {"method": "Kaplan-Meier with Greenwood variance, log(-log) band; two-group log-rank tests",
-                      "alpha": alpha, "logrank": tests},
-        "diagnostics": {
-            "spell": journeys.SPELL, "censoring": journeys.censoring_text(spells),
-            "groups": {g: int(spells.filter(pl.col("group") == g).height) for g in journeys.GROUPS},
-            "directed_in_house_named": journeys.DIRECTED_IN_HOUSE, "not_in_analysis": journeys.NOT_IN_ANALYSIS,
+        "method": "kaplan_meier",
+        "outcome": analysis["outcome"],
+        "estimates": estimates,
+        "inference": {
+            "method": "Kaplan-Meier with Greenwood variance, log(-log) band; two-group log-rank tests",
+            "alpha": alpha,
+            "logrank": tests,
         },
-        "options": {}, "seed": None,
+        "diagnostics": {
+            "spell": journeys.SPELL,
+            "censoring": journeys.censoring_text(spells),
+            "groups": {g: int(spells.filter(pl.col("group") == g).height) for g in journeys.GROUPS},
+            "directed_in_house_named": journeys.DIRECTED_IN_HOUSE,
+            "not_in_analysis": journeys.NOT_IN_ANALYSIS,
+        },
+        "options": {},
+        "seed": None,
         "extra": {
-            "spells": [{k: (str(v) if hasattr(v, "isoformat") else v) for k, v in r.items()} for r in
-                       spells.select("unit_code", "unit_name", "group", "start", "stop", "years", "event", "path").to_dicts()],
+            "spells": [
+                {k: (str(v) if hasattr(v, "isoformat") else v) for k, v in r.items()}
+                for r in spells.select(
+                    "unit_code", "unit_name", "group", "start", "stop", "years", "event", "path"
+                ).to_dicts()
+            ],
             "km": curves,
-            "timelines": [{"unit": u, "unit_name": names.get(u), "group": groups[u], "date": str(d), "grade": g}
-                          for u, d, g in lines.select("unit_code", "publication_date", "grade").iter_rows()
-                          if groups.get(u) in ("treated", "directed_in_house")],
+            "timelines": [
+                {"unit": u, "unit_name": names.get(u), "group": groups[u], "date": str(d), "grade": g}
+                for u, d, g in lines.select("unit_code", "publication_date", "grade").iter_rows()
+                if groups.get(u) in ("treated", "directed_in_house")
+            ],
         },
     }
-    return {"label": analysis["label"], "title": analysis.get("title", analysis["label"]), "primary": False,
-            "method": "time_to_good", "results": results,
-            **({"reason": analysis["reason"]} if analysis.get("reason") else {})}
+    return {
+        "label": analysis["label"],
+        "title": analysis.get("title", analysis["label"]),
+        "primary": False,
+        "method": "time_to_good",
+        "results": results,
+        **({"reason": analysis["reason"]} if analysis.get("reason") else {}),
+    }
 
 
 def _no_estimate(analysis: dict[str, Any], window: tuple[int, int], accounting: list, dropped: list) -> dict[str, Any]:
     """An analysis none of whose treated councils can be estimated: kept in the results with the reasons."""
     results = {
-        "method": analysis["method"], "outcome": analysis["outcome"], "estimates": [], "inference": {},
-        "diagnostics": {"years": list(window), "treated_units": accounting, "units_dropped_for_missing_outcome": dropped,
-                        "no_estimate": "no treated council has both a pre- and a post-treatment year of this outcome"},
-        "options": dict(analysis.get("options", {})), "seed": None, "extra": {},
+        "method": analysis["method"],
+        "outcome": analysis["outcome"],
+        "estimates": [],
+        "inference": {},
+        "diagnostics": {
+            "years": list(window),
+            "treated_units": accounting,
+            "units_dropped_for_missing_outcome": dropped,
+            "no_estimate": "no treated council has both a pre- and a post-treatment year of this outcome",
+        },
+        "options": dict(analysis.get("options", {})),
+        "seed": None,
+        "extra": {},
     }
-    return {"label": analysis["label"], "title": analysis.get("title", analysis["label"]),
-            "primary": bool(analysis.get("primary", False)), "method": analysis["method"], "results": results,
-            **({"reason": analysis["reason"]} if analysis.get("reason") else {}),
-            **({"subgroup": analysis["subgroup"]} if analysis.get("subgroup") else {})}
+    return {
+        "label": analysis["label"],
+        "title": analysis.get("title", analysis["label"]),
+        "primary": bool(analysis.get("primary", False)),
+        "method": analysis["method"],
+        "results": results,
+        **({"reason": analysis["reason"]} if analysis.get("reason") else {}),
+        **({"subgroup": analysis["subgroup"]} if analysis.get("subgroup") else {}),
+    }
 
 
-def run(loaded: LoadedPlan, out_dir: Path, *, command: str, progress: Callable[[str], None] | None = None,
-        cache_dir: Path | None = None) -> Path:
+def run(
+    loaded: LoadedPlan,
+    out_dir: Path,
+    *,
+    command: str,
+    progress: Callable[[str], None] | None = None,
+    cache_dir: Path | None = None,
+) -> Path:
     """Run a plan read once (evalkit.plan.open_plan, or LoadedPlan.from_results for verify) and write
     its results into out_dir; returns out_dir. `cache_dir`: see run_plan (verify passes none)."""
-    doc = run_plan(loaded.plan, command=command, plan_sha256=loaded.sha256, lock=loaded.lock,
-                   deviations=loaded.deviations, progress=progress, cache_dir=cache_dir)
+    doc = run_plan(
+        loaded.plan,
+        command=command,
+        plan_sha256=loaded.sha256,
+        lock=loaded.lock,
+        deviations=loaded.deviations,
+        progress=progress,
+        cache_dir=cache_dir,
+    )
     if loaded.path is not None:  # so that `verify` can re-read the plan and its lock, not trust this file
         from evalkit.plan import plan_reference
 
@@ -420,11 +628,33 @@ def panel_context(panel_path: Path, sample: pl.DataFrame) -> dict[str, Any]:
     registry = reg.load_registry(local if local.exists() else None, extra=[extra] if extra.exists() else None)
     treated_codes = set(sample.filter(pl.col("ever_treated") == 1)["unit_code"].unique().to_list())
     rows = [
-        {k: r[k] for k in ("spell_id", "la_code", "la_name", "body_name", "model", "go_live", "go_live_status",
-                           "end_date", "end_type", "dfe_direction", "role", "scope", "assignment", "pre_transfer_grade",
-                           "setup_funding_gbp", "sources") if k in r} | {"first_treated_year": r["first_treated_year"]}
+        {
+            k: r[k]
+            for k in (
+                "spell_id",
+                "la_code",
+                "la_name",
+                "body_name",
+                "model",
+                "go_live",
+                "go_live_status",
+                "end_date",
+                "end_type",
+                "dfe_direction",
+                "role",
+                "scope",
+                "assignment",
+                "pre_transfer_grade",
+                "setup_funding_gbp",
+                "sources",
+            )
+            if k in r
+        }
+        | {"first_treated_year": r["first_treated_year"]}
         for r in registry.iter_rows(named=True)
-        if r["la_code"] in treated_codes or any(r["la_code"] in code.split(" / ") for code in treated_codes) or r["role"] != "treated"
+        if r["la_code"] in treated_codes
+        or any(r["la_code"] in code.split(" / ") for code in treated_codes)
+        or r["role"] != "treated"
     ]
     diagnostics = folder / "panel_diagnostics.json"
     coverage = json.loads(diagnostics.read_text(encoding="utf-8")).get("coverage", []) if diagnostics.exists() else []
@@ -455,7 +685,13 @@ def write_results(doc: dict[str, Any], out_dir: Path) -> list[Path]:
     for a in doc["analyses"]:
         est = pl.DataFrame(a["results"]["estimates"], infer_schema_length=None)
         if est.height:
-            frames.append(est.with_columns(pl.lit(a["label"]).alias("label"), pl.lit(a["results"]["method"]).alias("method"), pl.lit(a["results"]["outcome"]).alias("outcome")))
+            frames.append(
+                est.with_columns(
+                    pl.lit(a["label"]).alias("label"),
+                    pl.lit(a["results"]["method"]).alias("method"),
+                    pl.lit(a["results"]["outcome"]).alias("outcome"),
+                )
+            )
     write_parquet(out_dir / "results.parquet", pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame())
     write_json(out_dir / "results.json", doc)
     return [out_dir / "results.json", out_dir / "results.parquet"]

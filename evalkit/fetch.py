@@ -192,7 +192,9 @@ def _record(src: Source, url: str, *, cached: bool, resumed: bool, downloaded: i
     }
 
 
-def _write_manifest(dest: Path, records: dict[str, dict], manual: list[dict], mirror: str | None, catalogue: Path) -> None:
+def _write_manifest(
+    dest: Path, records: dict[str, dict], manual: list[dict], mirror: str | None, catalogue: Path
+) -> None:
     """Merge this run into the manifest: entries from earlier runs stay while their file is in place."""
     path = dest / MANIFEST
     files: dict[str, dict] = {}
@@ -276,7 +278,9 @@ class _Retryable(Exception):
     """A transient failure (dropped connection, timeout, 5xx): worth another attempt."""
 
 
-def _transfer(url: str, part: Path, have: int, *, timeout: float, say: Callable[[str], None], rel: str) -> tuple[int, bool]:
+def _transfer(
+    url: str, part: Path, have: int, *, timeout: float, say: Callable[[str], None], rel: str
+) -> tuple[int, bool]:
     """One request appending to `part` from byte `have`; returns (bytes received, whether it resumed)."""
     headers = {"User-Agent": f"evalkit/{__version__}"}
     if have:

@@ -51,8 +51,11 @@ def current_name(folder: Path) -> str | None:
     except (OSError, UnicodeDecodeError) as exc:
         raise EvalkitError(f"cannot read the generation pointer: {exc}", file=pointer) from None
     if not _NAME.match(text):
-        raise EvalkitError(f"the generation pointer holds {text[:40]!r}", file=pointer,
-                           expected="the name of a folder in generations/ written by evalkit")
+        raise EvalkitError(
+            f"the generation pointer holds {text[:40]!r}",
+            file=pointer,
+            expected="the name of a folder in generations/ written by evalkit",
+        )
     return text
 
 
@@ -66,13 +69,22 @@ def read_manifest(gen: Path) -> dict[str, Any]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise EvalkitError("the generation has no manifest", file=path, expected="manifest.json written by evalkit") from None
+        raise EvalkitError(
+            "the generation has no manifest", file=path, expected="manifest.json written by evalkit"
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EvalkitError(f"manifest is not readable JSON ({type(exc).__name__})", file=path,
-                           expected="manifest.json written by evalkit") from None
+        raise EvalkitError(
+            f"manifest is not readable JSON ({type(exc).__name__})",
+            file=path,
+            expected="manifest.json written by evalkit",
+        ) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("checksums"), dict):
-        raise EvalkitError("manifest lacks its checksums table", file=path, column="checksums",
-                           expected="every output listed with its sha256")
+        raise EvalkitError(
+            "manifest lacks its checksums table",
+            file=path,
+            column="checksums",
+            expected="every output listed with its sha256",
+        )
     return doc
 
 
@@ -82,18 +94,26 @@ def verify_generation(gen: Path) -> dict[str, Any]:
     listed = doc["checksums"]
     for name, digest in sorted(listed.items()):
         if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith("."):
-            raise EvalkitError(f"manifest lists an invalid output name {name!r}", file=gen / MANIFEST, column="checksums")
+            raise EvalkitError(
+                f"manifest lists an invalid output name {name!r}", file=gen / MANIFEST, column="checksums"
+            )
         path = gen / name
         if not path.is_file():
             raise EvalkitError("output listed in the manifest is missing", file=path, expected=f"sha256 {digest}")
         actual = sha256_file(path)
         if actual != digest:
-            raise EvalkitError(f"sha256 is {actual}, the manifest says {digest}", file=path,
-                               expected="the file the manifest describes (rerun the stage)")
+            raise EvalkitError(
+                f"sha256 is {actual}, the manifest says {digest}",
+                file=path,
+                expected="the file the manifest describes (rerun the stage)",
+            )
     extra = sorted(p.name for p in gen.iterdir() if p.name != MANIFEST and p.name not in listed)
     if extra:
-        raise EvalkitError("file not described by the manifest", file=gen / extra[0],
-                           expected="only the outputs listed in manifest.json")
+        raise EvalkitError(
+            "file not described by the manifest",
+            file=gen / extra[0],
+            expected="only the outputs listed in manifest.json",
+        )
     return doc
 
 
@@ -104,7 +124,9 @@ def open_current(folder: Path, *, what: str = "run `evalkit ingest` first") -> t
     if gen is None:
         raise EvalkitError(f"no outputs here; {what}", file=folder / POINTER)
     if not gen.is_dir():
-        raise EvalkitError("the generation in force is missing", file=gen, expected=f"a folder written by evalkit; {what}")
+        raise EvalkitError(
+            "the generation in force is missing", file=gen, expected=f"a folder written by evalkit; {what}"
+        )
     return gen, verify_generation(gen)
 
 
@@ -184,5 +206,16 @@ class Generation:
                 shutil.rmtree(p, ignore_errors=True)
 
 
-__all__ = ["Generation", "POINTER", "GENERATIONS", "MANIFEST", "current_dir", "current_name", "open_current",
-           "resolve", "verify_generation", "link_or_copy", "read_manifest"]
+__all__ = [
+    "Generation",
+    "POINTER",
+    "GENERATIONS",
+    "MANIFEST",
+    "current_dir",
+    "current_name",
+    "open_current",
+    "resolve",
+    "verify_generation",
+    "link_or_copy",
+    "read_manifest",
+]

@@ -26,7 +26,17 @@ from evalkit.sources.common import KEEP_ROWS, check_not_truncated
 
 # Order matters only for detection: the first module whose detect() accepts a file reads it.
 SOURCE_MODULES = [
-    "ofsted", "la_codes", "neighbours", "cla", "cin", "workforce", "population", "s251", "lait", "mhclg", "webb",
+    "ofsted",
+    "la_codes",
+    "neighbours",
+    "cla",
+    "cin",
+    "workforce",
+    "population",
+    "s251",
+    "lait",
+    "mhclg",
+    "webb",
 ]
 MANIFEST = "manifest.json"
 REGISTRY_FILE = "adm_registry.csv"  # a folder may carry its own registry (the demo does)
@@ -101,7 +111,9 @@ def ingest(
             KEEP_ROWS.reset(token)
         parsed.append(ParsedFile(path=path, module=module, frame=frame))
     if not parsed:
-        raise EvalkitError("no recognised publication files", file=source_dir, expected="official CSV/ODS/XLSX/Parquet files")
+        raise EvalkitError(
+            "no recognised publication files", file=source_dir, expected="official CSV/ODS/XLSX/Parquet files"
+        )
 
     _validate(parsed, synthetic_demo)
     outputs: dict[str, pl.DataFrame] = {}
@@ -142,7 +154,9 @@ def ingest(
 INGEST_KEYS = ("evalkit_version", "synthetic_demo", "banner", "source_dir", "files", "skipped", "outputs", "registry")
 
 
-def publish(out_dir: Path, manifest: dict, tables: dict[str, pl.DataFrame], registry: Path | None, *, add: bool = False) -> dict:
+def publish(
+    out_dir: Path, manifest: dict, tables: dict[str, pl.DataFrame], registry: Path | None, *, add: bool = False
+) -> dict:
     """Write the whole output set as a new generation and switch to it (see evalkit.generations).
 
     With ``add``, the sources of the generation in force that this run did not read are carried
@@ -177,7 +191,11 @@ def _carry_over(old_gen: Path, old: dict, manifest: dict, target: Path) -> dict:
         gens.link_or_copy(old_gen / spec["file"], target / spec["file"])
         outputs[name] = spec
         files += [f for f in old.get("files", []) if f.get("source") == name]
-    merged = {**manifest, "outputs": dict(sorted(outputs.items())), "files": sorted(files, key=lambda f: (f["file"], f["source"]))}
+    merged = {
+        **manifest,
+        "outputs": dict(sorted(outputs.items())),
+        "files": sorted(files, key=lambda f: (f["file"], f["source"])),
+    }
     if manifest.get("registry") is None and old.get("registry") and (old_gen / REGISTRY_FILE).is_file():
         gens.link_or_copy(old_gen / REGISTRY_FILE, target / REGISTRY_FILE)
         merged["registry"] = old["registry"]
@@ -208,8 +226,11 @@ def _lookups_for(module: ModuleType, parsed: list[ParsedFile], source_dir: Path,
     if not las and synthetic_demo:
         from evalkit.demo import dgp
 
-        las = [dgp._councils().select("la_code", "gss_code", "la_name").with_columns(
-            status=pl.lit("live"), is_joint=pl.lit(False))]
+        las = [
+            dgp._councils()
+            .select("la_code", "gss_code", "la_name")
+            .with_columns(status=pl.lit("live"), is_joint=pl.lit(False))
+        ]
     provider = sorted(p for p in source_dir.rglob(PROVIDER_LOOKUP) if p.is_file())
     return {"las": pl.concat(las) if las else False, "provider_lookup": provider[0] if provider else False}
 
@@ -223,7 +244,8 @@ def _validate(parsed: list[ParsedFile], synthetic_demo: bool) -> None:
     """The semantic rules of evalkit.validation, per file, with LA codes checked against the lookup in force."""
     lookups = {item.module.NAME: item.frame for item in parsed if item.module.NAME == "la_codes"}
     known = validation.known_codes_from(
-        {"la_codes": pl.concat(list(lookups.values()))} if lookups else {}, synthetic_demo=synthetic_demo)
+        {"la_codes": pl.concat(list(lookups.values()))} if lookups else {}, synthetic_demo=synthetic_demo
+    )
     for item in parsed:
         validation.check_measures(item.frame, item.module.NAME, known=known)
 

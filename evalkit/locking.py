@@ -34,7 +34,8 @@ def _refuse_link(lock: Path, folder: Path) -> None:
     if lock.is_symlink() or getattr(lock, "is_junction", lambda: False)():
         raise EvalkitError(
             f"{LOCK_NAME} is a symbolic link; remove it (evalkit never follows a link for its lock file)",
-            file=folder, expected=f"{LOCK_NAME} as a plain file or absent",
+            file=folder,
+            expected=f"{LOCK_NAME} as a plain file or absent",
         )
 
 
@@ -61,7 +62,8 @@ def data_lock(folder: str | Path) -> Iterator[Path]:
     except Timeout:
         raise EvalkitError(
             "another evalkit run is using this folder; wait for it to finish",
-            file=folder, expected="one evalkit run per folder at a time",
+            file=folder,
+            expected="one evalkit run per folder at a time",
         ) from None
     except OSError as exc:
         if exc.errno == errno.ELOOP or lock_path.is_symlink():  # a link planted after the check above

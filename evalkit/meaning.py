@@ -43,7 +43,12 @@ def json_same_meaning(a: Any, b: Any) -> bool:
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(json_same_meaning(x, y) for x, y in zip(a, b))
     if isinstance(a, float) or isinstance(b, float):
-        if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, int | float) or not isinstance(b, int | float):
+        if (
+            isinstance(a, bool)
+            or isinstance(b, bool)
+            or not isinstance(a, int | float)
+            or not isinstance(b, int | float)
+        ):
             return False
         return floats_close(float(a), float(b))
     return type(a) is type(b) and a == b

@@ -72,9 +72,13 @@ class CsOptions(Options):
     """Callaway and Sant'Anna (2021) group-time effects and their aggregations."""
 
     control: Control = _opt("never", "Comparison units: never treated, or not yet treated.")
-    est_method: Literal["dr", "ipw", "reg"] = _opt("dr", "Doubly robust, inverse probability weighting, or outcome regression.")
+    est_method: Literal["dr", "ipw", "reg"] = _opt(
+        "dr", "Doubly robust, inverse probability weighting, or outcome regression."
+    )
     anticipation: NonNegInt = _opt(0, "Periods before adoption in which units may already react.")
-    base_period: Literal["varying", "universal"] = _opt("varying", "Pre-period comparisons against the previous period, or the period before adoption.")
+    base_period: Literal["varying", "universal"] = _opt(
+        "varying", "Pre-period comparisons against the previous period, or the period before adoption."
+    )
     alpha: Alpha = _opt(DEFAULT_ALPHA, "Significance level (default: [inference].alpha).")
     bootstrap: NonNegInt = _opt(0, "Multiplier-bootstrap draws; 0 = analytic errors (default: [inference].bootstrap).")
     seed: Seed = _opt(DEFAULT_SEED, "Random seed (default: [inference].seed).")
@@ -96,8 +100,11 @@ class TwfeOptions(Options):
 class SunabOptions(Options):
     """Sun and Abraham (2021) interaction-weighted event study."""
 
-    control: Control = _opt("never", "Comparison units: never treated, or not yet treated (the last-treated cohort "
-                                     "before it adopts, the only not-yet-treated group the method allows).")
+    control: Control = _opt(
+        "never",
+        "Comparison units: never treated, or not yet treated (the last-treated cohort "
+        "before it adopts, the only not-yet-treated group the method allows).",
+    )
     alpha: Alpha = _opt(DEFAULT_ALPHA, "Significance level (default: [inference].alpha).")
 
 
@@ -118,16 +125,20 @@ class SynthOptions(Options):
     """Abadie, Diamond and Hainmueller synthetic control for one treated unit."""
 
     treated_unit: str | None = _opt(None, "The treated unit (default: the only one).")
-    predictors: Predictors = _opt(None, "Predictors: years of the outcome, variable names, [var, periods] or "
-                                        "{var, periods} (default: every pre-period outcome).")
+    predictors: Predictors = _opt(
+        None,
+        "Predictors: years of the outcome, variable names, [var, periods] or "
+        "{var, periods} (default: every pre-period outcome).",
+    )
     v: VSpec = _opt("nested", "Predictor weights: nested optimisation, equal, regression, or a list of weights.")
     pre_periods: list[int] | None = _opt(None, "Periods whose fit chooses V (default: all pre-treatment periods).")
     donor_units: list[str] | None = _opt(None, "Donor unit codes (default: every never-treated unit).")
     seed: Seed = _opt(DEFAULT_SEED, "Random seed (default: [inference].seed).")
     inference: bool = _opt(True, "Run placebo, leave-one-out and conformal inference.")
     placebo_times: list[int] | None = _opt(None, "Fake adoption periods for in-time placebos.")
-    prefit_k: list[float] = _opt(help="Pre-fit filters for placebos (multiples of the treated unit's pre-fit).",
-                                 factory=lambda: [2.0, 5.0, 20.0])
+    prefit_k: list[float] = _opt(
+        help="Pre-fit filters for placebos (multiples of the treated unit's pre-fit).", factory=lambda: [2.0, 5.0, 20.0]
+    )
     prefit_scale: Literal["mspe", "rmspe"] = _opt("mspe", "Scale of the pre-fit filter.")
     leave_one_out: bool = _opt(True, "Refit leaving out each donor with positive weight.")
     conformal: bool = _opt(True, "Conformal intervals (Chernozhukov, Wüthrich and Zhu).")
@@ -144,7 +155,9 @@ class SynthStaggeredOptions(Options):
     predictors: Predictors = _opt(None, "Predictors, as for synth (default: every pre-period outcome).")
     v: VSpec = _opt("nested", "Predictor weights: nested optimisation, equal, regression, or a list of weights.")
     donor_units: list[str] | None = _opt(None, "Donor unit codes (default: every never-treated unit).")
-    control: Control = _opt("never", "Donors: never treated, or also units first treated after the fit's last period + window.")
+    control: Control = _opt(
+        "never", "Donors: never treated, or also units first treated after the fit's last period + window."
+    )
     window: NonNegInt = _opt(0, "With control = notyet: periods between a donor's adoption and the fit's last period.")
     horizon: NonNegInt | None = _opt(None, "Periods after adoption fitted (default: to the end of the panel).")
     inference: bool = _opt(True, "Placebo inference pooled across treated units.")
@@ -163,7 +176,9 @@ class SdidOptions(Options):
     estimator: Literal["sdid", "sc", "did"] = _opt("sdid", "SDID, or its synthetic-control or DiD special case.")
     alpha: Alpha = _opt(DEFAULT_ALPHA, "Significance level (default: [inference].alpha).")
     n_jobs: PosInt | None = _opt(None, "Processes for the draws (default: all cores; results do not depend on it).")
-    jackknife_weights: Literal["refit", "fixed"] = _opt("refit", "Jackknife: refit the weights without each unit, or keep them.")
+    jackknife_weights: Literal["refit", "fixed"] = _opt(
+        "refit", "Jackknife: refit the weights without each unit, or keep them."
+    )
 
 
 @dataclass(frozen=True)
@@ -211,52 +226,114 @@ class Method:
 
 _INF = {"alpha": "alpha", "seed": "seed"}
 
-METHODS: dict[str, Method] = {m.key: m for m in (
-    Method("twfe", "evalkit.estimators.twfe:twfe", TwfeOptions, "two-way fixed effects regression",
-           "A single regression coefficient. When councils moved in different years and effects vary, "
-           "it can weight some comparisons negatively, so it is shown mainly for comparison.",
-           {"alpha": "alpha"}, ("twfe", "twfe_wild_cluster_bootstrap"),
-           event_study_hint="twfe estimates a single coefficient; use method twfe_es for its event study", intervals=("analytic", "randomization", "wild")),
-    Method("cs", "evalkit.estimators.cs:callaway_santanna", CsOptions,
-           "Callaway and Sant'Anna difference-in-differences",
-           "Compares each cohort of councils that moved in the same year with councils that had not moved, "
-           "so it stays unbiased when councils move in different years and effects differ between them.",
-           {**_INF, "bootstrap": "bootstrap"}, ("callaway_santanna",), event_study=True, covariates=True, intervals=("analytic", "randomization")),
-    Method("sunab", "evalkit.estimators.sunab:sun_abraham", SunabOptions,
-           "Sun and Abraham interaction-weighted event study",
-           "Estimates effects for each cohort separately and averages them, avoiding the bias of "
-           "two-way fixed effects under staggered adoption.", {"alpha": "alpha"}, ("sun_abraham",), event_study=True, intervals=("analytic", "randomization")),
-    Method("imputation", "evalkit.estimators.imputation:imputation", ImputationOptions,
-           "imputation difference-in-differences (Borusyak, Jaravel and Spiess)",
-           "Predicts each treated council's untreated outcome from untreated years and compares, "
-           "which is efficient under parallel trends and handles staggered adoption.", {"alpha": "alpha"},
-           event_study_hint="the imputation estimator has no pre-period event-study coefficients; use cs, sunab or twfe_es", intervals=("analytic", "randomization")),
-    Method("synth", "evalkit.estimators.synth:synthetic_control", SynthOptions, "synthetic control",
-           "Builds a weighted combination of comparison councils that tracks the treated council before "
-           "the move; inference comes from placebo runs on the comparison councils.", _INF, ("synthetic_control",), covariates=True),
-    Method("sdid", "evalkit.estimators.sdid:synthetic_did_staggered", SdidOptions,
-           "synthetic difference-in-differences",
-           "Combines synthetic-control weighting with difference-in-differences, so it relies less on "
-           "an exact pre-move fit and less on parallel trends alone.",
-           {**_INF, "reps": "permutations"},
-           ("synthetic_did", "synthetic_did_staggered", "synthetic_control_sdid", "did_sdid"), intervals=("analytic", "randomization")),
-    Method("synth_staggered", "evalkit.estimators.synth:synth_staggered", SynthStaggeredOptions,
-           "synthetic control for staggered adoption",
-           "Synthetic control fitted for councils that moved in different years, pooled "
-           "across treated councils.", {"seed": "seed", "reps": "permutations"}, covariates=True),
-    Method("twfe_es", "evalkit.estimators.twfe_es:twfe_event_study", TwfeEsOptions,
-           "two-way fixed effects event study",
-           "Event-study coefficients from one regression with unit and year effects, relative to the year "
-           "before the move; with staggered moves and varying effects they can be contaminated, so they "
-           "serve mainly the pre-trend test and the sensitivity analysis.", {"alpha": "alpha"},
-           ("twfe_event_study",), event_study=True, intervals=("analytic", "randomization")),
-    # Not a panel estimator: `estimate` routes it to estimate.time_to_good (Ofsted judgements next to the panel).
-    Method("time_to_good", "evalkit.estimators.survival:kaplan_meier", TimeToGoodOptions,
-           "time to good (Kaplan-Meier)",
-           "Follows each council from its first 'inadequate' judgement to its first 'good or better', "
-           "counting councils still waiting as censored, and compares groups with a log-rank test.",
-           {}, ("kaplan_meier",)),
-)}
+METHODS: dict[str, Method] = {
+    m.key: m
+    for m in (
+        Method(
+            "twfe",
+            "evalkit.estimators.twfe:twfe",
+            TwfeOptions,
+            "two-way fixed effects regression",
+            "A single regression coefficient. When councils moved in different years and effects vary, "
+            "it can weight some comparisons negatively, so it is shown mainly for comparison.",
+            {"alpha": "alpha"},
+            ("twfe", "twfe_wild_cluster_bootstrap"),
+            event_study_hint="twfe estimates a single coefficient; use method twfe_es for its event study",
+            intervals=("analytic", "randomization", "wild"),
+        ),
+        Method(
+            "cs",
+            "evalkit.estimators.cs:callaway_santanna",
+            CsOptions,
+            "Callaway and Sant'Anna difference-in-differences",
+            "Compares each cohort of councils that moved in the same year with councils that had not moved, "
+            "so it stays unbiased when councils move in different years and effects differ between them.",
+            {**_INF, "bootstrap": "bootstrap"},
+            ("callaway_santanna",),
+            event_study=True,
+            covariates=True,
+            intervals=("analytic", "randomization"),
+        ),
+        Method(
+            "sunab",
+            "evalkit.estimators.sunab:sun_abraham",
+            SunabOptions,
+            "Sun and Abraham interaction-weighted event study",
+            "Estimates effects for each cohort separately and averages them, avoiding the bias of "
+            "two-way fixed effects under staggered adoption.",
+            {"alpha": "alpha"},
+            ("sun_abraham",),
+            event_study=True,
+            intervals=("analytic", "randomization"),
+        ),
+        Method(
+            "imputation",
+            "evalkit.estimators.imputation:imputation",
+            ImputationOptions,
+            "imputation difference-in-differences (Borusyak, Jaravel and Spiess)",
+            "Predicts each treated council's untreated outcome from untreated years and compares, "
+            "which is efficient under parallel trends and handles staggered adoption.",
+            {"alpha": "alpha"},
+            event_study_hint="the imputation estimator has no pre-period event-study coefficients; use cs, sunab or twfe_es",
+            intervals=("analytic", "randomization"),
+        ),
+        Method(
+            "synth",
+            "evalkit.estimators.synth:synthetic_control",
+            SynthOptions,
+            "synthetic control",
+            "Builds a weighted combination of comparison councils that tracks the treated council before "
+            "the move; inference comes from placebo runs on the comparison councils.",
+            _INF,
+            ("synthetic_control",),
+            covariates=True,
+        ),
+        Method(
+            "sdid",
+            "evalkit.estimators.sdid:synthetic_did_staggered",
+            SdidOptions,
+            "synthetic difference-in-differences",
+            "Combines synthetic-control weighting with difference-in-differences, so it relies less on "
+            "an exact pre-move fit and less on parallel trends alone.",
+            {**_INF, "reps": "permutations"},
+            ("synthetic_did", "synthetic_did_staggered", "synthetic_control_sdid", "did_sdid"),
+            intervals=("analytic", "randomization"),
+        ),
+        Method(
+            "synth_staggered",
+            "evalkit.estimators.synth:synth_staggered",
+            SynthStaggeredOptions,
+            "synthetic control for staggered adoption",
+            "Synthetic control fitted for councils that moved in different years, pooled across treated councils.",
+            {"seed": "seed", "reps": "permutations"},
+            covariates=True,
+        ),
+        Method(
+            "twfe_es",
+            "evalkit.estimators.twfe_es:twfe_event_study",
+            TwfeEsOptions,
+            "two-way fixed effects event study",
+            "Event-study coefficients from one regression with unit and year effects, relative to the year "
+            "before the move; with staggered moves and varying effects they can be contaminated, so they "
+            "serve mainly the pre-trend test and the sensitivity analysis.",
+            {"alpha": "alpha"},
+            ("twfe_event_study",),
+            event_study=True,
+            intervals=("analytic", "randomization"),
+        ),
+        # Not a panel estimator: `estimate` routes it to estimate.time_to_good (Ofsted judgements next to the panel).
+        Method(
+            "time_to_good",
+            "evalkit.estimators.survival:kaplan_meier",
+            TimeToGoodOptions,
+            "time to good (Kaplan-Meier)",
+            "Follows each council from its first 'inadequate' judgement to its first 'good or better', "
+            "counting councils still waiting as censored, and compares groups with a log-rank test.",
+            {},
+            ("kaplan_meier",),
+        ),
+    )
+}
 METHOD_KEYS: tuple[str, ...] = tuple(METHODS)
 CONTROL_CHOICES: tuple[str, ...] = typing.get_args(Control)
 
@@ -288,10 +365,15 @@ def options_model(key: str) -> Any:
         hints = typing.get_type_hints(cls, include_extras=True)
         fields: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
-            default = ({"default": f.default} if f.default is not dataclasses.MISSING
-                       else {"default_factory": f.default_factory})
-            fields[f.name] = (_pydantic_hint(hints[f.name], Field), Field(description=f.metadata.get("help") or None,
-                                                                             **default))
+            default = (
+                {"default": f.default}
+                if f.default is not dataclasses.MISSING
+                else {"default_factory": f.default_factory}
+            )
+            fields[f.name] = (
+                _pydantic_hint(hints[f.name], Field),
+                Field(description=f.metadata.get("help") or None, **default),
+            )
         config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, title=f"{key} options")
         _MODELS[key] = create_model(f"{cls.__name__}Model", __config__=config, __doc__=cls.__doc__, **fields)
     return _MODELS[key]
@@ -301,8 +383,10 @@ def _pydantic_hint(tp: Any, field: Any) -> Any:
     """The type with each Bound turned into a pydantic Field constraint."""
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is Annotated:
-        extras = [field(**{k: v for k, v in dataclasses.asdict(m).items() if v is not None})
-                  if isinstance(m, Bound) else m for m in args[1:]]
+        extras = [
+            field(**{k: v for k, v in dataclasses.asdict(m).items() if v is not None}) if isinstance(m, Bound) else m
+            for m in args[1:]
+        ]
         return Annotated[(_pydantic_hint(args[0], field), *extras)]
     if origin in _UNIONS:
         return Union[tuple(_pydantic_hint(a, field) for a in args)]  # noqa: UP007
@@ -345,8 +429,15 @@ def describe(key: str) -> list[dict[str, Any]]:
     out = []
     for f in dataclasses.fields(get(key).options):
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        out.append({"name": f.name, "type": _type_text(hints[f.name]), "default": default,
-                    "choices": _choices(hints[f.name]), "help": f.metadata.get("help", "")})
+        out.append(
+            {
+                "name": f.name,
+                "type": _type_text(hints[f.name]),
+                "default": default,
+                "choices": _choices(hints[f.name]),
+                "help": f.metadata.get("help", ""),
+            }
+        )
     return out
 
 

@@ -96,7 +96,7 @@ class _Chunk:
 
 def _chunks(items: list[Any], n: int) -> list[list[Any]]:
     size = -(-len(items) // n)
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def dask_client(scheduler: str | None, workers: int) -> Any:
@@ -112,13 +112,26 @@ def dask_client(scheduler: str | None, workers: int) -> Any:
         else:
             import logging
 
-            _clients[key] = Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                dashboard_address=None, silence_logs=logging.ERROR))
+            _clients[key] = Client(
+                LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+            )
     return _clients[key]
 
 
-def pmap(func: Callable[..., T], items: Iterable[Any], *, n_jobs: int | None = None, backend: str | None = None,
-         on_result: Callable[[int], None] | None = None) -> list[T]:
+def pmap(
+    func: Callable[..., T],
+    items: Iterable[Any],
+    *,
+    n_jobs: int | None = None,
+    backend: str | None = None,
+    on_result: Callable[[int], None] | None = None,
+) -> list[T]:
     """[func(x) for x in items], possibly in parallel; results in input order whatever the backend.
 
     `n_jobs` (kept for callers that pass it): 1 forces serial, > 1 local processes with that many

@@ -91,8 +91,9 @@ def init_plan(path: str | Path) -> Path:
     """
     path = Path(path)
     if path.exists():
-        raise EvalkitError("file already exists; not overwriting it", file=path,
-                           expected="a path that does not exist yet")
+        raise EvalkitError(
+            "file already exists; not overwriting it", file=path, expected="a path that does not exist yet"
+        )
     text = TEMPLATE_PATH.read_text(encoding="utf-8")
     stem = path.stem
     if NAME_RE.match(stem):
@@ -122,8 +123,11 @@ def lock_plan(path: str | Path, *, force: bool = False) -> Path:
         if old is not None and old.get("sha256") == digest:
             return target
         if not force:
-            raise EvalkitError("plan is already locked with a different hash; the existing lock is kept",
-                               file=target, expected="an unchanged plan, or delete the lock file to re-lock")
+            raise EvalkitError(
+                "plan is already locked with a different hash; the existing lock is kept",
+                file=target,
+                expected="an unchanged plan, or delete the lock file to re-lock",
+            )
     record = {
         "plan_file": path.name if path.is_absolute() else path.as_posix(),
         "sha256": digest,
@@ -150,7 +154,9 @@ def read_lock(path: str | Path) -> dict[str, Any] | None:
         record = json.loads(target.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         row = getattr(exc, "lineno", None)
-        raise EvalkitError("lock file is not valid JSON", file=target, row=row, expected="a file written by `plan lock`") from None
+        raise EvalkitError(
+            "lock file is not valid JSON", file=target, row=row, expected="a file written by `plan lock`"
+        ) from None
     if not isinstance(record, dict):
         raise EvalkitError("lock file is not a JSON object", file=target, expected="a file written by `plan lock`")
     for k in _LOCK_KEYS:
@@ -169,8 +175,7 @@ def _diff(locked: Any, current: Any, path: str, out: list[dict[str, Any]]) -> No
         for k in sorted(set(locked) | set(current)):
             _diff(locked.get(k, _ABSENT), current.get(k, _ABSENT), _join(path, str(k)), out)
         return
-    if (isinstance(locked, list) and isinstance(current, list)
-            and any(isinstance(x, dict) for x in locked + current)):
+    if isinstance(locked, list) and isinstance(current, list) and any(isinstance(x, dict) for x in locked + current):
         for i in range(max(len(locked), len(current))):
             a = locked[i] if i < len(locked) else _ABSENT
             b = current[i] if i < len(current) else _ABSENT
@@ -181,12 +186,14 @@ def _diff(locked: Any, current: Any, path: str, out: list[dict[str, Any]]) -> No
     same = type(locked) is type(current) and locked == current
     if not same:
         change = "added" if locked is _ABSENT else "removed" if current is _ABSENT else "changed"
-        out.append({
-            "field": path,
-            "change": change,
-            "locked": None if locked is _ABSENT else locked,
-            "current": None if current is _ABSENT else current,
-        })
+        out.append(
+            {
+                "field": path,
+                "change": change,
+                "locked": None if locked is _ABSENT else locked,
+                "current": None if current is _ABSENT else current,
+            }
+        )
 
 
 def _natural_key(field: str) -> list[Any]:
@@ -222,8 +229,9 @@ def check_against_lock(plan_path: str | Path, allow_deviations: bool) -> list[di
     return _deviations_from_lock(lock, load_plan(plan_path), current_hash, plan_path, allow_deviations)
 
 
-def _deviations_from_lock(lock: dict[str, Any], current: dict[str, Any], current_hash: str, plan_path: Path,
-                          allow_deviations: bool) -> list[dict[str, Any]]:
+def _deviations_from_lock(
+    lock: dict[str, Any], current: dict[str, Any], current_hash: str, plan_path: Path, allow_deviations: bool
+) -> list[dict[str, Any]]:
     devs = deviations(lock["plan"], current)
     if not devs:
         devs = [{"field": "plan_sha256", "change": "changed", "locked": lock["sha256"], "current": current_hash}]
@@ -258,8 +266,12 @@ class LoadedPlan:
     @classmethod
     def from_results(cls, doc: dict[str, Any]) -> LoadedPlan:
         """The plan a results.json recorded (for `verify`, which reruns it)."""
-        return cls(plan=doc["plan"], sha256=doc.get("plan_sha256"), lock=doc.get("lock"),
-                   deviations=doc.get("deviations") or [])
+        return cls(
+            plan=doc["plan"],
+            sha256=doc.get("plan_sha256"),
+            lock=doc.get("lock"),
+            deviations=doc.get("deviations") or [],
+        )
 
 
 LOCK_SUMMARY = ("sha256", "locked_at", "evalkit_version")
@@ -301,7 +313,7 @@ def resolve_reference(ref: str) -> Path:
     from importlib import resources
 
     if ref.startswith(PACKAGED_PREFIX):
-        return Path(str(resources.files("evalkit"))) / ref[len(PACKAGED_PREFIX):]
+        return Path(str(resources.files("evalkit"))) / ref[len(PACKAGED_PREFIX) :]
     return Path(ref)
 
 
@@ -316,12 +328,26 @@ def check_inputs(plan: dict[str, Any], root: str | Path = ".") -> None:
 
         actual = checked_sha256(target)  # never hashes a device or pipe (/dev/zero would never end)
         if actual != digest:
-            raise EvalkitError(f"sha256 is {actual}", file=rel, column=_join("data.expected_sha256", rel),
-                               expected=digest)
+            raise EvalkitError(
+                f"sha256 is {actual}", file=rel, column=_join("data.expected_sha256", rel), expected=digest
+            )
 
 
 __all__ = [
-    "METHODS", "DONORS", "load_plan", "validate_plan", "plan_sha256", "init_plan", "lock_path",
-    "lock_plan", "read_lock", "deviations", "check_against_lock", "check_inputs", "LoadedPlan", "open_plan",
-    "plan_reference", "resolve_reference",
+    "METHODS",
+    "DONORS",
+    "load_plan",
+    "validate_plan",
+    "plan_sha256",
+    "init_plan",
+    "lock_path",
+    "lock_plan",
+    "read_lock",
+    "deviations",
+    "check_against_lock",
+    "check_inputs",
+    "LoadedPlan",
+    "open_plan",
+    "plan_reference",
+    "resolve_reference",
 ]

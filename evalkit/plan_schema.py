@@ -53,7 +53,9 @@ class PlanMeta(_Model):
 
 class Data(_Model):
     panel: Text = Field(description="The panel written by `evalkit panel`, relative to the working directory.")
-    expected_sha256: dict[str, Sha256] = Field(default_factory=dict, description="sha256 of input files, checked first.")
+    expected_sha256: dict[str, Sha256] = Field(
+        default_factory=dict, description="sha256 of input files, checked first."
+    )
 
 
 class TreatedUnit(_Model):
@@ -65,7 +67,8 @@ class Sample(_Model):
     _keep_none: ClassVar[tuple[str, ...]] = ("years",)
     years: list[int] | None = Field(None, min_length=2, max_length=2, description="[first, last] year.")
     treated: Literal["registry"] | list[TreatedUnit] = Field(
-        "registry", description='"registry", or a list of {unit = "...", first_year = 2016}.')
+        "registry", description='"registry", or a list of {unit = "...", first_year = 2016}.'
+    )
     exclude_units: list[str] = Field(default_factory=list, description="Councils left out, by unit code.")
     donors: methods.DonorRule = Field("never_treated", description="Comparison councils.")
 
@@ -76,7 +79,8 @@ class Inference(_Model):
     bootstrap: NonNegInt = Field(999, description="Bootstrap draws (0 = analytic standard errors only).")
     permutations: NonNegInt = Field(999, description="Permutations / placebo draws.")
     interval: Literal["auto", "analytic", "randomization", "wild"] | None = Field(
-        None, description='The interval the verdict uses; "auto" (the default) applies the few-treated rule.')
+        None, description='The interval the verdict uses; "auto" (the default) applies the few-treated rule.'
+    )
 
 
 Bound = Annotated[float, Field(ge=0)]
@@ -111,8 +115,9 @@ def _sensitivity_spec(value: Any) -> Any:
 
 
 _SENSITIVITY_EXPECTED = "method = 'rm', mbar = [...] or method = 'sd', m = [...]; target = 'first' | 'average'"
-Sensitivity = Annotated[SensitivityRM | SensitivitySD, Field(discriminator="method"),
-                        BeforeValidator(_sensitivity_spec)]
+Sensitivity = Annotated[
+    SensitivityRM | SensitivitySD, Field(discriminator="method"), BeforeValidator(_sensitivity_spec)
+]
 
 
 class AnalysisBase(_Model):
@@ -123,12 +128,18 @@ class AnalysisBase(_Model):
     primary: bool = Field(False, description="The estimate reported as the answer.")
     options: Any = None
     sensitivity: Sensitivity | None = Field(None, description="Rambachan-Roth sensitivity of the event study.")
-    pretrend_test: bool | None = Field(None, description="Wald test that the pre-period event-study coefficients are 0.")
+    pretrend_test: bool | None = Field(
+        None, description="Wald test that the pre-period event-study coefficients are 0."
+    )
     reason: Text | None = Field(None, description="Why this analysis is in the plan (plan v2 gives one per outcome).")
-    years: list[int] | None = Field(None, min_length=2, max_length=2,
-                                    description="[first, last]: this analysis' own window inside [sample].years.")
-    subgroup: str | None = Field(None, pattern=r"^(model|assignment|scope)=[a-z_]+$",
-                                 description="Only the treated councils with this registry value, e.g. model=council_company.")
+    years: list[int] | None = Field(
+        None, min_length=2, max_length=2, description="[first, last]: this analysis' own window inside [sample].years."
+    )
+    subgroup: str | None = Field(
+        None,
+        pattern=r"^(model|assignment|scope)=[a-z_]+$",
+        description="Only the treated councils with this registry value, e.g. model=council_company.",
+    )
 
     @model_validator(mode="after")
     def _title(self) -> AnalysisBase:
@@ -141,12 +152,18 @@ def _analysis_model(key: str) -> type[AnalysisBase]:
     from pydantic import create_model
 
     opts = methods.options_model(key)
-    return create_model(f"Analysis_{key}", __base__=AnalysisBase,
-                        method=(Literal[key], ...), options=(opts, Field(default_factory=opts)))
+    return create_model(
+        f"Analysis_{key}",
+        __base__=AnalysisBase,
+        method=(Literal[key], ...),
+        options=(opts, Field(default_factory=opts)),
+    )
 
 
-Analysis = Annotated[Union[tuple(_analysis_model(k) for k in methods.METHOD_KEYS)],  # type: ignore[misc]  # noqa: UP007
-                     Field(discriminator="method")]
+Analysis = Annotated[
+    Union[tuple(_analysis_model(k) for k in methods.METHOD_KEYS)],  # type: ignore[misc]  # noqa: UP007
+    Field(discriminator="method"),
+]
 
 
 class Power(_Model):
@@ -231,7 +248,9 @@ def _cross_checks(model: Plan, raw_options: list[dict[str, Any]], file: Path) ->
             raise fail(f"analysis[{i}].label", f"duplicate label {a.label!r}", "a label used by one analysis only")
         labels.add(a.label)
         if a.years and a.years[0] > a.years[1]:
-            raise fail(f"analysis[{i}].years", f"first year {a.years[0]} is after last year {a.years[1]}", "[first, last]")
+            raise fail(
+                f"analysis[{i}].years", f"first year {a.years[0]} is after last year {a.years[1]}", "[first, last]"
+            )
         if a.sensitivity is not None or a.pretrend_test:
             from evalkit import sensitivity
             from evalkit.errors import UsageError
@@ -253,8 +272,9 @@ def _plain_options(value: Any, key: str, file: Path) -> Any:
         raise EvalkitError(f"is {value}", file=file, column=key, expected="a finite number")
     if isinstance(value, (str, int, float, bool)):
         return value
-    raise EvalkitError(f"is a {type(value).__name__}", file=file, column=key,
-                       expected="a string, number, boolean, array or table")
+    raise EvalkitError(
+        f"is a {type(value).__name__}", file=file, column=key, expected="a string, number, boolean, array or table"
+    )
 
 
 # --------------------------------------------------------------------------- one line per error
@@ -267,8 +287,14 @@ def _join(prefix: str, key: str) -> str:
 
 
 def _type_name(value: Any) -> str:
-    for kind, name in ((bool, "a boolean"), (int, "an integer"), (float, "a float"), (str, "a string"),
-                       (dict, "a table"), (list, "an array")):
+    for kind, name in (
+        (bool, "a boolean"),
+        (int, "an integer"),
+        (float, "a float"),
+        (str, "a string"),
+        (dict, "a table"),
+        (list, "an array"),
+    ):
         if isinstance(value, kind):
             return name
     return f"a {type(value).__name__}"
@@ -307,8 +333,9 @@ def _one_error(exc: ValidationError, doc: dict[str, Any], file: Path) -> Evalkit
     """The first error, as one line naming the key and what was expected."""
     errors = exc.errors()
     # Report unknown sections first (as the old checker did), then the most specific problem.
-    errors.sort(key=lambda e: (not (e["type"] == "extra_forbidden" and len(e["loc"]) == 1),
-                               -len(_clean_loc(e["loc"], doc)[0])))
+    errors.sort(
+        key=lambda e: (not (e["type"] == "extra_forbidden" and len(e["loc"]) == 1), -len(_clean_loc(e["loc"], doc)[0]))
+    )
     e = errors[0]
     path, value = _clean_loc(e["loc"], doc)
     key, kind, ctx = _dotted(path), e["type"], e.get("ctx", {})
@@ -369,9 +396,15 @@ def _one_error(exc: ValidationError, doc: dict[str, Any], file: Path) -> Evalkit
     if kind == "finite_number":
         return err(f"is {value}", "a finite number")
     expected = {
-        "int_type": "an integer", "int_from_float": "an integer", "bool_type": "true or false",
-        "string_type": "a string", "float_type": "a number", "list_type": "an array",
-        "tuple_type": "an array", "dict_type": "a table", "model_type": "a table",
+        "int_type": "an integer",
+        "int_from_float": "an integer",
+        "bool_type": "true or false",
+        "string_type": "a string",
+        "float_type": "a number",
+        "list_type": "an array",
+        "tuple_type": "an array",
+        "dict_type": "a table",
+        "model_type": "a table",
         "model_attributes_type": "a table",
     }.get(kind)
     if expected:
@@ -433,10 +466,15 @@ def _allowed_keys(path: list[Any], doc: Any) -> list[str]:
 
 
 def _expected_for(path: list[Any]) -> str:
-    return {"name": "a name of lowercase letters, digits, '-' or '_'", "seed": "an integer seed",
-            "panel": "a path relative to the working directory", "label": "a unique label",
-            "outcome": "an outcome column name", "unit": "a unit code",
-            "first_year": "an integer year"}.get(str(path[-1]), "a value")
+    return {
+        "name": "a name of lowercase letters, digits, '-' or '_'",
+        "seed": "an integer seed",
+        "panel": "a path relative to the working directory",
+        "label": "a unique label",
+        "outcome": "an outcome column name",
+        "unit": "a unit code",
+        "first_year": "an integer year",
+    }.get(str(path[-1]), "a value")
 
 
 # --------------------------------------------------------------------------- [multiverse] values
@@ -461,8 +499,15 @@ CHOICES: dict[str, tuple[Any, ...] | None] = {
     "est_method": ("reg", "ipw", "dr"),
 }
 DEFAULTS: dict[str, Any] = {
-    "comparison": "never", "years": None, "boundaries": "aggregate", "kingston_richmond": "joint",
-    "northamptonshire": "in", "estimator": "cs", "covariates": [], "anticipation": 0, "est_method": "reg",
+    "comparison": "never",
+    "years": None,
+    "boundaries": "aggregate",
+    "kingston_richmond": "joint",
+    "northamptonshire": "in",
+    "estimator": "cs",
+    "covariates": [],
+    "anticipation": 0,
+    "est_method": "reg",
 }
 # Which choices each estimator uses (the others are "n/a" for it).
 USES: dict[str, set[str]] = {
@@ -474,8 +519,10 @@ USES: dict[str, set[str]] = {
 }
 # Comparison pools an estimator can use (imputation always uses every untreated council-year).
 POOLS: dict[str, tuple[str, ...]] = {
-    "cs": COMPARISONS, "sunab": ("never", "inadequate", "matched", "neighbours"),
-    "imputation": ("never",), "sdid": ("never", "inadequate", "matched", "neighbours"),
+    "cs": COMPARISONS,
+    "sunab": ("never", "inadequate", "matched", "neighbours"),
+    "imputation": ("never",),
+    "sdid": ("never", "inadequate", "matched", "neighbours"),
     "synth": COMPARISONS,
 }
 SAMPLE_DIMENSIONS = ("years", "boundaries", "kingston_richmond", "northamptonshire")
@@ -515,12 +562,16 @@ def validate_multiverse(table: Any, file: str) -> dict[str, Any]:
         for i, v in enumerate(values):
             key = f"dimensions.{name}[{i}]"
             if name == "years":
-                if not (isinstance(v, list) and len(v) == 2 and all(isinstance(y, int) and not isinstance(y, bool) for y in v)
-                        and v[0] < v[1]):
+                if not (
+                    isinstance(v, list)
+                    and len(v) == 2
+                    and all(isinstance(y, int) and not isinstance(y, bool) for y in v)
+                    and v[0] < v[1]
+                ):
                     raise fail(key, f"is {v!r}", "[first, last] years")
             elif name == "covariates":
                 if not (isinstance(v, list) and all(isinstance(c, str) for c in v)):
-                    raise fail(key, f"is {v!r}", "a list of panel columns, e.g. [] or [\"population_0_17\"]")
+                    raise fail(key, f"is {v!r}", 'a list of panel columns, e.g. [] or ["population_0_17"]')
             elif v not in allowed or isinstance(v, bool):
                 raise fail(key, f"unknown value {v!r}", "one of " + ", ".join(map(str, allowed)))
         if len({json.dumps(v) for v in values}) != len(values):
@@ -528,5 +579,3 @@ def validate_multiverse(table: Any, file: str) -> dict[str, Any]:
         out_dims[name] = list(values)
     out["dimensions"] = out_dims
     return out
-
-

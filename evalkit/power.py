@@ -42,12 +42,15 @@ def placebo_panel(panel: LongPanel, rng: np.random.Generator) -> tuple[LongPanel
     chosen = rng.choice(len(controls), size=len(cohorts), replace=False)
     mapping = {controls[i]: int(c) for i, c in zip(chosen, rng.permutation(cohorts))}
     data = panel.data.filter(pl.col("unit").is_in(controls)).with_columns(
-        pl.col("unit").replace_strict(mapping, default=0, return_dtype=pl.Int64).alias("cohort"))
+        pl.col("unit").replace_strict(mapping, default=0, return_dtype=pl.Int64).alias("cohort")
+    )
     d = ((data["cohort"] > 0) & (data["time"] >= data["cohort"])).cast(pl.Float64).to_numpy()
     return LongPanel(data, panel.outcome, panel.covariates), d
 
 
-def _interval(method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any]) -> tuple[float, float, float, str]:
+def _interval(
+    method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any]
+) -> tuple[float, float, float, str]:
     """(estimate, ci_low, ci_high, interval kind) of the analysis's headline estimate, default interval."""
     from evalkit import estimate as stage
     from evalkit.conclusions import headline, interval_kind
@@ -76,8 +79,16 @@ def mde(lo: np.ndarray, hi: np.ndarray, sign: int, power: float = POWER) -> floa
     return None
 
 
-def analysis_power(method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any], *,
-                   draws: int, seed: int, effects: list[float] | None) -> dict[str, Any]:
+def analysis_power(
+    method: str,
+    panel: LongPanel,
+    options: dict[str, Any],
+    inference: dict[str, Any],
+    *,
+    draws: int,
+    seed: int,
+    effects: list[float] | None,
+) -> dict[str, Any]:
     """Placebo draws for one analysis: the curve of rejection rate against effect and the MDE."""
     from evalkit.estimators.did_sim import with_outcome
 
@@ -94,7 +105,11 @@ def analysis_power(method: str, panel: LongPanel, options: dict[str, Any], infer
     est, lo, hi = est[ok], lo[ok], hi[ok]
     up, down = mde(lo, hi, 1), mde(lo, hi, -1)
     scale = max(abs(up or 0.0), abs(down or 0.0)) or float(np.nanmean(hi - lo))
-    grid = sorted(set(effects)) if effects else sorted({round(s * m * scale, 10) + 0.0 for m in EFFECT_MULTIPLES for s in (-1, 1)})
+    grid = (
+        sorted(set(effects))
+        if effects
+        else sorted({round(s * m * scale, 10) + 0.0 for m in EFFECT_MULTIPLES for s in (-1, 1)})
+    )
     # equivariance check: re-run the first draw with the largest effect actually added
     big = max(grid, key=abs) or scale
     p0, d0 = made[0]
@@ -108,26 +123,47 @@ def analysis_power(method: str, panel: LongPanel, options: dict[str, Any], infer
     else:  # re-run each effect on every draw
         curve = []
         for e in grid:
-            res = pmap(lambda j, e=e: _interval(method, with_outcome(made[j][0], made[j][0].data["y"].to_numpy()
-                                                                      + e * made[j][1]), options, infs[j]), range(draws))
+            res = pmap(
+                lambda j, e=e: _interval(
+                    method, with_outcome(made[j][0], made[j][0].data["y"].to_numpy() + e * made[j][1]), options, infs[j]
+                ),
+                range(draws),
+            )
             r_lo, r_hi = np.array([r[1] for r in res]), np.array([r[2] for r in res])
             keep = np.isfinite(r_lo) & np.isfinite(r_hi)
             curve.append({"effect": float(e), "rejection_rate": float(np.mean((r_lo[keep] > 0) | (r_hi[keep] < 0)))})
         up = next((c["effect"] for c in curve if c["effect"] > 0 and c["rejection_rate"] >= POWER), None)
-        down = next((c["effect"] for c in sorted(curve, key=lambda c: -c["effect"])
-                     if c["effect"] < 0 and c["rejection_rate"] >= POWER), None)
-    return {"draws": int(ok.sum()), "interval": kind, "size": rejection(lo, hi, 0.0), "mde_increase": up,
-            "mde_decrease": down, "power": POWER, "curve": curve, "equivariance_gap": float(gap),
-            "equivariant": equivariant, "placebo_estimate_sd": float(np.std(est, ddof=1)),
-            "n_treated": int(panel.data.filter(pl.col("cohort") > 0)["unit"].n_unique()),
-            "n_never_treated": int(panel.data.filter(pl.col("cohort") == 0)["unit"].n_unique())}
+        down = next(
+            (
+                c["effect"]
+                for c in sorted(curve, key=lambda c: -c["effect"])
+                if c["effect"] < 0 and c["rejection_rate"] >= POWER
+            ),
+            None,
+        )
+    return {
+        "draws": int(ok.sum()),
+        "interval": kind,
+        "size": rejection(lo, hi, 0.0),
+        "mde_increase": up,
+        "mde_decrease": down,
+        "power": POWER,
+        "curve": curve,
+        "equivariance_gap": float(gap),
+        "equivariant": equivariant,
+        "placebo_estimate_sd": float(np.std(est, ddof=1)),
+        "n_treated": int(panel.data.filter(pl.col("cohort") > 0)["unit"].n_unique()),
+        "n_never_treated": int(panel.data.filter(pl.col("cohort") == 0)["unit"].n_unique()),
+    }
 
 
 def settings(plan: dict[str, Any], draws: int | None = None, permutations: int | None = None) -> dict[str, Any]:
     section = dict(plan.get("power") or {})
-    out = {"draws": int(draws or section.get("draws") or DEFAULT_DRAWS),
-           "seed": int(section.get("seed", plan["inference"].get("seed", 0))),
-           "effects": [float(e) for e in section.get("effects") or []] or None}
+    out = {
+        "draws": int(draws or section.get("draws") or DEFAULT_DRAWS),
+        "seed": int(section.get("seed", plan["inference"].get("seed", 0))),
+        "effects": [float(e) for e in section.get("effects") or []] or None,
+    }
     if out["draws"] < 10:
         raise UsageError("power draws must be at least 10")
     if permutations:
@@ -135,9 +171,16 @@ def settings(plan: dict[str, Any], draws: int | None = None, permutations: int |
     return out
 
 
-def power_analysis(plan: dict[str, Any], panel: pl.DataFrame, sample: pl.DataFrame, panel_path: Path, *,
-                   draws: int | None = None, permutations: int | None = None,
-                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def power_analysis(
+    plan: dict[str, Any],
+    panel: pl.DataFrame,
+    sample: pl.DataFrame,
+    panel_path: Path,
+    *,
+    draws: int | None = None,
+    permutations: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Power of every primary analysis of the plan, with the plan's inference settings."""
     from evalkit.estimate import prepare_analysis
 
@@ -150,13 +193,27 @@ def power_analysis(plan: dict[str, Any], panel: pl.DataFrame, sample: pl.DataFra
         if progress:
             progress(f"power: {analysis['label']}")
         prep = prepare_analysis(panel, sample, plan, analysis, panel_path)
-        res = analysis_power(analysis["method"], prep["panel"], prep["options"], inference,
-                             draws=conf["draws"], seed=conf["seed"] + 1000 * k, effects=conf["effects"])
+        res = analysis_power(
+            analysis["method"],
+            prep["panel"],
+            prep["options"],
+            inference,
+            draws=conf["draws"],
+            seed=conf["seed"] + 1000 * k,
+            effects=conf["effects"],
+        )
         rows.append({"label": analysis["label"], "outcome": analysis["outcome"], "method": analysis["method"], **res})
-    return {"settings": {**conf, "alpha": inference.get("alpha"), "permutations": inference.get("permutations"),
-                         "power": POWER, "design": "placebo adoptions: the treated councils' cohort sizes given "
-                         "to randomly drawn never-treated councils, a constant effect added"},
-            "analyses": rows}
+    return {
+        "settings": {
+            **conf,
+            "alpha": inference.get("alpha"),
+            "permutations": inference.get("permutations"),
+            "power": POWER,
+            "design": "placebo adoptions: the treated councils' cohort sizes given "
+            "to randomly drawn never-treated councils, a constant effect added",
+        },
+        "analyses": rows,
+    }
 
 
 def mde_by_label(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -164,11 +221,28 @@ def mde_by_label(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def curve_frame(doc: dict[str, Any]) -> pl.DataFrame:
-    rows = [{"label": a["label"], "outcome": a["outcome"], "effect": c["effect"], "rejection_rate": c["rejection_rate"],
-             "draws": a["draws"], "mde_increase": a["mde_increase"], "mde_decrease": a["mde_decrease"]}
-            for a in doc["analyses"] for c in a["curve"]]
-    schema = {"label": pl.Utf8, "outcome": pl.Utf8, "effect": pl.Float64, "rejection_rate": pl.Float64,
-              "draws": pl.Int64, "mde_increase": pl.Float64, "mde_decrease": pl.Float64}
+    rows = [
+        {
+            "label": a["label"],
+            "outcome": a["outcome"],
+            "effect": c["effect"],
+            "rejection_rate": c["rejection_rate"],
+            "draws": a["draws"],
+            "mde_increase": a["mde_increase"],
+            "mde_decrease": a["mde_decrease"],
+        }
+        for a in doc["analyses"]
+        for c in a["curve"]
+    ]
+    schema = {
+        "label": pl.Utf8,
+        "outcome": pl.Utf8,
+        "effect": pl.Float64,
+        "rejection_rate": pl.Float64,
+        "draws": pl.Int64,
+        "mde_increase": pl.Float64,
+        "mde_decrease": pl.Float64,
+    }
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 

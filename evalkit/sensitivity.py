@@ -57,8 +57,11 @@ def check_spec(spec: dict[str, Any]) -> dict[str, Any]:
     values = spec.get(key, list(DEFAULT_MBAR) if method == "rm" else None)
     if values is None:
         raise ValueError("method 'sd' needs m = [...] (bounds on the change in slope, in outcome units per period)")
-    if not isinstance(values, list) or not values or any(
-            isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 for v in values):
+    if (
+        not isinstance(values, list)
+        or not values
+        or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 for v in values)
+    ):
         raise ValueError(f"{key} must be a non-empty list of numbers >= 0")
     target = spec.get("target", "first")
     if target not in TARGETS:
@@ -75,10 +78,14 @@ def check_method(method: str, options: dict[str, Any], what: str) -> dict[str, A
     m = methods.get(method)
     if not m.event_study:
         with_es = ", ".join(k for k, v in methods.METHODS.items() if v.event_study)
-        raise UsageError(f"{what} needs an event study: {m.event_study_hint or f'method {method!r} has none; use {with_es}'}")
+        raise UsageError(
+            f"{what} needs an event study: {m.event_study_hint or f'method {method!r} has none; use {with_es}'}"
+        )
     if "base_period" in m.option_names():
         if options.get("base_period", "universal") != "universal":
-            raise UsageError(f"{what} needs event-study coefficients relative to e = -1: base_period must be 'universal'")
+            raise UsageError(
+                f"{what} needs event-study coefficients relative to e = -1: base_period must be 'universal'"
+            )
         return {**options, "base_period": "universal"}
     return dict(options)
 
@@ -91,8 +98,9 @@ def add_rows(result: Results, *, sensitivity: dict[str, Any] | None, pretrend: b
     if pretrend:
         test = honest.pretrend_test(result)
         result.diagnostics["pretrend"] = {"test": "Wald chi-squared, pre-period event-study coefficients = 0", **test}
-        rows.append({"name": "pretrend", "aggregation": "pretrend", "estimate": test["statistic"],
-                     "p_value": test["p_value"]})
+        rows.append(
+            {"name": "pretrend", "aggregation": "pretrend", "estimate": test["statistic"], "p_value": test["p_value"]}
+        )
     if sensitivity:
         spec = check_spec(sensitivity)
         rows += _sensitivity_rows(result, spec, alpha)
@@ -110,24 +118,44 @@ def _sensitivity_rows(result: Results, spec: dict[str, Any], alpha: float) -> li
         values = spec["mbar"]
         table = honest.relative_magnitude_sensitivity(es, values, target=target, alpha=alpha)
         breakdown = honest.rm_breakdown(es, target=target, alpha=alpha)
-        key, details = "mbar", {"test": "ARP conditional least-favourable hybrid, kappa = alpha/10",
-                                "grid_points": 1000, "breakdown_search": "bisection on [0, 10], step 0.001"}
+        key, details = (
+            "mbar",
+            {
+                "test": "ARP conditional least-favourable hybrid, kappa = alpha/10",
+                "grid_points": 1000,
+                "breakdown_search": "bisection on [0, 10], step 0.001",
+            },
+        )
     else:
         values = spec["m"]
         table = honest.smoothness_sensitivity(es, values, target=target, alpha=alpha)
         breakdown = honest.sd_breakdown(es, target=target, alpha=alpha)
         key, details = "m", {"interval": "optimal fixed-length (FLCI)", "breakdown_search": "bisection, relative 1e-3"}
-    largest_pre_step = max(abs(b - a) for a, b in zip([*es.betahat[: es.num_pre]], [*es.betahat[1: es.num_pre], 0.0]))
+    largest_pre_step = max(abs(b - a) for a, b in zip([*es.betahat[: es.num_pre]], [*es.betahat[1 : es.num_pre], 0.0]))
     result.extra["sensitivity"] = table.with_columns(pl.lit(target).alias("target"))
     result.diagnostics["sensitivity"] = {
-        "method": method, "target": target, "alpha": alpha, key: values, "breakdown": breakdown,
-        "num_pre_periods": es.num_pre, "num_post_periods": es.num_post, "event_times": list(es.event_times),
-        "largest_pre_period_step": float(largest_pre_step), **details,
+        "method": method,
+        "target": target,
+        "alpha": alpha,
+        key: values,
+        "breakdown": breakdown,
+        "num_pre_periods": es.num_pre,
+        "num_post_periods": es.num_post,
+        "event_times": list(es.event_times),
+        "largest_pre_period_step": float(largest_pre_step),
+        **details,
     }
     prefix = f"honest:{method}"
     rows = [{"name": f"{prefix}:original", "aggregation": "honest", "estimate": est, "ci_low": lo, "ci_high": hi}]
     for r in table.iter_rows(named=True):
-        rows.append({"name": f"{prefix}:{key}={label(r['m'])}", "aggregation": "honest", "estimate": est,
-                     "ci_low": r["ci_low"], "ci_high": r["ci_high"]})
+        rows.append(
+            {
+                "name": f"{prefix}:{key}={label(r['m'])}",
+                "aggregation": "honest",
+                "estimate": est,
+                "ci_low": r["ci_low"],
+                "ci_high": r["ci_high"],
+            }
+        )
     rows.append({"name": f"{prefix}:breakdown", "aggregation": "honest_breakdown", "estimate": breakdown})
     return rows

@@ -25,7 +25,7 @@ import polars as pl
 
 from evalkit.errors import EvalkitError
 
-ROW = "__row"        # the file row a tidy row came from (kept by parsers during ingest only)
+ROW = "__row"  # the file row a tidy row came from (kept by parsers during ingest only)
 COLUMN = "__column"  # the published column it came from
 
 
@@ -56,6 +56,7 @@ POPULATION_BAND = Range(50, 2_000_000, integer=False, what="a council's child po
 @dataclass(frozen=True)
 class RateCheck:
     """rate ~= 10,000 x count / population, within the rounding of a published whole-number rate."""
+
     rate: str
     count: str
     population: str
@@ -64,10 +65,10 @@ class RateCheck:
 
 @dataclass(frozen=True)
 class Source:
-    first_year: int                      # the earliest year label the publication can carry
+    first_year: int  # the earliest year label the publication can carry
     populations: frozenset[str] = frozenset()
     rate_checks: tuple[RateCheck, ...] = ()
-    year_lag: int = 0                    # year labels may run this far past the current year
+    year_lag: int = 0  # year labels may run this far past the current year
     keys: tuple[str, ...] = ("year", "la_code", "gss_code", "measure", "file")
     notes: str = ""
 
@@ -91,8 +92,15 @@ def last_plausible_year(source: Source, today: dt.date | None = None) -> int:
     return (today or dt.date.today()).year + source.year_lag
 
 
-def _fail(frame: pl.DataFrame, mask: pl.Series, message: str, expected: str, column: str | None = None,
-          *, fixed_column: bool = False) -> None:
+def _fail(
+    frame: pl.DataFrame,
+    mask: pl.Series,
+    message: str,
+    expected: str,
+    column: str | None = None,
+    *,
+    fixed_column: bool = False,
+) -> None:
     """Raise for the first row in `mask`; the column is the row's published value column unless fixed."""
     if not mask.any():
         return
@@ -102,8 +110,13 @@ def _fail(frame: pl.DataFrame, mask: pl.Series, message: str, expected: str, col
     row = r.get(ROW)
     col = column if fixed_column else (r.get(COLUMN) or column)
     where = f"{r.get('la_code')} {r.get('year')} {r.get('measure')}"
-    raise EvalkitError(f"{message} ({where})", file=r.get("file"), row=int(row) if row is not None else None,
-                       column=col, expected=expected)
+    raise EvalkitError(
+        f"{message} ({where})",
+        file=r.get("file"),
+        row=int(row) if row is not None else None,
+        column=col,
+        expected=expected,
+    )
 
 
 def _value_text(v: float | None) -> str:
@@ -112,8 +125,9 @@ def _value_text(v: float | None) -> str:
     return str(int(v)) if float(v).is_integer() else repr(float(v))
 
 
-def check_measures(frame: pl.DataFrame, source: str, *, known: KnownCodes | None = None,
-                   today: dt.date | None = None) -> None:
+def check_measures(
+    frame: pl.DataFrame, source: str, *, known: KnownCodes | None = None, today: dt.date | None = None
+) -> None:
     """Raise one EvalkitError for the first implausible row of one source's tidy measures."""
     rules = SOURCES.get(source)
     if rules is None or frame.height == 0 or "measure" not in frame.columns:
@@ -127,8 +141,14 @@ def check_measures(frame: pl.DataFrame, source: str, *, known: KnownCodes | None
     bad = (years < rules.first_year) | (years > last)
     if bad.any():
         idx = int(bad.arg_true()[0])
-        _fail(frame, bad, f"year {years[idx]} is not a year this publication can cover",
-              f"a year from {rules.first_year} to {last}", "time_period", fixed_column=True)
+        _fail(
+            frame,
+            bad,
+            f"year {years[idx]} is not a year this publication can cover",
+            f"a year from {rules.first_year} to {last}",
+            "time_period",
+            fixed_column=True,
+        )
     value = frame["value"]
     has = value.is_not_null()
     for unit, rng in UNITS.items():
@@ -148,8 +168,12 @@ def check_measures(frame: pl.DataFrame, source: str, *, known: KnownCodes | None
         clash = distinct.select(pl.struct(list(rules.keys)).is_duplicated()).to_series()
         if clash.any():
             first = distinct.filter(clash).sort(ROW, nulls_last=True)
-            _fail(first, pl.Series([True] + [False] * (first.height - 1)),
-                  "a second, different value for the same council-year", "one row per council-year and measure")
+            _fail(
+                first,
+                pl.Series([True] + [False] * (first.height - 1)),
+                "a second, different value for the same council-year",
+                "one row per council-year and measure",
+            )
 
 
 def _range(frame: pl.DataFrame, mask: pl.Series, rng: Range) -> None:
@@ -173,22 +197,34 @@ def _rates(frame: pl.DataFrame, check: RateCheck) -> None:
     part = {}
     for role, measure in (("rate", check.rate), ("count", check.count), ("population", check.population)):
         part[role] = frame.filter(pl.col("measure") == measure).select(
-            *keys, pl.col("value").alias(role), *( [pl.col(ROW), pl.col(COLUMN), pl.col("measure")] if role == "rate" else []))
+            *keys,
+            pl.col("value").alias(role),
+            *([pl.col(ROW), pl.col(COLUMN), pl.col("measure")] if role == "rate" else []),
+        )
     joined = part["rate"].join(part["count"], on=keys, how="inner").join(part["population"], on=keys, how="inner")
-    joined = joined.filter(pl.col("rate").is_not_null() & pl.col("count").is_not_null()
-                           & pl.col("population").is_not_null() & (pl.col("population") > 0))
+    joined = joined.filter(
+        pl.col("rate").is_not_null()
+        & pl.col("count").is_not_null()
+        & pl.col("population").is_not_null()
+        & (pl.col("population") > 0)
+    )
     if joined.height == 0:
         return
     implied = joined["count"] / joined["population"] * 10_000
     bad = (joined["rate"] - implied).abs() > check.tolerance + 0.005 * implied
     if bad.any():
         idx = int(bad.arg_true()[0])
-        _fail(joined, bad, f"rate {_value_text(joined['rate'][idx])} does not match count {_value_text(joined['count'][idx])}"
-              f" / population {_value_text(joined['population'][idx])} (= {implied[idx]:.1f})",
-              f"the rate per 10,000 implied by the count and population, within {check.tolerance:g} for rounding")
+        _fail(
+            joined,
+            bad,
+            f"rate {_value_text(joined['rate'][idx])} does not match count {_value_text(joined['count'][idx])}"
+            f" / population {_value_text(joined['population'][idx])} (= {implied[idx]:.1f})",
+            f"the rate per 10,000 implied by the count and population, within {check.tolerance:g} for rounding",
+        )
 
 
 # --- LA codes known for the year -------------------------------------------------------------------
+
 
 @dataclass
 class KnownCodes:
@@ -198,8 +234,9 @@ class KnownCodes:
     the sources' different year labels); filler rows (no value, a marker) of a code that exists at
     some time are allowed, as the files carry them for councils before creation or after abolition.
     """
-    first: dict[str, int]                  # code -> first year it may carry values
-    last: dict[str, int]                   # code -> last year
+
+    first: dict[str, int]  # code -> first year it may carry values
+    last: dict[str, int]  # code -> last year
     pairs: set[tuple[str, str]] = field(default_factory=set)
     source: str = ""
 
@@ -230,8 +267,14 @@ class KnownCodes:
         single = codes.is_not_null() & ~codes.str.contains("/").fill_null(False)
         known = codes.is_in(list(self.first))
         unknown = single & ~known
-        _fail(frame, unknown, f"LA code {codes.filter(unknown).head(1).to_list()[0] if unknown.any() else ''} is not a council"
-              f" DfE lists", f"a DfE LA code in {self.source}", "old_la_code", fixed_column=True)
+        _fail(
+            frame,
+            unknown,
+            f"LA code {codes.filter(unknown).head(1).to_list()[0] if unknown.any() else ''} is not a council DfE lists",
+            f"a DfE LA code in {self.source}",
+            "old_la_code",
+            fixed_column=True,
+        )
         first = codes.replace_strict(self.first, default=None, return_dtype=pl.Int64)
         last = codes.replace_strict(self.last, default=None, return_dtype=pl.Int64)
         valued = frame["value"].is_not_null() & single
@@ -240,19 +283,31 @@ class KnownCodes:
         bad = early | late
         if bad.any():
             idx = int(bad.arg_true()[0])
-            _fail(frame, bad, f"LA code {codes[idx]} did not exist in {frame['year'][idx]}",
-                  f"a council in existence that year (per {self.source})", "old_la_code", fixed_column=True)
+            _fail(
+                frame,
+                bad,
+                f"LA code {codes[idx]} did not exist in {frame['year'][idx]}",
+                f"a council in existence that year (per {self.source})",
+                "old_la_code",
+                fixed_column=True,
+            )
         if "gss_code" in frame.columns and self.pairs:
             gss = frame["gss_code"]
             paired = single & gss.is_not_null() & gss.str.starts_with("E").fill_null(False)
             if paired.any():
-                combo = (codes + "|" + gss)
+                combo = codes + "|" + gss
                 allowed = [f"{c}|{g}" for c, g in self.pairs]
                 mismatch = paired & ~combo.is_in(allowed).fill_null(False)
                 if mismatch.any():
                     idx = int(mismatch.arg_true()[0])
-                    _fail(frame, mismatch, f"LA code {codes[idx]} is paired with area code {gss[idx]}, which is another council's",
-                          f"the GSS code DfE lists for {codes[idx]}", "new_la_code", fixed_column=True)
+                    _fail(
+                        frame,
+                        mismatch,
+                        f"LA code {codes[idx]} is paired with area code {gss[idx]}, which is another council's",
+                        f"the GSS code DfE lists for {codes[idx]}",
+                        "new_la_code",
+                        fixed_column=True,
+                    )
 
 
 def known_codes_from(tables: Mapping[str, pl.DataFrame], *, synthetic_demo: bool) -> KnownCodes | None:
@@ -267,8 +322,12 @@ def known_codes_from(tables: Mapping[str, pl.DataFrame], *, synthetic_demo: bool
         from evalkit.demo import dgp
 
         councils = dgp._councils()  # the fictional council list the demo files are drawn from
-        return KnownCodes({c: 0 for c in councils["la_code"]}, {c: 9999 for c in councils["la_code"]},
-                          set(zip(councils["la_code"], councils["gss_code"])), "the demo's fictional councils")
+        return KnownCodes(
+            {c: 0 for c in councils["la_code"]},
+            {c: 9999 for c in councils["la_code"]},
+            set(zip(councils["la_code"], councils["gss_code"])),
+            "the demo's fictional councils",
+        )
     return packaged_codes()
 
 
@@ -291,5 +350,17 @@ def strip_row_columns(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.drop([c for c in (ROW, COLUMN) if c in frame.columns])
 
 
-__all__ = ["SOURCES", "UNITS", "Source", "RateCheck", "Range", "check_measures", "KnownCodes", "known_codes_from",
-           "packaged_codes", "strip_row_columns", "ROW", "COLUMN"]
+__all__ = [
+    "SOURCES",
+    "UNITS",
+    "Source",
+    "RateCheck",
+    "Range",
+    "check_measures",
+    "KnownCodes",
+    "known_codes_from",
+    "packaged_codes",
+    "strip_row_columns",
+    "ROW",
+    "COLUMN",
+]

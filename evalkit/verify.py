@@ -18,7 +18,14 @@ from evalkit.errors import EvalkitError
 from evalkit.io import sha256_bytes
 from evalkit.meaning import same_meaning
 
-COMPARED_FILES = ("results.json", "results.parquet", "report.html", "report.md", "multiverse.json", "multiverse.parquet")
+COMPARED_FILES = (
+    "results.json",
+    "results.parquet",
+    "report.html",
+    "report.md",
+    "multiverse.json",
+    "multiverse.parquet",
+)
 MAX_JSON_DIFFS = 10
 MAX_DIFF_LINES = 24
 
@@ -67,8 +74,9 @@ def _text_diff(name: str, a: bytes, b: bytes) -> str:
         ta, tb = a.decode("utf-8"), b.decode("utf-8")
     except UnicodeDecodeError:
         return _binary_diff(name, a, b)
-    lines = list(difflib.unified_diff(ta.splitlines(), tb.splitlines(), f"recorded/{name}", f"rerun/{name}",
-                                      n=1, lineterm=""))
+    lines = list(
+        difflib.unified_diff(ta.splitlines(), tb.splitlines(), f"recorded/{name}", f"rerun/{name}", n=1, lineterm="")
+    )
     if not lines:  # only line endings or a trailing newline differ
         return f"{name}: differs only in line endings or trailing whitespace; {_binary_diff(name, a, b, prefix=False)}"
     shown = [ln if len(ln) <= 200 else ln[:199] + "…" for ln in lines[:MAX_DIFF_LINES]]
@@ -77,8 +85,7 @@ def _text_diff(name: str, a: bytes, b: bytes) -> str:
 
 
 def _binary_diff(name: str, a: bytes, b: bytes, prefix: bool = True) -> str:
-    text = (f"recorded {len(a)} bytes sha256 {sha256_bytes(a)}, "
-            f"rerun {len(b)} bytes sha256 {sha256_bytes(b)}")
+    text = f"recorded {len(a)} bytes sha256 {sha256_bytes(a)}, rerun {len(b)} bytes sha256 {sha256_bytes(b)}"
     return f"{name}: bytes differ: {text}" if prefix else text
 
 
@@ -121,8 +128,9 @@ def _compared_names(recorded_dir: Path, rerun_dir: Path) -> list[str]:
     names = set(COMPARED_FILES)
     for d in (recorded_dir, rerun_dir):
         names |= {p.name for p in d.glob("fig-*.svg")}
-    return sorted(names, key=lambda n: (n not in COMPARED_FILES,
-                                        COMPARED_FILES.index(n) if n in COMPARED_FILES else 0, n))
+    return sorted(
+        names, key=lambda n: (n not in COMPARED_FILES, COMPARED_FILES.index(n) if n in COMPARED_FILES else 0, n)
+    )
 
 
 def compare_dirs(recorded_dir: Path, rerun_dir: Path, notes: list[str] | None = None) -> list[str]:
@@ -160,12 +168,16 @@ def verify(report_dir: Path, rerun: Callable[[Path], Path], notes: list[str] | N
     """
     report_dir = Path(report_dir)
     if not (report_dir / "results.json").is_file():
-        raise EvalkitError("no results.json in the report folder; nothing to verify", file=report_dir,
-                           expected="a folder written by `evalkit estimate`")
+        raise EvalkitError(
+            "no results.json in the report folder; nothing to verify",
+            file=report_dir,
+            expected="a folder written by `evalkit estimate`",
+        )
     fresh = Path(rerun(report_dir))
     if fresh.resolve() == report_dir.resolve():
-        raise EvalkitError("the rerun wrote into the report folder itself", file=report_dir,
-                           expected="a fresh temporary directory")
+        raise EvalkitError(
+            "the rerun wrote into the report folder itself", file=report_dir, expected="a fresh temporary directory"
+        )
     if not fresh.is_dir():
         raise EvalkitError("the rerun did not produce a directory", file=fresh)
     return compare_dirs(report_dir, fresh, notes)
@@ -192,11 +204,17 @@ def recompute(doc: dict[str, Any], plan_path: Path | None) -> tuple[Any, list[st
     if plan_path is None:
         ref = doc.get("plan_file")
         if not isinstance(ref, str) or not ref:
-            raise EvalkitError("results.json does not name its plan file", file="results.json", column="plan_file",
-                               expected="give the plan with `evalkit verify --plan PLAN`")
+            raise EvalkitError(
+                "results.json does not name its plan file",
+                file="results.json",
+                column="plan_file",
+                expected="give the plan with `evalkit verify --plan PLAN`",
+            )
         plan_path = resolve_reference(ref)
     if not Path(plan_path).is_file():
-        raise EvalkitError("plan file not found", file=plan_path, expected="the plan the results were made from (--plan)")
+        raise EvalkitError(
+            "plan file not found", file=plan_path, expected="the plan the results were made from (--plan)"
+        )
     loaded = open_plan(plan_path, allow_deviations=True)
     now = {"plan_sha256": loaded.sha256, "lock": loaded.lock, "deviations": loaded.deviations, "plan": loaded.plan}
     out: list[str] = []
@@ -204,8 +222,12 @@ def recompute(doc: dict[str, Any], plan_path: Path | None) -> tuple[Any, list[st
         said = doc.get(key)
         if key == "deviations":
             said = said or []
-        if json.loads(json.dumps(said, sort_keys=True, default=str)) != json.loads(json.dumps(now[key], sort_keys=True, default=str)):
-            out.append(f"results.json {key}: the report says {_short(said)}, the plan and its lock now give {_short(now[key])}")
+        if json.loads(json.dumps(said, sort_keys=True, default=str)) != json.loads(
+            json.dumps(now[key], sort_keys=True, default=str)
+        ):
+            out.append(
+                f"results.json {key}: the report says {_short(said)}, the plan and its lock now give {_short(now[key])}"
+            )
     for item in (doc.get("provenance") or {}).get("inputs", []) or []:
         path = item.get("path") if isinstance(item, dict) else None
         if not isinstance(path, str):
@@ -217,19 +239,28 @@ def recompute(doc: dict[str, Any], plan_path: Path | None) -> tuple[Any, list[st
     return loaded, out
 
 
-
 def read_results(report_dir: Path) -> dict[str, Any]:
     """results.json of a report folder; a missing, truncated or non-object file is one line."""
     path = Path(report_dir) / "results.json"
     if not path.is_file():
-        raise EvalkitError("no results.json in the report folder; nothing to verify", file=report_dir,
-                           expected="a folder written by `evalkit estimate`")
+        raise EvalkitError(
+            "no results.json in the report folder; nothing to verify",
+            file=report_dir,
+            expected="a folder written by `evalkit estimate`",
+        )
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EvalkitError(f"results.json is not readable JSON ({type(exc).__name__}: truncated or edited?)",
-                           file=path, expected="results.json as written by `evalkit estimate`") from None
+        raise EvalkitError(
+            f"results.json is not readable JSON ({type(exc).__name__}: truncated or edited?)",
+            file=path,
+            expected="results.json as written by `evalkit estimate`",
+        ) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("plan"), dict):
-        raise EvalkitError("results.json does not hold a results document", file=path, column="plan",
-                           expected="results.json as written by `evalkit estimate`")
+        raise EvalkitError(
+            "results.json does not hold a results document",
+            file=path,
+            column="plan",
+            expected="results.json as written by `evalkit estimate`",
+        )
     return doc

@@ -17,7 +17,9 @@ __all__ = ["ENV", "REFERENCE", "REPO", "SHARED", "VALIDATION", "evalkit_cmd", "n
 def evalkit_cmd(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     """Run the installed console script as a user would (fresh process, real exit status)."""
     exe = Path(sys.executable).parent / "evalkit"
-    proc = subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+    proc = subprocess.run(
+        [str(exe), *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"evalkit {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     return proc

@@ -21,24 +21,24 @@ ALLOWED: dict[str, set[str]] = {
     "parallel": {"evalkit", "errors"},
     "locking": {"evalkit", "errors"},
     "generations": {"evalkit", "errors", "io"},
-    "cache": {"evalkit", "errors", "io"},   # finished analyses keyed by their exact inputs
-    "estimators": BASE,                      # know nothing of councils, plans or files
-    "methods": BASE | {"estimators"},        # the registry: which estimator, which options
-    "sources": BASE,                         # one parser per publication; no panel logic
+    "cache": {"evalkit", "errors", "io"},  # finished analyses keyed by their exact inputs
+    "estimators": BASE,  # know nothing of councils, plans or files
+    "methods": BASE | {"estimators"},  # the registry: which estimator, which options
+    "sources": BASE,  # one parser per publication; no panel logic
     "fetch": BASE,
     "releases": BASE | {"fetch"},
     "validation": BASE | {"demo"},
     "ingest": BASE | {"sources", "fetch", "releases", "validation", "demo"},  # demo: the demo's own LA list
-    "panel": BASE | {"sources", "estimators"},    # estimators: numeric primitives (the logit)
+    "panel": BASE | {"sources", "estimators"},  # estimators: numeric primitives (the logit)
     "demo": BASE | {"sources"},
-    "conclusions": BASE | {"estimators"},    # few-treated and pre-trend rules read estimator rows
+    "conclusions": BASE | {"estimators"},  # few-treated and pre-trend rules read estimator rows
     "sensitivity": BASE | {"estimators", "methods"},  # event-study checks shared by plans and the CLI
     "plan_schema": BASE | {"methods", "sensitivity"},
     "plan": BASE | {"methods", "plan_schema", "sensitivity"},
-    "estimate": BASE | {"estimators", "methods", "plan", "plan_schema", "conclusions", "panel", "sources",
-                        "sensitivity", "cache"},
+    "estimate": BASE
+    | {"estimators", "methods", "plan", "plan_schema", "conclusions", "panel", "sources", "sensitivity", "cache"},
     "report": BASE | {"estimators", "methods", "conclusions"},
-    "meaning": {"evalkit"},                  # what a difference in results means (verify)
+    "meaning": {"evalkit"},  # what a difference in results means (verify)
     "verify": BASE | {"meaning", "plan"},
 }
 
@@ -87,7 +87,9 @@ def test_stages_import_downwards_only() -> None:
             else:
                 ok = layer in allowed
             if not ok:
-                bad.append(f"{rel}:{line} imports {target} ({own} may import: {', '.join(sorted(allowed or {'all but cli'}))})")
+                bad.append(
+                    f"{rel}:{line} imports {target} ({own} may import: {', '.join(sorted(allowed or {'all but cli'}))})"
+                )
     assert not bad, "imports against the stage order (see docs/ARCHITECTURE.md):\n" + "\n".join(bad)
 
 

@@ -7,28 +7,79 @@ from evalkit.estimators.pretrend import wald_pretrend
 from evalkit.report.render import build_blocks, render_markdown
 
 
-def _analysis(label, estimate, lo, hi, *, primary=False, outcome="cla_rate_per_10000", ri=None, pre=(), pre_se=0.5,
-              ri_pretrend_p=None, accounting=None):
+def _analysis(
+    label,
+    estimate,
+    lo,
+    hi,
+    *,
+    primary=False,
+    outcome="cla_rate_per_10000",
+    ri=None,
+    pre=(),
+    pre_se=0.5,
+    ri_pretrend_p=None,
+    accounting=None,
+):
     """A results document: headline row (analytic), optional randomisation row marked default, pre-period
     event-study rows with a diagonal covariance (so the Wald test is known in closed form)."""
-    rows = [{"name": "simple", "aggregation": "simple", "event_time": None, "estimate": estimate, "ci_low": lo,
-             "ci_high": hi, "interval": "analytic", "default": ri is None}]
+    rows = [
+        {
+            "name": "simple",
+            "aggregation": "simple",
+            "event_time": None,
+            "estimate": estimate,
+            "ci_low": lo,
+            "ci_high": hi,
+            "interval": "analytic",
+            "default": ri is None,
+        }
+    ]
     if ri:
-        rows.append({"name": "simple:randomisation", "aggregation": "randomisation", "event_time": None,
-                     "estimate": estimate, "ci_low": ri[0], "ci_high": ri[1], "interval": "randomization", "default": True})
+        rows.append(
+            {
+                "name": "simple:randomisation",
+                "aggregation": "randomisation",
+                "event_time": None,
+                "estimate": estimate,
+                "ci_low": ri[0],
+                "ci_high": ri[1],
+                "interval": "randomization",
+                "default": True,
+            }
+        )
     events = list(range(-len(pre), 0))
     for e, b in zip(events, pre):
-        rows.append({"name": f"dynamic:e={e}", "aggregation": "dynamic", "event_time": e, "estimate": b,
-                     "ci_low": b - 1.96 * pre_se, "ci_high": b + 1.96 * pre_se})
+        rows.append(
+            {
+                "name": f"dynamic:e={e}",
+                "aggregation": "dynamic",
+                "event_time": e,
+                "estimate": b,
+                "ci_low": b - 1.96 * pre_se,
+                "ci_high": b + 1.96 * pre_se,
+            }
+        )
     vcov = [{"event_time": e, **{f"e={f}": (pre_se**2 if e == f else 0.0) for f in events}} for e in events]
     inference = {}
     if ri_pretrend_p is not None:
-        inference = {"default_interval": {"interval": "randomization", "n_treated_units": 11},
-                     "randomisation": {"pretrend": {"statistic": 1.0, "p_value": ri_pretrend_p, "test": "permutation"}}}
+        inference = {
+            "default_interval": {"interval": "randomization", "n_treated_units": 11},
+            "randomisation": {"pretrend": {"statistic": 1.0, "p_value": ri_pretrend_p, "test": "permutation"}},
+        }
     diagnostics = {"treated_units": accounting} if accounting else {}
-    return {"label": label, "title": "Children looked after: test", "primary": primary,
-            "results": {"outcome": outcome, "estimates": rows, "extra": {"vcov_dynamic": vcov},
-                        "inference": inference, "diagnostics": diagnostics}}
+    return {
+        "label": label,
+        "title": "Children looked after: test",
+        "primary": primary,
+        "results": {
+            "outcome": outcome,
+            "estimates": rows,
+            "extra": {"vcov_dynamic": vcov},
+            "inference": inference,
+            "diagnostics": diagnostics,
+        },
+    }
 
 
 def test_interval_including_zero_is_no_detectable_effect() -> None:
@@ -95,8 +146,14 @@ def test_mde_beside_the_verdict() -> None:
 
 def test_in_brief_and_the_answer_quote_the_same_interval() -> None:
     analyses = [_analysis("a", -1.0, -2.0, -0.5, primary=True, ri=(-2.5, 0.4)), _analysis("b", -0.5, -3, 1)]
-    doc = {"title": "t", "name": "t", "analyses": analyses, "provenance": {}, "conclusions": conclude(analyses),
-           "plan": {"inference": {"alpha": 0.05}}}
+    doc = {
+        "title": "t",
+        "name": "t",
+        "analyses": analyses,
+        "provenance": {},
+        "conclusions": conclude(analyses),
+        "plan": {"inference": {"alpha": 0.05}},
+    }
     md = render_markdown(doc, build_blocks(doc)[0])
     brief = [line for line in md.splitlines() if line.startswith("**In brief:**")]
     answer = [line for line in md.splitlines() if line.lower().startswith("- **children looked after")]

@@ -19,11 +19,14 @@ def test_real_terms_in_base_year_prices(tmp_path: Path) -> None:
     assert info["base_year"] == 2016 and len(info["sha256"]) == 64
 
 
-@pytest.mark.parametrize("body,needle", [
-    ("financial_year,index\n2015-17,80\n", "row 2"),
-    ("financial_year,index\n2015-16,-3\n", "positive"),
-    ("year,value\n2015,3\n", "expected columns"),
-])
+@pytest.mark.parametrize(
+    "body,needle",
+    [
+        ("financial_year,index\n2015-17,80\n", "row 2"),
+        ("financial_year,index\n2015-16,-3\n", "positive"),
+        ("year,value\n2015,3\n", "expected columns"),
+    ],
+)
 def test_bad_deflator_is_one_line(tmp_path: Path, body: str, needle: str) -> None:
     f = tmp_path / "deflator.csv"
     f.write_text(body)
@@ -54,9 +57,11 @@ def test_ons_ybgb_financial_year_average_matches_sources_md() -> None:
 def test_ons_layout_quarters_months_and_annual_rows(tmp_path: Path) -> None:
     """Annual rows are ignored; a quarter missing from the file is built from its three months."""
     f = tmp_path / "series.csv"
-    f.write_text('"Title","Test index"\n"CDID","ABCD"\n"Release date","01-02-2025"\n"Important notes",\n'
-                 '"2023","50"\n"2023 Q2","100"\n"2023 Q3","104"\n"2023 Q4","108"\n'
-                 '"2024 JAN","110"\n"2024 FEB","112"\n"2024 MAR","114"\n"2024 APR","120"\n')
+    f.write_text(
+        '"Title","Test index"\n"CDID","ABCD"\n"Release date","01-02-2025"\n"Important notes",\n'
+        '"2023","50"\n"2023 Q2","100"\n"2023 Q3","104"\n"2023 Q4","108"\n'
+        '"2024 JAN","110"\n"2024 FEB","112"\n"2024 MAR","114"\n"2024 APR","120"\n'
+    )
     index, info = read_deflator(f)
     assert dict(index.iter_rows()) == {2024: pytest.approx((100 + 104 + 108 + 112) / 4)}
     assert info["release_date"] == "2025-02-01" and info["series"] == "ABCD"
@@ -66,12 +71,21 @@ def test_ons_layout_quarters_months_and_annual_rows(tmp_path: Path) -> None:
 
 def test_every_money_column_gets_a_real_twin_with_the_base_recorded(tmp_path: Path) -> None:
     need_reference()
-    panel = pl.DataFrame({"year": pl.Series([2024, 2025], dtype=pl.Int32), "spend_csc_total": [1000.0, 1000.0],
-                          "spend_cla_per_cla": [50.0, 60.0], "spend_csc_total_marker": [None, None]})
+    panel = pl.DataFrame(
+        {
+            "year": pl.Series([2024, 2025], dtype=pl.Int32),
+            "spend_csc_total": [1000.0, 1000.0],
+            "spend_cla_per_cla": [50.0, 60.0],
+            "spend_csc_total_marker": [None, None],
+        }
+    )
     out, info = add_real_terms(panel, REFERENCE / YBGB, base=2025)
     # FY 2023-24 = mean(2023 Q2..Q4, 2024 Q1) of YBGB; computed by hand from the file's rows
-    rows = {r.split(",")[0].strip('"'): float(r.split(",")[1].strip().strip('"'))
-            for r in (REFERENCE / YBGB).read_text().splitlines() if " Q" in r.split(",")[0]}
+    rows = {
+        r.split(",")[0].strip('"'): float(r.split(",")[1].strip().strip('"'))
+        for r in (REFERENCE / YBGB).read_text().splitlines()
+        if " Q" in r.split(",")[0]
+    }
     fy24 = (rows["2023 Q2"] + rows["2023 Q3"] + rows["2023 Q4"] + rows["2024 Q1"]) / 4
     fy25 = (rows["2024 Q2"] + rows["2024 Q3"] + rows["2024 Q4"] + rows["2025 Q1"]) / 4
     assert out["spend_csc_total_real"].to_list() == pytest.approx([1000 * fy25 / fy24, 1000.0], abs=1e-3)

@@ -15,10 +15,16 @@ from evalkit.estimators.data import make_panel
 def _rate_panel(seed: int):
     data = dgp.generate(seed)
     wide = data.cla.filter(pl.col("measure").is_in(["cla_at_31_march", "population_0_17_cla_denominator"])).pivot(
-        on="measure", index=["la_code", "year"], values="value")
-    cohorts = data.registry.select("la_code", pl.col("go_live").map_elements(dgp._first_year, return_dtype=pl.Int64).alias("cohort"))
-    frame = (wide.with_columns((pl.col("cla_at_31_march") / pl.col("population_0_17_cla_denominator") * 1e4).alias("rate"))
-             .join(cohorts, on="la_code", how="left").with_columns(pl.col("cohort").fill_null(0)))
+        on="measure", index=["la_code", "year"], values="value"
+    )
+    cohorts = data.registry.select(
+        "la_code", pl.col("go_live").map_elements(dgp._first_year, return_dtype=pl.Int64).alias("cohort")
+    )
+    frame = (
+        wide.with_columns((pl.col("cla_at_31_march") / pl.col("population_0_17_cla_denominator") * 1e4).alias("rate"))
+        .join(cohorts, on="la_code", how="left")
+        .with_columns(pl.col("cohort").fill_null(0))
+    )
     complete = frame.group_by("la_code").agg(pl.col("rate").is_not_null().all().alias("ok")).filter("ok")["la_code"]
     frame = frame.filter(pl.col("la_code").is_in(complete.implode()))
     return make_panel(frame, unit="la_code", time="year", outcome="rate", cohort="cohort")

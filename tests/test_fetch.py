@@ -112,7 +112,9 @@ def test_catalogue_hashes_and_sizes_match_the_reference_files():
         assert file.is_file(), f"{src.path} is catalogued but not in the reference folder"
         assert file.stat().st_size == src.bytes, src.path
         assert sha256_file(file) == src.sha256, src.path
-    published = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.name not in NOT_PUBLICATIONS}
+    published = {
+        p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() and p.name not in NOT_PUBLICATIONS
+    }
     assert published == {s.path for s in sources}, "the reference folder and the catalogue list different files"
 
 
@@ -224,7 +226,9 @@ def test_corrupted_bytes_raise_sha256_error_and_leave_nothing(server, tmp_path):
     with pytest.raises(EvalkitError) as info:
         fetch(dest, server, only=[rel])
     text = str(info.value)
-    actual = hashlib.sha256(b"".join([bytes([(server.root / rel).read_bytes()[0] ^ 0xFF]), (server.root / rel).read_bytes()[1:]])).hexdigest()
+    actual = hashlib.sha256(
+        b"".join([bytes([(server.root / rel).read_bytes()[0] ^ 0xFF]), (server.root / rel).read_bytes()[1:]])
+    ).hexdigest()
     assert rel in text and src.sha256 in text and actual in text
     assert "\n" not in text
     assert not (dest / rel).exists()

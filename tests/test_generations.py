@@ -73,7 +73,7 @@ def test_undescribed_file_is_refused(demo_copy: Path, tmp_path: Path) -> None:
         read_processed(out)
 
 
-@pytest.mark.parametrize("content", [b"", b"{\"outputs\": ", b"[]", b'{"outputs": {}}'])
+@pytest.mark.parametrize("content", [b"", b'{"outputs": ', b"[]", b'{"outputs": {}}'])
 def test_truncated_or_inconsistent_manifest_is_one_line(demo_copy: Path, tmp_path: Path, content: bytes) -> None:
     out = tmp_path / "processed"
     ingest(demo_copy, out)

@@ -15,7 +15,9 @@ from tests.conftest import need_reference
 YEARS = range(2010, 2020)
 
 
-def panel(units: dict[str, tuple], treated: dict[str, int] | None = None, other: set[str] = frozenset()) -> pl.DataFrame:
+def panel(
+    units: dict[str, tuple], treated: dict[str, int] | None = None, other: set[str] = frozenset()
+) -> pl.DataFrame:
     """units: code -> (cla_rate, spend_per_child), constant over years; treated: code -> cohort."""
     treated = treated or {}
     rows = []
@@ -23,8 +25,17 @@ def panel(units: dict[str, tuple], treated: dict[str, int] | None = None, other:
         g = treated.get(code, 0)
         role = "treated" if g else ("other_intervention" if code in other else "comparison")
         for year in YEARS:
-            rows.append({"unit_code": code, "year": year, "cohort": g, "ever_treated": int(g > 0), "registry_roles": role,
-                         "cla_rate_per_10000": float(cla), "spend_csc_per_child": float(spend)})
+            rows.append(
+                {
+                    "unit_code": code,
+                    "year": year,
+                    "cohort": g,
+                    "ever_treated": int(g > 0),
+                    "registry_roles": role,
+                    "cla_rate_per_10000": float(cla),
+                    "spend_csc_per_child": float(spend),
+                }
+            )
     return pl.DataFrame(rows)
 
 
@@ -64,12 +75,22 @@ def test_caliper_drops_far_matches():
 
 
 def test_propensity_ranks_identical_candidate_first():
-    units = {"T1": (50, 500), "T2": (75, 690), "T3": (65, 600), **CANDIDATES, "G": (65, 600), "H": (40, 450), "I": (55, 580)}
+    units = {
+        "T1": (50, 500),
+        "T2": (75, 690),
+        "T3": (65, 600),
+        **CANDIDATES,
+        "G": (65, 600),
+        "H": (40, 450),
+        "I": (55, 580),
+    }
     frame = panel(units, {"T1": 2015, "T2": 2016, "T3": 2016})
     info: dict = {}
     matches, _ = matching.nearest_neighbours(frame, k=3, method="propensity", info=info)
     assert comparators(matches, "T3")[0] == "G"
-    assert matches.filter(pl.col("treated_unit") == "T3", pl.col("rank") == 1)["distance"][0] == pytest.approx(0.0, abs=1e-9)
+    assert matches.filter(pl.col("treated_unit") == "T3", pl.col("rank") == 1)["distance"][0] == pytest.approx(
+        0.0, abs=1e-9
+    )
     assert set(matches["method"]) == {"propensity"}
     assert set(info["propensity"]) == {"ridge", "separation_fallback"}
     # caliper "auto" = 0.2 x SD of the logit score; only defined for propensity
@@ -91,33 +112,51 @@ def test_propensity_separation_falls_back_to_ridge():
 
 def sn_table() -> pl.DataFrame:
     rows = []
-    order_2025 = ["372", "999", "373", "894", "370", "941", "384"]   # 372 treated, 999 absent, 373 other intervention
+    order_2025 = ["372", "999", "373", "894", "370", "941", "384"]  # 372 treated, 999 absent, 373 other intervention
     order_2021 = ["384", "370", "894", "372", "373"]
     for model, order in (("2025", order_2025), ("2021", order_2021)):
-        rows += [{"model": model, "la_code": "371", "neighbour_code": c, "rank": r, "closeness": "close"}
-                 for r, c in enumerate(order, start=1)]
+        rows += [
+            {"model": model, "la_code": "371", "neighbour_code": c, "rank": r, "closeness": "close"}
+            for r, c in enumerate(order, start=1)
+        ]
     rows.append({"model": "2021", "la_code": "372", "neighbour_code": "370", "rank": 1, "closeness": "close"})
     return pl.DataFrame(rows, schema_overrides={"rank": pl.Int8})
 
 
-SN_UNITS = {"371": (50, 500), "372": (52, 510), "373": (49, 499), "370": (60, 650), "384": (30, 350),
-            "894": (80, 700), "928": (45, 560), "380": (51, 502)}
+SN_UNITS = {
+    "371": (50, 500),
+    "372": (52, 510),
+    "373": (49, 499),
+    "370": (60, 650),
+    "384": (30, 350),
+    "894": (80, 700),
+    "928": (45, 560),
+    "380": (51, 502),
+}
 
 
 def test_statistical_neighbours_rank_order_and_skips():
     frame = panel(SN_UNITS, {"371": 2015, "372": 2016}, other={"373"})
     info: dict = {}
-    matches, _ = matching.nearest_neighbours(frame, k=10, method="statistical_neighbours", neighbours=sn_table(), info=info)
+    matches, _ = matching.nearest_neighbours(
+        frame, k=10, method="statistical_neighbours", neighbours=sn_table(), info=info
+    )
     # 372 treated, 999 absent and 373 (other intervention) skipped; 941 is part of harmonised unit 928
     assert comparators(matches, "371") == ["894", "370", "928", "384"]
     assert matches.filter(pl.col("treated_unit") == "371").sort("rank")["distance"].to_list() == [4.0, 5.0, 6.0, 7.0]
-    assert info["sn_model_used"] == {"371": "2025", "372": "2021"}   # 372 has no 2025 row: falls back
+    assert info["sn_model_used"] == {"371": "2025", "372": "2021"}  # 372 has no 2025 row: falls back
     assert comparators(matches, "372") == ["370"]
-    top2, _ = matching.nearest_neighbours(frame, k=2, method="statistical_neighbours", neighbours=sn_table(), sn_model="2021")
+    top2, _ = matching.nearest_neighbours(
+        frame, k=2, method="statistical_neighbours", neighbours=sn_table(), sn_model="2021"
+    )
     assert comparators(top2, "371") == ["384", "370"]
-    no_repl, _ = matching.nearest_neighbours(frame, k=2, replacement=False, method="statistical_neighbours", neighbours=sn_table(), sn_model="2021")
+    no_repl, _ = matching.nearest_neighbours(
+        frame, k=2, replacement=False, method="statistical_neighbours", neighbours=sn_table(), sn_model="2021"
+    )
     assert comparators(no_repl, "371") == ["384", "370"] and comparators(no_repl, "372") == []
-    capped, _ = matching.nearest_neighbours(frame, k=10, caliper=5, method="statistical_neighbours", neighbours=sn_table())
+    capped, _ = matching.nearest_neighbours(
+        frame, k=10, caliper=5, method="statistical_neighbours", neighbours=sn_table()
+    )
     assert comparators(capped, "371") == ["894", "370"]
 
 
@@ -163,7 +202,9 @@ def test_real_doncaster_gets_published_neighbours(tmp_path: Path):
     model = summary["options"]["sn_model_used"]["371"]
     from evalkit.generations import current_dir
 
-    sn = pl.read_parquet(current_dir(tmp_path) / "statistical_neighbours.parquet").filter(pl.col("la_code") == "371", pl.col("model") == model)
+    sn = pl.read_parquet(current_dir(tmp_path) / "statistical_neighbours.parquet").filter(
+        pl.col("la_code") == "371", pl.col("model") == model
+    )
     published = sn.sort("rank")["neighbour_code"].to_list()
     assert set(picked) <= set(published)
     # in the published rank order

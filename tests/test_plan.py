@@ -74,43 +74,52 @@ def test_good_plan_gets_defaults(tmp_path: Path) -> None:
     assert plan["sample"]["exclude_units"] == []
     assert plan["sample"]["treated"] == [{"unit": "E1", "first_year": 2016}]
     assert plan["data"]["expected_sha256"] == {}
-    assert plan["analysis"][1] == {"label": "a_twfe", "title": "a_twfe", "outcome": "y", "method": "twfe",
-                                   "primary": False, "options": {}}
+    assert plan["analysis"][1] == {
+        "label": "a_twfe",
+        "title": "a_twfe",
+        "outcome": "y",
+        "method": "twfe",
+        "primary": False,
+        "options": {},
+    }
     assert plan["report"] == {"limitations": []}
 
 
 @pytest.mark.parametrize(
     ("old", "new", "column", "fragment"),
     [
-        ('seed = 1', 'seed = "1"', "inference.seed", "an integer"),
-        ('seed = 1', 'seed = true', "inference.seed", "an integer"),
-        ('seed = 1', 'seed = 1\nalpha = 2', "inference.alpha", "between 0 and 1"),
-        ('seed = 1', 'seed = 1\nbootstrap = -1', "inference.bootstrap", ">= 0"),
+        ("seed = 1", 'seed = "1"', "inference.seed", "an integer"),
+        ("seed = 1", "seed = true", "inference.seed", "an integer"),
+        ("seed = 1", "seed = 1\nalpha = 2", "inference.alpha", "between 0 and 1"),
+        ("seed = 1", "seed = 1\nbootstrap = -1", "inference.bootstrap", ">= 0"),
         ('method = "cs"', 'method = "did"', "analysis[0].method", "twfe, cs, sunab"),
-        ('method = "cs"', 'method = 3', "analysis[0].method", "a string"),
-        ('primary = true', 'primary = "yes"', "analysis[0].primary", "true or false"),
-        ('primary = true', 'primary = true\ncolour = "red"', "analysis[0].colour", "unknown key"),
-        ('synthetic_demo = true', 'synthetic_demo = true\nauthor = "x"', "plan.author", "unknown key"),
+        ('method = "cs"', "method = 3", "analysis[0].method", "a string"),
+        ("primary = true", 'primary = "yes"', "analysis[0].primary", "true or false"),
+        ("primary = true", 'primary = true\ncolour = "red"', "analysis[0].colour", "unknown key"),
+        ("synthetic_demo = true", 'synthetic_demo = true\nauthor = "x"', "plan.author", "unknown key"),
         ('name = "demo"', 'name = "Demo Plan"', "plan.name", "lowercase"),
-        ('name = "demo"\n', '', "plan.name", "missing required key"),
-        ('years = [2011, 2024]', 'years = [2011]', "sample.years", "[first, last]"),
-        ('years = [2011, 2024]', 'years = [2024, 2011]', "sample.years", "after last year"),
-        ('years = [2011, 2024]', 'years = [2011, "2024"]', "sample.years[1]", "an integer"),
-        ('first_year = 2016', 'first_year = "2016"', "sample.treated[0].first_year", "an integer"),
-        ('first_year = 2016 }', 'first_year = 2016, model = "trust" }', "sample.treated[0].model", "unknown key"),
-        ('[sample]', '[sample]\ndonors = "everyone"', "sample.donors", "never_treated"),
+        ('name = "demo"\n', "", "plan.name", "missing required key"),
+        ("years = [2011, 2024]", "years = [2011]", "sample.years", "[first, last]"),
+        ("years = [2011, 2024]", "years = [2024, 2011]", "sample.years", "after last year"),
+        ("years = [2011, 2024]", 'years = [2011, "2024"]', "sample.years[1]", "an integer"),
+        ("first_year = 2016", 'first_year = "2016"', "sample.treated[0].first_year", "an integer"),
+        ("first_year = 2016 }", 'first_year = 2016, model = "trust" }', "sample.treated[0].model", "unknown key"),
+        ("[sample]", '[sample]\ndonors = "everyone"', "sample.donors", "never_treated"),
         ('label = "a_twfe"', 'label = "a_cs"', "analysis[1].label", "duplicate"),
         ('options = { control = "never" }', 'options = "never"', "analysis[0].options", "a table"),
         ('panel = "data/processed/panel.parquet"', 'panel = "/abs/panel.parquet"', "data.panel", "relative"),
-        ('control = "never"', 'control = 2024-01-01', "analysis[0].options.control", "one of never or notyet"),
+        ('control = "never"', "control = 2024-01-01", "analysis[0].options.control", "one of never or notyet"),
         ('control = "never"', 'control = "last"', "analysis[0].options.control", "one of never or notyet"),
         ('control = "never"', 'control = "never", min_e = nan', "analysis[0].options.min_e", "finite"),
         ('control = "never"', 'control = "never", contol = "x"', "analysis[0].options.contol", "unknown key"),
         ('control = "never"', 'control = "never", anticipation = -1', "analysis[0].options.anticipation", ">= 0"),
         ('control = "never"', 'control = "never", min_e = "3"', "analysis[0].options.min_e", "a number"),
-        ('panel = "data/processed/panel.parquet"',
-         'panel = "p.parquet"\nexpected_sha256 = { "p.parquet" = "abc" }',
-         'data.expected_sha256["p.parquet"]', "64 lowercase"),
+        (
+            'panel = "data/processed/panel.parquet"',
+            'panel = "p.parquet"\nexpected_sha256 = { "p.parquet" = "abc" }',
+            'data.expected_sha256["p.parquet"]',
+            "64 lowercase",
+        ),
     ],
 )
 def test_invalid_values_name_the_key(tmp_path: Path, old: str, new: str, column: str, fragment: str) -> None:
@@ -125,7 +134,7 @@ def test_missing_section(tmp_path: Path, section: str) -> None:
     text = GOOD
     start = text.index(f"[{section}]")
     end = text.index("\n[", start + 1)
-    err = error_of(tmp_path, text[:start] + text[end + 1:])
+    err = error_of(tmp_path, text[:start] + text[end + 1 :])
     assert err.column == section
     assert f"missing section [{section}]" in str(err)
 
@@ -133,7 +142,7 @@ def test_missing_section(tmp_path: Path, section: str) -> None:
 def test_missing_analysis_and_unknown_section(tmp_path: Path) -> None:
     err = error_of(tmp_path, GOOD[: GOOD.index("[[analysis]]")])
     assert err.column == "analysis"
-    err = error_of(tmp_path, GOOD + '\n[extras]\nx = 1\n')
+    err = error_of(tmp_path, GOOD + "\n[extras]\nx = 1\n")
     assert err.column == "extras" and "unknown section" in str(err)
     err = error_of(tmp_path, GOOD.replace("[[analysis]]", "[analysis]", 1).split("[[analysis]]")[0])
     assert err.column == "analysis" and "[[analysis]]" in str(err)
@@ -211,8 +220,7 @@ def test_deviations_paths_are_sorted_naturally() -> None:
     current["x"]["a"] = [1, 2]
     current["analysis"].append({"label": "new"})
     devs = deviations(locked, current)
-    assert [d["field"] for d in devs] == [
-        "analysis[2].label", "analysis[10].options.k", "analysis[11]", "x.a"]
+    assert [d["field"] for d in devs] == ["analysis[2].label", "analysis[10].options.k", "analysis[11]", "x.a"]
     assert devs[1]["change"] == "added" and devs[1]["locked"] is None
     assert devs[2]["change"] == "added" and devs[2]["current"] == {"label": "new"}
     assert deviations(locked, locked) == []
@@ -223,6 +231,5 @@ def test_check_inputs(tmp_path: Path) -> None:
     plan = {"data": {"expected_sha256": {"p.parquet": "0" * 64}}}
     with pytest.raises(EvalkitError, match="sha256 is"):
         check_inputs(plan, tmp_path)
-    plan["data"]["expected_sha256"]["p.parquet"] = (
-        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    plan["data"]["expected_sha256"]["p.parquet"] = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     check_inputs(plan, tmp_path)

@@ -25,14 +25,38 @@ def panel_csv(tmp_path_factory) -> Path:
 
 
 def _run(panel_csv: Path, *extra: str, check: bool = True):
-    return evalkit_cmd("estimate", "--panel", str(panel_csv), "--unit", "unit", "--time", "time", "--outcome", "y",
-                       "--cohort", "cohort", *extra, cwd=panel_csv.parent, check=check)
+    return evalkit_cmd(
+        "estimate",
+        "--panel",
+        str(panel_csv),
+        "--unit",
+        "unit",
+        "--time",
+        "time",
+        "--outcome",
+        "y",
+        "--cohort",
+        "cohort",
+        *extra,
+        cwd=panel_csv.parent,
+        check=check,
+    )
 
 
 def test_rm_rows_and_pretrend_row(panel_csv: Path) -> None:
     out = panel_csv.parent / "rm.json"
-    _run(panel_csv, "--method", "sunab", "--sensitivity", "rm", "--mbar", "0.5,1,1.5,2", "--pretrend-test",
-         "--json", str(out))
+    _run(
+        panel_csv,
+        "--method",
+        "sunab",
+        "--sensitivity",
+        "rm",
+        "--mbar",
+        "0.5,1,1.5,2",
+        "--pretrend-test",
+        "--json",
+        str(out),
+    )
     doc = json.loads(out.read_text())
     rows = {r["name"]: r for r in doc["estimates"]}
     for name in ("honest:rm:mbar=0.5", "honest:rm:mbar=1", "honest:rm:mbar=1.5", "honest:rm:mbar=2"):
@@ -49,8 +73,19 @@ def test_rm_rows_and_pretrend_row(panel_csv: Path) -> None:
 
 def test_sd_rows_cs_average(panel_csv: Path) -> None:
     out = panel_csv.parent / "sd.json"
-    _run(panel_csv, "--method", "cs", "--sensitivity", "sd", "--m", "0,0.05", "--sensitivity-target", "average",
-         "--json", str(out))
+    _run(
+        panel_csv,
+        "--method",
+        "cs",
+        "--sensitivity",
+        "sd",
+        "--m",
+        "0,0.05",
+        "--sensitivity-target",
+        "average",
+        "--json",
+        str(out),
+    )
     doc = json.loads(out.read_text())
     rows = {r["name"]: r for r in doc["estimates"]}
     assert {"honest:sd:m=0", "honest:sd:m=0.05", "honest:sd:breakdown", "honest:sd:original"} <= set(rows)
@@ -58,18 +93,21 @@ def test_sd_rows_cs_average(panel_csv: Path) -> None:
     assert doc["options"]["base_period"] == "universal"
 
 
-@pytest.mark.parametrize(("args", "fragment"), [
-    (("--method", "synth", "--sensitivity", "rm"), "needs an event study"),
-    (("--method", "twfe", "--sensitivity", "rm"), "twfe_es"),
-    (("--method", "imputation", "--pretrend-test"), "no pre-period"),
-    (("--method", "cs", "--sensitivity", "sd"), "needs m"),
-    (("--method", "cs", "--sensitivity", "rm", "--m", "1"), "--m goes with --sensitivity sd"),
-    (("--method", "cs", "--mbar", "1"), "--mbar needs --sensitivity"),
-    (("--method", "cs", "--sensitivity", "rm", "--mbar", "a,b"), "comma-separated"),
-    (("--method", "cs", "--sensitivity", "rm", "--mbar", "-1"), ">= 0"),
-    (("--method", "cs", "--sensitivity", "rm", "--sensitivity-target", "last"), "'first', 'average'"),
-    (("--method", "cs", "--sensitivity", "xx"), "'rm', 'sd'"),
-])
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("--method", "synth", "--sensitivity", "rm"), "needs an event study"),
+        (("--method", "twfe", "--sensitivity", "rm"), "twfe_es"),
+        (("--method", "imputation", "--pretrend-test"), "no pre-period"),
+        (("--method", "cs", "--sensitivity", "sd"), "needs m"),
+        (("--method", "cs", "--sensitivity", "rm", "--m", "1"), "--m goes with --sensitivity sd"),
+        (("--method", "cs", "--mbar", "1"), "--mbar needs --sensitivity"),
+        (("--method", "cs", "--sensitivity", "rm", "--mbar", "a,b"), "comma-separated"),
+        (("--method", "cs", "--sensitivity", "rm", "--mbar", "-1"), ">= 0"),
+        (("--method", "cs", "--sensitivity", "rm", "--sensitivity-target", "last"), "'first', 'average'"),
+        (("--method", "cs", "--sensitivity", "xx"), "'rm', 'sd'"),
+    ],
+)
 def test_refused_in_one_line_exit_2(panel_csv: Path, args: tuple[str, ...], fragment: str) -> None:
     proc = _run(panel_csv, *args, check=False)
     assert proc.returncode == 2, proc.stderr
@@ -93,20 +131,26 @@ def test_plan_sensitivity_normalised(tmp_path: Path) -> None:
     assert "sensitivity" not in plan["analysis"][1]  # absent stays absent: older plans validate unchanged
 
 
-@pytest.mark.parametrize(("extra", "method", "fragment"), [
-    ('sensitivity = { method = "rm", m = [1] }', "cs", "'m' does not apply"),
-    ('sensitivity = { method = "sd" }', "cs", "needs m"),
-    ('sensitivity = { method = "rm", target = "last" }', "cs", "target"),
-    ('sensitivity = { method = "rm", mbar = [-1] }', "cs", ">= 0"),
-    ('sensitivity = { method = "xx" }', "cs", "method must be"),
-    ('sensitivity = { method = "rm", level = 1 }', "cs", "unknown key"),
-    ('sensitivity = { method = "rm" }\noptions = {}', "synth", "needs an event study"),  # synth has no `control`
-    ('pretrend_test = true\noptions = {}', "imputation", "no pre-period"),
-    ('sensitivity = { method = "rm" }\noptions = { base_period = "varying" }', "cs", "universal"),
-])
+@pytest.mark.parametrize(
+    ("extra", "method", "fragment"),
+    [
+        ('sensitivity = { method = "rm", m = [1] }', "cs", "'m' does not apply"),
+        ('sensitivity = { method = "sd" }', "cs", "needs m"),
+        ('sensitivity = { method = "rm", target = "last" }', "cs", "target"),
+        ('sensitivity = { method = "rm", mbar = [-1] }', "cs", ">= 0"),
+        ('sensitivity = { method = "xx" }', "cs", "method must be"),
+        ('sensitivity = { method = "rm", level = 1 }', "cs", "unknown key"),
+        ('sensitivity = { method = "rm" }\noptions = {}', "synth", "needs an event study"),  # synth has no `control`
+        ("pretrend_test = true\noptions = {}", "imputation", "no pre-period"),
+        ('sensitivity = { method = "rm" }\noptions = { base_period = "varying" }', "cs", "universal"),
+    ],
+)
 def test_plan_sensitivity_refused_naming_the_key(tmp_path: Path, extra: str, method: str, fragment: str) -> None:
-    text = _plan(tmp_path, extra, method).read_text().replace('options = { control = "never" }\n', "", 1) \
-        if "options =" in extra else _plan(tmp_path, extra, method).read_text()
+    text = (
+        _plan(tmp_path, extra, method).read_text().replace('options = { control = "never" }\n', "", 1)
+        if "options =" in extra
+        else _plan(tmp_path, extra, method).read_text()
+    )
     (tmp_path / "plan.toml").write_text(text, encoding="utf-8")
     with pytest.raises(EvalkitError) as info:
         load_plan(tmp_path / "plan.toml")

@@ -26,9 +26,16 @@ def test_no_hard_coded_data_paths() -> None:
 
 def test_env_var_moves_the_shared_folder(tmp_path) -> None:
     code = "from tests.shared_data import SHARED, REFERENCE; print(SHARED); print(REFERENCE)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
-                         env={"PATH": "", ENV: str(tmp_path)}).stdout.splitlines()
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "", ENV: str(tmp_path)},
+    ).stdout.splitlines()
     assert out == [str(tmp_path), str(tmp_path / "reference")]
-    default = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
-                             env={"PATH": ""}).stdout.splitlines()
+    default = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True, env={"PATH": ""}
+    ).stdout.splitlines()
     assert default[0] == str(REPO.parent / "shared" / "data")

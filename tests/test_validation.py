@@ -20,7 +20,11 @@ CLA = "cla_number_and_rate_per_10k_children.csv"
 
 
 def _row(lines: list[bytes], year: bytes, code: bytes, kind: bytes) -> int:
-    return next(i for i, line in enumerate(lines) if line.startswith(year + b",") and b"," + code + b"," in line and kind in line)
+    return next(
+        i
+        for i, line in enumerate(lines)
+        if line.startswith(year + b",") and b"," + code + b"," in line and kind in line
+    )
 
 
 def test_release_comes_from_the_publisher_not_the_rows(tmp_path: Path) -> None:
@@ -42,7 +46,10 @@ def test_release_comes_from_the_publisher_not_the_rows(tmp_path: Path) -> None:
     out = tmp_path / "processed"
     manifest = ingest(src, out)
     releases = {f["file"]: f["release"] for f in manifest["files"] if f["source"] == "cla"}
-    assert releases == {"cla_number_and_rate_per_10k_children_2015.csv": 2015, "cla_number_and_rate_per_10k_children_2024.csv": 2024}
+    assert releases == {
+        "cla_number_and_rate_per_10k_children_2015.csv": 2015,
+        "cla_number_and_rate_per_10k_children_2024.csv": 2024,
+    }
     panel, _ = build_panel(out)
     row = panel.filter(pl.col("unit_code") == "008", pl.col("year") == 2024)
     assert row["cla_count"].to_list() == [754.0]
@@ -102,8 +109,20 @@ def test_rules_are_declared_for_every_measure_source() -> None:
 
 
 def test_identical_repeat_is_allowed_a_different_one_is_not() -> None:
-    base = {"source": "cla", "file": "f.csv", "year": 2020, "la_code": "371", "gss_code": "E08000017", "la_name": "D",
-            "measure": "cla_at_31_march", "value": 5.0, "marker": None, "unit": "count", "__row": 2, "__column": "n"}
+    base = {
+        "source": "cla",
+        "file": "f.csv",
+        "year": 2020,
+        "la_code": "371",
+        "gss_code": "E08000017",
+        "la_name": "D",
+        "measure": "cla_at_31_march",
+        "value": 5.0,
+        "marker": None,
+        "unit": "count",
+        "__row": 2,
+        "__column": "n",
+    }
     same = pl.DataFrame([base, {**base, "__row": 3}])
     validation.check_measures(same, "cla", known=None)
     different = pl.DataFrame([base, {**base, "__row": 3, "value": 6.0}])

@@ -12,8 +12,11 @@ from evalkit.errors import EvalkitError
 from evalkit.io import write_json, write_parquet
 from evalkit.verify import compare_dirs, json_differences, verify
 
-DOC = {"name": "demo", "analyses": [{"label": "a", "results": {"estimates": [{"estimate": 1.25, "se": 0.5}]}}],
-       "provenance": {"seeds": {"inference": 1}}}
+DOC = {
+    "name": "demo",
+    "analyses": [{"label": "a", "results": {"estimates": [{"estimate": 1.25, "se": 0.5}]}}],
+    "provenance": {"seeds": {"inference": 1}},
+}
 HTML = "<!DOCTYPE html>\n<html>\n<body>\n" + "".join(f"<p>line {i}</p>\n" for i in range(40)) + "</body>\n</html>\n"
 
 
@@ -29,10 +32,12 @@ def make_report(folder: Path) -> Path:
 
 def copier(source: Path, tmp_path: Path):
     """A rerun that copies `source` into a fresh folder (stands in for re-running the plan)."""
+
     def rerun(report_dir: Path) -> Path:
         fresh = tmp_path / "rerun"
         shutil.copytree(source, fresh)
         return fresh
+
     return rerun
 
 

@@ -47,15 +47,18 @@ def find_python(version: str) -> str | None:
         except (OSError, subprocess.TimeoutExpired):
             continue
         if ok:
-            return subprocess.run([exe, "-c", "import sys; print(sys.executable)"], capture_output=True, text=True,
-                                  check=True).stdout.strip()
+            return subprocess.run(
+                [exe, "-c", "import sys; print(sys.executable)"], capture_output=True, text=True, check=True
+            ).stdout.strip()
     return None
 
 
 def _run(cmd: list[str], **kw) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, **kw)
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, cmd))} exited {proc.returncode}:\n{proc.stdout[-2000:]}{proc.stderr[-4000:]}")
+        raise RuntimeError(
+            f"{' '.join(map(str, cmd))} exited {proc.returncode}:\n{proc.stdout[-2000:]}{proc.stderr[-4000:]}"
+        )
 
 
 def ensure_venv(version: str, python: str, uv: str) -> Path:
@@ -101,8 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     for version in args.versions.split(","):
         python = find_python(version)
         if python is None:
-            print(f"crossversion: skip Python {version}: not installed (install it, e.g. 'pyenv install {version}', "
-                  f"or put python{version} on PATH)")
+            print(
+                f"crossversion: skip Python {version}: not installed (install it, e.g. 'pyenv install {version}', "
+                f"or put python{version} on PATH)"
+            )
         else:
             found[version] = python
     if not found:
@@ -121,12 +126,16 @@ def main(argv: list[str] | None = None) -> int:
             except RuntimeError as exc:
                 print(f"crossversion: Python {version} ({python}) failed: {exc}", file=sys.stderr)
                 return 2
-            print(f"crossversion: Python {version} ({python}): venv {t1 - t0:.0f} s, demo {time.monotonic() - t1:.0f} s")
+            print(
+                f"crossversion: Python {version} ({python}): venv {t1 - t0:.0f} s, demo {time.monotonic() - t1:.0f} s"
+            )
 
         first, *others = reports
         names = compared_files(reports[first])
-        digests = {v: {n: hashlib.sha256((r / n).read_bytes()).hexdigest() if (r / n).is_file() else "missing"
-                       for n in names} for v, r in reports.items()}
+        digests = {
+            v: {n: hashlib.sha256((r / n).read_bytes()).hexdigest() if (r / n).is_file() else "missing" for n in names}
+            for v, r in reports.items()
+        }
         width = max(map(len, names))
         print(f"{'file':<{width}}  " + "  ".join(f"{v:<12}" for v in reports))
         for n in names:

@@ -22,9 +22,14 @@ OUT = Path(__file__).resolve().parents[1] / "evalkit" / "data" / "la_codes_known
 def main(source: str) -> None:
     frame = la_codes.parse(Path(source)).filter(~__import__("polars").col("is_joint"))
     rows = sorted(
-        (r["la_code"], r["gss_code"] or "", r["date_of_operation"].isoformat() if r["date_of_operation"] else "",
-         r["date_of_termination"].isoformat() if r["date_of_termination"] else "")
-        for r in frame.iter_rows(named=True) if r["la_code"]
+        (
+            r["la_code"],
+            r["gss_code"] or "",
+            r["date_of_operation"].isoformat() if r["date_of_operation"] else "",
+            r["date_of_termination"].isoformat() if r["date_of_termination"] else "",
+        )
+        for r in frame.iter_rows(named=True)
+        if r["la_code"]
     )
     head = [
         "# Derived by tools/derive_la_codes.py from DfE's LA reference list dfe_las.csv",

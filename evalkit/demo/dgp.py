@@ -36,26 +36,71 @@ import polars as pl
 
 SEED = 2024
 YEARS = list(range(2011, 2025))
-TRUE_CLA_EFFECT = -6.0        # children looked after per 10,000, from the first treated year on
-TRUE_SPEND_EFFECT = 0.0       # GBP per child: a known null
+TRUE_CLA_EFFECT = -6.0  # children looked after per 10,000, from the first treated year on
+TRUE_SPEND_EFFECT = 0.0  # GBP per child: a known null
 N_COUNCILS = 48
 N_TREATED = 8
 BANNER = "SYNTHETIC DEMO DATA"
 
 _STEMS = [
-    "Aldermoor", "Brackenfield", "Cawley Vale", "Dunmere", "Eastling", "Fallowmead", "Greyford",
-    "Hollinbury", "Ivelstone", "Juniper Heath", "Kestrelby", "Lanthorpe", "Marrowdale", "Nethercombe",
-    "Oakhurst Fen", "Pellbridge", "Quarrington", "Rookwell", "Saltmarsh Cross", "Thistlebury",
-    "Upper Wendle", "Varrowby", "Westerleigh Moor", "Yarncliffe", "Ambergate Vale", "Bellhaven",
-    "Corriston", "Dewbury", "Elmsworth", "Foxcombe", "Glenholt", "Harrowmere", "Ironbridge Fields",
-    "Jessamy", "Kingsmere Downs", "Larkholm", "Millcaster", "Northwold", "Otterhay", "Pennock",
-    "Redmarley Cross", "Stonebeck", "Tarrowfield", "Ullesworth", "Vennford", "Whinmoor", "Yeldham Vale",
+    "Aldermoor",
+    "Brackenfield",
+    "Cawley Vale",
+    "Dunmere",
+    "Eastling",
+    "Fallowmead",
+    "Greyford",
+    "Hollinbury",
+    "Ivelstone",
+    "Juniper Heath",
+    "Kestrelby",
+    "Lanthorpe",
+    "Marrowdale",
+    "Nethercombe",
+    "Oakhurst Fen",
+    "Pellbridge",
+    "Quarrington",
+    "Rookwell",
+    "Saltmarsh Cross",
+    "Thistlebury",
+    "Upper Wendle",
+    "Varrowby",
+    "Westerleigh Moor",
+    "Yarncliffe",
+    "Ambergate Vale",
+    "Bellhaven",
+    "Corriston",
+    "Dewbury",
+    "Elmsworth",
+    "Foxcombe",
+    "Glenholt",
+    "Harrowmere",
+    "Ironbridge Fields",
+    "Jessamy",
+    "Kingsmere Downs",
+    "Larkholm",
+    "Millcaster",
+    "Northwold",
+    "Otterhay",
+    "Pennock",
+    "Redmarley Cross",
+    "Stonebeck",
+    "Tarrowfield",
+    "Ullesworth",
+    "Vennford",
+    "Whinmoor",
+    "Yeldham Vale",
     "Demo Isles",
 ]
 _REGIONS = [
-    ("E12000001", "North East"), ("E12000002", "North West"), ("E12000003", "Yorkshire and The Humber"),
-    ("E12000004", "East Midlands"), ("E12000005", "West Midlands"), ("E12000006", "East of England"),
-    ("E12000008", "South East"), ("E12000009", "South West"),
+    ("E12000001", "North East"),
+    ("E12000002", "North West"),
+    ("E12000003", "Yorkshire and The Humber"),
+    ("E12000004", "East Midlands"),
+    ("E12000005", "West Midlands"),
+    ("E12000006", "East of England"),
+    ("E12000008", "South East"),
+    ("E12000009", "South West"),
 ]
 _GRADES = ["outstanding", "good", "requires_improvement", "inadequate"]
 _BODY_KINDS = [("independent_trust", "Children's Services Trust"), ("council_company", "Children First Ltd")]
@@ -63,13 +108,15 @@ _BODY_KINDS = [("independent_trust", "Children's Services Trust"), ("council_com
 
 @dataclass(frozen=True)
 class DemoData:
-    councils: pl.DataFrame    # la_code, gss_code, la_name, region_code, region_name, small
-    cla: pl.DataFrame         # MEASURES rows: cla_at_31_march, cla_starting, cla_ceasing, cla_rate_per_10000, population_0_17_cla_denominator
+    councils: pl.DataFrame  # la_code, gss_code, la_name, region_code, region_name, small
+    cla: (
+        pl.DataFrame
+    )  # MEASURES rows: cla_at_31_march, cla_starting, cla_ceasing, cla_rate_per_10000, population_0_17_cla_denominator
     population: pl.DataFrame  # MEASURES rows: population_0_17 (mid-year)
-    spending: pl.DataFrame    # MEASURES rows: spend_csc_total, spend_cla (GBP, financial year by end year)
+    spending: pl.DataFrame  # MEASURES rows: spend_csc_total, spend_cla (GBP, financial year by end year)
     judgements: pl.DataFrame  # JUDGEMENTS rows
-    registry: pl.DataFrame    # the demo's own registry of delivery-model changes
-    truth: pl.DataFrame       # la_code, year, treated, rate_true (noise-free counterfactual not needed)
+    registry: pl.DataFrame  # the demo's own registry of delivery-model changes
+    truth: pl.DataFrame  # la_code, year, treated, rate_true (noise-free counterfactual not needed)
 
 
 def _councils() -> pl.DataFrame:
@@ -77,10 +124,16 @@ def _councils() -> pl.DataFrame:
     for k, stem in enumerate(_STEMS, start=1):
         code = f"{k:03d}"
         region_code, region_name = _REGIONS[k % len(_REGIONS)]
-        rows.append({
-            "la_code": code, "gss_code": f"E99{k:06d}", "la_name": stem,
-            "region_code": region_code, "region_name": region_name, "small": stem == "Demo Isles",
-        })
+        rows.append(
+            {
+                "la_code": code,
+                "gss_code": f"E99{k:06d}",
+                "la_name": stem,
+                "region_code": region_code,
+                "region_name": region_name,
+                "small": stem == "Demo Isles",
+            }
+        )
     return pl.DataFrame(rows)
 
 
@@ -118,12 +171,17 @@ def _judgement_row(c: dict, framework: str, kind: str, pub: int, grade: str) -> 
     start = date.fromordinal(pub - 56)
     end = date.fromordinal(pub - 42)
     return {
-        "la_code": c["la_code"], "gss_code": c["gss_code"], "la_name": c["la_name"],
-        "framework": framework, "inspection_type": kind,
+        "la_code": c["la_code"],
+        "gss_code": c["gss_code"],
+        "la_name": c["la_name"],
+        "framework": framework,
+        "inspection_type": kind,
         "inspection_start": start if framework == "ilacs" else None,
         "inspection_end": end if framework == "ilacs" else None,
         "publication_date": date.fromordinal(pub),
-        "judgement": "overall_effectiveness", "grade": grade, "grade_note": None,
+        "judgement": "overall_effectiveness",
+        "grade": grade,
+        "grade_note": None,
     }
 
 
@@ -141,12 +199,23 @@ def _go_live_dates(rng: np.random.Generator, judgements: pl.DataFrame, councils:
             go_live = go_live.replace(year=go_live.year + 1)
         used_years.add(_first_year(go_live))
         model, body = _BODY_KINDS[k % 2]
-        rows.append({
-            "spell_id": f"DEMO-{k + 1}", "la_code": r["la_code"], "gss_code": r["gss_code"], "la_name": r["la_name"],
-            "body_name": f"{r['la_name']} {body}", "model": model, "go_live": go_live, "go_live_status": "seen",
-            "end_date": None, "end_type": None, "dfe_direction": "yes" if r["grade"] == "inadequate" else "no",
-            "role": "treated", "source": "synthetic: evalkit.demo.dgp (SYNTHETIC DEMO DATA)",
-        })
+        rows.append(
+            {
+                "spell_id": f"DEMO-{k + 1}",
+                "la_code": r["la_code"],
+                "gss_code": r["gss_code"],
+                "la_name": r["la_name"],
+                "body_name": f"{r['la_name']} {body}",
+                "model": model,
+                "go_live": go_live,
+                "go_live_status": "seen",
+                "end_date": None,
+                "end_type": None,
+                "dfe_direction": "yes" if r["grade"] == "inadequate" else "no",
+                "role": "treated",
+                "source": "synthetic: evalkit.demo.dgp (SYNTHETIC DEMO DATA)",
+            }
+        )
     return rows
 
 
@@ -179,7 +248,7 @@ def generate(seed: int = SEED) -> DemoData:
         e[:, k] = 0.4 * e[:, k - 1] + rng.normal(0, 1.0, n)
     treated = np.array([[t >= first_year.get(code, 10_000) for t in years] for code in councils["la_code"]])
     rate = a[:, None] + 0.8 * (years - 2011)[None, :] + g[None, :] + TRUE_CLA_EFFECT * treated + e
-    denominator = population[:, :len(years)]  # mid-(t-1) for t = 2011..2024
+    denominator = population[:, : len(years)]  # mid-(t-1) for t = 2011..2024
     count = np.round(rate * denominator / 10_000)
     starts = np.round(count * rng.uniform(0.28, 0.36, (n, len(years))))
     ceases = np.round(count * rng.uniform(0.28, 0.36, (n, len(years))))
@@ -205,20 +274,61 @@ def generate(seed: int = SEED) -> DemoData:
             base = {**key, "year": t, "reference_date": ref}
             cla_rows += [
                 {**base, "measure": "cla_at_31_march", "value": cnt, "marker": marker, "unit": "count"},
-                {**base, "measure": "cla_rate_per_10000", "value": rate_pub, "marker": rate_marker, "unit": "rate_per_10000"},
-                {**base, "measure": "cla_starting", "value": None if cnt is None else float(starts[i, k]), "marker": marker, "unit": "count"},
-                {**base, "measure": "cla_ceasing", "value": None if cnt is None else float(ceases[i, k]), "marker": marker, "unit": "count"},
-                {**base, "measure": "population_0_17_cla_denominator", "value": float(denominator[i, k]), "marker": None, "unit": "count"},
+                {
+                    **base,
+                    "measure": "cla_rate_per_10000",
+                    "value": rate_pub,
+                    "marker": rate_marker,
+                    "unit": "rate_per_10000",
+                },
+                {
+                    **base,
+                    "measure": "cla_starting",
+                    "value": None if cnt is None else float(starts[i, k]),
+                    "marker": marker,
+                    "unit": "count",
+                },
+                {
+                    **base,
+                    "measure": "cla_ceasing",
+                    "value": None if cnt is None else float(ceases[i, k]),
+                    "marker": marker,
+                    "unit": "count",
+                },
+                {
+                    **base,
+                    "measure": "population_0_17_cla_denominator",
+                    "value": float(denominator[i, k]),
+                    "marker": None,
+                    "unit": "count",
+                },
             ]
-            spend_rows.append({**base, "measure": "spend_csc_total", "value": float(spend[i, k]), "marker": None, "unit": "gbp"})
-            spend_rows.append({**base, "measure": "spend_cla", "value": float(spend_cla[i, k]), "marker": None, "unit": "gbp"})
+            spend_rows.append(
+                {**base, "measure": "spend_csc_total", "value": float(spend[i, k]), "marker": None, "unit": "gbp"}
+            )
+            spend_rows.append(
+                {**base, "measure": "spend_cla", "value": float(spend_cla[i, k]), "marker": None, "unit": "gbp"}
+            )
             truth_rows.append({"la_code": c["la_code"], "year": t, "treated": bool(treated[i, k])})
         for k, t in enumerate(pop_years):
-            pop_rows.append({**key, "year": t, "reference_date": date(t, 6, 30), "measure": "population_0_17",
-                             "value": float(population[i, k]), "marker": None, "unit": "count"})
+            pop_rows.append(
+                {
+                    **key,
+                    "year": t,
+                    "reference_date": date(t, 6, 30),
+                    "measure": "population_0_17",
+                    "value": float(population[i, k]),
+                    "marker": None,
+                    "unit": "count",
+                }
+            )
     return DemoData(
-        councils=councils, cla=_measures(cla_rows, "cla"), population=_measures(pop_rows, "population"),
-        spending=_measures(spend_rows, "s251"), judgements=judgements, registry=registry,
+        councils=councils,
+        cla=_measures(cla_rows, "cla"),
+        population=_measures(pop_rows, "population"),
+        spending=_measures(spend_rows, "s251"),
+        judgements=judgements,
+        registry=registry,
         truth=pl.DataFrame(truth_rows),
     )
 
@@ -226,4 +336,8 @@ def generate(seed: int = SEED) -> DemoData:
 def _measures(rows: list[dict], source: str) -> pl.DataFrame:
     from evalkit.sources.common import finish_measures
 
-    return finish_measures(pl.DataFrame(rows, infer_schema_length=None).with_columns(pl.lit(source).alias("source"), pl.lit(None, dtype=pl.Utf8).alias("file")))
+    return finish_measures(
+        pl.DataFrame(rows, infer_schema_length=None).with_columns(
+            pl.lit(source).alias("source"), pl.lit(None, dtype=pl.Utf8).alias("file")
+        )
+    )

@@ -28,8 +28,20 @@ go-live, and leaves spending per child unchanged ({dgp.TRUE_SPEND_EFFECT:g}).
 """
 
 REGISTRY_COLUMNS = [
-    "spell_id", "la_code", "gss_code", "la_name", "body_name", "model", "go_live", "go_live_status",
-    "end_date", "end_type", "end_status", "dfe_direction", "role", "sources",
+    "spell_id",
+    "la_code",
+    "gss_code",
+    "la_name",
+    "body_name",
+    "model",
+    "go_live",
+    "go_live_status",
+    "end_date",
+    "end_type",
+    "end_status",
+    "dfe_direction",
+    "role",
+    "sources",
 ]
 
 
@@ -44,10 +56,20 @@ def write_demo_files(folder: Path, seed: int = dgp.SEED) -> list[Path]:
     written += writers.write_s251(data.spending.join(regions, on="la_code", how="left"), folder)
     written += writers.write_ofsted(data.judgements, folder)
     registry = data.registry.select(
-        "spell_id", "la_code", "gss_code", "la_name", "body_name", "model",
-        pl.col("go_live").cast(pl.Utf8), "go_live_status",
-        pl.col("end_date").cast(pl.Utf8).fill_null(""), pl.col("end_type").fill_null(""),
-        pl.lit("").alias("end_status"), "dfe_direction", "role", pl.col("source").alias("sources"),
+        "spell_id",
+        "la_code",
+        "gss_code",
+        "la_name",
+        "body_name",
+        "model",
+        pl.col("go_live").cast(pl.Utf8),
+        "go_live_status",
+        pl.col("end_date").cast(pl.Utf8).fill_null(""),
+        pl.col("end_type").fill_null(""),
+        pl.lit("").alias("end_status"),
+        "dfe_direction",
+        "role",
+        pl.col("source").alias("sources"),
     )
     atomic_write_text(folder / "adm_registry.csv", registry.write_csv(line_terminator="\n"))
     atomic_write_text(folder / "SYNTHETIC_DEMO_DATA.txt", NOTICE)

@@ -19,8 +19,12 @@ from evalkit.sources.common import format_number, published_cell, write_csv_byte
 
 # --- Ofsted: a 2023-style and a 2025-style workbook ---------------------------------------------------
 
-_LABEL_OF = {"outstanding": "Outstanding", "good": "Good", "requires_improvement": "Requires improvement to be good",
-             "inadequate": "Inadequate"}
+_LABEL_OF = {
+    "outstanding": "Outstanding",
+    "good": "Good",
+    "requires_improvement": "Requires improvement to be good",
+    "inadequate": "Inadequate",
+}
 _WEB_TEXT = "Ofsted Local Authority Webpage"
 _DEMO_2023 = "ofsted_Childrens_social_care_in_England_2023_underlying_data.ods"
 _DEMO_2025 = "ofsted_LA_Inspection_Outcomes_as_at_31_March_2025.ods"
@@ -36,9 +40,13 @@ def _demo_2023_rows(sif: pl.DataFrame) -> list[list[object]]:
     first, second = ofsted.PRE_SIF[-2], ofsted.PRE_SIF[-1]
     rows: list[list[object]] = [
         ["Children's social care data in England 2023 - LA inspections 2009-2023"],
-        ["This worksheet contains two tables with no blank rows or columns. The first table begins in cell A5 "
-         "(demonstration file with fictional local authorities)."],
-        ["Column A includes a link to the Local Authority Webpage for each local authority, links will open in a new window."],
+        [
+            "This worksheet contains two tables with no blank rows or columns. The first table begins in cell A5 "
+            "(demonstration file with fictional local authorities)."
+        ],
+        [
+            "Column A includes a link to the Local Authority Webpage for each local authority, links will open in a new window."
+        ],
         ["Some cells in this table are empty because data was not provided to Ofsted. "],
         headers,
     ]
@@ -52,8 +60,10 @@ def _demo_2023_rows(sif: pl.DataFrame) -> list[list[object]]:
                 continue
             dates = sub["publication_date"].unique().to_list()
             if len(dates) != 1:
-                raise EvalkitError(f"LA {code} has {len(dates)} '{g.inspection_type}' inspections",
-                                   expected="at most one first SIF and one SIF re-inspection per LA")
+                raise EvalkitError(
+                    f"LA {code} has {len(dates)} '{g.inspection_type}' inspections",
+                    expected="at most one first SIF and one SIF re-inspection per LA",
+                )
             line[col[g.date]] = dates[0]
             grades = dict(zip(sub["judgement"].to_list(), sub["grade"].to_list()))
             for judgement, h in g.judgements:
@@ -66,8 +76,10 @@ def _demo_2023_rows(sif: pl.DataFrame) -> list[list[object]]:
 def _demo_2025_rows(ilacs: pl.DataFrame) -> list[list[object]]:
     rows: list[list[object]] = [
         ["ILACS inspection history from 2018-2025"],
-        ["This worksheet contains one table with no blank rows or columns. This table begins in cell A3 "
-         "(demonstration file with fictional local authorities)."],
+        [
+            "This worksheet contains one table with no blank rows or columns. This table begins in cell A3 "
+            "(demonstration file with fictional local authorities)."
+        ],
         list(ofsted.HEADERS_2025),
     ]
     keys = ["la_code", "gss_code", "la_name", "publication_date", "inspection_start", "inspection_type"]
@@ -75,9 +87,21 @@ def _demo_2025_rows(ilacs: pl.DataFrame) -> list[list[object]]:
     for (code, gss, name, pub, start, itype), group in groups:
         grades = dict(zip(group["judgement"].to_list(), group["grade"].to_list()))
         cic = grades.get("children_in_care", grades.get("children_in_care_and_care_leavers"))
-        line: list[object] = [_web(code), gss, name, "Current", None, start, pub, itype,
-                              grades.get("overall_effectiveness"), grades.get("leadership"),
-                              grades.get("help_and_protection"), cic, grades.get("care_leavers")]
+        line: list[object] = [
+            _web(code),
+            gss,
+            name,
+            "Current",
+            None,
+            start,
+            pub,
+            itype,
+            grades.get("overall_effectiveness"),
+            grades.get("leadership"),
+            grades.get("help_and_protection"),
+            cic,
+            grades.get("care_leavers"),
+        ]
         rows.append([_LABEL_OF.get(v, v) if isinstance(v, str) and v in _LABEL_OF else v for v in line])
     return rows
 
@@ -90,27 +114,58 @@ def write_ofsted(frame: pl.DataFrame, folder: Path) -> list[Path]:
     folder = Path(folder)
     bad = frame.filter(~pl.col("framework").is_in(["sif", "ilacs"]))
     if bad.height:
-        raise EvalkitError(f"write_ofsted writes SIF and ILACS rows only, got framework {bad['framework'][0]!r}",
-                           expected="framework sif or ilacs")
+        raise EvalkitError(
+            f"write_ofsted writes SIF and ILACS rows only, got framework {bad['framework'][0]!r}",
+            expected="framework sif or ilacs",
+        )
     out: list[Path] = []
     sif = frame.filter(pl.col("framework") == "sif")
     if sif.height:
-        out.append(ods.write_ods(folder / _DEMO_2023, [
-            ("Cover", [["Cover sheet - Official statistics (demonstration copy, fictional data)"]]),
-            ("Contents", [["Contents"], ["Worksheet title and link", "Description of contents of worksheet"],
-                          ["LA inspections 2009-2023", "Inspection history of local authorities"]]),
-            ("Notes", [["Notes"], ["Fictional local authorities generated for the evalkit demonstration."]]),
-            (ofsted.SHEET_2023, _demo_2023_rows(sif)),
-        ]))
+        out.append(
+            ods.write_ods(
+                folder / _DEMO_2023,
+                [
+                    ("Cover", [["Cover sheet - Official statistics (demonstration copy, fictional data)"]]),
+                    (
+                        "Contents",
+                        [
+                            ["Contents"],
+                            ["Worksheet title and link", "Description of contents of worksheet"],
+                            ["LA inspections 2009-2023", "Inspection history of local authorities"],
+                        ],
+                    ),
+                    ("Notes", [["Notes"], ["Fictional local authorities generated for the evalkit demonstration."]]),
+                    (ofsted.SHEET_2023, _demo_2023_rows(sif)),
+                ],
+            )
+        )
     ilacs = frame.filter(pl.col("framework") == "ilacs")
     if ilacs.height:
-        out.append(ods.write_ods(folder / _DEMO_2025, [
-            ("Cover", [["Local authority inspection outcomes as at 31 March 2025 (demonstration copy, fictional data)"]]),
-            ("Contents", [["Contents"], ["Worksheet title and link", "Description of contents of worksheet"],
-                          ["ILACS inspection history", "All short and standard inspections from 2018"]]),
-            ("Notes", [["Notes"], ["Fictional local authorities generated for the evalkit demonstration."]]),
-            (ofsted.SHEET_2025, _demo_2025_rows(ilacs)),
-        ]))
+        out.append(
+            ods.write_ods(
+                folder / _DEMO_2025,
+                [
+                    (
+                        "Cover",
+                        [
+                            [
+                                "Local authority inspection outcomes as at 31 March 2025 (demonstration copy, fictional data)"
+                            ]
+                        ],
+                    ),
+                    (
+                        "Contents",
+                        [
+                            ["Contents"],
+                            ["Worksheet title and link", "Description of contents of worksheet"],
+                            ["ILACS inspection history", "All short and standard inspections from 2018"],
+                        ],
+                    ),
+                    ("Notes", [["Notes"], ["Fictional local authorities generated for the evalkit demonstration."]]),
+                    (ofsted.SHEET_2025, _demo_2025_rows(ilacs)),
+                ],
+            )
+        )
     return out
 
 
@@ -145,7 +200,8 @@ def write_cla(frame: pl.DataFrame, folder: Path) -> list[Path]:
     if "region_name" not in f.columns:
         f = f.with_columns(pl.lit(cla.DEFAULT_REGION[1]).alias("region_name"))
     f = f.with_columns(
-        pl.col("region_code").fill_null(cla.DEFAULT_REGION[0]), pl.col("region_name").fill_null(cla.DEFAULT_REGION[1]),
+        pl.col("region_code").fill_null(cla.DEFAULT_REGION[0]),
+        pl.col("region_name").fill_null(cla.DEFAULT_REGION[1]),
         pl.col("year").cast(pl.Int32),
     )
     cells: dict[tuple, dict[str, tuple[float | None, str | None]]] = {}
@@ -168,11 +224,24 @@ def write_cla(frame: pl.DataFrame, folder: Path) -> list[Path]:
             for label, measure in cla.DEMO_TYPES:
                 count = sum((cells[k].get(measure, (None, None))[0] or 0.0) for k in members)
                 rate = _cla_rate(count, pop)
-                rows.append([
-                    str(year), "Reporting year", level, "E92000001", "England", rcode, rname, "", "", "", label,
-                    format_number(pop) if pop else "x", format_number(count) or "0",
-                    format_number(rate) if rate is not None else "x",
-                ])
+                rows.append(
+                    [
+                        str(year),
+                        "Reporting year",
+                        level,
+                        "E92000001",
+                        "England",
+                        rcode,
+                        rname,
+                        "",
+                        "",
+                        "",
+                        label,
+                        format_number(pop) if pop else "x",
+                        format_number(count) or "0",
+                        format_number(rate) if rate is not None else "x",
+                    ]
+                )
         for k in keys:
             rcode, rname, la_name, gss = meta[k]
             c = cells[k]
@@ -183,11 +252,24 @@ def write_cla(frame: pl.DataFrame, folder: Path) -> list[Path]:
                     r_v, r_m = c.get("cla_rate_per_10000", (None, None))
                 else:
                     r_v, r_m = _cla_rate(n_v, pop_v), ("z" if n_v is None else "x")
-                rows.append([
-                    str(year), "Reporting year", "Local authority", "E92000001", "England", rcode, rname,
-                    k[1], la_name or "", gss or "", label, published_cell(pop_v, pop_m),
-                    published_cell(n_v, n_m), published_cell(r_v, r_m),
-                ])
+                rows.append(
+                    [
+                        str(year),
+                        "Reporting year",
+                        "Local authority",
+                        "E92000001",
+                        "England",
+                        rcode,
+                        rname,
+                        k[1],
+                        la_name or "",
+                        gss or "",
+                        label,
+                        published_cell(pop_v, pop_m),
+                        published_cell(n_v, n_m),
+                        published_cell(r_v, r_m),
+                    ]
+                )
     path = folder / cla.DEMO_FILE
     path.write_bytes(write_csv_bytes(cla.DEMO_HEADER, rows, bom=True))
     return [path]
@@ -214,14 +296,39 @@ def write_population(frame: pl.DataFrame, folder: Path) -> list[Path]:
     for year in sorted(set(f["year"].to_list()), reverse=True):
         part = f.filter(pl.col("year") == year).sort(["region_code", "la_code"])
         total = sum(v for v in part["value"].to_list() if v is not None)
-        rows.append([str(year), "Reporting year", "National", "E92000001", "England", "", "", "", "", "",
-                     population.AGE_GROUP, format_number(total) or "0"])
+        rows.append(
+            [
+                str(year),
+                "Reporting year",
+                "National",
+                "E92000001",
+                "England",
+                "",
+                "",
+                "",
+                "",
+                "",
+                population.AGE_GROUP,
+                format_number(total) or "0",
+            ]
+        )
         for r in part.iter_rows(named=True):
-            rows.append([
-                str(year), "Reporting year", "Local authority", "E92000001", "England", r["region_code"],
-                r["region_name"], r["la_code"] or "", r["gss_code"] or "", r["la_name"] or "", population.AGE_GROUP,
-                published_cell(r["value"], r["marker"]),
-            ])
+            rows.append(
+                [
+                    str(year),
+                    "Reporting year",
+                    "Local authority",
+                    "E92000001",
+                    "England",
+                    r["region_code"],
+                    r["region_name"],
+                    r["la_code"] or "",
+                    r["gss_code"] or "",
+                    r["la_name"] or "",
+                    population.AGE_GROUP,
+                    published_cell(r["value"], r["marker"]),
+                ]
+            )
     path = folder / population.DEMO_FILE
     path.write_bytes(write_csv_bytes(population.DEMO_HEADER, rows, bom=False))
     return [path]
@@ -266,7 +373,9 @@ def write_s251(frame: pl.DataFrame, folder: Path) -> list[Path]:
     records: dict[tuple, dict] = {}
     for r in frame.iter_rows(named=True):
         key = (int(r["year"]), r["la_code"])
-        rec = records.setdefault(key, {"gss_code": r.get("gss_code"), "la_name": r.get("la_name"), "gross": {}, "net": {}})
+        rec = records.setdefault(
+            key, {"gss_code": r.get("gss_code"), "la_name": r.get("la_name"), "gross": {}, "net": {}}
+        )
         kind = "net" if r["measure"].endswith("_net") else "gross"
         rec[kind][r["measure"].removesuffix("_net")] = (r["value"], r.get("marker"))
     lines = [s251.DEMO_COLUMNS + (["net_current_expenditure"] if has_net else [])]
@@ -293,15 +402,27 @@ def write_s251(frame: pl.DataFrame, folder: Path) -> list[Path]:
                 else:
                     if any(v is None for v, _ in comps):
                         raise ValueError(f"write_s251: {la_code} {year} has a null component but a spend_csc_total")
-                    rest = Decimal(repr(round(float(csc), 2))) - sum(Decimal(repr(round(float(v), 2))) for v, _ in comps)
+                    rest = Decimal(repr(round(float(csc), 2))) - sum(
+                        Decimal(repr(round(float(v), 2))) for v, _ in comps
+                    )
                     cells_by_line.setdefault("other", {})[kind] = _million_text(float(rest), None)
         for key in ("spend_cla", "other", "spend_safeguarding", "spend_family_support", "spend_cyp_total"):
             if key not in cells_by_line:
                 continue
             category, description = s251.DEMO_LINES[key]
-            row = [f"{year - 1}{year % 100:02d}", "Financial year", "Local authority", "E92000001", "England",
-                   la_code, rec["gss_code"] or "", rec["la_name"] or "", category, description,
-                   cells_by_line[key]["gross"]]
+            row = [
+                f"{year - 1}{year % 100:02d}",
+                "Financial year",
+                "Local authority",
+                "E92000001",
+                "England",
+                la_code,
+                rec["gss_code"] or "",
+                rec["la_name"] or "",
+                category,
+                description,
+                cells_by_line[key]["gross"],
+            ]
             if has_net:
                 row.append(cells_by_line[key]["net"])
             lines.append(["" if c is None else str(c) for c in row])

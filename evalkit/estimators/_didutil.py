@@ -46,7 +46,9 @@ def to_wide(panel: LongPanel, covariates: tuple[str, ...] | None = None) -> Wide
     return WidePanel(y=y, cohort=cohort, x=x, units=units, times=np.asarray(times, dtype=np.int64))
 
 
-def normal_row(name: str, estimate: float, se: float, alpha: float, crit: float | None = None, **labels: Any) -> dict[str, Any]:
+def normal_row(
+    name: str, estimate: float, se: float, alpha: float, crit: float | None = None, **labels: Any
+) -> dict[str, Any]:
     """An estimates row with a normal (or given critical value) interval and two-sided p-value."""
     z = normal.ppf(1 - alpha / 2) if crit is None else crit
     ok = se is not None and np.isfinite(se) and se > 0
@@ -66,7 +68,9 @@ def treatment_matrix(cohort: np.ndarray, times: np.ndarray) -> np.ndarray:
     return ((cohort[:, None] > 0) & (times[None, :] >= cohort[:, None])).astype(float)
 
 
-def twoway_demean(a: np.ndarray, mask: np.ndarray | None = None, tol: float = 1e-12, max_iter: int = 10_000) -> np.ndarray:
+def twoway_demean(
+    a: np.ndarray, mask: np.ndarray | None = None, tol: float = 1e-12, max_iter: int = 10_000
+) -> np.ndarray:
     """Residual of a (units × times [× k]) array on unit and time dummies, over cells in `mask`.
 
     Exact in one step for a balanced panel; alternating projections otherwise. Cells outside the

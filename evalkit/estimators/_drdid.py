@@ -24,8 +24,11 @@ def logit_fit(d: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     warning; the trimming of scores above TRIM_LEVEL then applies."""
     beta, converged = newton_logit(x, d, max_iter=50, tol=1e-10)
     if not converged:
-        warnings.warn("propensity score logit did not converge (separation?); scores near 0 or 1 are trimmed",
-                      RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            "propensity score logit did not converge (separation?); scores near 0 or 1 are trimmed",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     p = probabilities(x, beta)
     hess = (x * (p * (1 - p))[:, None]).T @ x
     return p, np.linalg.inv(hess)

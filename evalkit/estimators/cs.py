@@ -82,14 +82,24 @@ def callaway_santanna(
     sup-t simultaneous bands for the ATT(g,t) and the dynamic components.
     """
     options = dict(
-        control=control, est_method=est_method, anticipation=anticipation, base_period=base_period,
-        alpha=alpha, bootstrap=bootstrap, balance_e=balance_e, min_e=min_e, max_e=max_e,
-        bootstrap_weights=bootstrap_weights, covariates=list(panel.covariates),
+        control=control,
+        est_method=est_method,
+        anticipation=anticipation,
+        base_period=base_period,
+        alpha=alpha,
+        bootstrap=bootstrap,
+        balance_e=balance_e,
+        min_e=min_e,
+        max_e=max_e,
+        bootstrap_weights=bootstrap_weights,
+        covariates=list(panel.covariates),
     )
     _check_options(control, est_method, base_period, bootstrap_weights, anticipation, bootstrap)
     wide = to_wide(panel)
     wide, cohort_notes = _prepare_cohorts(wide, control, anticipation)
-    gt = group_time_effects(wide, control=control, est_method=est_method, anticipation=anticipation, base_period=base_period)
+    gt = group_time_effects(
+        wide, control=control, est_method=est_method, anticipation=anticipation, base_period=base_period
+    )
     aggs = _att_gt_aggs(gt) + aggregate(gt, wide.cohort, wide.times, balance_e=balance_e, min_e=min_e, max_e=max_e)
     rows, inference = _inference(aggs, alpha, bootstrap, seed, bootstrap_weights)
     diagnostics = {
@@ -104,12 +114,19 @@ def callaway_santanna(
     from evalkit.estimators.few_treated import FEW_TREATED
 
     if (wide.cohort > 0).sum() < FEW_TREATED:
-        diagnostics["warning"] = (f"only {(wide.cohort > 0).sum()} treated units: analytic and multiplier-bootstrap SEs "
-                                  "may under-cover; `evalkit estimate` defaults to the randomisation interval (estimators.few_treated)")
+        diagnostics["warning"] = (
+            f"only {(wide.cohort > 0).sum()} treated units: analytic and multiplier-bootstrap SEs "
+            "may under-cover; `evalkit estimate` defaults to the randomisation interval (estimators.few_treated)"
+        )
     return Results(
-        method="callaway_santanna", outcome=panel.outcome, estimates=estimate_table(rows),
-        inference=inference, diagnostics=diagnostics, options=options,
-        seed=seed if bootstrap > 0 else None, extra={"vcov_dynamic": _dynamic_vcov(aggs), "vcov_att_gt": _att_gt_vcov(gt)},
+        method="callaway_santanna",
+        outcome=panel.outcome,
+        estimates=estimate_table(rows),
+        inference=inference,
+        diagnostics=diagnostics,
+        options=options,
+        seed=seed if bootstrap > 0 else None,
+        extra={"vcov_dynamic": _dynamic_vcov(aggs), "vcov_att_gt": _att_gt_vcov(gt)},
     )
 
 
@@ -133,11 +150,14 @@ def _att_gt_vcov(gt: GroupTime) -> pl.DataFrame:
 
 def vcov_frame(event_times: list[int], vcov: np.ndarray) -> pl.DataFrame:
     """A covariance matrix of event-study coefficients as a polars frame."""
-    return pl.DataFrame({"event_time": [int(e) for e in event_times],
-                         **{f"e={e}": vcov[:, k] for k, e in enumerate(event_times)}})
+    return pl.DataFrame(
+        {"event_time": [int(e) for e in event_times], **{f"e={e}": vcov[:, k] for k, e in enumerate(event_times)}}
+    )
 
 
-def _check_options(control: str, est_method: str, base_period: str, weights: str, anticipation: int, bootstrap: int) -> None:
+def _check_options(
+    control: str, est_method: str, base_period: str, weights: str, anticipation: int, bootstrap: int
+) -> None:
     if control not in ("never", "notyet"):
         raise EvalkitError(f"control must be 'never' or 'notyet', not {control!r}")
     if est_method not in ESTIMATORS:
@@ -161,11 +181,18 @@ def _prepare_cohorts(wide: WidePanel, control: str, anticipation: int) -> tuple[
     notes["units_treated_after_last_period_coded_never"] = int(late.sum())
     keep = (cohort == 0) | (cohort > times.min() + anticipation)
     notes["units_dropped_always_treated"] = int((~keep).sum())
-    y, x, units, tkeep = wide.y[keep], wide.x[keep], [u for u, k in zip(wide.units, keep) if k], np.ones(len(times), bool)
+    y, x, units, tkeep = (
+        wide.y[keep],
+        wide.x[keep],
+        [u for u, k in zip(wide.units, keep) if k],
+        np.ones(len(times), bool),
+    )
     cohort = cohort[keep]
     if not (cohort == 0).any():
         if control == "never":
-            raise EvalkitError("no never-treated units: use control='notyet' or add never-treated units", column="cohort")
+            raise EvalkitError(
+                "no never-treated units: use control='notyet' or add never-treated units", column="cohort"
+            )
         last = cohort.max()
         tkeep = times < last - anticipation
         cohort = np.where(cohort == last, 0, cohort)
@@ -184,7 +211,9 @@ def _cell_periods(g: int, j: int, times: np.ndarray, anticipation: int, base_per
     return j - 1
 
 
-def group_time_effects(wide: WidePanel, *, control: str, est_method: str, anticipation: int, base_period: str) -> GroupTime:
+def group_time_effects(
+    wide: WidePanel, *, control: str, est_method: str, anticipation: int, base_period: str
+) -> GroupTime:
     """Every ATT(g,t) with its influence function (n units × K cells)."""
     est = ESTIMATORS[est_method]
     n, times, coh = len(wide.units), wide.times, wide.cohort
@@ -202,7 +231,11 @@ def group_time_effects(wide: WidePanel, *, control: str, est_method: str, antici
                 att = 0.0
             else:
                 treated = coh == g
-                ctrl = (coh == 0) if control == "never" else (coh == 0) | ((coh > max(times[j], times[base]) + anticipation) & (coh != g))
+                ctrl = (
+                    (coh == 0)
+                    if control == "never"
+                    else (coh == 0) | ((coh > max(times[j], times[base]) + anticipation) & (coh != g))
+                )
                 ok = np.isfinite(wide.y[:, j]) & np.isfinite(wide.y[:, base])
                 sub = (treated | ctrl) & ok
                 dropped += int(((treated | ctrl) & ~ok).sum())
@@ -225,7 +258,9 @@ def _wif(unit_cohort: np.ndarray, groups: np.ndarray, pg: np.ndarray) -> np.ndar
     return ind / total - ind.sum(1, keepdims=True) * (pg / total**2)[None, :]
 
 
-def _combine(att: np.ndarray, inf: np.ndarray, idx: np.ndarray, w: np.ndarray, wif: np.ndarray | None) -> tuple[float, np.ndarray]:
+def _combine(
+    att: np.ndarray, inf: np.ndarray, idx: np.ndarray, w: np.ndarray, wif: np.ndarray | None
+) -> tuple[float, np.ndarray]:
     """Weighted average of att[idx] and its influence function."""
     est = float(w @ att[idx])
     col = inf[:, idx] @ w
@@ -247,8 +282,15 @@ def _att_gt_aggs(gt: GroupTime) -> list[Agg]:
     ]
 
 
-def aggregate(gt: GroupTime, unit_cohort: np.ndarray, times: np.ndarray, *, balance_e: int | None = None,
-              min_e: float | None = None, max_e: float | None = None) -> list[Agg]:
+def aggregate(
+    gt: GroupTime,
+    unit_cohort: np.ndarray,
+    times: np.ndarray,
+    *,
+    balance_e: int | None = None,
+    min_e: float | None = None,
+    max_e: float | None = None,
+) -> list[Agg]:
     """Simple, group, dynamic and calendar aggregations of the ATT(g,t), as R did's aggte."""
     max_e = np.inf if max_e is None else max_e
     pg = np.array([np.mean(unit_cohort == g) for g in gt.group])
@@ -280,8 +322,15 @@ def _group(gt: GroupTime, unit_cohort: np.ndarray, max_e: float) -> list[Agg]:
     return comps + [Agg("group", "group", est, col)]
 
 
-def _dynamic(gt: GroupTime, unit_cohort: np.ndarray, pg: np.ndarray, times: np.ndarray,
-             balance_e: int | None, min_e: float, max_e: float) -> list[Agg]:
+def _dynamic(
+    gt: GroupTime,
+    unit_cohort: np.ndarray,
+    pg: np.ndarray,
+    times: np.ndarray,
+    balance_e: int | None,
+    min_e: float,
+    max_e: float,
+) -> list[Agg]:
     e_all = gt.time - gt.group
     include = np.ones(len(e_all), bool)
     eseq = np.unique(e_all)
@@ -291,7 +340,12 @@ def _dynamic(gt: GroupTime, unit_cohort: np.ndarray, pg: np.ndarray, times: np.n
         eseq = eseq[(eseq <= balance_e) & (eseq >= balance_e - times.max() + times.min())]
     eseq = eseq[(eseq >= min_e) & (eseq <= max_e)]
     comps = [
-        Agg(f"dynamic:e={e}", "dynamic", *_pg_average(gt, unit_cohort, pg, np.nonzero((e_all == e) & include)[0]), event_time=int(e))
+        Agg(
+            f"dynamic:e={e}",
+            "dynamic",
+            *_pg_average(gt, unit_cohort, pg, np.nonzero((e_all == e) & include)[0]),
+            event_time=int(e),
+        )
         for e in eseq
     ]
     post = [c for c in comps if c.event_time >= 0]
@@ -358,7 +412,9 @@ def _sup_t(bres: np.ndarray, se: np.ndarray, cols: np.ndarray, n: int, alpha: fl
     return float(np.quantile(tmax, 1 - alpha, method="inverted_cdf"))
 
 
-def _inference(aggs: list[Agg], alpha: float, bootstrap: int, seed: int, weights: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _inference(
+    aggs: list[Agg], alpha: float, bootstrap: int, seed: int, weights: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     inf = np.column_stack([a.inf for a in aggs])
     n = inf.shape[0]
     analytic = np.sqrt(np.sum(inf**2, 0)) / n
@@ -376,14 +432,27 @@ def _inference(aggs: list[Agg], alpha: float, bootstrap: int, seed: int, weights
             if c is not None:
                 crit[cols] = c
             info[f"crit_{kind}"] = c
-        info.update(se_type="multiplier_bootstrap", draws=bootstrap, weights=weights,
-                    simultaneous_bands=["att_gt", "dynamic components"])
+        info.update(
+            se_type="multiplier_bootstrap",
+            draws=bootstrap,
+            weights=weights,
+            simultaneous_bands=["att_gt", "dynamic components"],
+        )
     else:
         se = analytic
         info.update(se_type="analytic")
     rows = [
-        normal_row(a.name, a.estimate, se[k], alpha, crit=crit[k], aggregation=a.aggregation,
-                   group=a.group, time=a.time, event_time=a.event_time)
+        normal_row(
+            a.name,
+            a.estimate,
+            se[k],
+            alpha,
+            crit=crit[k],
+            aggregation=a.aggregation,
+            group=a.group,
+            time=a.time,
+            event_time=a.event_time,
+        )
         for k, a in enumerate(aggs)
     ]
     return rows, info
@@ -406,8 +475,14 @@ def _att_only(est_method: str, dy: np.ndarray, d: np.ndarray, x: np.ndarray) -> 
     return float(np.mean(w * dy) / np.mean(w) - np.mean(w * fit) / np.mean(w))
 
 
-def simple_att(wide: WidePanel, *, control: str = "never", est_method: str = "dr", anticipation: int = 0,
-               base_period: str = "varying") -> float:
+def simple_att(
+    wide: WidePanel,
+    *,
+    control: str = "never",
+    est_method: str = "dr",
+    anticipation: int = 0,
+    base_period: str = "varying",
+) -> float:
     """`callaway_santanna(...).estimate("simple")["estimate"]`, bit for bit, computing only what it
     needs: the post-treatment ATT(g,t) cells (pre-treatment cells and influence functions do not enter
     the simple aggregate). Used by randomisation inference, which evaluates it hundreds of times."""
@@ -430,7 +505,11 @@ def simple_att(wide: WidePanel, *, control: str = "never", est_method: str = "dr
                     groups.append(int(g)), atts.append(0.0)
                 continue
             treated = coh == g
-            ctrl = (coh == 0) if control == "never" else (coh == 0) | ((coh > max(times[j], times[base]) + anticipation) & (coh != g))
+            ctrl = (
+                (coh == 0)
+                if control == "never"
+                else (coh == 0) | ((coh > max(times[j], times[base]) + anticipation) & (coh != g))
+            )
             ok = np.isfinite(wide.y[:, j]) & np.isfinite(wide.y[:, base])
             sub = (treated | ctrl) & ok
             if not (treated & sub).any() or not (ctrl & sub).any():

@@ -51,11 +51,7 @@ class LongPanel:
 
 def cohort_from_treated(frame: pl.DataFrame, unit: str, time: str, treated: str) -> pl.Series:
     """First period in which a unit's 0/1 treated column is 1 (0 when never)."""
-    first = (
-        frame.filter(pl.col(treated) == 1)
-        .group_by(unit)
-        .agg(pl.col(time).min().alias("__cohort"))
-    )
+    first = frame.filter(pl.col(treated) == 1).group_by(unit).agg(pl.col(time).min().alias("__cohort"))
     joined = frame.select(unit).join(first, on=unit, how="left", maintain_order="left")
     return joined["__cohort"].fill_null(0).cast(pl.Int64)
 
@@ -94,9 +90,7 @@ def make_panel(
     needed = [unit, time, outcome, cohort or treated, *covariates]
     missing = [c for c in needed if c not in frame.columns]
     if missing:
-        raise EvalkitError(
-            f"missing column(s) {', '.join(missing)}; found {', '.join(frame.columns)}", file=source
-        )
+        raise EvalkitError(f"missing column(s) {', '.join(missing)}; found {', '.join(frame.columns)}", file=source)
     if cohort is None:
         cohort_series = cohort_from_treated(frame, unit, time, treated)  # type: ignore[arg-type]
     else:
@@ -111,7 +105,9 @@ def make_panel(
         try:
             out = out.with_columns(pl.col(col).cast(dtype, strict=True))
         except pl.exceptions.PolarsError:
-            bad = out.with_row_index("__row").filter(pl.col(col).cast(dtype, strict=False).is_null() & pl.col(col).is_not_null())
+            bad = out.with_row_index("__row").filter(
+                pl.col(col).cast(dtype, strict=False).is_null() & pl.col(col).is_not_null()
+            )
             row = int(bad["__row"][0]) + 2 if bad.height else None
             name = {"time": time, "y": outcome, "cohort": cohort or treated}[col]
             raise EvalkitError("not a number", file=source, row=row, column=name, expected="numeric values") from None
@@ -119,9 +115,19 @@ def make_panel(
     dup = out.group_by("unit", "time").len().filter(pl.col("len") > 1)
     if dup.height:
         u, t = dup.sort("unit", "time").row(0)[:2]
-        raise EvalkitError(f"unit {u} appears more than once in period {t}", file=source, column=unit, expected="one row per unit and period")
+        raise EvalkitError(
+            f"unit {u} appears more than once in period {t}",
+            file=source,
+            column=unit,
+            expected="one row per unit and period",
+        )
     cohorts = out.group_by("unit").agg(pl.col("cohort").n_unique().alias("n"))
     if cohorts.filter(pl.col("n") > 1).height:
         u = cohorts.filter(pl.col("n") > 1).sort("unit")["unit"][0]
-        raise EvalkitError(f"unit {u} has more than one first-treated period", file=source, column=cohort or treated, expected="a constant cohort per unit")
+        raise EvalkitError(
+            f"unit {u} has more than one first-treated period",
+            file=source,
+            column=cohort or treated,
+            expected="a constant cohort per unit",
+        )
     return LongPanel(data=out.sort("unit", "time"), outcome=outcome, covariates=covariates)

@@ -60,11 +60,21 @@ def simulate_staggered(
             **{f"x{k}": np.repeat(x[:, k], n_periods) for k in range(n_covariates)},
         }
     )
-    return make_panel(frame, unit="id", time="period", outcome="y", cohort="first",
-                      covariates=[f"x{k}" for k in range(n_covariates)], source="simulated")
+    return make_panel(
+        frame,
+        unit="id",
+        time="period",
+        outcome="y",
+        cohort="first",
+        covariates=[f"x{k}" for k in range(n_covariates)],
+        source="simulated",
+    )
 
 
 def with_outcome(panel: LongPanel, y: np.ndarray) -> LongPanel:
     """The same panel with a new outcome vector (in the panel's row order)."""
-    return LongPanel(data=panel.data.with_columns(pl.Series("y", np.asarray(y, float))), outcome=panel.outcome,
-                     covariates=panel.covariates)
+    return LongPanel(
+        data=panel.data.with_columns(pl.Series("y", np.asarray(y, float))),
+        outcome=panel.outcome,
+        covariates=panel.covariates,
+    )

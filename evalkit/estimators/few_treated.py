@@ -43,6 +43,8 @@ def supported(method: str) -> tuple[str, ...]:
     from evalkit import methods
 
     return methods.METHODS[method].intervals if method in methods.METHODS else ("analytic",)
+
+
 # Row aggregations that get a few-treated interval (the summaries and the event study).
 RI_AGGREGATIONS = ("simple", "coef", "dynamic")
 
@@ -78,14 +80,22 @@ def n_treated_units(panel: LongPanel) -> int:
 
 def _ri_targets(result: Results) -> list[str]:
     est = result.estimates
-    keep = est.filter(pl.col("aggregation").is_in(RI_AGGREGATIONS) & pl.col("estimate").is_not_null()
-                      & ~pl.col("name").str.contains(":randomisation|:wild_bootstrap"))
+    keep = est.filter(
+        pl.col("aggregation").is_in(RI_AGGREGATIONS)
+        & pl.col("estimate").is_not_null()
+        & ~pl.col("name").str.contains(":randomisation|:wild_bootstrap")
+    )
     return keep["name"].to_list()
 
 
 def randomisation_rows(
-    panel: LongPanel, statistic: Callable[[LongPanel], dict[str, float]], names: list[str], *,
-    n_perm: int, seed: int, alpha: float,
+    panel: LongPanel,
+    statistic: Callable[[LongPanel], dict[str, float]],
+    names: list[str],
+    *,
+    n_perm: int,
+    seed: int,
+    alpha: float,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Permutation test of every named estimate at once (one estimator run per permutation and
     outcome); the CI inverts H0: Y(1) = Y(0) + tau0 in treated cells, by linearity
@@ -110,7 +120,7 @@ def randomisation_rows(
         return np.concatenate([vec(perm.make(cohort)), vec(perm.make(cohort, perm.d_obs))])
 
     ab = np.array(pmap(one, assignments))
-    a_p, b_p = ab[:, : len(names)], ab[:, len(names):]
+    a_p, b_p = ab[:, : len(names)], ab[:, len(names) :]
     rows = []
     for k, name in enumerate(names):
         ak, bk = a_p[:, k], b_p[:, k]
@@ -128,11 +138,17 @@ def randomisation_rows(
             centre, scale = a_obs[k] / b_obs[k], max(float(np.std(ak)), 1e-8)
             lo, hi = _invert(pfun, centre, scale, alpha, -1), _invert(pfun, centre, scale, alpha, 1)
             lo, hi = (None if not np.isfinite(lo) else lo), (None if not np.isfinite(hi) else hi)
-        rows.append({"name": name + RI_SUFFIX, "estimate": float(a_obs[k]), "ci_low": lo, "ci_high": hi,
-                     "p_value": pfun(0.0)})
-    info = {"n_perm": n_perm, "permuted": "adoption dates across units (cohort sizes kept)",
-            "ci": "inverts the sharp null of a constant effect in treated cells", "seed": seed,
-            "linear_in_outcome": bool(linear.all()), "min_attainable_p": 1 / (1 + n_perm)}
+        rows.append(
+            {"name": name + RI_SUFFIX, "estimate": float(a_obs[k]), "ci_low": lo, "ci_high": hi, "p_value": pfun(0.0)}
+        )
+    info = {
+        "n_perm": n_perm,
+        "permuted": "adoption dates across units (cohort sizes kept)",
+        "ci": "inverts the sharp null of a constant effect in treated cells",
+        "seed": seed,
+        "linear_in_outcome": bool(linear.all()),
+        "min_attainable_p": 1 / (1 + n_perm),
+    }
     pre = randomisation_pretrend(names, a_obs, a_p)
     if pre is not None:
         info["pretrend"] = pre
@@ -159,12 +175,17 @@ def randomisation_pretrend(names: list[str], a_obs: np.ndarray, a_p: np.ndarray)
         return None
     t_obs = float(np.sum((a[ok] / sd[ok]) ** 2))
     t_p = np.sum((p[:, ok] / sd[ok]) ** 2, axis=1)
-    return {"statistic": t_obs, "df": int(ok.sum()), "p_value": float((1 + np.sum(t_p >= t_obs - 1e-12)) / (1 + len(t_p))),
-            "test": "permutation: sum of squared standardised pre-treatment event-time effects, adoption dates permuted"}
+    return {
+        "statistic": t_obs,
+        "df": int(ok.sum()),
+        "p_value": float((1 + np.sum(t_p >= t_obs - 1e-12)) / (1 + len(t_p))),
+        "test": "permutation: sum of squared standardised pre-treatment event-time effects, adoption dates permuted",
+    }
 
 
-def _point_statistic(method: str, options: dict[str, Any], inference: dict[str, Any]
-                     ) -> Callable[[LongPanel], dict[str, float]]:
+def _point_statistic(
+    method: str, options: dict[str, Any], inference: dict[str, Any]
+) -> Callable[[LongPanel], dict[str, float]]:
     """The estimator's point estimates by name, without resampling (bootstrap 0: only points are used)."""
     from evalkit.estimate import call_estimator
 
@@ -182,12 +203,17 @@ def _point_statistic(method: str, options: dict[str, Any], inference: dict[str, 
     return stat
 
 
-def _sdid_rows(panel: LongPanel, options: dict[str, Any], result: Results, *, n_perm: int, seed: int, alpha: float
-               ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _sdid_rows(
+    panel: LongPanel, options: dict[str, Any], result: Results, *, n_perm: int, seed: int, alpha: float
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Placebo adoption dates among never-treated units; the spread of the placebo estimates is the SE."""
     from evalkit.estimators.sdid import synthetic_did_staggered
 
-    if result.inference.get("se_type") == "placebo" and "draws" in result.extra and result.inference.get("reps") == n_perm:
+    if (
+        result.inference.get("se_type") == "placebo"
+        and "draws" in result.extra
+        and result.inference.get("reps") == n_perm
+    ):
         draws = result.extra["draws"]["estimate"].to_numpy()
     else:
         keep = {k: v for k, v in options.items() if k in ("estimator", "n_jobs")}
@@ -199,19 +225,30 @@ def _sdid_rows(panel: LongPanel, options: dict[str, Any], result: Results, *, n_
     sd = float(np.std(draws, ddof=1))
     z = float(norm.ppf(1 - alpha / 2))
     p = float((1 + np.sum(np.abs(draws) >= abs(att) - 1e-12)) / (1 + len(draws)))
-    row = {"name": "att" + RI_SUFFIX, "estimate": att, "se": sd, "ci_low": att - z * sd, "ci_high": att + z * sd,
-           "p_value": p}
-    info = {"n_perm": int(len(draws)), "permuted": "placebo adoption dates among never-treated units",
-            "ci": "normal with the variance of the placebo estimates (Arkhangelsky et al. 2021, algorithm 4); "
-                  "p-value: share of placebo estimates at least as large in absolute value", "seed": seed}
+    row = {
+        "name": "att" + RI_SUFFIX,
+        "estimate": att,
+        "se": sd,
+        "ci_low": att - z * sd,
+        "ci_high": att + z * sd,
+        "p_value": p,
+    }
+    info = {
+        "n_perm": int(len(draws)),
+        "permuted": "placebo adoption dates among never-treated units",
+        "ci": "normal with the variance of the placebo estimates (Arkhangelsky et al. 2021, algorithm 4); "
+        "p-value: share of placebo estimates at least as large in absolute value",
+        "seed": seed,
+    }
     return [row], info
 
 
 # ------------------------------------------------------------------ one entry point
 
 
-def add_default_interval(method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any],
-                         result: Results) -> None:
+def add_default_interval(
+    method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any], result: Results
+) -> None:
     """Compute the few-treated rows the chosen interval needs and mark every row's `interval`/`default`."""
     n_tr = n_treated_units(panel)
     kind, reason = choose(inference.get("interval"), method, n_tr)
@@ -220,13 +257,21 @@ def add_default_interval(method: str, panel: LongPanel, options: dict[str, Any],
     rows: list[dict[str, Any]] = []
     if kind == "randomization" and method in LINEAR:
         names = _ri_targets(result)
-        ri_rows, info = randomisation_rows(panel, _point_statistic(method, options, inference), names, n_perm=n_perm, seed=seed,
-                                           alpha=alpha)
+        ri_rows, info = randomisation_rows(
+            panel, _point_statistic(method, options, inference), names, n_perm=n_perm, seed=seed, alpha=alpha
+        )
         base = {r["name"]: r for r in result.estimates.to_dicts()}
         for r in ri_rows:
             b = base[r["name"].removesuffix(RI_SUFFIX)]
-            rows.append({**r, "aggregation": "randomisation", "event_time": b["event_time"], "group": b["group"],
-                         "interval": "randomization"})
+            rows.append(
+                {
+                    **r,
+                    "aggregation": "randomisation",
+                    "event_time": b["event_time"],
+                    "group": b["group"],
+                    "interval": "randomization",
+                }
+            )
         result.inference["randomisation"] = info
     elif kind == "randomization" and method == "sdid":
         sd_rows, info = _sdid_rows(panel, options, result, n_perm=n_perm, seed=seed, alpha=alpha)
@@ -242,8 +287,12 @@ def add_default_interval(method: str, panel: LongPanel, options: dict[str, Any],
     if rows:
         result.estimates = pl.concat([result.estimates, estimates_frame(rows)], how="vertical_relaxed")
     mark(result, kind)
-    result.inference["default_interval"] = {"interval": kind, "reason": reason, "n_treated_units": n_tr,
-                                            "threshold": FEW_TREATED}
+    result.inference["default_interval"] = {
+        "interval": kind,
+        "reason": reason,
+        "n_treated_units": n_tr,
+        "threshold": FEW_TREATED,
+    }
 
 
 def own_interval(result: Results) -> str:
@@ -274,8 +323,9 @@ def mark(result: Results, kind: str) -> None:
             default.append(name != "coef")
         else:
             default.append(suffix is None or f"{name}{suffix}" not in names)
-    result.estimates = est.with_columns(pl.Series("interval", interval, dtype=pl.Utf8),
-                                        pl.Series("default", default, dtype=pl.Boolean))
+    result.estimates = est.with_columns(
+        pl.Series("interval", interval, dtype=pl.Utf8), pl.Series("default", default, dtype=pl.Boolean)
+    )
 
 
 def default_row(rows: list[dict[str, Any]], name: str) -> dict[str, Any] | None:

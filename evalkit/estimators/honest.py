@@ -104,7 +104,9 @@ def honest_event_study(res: Results) -> EventStudy:
     """The event study of `res` ready for sensitivity analysis: consecutive event times, at least one
     pre-period before the reference and one post-period (refused otherwise, with the reason)."""
     if res.options.get("base_period", "universal") != "universal":
-        raise EvalkitError("sensitivity bounds need event-study coefficients relative to e = -1: use base_period='universal'")
+        raise EvalkitError(
+            "sensitivity bounds need event-study coefficients relative to e = -1: use base_period='universal'"
+        )
     e, beta, vcov = event_study(res)
     keep = (e != -1) & np.isfinite(beta)
     e, beta, vcov = e[keep], beta[keep], vcov[np.ix_(keep, keep)]
@@ -121,14 +123,15 @@ def honest_event_study(res: Results) -> EventStudy:
 def original_interval(es: EventStudy, target: str = "first", alpha: float = 0.05) -> tuple[float, float, float]:
     """Estimate and conventional normal interval for the target (what the sensitivity starts from)."""
     lv = es.l_vec(target)
-    est = float(lv @ es.betahat[es.num_pre:])
-    se = float(np.sqrt(lv @ es.sigma[es.num_pre:, es.num_pre:] @ lv))
+    est = float(lv @ es.betahat[es.num_pre :])
+    se = float(np.sqrt(lv @ es.sigma[es.num_pre :, es.num_pre :] @ lv))
     z = stats.norm.ppf(1 - alpha / 2)
     return est, est - z * se, est + z * se
 
 
-def smoothness_sensitivity(es: EventStudy, m: Sequence[float], *, target: str = "first",
-                           alpha: float = 0.05) -> pl.DataFrame:
+def smoothness_sensitivity(
+    es: EventStudy, m: Sequence[float], *, target: str = "first", alpha: float = 0.05
+) -> pl.DataFrame:
     """Optimal FLCI under Delta^SD(M) for each M."""
     lv = es.l_vec(target)
     rows = []
@@ -140,8 +143,9 @@ def smoothness_sensitivity(es: EventStudy, m: Sequence[float], *, target: str = 
     return _frame(rows)
 
 
-def relative_magnitude_sensitivity(es: EventStudy, mbar: Sequence[float], *, target: str = "first",
-                                   alpha: float = 0.05, grid_points: int = 1000) -> pl.DataFrame:
+def relative_magnitude_sensitivity(
+    es: EventStudy, mbar: Sequence[float], *, target: str = "first", alpha: float = 0.05, grid_points: int = 1000
+) -> pl.DataFrame:
     """ARP hybrid confidence set (and identified set) under Delta^RM(Mbar) for each Mbar."""
     prob = RMProblem(es.betahat, es.sigma, es.num_pre, es.num_post, es.l_vec(target), alpha=alpha)
     rows = []
@@ -170,7 +174,7 @@ def sd_breakdown(es: EventStudy, *, target: str = "first", alpha: float = 0.05) 
 
     if covers(0.0):
         return 0.0
-    hi = float(np.sqrt(lv @ es.sigma[es.num_pre:, es.num_pre:] @ lv))
+    hi = float(np.sqrt(lv @ es.sigma[es.num_pre :, es.num_pre :] @ lv))
     for _ in range(60):
         if covers(hi):
             break
@@ -185,6 +189,15 @@ def sd_breakdown(es: EventStudy, *, target: str = "first", alpha: float = 0.05) 
 
 
 def _frame(rows: list[tuple]) -> pl.DataFrame:
-    return pl.DataFrame(rows, orient="row", schema={
-        "restriction": pl.Utf8, "m": pl.Float64, "id_low": pl.Float64, "id_high": pl.Float64,
-        "ci_low": pl.Float64, "ci_high": pl.Float64})
+    return pl.DataFrame(
+        rows,
+        orient="row",
+        schema={
+            "restriction": pl.Utf8,
+            "m": pl.Float64,
+            "id_low": pl.Float64,
+            "id_high": pl.Float64,
+            "ci_low": pl.Float64,
+            "ci_high": pl.Float64,
+        },
+    )

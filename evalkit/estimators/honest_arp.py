@@ -96,8 +96,9 @@ def dual_vertices(sd: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.unique(np.round(np.array(found), 12), axis=0)
 
 
-def lf_critical_value(vertices: np.ndarray, sigma_y: np.ndarray, kappa: float, draws: int = LF_DRAWS,
-                      seed: int = LF_SEED) -> float:
+def lf_critical_value(
+    vertices: np.ndarray, sigma_y: np.ndarray, kappa: float, draws: int = LF_DRAWS, seed: int = LF_SEED
+) -> float:
     """1 - kappa quantile of the statistic eta under the least-favourable null (mean zero)."""
     z = np.random.default_rng(seed).standard_normal((draws, len(sigma_y)))
     vals, vecs = np.linalg.eigh(sigma_y)
@@ -105,8 +106,18 @@ def lf_critical_value(vertices: np.ndarray, sigma_y: np.ndarray, kappa: float, d
     return float(np.quantile(np.max(vertices @ xi.T, axis=0), 1 - kappa))
 
 
-def hybrid_accepts(y0: np.ndarray, a1: np.ndarray, vertices: np.ndarray, sigma_y: np.ndarray, theta: np.ndarray, *,
-                   alpha: float, kappa: float, lf_cv: float, cap_second_stage: bool) -> np.ndarray:
+def hybrid_accepts(
+    y0: np.ndarray,
+    a1: np.ndarray,
+    vertices: np.ndarray,
+    sigma_y: np.ndarray,
+    theta: np.ndarray,
+    *,
+    alpha: float,
+    kappa: float,
+    lf_cv: float,
+    cap_second_stage: bool,
+) -> np.ndarray:
     """For each theta: does the conditional least-favourable hybrid test accept E[y0 - a1 theta - X t] <= 0?"""
     theta = np.atleast_1d(np.asarray(theta, float))
     if len(vertices) == 0:
@@ -148,8 +159,16 @@ def _truncnorm_ppf(p: float, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 class RMProblem:
     """Everything about one event study and target that does not depend on theta."""
 
-    def __init__(self, betahat: np.ndarray, sigma: np.ndarray, num_pre: int, num_post: int, l_vec: np.ndarray,
-                 alpha: float = 0.05, kappa: float | None = None):
+    def __init__(
+        self,
+        betahat: np.ndarray,
+        sigma: np.ndarray,
+        num_pre: int,
+        num_post: int,
+        l_vec: np.ndarray,
+        alpha: float = 0.05,
+        kappa: float | None = None,
+    ):
         self.betahat, self.sigma = np.asarray(betahat, float), np.asarray(sigma, float)
         self.k, self.t, self.l_vec = num_pre, num_post, np.asarray(l_vec, float)
         self.alpha = alpha
@@ -167,7 +186,7 @@ class RMProblem:
         for s in range(-(self.k - 1), 1):
             for positive in (True, False):
                 a = _post_rows(rm_constraints(self.k, self.t, mbar, s, positive), self.k)
-                a_post = a[:, self.k:] @ self._ginv
+                a_post = a[:, self.k :] @ self._ginv
                 y0, sigma_y = a @ self.betahat, a @ self.sigma @ a.T
                 rays = self._rays(a_post[:, 1:])
                 verts = rays / (rays @ np.sqrt(np.diag(sigma_y)))[:, None]
@@ -188,8 +207,9 @@ class RMProblem:
         theta = np.atleast_1d(np.asarray(theta, float))
         accept = np.zeros(len(theta), dtype=bool)
         for y0, a1, verts, sigma_y, cv in self._pieces(mbar):
-            accept |= hybrid_accepts(y0, a1, verts, sigma_y, theta, alpha=self.alpha, kappa=self.kappa, lf_cv=cv,
-                                     cap_second_stage=self.t > 1)
+            accept |= hybrid_accepts(
+                y0, a1, verts, sigma_y, theta, alpha=self.alpha, kappa=self.kappa, lf_cv=cv, cap_second_stage=self.t > 1
+            )
         return accept
 
     def confidence_interval(self, mbar: float, grid_points: int = 1000) -> tuple[float, float]:
@@ -222,10 +242,24 @@ class RMProblem:
             for positive in (True, False):
                 a = rm_constraints(self.k, self.t, mbar, s, positive)
                 bounds = [(None, None)] * n
-                lo = optimize.linprog(obj, A_ub=a, b_ub=np.zeros(len(a)), A_eq=eq, b_eq=self.betahat[: self.k],
-                                      bounds=bounds, method="highs")
-                up = optimize.linprog(-obj, A_ub=a, b_ub=np.zeros(len(a)), A_eq=eq, b_eq=self.betahat[: self.k],
-                                      bounds=bounds, method="highs")
+                lo = optimize.linprog(
+                    obj,
+                    A_ub=a,
+                    b_ub=np.zeros(len(a)),
+                    A_eq=eq,
+                    b_eq=self.betahat[: self.k],
+                    bounds=bounds,
+                    method="highs",
+                )
+                up = optimize.linprog(
+                    -obj,
+                    A_ub=a,
+                    b_ub=np.zeros(len(a)),
+                    A_eq=eq,
+                    b_eq=self.betahat[: self.k],
+                    bounds=bounds,
+                    method="highs",
+                )
                 if lo.status == 0 and up.status == 0:
                     lows.append(self.theta_hat - (-up.fun))
                     highs.append(self.theta_hat - lo.fun)

@@ -57,7 +57,7 @@ def _bias_constant(l_vec: np.ndarray) -> float:
     t_len = len(l_vec)
     total = 0.0
     for s in range(1, t_len + 1):
-        total += abs(float(np.arange(1, s + 1) @ l_vec[t_len - s:]))
+        total += abs(float(np.arange(1, s + 1) @ l_vec[t_len - s :]))
     return total - float(np.arange(1, t_len + 1) @ l_vec)
 
 
@@ -131,18 +131,29 @@ class _Problem:
             return np.concatenate([-(2 * self.q @ x[:n] + 2 * self.g) / scale, np.zeros(n)])
 
         lin = np.block([[-np.eye(n), np.eye(n)], [np.eye(n), np.eye(n)]])
-        cons = [{"type": "ineq", "fun": var_con, "jac": var_con_grad},
-                {"type": "ineq", "fun": lambda x: lin @ x, "jac": lambda x: lin}]
-        out = optimize.minimize(objective, x0, jac=objective_grad, constraints=cons, method="SLSQP",
-                                options={"ftol": 1e-13, "maxiter": 500})
+        cons = [
+            {"type": "ineq", "fun": var_con, "jac": var_con_grad},
+            {"type": "ineq", "fun": lambda x: lin @ x, "jac": lambda x: lin},
+        ]
+        out = optimize.minimize(
+            objective, x0, jac=objective_grad, constraints=cons, method="SLSQP", options={"ftol": 1e-13, "maxiter": 500}
+        )
         zf = out.x[:n]
         if not np.isfinite(zf).all() or self.var(zf) > h2 * (1 + 1e-6):
             return t * z_mv  # feasible fallback (never seen; keeps the interval valid, if wider)
         return zf
 
 
-def flci_sd(betahat: np.ndarray, sigma: np.ndarray, num_pre: int, num_post: int, m: float, *,
-            l_vec: np.ndarray | None = None, alpha: float = 0.05) -> FLCI:
+def flci_sd(
+    betahat: np.ndarray,
+    sigma: np.ndarray,
+    num_pre: int,
+    num_post: int,
+    m: float,
+    *,
+    l_vec: np.ndarray | None = None,
+    alpha: float = 0.05,
+) -> FLCI:
     """The optimal FLCI for theta = l' tau_post under Delta^SD(m)."""
     betahat, sigma = np.asarray(betahat, float), np.asarray(sigma, float)
     lv = np.eye(num_post)[0] if l_vec is None else np.asarray(l_vec, float)
@@ -160,12 +171,20 @@ def flci_sd(betahat: np.ndarray, sigma: np.ndarray, num_pre: int, num_post: int,
     if m == 0 or h_0 - h_min <= 1e-12 * h_0:
         best_h = h_min
     else:
-        found = optimize.minimize_scalar(lambda h: solve(h)[0], bounds=(h_min, h_0), method="bounded",
-                                         options={"xatol": 1e-10 * h_0})
+        found = optimize.minimize_scalar(
+            lambda h: solve(h)[0], bounds=(h_min, h_0), method="bounded", options={"xatol": 1e-10 * h_0}
+        )
         candidates = [(solve(h)[0], h) for h in (h_min, h_0, float(found.x))]
         best_h = min(candidates)[1]
     half, zf = solve(best_h)
     v = prob.weights(zf)
     centre = float(v @ betahat)
-    return FLCI(ci_low=centre - half, ci_high=centre + half, estimate=centre, half_length=float(half),
-                weights=v, max_bias=float(m * prob.bias(zf)), sd=float(np.sqrt(prob.var(zf))))
+    return FLCI(
+        ci_low=centre - half,
+        ci_high=centre + half,
+        estimate=centre,
+        half_length=float(half),
+        weights=v,
+        max_bias=float(m * prob.bias(zf)),
+        sd=float(np.sqrt(prob.var(zf))),
+    )

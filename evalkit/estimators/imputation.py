@@ -57,10 +57,15 @@ def imputation(panel: LongPanel, *, anticipation: int = 0, alpha: float = DEFAUL
         rows.append(normal_row(name, est, se, alpha, aggregation=agg, **labels))
     rows += [_dynamic_mean(rows, names, weights, v0, eps, alpha)]
     return Results(
-        method="imputation", outcome=panel.outcome, estimates=estimate_table(rows),
+        method="imputation",
+        outcome=panel.outcome,
+        estimates=estimate_table(rows),
         inference={"se_type": "BJS conservative, clustered by unit", "alpha": alpha},
-        diagnostics={"units_dropped_never_untreated": int((~keep).sum()), "n_treated_cells": int(treated.sum()),
-                     "treated_cells_dropped_no_untreated_in_period": dropped_cells},
+        diagnostics={
+            "units_dropped_never_untreated": int((~keep).sum()),
+            "n_treated_cells": int(treated.sum()),
+            "treated_cells_dropped_no_untreated_in_period": dropped_cells,
+        },
         options={"anticipation": anticipation, "alpha": alpha},
     )
 
@@ -100,9 +105,14 @@ def _untreated_weights(weights: np.ndarray, untreated: np.ndarray) -> np.ndarray
 def _estimands(treated: np.ndarray, coh: np.ndarray, event: np.ndarray):
     """Names and treated-cell weight arrays (m × n × T, each summing to 1)."""
     specs = [("simple", "simple", {}, treated)]
-    specs += [(f"dynamic:e={e}", "dynamic", {"event_time": int(e)}, treated & (event == e)) for e in np.unique(event[treated])]
-    specs += [(f"group:g={g}", "group", {"group": int(g)}, treated & (coh[:, None] == g)) for g in np.unique(coh[coh > 0])
-              if (treated & (coh[:, None] == g)).any()]
+    specs += [
+        (f"dynamic:e={e}", "dynamic", {"event_time": int(e)}, treated & (event == e)) for e in np.unique(event[treated])
+    ]
+    specs += [
+        (f"group:g={g}", "group", {"group": int(g)}, treated & (coh[:, None] == g))
+        for g in np.unique(coh[coh > 0])
+        if (treated & (coh[:, None] == g)).any()
+    ]
     weights = np.stack([m / m.sum() for *_, m in specs]).astype(float)
     return [(a, b, c) for a, b, c, _ in specs], weights
 

@@ -150,13 +150,32 @@ def wild_cluster_bootstrap(
     if ci:
         lo = _invert(lambda b: _boot_pvalue(p, mom, b), beta, se, alpha, -1)
         hi = _invert(lambda b: _boot_pvalue(p, mom, b), beta, se, alpha, 1)
-    row = {"name": "coef", "aggregation": "coef", "estimate": beta, "se": se, "ci_low": lo, "ci_high": hi, "p_value": pval}
+    row = {
+        "name": "coef",
+        "aggregation": "coef",
+        "estimate": beta,
+        "se": se,
+        "ci_low": lo,
+        "ci_high": hi,
+        "p_value": pval,
+    }
     return Results(
-        method="twfe_wild_cluster_bootstrap", outcome=panel.outcome, estimates=estimate_table([row]),
-        inference={"se_type": "CR1 (reported); p-value and CI by wild cluster bootstrap (WCR)", "weights": weights,
-                   "draws": draws, "null": null, "alpha": alpha, "ci_method": "test inversion", "cluster": "unit",
-                   "n_clusters": int(len(p.a)), "n_treated_clusters": int(np.sum(panel_cohorts(panel) > 0))},
-        options={"draws": draws, "alpha": alpha, "weights": weights, "null": null, "ci": ci}, seed=seed,
+        method="twfe_wild_cluster_bootstrap",
+        outcome=panel.outcome,
+        estimates=estimate_table([row]),
+        inference={
+            "se_type": "CR1 (reported); p-value and CI by wild cluster bootstrap (WCR)",
+            "weights": weights,
+            "draws": draws,
+            "null": null,
+            "alpha": alpha,
+            "ci_method": "test inversion",
+            "cluster": "unit",
+            "n_clusters": int(len(p.a)),
+            "n_treated_clusters": int(np.sum(panel_cohorts(panel) > 0)),
+        },
+        options={"draws": draws, "alpha": alpha, "weights": weights, "null": null, "ci": ci},
+        seed=seed,
     )
 
 
@@ -232,13 +251,23 @@ def randomisation_inference(
         lo, hi = _invert(pfun, centre, scale, alpha, -1), _invert(pfun, centre, scale, alpha, 1)
     row = {"name": "coef", "aggregation": "coef", "estimate": a_obs, "ci_low": lo, "ci_high": hi, "p_value": pval}
     return Results(
-        method="randomisation_inference", outcome=panel.outcome, estimates=estimate_table([row]),
-        inference={"se_type": "none; permutation p-value and CI by inverting the constant-effect sharp null",
-                   "n_perm": n_perm, "alpha": alpha, "permuted": "cohort vector across units"},
-        diagnostics={"linear_in_outcome": linear, "min_attainable_p": 1 / (1 + n_perm),
-                     **({} if linear else {"ci": "not computed: estimator is not linear in the outcome"})},
+        method="randomisation_inference",
+        outcome=panel.outcome,
+        estimates=estimate_table([row]),
+        inference={
+            "se_type": "none; permutation p-value and CI by inverting the constant-effect sharp null",
+            "n_perm": n_perm,
+            "alpha": alpha,
+            "permuted": "cohort vector across units",
+        },
+        diagnostics={
+            "linear_in_outcome": linear,
+            "min_attainable_p": 1 / (1 + n_perm),
+            **({} if linear else {"ci": "not computed: estimator is not linear in the outcome"}),
+        },
         options={"n_perm": n_perm, "alpha": alpha, "estimator": getattr(estimator_fn, "__name__", "custom")},
-        seed=seed, extra={"permutations": pl.DataFrame({"estimate": a_p})},
+        seed=seed,
+        extra={"permutations": pl.DataFrame({"estimate": a_p})},
     )
 
 
@@ -277,6 +306,12 @@ def coverage_simulation(
 
     out = np.array(pmap(one, range(n_sims)), dtype=float)
     cover = float(out[:, 0].mean())
-    return {"n_sims": n_sims, "coverage": cover, "mc_se": float(np.sqrt(cover * (1 - cover) / n_sims)),
-            "rejection_rate_true_null": float(np.mean(out[:, 1] <= alpha)), "mean_ci_length": float(out[:, 2].mean()),
-            "n_treated": int(sum(cohorts.values())), "n_units": n_units}
+    return {
+        "n_sims": n_sims,
+        "coverage": cover,
+        "mc_se": float(np.sqrt(cover * (1 - cover) / n_sims)),
+        "rejection_rate_true_null": float(np.mean(out[:, 1] <= alpha)),
+        "mean_ci_length": float(out[:, 2].mean()),
+        "n_treated": int(sum(cohorts.values())),
+        "n_units": n_units,
+    }

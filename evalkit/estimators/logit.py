@@ -8,8 +8,15 @@ import numpy as np
 EXP_CLIP = 35.0  # exp(35) ~ 1.6e15: probabilities stay inside (0, 1) in double precision
 
 
-def newton_logit(x: np.ndarray, y: np.ndarray, *, ridge: float = 0.0, max_iter: int = 100, tol: float = 1e-10,
-                 max_eta: float | None = None) -> tuple[np.ndarray, bool]:
+def newton_logit(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    ridge: float = 0.0,
+    max_iter: int = 100,
+    tol: float = 1e-10,
+    max_eta: float | None = None,
+) -> tuple[np.ndarray, bool]:
     """Coefficients and whether Newton-Raphson converged (largest step below `tol`).
 
     `x` holds the intercept in column 0; `ridge` penalises the other coefficients. The start is the

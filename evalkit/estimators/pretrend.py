@@ -18,10 +18,16 @@ from scipy import stats
 def wald_pretrend(results: dict[str, Any]) -> dict[str, Any] | None:
     """{statistic, df, p_value, event_times} or None when there is no pre-period or no covariance."""
     rows = results.get("estimates") or []
-    pre = {int(r["event_time"]): float(r["estimate"]) for r in rows
-           if r.get("aggregation") == "dynamic" and r.get("event_time") is not None and int(r["event_time"]) < 0
-           and r.get("estimate") is not None and ":" in str(r.get("name", "")) and not str(r["name"]).endswith(
-               (":randomisation", ":wild_bootstrap"))}
+    pre = {
+        int(r["event_time"]): float(r["estimate"])
+        for r in rows
+        if r.get("aggregation") == "dynamic"
+        and r.get("event_time") is not None
+        and int(r["event_time"]) < 0
+        and r.get("estimate") is not None
+        and ":" in str(r.get("name", ""))
+        and not str(r["name"]).endswith((":randomisation", ":wild_bootstrap"))
+    }
     vcov = (results.get("extra") or {}).get("vcov_dynamic") or []
     if not pre or not vcov:
         return None
@@ -38,8 +44,13 @@ def wald_pretrend(results: dict[str, Any]) -> dict[str, Any] | None:
     if rank == 0:
         return None
     w = float(b @ np.linalg.pinv(v) @ b)
-    return {"statistic": w, "df": rank, "p_value": float(stats.chi2.sf(w, rank)), "event_times": keep,
-            "test": "Wald, all pre-treatment event-time effects zero (analytic covariance)"}
+    return {
+        "statistic": w,
+        "df": rank,
+        "p_value": float(stats.chi2.sf(w, rank)),
+        "event_times": keep,
+        "test": "Wald, all pre-treatment event-time effects zero (analytic covariance)",
+    }
 
 
 def pretrend_result(results: dict[str, Any]) -> dict[str, Any] | None:

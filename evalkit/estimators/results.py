@@ -11,19 +11,19 @@ from evalkit.io import dumps_json
 
 # Columns of every estimates table, in this order. `name` is unique within one Results.
 ESTIMATE_COLUMNS: dict[str, pl.DataType] = {
-    "name": pl.Utf8,        # e.g. "simple", "dynamic:e=2", "att_gt:g=2004,t=2006", "unit:California"
+    "name": pl.Utf8,  # e.g. "simple", "dynamic:e=2", "att_gt:g=2004,t=2006", "unit:California"
     "aggregation": pl.Utf8,  # att_gt | simple | group | dynamic | calendar | unit | coef | pooled ...
-    "group": pl.Int64,       # first-treated period, where it applies
-    "time": pl.Int64,        # calendar period, where it applies
+    "group": pl.Int64,  # first-treated period, where it applies
+    "time": pl.Int64,  # calendar period, where it applies
     "event_time": pl.Int64,  # time - group, where it applies
-    "unit": pl.Utf8,         # a unit's id, for per-unit estimates
+    "unit": pl.Utf8,  # a unit's id, for per-unit estimates
     "estimate": pl.Float64,
     "se": pl.Float64,
     "ci_low": pl.Float64,
     "ci_high": pl.Float64,
     "p_value": pl.Float64,
-    "interval": pl.Utf8,     # how ci_low/ci_high were made: analytic | randomization | wild | bootstrap | jackknife ...
-    "default": pl.Boolean,   # the row whose interval is the one to quote for its estimand (few_treated.mark)
+    "interval": pl.Utf8,  # how ci_low/ci_high were made: analytic | randomization | wild | bootstrap | jackknife ...
+    "default": pl.Boolean,  # the row whose interval is the one to quote for its estimand (few_treated.mark)
 }
 
 
@@ -82,8 +82,10 @@ class Results:
             lines.append(f"default interval: {chosen} (rows marked *; the others are shown beside them)")
         lines.append(f"{'name':<34}{'estimate':>12}{'se':>10}{'ci_low':>12}{'ci_high':>12}  interval")
         for row in self.estimates.iter_rows(named=True):
+
             def fmt(v: float | None, w: int) -> str:
                 return f"{v:>{w}.4f}" if v is not None else f"{'':>{w}}"
+
             star = "*" if chosen and row.get("default") else " "
             lines.append(
                 f"{star}{row['name']:<33}{fmt(row['estimate'], 12)}{fmt(row['se'], 10)}"

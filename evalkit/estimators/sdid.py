@@ -69,8 +69,9 @@ def _sum_normalize(x: np.ndarray) -> np.ndarray:
     return x / s if s != 0 else np.full(len(x), 1.0 / len(x))
 
 
-def fw_weights(Y: np.ndarray, zeta: float, intercept: bool, start: np.ndarray | None,
-               min_decrease: float, max_iter: int) -> np.ndarray:
+def fw_weights(
+    Y: np.ndarray, zeta: float, intercept: bool, start: np.ndarray | None, min_decrease: float, max_iter: int
+) -> np.ndarray:
     """Frank–Wolfe for min zeta²‖x‖² + ‖A x − b‖²/n on the simplex (A = Y[:, :-1], b = Y[:, -1]).
 
     Works on the Gram matrix, so one iteration costs O(k) after an O(n k²) set-up. A thin wrapper
@@ -95,12 +96,36 @@ def _fw_setup(Y: np.ndarray, zeta: float, intercept: bool, start: np.ndarray | N
     G = A.T @ A
     c = A.T @ b
     Gx = G @ x
-    return dict(k=k, n=n, zeta2=zeta**2, eta=n * zeta**2, md2=min_decrease**2, G=G, c=c, bb=float(b @ b), x=x,
-                Gx=Gx, xGx=float(x @ Gx), cx=float(c @ x), xx=float(x @ x), diag=np.diag(G).copy())
+    return dict(
+        k=k,
+        n=n,
+        zeta2=zeta**2,
+        eta=n * zeta**2,
+        md2=min_decrease**2,
+        G=G,
+        c=c,
+        bb=float(b @ b),
+        x=x,
+        Gx=Gx,
+        xGx=float(x @ Gx),
+        cx=float(c @ x),
+        xx=float(x @ x),
+        diag=np.diag(G).copy(),
+    )
 
 
-def _fw_scalar(p: dict, x: np.ndarray, Gx: np.ndarray, xGx: float, cx: float, xx: float, prev: float, last: float,
-               t: int, max_iter: int) -> np.ndarray:
+def _fw_scalar(
+    p: dict,
+    x: np.ndarray,
+    Gx: np.ndarray,
+    xGx: float,
+    cx: float,
+    xx: float,
+    prev: float,
+    last: float,
+    t: int,
+    max_iter: int,
+) -> np.ndarray:
     """The Frank–Wolfe loop for one problem, continued from iteration t (same arithmetic as the batch)."""
     G, c, diag = p["G"], p["c"], p["diag"]
     zeta2, eta, bb, n, md2 = p["zeta2"], p["eta"], p["bb"], p["n"], p["md2"]
@@ -123,7 +148,9 @@ def _fw_scalar(p: dict, x: np.ndarray, Gx: np.ndarray, xGx: float, cx: float, xx
             continue
         den = derr2 + eta * dd
         num = -derr_r - eta * xd
-        step = num / den if den != 0 else (math.nan if num == 0 else math.copysign(math.inf, num) * math.copysign(1, den))
+        step = (
+            num / den if den != 0 else (math.nan if num == 0 else math.copysign(math.inf, num) * math.copysign(1, den))
+        )
         s = min(1.0, max(0.0, step))
         if s > 0:
             # update x ← x + s (e_i − x) and the cached products
@@ -140,8 +167,14 @@ def _fw_scalar(p: dict, x: np.ndarray, Gx: np.ndarray, xGx: float, cx: float, xx
     return x
 
 
-def fw_weights_many(Ys: Sequence[np.ndarray], zetas: Sequence[float], intercepts: Sequence[bool],
-                    starts: Sequence[np.ndarray | None], min_decreases: Sequence[float], max_iter: int) -> list[np.ndarray]:
+def fw_weights_many(
+    Ys: Sequence[np.ndarray],
+    zetas: Sequence[float],
+    intercepts: Sequence[bool],
+    starts: Sequence[np.ndarray | None],
+    min_decreases: Sequence[float],
+    max_iter: int,
+) -> list[np.ndarray]:
     """`fw_weights` for many problems at once (sizes may differ), vectorised across problems.
 
     Each problem follows exactly its own Frank–Wolfe path and stopping rule: the batch is padded to the
@@ -167,7 +200,9 @@ def _fw_run(probs: list[dict], max_iter: int) -> list[np.ndarray]:
     if B == 0:
         return out
     if B <= _SCALAR_TAIL:
-        return [_fw_scalar(p, p["x"], p["Gx"], p["xGx"], p["cx"], p["xx"], math.inf, math.inf, 0, max_iter) for p in probs]
+        return [
+            _fw_scalar(p, p["x"], p["Gx"], p["xGx"], p["cx"], p["xx"], math.inf, math.inf, 0, max_iter) for p in probs
+        ]
     K = max(p["k"] for p in probs)
     Gt = np.zeros((B, K, K))  # Gt[b, i] = column i of problem b's Gram matrix
     c = np.zeros((B, K))
@@ -200,14 +235,24 @@ def _fw_run(probs: list[dict], max_iter: int) -> list[np.ndarray]:
             na = int(active.sum())
             if na < len(ids) and (na <= _SCALAR_TAIL or na <= len(ids) // 2):
                 for j in np.flatnonzero(~active):
-                    out[ids[j]] = x[j, :probs[ids[j]]["k"]].copy()
+                    out[ids[j]] = x[j, : probs[ids[j]]["k"]].copy()
                 keep = np.flatnonzero(active)
                 if na <= _SCALAR_TAIL:
                     for j in keep:
                         p = probs[ids[j]]
                         k = p["k"]
-                        out[ids[j]] = _fw_scalar(p, x[j, :k], Gx[j, :k], float(xGx[j]), float(cx[j]), float(xx[j]),
-                                                 float(prev[j]), float(last[j]), t, max_iter)
+                        out[ids[j]] = _fw_scalar(
+                            p,
+                            x[j, :k],
+                            Gx[j, :k],
+                            float(xGx[j]),
+                            float(cx[j]),
+                            float(xx[j]),
+                            float(prev[j]),
+                            float(last[j]),
+                            t,
+                            max_iter,
+                        )
                     ids = ids[:0]
                     break
                 Gt, c, diag, x, Gx = Gt[keep], c[keep], diag[keep], x[keep], Gx[keep]
@@ -253,7 +298,7 @@ def _fw_run(probs: list[dict], max_iter: int) -> list[np.ndarray]:
             prev = np.where(active, last, prev)
             last = np.where(active, val, last)
     for j, pid in enumerate(ids):
-        out[pid] = x[j, :probs[pid]["k"]].copy()
+        out[pid] = x[j, : probs[pid]["k"]].copy()
     return out
 
 
@@ -271,7 +316,9 @@ def noise_level(Y: np.ndarray, N0: int, T0: int) -> float:
     return float(np.std(dif, ddof=1)) if dif.size > 1 else 0.0
 
 
-def default_options(Y: np.ndarray, N0: int, T0: int, estimator: str = "sdid") -> tuple[SDIDOptions, np.ndarray | None, np.ndarray | None]:
+def default_options(
+    Y: np.ndarray, N0: int, T0: int, estimator: str = "sdid"
+) -> tuple[SDIDOptions, np.ndarray | None, np.ndarray | None]:
     """Options and fixed weights (None = estimate) for sdid, sc or did, as the synthdid package sets them."""
     N1, T1 = Y.shape[0] - N0, Y.shape[1] - T0
     sigma = noise_level(Y, N0, T0)
@@ -285,8 +332,14 @@ def default_options(Y: np.ndarray, N0: int, T0: int, estimator: str = "sdid") ->
     raise EvalkitError(f"unknown estimator {estimator!r}", expected="sdid, sc or did")
 
 
-def sdid_fit(Y: np.ndarray, N0: int, T0: int, opts: SDIDOptions, omega: np.ndarray | None = None,
-             lambda_: np.ndarray | None = None) -> SDIDFit:
+def sdid_fit(
+    Y: np.ndarray,
+    N0: int,
+    T0: int,
+    opts: SDIDOptions,
+    omega: np.ndarray | None = None,
+    lambda_: np.ndarray | None = None,
+) -> SDIDFit:
     """One estimate on a units × times matrix whose first N0 rows are controls and first T0 columns pre.
 
     `omega`/`lambda_` are fixed weights if the matching update flag is off, else starting values.
@@ -309,7 +362,9 @@ def sdid_fit_many(problems: Sequence[tuple]) -> list[SDIDFit]:
         Yc = _collapsed(Y, N0, T0)
         first = opts.max_iter_pre_sparsify if opts.sparsify else opts.max_iter
         if opts.update_lambda:
-            jobs[j, "lambda"] = _fw_setup(Yc[:N0, :], opts.zeta_lambda, opts.lambda_intercept, lambda_, opts.min_decrease)
+            jobs[j, "lambda"] = _fw_setup(
+                Yc[:N0, :], opts.zeta_lambda, opts.lambda_intercept, lambda_, opts.min_decrease
+            )
             iters[j, "lambda"] = first
         else:
             lam[j] = np.asarray(lambda_, dtype=float)
@@ -363,7 +418,9 @@ def sdid_matrix_many(problems: Sequence[tuple[np.ndarray, int, int]], estimator:
 # ---------------------------------------------------------------- standard errors (package recipes)
 
 
-def placebo_draws(Y: np.ndarray, N0: int, T0: int, fit: SDIDFit, perms: Sequence[np.ndarray], n_jobs: int | None = None) -> np.ndarray:
+def placebo_draws(
+    Y: np.ndarray, N0: int, T0: int, fit: SDIDFit, perms: Sequence[np.ndarray], n_jobs: int | None = None
+) -> np.ndarray:
     N1 = Y.shape[0] - N0
     if N0 <= N1:
         raise EvalkitError("the placebo SE needs more control than treated units")
@@ -380,8 +437,9 @@ def _draw_estimates(specs: list[tuple], n_jobs: int | None) -> np.ndarray:
     return np.array(_batched(specs, lambda ss: [f.estimate for f in sdid_fit_many(ss)], n_jobs))
 
 
-def bootstrap_draws(Y: np.ndarray, N0: int, T0: int, fit: SDIDFit, rng: np.random.Generator, reps: int,
-                    n_jobs: int | None = None) -> np.ndarray:
+def bootstrap_draws(
+    Y: np.ndarray, N0: int, T0: int, fit: SDIDFit, rng: np.random.Generator, reps: int, n_jobs: int | None = None
+) -> np.ndarray:
     N = Y.shape[0]
     if N - N0 < 2:
         raise EvalkitError("the bootstrap SE needs at least two treated units (use se='placebo')")
@@ -431,8 +489,10 @@ def _block_matrix(panel: LongPanel, treated_units: list[str], control_units: lis
     M = Y[np.ix_(rows, cols)]
     if np.isnan(M).any():
         i, j = np.argwhere(np.isnan(M))[0]
-        raise EvalkitError(f"outcome missing for unit {(control_units + treated_units)[i]} in period {times[j]}",
-                           expected="a balanced panel")
+        raise EvalkitError(
+            f"outcome missing for unit {(control_units + treated_units)[i]} in period {times[j]}",
+            expected="a balanced panel",
+        )
     return M
 
 
@@ -491,8 +551,12 @@ def synthetic_did(
             raise EvalkitError(f"unknown se={se!r}", expected="placebo, bootstrap, jackknife or None")
         s = _se_from(draws, se)
         z = float(norm.ppf(1 - alpha / 2))
-        row.update(se=s, ci_low=fit.estimate - z * s, ci_high=fit.estimate + z * s,
-                   p_value=float(2 * norm.sf(abs(fit.estimate) / s)) if s > 0 else None)
+        row.update(
+            se=s,
+            ci_low=fit.estimate - z * s,
+            ci_high=fit.estimate + z * s,
+            p_value=float(2 * norm.sf(abs(fit.estimate) / s)) if s > 0 else None,
+        )
         inf["reps"] = len(draws)
     pre, post = times[:T0], times[T0:]
     extra = {
@@ -503,18 +567,35 @@ def synthetic_did(
     Ysc = fit.omega @ Y[:N0]
     # intercept: SDID compares the treated and synthetic paths after shifting by the λ-weighted pre gap
     shift = float(fit.lambda_ @ (Ytr[:T0] - Ysc[:T0])) if estimator != "sc" else 0.0
-    extra["paths"] = pl.DataFrame({"unit": ["treated_mean"] * len(times), "time": times, "treated": Ytr,
-                                   "synthetic": Ysc + shift, "gap": Ytr - Ysc - shift})
+    extra["paths"] = pl.DataFrame(
+        {
+            "unit": ["treated_mean"] * len(times),
+            "time": times,
+            "treated": Ytr,
+            "synthetic": Ysc + shift,
+            "gap": Ytr - Ysc - shift,
+        }
+    )
     if draws is not None:
         extra["draws"] = pl.DataFrame({"draw": np.arange(len(draws)), "estimate": draws})
     opts = fit.opts.__dict__.copy()
     return Results(
         method={"sdid": "synthetic_did", "sc": "synthetic_control_sdid", "did": "did_sdid"}[estimator],
-        outcome=panel.outcome, estimates=estimates_frame([row]), inference=inf,
-        diagnostics={"noise_level": fit.noise_level, "N0": N0, "N1": len(tr), "T0": T0, "T1": len(post),
-                     "n_nonzero_omega": int(np.sum(fit.omega > 0)), "n_nonzero_lambda": int(np.sum(fit.lambda_ > 0))},
+        outcome=panel.outcome,
+        estimates=estimates_frame([row]),
+        inference=inf,
+        diagnostics={
+            "noise_level": fit.noise_level,
+            "N0": N0,
+            "N1": len(tr),
+            "T0": T0,
+            "T1": len(post),
+            "n_nonzero_omega": int(np.sum(fit.omega > 0)),
+            "n_nonzero_lambda": int(np.sum(fit.lambda_ > 0)),
+        },
         options={"se": se, "reps": reps, "estimator": estimator, "alpha": alpha, **opts},
-        seed=seed if se in ("placebo", "bootstrap") else None, extra=extra,
+        seed=seed if se in ("placebo", "bootstrap") else None,
+        extra=extra,
     )
 
 
@@ -551,8 +632,9 @@ def _aggregate(res: list[_CohortFit]) -> float:
     return float(np.dot(wts / wts.sum(), [r.estimate for r in res]))
 
 
-def _staggered_many(draws: Sequence[tuple[np.ndarray, int, np.ndarray]], times: list[int], estimator: str,
-                    keep_fits: bool = False) -> list[list[_CohortFit]]:
+def _staggered_many(
+    draws: Sequence[tuple[np.ndarray, int, np.ndarray]], times: list[int], estimator: str, keep_fits: bool = False
+) -> list[list[_CohortFit]]:
     """Cohort-by-cohort fits for many (Y, N0, cohort_of) at once: all cohorts of all draws share one
     Frank–Wolfe batch. Returns each draw's list of cohort fits (empty if no cohort is usable)."""
     problems, where = [], []
@@ -573,12 +655,19 @@ def _batched(draws: list, work, n_jobs: int | None) -> list:
     if jobs == 1 or len(draws) < 2 or in_task():
         return work(draws)
     size = -(-len(draws) // jobs)
-    chunks = [draws[i:i + size] for i in range(0, len(draws), size)]
+    chunks = [draws[i : i + size] for i in range(0, len(draws), size)]
     return [r for part in pmap(work, chunks, n_jobs=n_jobs) for r in part]
 
 
-def _staggered_jackknife_refit(Y: np.ndarray, N0: int, cohort_of: np.ndarray, times: list[int], estimator: str,
-                               base: list[_CohortFit], n_jobs: int | None) -> np.ndarray:
+def _staggered_jackknife_refit(
+    Y: np.ndarray,
+    N0: int,
+    cohort_of: np.ndarray,
+    times: list[int],
+    estimator: str,
+    base: list[_CohortFit],
+    n_jobs: int | None,
+) -> np.ndarray:
     """Leave each unit out and re-estimate every weight. Leaving out a treated unit changes only its own
     cohort's fit (the others use the same controls and units), so only that cohort is refitted."""
     N = Y.shape[0]
@@ -596,7 +685,11 @@ def _staggered_jackknife_refit(Y: np.ndarray, N0: int, cohort_of: np.ndarray, ti
             refit.append((np.vstack([Y[:N0], Y[N0 + left]]), N0, np.full(len(left), g)))
         else:
             refit.append(None)
-    fitted = _staggered_many([d for d in refit if d is not None], times, estimator) if any(d is not None for d in refit) else []
+    fitted = (
+        _staggered_many([d for d in refit if d is not None], times, estimator)
+        if any(d is not None for d in refit)
+        else []
+    )
     it = iter(fitted)
     for (rest, _g), d in zip(slots, refit):
         mine = next(it) if d is not None else []
@@ -676,9 +769,16 @@ def synthetic_did_staggered(
     for g, est, _w, _n in parts:
         rows.append({"name": f"group:g={g}", "aggregation": "group", "group": g, "estimate": est})
     inf: dict[str, Any] = {"se_type": se, "alpha": alpha, "weights": "N_g * T_post_g"}
-    extra: dict[str, pl.DataFrame] = {"cohorts": pl.DataFrame(
-        {"group": [p[0] for p in parts], "estimate": [p[1] for p in parts], "weight": [p[2] for p in parts],
-         "n_treated": [p[3] for p in parts]})}
+    extra: dict[str, pl.DataFrame] = {
+        "cohorts": pl.DataFrame(
+            {
+                "group": [p[0] for p in parts],
+                "estimate": [p[1] for p in parts],
+                "weight": [p[2] for p in parts],
+                "n_treated": [p[3] for p in parts],
+            }
+        )
+    }
 
     def atts(ds: list) -> list[float]:
         return [_aggregate(r) if r else float("nan") for r in _staggered_many(ds, times, estimator)]
@@ -714,12 +814,24 @@ def synthetic_did_staggered(
             raise EvalkitError(f"unknown se={se!r}", expected="placebo, bootstrap, jackknife or None")
         s = _se_from(draws, se)
         z = float(norm.ppf(1 - alpha / 2))
-        rows[0].update(se=s, ci_low=att - z * s, ci_high=att + z * s,
-                       p_value=float(2 * norm.sf(abs(att) / s)) if s > 0 else None)
+        rows[0].update(
+            se=s, ci_low=att - z * s, ci_high=att + z * s, p_value=float(2 * norm.sf(abs(att) / s)) if s > 0 else None
+        )
         inf["reps"] = len(draws)
         extra["draws"] = pl.DataFrame({"draw": np.arange(len(draws)), "estimate": draws})
-    return Results(method="synthetic_did_staggered", outcome=panel.outcome, estimates=estimates_frame(rows),
-                   inference=inf, diagnostics={"N0": N0, "N1": len(tr), "cohorts": [p[0] for p in parts]},
-                   options={"se": se, "reps": reps, "estimator": estimator, "alpha": alpha,
-                            "jackknife_weights": jackknife_weights},
-                   seed=seed if se in ("placebo", "bootstrap") else None, extra=extra)
+    return Results(
+        method="synthetic_did_staggered",
+        outcome=panel.outcome,
+        estimates=estimates_frame(rows),
+        inference=inf,
+        diagnostics={"N0": N0, "N1": len(tr), "cohorts": [p[0] for p in parts]},
+        options={
+            "se": se,
+            "reps": reps,
+            "estimator": estimator,
+            "alpha": alpha,
+            "jackknife_weights": jackknife_weights,
+        },
+        seed=seed if se in ("placebo", "bootstrap") else None,
+        extra=extra,
+    )

@@ -35,16 +35,36 @@ def sun_abraham(panel: LongPanel, *, control: str = "never", alpha: float = DEFA
     if not cells:
         raise EvalkitError("no treated cohort with a pre-treatment period", column="cohort")
     coef, vcov, counts = _saturated_fit(y, cohort, times, cells)
-    rows = [normal_row(f"catt:g={g},e={e}", coef[k], np.sqrt(vcov[k, k]), alpha, aggregation="cohort_event",
-                       group=g, time=g + e, event_time=e) for k, (g, e) in enumerate(cells)]
+    rows = [
+        normal_row(
+            f"catt:g={g},e={e}",
+            coef[k],
+            np.sqrt(vcov[k, k]),
+            alpha,
+            aggregation="cohort_event",
+            group=g,
+            time=g + e,
+            event_time=e,
+        )
+        for k, (g, e) in enumerate(cells)
+    ]
     rows += _iw_rows(cells, coef, vcov, cohort, counts, alpha)
     dyn = _dynamic_weights(cells, cohort, counts)
     return Results(
-        method="sun_abraham", outcome=panel.outcome, estimates=estimate_table(rows),
-        inference={"se_type": "clustered", "cluster": "unit", "alpha": alpha,
-                   "note": "aggregation weights treated as known"},
-        diagnostics=notes, options={"control": control, "alpha": alpha},
-        extra={"vcov_dynamic": vcov_frame(list(dyn), np.array(list(dyn.values())) @ vcov @ np.array(list(dyn.values())).T)},
+        method="sun_abraham",
+        outcome=panel.outcome,
+        estimates=estimate_table(rows),
+        inference={
+            "se_type": "clustered",
+            "cluster": "unit",
+            "alpha": alpha,
+            "note": "aggregation weights treated as known",
+        },
+        diagnostics=notes,
+        options={"control": control, "alpha": alpha},
+        extra={
+            "vcov_dynamic": vcov_frame(list(dyn), np.array(list(dyn.values())) @ vcov @ np.array(list(dyn.values())).T)
+        },
     )
 
 
@@ -124,4 +144,3 @@ def _iw_rows(cells, coef, vcov, cohort, counts, alpha):
 def _lin_row(name, agg, w, coef, vcov, alpha, **labels):
     se = float(np.sqrt(w @ vcov @ w))
     return normal_row(name, float(w @ coef), se, alpha, aggregation=agg, **labels)
-

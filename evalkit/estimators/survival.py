@@ -17,7 +17,7 @@ from scipy import stats
 
 @dataclass
 class KaplanMeier:
-    times: list[float]       # distinct event times
+    times: list[float]  # distinct event times
     at_risk: list[int]
     events: list[int]
     survival: list[float]
@@ -25,10 +25,13 @@ class KaplanMeier:
     ci_high: list[float]
     n: int
     n_events: int
-    median: float | None     # first time S(t) <= 0.5; None if never reached
+    median: float | None  # first time S(t) <= 0.5; None if never reached
 
     def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in ("times", "at_risk", "events", "survival", "ci_low", "ci_high", "n", "n_events", "median")}
+        return {
+            k: getattr(self, k)
+            for k in ("times", "at_risk", "events", "survival", "ci_low", "ci_high", "n", "n_events", "median")
+        }
 
 
 def kaplan_meier(durations, observed, alpha: float = 0.05) -> KaplanMeier:
@@ -94,8 +97,16 @@ def logrank(durations_a, observed_a, durations_b, observed_b) -> dict:
     return {"chi2": float(chi2), "p_value": p, "observed_a": float(obs_a), "expected_a": float(exp_a)}
 
 
-def compare_groups(durations, observed, groups, *, reference: str, order: tuple[str, ...] | None = None,
-                   horizons: tuple[float, ...] = (3, 5), alpha: float = 0.05) -> tuple[list[dict], list[dict], dict]:
+def compare_groups(
+    durations,
+    observed,
+    groups,
+    *,
+    reference: str,
+    order: tuple[str, ...] | None = None,
+    horizons: tuple[float, ...] = (3, 5),
+    alpha: float = 0.05,
+) -> tuple[list[dict], list[dict], dict]:
     """Kaplan-Meier per group, and a log-rank test of `reference` against each other group.
 
     Returns (summary rows: median and share with the event by each horizon per group, and the tests;
@@ -111,10 +122,14 @@ def compare_groups(durations, observed, groups, *, reference: str, order: tuple[
             continue
         km = kaplan_meier(t[mask], e[mask], alpha=alpha)
         rows.append({"name": f"median_years:{name}", "aggregation": "group_summary", "estimate": km.median})
-        rows += [{"name": f"good_within_{h:g}y:{name}", "aggregation": "group_summary", "estimate": 1 - survival_at(km, h)}
-                 for h in horizons]
-        curves += [{"group": name, "years": a, "at_risk": n, "events": d, "survival": s, "ci_low": lo, "ci_high": hi}
-                   for a, n, d, s, lo, hi in zip(km.times, km.at_risk, km.events, km.survival, km.ci_low, km.ci_high)]
+        rows += [
+            {"name": f"good_within_{h:g}y:{name}", "aggregation": "group_summary", "estimate": 1 - survival_at(km, h)}
+            for h in horizons
+        ]
+        curves += [
+            {"group": name, "years": a, "at_risk": n, "events": d, "survival": s, "ci_low": lo, "ci_high": hi}
+            for a, n, d, s, lo, hi in zip(km.times, km.at_risk, km.events, km.survival, km.ci_low, km.ci_high)
+        ]
     tests = {}
     ref = g == reference
     for name in names:
@@ -122,6 +137,12 @@ def compare_groups(durations, observed, groups, *, reference: str, order: tuple[
         if name == reference or not ref.any() or not other.any():
             continue
         tests[name] = logrank(t[ref], e[ref], t[other], e[other])
-        rows.append({"name": f"logrank:{reference}_vs_{name}", "aggregation": "test", "estimate": tests[name]["chi2"],
-                     "p_value": tests[name]["p_value"]})
+        rows.append(
+            {
+                "name": f"logrank:{reference}_vs_{name}",
+                "aggregation": "test",
+                "estimate": tests[name]["chi2"],
+                "p_value": tests[name]["p_value"],
+            }
+        )
     return rows, curves, tests

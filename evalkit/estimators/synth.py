@@ -96,8 +96,10 @@ def parse_predictors(spec: Any, outcome: str, covariates: Sequence[str], pre_tim
         else:
             raise EvalkitError(f"cannot read predictor {item!r}", expected="int, name, (var, periods) or dict")
         if var not in known:
-            raise EvalkitError(f"predictor variable {var!r} is not the outcome or a covariate of the panel",
-                               expected=", ".join(sorted(known)))
+            raise EvalkitError(
+                f"predictor variable {var!r} is not the outcome or a covariate of the panel",
+                expected=", ".join(sorted(known)),
+            )
         if isinstance(periods, (int, np.integer)):
             periods = (int(periods),)
         elif isinstance(periods, tuple) and len(periods) == 2 and periods[1] - periods[0] > 1:
@@ -150,8 +152,11 @@ class _Design:
             bad = np.all(np.isnan(vals), axis=1)
             if bad.any():
                 u = self.units[rows[int(np.argmax(bad))]]
-                raise EvalkitError(f"predictor {p.label} is missing for unit {u} in every period",
-                                   column=p.var, expected="at least one value")
+                raise EvalkitError(
+                    f"predictor {p.label} is missing for unit {u} in every period",
+                    column=p.var,
+                    expected="at least one value",
+                )
             X[k] = np.nanmean(vals, axis=1)
         return X
 
@@ -160,7 +165,9 @@ def _design(panel: LongPanel) -> _Design:
     Y, units, times = panel.wide()
     covs = {}
     for c in panel.covariates:
-        piv = panel.data.pivot(on="time", index="unit", values=c, aggregate_function="first", sort_columns=True).sort("unit")
+        piv = panel.data.pivot(on="time", index="unit", values=c, aggregate_function="first", sort_columns=True).sort(
+            "unit"
+        )
         cols = [str(t) for t in times]
         for col in cols:
             if col not in piv.columns:
@@ -320,8 +327,14 @@ def fit_sc(
             s = starts[name]
             theta0 = np.log(np.maximum(s, floor))
             theta0 -= theta0.max()
-            res = minimize(nested.fun_grad, theta0, jac=True, method="L-BFGS-B",
-                           bounds=[(math.log(floor), 0.0)] * K, options={"maxiter": 200, "ftol": 1e-12, "gtol": 1e-10})
+            res = minimize(
+                nested.fun_grad,
+                theta0,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=[(math.log(floor), 0.0)] * K,
+                options={"maxiter": 200, "ftol": 1e-12, "gtol": 1e-10},
+            )
             vv = np.exp(res.x)
             candidates.append((name + "+lbfgs", vv / vv.sum()))
     for name, vv in candidates:
@@ -332,8 +345,17 @@ def fit_sc(
     L, vbest, chosen = best
     sol = nested.loss_w(vbest)[1]
     synth = d.Y[donors].T @ sol.w
-    return SCFit(treated=treated, donors=donors, w=sol.w, v=vbest, loss=L, synthetic=synth,
-                 gap=d.Y[treated] - synth, start_losses=start_losses, chosen_start=chosen)
+    return SCFit(
+        treated=treated,
+        donors=donors,
+        w=sol.w,
+        v=vbest,
+        loss=L,
+        synthetic=synth,
+        gap=d.Y[treated] - synth,
+        start_losses=start_losses,
+        chosen_start=chosen,
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -358,8 +380,9 @@ def _conformal_pvalue(y1: np.ndarray, Y0: np.ndarray, theta0: float) -> float:
     return float(np.mean(u >= u[-1] - 1e-10 * max(1.0, u[-1])))
 
 
-def conformal_interval(y1: np.ndarray, Y0: np.ndarray, estimate: float, scale: float, alpha: float,
-                       grid: int = 41) -> tuple[float, float, float]:
+def conformal_interval(
+    y1: np.ndarray, Y0: np.ndarray, estimate: float, scale: float, alpha: float, grid: int = 41
+) -> tuple[float, float, float]:
     """(ci_low, ci_high, p-value of θ0 = 0) for the effect in the last period of y1."""
     p0 = _conformal_pvalue(y1, Y0, 0.0)
     h = max(scale, 1e-8 * max(1.0, abs(estimate)))
@@ -393,7 +416,7 @@ def conformal_joint_pvalue(y1: np.ndarray, Y0: np.ndarray, n_post: int) -> float
     w = simplex_lsq(Y0, y1).w
     u = np.abs(y1 - Y0 @ w)
     T = len(u)
-    stats = np.array([np.mean(np.roll(u, -j)[T - n_post:]) for j in range(T)])
+    stats = np.array([np.mean(np.roll(u, -j)[T - n_post :]) for j in range(T)])
     return float(np.mean(stats >= stats[0] - 1e-10 * max(1.0, stats[0])))
 
 
@@ -405,8 +428,10 @@ def _check_unit_rows(d: _Design, rows: np.ndarray, cols: Sequence[int]) -> None:
     sub = d.Y[np.ix_(rows, list(cols))]
     if np.isnan(sub).any():
         i, j = np.argwhere(np.isnan(sub))[0]
-        raise EvalkitError(f"outcome missing for unit {d.units[rows[i]]} in period {d.times[list(cols)[j]]}",
-                           expected="a balanced panel for the treated unit and donors")
+        raise EvalkitError(
+            f"outcome missing for unit {d.units[rows[i]]} in period {d.times[list(cols)[j]]}",
+            expected="a balanced panel for the treated unit and donors",
+        )
 
 
 def _setup(panel: LongPanel, treated_unit: str | None, donors: Sequence[str] | None):
@@ -415,14 +440,18 @@ def _setup(panel: LongPanel, treated_unit: str | None, donors: Sequence[str] | N
     if treated_unit is None:
         tr = sorted(u for u, c in coh.items() if c > 0)
         if len(tr) != 1:
-            raise EvalkitError(f"{len(tr)} treated units; name one with treated_unit= or use synth_staggered",
-                               expected="exactly one unit with a first-treated period")
+            raise EvalkitError(
+                f"{len(tr)} treated units; name one with treated_unit= or use synth_staggered",
+                expected="exactly one unit with a first-treated period",
+            )
         treated_unit = tr[0]
     if treated_unit not in coh:
         raise EvalkitError(f"treated unit {treated_unit!r} is not in the panel")
     g = int(coh[treated_unit])
     if g <= 0:
-        raise EvalkitError(f"unit {treated_unit!r} is never treated", column="cohort", expected="a first-treated period")
+        raise EvalkitError(
+            f"unit {treated_unit!r} is never treated", column="cohort", expected="a first-treated period"
+        )
     if donors is None:
         donor_names = sorted(u for u, c in coh.items() if c == 0)
     else:
@@ -479,14 +508,29 @@ def synthetic_control(
     d = prob.d
     rows_out = [out.att_row] + [out.time_rows[t] for t in prob.post]
     options = {
-        "treated_unit": prob.tname, "predictors": [p.label for p in prob.preds],
+        "treated_unit": prob.tname,
+        "predictors": [p.label for p in prob.preds],
         "v": v if isinstance(v, str) else list(map(float, np.ravel(v))),
-        "pre_periods": prob.loss_times, "donor_units": [d.units[j] for j in prob.donor_idx], "inference": inference,
-        "placebo_times": list(placebo_times) if placebo_times is not None else None, "prefit_k": list(prefit_k),
-        "prefit_scale": prefit_scale, "leave_one_out": leave_one_out, "conformal": conformal, "alpha": alpha,
+        "pre_periods": prob.loss_times,
+        "donor_units": [d.units[j] for j in prob.donor_idx],
+        "inference": inference,
+        "placebo_times": list(placebo_times) if placebo_times is not None else None,
+        "prefit_k": list(prefit_k),
+        "prefit_scale": prefit_scale,
+        "leave_one_out": leave_one_out,
+        "conformal": conformal,
+        "alpha": alpha,
     }
-    return Results(method="synthetic_control", outcome=d.outcome, estimates=estimates_frame(rows_out),
-                   inference=out.inference, diagnostics=out.diagnostics, options=options, seed=seed, extra=out.extra)
+    return Results(
+        method="synthetic_control",
+        outcome=d.outcome,
+        estimates=estimates_frame(rows_out),
+        inference=out.inference,
+        diagnostics=out.diagnostics,
+        options=options,
+        seed=seed,
+        extra=out.extra,
+    )
 
 
 @dataclass
@@ -527,8 +571,15 @@ class SCOutput:
     ratio: float
 
 
-def sc_problem(panel: LongPanel, treated_unit: str | None, predictors: Any, pre_periods: Sequence[int] | None,
-               donor_units: Sequence[str] | None, v: Any, v_starts: Sequence[np.ndarray] | None) -> SCProblem:
+def sc_problem(
+    panel: LongPanel,
+    treated_unit: str | None,
+    predictors: Any,
+    pre_periods: Sequence[int] | None,
+    donor_units: Sequence[str] | None,
+    v: Any,
+    v_starts: Sequence[np.ndarray] | None,
+) -> SCProblem:
     d, tname, ti, g, donor_idx = _setup(panel, treated_unit, donor_units)
     pre_all = [t for t in d.times if t < g]
     post = [t for t in d.times if t >= g]
@@ -554,29 +605,64 @@ def sc_point(prob: SCProblem, fit: SCFit) -> SCOutput:
     extra["v_weights"] = pl.DataFrame({"predictor": [p.label for p in preds], "v": fit.v})
     rows = np.concatenate([[ti], donor_idx])
     Xraw = d.predictor_matrix(preds, rows)
-    extra["balance"] = pl.DataFrame({
-        "predictor": [p.label for p in preds], "treated": Xraw[:, 0], "synthetic": Xraw[:, 1:] @ fit.w,
-        "donor_mean": Xraw[:, 1:].mean(axis=1),
-    })
-    extra["paths"] = pl.DataFrame({"unit": [tname] * len(d.times), "time": d.times, "treated": d.Y[ti],
-                                   "synthetic": fit.synthetic, "gap": fit.gap})
+    extra["balance"] = pl.DataFrame(
+        {
+            "predictor": [p.label for p in preds],
+            "treated": Xraw[:, 0],
+            "synthetic": Xraw[:, 1:] @ fit.w,
+            "donor_mean": Xraw[:, 1:].mean(axis=1),
+        }
+    )
+    extra["paths"] = pl.DataFrame(
+        {
+            "unit": [tname] * len(d.times),
+            "time": d.times,
+            "treated": d.Y[ti],
+            "synthetic": fit.synthetic,
+            "gap": fit.gap,
+        }
+    )
     diagnostics: dict[str, Any] = {
-        "pre_rmspe": pre_r, "post_rmspe": post_r, "rmspe_ratio": ratio, "loss": fit.loss,
-        "v_start_losses": fit.start_losses, "v_chosen_start": fit.chosen_start,
-        "n_donors": int(len(donor_idx)), "treatment_time": g,
+        "pre_rmspe": pre_r,
+        "post_rmspe": post_r,
+        "rmspe_ratio": ratio,
+        "loss": fit.loss,
+        "v_start_losses": fit.start_losses,
+        "v_chosen_start": fit.chosen_start,
+        "n_donors": int(len(donor_idx)),
+        "treatment_time": g,
     }
-    time_rows = {t: {"name": f"time:t={t}", "aggregation": "calendar", "group": g, "time": t,
-                     "event_time": t - g, "unit": tname, "estimate": float(fit.gap[d.col(t)])} for t in prob.post}
+    time_rows = {
+        t: {
+            "name": f"time:t={t}",
+            "aggregation": "calendar",
+            "group": g,
+            "time": t,
+            "event_time": t - g,
+            "unit": tname,
+            "estimate": float(fit.gap[d.col(t)]),
+        }
+        for t in prob.post
+    }
     att_row: dict[str, Any] = {"name": "att", "aggregation": "simple", "group": g, "unit": tname, "estimate": att}
     return SCOutput(att_row, time_rows, {"method": "none"}, diagnostics, extra, pre_r, post_r, ratio)
 
 
-def placebo_in_space(prob: SCProblem, fit: SCFit, out: SCOutput, prefit_k: Sequence[float], prefit_scale: str,
-                     conformal: bool, n_jobs: int | None) -> None:
+def placebo_in_space(
+    prob: SCProblem,
+    fit: SCFit,
+    out: SCOutput,
+    prefit_k: Sequence[float],
+    prefit_scale: str,
+    conformal: bool,
+    n_jobs: int | None,
+) -> None:
     """Every donor refitted as if treated: RMSPE-ratio rank p-values, pre-fit filtered, and per-period ranks."""
     d, donor_idx, lcols, pcols = prob.d, prob.donor_idx, prob.lcols, prob.pcols
-    inf = out.inference = {"method": "placebo_in_space",
-                           "p_value_definition": "rank of treated post/pre RMSPE ratio among all units / (n placebos + 1)"}
+    inf = out.inference = {
+        "method": "placebo_in_space",
+        "p_value_definition": "rank of treated post/pre RMSPE ratio among all units / (n placebos + 1)",
+    }
 
     def one_placebo(j: int) -> SCFit:
         others = donor_idx[donor_idx != j]
@@ -603,16 +689,23 @@ def placebo_in_space(prob: SCProblem, fit: SCFit, out: SCOutput, prefit_k: Seque
         keep_cols[f"kept_k{k:g}"] = [True] + list(keep)
     inf["prefit_filtered"] = filt
     inf["prefit_scale"] = prefit_scale
-    out.extra["rmspe"] = pl.DataFrame({
-        "unit": [prob.tname] + [d.units[j] for j in donor_idx], "pre_rmspe": [out.pre_rmspe, *p_pre],
-        "post_rmspe": [out.post_rmspe, *p_post], "ratio": [out.ratio, *p_ratio],
-        "treated": [True] + [False] * len(pfits), **keep_cols,
-    })
-    out.extra["placebo"] = pl.DataFrame({
-        "unit": [d.units[f.treated] for f in pfits for _ in d.times],
-        "time": [t for _ in pfits for t in d.times],
-        "gap": np.concatenate([f.gap for f in pfits]),
-    })
+    out.extra["rmspe"] = pl.DataFrame(
+        {
+            "unit": [prob.tname] + [d.units[j] for j in donor_idx],
+            "pre_rmspe": [out.pre_rmspe, *p_pre],
+            "post_rmspe": [out.post_rmspe, *p_post],
+            "ratio": [out.ratio, *p_ratio],
+            "treated": [True] + [False] * len(pfits),
+            **keep_cols,
+        }
+    )
+    out.extra["placebo"] = pl.DataFrame(
+        {
+            "unit": [d.units[f.treated] for f in pfits for _ in d.times],
+            "time": [t for _ in pfits for t in d.times],
+            "gap": np.concatenate([f.gap for f in pfits]),
+        }
+    )
     # per-period placebo p-values (|gap| rank) are kept alongside the conformal ones
     pg = np.array([f.gap[pcols] for f in pfits])
     for i, t in enumerate(prob.post):
@@ -621,8 +714,9 @@ def placebo_in_space(prob: SCProblem, fit: SCFit, out: SCOutput, prefit_k: Seque
     inf["time_p_value"] = "placebo |gap| rank; ci from conformal (CWZ 2021)" if conformal else "placebo |gap| rank"
 
 
-def placebo_in_time(prob: SCProblem, out: SCOutput, placebo_times: Sequence[int] | None,
-                    predictors: Any) -> Sequence[int]:
+def placebo_in_time(
+    prob: SCProblem, out: SCOutput, placebo_times: Sequence[int] | None, predictors: Any
+) -> Sequence[int]:
     """Refit with fake adoption dates before the real one; returns the dates used (default: mid pre-period)."""
     d, g = prob.d, prob.g
     if placebo_times is None:
@@ -634,18 +728,31 @@ def placebo_in_time(prob: SCProblem, out: SCOutput, placebo_times: Sequence[int]
         fpost = [t for t in d.times if f_t <= t < g]
         if len(fl) < 2 or not fpost:
             raise EvalkitError(f"placebo time {f_t} leaves fewer than two earlier periods or no periods before {g}")
-        fpreds = (parse_predictors(None, d.outcome, [], fl) if predictors is None
-                  else _clip_predictors(prob.preds, f_t, d.outcome))
+        fpreds = (
+            parse_predictors(None, d.outcome, [], fl)
+            if predictors is None
+            else _clip_predictors(prob.preds, f_t, d.outcome)
+        )
         fv = prob.v if isinstance(prob.v, str) or len(fpreds) == len(prob.preds) else "nested"
         ff = fit_sc(d, prob.ti, prob.donor_idx, fpreds, fl, fv, None)
         fcols = [d.col(t) for t in fpost]
         pr, po = _rmspe(ff.gap, [d.col(t) for t in fl]), _rmspe(ff.gap, fcols)
-        pt_diag[str(f_t)] = {"att": float(np.mean(ff.gap[fcols])), "pre_rmspe": pr, "post_rmspe": po,
-                             "ratio": po / pr if pr > 0 else math.inf}
+        pt_diag[str(f_t)] = {
+            "att": float(np.mean(ff.gap[fcols])),
+            "pre_rmspe": pr,
+            "post_rmspe": po,
+            "ratio": po / pr if pr > 0 else math.inf,
+        }
         for t in d.times:
             if t < g:
-                pt_rows.append({"placebo_time": f_t, "time": t, "synthetic": float(ff.synthetic[d.col(t)]),
-                                "gap": float(ff.gap[d.col(t)])})
+                pt_rows.append(
+                    {
+                        "placebo_time": f_t,
+                        "time": t,
+                        "synthetic": float(ff.synthetic[d.col(t)]),
+                        "gap": float(ff.gap[d.col(t)]),
+                    }
+                )
     out.extra["placebo_time"] = pl.DataFrame(pt_rows)
     out.diagnostics["placebo_time"] = pt_diag
     return placebo_times
@@ -661,12 +768,15 @@ def leave_one_out_fits(prob: SCProblem, fit: SCFit, out: SCOutput, n_jobs: int |
         return fit_sc(d, prob.ti, donor_idx[donor_idx != j], prob.preds, prob.loss_times, prob.v, prob.v_starts)
 
     lfits = pmap(drop_one, list(pos), n_jobs=n_jobs)
-    out.extra["loo"] = pl.DataFrame({
-        "dropped": [d.units[j] for j, f in zip(pos, lfits) for _ in d.times],
-        "time": [t for _ in lfits for t in d.times],
-        "synthetic": np.concatenate([f.synthetic for f in lfits]) if lfits else np.array([]),
-        "gap": np.concatenate([f.gap for f in lfits]) if lfits else np.array([]),
-    }, schema={"dropped": pl.Utf8, "time": pl.Int64, "synthetic": pl.Float64, "gap": pl.Float64})
+    out.extra["loo"] = pl.DataFrame(
+        {
+            "dropped": [d.units[j] for j, f in zip(pos, lfits) for _ in d.times],
+            "time": [t for _ in lfits for t in d.times],
+            "synthetic": np.concatenate([f.synthetic for f in lfits]) if lfits else np.array([]),
+            "gap": np.concatenate([f.gap for f in lfits]) if lfits else np.array([]),
+        },
+        schema={"dropped": pl.Utf8, "time": pl.Int64, "synthetic": pl.Float64, "gap": pl.Float64},
+    )
     loo_att = {d.units[j]: float(np.mean(f.gap[prob.pcols])) for j, f in zip(pos, lfits)}
     out.diagnostics["loo_att"] = loo_att
     if loo_att:
@@ -690,9 +800,12 @@ def conformal_inference(prob: SCProblem, out: SCOutput, alpha: float) -> None:
     y1 = d.Y[ti, lcols + pcols]
     Y0 = d.Y[np.ix_(donor_idx, lcols + pcols)].T
     out.inference["conformal"] = {
-        "alpha": alpha, "estimator": "outcome-only simplex SC refitted on null-imposed data",
-        "permutations": "cyclic (moving block) shifts", "joint_p_value_no_effect": conformal_joint_pvalue(y1, Y0, len(pcols)),
-        "statistic_joint": "mean |residual| over post periods", "statistic_period": "|residual| in that period",
+        "alpha": alpha,
+        "estimator": "outcome-only simplex SC refitted on null-imposed data",
+        "permutations": "cyclic (moving block) shifts",
+        "joint_p_value_no_effect": conformal_joint_pvalue(y1, Y0, len(pcols)),
+        "statistic_joint": "mean |residual| over post periods",
+        "statistic_period": "|residual| in that period",
     }
 
 
@@ -704,15 +817,27 @@ _FIT_CACHE: dict[str, SCFit] = {}
 FIT_CACHE_SIZE = 20_000  # about 50 MB at England size
 
 
-def cached_fit(d: _Design, treated: int, donors: np.ndarray, preds: list[Predictor], loss_times: Sequence[int],
-               v: Any = "nested") -> SCFit:
+def cached_fit(
+    d: _Design, treated: int, donors: np.ndarray, preds: list[Predictor], loss_times: Sequence[int], v: Any = "nested"
+) -> SCFit:
     """`fit_sc`, remembered in this process by its exact inputs (the units' codes and data, periods,
     predictors, V rule). A multiverse refits the same placebo (same donor against the same pool and
     years) under many specifications that differ only in the treated councils; it is fitted once."""
     rows = np.concatenate([[treated], np.asarray(donors, dtype=int)])
     h = hashlib.sha256()
-    h.update(repr((d.outcome, d.times, [d.units[i] for i in rows], [p.label for p in preds], list(loss_times),
-                   v if isinstance(v, str) else np.asarray(v, dtype=float).tolist(), sorted(d.covs))).encode())
+    h.update(
+        repr(
+            (
+                d.outcome,
+                d.times,
+                [d.units[i] for i in rows],
+                [p.label for p in preds],
+                list(loss_times),
+                v if isinstance(v, str) else np.asarray(v, dtype=float).tolist(),
+                sorted(d.covs),
+            )
+        ).encode()
+    )
     h.update(np.ascontiguousarray(d.Y[rows]).tobytes())
     for name in sorted(d.covs):
         h.update(np.ascontiguousarray(d.covs[name][rows]).tobytes())
@@ -729,8 +854,13 @@ def cached_fit(d: _Design, treated: int, donors: np.ndarray, preds: list[Predict
 
 def _sub_design(d: _Design, times: Sequence[int]) -> _Design:
     cols = [d.col(t) for t in times]
-    return _Design(Y=d.Y[:, cols], units=d.units, times=list(times), covs={k: m[:, cols] for k, m in d.covs.items()},
-                   outcome=d.outcome)
+    return _Design(
+        Y=d.Y[:, cols],
+        units=d.units,
+        times=list(times),
+        covs={k: m[:, cols] for k, m in d.covs.items()},
+        outcome=d.outcome,
+    )
 
 
 def synth_staggered(
@@ -828,33 +958,62 @@ def synth_staggered(
         ev = np.array([epos[t - g] for t in sd.times])
         pr, po = _rmspe(main.gap, lc), _rmspe(main.gap, pc)
         ratio = po / pr if pr > 0 else math.inf
-        row = {"name": f"unit:{u}", "aggregation": "unit", "group": g, "unit": u, "estimate": float(np.mean(main.gap[pc]))}
+        row = {
+            "name": f"unit:{u}",
+            "aggregation": "unit",
+            "group": g,
+            "unit": u,
+            "estimate": float(np.mean(main.gap[pc])),
+        }
         for t, gp, sy in zip(sd.times, main.gap, main.synthetic):
-            path_rows.append({"unit": u, "time": t, "event_time": t - g, "treated": float(sd.Y[idx[u], sd.col(t)]),
-                              "synthetic": float(sy), "gap": float(gp)})
+            path_rows.append(
+                {
+                    "unit": u,
+                    "time": t,
+                    "event_time": t - g,
+                    "treated": float(sd.Y[idx[u], sd.col(t)]),
+                    "synthetic": float(sy),
+                    "gap": float(gp),
+                }
+            )
             per_event.setdefault(t - g, []).append(float(gp))
         post_gaps.extend(main.gap[pc].tolist())
         unit_post_idx.append(ev[pc])
         w_rows += [{"treated_unit": u, "unit": d.units[j], "weight": float(w)} for j, w in zip(dn_idx, main.w)]
-        rm_rows.append({"treated_unit": u, "unit": u, "pre_rmspe": pr, "post_rmspe": po, "ratio": ratio, "treated": True})
+        rm_rows.append(
+            {"treated_unit": u, "unit": u, "pre_rmspe": pr, "post_rmspe": po, "ratio": ratio, "treated": True}
+        )
         if inference:
             pe = np.full((len(plac), len(all_e)), np.nan)
             prs = []
             for k, f in enumerate(plac):
                 ppr, ppo = _rmspe(f.gap, lc), _rmspe(f.gap, pc)
                 prs.append(ppo / ppr if ppr > 0 else math.inf)
-                rm_rows.append({"treated_unit": u, "unit": d.units[f.treated], "pre_rmspe": ppr, "post_rmspe": ppo,
-                                "ratio": prs[-1], "treated": False})
+                rm_rows.append(
+                    {
+                        "treated_unit": u,
+                        "unit": d.units[f.treated],
+                        "pre_rmspe": ppr,
+                        "post_rmspe": ppo,
+                        "ratio": prs[-1],
+                        "treated": False,
+                    }
+                )
                 pe[k, ev] = f.gap
-                pl_rows += [{"treated_unit": u, "unit": d.units[f.treated], "time": t, "gap": float(gp)}
-                            for t, gp in zip(sd.times, f.gap)]
+                pl_rows += [
+                    {"treated_unit": u, "unit": d.units[f.treated], "time": t, "gap": float(gp)}
+                    for t, gp in zip(sd.times, f.gap)
+                ]
             placebo_events.append(pe)
             row["p_value"] = placebo_p_value(ratio, np.array(prs))
         rows.append(row)
     att = float(np.mean(post_gaps))
     ev_est = {e: float(np.mean(v_)) for e, v_ in sorted(per_event.items())}
     head: list[dict[str, Any]] = [{"name": "att", "aggregation": "pooled", "estimate": att}]
-    ev_rows = [{"name": f"event:e={e}", "aggregation": "dynamic", "event_time": e, "estimate": est} for e, est in ev_est.items()]
+    ev_rows = [
+        {"name": f"event:e={e}", "aggregation": "dynamic", "event_time": e, "estimate": est}
+        for e, est in ev_est.items()
+    ]
     inf: dict[str, Any] = {"method": "none"}
     if inference:
         rng = np.random.default_rng(seed)
@@ -870,17 +1029,35 @@ def synth_staggered(
         for r_ in ev_rows:
             col = draws_ev[:, epos[r_["event_time"]]]
             r_["p_value"] = float((1 + np.sum(np.abs(col) >= abs(r_["estimate"]) - 1e-12)) / (1 + reps))
-        inf = {"method": "pooled placebo (Cavallo, Galiani, Noy & Pantano 2013)", "reps": reps,
-               "p_value_definition": "(1 + #{|pooled placebo| >= |estimate|}) / (1 + reps); unit rows: RMSPE-ratio rank"}
+        inf = {
+            "method": "pooled placebo (Cavallo, Galiani, Noy & Pantano 2013)",
+            "reps": reps,
+            "p_value_definition": "(1 + #{|pooled placebo| >= |estimate|}) / (1 + reps); unit rows: RMSPE-ratio rank",
+        }
     extra = {
-        "weights": pl.DataFrame(w_rows), "paths": pl.DataFrame(path_rows), "rmspe": pl.DataFrame(rm_rows),
+        "weights": pl.DataFrame(w_rows),
+        "paths": pl.DataFrame(path_rows),
+        "rmspe": pl.DataFrame(rm_rows),
     }
     if pl_rows:
         extra["placebo"] = pl.DataFrame(pl_rows)
-    options = {"predictors": predictors if predictors is None else [str(p) for p in predictors],
-               "v": v if isinstance(v, str) else list(map(float, np.ravel(v))), "donor_units": pool,
-               "control": control, "window": window, "horizon": horizon, "inference": inference,
-               "reps": reps}
-    return Results(method="synth_staggered", outcome=d.outcome, estimates=estimates_frame(head + ev_rows + rows),
-                   inference=inf, diagnostics={"n_treated": len(treated)}, options=options,
-                   seed=seed if inference else None, extra=extra)
+    options = {
+        "predictors": predictors if predictors is None else [str(p) for p in predictors],
+        "v": v if isinstance(v, str) else list(map(float, np.ravel(v))),
+        "donor_units": pool,
+        "control": control,
+        "window": window,
+        "horizon": horizon,
+        "inference": inference,
+        "reps": reps,
+    }
+    return Results(
+        method="synth_staggered",
+        outcome=d.outcome,
+        estimates=estimates_frame(head + ev_rows + rows),
+        inference=inf,
+        diagnostics={"n_treated": len(treated)},
+        options=options,
+        seed=seed if inference else None,
+        extra=extra,
+    )

@@ -34,15 +34,29 @@ def twfe(panel: LongPanel, *, cluster: str = "unit", alpha: float = DEFAULT_ALPH
         raise EvalkitError(f"cluster must be 'unit' or 'none', not {cluster!r}")
     data = treatment_dummy(panel).filter(pl.col("y").is_not_null())
     if data["d"].n_unique() < 2:
-        raise EvalkitError("the treatment dummy does not vary: no treated (or no untreated) unit-periods", column="cohort")
-    frame = pd.DataFrame({"unit": data["unit"].to_list(), "time": data["time"].to_numpy(),
-                          "y": data["y"].to_numpy(), "d": data["d"].to_numpy()}).set_index(["unit", "time"])
+        raise EvalkitError(
+            "the treatment dummy does not vary: no treated (or no untreated) unit-periods", column="cohort"
+        )
+    frame = pd.DataFrame(
+        {
+            "unit": data["unit"].to_list(),
+            "time": data["time"].to_numpy(),
+            "y": data["y"].to_numpy(),
+            "d": data["d"].to_numpy(),
+        }
+    ).set_index(["unit", "time"])
     model = PanelOLS(frame["y"], frame[["d"]], entity_effects=True, time_effects=True)
     if cluster == "unit":
         # unit effects are nested in the clusters, so they are not counted in the degrees of
         # freedom; small-sample factor G/(G-1) (as reghdfe / fixest)
-        fit = model.fit(cov_type="clustered", cluster_entity=True, auto_df=False, count_effects=False,
-                        debiased=True, group_debias=True)
+        fit = model.fit(
+            cov_type="clustered",
+            cluster_entity=True,
+            auto_df=False,
+            count_effects=False,
+            debiased=True,
+            group_debias=True,
+        )
     else:
         fit = model.fit(cov_type="robust")
     beta, se = float(fit.params["d"]), float(fit.std_errors["d"])
@@ -54,9 +68,13 @@ def twfe(panel: LongPanel, *, cluster: str = "unit", alpha: float = DEFAULT_ALPH
     else:
         diagnostics["bacon"] = "skipped: unbalanced panel"
     return Results(
-        method="twfe", outcome=panel.outcome, estimates=estimate_table([row]),
+        method="twfe",
+        outcome=panel.outcome,
+        estimates=estimate_table([row]),
         inference={"se_type": "clustered" if cluster == "unit" else "robust", "cluster": cluster, "alpha": alpha},
-        diagnostics=diagnostics, options={"cluster": cluster, "alpha": alpha}, extra=extra,
+        diagnostics=diagnostics,
+        options={"cluster": cluster, "alpha": alpha},
+        extra=extra,
     )
 
 
@@ -80,8 +98,17 @@ def bacon_decomposition(panel: LongPanel) -> pl.DataFrame:
     rows = _bacon_rows(labels, means, share, dbar, times)
     if not rows:
         raise EvalkitError("no 2x2 comparison: need treated units and a control or a later cohort", column="cohort")
-    out = pl.DataFrame(rows, schema={"type": pl.Utf8, "treated": pl.Int64, "control": pl.Int64,
-                                     "weight": pl.Float64, "estimate": pl.Float64}, orient="row")
+    out = pl.DataFrame(
+        rows,
+        schema={
+            "type": pl.Utf8,
+            "treated": pl.Int64,
+            "control": pl.Int64,
+            "weight": pl.Float64,
+            "estimate": pl.Float64,
+        },
+        orient="row",
+    )
     return out.with_columns(pl.col("weight") / pl.col("weight").sum())
 
 
@@ -91,7 +118,9 @@ def _did2x2(means: np.ndarray, a: int, b: int, pre: np.ndarray, post: np.ndarray
     return float(diff[post].mean() - diff[pre].mean())
 
 
-def _bacon_rows(labels: np.ndarray, means: np.ndarray, share: np.ndarray, dbar: np.ndarray, times: np.ndarray) -> list[tuple]:
+def _bacon_rows(
+    labels: np.ndarray, means: np.ndarray, share: np.ndarray, dbar: np.ndarray, times: np.ndarray
+) -> list[tuple]:
     rows = []
     t0 = times.min()
     never = np.nonzero(labels == 0)[0]
@@ -102,8 +131,15 @@ def _bacon_rows(labels: np.ndarray, means: np.ndarray, share: np.ndarray, dbar: 
             nk = share[k] / (share[k] + share[u])
             w = (share[k] + share[u]) ** 2 * nk * (1 - nk) * dbar[k] * (1 - dbar[k])
             if w > 0:
-                rows.append(("Treated vs Never Treated", labels[k], 0, w,
-                             _did2x2(means, k, u, times < labels[k], times >= labels[k])))
+                rows.append(
+                    (
+                        "Treated vs Never Treated",
+                        labels[k],
+                        0,
+                        w,
+                        _did2x2(means, k, u, times < labels[k], times >= labels[k]),
+                    )
+                )
         for ell in timing:
             if labels[ell] <= labels[k]:
                 continue
@@ -118,10 +154,26 @@ def _timing_pair(labels, means, share, dbar, times, k, ell, t0) -> list[tuple]:
     nkl = share[k] / (share[k] + share[ell])
     tot = share[k] + share[ell]
     out = []
-    w_early = (tot * (1 - dbar[ell])) ** 2 * nkl * (1 - nkl) * (dbar[k] - dbar[ell]) / (1 - dbar[ell]) * (1 - dbar[k]) / (1 - dbar[ell])
+    w_early = (
+        (tot * (1 - dbar[ell])) ** 2
+        * nkl
+        * (1 - nkl)
+        * (dbar[k] - dbar[ell])
+        / (1 - dbar[ell])
+        * (1 - dbar[k])
+        / (1 - dbar[ell])
+    )
     if w_early > 0:
         win = times < gl
-        out.append(("Earlier vs Later Treated", gk, gl, w_early, _did2x2(means, k, ell, win & (times < gk), win & (times >= gk))))
+        out.append(
+            (
+                "Earlier vs Later Treated",
+                gk,
+                gl,
+                w_early,
+                _did2x2(means, k, ell, win & (times < gk), win & (times >= gk)),
+            )
+        )
     w_late = (tot * dbar[k]) ** 2 * nkl * (1 - nkl) * (dbar[ell] / dbar[k]) * (dbar[k] - dbar[ell]) / dbar[k]
     if w_late > 0:
         win = times >= gk

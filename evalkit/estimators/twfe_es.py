@@ -45,8 +45,10 @@ def twfe_event_study(panel: LongPanel, *, alpha: float = 0.05, reference: int = 
     xd, yd = _demean(x, uidx, len(units)), _demean(y[:, None], uidx, len(units))[:, 0]
     k = x.shape[1]
     if np.linalg.matrix_rank(xd) < k:
-        raise EvalkitError("event-study dummies are collinear with the fixed effects (e.g. no never-treated "
-                           "units and every event time observed for one cohort only): use sunab or cs")
+        raise EvalkitError(
+            "event-study dummies are collinear with the fixed effects (e.g. no never-treated "
+            "units and every event time observed for one cohort only): use sunab or cs"
+        )
     xtx_inv = np.linalg.inv(xd.T @ xd)
     coef = xtx_inv @ xd.T @ yd
     resid = yd - xd @ coef
@@ -57,14 +59,24 @@ def twfe_event_study(panel: LongPanel, *, alpha: float = 0.05, reference: int = 
     factor = (n - 1) / (n - k_ss) * n_groups / (n_groups - 1)
     vcov = factor * xtx_inv @ (scores.T @ scores) @ xtx_inv
     ne = len(events)
-    rows = [normal_row(f"dynamic:e={e}", coef[j], np.sqrt(vcov[j, j]), alpha, aggregation="dynamic", event_time=e)
-            for j, e in enumerate(events)]
-    rows += [normal_row(f"coef:{c}", coef[ne + j], np.sqrt(vcov[ne + j, ne + j]), alpha, aggregation="coef")
-             for j, c in enumerate(panel.covariates)]
+    rows = [
+        normal_row(f"dynamic:e={e}", coef[j], np.sqrt(vcov[j, j]), alpha, aggregation="dynamic", event_time=e)
+        for j, e in enumerate(events)
+    ]
+    rows += [
+        normal_row(f"coef:{c}", coef[ne + j], np.sqrt(vcov[ne + j, ne + j]), alpha, aggregation="coef")
+        for j, c in enumerate(panel.covariates)
+    ]
     return Results(
-        method="twfe_es", outcome=panel.outcome, estimates=estimate_table(rows),
-        inference={"se_type": "clustered", "cluster": "unit", "alpha": alpha,
-                   "small_sample": "(n-1)/(n-K) * G/(G-1) as fixest (K: slopes + time levels)"},
+        method="twfe_es",
+        outcome=panel.outcome,
+        estimates=estimate_table(rows),
+        inference={
+            "se_type": "clustered",
+            "cluster": "unit",
+            "alpha": alpha,
+            "small_sample": "(n-1)/(n-K) * G/(G-1) as fixest (K: slopes + time levels)",
+        },
         diagnostics={"n_obs": n, "n_units": n_groups, "reference_event_time": reference},
         options={"alpha": alpha, "reference": reference, "covariates": list(panel.covariates)},
         extra={"vcov_dynamic": vcov_frame(events, vcov[:ne, :ne])},

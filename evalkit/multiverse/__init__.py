@@ -14,8 +14,13 @@ from pathlib import Path
 from typing import Any
 
 
-def write_multiverse(plan: dict[str, Any], out_dir: Path, *, on_start: Callable[[int], None] | None = None,
-                     on_result: Callable[[int], None] | None = None) -> dict[str, Any]:
+def write_multiverse(
+    plan: dict[str, Any],
+    out_dir: Path,
+    *,
+    on_start: Callable[[int], None] | None = None,
+    on_result: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
     """Run the multiverse of `plan` and write its three files; returns the multiverse document."""
     from evalkit.io import atomic_write_text, write_json, write_parquet
     from evalkit.multiverse.run import run_multiverse
@@ -24,8 +29,13 @@ def write_multiverse(plan: dict[str, Any], out_dir: Path, *, on_start: Callable[
     from evalkit.report.multiverse import figure
 
     frame, note = run_multiverse(plan, on_start=on_start, on_result=on_result)
-    doc = {"plan": plan["plan"]["name"], "specifications": note, "summary": summarise(frame),
-           "dimensions": list(CHOICES), "rows": frame.to_dicts()}
+    doc = {
+        "plan": plan["plan"]["name"],
+        "specifications": note,
+        "summary": summarise(frame),
+        "dimensions": list(CHOICES),
+        "rows": frame.to_dicts(),
+    }
     out_dir.mkdir(parents=True, exist_ok=True)
     write_parquet(out_dir / "multiverse.parquet", frame)
     write_json(out_dir / "multiverse.json", doc)

@@ -24,9 +24,27 @@ NORTHAMPTONSHIRE = ("928", "940", "941", "940 / 941")
 METHOD = {"cs": "cs", "sunab": "sunab", "imputation": "imputation", "sdid": "sdid", "synth": "synth_staggered"}
 HEADLINE = {"cs": "simple", "sunab": "simple", "imputation": "simple", "sdid": "att", "synth": "att"}
 OPTIONS: dict[str, dict[str, Any]] = {"sdid": {"se": "jackknife"}}
-COLUMNS = ["id", "comparison", "years", "boundaries", "kingston_richmond", "northamptonshire", "estimator",
-           "covariates", "anticipation", "est_method", "outcome", "estimate", "ci_low", "ci_high", "p_value",
-           "interval", "n_treated", "treated_units", "status"]
+COLUMNS = [
+    "id",
+    "comparison",
+    "years",
+    "boundaries",
+    "kingston_richmond",
+    "northamptonshire",
+    "estimator",
+    "covariates",
+    "anticipation",
+    "est_method",
+    "outcome",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "interval",
+    "n_treated",
+    "treated_units",
+    "status",
+]
 
 
 @dataclass
@@ -88,7 +106,10 @@ def load_panels(plan: dict[str, Any], policies: list[str]) -> dict[str, pl.DataF
 def comparison_pools(folder: Path, panel: pl.DataFrame) -> tuple[list[str], list[str]]:
     """Matched comparators (matches.parquet) and DfE statistical neighbours of treated councils."""
     matched, neighbours = [], []
-    matches, sn_file = generations.resolve(folder / "matches.parquet"), generations.resolve(folder / "statistical_neighbours.parquet")
+    matches, sn_file = (
+        generations.resolve(folder / "matches.parquet"),
+        generations.resolve(folder / "statistical_neighbours.parquet"),
+    )
     if matches.exists():
         matched = sorted(pl.read_parquet(matches)["comparator_unit"].unique().to_list())
     if sn_file.exists():
@@ -96,7 +117,11 @@ def comparison_pools(folder: Path, panel: pl.DataFrame) -> tuple[list[str], list
         model = sn["model"].max()
         treated = panel.filter(pl.col("cohort") > 0)["unit_code"].unique().to_list()
         codes = {c for t in treated for c in t.split(" / ")}
-        neighbours = sorted(sn.filter(pl.col("model") == model, pl.col("la_code").is_in(list(codes)))["neighbour_code"].unique().to_list())
+        neighbours = sorted(
+            sn.filter(pl.col("model") == model, pl.col("la_code").is_in(list(codes)))["neighbour_code"]
+            .unique()
+            .to_list()
+        )
     return matched, neighbours
 
 
@@ -133,11 +158,18 @@ def spec_panel(spec: dict[str, Any], ctx: Context) -> tuple[Any, list[str]]:
     if missing:
         raise UsageError(f"multiverse covariate {missing[0]!r} is not a panel column")
     if covariates:  # a unit needs its covariates in its first year (CS reads them there)
-        rows = rows.filter(~pl.col("unit_code").is_in(
-            rows.sort("year").group_by("unit_code").agg([pl.col(c).drop_nulls().len() for c in covariates])
-            .filter(pl.any_horizontal([pl.col(c) == 0 for c in covariates]))["unit_code"].implode()))
-    long = make_panel(rows, unit="unit_code", time="year", outcome=outcome, cohort="cohort",
-                      covariates=covariates, source="panel")
+        rows = rows.filter(
+            ~pl.col("unit_code").is_in(
+                rows.sort("year")
+                .group_by("unit_code")
+                .agg([pl.col(c).drop_nulls().len() for c in covariates])
+                .filter(pl.any_horizontal([pl.col(c) == 0 for c in covariates]))["unit_code"]
+                .implode()
+            )
+        )
+    long = make_panel(
+        rows, unit="unit_code", time="year", outcome=outcome, cohort="cohort", covariates=covariates, source="panel"
+    )
     treated = sorted(rows.filter(pl.col("cohort") > 0)["unit_code"].unique().to_list())
     return long, treated
 
@@ -146,8 +178,11 @@ def estimator_options(spec: dict[str, Any]) -> dict[str, Any]:
     est = spec["estimator"]
     opts = dict(OPTIONS.get(est, {}))
     if est == "cs":
-        opts.update(control="notyet" if spec["comparison"] == "notyet" else "never", est_method=spec["est_method"],
-                    anticipation=int(spec["anticipation"]))
+        opts.update(
+            control="notyet" if spec["comparison"] == "notyet" else "never",
+            est_method=spec["est_method"],
+            anticipation=int(spec["anticipation"]),
+        )
     elif est == "sunab":
         opts["control"] = "never"
     elif est == "imputation":
@@ -162,8 +197,17 @@ def run_spec(spec: dict[str, Any], ctx: Context) -> dict[str, Any]:
     from evalkit.estimate import add_few_treated_inference, call_estimator
 
     row: dict[str, Any] = {k: (label(v) if k != "id" else v) for k, v in spec.items()}
-    row.update(outcome=ctx.outcome, estimate=None, ci_low=None, ci_high=None, p_value=None, interval=None,
-               n_treated=None, treated_units=None, status="ok")
+    row.update(
+        outcome=ctx.outcome,
+        estimate=None,
+        ci_low=None,
+        ci_high=None,
+        p_value=None,
+        interval=None,
+        n_treated=None,
+        treated_units=None,
+        status="ok",
+    )
     try:
         long, treated = spec_panel(spec, ctx)
         method, options = METHOD[spec["estimator"]], estimator_options(spec)
@@ -184,8 +228,15 @@ def run_spec(spec: dict[str, Any], ctx: Context) -> dict[str, Any]:
             interval = "jackknife"
         if spec["estimator"] == "synth":
             interval = "none (placebo p-value)"
-        row.update(estimate=head["estimate"], ci_low=lo, ci_high=hi, p_value=p, interval=interval,
-                   n_treated=len(treated), treated_units=",".join(treated))
+        row.update(
+            estimate=head["estimate"],
+            ci_low=lo,
+            ci_high=hi,
+            p_value=p,
+            interval=interval,
+            n_treated=len(treated),
+            treated_units=",".join(treated),
+        )
     except (EvalkitError, UsageError, ValueError, ArithmeticError, KeyError, IndexError) as exc:
         row["status"] = f"not estimable: {str(exc).splitlines()[0]}"
     except Exception as exc:  # numpy's LinAlgError and friends: recorded, not fatal to the multiverse
@@ -203,8 +254,12 @@ class _Runner:
         return run_spec(spec, self.ctx)
 
 
-def run_multiverse(plan: dict[str, Any], *, on_result: Callable[[int], None] | None = None,
-                   on_start: Callable[[int], None] | None = None) -> tuple[pl.DataFrame, dict[str, Any]]:
+def run_multiverse(
+    plan: dict[str, Any],
+    *,
+    on_result: Callable[[int], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Every specification's row (in specification order) and how the specifications were chosen."""
     from evalkit.parallel import pmap
 
@@ -215,16 +270,40 @@ def run_multiverse(plan: dict[str, Any], *, on_result: Callable[[int], None] | N
     panels = load_panels(plan, policies)
     folder = Path(plan["data"]["panel"]).parent
     matched, neighbours = comparison_pools(folder, next(iter(panels.values())))
-    ctx = Context(panels=panels, inference=dict(plan["inference"]), outcome=choose_outcome(plan),
-                  matched=matched, neighbours=neighbours)
+    ctx = Context(
+        panels=panels,
+        inference=dict(plan["inference"]),
+        outcome=choose_outcome(plan),
+        matched=matched,
+        neighbours=neighbours,
+    )
     if on_start:
         on_start(len(specs))
     rows = pmap(_Runner(ctx), specs, on_result=on_result)
-    frame = pl.DataFrame(rows, schema={c: (pl.Float64 if c in ("estimate", "ci_low", "ci_high", "p_value") else
-                                           pl.Int64 if c == "n_treated" else pl.Utf8) for c in COLUMNS}, orient="row") \
-        if rows else pl.DataFrame(schema={c: pl.Utf8 for c in COLUMNS})
-    note.update(outcome=ctx.outcome, inference={k: ctx.inference.get(k) for k in ("alpha", "seed", "permutations", "bootstrap")},
-                matched_pool=len(matched), neighbour_pool=len(neighbours))
+    frame = (
+        pl.DataFrame(
+            rows,
+            schema={
+                c: (
+                    pl.Float64
+                    if c in ("estimate", "ci_low", "ci_high", "p_value")
+                    else pl.Int64
+                    if c == "n_treated"
+                    else pl.Utf8
+                )
+                for c in COLUMNS
+            },
+            orient="row",
+        )
+        if rows
+        else pl.DataFrame(schema={c: pl.Utf8 for c in COLUMNS})
+    )
+    note.update(
+        outcome=ctx.outcome,
+        inference={k: ctx.inference.get(k) for k in ("alpha", "seed", "permutations", "bootstrap")},
+        matched_pool=len(matched),
+        neighbour_pool=len(neighbours),
+    )
     return frame, note
 
 

@@ -68,8 +68,13 @@ def expand(multiverse: dict[str, Any], sample_years: list[int] | None) -> tuple[
             seen.add(key)
             specs.append(eff)
     total = len(specs)
-    note = {"cross_product": int(np.prod([len(v) for v in values])), "not_applicable_combinations": impossible,
-            "distinct_specifications": total, "max_specs": multiverse["max_specs"], "seed": multiverse["seed"]}
+    note = {
+        "cross_product": int(np.prod([len(v) for v in values])),
+        "not_applicable_combinations": impossible,
+        "distinct_specifications": total,
+        "max_specs": multiverse["max_specs"],
+        "seed": multiverse["seed"],
+    }
     if "max_specs_in_plan" in multiverse:
         note["max_specs_in_plan"] = multiverse["max_specs_in_plan"]  # overridden by --max-specs
     if total > multiverse["max_specs"]:

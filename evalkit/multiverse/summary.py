@@ -29,9 +29,13 @@ def summarise(frame: pl.DataFrame) -> dict[str, Any]:
     median = float(est.median())
     sign = 1 if median > 0 else -1 if median < 0 else 0
     same = (est > 0) if sign > 0 else (est < 0) if sign < 0 else (est == 0)
-    out.update(median_estimate=median, min_estimate=float(est.min()), max_estimate=float(est.max()),
-               sign_of_median="positive" if sign > 0 else "negative" if sign < 0 else "zero",
-               share_same_sign=float(same.mean()))
+    out.update(
+        median_estimate=median,
+        min_estimate=float(est.min()),
+        max_estimate=float(est.max()),
+        sign_of_median="positive" if sign > 0 else "negative" if sign < 0 else "zero",
+        share_same_sign=float(same.mean()),
+    )
     with_ci = ok.filter(pl.col("ci_low").is_not_null(), pl.col("ci_high").is_not_null())
     out["with_interval"] = with_ci.height
     if with_ci.height:
@@ -45,9 +49,14 @@ def summarise(frame: pl.DataFrame) -> dict[str, Any]:
             continue
         lo = means.sort("mean", dim).row(0, named=True)
         hi = means.sort("mean", dim).row(-1, named=True)
-        moves.append({"dimension": dim, "range": float(hi["mean"] - lo["mean"]),
-                      "lowest": {"value": lo[dim], "mean_estimate": float(lo["mean"]), "n": int(lo["n"])},
-                      "highest": {"value": hi[dim], "mean_estimate": float(hi["mean"]), "n": int(hi["n"])}})
+        moves.append(
+            {
+                "dimension": dim,
+                "range": float(hi["mean"] - lo["mean"]),
+                "lowest": {"value": lo[dim], "mean_estimate": float(lo["mean"]), "n": int(lo["n"])},
+                "highest": {"value": hi[dim], "mean_estimate": float(hi["mean"]), "n": int(hi["n"])},
+            }
+        )
     moves.sort(key=lambda m: (-m["range"], m["dimension"]))
     out["choice_effects"] = moves
     if moves:

@@ -22,12 +22,12 @@ _DFE_LAS = "dfe_las.csv (DfE LA list, dfe-published-data-qa data/las.csv)"
 @dataclass(frozen=True)
 class BoundaryChange:
     key: str
-    kind: str                                   # merge_split | split | gss_only | joint_reporting
+    kind: str  # merge_split | split | gss_only | joint_reporting
     effective: dt.date | None
-    predecessors: tuple[tuple[str, str], ...]   # (DfE code, GSS code)
+    predecessors: tuple[tuple[str, str], ...]  # (DfE code, GSS code)
     successors: tuple[tuple[str, str], ...]
-    joint_code: str | None                      # joint reporting unit seen in the data, if any
-    aggregate_unit: str                         # unit_code under policy "aggregate"
+    joint_code: str | None  # joint reporting unit seen in the data, if any
+    aggregate_unit: str  # unit_code under policy "aggregate"
     aggregate_name: str
     sources: tuple[str, ...]
     note: str = ""
@@ -52,67 +52,96 @@ class BoundaryChange:
 
 BOUNDARY_CHANGES: tuple[BoundaryChange, ...] = (
     BoundaryChange(
-        key="bcp_dorset_2019", kind="merge_split", effective=dt.date(2019, 4, 1),
+        key="bcp_dorset_2019",
+        kind="merge_split",
+        effective=dt.date(2019, 4, 1),
         predecessors=(("835", "E10000009"), ("836", "E06000029"), ("837", "E06000028")),
         successors=(("838", "E06000059"), ("839", "E06000058")),
         joint_code=None,
         aggregate_unit="835+836+837+838+839",
         aggregate_name="Bournemouth, Christchurch and Poole + Dorset",
-        sources=(_FORMATS_9, _DFE_LAS + ": 836 Poole and 837 Bournemouth terminated 31/03/2019; "
-                 "835 Dorset county terminated 31/03/2019; 839 and 838 operating from 01/04/2019"),
+        sources=(
+            _FORMATS_9,
+            _DFE_LAS + ": 836 Poole and 837 Bournemouth terminated 31/03/2019; "
+            "835 Dorset county terminated 31/03/2019; 839 and 838 operating from 01/04/2019",
+        ),
         note="Bournemouth (837) and Poole (836) joined Christchurch (from the Dorset county area, 835) "
-             "as 839; the rest of Dorset became 838. Because Christchurch moved, 835 -> 838 alone is not "
-             "the same area, so the aggregate unit covers all five codes.",
+        "as 839; the rest of Dorset became 838. Because Christchurch moved, 835 -> 838 alone is not "
+        "the same area, so the aggregate unit covers all five codes.",
     ),
     BoundaryChange(
-        key="northamptonshire_2021", kind="split", effective=dt.date(2021, 4, 1),
+        key="northamptonshire_2021",
+        kind="split",
+        effective=dt.date(2021, 4, 1),
         predecessors=(("928", "E10000021"),),
         successors=(("940", "E06000061"), ("941", "E06000062")),
         joint_code="940 / 941",
-        aggregate_unit="928", aggregate_name="Northamptonshire",
-        sources=(_FORMATS_9, _DFE_LAS + ": 928 terminated 31/03/2021; 940, 941 and joint '940 / 941' "
-                 "from 01/04/2021"),
+        aggregate_unit="928",
+        aggregate_name="Northamptonshire",
+        sources=(_FORMATS_9, _DFE_LAS + ": 928 terminated 31/03/2021; 940, 941 and joint '940 / 941' from 01/04/2021"),
     ),
     BoundaryChange(
-        key="cumbria_2023", kind="split", effective=dt.date(2023, 4, 1),
+        key="cumbria_2023",
+        kind="split",
+        effective=dt.date(2023, 4, 1),
         predecessors=(("909", "E10000006"),),
         successors=(("942", "E06000063"), ("943", "E06000064")),
         joint_code="942 / 943",
-        aggregate_unit="909", aggregate_name="Cumbria",
-        sources=(_FORMATS_9, _DFE_LAS + ": 909 terminated 31/03/2023; 942, 943 and joint '942 / 943' "
-                 "from 01/04/2023"),
+        aggregate_unit="909",
+        aggregate_name="Cumbria",
+        sources=(_FORMATS_9, _DFE_LAS + ": 909 terminated 31/03/2023; 942, 943 and joint '942 / 943' from 01/04/2023"),
     ),
     BoundaryChange(
-        key="north_yorkshire_2023", kind="gss_only", effective=dt.date(2023, 4, 1),
-        predecessors=(("815", "E10000023"),), successors=(("815", "E06000065"),),
-        joint_code=None, aggregate_unit="815", aggregate_name="North Yorkshire",
-        sources=(_FORMATS_9, _DFE_LAS + ": E10000023 terminated 31/03/2023, E06000065 from 01/04/2023, "
-                 "both old_la_code 815"),
+        key="north_yorkshire_2023",
+        kind="gss_only",
+        effective=dt.date(2023, 4, 1),
+        predecessors=(("815", "E10000023"),),
+        successors=(("815", "E06000065"),),
+        joint_code=None,
+        aggregate_unit="815",
+        aggregate_name="North Yorkshire",
+        sources=(
+            _FORMATS_9,
+            _DFE_LAS + ": E10000023 terminated 31/03/2023, E06000065 from 01/04/2023, both old_la_code 815",
+        ),
         note="County became a unitary on the same boundary; the DfE code is unchanged, so one unit.",
     ),
     BoundaryChange(
-        key="somerset_2023", kind="gss_only", effective=dt.date(2023, 4, 1),
-        predecessors=(("933", "E10000027"),), successors=(("933", "E06000066"),),
-        joint_code=None, aggregate_unit="933", aggregate_name="Somerset",
-        sources=(_FORMATS_9, _DFE_LAS + ": E10000027 terminated 31/03/2023, E06000066 from 01/04/2023, "
-                 "both old_la_code 933"),
+        key="somerset_2023",
+        kind="gss_only",
+        effective=dt.date(2023, 4, 1),
+        predecessors=(("933", "E10000027"),),
+        successors=(("933", "E06000066"),),
+        joint_code=None,
+        aggregate_unit="933",
+        aggregate_name="Somerset",
+        sources=(
+            _FORMATS_9,
+            _DFE_LAS + ": E10000027 terminated 31/03/2023, E06000066 from 01/04/2023, both old_la_code 933",
+        ),
         note="County became a unitary on the same boundary; the DfE code is unchanged, so one unit.",
     ),
     BoundaryChange(
-        key="kingston_richmond_joint", kind="joint_reporting", effective=None,
-        predecessors=(("314", "E09000021"), ("318", "E09000027")), successors=(),
+        key="kingston_richmond_joint",
+        kind="joint_reporting",
+        effective=None,
+        predecessors=(("314", "E09000021"), ("318", "E09000027")),
+        successors=(),
         joint_code="314 / 318",
-        aggregate_unit="314 / 318", aggregate_name="Kingston upon Thames / Richmond upon Thames",
-        sources=("FORMATS.md section 0 (joint units appear only in the CSWW workforce files)",
-                 _DFE_LAS + ": joint unit '314 / 318' (added for the CSWW return)"),
+        aggregate_unit="314 / 318",
+        aggregate_name="Kingston upon Thames / Richmond upon Thames",
+        sources=(
+            "FORMATS.md section 0 (joint units appear only in the CSWW workforce files)",
+            _DFE_LAS + ": joint unit '314 / 318' (added for the CSWW return)",
+        ),
         note="Workforce data come only for the joint unit (one children's services company serves both "
-             "boroughs). Under 'aggregate' the two boroughs are combined everywhere so every source "
-             "shares the joint unit; under 'separate' the boroughs and the joint unit stay distinct.",
+        "boroughs). Under 'aggregate' the two boroughs are combined everywhere so every source "
+        "shares the joint unit; under 'separate' the boroughs and the joint unit stay distinct.",
     ),
 )
 
 POLICIES = ("aggregate", "separate")
-ADDITIVE_UNITS = frozenset({"count", "gbp", "fte"})   # may be summed over areas; all else may not
+ADDITIVE_UNITS = frozenset({"count", "gbp", "fte"})  # may be summed over areas; all else may not
 _GEO = ("la_code", "gss_code", "la_name", "value", "marker")
 
 
@@ -161,7 +190,9 @@ def harmonise(frame: pl.DataFrame, policy: str = "aggregate") -> pl.DataFrame:
     """
     if policy not in POLICIES:
         raise EvalkitError(f"unknown harmonisation policy {policy!r}", expected=" or ".join(POLICIES))
-    missing = [c for c in ("la_code", "la_name", "year", "measure", "value", "marker", "unit") if c not in frame.columns]
+    missing = [
+        c for c in ("la_code", "la_name", "year", "measure", "value", "marker", "unit") if c not in frame.columns
+    ]
     if missing:
         raise EvalkitError(f"frame lacks column(s) {', '.join(missing)}", expected="a MEASURES-schema frame")
     code_to_unit, unit_names, unit_change = _unit_maps(policy)
@@ -177,7 +208,11 @@ def harmonise(frame: pl.DataFrame, policy: str = "aggregate") -> pl.DataFrame:
     if multi.height:
         keys = ["unit_code"] + [c for c in columns if c not in _GEO]
         groups = multi.group_by(keys, maintain_order=True).agg(
-            pl.col("la_code"), pl.col("gss_code"), pl.col("la_name"), pl.col("value"), pl.col("marker"),
+            pl.col("la_code"),
+            pl.col("gss_code"),
+            pl.col("la_name"),
+            pl.col("value"),
+            pl.col("marker"),
         )
         rows = []
         for row in groups.iter_rows(named=True):
@@ -188,12 +223,19 @@ def harmonise(frame: pl.DataFrame, policy: str = "aggregate") -> pl.DataFrame:
             complete = len(codes) == len(present) and present in change.component_sets()
             out = {k: row[k] for k in keys}
             if len(codes) == 1 and complete:
-                out.update(la_code=codes[0], gss_code=row["gss_code"][0], la_name=row["la_name"][0],
-                           value=row["value"][0], marker=row["marker"][0])
+                out.update(
+                    la_code=codes[0],
+                    gss_code=row["gss_code"][0],
+                    la_name=row["la_name"][0],
+                    value=row["value"][0],
+                    marker=row["marker"][0],
+                )
             else:
                 out.update(
                     la_code="+".join(codes[i] for i in order),
-                    gss_code="+".join(str(row["gss_code"][i]) for i in order) if any(g is not None for g in row["gss_code"]) else None,
+                    gss_code="+".join(str(row["gss_code"][i]) for i in order)
+                    if any(g is not None for g in row["gss_code"])
+                    else None,
                     la_name=" + ".join(str(row["la_name"][i]) for i in order),
                 )
                 values = row["value"]
@@ -204,22 +246,32 @@ def harmonise(frame: pl.DataFrame, policy: str = "aggregate") -> pl.DataFrame:
                 else:
                     out.update(value=float(sum(values)), marker=None)
             rows.append(out)
-        agg = pl.DataFrame(rows, schema={**{k: mapped.schema[k] for k in keys},
-                                         **{k: mapped.schema[k] for k in _GEO if k in mapped.columns}})
+        agg = pl.DataFrame(
+            rows,
+            schema={
+                **{k: mapped.schema[k] for k in keys},
+                **{k: mapped.schema[k] for k in _GEO if k in mapped.columns},
+            },
+        )
         parts.append(agg.select(mapped.columns))
     out = pl.concat(parts, how="vertical")
     # One name per unit: the policy's name, else the name published in the latest year.
     latest = (
         out.filter(pl.col("unit_code").is_not_null())
         .sort(["year", "la_name"], nulls_last=False)
-        .group_by("unit_code", maintain_order=True).agg(pl.col("la_name").last().alias("_latest_name"))
+        .group_by("unit_code", maintain_order=True)
+        .agg(pl.col("la_name").last().alias("_latest_name"))
     )
-    names = pl.DataFrame({"unit_code": list(unit_names), "_policy_name": list(unit_names.values())},
-                         schema={"unit_code": pl.Utf8, "_policy_name": pl.Utf8})
+    names = pl.DataFrame(
+        {"unit_code": list(unit_names), "_policy_name": list(unit_names.values())},
+        schema={"unit_code": pl.Utf8, "_policy_name": pl.Utf8},
+    )
     out = (
-        out.join(latest, on="unit_code", how="left").join(names, on="unit_code", how="left")
+        out.join(latest, on="unit_code", how="left")
+        .join(names, on="unit_code", how="left")
         .with_columns(unit_name=pl.coalesce("_policy_name", "_latest_name"))
         .drop("_latest_name", "_policy_name")
     )
-    return out.select(columns + ["unit_code", "unit_name"]).sort(["year", "unit_code", "measure"], nulls_last=True,
-                                                                    maintain_order=True)
+    return out.select(columns + ["unit_code", "unit_name"]).sort(
+        ["year", "unit_code", "measure"], nulls_last=True, maintain_order=True
+    )

@@ -29,7 +29,9 @@ PAIRS = [
 
 
 def _one(tables: dict[str, pl.DataFrame], source: str, measure: str) -> pl.DataFrame:
-    t = tables[source].filter(pl.col("measure") == measure, pl.col("value").is_not_null(), pl.col("la_code").is_not_null())
+    t = tables[source].filter(
+        pl.col("measure") == measure, pl.col("value").is_not_null(), pl.col("la_code").is_not_null()
+    )
     # one value per council-year: the latest file
     return t.sort("file").group_by("la_code", "year").agg(pl.col("value").last())
 
@@ -42,26 +44,54 @@ def bridge_table(processed: Path) -> pl.DataFrame:
         from evalkit.sources import la_codes
 
         gss = la_codes.code_for_gss(tables["la_codes"])
-        tables["mhclg_ro"] = tables["mhclg_ro"].with_columns(pl.coalesce(
-            pl.col("la_code"), pl.col("gss_code").replace_strict(gss, default=None, return_dtype=pl.Utf8)).alias("la_code"))
+        tables["mhclg_ro"] = tables["mhclg_ro"].with_columns(
+            pl.coalesce(
+                pl.col("la_code"), pl.col("gss_code").replace_strict(gss, default=None, return_dtype=pl.Utf8)
+            ).alias("la_code")
+        )
     rows = []
     for measure, a, b, meaning in PAIRS:
         if a not in tables or b not in tables:
             continue
         j = _one(tables, a, measure).join(_one(tables, b, measure), on=["la_code", "year"], suffix="_b")
-        j = j.with_columns(((pl.col("value") - pl.col("value_b")).abs()
-                            / pl.max_horizontal(pl.col("value").abs(), pl.col("value_b").abs())).fill_nan(0.0).alias("rel"))
+        j = j.with_columns(
+            (
+                (pl.col("value") - pl.col("value_b")).abs()
+                / pl.max_horizontal(pl.col("value").abs(), pl.col("value_b").abs())
+            )
+            .fill_nan(0.0)
+            .alias("rel")
+        )
         for year, g in j.group_by("year", maintain_order=True):
-            rows.append({"measure": measure, "source_a": a, "source_b": b, "year": int(year[0]), "compared": g.height,
-                         "within_0.1pct": round(float((g["rel"] <= 0.001).mean()), 4),
-                         "within_1pct": round(float((g["rel"] <= 0.01).mean()), 4),
-                         "median_rel_diff": round(float(g["rel"].median()), 6),
-                         "p90_rel_diff": round(float(g["rel"].quantile(0.9, "nearest")), 6), "meaning": meaning})
+            rows.append(
+                {
+                    "measure": measure,
+                    "source_a": a,
+                    "source_b": b,
+                    "year": int(year[0]),
+                    "compared": g.height,
+                    "within_0.1pct": round(float((g["rel"] <= 0.001).mean()), 4),
+                    "within_1pct": round(float((g["rel"] <= 0.01).mean()), 4),
+                    "median_rel_diff": round(float(g["rel"].median()), 6),
+                    "p90_rel_diff": round(float(g["rel"].quantile(0.9, "nearest")), 6),
+                    "meaning": meaning,
+                }
+            )
     return pl.DataFrame(rows).sort("measure", "source_a", "source_b", "year")
 
 
 def markdown(table: pl.DataFrame) -> str:
-    cols = ["measure", "source_a", "source_b", "year", "compared", "within_0.1pct", "within_1pct", "median_rel_diff", "p90_rel_diff"]
+    cols = [
+        "measure",
+        "source_a",
+        "source_b",
+        "year",
+        "compared",
+        "within_0.1pct",
+        "within_1pct",
+        "median_rel_diff",
+        "p90_rel_diff",
+    ]
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     out += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in table.iter_rows(named=True)]
     return "\n".join(out) + "\n"

@@ -60,10 +60,16 @@ MEASURE_SOURCES: dict[str, list[tuple[str, str]]] = {
 # publication that carries them in each year (source, measure, first year, last year). Bridge
 # years, where two of these sources overlap, are compared in docs/spending-bridge.md and tested.
 SPLICED: dict[str, list[tuple[str, str, int, int]]] = {
-    "spend_csc_s251": [("s251", "spend_csc_total", 2009, 2014), ("s251_webb", "spend_csc_total", 2015, 2015),
-                       ("lait", "spend_csc_total", 2016, 2100)],
-    "spend_cla_s251": [("s251", "spend_cla", 2009, 2014), ("s251_webb", "spend_cla", 2015, 2015),
-                       ("lait", "spend_cla", 2016, 2100)],
+    "spend_csc_s251": [
+        ("s251", "spend_csc_total", 2009, 2014),
+        ("s251_webb", "spend_csc_total", 2015, 2015),
+        ("lait", "spend_csc_total", 2016, 2100),
+    ],
+    "spend_cla_s251": [
+        ("s251", "spend_cla", 2009, 2014),
+        ("s251_webb", "spend_cla", 2015, 2015),
+        ("lait", "spend_cla", 2016, 2100),
+    ],
     "spend_cyp_s251": [("s251", "spend_cyp_total", 2009, 2015), ("lait", "spend_cyp_total", 2016, 2100)],
 }
 POPULATION = [("population", "population_0_17")]
@@ -79,8 +85,12 @@ def read_processed(processed: Path) -> tuple[dict, dict[str, pl.DataFrame]]:
     gen, manifest = gens.open_current(processed)
     outputs = manifest.get("outputs")
     if not isinstance(outputs, dict) or not outputs:
-        raise EvalkitError("the manifest lists no ingest outputs", file=gen / gens.MANIFEST, column="outputs",
-                           expected="a manifest written by `evalkit ingest`")
+        raise EvalkitError(
+            "the manifest lists no ingest outputs",
+            file=gen / gens.MANIFEST,
+            column="outputs",
+            expected="a manifest written by `evalkit ingest`",
+        )
     tables = {}
     for name, spec in outputs.items():
         tables[name] = read_parquet_checked(gen / str(spec.get("file")) if isinstance(spec, dict) else gen / "?")
@@ -94,12 +104,23 @@ def read_parquet_checked(path: Path) -> pl.DataFrame:
     try:
         return pl.read_parquet(path)
     except Exception as exc:  # polars raises ComputeError/OSError/panics wrapped as exceptions
-        raise EvalkitError(f"not a readable Parquet file ({type(exc).__name__})", file=path,
-                           expected="a Parquet file written by evalkit (rerun the stage that wrote it)") from None
+        raise EvalkitError(
+            f"not a readable Parquet file ({type(exc).__name__})",
+            file=path,
+            expected="a Parquet file written by evalkit (rerun the stage that wrote it)",
+        ) from None
 
 
-def run_stage(processed: Path, *, registry: Path | None = None, policy: str = "aggregate", deflator: Path | None = None,
-              deflator_base: int | None = None, match: dict | None = None, tick=None) -> dict:
+def run_stage(
+    processed: Path,
+    *,
+    registry: Path | None = None,
+    policy: str = "aggregate",
+    deflator: Path | None = None,
+    deflator_base: int | None = None,
+    match: dict | None = None,
+    tick=None,
+) -> dict:
     """The whole panel stage as one generation: the ingest outputs in force, carried over unchanged,
     plus panel.parquet, panel_diagnostics.json and (with `match`) matches.parquet and balance.parquet.
     The new set becomes current only when all of it is written; returns the diagnostics."""
@@ -149,13 +170,17 @@ def _measures(tables: dict[str, pl.DataFrame], policy: str, files: list[dict] | 
     if "la_codes" in tables:  # e.g. MHCLG returns carry only GSS codes
         gss = la_codes.code_for_gss(tables["la_codes"])
         measures = measures.with_columns(
-            pl.coalesce(pl.col("la_code"), pl.col("gss_code").replace_strict(gss, default=None, return_dtype=pl.Utf8)).alias("la_code")
+            pl.coalesce(
+                pl.col("la_code"), pl.col("gss_code").replace_strict(gss, default=None, return_dtype=pl.Utf8)
+            ).alias("la_code")
         )
     measures = measures.filter(pl.col("la_code").is_not_null() & pl.col("la_code").str.contains(_CODE))
     # Filler rows (x, z, LAIT's -) of reorganised councils in years they did not exist (e.g. North and West
     # Northamptonshire before 2021) would stop the aggregate unit from being a complete cover.
     reorganised = boundaries.reorganised_codes()
-    measures = measures.filter(~(pl.col("la_code").is_in(reorganised) & pl.col("value").is_null() & pl.col("marker").is_in(["x", "z", "-"])))
+    measures = measures.filter(
+        ~(pl.col("la_code").is_in(reorganised) & pl.col("value").is_null() & pl.col("marker").is_in(["x", "z", "-"]))
+    )
     # Later releases win within a source: each file's release comes from the catalogue or its name
     # (recorded by ingest), never from the largest year in its rows (evalkit.releases).
     release = pl.DataFrame(
@@ -192,44 +217,71 @@ def _ofsted(judgements: pl.DataFrame | None, frame: pl.DataFrame, policy: str) -
     """
     if judgements is None or judgements.height == 0:
         return frame.with_columns(
-            pl.lit(None, dtype=pl.Int32).alias("ofsted_grade"), pl.lit(None, dtype=pl.Int8).alias("ofsted_inadequate"),
-            pl.lit(None, dtype=pl.Float64).alias("years_since_inspection"), pl.lit(0, dtype=pl.Int8).alias("inspected_in_year"),
+            pl.lit(None, dtype=pl.Int32).alias("ofsted_grade"),
+            pl.lit(None, dtype=pl.Int8).alias("ofsted_inadequate"),
+            pl.lit(None, dtype=pl.Float64).alias("years_since_inspection"),
+            pl.lit(0, dtype=pl.Int8).alias("inspected_in_year"),
             pl.lit(None, dtype=pl.Utf8).alias("ofsted_framework"),
-            pl.lit(None, dtype=pl.Int32).alias("ofsted_grade_at_inspection"), pl.lit(None, dtype=pl.Int8).alias("ofsted_inadequate_at_inspection"),
+            pl.lit(None, dtype=pl.Int32).alias("ofsted_grade_at_inspection"),
+            pl.lit(None, dtype=pl.Int8).alias("ofsted_inadequate_at_inspection"),
         )
     history = ofsted_history.combine([part for _, part in judgements.group_by("file", maintain_order=True)])
     oe = (
         history.filter(pl.col("judgement") == "overall_effectiveness", pl.col("grade").is_not_null())
         .with_columns(
-            pl.col("la_code").map_elements(lambda c: boundaries.unit_of(c, policy), return_dtype=pl.Utf8).alias("unit_code"),
+            pl.col("la_code")
+            .map_elements(lambda c: boundaries.unit_of(c, policy), return_dtype=pl.Utf8)
+            .alias("unit_code"),
             pl.col("grade").replace_strict(GRADE_SCORE, return_dtype=pl.Int32).alias("score"),
         )
-        .group_by("unit_code", "publication_date").agg(pl.col("score").max(), pl.col("framework").first())
+        .group_by("unit_code", "publication_date")
+        .agg(pl.col("score").max(), pl.col("framework").first())
         .sort("unit_code", "publication_date")
         .select("unit_code", "publication_date", "score", "framework")
     )
-    base = frame.select("unit_code", "year").with_columns(
-        pl.date(pl.col("year"), 3, 31).alias("_ref"), pl.date(pl.col("year") - 1, 4, 1).alias("_start")
-    ).sort("unit_code", "_ref")
+    base = (
+        frame.select("unit_code", "year")
+        .with_columns(pl.date(pl.col("year"), 3, 31).alias("_ref"), pl.date(pl.col("year") - 1, 4, 1).alias("_start"))
+        .sort("unit_code", "_ref")
+    )
     in_force = base.sort("_ref").join_asof(
-        oe.sort("publication_date"), left_on="_ref", right_on="publication_date", by="unit_code", strategy="backward",
+        oe.sort("publication_date"),
+        left_on="_ref",
+        right_on="publication_date",
+        by="unit_code",
+        strategy="backward",
         check_sortedness=False,
     )
-    counts = base.join(oe, on="unit_code", how="inner").filter(
-        (pl.col("publication_date") >= pl.col("_start")) & (pl.col("publication_date") <= pl.col("_ref"))
-    ).group_by("unit_code", "year").len()
-    in_force = in_force.join(counts, on=["unit_code", "year"], how="left").select(
-        "unit_code", "year",
-        pl.col("score").alias("ofsted_grade"),
-        pl.when(pl.col("score").is_null()).then(None).otherwise((pl.col("score") == 4).cast(pl.Int8)).alias("ofsted_inadequate"),
-        ((pl.col("_ref") - pl.col("publication_date")).dt.total_days() / 365.25).round(2).alias("years_since_inspection"),
-        (pl.col("len").fill_null(0) > 0).cast(pl.Int8).alias("inspected_in_year"),
-        pl.col("framework").alias("ofsted_framework"),
-    ).with_columns(
-        # Observed only in years with a published judgement: no carrying forward (which would
-        # manufacture persistence); the estimators then use the inspection-year sample.
-        pl.when(pl.col("inspected_in_year") == 1).then(pl.col("ofsted_grade")).alias("ofsted_grade_at_inspection"),
-        pl.when(pl.col("inspected_in_year") == 1).then(pl.col("ofsted_inadequate")).alias("ofsted_inadequate_at_inspection"),
+    counts = (
+        base.join(oe, on="unit_code", how="inner")
+        .filter((pl.col("publication_date") >= pl.col("_start")) & (pl.col("publication_date") <= pl.col("_ref")))
+        .group_by("unit_code", "year")
+        .len()
+    )
+    in_force = (
+        in_force.join(counts, on=["unit_code", "year"], how="left")
+        .select(
+            "unit_code",
+            "year",
+            pl.col("score").alias("ofsted_grade"),
+            pl.when(pl.col("score").is_null())
+            .then(None)
+            .otherwise((pl.col("score") == 4).cast(pl.Int8))
+            .alias("ofsted_inadequate"),
+            ((pl.col("_ref") - pl.col("publication_date")).dt.total_days() / 365.25)
+            .round(2)
+            .alias("years_since_inspection"),
+            (pl.col("len").fill_null(0) > 0).cast(pl.Int8).alias("inspected_in_year"),
+            pl.col("framework").alias("ofsted_framework"),
+        )
+        .with_columns(
+            # Observed only in years with a published judgement: no carrying forward (which would
+            # manufacture persistence); the estimators then use the inspection-year sample.
+            pl.when(pl.col("inspected_in_year") == 1).then(pl.col("ofsted_grade")).alias("ofsted_grade_at_inspection"),
+            pl.when(pl.col("inspected_in_year") == 1)
+            .then(pl.col("ofsted_inadequate"))
+            .alias("ofsted_inadequate_at_inspection"),
+        )
     )
     return frame.join(in_force, on=["unit_code", "year"], how="left")
 
@@ -239,34 +291,55 @@ def _treatment(frame: pl.DataFrame, registry: pl.DataFrame, policy: str) -> pl.D
         pl.col("la_code").map_elements(lambda c: boundaries.unit_of(c, policy), return_dtype=pl.Utf8).alias("la_code")
     )
     table = reg.treatment_table(registry).select(
-        pl.col("la_code").alias("unit_code"), "first_treated_year", "model", "exit_year", "spell_id", "dfe_direction",
-        "scope", "assignment", "pre_transfer_grade",
+        pl.col("la_code").alias("unit_code"),
+        "first_treated_year",
+        "model",
+        "exit_year",
+        "spell_id",
+        "dfe_direction",
+        "scope",
+        "assignment",
+        "pre_transfer_grade",
     )
     missing = sorted(set(table["unit_code"].to_list()) - set(frame["unit_code"].unique().to_list()))
     if missing:
         bad = registry.filter(pl.col("la_code") == missing[0], pl.col("role") == "treated").row(0, named=True)
         raise EvalkitError(
             f"treated spell {bad['spell_id']} names council {missing[0]}, which has no data in the ingested files",
-            file=bad["registry_file"], column="la_code", expected="a council present in the ingested publications",
+            file=bad["registry_file"],
+            column="la_code",
+            expected="a council present in the ingested publications",
         )
-    roles = registry.group_by("la_code").agg(pl.col("role").sort().str.join("+").alias("registry_roles")).rename({"la_code": "unit_code"})
+    roles = (
+        registry.group_by("la_code")
+        .agg(pl.col("role").sort().str.join("+").alias("registry_roles"))
+        .rename({"la_code": "unit_code"})
+    )
     out = frame.join(table, on="unit_code", how="left").join(roles, on="unit_code", how="left")
     return out.with_columns(
         pl.col("first_treated_year").is_not_null().cast(pl.Int8).alias("ever_treated"),
         pl.col("first_treated_year").fill_null(0).cast(pl.Int32).alias("cohort"),
-        pl.when(pl.col("first_treated_year").is_null()).then(None).otherwise(pl.col("year") - pl.col("first_treated_year")).alias("years_since_treatment"),
+        pl.when(pl.col("first_treated_year").is_null())
+        .then(None)
+        .otherwise(pl.col("year") - pl.col("first_treated_year"))
+        .alias("years_since_treatment"),
         (
             pl.col("first_treated_year").is_not_null()
             & (pl.col("year") >= pl.col("first_treated_year"))
             & (pl.col("exit_year").is_null() | (pl.col("year") < pl.col("exit_year")))
-        ).cast(pl.Int8).alias("treated_now"),
+        )
+        .cast(pl.Int8)
+        .alias("treated_now"),
         pl.col("model").fill_null("in_house"),
         pl.col("registry_roles").fill_null(""),
     )
 
 
 def build_panel(
-    processed: Path, *, registry_path: Path | None = None, extra_registries: list[Path] | None = None,
+    processed: Path,
+    *,
+    registry_path: Path | None = None,
+    extra_registries: list[Path] | None = None,
     policy: str = "aggregate",
 ) -> tuple[pl.DataFrame, dict]:
     """Return (panel, diagnostics) from the ingest outputs in `processed`.
@@ -285,7 +358,9 @@ def build_panel(
     keys = measures.select("unit_code", "year").unique()
     names = measures.sort("year").group_by("unit_code").agg(pl.col("unit_name").drop_nulls().last())
     frame = keys.join(names, on="unit_code", how="left").join(
-        population.select("unit_code", "year", pl.col("value").alias("population_0_17")), on=["unit_code", "year"], how="left"
+        population.select("unit_code", "year", pl.col("value").alias("population_0_17")),
+        on=["unit_code", "year"],
+        how="left",
     )
     sources = {"population_0_17": population_source}
     for column, candidates in MEASURE_SOURCES.items():
@@ -294,8 +369,11 @@ def build_panel(
             continue
         sources[column] = source
         frame = frame.join(
-            picked.select("unit_code", "year", pl.col("value").alias(column), pl.col("marker").alias(f"{column}_marker")),
-            on=["unit_code", "year"], how="left",
+            picked.select(
+                "unit_code", "year", pl.col("value").alias(column), pl.col("marker").alias(f"{column}_marker")
+            ),
+            on=["unit_code", "year"],
+            how="left",
         )
     for column, pieces in SPLICED.items():
         parts = []
@@ -305,16 +383,22 @@ def build_panel(
                 parts.append(picked)
         if parts:
             sources[column] = " + ".join(f"{s} {a}-{min(b, int(frame['year'].max()))}" for s, _, a, b in pieces)
-            frame = frame.join(pl.concat(parts).select("unit_code", "year", pl.col("value").alias(column),
-                                                       pl.col("marker").alias(f"{column}_marker")),
-                               on=["unit_code", "year"], how="left")
+            frame = frame.join(
+                pl.concat(parts).select(
+                    "unit_code", "year", pl.col("value").alias(column), pl.col("marker").alias(f"{column}_marker")
+                ),
+                on=["unit_code", "year"],
+                how="left",
+            )
     frame = _population_back(frame, measures)
     frame = _derived(frame)
     frame = _ofsted(tables.get("ofsted"), frame, policy)
     frame = _treatment(frame, registry, policy)
     frame = _regions(frame, tables.get("la_codes"), policy)
     frame = frame.with_columns(pl.lit(policy).alias("boundary_policy")).sort("unit_code", "year")
-    covered = [c for c in [*MEASURE_SOURCES, *SPLICED, "population_0_17", *DERIVED_RATES, "ofsted_grade"] if c in frame.columns]
+    covered = [
+        c for c in [*MEASURE_SOURCES, *SPLICED, "population_0_17", *DERIVED_RATES, "ofsted_grade"] if c in frame.columns
+    ]
     diagnostics = {
         "synthetic_demo": manifest.get("synthetic_demo", False),
         "units": frame["unit_code"].n_unique(),
@@ -327,17 +411,22 @@ def build_panel(
         "year_convention": "year t = year ending 31 March t; population mid-(t-1); workforce 30 Sept t-1; Ofsted grade in force on 31 March t",
         "treatment_convention": "first treated year = first year whose 31 March falls after go-live; exit year likewise for returns in-house",
         "spending": "nominal pounds unless a deflator is given (then every spend_* column has a _real twin); "
-                    "spend per child = spend / population 0-17 (mid t-1); *_s251 columns splice the S251 gross lines "
-                    "across publications on one definition (see column_sources)",
+        "spend per child = spend / population 0-17 (mid t-1); *_s251 columns splice the S251 gross lines "
+        "across publications on one definition (see column_sources)",
         "population_before_2013": "mid-2009 0-17 population from SFR27/2010 for 2010; 2011 and 2012 linearly interpolated "
-                                  "between mid-2009 and mid-2012; 2009 carries mid-2009 back one year (marker "
-                                  "'interpolated' / 'carried_back')",
+        "between mid-2009 and mid-2012; 2009 carries mid-2009 back one year (marker "
+        "'interpolated' / 'carried_back')",
     }
     return frame, diagnostics
 
 
-PER_10K = {"cla_count": "cla_rate_per_10000", "cin_count": "cin_rate_per_10000", "cpp_count": "cpp_rate_per_10000",
-           "referrals": "referral_rate_per_10000", "cla_starts": "cla_starts_per_10000"}
+PER_10K = {
+    "cla_count": "cla_rate_per_10000",
+    "cin_count": "cin_rate_per_10000",
+    "cpp_count": "cpp_rate_per_10000",
+    "referrals": "referral_rate_per_10000",
+    "cla_starts": "cla_starts_per_10000",
+}
 # (numerator, denominator) -> ratio column: spending per child aged 0-17, per child in need, per child in care.
 RATIOS = {
     "spend_csc_per_child": ("spend_csc_total", "population_0_17"),
@@ -364,13 +453,21 @@ def _population_back(frame: pl.DataFrame, measures: pl.DataFrame) -> pl.DataFram
     out = frame.join(anchors, on="unit_code", how="left")
     step = (pl.col("_p13") - pl.col("_p10")) / 3
     filled = (
-        pl.when(pl.col("year") == 2010).then(pl.col("_p10"))
-        .when(pl.col("year") == 2009).then(pl.col("_p10"))
-        .when(pl.col("year") == 2011).then((pl.col("_p10") + step).round(0))
-        .when(pl.col("year") == 2012).then((pl.col("_p10") + 2 * step).round(0))
+        pl.when(pl.col("year") == 2010)
+        .then(pl.col("_p10"))
+        .when(pl.col("year") == 2009)
+        .then(pl.col("_p10"))
+        .when(pl.col("year") == 2011)
+        .then((pl.col("_p10") + step).round(0))
+        .when(pl.col("year") == 2012)
+        .then((pl.col("_p10") + 2 * step).round(0))
     )
-    marker = (pl.when(pl.col("year") == 2009).then(pl.lit("carried_back"))
-              .when(pl.col("year").is_in([2011, 2012])).then(pl.lit("interpolated")))
+    marker = (
+        pl.when(pl.col("year") == 2009)
+        .then(pl.lit("carried_back"))
+        .when(pl.col("year").is_in([2011, 2012]))
+        .then(pl.lit("interpolated"))
+    )
     if "population_0_17_marker" not in out.columns:
         out = out.with_columns(pl.lit(None, dtype=pl.Utf8).alias("population_0_17_marker"))
     use = pl.col("population_0_17").is_null() & pl.col("year").is_between(2009, 2012) & filled.is_not_null()
@@ -410,8 +507,13 @@ def _regions(frame: pl.DataFrame, lookup: pl.DataFrame | None, policy: str) -> p
         return frame.with_columns(pl.lit(None, dtype=pl.Utf8).alias("region_code"))
     regions = (
         lookup.filter(pl.col("la_code").is_not_null())
-        .with_columns(pl.col("la_code").map_elements(lambda c: boundaries.unit_of(c, policy), return_dtype=pl.Utf8).alias("unit_code"))
-        .group_by("unit_code").agg(pl.col("parent_geography_code").drop_nulls().sort().first().alias("region_code"))
+        .with_columns(
+            pl.col("la_code")
+            .map_elements(lambda c: boundaries.unit_of(c, policy), return_dtype=pl.Utf8)
+            .alias("unit_code")
+        )
+        .group_by("unit_code")
+        .agg(pl.col("parent_geography_code").drop_nulls().sort().first().alias("region_code"))
     )
     return frame.join(regions, on="unit_code", how="left")
 
@@ -427,18 +529,31 @@ def _coverage(frame: pl.DataFrame, column: str) -> dict:
         reasons = {"not_available": missing.height} if missing.height else {}
     present = frame.filter(pl.col(column).is_not_null())
     years = f"{present['year'].min()}-{present['year'].max()}" if present.height else ""
-    return {"measure": column, "units": present["unit_code"].n_unique(), "years": years, "missing": missing.height, "missing_reasons": reasons}
+    return {
+        "measure": column,
+        "units": present["unit_code"].n_unique(),
+        "years": years,
+        "missing": missing.height,
+        "missing_reasons": reasons,
+    }
 
 
 def _reason(marker: str | None) -> str:
     return {
-        None: "not_published", "interpolated": "interpolated", "carried_back": "carried_back", "c": "suppressed", "x": "not_available", "z": "not_applicable", "u": "low_reliability",
-        "low": "rounded_to_zero", "blank": "blank", "partial_aggregate": "reorganisation", "rate_not_aggregable": "reorganisation",
+        None: "not_published",
+        "interpolated": "interpolated",
+        "carried_back": "carried_back",
+        "c": "suppressed",
+        "x": "not_available",
+        "z": "not_applicable",
+        "u": "low_reliability",
+        "low": "rounded_to_zero",
+        "blank": "blank",
+        "partial_aggregate": "reorganisation",
+        "rate_not_aggregable": "reorganisation",
     }.get(marker, f"marker_{marker}")
 
 
 def write_panel(processed: Path, frame: pl.DataFrame, diagnostics: dict) -> None:
     write_parquet(processed / PANEL_FILE, frame)
     write_json(processed / "panel_diagnostics.json", diagnostics)
-
-

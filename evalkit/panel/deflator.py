@@ -44,7 +44,9 @@ def _number(text: str, file: str, row: int, column: str) -> float:
     except ValueError:
         value = float("nan")
     if not value > 0 or value == float("inf"):
-        raise EvalkitError(f"{text!r} is not a positive index", file=file, row=row, column=column, expected="a positive number")
+        raise EvalkitError(
+            f"{text!r} is not a positive index", file=file, row=row, column=column, expected="a positive number"
+        )
     return value
 
 
@@ -85,15 +87,25 @@ def read_ons_series(path: Path) -> tuple[pl.DataFrame, dict]:
         elif periods == 0:
             meta[label] = value
         else:
-            raise EvalkitError(f"{label!r} is not a year, quarter or month", file=name, row=k + 1, column="period",
-                               expected="2024, 2024 Q1 or 2024 JAN")
+            raise EvalkitError(
+                f"{label!r} is not a year, quarter or month",
+                file=name,
+                row=k + 1,
+                column="period",
+                expected="2024, 2024 Q1 or 2024 JAN",
+            )
     for y, q in sorted({(y, (mo - 1) // 3 + 1) for (y, mo) in months} - set(quarters)):
         trio = [months.get((y, 3 * (q - 1) + i)) for i in (1, 2, 3)]
         if all(v is not None for v in trio):
             quarters[(y, q)] = sum(trio) / 3  # type: ignore[arg-type]
     years, values = [], []
     for end in sorted({y + 1 for (y, q) in quarters} | {y for (y, q) in quarters}):
-        parts = [quarters.get((end - 1, 2)), quarters.get((end - 1, 3)), quarters.get((end - 1, 4)), quarters.get((end, 1))]
+        parts = [
+            quarters.get((end - 1, 2)),
+            quarters.get((end - 1, 3)),
+            quarters.get((end - 1, 4)),
+            quarters.get((end, 1)),
+        ]
         if all(p is not None for p in parts):
             years.append(end)
             values.append(sum(parts) / 4)  # type: ignore[arg-type]
@@ -104,9 +116,14 @@ def read_ons_series(path: Path) -> tuple[pl.DataFrame, dict]:
         release = datetime.strptime(release, "%d-%m-%Y").date().isoformat()
     except ValueError:
         pass
-    info = {"format": "ONS time series CSV", "series": meta.get("CDID", ""), "title": meta.get("Title", ""),
-            "dataset": meta.get("Source dataset ID", ""), "release_date": release,
-            "financial_year": "mean of Q2-Q4 of t-1 and Q1 of t (year ending 31 March t)"}
+    info = {
+        "format": "ONS time series CSV",
+        "series": meta.get("CDID", ""),
+        "title": meta.get("Title", ""),
+        "dataset": meta.get("Source dataset ID", ""),
+        "release_date": release,
+        "financial_year": "mean of Q2-Q4 of t-1 and Q1 of t (year ending 31 March t)",
+    }
     return pl.DataFrame({"year": pl.Series(years, dtype=pl.Int32), "deflator": values}), info
 
 
@@ -118,7 +135,11 @@ def read_plain(path: Path) -> pl.DataFrame:
     cols = {c.strip().lower(): c for c in frame.columns}
     key = cols.get("financial_year") or cols.get("year")
     if key is None or "index" not in cols:
-        raise EvalkitError(f"expected columns financial_year (or year) and index; found {', '.join(frame.columns)}", file=Path(path).name, row=1)
+        raise EvalkitError(
+            f"expected columns financial_year (or year) and index; found {', '.join(frame.columns)}",
+            file=Path(path).name,
+            row=1,
+        )
     years, values = [], []
     for k, (label, value) in enumerate(zip(frame[key].to_list(), frame[cols["index"]].to_list())):
         row = k + 2
@@ -129,7 +150,13 @@ def read_plain(path: Path) -> pl.DataFrame:
         elif label.isdigit() and len(label) == 4:
             year = int(label)
         else:
-            raise EvalkitError(f"{label!r} is not a financial year", file=Path(path).name, row=row, column=key, expected="2015-16 or 2016")
+            raise EvalkitError(
+                f"{label!r} is not a financial year",
+                file=Path(path).name,
+                row=row,
+                column=key,
+                expected="2015-16 or 2016",
+            )
         years.append(year)
         values.append(_number(value, Path(path).name, row, cols["index"]))
     out = pl.DataFrame({"year": pl.Series(years, dtype=pl.Int32), "deflator": values})
@@ -152,14 +179,20 @@ def rebase(deflator: pl.DataFrame, base: int | None, file: str) -> tuple[pl.Data
     base = base if base is not None else int(deflator["year"].max())
     hit = deflator.filter(pl.col("year") == base)
     if hit.height == 0:
-        raise EvalkitError(f"base year {base} is not in the deflator (it covers {deflator['year'].min()}-{deflator['year'].max()})",
-                           file=file, expected="a financial year the file covers")
+        raise EvalkitError(
+            f"base year {base} is not in the deflator (it covers {deflator['year'].min()}-{deflator['year'].max()})",
+            file=file,
+            expected="a financial year the file covers",
+        )
     return deflator.with_columns(pl.col("deflator") * 100.0 / float(hit["deflator"][0])), base
 
 
 def money_columns(frame: pl.DataFrame) -> list[str]:
-    return [c for c in frame.columns if c.startswith(MONEY_PREFIX) and not c.endswith(("_marker", "_real"))
-            and frame[c].dtype.is_numeric()]
+    return [
+        c
+        for c in frame.columns
+        if c.startswith(MONEY_PREFIX) and not c.endswith(("_marker", "_real")) and frame[c].dtype.is_numeric()
+    ]
 
 
 def add_real_terms(frame: pl.DataFrame, path: Path, base: int | None = None) -> tuple[pl.DataFrame, dict]:
@@ -168,13 +201,18 @@ def add_real_terms(frame: pl.DataFrame, path: Path, base: int | None = None) -> 
     deflator, info = read_deflator(path)
     deflator, base = rebase(deflator, base, path.name)
     columns = money_columns(frame)
-    out = frame.join(deflator, on="year", how="left").with_columns(
-        [(pl.col(c) * 100.0 / pl.col("deflator")).round(4).alias(f"{c}_real") for c in columns]
-    ).drop("deflator")
+    out = (
+        frame.join(deflator, on="year", how="left")
+        .with_columns([(pl.col(c) * 100.0 / pl.col("deflator")).round(4).alias(f"{c}_real") for c in columns])
+        .drop("deflator")
+    )
     uncovered = sorted(set(frame["year"].unique().to_list()) - set(deflator["year"].to_list()))
     return out, {
-        "file": path.name, "sha256": sha256_file(path), "base_year": base,
-        "base_label": f"{base - 1}-{base % 100:02d}", **info,
+        "file": path.name,
+        "sha256": sha256_file(path),
+        "base_year": base,
+        "base_label": f"{base - 1}-{base % 100:02d}",
+        **info,
         "columns": [f"{c}_real" for c in columns],
         "column": "spend_csc_per_child_real",
         "meaning": f"pounds at {base - 1}-{base % 100:02d} prices ({info.get('series') or 'deflator'} financial-year average = 100)",

@@ -30,8 +30,10 @@ from evalkit.sources.common import GRADE_SCORE
 FRAMEWORKS = ("sif", "ilacs")
 GROUPS = ("treated", "directed_in_house", "other_in_house")
 SPELL = "from the first SIF/ILACS 'inadequate' judgement (publication date) to the first later 'good' or 'outstanding'"
-NOT_IN_ANALYSIS = ("councils with no SIF/ILACS 'inadequate' judgement have no spell (e.g. Isle of Wight, whose 2013 "
-                   "'inadequate' predates SIF)")
+NOT_IN_ANALYSIS = (
+    "councils with no SIF/ILACS 'inadequate' judgement have no spell (e.g. Isle of Wight, whose 2013 "
+    "'inadequate' predates SIF)"
+)
 END_OF_JUDGEMENT = date(2026, 3, 31)
 # Councils under a DfE statutory direction that did NOT move services into a trust or company
 # (../shared/domain/domain.md, "Directions" and point 5 of the selection notes; registry rows IOW-X, WSX-X, ROT-X).
@@ -47,15 +49,24 @@ def timelines(judgements: pl.DataFrame, policy: str = "aggregate") -> pl.DataFra
     """One row per council and SIF/ILACS inspection: unit_code, publication_date, framework, grade, score."""
     history = ofsted_history.combine([part for _, part in judgements.group_by("file", maintain_order=True)])
     return (
-        history.filter(pl.col("judgement") == "overall_effectiveness", pl.col("grade").is_not_null(),
-                       pl.col("framework").is_in(FRAMEWORKS), pl.col("grade").is_in(list(GRADE_SCORE)))
+        history.filter(
+            pl.col("judgement") == "overall_effectiveness",
+            pl.col("grade").is_not_null(),
+            pl.col("framework").is_in(FRAMEWORKS),
+            pl.col("grade").is_in(list(GRADE_SCORE)),
+        )
         .with_columns(
-            pl.col("la_code").map_elements(lambda c: boundaries.unit_of(c, policy), return_dtype=pl.Utf8).alias("unit_code"),
+            pl.col("la_code")
+            .map_elements(lambda c: boundaries.unit_of(c, policy), return_dtype=pl.Utf8)
+            .alias("unit_code"),
             pl.col("grade").replace_strict(GRADE_SCORE, return_dtype=pl.Int32).alias("score"),
         )
         # two judgements of one harmonised unit on one day (North and West Northamptonshire): the worse
-        .group_by("unit_code", "publication_date").agg(pl.col("score").max(), pl.col("framework").first())
-        .with_columns(pl.col("score").replace_strict({v: k for k, v in GRADE_SCORE.items()}, return_dtype=pl.Utf8).alias("grade"))
+        .group_by("unit_code", "publication_date")
+        .agg(pl.col("score").max(), pl.col("framework").first())
+        .with_columns(
+            pl.col("score").replace_strict({v: k for k, v in GRADE_SCORE.items()}, return_dtype=pl.Utf8).alias("grade")
+        )
         .sort("unit_code", "publication_date")
     )
 
@@ -71,17 +82,33 @@ def time_to_good(lines: pl.DataFrame, groups: dict[str, str], end: date | None =
         if bad.height == 0:
             continue
         start = bad["publication_date"][0]
-        later = g.filter(pl.col("publication_date") > start, pl.col("grade").is_in(["good", "outstanding"]),
-                         pl.col("publication_date") <= end)
+        later = g.filter(
+            pl.col("publication_date") > start,
+            pl.col("grade").is_in(["good", "outstanding"]),
+            pl.col("publication_date") <= end,
+        )
         event = later.height > 0
         stop = later["publication_date"][0] if event else end
-        rows.append({
-            "unit_code": unit[0], "group": groups.get(unit[0], "other_in_house"), "start": start, "stop": stop,
-            "years": round((stop - start).days / 365.25, 4), "event": int(event),
-            "path": " > ".join(f"{d.year} {gr}" for d, gr in zip(g["publication_date"], g["grade"])),
-        })
-    schema = {"unit_code": pl.Utf8, "group": pl.Utf8, "start": pl.Date, "stop": pl.Date, "years": pl.Float64,
-              "event": pl.Int8, "path": pl.Utf8}
+        rows.append(
+            {
+                "unit_code": unit[0],
+                "group": groups.get(unit[0], "other_in_house"),
+                "start": start,
+                "stop": stop,
+                "years": round((stop - start).days / 365.25, 4),
+                "event": int(event),
+                "path": " > ".join(f"{d.year} {gr}" for d, gr in zip(g["publication_date"], g["grade"])),
+            }
+        )
+    schema = {
+        "unit_code": pl.Utf8,
+        "group": pl.Utf8,
+        "start": pl.Date,
+        "stop": pl.Date,
+        "years": pl.Float64,
+        "event": pl.Int8,
+        "path": pl.Utf8,
+    }
     return pl.DataFrame(rows, schema=schema).sort("group", "unit_code")
 
 
@@ -100,6 +127,8 @@ def load(processed: Path, policy: str = "aggregate") -> pl.DataFrame:
 
 def censoring_text(spells: pl.DataFrame) -> str:
     end = spells["stop"].max() if spells.height else END_OF_JUDGEMENT
-    return (f"councils not yet good are censored at the end of follow-up ({end}); no judgement after "
-            f"{END_OF_JUDGEMENT} counts (Ofsted stopped the overall-effectiveness grade from April 2026); treated "
-            "councils that returned in-house stay treated (intention to treat)")
+    return (
+        f"councils not yet good are censored at the end of follow-up ({end}); no judgement after "
+        f"{END_OF_JUDGEMENT} counts (Ofsted stopped the overall-effectiveness grade from April 2026); treated "
+        "councils that returned in-house stay treated (intention to treat)"
+    )

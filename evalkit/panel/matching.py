@@ -52,8 +52,14 @@ DESCRIPTIONS = {
     "propensity": "Nearest neighbours on the logit of a pooled propensity score (logistic regression on pre-treatment means, window 3 years)",
     "statistical_neighbours": "DfE children's services statistical neighbours that are candidates, in rank order",
 }
-MATCH_SCHEMA = {"treated_unit": pl.Utf8, "cohort": pl.Int64, "comparator_unit": pl.Utf8, "rank": pl.Int64,
-                "distance": pl.Float64, "method": pl.Utf8}
+MATCH_SCHEMA = {
+    "treated_unit": pl.Utf8,
+    "cohort": pl.Int64,
+    "comparator_unit": pl.Utf8,
+    "rank": pl.Int64,
+    "distance": pl.Float64,
+    "method": pl.Utf8,
+}
 
 
 def _features(frame: pl.DataFrame, units: list[str], g: int, variables: list[str]) -> pl.DataFrame:
@@ -67,7 +73,9 @@ def usable_variables(frame: pl.DataFrame) -> list[str]:
 
 
 def candidates(frame: pl.DataFrame) -> list[str]:
-    pool = frame.filter(pl.col("ever_treated") == 0, ~pl.col("registry_roles").fill_null("").str.contains("other_intervention"))
+    pool = frame.filter(
+        pl.col("ever_treated") == 0, ~pl.col("registry_roles").fill_null("").str.contains("other_intervention")
+    )
     return sorted(pool["unit_code"].unique().to_list())
 
 
@@ -76,6 +84,7 @@ def _complete(feat: pl.DataFrame, variables: list[str]) -> pl.DataFrame:
 
 
 # --- propensity score -------------------------------------------------------------------------
+
 
 def fit_propensity(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, dict]:
     """Fit on standardised features; return (linear predictor = logit p, info about the fit)."""
@@ -90,14 +99,18 @@ def fit_propensity(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, dict]:
         ridge = RIDGE
         beta, ok = newton_logit(design, y, ridge=ridge, tol=1e-9, max_eta=30.0)
         if not ok:
-            raise EvalkitError("propensity model did not converge even with a ridge penalty", expected="more varied matching variables")
+            raise EvalkitError(
+                "propensity model did not converge even with a ridge penalty", expected="more varied matching variables"
+            )
     return design @ beta, {"ridge": ridge, "separation_fallback": ridge > 0}
 
 
 # --- statistical neighbours -------------------------------------------------------------------
 
-def neighbour_lists(neighbours: pl.DataFrame, panel_units: set[str], policy: str = "aggregate",
-                    sn_model: str = "2025") -> dict[str, tuple[str, list[tuple[str, int]]]]:
+
+def neighbour_lists(
+    neighbours: pl.DataFrame, panel_units: set[str], policy: str = "aggregate", sn_model: str = "2025"
+) -> dict[str, tuple[str, list[tuple[str, int]]]]:
     """unit_code -> (model used, [(neighbour unit, DfE rank), ...] in rank order), as panel units.
 
     A unit made of several DfE codes (e.g. "314 / 318") takes each neighbour's best rank over them.
@@ -109,7 +122,7 @@ def neighbour_lists(neighbours: pl.DataFrame, panel_units: set[str], policy: str
     if policy not in ("aggregate", "separate"):
         policy = "aggregate"
     rows = neighbours.select("model", "la_code", "neighbour_code", pl.col("rank").cast(pl.Int64)).drop_nulls()
-    ranks: dict[str, dict[str, dict[str, int]]] = {}   # model -> unit -> neighbour unit -> best rank
+    ranks: dict[str, dict[str, dict[str, int]]] = {}  # model -> unit -> neighbour unit -> best rank
     for model, la, nb, rank in rows.iter_rows():
         unit, nb_unit = unit_of(str(la).strip(), policy), unit_of(str(nb).strip(), policy)
         if unit not in panel_units or nb_unit not in panel_units or nb_unit == unit:
@@ -129,9 +142,16 @@ def neighbour_lists(neighbours: pl.DataFrame, panel_units: set[str], policy: str
 
 # --- matching ---------------------------------------------------------------------------------
 
+
 def nearest_neighbours(
-    frame: pl.DataFrame, *, k: int = 3, replacement: bool = True, caliper: float | str | None = None,
-    method: str = "mahalanobis", neighbours: pl.DataFrame | None = None, sn_model: str = "2025",
+    frame: pl.DataFrame,
+    *,
+    k: int = 3,
+    replacement: bool = True,
+    caliper: float | str | None = None,
+    method: str = "mahalanobis",
+    neighbours: pl.DataFrame | None = None,
+    sn_model: str = "2025",
     info: dict | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Return (matches, balance) tables; see the module docstring for the methods.
@@ -144,7 +164,9 @@ def nearest_neighbours(
     if k < 1:
         raise EvalkitError(f"matching k must be at least 1, got {k}")
     if caliper == "auto" and method != "propensity":
-        raise EvalkitError(f"caliper 'auto' is defined only for the propensity method, not {method}", expected="a number")
+        raise EvalkitError(
+            f"caliper 'auto' is defined only for the propensity method, not {method}", expected="a number"
+        )
     if isinstance(caliper, str) and caliper != "auto":
         try:
             caliper = float(caliper)
@@ -153,11 +175,20 @@ def nearest_neighbours(
     info = {} if info is None else info
     variables = usable_variables(frame)
     pool = candidates(frame)
-    treated = frame.filter(pl.col("cohort") > 0).group_by("unit_code").agg(pl.col("cohort").first()).sort("cohort", "unit_code")
+    treated = (
+        frame.filter(pl.col("cohort") > 0)
+        .group_by("unit_code")
+        .agg(pl.col("cohort").first())
+        .sort("cohort", "unit_code")
+    )
     if method == "statistical_neighbours":
         if neighbours is None:
             raise EvalkitError("statistical neighbours method needs the statistical_neighbours table", file=SN_FILE)
-        policy = frame["boundary_policy"].drop_nulls()[0] if "boundary_policy" in frame.columns and frame["boundary_policy"].drop_nulls().len() else "aggregate"
+        policy = (
+            frame["boundary_policy"].drop_nulls()[0]
+            if "boundary_policy" in frame.columns and frame["boundary_policy"].drop_nulls().len()
+            else "aggregate"
+        )
         sn = neighbour_lists(neighbours, set(frame["unit_code"].unique().to_list()), policy, sn_model)
         info["sn_model_used"] = {u: sn[u][0] for u in treated["unit_code"].to_list() if u in sn}
 
@@ -198,7 +229,7 @@ def nearest_neighbours(
             pool_set = set(pool)
             listed = [(c, r) for c, r in sn.get(unit, ("", []))[1] if c in pool_set]
             codes = [c for c, _ in listed]
-            dist = np.array([float(r) for _, r in listed])   # the DfE rank, 1 = closest
+            dist = np.array([float(r) for _, r in listed])  # the DfE rank, 1 = closest
         else:
             if not t_ok or c_ok.height < 2 or not variables:
                 continue
@@ -226,8 +257,16 @@ def nearest_neighbours(
                 break
         for rank, j in enumerate(chosen, start=1):
             used.add(codes[j])
-            matches.append({"treated_unit": unit, "cohort": g, "comparator_unit": codes[j], "rank": rank,
-                            "distance": float(dist[j]), "method": method})
+            matches.append(
+                {
+                    "treated_unit": unit,
+                    "cohort": g,
+                    "comparator_unit": codes[j],
+                    "rank": rank,
+                    "distance": float(dist[j]),
+                    "method": method,
+                }
+            )
         if t_ok and variables and c_ok.height:
             before_t.append(t_feat.select(variables).to_numpy()[0])
             before_c.append(c_ok.select(variables).to_numpy())
@@ -251,16 +290,39 @@ def _balance(variables: list[str], before_t: list, before_c: list, after_c: list
     c_all = np.vstack(before_c) if before_c else np.empty((0, len(variables)))
     c_after = np.vstack(after_c) if after_c else np.empty((0, len(variables)))
     for j, v in enumerate(variables):
-        rows.append({"variable": v, "smd_before": _smd(t[:, j], c_all[:, j]), "smd_after": _smd(t[:, j], c_after[:, j]),
-                     "treated_mean": float(t[:, j].mean()) if len(t) else None,
-                     "control_mean_before": float(c_all[:, j].mean()) if len(c_all) else None,
-                     "control_mean_after": float(c_after[:, j].mean()) if len(c_after) else None})
-    return pl.DataFrame(rows, schema={"variable": pl.Utf8, "smd_before": pl.Float64, "smd_after": pl.Float64, "treated_mean": pl.Float64,
-                                      "control_mean_before": pl.Float64, "control_mean_after": pl.Float64})
+        rows.append(
+            {
+                "variable": v,
+                "smd_before": _smd(t[:, j], c_all[:, j]),
+                "smd_after": _smd(t[:, j], c_after[:, j]),
+                "treated_mean": float(t[:, j].mean()) if len(t) else None,
+                "control_mean_before": float(c_all[:, j].mean()) if len(c_all) else None,
+                "control_mean_after": float(c_after[:, j].mean()) if len(c_after) else None,
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "variable": pl.Utf8,
+            "smd_before": pl.Float64,
+            "smd_after": pl.Float64,
+            "treated_mean": pl.Float64,
+            "control_mean_before": pl.Float64,
+            "control_mean_after": pl.Float64,
+        },
+    )
 
 
-def match_and_write(frame: pl.DataFrame, processed: Path, *, method: str = "mahalanobis", k: int = 3,
-                    replacement: bool = True, caliper: float | str | None = None, sn_model: str = "2025") -> dict:
+def match_and_write(
+    frame: pl.DataFrame,
+    processed: Path,
+    *,
+    method: str = "mahalanobis",
+    k: int = 3,
+    replacement: bool = True,
+    caliper: float | str | None = None,
+    sn_model: str = "2025",
+) -> dict:
     """Match, write matches.parquet and balance.parquet to `processed`, and return a summary."""
     processed = Path(processed)
     neighbours = None
@@ -269,15 +331,30 @@ def match_and_write(frame: pl.DataFrame, processed: Path, *, method: str = "maha
 
         path = (gens.current_dir(processed) or processed) / SN_FILE
         if not path.exists():
-            raise EvalkitError("statistical neighbours table not found; ingest the DfE statistical neighbours files first", file=path)
+            raise EvalkitError(
+                "statistical neighbours table not found; ingest the DfE statistical neighbours files first", file=path
+            )
         neighbours = pl.read_parquet(path)
     info: dict = {}
-    matches, balance = nearest_neighbours(frame, k=k, replacement=replacement, caliper=caliper, method=method,
-                                          neighbours=neighbours, sn_model=sn_model, info=info)
+    matches, balance = nearest_neighbours(
+        frame,
+        k=k,
+        replacement=replacement,
+        caliper=caliper,
+        method=method,
+        neighbours=neighbours,
+        sn_model=sn_model,
+        info=info,
+    )
     write_parquet(processed / "matches.parquet", matches)
     write_parquet(processed / "balance.parquet", balance)
-    options = {"method": method, "k": k, "replacement": replacement, "caliper": caliper,
-               "caliper_used": info.get("caliper_used")}
+    options = {
+        "method": method,
+        "k": k,
+        "replacement": replacement,
+        "caliper": caliper,
+        "caliper_used": info.get("caliper_used"),
+    }
     if method == "statistical_neighbours":
         options["sn_model"] = sn_model
         options["sn_model_used"] = info.get("sn_model_used", {})

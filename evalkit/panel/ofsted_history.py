@@ -37,19 +37,35 @@ def reconcile(frames: Sequence[pl.DataFrame]) -> pl.DataFrame:
             fa = fa.unique(subset=list(_KEY), keep="first", maintain_order=True)
             fb = fb.unique(subset=list(_KEY), keep="first", maintain_order=True)
             joined = fa.join(fb, on=list(_KEY), how="inner", suffix="_b", nulls_equal=False).rename(
-                {"grade": "grade_a", "grade_note": "grade_note_a"})
+                {"grade": "grade_a", "grade_note": "grade_note_a"}
+            )
             joined = joined.with_columns(file_a=pl.lit(la), file_b=pl.lit(lb)).with_columns(
-                status=pl.when(pl.col("grade_a").is_null() & pl.col("grade_b").is_null()).then(pl.lit("missing_both"))
-                .when(pl.col("grade_a").is_null()).then(pl.lit("missing_a"))
-                .when(pl.col("grade_b").is_null()).then(pl.lit("missing_b"))
-                .when(pl.col("grade_a") == pl.col("grade_b")).then(pl.lit("agree"))
+                status=pl.when(pl.col("grade_a").is_null() & pl.col("grade_b").is_null())
+                .then(pl.lit("missing_both"))
+                .when(pl.col("grade_a").is_null())
+                .then(pl.lit("missing_a"))
+                .when(pl.col("grade_b").is_null())
+                .then(pl.lit("missing_b"))
+                .when(pl.col("grade_a") == pl.col("grade_b"))
+                .then(pl.lit("agree"))
                 .otherwise(pl.lit("disagree"))
             )
-            parts.append(joined.select(*_KEY, "file_a", "grade_a", "grade_note_a", "file_b", "grade_b",
-                                       "grade_note_b", "status"))
-    schema = {"la_code": pl.Utf8, "framework": pl.Utf8, "publication_date": pl.Date, "judgement": pl.Utf8,
-              "file_a": pl.Utf8, "grade_a": pl.Utf8, "grade_note_a": pl.Utf8, "file_b": pl.Utf8,
-              "grade_b": pl.Utf8, "grade_note_b": pl.Utf8, "status": pl.Utf8}
+            parts.append(
+                joined.select(*_KEY, "file_a", "grade_a", "grade_note_a", "file_b", "grade_b", "grade_note_b", "status")
+            )
+    schema = {
+        "la_code": pl.Utf8,
+        "framework": pl.Utf8,
+        "publication_date": pl.Date,
+        "judgement": pl.Utf8,
+        "file_a": pl.Utf8,
+        "grade_a": pl.Utf8,
+        "grade_note_a": pl.Utf8,
+        "file_b": pl.Utf8,
+        "grade_b": pl.Utf8,
+        "grade_note_b": pl.Utf8,
+        "status": pl.Utf8,
+    }
     if not parts:
         return pl.DataFrame(schema=schema)
     return pl.concat(parts).sort(["file_a", "file_b", "la_code", "publication_date", "judgement"])
@@ -87,8 +103,11 @@ def combine(frames: Sequence[pl.DataFrame], *, tolerance_days: int = 90) -> pl.D
         if taken is not None and keys.height:
             near = (
                 keys.join(taken, on=["la_code", "framework"], how="inner", suffix="_t", nulls_equal=True)
-                .filter((pl.col("publication_date") - pl.col("publication_date_t")).dt.total_days().abs() <= tolerance_days)
-                .select(inspection).unique()
+                .filter(
+                    (pl.col("publication_date") - pl.col("publication_date_t")).dt.total_days().abs() <= tolerance_days
+                )
+                .select(inspection)
+                .unique()
             )
             keys = keys.join(near, on=inspection, how="anti", nulls_equal=True)
         parts.append(frame.join(keys, on=inspection, how="semi", nulls_equal=True))

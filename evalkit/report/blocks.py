@@ -147,8 +147,7 @@ def block_html(block: Block, fig_html: dict[str, str] | None = None) -> str:
         return "\n".join(lines) + "\n"
     if isinstance(block, Fig):
         f = block.figure
-        return (f'<figure id="{escape(f.slug)}">\n{f.inline()}'
-                f"<figcaption>{escape(f.alt)}</figcaption>\n</figure>\n")
+        return f'<figure id="{escape(f.slug)}">\n{f.inline()}<figcaption>{escape(f.alt)}</figcaption>\n</figure>\n'
     if isinstance(block, Details):
         inner = "".join(block_html(b) for b in block.blocks)
         return f"<details>\n<summary>{escape(block.summary)}</summary>\n{inner}</details>\n"
@@ -174,7 +173,7 @@ def inline_md(content: Inline) -> str:
         elif isinstance(p, Strong):
             # CommonMark: a closing ** must not follow whitespace, so keep the space outside.
             core = p.text.rstrip()
-            out.append(f"**{md_escape(core)}**{p.text[len(core):]}" if core else p.text)
+            out.append(f"**{md_escape(core)}**{p.text[len(core) :]}" if core else p.text)
         elif isinstance(p, Link):
             if p.href.startswith("#"):  # in-page anchors are HTML-only
                 out.append(md_escape(p.text))
@@ -205,7 +204,9 @@ def block_md(block: Block) -> str:
             lines.append(f"*{md_escape(block.caption)}*")
             lines.append("")
         lines.append("| " + " | ".join(md_escape(c) for c in block.columns) + " |")
-        lines.append("| " + " | ".join("---:" if i in block.numeric else "---" for i in range(len(block.columns))) + " |")
+        lines.append(
+            "| " + " | ".join("---:" if i in block.numeric else "---" for i in range(len(block.columns))) + " |"
+        )
         for row in block.rows:
             lines.append("| " + " | ".join(inline_md(c) or " " for c in row) + " |")
         return "\n".join(lines) + "\n\n"

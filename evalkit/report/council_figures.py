@@ -18,8 +18,11 @@ from evalkit.report.figures import _RC, BLUE, GREY, ORANGE, SvgFigure, _clean, _
 GRADE_Y = {"outstanding": 1, "good": 2, "requires_improvement": 3, "inadequate": 4}
 GRADE_COLOUR = {"outstanding": "#009E73", "good": "#56B4E9", "requires_improvement": "#E69F00", "inadequate": "#D55E00"}
 GROUP_COLOUR = {"treated": ORANGE, "directed_in_house": BLUE, "other_in_house": GREY}
-GROUP_LABEL = {"treated": "trust or company", "directed_in_house": "under direction, stayed in-house",
-               "other_in_house": "other councils judged inadequate"}
+GROUP_LABEL = {
+    "treated": "trust or company",
+    "directed_in_house": "under direction, stayed in-house",
+    "other_in_house": "other councils judged inadequate",
+}
 
 
 def _short(name: str) -> str:
@@ -28,7 +31,9 @@ def _short(name: str) -> str:
     return name.replace(" upon Thames", "") if len(name) > 30 else name
 
 
-def council_fit(paths: list[dict[str, Any]], rmspe: list[dict[str, Any]], estimates: list[dict[str, Any]]) -> dict[str, dict]:
+def council_fit(
+    paths: list[dict[str, Any]], rmspe: list[dict[str, Any]], estimates: list[dict[str, Any]]
+) -> dict[str, dict]:
     """Per treated unit: pre-period years, pre-RMSPE, its size relative to the outcome's pre mean, p-value, effect."""
     out: dict[str, dict] = {}
     for r in paths:
@@ -43,20 +48,36 @@ def council_fit(paths: list[dict[str, Any]], rmspe: list[dict[str, Any]], estima
             out[str(r["unit"])]["pre_rmspe"] = _clean(r.get("pre_rmspe"))
     for e in estimates or []:
         if e.get("aggregation") == "unit" and str(e.get("unit")) in out:
-            out[str(e["unit"])].update(effect=_clean(e.get("estimate")), p_value=_clean(e.get("p_value")), cohort=e.get("group"))
+            out[str(e["unit"])].update(
+                effect=_clean(e.get("estimate")), p_value=_clean(e.get("p_value")), cohort=e.get("group")
+            )
     for d in out.values():
         mean = abs(float(np.mean(d["pre_levels"]))) if d["pre_levels"] else None
         rm = d.get("pre_rmspe")
         d["fit_pct"] = (100 * rm / mean) if (rm is not None and mean) else None
-        d["fit"] = ("good" if d["fit_pct"] is not None and d["fit_pct"] <= 5 else
-                    "fair" if d["fit_pct"] is not None and d["fit_pct"] <= 10 else "poor")
+        d["fit"] = (
+            "good"
+            if d["fit_pct"] is not None and d["fit_pct"] <= 5
+            else "fair"
+            if d["fit_pct"] is not None and d["fit_pct"] <= 10
+            else "poor"
+        )
         d.pop("pre_levels")
     return out
 
 
-def synth_councils(paths: list[dict[str, Any]], placebo: list[dict[str, Any]] | None, rmspe: list[dict[str, Any]] | None,
-                   estimates: list[dict[str, Any]], names: dict[str, str], *, slug: str, title: str, outcome: str,
-                   demo: bool) -> SvgFigure | None:
+def synth_councils(
+    paths: list[dict[str, Any]],
+    placebo: list[dict[str, Any]] | None,
+    rmspe: list[dict[str, Any]] | None,
+    estimates: list[dict[str, Any]],
+    names: dict[str, str],
+    *,
+    slug: str,
+    title: str,
+    outcome: str,
+    demo: bool,
+) -> SvgFigure | None:
     """One small multiple per treated council, titled with its name: treated (orange), synthetic (blue),
     the placebo band (synthetic + 5th-95th percentile of the donors' placebo gaps, grey), the effect,
     its placebo p-value and the pre-period fit; a warning where only two pre-period years exist."""
@@ -71,7 +92,7 @@ def synth_councils(paths: list[dict[str, Any]], placebo: list[dict[str, Any]] | 
         if r.get("treated_unit") is None or _clean(r.get("gap")) is None:
             continue
         band.setdefault(str(r["treated_unit"]), {}).setdefault(int(r["time"]), []).append(float(r["gap"]))
-    units = sorted(by_unit, key=lambda u: (names.get(u, u)))
+    units = sorted(by_unit, key=lambda u: names.get(u, u))
     n = len(units)
     ncols = min(3, n)
     nrows = math.ceil(n / ncols)
@@ -87,8 +108,15 @@ def synth_councils(paths: list[dict[str, Any]], placebo: list[dict[str, Any]] | 
             if u in band:
                 lo = [s + np.percentile(band[u].get(tt, [0.0]), 5) if s is not None else None for tt, s in zip(t, syn)]
                 hi = [s + np.percentile(band[u].get(tt, [0.0]), 95) if s is not None else None for tt, s in zip(t, syn)]
-                ax.fill_between(t, [x if x is not None else np.nan for x in lo], [x if x is not None else np.nan for x in hi],
-                                color=GREY, alpha=0.3, linewidth=0, label="placebo band (5-95%)")
+                ax.fill_between(
+                    t,
+                    [x if x is not None else np.nan for x in lo],
+                    [x if x is not None else np.nan for x in hi],
+                    color=GREY,
+                    alpha=0.3,
+                    linewidth=0,
+                    label="placebo band (5-95%)",
+                )
             ax.plot(t, [_clean(r.get("treated")) for r in rs], color=ORANGE, linewidth=1.8, label="council")
             ax.plot(t, syn, color=BLUE, linewidth=1.4, linestyle="--", label="synthetic control")
             first = next((r["time"] for r in rs if r.get("event_time") == 0), None)
@@ -97,8 +125,12 @@ def synth_councils(paths: list[dict[str, Any]], placebo: list[dict[str, Any]] | 
             f = fit.get(u, {})
             eff = f.get("effect")
             p = f.get("p_value")
-            line2 = (f"effect {eff:+.3g}" if eff is not None else "effect —") + (f", p={p:.2f}" if p is not None else "")
-            line3 = f"pre-fit {f.get('fit', '?')}" + (f" ({f['fit_pct']:.1f}% of level)" if f.get("fit_pct") is not None else "")
+            line2 = (f"effect {eff:+.3g}" if eff is not None else "effect —") + (
+                f", p={p:.2f}" if p is not None else ""
+            )
+            line3 = f"pre-fit {f.get('fit', '?')}" + (
+                f" ({f['fit_pct']:.1f}% of level)" if f.get("fit_pct") is not None else ""
+            )
             if f.get("pre_years", 0) <= 2:
                 line3 += f"; WARNING: only {f.get('pre_years', 0)} pre-period years"
             ax.set_title(f"{_short(names.get(u, u))}\n{line2}\n{line3}", fontsize=7.5, loc="left")
@@ -111,15 +143,18 @@ def synth_councils(paths: list[dict[str, Any]], placebo: list[dict[str, Any]] | 
         fig.suptitle(full_title, x=0.02, ha="left", fontsize=10)
         fig.supxlabel("Year ending 31 March", fontsize=8)
         fig.supylabel(outcome, fontsize=8)
-    alt = (f"Small multiples, one per treated council ({', '.join(names.get(u, u) for u in units)}): the council's "
-           f"{outcome} (orange) against its synthetic control (blue dashed) with the band of placebo gaps around it (grey); "
-           "each title gives the average effect after the move, its placebo p-value and the pre-period fit "
-           "(root mean squared error as a share of the council's pre-period level: good up to 5%, fair up to 10%).")
+    alt = (
+        f"Small multiples, one per treated council ({', '.join(names.get(u, u) for u in units)}): the council's "
+        f"{outcome} (orange) against its synthetic control (blue dashed) with the band of placebo gaps around it (grey); "
+        "each title gives the average effect after the move, its placebo p-value and the pre-period fit "
+        "(root mean squared error as a share of the council's pre-period level: good up to 5%, fair up to 10%)."
+    )
     return _render(fig, slug, full_title, alt)
 
 
-def ofsted_timelines(timelines: list[dict[str, Any]], *, slug: str, title: str, demo: bool,
-                     moves: dict[str, int] | None = None) -> SvgFigure | None:
+def ofsted_timelines(
+    timelines: list[dict[str, Any]], *, slug: str, title: str, demo: bool, moves: dict[str, int] | None = None
+) -> SvgFigure | None:
     """One row per council: each SIF/ILACS judgement as a coloured dot at its publication date."""
     if not timelines:
         return None
@@ -142,19 +177,26 @@ def ofsted_timelines(timelines: list[dict[str, Any]], *, slug: str, title: str, 
             if unit in moves:
                 ax.plot([moves[unit] - 0.75] * 2, [y - 0.35, y + 0.35], color="#000000", linewidth=1.6)
         ax.set_yticks(range(len(order)))
-        ax.set_yticklabels([f"{n} ({'trust/company' if rows[n][0].get('group') == 'treated' else 'under direction'})" for n in order], fontsize=8)
+        ax.set_yticklabels(
+            [f"{n} ({'trust/company' if rows[n][0].get('group') == 'treated' else 'under direction'})" for n in order],
+            fontsize=8,
+        )
         ax.invert_yaxis()
         for grade, colour in GRADE_COLOUR.items():
             ax.scatter([], [], color=colour, s=36, label=grade.replace("_", " "))
         ax.plot([], [], color="#000000", linewidth=1.6, label="move to trust/company")
         ax.legend(frameon=False, fontsize=7, ncols=5, loc="upper center", bbox_to_anchor=(0.5, -0.08))
         ax.set_title(full_title, loc="left", fontsize=10, wrap=True)
-    alt = (f"Timeline of Ofsted overall-effectiveness judgements (SIF and ILACS) for {len(order)} councils: "
-           "each dot is a published judgement coloured by grade; a black tick marks the move to a trust or company.")
+    alt = (
+        f"Timeline of Ofsted overall-effectiveness judgements (SIF and ILACS) for {len(order)} councils: "
+        "each dot is a published judgement coloured by grade; a black tick marks the move to a trust or company."
+    )
     return _render(fig, slug, full_title, alt)
 
 
-def km_curves(km: list[dict[str, Any]], spells: list[dict[str, Any]], *, slug: str, title: str, demo: bool) -> SvgFigure | None:
+def km_curves(
+    km: list[dict[str, Any]], spells: list[dict[str, Any]], *, slug: str, title: str, demo: bool
+) -> SvgFigure | None:
     """Share of councils not yet 'good' against years since the first 'inadequate', one step curve per group,
     with censoring ticks."""
     if not spells:
@@ -175,8 +217,14 @@ def km_curves(km: list[dict[str, Any]], spells: list[dict[str, Any]], *, slug: s
             end = max(s["years"] for s in sp)
             xs.append(end)
             ys.append(ys[-1])
-            ax.step(xs, ys, where="post", color=GROUP_COLOUR[group], linewidth=1.8,
-                    label=f"{GROUP_LABEL[group]} (n={len(sp)}, good: {sum(s['event'] for s in sp)})")
+            ax.step(
+                xs,
+                ys,
+                where="post",
+                color=GROUP_COLOUR[group],
+                linewidth=1.8,
+                label=f"{GROUP_LABEL[group]} (n={len(sp)}, good: {sum(s['event'] for s in sp)})",
+            )
             for s in sp:
                 if not s["event"]:
                     y = ys[0]
@@ -189,7 +237,9 @@ def km_curves(km: list[dict[str, Any]], spells: list[dict[str, Any]], *, slug: s
         ax.set_ylabel("Share not yet 'good or better'")
         ax.legend(frameon=False, fontsize=8, loc="lower left")
         ax.set_title(full_title, loc="left", wrap=True, fontsize=10)
-    alt = ("Kaplan-Meier curves of the share of councils not yet judged good or better, by years since their first "
-           "'inadequate' judgement, for councils that moved to a trust or company, councils under a DfE direction "
-           "that stayed in-house, and other councils judged inadequate; vertical ticks mark censored councils.")
+    alt = (
+        "Kaplan-Meier curves of the share of councils not yet judged good or better, by years since their first "
+        "'inadequate' judgement, for councils that moved to a trust or company, councils under a DfE direction "
+        "that stayed in-house, and other councils judged inadequate; vertical ticks mark censored councils."
+    )
     return _render(fig, slug, full_title, alt)

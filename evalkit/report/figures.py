@@ -106,12 +106,12 @@ def _render(fig: Figure, slug: str, title: str, alt: str) -> SvgFigure:
     svg = buf.getvalue()
     # Accessibility: role, label and a <title>/<desc> as the first children of <svg>.
     t_id, d_id = f"{slug}-title", f"{slug}-desc"
-    svg = svg.replace(
-        "<svg ", f'<svg role="img" aria-labelledby="{t_id} {d_id}" ', 1
-    )
+    svg = svg.replace("<svg ", f'<svg role="img" aria-labelledby="{t_id} {d_id}" ', 1)
     svg = re.sub(
         r"(<svg [^>]*>)",
-        lambda m: m.group(1) + f'\n <title id="{t_id}">{escape(title)}</title>\n <desc id="{d_id}">{escape(alt)}</desc>',
+        lambda m: (
+            m.group(1) + f'\n <title id="{t_id}">{escape(title)}</title>\n <desc id="{d_id}">{escape(alt)}</desc>'
+        ),
         svg,
         count=1,
     )
@@ -133,12 +133,14 @@ def _fmt(v: float | None) -> str:
 # --------------------------------------------------------------------------- event study
 
 
-def event_study(rows: list[dict[str, Any]], *, slug: str, title: str, outcome: str, demo: bool,
-                alpha: float | None = None) -> SvgFigure | None:
+def event_study(
+    rows: list[dict[str, Any]], *, slug: str, title: str, outcome: str, demo: bool, alpha: float | None = None
+) -> SvgFigure | None:
     """Estimates and confidence intervals by event time (rows with aggregation "dynamic")."""
     pts = sorted(
         (int(r["event_time"]), _clean(r.get("estimate")), _clean(r.get("ci_low")), _clean(r.get("ci_high")))
-        for r in rows if r.get("event_time") is not None and _clean(r.get("estimate")) is not None
+        for r in rows
+        if r.get("event_time") is not None and _clean(r.get("estimate")) is not None
     )
     if not pts:
         return None
@@ -160,15 +162,26 @@ def event_study(rows: list[dict[str, Any]], *, slug: str, title: str, outcome: s
         ax.set_ylabel(f"Effect on {outcome}")
         ax.set_title(full_title, loc="left", wrap=True)
         ax.set_xticks(sorted(set(xs)))
-        ax.text(0.99, 0.02, f"bars: {level}confidence intervals", transform=ax.transAxes,
-                ha="right", va="bottom", fontsize=8, color="#555555")
+        ax.text(
+            0.99,
+            0.02,
+            f"bars: {level}confidence intervals",
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color="#555555",
+        )
     post = [p for p in pts if p[0] >= 0]
     pre = [p for p in pts if p[0] < 0]
     alt = (
         f"Event-study plot of the estimated effect on {outcome} by years since the move, "
         f"from {xs[0]} to {xs[-1]}. {len(pre)} pre-move and {len(post)} post-move estimates"
-        + (f"; post-move estimates range from {_fmt(min(p[1] for p in post))} to {_fmt(max(p[1] for p in post))}"
-           if post else "")
+        + (
+            f"; post-move estimates range from {_fmt(min(p[1] for p in post))} to {_fmt(max(p[1] for p in post))}"
+            if post
+            else ""
+        )
         + ". The same numbers are in the event-study table."
     )
     return _render(fig, slug, full_title, alt)
@@ -186,8 +199,16 @@ def _by_unit(rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return dict(sorted(out.items()))
 
 
-def synth_paths(paths: list[dict[str, Any]], *, slug: str, title: str, outcome: str, demo: bool,
-                treatment_times: dict[str, int] | None = None, max_units: int = 12) -> SvgFigure | None:
+def synth_paths(
+    paths: list[dict[str, Any]],
+    *,
+    slug: str,
+    title: str,
+    outcome: str,
+    demo: bool,
+    treatment_times: dict[str, int] | None = None,
+    max_units: int = 12,
+) -> SvgFigure | None:
     """Treated unit(s) and their synthetic controls over time; one small panel per treated unit."""
     units = _by_unit(paths)
     if not units:
@@ -206,8 +227,14 @@ def synth_paths(paths: list[dict[str, Any]], *, slug: str, title: str, outcome: 
             rs = units[unit]
             t = [r["time"] for r in rs]
             ax.plot(t, [_clean(r.get("treated")) for r in rs], color=ORANGE, linewidth=1.8, label="treated")
-            ax.plot(t, [_clean(r.get("synthetic")) for r in rs], color=BLUE, linewidth=1.6,
-                    linestyle="--", label="synthetic control")
+            ax.plot(
+                t,
+                [_clean(r.get("synthetic")) for r in rs],
+                color=BLUE,
+                linewidth=1.6,
+                linestyle="--",
+                label="synthetic control",
+            )
             if unit in treatment_times:
                 ax.axvline(treatment_times[unit] - 0.5, color=GREY, linewidth=0.8, linestyle=":")
             ax.xaxis.set_major_locator(MaxNLocator(nbins=4 if n > 1 else 8, integer=True))
@@ -265,9 +292,16 @@ def _band(series: dict[tuple, list[tuple[float, float]]]) -> tuple[list[float], 
 MAX_PLACEBO_LINES = 200
 
 
-def synth_gaps(paths: list[dict[str, Any]] | None, placebo: list[dict[str, Any]] | None, *, slug: str,
-               title: str, outcome: str, demo: bool,
-               treatment_times: dict[str, int] | None = None) -> SvgFigure | None:
+def synth_gaps(
+    paths: list[dict[str, Any]] | None,
+    placebo: list[dict[str, Any]] | None,
+    *,
+    slug: str,
+    title: str,
+    outcome: str,
+    demo: bool,
+    treatment_times: dict[str, int] | None = None,
+) -> SvgFigure | None:
     """Gap (treated minus synthetic) for the treated unit(s), over placebo gaps in grey.
 
     Staggered designs (placebo rows carry `treated_unit`, paths carry `event_time`) are drawn by
@@ -277,15 +311,22 @@ def synth_gaps(paths: list[dict[str, Any]] | None, placebo: list[dict[str, Any]]
     if not paths and not placebo:
         return None
     staggered = bool(placebo and "treated_unit" in placebo[0]) or bool(
-        paths and "event_time" in paths[0] and len({r.get("unit") for r in paths}) > 1)
+        paths and "event_time" in paths[0] and len({r.get("unit") for r in paths}) > 1
+    )
     x = "time"
     if staggered and paths and "event_time" in paths[0]:
         x = "event_time"
-        first = {str(r["unit"]): int(r["time"]) - int(r["event_time"]) for r in paths
-                 if r.get("time") is not None and r.get("event_time") is not None}
+        first = {
+            str(r["unit"]): int(r["time"]) - int(r["event_time"])
+            for r in paths
+            if r.get("time") is not None and r.get("event_time") is not None
+        }
         if placebo and "treated_unit" in placebo[0]:
-            placebo = [dict(r, event_time=int(r["time"]) - first[str(r["treated_unit"])]) for r in placebo
-                       if r.get("time") is not None and str(r.get("treated_unit")) in first]
+            placebo = [
+                dict(r, event_time=int(r["time"]) - first[str(r["treated_unit"])])
+                for r in placebo
+                if r.get("time") is not None and str(r.get("treated_unit")) in first
+            ]
         else:
             placebo = []
     treated = _series(paths, ("unit",), x)
@@ -299,18 +340,35 @@ def synth_gaps(paths: list[dict[str, Any]] | None, placebo: list[dict[str, Any]]
         ax.axhline(0.0, color=BLACK, linewidth=0.8)
         if len(placebos) > MAX_PLACEBO_LINES:
             bx, lo, hi = _band(placebos)
-            ax.fill_between(bx, lo, hi, color=GREY, alpha=0.35, linewidth=0,
-                            label=f"placebo gaps, middle 90% ({len(placebos)} placebo runs)")
+            ax.fill_between(
+                bx,
+                lo,
+                hi,
+                color=GREY,
+                alpha=0.35,
+                linewidth=0,
+                label=f"placebo gaps, middle 90% ({len(placebos)} placebo runs)",
+            )
         else:
             for k, pts in enumerate(placebos.values()):
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], color=GREY, linewidth=0.7, alpha=0.6,
-                        label="placebo (each donor as if treated)" if k == 0 else None)
+                ax.plot(
+                    [p[0] for p in pts],
+                    [p[1] for p in pts],
+                    color=GREY,
+                    linewidth=0.7,
+                    alpha=0.6,
+                    label="placebo (each donor as if treated)" if k == 0 else None,
+                )
         palette = [ORANGE, "#CC79A7", "#009E73", "#E69F00", "#56B4E9"]
         for k, ((unit,), pts) in enumerate(treated.items()):
-            ax.plot([p[0] for p in pts], [p[1] for p in pts],
-                    color=ORANGE if many else palette[k % len(palette)],
-                    linewidth=1.0 if many else 2.0, alpha=0.7 if many else 1.0,
-                    label=("treated units" if k == 0 else None) if many else f"treated: {unit}")
+            ax.plot(
+                [p[0] for p in pts],
+                [p[1] for p in pts],
+                color=ORANGE if many else palette[k % len(palette)],
+                linewidth=1.0 if many else 2.0,
+                alpha=0.7 if many else 1.0,
+                label=("treated units" if k == 0 else None) if many else f"treated: {unit}",
+            )
         if many:
             import numpy as np
 
@@ -320,8 +378,9 @@ def synth_gaps(paths: list[dict[str, Any]] | None, placebo: list[dict[str, Any]]
                     if gv == gv:
                         by_x.setdefault(xv, []).append(gv)
             mx = sorted(by_x)
-            ax.plot(mx, [float(np.mean(by_x[v])) for v in mx], color=BLACK, linewidth=2.2,
-                    label="average of treated units")
+            ax.plot(
+                mx, [float(np.mean(by_x[v])) for v in mx], color=BLACK, linewidth=2.2, label="average of treated units"
+            )
         if x == "event_time":
             ax.axvline(-0.5, color=GREY, linewidth=0.8, linestyle=":")
             ax.set_xlabel("Years since the move (0 = first year under the new model)")
@@ -344,8 +403,9 @@ def synth_gaps(paths: list[dict[str, Any]] | None, placebo: list[dict[str, Any]]
     return _render(fig, slug, full_title, alt)
 
 
-def synth_weights(weights: list[dict[str, Any]], *, slug: str, title: str, demo: bool,
-                  top: int = 20) -> SvgFigure | None:
+def synth_weights(
+    weights: list[dict[str, Any]], *, slug: str, title: str, demo: bool, top: int = 20
+) -> SvgFigure | None:
     """Horizontal bar chart of donor weights (largest first, zero weights left out).
 
     With several treated units (a `treated_unit` column) the bars are each donor's average weight
@@ -364,8 +424,11 @@ def synth_weights(weights: list[dict[str, Any]], *, slug: str, title: str, demo:
     items.sort(key=lambda x: (-x[1], x[0]))
     shown = items[:top]
     full_title = _title(title, demo)
-    xlabel = (f"Average weight across the {n_treated} treated units' synthetic controls" if per_treated
-              else "Weight in the synthetic control")
+    xlabel = (
+        f"Average weight across the {n_treated} treated units' synthetic controls"
+        if per_treated
+        else "Weight in the synthetic control"
+    )
     with matplotlib.rc_context(_RC):
         fig = _new_figure(7.2, 1.2 + 0.28 * len(shown))
         ax = fig.add_subplot()
@@ -381,14 +444,22 @@ def synth_weights(weights: list[dict[str, Any]], *, slug: str, title: str, demo:
         f"Bar chart of the {len(shown)} largest donor weights"
         + (f" (average over {n_treated} treated units)" if per_treated else "")
         + (f" ({omitted} more non-zero weights not shown)" if omitted else "")
-        + ": " + "; ".join(f"{n} {w:.3f}" for n, w in shown[:5])
+        + ": "
+        + "; ".join(f"{n} {w:.3f}" for n, w in shown[:5])
         + ("; …" if len(shown) > 5 else ".")
     )
     return _render(fig, slug, full_title, alt)
 
 
-def synth_rmspe(rmspe: list[dict[str, Any]], *, slug: str, title: str, demo: bool,
-                treated_units: set[str] | None = None, top: int = 40) -> SvgFigure | None:
+def synth_rmspe(
+    rmspe: list[dict[str, Any]],
+    *,
+    slug: str,
+    title: str,
+    demo: bool,
+    treated_units: set[str] | None = None,
+    top: int = 40,
+) -> SvgFigure | None:
     """Post/pre RMSPE ratios, treated unit(s) highlighted; a dot per unit, largest first.
 
     Rows with a boolean `treated` column mark the treated units. With several treated units (a
@@ -443,8 +514,10 @@ def synth_rmspe(rmspe: list[dict[str, Any]], *, slug: str, title: str, demo: boo
         ax.set_title(full_title, loc="left", wrap=True)
         ax.grid(axis="y", visible=False)
     if per_treated:
-        alt = (f"Dot chart of the ratio of post- to pre-move prediction error for each of {len(items)} treated "
-               f"units, labelled with its rank among its own placebo runs (rank 1 = largest ratio).")
+        alt = (
+            f"Dot chart of the ratio of post- to pre-move prediction error for each of {len(items)} treated "
+            f"units, labelled with its rank among its own placebo runs (rank 1 = largest ratio)."
+        )
     else:
         ranks = [i + 1 for i, it in enumerate(items) if it[0] in treated_names]
         extra = f" (the {len(shown)} largest shown)" if len(shown) < len(items) else ""
@@ -459,8 +532,9 @@ def synth_rmspe(rmspe: list[dict[str, Any]], *, slug: str, title: str, demo: boo
 # --------------------------------------------------------------------------- multiverse
 
 
-def specification_curve(rows: list[dict[str, Any]], dimensions: list[str], *, slug: str, title: str, outcome: str,
-                        demo: bool) -> SvgFigure | None:
+def specification_curve(
+    rows: list[dict[str, Any]], dimensions: list[str], *, slug: str, title: str, outcome: str, demo: bool
+) -> SvgFigure | None:
     """Specification curve: estimates sorted, with intervals (top); which choices each used (below).
 
     The intervals are one filled band and the estimates one line, and the choice indicators one
@@ -476,8 +550,12 @@ def specification_curve(rows: list[dict[str, Any]], dimensions: list[str], *, sl
     est = np.array([float(r["estimate"]) for r in pts])
     lo = np.array([_clean(r.get("ci_low")) if _clean(r.get("ci_low")) is not None else np.nan for r in pts])
     hi = np.array([_clean(r.get("ci_high")) if _clean(r.get("ci_high")) is not None else np.nan for r in pts])
-    levels = [(d, v) for d in dimensions for v in sorted({str(r[d]) for r in pts}) if v != "n/a"
-              and len({str(r[d]) for r in pts} - {"n/a"}) > 1]
+    levels = [
+        (d, v)
+        for d in dimensions
+        for v in sorted({str(r[d]) for r in pts})
+        if v != "n/a" and len({str(r[d]) for r in pts} - {"n/a"}) > 1
+    ]
     full_title = _title(title, demo)
     with matplotlib.rc_context(_RC):
         fig = _new_figure(8.0, 4.2 + 0.16 * len(levels))
@@ -485,19 +563,41 @@ def specification_curve(rows: list[dict[str, Any]], dimensions: list[str], *, sl
         top.axhline(0.0, color=BLACK, linewidth=0.8)
         has = np.isfinite(lo) & np.isfinite(hi)
         excl = has & ((lo > 0) | (hi < 0))
-        top.fill_between(x, np.where(has, lo, est), np.where(has, hi, est), color=GREY, alpha=0.35, linewidth=0,
-                         step="mid", label="interval")
+        top.fill_between(
+            x,
+            np.where(has, lo, est),
+            np.where(has, hi, est),
+            color=GREY,
+            alpha=0.35,
+            linewidth=0,
+            step="mid",
+            label="interval",
+        )
         top.plot(x, est, color=BLUE, linewidth=1.2, label="estimate")
         if excl.any():
-            top.plot(x[excl], est[excl], linestyle="none", marker="o", markersize=2.5, color=ORANGE,
-                     label="interval excludes zero")
+            top.plot(
+                x[excl],
+                est[excl],
+                linestyle="none",
+                marker="o",
+                markersize=2.5,
+                color=ORANGE,
+                label="interval excludes zero",
+            )
         top.set_ylabel(f"Effect on {outcome}")
         top.set_title(full_title, loc="left", wrap=True)
         top.legend(loc="upper left", fontsize=8, frameon=False)
         if levels:
             mat = np.array([[1.0 if str(r[d]) == v else 0.0 for r in pts] for d, v in levels])
-            bottom.imshow(mat, aspect="auto", cmap="Greys", vmin=0, vmax=1.4, interpolation="nearest",
-                          extent=(0.5, n + 0.5, len(levels) - 0.5, -0.5))
+            bottom.imshow(
+                mat,
+                aspect="auto",
+                cmap="Greys",
+                vmin=0,
+                vmax=1.4,
+                interpolation="nearest",
+                extent=(0.5, n + 0.5, len(levels) - 0.5, -0.5),
+            )
             bottom.set_yticks(range(len(levels)))
             bottom.set_yticklabels([f"{d.replace('_', ' ')}: {v}" for d, v in levels], fontsize=7)
             bottom.grid(False)
@@ -505,8 +605,10 @@ def specification_curve(rows: list[dict[str, Any]], dimensions: list[str], *, sl
         bottom.set_xlim(0.5, n + 0.5)
         bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
     share_neg = float(np.mean(est < 0))
-    alt = (f"Specification curve of {n} estimates of the effect on {outcome}, sorted from {_fmt(float(est.min()))} "
-           f"to {_fmt(float(est.max()))}; {share_neg:.0%} are negative and {int(excl.sum())} have an interval that "
-           "excludes zero. Below, a grid marks the choices each specification used. The same numbers are in "
-           "multiverse.parquet.")
+    alt = (
+        f"Specification curve of {n} estimates of the effect on {outcome}, sorted from {_fmt(float(est.min()))} "
+        f"to {_fmt(float(est.max()))}; {share_neg:.0%} are negative and {int(excl.sum())} have an interval that "
+        "excludes zero. Below, a grid marks the choices each specification used. The same numbers are in "
+        "multiverse.parquet."
+    )
     return _render(fig, slug, full_title, alt)

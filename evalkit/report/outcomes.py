@@ -9,8 +9,18 @@ from __future__ import annotations
 OUTCOMES: dict[str, tuple[str, str, str, str]] = {
     "cla_rate_per_10000": ("children looked after per 10,000 children", "per 10,000", "outcomes", ""),
     "ofsted_inadequate": ("Ofsted 'inadequate' in force", "share of councils", "quality", "lower"),
-    "ofsted_inadequate_at_inspection": ("judged 'inadequate' at an inspection", "share of inspections", "quality", "lower"),
-    "ofsted_grade_at_inspection": ("Ofsted grade at an inspection (1 outstanding to 4 inadequate)", "grade points", "quality", "lower"),
+    "ofsted_inadequate_at_inspection": (
+        "judged 'inadequate' at an inspection",
+        "share of inspections",
+        "quality",
+        "lower",
+    ),
+    "ofsted_grade_at_inspection": (
+        "Ofsted grade at an inspection (1 outstanding to 4 inadequate)",
+        "grade points",
+        "quality",
+        "lower",
+    ),
     "ofsted_time_to_good": ("time from 'inadequate' to 'good'", "years", "quality", "lower"),
     "rereferral_percent": ("re-referrals within 12 months", "percentage points", "quality", "lower"),
     "cpp_subsequent_percent": ("repeat child protection plans", "percentage points", "quality", "lower"),
@@ -26,8 +36,18 @@ OUTCOMES: dict[str, tuple[str, str, str, str]] = {
     "spend_cla_per_cla_real": ("real spending per child in care (2024-25 prices)", "£", "cost", ""),
     "spend_csc_per_cin_real": ("real spending per child in need (2024-25 prices)", "£", "cost", ""),
     "spend_cla_per_child_week_real": ("weekly cost per child in care (2024-25 prices)", "£ a week", "cost", ""),
-    "spend_fostering_per_child_week_real": ("weekly cost of a foster placement (2024-25 prices)", "£ a week", "cost", ""),
-    "spend_residential_per_child_week_real": ("weekly cost of a residential placement (2024-25 prices)", "£ a week", "cost", ""),
+    "spend_fostering_per_child_week_real": (
+        "weekly cost of a foster placement (2024-25 prices)",
+        "£ a week",
+        "cost",
+        "",
+    ),
+    "spend_residential_per_child_week_real": (
+        "weekly cost of a residential placement (2024-25 prices)",
+        "£ a week",
+        "cost",
+        "",
+    ),
 }
 
 

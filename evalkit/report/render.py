@@ -68,7 +68,7 @@ def fmt_num(v: Any, digits: int = 3) -> str:
         return str(v)
     if f != f or f in (float("inf"), float("-inf")):
         return "—"
-    if f != 0 and abs(f) < 10 ** -digits:
+    if f != 0 and abs(f) < 10**-digits:
         return f"{f:.{digits}g}"
     if abs(f) >= 10000:
         return f"{f:,.1f}"
@@ -127,21 +127,37 @@ def load_results(path: str | Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise EvalkitError("results file not found; run `evalkit estimate` first", file=path) from None
     except json.JSONDecodeError as exc:
-        raise EvalkitError(f"not valid JSON: {exc.msg}", file=path, row=exc.lineno,
-                           expected="results.json written by `evalkit estimate`") from None
+        raise EvalkitError(
+            f"not valid JSON: {exc.msg}",
+            file=path,
+            row=exc.lineno,
+            expected="results.json written by `evalkit estimate`",
+        ) from None
     if not isinstance(doc, dict):
         raise EvalkitError("not a JSON object", file=path, expected="results.json written by `evalkit estimate`")
     for key, kind in (("title", str), ("name", str), ("analyses", list), ("provenance", dict)):
         if not isinstance(doc.get(key), kind):
-            raise EvalkitError(f"missing or wrong type ({type(doc.get(key)).__name__})", file=path, column=key,
-                               expected=f"a {'string' if kind is str else 'list' if kind is list else 'object'}")
+            raise EvalkitError(
+                f"missing or wrong type ({type(doc.get(key)).__name__})",
+                file=path,
+                column=key,
+                expected=f"a {'string' if kind is str else 'list' if kind is list else 'object'}",
+            )
     for i, a in enumerate(doc["analyses"]):
         if not isinstance(a, dict) or not isinstance(a.get("results"), dict) or "label" not in a:
-            raise EvalkitError("analysis lacks label or results", file=path, column=f"analyses[{i}]",
-                               expected="{label, title, primary, results}")
+            raise EvalkitError(
+                "analysis lacks label or results",
+                file=path,
+                column=f"analyses[{i}]",
+                expected="{label, title, primary, results}",
+            )
         if not isinstance(a["results"].get("estimates", []), list):
-            raise EvalkitError("estimates is not a list", file=path, column=f"analyses[{i}].results.estimates",
-                               expected="a list of estimate rows")
+            raise EvalkitError(
+                "estimates is not a list",
+                file=path,
+                column=f"analyses[{i}].results.estimates",
+                expected="a list of estimate rows",
+            )
     return doc
 
 
@@ -179,9 +195,12 @@ def interval_name(row: dict[str, Any]) -> str:
     from evalkit.conclusions import interval_kind
 
     kind = interval_kind(row)
-    return {"analytic": "confidence interval", "randomization": "randomisation interval",
-            "randomisation": "randomisation interval", "wild": "wild cluster bootstrap interval"}.get(
-        kind, f"{kind} interval")
+    return {
+        "analytic": "confidence interval",
+        "randomization": "randomisation interval",
+        "randomisation": "randomisation interval",
+        "wild": "wild cluster bootstrap interval",
+    }.get(kind, f"{kind} interval")
 
 
 def _unit_names(doc: dict[str, Any]) -> dict[str, str]:
@@ -231,13 +250,22 @@ def row_label(row: dict[str, Any], unit_names: dict[str, str]) -> str:
     return name
 
 
-def _estimates_table(rows: list[dict[str, Any]], alpha: float, unit_names: dict[str, str],
-                     caption: str | None = None) -> Table:
+def _estimates_table(
+    rows: list[dict[str, Any]], alpha: float, unit_names: dict[str, str], caption: str | None = None
+) -> Table:
     level = f"{100 * (1 - alpha):.0f}%"
     return Table(
         columns=["Estimate", "Effect", "Standard error", f"{level} confidence interval", "p-value"],
-        rows=[[row_label(r, unit_names), fmt_num(r.get("estimate")), fmt_num(r.get("se")),
-               fmt_ci(r.get("ci_low"), r.get("ci_high")), fmt_p(r.get("p_value"))] for r in rows],
+        rows=[
+            [
+                row_label(r, unit_names),
+                fmt_num(r.get("estimate")),
+                fmt_num(r.get("se")),
+                fmt_ci(r.get("ci_low"), r.get("ci_high")),
+                fmt_p(r.get("p_value")),
+            ]
+            for r in rows
+        ],
         numeric={1, 2, 3, 4},
         caption=caption,
     )
@@ -255,8 +283,7 @@ def _main_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _kv_table(items: dict[str, Any], caption: str, first: str = "Setting") -> Table:
-    return Table(columns=[first, "Value"], rows=[[k, fmt_value(v)] for k, v in sorted(items.items())],
-                 caption=caption)
+    return Table(columns=[first, "Value"], rows=[[k, fmt_value(v)] for k, v in sorted(items.items())], caption=caption)
 
 
 def _treatment_times(doc: dict[str, Any], results: dict[str, Any]) -> dict[str, int]:
@@ -283,43 +310,110 @@ def analysis_figures(doc: dict[str, Any], analysis: dict[str, Any]) -> list[F.Sv
     if not dyn and isinstance(extra.get("event_study"), list):
         dyn = extra["event_study"]
     if dyn:
-        out.append(F.event_study(dyn, slug=f"{label}-event-study", title=f"{title}: event study",
-                                 outcome=outcome, demo=demo, alpha=_alpha(doc, results)))
+        out.append(
+            F.event_study(
+                dyn,
+                slug=f"{label}-event-study",
+                title=f"{title}: event study",
+                outcome=outcome,
+                demo=demo,
+                alpha=_alpha(doc, results),
+            )
+        )
     sens = S.summary(results)
     if sens is not None:
-        out.append(S.figure(sens, slug=f"{label}-sensitivity", title=f"{title}: sensitivity to parallel trends",
-                            outcome=outcome, demo=demo))
+        out.append(
+            S.figure(
+                sens,
+                slug=f"{label}-sensitivity",
+                title=f"{title}: sensitivity to parallel trends",
+                outcome=outcome,
+                demo=demo,
+            )
+        )
     if analysis.get("method") == "time_to_good":
-        moves = {str(r["la_code"]): int(r["first_treated_year"]) for r in doc.get("registry") or []
-                 if isinstance(r, dict) and r.get("role") == "treated" and isinstance(r.get("first_treated_year"), int)}
-        out.append(CF.ofsted_timelines(extra.get("timelines") or [], slug=f"{label}-timelines",
-                                       title="Ofsted judgements: councils that moved, and councils under a direction",
-                                       demo=demo, moves=moves))
-        out.append(CF.km_curves(extra.get("km") or [], extra.get("spells") or [], slug=f"{label}-km",
-                                title="Time from 'inadequate' to 'good or better' (Kaplan-Meier)", demo=demo))
+        moves = {
+            str(r["la_code"]): int(r["first_treated_year"])
+            for r in doc.get("registry") or []
+            if isinstance(r, dict) and r.get("role") == "treated" and isinstance(r.get("first_treated_year"), int)
+        }
+        out.append(
+            CF.ofsted_timelines(
+                extra.get("timelines") or [],
+                slug=f"{label}-timelines",
+                title="Ofsted judgements: councils that moved, and councils under a direction",
+                demo=demo,
+                moves=moves,
+            )
+        )
+        out.append(
+            CF.km_curves(
+                extra.get("km") or [],
+                extra.get("spells") or [],
+                slug=f"{label}-km",
+                title="Time from 'inadequate' to 'good or better' (Kaplan-Meier)",
+                demo=demo,
+            )
+        )
         return [f for f in out if f is not None]
     times = _treatment_times(doc, results)
     if extra.get("paths") and extra.get("rmspe") and "event_time" in extra["paths"][0]:
-        out.append(CF.synth_councils(extra["paths"], extra.get("placebo"), extra.get("rmspe"), results.get("estimates") or [],
-                                     _unit_names(doc), slug=f"{label}-councils", title=f"{title}: each council against its synthetic control",
-                                     outcome=outcome, demo=demo))
+        out.append(
+            CF.synth_councils(
+                extra["paths"],
+                extra.get("placebo"),
+                extra.get("rmspe"),
+                results.get("estimates") or [],
+                _unit_names(doc),
+                slug=f"{label}-councils",
+                title=f"{title}: each council against its synthetic control",
+                outcome=outcome,
+                demo=demo,
+            )
+        )
     elif extra.get("paths"):
-        out.append(F.synth_paths(extra["paths"], slug=f"{label}-synth-paths",
-                                 title=f"{title}: treated and synthetic control", outcome=outcome,
-                                 demo=demo, treatment_times=times))
+        out.append(
+            F.synth_paths(
+                extra["paths"],
+                slug=f"{label}-synth-paths",
+                title=f"{title}: treated and synthetic control",
+                outcome=outcome,
+                demo=demo,
+                treatment_times=times,
+            )
+        )
     if extra.get("paths") or extra.get("placebo"):
-        out.append(F.synth_gaps(extra.get("paths"), extra.get("placebo"), slug=f"{label}-synth-gaps",
-                                title=f"{title}: gaps with placebo gaps", outcome=outcome, demo=demo,
-                                treatment_times=times))
+        out.append(
+            F.synth_gaps(
+                extra.get("paths"),
+                extra.get("placebo"),
+                slug=f"{label}-synth-gaps",
+                title=f"{title}: gaps with placebo gaps",
+                outcome=outcome,
+                demo=demo,
+                treatment_times=times,
+            )
+        )
     if extra.get("weights"):
-        out.append(F.synth_weights(extra["weights"], slug=f"{label}-synth-weights",
-                                   title=f"{title}: donor weights", demo=demo))
+        out.append(
+            F.synth_weights(extra["weights"], slug=f"{label}-synth-weights", title=f"{title}: donor weights", demo=demo)
+        )
     if extra.get("rmspe"):
         treated_units = {str(r.get("unit")) for r in extra.get("paths") or []}
-        treated_units |= {str(r["unit"]) for r in results.get("estimates") or []
-                          if r.get("aggregation") == "unit" and r.get("unit") is not None}
-        out.append(F.synth_rmspe(extra["rmspe"], slug=f"{label}-synth-rmspe",
-                                 title=f"{title}: post/pre RMSPE ratios", demo=demo, treated_units=treated_units))
+        treated_units |= {
+            str(r["unit"])
+            for r in results.get("estimates") or []
+            if r.get("aggregation") == "unit" and r.get("unit") is not None
+        }
+        out.append(
+            F.synth_rmspe(
+                extra["rmspe"],
+                slug=f"{label}-synth-rmspe",
+                title=f"{title}: post/pre RMSPE ratios",
+                demo=demo,
+                treated_units=treated_units,
+            )
+        )
     return [f for f in out if f is not None]
 
 
@@ -333,7 +427,7 @@ def _method_note(key: str) -> str:
 
 def method_code(doc: dict[str, Any], analysis: dict[str, Any]) -> str:
     """The plan's method code for an analysis (cs, synth, ...), else the estimator's own name."""
-    for a in ((doc.get("plan") or {}).get("analysis") or []):
+    for a in (doc.get("plan") or {}).get("analysis") or []:
         if isinstance(a, dict) and a.get("label") == analysis.get("label") and a.get("method"):
             return str(a["method"])
     m = str(analysis["results"].get("method", ""))
@@ -345,8 +439,9 @@ def _uncertainty(inference: dict[str, Any]) -> str:
     return str(text).replace("_", " ")
 
 
-def _analysis_blocks(doc: dict[str, Any], analysis: dict[str, Any], figs: list[F.SvgFigure],
-                     unit_names: dict[str, str]) -> list:
+def _analysis_blocks(
+    doc: dict[str, Any], analysis: dict[str, Any], figs: list[F.SvgFigure], unit_names: dict[str, str]
+) -> list:
     results = analysis["results"]
     label = str(analysis["label"])
     title = str(analysis.get("title") or label)
@@ -354,8 +449,15 @@ def _analysis_blocks(doc: dict[str, Any], analysis: dict[str, Any], figs: list[F
     alpha = _alpha(doc, results)
     inference = results.get("inference") or {}
     blocks: list = [Heading(3, title, f"analysis-{_slug(label)}")]
-    desc: list = ["Label ", Code(label), f"; method: {_method_title(method)} (", Code(method),
-                  "); outcome: ", Code(str(results.get("outcome", ""))), "."]
+    desc: list = [
+        "Label ",
+        Code(label),
+        f"; method: {_method_title(method)} (",
+        Code(method),
+        "); outcome: ",
+        Code(str(results.get("outcome", ""))),
+        ".",
+    ]
     if _uncertainty(inference):
         desc.append(f" Uncertainty: {_uncertainty(inference)}.")
     blocks.append(Para(desc))
@@ -381,8 +483,12 @@ def _analysis_blocks(doc: dict[str, Any], analysis: dict[str, Any], figs: list[F
         if agg == "dynamic":
             sub.sort(key=lambda r: (r.get("event_time") is None, r.get("event_time")))
         if sub:
-            blocks.append(Details(f"{caption} — {len(sub)} rows",
-                                  [_estimates_table(sub, alpha, unit_names, caption=f"{caption}: {title}")]))
+            blocks.append(
+                Details(
+                    f"{caption} — {len(sub)} rows",
+                    [_estimates_table(sub, alpha, unit_names, caption=f"{caption}: {title}")],
+                )
+            )
     for fig in figs:
         blocks.append(Fig(fig))
     extra = results.get("extra") or {}
@@ -395,13 +501,23 @@ def _analysis_blocks(doc: dict[str, Any], analysis: dict[str, Any], figs: list[F
         cols = list(table[0].keys())
         shown = table[:200]
         more = f" (first 200 of {len(table)})" if len(table) > 200 else ""
-        blocks.append(Details(
-            f"Table: {name} — {len(table)} rows{more}",
-            [Table(columns=cols, rows=[[_cell(r.get(c)) for c in cols] for r in shown],
-                   numeric={i for i, c in enumerate(cols) if isinstance(table[0].get(c), (int, float))
-                            and not isinstance(table[0].get(c), bool)},
-                   caption=f"{name}: {title}")],
-        ))
+        blocks.append(
+            Details(
+                f"Table: {name} — {len(table)} rows{more}",
+                [
+                    Table(
+                        columns=cols,
+                        rows=[[_cell(r.get(c)) for c in cols] for r in shown],
+                        numeric={
+                            i
+                            for i, c in enumerate(cols)
+                            if isinstance(table[0].get(c), (int, float)) and not isinstance(table[0].get(c), bool)
+                        },
+                        caption=f"{name}: {title}",
+                    )
+                ],
+            )
+        )
     settings = {f"inference.{k}": v for k, v in inference.items()}
     settings.update({f"options.{k}": v for k, v in (results.get("options") or {}).items()})
     settings["seed"] = results.get("seed")
@@ -427,8 +543,10 @@ def _plan_blocks(doc: dict[str, Any]) -> list:
         inf = plan.get("inference") or {}
         treated = sample.get("treated", "registry")
         if isinstance(treated, list):
-            treated_text = ", ".join(f"{t.get('unit')} (from {t.get('first_year')})" for t in treated
-                                     if isinstance(t, dict)) or "none"
+            treated_text = (
+                ", ".join(f"{t.get('unit')} (from {t.get('first_year')})" for t in treated if isinstance(t, dict))
+                or "none"
+            )
         else:
             treated_text = "the register of alternative delivery models" if treated == "registry" else str(treated)
         years = sample.get("years")
@@ -446,38 +564,70 @@ def _plan_blocks(doc: dict[str, Any]) -> list:
         blocks.append(Table(columns=["Setting", "Value"], rows=rows, caption="Plan settings"))
         analyses = plan.get("analysis") or []
         if analyses:
-            blocks.append(Table(
-                columns=["Label", "Title", "Method", "Outcome", "Primary", "Options"],
-                rows=[[Code(str(a.get("label"))), str(a.get("title", "")), str(a.get("method", "")),
-                       Code(str(a.get("outcome", ""))), "yes" if a.get("primary") else "no",
-                       fmt_value(a.get("options") or {}) if a.get("options") else "—"]
-                      for a in analyses if isinstance(a, dict)],
-                caption="Planned analyses",
-            ))
+            blocks.append(
+                Table(
+                    columns=["Label", "Title", "Method", "Outcome", "Primary", "Options"],
+                    rows=[
+                        [
+                            Code(str(a.get("label"))),
+                            str(a.get("title", "")),
+                            str(a.get("method", "")),
+                            Code(str(a.get("outcome", ""))),
+                            "yes" if a.get("primary") else "no",
+                            fmt_value(a.get("options") or {}) if a.get("options") else "—",
+                        ]
+                        for a in analyses
+                        if isinstance(a, dict)
+                    ],
+                    caption="Planned analyses",
+                )
+            )
     blocks.append(Heading(3, "Changes since the plan was locked", "deviations"))
     lock = doc.get("lock")
     devs = doc.get("deviations") or []
     if devs:
-        blocks.append(Para([Strong(f"The plan was changed after it was locked: {len(devs)} field(s) differ. "),
-                            "Results from changed fields were not pre-registered."], css="warning"))
-        blocks.append(Table(
-            columns=["Field", "Locked plan", "Plan as run"],
-            rows=[[Code(str(d.get("field"))), fmt_value(d.get("locked")), fmt_value(d.get("current"))]
-                  for d in devs if isinstance(d, dict)],
-            caption="Deviations from the locked plan",
-        ))
+        blocks.append(
+            Para(
+                [
+                    Strong(f"The plan was changed after it was locked: {len(devs)} field(s) differ. "),
+                    "Results from changed fields were not pre-registered.",
+                ],
+                css="warning",
+            )
+        )
+        blocks.append(
+            Table(
+                columns=["Field", "Locked plan", "Plan as run"],
+                rows=[
+                    [Code(str(d.get("field"))), fmt_value(d.get("locked")), fmt_value(d.get("current"))]
+                    for d in devs
+                    if isinstance(d, dict)
+                ],
+                caption="Deviations from the locked plan",
+            )
+        )
     elif isinstance(lock, dict):
-        blocks.append(Para([
-            f"None. The plan is unchanged since it was locked on {lock.get('locked_at', '(date not recorded)')} ",
-            "(sha256 ", Code(str(lock.get("sha256", "—"))), ")."]))
+        blocks.append(
+            Para(
+                [
+                    f"None. The plan is unchanged since it was locked on {lock.get('locked_at', '(date not recorded)')} ",
+                    "(sha256 ",
+                    Code(str(lock.get("sha256", "—"))),
+                    ").",
+                ]
+            )
+        )
     else:
-        blocks.append(Para("The plan was not locked before the estimates were run, so it is not a "
-                           "pre-registration: analysis choices may have been made after seeing results."))
+        blocks.append(
+            Para(
+                "The plan was not locked before the estimates were run, so it is not a "
+                "pre-registration: analysis choices may have been made after seeing results."
+            )
+        )
     return blocks
 
 
-def _trust_blocks(doc: dict[str, Any], primaries: list[dict], others: list[dict],
-                  unit_names: dict[str, str]) -> list:
+def _trust_blocks(doc: dict[str, Any], primaries: list[dict], others: list[dict], unit_names: dict[str, str]) -> list:
     blocks: list = [Heading(2, "Which estimate to trust", "trust")]
     lock = doc.get("lock")
     devs = doc.get("deviations") or []
@@ -488,46 +638,78 @@ def _trust_blocks(doc: dict[str, Any], primaries: list[dict], others: list[dict]
         title = str(a.get("title") or a["label"])
         level = f"{100 * (1 - _alpha(doc, res)):.0f}%"
         if row is not None:
-            blocks.append(Para([
-                Strong(f"Primary estimate — {title}: "),
-                f"{fmt_num(row.get('estimate'))} on {res.get('outcome', 'the outcome')} "
-                f"({level} {interval_name(row)} {fmt_ci(row.get('ci_low'), row.get('ci_high'))}; "
-                f"p-value {fmt_p(row.get('p_value'))}).",
-            ], css="headline"))
+            blocks.append(
+                Para(
+                    [
+                        Strong(f"Primary estimate — {title}: "),
+                        f"{fmt_num(row.get('estimate'))} on {res.get('outcome', 'the outcome')} "
+                        f"({level} {interval_name(row)} {fmt_ci(row.get('ci_low'), row.get('ci_high'))}; "
+                        f"p-value {fmt_p(row.get('p_value'))}).",
+                    ],
+                    css="headline",
+                )
+            )
         else:
             blocks.append(Para([Strong(f"Primary analysis — {title}: "), "no summary estimate was produced."]))
         why = str(a["rationale"]) if a.get("rationale") else ""
-        if isinstance(lock, dict) and not any(str(d.get("field", "")).startswith("analysis") for d in devs
-                                              if isinstance(d, dict)):
-            reason = (f"It was named as the primary analysis in the plan before estimation "
-                      f"(plan locked on {lock.get('locked_at', 'an unrecorded date')}).")
+        if isinstance(lock, dict) and not any(
+            str(d.get("field", "")).startswith("analysis") for d in devs if isinstance(d, dict)
+        ):
+            reason = (
+                f"It was named as the primary analysis in the plan before estimation "
+                f"(plan locked on {lock.get('locked_at', 'an unrecorded date')})."
+            )
         elif isinstance(lock, dict):
-            reason = ("It is marked primary in the plan, but the analyses were changed after the plan was locked; "
-                      "see the deviations above.")
+            reason = (
+                "It is marked primary in the plan, but the analyses were changed after the plan was locked; "
+                "see the deviations above."
+            )
         else:
             reason = "It is marked primary in the plan; the plan was not locked, so this choice was not pre-registered."
         text = " ".join(x for x in (why, reason, _method_note(method)) if x)
         blocks.append(Para(["Why: ", text]))
     if not primaries:
-        blocks.append(Para("No analysis was marked primary in the plan, so no single estimate is singled out. "
-                           "Read the estimates together, and prefer methods that allow for councils moving "
-                           "in different years."))
+        blocks.append(
+            Para(
+                "No analysis was marked primary in the plan, so no single estimate is singled out. "
+                "Read the estimates together, and prefer methods that allow for councils moving "
+                "in different years."
+            )
+        )
     summary_rows = []
     for a in primaries + others:
         res = a["results"]
         row = headline_row(res) or {}
-        summary_rows.append([
-            str(a.get("title") or a["label"]),
-            "primary" if a in primaries else "robustness",
-            method_code(doc, a),
-            fmt_num(row.get("estimate")), fmt_num(row.get("se")),
-            fmt_ci(row.get("ci_low"), row.get("ci_high")), interval_name(row) if row else "", fmt_p(row.get("p_value")),
-        ])
+        summary_rows.append(
+            [
+                str(a.get("title") or a["label"]),
+                "primary" if a in primaries else "robustness",
+                method_code(doc, a),
+                fmt_num(row.get("estimate")),
+                fmt_num(row.get("se")),
+                fmt_ci(row.get("ci_low"), row.get("ci_high")),
+                interval_name(row) if row else "",
+                fmt_p(row.get("p_value")),
+            ]
+        )
     if summary_rows:
-        blocks.append(Table(columns=["Analysis", "Role", "Method", "Effect", "Standard error",
-                                     "Interval", "Kind of interval", "p-value"],
-                            rows=summary_rows, numeric={3, 4, 5, 7},
-                            caption="Summary estimate of every analysis, with the interval the verdict would use"))
+        blocks.append(
+            Table(
+                columns=[
+                    "Analysis",
+                    "Role",
+                    "Method",
+                    "Effect",
+                    "Standard error",
+                    "Interval",
+                    "Kind of interval",
+                    "p-value",
+                ],
+                rows=summary_rows,
+                numeric={3, 4, 5, 7},
+                caption="Summary estimate of every analysis, with the interval the verdict would use",
+            )
+        )
     return blocks
 
 
@@ -539,19 +721,35 @@ def _power_blocks(doc: dict[str, Any]) -> list:
     from evalkit.conclusions import outcome_words
 
     conf = power.get("settings") or {}
-    blocks: list = [Heading(2, "What could have been detected", "power"), Para(
-        f"Placebo adoptions: the treated councils' adoption years were given to never-treated councils drawn at random "
-        f"({conf.get('draws')} draws, cohort sizes kept), a known effect was added, and each primary analysis was run "
-        f"with its own default interval. The minimum detectable effect (MDE) is the smallest effect found in at least "
-        f"{100 * float(conf.get('power', 0.8)):.0f}% of draws.")]
+    blocks: list = [
+        Heading(2, "What could have been detected", "power"),
+        Para(
+            f"Placebo adoptions: the treated councils' adoption years were given to never-treated councils drawn at random "
+            f"({conf.get('draws')} draws, cohort sizes kept), a known effect was added, and each primary analysis was run "
+            f"with its own default interval. The minimum detectable effect (MDE) is the smallest effect found in at least "
+            f"{100 * float(conf.get('power', 0.8)):.0f}% of draws."
+        ),
+    ]
     for a in power["analyses"]:
         words, unit = outcome_words(str(a.get("outcome")))
-        blocks.append(Para([Strong(f"{words}: "), f"MDE {fmt_num(a.get('mde_increase'))} (increase) and "
-                            f"{fmt_num(a.get('mde_decrease'))} (decrease) {unit}; with no effect, "
-                            f"{100 * float(a.get('size', float('nan'))):.0f}% of placebo draws were called an effect."]))
-        blocks.append(Table(columns=["True effect", "Share of draws calling it an effect"],
-                            rows=[[fmt_num(c["effect"]), f"{100 * c['rejection_rate']:.0f}%"] for c in a.get("curve", [])],
-                            numeric={0, 1}, caption=f"Power: {a.get('label')}"))
+        blocks.append(
+            Para(
+                [
+                    Strong(f"{words}: "),
+                    f"MDE {fmt_num(a.get('mde_increase'))} (increase) and "
+                    f"{fmt_num(a.get('mde_decrease'))} (decrease) {unit}; with no effect, "
+                    f"{100 * float(a.get('size', float('nan'))):.0f}% of placebo draws were called an effect.",
+                ]
+            )
+        )
+        blocks.append(
+            Table(
+                columns=["True effect", "Share of draws calling it an effect"],
+                rows=[[fmt_num(c["effect"]), f"{100 * c['rejection_rate']:.0f}%"] for c in a.get("curve", [])],
+                numeric={0, 1},
+                caption=f"Power: {a.get('label')}",
+            )
+        )
     return blocks
 
 
@@ -564,10 +762,23 @@ def _coverage_blocks(doc: dict[str, Any]) -> list:
     for c in cov:
         reasons = c.get("missing_reasons") or {}
         reason_text = "; ".join(f"{str(k).replace('_', ' ')}: {v}" for k, v in sorted(reasons.items())) or "—"
-        rows.append([Code(str(c.get("measure", ""))), fmt_value(c.get("units")), fmt_value(c.get("years")),
-                     fmt_value(c.get("missing")), reason_text])
-    blocks.append(Table(columns=["Measure", "Councils", "Years", "Missing values", "Why missing"], rows=rows,
-                        numeric={1, 3}, caption="Coverage of each measure in the panel"))
+        rows.append(
+            [
+                Code(str(c.get("measure", ""))),
+                fmt_value(c.get("units")),
+                fmt_value(c.get("years")),
+                fmt_value(c.get("missing")),
+                reason_text,
+            ]
+        )
+    blocks.append(
+        Table(
+            columns=["Measure", "Councils", "Years", "Missing values", "Why missing"],
+            rows=rows,
+            numeric={1, 3},
+            caption="Coverage of each measure in the panel",
+        )
+    )
     return blocks
 
 
@@ -576,12 +787,23 @@ def _balance_blocks(doc: dict[str, Any]) -> list:
     bal = [b for b in doc.get("balance") or [] if isinstance(b, dict)]
     if not bal:
         return blocks + [Para("Balance was not recorded.")]
-    blocks.append(Para("Standardised mean differences between treated and comparison councils before and after "
-                       "weighting or matching. Values within ±0.1 are usually read as well balanced."))
-    blocks.append(Table(columns=["Variable", "Before", "After"],
-                        rows=[[Code(str(b.get("variable", ""))), fmt_num(b.get("smd_before")),
-                               fmt_num(b.get("smd_after"))] for b in bal],
-                        numeric={1, 2}, caption="Standardised mean differences"))
+    blocks.append(
+        Para(
+            "Standardised mean differences between treated and comparison councils before and after "
+            "weighting or matching. Values within ±0.1 are usually read as well balanced."
+        )
+    )
+    blocks.append(
+        Table(
+            columns=["Variable", "Before", "After"],
+            rows=[
+                [Code(str(b.get("variable", ""))), fmt_num(b.get("smd_before")), fmt_num(b.get("smd_after"))]
+                for b in bal
+            ],
+            numeric={1, 2},
+            caption="Standardised mean differences",
+        )
+    )
     return blocks
 
 
@@ -595,13 +817,24 @@ def _multiverse_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
     mv = doc.get("multiverse_results")
     if not mv:
         name = doc.get("name", "PLAN")
-        blocks.append(Para(["The plan defines a multiverse, but it has not been run: ",
-                            Code(f"evalkit multiverse --plan plans/{name}.toml"), ", then report again."]))
+        blocks.append(
+            Para(
+                [
+                    "The plan defines a multiverse, but it has not been run: ",
+                    Code(f"evalkit multiverse --plan plans/{name}.toml"),
+                    ", then report again.",
+                ]
+            )
+        )
         return blocks, []
     note = mv["specifications"]
-    blocks.append(Para(f"{len(mv['rows'])} specifications ({note['subset']} of {note['distinct_specifications']} "
-                       f"distinct; seed {note['seed']}), each with the plan's inference; one row each in "
-                       "multiverse.parquet."))
+    blocks.append(
+        Para(
+            f"{len(mv['rows'])} specifications ({note['subset']} of {note['distinct_specifications']} "
+            f"distinct; seed {note['seed']}), each with the plan's inference; one row each in "
+            "multiverse.parquet."
+        )
+    )
     blocks.append(Para(" ".join(sentences(mv["summary"], note.get("outcome", "the outcome")))))
     fig = figure(mv, demo=bool(doc.get("synthetic_demo")))
     if fig is None:
@@ -613,7 +846,7 @@ def _multiverse_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
 def _limitations_blocks(doc: dict[str, Any]) -> list:
     blocks: list = [Heading(2, "Limitations", "limitations")]
     items: list[str] = []
-    plan_lims = (((doc.get("plan") or {}).get("report") or {}).get("limitations") or [])
+    plan_lims = ((doc.get("plan") or {}).get("report") or {}).get("limitations") or []
     for x in list(doc.get("limitations") or []) + list(plan_lims):
         if isinstance(x, str) and x not in items:
             items.append(x)
@@ -629,10 +862,17 @@ def _provenance_blocks(doc: dict[str, Any]) -> list:
     blocks: list = [Heading(2, "Provenance", "provenance")]
     inputs = [i for i in prov.get("inputs") or [] if isinstance(i, dict)]
     if inputs:
-        blocks.append(Table(columns=["Input file", "sha256", "Rows"],
-                            rows=[[Code(str(i.get("path", ""))), Code(str(i.get("sha256", "—"))),
-                                   fmt_value(i.get("rows"))] for i in inputs],
-                            numeric={2}, caption="Input files"))
+        blocks.append(
+            Table(
+                columns=["Input file", "sha256", "Rows"],
+                rows=[
+                    [Code(str(i.get("path", ""))), Code(str(i.get("sha256", "—"))), fmt_value(i.get("rows"))]
+                    for i in inputs
+                ],
+                numeric={2},
+                caption="Input files",
+            )
+        )
     lock = doc.get("lock")
     plan_rows: list[list[Inline]] = [["Plan sha256", Code(str(doc.get("plan_sha256") or "not recorded"))]]
     if isinstance(lock, dict):
@@ -647,16 +887,22 @@ def _provenance_blocks(doc: dict[str, Any]) -> list:
     blocks.append(Table(columns=["Item", "Value"], rows=plan_rows, caption="Plan and software"))
     libs = prov.get("libraries") or {}
     if isinstance(libs, dict) and libs:
-        blocks.append(Table(columns=["Library", "Version"], rows=[[k, str(v)] for k, v in sorted(libs.items())],
-                            caption="Library versions"))
+        blocks.append(
+            Table(
+                columns=["Library", "Version"],
+                rows=[[k, str(v)] for k, v in sorted(libs.items())],
+                caption="Library versions",
+            )
+        )
     seeds = prov.get("seeds")
     if isinstance(seeds, dict) and seeds:
         blocks.append(_kv_table(seeds, "Random seeds", first="Seed"))
     if prov.get("command"):
         blocks.append(Para("Command that produced the results:"))
         blocks.append(Pre(str(prov["command"])))
-    blocks.append(Para(["Check that these results reproduce with ", Code(f"evalkit verify reports/{doc['name']}"),
-                        "."]))
+    blocks.append(
+        Para(["Check that these results reproduce with ", Code(f"evalkit verify reports/{doc['name']}"), "."])
+    )
     return blocks
 
 
@@ -677,13 +923,19 @@ def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
         if c.get("estimate") is None:
             continue
         level = f"{100 * (1 - _alpha(doc, {})):.0f}%"
-        blocks.append(Para([
-            Strong("In brief: "),
-            f"{c.get('outcome_words', c['outcome'])}: the primary estimate ({c.get('title') or c['label']}) is "
-            f"{fmt_num(c['estimate'])} ({level} {interval_name(c)} {fmt_ci(c['ci_low'], c['ci_high'])}); "
-            f"{c['verdict']}. See ",
-            Link("Which estimate to trust", "#trust"), " for why this estimate.",
-        ], css="brief"))
+        blocks.append(
+            Para(
+                [
+                    Strong("In brief: "),
+                    f"{c.get('outcome_words', c['outcome'])}: the primary estimate ({c.get('title') or c['label']}) is "
+                    f"{fmt_num(c['estimate'])} ({level} {interval_name(c)} {fmt_ci(c['ci_low'], c['ci_high'])}); "
+                    f"{c['verdict']}. See ",
+                    Link("Which estimate to trust", "#trust"),
+                    " for why this estimate.",
+                ],
+                css="brief",
+            )
+        )
     blocks += council.bottom_line_blocks(doc)
     if doc.get("conclusions"):
         blocks.append(Heading(2, "The answer", "answer"))
@@ -703,8 +955,9 @@ def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
             figs = analysis_figures(doc, a)
             for f in figs:
                 if f.slug in seen_slugs:
-                    raise EvalkitError("two analyses produce the same figure name", column=f.slug,
-                                       expected="unique analysis labels")
+                    raise EvalkitError(
+                        "two analyses produce the same figure name", column=f.slug, expected="unique analysis labels"
+                    )
                 seen_slugs.add(f.slug)
             all_figs.extend(figs)
             out += _analysis_blocks(doc, a, figs, unit_names)
@@ -715,8 +968,9 @@ def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
         blocks += analysis_section(primaries)
         blocks.append(Heading(2, "Robustness checks", "robustness"))
         if others:
-            blocks.append(Para("Other analyses from the plan, to show whether the answer depends on the method "
-                               "or its settings."))
+            blocks.append(
+                Para("Other analyses from the plan, to show whether the answer depends on the method or its settings.")
+            )
             blocks += analysis_section(others)
         else:
             blocks.append(Para("The plan has no other analyses."))

@@ -32,16 +32,26 @@ def summary(results: dict[str, Any]) -> dict[str, Any] | None:
             intervals.append((float(name.split("=", 1)[1]), F._clean(r.get("ci_low")), F._clean(r.get("ci_high"))))
     if original is None or not intervals:
         return None
-    return {"method": method, "target": diag.get("target", "first"), "breakdown": F._clean(diag.get("breakdown")),
-            "largest_pre_step": F._clean(diag.get("largest_pre_period_step")),
-            "original": (F._clean(original.get("estimate")), F._clean(original.get("ci_low")),
-                         F._clean(original.get("ci_high"))),
-            "intervals": sorted(intervals)}
+    return {
+        "method": method,
+        "target": diag.get("target", "first"),
+        "breakdown": F._clean(diag.get("breakdown")),
+        "largest_pre_step": F._clean(diag.get("largest_pre_period_step")),
+        "original": (
+            F._clean(original.get("estimate")),
+            F._clean(original.get("ci_low")),
+            F._clean(original.get("ci_high")),
+        ),
+        "intervals": sorted(intervals),
+    }
 
 
 def _target_words(target: str) -> str:
-    return "the effect in the first year under the new model" if target == "first" else \
-        "the average effect over the years since the move"
+    return (
+        "the effect in the first year under the new model"
+        if target == "first"
+        else "the average effect over the years since the move"
+    )
 
 
 def sentence(s: dict[str, Any], outcome: str) -> str:
@@ -51,29 +61,41 @@ def sentence(s: dict[str, Any], outcome: str) -> str:
     if lo is None or hi is None:
         return f"The sensitivity of {what} to parallel-trends violations could not be summarised."
     if lo <= 0 <= hi:
-        return (f"The conventional interval for {what} already includes zero, so there is no detected effect for a "
-                "violation of parallel trends to overturn.")
+        return (
+            f"The conventional interval for {what} already includes zero, so there is no detected effect for a "
+            "violation of parallel trends to overturn."
+        )
     b = s["breakdown"]
     if s["method"] == "rm":
         if b is None:
-            return (f"The finding for {what} survives even if, after the move, departures from parallel trends are "
-                    "10 times the largest pre-move departure (the largest relative magnitude searched).")
+            return (
+                f"The finding for {what} survives even if, after the move, departures from parallel trends are "
+                "10 times the largest pre-move departure (the largest relative magnitude searched)."
+            )
         if b == 0:
-            return (f"Allowing for any departure from parallel trends after the move overturns the finding for {what}: "
-                    "its robust interval includes zero already at M̄ = 0.")
-        return (f"The finding for {what} is overturned only if, after the move, departures from parallel trends can be "
-                f"{b:.2f} times as large as the largest year-to-year departure seen before it (breakdown M̄ = {b:.2f}; "
-                "Rambachan & Roth 2023, relative magnitudes).")
+            return (
+                f"Allowing for any departure from parallel trends after the move overturns the finding for {what}: "
+                "its robust interval includes zero already at M̄ = 0."
+            )
+        return (
+            f"The finding for {what} is overturned only if, after the move, departures from parallel trends can be "
+            f"{b:.2f} times as large as the largest year-to-year departure seen before it (breakdown M̄ = {b:.2f}; "
+            "Rambachan & Roth 2023, relative magnitudes)."
+        )
     pre = s.get("largest_pre_step")
     scale = f" (the largest year-to-year change in the pre-move gap was {pre:.3g})" if pre else ""
     if b is None:
         return f"The finding for {what} survives every smoothness bound searched."
     if b == 0:
-        return (f"The finding for {what} does not survive even a linear extrapolation of the pre-move trend "
-                "(its robust interval includes zero at M = 0).")
-    return (f"The finding for {what} is overturned only if the slope of the difference in trends can change by more "
-            f"than {b:.3g} per year between consecutive years{scale} (breakdown M = {b:.3g}; Rambachan & Roth 2023, "
-            "smoothness).")
+        return (
+            f"The finding for {what} does not survive even a linear extrapolation of the pre-move trend "
+            "(its robust interval includes zero at M = 0)."
+        )
+    return (
+        f"The finding for {what} is overturned only if the slope of the difference in trends can change by more "
+        f"than {b:.3g} per year between consecutive years{scale} (breakdown M = {b:.3g}; Rambachan & Roth 2023, "
+        "smoothness)."
+    )
 
 
 def figure(s: dict[str, Any], *, slug: str, title: str, outcome: str, demo: bool) -> F.SvgFigure | None:
@@ -97,15 +119,32 @@ def figure(s: dict[str, Any], *, slug: str, title: str, outcome: str, demo: bool
         b = s["breakdown"]
         if b is not None and b > 0 and min(xs) <= b <= max(xs) + step:
             ax.axvline(b, color=F.ORANGE, linewidth=1.2, linestyle="--")
-            ax.text(b, 0.98, f" breakdown {symbol} = {b:.3g}", transform=ax.get_xaxis_transform(), color=F.ORANGE,
-                    ha="left", va="top", fontsize=8, bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+            ax.text(
+                b,
+                0.98,
+                f" breakdown {symbol} = {b:.3g}",
+                transform=ax.get_xaxis_transform(),
+                color=F.ORANGE,
+                ha="left",
+                va="top",
+                fontsize=8,
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
+            )
         ax.set_xticks([x_orig, *xs], ["original", *[f"{x:g}" for x in xs]])
-        ax.set_xlabel(f"{symbol}: " + ("post-move violation relative to the largest pre-move one" if s["method"] == "rm"
-                                       else "bound on the change in slope of the trend difference, per year"))
+        ax.set_xlabel(
+            f"{symbol}: "
+            + (
+                "post-move violation relative to the largest pre-move one"
+                if s["method"] == "rm"
+                else "bound on the change in slope of the trend difference, per year"
+            )
+        )
         ax.set_ylabel(f"Effect on {outcome}")
         ax.set_title(full_title, loc="left", wrap=True)
-    alt = (f"Robust confidence intervals for {_target_words(s['target'])} on {outcome} for {symbol} from "
-           f"{xs[0]:g} to {xs[-1]:g}, beside the conventional interval ({F._fmt(olo)} to {F._fmt(ohi)})"
-           + (f"; the interval first includes zero at {symbol} = {b:.3g}" if b is not None else "")
-           + ". The same numbers are in the sensitivity table.")
+    alt = (
+        f"Robust confidence intervals for {_target_words(s['target'])} on {outcome} for {symbol} from "
+        f"{xs[0]:g} to {xs[-1]:g}, beside the conventional interval ({F._fmt(olo)} to {F._fmt(ohi)})"
+        + (f"; the interval first includes zero at {symbol} = {b:.3g}" if b is not None else "")
+        + ". The same numbers are in the sensitivity table."
+    )
     return F._render(fig, slug, full_title, alt)

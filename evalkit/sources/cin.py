@@ -111,4 +111,3 @@ def parse(path: Path) -> pl.DataFrame:
     la = ees_local_authorities(frame, path)
     reject_duplicates(la, ["year", "la_code"], path, shown["la_code"], "council-year")
     return long_measures(la, path, source=NAME, measures=columns, shown=shown, reference=(3, 31))
-

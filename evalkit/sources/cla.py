@@ -93,15 +93,26 @@ RATE_LAYOUTS = {
     },
 }
 GROUP_LAYOUTS = {
-    "ees_characteristic": {**EES_GEOGRAPHY, "cla_group": ["cla_group"], "characteristic": ["characteristic"], "count": ["number"]},
+    "ees_characteristic": {
+        **EES_GEOGRAPHY,
+        "cla_group": ["cla_group"],
+        "characteristic": ["characteristic"],
+        "count": ["number"],
+    },
     "ees_placement_stability_2024": {
-        **EES_GEOGRAPHY, "cla_group": ["cla_group"], "characteristic": ["placement_stability"], "count": ["number"],
+        **EES_GEOGRAPHY,
+        "cla_group": ["cla_group"],
+        "characteristic": ["placement_stability"],
+        "count": ["number"],
     },
 }
 SFR2010_LAYOUT = {
     "sfr2010": {
-        "geog_l": ["geog_l"], "la_code": ["geog_c"], "la_name": ["geog_n"],
-        "cla_at_31_march": ["MarTotal_2010"], "population": ["Mid2009Pop0-17"],
+        "geog_l": ["geog_l"],
+        "la_code": ["geog_c"],
+        "la_name": ["geog_n"],
+        "cla_at_31_march": ["MarTotal_2010"],
+        "population": ["Mid2009Pop0-17"],
     }
 }
 
@@ -118,9 +129,20 @@ SFR_STARTED = re.compile(r"^CLA_started(\d{4})$", re.IGNORECASE)
 
 DEMO_FILE = "cla_number_and_rate_per_10k_children.csv"
 DEMO_HEADER = [
-    "time_period", "time_identifier", "geographic_level", "country_code", "country_name", "region_code",
-    "region_name", "old_la_code", "la_name", "new_la_code", "population_type", "population_estimate",
-    "children_count", "rate_per_10000",
+    "time_period",
+    "time_identifier",
+    "geographic_level",
+    "country_code",
+    "country_name",
+    "region_code",
+    "region_name",
+    "old_la_code",
+    "la_name",
+    "new_la_code",
+    "population_type",
+    "population_estimate",
+    "children_count",
+    "rate_per_10000",
 ]
 DEMO_TYPES = [  # published order within an LA-year
     ("Children ceasing to be looked after each year", "cla_ceasing"),
@@ -195,30 +217,54 @@ def _parse_rate(path: Path, raw: pl.DataFrame) -> pl.DataFrame:
     if measure.is_null().any():
         idx = int(measure.is_null().arg_true()[0])
         raise EvalkitError(
-            f"unknown population type {la['population_type'][idx]!r}", file=path.name, row=int(la[ROW][idx]),
+            f"unknown population type {la['population_type'][idx]!r}",
+            file=path.name,
+            row=int(la[ROW][idx]),
             column=shown["population_type"],
             expected="Children looked after at/on 31 March each year, Children starting/ceasing to be looked after each year",
         )
     la = la.with_columns(measure.alias("measure_name"))
-    reject_duplicates(la, ["year", "la_code", "measure_name"], path, shown["la_code"], "council-year and population type")
+    reject_duplicates(
+        la, ["year", "la_code", "measure_name"], path, shown["la_code"], "council-year and population type"
+    )
     counts = numbers(la, "count", path, shown["count"])
     rates = numbers(la, "rate_per_10000", path, shown["rate_per_10000"])
     pops = numbers(la, "population_estimate", path, shown["population_estimate"])
     ids = la.select("year", "la_code", "gss_code", "la_name", "measure_name", pl.col(ROW).alias("__row"))
-    count_rows = ids.with_columns(counts["value"], counts["marker"], pl.col("measure_name").alias("measure"), pl.lit("count").alias("unit"),
-                                  pl.lit(shown["count"]).alias("__column"))
+    count_rows = ids.with_columns(
+        counts["value"],
+        counts["marker"],
+        pl.col("measure_name").alias("measure"),
+        pl.lit("count").alias("unit"),
+        pl.lit(shown["count"]).alias("__column"),
+    )
     at31 = pl.col("measure_name") == "cla_at_31_march"
-    rate_rows = ids.with_columns(rates["value"], rates["marker"]).filter(at31).with_columns(
-        pl.lit("cla_rate_per_10000").alias("measure"), pl.lit("rate_per_10000").alias("unit"),
-        pl.lit(shown["rate_per_10000"]).alias("__column"))
-    pop_rows = ids.with_columns(pops["value"], pops["marker"]).filter(at31).with_columns(
-        pl.lit("population_0_17_cla_denominator").alias("measure"), pl.lit("count").alias("unit"),
-        pl.lit(shown["population_estimate"]).alias("__column"))
+    rate_rows = (
+        ids.with_columns(rates["value"], rates["marker"])
+        .filter(at31)
+        .with_columns(
+            pl.lit("cla_rate_per_10000").alias("measure"),
+            pl.lit("rate_per_10000").alias("unit"),
+            pl.lit(shown["rate_per_10000"]).alias("__column"),
+        )
+    )
+    pop_rows = (
+        ids.with_columns(pops["value"], pops["marker"])
+        .filter(at31)
+        .with_columns(
+            pl.lit("population_0_17_cla_denominator").alias("measure"),
+            pl.lit("count").alias("unit"),
+            pl.lit(shown["population_estimate"]).alias("__column"),
+        )
+    )
     out = pl.concat([count_rows, rate_rows, pop_rows]).drop("measure_name")
     out = out.with_columns(
-        pl.lit(NAME).alias("source"), pl.lit(path.name).alias("file"),
+        pl.lit(NAME).alias("source"),
+        pl.lit(path.name).alias("file"),
         pl.when(pl.col("measure") == "population_0_17_cla_denominator")
-        .then(pl.date(pl.col("year") - 1, 6, 30)).otherwise(pl.date(pl.col("year"), 3, 31)).alias("reference_date"),
+        .then(pl.date(pl.col("year") - 1, 6, 30))
+        .otherwise(pl.date(pl.col("year"), 3, 31))
+        .alias("reference_date"),
     )
     return finish_measures(out)
 
@@ -238,8 +284,11 @@ def _parse_group(path: Path, raw: pl.DataFrame) -> pl.DataFrame:
         measure = "cla_at_31_march"
     else:
         raise EvalkitError(
-            "no 'Children looked after at 31 March' or 'Age group' rows found", file=path.name, row=2,
-            column=shown["cla_group"], expected="a placement-stability or who-started file",
+            "no 'Children looked after at 31 March' or 'Age group' rows found",
+            file=path.name,
+            row=2,
+            column=shown["cla_group"],
+            expected="a placement-stability or who-started file",
         )
     la = la.filter(keep)
     reject_duplicates(la, ["year", "la_code"], path, shown["la_code"], "council-year")
@@ -253,8 +302,11 @@ def _sfr_la_rows(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
     if not known.all():
         idx = int((~known).arg_true()[0])
         raise EvalkitError(
-            f"unknown geography level {frame['geog_l'][idx]!r}", file=path.name, row=int(frame[ROW][idx]),
-            column="geog_l", expected="NATIONAL, REGION/GOR or LA",
+            f"unknown geography level {frame['geog_l'][idx]!r}",
+            file=path.name,
+            row=int(frame[ROW][idx]),
+            column="geog_l",
+            expected="NATIONAL, REGION/GOR or LA",
         )
     # The 2017 file leaves geog_l empty on the Isles of Scilly row; its 3-digit code identifies it.
     is_la = (level == "LA") | ((level == "") & code.str.contains(r"^\d{3}$") & ~code.is_in(["999", "921"]))
@@ -274,11 +326,17 @@ def _parse_sfr(path: Path, raw: pl.DataFrame) -> pl.DataFrame:
             years.add(int(m.group(1)))
     if len(years) != 1:
         raise EvalkitError(
-            f"cannot tell the year: value columns name {sorted(years) or 'no year'}", file=path.name, row=1,
-            column="CLA_MarYYYY", expected="one CLA_MarYYYY or CLA_startedYYYY column",
+            f"cannot tell the year: value columns name {sorted(years) or 'no year'}",
+            file=path.name,
+            row=1,
+            column="CLA_MarYYYY",
+            expected="one CLA_MarYYYY or CLA_startedYYYY column",
         )
     layout = {
-        "gss_code": ["New_geog_code"], "geog_l": ["geog_l"], "la_code": ["geog_c"], "la_name": ["geog_n"],
+        "gss_code": ["New_geog_code"],
+        "geog_l": ["geog_l"],
+        "la_code": ["geog_c"],
+        "la_name": ["geog_n"],
         **{col: [col] for col in measures},
     }
     _, frame = match_columns(raw, path, with_row({"sfr": layout}))
@@ -292,9 +350,25 @@ def _parse_sfr(path: Path, raw: pl.DataFrame) -> pl.DataFrame:
 def _parse_sfr2010(path: Path, raw: pl.DataFrame) -> pl.DataFrame:
     _, frame = match_columns(raw, path, with_row(SFR2010_LAYOUT))
     shown = published_names(raw, SFR2010_LAYOUT["sfr2010"])
-    la = _sfr_la_rows(frame, path).with_columns(pl.lit(2010, dtype=pl.Int32).alias("year"), pl.lit(None, dtype=pl.Utf8).alias("gss_code"))
+    la = _sfr_la_rows(frame, path).with_columns(
+        pl.lit(2010, dtype=pl.Int32).alias("year"), pl.lit(None, dtype=pl.Utf8).alias("gss_code")
+    )
     reject_duplicates(la, ["la_code"], path, "geog_c", "council-year")
-    cla = long_measures(la, path, source=NAME, measures={"cla_at_31_march": ("cla_at_31_march", "count")}, shown=shown, reference=(3, 31))
-    pop = long_measures(la, path, source=NAME, measures={"population": ("population_0_17_cla_denominator", "count")}, shown=shown, reference=(6, 30))
+    cla = long_measures(
+        la,
+        path,
+        source=NAME,
+        measures={"cla_at_31_march": ("cla_at_31_march", "count")},
+        shown=shown,
+        reference=(3, 31),
+    )
+    pop = long_measures(
+        la,
+        path,
+        source=NAME,
+        measures={"population": ("population_0_17_cla_denominator", "count")},
+        shown=shown,
+        reference=(6, 30),
+    )
     pop = pop.with_columns(pl.date(pl.col("year") - 1, 6, 30).alias("reference_date"))
     return finish_measures(pl.concat([cla, pop]))

@@ -20,17 +20,17 @@ from evalkit.errors import EvalkitError
 #         the financial year by its END year, 2015-16 -> 2016; workforce: 30 September of year;
 #         population: mid-year). reference_date makes that explicit per row.
 MEASURES_SCHEMA: dict[str, pl.DataType] = {
-    "source": pl.Utf8,          # module NAME
-    "file": pl.Utf8,            # file name (no directory), for provenance
+    "source": pl.Utf8,  # module NAME
+    "file": pl.Utf8,  # file name (no directory), for provenance
     "year": pl.Int32,
     "reference_date": pl.Date,
-    "la_code": pl.Utf8,         # DfE 3-digit code as published ("314 / 318" for joint units)
-    "gss_code": pl.Utf8,        # ONS GSS code as published (null when the file has none)
+    "la_code": pl.Utf8,  # DfE 3-digit code as published ("314 / 318" for joint units)
+    "gss_code": pl.Utf8,  # ONS GSS code as published (null when the file has none)
     "la_name": pl.Utf8,
-    "measure": pl.Utf8,         # snake_case canonical measure name
-    "value": pl.Float64,        # null when suppressed or missing
-    "marker": pl.Utf8,          # the published symbol when value is null (c, x, z, u, low, ...), else null
-    "unit": pl.Utf8,            # count | rate_per_10000 | percent | gbp | fte | days | ratio
+    "measure": pl.Utf8,  # snake_case canonical measure name
+    "value": pl.Float64,  # null when suppressed or missing
+    "marker": pl.Utf8,  # the published symbol when value is null (c, x, z, u, low, ...), else null
+    "unit": pl.Utf8,  # count | rate_per_10000 | percent | gbp | fte | days | ratio
 }
 
 # KIND "judgements": one row per inspection and judgement.
@@ -40,15 +40,15 @@ JUDGEMENTS_SCHEMA: dict[str, pl.DataType] = {
     "la_code": pl.Utf8,
     "gss_code": pl.Utf8,
     "la_name": pl.Utf8,
-    "framework": pl.Utf8,           # pre_sif | sif | ilacs
-    "inspection_type": pl.Utf8,     # as published, e.g. "ILACS Standard Inspection", "SIF re-inspection"
+    "framework": pl.Utf8,  # pre_sif | sif | ilacs
+    "inspection_type": pl.Utf8,  # as published, e.g. "ILACS Standard Inspection", "SIF re-inspection"
     "inspection_start": pl.Date,
     "inspection_end": pl.Date,
     "publication_date": pl.Date,
-    "judgement": pl.Utf8,           # overall_effectiveness | leadership | help_and_protection |
-                                    # children_in_care | care_leavers | adoption | lscb | ...
-    "grade": pl.Utf8,               # outstanding | good | requires_improvement | inadequate | null
-    "grade_note": pl.Utf8,          # e.g. not_reported_post_reform, data_unreadable; else null
+    "judgement": pl.Utf8,  # overall_effectiveness | leadership | help_and_protection |
+    # children_in_care | care_leavers | adoption | lscb | ...
+    "grade": pl.Utf8,  # outstanding | good | requires_improvement | inadequate | null
+    "grade_note": pl.Utf8,  # e.g. not_reported_post_reform, data_unreadable; else null
 }
 
 GRADE_LABELS = {
@@ -66,8 +66,29 @@ GRADE_SCORE = {"outstanding": 1, "good": 2, "requires_improvement": 3, "inadequa
 
 # Every symbol the DfE, ONS and MHCLG files use for "no number here". Never zero.
 MARKERS = {
-    "c", "x", "z", "u", "k", "low", "..", ":", "~", "-", "[c]", "[x]", "[z]", "[u]", "[low]",
-    "n/a", "na", "null", "#value!", "*", "[k]", "...", "\u2026",
+    "c",
+    "x",
+    "z",
+    "u",
+    "k",
+    "low",
+    "..",
+    ":",
+    "~",
+    "-",
+    "[c]",
+    "[x]",
+    "[z]",
+    "[u]",
+    "[low]",
+    "n/a",
+    "na",
+    "null",
+    "#value!",
+    "*",
+    "[k]",
+    "...",
+    "\u2026",
 }
 
 
@@ -82,7 +103,9 @@ _NUMBER = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"
 _THOUSANDS = r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$"
 
 
-def split_values(series: pl.Series, *, file: str | Path, column: str, row_offset: int = 2) -> tuple[pl.Series, pl.Series]:
+def split_values(
+    series: pl.Series, *, file: str | Path, column: str, row_offset: int = 2
+) -> tuple[pl.Series, pl.Series]:
     """Turn a text column into (Float64 values, marker strings).
 
     Markers and blanks become nulls with the marker kept. Leading/trailing whitespace, a pound sign,
@@ -97,29 +120,33 @@ def split_values(series: pl.Series, *, file: str | Path, column: str, row_offset
     frame = pl.DataFrame({"t": text, "m": is_marker}).with_columns(
         pl.when(pl.col("m")).then(None).otherwise(pl.col("t")).alias("v")
     )
-    numeric_text = (
-        frame["v"].str.replace_all("£", "").str.strip_chars().str.replace(r"%$", "").str.strip_chars()
-    )
+    numeric_text = frame["v"].str.replace_all("£", "").str.strip_chars().str.replace(r"%$", "").str.strip_chars()
     numeric_text = (
         pl.DataFrame({"n": numeric_text})
         .select(
-            pl.when(pl.col("n").str.contains(_THOUSANDS)).then(pl.col("n").str.replace_all(",", ""))
-            .otherwise(pl.col("n")).alias("n")
+            pl.when(pl.col("n").str.contains(_THOUSANDS))
+            .then(pl.col("n").str.replace_all(",", ""))
+            .otherwise(pl.col("n"))
+            .alias("n")
         )
         .to_series()
         .replace("", None)
     )
     well_formed = numeric_text.str.contains(_NUMBER)
-    values = pl.DataFrame({"n": numeric_text, "ok": well_formed}).select(
-        pl.when(pl.col("ok")).then(pl.col("n").cast(pl.Float64, strict=False)).otherwise(None)
-    ).to_series()
+    values = (
+        pl.DataFrame({"n": numeric_text, "ok": well_formed})
+        .select(pl.when(pl.col("ok")).then(pl.col("n").cast(pl.Float64, strict=False)).otherwise(None))
+        .to_series()
+    )
     finite = values.is_finite().fill_null(False)
     bad = numeric_text.is_not_null() & ~finite
     if bad.any():
         idx = int(bad.arg_true()[0])
         raise EvalkitError(
             f"value {text[idx]!r} is not a number",
-            file=Path(file).name, row=idx + row_offset, column=column,
+            file=Path(file).name,
+            row=idx + row_offset,
+            column=column,
             expected="a number or a suppression marker (c, x, z, u, low, ..)",
         )
     values = values.alias("v")  # the name split_values has always returned
@@ -128,13 +155,20 @@ def split_values(series: pl.Series, *, file: str | Path, column: str, row_offset
         dtype=pl.Utf8,
     )
     # A blank cell is missing, not zero; record it as an empty marker.
-    markers = pl.DataFrame({"m": markers, "t": text}).select(
-        pl.when(pl.col("m").is_null() & (pl.col("t").is_null() | (pl.col("t") == ""))).then(pl.lit("blank")).otherwise(pl.col("m"))
-    ).to_series()
+    markers = (
+        pl.DataFrame({"m": markers, "t": text})
+        .select(
+            pl.when(pl.col("m").is_null() & (pl.col("t").is_null() | (pl.col("t") == "")))
+            .then(pl.lit("blank"))
+            .otherwise(pl.col("m"))
+        )
+        .to_series()
+    )
     return values, markers
 
 
 # --- Reading text files ---------------------------------------------------------------------------
+
 
 def normalise_header(name: str) -> str:
     """Compare headers case- and space-insensitively: ' Number ' and 'number' are the same column."""
@@ -173,7 +207,9 @@ def match_columns(
     shown = ", ".join(published[:12]) + (", ..." if len(published) > 12 else "")
     raise EvalkitError(
         f"unrecognised layout: closest is {layout!r} but column(s) {', '.join(missing)} are missing; found {shown}",
-        file=Path(file).name, row=1, column=missing[0],
+        file=Path(file).name,
+        row=1,
+        column=missing[0],
     )
 
 
@@ -227,7 +263,7 @@ def head_bytes(path: Path, limit: int = 65536) -> bytes:
             raw = fh.read(limit)
     except OSError:
         return b""
-    return raw[len(BOM):] if raw.startswith(BOM) else raw
+    return raw[len(BOM) :] if raw.startswith(BOM) else raw
 
 
 def is_blank(path: Path) -> bool:
@@ -280,7 +316,8 @@ def check_not_truncated(path: Path) -> None:
     if last.replace(b",", b"").replace(b'"', b"").strip():
         raise EvalkitError(
             "the file looks truncated (cut off): it does not end with a line break and its last row holds data",
-            file=path.name, row=head_bytes(path, size).count(b"\n") + 1 if size < (1 << 24) else None,
+            file=path.name,
+            row=head_bytes(path, size).count(b"\n") + 1 if size < (1 << 24) else None,
             expected="a complete file (download or copy it again)",
         )
 
@@ -296,7 +333,9 @@ def decode_text(raw: bytes, encodings: Sequence[str], file: str) -> str:
     assert last is not None
     raise EvalkitError(
         f"byte 0x{raw[last.start]:02x} cannot be decoded as {' or '.join(encodings)}",
-        file=file, row=raw[: last.start].count(b"\n") + 1, expected=f"text encoded as {encodings[0]}",
+        file=file,
+        row=raw[: last.start].count(b"\n") + 1,
+        expected=f"text encoded as {encodings[0]}",
     )
 
 
@@ -311,7 +350,7 @@ def read_csv_strict(path: Path, *, encodings: Sequence[str] = ("utf-8-sig",)) ->
     path = Path(path)
     raw = path.read_bytes()
     if raw.startswith(BOM):
-        raw = raw[len(BOM):]  # positions below count from after the BOM
+        raw = raw[len(BOM) :]  # positions below count from after the BOM
     if not raw.strip():
         raise EvalkitError("file is empty", file=path.name, row=1, expected="a header row and data rows")
     text: str | None = None
@@ -326,12 +365,14 @@ def read_csv_strict(path: Path, *, encodings: Sequence[str] = ("utf-8-sig",)) ->
         assert last is not None
         line = raw[: last.start].count(b"\n") + 1
         line_start = raw.rfind(b"\n", 0, last.start) + 1
-        field = raw[line_start: last.start].count(b",")
+        field = raw[line_start : last.start].count(b",")
         first = raw.split(b"\n", 1)[0].decode("utf-8", errors="replace").lstrip("\ufeff")
         header = _header_cells(first)
         raise EvalkitError(
             f"byte 0x{raw[last.start]:02x} cannot be decoded as {' or '.join(encodings)}",
-            file=path.name, row=line, column=header[field].strip() if field < len(header) else None,
+            file=path.name,
+            row=line,
+            column=header[field].strip() if field < len(header) else None,
             expected=f"text encoded as {encodings[0]}",
         )
     text = text.lstrip("\ufeff")
@@ -343,8 +384,9 @@ def read_csv_strict(path: Path, *, encodings: Sequence[str] = ("utf-8-sig",)) ->
     except csv.Error as exc:
         raise EvalkitError(f"not a well-formed CSV table: {exc}", file=path.name, row=1) from exc
     if not any(name.strip() for name in header):
-        raise EvalkitError("no header row: the first line is blank", file=path.name, row=1,
-                           expected="a header row of column names")
+        raise EvalkitError(
+            "no header row: the first line is blank", file=path.name, row=1, expected="a header row of column names"
+        )
     names: list[str] = []
     seen: dict[str, int] = {}
     for i, name in enumerate(header):
@@ -352,7 +394,10 @@ def read_csv_strict(path: Path, *, encodings: Sequence[str] = ("utf-8-sig",)) ->
         if normalise_header(name) in seen:  # which of the two would be read? Neither, silently.
             raise EvalkitError(
                 f"column {name!r} appears twice in the header (fields {seen[normalise_header(name)] + 1} and {i + 1})",
-                file=path.name, row=1, column=name, expected="each column name once",
+                file=path.name,
+                row=1,
+                column=name,
+                expected="each column name once",
             )
         seen[normalise_header(name)] = i
         names.append(name)
@@ -369,7 +414,9 @@ def read_csv_strict(path: Path, *, encodings: Sequence[str] = ("utf-8-sig",)) ->
             if len(record) != width:
                 raise EvalkitError(
                     f"has {len(record)} fields but the header has {width} (truncated or ragged line)",
-                    file=path.name, row=line, column=names[min(len(record), width) - 1],
+                    file=path.name,
+                    row=line,
+                    column=names[min(len(record), width) - 1],
                     expected=f"{width} comma-separated fields on every row",
                 )
             for col, cell in zip(columns, record):
@@ -406,7 +453,10 @@ def numbers(frame: pl.DataFrame, column: str, file: Path | str, shown: str | Non
         # split_values counts from row_offset; translate its 0-based index to the file row.
         idx = exc.row if exc.row is not None else 0
         raise EvalkitError(
-            exc.message, file=Path(file).name, row=int(frame[ROW][idx]), column=shown or column,
+            exc.message,
+            file=Path(file).name,
+            row=int(frame[ROW][idx]),
+            column=shown or column,
             expected=exc.expected,
         ) from None
     return pl.DataFrame({"value": values, "marker": markers})
@@ -418,8 +468,11 @@ def parse_year(frame: pl.DataFrame, column: str, file: Path | str, shown: str = 
     if not ok.all():
         idx = int((~ok).arg_true()[0])
         raise EvalkitError(
-            f"time period {text[idx]!r} is not a 4-digit year", file=Path(file).name,
-            row=int(frame[ROW][idx]), column=shown, expected="a year such as 2025",
+            f"time period {text[idx]!r} is not a 4-digit year",
+            file=Path(file).name,
+            row=int(frame[ROW][idx]),
+            column=shown,
+            expected="a year such as 2025",
         )
     return text.cast(pl.Int32)
 
@@ -445,8 +498,11 @@ def check_la_codes(codes: pl.Series, rows: pl.Series, file: Path | str, column: 
     if bad.any():
         idx = int(bad.arg_true()[0])
         raise EvalkitError(
-            f"LA code {codes[idx]!r} is not a DfE 3-digit code", file=Path(file).name, row=int(rows[idx]),
-            column=column, expected="a 3-digit code like 371, or a joint code like 314 / 318",
+            f"LA code {codes[idx]!r} is not a DfE 3-digit code",
+            file=Path(file).name,
+            row=int(rows[idx]),
+            column=column,
+            expected="a 3-digit code like 371, or a joint code like 314 / 318",
         )
 
 
@@ -457,36 +513,56 @@ def ees_local_authorities(frame: pl.DataFrame, file: Path | str, shown: str = "o
     if bad.any():
         idx = int(bad.arg_true()[0])
         raise EvalkitError(
-            f"unknown geographic level {level[idx]!r}", file=Path(file).name, row=int(frame[ROW][idx]),
-            column="geographic_level", expected="National, Regional or Local authority",
+            f"unknown geographic level {level[idx]!r}",
+            file=Path(file).name,
+            row=int(frame[ROW][idx]),
+            column="geographic_level",
+            expected="National, Regional or Local authority",
         )
     la = frame.filter(level == "Local authority").with_columns(
-        pl.col("la_code").str.strip_chars(), pl.col("gss_code").str.strip_chars().replace("", None),
+        pl.col("la_code").str.strip_chars(),
+        pl.col("gss_code").str.strip_chars().replace("", None),
         pl.col("la_name").str.strip_chars(),
     )
     empty = la["la_code"].is_null() | (la["la_code"] == "")
     if empty.any():
         idx = int(empty.arg_true()[0])
         raise EvalkitError(
-            "local-authority row without an LA code", file=Path(file).name, row=int(la[ROW][idx]),
-            column=shown, expected="the DfE 3-digit code",
+            "local-authority row without an LA code",
+            file=Path(file).name,
+            row=int(la[ROW][idx]),
+            column=shown,
+            expected="the DfE 3-digit code",
         )
     check_la_codes(la["la_code"], la[ROW], file, shown)
     return la
 
 
-def reject_duplicates(frame: pl.DataFrame, keys: Sequence[str], file: Path | str, column: str, what: str, *,
-                      row_column: str = ROW, row_offset: int = 0) -> None:
+def reject_duplicates(
+    frame: pl.DataFrame,
+    keys: Sequence[str],
+    file: Path | str,
+    column: str,
+    what: str,
+    *,
+    row_column: str = ROW,
+    row_offset: int = 0,
+) -> None:
     """Duplicated council-years are an error naming the row of the repeat (the first row that repeats
     an earlier one's keys): `row_column` + `row_offset` is the row a user sees."""
-    dup = frame.select(pl.struct(list(keys)).is_duplicated().alias("d"), pl.struct(list(keys)).is_first_distinct().alias("f"))
+    dup = frame.select(
+        pl.struct(list(keys)).is_duplicated().alias("d"), pl.struct(list(keys)).is_first_distinct().alias("f")
+    )
     repeat = dup["d"] & ~dup["f"]
     if repeat.any():
         idx = int(repeat.arg_true()[0])
         row = frame.row(idx, named=True)
         desc = ", ".join(f"{k}={row[k]}" for k in keys)
         raise EvalkitError(
-            f"duplicated {what} ({desc})", file=Path(file).name, row=int(row[row_column]) + row_offset, column=column,
+            f"duplicated {what} ({desc})",
+            file=Path(file).name,
+            row=int(row[row_column]) + row_offset,
+            column=column,
             expected=f"one row per {what}",
         )
 
@@ -506,15 +582,24 @@ def long_measures(
     for column, (measure, unit) in measures.items():
         vm = numbers(frame, column, file, shown.get(column, column))
         parts.append(
-            frame.select("year", "la_code", "gss_code", "la_name",
-                         (pl.col(ROW) if ROW in frame.columns else pl.lit(None, dtype=pl.Int64)).alias("__row")).with_columns(
-                vm["value"], vm["marker"], pl.lit(measure).alias("measure"), pl.lit(unit).alias("unit"),
+            frame.select(
+                "year",
+                "la_code",
+                "gss_code",
+                "la_name",
+                (pl.col(ROW) if ROW in frame.columns else pl.lit(None, dtype=pl.Int64)).alias("__row"),
+            ).with_columns(
+                vm["value"],
+                vm["marker"],
+                pl.lit(measure).alias("measure"),
+                pl.lit(unit).alias("unit"),
                 pl.lit(shown.get(column, column)).alias("__column"),
             )
         )
     out = pl.concat(parts) if parts else pl.DataFrame(schema=MEASURES_SCHEMA)
     out = out.with_columns(
-        pl.lit(source).alias("source"), pl.lit(Path(file).name).alias("file"),
+        pl.lit(source).alias("source"),
+        pl.lit(Path(file).name).alias("file"),
         pl.date(pl.col("year"), month, day).alias("reference_date"),
     )
     return finish_measures(out)
@@ -569,8 +654,9 @@ def read_csv_rows(path: Path, encodings: tuple[str, ...] = ("utf-8-sig",)) -> tu
     while rows and not any(cell.strip() for cell in rows[-1]):
         rows.pop()
     if len(rows) < 2:
-        raise EvalkitError("file has a header but no data rows", file=path.name, row=1,
-                           expected="a header row and data rows")
+        raise EvalkitError(
+            "file has a header but no data rows", file=path.name, row=1, expected="a header row and data rows"
+        )
     header = rows[0]
     for i, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
@@ -578,7 +664,9 @@ def read_csv_rows(path: Path, encodings: tuple[str, ...] = ("utf-8-sig",)) -> tu
             what = "the file looks truncated: " if truncated else ""
             raise EvalkitError(
                 f"{what}row has {len(row)} fields but the header has {len(header)}",
-                file=path.name, row=i, expected=f"{len(header)} comma-separated fields on every row",
+                file=path.name,
+                row=i,
+                expected=f"{len(header)} comma-separated fields on every row",
             )
     return header, rows[1:]
 
@@ -608,18 +696,30 @@ def read_csv_text(path: Path, encodings: Sequence[str] = ("utf-8-sig",), *, head
     while records and not any(c.strip() for c in records[-1]):
         records.pop()
     if len(records) < 2:
-        raise EvalkitError("file has a header but no data rows" if records else "file is empty", file=path.name,
-                           row=header_row, expected="a header row and data rows")
+        raise EvalkitError(
+            "file has a header but no data rows" if records else "file is empty",
+            file=path.name,
+            row=header_row,
+            expected="a header row and data rows",
+        )
     header = [h.strip() for h in records[0]]
     if not any(header):
-        raise EvalkitError("no header row: the first line is blank", file=path.name, row=header_row,
-                           expected="a header row of column names")
+        raise EvalkitError(
+            "no header row: the first line is blank",
+            file=path.name,
+            row=header_row,
+            expected="a header row of column names",
+        )
     width = len(header)
     for i, rec in enumerate(records[1:]):
         if len(rec) != width:
-            raise EvalkitError(f"row has {len(rec)} fields but the header has {width} (truncated or ragged row)",
-                               file=path.name, row=header_row + 1 + i, column=header[min(len(rec), width) - 1] if rec else header[0],
-                               expected=f"{width} comma-separated fields")
+            raise EvalkitError(
+                f"row has {len(rec)} fields but the header has {width} (truncated or ragged row)",
+                file=path.name,
+                row=header_row + 1 + i,
+                column=header[min(len(rec), width) - 1] if rec else header[0],
+                expected=f"{width} comma-separated fields",
+            )
     if len(set(header)) != width:
         dup = next(h for h in header if header.count(h) > 1)
         raise EvalkitError(f"column {dup!r} appears twice in the header", file=path.name, row=header_row, column=dup)

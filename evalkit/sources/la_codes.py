@@ -28,16 +28,16 @@ KIND = "lookup"
 PARSER_VERSION = "1"
 
 SCHEMA: dict[str, pl.DataType] = {
-    "la_code": pl.Utf8,             # DfE 3-digit code; "940 / 941" for joint units; null for `x`
-    "gss_code": pl.Utf8,            # GSS code; "E06000061 / E06000062" for joint units; null for `z`
+    "la_code": pl.Utf8,  # DfE 3-digit code; "940 / 941" for joint units; null for `x`
+    "gss_code": pl.Utf8,  # GSS code; "E06000061 / E06000062" for joint units; null for `z`
     "la_name": pl.Utf8,
     "date_of_operation": pl.Date,
     "date_of_termination": pl.Date,
-    "region_code": pl.Utf8,         # parent_geography_code (E12...)
+    "region_code": pl.Utf8,  # parent_geography_code (E12...)
     "entity_code": pl.Utf8,
     "entity_description": pl.Utf8,
-    "status": pl.Utf8,              # live | terminated
-    "is_joint": pl.Boolean,         # a joint reporting unit ("314 / 318")
+    "status": pl.Utf8,  # live | terminated
+    "is_joint": pl.Boolean,  # a joint reporting unit ("314 / 318")
     "file": pl.Utf8,
 }
 
@@ -82,7 +82,10 @@ def _dates(series: pl.Series, file: str, column: str) -> pl.Series:
     if bad.any():
         idx = int(bad.arg_true()[0])
         raise EvalkitError(
-            f"{text[idx]!r} is not a date", file=file, row=idx + 2, column=column,
+            f"{text[idx]!r} is not a date",
+            file=file,
+            row=idx + 2,
+            column=column,
             expected="a date written dd/mm/yyyy",
         )
     return parsed
@@ -92,12 +95,16 @@ def parse(path: Path) -> pl.DataFrame:
     path = Path(path)
     header, rows = read_csv_rows(path)
     if len(set(header)) != len(header):
-        raise EvalkitError("repeated column names in the header", file=path.name, row=1,
-                           expected="the dfe_las.csv header")
+        raise EvalkitError(
+            "repeated column names in the header", file=path.name, row=1, expected="the dfe_las.csv header"
+        )
     raw = text_frame([h.strip() for h in header], rows)
     layouts = {
-        name: {k: v for k, v in cols.items() if not (k in _OPTIONAL and normalise_header(v[0]) not in
-                                                       {normalise_header(c) for c in raw.columns})}
+        name: {
+            k: v
+            for k, v in cols.items()
+            if not (k in _OPTIONAL and normalise_header(v[0]) not in {normalise_header(c) for c in raw.columns})
+        }
         for name, cols in LAYOUTS.items()
     }
     _, frame = match_columns(raw, path, layouts)
@@ -106,10 +113,15 @@ def parse(path: Path) -> pl.DataFrame:
     # Placeholders -> null.
     frame = frame.with_columns(
         pl.when(pl.col("la_code").str.to_lowercase() == "x").then(None).otherwise(pl.col("la_code")).alias("la_code"),
-        pl.when(pl.col("gss_code").str.to_lowercase() == "z").then(None).otherwise(pl.col("gss_code")).alias("gss_code"),
+        pl.when(pl.col("gss_code").str.to_lowercase() == "z")
+        .then(None)
+        .otherwise(pl.col("gss_code"))
+        .alias("gss_code"),
     )
-    for col, regex, what in (("la_code", _CODE_RE, "a 3-digit DfE code (or 'x')"),
-                             ("gss_code", _GSS_RE, "a GSS code such as E08000017 (or 'z')")):
+    for col, regex, what in (
+        ("la_code", _CODE_RE, "a 3-digit DfE code (or 'x')"),
+        ("gss_code", _GSS_RE, "a GSS code such as E08000017 (or 'z')"),
+    ):
         s = frame[col]
         bad = s.is_not_null() & ~s.str.contains(regex.pattern)
         if bad.any():
@@ -120,8 +132,13 @@ def parse(path: Path) -> pl.DataFrame:
     bad = ~status.is_in(list(_STATUSES)) | status.is_null()
     if bad.any():
         idx = int(bad.arg_true()[0])
-        raise EvalkitError(f"unknown status {frame['status'][idx]!r}", file=file, row=idx + 2,
-                           column="status", expected="live or terminated")
+        raise EvalkitError(
+            f"unknown status {frame['status'][idx]!r}",
+            file=file,
+            row=idx + 2,
+            column="status",
+            expected="live or terminated",
+        )
     out = frame.with_columns(
         date_of_operation=_dates(frame["date_of_operation"], file, "date_of_operation"),
         date_of_termination=_dates(frame["date_of_termination"], file, "date_of_termination"),

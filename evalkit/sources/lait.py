@@ -65,10 +65,21 @@ PUBLISHED = {
     "FosteringFinance": ("spend_fostering_per_child_week", "gbp_per_child_week"),
     "RescareFinance": ("spend_residential_per_child_week", "gbp_per_child_week"),
 }
-CSC_PARTS = ("TotalLACFinance", "OtherChildren&FamilyFinance", "SafeguardingFinance", "FamilySupportFinance",
-             "YouthJusticeFinance")
-GROSS = {"TotalLACFinance", "OtherChildren&FamilyFinance", "SafeguardingFinance", "FamilySupportFinance",
-         "YouthJusticeFinance", "C&YPExpenditure"}
+CSC_PARTS = (
+    "TotalLACFinance",
+    "OtherChildren&FamilyFinance",
+    "SafeguardingFinance",
+    "FamilySupportFinance",
+    "YouthJusticeFinance",
+)
+GROSS = {
+    "TotalLACFinance",
+    "OtherChildren&FamilyFinance",
+    "SafeguardingFinance",
+    "FamilySupportFinance",
+    "YouthJusticeFinance",
+    "C&YPExpenditure",
+}
 UNIT_COSTS = {"LACFinance", "FosteringFinance", "RescareFinance"}
 MISSING = "-"
 
@@ -95,13 +106,22 @@ def check_dictionary(path: Path) -> None:
     for short in GROSS | UNIT_COSTS:
         hit = d.filter(pl.col("Measure_short").str.strip_chars() == short)
         if hit.height == 0:
-            raise EvalkitError(f"indicator {short!r} is not in the LAIT dictionary", file=path.name,
-                               column="Measure_short", expected="the S251 finance indicators")
+            raise EvalkitError(
+                f"indicator {short!r} is not in the LAIT dictionary",
+                file=path.name,
+                column="Measure_short",
+                expected="the S251 finance indicators",
+            )
         text = str(hit["Measure"][0]).lower()
         want = "weekly unit costs" if short in UNIT_COSTS else "gross"
         if want not in text:
-            raise EvalkitError(f"indicator {short!r} is described as {hit['Measure'][0]!r}", file=path.name,
-                               row=int(hit["_i"][0]) + 2, column="Measure", expected=f"a measure described as {want!r}")
+            raise EvalkitError(
+                f"indicator {short!r} is described as {hit['Measure'][0]!r}",
+                file=path.name,
+                row=int(hit["_i"][0]) + 2,
+                column="Measure",
+                expected=f"a measure described as {want!r}",
+            )
 
 
 def _dictionary_for(path: Path) -> Path | None:
@@ -120,12 +140,19 @@ def parse(path: Path) -> pl.DataFrame:
         table = pq.read_table(path)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a damaged file
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise EvalkitError(f"not a readable parquet file: {msg}", file=file, expected="a LAIT bds_long parquet") from exc
+        raise EvalkitError(
+            f"not a readable parquet file: {msg}", file=file, expected="a LAIT bds_long parquet"
+        ) from exc
     names = table.column_names
     missing = [c for c in REQUIRED if c not in names]
     if missing:
-        raise EvalkitError(f"column(s) {', '.join(missing)} missing; found {', '.join(names[:10])}", file=file,
-                           row=1, column=missing[0], expected="the LAIT long layout " + ", ".join(COLUMNS))
+        raise EvalkitError(
+            f"column(s) {', '.join(missing)} missing; found {', '.join(names[:10])}",
+            file=file,
+            row=1,
+            column=missing[0],
+            expected="the LAIT long layout " + ", ".join(COLUMNS),
+        )
     dictionary = _dictionary_for(path)
     if dictionary is not None:
         check_dictionary(dictionary)
@@ -135,56 +162,86 @@ def parse(path: Path) -> pl.DataFrame:
     frame = frame.filter(pl.col("Years").str.contains(r"\(OT\)\s*$"))
     frame = frame.filter(pl.col("Short Desc").str.strip_chars().is_in(list(GROSS | UNIT_COSTS)))
     if frame.height == 0:
-        raise EvalkitError("no S251 outturn finance rows (Years like '2016-17 (OT)')", file=file, column="Years",
-                           expected="rows for TotalLACFinance, C&YPExpenditure, ...")
+        raise EvalkitError(
+            "no S251 outturn finance rows (Years like '2016-17 (OT)')",
+            file=file,
+            column="Years",
+            expected="rows for TotalLACFinance, C&YPExpenditure, ...",
+        )
     # year: '2016-17 (OT)' -> 2017
     period = frame["Years"].str.extract(r"^\s*(\d{4})-(\d{2})\s*\(OT\)\s*$", 1).cast(pl.Int32, strict=False)
     end2 = frame["Years"].str.extract(r"^\s*(\d{4})-(\d{2})", 2).cast(pl.Int32, strict=False)
     bad = period.is_null() | end2.is_null() | (((period + 1) % 100) != end2)
     if bad.any():
         idx = int(bad.fill_null(True).arg_true()[0])
-        raise EvalkitError(f"Years {frame['Years'][idx]!r} is not a financial year", file=file,
-                           row=int(frame["_i"][idx]) + 1, column="Years", expected="like '2016-17 (OT)'")
+        raise EvalkitError(
+            f"Years {frame['Years'][idx]!r} is not a financial year",
+            file=file,
+            row=int(frame["_i"][idx]) + 1,
+            column="Years",
+            expected="like '2016-17 (OT)'",
+        )
     code = frame["LA Number"].cast(pl.Float64, strict=False)
     bad_code = code.is_null() | (code != code.round(0))
     if bad_code.any():
         idx = int(bad_code.arg_true()[0])
-        raise EvalkitError(f"LA Number {frame['LA Number'][idx]!r} is not a DfE code", file=file,
-                           row=int(frame["_i"][idx]) + 1, column="LA Number", expected="a 3-digit number")
+        raise EvalkitError(
+            f"LA Number {frame['LA Number'][idx]!r} is not a DfE code",
+            file=file,
+            row=int(frame["_i"][idx]) + 1,
+            column="LA Number",
+            expected="a 3-digit number",
+        )
     values, markers = split_values(frame["Values"], file=file, column="Values", row_offset=1)
     frame = frame.with_columns(
-        (period + 1).alias("year"), code.cast(pl.Int32).alias("code"),
+        (period + 1).alias("year"),
+        code.cast(pl.Int32).alias("code"),
         pl.col("Short Desc").str.strip_chars().alias("short"),
         pl.col("LA and Regions").str.strip_chars().alias("la_name"),
-        values.alias("value"), markers.alias("marker"),
+        values.alias("value"),
+        markers.alias("marker"),
     ).filter(pl.col("code") < 970)
     frame = frame.with_columns(pl.col("code").cast(pl.Utf8).str.zfill(3).alias("la_code"))
-    reject_duplicates(frame, ["short", "year", "la_code"], file, "LA Number", "council-year-indicator",
-                      row_column="_i", row_offset=1)
+    reject_duplicates(
+        frame, ["short", "year", "la_code"], file, "LA Number", "council-year-indicator", row_column="_i", row_offset=1
+    )
     pub = frame.filter(pl.col("short").is_in(list(PUBLISHED))).with_columns(
         pl.col("short").replace_strict({k: v[0] for k, v in PUBLISHED.items()}, return_dtype=pl.Utf8).alias("measure"),
         pl.col("short").replace_strict({k: v[1] for k, v in PUBLISHED.items()}, return_dtype=pl.Utf8).alias("unit"),
     )
     order = {p: i for i, p in enumerate(CSC_PARTS)}
-    parts = frame.filter(pl.col("short").is_in(list(CSC_PARTS))).with_columns(
-        pl.col("short").replace_strict(order, return_dtype=pl.Int32).alias("_o")
-    ).sort("la_code", "year", "_o")
-    csc = parts.group_by("la_code", "year", maintain_order=True).agg(
-        pl.col("la_name").first(),
-        pl.len().alias("n"),
-        pl.col("value").null_count().alias("nulls"),
-        pl.col("value").sum().alias("total"),
-        pl.col("marker").drop_nulls().first().alias("first_marker"),
-    ).with_columns(
-        pl.when((pl.col("n") == len(CSC_PARTS)) & (pl.col("nulls") == 0)).then(pl.col("total").round(2)).alias("value"),
-        pl.when((pl.col("n") == len(CSC_PARTS)) & (pl.col("nulls") == 0)).then(None)
-        .otherwise(pl.col("first_marker").fill_null("x")).alias("marker"),
-        pl.lit("spend_csc_total").alias("measure"), pl.lit("gbp").alias("unit"),
+    parts = (
+        frame.filter(pl.col("short").is_in(list(CSC_PARTS)))
+        .with_columns(pl.col("short").replace_strict(order, return_dtype=pl.Int32).alias("_o"))
+        .sort("la_code", "year", "_o")
+    )
+    csc = (
+        parts.group_by("la_code", "year", maintain_order=True)
+        .agg(
+            pl.col("la_name").first(),
+            pl.len().alias("n"),
+            pl.col("value").null_count().alias("nulls"),
+            pl.col("value").sum().alias("total"),
+            pl.col("marker").drop_nulls().first().alias("first_marker"),
+        )
+        .with_columns(
+            pl.when((pl.col("n") == len(CSC_PARTS)) & (pl.col("nulls") == 0))
+            .then(pl.col("total").round(2))
+            .alias("value"),
+            pl.when((pl.col("n") == len(CSC_PARTS)) & (pl.col("nulls") == 0))
+            .then(None)
+            .otherwise(pl.col("first_marker").fill_null("x"))
+            .alias("marker"),
+            pl.lit("spend_csc_total").alias("measure"),
+            pl.lit("gbp").alias("unit"),
+        )
     )
     cols = ["la_code", "la_name", "year", "measure", "value", "marker", "unit"]
     out = pl.concat([pub.select(cols), csc.select(cols)]).with_columns(
-        pl.lit(NAME).alias("source"), pl.lit(file).alias("file"),
-        pl.date(pl.col("year"), 3, 31).alias("reference_date"), pl.lit(None, dtype=pl.Utf8).alias("gss_code"),
+        pl.lit(NAME).alias("source"),
+        pl.lit(file).alias("file"),
+        pl.date(pl.col("year"), 3, 31).alias("reference_date"),
+        pl.lit(None, dtype=pl.Utf8).alias("gss_code"),
     )
     return finish_measures(out)
 

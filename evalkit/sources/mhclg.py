@@ -124,11 +124,16 @@ def _open(path: Path) -> list[tuple[str, Grid]]:
         names = list(reader.sheet_names)
     except Exception as exc:  # noqa: BLE001 - calamine raises several error types for a damaged file
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise EvalkitError(f"not a readable spreadsheet: {msg}", file=path.name, expected="an xlsx or ods workbook") from exc
+        raise EvalkitError(
+            f"not a readable spreadsheet: {msg}", file=path.name, expected="an xlsx or ods workbook"
+        ) from exc
     sheets = _data_sheets(names)
     if not sheets:
-        raise EvalkitError(f"no RO3/RSX data sheet; sheets are {', '.join(names)}", file=path.name,
-                           expected="a sheet named like 'RO3_LA_Data_2024-25'")
+        raise EvalkitError(
+            f"no RO3/RSX data sheet; sheets are {', '.join(names)}",
+            file=path.name,
+            expected="a sheet named like 'RO3_LA_Data_2024-25'",
+        )
     return [(s, _read_sheet(path, s)) for s in sheets]
 
 
@@ -177,8 +182,12 @@ def _find_header(grid: Grid, file: str) -> int:
     for i, row in enumerate(grid[:60]):
         if row and _clean(row[0]).lower() == "e-code":
             return i
-    raise EvalkitError("no header row starting with 'E-code' in the first 60 rows", file=file, column="E-code",
-                       expected="the MHCLG RO layout (title block, then a header row E-code, ONS Code, Local authority, ...)")
+    raise EvalkitError(
+        "no header row starting with 'E-code' in the first 60 rows",
+        file=file,
+        column="E-code",
+        expected="the MHCLG RO layout (title block, then a header row E-code, ONS Code, Local authority, ...)",
+    )
 
 
 def _columns(grid: Grid, hdr: int, form: str, file: str) -> dict[tuple[str, str], int]:
@@ -210,8 +219,13 @@ def _columns(grid: Grid, hdr: int, form: str, file: str) -> dict[tuple[str, str]
         if key is None:
             continue
         if (key, kind) in found:
-            raise EvalkitError(f"two columns for {service!r} {kind}", file=file, row=hdr + 1, column=h,
-                               expected="one column per service and column type")
+            raise EvalkitError(
+                f"two columns for {service!r} {kind}",
+                file=file,
+                row=hdr + 1,
+                column=h,
+                expected="one column per service and column type",
+            )
         found[(key, kind)] = j
     return found
 
@@ -220,13 +234,21 @@ def _ident_columns(header: list, file: str, hdr: int) -> dict[str, int | None]:
     names = [_clean(c).lower() for c in header]
     out: dict[str, int | None] = {}
     for canon, variants, required in (
-        ("ecode", ["E-code"], True), ("gss", ["ONS Code"], False), ("name", ["Local authority"], True),
-        ("class", ["Class"], True), ("notes", ["Notes"], False),
+        ("ecode", ["E-code"], True),
+        ("gss", ["ONS Code"], False),
+        ("name", ["Local authority"], True),
+        ("class", ["Class"], True),
+        ("notes", ["Notes"], False),
     ):
         idx = next((names.index(v.lower()) for v in variants if v.lower() in names), None)
         if idx is None and required:
-            raise EvalkitError(f"column {variants[0]!r} missing from the header", file=file, row=hdr + 1,
-                               column=variants[0], expected="E-code, ONS Code, Local authority, Class")
+            raise EvalkitError(
+                f"column {variants[0]!r} missing from the header",
+                file=file,
+                row=hdr + 1,
+                column=variants[0],
+                expected="E-code, ONS Code, Local authority, Class",
+            )
         out[canon] = idx
     return out
 
@@ -239,7 +261,9 @@ def _numbers(values: list[str | None], rows: list[int], file: str, column: str) 
     try:
         v, m = split_values(series, file=file, column=column, row_offset=0)
     except EvalkitError as exc:
-        raise EvalkitError(exc.message, file=file, row=rows[exc.row or 0], column=column, expected=exc.expected) from None
+        raise EvalkitError(
+            exc.message, file=file, row=rows[exc.row or 0], column=column, expected=exc.expected
+        ) from None
     m = pl.Series([d if d else mk for d, mk in zip(dots, m.to_list())], dtype=pl.Utf8)
     return (v * THOUSAND).round(2), m
 
@@ -259,13 +283,23 @@ def _sheet_rows(grid: Grid, file: str) -> tuple[int, dict[str, int | None], list
         if not re.match(r"^E\d{4}$", code) or cls not in CLASSES:
             continue
         if code in seen:
-            raise EvalkitError(f"duplicated council-year: E-code {code} also on row {seen[code] + 1}", file=file,
-                               row=i + 1, column=_clean(grid[hdr][ids["ecode"]]), expected="one row per council")
+            raise EvalkitError(
+                f"duplicated council-year: E-code {code} also on row {seen[code] + 1}",
+                file=file,
+                row=i + 1,
+                column=_clean(grid[hdr][ids["ecode"]]),
+                expected="one row per council",
+            )
         seen[code] = i
         keep.append(i)
     if not keep:
-        raise EvalkitError("no council rows of class UA, MD, LB or SC", file=file, row=hdr + 2, column="Class",
-                           expected="rows for the children's services authorities")
+        raise EvalkitError(
+            "no council rows of class UA, MD, LB or SC",
+            file=file,
+            row=hdr + 2,
+            column="Class",
+            expected="rows for the children's services authorities",
+        )
     return hdr, ids, keep
 
 
@@ -291,7 +325,7 @@ def _gss_from_sibling(path: Path, year: int) -> dict[str, str]:
         if "ons code" not in names:
             continue
         e, g = names.index("e-code"), names.index("ons code")
-        return {_clean(r[e]): _clean(r[g]) for r in grid[hdr + 1:] if len(r) > g and r[e] and r[g]}
+        return {_clean(r[e]): _clean(r[g]) for r in grid[hdr + 1 :] if len(r) > g and r[e] and r[g]}
     return {}
 
 
@@ -307,12 +341,16 @@ def parse(path: Path) -> pl.DataFrame:
     if form is None:
         form = _form_of(sheets[0][0])
     if form is None:
-        raise EvalkitError("cannot tell RO3 from RSX by the file or sheet name", file=file,
-                           expected="'RO3' or 'RSX' in the file name")
+        raise EvalkitError(
+            "cannot tell RO3 from RSX by the file or sheet name", file=file, expected="'RO3' or 'RSX' in the file name"
+        )
     year = _year_from_name(file) or _year_from_name(sheets[0][0])
     if year is None:
-        raise EvalkitError("cannot tell the financial year from the file or sheet name", file=file,
-                           expected="a name containing e.g. 2013-14")
+        raise EvalkitError(
+            "cannot tell the financial year from the file or sheet name",
+            file=file,
+            expected="a name containing e.g. 2013-14",
+        )
 
     # (key, kind) -> {E-code: (value, marker)}
     cells: dict[tuple[str, str], dict[str, tuple[float | None, str | None]]] = {}
@@ -329,14 +367,22 @@ def parse(path: Path) -> pl.DataFrame:
         for (key, kind), j in cols.items():
             vals = [grid[i][j] if j < len(grid[i]) else None for i in keep]
             v, m = _numbers(vals, [i + 1 for i in keep], where, _clean(grid[hdr][j]))
-            cells[(key, kind)] = {_clean(grid[i][ids["ecode"]]): (a, b) for i, a, b in zip(keep, v.to_list(), m.to_list())}
+            cells[(key, kind)] = {
+                _clean(grid[i][ids["ecode"]]): (a, b) for i, a, b in zip(keep, v.to_list(), m.to_list())
+            }
     needed = [("total", "C3")] + ([("cla", "C3")] if form == "RO3" else [])
     for key, kind in needed:
         if (key, kind) not in cells:
-            label = {"total": "TOTAL CHILDREN SOCIAL CARE" if form == "RO3" else "Children Social Care",
-                     "cla": "Children's social care - Children Looked After"}[key]
-            raise EvalkitError(f"no column for {label!r} {kind}", file=file, column=f"{label} - Total Expenditure ({kind})",
-                               expected=f"the {form} children's social care columns")
+            label = {
+                "total": "TOTAL CHILDREN SOCIAL CARE" if form == "RO3" else "Children Social Care",
+                "cla": "Children's social care - Children Looked After",
+            }[key]
+            raise EvalkitError(
+                f"no column for {label!r} {kind}",
+                file=file,
+                column=f"{label} - Total Expenditure ({kind})",
+                expected=f"the {form} children's social care columns",
+            )
     if form == "RO3" and all(g is None for g, _ in councils.values()):
         lookup = _gss_from_sibling(path, year)
         councils = {c: (lookup.get(c), n) for c, (g, n) in councils.items()}
@@ -366,21 +412,31 @@ def parse(path: Path) -> pl.DataFrame:
             if form == "RSX":
                 emit(code, "spend_cyp_total" + suffix, *cells[("total", kind)][code])
                 continue
-            for key, measure in (("cla", "spend_cla"), ("safeguarding", "spend_safeguarding"),
-                                 ("family_support", "spend_family_support")):
+            for key, measure in (
+                ("cla", "spend_cla"),
+                ("safeguarding", "spend_safeguarding"),
+                ("family_support", "spend_family_support"),
+            ):
                 if (key, kind) in cells:
                     emit(code, measure + suffix, *cells[(key, kind)][code])
             if ("safeguarding", kind) not in cells and ("cyp_safety", kind) in cells:
-                emit(code, "spend_safeguarding" + suffix, *combine(code, kind, ["strategy", "comm_sw", "cyp_safety"], []))
+                emit(
+                    code, "spend_safeguarding" + suffix, *combine(code, kind, ["strategy", "comm_sw", "cyp_safety"], [])
+                )
             has_cyps_headings = ("sure_start", kind) in cells or ("young_people", kind) in cells
             if has_cyps_headings:
                 emit(code, "spend_cyp_total" + suffix, *cells[("total", kind)][code])
             emit(code, "spend_csc_total" + suffix, *combine(code, kind, ["total"], ["sure_start", "young_people"]))
-    out = pl.DataFrame(rows, schema={"gss_code": pl.Utf8, "la_name": pl.Utf8, "measure": pl.Utf8,
-                                     "value": pl.Float64, "marker": pl.Utf8})
+    out = pl.DataFrame(
+        rows,
+        schema={"gss_code": pl.Utf8, "la_name": pl.Utf8, "measure": pl.Utf8, "value": pl.Float64, "marker": pl.Utf8},
+    )
     out = out.with_columns(
-        pl.lit(NAME).alias("source"), pl.lit(file).alias("file"), pl.lit(year, dtype=pl.Int32).alias("year"),
-        pl.lit(None, dtype=pl.Utf8).alias("la_code"), pl.lit("gbp").alias("unit"),
+        pl.lit(NAME).alias("source"),
+        pl.lit(file).alias("file"),
+        pl.lit(year, dtype=pl.Int32).alias("year"),
+        pl.lit(None, dtype=pl.Utf8).alias("la_code"),
+        pl.lit("gbp").alias("unit"),
     ).with_columns(pl.date(pl.col("year"), 3, 31).alias("reference_date"))
     return finish_measures(out).sort(["year", "gss_code", "la_name", "measure"], nulls_last=True, maintain_order=True)
 

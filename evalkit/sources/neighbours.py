@@ -31,13 +31,13 @@ KIND = "lookup"
 PARSER_VERSION = "1"
 
 SCHEMA: dict[str, pl.DataType] = {
-    "model": pl.Utf8,                 # "2021" | "2025"
+    "model": pl.Utf8,  # "2021" | "2025"
     "la_code": pl.Utf8,
     "la_name": pl.Utf8,
     "neighbour_code": pl.Utf8,
-    "rank": pl.Int8,                  # 1 = closest
-    "closeness": pl.Utf8,             # extremely_close | very_close | close | somewhat_close | not_close
-    "pre_reorganisation": pl.Boolean, # 2021 file's "Old SNs" section (835, 836, 837, 928)
+    "rank": pl.Int8,  # 1 = closest
+    "closeness": pl.Utf8,  # extremely_close | very_close | close | somewhat_close | not_close
+    "pre_reorganisation": pl.Boolean,  # 2021 file's "Old SNs" section (835, 836, 837, 928)
     "file": pl.Utf8,
 }
 
@@ -95,7 +95,9 @@ def parse(path: Path) -> pl.DataFrame:
         found = header[pos] if pos < len(header) else "(nothing)"
         raise EvalkitError(
             f"unrecognised statistical-neighbour layout: column {pos + 1} is {found!r}",
-            file=file, row=1, column=want[pos] if pos < len(want) else None,
+            file=file,
+            row=1,
+            column=want[pos] if pos < len(want) else None,
             expected=f"the header {','.join(want[:7])},... ({len(want)} columns)",
         )
     first_sn = 5 if model == "2021" else 4
@@ -110,31 +112,57 @@ def parse(path: Path) -> pl.DataFrame:
             continue
         code, name = cells[0], cells[1]
         if not _CODE.match(code):
-            raise EvalkitError(f"{code!r} is not a DfE LA code", file=file, row=line, column=header[0],
-                               expected="a 3-digit DfE code")
+            raise EvalkitError(
+                f"{code!r} is not a DfE LA code", file=file, row=line, column=header[0], expected="a 3-digit DfE code"
+            )
         if model == "2021" and cells[2] != code:
-            raise EvalkitError(f"'LA number' {cells[2]!r} differs from 'LA num' {code!r}", file=file,
-                               row=line, column="LA number", expected="the same code in both columns")
+            raise EvalkitError(
+                f"'LA number' {cells[2]!r} differs from 'LA num' {code!r}",
+                file=file,
+                row=line,
+                column="LA number",
+                expected="the same code in both columns",
+            )
         for rank in range(1, 11):
             ci = first_sn + 2 * (rank - 1)
             neighbour, label = cells[ci], cells[ci + 1]
             if not _CODE.match(neighbour):
-                raise EvalkitError(f"neighbour {neighbour!r} is not a DfE LA code", file=file, row=line,
-                                   column=header[ci], expected="a 3-digit DfE code")
+                raise EvalkitError(
+                    f"neighbour {neighbour!r} is not a DfE LA code",
+                    file=file,
+                    row=line,
+                    column=header[ci],
+                    expected="a 3-digit DfE code",
+                )
             closeness = CLOSENESS.get(" ".join(label.lower().split()))
             if closeness is None:
-                raise EvalkitError(f"unknown closeness label {label!r}", file=file, row=line,
-                                   column=header[ci + 1],
-                                   expected="Extremely close, Very close, Close, Somewhat close or Not close")
-            out.append({"model": model, "la_code": code, "la_name": name, "neighbour_code": neighbour,
-                        "rank": rank, "closeness": closeness, "pre_reorganisation": pre, "file": file})
+                raise EvalkitError(
+                    f"unknown closeness label {label!r}",
+                    file=file,
+                    row=line,
+                    column=header[ci + 1],
+                    expected="Extremely close, Very close, Close, Somewhat close or Not close",
+                )
+            out.append(
+                {
+                    "model": model,
+                    "la_code": code,
+                    "la_name": name,
+                    "neighbour_code": neighbour,
+                    "rank": rank,
+                    "closeness": closeness,
+                    "pre_reorganisation": pre,
+                    "file": file,
+                }
+            )
     if not out:
         raise EvalkitError("no LA rows found", file=file, expected="one row per local authority")
     frame = pl.DataFrame(out, schema=SCHEMA)
     dup = frame.group_by("la_code", "pre_reorganisation").agg(pl.len() // 10 > 1).filter(pl.col("len"))
     if dup.height:
-        raise EvalkitError(f"LA {dup['la_code'][0]} appears more than once", file=file,
-                           expected="one row per local authority")
+        raise EvalkitError(
+            f"LA {dup['la_code'][0]} appears more than once", file=file, expected="one row per local authority"
+        )
     return frame.sort(["la_code", "rank"])
 
 

@@ -37,8 +37,8 @@ _L = "{" + _NS["xlink"] + "}"
 
 @dataclass(frozen=True)
 class Cell:
-    value: str | None          # text; ISO date for date cells; number text for numeric cells
-    kind: str | None           # office:value-type (string, date, float, ...)
+    value: str | None  # text; ISO date for date cells; number text for numeric cells
+    kind: str | None  # office:value-type (string, date, float, ...)
     formula: str | None = None
     href: str | None = None
 
@@ -49,7 +49,8 @@ def _content(path: Path) -> bytes:
             return zf.read("content.xml")
     except (zipfile.BadZipFile, KeyError, OSError) as exc:
         raise EvalkitError(
-            f"not a readable OpenDocument spreadsheet ({type(exc).__name__})", file=path.name,
+            f"not a readable OpenDocument spreadsheet ({type(exc).__name__})",
+            file=path.name,
             expected="an .ods file (a zip holding content.xml)",
         ) from exc
 
@@ -89,17 +90,20 @@ def read_ods_sheet(path: Path, sheet: str) -> list[tuple[int, dict[int, Cell]]]:
     data = _content(path)
     names = [html.unescape(m.group(1).decode("utf-8")) for m in _SHEET_RE.finditer(data)]
     if sheet not in names:
-        raise EvalkitError(f"no sheet {sheet!r}; found {', '.join(names)}", file=path.name, expected=f"a sheet {sheet!r}")
+        raise EvalkitError(
+            f"no sheet {sheet!r}; found {', '.join(names)}", file=path.name, expected=f"a sheet {sheet!r}"
+        )
     start = next(m for m in _SHEET_RE.finditer(data) if html.unescape(m.group(1).decode("utf-8")) == sheet).start()
     end = data.find(b"</table:table>", start)
     head = re.search(rb"<office:document-content[^>]*>", data)
     if end < 0 or head is None:
         raise EvalkitError(f"sheet {sheet!r} is cut short", file=path.name, expected="a complete .ods file")
     try:
-        root = ET.fromstring(head.group(0) + data[start: end + len(b"</table:table>")] + b"</office:document-content>")
+        root = ET.fromstring(head.group(0) + data[start : end + len(b"</table:table>")] + b"</office:document-content>")
     except ET.ParseError as exc:
-        raise EvalkitError(f"sheet {sheet!r} is not well-formed XML: {exc}", file=path.name,
-                           expected="a complete .ods file") from exc
+        raise EvalkitError(
+            f"sheet {sheet!r} is not well-formed XML: {exc}", file=path.name, expected="a complete .ods file"
+        ) from exc
     table = root[0]
     rows: list[tuple[int, dict[int, Cell]]] = []
     r = 0
@@ -135,7 +139,6 @@ def read_ods_sheet(path: Path, sheet: str) -> list[tuple[int, dict[int, Cell]]]:
     return rows
 
 
-
 _COL = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
@@ -146,7 +149,6 @@ def col_letter(i: int) -> str:
         i, rem = divmod(i - 1, 26)
         s = _COL[rem] + s
     return s
-
 
 
 # --- Writing ---------------------------------------------------------------------------------------
@@ -160,14 +162,18 @@ def _cell_xml(value: object) -> str:
     if value is None or value == "":
         return "<table:table-cell/>"
     if isinstance(value, dt.date):
-        return (f'<table:table-cell table:style-name="ceDate" office:value-type="date" '
-                f'office:date-value="{value.isoformat()}"><text:p>{value.strftime("%d/%m/%Y")}</text:p></table:table-cell>')
+        return (
+            f'<table:table-cell table:style-name="ceDate" office:value-type="date" '
+            f'office:date-value="{value.isoformat()}"><text:p>{value.strftime("%d/%m/%Y")}</text:p></table:table-cell>'
+        )
     if isinstance(value, tuple) and value and value[0] == "link":  # ("link", url[, text]): a HYPERLINK cell
         url, text = value[1], value[2] if len(value) > 2 else LINK_TEXT
         formula = f'of:=HYPERLINK("{url}";"{text}")'
-        return (f'<table:table-cell table:formula="{_x(formula)}" office:value-type="string" '
-                f'office:string-value="{text}"><text:p><text:a xlink:href="{_x(url)}" xlink:type="simple">'
-                f'{text}</text:a></text:p></table:table-cell>')
+        return (
+            f'<table:table-cell table:formula="{_x(formula)}" office:value-type="string" '
+            f'office:string-value="{text}"><text:p><text:a xlink:href="{_x(url)}" xlink:type="simple">'
+            f"{text}</text:a></text:p></table:table-cell>"
+        )
     lines = str(value).split("\n")
     paras = "".join(f"<text:p>{_x(line)}</text:p>" for line in lines)
     return f'<table:table-cell office:value-type="string">{paras}</table:table-cell>'
@@ -192,12 +198,12 @@ _CONTENT_HEAD = (
     'xmlns:number="urn:oasis:names:tc:opendocument:xmlns:datastyle:1.0" '
     'xmlns:xlink="http://www.w3.org/1999/xlink" '
     'xmlns:of="urn:oasis:names:tc:opendocument:xmlns:of:1.2" office:version="1.3">'
-    '<office:automatic-styles>'
+    "<office:automatic-styles>"
     '<number:date-style style:name="N_DATE"><number:day number:style="long"/><number:text>/</number:text>'
     '<number:month number:style="long"/><number:text>/</number:text><number:year number:style="long"/>'
-    '</number:date-style>'
+    "</number:date-style>"
     '<style:style style:name="ceDate" style:family="table-cell" style:data-style-name="N_DATE"/>'
-    '</office:automatic-styles><office:body><office:spreadsheet>'
+    "</office:automatic-styles><office:body><office:spreadsheet>"
 )
 _CONTENT_TAIL = "</office:spreadsheet></office:body></office:document-content>"
 _MANIFEST = (
@@ -207,7 +213,7 @@ _MANIFEST = (
     '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
     '<manifest:file-entry manifest:full-path="styles.xml" manifest:media-type="text/xml"/>'
     '<manifest:file-entry manifest:full-path="meta.xml" manifest:media-type="text/xml"/>'
-    '</manifest:manifest>'
+    "</manifest:manifest>"
 )
 _STYLES = (
     '<?xml version="1.0" encoding="UTF-8"?>'
@@ -217,8 +223,8 @@ _META = (
     '<?xml version="1.0" encoding="UTF-8"?>'
     '<office:document-meta xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
     'xmlns:meta="urn:oasis:names:tc:opendocument:xmlns:meta:1.0" office:version="1.3">'
-    '<office:meta><meta:generator>evalkit demo (fictional data)</meta:generator></office:meta>'
-    '</office:document-meta>'
+    "<office:meta><meta:generator>evalkit demo (fictional data)</meta:generator></office:meta>"
+    "</office:document-meta>"
 )
 
 
@@ -229,12 +235,14 @@ def write_ods(path: Path, sheets: Sequence[tuple[str, Sequence[Sequence[object]]
     content = _CONTENT_HEAD + "".join(_table_xml(n, rows) for n, rows in sheets) + _CONTENT_TAIL
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
+
         def add(name: str, data: str, compress: int) -> None:
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = compress
             info.external_attr = 0o644 << 16
             info.create_system = 0
             zf.writestr(info, data.encode("utf-8"))
+
         add("mimetype", "application/vnd.oasis.opendocument.spreadsheet", zipfile.ZIP_STORED)
         add("META-INF/manifest.xml", _MANIFEST, zipfile.ZIP_DEFLATED)
         add("content.xml", content, zipfile.ZIP_DEFLATED)

@@ -72,6 +72,7 @@ PARSER_VERSION = "1"
 
 # --- Helpers ------------------------------------------------------------------------------------
 
+
 def _val(cells: Mapping[int, Cell], i: int | None) -> str | None:
     if i is None or i not in cells:
         return None
@@ -91,16 +92,30 @@ def _parse_date(text: str | None, *, file: str, row: int, column: str) -> dt.dat
     t = text.strip()
     iso = re.match(r"^(\d{4}-\d{2}-\d{2})(T00:00:00(\.0+)?)?$", t)
     candidates = [iso.group(1)] if iso else [t]
-    fmts = ("%Y-%m-%d",) if iso else (("%d/%m/%Y",) if re.match(r"^\d{1,2}/\d{1,2}/\d{4}$", t) else
-                                       ("%d/%m/%y",) if re.match(r"^\d{1,2}/\d{1,2}/\d{2}$", t) else ())
+    fmts = (
+        ("%Y-%m-%d",)
+        if iso
+        else (
+            ("%d/%m/%Y",)
+            if re.match(r"^\d{1,2}/\d{1,2}/\d{4}$", t)
+            else ("%d/%m/%y",)
+            if re.match(r"^\d{1,2}/\d{1,2}/\d{2}$", t)
+            else ()
+        )
+    )
     for c in candidates:
         for f in fmts:
             try:
                 return dt.datetime.strptime(c, f).date()
             except ValueError:
                 pass
-    raise EvalkitError(f"{text!r} is not a date", file=file, row=row, column=column,
-                       expected="a date (a date cell, yyyy-mm-dd, dd/mm/yyyy or dd/mm/yy)")
+    raise EvalkitError(
+        f"{text!r} is not a date",
+        file=file,
+        row=row,
+        column=column,
+        expected="a date (a date cell, yyyy-mm-dd, dd/mm/yyyy or dd/mm/yy)",
+    )
 
 
 _OFFICIAL_LABELS = "Outstanding, Good, Requires improvement to be good, Inadequate or blank"
@@ -111,8 +126,9 @@ def _grade(raw: str | None, *, file: str, row: int, column: str) -> tuple[str | 
         return None, "blank"
     g = grade_of(raw)
     if g is None:
-        raise EvalkitError(f"unknown grade label {raw.strip()!r}", file=file, row=row, column=column,
-                           expected=_OFFICIAL_LABELS)
+        raise EvalkitError(
+            f"unknown grade label {raw.strip()!r}", file=file, row=row, column=column, expected=_OFFICIAL_LABELS
+        )
     return g, None
 
 
@@ -187,8 +203,9 @@ def _load_las(path: Path, las: pl.DataFrame | Path | None | bool) -> _Codes:
     return _Codes(la_codes.parse(Path(las)) if las is not None else None)
 
 
-def _resolve(codes: _Codes, *, gss: str | None, name: str | None, link: str | None, predecessor: bool,
-             file: str, row: int) -> str:
+def _resolve(
+    codes: _Codes, *, gss: str | None, name: str | None, link: str | None, predecessor: bool, file: str, row: int
+) -> str:
     if gss and gss in codes.by_gss:
         return codes.by_gss[gss]
     by_name = codes.for_name(name, predecessor)
@@ -199,21 +216,24 @@ def _resolve(codes: _Codes, *, gss: str | None, name: str | None, link: str | No
     how = "dfe_las.csv has no such name or area code" if codes.available else "no dfe_las.csv found next to the file"
     raise EvalkitError(
         f"cannot recover the DfE LA code for {name!r}: the web link holds no 3-digit code and {how}",
-        file=file, row=row, column="Web link",
+        file=file,
+        row=row,
+        column="Web link",
         expected="a /provider/44/<DfE code> link, or dfe_las.csv beside the file to map LA names",
     )
 
 
 # --- Wide layouts (2023 and 2024 workbooks) -----------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Group:
     framework: str
-    inspection_type: str | None          # fixed type, or None when a type column is given
-    date: str                            # header of the publication-date column
-    judgements: tuple[tuple[str, str], ...]   # (judgement, header)
+    inspection_type: str | None  # fixed type, or None when a type column is given
+    date: str  # header of the publication-date column
+    judgements: tuple[tuple[str, str], ...]  # (judgement, header)
     type_column: str | None = None
-    split_care_leavers: bool = False     # children_in_care means the combined judgement if care leavers is blank
+    split_care_leavers: bool = False  # children_in_care means the combined judgement if care leavers is blank
 
 
 def _sif(prefix: str, date: str, lscb: bool, itype: str) -> Group:
@@ -237,7 +257,12 @@ def _ilacs_wide(prefix: str, date: str, type_col: str, combined: bool) -> Group:
         ("help_and_protection", f"{prefix} experiences and progress of children who need help and protection"),
     ]
     if combined:
-        j.append(("children_in_care_and_care_leavers", f"{prefix} experiences and progress of children in care and care leavers"))
+        j.append(
+            (
+                "children_in_care_and_care_leavers",
+                f"{prefix} experiences and progress of children in care and care leavers",
+            )
+        )
     else:
         j.append(("children_in_care", f"{prefix} experiences and progress of children in care"))
         j.append(("care_leavers", f"{prefix} experiences and progress of care leavers"))
@@ -245,36 +270,80 @@ def _ilacs_wide(prefix: str, date: str, type_col: str, combined: bool) -> Group:
 
 
 PRE_SIF = (
-    Group("pre_sif", "SLAC", "Safeguarding & Looked After Children (SLAC) Inspection publication date",
-          (("safeguarding", "SLAC Safeguarding Overall effectiveness (OE)"),
-           ("looked_after_children", "SLAC Looked After Children Overall Effectiveness (OE)"))),
-    Group("pre_sif", "SLAC re-inspection of safeguarding", "SLAC re-inspection of Safeguarding publication date",
-          (("safeguarding", "SLAC re-inspection Safeguarding OE"),)),
-    Group("pre_sif", "SLAC re-inspection of services for children looked after",
-          "SLAC re-inspection of services for Children Looked After publication date",
-          (("looked_after_children", "SLAC re-inspection of services Children Looked After OE"),)),
-    Group("pre_sif", "CPI", "Child Protection Inspections (CPI) publication date",
-          (("child_protection", "CPI Overall Effectiveness (OE)"),)),
-    Group("pre_sif", "CPRI", "Child Protection Re-Inspection (CPRI) publication date",
-          (("child_protection", "CPRI Overall Effectiveness (OE)"),)),
-    Group("pre_sif", "TLAC", "Targeted Looked After Children (TLAC) inspection publication date",
-          (("looked_after_children", "TLAC Overall Effectiveness (OE)"),)),
-    _sif("First SIF", "Single Inspection of LA Children's Services (SIF)  First SIF publication date", True, "First SIF"),
-    _sif("SIF Re-inspection", "Single Inspection of LA Children's Services (SIF) SIF Re-inspection publication date",
-         False, "SIF re-inspection"),
+    Group(
+        "pre_sif",
+        "SLAC",
+        "Safeguarding & Looked After Children (SLAC) Inspection publication date",
+        (
+            ("safeguarding", "SLAC Safeguarding Overall effectiveness (OE)"),
+            ("looked_after_children", "SLAC Looked After Children Overall Effectiveness (OE)"),
+        ),
+    ),
+    Group(
+        "pre_sif",
+        "SLAC re-inspection of safeguarding",
+        "SLAC re-inspection of Safeguarding publication date",
+        (("safeguarding", "SLAC re-inspection Safeguarding OE"),),
+    ),
+    Group(
+        "pre_sif",
+        "SLAC re-inspection of services for children looked after",
+        "SLAC re-inspection of services for Children Looked After publication date",
+        (("looked_after_children", "SLAC re-inspection of services Children Looked After OE"),),
+    ),
+    Group(
+        "pre_sif",
+        "CPI",
+        "Child Protection Inspections (CPI) publication date",
+        (("child_protection", "CPI Overall Effectiveness (OE)"),),
+    ),
+    Group(
+        "pre_sif",
+        "CPRI",
+        "Child Protection Re-Inspection (CPRI) publication date",
+        (("child_protection", "CPRI Overall Effectiveness (OE)"),),
+    ),
+    Group(
+        "pre_sif",
+        "TLAC",
+        "Targeted Looked After Children (TLAC) inspection publication date",
+        (("looked_after_children", "TLAC Overall Effectiveness (OE)"),),
+    ),
+    _sif(
+        "First SIF", "Single Inspection of LA Children's Services (SIF)  First SIF publication date", True, "First SIF"
+    ),
+    _sif(
+        "SIF Re-inspection",
+        "Single Inspection of LA Children's Services (SIF) SIF Re-inspection publication date",
+        False,
+        "SIF re-inspection",
+    ),
 )
 _ID_HEADERS = ("Web link", "Local authority name", "LA region", "LA Authority Type")
 
 # The exact header rows of each wide table, in order.
-_G2023_FIRST = _ilacs_wide("First ILACS framework", "First ILACS framework publication date",
-                           "First ILACS framework inspection type", combined=True)
-_G2023_SECOND = _ilacs_wide("Second ILACS framework", "Second ILACS framework publication date",
-                            "Second ILACS framework inspection type", combined=False)
-_G2023_PRED = _ilacs_wide("ILACS framework", "ILACS framework publication date",
-                          "ILACS framework inspection type", combined=True)
+_G2023_FIRST = _ilacs_wide(
+    "First ILACS framework",
+    "First ILACS framework publication date",
+    "First ILACS framework inspection type",
+    combined=True,
+)
+_G2023_SECOND = _ilacs_wide(
+    "Second ILACS framework",
+    "Second ILACS framework publication date",
+    "Second ILACS framework inspection type",
+    combined=False,
+)
+_G2023_PRED = _ilacs_wide(
+    "ILACS framework", "ILACS framework publication date", "ILACS framework inspection type", combined=True
+)
 _G2024_FIRST = _ilacs_wide("First ILACS", "First ILACS publication date", "First ILACS inspection type", combined=False)
-_G2024_SECOND = _ilacs_wide("Second ILACS", "Second ILACS publication date", "Second ILACS inspection type", combined=False)
-_G2024_PRED = _ilacs_wide("ILACS framework", "ILACS framework publication date", "ILACS framework inspection type", combined=True)
+_G2024_SECOND = _ilacs_wide(
+    "Second ILACS", "Second ILACS publication date", "Second ILACS inspection type", combined=False
+)
+_G2024_PRED = _ilacs_wide(
+    "ILACS framework", "ILACS framework publication date", "ILACS framework inspection type", combined=True
+)
 
 
 def _headers(ids: Sequence[str], groups: Sequence[Group], ilacs_type_first: bool) -> tuple[str, ...]:
@@ -304,7 +373,7 @@ del _name, _ids, _groups, _tf
 SHEET_2023 = "LA_inspections_2009-2023"
 SHEET_2024 = "ILACS_inspections_2018-2024"
 SHEET_2025 = "ILACS_inspection_history"
-HEADERS_2023 = WIDE_TABLES["2023_current"][0]   # the exact 45 headers
+HEADERS_2023 = WIDE_TABLES["2023_current"][0]  # the exact 45 headers
 
 
 def _match_wide(file: str, row: int, cells: Mapping[int, Cell], candidates: Sequence[str]) -> str:
@@ -318,12 +387,16 @@ def _match_wide(file: str, row: int, cells: Mapping[int, Cell], candidates: Sequ
         if score > best_score:
             best, best_score = name, score
     want = WIDE_TABLES[best][0]  # type: ignore[index]
-    pos = next((i for i, (a, b) in enumerate(zip(found, [normalise_header(h) for h in want])) if a != b),
-               min(len(found), len(want)))
+    pos = next(
+        (i for i, (a, b) in enumerate(zip(found, [normalise_header(h) for h in want])) if a != b),
+        min(len(found), len(want)),
+    )
     got = found[pos] if pos < len(found) else "(nothing)"
     raise EvalkitError(
         f"unrecognised table header: column {col_letter(pos)} is {got!r}, {len(found)} columns in all",
-        file=file, row=row, column=col_letter(pos),
+        file=file,
+        row=row,
+        column=col_letter(pos),
         expected=f"{want[pos] if pos < len(want) else '(no column)'!r} ({len(want)} headers of the {best} table)",
     )
 
@@ -333,8 +406,12 @@ def _parse_wide(path: Path, sheet: str, candidates: tuple[str, str], codes: _Cod
     rows = read_ods_sheet(path, sheet)
     header_rows = [i for i, (_, cells) in enumerate(rows) if normalise_header(_val(cells, 0) or "") == "web link"]
     if not header_rows:
-        raise EvalkitError(f"no header row starting 'Web link' in sheet {sheet!r}", file=file,
-                           column="A", expected="a table whose first header is 'Web link'")
+        raise EvalkitError(
+            f"no header row starting 'Web link' in sheet {sheet!r}",
+            file=file,
+            column="A",
+            expected="a table whose first header is 'Web link'",
+        )
     out: list[dict] = []
     for t, hi in enumerate(header_rows):
         hrow, hcells = rows[hi]
@@ -344,7 +421,7 @@ def _parse_wide(path: Path, sheet: str, candidates: tuple[str, str], codes: _Cod
         col = {h: index[normalise_header(h)] for h in headers}
         predecessor = layout.endswith("predecessor")
         stop = header_rows[t + 1] - 1 if t + 1 < len(header_rows) else len(rows)
-        for rnum, cells in rows[hi + 1: stop]:
+        for rnum, cells in rows[hi + 1 : stop]:
             name = _val(cells, col["Local authority name"])
             if name is None:
                 continue
@@ -357,8 +434,11 @@ def _parse_wide(path: Path, sheet: str, candidates: tuple[str, str], codes: _Cod
                 if date is None:
                     if graded:
                         raise EvalkitError(
-                            "judgements given without a publication date", file=file, row=rnum,
-                            column=g.date.strip(), expected="a publication date for every inspection with judgements",
+                            "judgements given without a publication date",
+                            file=file,
+                            row=rnum,
+                            column=g.date.strip(),
+                            expected="a publication date for every inspection with judgements",
                         )
                     continue
                 itype = g.inspection_type if g.type_column is None else _val(cells, col[g.type_column])
@@ -368,27 +448,47 @@ def _parse_wide(path: Path, sheet: str, candidates: tuple[str, str], codes: _Cod
                     judgements = judgements[:-2] + [("children_in_care_and_care_leavers", judgements[-2][1])]
                 for judgement, h in judgements:
                     grade, note = _grade(_val(cells, col[h]), file=file, row=rnum, column=h.strip())
-                    out.append({
-                        "la_code": la_code, "gss_code": None, "la_name": name, "framework": g.framework,
-                        "inspection_type": itype, "inspection_start": None, "inspection_end": None,
-                        "publication_date": date, "judgement": judgement, "grade": grade, "grade_note": note,
-                    })
+                    out.append(
+                        {
+                            "la_code": la_code,
+                            "gss_code": None,
+                            "la_name": name,
+                            "framework": g.framework,
+                            "inspection_type": itype,
+                            "inspection_start": None,
+                            "inspection_end": None,
+                            "publication_date": date,
+                            "judgement": judgement,
+                            "grade": grade,
+                            "grade_note": note,
+                        }
+                    )
     return out
 
 
 # --- Long layout (2025) ------------------------------------------------------------------------
 
 HEADERS_2025 = (
-    "Web link", "Local authority area code", "Local authority name", "Local authority status", "Ofsted region",
-    "Inspection date", "Publication date", "Inspection type", "Overall effectiveness",
+    "Web link",
+    "Local authority area code",
+    "Local authority name",
+    "Local authority status",
+    "Ofsted region",
+    "Inspection date",
+    "Publication date",
+    "Inspection type",
+    "Overall effectiveness",
     "The impact of leaders on social work practice with children and families",
     "The experiences and progress of children who need help and protection",
     "The experiences and progress of children in care",
     "The experiences and progress of care leavers",
 )
 _J2025 = (
-    ("overall_effectiveness", 8), ("leadership", 9), ("help_and_protection", 10),
-    ("children_in_care", 11), ("care_leavers", 12),
+    ("overall_effectiveness", 8),
+    ("leadership", 9),
+    ("help_and_protection", 10),
+    ("children_in_care", 11),
+    ("care_leavers", 12),
 )
 CARE_LEAVERS_FROM = dt.date(2023, 1, 1)
 
@@ -398,8 +498,12 @@ def _parse_2025(path: Path, codes: _Codes) -> list[dict]:
     rows = read_ods_sheet(path, SHEET_2025)
     hi = next((i for i, (_, c) in enumerate(rows) if normalise_header(_val(c, 0) or "") == "web link"), None)
     if hi is None:
-        raise EvalkitError(f"no header row starting 'Web link' in sheet {SHEET_2025!r}", file=file, column="A",
-                           expected="the ILACS_inspection_history header on row 3")
+        raise EvalkitError(
+            f"no header row starting 'Web link' in sheet {SHEET_2025!r}",
+            file=file,
+            column="A",
+            expected="the ILACS_inspection_history header on row 3",
+        )
     hrow, hcells = rows[hi]
     found = [_val(hcells, i) or "" for i in range(max(hcells) + 1)]
     want = [normalise_header(h) for h in HEADERS_2025]
@@ -411,72 +515,125 @@ def _parse_2025(path: Path, codes: _Codes) -> list[dict]:
         raise EvalkitError(
             f"unrecognised ILACS history header: column {col_letter(pos)} is "
             f"{found[pos] if pos < len(found) else '(nothing)'!r}",
-            file=file, row=hrow, column=col_letter(pos),
+            file=file,
+            row=hrow,
+            column=col_letter(pos),
             expected=f"{HEADERS_2025[pos] if pos < len(HEADERS_2025) else '(no column)'!r} (the 13 headers of the 2025 layout)",
         )
     out: list[dict] = []
-    for rnum, cells in rows[hi + 1:]:
+    for rnum, cells in rows[hi + 1 :]:
         name = _val(cells, 2)
         if name is None:
             continue
         gss = _val(cells, 1)
-        la_code = _resolve(codes, gss=gss, name=None, link=link_code(cells.get(0)), predecessor=False,
-                           file=file, row=rnum)
+        la_code = _resolve(
+            codes, gss=gss, name=None, link=link_code(cells.get(0)), predecessor=False, file=file, row=rnum
+        )
         start = _parse_date(_val(cells, 5), file=file, row=rnum, column=HEADERS_2025[5])
         pub = _parse_date(_val(cells, 6), file=file, row=rnum, column=HEADERS_2025[6])
         if pub is None:
-            raise EvalkitError("publication date is blank", file=file, row=rnum, column=HEADERS_2025[6],
-                               expected="a publication date on every inspection row")
+            raise EvalkitError(
+                "publication date is blank",
+                file=file,
+                row=rnum,
+                column=HEADERS_2025[6],
+                expected="a publication date on every inspection row",
+            )
         itype = _val(cells, 7)
         combined = (start is not None and start < CARE_LEAVERS_FROM) or (start is None and _val(cells, 12) is None)
         for judgement, ci in _J2025:
             if combined and judgement == "care_leavers":
                 if _val(cells, ci) is not None:
                     raise EvalkitError(
-                        "care-leavers judgement given for an inspection before 1 January 2023", file=file,
-                        row=rnum, column=HEADERS_2025[ci], expected="blank before the judgement existed",
+                        "care-leavers judgement given for an inspection before 1 January 2023",
+                        file=file,
+                        row=rnum,
+                        column=HEADERS_2025[ci],
+                        expected="blank before the judgement existed",
                     )
                 continue
             name_j = "children_in_care_and_care_leavers" if combined and judgement == "children_in_care" else judgement
             grade, note = _grade(_val(cells, ci), file=file, row=rnum, column=HEADERS_2025[ci])
-            out.append({
-                "la_code": la_code, "gss_code": gss, "la_name": name, "framework": "ilacs",
-                "inspection_type": itype, "inspection_start": start, "inspection_end": None,
-                "publication_date": pub, "judgement": name_j, "grade": grade, "grade_note": note,
-            })
+            out.append(
+                {
+                    "la_code": la_code,
+                    "gss_code": gss,
+                    "la_name": name,
+                    "framework": "ilacs",
+                    "inspection_type": itype,
+                    "inspection_start": start,
+                    "inspection_end": None,
+                    "publication_date": pub,
+                    "judgement": name_j,
+                    "grade": grade,
+                    "grade_note": note,
+                }
+            )
     return out
 
 
 # --- D2I scraped CSV ---------------------------------------------------------------------------
 
 D2I_COLUMNS = (
-    "urn", "local_authority", "inspection_link", "pdf_filename", "publication_date", "inspection_framework",
-    "inspector_name", "inspection_start_date", "inspection_end_date", "overall_effectiveness_grade",
-    "impact_of_leaders_grade", "help_and_protection_grade", "in_care_grade", "care_leavers_grade",
+    "urn",
+    "local_authority",
+    "inspection_link",
+    "pdf_filename",
+    "publication_date",
+    "inspection_framework",
+    "inspector_name",
+    "inspection_start_date",
+    "inspection_end_date",
+    "overall_effectiveness_grade",
+    "impact_of_leaders_grade",
+    "help_and_protection_grade",
+    "in_care_grade",
+    "care_leavers_grade",
 )
-_D2I_REQUIRED = ("urn", "local_authority", "publication_date", "inspection_framework", "inspection_start_date",
-                 "inspection_end_date", "overall_effectiveness_grade", "impact_of_leaders_grade",
-                 "help_and_protection_grade", "in_care_grade", "care_leavers_grade")
+_D2I_REQUIRED = (
+    "urn",
+    "local_authority",
+    "publication_date",
+    "inspection_framework",
+    "inspection_start_date",
+    "inspection_end_date",
+    "overall_effectiveness_grade",
+    "impact_of_leaders_grade",
+    "help_and_protection_grade",
+    "in_care_grade",
+    "care_leavers_grade",
+)
 _D2I_J = (
-    ("overall_effectiveness", "overall_effectiveness_grade"), ("leadership", "impact_of_leaders_grade"),
-    ("help_and_protection", "help_and_protection_grade"), ("children_in_care", "in_care_grade"),
+    ("overall_effectiveness", "overall_effectiveness_grade"),
+    ("leadership", "impact_of_leaders_grade"),
+    ("help_and_protection", "help_and_protection_grade"),
+    ("children_in_care", "in_care_grade"),
     ("care_leavers", "care_leavers_grade"),
 )
 D2I_SENTINELS = ("data_unreadable", "inspection_pre_dates_judgement", "not_reported_post_reform")
 # Scraping artefacts whose meaning is unambiguous (checked against the official 2025 ODS: both cells
 # are "Requires improvement to be good" there). Kept with grade_note "label_repaired".
 D2I_REPAIRS = {"to requires improvement": "requires_improvement"}
-SIF_FROM = dt.date(2014, 1, 1)        # first SIF reports were published in February 2014
-ILACS_FROM = dt.date(2018, 9, 1)      # SIF re-inspections were published until 2018-08-24 (2023 workbook);
-                                      # D2I reports with no readable grade before this are SIF / pre-SIF
+SIF_FROM = dt.date(2014, 1, 1)  # first SIF reports were published in February 2014
+ILACS_FROM = dt.date(2018, 9, 1)  # SIF re-inspections were published until 2018-08-24 (2023 workbook);
+# D2I reports with no readable grade before this are SIF / pre-SIF
 
 
-def _load_provider_lookup(path: Path, given: pl.DataFrame | Path | None | bool) -> dict[str, tuple[str, str | None]] | None:
+def _load_provider_lookup(
+    path: Path, given: pl.DataFrame | Path | None | bool
+) -> dict[str, tuple[str, str | None]] | None:
     if given is False:
         return None
     if given is None:
-        given = _find(path, ["d2i_Provider_data_lookup.csv", "neighbours/d2i_Provider_data_lookup.csv",
-                             "../neighbours/d2i_Provider_data_lookup.csv", "../d2i_Provider_data_lookup.csv"])
+        given = _find(
+            path,
+            [
+                "d2i_Provider_data_lookup.csv",
+                "neighbours/d2i_Provider_data_lookup.csv",
+                "../neighbours/d2i_Provider_data_lookup.csv",
+                "../d2i_Provider_data_lookup.csv",
+            ],
+        )
         if given is None:
             return None
     if isinstance(given, pl.DataFrame):
@@ -486,10 +643,18 @@ def _load_provider_lookup(path: Path, given: pl.DataFrame | Path | None | bool) 
         frame = text_frame([h.strip() for h in header], rows)
         missing = [c for c in ("urn", "la_code", "la_code_new") if c not in frame.columns]
         if missing:
-            raise EvalkitError(f"provider lookup lacks column(s) {', '.join(missing)}", file=Path(given).name,
-                               row=1, column=missing[0], expected="urn, la_code, la_code_new")
-    return {u: (c, g) for u, c, g in zip(frame["urn"].to_list(), frame["la_code"].to_list(), frame["la_code_new"].to_list())
-            if u is not None and c is not None}
+            raise EvalkitError(
+                f"provider lookup lacks column(s) {', '.join(missing)}",
+                file=Path(given).name,
+                row=1,
+                column=missing[0],
+                expected="urn, la_code, la_code_new",
+            )
+    return {
+        u: (c, g)
+        for u, c, g in zip(frame["urn"].to_list(), frame["la_code"].to_list(), frame["la_code_new"].to_list())
+        if u is not None and c is not None
+    }
 
 
 def _parse_d2i(path: Path, codes: _Codes, provider_lookup: pl.DataFrame | Path | None) -> list[dict]:
@@ -501,7 +666,10 @@ def _parse_d2i(path: Path, codes: _Codes, provider_lookup: pl.DataFrame | Path |
         shown = ", ".join(header[:15])
         raise EvalkitError(
             f"unrecognised layout: column(s) {', '.join(missing)} missing; found {shown}",
-            file=file, row=1, column=missing[0], expected="the D2I ofsted_csc_ilacs_history.csv header",
+            file=file,
+            row=1,
+            column=missing[0],
+            expected="the D2I ofsted_csc_ilacs_history.csv header",
         )
     idx = {c: norm.index(c) for c in _D2I_REQUIRED}
     lookup = _load_provider_lookup(path, provider_lookup)
@@ -510,26 +678,40 @@ def _parse_d2i(path: Path, codes: _Codes, provider_lookup: pl.DataFrame | Path |
         get = {c: (row[i].strip() or None) for c, i in idx.items()}
         urn, name = get["urn"], get["local_authority"]
         if urn is None or not urn.isdigit():
-            raise EvalkitError(f"urn {urn!r} is not a number", file=file, row=rnum, column="urn",
-                               expected="an Ofsted provider URN")
+            raise EvalkitError(
+                f"urn {urn!r} is not a number", file=file, row=rnum, column="urn", expected="an Ofsted provider URN"
+            )
         if lookup is not None:
             if urn not in lookup:
-                raise EvalkitError(f"urn {urn} is not in the provider lookup", file=file, row=rnum, column="urn",
-                                   expected="a URN listed in d2i_Provider_data_lookup.csv")
+                raise EvalkitError(
+                    f"urn {urn} is not in the provider lookup",
+                    file=file,
+                    row=rnum,
+                    column="urn",
+                    expected="a URN listed in d2i_Provider_data_lookup.csv",
+                )
             la_code, gss = lookup[urn]
         else:
             la_code = codes.for_name(name, predecessor=False)
             gss = None
             if la_code is None:
-                how = ("dfe_las.csv has no such name" if codes.available else
-                       "neither d2i_Provider_data_lookup.csv nor dfe_las.csv was found next to the file")
-                raise EvalkitError(f"cannot map urn {urn} ({name!r}) to a DfE LA code: {how}", file=file,
-                                   row=rnum, column="urn",
-                                   expected="d2i_Provider_data_lookup.csv in neighbours/ beside the file")
+                how = (
+                    "dfe_las.csv has no such name"
+                    if codes.available
+                    else "neither d2i_Provider_data_lookup.csv nor dfe_las.csv was found next to the file"
+                )
+                raise EvalkitError(
+                    f"cannot map urn {urn} ({name!r}) to a DfE LA code: {how}",
+                    file=file,
+                    row=rnum,
+                    column="urn",
+                    expected="d2i_Provider_data_lookup.csv in neighbours/ beside the file",
+                )
         pub = _parse_date(get["publication_date"], file=file, row=rnum, column="publication_date")
         if pub is None:
-            raise EvalkitError("publication date is blank", file=file, row=rnum, column="publication_date",
-                               expected="a date dd/mm/yy")
+            raise EvalkitError(
+                "publication date is blank", file=file, row=rnum, column="publication_date", expected="a date dd/mm/yy"
+            )
         start = _parse_date(get["inspection_start_date"], file=file, row=rnum, column="inspection_start_date")
         end = _parse_date(get["inspection_end_date"], file=file, row=rnum, column="inspection_end_date")
         parsed: list[tuple[str, str | None, str | None, str]] = []
@@ -546,9 +728,12 @@ def _parse_d2i(path: Path, codes: _Codes, provider_lookup: pl.DataFrame | Path |
                 grade, note = grade_of(raw), None
                 if grade is None:
                     raise EvalkitError(
-                        f"unknown grade label {raw!r}", file=file, row=rnum, column=c,
+                        f"unknown grade label {raw!r}",
+                        file=file,
+                        row=rnum,
+                        column=c,
                         expected="outstanding, good, requires improvement, inadequate, blank or "
-                                 + ", ".join(D2I_SENTINELS),
+                        + ", ".join(D2I_SENTINELS),
                     )
             parsed.append((judgement, grade, note, c))
         readable = any(g is not None for _, g, _, _ in parsed)
@@ -560,11 +745,21 @@ def _parse_d2i(path: Path, codes: _Codes, provider_lookup: pl.DataFrame | Path |
         for judgement, grade, note, _ in parsed:
             if combined and judgement == "children_in_care":
                 judgement = "children_in_care_and_care_leavers"
-            out.append({
-                "la_code": la_code, "gss_code": gss, "la_name": name, "framework": framework,
-                "inspection_type": get["inspection_framework"], "inspection_start": start, "inspection_end": end,
-                "publication_date": pub, "judgement": judgement, "grade": grade, "grade_note": note,
-            })
+            out.append(
+                {
+                    "la_code": la_code,
+                    "gss_code": gss,
+                    "la_name": name,
+                    "framework": framework,
+                    "inspection_type": get["inspection_framework"],
+                    "inspection_start": start,
+                    "inspection_end": end,
+                    "publication_date": pub,
+                    "judgement": judgement,
+                    "grade": grade,
+                    "grade_note": note,
+                }
+            )
     return out
 
 
@@ -604,8 +799,11 @@ def layout_of(path: Path) -> str:
     if path.suffix.lower() == ".csv":
         return "d2i"
     if path.suffix.lower() != ".ods":
-        raise EvalkitError(f"unsupported file type {path.suffix!r}", file=path.name,
-                           expected="an Ofsted .ods workbook or the D2I .csv history")
+        raise EvalkitError(
+            f"unsupported file type {path.suffix!r}",
+            file=path.name,
+            expected="an Ofsted .ods workbook or the D2I .csv history",
+        )
     names = ods_sheet_names(path)
     if SHEET_2025 in names:
         return "2025"
@@ -614,13 +812,18 @@ def layout_of(path: Path) -> str:
     if SHEET_2024 in names:
         return "2024"
     raise EvalkitError(
-        f"no known inspection-history sheet; found sheets {', '.join(names) or '(none)'}", file=path.name,
+        f"no known inspection-history sheet; found sheets {', '.join(names) or '(none)'}",
+        file=path.name,
         expected=f"a sheet {SHEET_2023!r}, {SHEET_2024!r} or {SHEET_2025!r}",
     )
 
 
-def parse(path: Path, *, las: pl.DataFrame | Path | None | bool = None,
-          provider_lookup: pl.DataFrame | Path | None | bool = None) -> pl.DataFrame:
+def parse(
+    path: Path,
+    *,
+    las: pl.DataFrame | Path | None | bool = None,
+    provider_lookup: pl.DataFrame | Path | None | bool = None,
+) -> pl.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise EvalkitError("file not found", file=path.name)
@@ -631,7 +834,8 @@ def parse(path: Path, *, las: pl.DataFrame | Path | None | bool = None,
     if layout == "2025" and not codes.available:
         raise EvalkitError(
             "the 2025 layout names councils by GSS area code, and DfE's LA list (dfe_las.csv) is not among the inputs",
-            file=path.name, column="Area code",
+            file=path.name,
+            column="Area code",
             expected="dfe_las.csv in the same --from folder (its web links are not reliable DfE codes)",
         )
     if layout == "2023":
@@ -646,11 +850,17 @@ def parse(path: Path, *, las: pl.DataFrame | Path | None | bool = None,
         raise EvalkitError("no inspection rows found", file=path.name, expected="at least one inspection")
     schema = {k: v for k, v in JUDGEMENTS_SCHEMA.items() if k not in ("source", "file")}
     frame = pl.DataFrame(rows, schema=schema).with_columns(source=pl.lit(NAME), file=pl.lit(path.name))
-    dup = frame.group_by("la_code", "framework", "inspection_type", "publication_date", "judgement").len().filter(pl.col("len") > 1)
+    dup = (
+        frame.group_by("la_code", "framework", "inspection_type", "publication_date", "judgement")
+        .len()
+        .filter(pl.col("len") > 1)
+    )
     if dup.height and layout != "d2i":
         first = dup.sort("la_code", "publication_date").row(0, named=True)
         raise EvalkitError(
             f"duplicated inspection: la_code={first['la_code']}, published {first['publication_date']}, "
-            f"judgement {first['judgement']}", file=path.name, expected="one row per inspection and judgement",
+            f"judgement {first['judgement']}",
+            file=path.name,
+            expected="one row per inspection and judgement",
         )
     return finish_judgements(frame)

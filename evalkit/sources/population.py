@@ -60,8 +60,18 @@ CSSR_PREFIXES = ("E06", "E08", "E09", "E10")  # English authorities with childre
 
 DEMO_FILE = "ons_mid-year_population_estimates.csv"
 DEMO_HEADER = [
-    "time_period", "time_identifier", "geographic_level", "country_code", "country_name", "region_code",
-    "region_name", "old_la_code", "new_la_code", "la_name", "age_group", "population_estimate",
+    "time_period",
+    "time_identifier",
+    "geographic_level",
+    "country_code",
+    "country_name",
+    "region_code",
+    "region_name",
+    "old_la_code",
+    "new_la_code",
+    "la_name",
+    "age_group",
+    "population_estimate",
 ]
 DEFAULT_REGION = ("E12999999", "Demo Region")
 # ``ons_mid-year_population_estimates_2012_to_2024.csv`` (and the demo's ``ons_mid-year_population_estimates.csv``)
@@ -105,12 +115,19 @@ def parse(path: Path) -> pl.DataFrame:
     if other.any():
         idx = int(other.arg_true()[0])
         raise EvalkitError(
-            f"unexpected age group {la['age_group'][idx]!r}", file=path.name, row=int(la[ROW][idx]),
-            column=shown["age_group"], expected=AGE_GROUP,
+            f"unexpected age group {la['age_group'][idx]!r}",
+            file=path.name,
+            row=int(la[ROW][idx]),
+            column=shown["age_group"],
+            expected=AGE_GROUP,
         )
     reject_duplicates(la, ["year", "la_code"], path, shown["la_code"], "council-year")
     return long_measures(
-        la, path, source=NAME, measures={"population_estimate": ("population_0_17", "count")}, shown=shown,
+        la,
+        path,
+        source=NAME,
+        measures={"population_estimate": ("population_0_17", "count")},
+        shown=shown,
         reference=(6, 30),
     )
 
@@ -120,20 +137,33 @@ def _parse_workbook(path: Path) -> pl.DataFrame:
         sheet = pl.read_excel(path, engine="calamine", sheet_name=WORKBOOK_SHEET, has_header=False)
     except Exception as exc:  # noqa: BLE001 - calamine/fastexcel raise several types
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise EvalkitError(f"cannot read sheet {WORKBOOK_SHEET!r}: {msg}", file=path.name,
-                           expected="the ONS mid-year estimates workbook") from exc
+        raise EvalkitError(
+            f"cannot read sheet {WORKBOOK_SHEET!r}: {msg}",
+            file=path.name,
+            expected="the ONS mid-year estimates workbook",
+        ) from exc
     sheet = sheet.select(pl.all().cast(pl.Utf8))
     first = sheet[:, 0].to_list()
     header_idx = next((i for i, v in enumerate(first[:30]) if v is not None and v.strip().lower() == "code"), None)
     if header_idx is None:
-        raise EvalkitError(f"no header row starting 'Code' in sheet {WORKBOOK_SHEET!r}", file=path.name, row=8,
-                           column="A", expected="Code, Name, Geography, All ages, 0, 1, ..., 90+")
+        raise EvalkitError(
+            f"no header row starting 'Code' in sheet {WORKBOOK_SHEET!r}",
+            file=path.name,
+            row=8,
+            column="A",
+            expected="Code, Name, Geography, All ages, 0, 1, ..., 90+",
+        )
     header = [normalise_header(v or "") for v in sheet.row(header_idx)]
     needed = ["code", "name", "geography"] + [str(a) for a in range(18)]
     missing = [n for n in needed if n not in header]
     if missing:
-        raise EvalkitError(f"sheet {WORKBOOK_SHEET!r} has no column(s) {', '.join(missing)}", file=path.name,
-                           row=header_idx + 1, column=missing[0], expected="Code, Name, Geography, All ages, 0, ..., 90+")
+        raise EvalkitError(
+            f"sheet {WORKBOOK_SHEET!r} has no column(s) {', '.join(missing)}",
+            file=path.name,
+            row=header_idx + 1,
+            column=missing[0],
+            expected="Code, Name, Geography, All ages, 0, ..., 90+",
+        )
     pos = {n: header.index(n) for n in needed}
     rows = []
     for i in range(header_idx + 1, sheet.height):
@@ -148,18 +178,31 @@ def _parse_workbook(path: Path) -> pl.DataFrame:
                 total += float(str(cell).replace(",", ""))
             except (TypeError, ValueError):
                 col = _excel_column(pos[str(age)])
-                raise EvalkitError(f"value {cell!r} for age {age} is not a number", file=path.name, row=i + 1,
-                                   column=f"{col} ({age})", expected="a count of people") from None
+                raise EvalkitError(
+                    f"value {cell!r} for age {age} is not a number",
+                    file=path.name,
+                    row=i + 1,
+                    column=f"{col} ({age})",
+                    expected="a count of people",
+                ) from None
         rows.append({"gss_code": code, "la_name": (rec[pos["name"]] or "").strip(), "value": total, ROW: i + 1})
     if not rows:
-        raise EvalkitError("no English local-authority rows (codes E06/E08/E09/E10)", file=path.name,
-                           row=header_idx + 2, column="A", expected="rows of English authorities")
+        raise EvalkitError(
+            "no English local-authority rows (codes E06/E08/E09/E10)",
+            file=path.name,
+            row=header_idx + 2,
+            column="A",
+            expected="rows of English authorities",
+        )
     frame = pl.DataFrame(rows).with_columns(pl.lit(WORKBOOK_YEAR, dtype=pl.Int32).alias("year"))
     reject_duplicates(frame, ["gss_code"], path, "Code", "council")
     out = frame.with_columns(
-        pl.lit(NAME).alias("source"), pl.lit(path.name).alias("file"),
-        pl.lit(dt.date(WORKBOOK_YEAR, 6, 30)).alias("reference_date"), pl.lit(None, dtype=pl.Utf8).alias("la_code"),
-        pl.lit("population_0_17").alias("measure"), pl.lit(None, dtype=pl.Utf8).alias("marker"),
+        pl.lit(NAME).alias("source"),
+        pl.lit(path.name).alias("file"),
+        pl.lit(dt.date(WORKBOOK_YEAR, 6, 30)).alias("reference_date"),
+        pl.lit(None, dtype=pl.Utf8).alias("la_code"),
+        pl.lit("population_0_17").alias("measure"),
+        pl.lit(None, dtype=pl.Utf8).alias("marker"),
         pl.lit("count").alias("unit"),
     )
     return finish_measures(out).sort(["year", "gss_code"], maintain_order=True)
@@ -188,15 +231,21 @@ def reconcile_population(cla: pl.DataFrame, population: pl.DataFrame, on: str = 
     if on not in ("la_code", "gss_code"):
         raise ValueError("on must be 'la_code' or 'gss_code'")
     den = cla.filter(pl.col("measure") == "population_0_17_cla_denominator", pl.col("value").is_not_null()).select(
-        "la_code", "gss_code", "la_name", "year", pl.col("value").alias("denominator"))
+        "la_code", "gss_code", "la_name", "year", pl.col("value").alias("denominator")
+    )
     pop = population.filter(pl.col("measure") == "population_0_17", pl.col("value").is_not_null()).select(
-        on, "year", "value")
+        on, "year", "value"
+    )
     prev = pop.with_columns((pl.col("year") + 1).cast(pl.Int32).alias("year")).rename({"value": "population_t_minus_1"})
     same = pop.rename({"value": "population_t"})
     out = den.join(prev, on=[on, "year"], how="left").join(same, on=[on, "year"], how="left")
     return out.with_columns(
-        pl.when(pl.col("denominator") == pl.col("population_t_minus_1")).then(pl.lit("equal_t_minus_1"))
-        .when(pl.col("denominator") == pl.col("population_t")).then(pl.lit("equal_t"))
-        .when(pl.col("population_t_minus_1").is_null() & pl.col("population_t").is_null()).then(pl.lit("no_population"))
-        .otherwise(pl.lit("differs")).alias("status")
+        pl.when(pl.col("denominator") == pl.col("population_t_minus_1"))
+        .then(pl.lit("equal_t_minus_1"))
+        .when(pl.col("denominator") == pl.col("population_t"))
+        .then(pl.lit("equal_t"))
+        .when(pl.col("population_t_minus_1").is_null() & pl.col("population_t").is_null())
+        .then(pl.lit("no_population"))
+        .otherwise(pl.lit("differs"))
+        .alias("status")
     ).sort(["year", "la_code"])

@@ -23,14 +23,32 @@ import polars as pl
 from evalkit.errors import EvalkitError
 
 COLUMNS = [
-    "spell_id", "la_code", "gss_code", "la_name", "body_name", "model", "go_live", "go_live_status",
-    "end_date", "end_type", "end_status", "dfe_direction", "role", "sources",
+    "spell_id",
+    "la_code",
+    "gss_code",
+    "la_name",
+    "body_name",
+    "model",
+    "go_live",
+    "go_live_status",
+    "end_date",
+    "end_type",
+    "end_status",
+    "dfe_direction",
+    "role",
+    "sources",
 ]
 # Facts carried over from the research notes (../shared/domain/adm_registry.csv), each with its status;
 # optional so older registries and users' extra rows still load (missing -> "").
 OPTIONAL = [
-    "scope", "scope_status", "assignment", "assignment_status", "pre_transfer_grade", "pre_transfer_grade_status",
-    "setup_funding_gbp", "setup_funding_status",
+    "scope",
+    "scope_status",
+    "assignment",
+    "assignment_status",
+    "pre_transfer_grade",
+    "pre_transfer_grade_status",
+    "setup_funding_gbp",
+    "setup_funding_status",
 ]
 SCOPES = {"csc", "wider", ""}  # children's social care only, or wider (early help, education, health ...)
 ASSIGNMENTS = {"imposed", "voluntary", "mixed", ""}  # mixed: a council decision while under DfE intervention
@@ -52,7 +70,9 @@ def parse_partial_date(text: str | None, *, file: str, row: int, column: str) ->
     if text is None or text == "":
         return None, ""
     if not _DATE.match(text):
-        raise EvalkitError(f"{text!r} is not a date", file=file, row=row, column=column, expected="YYYY-MM-DD, YYYY-MM or YYYY")
+        raise EvalkitError(
+            f"{text!r} is not a date", file=file, row=row, column=column, expected="YYYY-MM-DD, YYYY-MM or YYYY"
+        )
     parts = [int(p) for p in text.split("-")]
     try:
         if len(parts) == 3:
@@ -60,7 +80,9 @@ def parse_partial_date(text: str | None, *, file: str, row: int, column: str) ->
         if len(parts) == 2:
             return date(parts[0], parts[1], 1), "month"
     except ValueError:
-        raise EvalkitError(f"{text!r} is not a valid date", file=file, row=row, column=column, expected="a calendar date") from None
+        raise EvalkitError(
+            f"{text!r} is not a valid date", file=file, row=row, column=column, expected="a calendar date"
+        ) from None
     return None, "year"
 
 
@@ -76,7 +98,12 @@ def load_registry(path: str | Path | None = None, *, extra: list[Path] | None = 
     reg = pl.concat(frames, how="vertical")
     dup = reg.group_by("spell_id").len().filter(pl.col("len") > 1)
     if dup.height:
-        raise EvalkitError(f"spell_id {dup['spell_id'][0]!r} appears twice", file=paths[-1].name, column="spell_id", expected="unique spell ids")
+        raise EvalkitError(
+            f"spell_id {dup['spell_id'][0]!r} appears twice",
+            file=paths[-1].name,
+            column="spell_id",
+            expected="unique spell ids",
+        )
     _check_overlaps(reg, paths[-1].name)
     return reg.sort("la_code", "go_live_date", "spell_id", nulls_last=True)
 
@@ -90,10 +117,21 @@ def _read_one(path: Path) -> pl.DataFrame:
         raise EvalkitError(f"not a readable CSV: {str(exc).splitlines()[0]}", file=path.name) from exc
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
-        raise EvalkitError(f"missing column(s) {', '.join(missing)}; found {', '.join(frame.columns)}", file=path.name, row=1, column=missing[0])
+        raise EvalkitError(
+            f"missing column(s) {', '.join(missing)}; found {', '.join(frame.columns)}",
+            file=path.name,
+            row=1,
+            column=missing[0],
+        )
     unknown = [c for c in frame.columns if c not in COLUMNS + OPTIONAL]
     if unknown:
-        raise EvalkitError(f"unknown column(s) {', '.join(unknown)}", file=path.name, row=1, column=unknown[0], expected=", ".join(COLUMNS + OPTIONAL))
+        raise EvalkitError(
+            f"unknown column(s) {', '.join(unknown)}",
+            file=path.name,
+            row=1,
+            column=unknown[0],
+            expected=", ".join(COLUMNS + OPTIONAL),
+        )
     frame = frame.with_columns([pl.lit("").alias(c) for c in OPTIONAL if c not in frame.columns])
     frame = frame.select(COLUMNS + OPTIONAL).with_columns(pl.all().fill_null(""))
     go_dates, precisions, end_dates, first_years = [], [], [], []
@@ -110,19 +148,48 @@ def _read_one(path: Path) -> pl.DataFrame:
         for column in ("scope_status", "assignment_status", "pre_transfer_grade_status", "setup_funding_status"):
             _check_choice(r, column, STATUSES, path.name, row)
         if r["setup_funding_gbp"] and not r["setup_funding_gbp"].isdigit():
-            raise EvalkitError(f"{r['setup_funding_gbp']!r} is not a sum in pounds", file=path.name, row=row,
-                               column="setup_funding_gbp", expected="whole pounds, e.g. 2900000, or empty when not seen")
+            raise EvalkitError(
+                f"{r['setup_funding_gbp']!r} is not a sum in pounds",
+                file=path.name,
+                row=row,
+                column="setup_funding_gbp",
+                expected="whole pounds, e.g. 2900000, or empty when not seen",
+            )
         if not re.fullmatch(r"\d{3}", r["la_code"]):
-            raise EvalkitError(f"{r['la_code']!r} is not a DfE LA code", file=path.name, row=row, column="la_code", expected="a 3-digit DfE code")
+            raise EvalkitError(
+                f"{r['la_code']!r} is not a DfE LA code",
+                file=path.name,
+                row=row,
+                column="la_code",
+                expected="a 3-digit DfE code",
+            )
         if r["role"] in ("treated", "model_change") and not r["sources"].strip():
-            raise EvalkitError("a treated spell needs its sources", file=path.name, row=row, column="sources", expected="at least one source")
+            raise EvalkitError(
+                "a treated spell needs its sources",
+                file=path.name,
+                row=row,
+                column="sources",
+                expected="at least one source",
+            )
         go, precision = parse_partial_date(r["go_live"], file=path.name, row=row, column="go_live")
         end, _ = parse_partial_date(r["end_date"], file=path.name, row=row, column="end_date")
         for value, column in ((go, "go_live"), (end, "end_date")):
             if value is not None and value > date.today():
-                raise EvalkitError(f"{r[column]} is in the future", file=path.name, row=row, column=column, expected="a date that has happened")
+                raise EvalkitError(
+                    f"{r[column]} is in the future",
+                    file=path.name,
+                    row=row,
+                    column=column,
+                    expected="a date that has happened",
+                )
         if go and end and end < go:
-            raise EvalkitError(f"end_date {r['end_date']} is before go_live {r['go_live']}", file=path.name, row=row, column="end_date", expected="an end after the start")
+            raise EvalkitError(
+                f"end_date {r['end_date']} is before go_live {r['go_live']}",
+                file=path.name,
+                row=row,
+                column="end_date",
+                expected="an end after the start",
+            )
         go_dates.append(go)
         precisions.append(precision)
         end_dates.append(end)
@@ -138,12 +205,20 @@ def _read_one(path: Path) -> pl.DataFrame:
 
 def _check_choice(r: dict, column: str, allowed: set[str], file: str, row: int) -> None:
     if r[column] not in allowed:
-        raise EvalkitError(f"{r[column]!r} is not a known value", file=file, row=row, column=column, expected=" | ".join(sorted(a for a in allowed if a)))
+        raise EvalkitError(
+            f"{r[column]!r} is not a known value",
+            file=file,
+            row=row,
+            column=column,
+            expected=" | ".join(sorted(a for a in allowed if a)),
+        )
 
 
 def _check_overlaps(reg: pl.DataFrame, file: str) -> None:
     """Two treated spells of one council may not both start inside one another's span."""
-    spells = reg.filter(pl.col("role") == "treated", pl.col("go_live_date").is_not_null()).sort("la_code", "go_live_date")
+    spells = reg.filter(pl.col("role") == "treated", pl.col("go_live_date").is_not_null()).sort(
+        "la_code", "go_live_date"
+    )
     for code, group in spells.group_by("la_code", maintain_order=True):
         rows = group.to_dicts()
         for earlier, later in zip(rows, rows[1:]):
@@ -151,7 +226,9 @@ def _check_overlaps(reg: pl.DataFrame, file: str) -> None:
             if end is None or later["go_live_date"] < end:
                 raise EvalkitError(
                     f"treated spells {earlier['spell_id']} and {later['spell_id']} of council {code[0]} overlap",
-                    file=file, column="go_live", expected="a later spell to start after the earlier one ends",
+                    file=file,
+                    column="go_live",
+                    expected="a later spell to start after the earlier one ends",
                 )
 
 
@@ -174,7 +251,9 @@ def treatment_table(reg: pl.DataFrame) -> pl.DataFrame:
         )
         .join(exits.group_by("la_code").agg(pl.col("exit_date").max()), on="la_code", how="left")
         .with_columns(
-            pl.when(pl.col("exit_date").is_not_null()).then(pl.col("exit_date").map_elements(first_treated_year, return_dtype=pl.Int32)).alias("exit_year")
+            pl.when(pl.col("exit_date").is_not_null())
+            .then(pl.col("exit_date").map_elements(first_treated_year, return_dtype=pl.Int32))
+            .alias("exit_year")
         )
         .sort("la_code")
     )

@@ -212,8 +212,12 @@ CSC_PARTS: dict[int, tuple[str, ...]] = {
 # "other" line first, so that the demo writer's balancing line carries spend_csc_total's own marker)
 EES_CSC_PARTS = ("other_single", "cla", "safeguarding", "family_support", "yj_single")
 
-PUBLISHED = {"cla": "spend_cla", "safeguarding": "spend_safeguarding", "family_support": "spend_family_support",
-             "cyp_total": "spend_cyp_total"}
+PUBLISHED = {
+    "cla": "spend_cla",
+    "safeguarding": "spend_safeguarding",
+    "family_support": "spend_family_support",
+    "cyp_total": "spend_cyp_total",
+}
 
 # --- Small helpers ------------------------------------------------------------------------------
 
@@ -273,7 +277,8 @@ def year_from_file_name(path: Path) -> int:
     if not m or (int(m.group(1)) + 1) % 100 != int(m.group(2)):
         raise EvalkitError(
             "cannot tell the financial year: the S251 line files carry no year column",
-            file=path.name, expected="a file name containing outturn_YYZZ, e.g. outturn_1314.csv for 2013-14",
+            file=path.name,
+            expected="a file name containing outturn_YYZZ, e.g. outturn_1314.csv for 2013-14",
         )
     return 2000 + int(m.group(2))
 
@@ -287,8 +292,13 @@ def _period_year(series: pl.Series, file: str, index: pl.Series) -> pl.Series:
     good = ok & (((start + 1) % 100) == end2)
     if not good.all():
         idx = int((~good.fill_null(False)).arg_true()[0])
-        raise EvalkitError(f"time_period {text[idx]!r} is not a financial year", file=file, row=int(index[idx]) + 2,
-                           column="time_period", expected="six digits like 201415")
+        raise EvalkitError(
+            f"time_period {text[idx]!r} is not a financial year",
+            file=file,
+            row=int(index[idx]) + 2,
+            column="time_period",
+            expected="six digits like 201415",
+        )
     return (start + 1).alias("year")
 
 
@@ -312,7 +322,10 @@ def _check_complete(frame: pl.DataFrame, file: str) -> None:
         r = short.row(0, named=True)
         raise EvalkitError(
             f"council {r['la_code']} has {r['n']} of the {expected} lines the other councils have (truncated file?)",
-            file=file, row=int(r["last"]) + 2, column="LA", expected="every council to report every line",
+            file=file,
+            row=int(r["last"]) + 2,
+            column="LA",
+            expected="every council to report every line",
         )
 
 
@@ -340,19 +353,53 @@ def _measures_from_components(comp: pl.DataFrame, csc_parts_for_year, file: str)
         else:
             value = round(float(sub["value"].sum()), 2)
             marker = None
-        rows.append({"la_code": la_code, "gss_code": gss, "la_name": la_name, "year": year, "kind": kind,
-                     "measure": "spend_csc_total", "value": value, "marker": marker})
+        rows.append(
+            {
+                "la_code": la_code,
+                "gss_code": gss,
+                "la_name": la_name,
+                "year": year,
+                "kind": kind,
+                "measure": "spend_csc_total",
+                "value": value,
+                "marker": marker,
+            }
+        )
     if rows:
-        out.append(pl.DataFrame(rows, schema={"la_code": pl.Utf8, "gss_code": pl.Utf8, "la_name": pl.Utf8,
-                                              "year": pl.Int32, "kind": pl.Utf8, "measure": pl.Utf8,
-                                              "value": pl.Float64, "marker": pl.Utf8}))
+        out.append(
+            pl.DataFrame(
+                rows,
+                schema={
+                    "la_code": pl.Utf8,
+                    "gss_code": pl.Utf8,
+                    "la_name": pl.Utf8,
+                    "year": pl.Int32,
+                    "kind": pl.Utf8,
+                    "measure": pl.Utf8,
+                    "value": pl.Float64,
+                    "marker": pl.Utf8,
+                },
+            )
+        )
     cols = ["la_code", "gss_code", "la_name", "year", "kind", "measure", "value", "marker"]
-    frame = pl.concat([f.select([pl.col(c).cast(t) for c, t in zip(cols, [pl.Utf8, pl.Utf8, pl.Utf8, pl.Int32, pl.Utf8, pl.Utf8, pl.Float64, pl.Utf8])]) for f in out])
+    frame = pl.concat(
+        [
+            f.select(
+                [
+                    pl.col(c).cast(t)
+                    for c, t in zip(cols, [pl.Utf8, pl.Utf8, pl.Utf8, pl.Int32, pl.Utf8, pl.Utf8, pl.Float64, pl.Utf8])
+                ]
+            )
+            for f in out
+        ]
+    )
     frame = frame.with_columns(
         pl.when(pl.col("kind") == "net").then(pl.col("measure") + "_net").otherwise(pl.col("measure")).alias("measure")
     )
     return frame.with_columns(
-        pl.lit(NAME).alias("source"), pl.lit(file).alias("file"), _reference_date(pl.col("year")).alias("reference_date"),
+        pl.lit(NAME).alias("source"),
+        pl.lit(file).alias("file"),
+        _reference_date(pl.col("year")).alias("reference_date"),
         pl.lit("gbp").alias("unit"),
     )
 
@@ -370,34 +417,64 @@ def _parse_line_file(path: Path) -> pl.DataFrame:
     file = path.name
     year = year_from_file_name(path)
     if year not in CSC_PARTS:
-        raise EvalkitError(f"line file for {year - 1}-{year % 100:02d} is outside the known layouts", file=file,
-                           expected="a financial year from 2008-09 to 2013-14")
+        raise EvalkitError(
+            f"line file for {year - 1}-{year % 100:02d} is outside the known layouts",
+            file=file,
+            expected="a financial year from 2008-09 to 2013-14",
+        )
     raw = read_csv_text(path, ENCODINGS)
     layout, frame = match_columns(raw, file, LINE_LAYOUTS)
     names = _originals(raw, LINE_LAYOUTS, layout)
     frame = frame.with_row_index("_i").with_columns(
-        pl.col("la_code").str.strip_chars(), pl.col("la_name").str.strip_chars(),
+        pl.col("la_code").str.strip_chars(),
+        pl.col("la_name").str.strip_chars(),
     )
     bad_code = frame.filter(~pl.col("la_code").fill_null("").str.contains(r"^\d{3}$"))
     if bad_code.height:
         r = bad_code.row(0, named=True)
-        raise EvalkitError(f"LA code {r['la_code']!r} is not a DfE 3-digit code", file=file, row=r["_i"] + 2,
-                           column=names["la_code"], expected="a 3-digit code like 371")
+        raise EvalkitError(
+            f"LA code {r['la_code']!r} is not a DfE 3-digit code",
+            file=file,
+            row=r["_i"] + 2,
+            column=names["la_code"],
+            expected="a 3-digit code like 371",
+        )
     frame = frame.with_columns(
         pl.col("description").map_elements(normalise_description, return_dtype=pl.Utf8).alias("desc")
     )
-    reject_duplicates(frame, ["la_code", "desc"], file, names["description"], "council-year-line", row_column="_i", row_offset=2)
+    reject_duplicates(
+        frame, ["la_code", "desc"], file, names["description"], "council-year-line", row_column="_i", row_offset=2
+    )
     _check_complete(frame, file)
     gross, gm = split_values(frame["total"], file=file, column=names["total"])
     net, nm = split_values(frame["net"], file=file, column=names["net"])
     frame = frame.with_columns(
         pl.col("desc").map_elements(_component, return_dtype=pl.Utf8).alias("component"),
-        gross.alias("g"), gm.alias("gm"), net.alias("n"), nm.alias("nm"),
+        gross.alias("g"),
+        gm.alias("gm"),
+        net.alias("n"),
+        nm.alias("nm"),
     ).filter(pl.col("component").is_not_null())
-    comp = pl.concat([
-        frame.select("la_code", "la_name", "component", pl.col("g").alias("value"), pl.col("gm").alias("marker"), pl.lit("gross").alias("kind")),
-        frame.select("la_code", "la_name", "component", pl.col("n").alias("value"), pl.col("nm").alias("marker"), pl.lit("net").alias("kind")),
-    ]).with_columns(pl.lit(year, dtype=pl.Int32).alias("year"), pl.lit(None, dtype=pl.Utf8).alias("gss_code"))
+    comp = pl.concat(
+        [
+            frame.select(
+                "la_code",
+                "la_name",
+                "component",
+                pl.col("g").alias("value"),
+                pl.col("gm").alias("marker"),
+                pl.lit("gross").alias("kind"),
+            ),
+            frame.select(
+                "la_code",
+                "la_name",
+                "component",
+                pl.col("n").alias("value"),
+                pl.col("nm").alias("marker"),
+                pl.lit("net").alias("kind"),
+            ),
+        ]
+    ).with_columns(pl.lit(year, dtype=pl.Int32).alias("year"), pl.lit(None, dtype=pl.Utf8).alias("gss_code"))
 
     def parts(y: int, present: set[str]) -> tuple[str, ...]:
         return CSC_PARTS[y]
@@ -427,22 +504,40 @@ def _parse_ees_lines(path: Path) -> pl.DataFrame:
         return finish_measures(pl.DataFrame(schema=MEASURES_SCHEMA))
     missing = [c for c in EES_GEO if c not in frame.columns]
     if missing:
-        raise EvalkitError("LA rows without LA code columns", file=file, row=1, column=missing[0],
-                           expected="old_la_code, new_la_code and la_name")
+        raise EvalkitError(
+            "LA rows without LA code columns",
+            file=file,
+            row=1,
+            column=missing[0],
+            expected="old_la_code, new_la_code and la_name",
+        )
     years = _period_year(frame["time_period"], file, frame["_i"])
     check_la_codes(frame["old_la_code"], frame["_i"] + 2, file, "old_la_code")
     frame = frame.with_columns(
-        years, pl.col("old_la_code").str.strip_chars().alias("la_code"),
-        pl.col("new_la_code").str.strip_chars().alias("gss_code"), pl.col("la_name").str.strip_chars(),
+        years,
+        pl.col("old_la_code").str.strip_chars().alias("la_code"),
+        pl.col("new_la_code").str.strip_chars().alias("gss_code"),
+        pl.col("la_name").str.strip_chars(),
         pl.col("description").map_elements(normalise_description, return_dtype=pl.Utf8).alias("desc"),
     ).with_columns(pl.col("desc").map_elements(_component, return_dtype=pl.Utf8).alias("component"))
-    reject_duplicates(frame, ["year", "la_code", "desc"], file, "description_of_expenditure", "council-year-line",
-                      row_column="_i", row_offset=2)
+    reject_duplicates(
+        frame,
+        ["year", "la_code", "desc"],
+        file,
+        "description_of_expenditure",
+        "council-year-line",
+        row_column="_i",
+        row_offset=2,
+    )
     frame = frame.filter(pl.col("component").is_not_null())
     base = ["la_code", "gss_code", "la_name", "year", "component"]
-    parts_list = [frame.select(*base, pl.col("g").alias("value"), pl.col("gm").alias("marker"), pl.lit("gross").alias("kind"))]
+    parts_list = [
+        frame.select(*base, pl.col("g").alias("value"), pl.col("gm").alias("marker"), pl.lit("gross").alias("kind"))
+    ]
     if has_net:
-        parts_list.append(frame.select(*base, pl.col("n").alias("value"), pl.col("nm").alias("marker"), pl.lit("net").alias("kind")))
+        parts_list.append(
+            frame.select(*base, pl.col("n").alias("value"), pl.col("nm").alias("marker"), pl.lit("net").alias("kind"))
+        )
     comp = pl.concat(parts_list)
 
     def parts(y: int, present: set[str]) -> tuple[str, ...]:
@@ -464,10 +559,17 @@ def _parse_highlights(path: Path) -> pl.DataFrame:
     frame = frame.with_columns(years, pl.col("old_la_code").str.strip_chars().alias("la_code"))
     reject_duplicates(frame, ["year", "la_code"], file, "old_la_code", "council-year", row_column="_i", row_offset=2)
     out = frame.select(
-        pl.lit(NAME).alias("source"), pl.lit(file).alias("file"), "year",
-        _reference_date(pl.col("year")).alias("reference_date"), "la_code",
-        pl.col("new_la_code").str.strip_chars().alias("gss_code"), pl.col("la_name").str.strip_chars(),
-        pl.lit("spend_cyp_total").alias("measure"), "value", "marker", pl.lit("gbp").alias("unit"),
+        pl.lit(NAME).alias("source"),
+        pl.lit(file).alias("file"),
+        "year",
+        _reference_date(pl.col("year")).alias("reference_date"),
+        "la_code",
+        pl.col("new_la_code").str.strip_chars().alias("gss_code"),
+        pl.col("la_name").str.strip_chars(),
+        pl.lit("spend_cyp_total").alias("measure"),
+        "value",
+        "marker",
+        pl.lit("gbp").alias("unit"),
     )
     return finish_measures(out)
 
@@ -493,14 +595,26 @@ def parse(path: Path) -> pl.DataFrame:
 # --- Demo -----------------------------------------------------------------------------------------
 
 DEMO_FILE = "s251_childrens_young_peoples_services_la_regional_national3.csv"
-DEMO_COLUMNS = ["time_period", "time_identifier", "geographic_level", "country_code", "country_name",
-                "old_la_code", "new_la_code", "la_name", "category_of_expenditure", "description_of_expenditure",
-                "total_expenditure"]
+DEMO_COLUMNS = [
+    "time_period",
+    "time_identifier",
+    "geographic_level",
+    "country_code",
+    "country_name",
+    "old_la_code",
+    "new_la_code",
+    "la_name",
+    "category_of_expenditure",
+    "description_of_expenditure",
+    "total_expenditure",
+]
 DEMO_LINES = {
     "spend_cla": ("Children looked after", "3.1.11 Total Children Looked After"),
     "other": ("Other children and family services", "3.2.1 Other children and families services"),
-    "spend_safeguarding": ("Safeguarding children and young peoples services",
-                           "3.3.4 Total Safeguarding Children and Young Peoples Services"),
+    "spend_safeguarding": (
+        "Safeguarding children and young peoples services",
+        "3.3.4 Total Safeguarding Children and Young Peoples Services",
+    ),
     "spend_family_support": ("Family support services", "3.4.6 Total Family Support Services"),
     "spend_cyp_total": ("Total", "5.0.2 Total Children and Young Peoples Services Expenditure (excluding CERA)"),
 }

@@ -81,7 +81,9 @@ def _gss_to_la(frames: list[pl.DataFrame], lookup: pl.DataFrame | None) -> dict[
         for gss, la in both.select("gss_code", "la_code").unique().sort("gss_code", "la_code").iter_rows():
             pairs.setdefault(gss, la)
     if lookup is not None:
-        for gss, la in lookup.select(pl.col("gss_code").cast(pl.Utf8), pl.col("la_code").cast(pl.Utf8)).drop_nulls().iter_rows():
+        for gss, la in (
+            lookup.select(pl.col("gss_code").cast(pl.Utf8), pl.col("la_code").cast(pl.Utf8)).drop_nulls().iter_rows()
+        ):
             pairs[gss] = la  # an explicit lookup wins
     return pairs
 
@@ -99,8 +101,11 @@ def reconcile(
     if not frames:
         return pl.DataFrame(schema=RECONCILE_SCHEMA)
     cols = ["source", "file", "year", "la_code", "gss_code", "la_name", "measure", "value", "marker", "unit"]
-    data = pl.concat([f.select([pl.col(c) for c in cols]) for f in frames if f.height], how="vertical_relaxed") \
-        if any(f.height for f in frames) else pl.DataFrame(schema={c: pl.Utf8 for c in cols})
+    data = (
+        pl.concat([f.select([pl.col(c) for c in cols]) for f in frames if f.height], how="vertical_relaxed")
+        if any(f.height for f in frames)
+        else pl.DataFrame(schema={c: pl.Utf8 for c in cols})
+    )
     if data.height == 0:
         return pl.DataFrame(schema=RECONCILE_SCHEMA)
     if measures is not None:
@@ -114,38 +119,60 @@ def reconcile(
         ).alias("key")
     ).filter(pl.col("key").is_not_null())
     keys = ["year", "key", "measure", "unit"]
-    left = data.select(*keys, pl.col("source").alias("source_a"), pl.col("file").alias("file_a"),
-                       pl.col("value").alias("value_a"), pl.col("la_code").alias("la_a"),
-                       pl.col("gss_code").alias("gss_a"), pl.col("la_name").alias("name_a"))
-    right = data.select(*keys, pl.col("source").alias("source_b"), pl.col("file").alias("file_b"),
-                        pl.col("value").alias("value_b"), pl.col("la_code").alias("la_b"),
-                        pl.col("gss_code").alias("gss_b"), pl.col("la_name").alias("name_b"))
+    left = data.select(
+        *keys,
+        pl.col("source").alias("source_a"),
+        pl.col("file").alias("file_a"),
+        pl.col("value").alias("value_a"),
+        pl.col("la_code").alias("la_a"),
+        pl.col("gss_code").alias("gss_a"),
+        pl.col("la_name").alias("name_a"),
+    )
+    right = data.select(
+        *keys,
+        pl.col("source").alias("source_b"),
+        pl.col("file").alias("file_b"),
+        pl.col("value").alias("value_b"),
+        pl.col("la_code").alias("la_b"),
+        pl.col("gss_code").alias("gss_b"),
+        pl.col("la_name").alias("name_b"),
+    )
     pairs = left.join(right, on=keys, how="inner").filter(
         (pl.col("source_a") < pl.col("source_b"))
         | ((pl.col("source_a") == pl.col("source_b")) & (pl.col("file_a") < pl.col("file_b")))
     )
     both = pl.col("value_a").is_not_null() & pl.col("value_b").is_not_null()
     big = pl.max_horizontal(pl.col("value_a").abs(), pl.col("value_b").abs())
-    same = pl.col("source_a").replace_strict(COLLECTION, default=pl.col("source_a")) == \
-        pl.col("source_b").replace_strict(COLLECTION, default=pl.col("source_b"))
-    out = pairs.with_columns(
-        (pl.col("value_a") - pl.col("value_b")).abs().alias("abs_diff"),
-        pl.when(same).then(pl.lit("same_collection")).otherwise(pl.lit("cross_collection")).alias("comparison"),
-        pl.when(same).then(pl.lit(threshold)).otherwise(pl.lit(cross_threshold)).alias("threshold"),
-    ).with_columns(
-        pl.when(both & (big > 0)).then(pl.col("abs_diff") / big).when(both).then(0.0).alias("rel_diff"),
-    ).with_columns(
-        (both & (pl.col("rel_diff") > pl.col("threshold")) & (pl.col("abs_diff") > min_abs)).fill_null(False).alias("flagged"),
-        pl.when(pl.col("value_a").is_null()).then(pl.lit("missing in ") + pl.col("file_a"))
-        .when(pl.col("value_b").is_null()).then(pl.lit("missing in ") + pl.col("file_b"))
-        .alias("note"),
-        pl.when(pl.col("key").str.starts_with("gss:")).then(None).otherwise(pl.col("key")).alias("la_code"),
-        pl.coalesce("gss_a", "gss_b").alias("gss_code"),
-        pl.coalesce("name_a", "name_b").alias("la_name"),
+    same = pl.col("source_a").replace_strict(COLLECTION, default=pl.col("source_a")) == pl.col(
+        "source_b"
+    ).replace_strict(COLLECTION, default=pl.col("source_b"))
+    out = (
+        pairs.with_columns(
+            (pl.col("value_a") - pl.col("value_b")).abs().alias("abs_diff"),
+            pl.when(same).then(pl.lit("same_collection")).otherwise(pl.lit("cross_collection")).alias("comparison"),
+            pl.when(same).then(pl.lit(threshold)).otherwise(pl.lit(cross_threshold)).alias("threshold"),
+        )
+        .with_columns(
+            pl.when(both & (big > 0)).then(pl.col("abs_diff") / big).when(both).then(0.0).alias("rel_diff"),
+        )
+        .with_columns(
+            (both & (pl.col("rel_diff") > pl.col("threshold")) & (pl.col("abs_diff") > min_abs))
+            .fill_null(False)
+            .alias("flagged"),
+            pl.when(pl.col("value_a").is_null())
+            .then(pl.lit("missing in ") + pl.col("file_a"))
+            .when(pl.col("value_b").is_null())
+            .then(pl.lit("missing in ") + pl.col("file_b"))
+            .alias("note"),
+            pl.when(pl.col("key").str.starts_with("gss:")).then(None).otherwise(pl.col("key")).alias("la_code"),
+            pl.coalesce("gss_a", "gss_b").alias("gss_code"),
+            pl.coalesce("name_a", "name_b").alias("la_name"),
+        )
     )
     out = out.select([pl.col(c).cast(t) for c, t in RECONCILE_SCHEMA.items()])
-    return out.sort(["year", "la_code", "gss_code", "measure", "source_a", "file_a", "source_b", "file_b"],
-                    nulls_last=True)
+    return out.sort(
+        ["year", "la_code", "gss_code", "measure", "source_a", "file_a", "source_b", "file_b"], nulls_last=True
+    )
 
 
 def summary(recon: pl.DataFrame) -> pl.DataFrame:
@@ -153,10 +180,20 @@ def summary(recon: pl.DataFrame) -> pl.DataFrame:
     return (
         recon.filter(pl.col("rel_diff").is_not_null())
         .group_by("source_a", "source_b", "measure")
-        .agg(pl.len().alias("compared"), pl.col("flagged").sum().alias("flagged"),
-             pl.col("rel_diff").median().alias("median_rel_diff"))
+        .agg(
+            pl.len().alias("compared"),
+            pl.col("flagged").sum().alias("flagged"),
+            pl.col("rel_diff").median().alias("median_rel_diff"),
+        )
         .sort("source_a", "source_b", "measure")
     )
 
 
-__all__ = ["reconcile", "summary", "DEFAULT_THRESHOLD", "DEFAULT_CROSS_THRESHOLD", "DEFAULT_MIN_ABS", "RECONCILE_SCHEMA"]
+__all__ = [
+    "reconcile",
+    "summary",
+    "DEFAULT_THRESHOLD",
+    "DEFAULT_CROSS_THRESHOLD",
+    "DEFAULT_MIN_ABS",
+    "RECONCILE_SCHEMA",
+]

@@ -61,34 +61,63 @@ def parse(path: Path) -> pl.DataFrame:
         raise EvalkitError(f"not a readable CSV: {str(exc).splitlines()[0]}", file=file) from exc
     missing = [c for c in REQUIRED if c not in raw.columns]
     if missing:
-        raise EvalkitError(f"column(s) {', '.join(missing)} missing", file=file, row=1, column=missing[0],
-                           expected="the Webb merged_data.csv layout")
+        raise EvalkitError(
+            f"column(s) {', '.join(missing)} missing",
+            file=file,
+            row=1,
+            column=missing[0],
+            expected="the Webb merged_data.csv layout",
+        )
     frame = raw.select(REQUIRED).with_row_index("_i")
     for col in ("sppi", *PARTS):
         text = pl.col(col).str.strip_chars()
         bad = frame.filter(text.is_not_null() & (text != "NA") & _float(col).is_null())
         if bad.height:
             r = bad.row(0, named=True)
-            raise EvalkitError(f"{r[col]!r} is not a number", file=file, row=int(r["_i"]) + 2, column=col, expected="a number or NA")
+            raise EvalkitError(
+                f"{r[col]!r} is not a number", file=file, row=int(r["_i"]) + 2, column=col, expected="a number or NA"
+            )
     year = pl.col("time_period").cast(pl.Int32, strict=False)
     bad = frame.filter(year.is_null() | ~pl.col("old_la_code").str.contains(r"^\d{3}$"))
     if bad.height:
         r = bad.row(0, named=True)
-        raise EvalkitError(f"row with year {r['time_period']!r} and code {r['old_la_code']!r}", file=file,
-                           row=int(r["_i"]) + 2, column="time_period", expected="a year and a 3-digit LA code")
+        raise EvalkitError(
+            f"row with year {r['time_period']!r} and code {r['old_la_code']!r}",
+            file=file,
+            row=int(r["_i"]) + 2,
+            column="time_period",
+            expected="a year and a 3-digit LA code",
+        )
     sppi = _float("sppi")
     frame = frame.with_columns(
-        year.alias("year"), pl.col("old_la_code").alias("la_code"), pl.col("new_la_code").alias("gss_code"),
+        year.alias("year"),
+        pl.col("old_la_code").alias("la_code"),
+        pl.col("new_la_code").alias("gss_code"),
         *[(_float(c) / sppi).alias(c) for c in PARTS],
     )
     nulls = pl.sum_horizontal([pl.col(c).is_null().cast(pl.Int32) for c in PARTS])
-    cla = frame.select("la_code", "gss_code", "la_name", "year", pl.lit("spend_cla").alias("measure"),
-                       pl.col("gspend_cla").round(2).alias("value"))
-    csc = frame.select("la_code", "gss_code", "la_name", "year", pl.lit("spend_csc_total").alias("measure"),
-                       pl.when(nulls == 0).then(pl.sum_horizontal(PARTS).round(2)).alias("value"))
+    cla = frame.select(
+        "la_code",
+        "gss_code",
+        "la_name",
+        "year",
+        pl.lit("spend_cla").alias("measure"),
+        pl.col("gspend_cla").round(2).alias("value"),
+    )
+    csc = frame.select(
+        "la_code",
+        "gss_code",
+        "la_name",
+        "year",
+        pl.lit("spend_csc_total").alias("measure"),
+        pl.when(nulls == 0).then(pl.sum_horizontal(PARTS).round(2)).alias("value"),
+    )
     out = pl.concat([cla, csc]).with_columns(
-        pl.when(pl.col("value").is_null()).then(pl.lit("NA")).alias("marker"), pl.lit("gbp").alias("unit"),
-        pl.lit(NAME).alias("source"), pl.lit(file).alias("file"), pl.date(pl.col("year"), 3, 31).alias("reference_date"),
+        pl.when(pl.col("value").is_null()).then(pl.lit("NA")).alias("marker"),
+        pl.lit("gbp").alias("unit"),
+        pl.lit(NAME).alias("source"),
+        pl.lit(file).alias("file"),
+        pl.date(pl.col("year"), 3, 31).alias("reference_date"),
     )
     return finish_measures(out)
 

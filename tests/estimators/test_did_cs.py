@@ -131,8 +131,16 @@ def test_no_never_treated_raises(panel):
 
 
 def test_recovers_heterogeneous_dynamic_effects():
-    panel = simulate_staggered(600, 10, {4: 150, 6: 150, 8: 100}, effect=lambda g, e: 1.0 + 0.5 * e + 0.1 * g,
-                               n_covariates=1, covariate_trend=2.0, noise=0.5, seed=11)
+    panel = simulate_staggered(
+        600,
+        10,
+        {4: 150, 6: 150, 8: 100},
+        effect=lambda g, e: 1.0 + 0.5 * e + 0.1 * g,
+        n_covariates=1,
+        covariate_trend=2.0,
+        noise=0.5,
+        seed=11,
+    )
     res = callaway_santanna(panel, est_method="dr")
     for e in range(0, 3):
         est = res.estimate(f"dynamic:e={e}")

@@ -37,8 +37,12 @@ def test_sunab_equals_cs_universal_never_treated(mpdta):
     sa = sun_abraham(mpdta)
     cs = callaway_santanna(mpdta, base_period="universal")
     for e in (-4, -3, -2, 0, 1, 2, 3):
-        assert sa.estimate(f"dynamic:e={e}")["estimate"] == pytest.approx(cs.estimate(f"dynamic:e={e}")["estimate"], abs=1e-10)
-    assert sa.estimate("catt:g=2006,e=1")["estimate"] == pytest.approx(cs.estimate("att_gt:g=2006,t=2007")["estimate"], abs=1e-10)
+        assert sa.estimate(f"dynamic:e={e}")["estimate"] == pytest.approx(
+            cs.estimate(f"dynamic:e={e}")["estimate"], abs=1e-10
+        )
+    assert sa.estimate("catt:g=2006,e=1")["estimate"] == pytest.approx(
+        cs.estimate("att_gt:g=2006,t=2007")["estimate"], abs=1e-10
+    )
     # and hence the R did numbers: dynamic (e >= 0 mean) -0.0772, ATT(2004,2006) -0.1373
     assert sa.estimate("dynamic")["estimate"] == pytest.approx(-0.0772, abs=1e-4)
     assert sa.estimate("catt:g=2004,e=2")["estimate"] == pytest.approx(-0.1373, abs=1e-4)
@@ -108,7 +112,11 @@ def test_all_estimators_agree_with_homogeneous_effects():
     for name, value in ests.items():
         assert value == pytest.approx(2.0, abs=1e-8), name
     noisy = simulate_staggered(400, 9, {4: 60, 6: 60, 8: 60}, effect=2.0, noise=0.5, seed=6)
-    vals = [callaway_santanna(noisy).estimate("simple"), imputation(noisy).estimate("simple"), sun_abraham(noisy).estimate("simple")]
+    vals = [
+        callaway_santanna(noisy).estimate("simple"),
+        imputation(noisy).estimate("simple"),
+        sun_abraham(noisy).estimate("simple"),
+    ]
     for row in vals:
         assert abs(row["estimate"] - 2.0) < 4 * row["se"]
     # imputation is the efficient one under homogeneous effects and i.i.d. errors

@@ -18,7 +18,9 @@ needs_data = pytest.mark.skipif(not (DATA / "mpdta.csv").exists(), reason="valid
 
 @pytest.fixture(scope="module")
 def mpdta():
-    return make_panel(read_panel_file(DATA / "mpdta.csv"), unit="countyreal", time="year", outcome="lemp", cohort="first.treat")
+    return make_panel(
+        read_panel_file(DATA / "mpdta.csv"), unit="countyreal", time="year", outcome="lemp", cohort="first.treat"
+    )
 
 
 @needs_data
@@ -48,7 +50,9 @@ def _check_identity(panel):
     bacon = res.extra["bacon"]
     assert bacon["weight"].sum() == pytest.approx(1.0, abs=1e-12)
     assert (bacon["weight"] >= 0).all()
-    assert float((bacon["weight"] * bacon["estimate"]).sum()) == pytest.approx(res.estimate("coef")["estimate"], abs=1e-10)
+    assert float((bacon["weight"] * bacon["estimate"]).sum()) == pytest.approx(
+        res.estimate("coef")["estimate"], abs=1e-10
+    )
     return bacon
 
 
@@ -59,7 +63,9 @@ def test_bacon_identity_mpdta(mpdta):
 
 
 def test_bacon_identity_with_always_treated_and_unequal_cohorts():
-    panel = simulate_staggered(230, 11, {1: 17, 3: 29, 5: 41, 8: 53, 10: 7}, effect=lambda g, e: 0.3 * e + 0.05 * g, seed=2)
+    panel = simulate_staggered(
+        230, 11, {1: 17, 3: 29, 5: 41, 8: 53, 10: 7}, effect=lambda g, e: 0.3 * e + 0.05 * g, seed=2
+    )
     bacon = _check_identity(panel)
     assert "Later vs Always Treated" in set(bacon["type"])
 

@@ -13,16 +13,22 @@ from evalkit.estimators.did_sim import simulate_staggered
 from evalkit.estimators.inference import _Permuter
 
 
-@pytest.mark.parametrize("options", [
-    {"control": "never", "est_method": "reg"},
-    {"control": "notyet", "est_method": "reg"},
-    {"control": "never", "est_method": "dr"},
-    {"control": "notyet", "est_method": "ipw", "anticipation": 1, "base_period": "universal"},
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"control": "never", "est_method": "reg"},
+        {"control": "notyet", "est_method": "reg"},
+        {"control": "never", "est_method": "dr"},
+        {"control": "notyet", "est_method": "ipw", "anticipation": 1, "base_period": "universal"},
+    ],
+)
 def test_simple_att_is_bit_identical_to_callaway_santanna(options):
     panel = simulate_staggered(60, 10, {4: 5, 6: 5, 8: 4}, effect=1.5, n_covariates=1, seed=3)
-    panel = type(panel)(panel.data.filter(~((pl.col("unit") == panel.units[0]) & (pl.col("time") == 3))),
-                        panel.outcome, panel.covariates)  # one missing cell: the unbalanced path too
+    panel = type(panel)(
+        panel.data.filter(~((pl.col("unit") == panel.units[0]) & (pl.col("time") == 3))),
+        panel.outcome,
+        panel.covariates,
+    )  # one missing cell: the unbalanced path too
     perm, fast = _Permuter(panel), SimpleATT(**options)
     rng = np.random.default_rng(0)
     for k in range(12):

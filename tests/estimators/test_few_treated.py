@@ -65,8 +65,9 @@ def test_analytic_setting_keeps_the_estimators_own_interval(panel) -> None:
 def test_randomisation_row_matches_the_single_statistic_version(panel) -> None:
     """The v1 plan's simple:randomisation rows are unchanged: same permutations, same inversion."""
     res = _run("cs", panel, {"est_method": "reg"}, {**INF, "bootstrap": 0})
-    old = randomisation_inference(panel, lambda p: float(callaway_santanna(p, est_method="reg").estimate("simple")["estimate"]),
-                                  n_perm=19, seed=7).estimate("coef")
+    old = randomisation_inference(
+        panel, lambda p: float(callaway_santanna(p, est_method="reg").estimate("simple")["estimate"]), n_perm=19, seed=7
+    ).estimate("coef")
     new = res.estimate("simple:randomisation")
     for key in ("estimate", "ci_low", "ci_high", "p_value"):
         assert new[key] == pytest.approx(old[key], rel=1e-12, abs=1e-12)
@@ -108,8 +109,25 @@ def _panel_csv(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("method", ["sunab", "imputation", "twfe", "sdid"])
 def test_covariates_refused_where_not_used(tmp_path: Path, method: str) -> None:
     path = _panel_csv(tmp_path)
-    proc = evalkit_cmd("estimate", "--panel", str(path), "--unit", "id", "--time", "t", "--outcome", "y", "--cohort", "g",
-                       "--covariates", "x0", "--method", method, cwd=tmp_path, check=False)
+    proc = evalkit_cmd(
+        "estimate",
+        "--panel",
+        str(path),
+        "--unit",
+        "id",
+        "--time",
+        "t",
+        "--outcome",
+        "y",
+        "--cohort",
+        "g",
+        "--covariates",
+        "x0",
+        "--method",
+        method,
+        cwd=tmp_path,
+        check=False,
+    )
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "covariates" in lines[0] and method in lines[0] and "Traceback" not in proc.stderr
@@ -117,13 +135,46 @@ def test_covariates_refused_where_not_used(tmp_path: Path, method: str) -> None:
 
 def test_interval_the_method_cannot_compute_is_refused(tmp_path: Path) -> None:
     path = _panel_csv(tmp_path)
-    proc = evalkit_cmd("estimate", "--panel", str(path), "--unit", "id", "--time", "t", "--outcome", "y", "--cohort", "g",
-                       "--method", "cs", "--interval", "wild", cwd=tmp_path, check=False)
+    proc = evalkit_cmd(
+        "estimate",
+        "--panel",
+        str(path),
+        "--unit",
+        "id",
+        "--time",
+        "t",
+        "--outcome",
+        "y",
+        "--cohort",
+        "g",
+        "--method",
+        "cs",
+        "--interval",
+        "wild",
+        cwd=tmp_path,
+        check=False,
+    )
     assert proc.returncode == 2 and "wild" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_panel_output_says_which_interval_is_default(tmp_path: Path) -> None:
     path = _panel_csv(tmp_path)
-    proc = evalkit_cmd("estimate", "--panel", str(path), "--unit", "id", "--time", "t", "--outcome", "y", "--cohort", "g",
-                       "--method", "cs", "--permutations", "19", cwd=tmp_path)
+    proc = evalkit_cmd(
+        "estimate",
+        "--panel",
+        str(path),
+        "--unit",
+        "id",
+        "--time",
+        "t",
+        "--outcome",
+        "y",
+        "--cohort",
+        "g",
+        "--method",
+        "cs",
+        "--permutations",
+        "19",
+        cwd=tmp_path,
+    )
     assert "default interval: 4 treated units" in proc.stdout and "*simple:randomisation" in proc.stdout

@@ -38,14 +38,19 @@ def _nonstaggered(with_control: bool) -> pl.DataFrame:
     df = df.with_columns(pl.when(pl.col("yexp2") == 2014).then(2014).otherwise(0).alias("g"))
     if with_control:
         d = REF["sd_controls"]["data"]
-        df = df.join(pl.DataFrame({"stfips": d["stfips"], "year": d["year"], "control": d["control"]}),
-                     on=["stfips", "year"], how="left")
+        df = df.join(
+            pl.DataFrame({"stfips": d["stfips"], "year": d["year"], "control": d["control"]}),
+            on=["stfips", "year"],
+            how="left",
+        )
     return df
 
 
 def _es(with_control: bool) -> EventStudy:
     covs = ("control",) if with_control else ()
-    panel = make_panel(_nonstaggered(with_control), unit="stfips", time="year", outcome="dins", cohort="g", covariates=covs)
+    panel = make_panel(
+        _nonstaggered(with_control), unit="stfips", time="year", outcome="dins", cohort="g", covariates=covs
+    )
     return honest_event_study(twfe_event_study(panel))
 
 

@@ -72,8 +72,9 @@ def test_flci_worst_case_bias_formula_matches_a_linear_programme(l_vec):
         obj = np.insert(v, k, 0.0)
         eq = np.zeros((1, n))
         eq[0, k] = 1.0
-        lp = optimize.linprog(-obj, A_ub=a_ub, b_ub=np.ones(len(rows)), A_eq=eq, b_eq=[0.0],
-                              bounds=[(None, None)] * n, method="highs")
+        lp = optimize.linprog(
+            -obj, A_ub=a_ub, b_ub=np.ones(len(rows)), A_eq=eq, b_eq=[0.0], bounds=[(None, None)] * n, method="highs"
+        )
         assert lp.status == 0
         assert -lp.fun == pytest.approx(prob.bias(zf), rel=1e-8)
 

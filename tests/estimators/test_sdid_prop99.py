@@ -93,8 +93,9 @@ def test_single_treated_unit_refuses_bootstrap_and_jackknife(panel):
             synthetic_did(panel, se=se, reps=5)
 
 
-def _sim_panel(seed: int, cohorts: dict[int, int], n_units: int = 30, n_times: int = 20, effect: float = 5.0,
-              shift: float = 1.0):
+def _sim_panel(
+    seed: int, cohorts: dict[int, int], n_units: int = 30, n_times: int = 20, effect: float = 5.0, shift: float = 1.0
+):
     """Factor-model panel; `cohorts` maps unit index → first treated year; treated units trend differently."""
     rng = np.random.default_rng(seed)
     f = rng.normal(size=(n_times, 2)).cumsum(axis=0)
@@ -165,8 +166,9 @@ def test_synth_staggered_recovers_effect():
     p = _sim_panel(4, cohorts, shift=0.0)
     res = synth_staggered(p, reps=200, seed=1, horizon=4)
     post = res.estimates.filter(pl.col("name").str.starts_with("event:") & (pl.col("event_time") >= 0))
-    pre = res.estimates.filter(pl.col("name").str.starts_with("event:") & (pl.col("event_time") < 0)
-                               & (pl.col("event_time") >= -5))
+    pre = res.estimates.filter(
+        pl.col("name").str.starts_with("event:") & (pl.col("event_time") < 0) & (pl.col("event_time") >= -5)
+    )
     assert post.height == 5
     assert (post["estimate"] - 5).abs().max() < 1.5
     assert pre["estimate"].abs().max() < 1.5

@@ -50,9 +50,15 @@ def _slsqp_simplex(A, b, weights=None):
     def g(w):
         return -2 * A.T @ (wts * (b - A @ w))
 
-    res = minimize(f, np.full(n, 1 / n), jac=g, method="SLSQP", bounds=[(0, 1)] * n,
-                   constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1, "jac": lambda w: np.ones(n)}],
-                   options={"ftol": 1e-16, "maxiter": 2000})
+    res = minimize(
+        f,
+        np.full(n, 1 / n),
+        jac=g,
+        method="SLSQP",
+        bounds=[(0, 1)] * n,
+        constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1, "jac": lambda w: np.ones(n)}],
+        options={"ftol": 1e-16, "maxiter": 2000},
+    )
     return res.x
 
 
@@ -158,10 +164,13 @@ def test_placebo_in_time_equals_fit_on_truncated_panel(panel, full):
     fake = int(list(full.diagnostics["placebo_time"])[0])
     assert fake == 1979
     data = panel.data.filter(pl.col("time") < 1989).with_columns(
-        pl.when(pl.col("unit") == "California").then(fake).otherwise(0).alias("cohort"))
+        pl.when(pl.col("unit") == "California").then(fake).otherwise(0).alias("cohort")
+    )
     trunc = make_panel(data, unit="unit", time="time", outcome="y", cohort="cohort")
     ref = synthetic_control(trunc, inference=False)
-    assert full.diagnostics["placebo_time"][str(fake)]["att"] == pytest.approx(ref.estimate("att")["estimate"], abs=1e-8)
+    assert full.diagnostics["placebo_time"][str(fake)]["att"] == pytest.approx(
+        ref.estimate("att")["estimate"], abs=1e-8
+    )
 
 
 def test_conformal_interval_endpoints(panel, full):
@@ -208,10 +217,11 @@ def test_bad_input_raises(panel):
         synthetic_control(panel, treated_unit="Alabama", inference=False)
     with pytest.raises(EvalkitError):
         synthetic_control(panel, predictors=[("beer", (1980, 1988))], inference=False)
-    two = panel.data.with_columns(pl.when(pl.col("unit") == "Utah").then(1989).otherwise(pl.col("cohort")).alias("cohort"))
+    two = panel.data.with_columns(
+        pl.when(pl.col("unit") == "Utah").then(1989).otherwise(pl.col("cohort")).alias("cohort")
+    )
     with pytest.raises(EvalkitError):
         synthetic_control(make_panel(two, unit="unit", time="time", outcome="y", cohort="cohort"), inference=False)
     holes = panel.data.filter(~((pl.col("unit") == "Utah") & (pl.col("time") == 1980)))
     with pytest.raises(EvalkitError, match="Utah"):
         synthetic_control(make_panel(holes, unit="unit", time="time", outcome="y", cohort="cohort"), inference=False)
-

@@ -64,8 +64,10 @@ def demo_dir(tmp_path_factory) -> Path:
 
 def write_plan(work: Path, name: str, dims: str, perms: int = 19, max_specs: int = 500) -> Path:
     path = work / f"{name}.toml"
-    path.write_text(PLAN.format(dims=dims, perms=perms, max_specs=max_specs).replace('name = "mv"', f'name = "{name}"'),
-                    encoding="utf-8")
+    path.write_text(
+        PLAN.format(dims=dims, perms=perms, max_specs=max_specs).replace('name = "mv"', f'name = "{name}"'),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -84,15 +86,32 @@ def run_in(work: Path, plan_path: Path, out: str) -> dict:
 
 
 def test_expand_collapses_choices_an_estimator_ignores_and_subsets_with_a_seed():
-    mv = validate({"max_specs": 500, "dimensions": {"estimator": ["cs", "synth", "imputation"],
-                                                    "est_method": ["reg", "dr"], "comparison": ["never", "notyet"]}}, "p")
+    mv = validate(
+        {
+            "max_specs": 500,
+            "dimensions": {
+                "estimator": ["cs", "synth", "imputation"],
+                "est_method": ["reg", "dr"],
+                "comparison": ["never", "notyet"],
+            },
+        },
+        "p",
+    )
     specs, note = expand(mv, [2011, 2024])
     # cs: 2 est_methods x 2 pools; synth: 2 pools (est_method n/a); imputation: "never" only (notyet impossible)
     assert note["cross_product"] == 12 and note["distinct_specifications"] == 7
     assert note["not_applicable_combinations"] == 2
-    assert sorted((s["estimator"], s["est_method"], s["comparison"]) for s in specs) == sorted([
-        ("cs", "reg", "never"), ("cs", "dr", "never"), ("cs", "reg", "notyet"), ("cs", "dr", "notyet"),
-        ("synth", "n/a", "never"), ("synth", "n/a", "notyet"), ("imputation", "n/a", "n/a")])
+    assert sorted((s["estimator"], s["est_method"], s["comparison"]) for s in specs) == sorted(
+        [
+            ("cs", "reg", "never"),
+            ("cs", "dr", "never"),
+            ("cs", "reg", "notyet"),
+            ("cs", "dr", "notyet"),
+            ("synth", "n/a", "never"),
+            ("synth", "n/a", "notyet"),
+            ("imputation", "n/a", "n/a"),
+        ]
+    )
     small = validate({"max_specs": 3, "seed": 5, "dimensions": mv["dimensions"]}, "p")
     a, na = expand(small, [2011, 2024])
     b, _ = expand(small, [2011, 2024])
@@ -107,16 +126,26 @@ def test_bad_multiverse_table_is_one_clear_error():
 
 
 def test_summary_matches_a_hand_computation():
-    frame = pl.DataFrame({
-        "id": ["a", "b", "c", "d", "e"],
-        "estimator": ["cs", "cs", "sdid", "sdid", "cs"],
-        "anticipation": ["0", "1", "n/a", "n/a", "0"],
-        "estimate": [-2.0, -1.0, 0.5, -3.0, None],
-        "ci_low": [-3.0, -2.5, -0.5, None, None],
-        "ci_high": [-1.0, 0.5, 1.5, None, None],
-        "status": ["ok", "ok", "ok", "ok", "not estimable: x"],
-    })
-    for dim in ("comparison", "years", "boundaries", "kingston_richmond", "northamptonshire", "covariates", "est_method"):
+    frame = pl.DataFrame(
+        {
+            "id": ["a", "b", "c", "d", "e"],
+            "estimator": ["cs", "cs", "sdid", "sdid", "cs"],
+            "anticipation": ["0", "1", "n/a", "n/a", "0"],
+            "estimate": [-2.0, -1.0, 0.5, -3.0, None],
+            "ci_low": [-3.0, -2.5, -0.5, None, None],
+            "ci_high": [-1.0, 0.5, 1.5, None, None],
+            "status": ["ok", "ok", "ok", "ok", "not estimable: x"],
+        }
+    )
+    for dim in (
+        "comparison",
+        "years",
+        "boundaries",
+        "kingston_richmond",
+        "northamptonshire",
+        "covariates",
+        "est_method",
+    ):
         frame = frame.with_columns(pl.lit("x").alias(dim))
     s = summarise(frame)
     # estimable: -2, -1, 0.5, -3; median -1.5 (negative); 3 of 4 negative
@@ -136,8 +165,10 @@ def test_summary_matches_a_hand_computation():
 
 
 def test_demo_multiverse_covers_the_known_effect(demo_dir):
-    dims = ('estimator = ["cs", "sunab", "imputation", "sdid"]\ncomparison = ["never", "notyet"]\n'
-            'years = [[2011, 2024], [2013, 2024]]')
+    dims = (
+        'estimator = ["cs", "sunab", "imputation", "sdid"]\ncomparison = ["never", "notyet"]\n'
+        "years = [[2011, 2024], [2013, 2024]]"
+    )
     doc = run_in(demo_dir, write_plan(demo_dir, "truth", dims), "reports/truth")
     rows = [r for r in doc["rows"] if r["status"] == "ok"]
     assert len(rows) == len(doc["rows"]) == 10  # cs 2 pools, sunab, imputation, sdid; two windows
@@ -163,7 +194,9 @@ def test_dask_and_processes_backends_are_byte_identical_to_serial(demo_dir):
         run_in(demo_dir, plan, "reports/serial")
         parallel.configure(backend="processes", workers=2)
         run_in(demo_dir, plan, "reports/processes")
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        with distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster:
             parallel.configure(backend="dask", scheduler=cluster.scheduler_address)
             run_in(demo_dir, plan, "reports/dask")
             parallel.close_clients()
@@ -180,7 +213,9 @@ def test_cli_prints_the_summary_and_no_progress_bar_when_not_a_terminal(demo_dir
     plan = write_plan(demo_dir, "cli", 'estimator = ["cs", "imputation"]', perms=9)
     proc = evalkit_cmd("multiverse", "--plan", str(plan), "--max-specs", "1", cwd=demo_dir)
     assert proc.stderr == ""  # no bar, no spinner frames in CI logs
-    assert "1 specification(s) (a random subset of 1 of 2" in proc.stdout and "have the sign of the median" in proc.stdout
+    assert (
+        "1 specification(s) (a random subset of 1 of 2" in proc.stdout and "have the sign of the median" in proc.stdout
+    )
     quiet = evalkit_cmd("--quiet", "multiverse", "--plan", str(plan), "--max-specs", "1", cwd=demo_dir)
     assert quiet.stdout == "" and quiet.stderr == ""
     bad = evalkit_cmd("multiverse", "--plan", str(plan), "--backend", "spark", cwd=demo_dir, check=False)

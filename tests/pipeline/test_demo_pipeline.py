@@ -124,9 +124,16 @@ def test_panel_values_match_the_demo_source_files(demo_run: Path) -> None:
     pop = pl.read_csv(next(files.glob("ons_*.csv")), infer_schema=False)
     cla = pl.read_csv(next(files.glob("cla_*.csv")), infer_schema=False, encoding="utf8")
     code, year = "030", 2019
-    population = float(pop.filter(pl.col("old_la_code") == code, pl.col("time_period") == str(year - 1))["population_estimate"][0])
-    count = float(cla.filter(pl.col("old_la_code") == code, pl.col("time_period") == str(year),
-                             pl.col("population_type").str.contains("on 31 March"))["children_count"][0])
+    population = float(
+        pop.filter(pl.col("old_la_code") == code, pl.col("time_period") == str(year - 1))["population_estimate"][0]
+    )
+    count = float(
+        cla.filter(
+            pl.col("old_la_code") == code,
+            pl.col("time_period") == str(year),
+            pl.col("population_type").str.contains("on 31 March"),
+        )["children_count"][0]
+    )
     row = panel.filter(pl.col("unit_code") == code, pl.col("year") == year).row(0, named=True)
     assert row["population_0_17"] == population
     assert row["cla_count"] == count

@@ -51,8 +51,13 @@ def test_cla_counts_match_the_published_files(england: Path) -> None:
     doncaster = next(r for r in sfr if r["geog_c"] == "371")
     assert _value(panel, "371", 2014, "cla_count") == float(doncaster["CLA_Mar2014"]) == 499
     ees = _csv_rows(REFERENCE / "cla" / "ees_cla_number_and_rate_per_10k_children_latest_dfe_dashboard.csv")
-    row = next(r for r in ees if r["old_la_code"] == "330" and r["time_period"] == "2024"
-               and r["population_type"].startswith("Children looked after on 31 March"))
+    row = next(
+        r
+        for r in ees
+        if r["old_la_code"] == "330"
+        and r["time_period"] == "2024"
+        and r["population_type"].startswith("Children looked after on 31 March")
+    )
     assert _value(panel, "330", 2024, "cla_count") == float(row["children_count"])
 
 
@@ -89,7 +94,7 @@ def test_registry_dates_match_the_research_notes() -> None:
     for r in _csv_rows(notes, "utf-8"):
         go_live = r["go_live"].split(" ")[0]
         if go_live[:4].isdigit():
-            assert ours[r["spell_id"]]["go_live"] == go_live[:len(ours[r["spell_id"]]["go_live"])], r["spell_id"]
+            assert ours[r["spell_id"]]["go_live"] == go_live[: len(ours[r["spell_id"]]["go_live"])], r["spell_id"]
 
 
 def test_every_treated_council_has_an_estimate_or_a_reason(england: Path) -> None:
@@ -121,8 +126,14 @@ def test_northamptonshire_is_followed_across_its_2021_split(england: Path) -> No
     """Aggregate policy: after April 2021 the unit 928 is North (940) + West (941) Northamptonshire."""
     panel = _panel(england)
     ees = _csv_rows(REFERENCE / "cla" / "ees_cla_number_and_rate_per_10k_children_latest_dfe_dashboard.csv")
-    parts = [float(r["children_count"]) for r in ees if r["old_la_code"] in ("940", "941") and r["time_period"] == "2023"
-             and r["geographic_level"] == "Local authority" and r["population_type"].startswith("Children looked after on 31 March")]
+    parts = [
+        float(r["children_count"])
+        for r in ees
+        if r["old_la_code"] in ("940", "941")
+        and r["time_period"] == "2023"
+        and r["geographic_level"] == "Local authority"
+        and r["population_type"].startswith("Children looked after on 31 March")
+    ]
     assert len(parts) == 2
     assert _value(panel, "928", 2023, "cla_count") == sum(parts)
     assert _value(panel, "928", 2021, "cla_count") == 1144  # the county's own last return (FORMATS.md section 1a)
@@ -132,7 +143,10 @@ def test_inspection_year_outcome_uses_only_inspection_years(england: Path) -> No
     """The sparse Ofsted outcome is observed only when a judgement was published in the year."""
     panel = _panel(england)
     inspected = panel.filter(pl.col("inspected_in_year") == 1)
-    assert panel.filter(pl.col("inspected_in_year") == 0)["ofsted_grade_at_inspection"].null_count() == panel.filter(pl.col("inspected_in_year") == 0).height
+    assert (
+        panel.filter(pl.col("inspected_in_year") == 0)["ofsted_grade_at_inspection"].null_count()
+        == panel.filter(pl.col("inspected_in_year") == 0).height
+    )
     assert inspected["ofsted_grade_at_inspection"].drop_nulls().len() > 300
     # Doncaster's first SIF (inadequate) was published in financial year 2015-16.
     assert _value(panel, "371", 2016, "ofsted_inadequate_at_inspection") == 1

@@ -23,8 +23,19 @@ from tests.conftest import REFERENCE, REPO, evalkit_cmd, need_reference
 
 DEFLATOR = "prices/ons_ybgb_gdp_deflator_2025-06-30.csv"
 # Treated units of the panel (aggregate boundary policy) and the DfE codes that make them up.
-TREATED = {"371": ["371"], "871": ["871"], "314 / 318": ["314", "318"], "868": ["868"], "394": ["394"], "330": ["330"],
-           "333": ["333"], "870": ["870"], "885": ["885"], "928": ["928"], "380": ["380"]}
+TREATED = {
+    "371": ["371"],
+    "871": ["871"],
+    "314 / 318": ["314", "318"],
+    "868": ["868"],
+    "394": ["394"],
+    "330": ["330"],
+    "333": ["333"],
+    "870": ["870"],
+    "885": ["885"],
+    "928": ["928"],
+    "380": ["380"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +60,7 @@ def _panel(work: Path) -> pl.DataFrame:
 
 # --- independent reading of the raw files ----------------------------------------------------------------
 
+
 def _fy_deflator() -> dict[int, float]:
     """Financial-year means of the ONS quarterly rows (Q2-Q4 of t-1 and Q1 of t), rebased to 2024-25 = 100."""
     q = {}
@@ -57,18 +69,22 @@ def _fy_deflator() -> dict[int, float]:
             m = re.fullmatch(r"(\d{4}) Q([1-4])", row[0]) if row else None
             if m:
                 q[(int(m.group(1)), int(m.group(2)))] = float(row[1])
-    fy = {t: (q[(t - 1, 2)] + q[(t - 1, 3)] + q[(t - 1, 4)] + q[(t, 1)]) / 4
-          for t in range(2009, 2026)}
+    fy = {t: (q[(t - 1, 2)] + q[(t - 1, 3)] + q[(t - 1, 4)] + q[(t, 1)]) / 4 for t in range(2009, 2026)}
     return {t: v * 100 / fy[2025] for t, v in fy.items()}
 
 
 def _population() -> dict[tuple[str, int], float]:
     """0-17 population by DfE code and panel year (mid-year t-1); 2010 from SFR27 (mid-2009)."""
     out = {}
-    with open(REFERENCE / "population" / "ons_mid-year_population_estimates_2012_to_2024.csv", encoding="utf-8-sig") as fh:
+    with open(
+        REFERENCE / "population" / "ons_mid-year_population_estimates_2012_to_2024.csv", encoding="utf-8-sig"
+    ) as fh:
         for r in csv.DictReader(fh):
-            if (r["geographic_level"] == "Local authority" and r["age_group"] == "Children aged 0 to 17 years"
-                    and r["population_estimate"] not in ("x", "z", "c", "")):
+            if (
+                r["geographic_level"] == "Local authority"
+                and r["age_group"] == "Children aged 0 to 17 years"
+                and r["population_estimate"] not in ("x", "z", "c", "")
+            ):
                 out[(r["old_la_code"], int(r["time_period"]) + 1)] = float(r["population_estimate"])
     with open(REFERENCE / "cla" / "sfr_SFR27_2010_March.csv", encoding="utf-8-sig") as fh:
         for r in csv.DictReader(fh):
@@ -93,7 +109,13 @@ def _unit_population(pop: dict, unit: str, year: int) -> float:
 
 def _lait() -> dict[tuple[str, int], float]:
     """S251 CSC gross from LAIT: the five lines summed (2015-16 to 2024-25)."""
-    parts = {"TotalLACFinance", "OtherChildren&FamilyFinance", "SafeguardingFinance", "FamilySupportFinance", "YouthJusticeFinance"}
+    parts = {
+        "TotalLACFinance",
+        "OtherChildren&FamilyFinance",
+        "SafeguardingFinance",
+        "FamilySupportFinance",
+        "YouthJusticeFinance",
+    }
     out: dict[tuple[str, int], dict[str, float]] = {}
     for name in ("lait_bds_long_0_2025-05-28.parquet", "lait_bds_long_0_2026-04-08.parquet"):  # later file wins
         t = pq.read_table(REFERENCE / "s251" / name, columns=["Short Desc", "Years", "Values", "LA Number"]).to_pylist()
@@ -110,8 +132,9 @@ def _webb() -> dict[tuple[str, int], float]:
     with open(REFERENCE / "s251" / "webb_ipse_merged_data.csv", encoding="utf-8") as fh:
         for r in csv.DictReader(fh):
             if r["time_period"] == "2015":
-                out[(r["old_la_code"], 2015)] = sum(float(r[c]) for c in
-                                                    ("gspend_cla", "gspend_saf", "gspend_fss", "gspend_oth", "gspend_yjs")) / float(r["sppi"])
+                out[(r["old_la_code"], 2015)] = sum(
+                    float(r[c]) for c in ("gspend_cla", "gspend_saf", "gspend_fss", "gspend_oth", "gspend_yjs")
+                ) / float(r["sppi"])
     return out
 
 
@@ -119,9 +142,14 @@ def _lines(year: int) -> dict[str, float]:
     """2012-13 and 2013-14 S251 line files: CLA + other children's and families services + safeguarding +
     family support + youth justice ('Total Expenditure' column)."""
     name = {2013: "goodair_outturn_1213.csv", 2014: "goodair_outturn_1314.csv"}[year]
-    wanted = ("total children looked after", "other childrens and families services", "other childrens and family services",
-              "total safeguarding children and young peoples services",
-              "total family support services", "youth justice")
+    wanted = (
+        "total children looked after",
+        "other childrens and families services",
+        "other childrens and family services",
+        "total safeguarding children and young peoples services",
+        "total family support services",
+        "youth justice",
+    )
     out: dict[str, float] = {}
     with open(REFERENCE / "s251" / name, encoding="cp1252") as fh:
         for r in csv.DictReader(fh):
@@ -166,18 +194,26 @@ def test_doncaster_2010_11_by_hand(work: Path) -> None:
     assert row["spend_csc_s251"] == pytest.approx(47_111_418.68, abs=0.01)
     assert row["population_0_17"] == 63_763 and row["population_0_17_marker"] == "interpolated"
     deflator = _fy_deflator()
-    assert row["spend_csc_per_child_s251_real"] == pytest.approx(47_111_418.68 / 63_763 * 100 / deflator[2011], rel=1e-6)
+    assert row["spend_csc_per_child_s251_real"] == pytest.approx(
+        47_111_418.68 / 63_763 * 100 / deflator[2011], rel=1e-6
+    )
 
 
 def test_unit_costs_and_per_cla_are_real_terms(work: Path) -> None:
     panel = _panel(work)
     deflator = _fy_deflator()
     row = panel.filter(pl.col("unit_code") == "371", pl.col("year") == 2025).row(0, named=True)
-    assert row["spend_fostering_per_child_week"] > 0 and row["spend_residential_per_child_week"] > row["spend_fostering_per_child_week"]
-    assert row["spend_cla_per_cla_real"] == pytest.approx(row["spend_cla_s251"] / row["cla_count"], rel=1e-6)  # base year
+    assert (
+        row["spend_fostering_per_child_week"] > 0
+        and row["spend_residential_per_child_week"] > row["spend_fostering_per_child_week"]
+    )
+    assert row["spend_cla_per_cla_real"] == pytest.approx(
+        row["spend_cla_s251"] / row["cla_count"], rel=1e-6
+    )  # base year
     row = panel.filter(pl.col("unit_code") == "371", pl.col("year") == 2020).row(0, named=True)
     assert row["spend_residential_per_child_week_real"] == pytest.approx(
-        row["spend_residential_per_child_week"] * 100 / deflator[2020], rel=1e-6)
+        row["spend_residential_per_child_week"] * 100 / deflator[2020], rel=1e-6
+    )
     diag = json.loads(_processed(work, "panel_diagnostics.json").read_text(encoding="utf-8"))["deflator"]
     assert diag["series"] == "YBGB" and diag["base_year"] == 2025 and diag["release_date"] == "2025-06-30"
 
@@ -199,9 +235,13 @@ def test_time_to_good_spells(work: Path) -> None:
 
     lines = journeys.load(work / "data" / "processed")
     spells = journeys.time_to_good(lines, journeys.groups_from_panel(_panel(work)))
-    row = spells.filter(pl.col("unit_code") == "394").row(0, named=True)  # Sunderland: inadequate 2015 -> outstanding 2021
+    row = spells.filter(pl.col("unit_code") == "394").row(
+        0, named=True
+    )  # Sunderland: inadequate 2015 -> outstanding 2021
     assert row["group"] == "treated" and row["event"] == 1 and str(row["stop"]) == "2021-08-20"
-    row = spells.filter(pl.col("unit_code") == "938").row(0, named=True)  # West Sussex: inadequate 2019, RI 2023: censored
+    row = spells.filter(pl.col("unit_code") == "938").row(
+        0, named=True
+    )  # West Sussex: inadequate 2019, RI 2023: censored
     assert row["group"] == "directed_in_house" and row["event"] == 0 and str(row["stop"]) == "2026-03-31"
 
 

@@ -31,8 +31,14 @@ def test_outputs_listed_sorted(rendered: tuple[Path, list[Path]]) -> None:
     base, paths = rendered
     assert paths == sorted(paths)
     assert [p.name for p in paths] == [
-        "fig-cla_cs-event-study.svg", "fig-cla_synth-synth-gaps.svg", "fig-cla_synth-synth-paths.svg",
-        "fig-cla_synth-synth-rmspe.svg", "fig-cla_synth-synth-weights.svg", "report.html", "report.md"]
+        "fig-cla_cs-event-study.svg",
+        "fig-cla_synth-synth-gaps.svg",
+        "fig-cla_synth-synth-paths.svg",
+        "fig-cla_synth-synth-rmspe.svg",
+        "fig-cla_synth-synth-weights.svg",
+        "report.html",
+        "report.md",
+    ]
     assert sorted(p.name for p in (base / "out").iterdir()) == [p.name for p in paths]
 
 
@@ -47,11 +53,17 @@ def test_render_twice_identical_bytes(rendered: tuple[Path, list[Path]], tmp_pat
 def test_identical_bytes_in_a_fresh_process(rendered: tuple[Path, list[Path]], tmp_path: Path) -> None:
     """Another interpreter with another hash seed (set order) gives the same bytes."""
     base, first = rendered
-    code = ("import sys; from pathlib import Path; from evalkit.report import render_report; "
-            "render_report(Path(sys.argv[1]), Path(sys.argv[2]))")
+    code = (
+        "import sys; from pathlib import Path; from evalkit.report import render_report; "
+        "render_report(Path(sys.argv[1]), Path(sys.argv[2]))"
+    )
     env = {**os.environ, "PYTHONHASHSEED": "987", "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "-c", code, str(base / "results.json"), str(tmp_path / "proc")],
-                   check=True, env=env, cwd=tmp_path)
+    subprocess.run(
+        [sys.executable, "-c", code, str(base / "results.json"), str(tmp_path / "proc")],
+        check=True,
+        env=env,
+        cwd=tmp_path,
+    )
     for a in first:
         assert a.read_bytes() == (tmp_path / "proc" / a.name).read_bytes(), a.name
 
@@ -108,12 +120,21 @@ def test_section_order_and_primary_first(rendered: tuple[Path, list[Path]]) -> N
     md = (base / "out" / "report.md").read_text(encoding="utf-8")
     headings = re.findall(r"^(#{1,3}) (.+)$", md, re.M)
     h2 = [t for level, t in headings if level == "##"]
-    assert h2 == ["The analysis plan", "Which estimate to trust", "Primary results", "Robustness checks",
-                  "Coverage and missing data", "Treated councils and sources", "Balance", "Limitations",
-                  "Provenance"]
+    assert h2 == [
+        "The analysis plan",
+        "Which estimate to trust",
+        "Primary results",
+        "Robustness checks",
+        "Coverage and missing data",
+        "Treated councils and sources",
+        "Balance",
+        "Limitations",
+        "Provenance",
+    ]
     h3 = [t for level, t in headings if level == "###"]
     assert h3.index("Children looked after: Callaway and Sant'Anna") < h3.index(
-        "Children looked after: two-way fixed effects")
+        "Children looked after: two-way fixed effects"
+    )
     assert "analysis\\[0\\].options.control" in md or "`analysis[0].options.control`" in md
     assert "p-value 0.009" in md and "-7.390 to -1.030" in md
 

@@ -32,8 +32,11 @@ MODULES = {
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         xml = Path(tmp) / "junit.xml"
-        subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "not slow", f"--junitxml={xml}", *MODULES],
-                       cwd=REPO, check=False)
+        subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-m", "not slow", f"--junitxml={xml}", *MODULES],
+            cwd=REPO,
+            check=False,
+        )
         root = ET.parse(xml).getroot()
     rows = []
     total = Counter()
@@ -63,7 +66,9 @@ def main() -> int:
     for module, what in MODULES.items():
         mine = [r for r in rows if r[0].endswith(module)]
         c = Counter(o for _, _, o in mine)
-        lines.append(f"| `{module}` | {what} | {len(mine)} | {c['passed']} | {c['failed']} | {c['skipped']} | {c['xfail']} |")
+        lines.append(
+            f"| `{module}` | {what} | {len(mine)} | {c['passed']} | {c['failed']} | {c['skipped']} | {c['xfail']} |"
+        )
     refusals = [r for r in rows if r[1] == "refusal"]
     clean = sum(1 for r in refusals if r[2] == "passed")
     accepts = [r for r in rows if r[1] == "acceptance"]

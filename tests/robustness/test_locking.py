@@ -31,8 +31,9 @@ HOLD = textwrap.dedent(
 
 
 def _python(code: str, *args: str, **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", code, *args], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw
+    )
 
 
 @pytest.fixture
@@ -82,7 +83,9 @@ def test_second_process_gets_one_line_and_exit_1(holder) -> None:
             sys.exit(1)
         """
     )
-    proc = subprocess.run([sys.executable, "-c", code, str(folder)], cwd=REPO, capture_output=True, text=True, timeout=20)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(folder)], cwd=REPO, capture_output=True, text=True, timeout=20
+    )
     assert proc.returncode == 1 and proc.stdout == ""
     assert len(proc.stderr.splitlines()) == 1 and "another evalkit run is using this folder" in proc.stderr
 
@@ -134,7 +137,9 @@ def _main_propagates_exit() -> bool:
     return re.search(r"=\s*app\(", inspect.getsource(cli.main)) is not None
 
 
-@pytest.mark.xfail(not _cli_wired(), strict=True, reason="pending: the lead wires data_lock/terminate_as_interrupt into evalkit/cli.py")
+@pytest.mark.xfail(
+    not _cli_wired(), strict=True, reason="pending: the lead wires data_lock/terminate_as_interrupt into evalkit/cli.py"
+)
 def test_cli_ingest_refuses_a_locked_folder(tmp_path: Path) -> None:
     processed = tmp_path / "data" / "processed"
     proc = _python(HOLD, str(processed))
@@ -256,8 +261,10 @@ def _wait_for_sigterm_handler(pid: int, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while status.exists() and time.monotonic() < deadline:
         try:
-            caught = next((ln.split()[1] for ln in status.read_text(encoding="utf-8").splitlines()
-                           if ln.startswith("SigCgt:")), "0")
+            caught = next(
+                (ln.split()[1] for ln in status.read_text(encoding="utf-8").splitlines() if ln.startswith("SigCgt:")),
+                "0",
+            )
         except OSError:
             return
         if int(caught, 16) & (1 << (signal.SIGTERM - 1)):
@@ -265,8 +272,11 @@ def _wait_for_sigterm_handler(pid: int, timeout: float = 120) -> None:
         time.sleep(0.02)
 
 
-@pytest.mark.xfail(not (_cli_wired() and _main_propagates_exit()), strict=True,
-                   reason=DEFECT_EXIT_CODE + "; and SIGTERM needs terminate_as_interrupt() in main")
+@pytest.mark.xfail(
+    not (_cli_wired() and _main_propagates_exit()),
+    strict=True,
+    reason=DEFECT_EXIT_CODE + "; and SIGTERM needs terminate_as_interrupt() in main",
+)
 def test_cli_sigterm_mid_estimate_exits_130_and_keeps_old_results(demo_run: Path, tmp_path: Path) -> None:
     import hashlib
     import shutil
@@ -276,12 +286,17 @@ def test_cli_sigterm_mid_estimate_exits_130_and_keeps_old_results(demo_run: Path
         shutil.copytree(demo_run / sub, work / sub)
 
     def snap() -> dict[str, str]:
-        return {p.relative_to(work).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-                for p in sorted(work.rglob("*")) if p.is_file() and p.name != LOCK_NAME}
+        return {
+            p.relative_to(work).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(work.rglob("*"))
+            if p.is_file() and p.name != LOCK_NAME
+        }
 
     before = snap()
     exe = Path(sys.executable).parent / "evalkit"
-    proc = subprocess.Popen([str(exe), "-q", "estimate"], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(exe), "-q", "estimate"], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     _wait_for_sigterm_handler(proc.pid)  # imports done (slow on a loaded machine), handler installed
     time.sleep(1.0)  # estimators running (the demo plan takes several seconds)
     proc.send_signal(signal.SIGTERM)

@@ -53,8 +53,16 @@ REG = "adm_registry.csv"
 STANDARD_SKIPPED = {"SYNTHETIC_DEMO_DATA.txt", REG}
 
 # Column positions in the demo files (header = line 1).
-CLA_COL = {"old_la_code": 7, "la_name": 8, "new_la_code": 9, "children_count": 12, "rate_per_10000": 13,
-           "time_period": 0, "geographic_level": 2, "population_estimate": 11}
+CLA_COL = {
+    "old_la_code": 7,
+    "la_name": 8,
+    "new_la_code": 9,
+    "children_count": 12,
+    "rate_per_10000": 13,
+    "time_period": 0,
+    "geographic_level": 2,
+    "population_estimate": 11,
+}
 POP_COL = {"time_period": 0, "old_la_code": 7, "new_la_code": 8, "la_name": 9, "population_estimate": 11}
 S251_COL = {"old_la_code": 5, "la_name": 7, "total_expenditure": 10}
 
@@ -107,6 +115,7 @@ def header_sub(old: bytes, new: bytes) -> Callable[[Path], dict]:
         lines[0] = lines[0].replace(old, new)
         p.write_bytes(b"\n".join(lines))
         return {}
+
     return mutate
 
 
@@ -118,6 +127,7 @@ def header_map(fn: Callable[[bytes], bytes]) -> Callable[[Path], dict]:
         lines[0] = b",".join(fn(c) for c in lines[0].split(b","))
         p.write_bytes((b"\xef\xbb\xbf" if bom else b"") + b"\n".join(lines))
         return {}
+
     return mutate
 
 
@@ -131,6 +141,7 @@ def drop_column(index: int) -> Callable[[Path], dict]:
             out.append(b",".join(cells))
         p.write_bytes(b"\n".join(out))
         return {}
+
     return mutate
 
 
@@ -140,11 +151,13 @@ def add_column(name: bytes, value: bytes) -> Callable[[Path], dict]:
         out = [lines[0] + b"," + name] + [line + b"," + value if line else line for line in lines[1:]]
         p.write_bytes(b"\n".join(out))
         return {}
+
     return mutate
 
 
 def set_cell(column: int, new: bytes, nth: int = 0) -> Callable[[Path], dict]:
     """Replace one cell of the nth LA row; returns the row number and the old cell."""
+
     def mutate(p: Path) -> dict:
         lines = _lines(p)
         k = _la_line(p, nth)
@@ -154,11 +167,13 @@ def set_cell(column: int, new: bytes, nth: int = 0) -> Callable[[Path], dict]:
         lines[k] = b",".join(cells)
         p.write_bytes(b"\n".join(lines))
         return {"row": k + 1, "old": old, "cells": [c.decode("utf-8", "replace") for c in cells]}
+
     return mutate
 
 
 def cp1252_name(column: int) -> Callable[[Path], dict]:
     """An LA name with a cp1252 byte (0xF6, 'ö') in an otherwise UTF-8 file."""
+
     def mutate(p: Path) -> dict:
         lines = _lines(p)
         k = _la_line(p, 3)
@@ -167,6 +182,7 @@ def cp1252_name(column: int) -> Callable[[Path], dict]:
         lines[k] = b",".join(cells)
         p.write_bytes(b"\n".join(lines))
         return {"row": k + 1}
+
     return mutate
 
 
@@ -175,7 +191,7 @@ def truncate_mid_line(p: Path) -> dict:
     lines = raw.split(b"\n")
     k = len(lines) // 2
     cut = len(b"\n".join(lines[:k])) + 1 + len(lines[k]) // 3  # a third into line k+1
-    assert raw[cut - 1:cut] != b"\n"
+    assert raw[cut - 1 : cut] != b"\n"
     p.write_bytes(raw[:cut])
     return {"row": k + 1}
 
@@ -191,6 +207,7 @@ def truncate_bytes(n: int) -> Callable[[Path], dict]:
     def mutate(p: Path) -> dict:
         p.write_bytes(p.read_bytes()[:n])
         return {}
+
     return mutate
 
 
@@ -211,6 +228,7 @@ def duplicate_la_row(nth: int = 5) -> Callable[[Path], dict]:
         lines.insert(k + 1, lines[k])
         p.write_bytes(b"\n".join(lines))
         return {"row": k + 2}
+
     return mutate
 
 
@@ -237,15 +255,18 @@ def from_corpus(name: str) -> Callable[[Path], dict]:
     def mutate(p: Path) -> dict:
         shutil.copyfile(CORPUS / name, p)
         return {}
+
     return mutate
 
 
 def registry_rows(*rows: str) -> Callable[[Path], dict]:
     """An extra registry (for `panel --registry`) in the packaged columns with these rows."""
+
     def mutate(p: Path) -> dict:
         header = (demo_dir() / REG).read_text().splitlines()[0]
         p.write_text("\n".join([header, *rows]) + "\n")
         return {}
+
     return mutate
 
 
@@ -253,6 +274,7 @@ def registry_text(text: bytes) -> Callable[[Path], dict]:
     def mutate(p: Path) -> dict:
         p.write_bytes(text)
         return {}
+
     return mutate
 
 
@@ -267,6 +289,7 @@ def plan_edit(fn: Callable[[str], str | bytes]) -> Callable[[Path], dict]:
         new = fn(_demo_plan())
         p.write_bytes(new if isinstance(new, bytes) else new.encode("utf-8"))
         return {}
+
     return mutate
 
 
@@ -318,19 +341,55 @@ MARKERS = ["c", "x", "z", "u", "k", "low", "..", ":", "~", "[c]", "[x]", "[z]"]
 
 CASES: list[Case] = [
     # renamed, missing and extra columns
-    Case("cla-renamed-la_name", "ingest", CLA, header_sub(b",la_name,", b",local_authority,"),
-         Err("unrecognised layout", 1, "la_name"), cli=True),
-    Case("cla-renamed-children_count", "ingest", CLA, header_sub(b"children_count", b"child_count"),
-         Err("unrecognised layout", 1, "children_count")),
-    Case("pop-renamed-population_estimate", "ingest", POP, header_sub(b"population_estimate", b"pop_estimate"),
-         Err("unrecognised layout", 1, "population_estimate")),
-    Case("s251-renamed-total_expenditure", "ingest", S251, header_sub(b"total_expenditure", b"total_spend"),
-         Err("unrecognised layout", 1, "total_expenditure")),
-    Case("cla-missing-la_name", "ingest", CLA, drop_column(CLA_COL["la_name"]), Err("unrecognised layout", 1, "la_name")),
-    Case("cla-missing-rate_per_10000", "ingest", CLA, drop_column(CLA_COL["rate_per_10000"]),
-         Err("unrecognised layout", 1, "rate_per_10000")),
-    Case("pop-missing-la_name", "ingest", POP, drop_column(POP_COL["la_name"]), Err("unrecognised layout", 1, "la_name")),
-    Case("s251-missing-la_name", "ingest", S251, drop_column(S251_COL["la_name"]), Err("without LA code columns", 1, "la_name")),
+    Case(
+        "cla-renamed-la_name",
+        "ingest",
+        CLA,
+        header_sub(b",la_name,", b",local_authority,"),
+        Err("unrecognised layout", 1, "la_name"),
+        cli=True,
+    ),
+    Case(
+        "cla-renamed-children_count",
+        "ingest",
+        CLA,
+        header_sub(b"children_count", b"child_count"),
+        Err("unrecognised layout", 1, "children_count"),
+    ),
+    Case(
+        "pop-renamed-population_estimate",
+        "ingest",
+        POP,
+        header_sub(b"population_estimate", b"pop_estimate"),
+        Err("unrecognised layout", 1, "population_estimate"),
+    ),
+    Case(
+        "s251-renamed-total_expenditure",
+        "ingest",
+        S251,
+        header_sub(b"total_expenditure", b"total_spend"),
+        Err("unrecognised layout", 1, "total_expenditure"),
+    ),
+    Case(
+        "cla-missing-la_name", "ingest", CLA, drop_column(CLA_COL["la_name"]), Err("unrecognised layout", 1, "la_name")
+    ),
+    Case(
+        "cla-missing-rate_per_10000",
+        "ingest",
+        CLA,
+        drop_column(CLA_COL["rate_per_10000"]),
+        Err("unrecognised layout", 1, "rate_per_10000"),
+    ),
+    Case(
+        "pop-missing-la_name", "ingest", POP, drop_column(POP_COL["la_name"]), Err("unrecognised layout", 1, "la_name")
+    ),
+    Case(
+        "s251-missing-la_name",
+        "ingest",
+        S251,
+        drop_column(S251_COL["la_name"]),
+        Err("without LA code columns", 1, "la_name"),
+    ),
     Case("cla-extra-column", "ingest", CLA, add_column(b"notes", b"see footnote"), Accept("cla")),
     Case("pop-extra-column", "ingest", POP, add_column(b"notes", b""), Accept("population")),
     Case("s251-extra-column", "ingest", S251, add_column(b"notes", b"n/a"), Accept("s251")),
@@ -340,22 +399,62 @@ CASES: list[Case] = [
     Case("pop-header-title-case", "ingest", POP, header_map(bytes.title), Accept("population")),
     Case("s251-header-stray-spaces", "ingest", S251, header_map(lambda c: b" " + c), Accept("s251")),
     # every suppression marker in a count cell: null with the marker kept, never 0
-    *[Case(f"cla-marker-{m}", "ingest", CLA, set_cell(CLA_COL["children_count"], m.encode()), Accept("cla", "marker", {"marker": m}))
-      for m in MARKERS],
-    Case("pop-marker-upper-C", "ingest", POP, set_cell(POP_COL["population_estimate"], b"C"), Accept("population", "marker", {"marker": "c"})),
-    Case("s251-marker-x", "ingest", S251, set_cell(S251_COL["total_expenditure"], b"x"), Accept("s251", "marker", {"marker": "x"})),
+    *[
+        Case(
+            f"cla-marker-{m}",
+            "ingest",
+            CLA,
+            set_cell(CLA_COL["children_count"], m.encode()),
+            Accept("cla", "marker", {"marker": m}),
+        )
+        for m in MARKERS
+    ],
+    Case(
+        "pop-marker-upper-C",
+        "ingest",
+        POP,
+        set_cell(POP_COL["population_estimate"], b"C"),
+        Accept("population", "marker", {"marker": "c"}),
+    ),
+    Case(
+        "s251-marker-x",
+        "ingest",
+        S251,
+        set_cell(S251_COL["total_expenditure"], b"x"),
+        Accept("s251", "marker", {"marker": "x"}),
+    ),
     # numbers with thousands commas and percent signs
-    Case("pop-thousands-comma", "ingest", POP, set_cell(POP_COL["population_estimate"], b'"87,380"'), Accept("population")),
+    Case(
+        "pop-thousands-comma",
+        "ingest",
+        POP,
+        set_cell(POP_COL["population_estimate"], b'"87,380"'),
+        Accept("population"),
+    ),
     Case("cla-rate-percent-sign", "ingest", CLA, set_cell(CLA_COL["rate_per_10000"], b"86%", nth=1), Accept("cla")),
-    Case("cla-count-thousands-comma", "ingest", CLA, set_cell(CLA_COL["children_count"], b'"1,214"'),
-         Accept("cla", "value", {"value": 1214.0})),
+    Case(
+        "cla-count-thousands-comma",
+        "ingest",
+        CLA,
+        set_cell(CLA_COL["children_count"], b'"1,214"'),
+        Accept("cla", "value", {"value": 1214.0}),
+    ),
     # encodings
     Case("pop-utf8-bom-added", "ingest", POP, add_bom, Accept("population")),
     Case("cla-utf8-bom-removed", "ingest", CLA, remove_bom, Accept("cla")),
     Case("s251-utf8-bom-added", "ingest", S251, add_bom, Accept("s251")),
     Case("cla-crlf-line-ends", "ingest", CLA, crlf, Accept("cla")),
-    Case("cla-cp1252-byte", "ingest", CLA, cp1252_name(CLA_COL["la_name"]), Err("cannot be decoded", "auto", "la_name"), cli=True),
-    Case("pop-cp1252-byte", "ingest", POP, cp1252_name(POP_COL["la_name"]), Err("cannot be decoded", "auto", "la_name")),
+    Case(
+        "cla-cp1252-byte",
+        "ingest",
+        CLA,
+        cp1252_name(CLA_COL["la_name"]),
+        Err("cannot be decoded", "auto", "la_name"),
+        cli=True,
+    ),
+    Case(
+        "pop-cp1252-byte", "ingest", POP, cp1252_name(POP_COL["la_name"]), Err("cannot be decoded", "auto", "la_name")
+    ),
     Case("s251-cp1252-byte", "ingest", S251, cp1252_name(S251_COL["la_name"]), Err("cannot be decoded", "auto")),
     # truncated, empty, header only
     Case("cla-truncated-mid-line", "ingest", CLA, truncate_mid_line, Err("truncated", "auto"), cli=True),
@@ -371,101 +470,425 @@ CASES: list[Case] = [
     Case("pop-header-only", "ingest", POP, header_only, Err("no data rows", 2)),
     Case("s251-header-only", "ingest", S251, header_only, Err("no data rows", 1)),
     # duplicated council-years
-    Case("cla-duplicated-council-year", "ingest", CLA, duplicate_la_row(), Err("duplicated", "auto", "old_la_code"), cli=True),
+    Case(
+        "cla-duplicated-council-year",
+        "ingest",
+        CLA,
+        duplicate_la_row(),
+        Err("duplicated", "auto", "old_la_code"),
+        cli=True,
+    ),
     Case("pop-duplicated-council-year", "ingest", POP, duplicate_la_row(), Err("duplicated", "auto", "old_la_code")),
-    Case("s251-duplicated-council-year", "ingest", S251, duplicate_la_row(), Err("duplicated", "auto", "description_of_expenditure")),
+    Case(
+        "s251-duplicated-council-year",
+        "ingest",
+        S251,
+        duplicate_la_row(),
+        Err("duplicated", "auto", "description_of_expenditure"),
+    ),
     # unknown or retired LA codes
     # (issue #14: an LA code no lookup knows is refused; the demo's lookup is its own fictional council list)
-    Case("cla-unknown-3-digit-code", "ingest", CLA, set_cell(CLA_COL["old_la_code"], b"777"), Err("not a council", "auto", "old_la_code"), cli=True),
-    Case("cla-retired-code-928", "ingest", CLA, set_cell(CLA_COL["old_la_code"], b"928", nth=3), Err("not a council", "auto", "old_la_code")),
-    Case("cla-code-paired-with-other-gss", "ingest", CLA, set_cell(CLA_COL["new_la_code"], b"E99000016"),
-         Err("another council", "auto", "new_la_code")),
-    Case("pop-code-paired-with-other-gss", "ingest", POP, set_cell(POP_COL["new_la_code"], b"E99000016"),
-         Err("another council", "auto", "new_la_code")),
+    Case(
+        "cla-unknown-3-digit-code",
+        "ingest",
+        CLA,
+        set_cell(CLA_COL["old_la_code"], b"777"),
+        Err("not a council", "auto", "old_la_code"),
+        cli=True,
+    ),
+    Case(
+        "cla-retired-code-928",
+        "ingest",
+        CLA,
+        set_cell(CLA_COL["old_la_code"], b"928", nth=3),
+        Err("not a council", "auto", "old_la_code"),
+    ),
+    Case(
+        "cla-code-paired-with-other-gss",
+        "ingest",
+        CLA,
+        set_cell(CLA_COL["new_la_code"], b"E99000016"),
+        Err("another council", "auto", "new_la_code"),
+    ),
+    Case(
+        "pop-code-paired-with-other-gss",
+        "ingest",
+        POP,
+        set_cell(POP_COL["new_la_code"], b"E99000016"),
+        Err("another council", "auto", "new_la_code"),
+    ),
     # impossible values (issue #14): years, counts, rates, populations
-    Case("cla-year-2099", "ingest", CLA, set_cell(CLA_COL["time_period"], b"2099"), Err("not a year this publication can cover", "auto", "time_period"), cli=True),
-    Case("cla-year-0000", "ingest", CLA, set_cell(CLA_COL["time_period"], b"0000"), Err("not a year this publication can cover", "auto", "time_period")),
-    Case("pop-year-2099", "ingest", POP, set_cell(POP_COL["time_period"], b"2099"), Err("not a year this publication can cover", "auto", "time_period")),
-    Case("cla-count-negative", "ingest", CLA, set_cell(CLA_COL["children_count"], b"-237"), Err("not plausible", "auto", "children_count"), cli=True),
-    Case("cla-count-fractional", "ingest", CLA, set_cell(CLA_COL["children_count"], b"12.5"), Err("not plausible", "auto", "children_count")),
-    Case("cla-rate-over-10000", "ingest", CLA, set_cell(CLA_COL["rate_per_10000"], b"10001", nth=1), Err("not plausible", "auto", "rate_per_10000")),
-    Case("cla-rate-negative", "ingest", CLA, set_cell(CLA_COL["rate_per_10000"], b"-3", nth=1), Err("not plausible", "auto", "rate_per_10000")),
-    Case("cla-rate-inconsistent-with-count", "ingest", CLA, set_cell(CLA_COL["rate_per_10000"], b"172", nth=1), Err("does not match", "auto", "rate_per_10000")),
-    Case("cla-count-inconsistent-with-rate", "ingest", CLA, set_cell(CLA_COL["children_count"], b"1508", nth=1), Err("does not match", "auto", "rate_per_10000")),
-    Case("cla-population-zero", "ingest", CLA, set_cell(CLA_COL["population_estimate"], b"0", nth=1), Err("not plausible", "auto", "population_estimate")),
-    Case("pop-population-zero", "ingest", POP, set_cell(POP_COL["population_estimate"], b"0"), Err("not plausible", "auto", "population_estimate")),
-    Case("pop-population-negative", "ingest", POP, set_cell(POP_COL["population_estimate"], b"-87380"), Err("not plausible", "auto", "population_estimate")),
-    Case("pop-population-201-million", "ingest", POP, set_cell(POP_COL["population_estimate"], b"201000000"), Err("not plausible", "auto", "population_estimate")),
-    Case("cla-duplicated-header", "ingest", CLA, add_column(b"children_count", b"5"), Err("appears twice", 1, "children_count"), cli=True),
-    Case("pop-duplicated-header", "ingest", POP, add_column(b"population_estimate", b"1"), Err("appears twice", 1, "population_estimate")),
+    Case(
+        "cla-year-2099",
+        "ingest",
+        CLA,
+        set_cell(CLA_COL["time_period"], b"2099"),
+        Err("not a year this publication can cover", "auto", "time_period"),
+        cli=True,
+    ),
+    Case(
+        "cla-year-0000",
+        "ingest",
+        CLA,
+        set_cell(CLA_COL["time_period"], b"0000"),
+        Err("not a year this publication can cover", "auto", "time_period"),
+    ),
+    Case(
+        "pop-year-2099",
+        "ingest",
+        POP,
+        set_cell(POP_COL["time_period"], b"2099"),
+        Err("not a year this publication can cover", "auto", "time_period"),
+    ),
+    Case(
+        "cla-count-negative",
+        "ingest",
+        CLA,
+        set_cell(CLA_COL["children_count"], b"-237"),
+        Err("not plausible", "auto", "children_count"),
+        cli=True,
+    ),
+    Case(
+        "cla-count-fractional",
+        "ingest",
+        CLA,
+        set_cell(CLA_COL["children_count"], b"12.5"),
+        Err("not plausible", "auto", "children_count"),
+    ),
+    Case(
+        "cla-rate-over-10000",
+        "ingest",
+        CLA,
+        set_cell(CLA_COL["rate_per_10000"], b"10001", nth=1),
+        Err("not plausible", "auto", "rate_per_10000"),
+    ),
+    Case(
+        "cla-rate-negative",
+        "ingest",
+        CLA,
+        set_cell(CLA_COL["rate_per_10000"], b"-3", nth=1),
+        Err("not plausible", "auto", "rate_per_10000"),
+    ),
+    Case(
+        "cla-rate-inconsistent-with-count",
+        "ingest",
+        CLA,
+        set_cell(CLA_COL["rate_per_10000"], b"172", nth=1),
+        Err("does not match", "auto", "rate_per_10000"),
+    ),
+    Case(
+        "cla-count-inconsistent-with-rate",
+        "ingest",
+        CLA,
+        set_cell(CLA_COL["children_count"], b"1508", nth=1),
+        Err("does not match", "auto", "rate_per_10000"),
+    ),
+    Case(
+        "cla-population-zero",
+        "ingest",
+        CLA,
+        set_cell(CLA_COL["population_estimate"], b"0", nth=1),
+        Err("not plausible", "auto", "population_estimate"),
+    ),
+    Case(
+        "pop-population-zero",
+        "ingest",
+        POP,
+        set_cell(POP_COL["population_estimate"], b"0"),
+        Err("not plausible", "auto", "population_estimate"),
+    ),
+    Case(
+        "pop-population-negative",
+        "ingest",
+        POP,
+        set_cell(POP_COL["population_estimate"], b"-87380"),
+        Err("not plausible", "auto", "population_estimate"),
+    ),
+    Case(
+        "pop-population-201-million",
+        "ingest",
+        POP,
+        set_cell(POP_COL["population_estimate"], b"201000000"),
+        Err("not plausible", "auto", "population_estimate"),
+    ),
+    Case(
+        "cla-duplicated-header",
+        "ingest",
+        CLA,
+        add_column(b"children_count", b"5"),
+        Err("appears twice", 1, "children_count"),
+        cli=True,
+    ),
+    Case(
+        "pop-duplicated-header",
+        "ingest",
+        POP,
+        add_column(b"population_estimate", b"1"),
+        Err("appears twice", 1, "population_estimate"),
+    ),
     Case("cla-cut-in-last-field", "ingest", CLA, cut_last_field, Err("cut off", "auto"), cli=True),
     Case("pop-cut-in-last-field", "ingest", POP, cut_last_field, Err("cut off", "auto")),
-    Case("cla-not-a-dfe-code", "ingest", CLA, set_cell(CLA_COL["old_la_code"], b"ABC"), Err("code", "auto", "old_la_code")),
+    Case(
+        "cla-not-a-dfe-code",
+        "ingest",
+        CLA,
+        set_cell(CLA_COL["old_la_code"], b"ABC"),
+        Err("code", "auto", "old_la_code"),
+    ),
     # non-numeric values
-    Case("cla-count-non-numeric", "ingest", CLA, set_cell(CLA_COL["children_count"], b"abc"), Err("not a number", "auto", "children_count"), cli=True),
-    Case("pop-value-non-numeric", "ingest", POP, set_cell(POP_COL["population_estimate"], b"12o4"), Err("not a number", "auto", "population_estimate")),
-    Case("s251-value-non-numeric", "ingest", S251, set_cell(S251_COL["total_expenditure"], b"1.2.3"), Err("not a number", "auto", "total_expenditure")),
-    Case("cla-count-NaN", "ingest", CLA, set_cell(CLA_COL["children_count"], b"NaN"), Err("not a number", "auto", "children_count")),
-    Case("cla-count-inf", "ingest", CLA, set_cell(CLA_COL["children_count"], b"inf"), Err("not a number", "auto", "children_count")),
-    Case("cla-time-period-not-a-year", "ingest", CLA, set_cell(CLA_COL["time_period"], b"2024/25"), Err("not a 4-digit year", "auto", "time_period")),
-    Case("cla-unknown-geographic-level", "ingest", CLA, set_cell(CLA_COL["geographic_level"], b"Local Authority"),
-         Err("unknown geographic level", "auto", "geographic_level")),
+    Case(
+        "cla-count-non-numeric",
+        "ingest",
+        CLA,
+        set_cell(CLA_COL["children_count"], b"abc"),
+        Err("not a number", "auto", "children_count"),
+        cli=True,
+    ),
+    Case(
+        "pop-value-non-numeric",
+        "ingest",
+        POP,
+        set_cell(POP_COL["population_estimate"], b"12o4"),
+        Err("not a number", "auto", "population_estimate"),
+    ),
+    Case(
+        "s251-value-non-numeric",
+        "ingest",
+        S251,
+        set_cell(S251_COL["total_expenditure"], b"1.2.3"),
+        Err("not a number", "auto", "total_expenditure"),
+    ),
+    Case(
+        "cla-count-NaN",
+        "ingest",
+        CLA,
+        set_cell(CLA_COL["children_count"], b"NaN"),
+        Err("not a number", "auto", "children_count"),
+    ),
+    Case(
+        "cla-count-inf",
+        "ingest",
+        CLA,
+        set_cell(CLA_COL["children_count"], b"inf"),
+        Err("not a number", "auto", "children_count"),
+    ),
+    Case(
+        "cla-time-period-not-a-year",
+        "ingest",
+        CLA,
+        set_cell(CLA_COL["time_period"], b"2024/25"),
+        Err("not a 4-digit year", "auto", "time_period"),
+    ),
+    Case(
+        "cla-unknown-geographic-level",
+        "ingest",
+        CLA,
+        set_cell(CLA_COL["geographic_level"], b"Local Authority"),
+        Err("unknown geographic level", "auto", "geographic_level"),
+    ),
     # the folder's own registry is copied by ingest
-    Case("ingest-registry-invalid-date", "ingest", REG, lambda p: p.write_text(p.read_text().replace("2017-04-01", "2017-13-01")) and {},
-         Err("not a valid date", 2, "go_live")),
+    Case(
+        "ingest-registry-invalid-date",
+        "ingest",
+        REG,
+        lambda p: p.write_text(p.read_text().replace("2017-04-01", "2017-13-01")) and {},
+        Err("not a valid date", 2, "go_live"),
+    ),
     Case("ingest-registry-empty", "ingest", REG, empty, Err("empty")),
     # registry: dates out of order, in the future, overlapping spells, bad values  (panel --registry)
-    Case("registry-go-live-after-end", "panel", "extra_registry.csv", registry_rows(spell("2016-04-01", "2015-01-01", "returned_in_house")),
-         Err("is before go_live", 2, "end_date"), cli=True),
-    Case("registry-go-live-after-end-handmade", "panel", "extra_registry.csv", from_corpus("registry_go_live_after_end.csv"),
-         Err("is before go_live", 2, "end_date")),
-    Case("registry-overlapping-spells-handmade", "panel", "extra_registry.csv", from_corpus("registry_overlap.csv"),
-         Err("overlap", None, "go_live")),
-    Case("registry-overlaps-packaged-spell", "panel", "extra_registry.csv",
-         registry_rows(spell("2018-04-01").replace(",010,E99000010,", ",030,E99000030,")), Err("overlap", None, "go_live")),
-    Case("registry-go-live-in-future", "panel", "extra_registry.csv", registry_rows(spell("2099-04-01")),
-         Err("future", 2, "go_live")),
-    Case("registry-date-format", "panel", "extra_registry.csv", registry_rows(spell("01/04/2016")), Err("is not a date", 2, "go_live")),
-    Case("registry-impossible-date", "panel", "extra_registry.csv", registry_rows(spell("2016-02-30")), Err("not a valid date", 2, "go_live")),
-    Case("registry-unknown-model", "panel", "extra_registry.csv", registry_rows(spell(model="charity")), Err("not a known value", 2, "model")),
-    Case("registry-two-digit-code", "panel", "extra_registry.csv", registry_rows(spell(code="77")), Err("not a DfE LA code", 2, "la_code")),
-    Case("registry-duplicate-spell-id", "panel", "extra_registry.csv", registry_rows(spell().replace("X-1", "DEMO-1")),
-         Err("appears twice", None, "spell_id")),
-    Case("registry-missing-column", "panel", "extra_registry.csv",
-         registry_text(b"spell_id,la_code,gss_code,la_name,body_name,model,go_live,go_live_status,end_date,end_type,end_status,dfe_direction,role\n"),
-         Err("missing column", 1, "sources")),
-    Case("registry-extra-column", "panel", "extra_registry.csv",
-         lambda p: registry_rows(spell())(p) or p.write_text(p.read_text().replace(",sources\n", ",sources,notes\n").replace(S + "\n", S + ",x\n")) and {},
-         Err("unknown column", 1, "notes")),
-    Case("registry-cp1252", "panel", "extra_registry.csv", lambda p: registry_rows(spell())(p) or p.write_bytes(p.read_bytes().replace(b"Corpusham", b"Corpush\xe4m")) and {},
-         Err("not a readable CSV")),
-    Case("registry-unknown-council", "panel", "extra_registry.csv", registry_rows(spell(code="777")),
-         Err("777", None, "la_code")),
+    Case(
+        "registry-go-live-after-end",
+        "panel",
+        "extra_registry.csv",
+        registry_rows(spell("2016-04-01", "2015-01-01", "returned_in_house")),
+        Err("is before go_live", 2, "end_date"),
+        cli=True,
+    ),
+    Case(
+        "registry-go-live-after-end-handmade",
+        "panel",
+        "extra_registry.csv",
+        from_corpus("registry_go_live_after_end.csv"),
+        Err("is before go_live", 2, "end_date"),
+    ),
+    Case(
+        "registry-overlapping-spells-handmade",
+        "panel",
+        "extra_registry.csv",
+        from_corpus("registry_overlap.csv"),
+        Err("overlap", None, "go_live"),
+    ),
+    Case(
+        "registry-overlaps-packaged-spell",
+        "panel",
+        "extra_registry.csv",
+        registry_rows(spell("2018-04-01").replace(",010,E99000010,", ",030,E99000030,")),
+        Err("overlap", None, "go_live"),
+    ),
+    Case(
+        "registry-go-live-in-future",
+        "panel",
+        "extra_registry.csv",
+        registry_rows(spell("2099-04-01")),
+        Err("future", 2, "go_live"),
+    ),
+    Case(
+        "registry-date-format",
+        "panel",
+        "extra_registry.csv",
+        registry_rows(spell("01/04/2016")),
+        Err("is not a date", 2, "go_live"),
+    ),
+    Case(
+        "registry-impossible-date",
+        "panel",
+        "extra_registry.csv",
+        registry_rows(spell("2016-02-30")),
+        Err("not a valid date", 2, "go_live"),
+    ),
+    Case(
+        "registry-unknown-model",
+        "panel",
+        "extra_registry.csv",
+        registry_rows(spell(model="charity")),
+        Err("not a known value", 2, "model"),
+    ),
+    Case(
+        "registry-two-digit-code",
+        "panel",
+        "extra_registry.csv",
+        registry_rows(spell(code="77")),
+        Err("not a DfE LA code", 2, "la_code"),
+    ),
+    Case(
+        "registry-duplicate-spell-id",
+        "panel",
+        "extra_registry.csv",
+        registry_rows(spell().replace("X-1", "DEMO-1")),
+        Err("appears twice", None, "spell_id"),
+    ),
+    Case(
+        "registry-missing-column",
+        "panel",
+        "extra_registry.csv",
+        registry_text(
+            b"spell_id,la_code,gss_code,la_name,body_name,model,go_live,go_live_status,end_date,end_type,end_status,dfe_direction,role\n"
+        ),
+        Err("missing column", 1, "sources"),
+    ),
+    Case(
+        "registry-extra-column",
+        "panel",
+        "extra_registry.csv",
+        lambda p: (
+            registry_rows(spell())(p)
+            or p.write_text(p.read_text().replace(",sources\n", ",sources,notes\n").replace(S + "\n", S + ",x\n"))
+            and {}
+        ),
+        Err("unknown column", 1, "notes"),
+    ),
+    Case(
+        "registry-cp1252",
+        "panel",
+        "extra_registry.csv",
+        lambda p: (
+            registry_rows(spell())(p) or p.write_bytes(p.read_bytes().replace(b"Corpusham", b"Corpush\xe4m")) and {}
+        ),
+        Err("not a readable CSV"),
+    ),
+    Case(
+        "registry-unknown-council",
+        "panel",
+        "extra_registry.csv",
+        registry_rows(spell(code="777")),
+        Err("777", None, "la_code"),
+    ),
     # plan TOML: wrong types, unknown keys, missing sections  (estimate --plan)
-    Case("plan-seed-string", "estimate", "bad.toml", plan_edit(lambda t: t.replace("seed = 20240101", 'seed = "20240101"')),
-         Err("is a string", None, "inference.seed"), cli=True),
-    Case("plan-alpha-string", "estimate", "bad.toml", plan_edit(lambda t: t.replace("alpha = 0.05", 'alpha = "0.05"')),
-         Err("is a string", None, "inference.alpha")),
-    Case("plan-years-string", "estimate", "bad.toml", plan_edit(lambda t: t.replace("years = [2011, 2024]", 'years = "2011-2024"')),
-         Err("is a string", None, "sample.years")),
-    Case("plan-primary-string", "estimate", "bad.toml", plan_edit(lambda t: t.replace("primary = true", 'primary = "yes"', 1)),
-         Err("is a string", None, "analysis[0].primary")),
-    Case("plan-unknown-key", "estimate", "bad.toml", plan_edit(lambda t: t.replace("[data]\n", '[data]\nformat = "parquet"\n')),
-         Err("unknown key", None, "data.format")),
-    Case("plan-unknown-key-handmade", "estimate", "bad.toml", from_corpus("plan_unknown_key.toml"),
-         Err("unknown key", None, "inference.bootsrap")),
-    Case("plan-unknown-section", "estimate", "bad.toml", plan_edit(lambda t: t + "\n[extras]\nx = 1\n"), Err("unknown section", None, "extras")),
-    Case("plan-missing-inference", "estimate", "bad.toml", plan_edit(lambda t: _drop_section(t, "inference")),
-         Err("missing section [inference]", None, "inference")),
-    Case("plan-missing-analysis-handmade", "estimate", "bad.toml", from_corpus("plan_missing_analysis.toml"),
-         Err("missing [[analysis]]", None, "analysis")),
-    Case("plan-analysis-single-table", "estimate", "bad.toml",
-         plan_edit(lambda t: t.split("[[analysis]]")[0] + '[analysis]\nlabel = "a"\noutcome = "x"\nmethod = "cs"\n'),
-         Err("is a single table", None, "analysis")),
-    Case("plan-toml-syntax", "estimate", "bad.toml", plan_edit(lambda t: t.replace("alpha = 0.05", "alpha = = 0.05")),
-         Err("TOML syntax error", 20)),
-    Case("plan-cp1252", "estimate", "bad.toml", plan_edit(lambda t: t.replace("Sant'Anna", "S\u00e9nt").encode("cp1252")),
-         Err("not UTF-8")),
+    Case(
+        "plan-seed-string",
+        "estimate",
+        "bad.toml",
+        plan_edit(lambda t: t.replace("seed = 20240101", 'seed = "20240101"')),
+        Err("is a string", None, "inference.seed"),
+        cli=True,
+    ),
+    Case(
+        "plan-alpha-string",
+        "estimate",
+        "bad.toml",
+        plan_edit(lambda t: t.replace("alpha = 0.05", 'alpha = "0.05"')),
+        Err("is a string", None, "inference.alpha"),
+    ),
+    Case(
+        "plan-years-string",
+        "estimate",
+        "bad.toml",
+        plan_edit(lambda t: t.replace("years = [2011, 2024]", 'years = "2011-2024"')),
+        Err("is a string", None, "sample.years"),
+    ),
+    Case(
+        "plan-primary-string",
+        "estimate",
+        "bad.toml",
+        plan_edit(lambda t: t.replace("primary = true", 'primary = "yes"', 1)),
+        Err("is a string", None, "analysis[0].primary"),
+    ),
+    Case(
+        "plan-unknown-key",
+        "estimate",
+        "bad.toml",
+        plan_edit(lambda t: t.replace("[data]\n", '[data]\nformat = "parquet"\n')),
+        Err("unknown key", None, "data.format"),
+    ),
+    Case(
+        "plan-unknown-key-handmade",
+        "estimate",
+        "bad.toml",
+        from_corpus("plan_unknown_key.toml"),
+        Err("unknown key", None, "inference.bootsrap"),
+    ),
+    Case(
+        "plan-unknown-section",
+        "estimate",
+        "bad.toml",
+        plan_edit(lambda t: t + "\n[extras]\nx = 1\n"),
+        Err("unknown section", None, "extras"),
+    ),
+    Case(
+        "plan-missing-inference",
+        "estimate",
+        "bad.toml",
+        plan_edit(lambda t: _drop_section(t, "inference")),
+        Err("missing section [inference]", None, "inference"),
+    ),
+    Case(
+        "plan-missing-analysis-handmade",
+        "estimate",
+        "bad.toml",
+        from_corpus("plan_missing_analysis.toml"),
+        Err("missing [[analysis]]", None, "analysis"),
+    ),
+    Case(
+        "plan-analysis-single-table",
+        "estimate",
+        "bad.toml",
+        plan_edit(lambda t: t.split("[[analysis]]")[0] + '[analysis]\nlabel = "a"\noutcome = "x"\nmethod = "cs"\n'),
+        Err("is a single table", None, "analysis"),
+    ),
+    Case(
+        "plan-toml-syntax",
+        "estimate",
+        "bad.toml",
+        plan_edit(lambda t: t.replace("alpha = 0.05", "alpha = = 0.05")),
+        Err("TOML syntax error", 20),
+    ),
+    Case(
+        "plan-cp1252",
+        "estimate",
+        "bad.toml",
+        plan_edit(lambda t: t.replace("Sant'Anna", "S\u00e9nt").encode("cp1252")),
+        Err("not UTF-8"),
+    ),
     Case("plan-empty", "estimate", "bad.toml", empty, Err("missing section [plan]", None, "plan")),
 ]
 
@@ -626,7 +1049,16 @@ def test_accepted_case(case: Case, clean_tables: dict[str, pl.DataFrame], tmp_pa
         assert got.filter(pl.col("la_code") == exp.extra["code"]).height > 0
         assert got.height == clean.height
         return
-    year, code = int(cells[0][:4]) + (1 if exp.table == "s251" else 0), cells[CLA_COL["old_la_code"] if exp.table == "cla" else POP_COL["old_la_code"] if exp.table == "population" else S251_COL["old_la_code"]]
+    year, code = (
+        int(cells[0][:4]) + (1 if exp.table == "s251" else 0),
+        cells[
+            CLA_COL["old_la_code"]
+            if exp.table == "cla"
+            else POP_COL["old_la_code"]
+            if exp.table == "population"
+            else S251_COL["old_la_code"]
+        ],
+    )
     if exp.table == "cla":
         from evalkit.sources.cla import POPULATION_TYPES
 

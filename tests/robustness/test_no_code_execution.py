@@ -16,7 +16,7 @@ PACKAGE = Path(evalkit.__file__).resolve().parent
 
 # Text patterns: anything that can turn bytes from a file into running code.
 FORBIDDEN = {
-    "pickle": re.compile(r"pickle"),                       # pickle, cPickle, read_pickle, allow_pickle
+    "pickle": re.compile(r"pickle"),  # pickle, cPickle, read_pickle, allow_pickle
     "eval(": re.compile(r"(?<![\w.])eval\s*\("),
     "exec(": re.compile(r"(?<![\w.])exec\s*\("),
     "yaml.load(": re.compile(r"yaml\s*\.\s*(unsafe_)?load(_all)?\s*\("),
@@ -35,7 +35,7 @@ ALLOWED: dict[tuple[str, str], str] = {}
 IMPORT_MODULE_ALLOWED = {
     "ingest.py": "imports evalkit.sources.<name> for the fixed SOURCE_MODULES list",
     "methods.py": "imports the estimator named in the fixed METHODS registry; the plan's method is "
-                  "checked against the registry's keys (plan schema) before any lookup",
+    "checked against the registry's keys (plan schema) before any lookup",
 }
 
 

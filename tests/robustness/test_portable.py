@@ -54,8 +54,8 @@ def _guarded(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
         ):
             return True
         if isinstance(node, ast.Try) and any(
-            h.type is None or any(isinstance(n, ast.Name) and n.id in ("ImportError", "ModuleNotFoundError")
-                                  for n in ast.walk(h.type))
+            h.type is None
+            or any(isinstance(n, ast.Name) and n.id in ("ImportError", "ModuleNotFoundError") for n in ast.walk(h.type))
             for h in node.handlers
         ):
             return True
@@ -120,8 +120,11 @@ def text_io_without_encoding(root: Path) -> list[str]:
             keywords = {k.arg for k in node.keywords}
             if name in ("read_text", "write_text"):
                 bad = "encoding" not in keywords
-            elif name == "open" and not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
-                                         and func.value.id in ("os", "gzip", "zipfile", "tarfile", "bz2", "lzma")):
+            elif name == "open" and not (
+                isinstance(func, ast.Attribute)
+                and isinstance(func.value, ast.Name)
+                and func.value.id in ("os", "gzip", "zipfile", "tarfile", "bz2", "lzma")
+            ):
                 mode_args = [a for a in node.args[1:2]] + [k.value for k in node.keywords if k.arg == "mode"]
                 if isinstance(func, ast.Attribute):  # Path.open(mode, ...): the mode is the first argument
                     mode_args = [a for a in node.args[0:1]] + [k.value for k in node.keywords if k.arg == "mode"]

@@ -22,14 +22,23 @@ from evalkit.panel import build
 from evalkit.sources import cla, la_codes, neighbours, ofsted, population, s251, workforce
 from evalkit.sources.common import JUDGEMENTS_SCHEMA, MARKERS, MEASURES_SCHEMA
 
-SETTINGS = settings(derandomize=True, max_examples=60, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    derandomize=True,
+    max_examples=60,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 FEW = settings(SETTINGS, max_examples=30)
 MALFORMED = Path(__file__).resolve().parents[1] / "sources" / "malformed"
 
 codes = st.integers(1, 99).map(lambda i: f"{i:03d}")
 years = st.integers(2010, 2025)
-names = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ'-,&\"()"), min_size=1, max_size=20).map(str.strip).filter(bool)
+names = (
+    st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ'-,&\"()"), min_size=1, max_size=20)
+    .map(str.strip)
+    .filter(bool)
+)
 # markers as the tidy frame holds them (normalised: lower case, stripped); "blank" = an empty cell
 TIDY_MARKERS = sorted(MARKERS | {"blank"})
 counts = st.integers(0, 2_000_000).map(float)
@@ -45,8 +54,15 @@ def _council_years(draw, min_size: int = 1, max_size: int = 6) -> list[tuple[int
 
 
 def _frame(rows: list[dict]) -> pl.DataFrame:
-    schema = {"year": pl.Int32, "la_code": pl.Utf8, "gss_code": pl.Utf8, "la_name": pl.Utf8, "measure": pl.Utf8,
-              "value": pl.Float64, "marker": pl.Utf8}
+    schema = {
+        "year": pl.Int32,
+        "la_code": pl.Utf8,
+        "gss_code": pl.Utf8,
+        "la_name": pl.Utf8,
+        "measure": pl.Utf8,
+        "value": pl.Float64,
+        "marker": pl.Utf8,
+    }
     return pl.DataFrame(rows, schema=schema)
 
 
@@ -64,12 +80,25 @@ def cla_tidy(draw) -> pl.DataFrame:
     rows = []
     for year, code in _council_years(draw):
         name = draw(names)
-        for measure, values in (("cla_at_31_march", counts), ("cla_starting", counts), ("cla_ceasing", counts),
-                                ("cla_rate_per_10000", st.integers(0, 5000).map(float)),
-                                ("population_0_17_cla_denominator", st.integers(1, 900_000).map(float))):
+        for measure, values in (
+            ("cla_at_31_march", counts),
+            ("cla_starting", counts),
+            ("cla_ceasing", counts),
+            ("cla_rate_per_10000", st.integers(0, 5000).map(float)),
+            ("population_0_17_cla_denominator", st.integers(1, 900_000).map(float)),
+        ):
             value, marker = draw(cell(values))
-            rows.append({"year": year, "la_code": code, "gss_code": f"E99000{code}", "la_name": name,
-                         "measure": measure, "value": value, "marker": marker})
+            rows.append(
+                {
+                    "year": year,
+                    "la_code": code,
+                    "gss_code": f"E99000{code}",
+                    "la_name": name,
+                    "measure": measure,
+                    "value": value,
+                    "marker": marker,
+                }
+            )
     return _frame(rows)
 
 
@@ -78,8 +107,17 @@ def population_tidy(draw) -> pl.DataFrame:
     rows = []
     for year, code in _council_years(draw):
         value, marker = draw(cell(counts))
-        rows.append({"year": year, "la_code": code, "gss_code": f"E99000{code}", "la_name": draw(names),
-                     "measure": "population_0_17", "value": value, "marker": marker})
+        rows.append(
+            {
+                "year": year,
+                "la_code": code,
+                "gss_code": f"E99000{code}",
+                "la_name": draw(names),
+                "measure": "population_0_17",
+                "value": value,
+                "marker": marker,
+            }
+        )
     return _frame(rows)
 
 
@@ -96,14 +134,29 @@ def s251_tidy(draw, name_strategy: st.SearchStrategy = NAMES_WITHOUT_QUOTE) -> p
     rows = []
     for year, code in _council_years(draw):
         name = draw(name_strategy)
-        parts = {m: draw(cell(pounds, S251_MARKERS)) for m in ("spend_cla", "spend_safeguarding", "spend_family_support")}
+        parts = {
+            m: draw(cell(pounds, S251_MARKERS)) for m in ("spend_cla", "spend_safeguarding", "spend_family_support")
+        }
         total = draw(cell(pounds, S251_MARKERS))
         if any(v is None for v, _ in parts.values()) and total[0] is not None:
             total = (None, draw(st.sampled_from(S251_MARKERS)))
         csc = total if total[0] is None else (round(sum(v for v, _ in parts.values()) + draw(pounds), 2), None)
-        for measure, (value, marker) in {**parts, "spend_cyp_total": draw(cell(pounds, S251_MARKERS)), "spend_csc_total": csc}.items():
-            rows.append({"year": year, "la_code": code, "gss_code": f"E99000{code}", "la_name": name,
-                         "measure": measure, "value": value, "marker": marker})
+        for measure, (value, marker) in {
+            **parts,
+            "spend_cyp_total": draw(cell(pounds, S251_MARKERS)),
+            "spend_csc_total": csc,
+        }.items():
+            rows.append(
+                {
+                    "year": year,
+                    "la_code": code,
+                    "gss_code": f"E99000{code}",
+                    "la_name": name,
+                    "measure": measure,
+                    "value": value,
+                    "marker": marker,
+                }
+            )
     return _frame(rows)
 
 
@@ -147,9 +200,24 @@ def test_s251_round_trip(tidy: pl.DataFrame) -> None:
 def test_s251_quote_in_name_round_trip(tmp_path: Path) -> None:
     rows = []
     for code, name in (("001", 'The "New" Council'), ("002", "Plain")):
-        for measure in ("spend_cla", "spend_safeguarding", "spend_family_support", "spend_cyp_total", "spend_csc_total"):
-            rows.append({"year": 2015, "la_code": code, "gss_code": f"E99000{code}", "la_name": name,
-                         "measure": measure, "value": 3.0 if measure == "spend_csc_total" else 1.0, "marker": None})
+        for measure in (
+            "spend_cla",
+            "spend_safeguarding",
+            "spend_family_support",
+            "spend_cyp_total",
+            "spend_csc_total",
+        ):
+            rows.append(
+                {
+                    "year": 2015,
+                    "la_code": code,
+                    "gss_code": f"E99000{code}",
+                    "la_name": name,
+                    "measure": measure,
+                    "value": 3.0 if measure == "spend_csc_total" else 1.0,
+                    "marker": None,
+                }
+            )
     tidy = _frame(rows)
     (path,) = writers.write_s251(tidy, tmp_path)
     _same_rows(s251.parse(path), tidy)
@@ -167,7 +235,10 @@ def test_ofsted_round_trip(demo_judgements: pl.DataFrame, data) -> None:
     grades = data.draw(st.lists(st.sampled_from(GRADES), min_size=frame.height, max_size=frame.height))
     frame = frame.with_columns(
         pl.col("la_code").replace_strict(recode, return_dtype=pl.Utf8),
-        pl.col("la_code").replace_strict(recode, return_dtype=pl.Utf8).map_elements(lambda c: f"E99000{c}", return_dtype=pl.Utf8).alias("gss_code"),
+        pl.col("la_code")
+        .replace_strict(recode, return_dtype=pl.Utf8)
+        .map_elements(lambda c: f"E99000{c}", return_dtype=pl.Utf8)
+        .alias("gss_code"),
         pl.Series("grade", grades, dtype=pl.Utf8),
     )
     # The 2023 SIF sheet has no GSS code column and the 2025 ILACS sheet no inspection end date:
@@ -179,7 +250,11 @@ def test_ofsted_round_trip(demo_judgements: pl.DataFrame, data) -> None:
     extra = back.filter(~pl.col("judgement").is_in(frame["judgement"].unique().to_list()))
     assert extra["grade"].null_count() == extra.height
     back = back.filter(pl.col("judgement").is_in(frame["judgement"].unique().to_list()))
-    assert back.select(cols).sort(cols, nulls_last=True).equals(frame.select(cols).sort(cols, nulls_last=True), null_equal=True)
+    assert (
+        back.select(cols)
+        .sort(cols, nulls_last=True)
+        .equals(frame.select(cols).sort(cols, nulls_last=True), null_equal=True)
+    )
 
 
 # --- 2. parsers: arbitrary bytes / text fail only with EvalkitError -------------------------------------
@@ -248,9 +323,29 @@ def test_arbitrary_bytes_raise_only_evalkit_error(module, fname: str, header: st
 
 
 csv_text = st.lists(
-    st.lists(st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12) | st.sampled_from(
-        ["", "x", "c", "2024", "201415", "Local authority", "National", "001", "E99000001", "1,234", "12%", "NaN", "-1", '"']
-    ), min_size=0, max_size=16).map(lambda cells: ",".join(cells)),
+    st.lists(
+        st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
+        | st.sampled_from(
+            [
+                "",
+                "x",
+                "c",
+                "2024",
+                "201415",
+                "Local authority",
+                "National",
+                "001",
+                "E99000001",
+                "1,234",
+                "12%",
+                "NaN",
+                "-1",
+                '"',
+            ]
+        ),
+        min_size=0,
+        max_size=16,
+    ).map(lambda cells: ",".join(cells)),
     max_size=8,
 ).map(lambda lines: "\n".join(lines))
 
@@ -258,7 +353,9 @@ csv_text = st.lists(
 @pytest.mark.parametrize(("module", "fname", "header"), [p for p in _targets() if p.values[2] is not None])
 @FEW
 @given(body=csv_text)
-def test_arbitrary_text_after_a_valid_header_raises_only_evalkit_error(module, fname: str, header: str, body: str) -> None:
+def test_arbitrary_text_after_a_valid_header_raises_only_evalkit_error(
+    module, fname: str, header: str, body: str
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / fname
         path.write_text(header + "\n" + body, encoding="utf-8")
@@ -271,8 +368,10 @@ def test_arbitrary_text_after_a_valid_header_raises_only_evalkit_error(module, f
 
 def _measures(rows: list[dict], source: str, ref_month: int, ref_day: int) -> pl.DataFrame:
     frame = _frame(rows).with_columns(
-        pl.lit(source).alias("source"), pl.lit(f"{source}.csv").alias("file"),
-        pl.date(pl.col("year"), ref_month, ref_day).alias("reference_date"), pl.lit("count").alias("unit"),
+        pl.lit(source).alias("source"),
+        pl.lit(f"{source}.csv").alias("file"),
+        pl.date(pl.col("year"), ref_month, ref_day).alias("reference_date"),
+        pl.lit("count").alias("unit"),
     )
     return frame.select([pl.col(c).cast(t) for c, t in MEASURES_SCHEMA.items()])
 
@@ -286,17 +385,50 @@ def panel_inputs(draw, min_population: int = 1):
         for year in span:
             if draw(st.booleans()) or not cla_rows:
                 v, m = draw(cell(counts))
-                cla_rows.append({"year": year, "la_code": code, "gss_code": f"E99000{code}", "la_name": f"Council {code}",
-                                 "measure": "cla_at_31_march", "value": v, "marker": m})
+                cla_rows.append(
+                    {
+                        "year": year,
+                        "la_code": code,
+                        "gss_code": f"E99000{code}",
+                        "la_name": f"Council {code}",
+                        "measure": "cla_at_31_march",
+                        "value": v,
+                        "marker": m,
+                    }
+                )
             if draw(st.booleans()):
                 v, m = draw(cell(st.integers(min_population, 900_000).map(float)))
-                pop_rows.append({"year": year - 1, "la_code": code, "gss_code": f"E99000{code}", "la_name": f"Council {code}",
-                                 "measure": "population_0_17", "value": v, "marker": m})
+                pop_rows.append(
+                    {
+                        "year": year - 1,
+                        "la_code": code,
+                        "gss_code": f"E99000{code}",
+                        "la_name": f"Council {code}",
+                        "measure": "population_0_17",
+                        "value": v,
+                        "marker": m,
+                    }
+                )
             if draw(st.booleans()):
                 v, m = draw(cell(pounds, S251_MARKERS))
-                spend_rows.append({"year": year, "la_code": code, "gss_code": f"E99000{code}", "la_name": f"Council {code}",
-                                   "measure": "spend_csc_total", "value": v, "marker": m})
-    treated = draw(st.lists(st.tuples(st.sampled_from(units), st.dates(dt.date(2009, 1, 1), dt.date(2025, 12, 31))), max_size=2, unique_by=lambda t: t[0]))
+                spend_rows.append(
+                    {
+                        "year": year,
+                        "la_code": code,
+                        "gss_code": f"E99000{code}",
+                        "la_name": f"Council {code}",
+                        "measure": "spend_csc_total",
+                        "value": v,
+                        "marker": m,
+                    }
+                )
+    treated = draw(
+        st.lists(
+            st.tuples(st.sampled_from(units), st.dates(dt.date(2009, 1, 1), dt.date(2025, 12, 31))),
+            max_size=2,
+            unique_by=lambda t: t[0],
+        )
+    )
     return cla_rows, pop_rows, spend_rows, treated
 
 
@@ -318,8 +450,12 @@ def _write_processed(folder: Path, cla_rows, pop_rows, spend_rows, treated) -> N
             for i, (code, go) in enumerate(treated)
         ]
         (gen.path / "adm_registry.csv").write_text("\n".join(lines) + "\n")
-        gen.publish({"synthetic_demo": True,
-                     "outputs": {n: {"file": f"{n}.parquet", "rows": t.height} for n, t in tables.items()}})
+        gen.publish(
+            {
+                "synthetic_demo": True,
+                "outputs": {n: {"file": f"{n}.parquet", "rows": t.height} for n, t in tables.items()},
+            }
+        )
 
 
 def _check_panel(frame: pl.DataFrame, cla_rows: list[dict]) -> None:
@@ -343,10 +479,28 @@ def test_panel_one_row_per_council_year_and_sane_rates(inputs) -> None:
 
 
 def test_panel_zero_population_gives_no_infinite_rate(tmp_path: Path) -> None:
-    cla_rows = [{"year": 2020, "la_code": "001", "gss_code": "E99000001", "la_name": "Council 001",
-                 "measure": "cla_at_31_march", "value": 10.0, "marker": None}]
-    pop_rows = [{"year": 2019, "la_code": "001", "gss_code": "E99000001", "la_name": "Council 001",
-                 "measure": "population_0_17", "value": 0.0, "marker": None}]
+    cla_rows = [
+        {
+            "year": 2020,
+            "la_code": "001",
+            "gss_code": "E99000001",
+            "la_name": "Council 001",
+            "measure": "cla_at_31_march",
+            "value": 10.0,
+            "marker": None,
+        }
+    ]
+    pop_rows = [
+        {
+            "year": 2019,
+            "la_code": "001",
+            "gss_code": "E99000001",
+            "la_name": "Council 001",
+            "measure": "population_0_17",
+            "value": 0.0,
+            "marker": None,
+        }
+    ]
     _write_processed(tmp_path, cla_rows, pop_rows, [], [])
     frame, _ = build.build_panel(tmp_path)
     _check_panel(frame, cla_rows)
@@ -370,14 +524,17 @@ CRASH_S251 = (
 )
 
 
-@pytest.mark.parametrize(("module", "fname", "blob"), [
-    pytest.param(cla, cla.DEMO_FILE, b"\r\x00", id="cla-blank-header-line"),
-    pytest.param(cla, cla.DEMO_FILE, b"\r\x80", id="cla-blank-header-undecodable"),
-    pytest.param(population, population.DEMO_FILE, b"\r1\n", id="population-blank-header-line"),
-    pytest.param(cla, cla.DEMO_FILE, b"\xef\xbb\xbf", id="cla-bom-only"),
-    pytest.param(s251, "outturn_1314.csv", b"\r\x00", id="s251-blank-header-line"),
-    pytest.param(s251, "outturn_1314.csv", b"\xef\xbb\xbf", id="s251-bom-only"),
-])
+@pytest.mark.parametrize(
+    ("module", "fname", "blob"),
+    [
+        pytest.param(cla, cla.DEMO_FILE, b"\r\x00", id="cla-blank-header-line"),
+        pytest.param(cla, cla.DEMO_FILE, b"\r\x80", id="cla-blank-header-undecodable"),
+        pytest.param(population, population.DEMO_FILE, b"\r1\n", id="population-blank-header-line"),
+        pytest.param(cla, cla.DEMO_FILE, b"\xef\xbb\xbf", id="cla-bom-only"),
+        pytest.param(s251, "outturn_1314.csv", b"\r\x00", id="s251-blank-header-line"),
+        pytest.param(s251, "outturn_1314.csv", b"\xef\xbb\xbf", id="s251-bom-only"),
+    ],
+)
 def test_found_parser_crashes(module, fname: str, blob: bytes, tmp_path: Path) -> None:
     path = tmp_path / fname
     path.write_bytes(blob)

@@ -39,6 +39,7 @@ def rate2024() -> pl.DataFrame:
 
 # --- real files ---------------------------------------------------------------------------------
 
+
 @needs_ref
 @pytest.mark.parametrize(
     ("name", "rows"),
@@ -151,6 +152,7 @@ def test_markers_kept_never_zero(rate2025: pl.DataFrame) -> None:
 
 # --- malformed ------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("name", "row", "column", "words"),
     [
@@ -175,21 +177,34 @@ def test_malformed(name: str, row: int, column: str | None, words: str) -> None:
 # --- demo writer ----------------------------------------------------------------------------------
 
 MEASURE_UNITS = {
-    "cla_at_31_march": "count", "cla_starting": "count", "cla_ceasing": "count",
-    "cla_rate_per_10000": "rate_per_10000", "population_0_17_cla_denominator": "count",
+    "cla_at_31_march": "count",
+    "cla_starting": "count",
+    "cla_ceasing": "count",
+    "cla_rate_per_10000": "rate_per_10000",
+    "population_0_17_cla_denominator": "count",
 }
 
 
 def tidy(records: list[dict]) -> pl.DataFrame:
     rows = []
     for r in records:
-        rows.append({
-            "source": "cla", "file": cla.DEMO_FILE, "year": r["year"],
-            "reference_date": dt.date(r["year"] - 1, 6, 30) if r["measure"] == "population_0_17_cla_denominator"
-            else dt.date(r["year"], 3, 31),
-            "la_code": r["la_code"], "gss_code": f"E99000{r['la_code']}", "la_name": r["la_name"],
-            "measure": r["measure"], "value": r["value"], "marker": r["marker"], "unit": MEASURE_UNITS[r["measure"]],
-        })
+        rows.append(
+            {
+                "source": "cla",
+                "file": cla.DEMO_FILE,
+                "year": r["year"],
+                "reference_date": dt.date(r["year"] - 1, 6, 30)
+                if r["measure"] == "population_0_17_cla_denominator"
+                else dt.date(r["year"], 3, 31),
+                "la_code": r["la_code"],
+                "gss_code": f"E99000{r['la_code']}",
+                "la_name": r["la_name"],
+                "measure": r["measure"],
+                "value": r["value"],
+                "marker": r["marker"],
+                "unit": MEASURE_UNITS[r["measure"]],
+            }
+        )
     return pl.DataFrame(rows, schema=MEASURES_SCHEMA)
 
 
@@ -199,17 +214,29 @@ def demo_records(councils: list[tuple[str, str]], years: list[int], cells: dict)
         for year in years:
             for measure in MEASURE_UNITS:
                 v, m = cells.get((code, year, measure), (float(hash((code, year, measure)) % 500), None))
-                out.append({"year": year, "la_code": code, "la_name": name, "measure": measure, "value": v, "marker": m})
+                out.append(
+                    {"year": year, "la_code": code, "la_name": name, "measure": measure, "value": v, "marker": m}
+                )
     return out
 
 
 def test_demo_round_trip_and_bytes(tmp_path: Path) -> None:
     councils = [("011", "Ashford Vale"), ("012", "Brookmere, City of"), ("013", "Cinder Fell")]
-    cells = {("012", 2024, "cla_ceasing"): (None, "c"), ("013", 2023, "cla_at_31_march"): (None, "z"),
-             ("013", 2023, "cla_rate_per_10000"): (None, "z"), ("013", 2023, "population_0_17_cla_denominator"): (None, "x")}
+    cells = {
+        ("012", 2024, "cla_ceasing"): (None, "c"),
+        ("013", 2023, "cla_at_31_march"): (None, "z"),
+        ("013", 2023, "cla_rate_per_10000"): (None, "z"),
+        ("013", 2023, "population_0_17_cla_denominator"): (None, "x"),
+    }
     frame = tidy(demo_records(councils, [2023, 2024], cells)).with_columns(
-        pl.when(pl.col("la_code") == "013").then(pl.lit("E12999998")).otherwise(pl.lit("E12999999")).alias("region_code"),
-        pl.when(pl.col("la_code") == "013").then(pl.lit("Other Region")).otherwise(pl.lit("Demo Region")).alias("region_name"),
+        pl.when(pl.col("la_code") == "013")
+        .then(pl.lit("E12999998"))
+        .otherwise(pl.lit("E12999999"))
+        .alias("region_code"),
+        pl.when(pl.col("la_code") == "013")
+        .then(pl.lit("Other Region"))
+        .otherwise(pl.lit("Demo Region"))
+        .alias("region_name"),
     )
     [path] = writers.write_cla(frame, tmp_path / "a")
     raw = path.read_bytes()
@@ -229,9 +256,13 @@ def test_demo_round_trip_and_bytes(tmp_path: Path) -> None:
 @given(
     n=st.integers(1, 4),
     years=st.lists(st.integers(2015, 2030), min_size=1, max_size=3, unique=True),
-    values=st.lists(st.one_of(st.integers(0, 100000).map(float), st.sampled_from(["c", "x", "z"])), min_size=60, max_size=60),
+    values=st.lists(
+        st.one_of(st.integers(0, 100000).map(float), st.sampled_from(["c", "x", "z"])), min_size=60, max_size=60
+    ),
 )
-def test_demo_round_trip_property(tmp_path_factory: pytest.TempPathFactory, n: int, years: list[int], values: list) -> None:
+def test_demo_round_trip_property(
+    tmp_path_factory: pytest.TempPathFactory, n: int, years: list[int], values: list
+) -> None:
     councils = [(f"{11 + i:03d}", f"Council {i}") for i in range(n)]
     records = demo_records(councils, years, {})
     for rec, v in zip(records, values * 10):

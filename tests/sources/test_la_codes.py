@@ -32,6 +32,7 @@ def one(frame: pl.DataFrame, **where) -> dict:
 
 # --- dfe_las.csv -------------------------------------------------------------------------------------
 
+
 def test_detect(las):
     assert la_codes.detect(LAS)
     assert not la_codes.detect(REF / "neighbours" / "dfe_sn_model_2025_wide.csv")
@@ -78,6 +79,7 @@ def test_known_codes(las):
 
 # --- policy written as data agrees with dfe_las.csv ----------------------------------------------------
 
+
 def test_boundary_changes_match_dfe_las(las):
     by_gss = {r["gss_code"]: r for r in las.iter_rows(named=True) if r["gss_code"]}
     for change in boundaries.BOUNDARY_CHANGES:
@@ -92,11 +94,18 @@ def test_boundary_changes_match_dfe_las(las):
         if change.joint_code:
             assert change.joint_code in la_codes.known_codes(las), change.key
     keys = {c.key for c in boundaries.BOUNDARY_CHANGES}
-    assert keys == {"bcp_dorset_2019", "northamptonshire_2021", "cumbria_2023", "north_yorkshire_2023",
-                    "somerset_2023", "kingston_richmond_joint"}
+    assert keys == {
+        "bcp_dorset_2019",
+        "northamptonshire_2021",
+        "cumbria_2023",
+        "north_yorkshire_2023",
+        "somerset_2023",
+        "kingston_richmond_joint",
+    }
 
 
 # --- harmonise ---------------------------------------------------------------------------------------
+
 
 def measures(rows: list[tuple]) -> pl.DataFrame:
     """rows: (la_code, year, measure, value, unit[, marker])"""
@@ -104,9 +113,21 @@ def measures(rows: list[tuple]) -> pl.DataFrame:
     for r in rows:
         code, year, measure, value, unit = r[:5]
         marker = r[5] if len(r) > 5 else None
-        out.append({"source": "test", "file": "t.csv", "year": year, "reference_date": None, "la_code": code,
-                    "gss_code": None, "la_name": f"LA {code}", "measure": measure, "value": value,
-                    "marker": marker, "unit": unit})
+        out.append(
+            {
+                "source": "test",
+                "file": "t.csv",
+                "year": year,
+                "reference_date": None,
+                "la_code": code,
+                "gss_code": None,
+                "la_name": f"LA {code}",
+                "measure": measure,
+                "value": value,
+                "marker": marker,
+                "unit": unit,
+            }
+        )
     return pl.DataFrame(out, schema=MEASURES_SCHEMA)
 
 
@@ -118,17 +139,26 @@ BCP = "835+836+837+838+839"
 
 
 def test_bcp_dorset_aggregate():
-    f = measures([
-        ("835", 2018, "cla", 400.0, "count"), ("836", 2018, "cla", 200.0, "count"), ("837", 2018, "cla", 300.0, "count"),
-        ("835", 2018, "cla_rate", 40.0, "rate_per_10000"), ("836", 2018, "cla_rate", 60.0, "rate_per_10000"),
-        ("837", 2018, "cla_rate", 70.0, "rate_per_10000"),
-        ("838", 2020, "cla", 450.0, "count"), ("839", 2020, "cla", 480.0, "count"),
-        ("838", 2021, "cla", 455.0, "count"),                        # 839 missing that year
-        ("838", 2022, "cla", 460.0, "count"), ("839", 2022, "cla", None, "count", "c"),  # suppressed component
-    ])
+    f = measures(
+        [
+            ("835", 2018, "cla", 400.0, "count"),
+            ("836", 2018, "cla", 200.0, "count"),
+            ("837", 2018, "cla", 300.0, "count"),
+            ("835", 2018, "cla_rate", 40.0, "rate_per_10000"),
+            ("836", 2018, "cla_rate", 60.0, "rate_per_10000"),
+            ("837", 2018, "cla_rate", 70.0, "rate_per_10000"),
+            ("838", 2020, "cla", 450.0, "count"),
+            ("839", 2020, "cla", 480.0, "count"),
+            ("838", 2021, "cla", 455.0, "count"),  # 839 missing that year
+            ("838", 2022, "cla", 460.0, "count"),
+            ("839", 2022, "cla", None, "count", "c"),  # suppressed component
+        ]
+    )
     out = boundaries.harmonise(f, "aggregate")
     r = get(out, BCP, 2018, "cla")
-    assert r["value"] == 900.0 and r["marker"] is None and r["unit_name"] == "Bournemouth, Christchurch and Poole + Dorset"
+    assert (
+        r["value"] == 900.0 and r["marker"] is None and r["unit_name"] == "Bournemouth, Christchurch and Poole + Dorset"
+    )
     assert r["la_code"] == "835+836+837"
     assert get(out, BCP, 2020, "cla")["value"] == 930.0
     rate = get(out, BCP, 2018, "cla_rate")
@@ -140,19 +170,28 @@ def test_bcp_dorset_aggregate():
 
 
 def test_bcp_dorset_separate():
-    f = measures([("836", 2018, "cla", 200.0, "count"), ("837", 2018, "cla", 300.0, "count"),
-                  ("839", 2020, "cla", 480.0, "count")])
+    f = measures(
+        [
+            ("836", 2018, "cla", 200.0, "count"),
+            ("837", 2018, "cla", 300.0, "count"),
+            ("839", 2020, "cla", 480.0, "count"),
+        ]
+    )
     out = boundaries.harmonise(f, "separate")
     assert out["unit_code"].to_list() == ["836", "837", "839"]
     assert out["value"].to_list() == [200.0, 300.0, 480.0]
 
 
 def test_northamptonshire_aggregate_and_joint_unit():
-    f = measures([
-        ("928", 2020, "cla", 1000.0, "count"), ("928", 2020, "cla_rate", 60.0, "rate_per_10000"),
-        ("940", 2022, "cla", 500.0, "count"), ("941", 2022, "cla", 600.0, "count"),
-        ("940 / 941", 2022, "social_workers_fte", 310.5, "fte"),
-    ])
+    f = measures(
+        [
+            ("928", 2020, "cla", 1000.0, "count"),
+            ("928", 2020, "cla_rate", 60.0, "rate_per_10000"),
+            ("940", 2022, "cla", 500.0, "count"),
+            ("941", 2022, "cla", 600.0, "count"),
+            ("940 / 941", 2022, "social_workers_fte", 310.5, "fte"),
+        ]
+    )
     out = boundaries.harmonise(f, "aggregate")
     # A single-code year passes through unchanged, rates included.
     assert get(out, "928", 2020, "cla")["value"] == 1000.0
@@ -165,25 +204,42 @@ def test_northamptonshire_aggregate_and_joint_unit():
 
 
 def test_cumbria_aggregate():
-    f = measures([("909", 2022, "cin", 3000.0, "count"), ("942", 2024, "cin", 1800.0, "count"),
-                  ("943", 2024, "cin", 1300.0, "count"), ("942", 2024, "pct", 10.0, "percent"),
-                  ("943", 2024, "pct", 12.0, "percent")])
+    f = measures(
+        [
+            ("909", 2022, "cin", 3000.0, "count"),
+            ("942", 2024, "cin", 1800.0, "count"),
+            ("943", 2024, "cin", 1300.0, "count"),
+            ("942", 2024, "pct", 10.0, "percent"),
+            ("943", 2024, "pct", 12.0, "percent"),
+        ]
+    )
     out = boundaries.harmonise(f, "aggregate")
     assert get(out, "909", 2022, "cin")["value"] == 3000.0
     assert get(out, "909", 2024, "cin")["value"] == 3100.0
     assert get(out, "909", 2024, "pct")["marker"] == "rate_not_aggregable"
     # A year holding both the old and the new codes would double count: not aggregated.
-    both = boundaries.harmonise(measures([("909", 2023, "cin", 3000.0, "count"), ("942", 2023, "cin", 1800.0, "count"),
-                                        ("943", 2023, "cin", 1300.0, "count")]), "aggregate")
+    both = boundaries.harmonise(
+        measures(
+            [
+                ("909", 2023, "cin", 3000.0, "count"),
+                ("942", 2023, "cin", 1800.0, "count"),
+                ("943", 2023, "cin", 1300.0, "count"),
+            ]
+        ),
+        "aggregate",
+    )
     assert get(both, "909", 2023, "cin")["marker"] == "partial_aggregate"
 
 
 @pytest.mark.parametrize("policy", ["aggregate", "separate"])
-@pytest.mark.parametrize("code,old_gss,new_gss,name", [("815", "E10000023", "E06000065", "North Yorkshire"),
-                                                       ("933", "E10000027", "E06000066", "Somerset")])
+@pytest.mark.parametrize(
+    "code,old_gss,new_gss,name",
+    [("815", "E10000023", "E06000065", "North Yorkshire"), ("933", "E10000027", "E06000066", "Somerset")],
+)
 def test_gss_only_changes_keep_one_unit(policy, code, old_gss, new_gss, name):
     f = measures([(code, 2022, "cla", 500.0, "count"), (code, 2024, "cla", 520.0, "count")]).with_columns(
-        gss_code=pl.Series([old_gss, new_gss]))
+        gss_code=pl.Series([old_gss, new_gss])
+    )
     out = boundaries.harmonise(f, policy)
     assert out["unit_code"].to_list() == [code, code]
     assert out["value"].to_list() == [500.0, 520.0]
@@ -192,11 +248,16 @@ def test_gss_only_changes_keep_one_unit(policy, code, old_gss, new_gss, name):
 
 
 def test_kingston_richmond_joint():
-    f = measures([("314", 2022, "cla", 100.0, "count"), ("318", 2022, "cla", 120.0, "count"),
-                  ("314 / 318", 2022, "agency_rate", 15.0, "percent")])
+    f = measures(
+        [
+            ("314", 2022, "cla", 100.0, "count"),
+            ("318", 2022, "cla", 120.0, "count"),
+            ("314 / 318", 2022, "agency_rate", 15.0, "percent"),
+        ]
+    )
     agg = boundaries.harmonise(f, "aggregate")
     assert get(agg, "314 / 318", 2022, "cla")["value"] == 220.0
-    assert get(agg, "314 / 318", 2022, "agency_rate")["value"] == 15.0   # the joint unit itself passes through
+    assert get(agg, "314 / 318", 2022, "agency_rate")["value"] == 15.0  # the joint unit itself passes through
     sep = boundaries.harmonise(f, "separate")
     assert sorted(sep["unit_code"]) == ["314", "314 / 318", "318"]
 
@@ -228,12 +289,15 @@ def check_one_line(exc: EvalkitError, *, row: int | None, column: str | None = N
         assert exc.column == column
 
 
-@pytest.mark.parametrize("body,row,column", [
-    (HEADER.replace("old_la_code", "la_code_3"), 1, "old_la_code"),                 # renamed column
-    (HEADER + GOOD + GOOD.replace("01/01/2009", "sometime"), 3, "date_of_operation"),   # non-date
-    (HEADER + GOOD.replace("live", "dormant"), 2, "status"),                         # unknown status
-    (HEADER + GOOD.replace(",371", ",37A"), 2, "old_la_code"),                         # not a code
-])
+@pytest.mark.parametrize(
+    "body,row,column",
+    [
+        (HEADER.replace("old_la_code", "la_code_3"), 1, "old_la_code"),  # renamed column
+        (HEADER + GOOD + GOOD.replace("01/01/2009", "sometime"), 3, "date_of_operation"),  # non-date
+        (HEADER + GOOD.replace("live", "dormant"), 2, "status"),  # unknown status
+        (HEADER + GOOD.replace(",371", ",37A"), 2, "old_la_code"),  # not a code
+    ],
+)
 def test_malformed(tmp_path, body, row, column):
     path = tmp_path / "las.csv"
     path.write_text(body if body.count("\n") > 1 else body + GOOD, encoding="utf-8")

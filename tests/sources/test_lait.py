@@ -49,10 +49,16 @@ def test_rows_years_units(snapshots: dict[str, pl.DataFrame]) -> None:
         assert frame["la_code"].cast(pl.Int32).max() < 970  # England (970) and regions (980-990) dropped
         assert frame["gss_code"].null_count() == frame.height
         units = dict(frame.select("measure", "unit").unique().iter_rows())
-        assert units == {"spend_cla": "gbp", "spend_safeguarding": "gbp", "spend_family_support": "gbp",
-                         "spend_cyp_total": "gbp", "spend_csc_total": "gbp", "spend_cla_per_child_week": "gbp_per_child_week",
-                         "spend_fostering_per_child_week": "gbp_per_child_week",
-                         "spend_residential_per_child_week": "gbp_per_child_week"}
+        assert units == {
+            "spend_cla": "gbp",
+            "spend_safeguarding": "gbp",
+            "spend_family_support": "gbp",
+            "spend_cyp_total": "gbp",
+            "spend_csc_total": "gbp",
+            "spend_cla_per_child_week": "gbp_per_child_week",
+            "spend_fostering_per_child_week": "gbp_per_child_week",
+            "spend_residential_per_child_week": "gbp_per_child_week",
+        }
     assert sorted(old["year"].unique().to_list()) == list(range(2016, 2025))  # 2015-16 .. 2023-24
     assert sorted(new["year"].unique().to_list()) == list(range(2017, 2026))  # 2016-17 .. 2024-25
     assert new["reference_date"].min() == dt.date(2017, 3, 31)

@@ -93,8 +93,10 @@ def test_values_in_pounds(parsed: dict[str, pl.DataFrame]) -> None:
 
 @needs_ref
 def test_rsx_cross_check_equals_ro3_total(parsed: dict[str, pl.DataFrame]) -> None:
-    for ro, rsx in (("mhclg_RO3_2022-23_data_by_LA.ods", "mhclg_RSX_2022-23_data_by_LA.ods"),
-                    ("mhclg_RO3_LA_Data_2024-25_data_by_LA.ods", "mhclg_RSX_LA_Data_2024-25_data_by_LA.ods")):
+    for ro, rsx in (
+        ("mhclg_RO3_2022-23_data_by_LA.ods", "mhclg_RSX_2022-23_data_by_LA.ods"),
+        ("mhclg_RO3_LA_Data_2024-25_data_by_LA.ods", "mhclg_RSX_LA_Data_2024-25_data_by_LA.ods"),
+    ):
         a = parsed[ro].filter(pl.col("measure") == "spend_cyp_total").select("gss_code", "value")
         b = parsed[rsx].filter(pl.col("measure") == "spend_cyp_total").select("gss_code", "value")
         joined = a.join(b, on="gss_code", suffix="_rsx")
@@ -126,13 +128,21 @@ def test_good_fixture() -> None:
     ("name", "row", "column", "text"),
     [
         ("mhclg_RO3_2024-25_renamed_column.xlsx", 7, "Class", "missing from the header"),
-        ("mhclg_RO3_2024-25_non_numeric.xlsx", 8,
-         "Children's social care - Children Looked After - Total Expenditure (C3 = C1 + C2)", "'1,0OO' is not a number"),
+        (
+            "mhclg_RO3_2024-25_non_numeric.xlsx",
+            8,
+            "Children's social care - Children Looked After - Total Expenditure (C3 = C1 + C2)",
+            "'1,0OO' is not a number",
+        ),
         ("mhclg_RO3_2024-25_duplicated.xlsx", 11, "E-code", "duplicated council-year"),
         ("mhclg_RO3_2024-25_empty.xlsx", None, None, "file is empty"),
         ("mhclg_RO3_2024-25_truncated.xlsx", None, None, "not a readable spreadsheet"),
-        ("mhclg_RO3_2024-25_no_cla_column.xlsx", None,
-         "Children's social care - Children Looked After - Total Expenditure (C3)", "no column for"),
+        (
+            "mhclg_RO3_2024-25_no_cla_column.xlsx",
+            None,
+            "Children's social care - Children Looked After - Total Expenditure (C3)",
+            "no column for",
+        ),
     ],
 )
 def test_malformed(name: str, row: int | None, column: str | None, text: str) -> None:

@@ -37,7 +37,7 @@ def test_detect():
 def test_shape(sn):
     m21 = sn.filter(pl.col("model") == "2021")
     m25 = sn.filter(pl.col("model") == "2025")
-    assert m21.height == 1560 and m21["la_code"].n_unique() == 156     # 152 current + 4 "Old SNs"
+    assert m21.height == 1560 and m21["la_code"].n_unique() == 156  # 152 current + 4 "Old SNs"
     assert m21.filter(pl.col("pre_reorganisation"))["la_code"].unique().sort().to_list() == ["835", "836", "837", "928"]
     assert m25.height == 1530 and m25["la_code"].n_unique() == 153
     assert sn.schema == neighbours.SCHEMA
@@ -49,7 +49,7 @@ def test_named_values_2021(sn):
     assert camden["neighbour_code"] == "213" and camden["closeness"] == "very_close" and camden["la_name"] == "Camden"
     assert nb(sn, "2021", "202", 2)["neighbour_code"] == "205"
     assert nb(sn, "2021", "202", 2)["closeness"] == "close"
-    assert nb(sn, "2021", "201", 10)["neighbour_code"] == "868"          # City of London, last neighbour
+    assert nb(sn, "2021", "201", 10)["neighbour_code"] == "868"  # City of London, last neighbour
     northants = nb(sn, "2021", "928", 1)
     assert northants["neighbour_code"] == "886" and northants["pre_reorganisation"]
     dorset = nb(sn, "2021", "835", 1)
@@ -58,9 +58,20 @@ def test_named_values_2021(sn):
 
 def test_named_values_2025(sn):
     bd = nb(sn, "2025", "301", 1)
-    assert bd["neighbour_code"] == "308" and bd["closeness"] == "close"    # published as 'Close ' (trailing space)
-    assert neighbours.neighbours_of(sn, "371", "2025") == ["372", "370", "384", "894", "357", "812", "335", "861", "354", "813"]
-    assert nb(sn, "2025", "885", 1)["closeness"] == "very_close"           # 'Very close'
+    assert bd["neighbour_code"] == "308" and bd["closeness"] == "close"  # published as 'Close ' (trailing space)
+    assert neighbours.neighbours_of(sn, "371", "2025") == [
+        "372",
+        "370",
+        "384",
+        "894",
+        "357",
+        "812",
+        "335",
+        "861",
+        "354",
+        "813",
+    ]
+    assert nb(sn, "2025", "885", 1)["closeness"] == "very_close"  # 'Very close'
 
 
 def test_closeness_counts(sn):
@@ -71,16 +82,22 @@ def test_closeness_counts(sn):
 # --- malformed inputs --------------------------------------------------------------------------------
 
 H25 = ",".join(neighbours.HEADER_2025) + "\n"
-ROW25 = "301,Barking and Dagenham,3,London," + ",".join(f"{c},Close " for c in
-                                                      ["308", "821", "313", "333", "336", "307", "304", "312", "874", "203"]) + "\n"
+ROW25 = (
+    "301,Barking and Dagenham,3,London,"
+    + ",".join(f"{c},Close " for c in ["308", "821", "313", "333", "336", "307", "304", "312", "874", "203"])
+    + "\n"
+)
 
 
-@pytest.mark.parametrize("text,row,column,match", [
-    (H25.replace("SN_3P", "SN_3_band") + ROW25, 1, "SN_3P", "layout"),
-    (H25 + ROW25.replace("821,Close ", "821,Quite close"), 2, "SN_2P", "closeness"),
-    (H25 + ROW25.replace("313,", "31X,"), 2, "SN_3", "not a DfE"),
-    (H25 + ROW25 + ROW25[:40], 3, None, "truncated"),
-])
+@pytest.mark.parametrize(
+    "text,row,column,match",
+    [
+        (H25.replace("SN_3P", "SN_3_band") + ROW25, 1, "SN_3P", "layout"),
+        (H25 + ROW25.replace("821,Close ", "821,Quite close"), 2, "SN_2P", "closeness"),
+        (H25 + ROW25.replace("313,", "31X,"), 2, "SN_3", "not a DfE"),
+        (H25 + ROW25 + ROW25[:40], 3, None, "truncated"),
+    ],
+)
 def test_malformed(tmp_path, text, row, column, match):
     path = tmp_path / "sn.csv"
     path.write_text(text, encoding="utf-8")

@@ -80,27 +80,39 @@ def test_schema(o23, o24, o25, d2i):
 
 # --- 2023 workbook --------------------------------------------------------------------------------
 
+
 def test_2023_doncaster(o23):
     sif = grades(o23, "371", dt.date(2015, 11, 27))
-    assert sif == {"overall_effectiveness": "inadequate", "help_and_protection": "inadequate",
-                   "children_in_care": "requires_improvement", "adoption": "good",
-                   "care_leavers": "requires_improvement", "leadership": "requires_improvement",
-                   "lscb": "requires_improvement"}
-    assert grades(o23, "371", dt.date(2018, 1, 19))["overall_effectiveness"] == "good"       # SIF re-inspection
-    assert grades(o23, "371", dt.date(2012, 11, 16)) == {"child_protection": "inadequate"}   # CPI
+    assert sif == {
+        "overall_effectiveness": "inadequate",
+        "help_and_protection": "inadequate",
+        "children_in_care": "requires_improvement",
+        "adoption": "good",
+        "care_leavers": "requires_improvement",
+        "leadership": "requires_improvement",
+        "lscb": "requires_improvement",
+    }
+    assert grades(o23, "371", dt.date(2018, 1, 19))["overall_effectiveness"] == "good"  # SIF re-inspection
+    assert grades(o23, "371", dt.date(2012, 11, 16)) == {"child_protection": "inadequate"}  # CPI
     ilacs = grades(o23, "371", dt.date(2022, 4, 8))
-    assert ilacs == {"overall_effectiveness": "requires_improvement", "leadership": "inadequate",
-                     "help_and_protection": "requires_improvement",
-                     "children_in_care_and_care_leavers": "requires_improvement"}
+    assert ilacs == {
+        "overall_effectiveness": "requires_improvement",
+        "leadership": "inadequate",
+        "help_and_protection": "requires_improvement",
+        "children_in_care_and_care_leavers": "requires_improvement",
+    }
 
 
 def test_2023_counts(o23):
     assert o23.height == 2278
     ins = inspections(o23)
     first = ins.filter(pl.col("inspection_type") == "First SIF")
-    assert first.height == 152                     # 148 in table 1 + 4 LAs of the pre-restructure table
+    assert first.height == 152  # 148 in table 1 + 4 LAs of the pre-restructure table
     assert first.filter(~pl.col("la_code").is_in(["835", "836", "837", "928"])).height == 148
-    assert (first["publication_date"].min(), first["publication_date"].max()) == (dt.date(2014, 2, 11), dt.date(2017, 12, 8))
+    assert (first["publication_date"].min(), first["publication_date"].max()) == (
+        dt.date(2014, 2, 11),
+        dt.date(2017, 12, 8),
+    )
     assert ins.filter(pl.col("inspection_type") == "SIF re-inspection").height == 21
     assert ins.filter(pl.col("framework") == "ilacs").height == 177
     assert ins.filter(pl.col("framework") == "pre_sif").height == 219
@@ -120,14 +132,15 @@ def test_2023_codes_from_names_and_links(o23):
 def test_ods_reader_keeps_spreadsheet_rows():
     need_reference()
     rows = dict(ods.read_ods_sheet(F2023, ofsted.SHEET_2023))
-    assert rows[5][0].value == "Web link" and rows[161][0].value == "Web link"   # calamine would say 159
+    assert rows[5][0].value == "Web link" and rows[161][0].value == "Web link"  # calamine would say 159
     assert rows[160][0].value.startswith("Table 11")
-    assert "provider/44/80427" in rows[9][0].formula                             # an Ofsted URN, not a DfE code
+    assert "provider/44/80427" in rows[9][0].formula  # an Ofsted URN, not a DfE code
     assert ofsted.link_code(rows[9][0]) is None
     assert ofsted.link_code(rows[16][0]) == "839"
 
 
 # --- 2024 and 2025 workbooks --------------------------------------------------------------------------
+
 
 def test_2024(o24):
     assert o24.height == 927
@@ -150,7 +163,7 @@ def test_2025_counts(o25):
     assert inspections(o25).height == 271
     assert o25.height == 1187
     counts = dict(o25.group_by("judgement").len().iter_rows())
-    assert counts["children_in_care_and_care_leavers"] == 168      # the 168 rows with blank care leavers
+    assert counts["children_in_care_and_care_leavers"] == 168  # the 168 rows with blank care leavers
     assert counts["care_leavers"] == counts["children_in_care"] == 103
     assert set(o25["inspection_type"]) == {"ILACS Standard Inspection", "ILACS Short Inspection"}
 
@@ -165,6 +178,7 @@ def test_2025_gss_beats_wrong_links(o25):
 
 # --- D2I scraped history -----------------------------------------------------------------------------
 
+
 def test_d2i(d2i):
     assert d2i.height == 2485 and inspections(d2i).height == 497
     assert d2i["la_code"].n_unique() == 153
@@ -175,14 +189,20 @@ def test_d2i(d2i):
     got = dict(zip(doncaster["judgement"].to_list(), doncaster["grade"].to_list()))
     assert got["leadership"] == "inadequate" and got["children_in_care_and_care_leavers"] == "requires_improvement"
     notes = dict(d2i.group_by("grade_note").len().drop_nulls().iter_rows())
-    assert notes == {"data_unreadable": 712, "inspection_pre_dates_judgement": 164, "not_reported_post_reform": 11,
-                     "blank": 169, "label_repaired": 2}
+    assert notes == {
+        "data_unreadable": 712,
+        "inspection_pre_dates_judgement": 164,
+        "not_reported_post_reform": 11,
+        "blank": 169,
+        "label_repaired": 2,
+    }
     assert d2i.filter(pl.col("grade_note").is_in(ofsted.D2I_SENTINELS))["grade"].null_count() == 712 + 164 + 11
     ins = inspections(d2i)
     assert dict(ins.group_by("framework").len().iter_rows()) == {"ilacs": 321, "sif": 168, "pre_sif": 8}
 
 
 # --- reconciliation and combination -------------------------------------------------------------------
+
 
 def test_reconcile_2025_vs_d2i(o25, d2i):
     rec = ofsted_history.reconcile([o25, d2i])
@@ -218,6 +238,7 @@ def test_combine(o23, o24, o25, d2i):
 
 
 # --- demo writer ------------------------------------------------------------------------------------
+
 
 def demo_frame(o23: pl.DataFrame, o25: pl.DataFrame) -> pl.DataFrame:
     codes = {"371": "011", "382": "012", "202": "013", "837": "014"}
@@ -262,17 +283,32 @@ def test_demo_readable_by_calamine(tmp_path, o23, o25):
 
 def test_plain_text_web_link_is_accepted(tmp_path):
     header = list(ofsted.HEADERS_2025)
-    row = ["https://reports.ofsted.gov.uk/provider/44/011", "E99000011", "Demoshire", "Current", "North",
-           dt.date(2024, 1, 8), dt.date(2024, 2, 20), "ILACS Short Inspection", "Good", "Good", "Good",
-           "Outstanding", "Requires improvement to be good"]
-    path = ods.write_ods(tmp_path / "LA_Inspection_Outcomes_as_at_31_March_2025.ods",
-                            [(ofsted.SHEET_2025, [["title"], ["note"], header, row])])
+    row = [
+        "https://reports.ofsted.gov.uk/provider/44/011",
+        "E99000011",
+        "Demoshire",
+        "Current",
+        "North",
+        dt.date(2024, 1, 8),
+        dt.date(2024, 2, 20),
+        "ILACS Short Inspection",
+        "Good",
+        "Good",
+        "Good",
+        "Outstanding",
+        "Requires improvement to be good",
+    ]
+    path = ods.write_ods(
+        tmp_path / "LA_Inspection_Outcomes_as_at_31_March_2025.ods",
+        [(ofsted.SHEET_2025, [["title"], ["note"], header, row])],
+    )
     out = ofsted.parse(path)
     assert set(out["la_code"]) == {"011"}
     assert dict(zip(out["judgement"], out["grade"]))["care_leavers"] == "requires_improvement"
 
 
 # --- malformed inputs --------------------------------------------------------------------------------
+
 
 def d2i_text() -> list[str]:
     need_reference()
@@ -338,13 +374,15 @@ def test_d2i_without_any_lookup(tmp_path):
     path = tmp_path / "h.csv"
     path.write_text("".join(lines), encoding="utf-8")
     with pytest.raises(EvalkitError, match="cannot map urn") as info:
-        ofsted.parse(path)          # no lookup beside the file, none given
+        ofsted.parse(path)  # no lookup beside the file, none given
     assert_one_line(info.value, "h.csv", 2, "urn")
 
 
 def test_ods_unknown_layout(tmp_path):
-    path = ods.write_ods(tmp_path / "LA_Inspection_Outcomes_as_at_31_March_2026.ods",
-                            [("Cover", [["x"]]), ("Inspection_history_new", [["Web link"]])])
+    path = ods.write_ods(
+        tmp_path / "LA_Inspection_Outcomes_as_at_31_March_2026.ods",
+        [("Cover", [["x"]]), ("Inspection_history_new", [["Web link"]])],
+    )
     with pytest.raises(EvalkitError, match="Inspection_history_new") as info:
         ofsted.parse(path)
     assert "ILACS_inspection_history" in str(info.value) and "\n" not in str(info.value)
@@ -352,8 +390,21 @@ def test_ods_unknown_layout(tmp_path):
 
 def test_ods_renamed_header_unknown_grade_and_bad_date(tmp_path):
     header = list(ofsted.HEADERS_2025)
-    row = [("link", "https://reports.ofsted.gov.uk/provider/44/011"), "E99000011", "Demoshire", "Current", "North",
-           dt.date(2022, 1, 10), dt.date(2022, 3, 1), "ILACS Standard Inspection", "Good", "Good", "Good", "Good", None]
+    row = [
+        ("link", "https://reports.ofsted.gov.uk/provider/44/011"),
+        "E99000011",
+        "Demoshire",
+        "Current",
+        "North",
+        dt.date(2022, 1, 10),
+        dt.date(2022, 3, 1),
+        "ILACS Standard Inspection",
+        "Good",
+        "Good",
+        "Good",
+        "Good",
+        None,
+    ]
     name = "LA_Inspection_Outcomes_as_at_31_March_2025.ods"
 
     renamed = header.copy()
@@ -398,14 +449,23 @@ def test_wide_table_without_code(tmp_path):
     line[1] = "Demoshire"
     line[17] = dt.date(2015, 3, 2)
     line[18] = "Good"
-    path = ods.write_ods(tmp_path / "Childrens_social_care_in_England_2023_underlying_data.ods",
-                            [(ofsted.SHEET_2023, [["t"], ["n"], ["n"], ["n"], headers, line])])
+    path = ods.write_ods(
+        tmp_path / "Childrens_social_care_in_England_2023_underlying_data.ods",
+        [(ofsted.SHEET_2023, [["t"], ["n"], ["n"], ["n"], headers, line])],
+    )
     with pytest.raises(EvalkitError, match="cannot recover the DfE LA code") as info:
         ofsted.parse(path)
     assert_one_line(info.value, path.name, 6, "Web link")
     # Given a lookup naming the LA, the code is recovered from the name.
-    las = pl.DataFrame({"la_code": ["099"], "gss_code": ["E99000099"], "la_name": ["Demoshire"],
-                        "status": ["live"], "is_joint": [False]})
+    las = pl.DataFrame(
+        {
+            "la_code": ["099"],
+            "gss_code": ["E99000099"],
+            "la_name": ["Demoshire"],
+            "status": ["live"],
+            "is_joint": [False],
+        }
+    )
     out = ofsted.parse(path, las=las)
     assert set(out["la_code"]) == {"099"}
     assert dict(zip(out["judgement"], out["grade"]))["overall_effectiveness"] == "good"

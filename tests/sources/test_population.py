@@ -82,8 +82,13 @@ def test_reconcile_cla_denominator(ees: pl.DataFrame, workbook: pl.DataFrame) ->
     cla24 = cla.parse(REF / "cla" / "ees_cla_number_and_rate_per_10k_children_2020_2024.csv")
     old = population.reconcile_population(cla24, ees)
     counts = {(y, s): n for y, s, n in old.group_by("year", "status").len().rows()}
-    assert counts == {(2020, "equal_t_minus_1"): 151, (2021, "equal_t_minus_1"): 151, (2022, "equal_t_minus_1"): 152,
-                      (2023, "differs"): 152, (2024, "differs"): 153}
+    assert counts == {
+        (2020, "equal_t_minus_1"): 151,
+        (2021, "equal_t_minus_1"): 151,
+        (2022, "equal_t_minus_1"): 152,
+        (2023, "differs"): 152,
+        (2024, "differs"): 153,
+    }
     wb = population.reconcile_population(cla24.filter(pl.col("year") == 2024), workbook, on="gss_code")
     assert dict(wb["status"].value_counts().rows()) == {"equal_t_minus_1": 153}
 
@@ -91,11 +96,25 @@ def test_reconcile_cla_denominator(ees: pl.DataFrame, workbook: pl.DataFrame) ->
 def test_demo_round_trip(tmp_path: Path) -> None:
     rows = []
     for year in (2023, 2024):
-        for i, (code, name) in enumerate([("011", "Ashford Vale"), ("012", "Brookmere, City of"), ("013", "Cinder Fell")]):
+        for i, (code, name) in enumerate(
+            [("011", "Ashford Vale"), ("012", "Brookmere, City of"), ("013", "Cinder Fell")]
+        ):
             v, m = (None, "x") if (year, code) == (2023, "013") else (float(10000 + 137 * i + year), None)
-            rows.append({"source": "population", "file": population.DEMO_FILE, "year": year,
-                         "reference_date": dt.date(year, 6, 30), "la_code": code, "gss_code": f"E99000{code}",
-                         "la_name": name, "measure": "population_0_17", "value": v, "marker": m, "unit": "count"})
+            rows.append(
+                {
+                    "source": "population",
+                    "file": population.DEMO_FILE,
+                    "year": year,
+                    "reference_date": dt.date(year, 6, 30),
+                    "la_code": code,
+                    "gss_code": f"E99000{code}",
+                    "la_name": name,
+                    "measure": "population_0_17",
+                    "value": v,
+                    "marker": m,
+                    "unit": "count",
+                }
+            )
     frame = pl.DataFrame(rows, schema=MEASURES_SCHEMA)
     [path] = writers.write_population(frame, tmp_path / "a")
     raw = path.read_bytes()

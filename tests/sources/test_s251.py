@@ -19,8 +19,14 @@ REF = REFERENCE / "s251"
 MALFORMED = Path(__file__).parent / "malformed"
 needs_ref = pytest.mark.skipif(not REF.is_dir(), reason=f"reference folder {REF} is absent")
 
-LINE_FILES = {2009: "goodair_outturn_0809.csv", 2010: "goodair_outturn_0910.csv", 2011: "goodair_outturn_1011.csv",
-              2012: "goodair_outturn_1112.csv", 2013: "goodair_outturn_1213.csv", 2014: "goodair_outturn_1314.csv"}
+LINE_FILES = {
+    2009: "goodair_outturn_0809.csv",
+    2010: "goodair_outturn_0910.csv",
+    2011: "goodair_outturn_1011.csv",
+    2012: "goodair_outturn_1112.csv",
+    2013: "goodair_outturn_1213.csv",
+    2014: "goodair_outturn_1314.csv",
+}
 HIGHLIGHTS = "ees_cfr-s251_highlightssummary_v1.2_2014-15_to_2019-20.csv"
 NATIONAL3 = "ees_s251_childrens_young_peoples_services_national3_2015-16_to_2021-22.csv"
 
@@ -68,8 +74,14 @@ def test_row_counts_schema_and_units(lines: dict[int, pl.DataFrame]) -> None:
 @needs_ref
 def test_doncaster_cla_found_every_year_despite_line_shifts(lines: dict[int, pl.DataFrame]) -> None:
     # "Total Children Looked After" is line 14, 17, 19, 12, 15, 16 in 2008-09 .. 2013-14
-    expected = {2009: 15_243_532.0, 2010: 19_509_145.26, 2011: 20_710_595.94, 2012: 21_861_778.0,
-                2013: 25_823_919.0, 2014: 26_375_083.0}
+    expected = {
+        2009: 15_243_532.0,
+        2010: 19_509_145.26,
+        2011: 20_710_595.94,
+        2012: 21_861_778.0,
+        2013: 25_823_919.0,
+        2014: 26_375_083.0,
+    }
     for year, cla in expected.items():
         assert value(lines[year], year, "371", "spend_cla") == (pytest.approx(cla, abs=0.005), None)
     # FORMATS 6a example row: 371,Doncaster,16,16 Total Children Looked After,...,26375083,453510,25921573,...
@@ -88,13 +100,19 @@ def test_doncaster_totals_and_csc_definition(lines: dict[int, pl.DataFrame]) -> 
     # 2012-13 safeguarding line has a double space and the ReportGroup typo; found by text
     assert value(lines[2013], 2013, "371", "spend_safeguarding")[0] == 11_740_668.0
     # 2008-09: no Sure Start or young people's lines, so CSC = CYPS total
-    assert value(lines[2009], 2009, "371", "spend_csc_total")[0] == value(lines[2009], 2009, "371", "spend_cyp_total")[0] == 35_795_414.0
+    assert (
+        value(lines[2009], 2009, "371", "spend_csc_total")[0]
+        == value(lines[2009], 2009, "371", "spend_cyp_total")[0]
+        == 35_795_414.0
+    )
     # 2010-11: strategy total + the stand-alone commissioning and social work line are both counted
     assert value(lines[2011], 2011, "371", "spend_csc_total")[0] == pytest.approx(47_111_418.68, abs=0.01)
     assert value(lines[2012], 2012, "371", "spend_csc_total")[0] == 46_253_527.0
     for year, frame in lines.items():
         wide = frame.pivot(on="measure", index="la_code", values="value")
-        assert (wide["spend_csc_total"] <= wide["spend_cyp_total"] + 1.0).all(), year  # pence rounding (Bedfordshire 2008-09)
+        assert (wide["spend_csc_total"] <= wide["spend_cyp_total"] + 1.0).all(), (
+            year
+        )  # pence rounding (Bedfordshire 2008-09)
         assert (wide["spend_cla"] <= wide["spend_csc_total"] + 0.01).all(), year
 
 
@@ -120,9 +138,15 @@ def test_national3_has_no_la_rows() -> None:
 def test_normalise_description() -> None:
     n = s251.normalise_description
     assert n("16 Total Children Looked After") == "total children looked after"
-    assert n("11Short breaks (respite) for looked after disabled children") == "short breaks respite for looked after disabled children"
+    assert (
+        n("11Short breaks (respite) for looked after disabled children")
+        == "short breaks respite for looked after disabled children"
+    )
     assert n("19 Comissioning and Children\u2019s Services Strategy") == "commissioning and children services strategy"
-    assert n("20 Total  Safeguarding Children and Young Peoples Services\t") == "total safeguarding children and young people services"
+    assert (
+        n("20 Total  Safeguarding Children and Young Peoples Services\t")
+        == "total safeguarding children and young people services"
+    )
     assert n("3.2.1 Other children and families services") == n("17 Other children's and families services")
 
 
@@ -179,24 +203,71 @@ def test_malformed(name: str, row: int | None, column: str | None, text: str) ->
 def _demo_frame(with_net: bool) -> pl.DataFrame:
     rows = []
     for year in range(2010, 2026):
-        for i, (code, gss, name) in enumerate((("011", "E06999901", "Northshire"), ("012", "E06999902", "Southby, East"))):
+        for i, (code, gss, name) in enumerate(
+            (("011", "E06999901", "Northshire"), ("012", "E06999902", "Southby, East"))
+        ):
             cla = 1_000_000.25 * (year - 2000) + i * 7
             sg, fs = 400_000.0 + year, 123_456.78
             csc = cla + sg + fs + 999_999.99
-            for m, v in (("spend_cla", cla), ("spend_safeguarding", sg), ("spend_family_support", fs), ("spend_csc_total", csc)):
-                rows.append({"year": year, "la_code": code, "gss_code": gss, "la_name": name, "measure": m, "value": v, "marker": None})
+            for m, v in (
+                ("spend_cla", cla),
+                ("spend_safeguarding", sg),
+                ("spend_family_support", fs),
+                ("spend_csc_total", csc),
+            ):
+                rows.append(
+                    {
+                        "year": year,
+                        "la_code": code,
+                        "gss_code": gss,
+                        "la_name": name,
+                        "measure": m,
+                        "value": v,
+                        "marker": None,
+                    }
+                )
                 if with_net:
-                    rows.append({"year": year, "la_code": code, "gss_code": gss, "la_name": name, "measure": m + "_net",
-                                 "value": round(v * 0.9, 2), "marker": None})
-    rows.append({"year": 2026, "la_code": "011", "gss_code": "E06999901", "la_name": "Northshire", "measure": "spend_cla",
-                 "value": None, "marker": "c"})
-    rows.append({"year": 2026, "la_code": "011", "gss_code": "E06999901", "la_name": "Northshire", "measure": "spend_csc_total",
-                 "value": None, "marker": "x"})
+                    rows.append(
+                        {
+                            "year": year,
+                            "la_code": code,
+                            "gss_code": gss,
+                            "la_name": name,
+                            "measure": m + "_net",
+                            "value": round(v * 0.9, 2),
+                            "marker": None,
+                        }
+                    )
+    rows.append(
+        {
+            "year": 2026,
+            "la_code": "011",
+            "gss_code": "E06999901",
+            "la_name": "Northshire",
+            "measure": "spend_cla",
+            "value": None,
+            "marker": "c",
+        }
+    )
+    rows.append(
+        {
+            "year": 2026,
+            "la_code": "011",
+            "gss_code": "E06999901",
+            "la_name": "Northshire",
+            "measure": "spend_csc_total",
+            "value": None,
+            "marker": "x",
+        }
+    )
     if with_net:
         rows += [dict(r, measure=r["measure"] + "_net") for r in rows[-2:]]
     frame = pl.DataFrame(rows, infer_schema_length=None).with_columns(
-        pl.lit("s251").alias("source"), pl.lit("demo").alias("file"), pl.lit("gbp").alias("unit"),
-        pl.date(pl.col("year"), 3, 31).alias("reference_date"))
+        pl.lit("s251").alias("source"),
+        pl.lit("demo").alias("file"),
+        pl.lit("gbp").alias("unit"),
+        pl.date(pl.col("year"), 3, 31).alias("reference_date"),
+    )
     return finish_measures(frame)
 
 
@@ -216,6 +287,8 @@ def test_write_demo_rejects_what_it_cannot_represent(tmp_path: Path) -> None:
     frame = _demo_frame(False)
     with pytest.raises(ValueError, match="cannot represent"):
         writers.write_s251(frame.with_columns(pl.lit("spend_other").alias("measure")), tmp_path)
-    partial_net = pl.concat([frame, frame.filter(pl.col("measure") == "spend_cla").with_columns(pl.lit("spend_cla_net").alias("measure"))])
+    partial_net = pl.concat(
+        [frame, frame.filter(pl.col("measure") == "spend_cla").with_columns(pl.lit("spend_cla_net").alias("measure"))]
+    )
     with pytest.raises(ValueError, match="mirror"):
         writers.write_s251(partial_net, tmp_path)

@@ -10,14 +10,20 @@ from evalkit.sources.common import MEASURES_SCHEMA
 from tests.shared_data import REFERENCE
 
 REF = REFERENCE
-needs_ref = pytest.mark.skipif(not (REF / "s251").is_dir() or not (REF / "spending_mhclg").is_dir(),
-                               reason=f"reference folders {REF}/s251 and {REF}/spending_mhclg are absent")
+needs_ref = pytest.mark.skipif(
+    not (REF / "s251").is_dir() or not (REF / "spending_mhclg").is_dir(),
+    reason=f"reference folders {REF}/s251 and {REF}/spending_mhclg are absent",
+)
 
 S251_FILES = ["goodair_outturn_1314.csv", "ees_cfr-s251_highlightssummary_v1.2_2014-15_to_2019-20.csv"]
 LAIT_FILES = ["lait_bds_long_0_2025-05-28.parquet", "lait_bds_long_0_2026-04-08.parquet"]
-MHCLG_FILES = ["mhclg_RO3_2013-14_Revision.xlsx", "mhclg_RO3_2016-17_data_by_LA.xlsx",
-               "mhclg_RO3_2017-18_data_by_LA_-_revised.xlsx", "mhclg_RO3_2022-23_data_by_LA.ods",
-               "mhclg_RSX_2022-23_data_by_LA.ods"]
+MHCLG_FILES = [
+    "mhclg_RO3_2013-14_Revision.xlsx",
+    "mhclg_RO3_2016-17_data_by_LA.xlsx",
+    "mhclg_RO3_2017-18_data_by_LA_-_revised.xlsx",
+    "mhclg_RO3_2022-23_data_by_LA.ods",
+    "mhclg_RSX_2022-23_data_by_LA.ods",
+]
 
 
 @pytest.fixture(scope="module")
@@ -25,15 +31,23 @@ def recon() -> pl.DataFrame:
     frames = [s251.parse(REF / "s251" / f) for f in S251_FILES]
     frames += [lait.parse(REF / "s251" / f) for f in LAIT_FILES]
     frames += [mhclg.parse(REF / "spending_mhclg" / f) for f in MHCLG_FILES]
-    las = pl.read_csv(REF / "dfe_las.csv", infer_schema=False).select(
-        pl.col("new_la_code").alias("gss_code"), pl.col("old_la_code").alias("la_code")
-    ).filter(pl.col("la_code").str.contains(r"^\d{3}$")).drop_nulls()
+    las = (
+        pl.read_csv(REF / "dfe_las.csv", infer_schema=False)
+        .select(pl.col("new_la_code").alias("gss_code"), pl.col("old_la_code").alias("la_code"))
+        .filter(pl.col("la_code").str.contains(r"^\d{3}$"))
+        .drop_nulls()
+    )
     return spending.reconcile(frames, lookup=las)
 
 
 def pair(recon: pl.DataFrame, year: int, la_code: str, measure: str, file_a: str, file_b: str) -> dict:
-    hit = recon.filter((pl.col("year") == year) & (pl.col("la_code") == la_code) & (pl.col("measure") == measure)
-                       & (pl.col("file_a") == file_a) & (pl.col("file_b") == file_b))
+    hit = recon.filter(
+        (pl.col("year") == year)
+        & (pl.col("la_code") == la_code)
+        & (pl.col("measure") == measure)
+        & (pl.col("file_a") == file_a)
+        & (pl.col("file_b") == file_b)
+    )
     assert hit.height == 1, hit
     return hit.row(0, named=True)
 
@@ -57,8 +71,12 @@ def test_newcastle_2017_18_highlights_disagree_with_lait_and_ro3(recon: pl.DataF
 
 @needs_ref
 def test_lait_agrees_with_highlights_everywhere_else(recon: pl.DataFrame) -> None:
-    sub = recon.filter((pl.col("source_a") == "lait") & (pl.col("source_b") == "s251")
-                       & (pl.col("measure") == "spend_cyp_total") & pl.col("rel_diff").is_not_null())
+    sub = recon.filter(
+        (pl.col("source_a") == "lait")
+        & (pl.col("source_b") == "s251")
+        & (pl.col("measure") == "spend_cyp_total")
+        & pl.col("rel_diff").is_not_null()
+    )
     assert sub.height == 1366  # 2015-16 (old snapshot only) to 2019-20, both snapshots
     flagged = sub.filter(pl.col("flagged"))
     assert flagged.select("year", "la_code").unique().rows() == [(2018, "391")]
@@ -90,22 +108,35 @@ def test_ro3_and_rsx_agree(recon: pl.DataFrame) -> None:
 
 def _frame(source: str, file: str, rows: list[tuple]) -> pl.DataFrame:
     data = pl.DataFrame(rows, schema=["year", "la_code", "gss_code", "measure", "value"], orient="row")
-    return data.with_columns(pl.lit(source).alias("source"), pl.lit(file).alias("file"), pl.lit(None, pl.Utf8).alias("la_name"),
-                             pl.lit(None, pl.Utf8).alias("marker"), pl.lit("gbp").alias("unit"),
-                             pl.date(pl.col("year"), 3, 31).alias("reference_date")).select(list(MEASURES_SCHEMA))
+    return data.with_columns(
+        pl.lit(source).alias("source"),
+        pl.lit(file).alias("file"),
+        pl.lit(None, pl.Utf8).alias("la_name"),
+        pl.lit(None, pl.Utf8).alias("marker"),
+        pl.lit("gbp").alias("unit"),
+        pl.date(pl.col("year"), 3, 31).alias("reference_date"),
+    ).select(list(MEASURES_SCHEMA))
 
 
 def test_thresholds_and_code_matching() -> None:
-    a = _frame("s251", "a.csv", [(2020, "011", "E06999901", "spend_cla", 100_000_000.0),
-                                 (2020, "012", None, "spend_cla", 1_000_000.0)])
-    b = _frame("lait", "b.parquet", [(2020, "011", None, "spend_cla", 101_500_000.0),
-                                     (2020, "012", None, "spend_cla", 1_030_000.0)])
+    a = _frame(
+        "s251",
+        "a.csv",
+        [(2020, "011", "E06999901", "spend_cla", 100_000_000.0), (2020, "012", None, "spend_cla", 1_000_000.0)],
+    )
+    b = _frame(
+        "lait",
+        "b.parquet",
+        [(2020, "011", None, "spend_cla", 101_500_000.0), (2020, "012", None, "spend_cla", 1_030_000.0)],
+    )
     c = _frame("mhclg_ro", "c.ods", [(2020, None, "E06999901", "spend_cla", 120_000_000.0)])
     out = spending.reconcile([a, b, c])
     assert out.height == 4
     r = out.filter((pl.col("la_code") == "011") & (pl.col("source_b") == "s251")).row(0, named=True)
     assert r["rel_diff"] == pytest.approx(1_500_000 / 101_500_000) and r["flagged"]  # same collection, > 1%
-    r = out.filter((pl.col("la_code") == "011") & (pl.col("source_b") == "mhclg_ro") & (pl.col("source_a") == "lait")).row(0, named=True)
+    r = out.filter(
+        (pl.col("la_code") == "011") & (pl.col("source_b") == "mhclg_ro") & (pl.col("source_a") == "lait")
+    ).row(0, named=True)
     assert r["comparison"] == "cross_collection" and not r["flagged"]  # 15.4% < 25%
     assert r["gss_code"] == "E06999901"  # matched through the a.csv row holding both codes
     r = out.filter(pl.col("la_code") == "012").row(0, named=True)

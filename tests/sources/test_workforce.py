@@ -46,7 +46,11 @@ def test_row_counts(new: pl.DataFrame, old: pl.DataFrame) -> None:
     assert sorted(old["year"].unique()) == list(range(2017, 2023))
     assert new["reference_date"].max() == dt.date(2025, 9, 30)  # inferred 30 September
     units = dict(new.select("measure", "unit").unique().rows())
-    assert units["agency_rate_fte"] == "percent" and units["social_workers_fte"] == "fte" and units["caseload_fte"] == "ratio"
+    assert (
+        units["agency_rate_fte"] == "percent"
+        and units["social_workers_fte"] == "fte"
+        and units["caseload_fte"] == "ratio"
+    )
 
 
 @needs_ref

@@ -33,7 +33,7 @@ CHUNKS = {
 def load(folder: Path, prefix: str, name: str):
     index = rdata.conversion.convert(rdata.parser.parse_data(gzip.decompress((folder / f"{prefix}.rdx").read_bytes())))
     offset, length = (int(x) for x in index["variables"][name])
-    blob = (folder / f"{prefix}.rdb").read_bytes()[offset:offset + length]
+    blob = (folder / f"{prefix}.rdb").read_bytes()[offset : offset + length]
     return rdata.conversion.convert(rdata.parser.parse_data(zlib.decompress(blob[4:])))
 
 
