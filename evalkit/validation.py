@@ -71,6 +71,9 @@ class Source:
     year_lag: int = 0  # year labels may run this far past the current year
     keys: tuple[str, ...] = ("year", "la_code", "gss_code", "measure", "file")
     notes: str = ""
+    # False for a derived panel that carries today's codes back in time (the years a code existed
+    # and its GSS pairing are then not those DfE lists for that year); unknown codes are still refused.
+    codes_as_of_year: bool = True
 
 
 _CLA_RATE = RateCheck("cla_rate_per_10000", "cla_at_31_march", "population_0_17_cla_denominator")
@@ -83,7 +86,9 @@ SOURCES: dict[str, Source] = {
     "s251": Source(2008, year_lag=1),
     "lait": Source(2008, year_lag=1),
     "mhclg_ro": Source(2008, year_lag=1),
-    "s251_webb": Source(2008, year_lag=1),
+    # Webb's research panel sums Bournemouth and Poole into BCP (839) and recodes Dorset in every
+    # year (SOURCES.md), so its codes are today's, not those in force each year.
+    "s251_webb": Source(2008, year_lag=1, codes_as_of_year=False),
 }
 
 
@@ -160,7 +165,7 @@ def check_measures(
     for check in rules.rate_checks:
         _rates(frame, check)
     if known is not None:
-        known.check(frame)
+        known.check(frame, as_of_year=rules.codes_as_of_year)
     dup = frame.select(pl.struct(list(rules.keys)).is_duplicated()).to_series()
     if dup.any():
         # the same council-year twice is allowed only when the rows are identical
@@ -260,7 +265,7 @@ class KnownCodes:
                 pairs.add((code, r["gss_code"]))
         return cls(first, last, pairs, source)
 
-    def check(self, frame: pl.DataFrame) -> None:
+    def check(self, frame: pl.DataFrame, *, as_of_year: bool = True) -> None:
         if "la_code" not in frame.columns:
             return
         codes = frame["la_code"]
@@ -275,6 +280,8 @@ class KnownCodes:
             "old_la_code",
             fixed_column=True,
         )
+        if not as_of_year:
+            return
         first = codes.replace_strict(self.first, default=None, return_dtype=pl.Int64)
         last = codes.replace_strict(self.last, default=None, return_dtype=pl.Int64)
         valued = frame["value"].is_not_null() & single

@@ -188,4 +188,4 @@ def test_balance_and_event_window(panel):
 def test_few_treated_warning():
     panel = simulate_staggered(60, 6, {4: 3}, effect=1.0, seed=1)
     res = callaway_santanna(panel)
-    assert res.diagnostics["n_treated_units"] == 3 and "unreliable" in res.diagnostics["warning"]
+    assert res.diagnostics["n_treated_units"] == 3 and "under-cover" in res.diagnostics["warning"]
