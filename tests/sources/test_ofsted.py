@@ -252,6 +252,21 @@ def demo_frame(o23: pl.DataFrame, o25: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([sif, fictional(o25)])
 
 
+def fictional_las(frame: pl.DataFrame) -> pl.DataFrame:
+    """The fictional councils' own LA list: the 2025 layout resolves GSS area codes through one."""
+    return (
+        frame.select("la_code", "gss_code", "la_name")
+        .drop_nulls("gss_code")
+        .unique(maintain_order=True)
+        .with_columns(status=pl.lit("live"), is_joint=pl.lit(False))
+    )
+
+
+DEMOSHIRE_LAS = pl.DataFrame(
+    {"la_code": ["011"], "gss_code": ["E99000011"], "la_name": ["Demoshire"], "status": ["live"], "is_joint": [False]}
+)
+
+
 def test_write_demo_round_trip_and_determinism(tmp_path, o23, o25):
     demo = demo_frame(o23, o25)
     assert set(demo["framework"]) == {"sif", "ilacs"} and demo.height > 40
@@ -263,7 +278,7 @@ def test_write_demo_round_trip_and_determinism(tmp_path, o23, o25):
         with zipfile.ZipFile(a) as zf:
             assert zf.namelist()[0] == "mimetype"
             assert all(i.date_time == (1980, 1, 1, 0, 0, 0) for i in zf.infolist())
-    back = pl.concat([ofsted.parse(p) for p in first])
+    back = pl.concat([ofsted.parse(p, las=fictional_las(demo)) for p in first])
     cols = [c for c in JUDGEMENTS_SCHEMA if c != "file"]
     assert back.select(cols).sort(cols, nulls_last=True).equals(demo.select(cols).sort(cols, nulls_last=True))
     # The 2023-style sheet carries the exact 45 official headers on row 5.
@@ -302,7 +317,7 @@ def test_plain_text_web_link_is_accepted(tmp_path):
         tmp_path / "LA_Inspection_Outcomes_as_at_31_March_2025.ods",
         [(ofsted.SHEET_2025, [["title"], ["note"], header, row])],
     )
-    out = ofsted.parse(path)
+    out = ofsted.parse(path, las=DEMOSHIRE_LAS)
     assert set(out["la_code"]) == {"011"}
     assert dict(zip(out["judgement"], out["grade"]))["care_leavers"] == "requires_improvement"
 
@@ -411,21 +426,21 @@ def test_ods_renamed_header_unknown_grade_and_bad_date(tmp_path):
     renamed[6] = "Date published"
     path = ods.write_ods(tmp_path / "a" / name, [(ofsted.SHEET_2025, [["t"], ["n"], renamed, row])])
     with pytest.raises(EvalkitError, match="Date published") as info:
-        ofsted.parse(path)
+        ofsted.parse(path, las=DEMOSHIRE_LAS)
     assert_one_line(info.value, name, 3, "G")
 
     bad = row.copy()
     bad[9] = "Superb"
     path = ods.write_ods(tmp_path / "b" / name, [(ofsted.SHEET_2025, [["t"], ["n"], header, row, bad])])
     with pytest.raises(EvalkitError, match="unknown grade label 'Superb'") as info:
-        ofsted.parse(path)
+        ofsted.parse(path, las=DEMOSHIRE_LAS)
     assert_one_line(info.value, name, 5, header[9])
 
     bad = row.copy()
     bad[6] = "next spring"
     path = ods.write_ods(tmp_path / "c" / name, [(ofsted.SHEET_2025, [["t"], ["n"], header, bad])])
     with pytest.raises(EvalkitError, match="not a date") as info:
-        ofsted.parse(path)
+        ofsted.parse(path, las=DEMOSHIRE_LAS)
     assert_one_line(info.value, name, 4, "Publication date")
 
 
