@@ -8,8 +8,9 @@ import sys
 
 from tests.shared_data import ENV, REPO
 
-# An absolute POSIX path into a home/work/data tree, or a Windows drive path, written in code.
-MACHINE_PATH = re.compile(r"""["'](?:/(?:work|home|Users|mnt|data|srv)/|[A-Za-z]:\\\\)""")
+# A quoted absolute path under one of these top-level folders, or a Windows drive path, in code.
+MACHINE_ROOTS = ("work", "home", "Users", "mnt", "data", "srv")
+MACHINE_PATH = re.compile("[\"'](?:/(?:" + "|".join(MACHINE_ROOTS) + r")/|[A-Za-z]:\\\\)")
 
 
 def test_no_hard_coded_data_paths() -> None:
