@@ -28,7 +28,7 @@ import polars as pl
 from evalkit.errors import UsageError
 from evalkit.estimators.data import LongPanel
 from evalkit.estimators.results import Results, estimates_frame
-from evalkit.parallel import pmap
+from evalkit.parallel import pmap, tracked
 
 # Below this many treated units "auto" uses a size-keeping interval (benchmarks/COVERAGE.md, threshold table).
 FEW_TREATED = 40
@@ -122,7 +122,7 @@ def randomisation_rows(
             return fast(cohort).T.ravel()
         return np.concatenate([vec(perm.make(cohort)), vec(perm.make(cohort, perm.d_obs))])
 
-    ab = np.array(pmap(one, assignments))
+    ab = np.array(pmap(one, assignments, on_result=tracked("permutations", n_perm)))
     a_p, b_p = ab[:, : len(names)], ab[:, len(names) :]
     rows = []
     for k, name in enumerate(names):
