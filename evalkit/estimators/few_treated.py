@@ -12,6 +12,11 @@ the *default* interval of every estimator is one that keeps its size:
   see benchmarks/COVERAGE.md);
 * "wild": restricted wild cluster bootstrap with Webb weights (TWFE only).
 
+Speed: each permutation needs the point estimates for the outcome and for the treatment indicator.
+For CS and Sun-Abraham without covariates both come from one vectorised call (`cs_points`,
+`sunab_points`), checked against the full estimator at the observed assignment (else the full
+estimator is used); other estimators run in full per permutation. Progress: `parallel.reporting`.
+
 The analytic interval stays in its row; the few-treated one is a row named "<name>:randomisation"
 (aggregation "randomisation") or "coef:wild_bootstrap" (aggregation "wild_bootstrap"). Every row carries `interval` (how its CI was made) and `default`
 (true on the row whose interval is the one to quote); `inference["default_interval"]` says why.

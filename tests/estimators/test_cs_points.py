@@ -206,3 +206,23 @@ def test_sunab_randomisation_rows_equal_the_full_loop():
             assert (a[key] is None) == (b[key] is None)
             if a[key] is not None:
                 assert abs(a[key] - b[key]) <= 1e-9 * max(1.0, abs(b[key]))
+
+
+def test_a_wrong_fast_path_is_caught_and_the_full_estimator_kept():
+    """randomisation_rows checks the many-columns path against the full estimator at the observed
+    assignment; a path that disagrees is not used (here: one that adds 1e-6 to every estimate)."""
+    panel = simulate_staggered(40, 8, {4: 3, 6: 3}, effect=1.0, seed=2)
+    stat = ft._point_statistic("cs", {"control": "never", "est_method": "reg"}, {"alpha": 0.05, "seed": 1})
+
+    class Off:
+        def __call__(self, p):
+            return stat(p)
+
+        def bind(self, p):
+            many = stat.bind(p)
+            return lambda cohort, cols: {k: v + 1e-6 for k, v in many(cohort, cols).items()}
+
+    kw = {"n_perm": 19, "seed": 3, "alpha": 0.05}
+    full, _ = ft.randomisation_rows(panel, lambda p: stat(p), ["simple", "dynamic"], **kw)
+    wrong, _ = ft.randomisation_rows(panel, Off(), ["simple", "dynamic"], **kw)
+    assert wrong == full
