@@ -8,7 +8,16 @@ published bytes. A download is:
 * resumable: bytes go to `<file>.part`; when a `.part` exists the rest is asked for with an HTTP
   `Range` header and appended (a server that ignores Range and answers 200 gets a full download);
 * verified and atomic: the `.part` is hashed before it is renamed into place; a mismatch deletes it
-  and raises EvalkitError naming the file and both hashes.
+  and raises EvalkitError naming the file and both hashes;
+* bounded: a server may not send more bytes than the catalogue says the file has (a declared
+  Content-Length over it is refused before reading, and the body is cut off as soon as one byte too
+  many arrives; an entry with no size, `bytes = 0`, is capped at MAX_DOWNLOAD_BYTES), and each file
+  has an overall deadline across all its attempts (`deadline` seconds, or EVALKIT_FETCH_DEADLINE;
+  by default DEADLINE_BASE plus one second per DEADLINE_RATE bytes), so neither an endless body nor
+  a server trickling one byte at a time can keep a run going; reads return as soon as any bytes
+  arrive, and the socket timeout is never longer than the time left;
+* one fetch per folder: the download folder is held with `evalkit.locking.data_lock` for the
+  whole run, so two concurrent `ingest --fetch` never write the same `.part` files.
 
 Every catalogued file has a direct URL (a raw file at a full commit of a public repository, checked
 by sha256: the reference folder's ORIGINS.csv); `landing_page` keeps the official page where newer
@@ -45,6 +54,10 @@ from evalkit.io import sha256_file, write_json
 
 MANIFEST = "fetch_manifest.json"
 MIRROR_ENV = "EVALKIT_MIRROR"
+DEADLINE_ENV = "EVALKIT_FETCH_DEADLINE"
+MAX_DOWNLOAD_BYTES = 1 << 30  # 1 GiB: the cap for an entry with no catalogued size (the largest file is 40 MB)
+DEADLINE_BASE = 300.0  # seconds per file, plus one second per DEADLINE_RATE bytes of its size
+DEADLINE_RATE = 50_000
 PART_SUFFIX = ".part"
 CHUNK = 1 << 16
 RETRY_STATUS = {408, 429, 500, 502, 503, 504}
@@ -96,6 +109,12 @@ def load_catalogue(path: str | Path | None = None) -> list[Source]:
             raise EvalkitError(f"catalogue entry {i} has a bad or repeated path {src.path!r}", file=path)
         if src.url_kind not in URL_KINDS or len(src.sha256) != 64:
             raise EvalkitError(f"catalogue entry {src.path!r} has a bad url_kind or sha256", file=path)
+        if not isinstance(src.bytes, int) or isinstance(src.bytes, bool) or src.bytes < 0:
+            raise EvalkitError(
+                f"catalogue entry {src.path!r} has a bad size {src.bytes!r}",
+                file=path,
+                expected="bytes = the file's size (0 when unknown)",
+            )
         seen.add(src.path)
         sources.append(src)
     if not sources:
@@ -140,16 +159,53 @@ def fetch_all(
     timeout: float = 60,
     retries: int = 2,
     catalogue: str | Path | None = None,
+    deadline: float | None = None,
 ) -> Path:
     """Download every catalogued file (or those in `only`) into `dest`; return `dest`.
 
     Raises EvalkitError on the first file that cannot be downloaded or verified (the files done so
     far stay in place and in the manifest), and at the end if some files need a manual download.
+    `deadline` is the overall time allowed per file in seconds (default: EVALKIT_FETCH_DEADLINE, or
+    `default_deadline` of its size). Another fetch into the same `dest` is refused at once.
     """
+    from evalkit.locking import data_lock
+
     dest = Path(dest)
     mirror = mirror or os.environ.get(MIRROR_ENV) or None
     sources = select(load_catalogue(catalogue), only)
-    dest.mkdir(parents=True, exist_ok=True)
+    deadline = deadline if deadline is not None else _deadline_from_env()
+    with data_lock(dest):
+        return _fetch_locked(dest, sources, mirror, progress, timeout, retries, catalogue, deadline)
+
+
+def default_deadline(size: int) -> float:
+    """Seconds allowed for one file of `size` bytes: generous for a slow line, finite for a stalled one."""
+    return DEADLINE_BASE + (size or MAX_DOWNLOAD_BYTES) / DEADLINE_RATE
+
+
+def _deadline_from_env() -> float | None:
+    value = os.environ.get(DEADLINE_ENV)
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0 or seconds != seconds or seconds == float("inf"):
+        raise EvalkitError(f"{DEADLINE_ENV}={value!r} is not a number of seconds", expected="a positive number")
+    return seconds
+
+
+def _fetch_locked(
+    dest: Path,
+    sources: list[Source],
+    mirror: str | None,
+    progress: Callable[[str], None] | None,
+    timeout: float,
+    retries: int,
+    catalogue: str | Path | None,
+    deadline: float | None,
+) -> Path:
     say = progress or (lambda _msg: None)
     records: dict[str, dict] = {}
     manual: list[dict] = []
@@ -167,7 +223,8 @@ def fetch_all(
                 say(f"{src.path}: needs a manual download from {src.url}")
                 continue
             url = mirror_url(mirror, src.path) if mirror else src.url
-            records[src.path] = _download(src, url, target, timeout=timeout, retries=retries, say=say)
+            seconds = deadline if deadline is not None else default_deadline(src.bytes)
+            records[src.path] = _download(src, url, target, timeout=timeout, retries=retries, say=say, deadline=seconds)
     finally:
         _write_manifest(dest, records, manual, mirror, Path(catalogue) if catalogue else catalogue_path())
     if manual:
@@ -218,8 +275,19 @@ def _write_manifest(
     )
 
 
-def _download(src: Source, url: str, target: Path, *, timeout: float, retries: int, say: Callable[[str], None]) -> dict:
+def _download(
+    src: Source,
+    url: str,
+    target: Path,
+    *,
+    timeout: float,
+    retries: int,
+    say: Callable[[str], None],
+    deadline: float,
+) -> dict:
     """Fetch one file to `<target>.part` (resuming), verify it, and rename it into place."""
+    limit = src.bytes or MAX_DOWNLOAD_BYTES
+    until = time.monotonic() + deadline
     part = target.with_name(target.name + PART_SUFFIX)
     target.parent.mkdir(parents=True, exist_ok=True)
     resumed = False
@@ -228,16 +296,18 @@ def _download(src: Source, url: str, target: Path, *, timeout: float, retries: i
     restarted = False
     while True:
         have = part.stat().st_size if part.is_file() else 0
-        if have > src.bytes:  # longer than the published file: cannot be a prefix of it
+        if have > limit:  # longer than the published file: cannot be a prefix of it
             part.unlink()
             have = 0
-        if have < src.bytes:
+        if have < limit:
             try:
-                got, was_resumed = _transfer(url, part, have, timeout=timeout, say=say, rel=src.path)
+                got, was_resumed = _transfer(
+                    url, part, have, timeout=timeout, say=say, rel=src.path, limit=limit, until=until, deadline=deadline
+                )
                 downloaded += got
                 resumed = resumed or was_resumed
                 size = part.stat().st_size if part.is_file() else 0
-                if size < src.bytes:
+                if src.bytes and size < src.bytes:
                     raise _Retryable(f"connection closed early ({size} of {src.bytes} bytes)")
             except _Retryable as exc:
                 attempt += 1
@@ -249,7 +319,7 @@ def _download(src: Source, url: str, target: Path, *, timeout: float, retries: i
                         file=src.path,
                     ) from None
                 say(f"{src.path}: {exc}; retrying ({attempt}/{retries})")
-                time.sleep(min(0.2 * 2 ** (attempt - 1), 2.0))
+                time.sleep(min(0.2 * 2 ** (attempt - 1), 2.0, max(until - time.monotonic(), 0)))
                 continue
         else:
             resumed = True  # a complete .part from an earlier run: only verification is left
@@ -278,10 +348,45 @@ class _Retryable(Exception):
     """A transient failure (dropped connection, timeout, 5xx): worth another attempt."""
 
 
+def _over_deadline(rel: str, url: str, part: Path, deadline: float, received: int) -> EvalkitError:
+    size = part.stat().st_size if part.is_file() else 0
+    return EvalkitError(
+        f"download from {url} did not finish within its deadline of {deadline:g} s ({received} bytes in this "
+        f"attempt; {size} bytes kept in {part.name}, run again to resume)",
+        file=rel,
+        expected=f"the whole file within the deadline (set {DEADLINE_ENV} for a slow line)",
+    )
+
+
+def _too_long(rel: str, url: str, part: Path, limit: int, what: str) -> EvalkitError:
+    part.unlink(missing_ok=True)
+    return EvalkitError(
+        f"server at {url} {what}, more than the {limit} bytes catalogued; refused and nothing kept",
+        file=rel,
+        expected=f"at most {limit} bytes",
+    )
+
+
 def _transfer(
-    url: str, part: Path, have: int, *, timeout: float, say: Callable[[str], None], rel: str
+    url: str,
+    part: Path,
+    have: int,
+    *,
+    timeout: float,
+    say: Callable[[str], None],
+    rel: str,
+    limit: int,
+    until: float,
+    deadline: float,
 ) -> tuple[int, bool]:
-    """One request appending to `part` from byte `have`; returns (bytes received, whether it resumed)."""
+    """One request appending to `part` from byte `have`; returns (bytes received, whether it resumed).
+
+    Never writes past `limit` bytes in `part` and never runs past the monotonic time `until`.
+    """
+    left = until - time.monotonic()
+    if left <= 0:
+        raise _over_deadline(rel, url, part, deadline, 0)
+    timeout = min(timeout, left)
     headers = {"User-Agent": f"evalkit/{__version__}"}
     if have:
         headers["Range"] = f"bytes={have}-"
@@ -317,15 +422,27 @@ def _transfer(
             if have:
                 say(f"{rel}: server ignored the resume request; downloading it whole")
             mode = "wb"
+        start = have if resumed else 0
+        declared = response.headers.get("Content-Length") if hasattr(response, "headers") else None
+        if declared and declared.strip().isdigit() and start + int(declared) > limit:
+            raise _too_long(rel, url, part, limit, f"declares {start + int(declared)} bytes")
+        read = getattr(response, "read1", None) or response.read  # read1: return as soon as bytes arrive
         received = 0
         with open(part, mode) as fh:
             while True:
+                if time.monotonic() > until:
+                    raise _over_deadline(rel, url, part, deadline, received)
                 try:
-                    block = response.read(CHUNK)
+                    block = read(CHUNK)
                 except (TimeoutError, ConnectionError, http.client.HTTPException, OSError) as exc:
+                    if time.monotonic() > until:
+                        raise _over_deadline(rel, url, part, deadline, received) from None
                     raise _Retryable(f"connection lost after {received} bytes ({type(exc).__name__})") from None
                 if not block:
                     break
+                if start + received + len(block) > limit:
+                    fh.close()
+                    raise _too_long(rel, url, part, limit, f"sent more than {limit - start} bytes")
                 fh.write(block)
                 received += len(block)
     return received, resumed

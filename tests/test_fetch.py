@@ -5,7 +5,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import subprocess
+import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -13,9 +16,9 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from evalkit.errors import EvalkitError
-from evalkit.fetch import MANIFEST, MIRROR_ENV, fetch_all, load_catalogue, select
+from evalkit.fetch import DEADLINE_ENV, MANIFEST, MIRROR_ENV, fetch_all, load_catalogue, select
 from evalkit.io import sha256_file
-from tests.conftest import need_reference
+from tests.conftest import REPO, need_reference
 
 # small files from three folders, so the tests stay fast
 SOME = ["lookups/dfe_ofsted_region_mapping_corrections.csv", "s251/ees_s251_data_guidance_2019-20.txt", "dfe_las.csv"]
@@ -27,7 +30,9 @@ class RangeHandler(BaseHTTPRequestHandler):
     """GET for files under server.root, honouring `Range: bytes=a-` unless the server's mode says not to.
 
     Modes: "normal", "ignore_range" (always 200 with the whole file), "corrupt" (one byte flipped),
-    "drop" (declares the full length, sends half the body, then closes the connection).
+    "drop" (declares the full length, sends half the body, then closes the connection),
+    "endless" (no Content-Length, the file's bytes and then zeros until the client hangs up),
+    "declares_more" (a Content-Length one byte over the file), "trickle" (one byte every 0.1 s).
     """
 
     protocol_version = "HTTP/1.1"
@@ -56,6 +61,9 @@ class RangeHandler(BaseHTTPRequestHandler):
                 return
         body = data[start:]
         status = 206 if start else 200
+        if server.mode in ("endless", "trickle", "declares_more"):
+            self._hostile(server.mode, body)
+            return
         headers = {"Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"} if start else {}
         if server.mode == "drop":
             self.send_response(status)
@@ -68,6 +76,34 @@ class RangeHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self._send(status, body, headers)
+
+    def _hostile(self, mode: str, body: bytes) -> None:
+        self.send_response(200)
+        if mode == "declares_more":
+            self.send_header("Content-Length", str(len(body) + 1))
+        elif mode == "trickle":
+            self.send_header("Content-Length", str(len(body)))
+        else:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            if mode == "declares_more":
+                self.wfile.write(body + b"x")
+            elif mode == "trickle":
+                for i in range(len(body)):
+                    self.wfile.write(body[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            else:
+                self.wfile.write(body)
+                zeros = bytes(1 << 16)
+                for _ in range(1 << 16):  # 4 GiB at most, far more than any client should take
+                    self.wfile.write(zeros)
+                    with self.server.lock:
+                        self.server.sent_after_body = getattr(self.server, "sent_after_body", 0) + len(zeros)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def _send(self, status: int, body: bytes, headers: dict) -> None:
         self.send_response(status)
@@ -327,3 +363,88 @@ def test_fetched_folder_is_what_ingest_reads(server, tmp_path):
     manifest = ingest(dest, tmp_path / "out")
     assert "dfe_las.csv" in [f["file"] for f in manifest["files"]]
     assert MANIFEST in [f["file"] for f in manifest["skipped"]]  # the fetch record is not taken for data
+
+
+# --- Bounds (issue #14): size cap, overall deadline, one fetch per folder -----------------------------
+
+
+def test_endless_body_is_cut_at_the_catalogued_size(server, tmp_path):
+    """9.7 GB in 30 s for a 334 KB file was the defect: now refused once one byte too many arrives."""
+    server.mode = "endless"
+    dest = tmp_path / "raw"
+    start = time.monotonic()
+    with pytest.raises(EvalkitError) as info:
+        fetch(dest, server, only=[BIG])
+    text = str(info.value)
+    assert "\n" not in text and BIG in text and "more than the" in text and "bytes catalogued" in text
+    assert time.monotonic() - start < 10
+    assert len(server.requests) == 1, "an oversized body is not retried"
+    assert not (dest / BIG).exists() and not (dest / (BIG + ".part")).exists()
+
+
+def test_declared_length_over_the_catalogue_is_refused_before_reading(server, tmp_path):
+    server.mode = "declares_more"
+    with pytest.raises(EvalkitError, match="declares .* more than the .* bytes catalogued"):
+        fetch(tmp_path / "raw", server, only=[SOME[0]])
+
+
+def test_entry_without_size_is_capped_at_the_stated_maximum(server, tmp_path, monkeypatch):
+    """`bytes = 0` (size unknown): the stated maximum applies (lowered here so the test is fast)."""
+    from evalkit import fetch as fetch_module
+
+    src = next(s for s in load_catalogue() if s.path == BIG)
+    cat = tmp_path / "catalogue.toml"
+    cat.write_text(
+        f'[[file]]\npath = "{src.path}"\nsha256 = "{src.sha256}"\nbytes = 0\nurl = "x"\nurl_kind = "direct"\n'
+    )
+    monkeypatch.setattr(fetch_module, "MAX_DOWNLOAD_BYTES", 4 * src.bytes)
+    fetch(tmp_path / "ok", server, only=[BIG], catalogue=cat)  # an honest server: verified by sha256
+    assert (tmp_path / "ok" / BIG).read_bytes() == (server.root / BIG).read_bytes()
+    server.mode = "endless"
+    with pytest.raises(EvalkitError, match=f"more than the {4 * src.bytes} bytes catalogued"):
+        fetch(tmp_path / "raw", server, only=[BIG], catalogue=cat)
+    assert 0 < server.sent_after_body
+
+
+def test_trickling_server_stops_at_the_overall_deadline(server, tmp_path, monkeypatch):
+    """One byte every 0.1 s never trips a per-read timeout of 5 s; the 1.5 s deadline (env) stops it."""
+    server.mode = "trickle"
+    monkeypatch.setenv(DEADLINE_ENV, "1.5")
+    dest = tmp_path / "raw"
+    start = time.monotonic()
+    with pytest.raises(EvalkitError) as info:
+        fetch(dest, server, only=[SOME[0]], retries=3)
+    took = time.monotonic() - start
+    text = str(info.value)
+    assert "\n" not in text and "deadline of 1.5 s" in text and SOME[0] in text
+    assert 1.4 < took < 4, took
+    part = dest / (SOME[0] + ".part")
+    assert 0 < part.stat().st_size < (server.root / SOME[0]).stat().st_size  # kept for a resume
+    assert not (dest / SOME[0]).exists()
+
+
+def test_deadline_setting_must_be_a_positive_number(server, tmp_path, monkeypatch):
+    monkeypatch.setenv(DEADLINE_ENV, "soon")
+    with pytest.raises(EvalkitError, match=f"{DEADLINE_ENV}='soon' is not a number of seconds"):
+        fetch(tmp_path / "raw", server, only=[SOME[0]])
+
+
+def test_a_second_fetch_into_the_same_folder_is_refused(server, tmp_path):
+    """Two concurrent `ingest --fetch` share data/raw: the second is refused at once, nothing written."""
+    dest = tmp_path / "raw"
+    hold = (
+        "import sys, time\nfrom pathlib import Path\nfrom evalkit.locking import data_lock\n"
+        "with data_lock(Path(sys.argv[1])):\n    print('locked', flush=True)\n    time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", hold, str(dest)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        with pytest.raises(EvalkitError, match="another evalkit run is using this folder"):
+            fetch(dest, server, only=SOME)
+        assert server.requests == []
+        assert not (dest / MANIFEST).exists()
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    fetch(dest, server, only=SOME)  # released: the next run goes ahead
+    assert (dest / SOME[0]).is_file()

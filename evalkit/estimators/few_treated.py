@@ -115,8 +115,11 @@ def randomisation_rows(
     linear = np.isfinite(b_obs) & (np.abs(c_obs - (a_obs + 2.5 * b_obs)) <= 1e-7 * np.maximum(1.0, np.abs(c_obs)))
     rng = np.random.default_rng(seed)
     assignments = [rng.permutation(perm.cohort) for _ in range(n_perm)]
+    fast = _fast_points(statistic, panel, perm, names, np.column_stack([y, perm.d_obs]), (a_obs, b_obs))
 
     def one(cohort: np.ndarray) -> np.ndarray:
+        if fast is not None:  # y and d in one pass
+            return fast(cohort).T.ravel()
         return np.concatenate([vec(perm.make(cohort)), vec(perm.make(cohort, perm.d_obs))])
 
     ab = np.array(pmap(one, assignments))
@@ -153,6 +156,35 @@ def randomisation_rows(
     if pre is not None:
         info["pretrend"] = pre
     return rows, info
+
+
+def _fast_points(
+    statistic: Callable[[LongPanel], dict[str, float]],
+    panel: LongPanel,
+    perm: Any,
+    names: list[str],
+    columns: np.ndarray,
+    observed: tuple[np.ndarray, np.ndarray],
+) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The statistic's many-columns path (`bind`, e.g. cs_points.CSPoints), as cohort -> names x columns,
+    or None when it has none for this panel. It is checked once against the full estimator at the
+    observed assignment (relative 1e-9); on a mismatch the loop keeps the full estimator."""
+    bind = getattr(statistic, "bind", None)
+    many = bind(panel) if bind is not None else None
+    if many is None:
+        return None
+
+    def mat(cohort: np.ndarray) -> np.ndarray:
+        out = many(cohort, columns)
+        missing = np.full(columns.shape[1], np.nan)
+        return np.array([out.get(n, missing) for n in names], dtype=float).reshape(len(names), columns.shape[1])
+
+    check = mat(perm.cohort)
+    for col, full in enumerate(observed):
+        agree = np.isclose(check[:, col], full, rtol=1e-9, atol=1e-9) | (np.isnan(check[:, col]) & np.isnan(full))
+        if not agree.all():
+            return None
+    return mat
 
 
 def randomisation_pretrend(names: list[str], a_obs: np.ndarray, a_p: np.ndarray) -> dict[str, Any] | None:
@@ -200,7 +232,32 @@ def _point_statistic(
         est = call_estimator(method, p, {**point, **({"bootstrap": 0} if method == "cs" else {})}, point_inf).estimates
         return dict(zip(est["name"].to_list(), est["estimate"].to_list()))
 
+    if method == "cs":
+        return _WithFastPath(stat, method, point, point_inf)
     return stat
+
+
+class _WithFastPath:
+    """The full estimator's point statistic, plus `bind(panel)`: the same estimates for many outcome
+    columns per call (cs_points, panels without covariates), which randomisation_rows prefers."""
+
+    def __init__(
+        self, full: Callable[[LongPanel], dict[str, float]], method: str, options: dict[str, Any], inference: dict
+    ) -> None:
+        self.full, self.method, self.options, self.inference = full, method, options, inference
+
+    def __call__(self, panel: LongPanel) -> dict[str, float]:
+        return self.full(panel)
+
+    def bind(self, panel: LongPanel) -> Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]] | None:
+        from evalkit import methods
+        from evalkit.estimate import typed_options
+        from evalkit.estimators.cs_points import CSPoints
+
+        if panel.covariates:
+            return None
+        kwargs = methods.estimator_kwargs(typed_options(self.method, self.options, self.inference))
+        return CSPoints(**kwargs).bind(panel)
 
 
 def _sdid_rows(

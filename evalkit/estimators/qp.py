@@ -5,10 +5,17 @@ Synthetic-control weights solve  min_w 0.5 w'Gw - c'w  s.t. w >= 0, sum(w) = 1  
 dual active set) needs G positive definite, so it is given G plus a tiny ridge; its support is then
 handed to an exact primal active-set method on the unridged problem, which finishes in one or two
 steps and checks the KKT conditions.
+
+Ties: with fewer predictors than donors the least-squares problem often has many optimal weight
+vectors (every w on the simplex with the same fitted values A w), and which one a solver returns
+depends on its start and on round-off (e.g. the number of BLAS threads). `min_norm_weights` makes the
+answer unique: among all simplex weights with the optimal fit it returns the one of smallest
+Euclidean norm (a strictly convex QP on the optimal face, so its solution is unique).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,8 +124,13 @@ def simplex_qp(G: np.ndarray, c: np.ndarray) -> SimplexSolution:
     return simplex_qp_active_set(G, c, w0)
 
 
-def simplex_lsq(A: np.ndarray, b: np.ndarray, weights: np.ndarray | None = None) -> SimplexSolution:
-    """argmin_w (b - A w)' diag(weights) (b - A w) over the simplex (columns of A are donors)."""
+def simplex_lsq(
+    A: np.ndarray, b: np.ndarray, weights: np.ndarray | None = None, *, unique: bool = True
+) -> SimplexSolution:
+    """argmin_w (b - A w)' diag(weights) (b - A w) over the simplex (columns of A are donors).
+
+    `unique=True`: among tied minimisers, the minimum-norm one (`min_norm_weights`). Callers that use
+    only the residuals b - A w (which are the same for every minimiser) may pass False to skip it."""
     if weights is None:
         Aw = A
         bw = b
@@ -126,4 +138,48 @@ def simplex_lsq(A: np.ndarray, b: np.ndarray, weights: np.ndarray | None = None)
         r = np.sqrt(np.asarray(weights, dtype=float))
         Aw = A * r[:, None]
         bw = b * r
-    return simplex_qp(Aw.T @ Aw, Aw.T @ bw)
+    sol = simplex_qp(Aw.T @ Aw, Aw.T @ bw)
+    if not unique:
+        return sol
+    w = min_norm_weights(Aw, sol.w)
+    if w is sol.w:
+        return sol
+    return SimplexSolution(w=w, support=np.flatnonzero(w > 0), mu=sol.mu, iterations=sol.iterations)
+
+
+RANK_RTOL = 1e-10  # singular values of A below this share of the largest are treated as zero
+SAME_TOL = 1e-9  # a tie-break point this close to the solver's answer means the answer was unique
+
+
+def min_norm_weights(A: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The minimum-norm simplex weights with the same fitted values as `w`: argmin ||v||^2 subject to
+    v >= 0, sum(v) = 1, A v = A w.
+
+    For least squares ||b - A v||^2 every minimiser has the same fitted values A v (the loss is strictly
+    convex in them), so when `w` is optimal this is the minimum-norm optimal weight vector: unique,
+    whatever solver, start or thread count produced `w`. The fit constraints are written on an
+    orthonormal basis of A's row space (SVD; singular values below RANK_RTOL x the largest dropped,
+    which moves the loss by at most (1e-10 x largest)^2 x 2). When the optimum was already unique
+    (the result is within SAME_TOL of `w`) or the QP fails, `w` itself is returned unchanged."""
+    w = np.asarray(w, dtype=float)
+    n = len(w)
+    if n < 2:
+        return w
+    _, s, vt = np.linalg.svd(np.asarray(A, dtype=float), full_matrices=False)
+    r = int(np.sum(s > RANK_RTOL * s[0])) if s.size and s[0] > 0 else 0
+    rows = vt[:r]
+    ones = np.ones(n) - rows.T @ (rows @ np.ones(n))  # the sum constraint, orthogonal to the fit rows
+    rows = np.vstack([rows, ones / np.linalg.norm(ones)]) if np.linalg.norm(ones) > 1e-8 * math.sqrt(n) else rows
+    if rows.shape[0] >= n:  # as many independent constraints as weights: the optimum is a single point
+        return w
+    C = np.hstack([rows.T, np.eye(n)])
+    b = np.concatenate([rows @ w, np.zeros(n)])
+    try:
+        v = quadprog.solve_qp(np.eye(n), np.zeros(n), C, b, rows.shape[0])[0]
+    except ValueError:
+        return w
+    v = np.maximum(v, 0.0)
+    v /= v.sum()
+    if np.max(np.abs(v - w)) <= SAME_TOL:
+        return w
+    return v

@@ -3,6 +3,12 @@
 What is implemented (so results can be reproduced by hand):
 
 * Unit weights W solve  min_W (X1 - X0 W)' V (X1 - X0 W)  on the simplex, exactly (`qp.simplex_qp`).
+  With fewer (V-weighted) predictors than donors the minimiser is often not unique (e.g. two
+  pre-treatment years and a treated unit inside the donors' convex hull: infinitely many exact fits),
+  and the one a solver lands on depends on round-off, e.g. the number of BLAS threads. Ties are broken
+  by minimum norm: W is the minimum-||W||^2 weight vector among all optimal ones (`qp.min_norm_weights`,
+  a second strictly convex QP on the optimal face), so it is unique; a unique optimum is kept as is.
+  The V search itself (covariate predictors only) scores V by the loss of the solver's W.
   Predictors are divided by their standard deviation across the treated unit and donors (as R Synth).
 * V (diagonal, sum 1) is chosen by `v="nested"`: minimise the pre-period outcome MSPE of W(V).
   The gradient of that loss in V is exact on each active set (implicit differentiation of the KKT
@@ -43,7 +49,7 @@ from scipy.optimize import minimize
 from evalkit.errors import EvalkitError
 from evalkit.estimators.data import LongPanel
 from evalkit.estimators.defaults import DEFAULT_ALPHA, DEFAULT_SEED
-from evalkit.estimators.qp import simplex_lsq, simplex_qp
+from evalkit.estimators.qp import min_norm_weights, simplex_lsq, simplex_qp
 from evalkit.estimators.results import Results, estimates_frame
 from evalkit.parallel import pmap
 
@@ -343,12 +349,18 @@ def fit_sc(
             best = (L, vv, name)
     assert best is not None
     L, vbest, chosen = best
-    sol = nested.loss_w(vbest)[1]
-    synth = d.Y[donors].T @ sol.w
+    w = nested.loss_w(vbest)[1].w
+    # ties (more donors than predictors): the minimum-norm optimal W, so W does not depend on the
+    # solver's path or on round-off (qp.min_norm_weights); its pre-period fit, hence L, is unchanged
+    unique = min_norm_weights(X0 * np.sqrt(vbest)[:, None], w)
+    if unique is not w:
+        w = unique
+        L = float(np.mean((Z1 - Z0 @ w) ** 2))
+    synth = d.Y[donors].T @ w
     return SCFit(
         treated=treated,
         donors=donors,
-        w=sol.w,
+        w=w,
         v=vbest,
         loss=L,
         synthetic=synth,
@@ -375,7 +387,7 @@ def _conformal_pvalue(y1: np.ndarray, Y0: np.ndarray, theta0: float) -> float:
     """p(θ0) for the last period of y1 (T0+1 periods): outcome-only SC on null-imposed data."""
     y = y1.copy()
     y[-1] -= theta0
-    w = simplex_lsq(Y0, y).w
+    w = simplex_lsq(Y0, y, unique=False).w  # residuals are the same for every tied minimiser
     u = np.abs(y - Y0 @ w)
     return float(np.mean(u >= u[-1] - 1e-10 * max(1.0, u[-1])))
 
@@ -413,7 +425,7 @@ def conformal_interval(
 
 def conformal_joint_pvalue(y1: np.ndarray, Y0: np.ndarray, n_post: int) -> float:
     """CWZ test of no effect in any post period: S = mean |u_post|, over all cyclic shifts."""
-    w = simplex_lsq(Y0, y1).w
+    w = simplex_lsq(Y0, y1, unique=False).w  # residuals are the same for every tied minimiser
     u = np.abs(y1 - Y0 @ w)
     T = len(u)
     stats = np.array([np.mean(np.roll(u, -j)[T - n_post :]) for j in range(T)])

@@ -54,6 +54,7 @@ import polars as pl
 
 from evalkit.errors import EvalkitError
 from evalkit.sources.common import finish_measures, split_values
+from evalkit.sources.workbook_guard import check_workbook
 
 NAME = "mhclg_ro"
 KIND = "measures"
@@ -91,8 +92,14 @@ def _data_sheets(names: list[str]) -> list[str]:
 def _read_sheet(path: Path, sheet: str) -> Grid:
     import fastexcel
 
-    reader = fastexcel.read_excel(str(path))
-    frame = reader.load_sheet(sheet, header_row=None, skip_rows=0, dtypes="string").to_polars()
+    try:
+        reader = fastexcel.read_excel(str(path))
+        frame = reader.load_sheet(sheet, header_row=None, skip_rows=0, dtypes="string").to_polars()
+    except Exception as exc:  # noqa: BLE001 - calamine raises several error types for a damaged sheet
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise EvalkitError(
+            f"cannot read sheet {sheet!r}: {msg}", file=path.name, expected="an xlsx or ods workbook"
+        ) from None
     return [list(r) for r in frame.iter_rows()]
 
 
@@ -119,6 +126,7 @@ def _open(path: Path) -> list[tuple[str, Grid]]:
         return [(path.stem, _read_csv_grid(path))]
     import fastexcel
 
+    check_workbook(path)
     try:
         reader = fastexcel.read_excel(str(path))
         names = list(reader.sheet_names)
@@ -450,6 +458,7 @@ def detect(path: Path) -> bool:
     if suffix in (".xlsx", ".ods"):
         if form is None:
             return False
+        check_workbook(path)  # bounds before calamine allocates anything
         try:
             import fastexcel
 

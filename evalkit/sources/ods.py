@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalkit.errors import EvalkitError
+from evalkit.sources.workbook_guard import check_workbook
 
 LINK_TEXT = "Link"
 
@@ -44,6 +45,7 @@ class Cell:
 
 
 def _content(path: Path) -> bytes:
+    check_workbook(path)  # size and cell-range bounds before inflating anything
     try:
         with zipfile.ZipFile(path) as zf:
             return zf.read("content.xml")

@@ -65,6 +65,7 @@ from evalkit.sources.common import (
     text_frame,
 )
 from evalkit.sources.ods import Cell, col_letter, ods_sheet_names, read_ods_sheet
+from evalkit.sources.workbook_guard import check_workbook
 
 NAME = "ofsted"
 KIND = "judgements"
@@ -785,6 +786,7 @@ def detect(path: Path) -> bool:
         return {"urn", "local_authority", "overall_effectiveness_grade", "inspection_framework"} <= cols
     if suffix != ".ods":
         return False
+    check_workbook(path)  # a zip bomb or a far cell is refused here, before any reader opens it
     if any(p.search(path.name) for p in _NAME_PATTERNS):
         return True
     try:

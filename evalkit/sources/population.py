@@ -41,6 +41,7 @@ from evalkit.sources.common import (
     reject_duplicates,
     with_row,
 )
+from evalkit.sources.workbook_guard import check_workbook
 
 NAME = "population"
 KIND = "measures"
@@ -93,6 +94,7 @@ def detect(path: Path) -> bool:
             return True
         return named and {"time_period", "geographic_level"} <= cols
     if suffix in (".xlsx", ".ods"):
+        check_workbook(path)  # bounds before calamine allocates anything
         try:
             import fastexcel
 
@@ -133,6 +135,7 @@ def parse(path: Path) -> pl.DataFrame:
 
 
 def _parse_workbook(path: Path) -> pl.DataFrame:
+    check_workbook(path)
     try:
         sheet = pl.read_excel(path, engine="calamine", sheet_name=WORKBOOK_SHEET, has_header=False)
     except Exception as exc:  # noqa: BLE001 - calamine/fastexcel raise several types

@@ -43,6 +43,7 @@ from evalkit.errors import EvalkitError
 from evalkit.generations import current_dir
 from evalkit.ingest import demo_dir, ingest
 from tests.conftest import evalkit_cmd
+from tests.robustness import workbooks
 
 CORPUS = Path(__file__).parent / "corpus"
 CLA = "cla_number_and_rate_per_10k_children.csv"
@@ -249,6 +250,24 @@ def remove_bom(p: Path) -> dict:
 def crlf(p: Path) -> dict:
     p.write_bytes(p.read_bytes().replace(b"\n", b"\r\n"))
     return {}
+
+
+def write_bytes(build: Callable[[], bytes]) -> Callable[[Path], dict]:
+    """Write a file built at test time (a hostile workbook: small on disk, nothing large in the repo)."""
+
+    def mutate(p: Path) -> dict:
+        p.write_bytes(build())
+        return {}
+
+    return mutate
+
+
+def rebuild(build: Callable[[bytes], bytes]) -> Callable[[Path], dict]:
+    def mutate(p: Path) -> dict:
+        p.write_bytes(build(p.read_bytes()))
+        return {}
+
+    return mutate
 
 
 def from_corpus(name: str) -> Callable[[Path], dict]:
@@ -465,6 +484,74 @@ CASES: list[Case] = [
     Case("pop-empty", "ingest", POP, empty, Err("empty")),
     Case("s251-empty", "ingest", S251, empty, Err("empty")),
     Case("ods-empty", "ingest", ODS, empty, Err("empty")),
+    # bounds on workbooks before any reader opens them (issue #14)
+    Case(
+        "ods-zip-bomb",
+        "ingest",
+        ODS,
+        rebuild(lambda b: workbooks.ods_bomb(b, 60 * 1024 * 1024)),
+        Err("refusing a possible zip bomb"),
+        cli=True,
+    ),
+    Case(
+        "ods-declares-500MB",
+        "ingest",
+        ODS,
+        rebuild(lambda b: workbooks.patch_declared_size(b, "content.xml", 500 * 1024 * 1024)),
+        Err("over the cap"),
+    ),
+    Case(
+        "ods-inflates-past-declared-size",
+        "ingest",
+        ODS,
+        rebuild(lambda b: workbooks.patch_declared_size(b, "content.xml", 100)),
+        Err("inflates past its declared size"),
+    ),
+    Case(
+        "ods-cell-repeated-to-XFD1048576",
+        "ingest",
+        ODS,
+        rebuild(workbooks.ods_far_cell),
+        Err("passes the cap of 5,000,000 cells"),
+    ),
+    Case(
+        "xlsx-one-cell-at-XFD1048576",
+        "ingest",
+        "mye23tablesew.xlsx",
+        write_bytes(lambda: workbooks.xlsx([("A1", "Code"), ("XFD1048576", "x")])),
+        Err("reaches cell XFD1048576"),
+        cli=True,
+    ),
+    Case(
+        "xlsx-dimension-XFD1048576",
+        "ingest",
+        "mye23tablesew.xlsx",
+        write_bytes(lambda: workbooks.xlsx([("A1", "Code")], dimension="A1:XFD1048576")),
+        Err("reaches cell XFD1048576"),
+    ),
+    Case(
+        "xlsx-truncated-zip",
+        "ingest",
+        "mye23tablesew.xlsx",
+        write_bytes(lambda: workbooks.xlsx([("A1", "Code")])[:700]),
+        Err("not a readable spreadsheet"),
+    ),
+    Case(
+        "xlsx-population-corrupt-sheet-xml",
+        "ingest",
+        "mye23tablesew.xlsx",
+        write_bytes(lambda: workbooks.xlsx([], sheet_xml=b"\x00\x01garbage<<<")),
+        Err("cannot read sheet 'MYE2 - Persons'"),
+        cli=True,
+    ),
+    Case(
+        "xlsx-mhclg-corrupt-sheet-xml",
+        "ingest",
+        "mhclg_RO3_2016-17_data_by_LA.xlsx",
+        write_bytes(lambda: workbooks.xlsx([], sheet="RO3_LA_Data_2016-17", sheet_xml=b"\x00\x01garbage<<<")),
+        Err("cannot read sheet 'RO3_LA_Data_2016-17'"),
+        cli=True,
+    ),
     Case("cla-header-only", "ingest", CLA, header_only, Err("no data rows", 2)),
     Case("cla-header-only-handmade", "ingest", CLA, from_corpus("cla_header_only.csv"), Err("no data rows", 2)),
     Case("pop-header-only", "ingest", POP, header_only, Err("no data rows", 2)),
