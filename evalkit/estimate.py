@@ -242,7 +242,7 @@ def balanced_outcome_panel(frame: pl.DataFrame, outcome: str) -> tuple[pl.DataFr
         }
         for r in short.iter_rows(named=True)
     ]
-    return frame.filter(~pl.col("unit_code").is_in(short["unit_code"])), dropped
+    return frame.filter(~pl.col("unit_code").is_in(short["unit_code"].implode())), dropped
 
 
 # --- Running a plan ------------------------------------------------------------------------------------

@@ -167,7 +167,9 @@ Analysis = Annotated[
 
 
 class Power(_Model):
-    draws: int = Field(ge=10, description="Placebo draws: the adoption dates given to randomly drawn never-treated councils.")
+    draws: int = Field(
+        ge=10, description="Placebo draws: the adoption dates given to randomly drawn never-treated councils."
+    )
     effects: list[float] | None = Field(None, description="True effects to simulate (default: chosen from the data).")
     seed: NonNegInt | None = Field(None, description="Default: [inference].seed.")
     permutations: int | None = Field(

@@ -80,10 +80,19 @@ def panel_variant(processed: Path, policy: str, cache: Path) -> Path:
     manifest = generations.resolve(processed / "manifest.json")
     if not manifest.exists():
         raise EvalkitError("no manifest: run `evalkit ingest` first (needed to build a panel variant)", file=manifest)
-    key = hashlib.sha256(manifest.read_bytes() + policy.encode()).hexdigest()[:16]
+    diagnostics = generations.resolve(processed / "panel_diagnostics.json")
+    index = (json.loads(diagnostics.read_text(encoding="utf-8")) if diagnostics.exists() else {}).get("deflator", {})
+    index = index.get("index_exact") if isinstance(index, dict) else None
+    key_bytes = manifest.read_bytes() + policy.encode() + json.dumps(index, sort_keys=True).encode()
+    key = hashlib.sha256(key_bytes).hexdigest()[:16]
     target = cache / f"panel-{policy}-{key}.parquet"
     if not target.exists():
         frame, _ = build.build_panel(processed, policy=policy)
+        if index:  # the panel in force has real-terms columns: the variant gets them from the same index
+            from evalkit.panel.deflator import apply_index
+
+            table = pl.DataFrame({"year": [int(y) for y in index], "deflator": [float(v) for v in index.values()]})
+            frame = apply_index(frame, table.cast({"year": frame["year"].dtype}))
         cache.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".tmp")
         frame.write_parquet(tmp)
@@ -140,7 +149,7 @@ def spec_panel(spec: dict[str, Any], ctx: Context) -> tuple[Any, list[str]]:
     if spec["kingston_richmond"] in KR_UNITS:
         policy, units = KR_UNITS[spec["kingston_richmond"]]
         kr = ctx.panels[policy].filter(pl.col("unit_code").is_in(list(units)))
-        panel = pl.concat([panel, kr.select(panel.columns)], how="vertical_relaxed")
+        panel = pl.concat([panel, kr], how="diagonal_relaxed")  # columns only one variant has are null elsewhere
     exclude: list[str] = []
     if spec["northamptonshire"] == "out":
         exclude += [u for u in NORTHAMPTONSHIRE if u in set(panel["unit_code"].unique().to_list())]

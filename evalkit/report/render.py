@@ -906,6 +906,15 @@ def _provenance_blocks(doc: dict[str, Any]) -> list:
     return blocks
 
 
+def _brief_mde(c: dict[str, Any]) -> str:
+    """The minimum detectable effect after a verdict that found no effect (from the plan's [power])."""
+    if c.get("verdict") == "estimated effect" or not c.get("mde"):
+        return ""
+    from evalkit.conclusions import mde_sentence, outcome_words
+
+    return mde_sentence(c["mde"], outcome_words(c["outcome"], c.get("title"))[1])
+
+
 def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
     """The report as blocks, plus every figure in order."""
     demo = bool(doc.get("synthetic_demo"))
@@ -929,7 +938,7 @@ def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
                     Strong("In brief: "),
                     f"{c.get('outcome_words', c['outcome'])}: the primary estimate ({c.get('title') or c['label']}) is "
                     f"{fmt_num(c['estimate'])} ({level} {interval_name(c)} {fmt_ci(c['ci_low'], c['ci_high'])}); "
-                    f"{c['verdict']}. See ",
+                    f"{c['verdict']}.{_brief_mde(c)} See ",
                     Link("Which estimate to trust", "#trust"),
                     " for why this estimate.",
                 ],

@@ -245,6 +245,21 @@ def test_time_to_good_spells(work: Path) -> None:
     assert row["group"] == "directed_in_house" and row["event"] == 0 and str(row["stop"]) == "2026-03-31"
 
 
+def test_multiverse_panel_variant_carries_the_same_real_terms(work: Path) -> None:
+    """A boundary-policy variant built for the multiverse gets the *_real columns from the same deflator
+    index as the panel in force, so a council untouched by boundary changes has identical real spending."""
+    from evalkit.multiverse.run import load_panels
+
+    plan = {"data": {"panel": str(work / "data" / "processed" / "panel.parquet")}}
+    panels = load_panels(plan, ["aggregate", "separate"])
+    cols = ["year", "spend_csc_total", "spend_csc_total_real", "spend_csc_per_child_s251_real", "spend_cla_per_cla_real"]
+    agg, sep = (
+        panels[p].filter(pl.col("unit_code") == "371").sort("year").select(cols) for p in ("aggregate", "separate")
+    )
+    assert agg.height >= 15 and agg["spend_csc_per_child_s251_real"].drop_nulls().len() >= 15
+    assert agg.equals(sep)
+
+
 @pytest.mark.slow
 def test_v2_plan_estimates_and_report(work: Path) -> None:
     evalkit_cmd("estimate", "--plan", "plans/england-adm-v2.toml", cwd=work)
