@@ -678,5 +678,8 @@ def write_results(doc: dict[str, Any], out_dir: Path) -> list[Path]:
                 )
             )
     write_parquet(out_dir / "results.parquet", pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame())
+    # results.json is written last and names the parquet it goes with: a run killed between the two
+    # files leaves a pair the report refuses (report.render.check_companions), never a silent mix.
+    doc["outputs"] = {"results.parquet": sha256_file(out_dir / "results.parquet")}
     write_json(out_dir / "results.json", doc)
     return [out_dir / "results.json", out_dir / "results.parquet"]
