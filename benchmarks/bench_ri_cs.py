@@ -1,6 +1,7 @@
-"""CPU seconds of the randomisation inference of one England Callaway-Sant'Anna analysis: the full
-estimator per permutation (before) against cs_points (y and d in one pass, after), and the largest
-difference between the rows the two give.
+"""CPU seconds of the randomisation inference of one England Callaway-Sant'Anna (or, with --method
+sunab, Sun-Abraham) analysis: the full estimator per permutation (before) against the many-columns
+path (cs_points / sunab_points: y and d in one pass, after), and the largest difference between the
+rows the two give.
 
 Run from the repository root after `evalkit ingest` and `evalkit panel` (see benchmarks/RESULTS.md):
     python benchmarks/bench_ri_cs.py --plan plans/england-adm-v2.toml --label cla_cs_never
@@ -26,6 +27,7 @@ def main() -> None:
     ap.add_argument("--plan", default="plans/england-adm-v2.toml")
     ap.add_argument("--label", default="cla_cs_never")
     ap.add_argument("--skip-full", action="store_true", help="time the fast path only")
+    ap.add_argument("--method", help="run this method on the analysis's sample instead (e.g. sunab)")
     args = ap.parse_args()
     plan = load_plan(args.plan)
     analysis = next(a for a in plan["analysis"] if a["label"] == args.label)
@@ -36,13 +38,15 @@ def main() -> None:
         sample = sample.filter(pl.col("year").is_between(*analysis["years"]))
     prep = prepare_analysis(panel, sample, plan, analysis, panel_path)
     inference = plan["inference"]
-    long, options = prep["panel"], prep["options"]
-    result = call_estimator(analysis["method"], long, options, inference)
+    long, options, method = prep["panel"], prep["options"], analysis["method"]
+    if args.method and args.method != method:
+        method, options = args.method, {k: v for k, v in options.items() if k == "control"}
+    result = call_estimator(method, long, options, inference)
     names = ft._ri_targets(result)
-    stat = ft._point_statistic(analysis["method"], options, inference)
+    stat = ft._point_statistic(method, options, inference)
     n_perm, seed, alpha = int(inference["permutations"]), int(inference["seed"]), float(inference["alpha"])
     print(
-        f"{args.label}: {long.data['unit'].n_unique()} units x {long.data['time'].n_unique()} periods, "
+        f"{args.label} ({method}): {long.data['unit'].n_unique()} units x {long.data['time'].n_unique()} periods, "
         f"{len(names)} RI estimates, {n_perm} permutations, load {os.getloadavg()[0]:.2f}"
     )
 
@@ -52,7 +56,7 @@ def main() -> None:
         return rows, time.process_time() - t0, time.perf_counter() - w0
 
     fast_rows, fast_cpu, fast_wall = timed(stat)
-    print(f"fast path (cs_points): CPU {fast_cpu:.2f} s, wall {fast_wall:.2f} s")
+    print(f"fast path: CPU {fast_cpu:.2f} s, wall {fast_wall:.2f} s")
     if args.skip_full:
         return
     full_rows, full_cpu, full_wall = timed(lambda p: stat(p))  # no `bind`: the full estimator per permutation

@@ -1,4 +1,9 @@
-"""Atomic, deterministic writes: every output is written to a temporary file and renamed."""
+"""Atomic, deterministic writes: every output is written to a temporary file and renamed.
+
+A write that fails (disk full, a read-only or vanished folder, a quota) removes its temporary file
+and raises one EvalkitError naming the file and the system's reason, never a traceback; the file it
+would have replaced is untouched, and the stage's earlier generation stays current.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ from typing import Any
 
 import polars as pl
 
+from evalkit.errors import EvalkitError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -19,18 +26,36 @@ def _umask() -> int:
     return mask
 
 
+def write_failed(path: Path, exc: BaseException) -> EvalkitError:
+    """One line for an output that could not be written (the system's reason, e.g. no space left)."""
+    reason = getattr(exc, "strerror", None) or " ".join(str(exc).split()) or type(exc).__name__
+    return EvalkitError(f"cannot write the file: {reason}", file=path, expected="a writable folder with free space")
+
+
+def _temp_in(path: Path) -> str:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise write_failed(path, exc) from None
+    os.close(fd)
+    return tmp
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write `data` to `path` so that readers see either the old file or the new one, never half."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs should read like any other file
+    tmp = _temp_in(path)
     try:
-        with os.fdopen(fd, "wb") as fh:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs should read like any other file
+        with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise write_failed(path, exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -66,13 +91,17 @@ def write_json(path: str | Path, obj: Any) -> None:
 def write_parquet(path: str | Path, frame: pl.DataFrame) -> None:
     """Parquet with fixed settings and no statistics that depend on the writer's run."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())
+    tmp = _temp_in(path)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())
         frame.write_parquet(tmp, compression="zstd", compression_level=3, statistics=False)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())  # a full disk can surface only here
         os.replace(tmp, path)
+    except (OSError, pl.exceptions.ComputeError) as exc:
+        # polars reports a failed write (ENOSPC, EIO) as ComputeError "... IO error ... (os error 28)"
+        Path(tmp).unlink(missing_ok=True)
+        raise write_failed(path, exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -97,8 +126,6 @@ def regular_file(path: str | Path) -> Path:
     is checked before it is opened.
     """
     import stat
-
-    from evalkit.errors import EvalkitError
 
     path = Path(path)
     try:

@@ -175,6 +175,34 @@ def pmap(
     return [r for part in results for r in part]
 
 
+# ------------------------------------------------------------------ progress of inner loops
+
+_hooks: list[Callable[[str, int, int], None]] = []
+
+
+@contextmanager
+def reporting(hook: Callable[[str, int, int], None]) -> Iterator[None]:
+    """Within this block, loops that name themselves (`tracked`) call hook(label, done, total) as their
+    results arrive, e.g. the permutations of a randomisation interval. The hook runs in this process
+    (pmap calls it as results come back, whatever the backend); the CLI turns it into a progress bar
+    and installs none under --quiet or when stderr is not a terminal."""
+    _hooks.append(hook)
+    try:
+        yield
+    finally:
+        _hooks.remove(hook)
+
+
+def tracked(label: str, total: int) -> Callable[[int], None] | None:
+    """An `on_result` for pmap reporting (label, done, total) to the innermost `reporting` hook; None
+    when no hook is installed (then nothing is reported and nothing is slowed down)."""
+    if not _hooks or in_task():
+        return None
+    hook = _hooks[-1]
+    hook(label, 0, total)
+    return lambda done: hook(label, done, total)
+
+
 def close_clients() -> None:
     """Close the Dask clients this process opened (and the local clusters it started)."""
     for key in sorted(_clients):

@@ -27,8 +27,11 @@ from evalkit.errors import EvalkitError
 NAME_PATTERN = r"^[a-z0-9_-]+$"
 HEX64_PATTERN = r"^[0-9a-f]{64}$"
 NONEMPTY_PATTERN = r"\S"
+# Free text (titles, questions, limitations): not blank, and no control character but tab and line
+# break (a TOML multi-line string may hold those); an escape or NUL would reach the report verbatim.
+TEXT_PATTERN = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\x00-\x08\x0b-\x1f\x7f-\x9f\s][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
-Text = Annotated[str, Field(pattern=NONEMPTY_PATTERN)]
+Text = Annotated[str, Field(pattern=TEXT_PATTERN)]
 Sha256 = Annotated[str, Field(pattern=HEX64_PATTERN)]
 NonNegInt = Annotated[int, Field(ge=0)]
 
@@ -64,8 +67,10 @@ class TreatedUnit(_Model):
 
 
 class Sample(_Model):
-    _keep_none: ClassVar[tuple[str, ...]] = ("years",)
-    years: list[int] | None = Field(None, min_length=2, max_length=2, description="[first, last] year.")
+    """Required, with its years: estimation windows the panel by them, so a plan without them would
+    be accepted by `plan lock` and only fail later (a TypeError once); refused at validation instead."""
+
+    years: list[int] = Field(min_length=2, max_length=2, description="[first, last] year.")
     treated: Literal["registry"] | list[TreatedUnit] = Field(
         "registry", description='"registry", or a list of {unit = "...", first_year = 2016}.'
     )
@@ -196,7 +201,7 @@ class Plan(_Model):
     model_config = ConfigDict(title="evalkit plan")
     plan: PlanMeta
     data: Data
-    sample: Sample = Field(default_factory=Sample)
+    sample: Sample
     inference: Inference
     analysis: list[Analysis] = Field(min_length=1)  # type: ignore[valid-type]
     report: Report = Field(default_factory=Report)
@@ -232,12 +237,30 @@ def validate(doc: dict[str, Any], file: str | Path = "<plan>") -> dict[str, Any]
 # --------------------------------------------------------------------------- checks across keys
 
 
+def _inside_project(rel: str, key: str, fail: Any) -> None:
+    """Refuse a data path that leaves the project folder (absolute, a drive, or with a `..` part).
+
+    Refused rather than resolved inside the project: a plan is locked, shared and verified on other
+    machines, so it may only name files inside the folder it runs in. A path out of it depends on one
+    machine's layout (`verify` elsewhere would read another file or none) and would let a plan read
+    anything, e.g. `../../dev/zero`; quietly clamping it into the project would read a file the
+    author never named. Backslashes count as separators, as on Windows.
+    """
+    parts = rel.replace("\\", "/").split("/")
+    if Path(rel).is_absolute() or rel.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", rel):
+        raise fail(key, f"{rel!r} is an absolute path", "a path relative to the working directory")
+    if ".." in parts:
+        raise fail(key, f"{rel!r} leaves the project folder", "a path inside the working directory, without '..'")
+
+
 def _cross_checks(model: Plan, raw_options: list[dict[str, Any]], file: Path) -> None:
     def fail(key: str, message: str, expected: str) -> EvalkitError:
         return EvalkitError(message, file=file, column=key, expected=expected)
 
-    if Path(model.data.panel).is_absolute():
-        raise fail("data.panel", "is an absolute path", "a path relative to the working directory")
+    for key, rel in [("data.panel", model.data.panel)] + [
+        (f'data.expected_sha256["{k}"]', k) for k in model.data.expected_sha256
+    ]:
+        _inside_project(rel, key, fail)
     years = model.sample.years
     if years and years[0] > years[1]:
         raise fail("sample.years", f"first year {years[0]} is after last year {years[1]}", "[first, last]")
@@ -388,6 +411,12 @@ def _one_error(exc: ValidationError, doc: dict[str, Any], file: Path) -> Evalkit
             return err(f"invalid {path[-1]} {value!r}", "lowercase letters, digits, '-' or '_' only")
         if pattern == HEX64_PATTERN:
             return err("is not a sha256 digest", "64 lowercase hexadecimal characters")
+        hit = re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", value) if isinstance(value, str) else None
+        if hit:
+            return err(
+                f"contains the control character U+{ord(hit.group(0)):04X}",
+                "text without control characters (tab and line break allowed)",
+            )
         return err("is empty", "a non-empty string")
     if kind in ("greater_than_equal", "greater_than", "less_than", "less_than_equal"):
         if path == ["inference", "alpha"] or path[-1] == "alpha":

@@ -34,3 +34,9 @@ def test_identical_cells_pass_and_a_differing_or_missing_cell_fails(tmp_path: Pa
     out = capsys.readouterr().out
     assert "DIFF  report.html" in out and "macos-py3.12" in out
     assert "same  results.json" in out and "same  fig-x.svg" in out
+
+
+def test_records_the_files_verify_compares() -> None:
+    from evalkit.verify import COMPARED_FILES
+
+    assert set(rd.COMPARED) == set(COMPARED_FILES)

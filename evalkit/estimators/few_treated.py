@@ -28,7 +28,7 @@ import polars as pl
 from evalkit.errors import UsageError
 from evalkit.estimators.data import LongPanel
 from evalkit.estimators.results import Results, estimates_frame
-from evalkit.parallel import pmap
+from evalkit.parallel import pmap, tracked
 
 # Below this many treated units "auto" uses a size-keeping interval (benchmarks/COVERAGE.md, threshold table).
 FEW_TREATED = 40
@@ -122,7 +122,7 @@ def randomisation_rows(
             return fast(cohort).T.ravel()
         return np.concatenate([vec(perm.make(cohort)), vec(perm.make(cohort, perm.d_obs))])
 
-    ab = np.array(pmap(one, assignments))
+    ab = np.array(pmap(one, assignments, on_result=tracked("permutations", n_perm)))
     a_p, b_p = ab[:, : len(names)], ab[:, len(names) :]
     rows = []
     for k, name in enumerate(names):
@@ -232,14 +232,19 @@ def _point_statistic(
         est = call_estimator(method, p, {**point, **({"bootstrap": 0} if method == "cs" else {})}, point_inf).estimates
         return dict(zip(est["name"].to_list(), est["estimate"].to_list()))
 
-    if method == "cs":
+    if method in FAST_POINTS:
         return _WithFastPath(stat, method, point, point_inf)
     return stat
 
 
+# Estimators with a many-columns point path for the permutation loop: module:class (panels without covariates).
+FAST_POINTS = {"cs": "evalkit.estimators.cs_points:CSPoints", "sunab": "evalkit.estimators.sunab_points:SunabPoints"}
+
+
 class _WithFastPath:
     """The full estimator's point statistic, plus `bind(panel)`: the same estimates for many outcome
-    columns per call (cs_points, panels without covariates), which randomisation_rows prefers."""
+    columns per call (cs_points / sunab_points, panels without covariates), which randomisation_rows
+    prefers."""
 
     def __init__(
         self, full: Callable[[LongPanel], dict[str, float]], method: str, options: dict[str, Any], inference: dict
@@ -250,14 +255,16 @@ class _WithFastPath:
         return self.full(panel)
 
     def bind(self, panel: LongPanel) -> Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]] | None:
+        import importlib
+
         from evalkit import methods
         from evalkit.estimate import typed_options
-        from evalkit.estimators.cs_points import CSPoints
 
         if panel.covariates:
             return None
+        module, name = FAST_POINTS[self.method].split(":")
         kwargs = methods.estimator_kwargs(typed_options(self.method, self.options, self.inference))
-        return CSPoints(**kwargs).bind(panel)
+        return getattr(importlib.import_module(module), name)(**kwargs).bind(panel)
 
 
 def _sdid_rows(

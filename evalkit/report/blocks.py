@@ -164,12 +164,31 @@ def md_escape(text: str) -> str:
     return text.replace("\n", " ")
 
 
-def inline_md(content: Inline) -> str:
+def md_code(text: str, *, in_table: bool = False) -> str:
+    """A CommonMark code span that holds `text` exactly, whatever backticks it contains.
+
+    The fence is one backtick longer than the longest run inside (a run of the fence's length would
+    close it early, so a path with backticks could break out and inject Markdown); a space pads text
+    that starts or ends with a backtick (CommonMark strips one such space on each side). Line breaks
+    become spaces (as CommonMark would), and in a GFM table a pipe is written `\\|`, which GFM
+    requires inside code spans in cells and shows as `|`.
+    """
+    text = text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+    if in_table:
+        text = text.replace("|", "\\|")
+    runs = {len(r) for r in re.findall(r"`+", text)}
+    n = 1
+    while n in runs:
+        n += 1
+    pad = " " if text[:1] == "`" or text[-1:] == "`" or (text[:1] == " " and text[-1:] == " " and text.strip()) else ""
+    return f"{'`' * n}{pad}{text}{pad}{'`' * n}"
+
+
+def inline_md(content: Inline, *, in_table: bool = False) -> str:
     out = []
     for p in _parts(content):
         if isinstance(p, Code):
-            tick = "``" if "`" in p.text else "`"
-            out.append(f"{tick}{p.text}{tick}")
+            out.append(md_code(p.text, in_table=in_table))
         elif isinstance(p, Strong):
             # CommonMark: a closing ** must not follow whitespace, so keep the space outside.
             core = p.text.rstrip()
@@ -196,7 +215,7 @@ def block_md(block: Block) -> str:
     if isinstance(block, BulletList):
         return "".join(f"- {inline_md(i)}\n" for i in block.items) + "\n"
     if isinstance(block, Pre):
-        fence = "````" if "```" in block.text else "```"
+        fence = "`" * max(3, 1 + max((len(r) for r in re.findall(r"`+", block.text)), default=0))
         return f"{fence}\n{block.text}\n{fence}\n\n"
     if isinstance(block, Table):
         lines = []
@@ -208,7 +227,7 @@ def block_md(block: Block) -> str:
             "| " + " | ".join("---:" if i in block.numeric else "---" for i in range(len(block.columns))) + " |"
         )
         for row in block.rows:
-            lines.append("| " + " | ".join(inline_md(c) or " " for c in row) + " |")
+            lines.append("| " + " | ".join(inline_md(c, in_table=True) or " " for c in row) + " |")
         return "\n".join(lines) + "\n\n"
     if isinstance(block, Fig):
         f = block.figure

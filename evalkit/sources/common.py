@@ -339,6 +339,66 @@ def decode_text(raw: bytes, encodings: Sequence[str], file: str) -> str:
     )
 
 
+CSV_BATCH = 20_000  # records held as Python strings at once; the rest is in polars columns
+
+
+def _is_blank(path: Path) -> bool:
+    """No byte but whitespace (after a UTF-8 BOM), read in chunks."""
+    with open(path, "rb") as fh:
+        first = True
+        while block := fh.read(1 << 20):
+            if first and block.startswith(BOM):
+                block = block[len(BOM) :]
+            first = False
+            if block.strip():
+                return False
+    return True
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    """Whether the whole file (after a UTF-8 BOM) decodes as `encoding`, read in chunks."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    with open(path, "rb") as fh:
+        if fh.read(len(BOM)) != BOM:
+            fh.seek(0)
+        try:
+            while block := fh.read(1 << 20):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return False
+    return True
+
+
+def _undecodable(path: Path, encodings: Sequence[str]) -> EvalkitError:
+    """One line naming the row and column of the first byte the last encoding cannot decode.
+
+    Line by line: a UTF-8 or single-byte character never spans a line break, so the first failing
+    line holds the first bad byte."""
+    enc = encodings[-1]
+    header: list[str] = []
+    with open(path, "rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            if number == 1 and line.startswith(BOM):
+                line = line[len(BOM) :]
+            if number == 1:
+                header = _header_cells(line.decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r\n"))
+            try:
+                line.decode(enc)
+            except UnicodeDecodeError as exc:
+                field = line[: exc.start].count(b",")
+                return EvalkitError(
+                    f"byte 0x{line[exc.start]:02x} cannot be decoded as {' or '.join(encodings)}",
+                    file=path.name,
+                    row=number,
+                    column=header[field].strip() if field < len(header) else None,
+                    expected=f"text encoded as {encodings[0]}",
+                )
+    return EvalkitError(f"cannot be decoded as {' or '.join(encodings)}", file=path.name)  # pragma: no cover
+
+
 def read_csv_strict(path: Path, *, encodings: Sequence[str] = ("utf-8-sig",)) -> pl.DataFrame:
     """Read a CSV with every cell as text and a ``__row`` column (header = row 1).
 
@@ -346,43 +406,34 @@ def read_csv_strict(path: Path, *, encodings: Sequence[str] = ("utf-8-sig",)) ->
     ``encodings`` (EES files must be UTF-8), malformed CSV, and any record whose field count differs
     from the header's (a truncated or ragged line). Quoted empties (``""``) and bare empties both
     become "".
+
+    Streamed, so memory stays a small multiple of the file (issue #14: a 525 MB file once took
+    7.6 GB as Python strings): the file is decoded chunk by chunk, at most CSV_BATCH records are
+    Python strings at a time, and each batch becomes polars columns, concatenated without copying.
     """
     path = Path(path)
-    raw = path.read_bytes()
-    if raw.startswith(BOM):
-        raw = raw[len(BOM) :]  # positions below count from after the BOM
-    if not raw.strip():
+    if _is_blank(path):
         raise EvalkitError("file is empty", file=path.name, row=1, expected="a header row and data rows")
-    text: str | None = None
-    last: UnicodeDecodeError | None = None
-    for enc in encodings:
-        try:
-            text = raw.decode(enc)
-            break
-        except UnicodeDecodeError as exc:
-            last = exc
-    if text is None:
-        assert last is not None
-        line = raw[: last.start].count(b"\n") + 1
-        line_start = raw.rfind(b"\n", 0, last.start) + 1
-        field = raw[line_start : last.start].count(b",")
-        first = raw.split(b"\n", 1)[0].decode("utf-8", errors="replace").lstrip("\ufeff")
-        header = _header_cells(first)
-        raise EvalkitError(
-            f"byte 0x{raw[last.start]:02x} cannot be decoded as {' or '.join(encodings)}",
-            file=path.name,
-            row=line,
-            column=header[field].strip() if field < len(header) else None,
-            expected=f"text encoded as {encodings[0]}",
-        )
-    text = text.lstrip("\ufeff")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    encoding = next((enc for enc in encodings if _decodes(path, enc)), None)
+    if encoding is None:
+        raise _undecodable(path, encodings)
+    with open(path, "rb") as raw:
+        if raw.read(len(BOM)) != BOM:
+            raw.seek(0)
+        text = io.TextIOWrapper(raw, encoding=encoding, newline="")
+        return _read_records(text, path)
+
+
+def _read_records(text: io.TextIOBase, path: Path) -> pl.DataFrame:
+    reader = csv.reader(text)
     try:
         header = next(reader)
     except StopIteration:  # pragma: no cover - guarded by the empty check
         raise EvalkitError("file is empty", file=path.name, row=1) from None
     except csv.Error as exc:
         raise EvalkitError(f"not a well-formed CSV table: {exc}", file=path.name, row=1) from exc
+    if header:
+        header[0] = header[0].lstrip("\ufeff")
     if not any(name.strip() for name in header):
         raise EvalkitError(
             "no header row: the first line is blank", file=path.name, row=1, expected="a header row of column names"
@@ -402,8 +453,18 @@ def read_csv_strict(path: Path, *, encodings: Sequence[str] = ("utf-8-sig",)) ->
         seen[normalise_header(name)] = i
         names.append(name)
     width = len(names)
+    batches: list[pl.DataFrame] = []
     columns: list[list[str]] = [[] for _ in range(width)]
     rows: list[int] = []
+
+    def flush() -> None:
+        data = {n: pl.Series(n, c, dtype=pl.Utf8) for n, c in zip(names, columns)}
+        data[ROW] = pl.Series(ROW, rows, dtype=pl.Int64)
+        batches.append(pl.DataFrame(data))
+        for c in columns:
+            c.clear()
+        rows.clear()
+
     start = reader.line_num + 1
     try:
         for record in reader:
@@ -422,13 +483,15 @@ def read_csv_strict(path: Path, *, encodings: Sequence[str] = ("utf-8-sig",)) ->
             for col, cell in zip(columns, record):
                 col.append(cell)
             rows.append(line)
+            if len(rows) >= CSV_BATCH:
+                flush()
     except csv.Error as exc:
         raise EvalkitError(f"not a well-formed CSV table: {exc}", file=path.name, row=reader.line_num) from exc
-    if not rows:
+    if rows or not batches:
+        flush()
+    if batches[0].height == 0:
         raise EvalkitError("has a header but no data rows", file=path.name, row=2, expected="data rows")
-    data = {n: pl.Series(n, c, dtype=pl.Utf8) for n, c in zip(names, columns)}
-    data[ROW] = pl.Series(ROW, rows, dtype=pl.Int64)
-    return pl.DataFrame(data)
+    return batches[0] if len(batches) == 1 else pl.concat(batches, how="vertical", rechunk=False)
 
 
 def with_row(layouts: Mapping[str, Mapping[str, Iterable[str]]]) -> dict[str, dict[str, list[str]]]:

@@ -108,6 +108,24 @@ def load_registry(path: str | Path | None = None, *, extra: list[Path] | None = 
     return reg.sort("la_code", "go_live_date", "spell_id", nulls_last=True)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _check_no_control(r: dict, file: str, row: int) -> None:
+    """No control characters (a line break, tab, escape or NUL) in any cell: names and codes from a
+    registry land in tables, report code spans and file names, where one would break the line."""
+    for column, value in r.items():
+        hit = _CONTROL.search(value or "")
+        if hit:
+            raise EvalkitError(
+                f"{value!r} contains the control character U+{ord(hit.group(0)):04X}",
+                file=file,
+                row=row,
+                column=column,
+                expected="text without line breaks, tabs or other control characters",
+            )
+
+
 def _read_one(path: Path) -> pl.DataFrame:
     if not path.exists():
         raise EvalkitError("registry file not found", file=path)
@@ -137,6 +155,7 @@ def _read_one(path: Path) -> pl.DataFrame:
     go_dates, precisions, end_dates, first_years = [], [], [], []
     for k, r in enumerate(frame.iter_rows(named=True)):
         row = k + 2
+        _check_no_control(r, path.name, row)
         _check_choice(r, "model", MODELS, path.name, row)
         _check_choice(r, "role", ROLES, path.name, row)
         _check_choice(r, "go_live_status", STATUSES, path.name, row)

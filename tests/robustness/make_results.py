@@ -26,6 +26,11 @@ MODULES = {
     "tests/robustness/test_crash.py": "SIGKILL at random points of ingest and panel",
     "tests/test_verify_recompute.py": "verify recomputes instead of copying",
     "tests/test_inputs_from_folder.py": "inputs only from --from (Ofsted lookups)",
+    "tests/robustness/test_faults.py": "disk full, unwritable output, missing --deflator, plan without [sample]",
+    "tests/sources/test_workbook_guard.py": "xlsx/ods bounds: inflated size, ratio, used cell range (real workbooks pass)",
+    "tests/test_fetch.py": "downloads: catalogue size cap, overall deadline, one fetch per folder, resume",
+    "tests/report/test_code_spans.py": "Markdown code spans hold any backticks (CommonMark round trip)",
+    "tests/sources/test_csv_streaming.py": "CSV read in batches: same frame and errors as the whole-file read",
 }
 
 

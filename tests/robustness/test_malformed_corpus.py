@@ -977,6 +977,84 @@ CASES: list[Case] = [
         Err("not UTF-8"),
     ),
     Case("plan-empty", "estimate", "bad.toml", empty, Err("missing section [plan]", None, "plan")),
+    # issue #14: [sample] required, data paths inside the project, no control characters
+    Case(
+        "plan-missing-sample",
+        "estimate",
+        "bad.toml",
+        plan_edit(lambda t: _drop_section(t, "sample")),
+        Err("missing section [sample]", None, "sample"),
+        cli=True,
+    ),
+    Case(
+        "plan-panel-dotdot",
+        "estimate",
+        "bad.toml",
+        plan_edit(lambda t: t.replace('panel = "data/', 'panel = "../work/data/', 1)),
+        Err("leaves the project folder", None, "data.panel"),
+    ),
+    Case(
+        "plan-checksum-dotdot-dev-zero",
+        "estimate",
+        "bad.toml",
+        plan_edit(
+            lambda t: t.replace(
+                "[sample]", 'expected_sha256 = { "../../dev/zero" = "' + "0" * 64 + '" }\n\n[sample]', 1
+            )
+        ),
+        Err("leaves the project folder", None, 'data.expected_sha256["../../dev/zero"]'),
+        cli=True,
+    ),
+    Case(
+        "plan-panel-backslash-dotdot",
+        "estimate",
+        "bad.toml",
+        plan_edit(lambda t: t.replace('panel = "data/processed/', 'panel = "data\\\\..\\\\..\\\\', 1)),
+        Err("leaves the project folder", None, "data.panel"),
+    ),
+    Case(
+        "plan-panel-windows-drive",
+        "estimate",
+        "bad.toml",
+        plan_edit(lambda t: t.replace('panel = "data/', 'panel = "C:/data/', 1)),
+        Err("is an absolute path", None, "data.panel"),
+    ),
+    Case(
+        "plan-name-trailing-newline",
+        "estimate",
+        "bad.toml",
+        plan_edit(lambda t: t.replace('name = "demo"', 'name = "demo\\n"', 1)),
+        Err("invalid name", None, "plan.name"),
+    ),
+    Case(
+        "plan-label-control-char",
+        "estimate",
+        "bad.toml",
+        plan_edit(lambda t: t.replace('label = "cla_cs_never"', 'label = "cla_cs\\u0007never"', 1)),
+        Err("invalid label", None, "analysis[0].label"),
+    ),
+    Case(
+        "plan-title-escape-sequence",
+        "estimate",
+        "bad.toml",
+        plan_edit(lambda t: t.replace('title = "Children', 'title = "\\u001b[2JChildren', 1)),
+        Err("control character U+001B", None, "plan.title"),
+    ),
+    Case(
+        "registry-name-trailing-newline",
+        "panel",
+        "extra_registry.csv",
+        registry_rows(spell().replace("Corpusham Trust", '"Corpusham Trust\n"')),
+        Err("control character U+000A", 2, "body_name"),
+        cli=True,
+    ),
+    Case(
+        "registry-name-escape",
+        "panel",
+        "extra_registry.csv",
+        registry_rows(spell().replace(",Corpusham,", ",Corpus\x1bham,")),
+        Err("control character U+001B", 2, "la_name"),
+    ),
 ]
 
 
