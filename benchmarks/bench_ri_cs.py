@@ -1,7 +1,7 @@
-"""CPU seconds of the randomisation inference of one England Callaway-Sant'Anna (or, with --method
-sunab, Sun-Abraham) analysis: the full estimator per permutation (before) against the many-columns
-path (cs_points / sunab_points: y and d in one pass, after), and the largest difference between the
-rows the two give.
+"""CPU seconds of the randomisation inference of one England analysis (its own method, or with
+--method sunab / imputation that method on the analysis's sample): the full estimator per
+permutation (before) against the many-columns path (cs_points / sunab_points / imputation_points:
+y and d in one pass, after), and the largest difference between the rows the two give.
 
 Run from the repository root after `evalkit ingest` and `evalkit panel` (see benchmarks/RESULTS.md):
     python benchmarks/bench_ri_cs.py --plan plans/england-adm-v2.toml --label cla_cs_never
@@ -40,7 +40,8 @@ def main() -> None:
     inference = plan["inference"]
     long, options, method = prep["panel"], prep["options"], analysis["method"]
     if args.method and args.method != method:
-        method, options = args.method, {k: v for k, v in options.items() if k == "control"}
+        method = args.method
+        options = {k: v for k, v in options.items() if k == "control" and method != "imputation"}
     result = call_estimator(method, long, options, inference)
     names = ft._ri_targets(result)
     stat = ft._point_statistic(method, options, inference)

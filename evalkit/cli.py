@@ -136,7 +136,17 @@ def counter(label: str, unit: str) -> Iterator:
         def advance(done: int, item: str | None = None) -> None:
             bar.update(task, completed=done, description=f"{label}: {item}" if item else label)
 
-        yield start, advance
+        inner: dict[str, int] = {}  # one line per named inner loop (permutations, placebo draws, ...)
+
+        def loop(name: str, done: int, total: int) -> None:
+            if name not in inner:
+                inner[name] = bar.add_task(f"  {name}", total=total)
+            bar.update(inner[name], total=total, completed=done, visible=done < total)
+
+        from evalkit import parallel
+
+        with parallel.reporting(loop):
+            yield start, advance
 
 
 BackendOpt = Annotated[
@@ -814,7 +824,15 @@ def power(
         raise EvalkitError("panel not found; run `evalkit panel` first", file=panel_path)
     frame = read_parquet_checked(panel_file)
     sample, _ = stage.sample_panel(frame, plan_doc.get("sample", {}))
-    with progress("power") as tick:
+    with counter("power", "primary analyses") as (start, advance):
+        seen: list[str] = []
+
+        def tick(label: str) -> None:  # called as each primary analysis starts
+            if not seen:
+                start(sum(1 for a in plan_doc["analysis"] if a.get("primary")))
+            advance(len(seen), label)
+            seen.append(label)
+
         doc = pw.power_analysis(
             plan_doc, frame, sample, panel_path, draws=draws, permutations=permutations, progress=tick
         )

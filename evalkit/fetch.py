@@ -50,7 +50,7 @@ from pathlib import Path
 
 from evalkit import __version__
 from evalkit.errors import EvalkitError
-from evalkit.io import sha256_file, write_json
+from evalkit.io import sha256_file, write_failed, write_json
 
 MANIFEST = "fetch_manifest.json"
 MIRROR_ENV = "EVALKIT_MIRROR"
@@ -289,7 +289,10 @@ def _download(
     limit = src.bytes or MAX_DOWNLOAD_BYTES
     until = time.monotonic() + deadline
     part = target.with_name(target.name + PART_SUFFIX)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_failed(target.parent, exc) from None
     resumed = False
     downloaded = 0
     attempt = 0
@@ -428,7 +431,11 @@ def _transfer(
             raise _too_long(rel, url, part, limit, f"declares {start + int(declared)} bytes")
         read = getattr(response, "read1", None) or response.read  # read1: return as soon as bytes arrive
         received = 0
-        with open(part, mode) as fh:
+        try:
+            fh = open(part, mode)
+        except OSError as exc:
+            raise write_failed(part, exc) from None
+        with fh:
             while True:
                 if time.monotonic() > until:
                     raise _over_deadline(rel, url, part, deadline, received)
@@ -443,7 +450,10 @@ def _transfer(
                 if start + received + len(block) > limit:
                     fh.close()
                     raise _too_long(rel, url, part, limit, f"sent more than {limit - start} bytes")
-                fh.write(block)
+                try:
+                    fh.write(block)
+                except OSError as exc:  # disk full, quota: one line, the .part kept for a resume
+                    raise write_failed(part, exc) from None
                 received += len(block)
     return received, resumed
 

@@ -37,6 +37,9 @@ MANIFEST = "manifest.json"
 _NAME = re.compile(r"^g\d{8}T\d{6}-[0-9a-f]{8}$")
 
 
+TRASH = ".trash"  # suffix of a generation being removed (a kill mid-removal leaves it marked, not half-valid)
+
+
 def _new_name() -> str:
     return time.strftime("g%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(4)
 
@@ -158,7 +161,12 @@ def link_or_copy(src: Path, dst: Path) -> None:
     try:
         os.link(src, dst)
     except OSError:
-        shutil.copyfile(src, dst)
+        try:
+            shutil.copyfile(src, dst)
+        except OSError as exc:  # a full disk or unwritable folder: one line, the generation is discarded
+            from evalkit.io import write_failed
+
+            raise write_failed(dst, exc) from None
 
 
 class Generation:
@@ -169,9 +177,10 @@ class Generation:
         self.stage = stage
         self.name = _new_name()
         (self.folder / GENERATIONS).mkdir(parents=True, exist_ok=True)
+        self.previous = current_name(self.folder)
+        self._tidy()
         self.path = self.folder / GENERATIONS / self.name
         self.path.mkdir()
-        self.previous = current_name(self.folder)
 
     def __enter__(self) -> Generation:
         return self
@@ -198,12 +207,23 @@ class Generation:
         self._collect()
         return manifest
 
+    def _tidy(self) -> None:
+        """Before writing: remove what a killed run left behind and was never an output, i.e. folders
+        without a manifest (never published) and folders an interrupted clean-up had already condemned
+        (``*.trash``). Published generations are left alone: this run may still fail."""
+        for p in (self.folder / GENERATIONS).iterdir():
+            if not p.is_dir() or p.is_symlink() or p.name == self.previous:
+                continue
+            if p.name.endswith(TRASH) or not (p / MANIFEST).is_file():
+                shutil.rmtree(p, ignore_errors=True)
+
     def _collect(self) -> None:
         """Remove generations that are neither current nor the one just replaced (crash leftovers too)."""
         keep = {self.name, self.previous}
         for p in (self.folder / GENERATIONS).iterdir():
             if p.name not in keep and p.is_dir() and not p.is_symlink():
-                shutil.rmtree(p, ignore_errors=True)
+                doomed = p if p.name.endswith(TRASH) else p.rename(p.with_name(p.name + TRASH))  # one atomic step
+                shutil.rmtree(doomed, ignore_errors=True)
 
 
 __all__ = [

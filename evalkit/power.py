@@ -24,7 +24,7 @@ import polars as pl
 
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel
-from evalkit.parallel import pmap
+from evalkit.parallel import pmap, tracked
 
 POWER = 0.8
 DEFAULT_DRAWS = 200
@@ -96,7 +96,11 @@ def analysis_power(
     made = [placebo_panel(panel, np.random.default_rng(s)) for s in seeds]
     # each draw's inference gets its own seed so permutations differ between draws
     infs = [{**inference, "seed": int(inference.get("seed", 0)) + j} for j in range(draws)]
-    out = pmap(lambda j: _interval(method, made[j][0], options, infs[j]), range(draws))
+    out = pmap(
+        lambda j: _interval(method, made[j][0], options, infs[j]),
+        range(draws),
+        on_result=tracked(f"placebo draws ({panel.outcome})", draws),
+    )
     est = np.array([o[0] for o in out])
     lo, hi = np.array([o[1] for o in out]), np.array([o[2] for o in out])
     ok = np.isfinite(lo) & np.isfinite(hi)

@@ -448,3 +448,39 @@ def test_a_second_fetch_into_the_same_folder_is_refused(server, tmp_path):
         proc.wait(timeout=10)
     fetch(dest, server, only=SOME)  # released: the next run goes ahead
     assert (dest / SOME[0]).is_file()
+
+
+def test_disk_full_during_a_download_is_one_line(server, tmp_path, monkeypatch):
+    """ENOSPC while writing the .part: one line naming it (the bytes so far kept for a resume)."""
+    import builtins
+    import errno
+    import os
+
+    real_open = builtins.open
+
+    class Full:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+        def close(self):
+            self.fh.close()
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def fake_open(file, mode="r", *a, **k):
+        fh = real_open(file, mode, *a, **k)
+        return Full(fh) if str(file).endswith(".part") and "b" in mode and mode[0] in "aw" else fh
+
+    monkeypatch.setattr("evalkit.fetch.open", fake_open, raising=False)
+    with pytest.raises(EvalkitError) as info:
+        fetch(tmp_path / "raw", server, only=[SOME[0]])
+    text = str(info.value)
+    assert "\n" not in text and text.startswith(str(tmp_path / "raw" / (SOME[0] + ".part")))
+    assert "cannot write the file: No space left on device" in text

@@ -115,3 +115,27 @@ def test_report_tables_come_from_the_panel_generation(demo_run: Path, tmp_path: 
     balance = pl.read_parquet(gen / "balance.parquet").to_dicts()
     assert doc["balance"] == json.loads(json.dumps(balance))
     assert doc["provenance"]["inputs"][0]["sha256"] == gens.read_manifest(gen)["checksums"]["panel.parquet"]
+
+
+def test_crash_leftovers_are_removed_before_a_new_generation_is_written(tmp_path: Path) -> None:
+    """What killed runs leave (a never-published folder, a folder whose removal was cut short) goes at the
+    start of the next run; published generations stay until a publish supersedes them."""
+
+    def publish(name: str) -> str:
+        with gens.Generation(tmp_path, "ingest") as gen:
+            (gen.path / "a.txt").write_text(name, encoding="utf-8")
+            gen.publish({})
+            return gen.name
+
+    first = publish("1")
+    second = publish("2")
+    root = tmp_path / gens.GENERATIONS
+    (root / "g00000000T000000-unpublished").mkdir()  # a run killed before its publish
+    (root / ("g00000000T000000-halfgone" + gens.TRASH)).mkdir()  # a clean-up killed mid-way
+    (root / ("g00000000T000000-halfgone" + gens.TRASH) / gens.MANIFEST).write_text("{}", encoding="utf-8")
+    with gens.Generation(tmp_path, "ingest") as gen:
+        names = {p.name for p in root.iterdir()}
+        assert names == {first, second, gen.name}
+        (gen.path / "a.txt").write_text("3", encoding="utf-8")
+        gen.publish({})
+    assert {p.name for p in root.iterdir()} == {second, gen.name}

@@ -12,6 +12,12 @@ the *default* interval of every estimator is one that keeps its size:
   see benchmarks/COVERAGE.md);
 * "wild": restricted wild cluster bootstrap with Webb weights (TWFE only).
 
+Speed: each permutation needs the point estimates for the outcome and for the treatment indicator.
+For CS, Sun-Abraham and imputation without covariates both come from one vectorised call
+(`cs_points`, `sunab_points`, `imputation_points`), checked against the full estimator at the
+observed assignment (else the full estimator is used); other estimators (TWFE event study) run in
+full per permutation. Progress: `parallel.reporting`.
+
 The analytic interval stays in its row; the few-treated one is a row named "<name>:randomisation"
 (aggregation "randomisation") or "coef:wild_bootstrap" (aggregation "wild_bootstrap"). Every row carries `interval` (how its CI was made) and `default`
 (true on the row whose interval is the one to quote); `inference["default_interval"]` says why.
@@ -238,13 +244,17 @@ def _point_statistic(
 
 
 # Estimators with a many-columns point path for the permutation loop: module:class (panels without covariates).
-FAST_POINTS = {"cs": "evalkit.estimators.cs_points:CSPoints", "sunab": "evalkit.estimators.sunab_points:SunabPoints"}
+FAST_POINTS = {
+    "cs": "evalkit.estimators.cs_points:CSPoints",
+    "sunab": "evalkit.estimators.sunab_points:SunabPoints",
+    "imputation": "evalkit.estimators.imputation_points:ImputationPoints",
+}
 
 
 class _WithFastPath:
     """The full estimator's point statistic, plus `bind(panel)`: the same estimates for many outcome
-    columns per call (cs_points / sunab_points, panels without covariates), which randomisation_rows
-    prefers."""
+    columns per call (cs_points / sunab_points / imputation_points, panels without covariates),
+    which randomisation_rows prefers."""
 
     def __init__(
         self, full: Callable[[LongPanel], dict[str, float]], method: str, options: dict[str, Any], inference: dict

@@ -19,7 +19,7 @@ import polars as pl
 
 from evalkit import generations as gens
 from evalkit.errors import EvalkitError
-from evalkit.io import sha256_file, write_json, write_parquet
+from evalkit.io import atomic_write_bytes, sha256_file, write_json, write_parquet
 from evalkit.panel import boundaries, ofsted_history
 from evalkit.sources import la_codes
 from evalkit.sources import registry as reg
@@ -149,7 +149,7 @@ def run_stage(
             diagnostics["matching"] = matching.match_and_write(frame, gen.path, **match)
         write_panel(gen.path, frame, diagnostics)
         if registry is not None:  # the report's registry table shows these rows too
-            (gen.path / EXTRA_REGISTRY).write_bytes(extra_registry)
+            atomic_write_bytes(gen.path / EXTRA_REGISTRY, extra_registry)  # a full disk: one line
         files = sorted(p.name for p in gen.path.iterdir() if p.name not in manifest["checksums"] or p.name in later)
         ingest_part = {k: v for k, v in manifest.items() if k not in ("checksums", "stage", "panel")}
         gen.publish({**ingest_part, "panel": {"files": files, "inputs": inputs}})

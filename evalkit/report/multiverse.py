@@ -12,8 +12,15 @@ from evalkit.report.figures import SvgFigure, specification_curve
 FIGURE_SLUG = "multiverse"
 
 
+def _words(outcome: str) -> str:
+    """The outcome in words (the report's vocabulary), not its column name."""
+    from evalkit.conclusions import outcome_words
+
+    return outcome_words(outcome)[0]
+
+
 def figure(doc: dict[str, Any], demo: bool) -> SvgFigure | None:
-    outcome = doc["specifications"].get("outcome", "the outcome")
+    outcome = _words(doc["specifications"].get("outcome", "the outcome"))
     return specification_curve(
         doc["rows"],
         doc["dimensions"],
@@ -27,6 +34,7 @@ def figure(doc: dict[str, Any], demo: bool) -> SvgFigure | None:
 def sentences(summary: dict[str, Any], outcome: str) -> list[str]:
     """The summary as plain sentences for the report."""
     n, total = summary.get("estimable", 0), summary.get("specifications", 0)
+    outcome = _words(outcome)
     if not n:
         return [f"None of the {total} specifications could be estimated."]
     out = [

@@ -830,9 +830,13 @@ def _multiverse_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
     note = mv["specifications"]
     blocks.append(
         Para(
-            f"{len(mv['rows'])} specifications ({note['subset']} of {note['distinct_specifications']} "
-            f"distinct; seed {note['seed']}), each with the plan's inference; one row each in "
-            "multiverse.parquet."
+            (
+                f"All {len(mv['rows'])} distinct specifications"
+                if note.get("subset") == "all"
+                else f"{len(mv['rows'])} specifications drawn at random (seed {note['seed']}) from the "
+                f"{note['distinct_specifications']} distinct ones"
+            )
+            + ", each with the plan's inference; one row each in multiverse.parquet."
         )
     )
     blocks.append(Para(" ".join(sentences(mv["summary"], note.get("outcome", "the outcome")))))

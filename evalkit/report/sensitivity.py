@@ -56,7 +56,7 @@ def _target_words(target: str) -> str:
 
 def sentence(s: dict[str, Any], outcome: str) -> str:
     """How large a violation of parallel trends would overturn the conclusion, in words."""
-    what = f"{_target_words(s['target'])} on {outcome}"
+    what = f"{_target_words(s['target'])} on {_words(outcome)}"
     _, lo, hi = s["original"]
     if lo is None or hi is None:
         return f"The sensitivity of {what} to parallel-trends violations could not be summarised."
@@ -98,7 +98,15 @@ def sentence(s: dict[str, Any], outcome: str) -> str:
     )
 
 
+def _words(outcome: str) -> str:
+    """The outcome in words (the report's vocabulary), not its column name."""
+    from evalkit.conclusions import outcome_words
+
+    return outcome_words(outcome)[0] if outcome else "the outcome"
+
+
 def figure(s: dict[str, Any], *, slug: str, title: str, outcome: str, demo: bool) -> F.SvgFigure | None:
+    outcome = _words(outcome)
     """Robust intervals against Mbar (or M), the conventional interval at the left, the breakdown marked."""
     pts = [(x, lo, hi) for x, lo, hi in s["intervals"] if lo is not None and hi is not None]
     est, olo, ohi = s["original"]

@@ -206,3 +206,69 @@ def test_sunab_randomisation_rows_equal_the_full_loop():
             assert (a[key] is None) == (b[key] is None)
             if a[key] is not None:
                 assert abs(a[key] - b[key]) <= 1e-9 * max(1.0, abs(b[key]))
+
+
+def test_a_wrong_fast_path_is_caught_and_the_full_estimator_kept():
+    """randomisation_rows checks the many-columns path against the full estimator at the observed
+    assignment; a path that disagrees is not used (here: one that adds 1e-6 to every estimate)."""
+    panel = simulate_staggered(40, 8, {4: 3, 6: 3}, effect=1.0, seed=2)
+    stat = ft._point_statistic("cs", {"control": "never", "est_method": "reg"}, {"alpha": 0.05, "seed": 1})
+
+    class Off:
+        def __call__(self, p):
+            return stat(p)
+
+        def bind(self, p):
+            many = stat.bind(p)
+            return lambda cohort, cols: {k: v + 1e-6 for k, v in many(cohort, cols).items()}
+
+    kw = {"n_perm": 19, "seed": 3, "alpha": 0.05}
+    full, _ = ft.randomisation_rows(panel, lambda p: stat(p), ["simple", "dynamic"], **kw)
+    wrong, _ = ft.randomisation_rows(panel, Off(), ["simple", "dynamic"], **kw)
+    assert wrong == full
+
+
+# ------------------------------------------------------------------ imputation (imputation_points)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("anticipation", [0, 1])
+def test_imputation_points_equal_imputation(seed, anticipation):
+    from evalkit.estimators.imputation import imputation
+    from evalkit.estimators.imputation_points import ImputationPoints
+
+    panel = random_panel(seed)
+    fast = ImputationPoints(anticipation=anticipation)
+    try:
+        est = imputation(panel, anticipation=anticipation).estimates
+    except Exception as exc:  # noqa: BLE001 - the fast path must refuse the same panels
+        with pytest.raises(type(exc)):
+            fast(panel)
+        return
+    full = dict(zip(est["name"].to_list(), est["estimate"].to_list()))
+    assert_same_with_nan(full, fast(panel))
+    perm = _Permuter(panel)
+    y = panel.data["y"].to_numpy()
+    cohort = np.random.default_rng(seed).permutation(perm.cohort)
+    out = fast.bind(panel)(cohort, np.column_stack([y, perm.d_obs]))
+    for col, p in enumerate((perm.make(cohort), perm.make(cohort, perm.d_obs))):
+        est = imputation(p, anticipation=anticipation).estimates
+        full = dict(zip(est["name"].to_list(), est["estimate"].to_list()))
+        assert_same_with_nan(full, {k: float(v[col]) for k, v in out.items()})
+
+
+def test_imputation_randomisation_rows_equal_the_full_loop():
+    panel = simulate_staggered(50, 9, {4: 4, 6: 3, 7: 2}, effect=1.0, seed=12)
+    stat = ft._point_statistic("imputation", {}, {"alpha": 0.05, "seed": 1})
+    assert stat.bind(panel) is not None
+    names = ["simple", "dynamic", "dynamic:e=0", "dynamic:e=2"]
+    kw = {"n_perm": 29, "seed": 5, "alpha": 0.05}
+    fast_rows, _ = ft.randomisation_rows(panel, stat, names, **kw)
+    full_rows, _ = ft.randomisation_rows(panel, lambda p, s=stat: s(p), names, **kw)
+    assert len(fast_rows) == len(names)
+    for a, b in zip(fast_rows, full_rows):
+        assert a["name"] == b["name"] and a["estimate"] == b["estimate"] and a["p_value"] == b["p_value"]
+        for key in ("ci_low", "ci_high"):
+            assert (a[key] is None) == (b[key] is None)
+            if a[key] is not None:
+                assert abs(a[key] - b[key]) <= 1e-9 * max(1.0, abs(b[key]))

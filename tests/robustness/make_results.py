@@ -79,7 +79,7 @@ def main() -> int:
     accepts = [r for r in rows if r[1] == "acceptance"]
     lines += [
         "",
-        f"Malformed corpus: {len(refusals)} refusal cases tried, {clean} refused cleanly with the earlier outputs intact; "
+        f"Refusal cases (malformed corpus and faults): {len(refusals)} tried, {clean} refused cleanly with the earlier outputs intact; "
         f"{len(accepts)} acceptance cases tried, {sum(1 for r in accepts if r[2] == 'passed')} parsed exactly as decided.",
         f"All modules: {len(rows)} cases, {sum(1 for r in rows if r[2] == 'passed')} passed, "
         f"{sum(1 for r in rows if r[2] == 'failed')} failed, {sum(1 for r in rows if r[2] == 'skipped')} skipped "
