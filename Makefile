@@ -66,7 +66,7 @@ endif
 test: $(STAMP) venv-info lint
 	$(BIN)/python -m pytest -m "not slow"
 
-# The long checks (coverage simulation, SIGKILL crash loop, the whole England v2 plan with verify):
+# The long checks (coverage simulation, SIGKILL crash loop, the whole England v3 plan with power, multiverse and verify):
 # run by .ci/run after `make test`, kept out of it so `make test` stays a few minutes.
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow

@@ -242,7 +242,7 @@ def balanced_outcome_panel(frame: pl.DataFrame, outcome: str) -> tuple[pl.DataFr
         }
         for r in short.iter_rows(named=True)
     ]
-    return frame.filter(~pl.col("unit_code").is_in(short["unit_code"])), dropped
+    return frame.filter(~pl.col("unit_code").is_in(short["unit_code"].implode())), dropped
 
 
 # --- Running a plan ------------------------------------------------------------------------------------
@@ -251,12 +251,25 @@ def balanced_outcome_panel(frame: pl.DataFrame, outcome: str) -> tuple[pl.DataFr
 def prepare_analysis(
     panel: pl.DataFrame, sample: pl.DataFrame, plan: dict[str, Any], analysis: dict[str, Any], panel_path: Path
 ) -> dict[str, Any]:
-    """The long panel one analysis runs on (its donor pool, outcome window and complete councils), the
-    estimator options left after the sample ones, and the accounting of treated councils."""
+    """The long panel one analysis runs on, built by the plan's rules in one place (its donor pool, its
+    years, its subgroup, the outcome window, complete councils, two pre-years for synthetic controls),
+    the estimator options left after the sample ones, and the accounting of treated councils.
+
+    `estimate`, `power` and the multiverse all call this, so a power draw runs on exactly the sample
+    the verdict was drawn from. `panel` is None when no treated council is left."""
     options = dict(analysis.get("options", {}))
     rows_for_analysis = sample
     if "donors" in options:  # a per-analysis comparison pool, e.g. councils also judged inadequate
         rows_for_analysis, _ = sample_panel(panel, {**plan.get("sample", {}), "donors": options.pop("donors")})
+    if analysis.get("years"):  # e.g. v1's window kept in v2 so the answers compare
+        rows_for_analysis = rows_for_analysis.filter(pl.col("year").is_between(*analysis["years"]))
+    if analysis.get("subgroup"):  # heterogeneity: only the treated councils of one kind, all comparison councils
+        column, value = analysis["subgroup"].split("=", 1)
+        if column not in rows_for_analysis.columns:
+            raise EvalkitError(
+                f"the panel has no column {column!r} for the subgroup", file=panel_path.name, column=column
+            )
+        rows_for_analysis = rows_for_analysis.filter((pl.col("cohort") == 0) | (pl.col(column) == value))
     if analysis["outcome"] not in sample.columns:
         raise EvalkitError(
             f"the panel has no column {analysis['outcome']!r}",
@@ -282,9 +295,20 @@ def prepare_analysis(
     accounting = treated_accounting(in_window, rows, dropped, window)
     # Units treated before the window's first year have no pre-period; those after it are not treated here.
     rows = rows.filter((pl.col("cohort") == 0) | pl.col("cohort").is_between(window[0] + 1, window[1]))
-    long = make_panel(
-        rows, unit="unit_code", time="year", outcome=analysis["outcome"], cohort="cohort", source=str(panel_path)
-    )
+    if analysis["method"] in ("synth", "synth_staggered", "sdid"):  # a synthetic control needs two pre-period years
+        short = set(rows.filter(pl.col("cohort") == window[0] + 1)["unit_code"].unique().to_list())
+        rows = rows.filter(~pl.col("unit_code").is_in(list(short)))
+        for t in accounting:
+            if t["unit"] in short:
+                t.update(
+                    included=False,
+                    reason=f"one pre-treatment year only ({window[0]}): too few to fit a synthetic control",
+                )
+    long = None
+    if rows.filter(pl.col("cohort") > 0).height > 0:
+        long = make_panel(
+            rows, unit="unit_code", time="year", outcome=analysis["outcome"], cohort="cohort", source=str(panel_path)
+        )
     return {
         "panel": long,
         "options": options,
@@ -339,58 +363,19 @@ def run_plan(
             options = sensitivity.check_method(
                 analysis["method"], options, f"analysis {analysis['label']!r}: sensitivity"
             )
-        rows_for_analysis = sample
-        if "donors" in options:  # a per-analysis comparison pool, e.g. councils also judged inadequate
-            rows_for_analysis, _ = sample_panel(panel, {**plan.get("sample", {}), "donors": options.pop("donors")})
-        if analysis.get("years"):  # e.g. v1's window kept in v2 so the answers compare
-            rows_for_analysis = rows_for_analysis.filter(pl.col("year").is_between(*analysis["years"]))
-        if analysis.get("subgroup"):  # heterogeneity: only the treated councils of one kind, all comparison councils
-            column, value = analysis["subgroup"].split("=", 1)
-            if column not in rows_for_analysis.columns:
-                raise EvalkitError(
-                    f"the panel has no column {column!r} for the subgroup", file=panel_path.name, column=column
-                )
-            rows_for_analysis = rows_for_analysis.filter((pl.col("cohort") == 0) | (pl.col(column) == value))
-        if analysis["outcome"] not in sample.columns:
-            raise EvalkitError(
-                f"the panel has no column {analysis['outcome']!r}",
-                file=panel_path.name,
-                column=analysis["outcome"],
-                expected="an outcome the panel carries",
-            )
-        sparse = analysis["outcome"].endswith("_at_inspection")
-        window = outcome_window(rows_for_analysis, analysis["outcome"], share=0.0 if sparse else 0.5)
-        in_window = rows_for_analysis.filter(pl.col("year").is_between(*window))
-        if sparse:  # observed in inspection years only: the sample is those council-years, stated as such
-            rows = in_window.filter(pl.col(analysis["outcome"]).is_not_null())
-            dropped = [
-                {"unit": u, "name": n, "years_observed": 0, "reason": "no inspection in the window"}
-                for u, n in in_window.filter(~pl.col("unit_code").is_in(rows["unit_code"].unique().implode()))
-                .group_by("unit_code")
-                .agg(pl.col("unit_name").first())
-                .sort("unit_code")
-                .iter_rows()
-            ]
-        else:
-            rows, dropped = balanced_outcome_panel(in_window, analysis["outcome"])
-        accounting = treated_accounting(in_window, rows, dropped, window)
-        # Units treated before the window's first year have no pre-period; those after it are not treated here.
-        rows = rows.filter((pl.col("cohort") == 0) | pl.col("cohort").is_between(window[0] + 1, window[1]))
-        if analysis["method"] in ("synth", "synth_staggered", "sdid"):  # a synthetic control needs two pre-period years
-            short = set(rows.filter(pl.col("cohort") == window[0] + 1)["unit_code"].unique().to_list())
-            rows = rows.filter(~pl.col("unit_code").is_in(list(short)))
-            for t in accounting:
-                if t["unit"] in short:
-                    t.update(
-                        included=False,
-                        reason=f"one pre-treatment year only ({window[0]}): too few to fit a synthetic control",
-                    )
-        if rows.filter(pl.col("cohort") > 0).height == 0:
+        prep = prepare_analysis(panel, sample, plan, analysis, panel_path)
+        window, dropped, accounting, sparse, rows = (
+            prep["window"],
+            prep["dropped"],
+            prep["accounting"],
+            prep["sparse"],
+            prep["rows"],
+        )
+        options = {k: v for k, v in options.items() if k != "donors"}
+        long = prep["panel"]
+        if long is None:
             analyses.append(_no_estimate(analysis, window, accounting, dropped))
             continue
-        long = make_panel(
-            rows, unit="unit_code", time="year", outcome=analysis["outcome"], cohort="cohort", source=str(panel_path)
-        )
         few_treated = True  # every estimator leads with its default interval (estimators.few_treated)
         digest = (
             cache.key(
@@ -693,5 +678,8 @@ def write_results(doc: dict[str, Any], out_dir: Path) -> list[Path]:
                 )
             )
     write_parquet(out_dir / "results.parquet", pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame())
+    # results.json is written last and names the parquet it goes with: a run killed between the two
+    # files leaves a pair the report refuses (report.render.check_companions), never a silent mix.
+    doc["outputs"] = {"results.parquet": sha256_file(out_dir / "results.parquet")}
     write_json(out_dir / "results.json", doc)
     return [out_dir / "results.json", out_dir / "results.parquet"]

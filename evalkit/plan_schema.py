@@ -172,9 +172,14 @@ Analysis = Annotated[
 
 
 class Power(_Model):
-    draws: int = Field(ge=1, description="Simulated data sets per effect size.")
+    draws: int = Field(
+        ge=10, description="Placebo draws: the adoption dates given to randomly drawn never-treated councils."
+    )
     effects: list[float] | None = Field(None, description="True effects to simulate (default: chosen from the data).")
     seed: NonNegInt | None = Field(None, description="Default: [inference].seed.")
+    permutations: int | None = Field(
+        None, ge=19, description="Permutations of the randomisation interval inside each draw (default: [inference]'s)."
+    )
 
 
 class Multiverse(_Model):
@@ -520,7 +525,7 @@ CHOICES: dict[str, tuple[Any, ...] | None] = {
     "comparison": COMPARISONS,
     "years": None,  # [first, last] pairs
     "boundaries": ("aggregate", "separate"),
-    "kingston_richmond": ("joint", "out"),
+    "kingston_richmond": ("joint", "separate", "out"),
     "northamptonshire": ("in", "out"),
     "estimator": ESTIMATORS,
     "covariates": None,  # lists of panel columns

@@ -170,8 +170,8 @@ def settings(plan: dict[str, Any], draws: int | None = None, permutations: int |
     }
     if out["draws"] < 10:
         raise UsageError("power draws must be at least 10")
-    if permutations:
-        out["permutations"] = int(permutations)
+    if permutations or section.get("permutations"):
+        out["permutations"] = int(permutations or section["permutations"])
     return out
 
 
@@ -197,6 +197,8 @@ def power_analysis(
         if progress:
             progress(f"power: {analysis['label']}")
         prep = prepare_analysis(panel, sample, plan, analysis, panel_path)
+        if prep["panel"] is None:  # no treated council left in this analysis's sample: nothing to detect
+            continue
         res = analysis_power(
             analysis["method"],
             prep["panel"],

@@ -22,7 +22,8 @@ def write_multiverse(
     on_result: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Run the multiverse of `plan` and write its three files; returns the multiverse document."""
-    from evalkit.io import atomic_write_text, write_json, write_parquet
+    from evalkit import generations
+    from evalkit.io import atomic_write_text, sha256_file, write_json, write_parquet
     from evalkit.multiverse.run import run_multiverse
     from evalkit.multiverse.specs import CHOICES
     from evalkit.multiverse.summary import summarise
@@ -31,6 +32,8 @@ def write_multiverse(
     frame, note = run_multiverse(plan, on_start=on_start, on_result=on_result)
     doc = {
         "plan": plan["plan"]["name"],
+        # the report joins this file to results.json only when both were made from the same panel
+        "inputs": {"panel_sha256": sha256_file(generations.resolve(Path(plan["data"]["panel"])))},
         "specifications": note,
         "summary": summarise(frame),
         "dimensions": list(CHOICES),

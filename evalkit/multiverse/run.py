@@ -20,6 +20,9 @@ from evalkit.multiverse.specs import NA, expand, label
 
 # Unit codes as the panel carries them (DfE three-digit codes; joint units "a / b").
 KINGSTON_RICHMOND = ("314 / 318", "314", "318")
+# Kingston and Richmond (one company, Achieving for Children) as one unit, as two boroughs, or left out,
+# whatever the policy for the other boundary changes: the units taken from the panel built that way.
+KR_UNITS = {"joint": ("aggregate", ("314 / 318",)), "separate": ("separate", ("314", "318"))}
 NORTHAMPTONSHIRE = ("928", "940", "941", "940 / 941")
 METHOD = {"cs": "cs", "sunab": "sunab", "imputation": "imputation", "sdid": "sdid", "synth": "synth_staggered"}
 HEADLINE = {"cs": "simple", "sunab": "simple", "imputation": "simple", "sdid": "att", "synth": "att"}
@@ -77,10 +80,19 @@ def panel_variant(processed: Path, policy: str, cache: Path) -> Path:
     manifest = generations.resolve(processed / "manifest.json")
     if not manifest.exists():
         raise EvalkitError("no manifest: run `evalkit ingest` first (needed to build a panel variant)", file=manifest)
-    key = hashlib.sha256(manifest.read_bytes() + policy.encode()).hexdigest()[:16]
+    diagnostics = generations.resolve(processed / "panel_diagnostics.json")
+    index = (json.loads(diagnostics.read_text(encoding="utf-8")) if diagnostics.exists() else {}).get("deflator", {})
+    index = index.get("index_exact") if isinstance(index, dict) else None
+    key_bytes = manifest.read_bytes() + policy.encode() + json.dumps(index, sort_keys=True).encode()
+    key = hashlib.sha256(key_bytes).hexdigest()[:16]
     target = cache / f"panel-{policy}-{key}.parquet"
     if not target.exists():
         frame, _ = build.build_panel(processed, policy=policy)
+        if index:  # the panel in force has real-terms columns: the variant gets them from the same index
+            from evalkit.panel.deflator import apply_index
+
+            table = pl.DataFrame({"year": [int(y) for y in index], "deflator": [float(v) for v in index.values()]})
+            frame = apply_index(frame, table.cast({"year": frame["year"].dtype}))
         cache.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".tmp")
         frame.write_parquet(tmp)
@@ -133,10 +145,12 @@ def spec_panel(spec: dict[str, Any], ctx: Context) -> tuple[Any, list[str]]:
     from evalkit.estimate import balanced_outcome_panel, outcome_window, sample_panel
     from evalkit.estimators.data import make_panel
 
-    panel = ctx.panels[spec["boundaries"]]
+    panel = ctx.panels[spec["boundaries"]].filter(~pl.col("unit_code").is_in(list(KINGSTON_RICHMOND)))
+    if spec["kingston_richmond"] in KR_UNITS:
+        policy, units = KR_UNITS[spec["kingston_richmond"]]
+        kr = ctx.panels[policy].filter(pl.col("unit_code").is_in(list(units)))
+        panel = pl.concat([panel, kr], how="diagonal_relaxed")  # columns only one variant has are null elsewhere
     exclude: list[str] = []
-    if spec["kingston_richmond"] == "out":
-        exclude += [u for u in KINGSTON_RICHMOND if u in set(panel["unit_code"].unique().to_list())]
     if spec["northamptonshire"] == "out":
         exclude += [u for u in NORTHAMPTONSHIRE if u in set(panel["unit_code"].unique().to_list())]
     donors = "inadequate_pre_period" if spec["comparison"] == "inadequate" else "never_treated"
@@ -224,7 +238,7 @@ def run_spec(spec: dict[str, Any], ctx: Context) -> dict[str, Any]:
                 interval, lo, hi = "randomisation", r["ci_low"], r["ci_high"]
             else:
                 interval = "analytic (randomisation p-value)"
-        if spec["estimator"] == "sdid":
+        if spec["estimator"] == "sdid" and interval == "analytic":
             interval = "jackknife"
         if spec["estimator"] == "synth":
             interval = "none (placebo p-value)"
@@ -266,7 +280,10 @@ def run_multiverse(
     if "multiverse" not in plan:
         raise UsageError("the plan has no [multiverse] table")
     specs, note = expand(plan["multiverse"], (plan.get("sample") or {}).get("years"))
-    policies = sorted({s["boundaries"] for s in specs})
+    policies = sorted(
+        {s["boundaries"] for s in specs}
+        | {KR_UNITS[s["kingston_richmond"]][0] for s in specs if s["kingston_richmond"] in KR_UNITS}
+    )
     panels = load_panels(plan, policies)
     folder = Path(plan["data"]["panel"]).parent
     matched, neighbours = comparison_pools(folder, next(iter(panels.values())))

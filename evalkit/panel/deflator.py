@@ -195,17 +195,23 @@ def money_columns(frame: pl.DataFrame) -> list[str]:
     ]
 
 
+def apply_index(frame: pl.DataFrame, deflator: pl.DataFrame) -> pl.DataFrame:
+    """`<money column>_real` = nominal x 100 / index of its year, for every money column."""
+    columns = money_columns(frame)
+    return (
+        frame.join(deflator, on="year", how="left")
+        .with_columns([(pl.col(c) * 100.0 / pl.col("deflator")).round(4).alias(f"{c}_real") for c in columns])
+        .drop("deflator")
+    )
+
+
 def add_real_terms(frame: pl.DataFrame, path: Path, base: int | None = None) -> tuple[pl.DataFrame, dict]:
     """Add `<money column>_real` for every money column; returns the frame and what was done."""
     path = Path(path)
     deflator, info = read_deflator(path)
     deflator, base = rebase(deflator, base, path.name)
     columns = money_columns(frame)
-    out = (
-        frame.join(deflator, on="year", how="left")
-        .with_columns([(pl.col(c) * 100.0 / pl.col("deflator")).round(4).alias(f"{c}_real") for c in columns])
-        .drop("deflator")
-    )
+    out = apply_index(frame, deflator)
     uncovered = sorted(set(frame["year"].unique().to_list()) - set(deflator["year"].to_list()))
     return out, {
         "file": path.name,
@@ -217,5 +223,6 @@ def add_real_terms(frame: pl.DataFrame, path: Path, base: int | None = None) -> 
         "column": "spend_csc_per_child_real",
         "meaning": f"pounds at {base - 1}-{base % 100:02d} prices ({info.get('series') or 'deflator'} financial-year average = 100)",
         "index": {str(y): round(v, 4) for y, v in deflator.iter_rows()},
+        "index_exact": {str(y): v for y, v in deflator.iter_rows()},  # for panels rebuilt later (multiverse variants)
         "years_without_index": uncovered,
     }

@@ -18,7 +18,7 @@ from typing import Any
 
 from evalkit import methods
 from evalkit.errors import EvalkitError
-from evalkit.io import atomic_write_text
+from evalkit.io import atomic_write_text, sha256_file
 from evalkit.report import council
 from evalkit.report import council_figures as CF
 from evalkit.report import figures as F
@@ -910,6 +910,15 @@ def _provenance_blocks(doc: dict[str, Any]) -> list:
     return blocks
 
 
+def _brief_mde(c: dict[str, Any]) -> str:
+    """The minimum detectable effect after a verdict that found no effect (from the plan's [power])."""
+    if c.get("verdict") == "estimated effect" or not c.get("mde"):
+        return ""
+    from evalkit.conclusions import mde_sentence, outcome_words
+
+    return mde_sentence(c["mde"], outcome_words(c["outcome"], c.get("title"))[1])
+
+
 def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
     """The report as blocks, plus every figure in order."""
     demo = bool(doc.get("synthetic_demo"))
@@ -933,7 +942,7 @@ def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
                     Strong("In brief: "),
                     f"{c.get('outcome_words', c['outcome'])}: the primary estimate ({c.get('title') or c['label']}) is "
                     f"{fmt_num(c['estimate'])} ({level} {interval_name(c)} {fmt_ci(c['ci_low'], c['ci_high'])}); "
-                    f"{c['verdict']}. See ",
+                    f"{c['verdict']}.{_brief_mde(c)} See ",
                     Link("Which estimate to trust", "#trust"),
                     " for why this estimate.",
                 ],
@@ -1062,6 +1071,31 @@ def render_markdown(doc: dict[str, Any], blocks: list) -> str:
     return text
 
 
+def check_companions(doc: dict[str, Any], results_json_path: Path) -> None:
+    """Refuse to render from files of different runs: results.parquet must be the one results.json
+    names, and multiverse.json must come from the panel results.json was estimated on."""
+    folder = results_json_path.parent
+    for name, digest in sorted((doc.get("outputs") or {}).items()):
+        path = folder / name
+        if path.exists() and sha256_file(path) != digest:
+            raise EvalkitError(
+                f"{name} is not the file this results.json was written with (another run's, or a run killed "
+                "between the two files)",
+                file=path,
+                expected=f"sha256 {digest}: rerun `evalkit estimate`",
+            )
+    mv = doc.get("multiverse_results")
+    if mv is not None:
+        made_from = (mv.get("inputs") or {}).get("panel_sha256")
+        estimated_on = {i.get("sha256") for i in (doc.get("provenance") or {}).get("inputs") or []}
+        if made_from not in estimated_on:
+            raise EvalkitError(
+                "multiverse.json was made from another panel than results.json (or names none)",
+                file=folder / "multiverse.json",
+                expected=f"rerun `evalkit multiverse --plan plans/{doc.get('name')}.toml`",
+            )
+
+
 def render_report(results_json_path: Path, out_dir: Path) -> list[Path]:
     """Write report.html, report.md and fig-*.svg into `out_dir`; return the paths written, sorted.
 
@@ -1072,6 +1106,7 @@ def render_report(results_json_path: Path, out_dir: Path) -> list[Path]:
     mv_file = results_json_path.parent / "multiverse.json"
     if (doc.get("plan") or {}).get("multiverse") and mv_file.exists():
         doc["multiverse_results"] = json.loads(mv_file.read_text(encoding="utf-8"))
+    check_companions(doc, results_json_path)
     blocks, figs = build_blocks(doc)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

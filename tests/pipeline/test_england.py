@@ -172,3 +172,26 @@ def test_england_multiverse_subset_runs_and_reaches_the_report(england: Path) ->
     report = (out / "report.md").read_text()
     assert "Every defensible specification (multiverse)" in report and "fig-multiverse.svg" in report
     assert f"{doc['summary']['share_same_sign']:.0%}" in report and "have the sign of the median" in report
+
+
+def test_kingston_and_richmond_joint_separate_or_out_under_either_boundary_policy(england: Path) -> None:
+    """The multiverse's kingston_richmond choice decides how Achieving for Children's two boroughs enter,
+    whatever the policy for the other boundary changes: one unit, two treated boroughs, or neither."""
+    from evalkit.multiverse.run import Context, load_panels, spec_panel
+
+    plan = {"data": {"panel": str(england / "data" / "processed" / "panel.parquet")}}
+    ctx = Context(panels=load_panels(plan, ["aggregate", "separate"]), inference={}, outcome="cla_rate_per_10000")
+    base = {
+        "comparison": "never",
+        "years": [2013, 2025],
+        "northamptonshire": "in",
+        "estimator": "cs",
+        "covariates": [],
+    }
+    expected = {"joint": {"314 / 318"}, "separate": {"314", "318"}, "out": set()}
+    for policy in ("aggregate", "separate"):
+        for choice, units in expected.items():
+            long, treated = spec_panel({**base, "boundaries": policy, "kingston_richmond": choice}, ctx)
+            kr = {u for u in long.data["unit"].unique().to_list() if u in ("314", "318", "314 / 318")}
+            assert kr == units, (policy, choice, kr)
+            assert units <= set(treated), (policy, choice, treated)

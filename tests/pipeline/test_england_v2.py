@@ -3,8 +3,9 @@
 Fast part (ingest + panel with the ONS deflator, ~30 s): real-terms spending per child for every
 treated council and year, recomputed here from the raw published files (csv module and pyarrow,
 none of evalkit's parsers or panel code), the bridge years, the journeys analysis.
-Slow part (@pytest.mark.slow: estimate + report + verify of the whole v2 plan): every treated
-council has an estimate or a stated reason for each outcome, and the report carries the bottom line.
+Slow part (@pytest.mark.slow: estimate + multiverse + report + verify of plan v3, which carries every v2
+analysis unchanged): every treated council has an estimate or a stated reason for each outcome, every
+verdict its MDE, and the report carries the bottom line, the multiverse and the sensitivity plots.
 """
 
 from __future__ import annotations
@@ -245,11 +246,37 @@ def test_time_to_good_spells(work: Path) -> None:
     assert row["group"] == "directed_in_house" and row["event"] == 0 and str(row["stop"]) == "2026-03-31"
 
 
+def test_multiverse_panel_variant_carries_the_same_real_terms(work: Path) -> None:
+    """A boundary-policy variant built for the multiverse gets the *_real columns from the same deflator
+    index as the panel in force, so a council untouched by boundary changes has identical real spending."""
+    from evalkit.multiverse.run import load_panels
+
+    plan = {"data": {"panel": str(work / "data" / "processed" / "panel.parquet")}}
+    panels = load_panels(plan, ["aggregate", "separate"])
+    cols = [
+        "year",
+        "spend_csc_total",
+        "spend_csc_total_real",
+        "spend_csc_per_child_s251_real",
+        "spend_cla_per_cla_real",
+    ]
+    agg, sep = (
+        panels[p].filter(pl.col("unit_code") == "371").sort("year").select(cols) for p in ("aggregate", "separate")
+    )
+    assert agg.height >= 15 and agg["spend_csc_per_child_s251_real"].drop_nulls().len() >= 15
+    assert agg.equals(sep)
+
+
 @pytest.mark.slow
-def test_v2_plan_estimates_and_report(work: Path) -> None:
-    evalkit_cmd("estimate", "--plan", "plans/england-adm-v2.toml", cwd=work)
-    evalkit_cmd("report", "--plan", "plans/england-adm-v2.toml", cwd=work)
-    doc = json.loads((work / "reports" / "england-adm-v2" / "results.json").read_text())
+def test_v3_plan_estimates_power_multiverse_and_report(work: Path) -> None:
+    """Plan v3 (v2's analyses unchanged, plus sensitivity on every primary, [power] and the multiverse):
+    every treated council is accounted for, every verdict carries its MDE, the multiverse and the
+    sensitivity plots reach the report, and `evalkit verify` reproduces all of it (power and the
+    multiverse are re-run, never copied)."""
+    for step in ("estimate", "multiverse", "report"):
+        evalkit_cmd(step, "--plan", "plans/england-adm-v3.toml", cwd=work)
+    out = work / "reports" / "england-adm-v3"
+    doc = json.loads((out / "results.json").read_text())
     panel = _panel(work)
     treated = set(panel.filter(pl.col("ever_treated") == 1)["unit_code"].unique().to_list())
     for a in doc["analyses"]:
@@ -258,12 +285,38 @@ def test_v2_plan_estimates_and_report(work: Path) -> None:
         accounted = {t["unit"]: t for t in a["results"]["diagnostics"]["treated_units"]}
         assert set(accounted) == treated, a["label"]
         assert all(t["included"] or t["reason"] for t in accounted.values()), a["label"]
-    md = (work / "reports" / "england-adm-v2" / "report.md").read_text()
+    primaries = [a["label"] for a in doc["analyses"] if a.get("primary")]
+    assert len(primaries) == 9 and {c["label"] for c in doc["conclusions"]} == set(primaries)
+    power = {p["label"]: p for p in doc["power"]["analyses"]}
+    assert set(power) == set(primaries)
+    for p in power.values():  # placebo draws at effect 0 keep the interval's size (100 draws: within 0.05 + noise)
+        assert p["draws"] >= 90 and p["size"] <= 0.15 and p["equivariant"], p["label"]
+        assert p["mde_increase"] > 0 and p["mde_decrease"] < 0, p["label"]
+    for c in doc["conclusions"]:
+        assert c["mde"]["mde_increase"] == power[c["label"]]["mde_increase"]
+        if c["verdict"] == "no detectable effect":
+            assert "could not have been detected" in c["text"], c["label"]
+    for a in doc["analyses"]:
+        if a.get("primary"):
+            names = {e["name"] for e in a["results"]["estimates"]}
+            assert "honest:rm:breakdown" in names and "pretrend" in names, a["label"]
+    md = (out / "report.md").read_text()
     assert "## The bottom line" in md and "Differences between models" in md
-    assert "comparison or other-intervention row" in md
+    assert "What could have been detected" in md and "fig-multiverse.svg" in md
     assert "Kingston upon Thames" in md and "fig-time_to_good_vs_directed-km.svg" in md
-    proc = evalkit_cmd("verify", "reports/england-adm-v2", cwd=work)
+    mv = pl.read_parquet(out / "multiverse.parquet")
+    assert mv.height == 100 and mv.filter(pl.col("status") == "ok").height >= 80
+    assert {"joint", "separate", "out"} <= set(mv["kingston_richmond"].to_list())
+    proc = evalkit_cmd("verify", "reports/england-adm-v3", cwd=work)
     assert "reproduced" in proc.stdout
+
+
+def test_v2_plan_is_unchanged_since_its_lock() -> None:
+    """v2 is locked and stays as it was (v3 carries its analyses): its file still hashes to its lock."""
+    from evalkit.io import sha256_file
+
+    lock = json.loads((REPO / "plans" / "england-adm-v2.lock.json").read_text())
+    assert sha256_file(REPO / "plans" / "england-adm-v2.toml") == lock["sha256"]
 
 
 def test_registry_carries_the_research_notes_facts() -> None:
