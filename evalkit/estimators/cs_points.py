@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from evalkit.errors import EvalkitError
+from evalkit.estimators._cube import Cube
 from evalkit.estimators._didutil import WidePanel
 from evalkit.estimators._drdid import TRIM_LEVEL
 from evalkit.estimators.cs import _check_options, _prepare_cohorts
@@ -78,19 +79,12 @@ class CSPoints:
         """The fast function for this panel's layout, or None when the panel has covariates."""
         if panel.covariates:
             return None
-        data = panel.data
-        units = np.array(panel.units)
-        times = np.asarray(panel.times, dtype=np.int64)
-        ui = np.searchsorted(units, data["unit"].to_numpy())
-        ti = np.searchsorted(times, data["time"].to_numpy())
+        cube = Cube(panel)
+        units, times = cube.units, cube.times
         unit_list = units.tolist()
 
         def many(cohort: np.ndarray, columns: np.ndarray) -> dict[str, np.ndarray]:
-            columns = np.asarray(columns, dtype=float)
-            if columns.ndim == 1:
-                columns = columns[:, None]
-            y = np.full((len(units), len(times), columns.shape[1]), np.nan)
-            y[ui, ti] = columns
+            y = cube.fill(columns)
             empty = np.empty((len(units), 0))
             wide = WidePanel(y=y, cohort=np.asarray(cohort, dtype=np.int64), x=empty, units=unit_list, times=times)
             return self.estimates(wide)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from evalkit.errors import EvalkitError
+from evalkit.estimators._cube import Cube
 from evalkit.estimators.data import LongPanel
 from evalkit.estimators.imputation import _design_solve, _estimands
 
@@ -29,18 +30,11 @@ class ImputationPoints:
         self.anticipation = int(anticipation)
 
     def bind(self, panel: LongPanel) -> Many | None:
-        data = panel.data
-        units = np.array(panel.units)
-        times = np.asarray(panel.times, dtype=np.int64)
-        ui = np.searchsorted(units, data["unit"].to_numpy())
-        ti = np.searchsorted(times, data["time"].to_numpy())
+        cube = Cube(panel)
+        times = cube.times
 
         def many(cohort: np.ndarray, columns: np.ndarray) -> dict[str, np.ndarray]:
-            columns = np.asarray(columns, dtype=float)
-            if columns.ndim == 1:
-                columns = columns[:, None]
-            y = np.full((len(units), len(times), columns.shape[1]), np.nan)
-            y[ui, ti] = columns
+            y = cube.fill(columns)
             coh = np.asarray(cohort, dtype=np.int64)
             finite = np.isfinite(y)
             out: dict[str, np.ndarray] = {}
