@@ -243,12 +243,23 @@ def _point_statistic(
     return stat
 
 
-# Estimators with a many-columns point path for the permutation loop: module:class (panels without covariates).
-FAST_POINTS = {
-    "cs": "evalkit.estimators.cs_points:CSPoints",
-    "sunab": "evalkit.estimators.sunab_points:SunabPoints",
-    "imputation": "evalkit.estimators.imputation_points:ImputationPoints",
-}
+# Estimators with a many-columns point path for the permutation loop (panels without covariates).
+FAST_POINTS = ("cs", "sunab", "imputation")
+
+
+def _fast_points_class(method: str) -> type:
+    """The many-columns point class of `method`, by plain imports (no module name built from data)."""
+    if method == "cs":
+        from evalkit.estimators.cs_points import CSPoints
+
+        return CSPoints
+    if method == "sunab":
+        from evalkit.estimators.sunab_points import SunabPoints
+
+        return SunabPoints
+    from evalkit.estimators.imputation_points import ImputationPoints
+
+    return ImputationPoints
 
 
 class _WithFastPath:
@@ -265,16 +276,13 @@ class _WithFastPath:
         return self.full(panel)
 
     def bind(self, panel: LongPanel) -> Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]] | None:
-        import importlib
-
         from evalkit import methods
         from evalkit.estimate import typed_options
 
         if panel.covariates:
             return None
-        module, name = FAST_POINTS[self.method].split(":")
         kwargs = methods.estimator_kwargs(typed_options(self.method, self.options, self.inference))
-        return getattr(importlib.import_module(module), name)(**kwargs).bind(panel)
+        return _fast_points_class(self.method)(**kwargs).bind(panel)
 
 
 def _sdid_rows(
