@@ -14,6 +14,7 @@ import polars as pl
 
 from evalkit.demo import dgp, writers
 from evalkit.io import atomic_write_text
+from evalkit.sources.registry import COLUMNS as REGISTRY_COLUMNS  # noqa: F401 (the registry file's column order)
 
 NOTICE = f"""{dgp.BANNER}
 
@@ -26,23 +27,6 @@ Known truth: the move to a trust or company lowers the rate of children looked a
 {-dgp.TRUE_CLA_EFFECT:g} per 10,000 children from the first year whose 31 March falls after
 go-live, and leaves spending per child unchanged ({dgp.TRUE_SPEND_EFFECT:g}).
 """
-
-REGISTRY_COLUMNS = [
-    "spell_id",
-    "la_code",
-    "gss_code",
-    "la_name",
-    "body_name",
-    "model",
-    "go_live",
-    "go_live_status",
-    "end_date",
-    "end_type",
-    "end_status",
-    "dfe_direction",
-    "role",
-    "sources",
-]
 
 
 def write_demo_files(folder: Path, seed: int = dgp.SEED) -> list[Path]:

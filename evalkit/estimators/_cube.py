@@ -27,3 +27,10 @@ class Cube:
         y = np.full((len(self.units), len(self.times), columns.shape[1]), np.nan)
         y[self._ui, self._ti] = columns
         return y
+
+
+def at_observed(many, panel: LongPanel) -> dict[str, float]:
+    """A fast path's estimates at the panel's own adoption dates and outcome, as {name: value}."""
+    first = panel.data.sort("unit", "time").group_by("unit", maintain_order=True).first().sort("unit")
+    out = many(first["cohort"].to_numpy(), panel.data["y"].to_numpy())
+    return {k: float(v[0]) for k, v in out.items()}

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from evalkit.errors import EvalkitError
-from evalkit.estimators._cube import Cube
+from evalkit.estimators._cube import Cube, at_observed
 from evalkit.estimators._didutil import WidePanel
 from evalkit.estimators._drdid import TRIM_LEVEL
 from evalkit.estimators.cs import _check_options, _prepare_cohorts
@@ -96,10 +96,7 @@ class CSPoints:
         many = self.bind(panel)
         if many is None:
             raise EvalkitError("CSPoints needs a panel without covariates (use callaway_santanna)")
-        data = panel.data
-        first = data.sort("unit", "time").group_by("unit", maintain_order=True).first().sort("unit")
-        out = many(first["cohort"].to_numpy(), data["y"].to_numpy())
-        return {k: float(v[0]) for k, v in out.items() if np.isfinite(v[0])}
+        return {k: v for k, v in at_observed(many, panel).items() if np.isfinite(v)}
 
     # -------------------------------------------------------------- the computation
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from evalkit.errors import EvalkitError
-from evalkit.estimators._cube import Cube
+from evalkit.estimators._cube import Cube, at_observed
 from evalkit.estimators.data import LongPanel
 from evalkit.estimators.imputation import _design_solve, _estimands
 
@@ -53,9 +53,7 @@ class ImputationPoints:
     def __call__(self, panel: LongPanel) -> dict[str, float]:
         many = self.bind(panel)
         assert many is not None
-        first = panel.data.sort("unit", "time").group_by("unit", maintain_order=True).first().sort("unit")
-        out = many(first["cohort"].to_numpy(), panel.data["y"].to_numpy())
-        return {k: float(v[0]) for k, v in out.items()}
+        return at_observed(many, panel)
 
     def _estimates(self, y: np.ndarray, obs: np.ndarray, coh: np.ndarray, times: np.ndarray) -> dict[str, np.ndarray]:
         treated = (coh[:, None] > 0) & (times[None, :] >= coh[:, None] - self.anticipation) & obs

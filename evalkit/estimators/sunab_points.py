@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from evalkit.errors import EvalkitError
-from evalkit.estimators._cube import Cube
+from evalkit.estimators._cube import Cube, at_observed
 from evalkit.estimators.data import LongPanel
 from evalkit.estimators.sunab import _dynamic_weights, _sample
 
@@ -45,9 +45,7 @@ class SunabPoints:
     def __call__(self, panel: LongPanel) -> dict[str, float]:
         many = self.bind(panel)
         assert many is not None
-        first = panel.data.sort("unit", "time").group_by("unit", maintain_order=True).first().sort("unit")
-        out = many(first["cohort"].to_numpy(), panel.data["y"].to_numpy())
-        return {k: float(v[0]) for k, v in out.items()}
+        return at_observed(many, panel)
 
     def estimates(self, y: np.ndarray, cohort: np.ndarray, times: np.ndarray) -> dict[str, np.ndarray]:
         y, cohort, times, _ = _sample(y, cohort, times, self.control)
