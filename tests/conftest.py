@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,24 @@ import pytest
 
 from tests.shared_data import ENV, REFERENCE, REPO, SHARED, VALIDATION, absent_reason
 
-__all__ = ["ENV", "REFERENCE", "REPO", "SHARED", "VALIDATION", "evalkit_cmd", "need_reference", "need_validation"]
+__all__ = [
+    "ENV",
+    "REFERENCE",
+    "REPO",
+    "SHARED",
+    "VALIDATION",
+    "england_panel",
+    "evalkit_cmd",
+    "need_reference",
+    "need_validation",
+]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files marked `first` (a module fixture that takes minutes) run first: with `pytest -n` and
+    `--dist loadfile` they start at once beside the rest instead of last on one worker. Stable sort:
+    the order within each file, and of the other files, is unchanged."""
+    items.sort(key=lambda item: item.get_closest_marker("first") is None)
 
 
 def evalkit_cmd(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -31,6 +49,17 @@ def demo_run(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("demo")
     for stage in ("ingest", "panel", "estimate", "report"):
         evalkit_cmd(stage, cwd=work)
+    return work
+
+
+def england_panel(tmp_path_factory, name: str, *panel_args: str) -> Path:
+    """A working directory with the plans, `ingest --from` the reference files and `panel` run in it
+    (skips when the reference folder is absent); for module fixtures of the England test files."""
+    need_reference()
+    work = tmp_path_factory.mktemp(name)
+    shutil.copytree(REPO / "plans", work / "plans")
+    evalkit_cmd("ingest", "--from", str(REFERENCE), cwd=work)
+    evalkit_cmd("panel", *panel_args, cwd=work)
     return work
 
 

@@ -10,23 +10,20 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from evalkit.generations import current_dir
-from tests.conftest import REFERENCE, REPO, evalkit_cmd, need_reference
+from tests.conftest import REFERENCE, REPO, england_panel, evalkit_cmd
+
+pytestmark = pytest.mark.first  # minutes of setup: started at once under pytest -n (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
 def england(tmp_path_factory) -> Path:
-    need_reference()
-    work = tmp_path_factory.mktemp("england")
-    shutil.copytree(REPO / "plans", work / "plans")
-    evalkit_cmd("ingest", "--from", str(REFERENCE), cwd=work)
-    evalkit_cmd("panel", cwd=work)
+    work = england_panel(tmp_path_factory, "england")
     evalkit_cmd("estimate", "--plan", "plans/england-adm.toml", cwd=work)
     evalkit_cmd("report", "--plan", "plans/england-adm.toml", cwd=work)
     return work
@@ -153,45 +150,3 @@ def test_inspection_year_outcome_uses_only_inspection_years(england: Path) -> No
     doc = json.loads((england / "reports" / "england-adm" / "results.json").read_text())
     sparse = next(a for a in doc["analyses"] if a["label"] == "inadequate_at_inspection_imputation")
     assert sparse["results"]["diagnostics"]["sample"].startswith("inspection years only")
-
-
-def test_england_multiverse_subset_runs_and_reaches_the_report(england: Path) -> None:
-    """CI runs a stated subset of the England multiverse (plans/england-multiverse.toml): 12 of its
-    1,800 distinct specifications, drawn with the plan's seed, each with the plan's inference."""
-    evalkit_cmd("estimate", "--plan", "plans/england-multiverse.toml", cwd=england)
-    evalkit_cmd("multiverse", "--plan", "plans/england-multiverse.toml", "--max-specs", "12", cwd=england)
-    evalkit_cmd("report", "--plan", "plans/england-multiverse.toml", cwd=england)
-    out = england / "reports" / "england-multiverse"
-    rows = pl.read_parquet(out / "multiverse.parquet")
-    doc = json.loads((out / "multiverse.json").read_text())
-    assert rows.height == 12 and doc["specifications"]["distinct_specifications"] == 1800
-    assert doc["specifications"]["max_specs_in_plan"] == 500
-    ok = rows.filter(pl.col("status") == "ok")
-    assert ok.height >= 9, rows.select("id", "estimator", "comparison", "status").to_dicts()
-    assert (ok["n_treated"] >= 5).all()
-    report = (out / "report.md").read_text()
-    assert "Every defensible specification (multiverse)" in report and "fig-multiverse.svg" in report
-    assert f"{doc['summary']['share_same_sign']:.0%}" in report and "have the sign of the median" in report
-
-
-def test_kingston_and_richmond_joint_separate_or_out_under_either_boundary_policy(england: Path) -> None:
-    """The multiverse's kingston_richmond choice decides how Achieving for Children's two boroughs enter,
-    whatever the policy for the other boundary changes: one unit, two treated boroughs, or neither."""
-    from evalkit.multiverse.run import Context, load_panels, spec_panel
-
-    plan = {"data": {"panel": str(england / "data" / "processed" / "panel.parquet")}}
-    ctx = Context(panels=load_panels(plan, ["aggregate", "separate"]), inference={}, outcome="cla_rate_per_10000")
-    base = {
-        "comparison": "never",
-        "years": [2013, 2025],
-        "northamptonshire": "in",
-        "estimator": "cs",
-        "covariates": [],
-    }
-    expected = {"joint": {"314 / 318"}, "separate": {"314", "318"}, "out": set()}
-    for policy in ("aggregate", "separate"):
-        for choice, units in expected.items():
-            long, treated = spec_panel({**base, "boundaries": policy, "kingston_richmond": choice}, ctx)
-            kr = {u for u in long.data["unit"].unique().to_list() if u in ("314", "318", "314 / 318")}
-            assert kr == units, (policy, choice, kr)
-            assert units <= set(treated), (policy, choice, treated)

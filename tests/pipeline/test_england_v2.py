@@ -13,14 +13,13 @@ from __future__ import annotations
 import csv
 import json
 import re
-import shutil
 from pathlib import Path
 
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import REFERENCE, REPO, evalkit_cmd, need_reference
+from tests.conftest import REFERENCE, REPO, england_panel, evalkit_cmd
 
 DEFLATOR = "prices/ons_ybgb_gdp_deflator_2025-06-30.csv"
 # Treated units of the panel (aggregate boundary policy) and the DfE codes that make them up.
@@ -41,12 +40,7 @@ TREATED = {
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory) -> Path:
-    need_reference()
-    work = tmp_path_factory.mktemp("england_v2")
-    shutil.copytree(REPO / "plans", work / "plans")
-    evalkit_cmd("ingest", "--from", str(REFERENCE), cwd=work)
-    evalkit_cmd("panel", "--deflator", str(REFERENCE / DEFLATOR), cwd=work)
-    return work
+    return england_panel(tmp_path_factory, "england_v2", "--deflator", str(REFERENCE / DEFLATOR))
 
 
 def _processed(work: Path, name: str) -> Path:

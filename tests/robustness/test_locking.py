@@ -168,15 +168,19 @@ SLOW_WRITE = textwrap.dedent(
     if install:
         terminate_as_interrupt()
 
+    def pause():                  # short sleeps: a SIGTERM the kernel hands to one of polars' threads
+        for _ in range(600):      # runs its Python handler at the main thread's next step, not after 60 s
+            time.sleep(0.1)
+
     def slow_fsync(fd):           # the bytes are in the temporary file; the rename has not happened
         print("writing", flush=True)
-        time.sleep(60)
+        pause()
 
     real_write_parquet = pl.DataFrame.write_parquet
     def slow_write_parquet(self, file, **kw):
         real_write_parquet(self.head(10), file, **kw)   # a partial file on disk
         print("writing", flush=True)
-        time.sleep(60)
+        pause()
 
     if kind == "bytes":
         eio.os.fsync = slow_fsync
