@@ -63,12 +63,12 @@ ifneq ($(FORMAT_CHECK),0)
 	$(BIN)/ruff format --check .
 endif
 
-# pytest-xdist: one worker per core (`make TEST_WORKERS=0 test` runs in one process). loadfile keeps a
-# test file on one worker, so its module fixtures are built once.
+# pytest-xdist: one worker per core (`make TEST_WORKERS=0 test` runs in one process); how files are
+# shared out between workers is set in pyproject.toml ([tool.pytest.ini_options] addopts).
 TEST_WORKERS ?= auto
 
 test: $(STAMP) venv-info lint
-	$(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS)
 
 # The long checks (coverage simulation, SIGKILL crash loop, the whole England v3 plan with power, multiverse and verify):
 # run by .ci/run after `make test`, kept out of it so `make test` stays a few minutes.
