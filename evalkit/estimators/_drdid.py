@@ -17,21 +17,15 @@ from evalkit.estimators.logit import newton_logit, probabilities
 TRIM_LEVEL = 0.995
 
 
-def logit_fit(d: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Maximum-likelihood propensity score; returns (fitted probabilities, inverse Hessian).
+def logit_fit(d: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Maximum-likelihood propensity score: (fitted probabilities, inverse Hessian, converged).
 
     Like R's glm in DRDID, a fit that does not converge (e.g. under separation) is kept, with a
-    warning; the trimming of scores above TRIM_LEVEL then applies."""
+    warning (given by `_propensity`); the trimming of scores above TRIM_LEVEL then applies."""
     beta, converged = newton_logit(x, d, max_iter=50, tol=1e-10)
-    if not converged:
-        warnings.warn(
-            "propensity score logit did not converge (separation?); scores near 0 or 1 are trimmed",
-            RuntimeWarning,
-            stacklevel=2,
-        )
     p = probabilities(x, beta)
     hess = (x * (p * (1 - p))[:, None]).T @ x
-    return p, np.linalg.inv(hess)
+    return p, np.linalg.inv(hess), converged
 
 
 def _ols_control(dy: np.ndarray, d: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -46,14 +40,45 @@ def _ols_control(dy: np.ndarray, d: np.ndarray, x: np.ndarray) -> tuple[np.ndarr
     return fit, alr
 
 
+_PROPENSITY_MEMO: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray, bool]] = {}
+PROPENSITY_MEMO_SIZE = 256
+
+
 def _propensity(d: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Propensity score (capped at 1 - 1e-6), trimming indicator, and asymptotic linear rep."""
+    """Propensity score (capped at 1 - 1e-6), trimming indicator, and asymptotic linear rep.
+
+    Remembered by the exact bytes of (d, x): the score depends on which units are compared and their
+    covariates, not on the outcome, so every ATT(g,t) cell of a cohort with the same units (all its
+    post-treatment cells in a balanced panel) and every permutation that repeats an assignment reuse
+    one logit fit. The arrays returned are read-only, so a caller cannot change a remembered fit."""
+    d = np.ascontiguousarray(d, dtype=float)
+    x = np.ascontiguousarray(x, dtype=float)
+    key = b"".join([np.array(x.shape, dtype=np.int64).tobytes(), d.tobytes(), x.tobytes()])
+    hit = _PROPENSITY_MEMO.get(key)
+    if hit is None:
+        hit = _fit_propensity(d, x)
+        for a in hit[:3]:
+            a.setflags(write=False)
+        while _PROPENSITY_MEMO and len(_PROPENSITY_MEMO) >= PROPENSITY_MEMO_SIZE:
+            _PROPENSITY_MEMO.pop(next(iter(_PROPENSITY_MEMO)))
+        if PROPENSITY_MEMO_SIZE > 0:
+            _PROPENSITY_MEMO[key] = hit
+    if not hit[3]:
+        warnings.warn(
+            "propensity score logit did not converge (separation?); scores near 0 or 1 are trimmed",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return hit[:3]
+
+
+def _fit_propensity(d: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     n = len(d)
-    ps, inv_hess = logit_fit(d, x)
+    ps, inv_hess, converged = logit_fit(d, x)
     ps = np.minimum(ps, 1 - 1e-6)
     trim = np.where(d == 1, ps < 1.01, ps < TRIM_LEVEL).astype(float)
     alr = ((d - ps)[:, None] * x) @ (inv_hess * n)
-    return ps, trim, alr
+    return ps, trim, alr, converged
 
 
 def drdid_panel(dy: np.ndarray, d: np.ndarray, x: np.ndarray) -> tuple[float, np.ndarray]:
