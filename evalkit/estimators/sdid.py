@@ -195,6 +195,17 @@ def _fw_restart(p: dict, start: np.ndarray) -> dict:
 
 
 def _fw_run(probs: list[dict], max_iter: int) -> list[np.ndarray]:
+    """Each problem's Frank–Wolfe weights: compiled (`_fw_kernel`), or the numpy batch where numba is
+    not installed (Intel macOS). Both give the same bits; the tests check it."""
+    try:
+        from evalkit.estimators import _fw_kernel
+    except ImportError:
+        return _fw_run_numpy(probs, max_iter)
+    return _fw_kernel.fw_run(probs, max_iter)
+
+
+def _fw_run_numpy(probs: list[dict], max_iter: int) -> list[np.ndarray]:
+    """The reference: Frank–Wolfe vectorised across problems in numpy, the scalar loop for the tail."""
     out: list[np.ndarray] = [p["x"] for p in probs]
     B = len(probs)
     if B == 0:
