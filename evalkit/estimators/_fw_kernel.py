@@ -38,12 +38,20 @@ def _iterate(Gt, goff, voff, c, diag, x, Gx, scal, max_iter):  # pragma: no cove
     its Gram matrix is stored transposed from goff[p] (column i of G is Gt[goff[p] + i·k : … + k]),
     and scal[p] = (x'Gx, c'x, x'x, b'b, n, zeta², eta, min_decrease²).
     """
+    maxk = 0
+    for p in range(voff.shape[0] - 1):
+        maxk = max(maxk, voff[p + 1] - voff[p])
+    h = np.empty(maxk)  # the half gradient (Gx − c) + eta·x of the current problem
     for p in range(voff.shape[0] - 1):
         v0 = voff[p]
         k = voff[p + 1] - v0
         if k == 0:  # no weights to choose (the set-up refuses this; never read past the arrays)
             continue
         g0 = goff[p]
+        xs = x[v0 : v0 + k]
+        gx = Gx[v0 : v0 + k]
+        cs = c[v0 : v0 + k]
+        ds = diag[v0 : v0 + k]
         xGx = scal[p, 0]
         cx = scal[p, 1]
         xx = scal[p, 2]
@@ -54,27 +62,51 @@ def _iterate(Gt, goff, voff, c, diag, x, Gx, scal, max_iter):  # pragma: no cove
         md2 = scal[p, 7]
         prev = math.inf
         last = math.inf
+        for j in range(k):
+            h[j] = (gx[j] - cs[j]) + eta * xs[j]
         t = 0
         while t < max_iter:
             if t >= 2 and not (prev - last > md2):
                 break
             t += 1
-            # argmin of the half gradient (Gx − c) + eta·x, as numpy's argmin: first NaN, else first minimum
+            # numpy's argmin of h: the first NaN, else the first minimum. The minimum's value is found
+            # over four interleaved lanes (a minimum does not depend on the order), then its first index.
+            m0 = math.inf
+            m1 = math.inf
+            m2 = math.inf
+            m3 = math.inf
+            nan = False
+            j = 0
+            while j + 4 <= k:
+                a0 = h[j]
+                a1 = h[j + 1]
+                a2 = h[j + 2]
+                a3 = h[j + 3]
+                m0 = a0 if a0 < m0 else m0
+                m1 = a1 if a1 < m1 else m1
+                m2 = a2 if a2 < m2 else m2
+                m3 = a3 if a3 < m3 else m3
+                nan = nan | (a0 != a0) | (a1 != a1) | (a2 != a2) | (a3 != a3)
+                j += 4
+            while j < k:
+                a0 = h[j]
+                m0 = a0 if a0 < m0 else m0
+                nan = nan | (a0 != a0)
+                j += 1
+            m0 = m1 if m1 < m0 else m0
+            m2 = m3 if m3 < m2 else m2
+            m0 = m2 if m2 < m0 else m0
             i = 0
-            best = (Gx[v0] - c[v0]) + eta * x[v0]
-            if best == best:
-                for j in range(1, k):
-                    h = (Gx[v0 + j] - c[v0 + j]) + eta * x[v0 + j]
-                    if h != h:
-                        i = j
-                        break
-                    if h < best:
-                        best = h
-                        i = j
-            Gxi = Gx[v0 + i]
-            ci = c[v0 + i]
-            xi = x[v0 + i]
-            di = diag[v0 + i]
+            if nan:
+                while h[i] == h[i]:
+                    i += 1
+            else:
+                while not (h[i] == m0):
+                    i += 1
+            Gxi = gx[i]
+            ci = cs[i]
+            xi = xs[i]
+            di = ds[i]
             derr_r = (Gxi - ci) - (xGx - cx)
             derr2 = (di - 2.0 * Gxi) + xGx
             xd = xi - xx
@@ -88,6 +120,8 @@ def _iterate(Gt, goff, voff, c, diag, x, Gx, scal, max_iter):  # pragma: no cove
             degenerate = dd <= 0.0
             if degenerate:
                 s = 0.0
+            # x <- x + s (e_i - x) and the cached products, as the numpy batch updates every row
+            # (s = 0 leaves them unchanged); h for the next iteration from the new Gx and x
             om = 1.0 - s
             om2 = om * om
             s2 = 2.0 * s
@@ -96,9 +130,13 @@ def _iterate(Gt, goff, voff, c, diag, x, Gx, scal, max_iter):  # pragma: no cove
             xx = (om2 * xx + s2 * om * xi) + s * s
             col = g0 + i * k
             for j in range(k):
-                Gx[v0 + j] = Gx[v0 + j] * om + s * Gt[col + j]
-                x[v0 + j] = x[v0 + j] * om
-            x[v0 + i] = x[v0 + i] + s
+                g = gx[j] * om + s * Gt[col + j]
+                gx[j] = g
+                xv = xs[j] * om
+                xs[j] = xv
+                h[j] = (g - cs[j]) + eta * xv
+            xs[i] = xs[i] + s
+            h[i] = (gx[i] - cs[i]) + eta * xs[i]
             r = (xGx - 2.0 * cx) + bb
             if degenerate:
                 val = zeta2 * xx + r / n
@@ -125,7 +163,9 @@ def fw_run(probs: Sequence[dict], max_iter: int) -> list[np.ndarray]:
     np.cumsum(ks, out=voff[1:])
     goff = np.zeros(P + 1, dtype=np.int64)
     np.cumsum(ks * ks, out=goff[1:])
-    Gt = np.concatenate([np.ascontiguousarray(p["G"].T, dtype=np.float64).ravel() for p in probs])
+    Gt = np.empty(goff[-1])
+    for j, p in enumerate(probs):
+        Gt[goff[j] : goff[j + 1]].reshape(ks[j], ks[j])[...] = p["G"].T
     c = np.concatenate([np.asarray(p["c"], dtype=np.float64) for p in probs])
     diag = np.concatenate([np.asarray(p["diag"], dtype=np.float64) for p in probs])
     x = np.concatenate([np.asarray(p["x"], dtype=np.float64) for p in probs])

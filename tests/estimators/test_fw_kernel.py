@@ -146,7 +146,9 @@ def test_sdid_fits_identical_with_either_path(monkeypatch):
 
 def test_production_runs_the_kernel(monkeypatch):
     calls = []
-    monkeypatch.setattr(_fw_kernel, "fw_run", lambda probs, max_iter: calls.append(len(probs)) or [p["x"] for p in probs])
+    monkeypatch.setattr(
+        _fw_kernel, "fw_run", lambda probs, max_iter: calls.append(len(probs)) or [p["x"] for p in probs]
+    )
     sdid.fw_weights(np.arange(12.0).reshape(4, 3), 0.1, True, None, 1e-5, 100)
     assert calls == [1]
 
@@ -159,7 +161,10 @@ MUTANTS = {
         "xGx = (om2 * xGx + s2 * om * Gxi) + s * s * di",
         "xGx = om2 * xGx + (s2 * om * Gxi + s * s * di)",
     ),
-    "last minimum instead of the first": ("if h < best:", "if h <= best:"),
+    "last minimum instead of the first": (
+        "while not (h[i] == m0):\n                    i += 1",
+        "i = k - 1\n                while not (h[i] == m0):\n                    i -= 1",
+    ),
     "max(r, 0) dropped": ("(r if (r >= 0.0 or r != r) else 0.0) / n", "r / n"),
 }
 
@@ -171,7 +176,7 @@ def test_checks_catch_a_mutated_kernel(name, monkeypatch):
     old, new = MUTANTS[name]
     source = inspect.getsource(_fw_kernel._iterate)
     assert source.count(old) == 1
-    namespace = {"math": math}
+    namespace = {"math": math, "np": np}
     exec(compile(source.replace(old, new), f"<mutant: {name}>", "exec"), namespace)  # our own source, edited
     mutant = njit(_fw_kernel._SIGNATURE, cache=False, **_fw_kernel._OPTIONS)(namespace["_iterate"])
     monkeypatch.setattr(_fw_kernel, "_iterate_compiled", mutant)
