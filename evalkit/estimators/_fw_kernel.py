@@ -7,8 +7,11 @@ every step of an iteration is elementwise or a scalar recurrence, evaluated here
 with the same IEEE double operations: no fastmath (so no reassociation and no fused multiply-add),
 numpy's division semantics (x/0 is ±inf or NaN, never an exception), numpy's argmin (first NaN, else
 first minimum), the clamp `min(1, max(0, step))` with NaN → 0, and a problem that has met its
-stopping rule takes no further step. tests/estimators/test_fw_kernel.py checks the equality on many
-random problems; benchmarks/sdid_fw.py times both.
+stopping rule takes no further step. A zero step updates x and the cached products as the batch
+does (the reference's scalar tail skips it): the values stay the same, at most a −0 becomes +0, which
+no comparison sees and no weight can show (starts are 1/k, sparsified or normalised weights, never
+−0). tests/estimators/test_fw_kernel.py checks the equality on many random and degenerate problems;
+benchmarks/bench_sdid_fw.py times both.
 
 Imported only when a Frank–Wolfe batch runs (numba's import and the cached machine code cost a
 fraction of a second per process); `cache=True` keeps the compiled code beside this file, or in the
