@@ -3,7 +3,9 @@
 These follow Sant'Anna & Zhao (2020) as implemented in R `DRDID` (`drdid_panel`, `std_ipw_did_panel`,
 `reg_did_panel`): `dy` is the outcome change of each unit, `d` 1 for the treated group, `x` the
 covariates including an intercept column. Each returns (att, influence function per unit), the
-influence function scaled so that var(att) = mean(if**2) / n.
+influence function scaled so that var(att) = mean(if**2) / n; with `points_only=True`, (att, None):
+the same operations up to the ATT (so the same bits), without the influence-function work, for
+permutation loops that need only points.
 """
 
 from __future__ import annotations
@@ -28,14 +30,18 @@ def logit_fit(d: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, boo
     return p, np.linalg.inv(hess), converged
 
 
-def _ols_control(dy: np.ndarray, d: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _ols_control(
+    dy: np.ndarray, d: np.ndarray, x: np.ndarray, *, with_alr: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Outcome regression of dy on x among controls: fitted values for all, and its asymptotic
-    linear representation (n × k)."""
+    linear representation (n × k; None when `with_alr` is False)."""
     n = len(d)
     wc = 1 - d
     xtx = (x * wc[:, None]).T @ x
     coef = np.linalg.solve(xtx, (x * wc[:, None]).T @ dy)
     fit = x @ coef
+    if not with_alr:
+        return fit, None
     alr = (wc * (dy - fit))[:, None] * x @ np.linalg.inv(xtx / n)
     return fit, alr
 
@@ -81,15 +87,17 @@ def _fit_propensity(d: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return ps, trim, alr, converged
 
 
-def drdid_panel(dy: np.ndarray, d: np.ndarray, x: np.ndarray) -> tuple[float, np.ndarray]:
+def drdid_panel(dy: np.ndarray, d: np.ndarray, x: np.ndarray, *, points_only: bool = False):
     """Locally efficient doubly robust DiD (logit propensity score + OLS outcome model)."""
     ps, trim, alr_ps = _propensity(d, x)
-    fit, alr_ols = _ols_control(dy, d, x)
+    fit, alr_ols = _ols_control(dy, d, x, with_alr=not points_only)
     w_t = trim * d
     w_c = trim * ps * (1 - d) / (1 - ps)
     resid = dy - fit
     eta_t = np.mean(w_t * resid) / np.mean(w_t)
     eta_c = np.mean(w_c * resid) / np.mean(w_c)
+    if points_only:
+        return float(eta_t - eta_c), None
     inf_t = (w_t * resid - w_t * eta_t - alr_ols @ np.mean(w_t[:, None] * x, 0)) / np.mean(w_t)
     m2 = np.mean((w_c * (resid - eta_c))[:, None] * x, 0)
     m3 = np.mean(w_c[:, None] * x, 0)
@@ -97,25 +105,29 @@ def drdid_panel(dy: np.ndarray, d: np.ndarray, x: np.ndarray) -> tuple[float, np
     return float(eta_t - eta_c), inf_t - inf_c
 
 
-def ipw_panel(dy: np.ndarray, d: np.ndarray, x: np.ndarray) -> tuple[float, np.ndarray]:
+def ipw_panel(dy: np.ndarray, d: np.ndarray, x: np.ndarray, *, points_only: bool = False):
     """Standardised (Hajek) inverse probability weighted DiD."""
     ps, trim, alr_ps = _propensity(d, x)
     w_t = trim * d
     w_c = trim * ps * (1 - d) / (1 - ps)
     eta_t = np.mean(w_t * dy) / np.mean(w_t)
     eta_c = np.mean(w_c * dy) / np.mean(w_c)
+    if points_only:
+        return float(eta_t - eta_c), None
     inf_t = (w_t * dy - w_t * eta_t) / np.mean(w_t)
     m2 = np.mean((w_c * (dy - eta_c))[:, None] * x, 0)
     inf_c = (w_c * dy - w_c * eta_c + alr_ps @ m2) / np.mean(w_c)
     return float(eta_t - eta_c), inf_t - inf_c
 
 
-def reg_panel(dy: np.ndarray, d: np.ndarray, x: np.ndarray) -> tuple[float, np.ndarray]:
+def reg_panel(dy: np.ndarray, d: np.ndarray, x: np.ndarray, *, points_only: bool = False):
     """Outcome-regression DiD (Heckman, Ichimura & Todd 1997)."""
-    fit, alr_ols = _ols_control(dy, d, x)
+    fit, alr_ols = _ols_control(dy, d, x, with_alr=not points_only)
     w = d.astype(float)
     eta_t = np.mean(w * dy) / np.mean(w)
     eta_c = np.mean(w * fit) / np.mean(w)
+    if points_only:
+        return float(eta_t - eta_c), None
     inf_t = (w * dy - w * eta_t) / np.mean(w)
     inf_c = (w * fit - w * eta_c + alr_ols @ np.mean(w[:, None] * x, 0)) / np.mean(w)
     return float(eta_t - eta_c), inf_t - inf_c

@@ -96,8 +96,8 @@ class CSPoints:
         """With covariates every ATT(g,t) has its own outcome regression or propensity score, so the
         full estimator's cell and aggregation code runs for each column; what is saved is the rest of
         a full run per permutation (a new long panel, its reshaping, variances and tables). The arrays
-        are those the full estimator builds (same layout, covariates read once by `to_wide`), so the
-        estimates are the same bits."""
+        are those the full estimator builds (same layout, covariates read once by `to_wide`) and the cells stop at the
+        ATT (`points_only`: no influence functions), so the estimates are the same bits."""
         x = to_wide(panel).x
         unit_list = cube.units.tolist()
 
@@ -116,6 +116,7 @@ class CSPoints:
                     est_method=self.est_method,
                     anticipation=self.anticipation,
                     base_period=self.base_period,
+                    points_only=True,
                 )
                 aggs = _att_gt_aggs(gt) + aggregate(
                     gt, wide.cohort, wide.times, balance_e=self.balance_e, min_e=self.min_e, max_e=self.max_e
