@@ -212,9 +212,10 @@ def _cell_periods(g: int, j: int, times: np.ndarray, anticipation: int, base_per
 
 
 def group_time_effects(
-    wide: WidePanel, *, control: str, est_method: str, anticipation: int, base_period: str
+    wide: WidePanel, *, control: str, est_method: str, anticipation: int, base_period: str, points_only: bool = False
 ) -> GroupTime:
-    """Every ATT(g,t) with its influence function (n units × K cells)."""
+    """Every ATT(g,t) with its influence function (n units × K cells; left at zero with `points_only`,
+    for permutation loops that use the points alone)."""
     est = ESTIMATORS[est_method]
     n, times, coh = len(wide.units), wide.times, wide.cohort
     x = np.column_stack([np.ones(n), wide.x])
@@ -243,8 +244,9 @@ def group_time_effects(
                     skipped.append(f"g={g},t={times[j]}: empty treated or control group")
                     continue
                 dy = wide.y[sub, j] - wide.y[sub, base]
-                att, inf_sub = est(dy, treated[sub].astype(float), x[sub])
-                inf[sub] = inf_sub * n / sub.sum()
+                att, inf_sub = est(dy, treated[sub].astype(float), x[sub], points_only=points_only)
+                if inf_sub is not None:
+                    inf[sub] = inf_sub * n / sub.sum()
             out_g.append(int(g)), out_t.append(int(times[j])), out_att.append(att), out_inf.append(inf)
     if not out_att:
         raise EvalkitError("no group-time effect could be estimated", column="cohort")
@@ -462,17 +464,9 @@ def _inference(
 
 
 def _att_only(est_method: str, dy: np.ndarray, d: np.ndarray, x: np.ndarray) -> float:
-    """The ATT of `ESTIMATORS[est_method]` without its influence function. For `reg` these are the
-    same floating-point operations as `reg_panel`'s ATT (so the result is bit-identical); the other
-    methods call the full estimator."""
-    if est_method != "reg":
-        return ESTIMATORS[est_method](dy, d, x)[0]
-    wc = 1 - d
-    xtx = (x * wc[:, None]).T @ x
-    coef = np.linalg.solve(xtx, (x * wc[:, None]).T @ dy)
-    fit = x @ coef
-    w = d.astype(float)
-    return float(np.mean(w * dy) / np.mean(w) - np.mean(w * fit) / np.mean(w))
+    """The ATT of `ESTIMATORS[est_method]` without its influence function (the same operations up to
+    the ATT, so bit-identical)."""
+    return ESTIMATORS[est_method](dy, d, x, points_only=True)[0]
 
 
 def simple_att(

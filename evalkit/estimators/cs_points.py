@@ -15,7 +15,8 @@ dynamic and calendar aggregations with the weights of `cs.aggregate` (cohort sha
 `min_e`, `max_e`), the cohort preparation of `cs._prepare_cohorts` (always-treated units dropped,
 late cohorts coded never, the last cohort as control when nobody is never treated) and the base
 periods of `cs._cell_periods` (varying / universal, anticipation). Points only: no influence
-functions. With covariates use the full estimator (`CSPoints.bind` returns None).
+functions. With covariates the cells are the full estimator's own (`group_time_effects`), run on the
+layout read once; only the per-permutation panel, reshaping and variance work is saved.
 
 Equal to `callaway_santanna(...)`'s estimates up to floating-point round-off, including unbalanced
 panels (each column has its own missing cells): tests/estimators/test_cs_points.py checks 1e-9.
@@ -33,9 +34,9 @@ import numpy as np
 
 from evalkit.errors import EvalkitError
 from evalkit.estimators._cube import Cube, at_observed
-from evalkit.estimators._didutil import WidePanel
+from evalkit.estimators._didutil import WidePanel, to_wide
 from evalkit.estimators._drdid import TRIM_LEVEL
-from evalkit.estimators.cs import _check_options, _prepare_cohorts
+from evalkit.estimators.cs import _att_gt_aggs, _check_options, _prepare_cohorts, aggregate, group_time_effects
 from evalkit.estimators.data import LongPanel
 
 Many = Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]]
@@ -76,10 +77,10 @@ class CSPoints:
     # -------------------------------------------------------------- entry points
 
     def bind(self, panel: LongPanel) -> Many | None:
-        """The fast function for this panel's layout, or None when the panel has covariates."""
-        if panel.covariates:
-            return None
+        """The fast function for this panel's layout (with covariates: `_bind_with_covariates`)."""
         cube = Cube(panel)
+        if panel.covariates:
+            return self._bind_with_covariates(panel, cube)
         units, times = cube.units, cube.times
         unit_list = units.tolist()
 
@@ -91,11 +92,44 @@ class CSPoints:
 
         return many
 
+    def _bind_with_covariates(self, panel: LongPanel, cube: Cube) -> Many:
+        """With covariates every ATT(g,t) has its own outcome regression or propensity score, so the
+        full estimator's cell and aggregation code runs for each column; what is saved is the rest of
+        a full run per permutation (a new long panel, its reshaping, variances and tables). The arrays
+        are those the full estimator builds (same layout, covariates read once by `to_wide`) and the cells stop at the
+        ATT (`points_only`: no influence functions), so the estimates are the same bits."""
+        x = to_wide(panel).x
+        unit_list = cube.units.tolist()
+
+        def many(cohort: np.ndarray, columns: np.ndarray) -> dict[str, np.ndarray]:
+            y = cube.fill(columns)
+            m = y.shape[2]
+            out: dict[str, np.ndarray] = {}
+            for col in range(m):
+                wide = WidePanel(
+                    y=y[:, :, col], cohort=np.asarray(cohort, dtype=np.int64), x=x, units=unit_list, times=cube.times
+                )
+                wide, _ = _prepare_cohorts(wide, self.control, self.anticipation)
+                gt = group_time_effects(
+                    wide,
+                    control=self.control,
+                    est_method=self.est_method,
+                    anticipation=self.anticipation,
+                    base_period=self.base_period,
+                    points_only=True,
+                )
+                aggs = _att_gt_aggs(gt) + aggregate(
+                    gt, wide.cohort, wide.times, balance_e=self.balance_e, min_e=self.min_e, max_e=self.max_e
+                )
+                for a in aggs:
+                    out.setdefault(a.name, np.full(m, np.nan))[col] = a.estimate
+            return out
+
+        return many
+
     def __call__(self, panel: LongPanel) -> dict[str, float]:
         """Same dict as the full estimator's {name: estimate} (names without an estimate left out)."""
         many = self.bind(panel)
-        if many is None:
-            raise EvalkitError("CSPoints needs a panel without covariates (use callaway_santanna)")
         return {k: v for k, v in at_observed(many, panel).items() if np.isfinite(v)}
 
     # -------------------------------------------------------------- the computation

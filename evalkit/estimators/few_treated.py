@@ -279,7 +279,7 @@ class _WithFastPath:
         from evalkit import methods
         from evalkit.estimate import typed_options
 
-        if panel.covariates:
+        if panel.covariates and self.method != "cs":  # sunab/imputation points: no covariate path
             return None
         kwargs = methods.estimator_kwargs(typed_options(self.method, self.options, self.inference))
         return _fast_points_class(self.method)(**kwargs).bind(panel)

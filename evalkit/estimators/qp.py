@@ -52,8 +52,16 @@ def _eq_qp(G: np.ndarray, c: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, flo
     return z[:s], float(z[s])
 
 
+ACTIVE_SET_MAX_ITER = 500
+
+
 def simplex_qp_active_set(
-    G: np.ndarray, c: np.ndarray, w0: np.ndarray | None = None, *, tol: float = 1e-12, max_iter: int = 500
+    G: np.ndarray,
+    c: np.ndarray,
+    w0: np.ndarray | None = None,
+    *,
+    tol: float = 1e-12,
+    max_iter: int = ACTIVE_SET_MAX_ITER,
 ) -> SimplexSolution:
     """Exact primal active-set method (Lawson–Hanson style, with the sum-to-one equality).
 
@@ -101,11 +109,19 @@ def simplex_qp_active_set(
     return SimplexSolution(w=w, support=np.flatnonzero(w > 0), mu=mu, iterations=max_iter)
 
 
-def simplex_qp(G: np.ndarray, c: np.ndarray) -> SimplexSolution:
-    """min 0.5 w'Gw - c'w on the simplex: quadprog on a ridged copy, then exact active-set polish."""
+def simplex_qp(G: np.ndarray, c: np.ndarray, warm: np.ndarray | None = None) -> SimplexSolution:
+    """min 0.5 w'Gw - c'w on the simplex: quadprog on a ridged copy, then exact active-set polish.
+
+    `warm`: a feasible point near the answer (e.g. the optimum of a neighbouring problem). The exact
+    active-set method then starts from its support and quadprog is skipped; should that not converge,
+    the cold path runs. Either way the answer is a KKT point of the same problem."""
     G = np.asarray(G, dtype=float)
     c = np.asarray(c, dtype=float)
     n = len(c)
+    if warm is not None and n > 1:
+        sol = simplex_qp_active_set(G, c, warm)
+        if sol.iterations < ACTIVE_SET_MAX_ITER:
+            return sol
     if n == 1:
         return SimplexSolution(w=np.ones(1), support=np.zeros(1, dtype=int), mu=float(c[0] - G[0, 0]), iterations=0)
     d = float(np.mean(np.diag(G)))

@@ -194,7 +194,30 @@ def _fw_restart(p: dict, start: np.ndarray) -> dict:
     return {**p, "x": x, "Gx": Gx, "xGx": float(x @ Gx), "cx": float(p["c"] @ x), "xx": float(x @ x)}
 
 
+_KERNEL: list[Any] = []  # the compiled kernel's module (None: not usable here), imported once per process
+
+
+def _kernel() -> Any:
+    """`_fw_kernel`, imported on first use (numba costs a fraction of a second to import), or None."""
+    if not _KERNEL:
+        try:
+            from evalkit.estimators import _fw_kernel as kernel
+        except Exception:  # numba absent (Intel macOS) or broken here, e.g. a script folder
+            # holding a `coverage.py` that numba imports instead of coverage: the numpy path, same bits
+            kernel = None
+        _KERNEL.append(kernel)
+    return _KERNEL[0]
+
+
 def _fw_run(probs: list[dict], max_iter: int) -> list[np.ndarray]:
+    """Each problem's Frank–Wolfe weights: compiled (`_fw_kernel`), or the numpy batch where numba is
+    not usable. Both give the same bits (tests/estimators/test_fw_kernel.py)."""
+    kernel = _kernel()
+    return _fw_run_numpy(probs, max_iter) if kernel is None else kernel.fw_run(probs, max_iter)
+
+
+def _fw_run_numpy(probs: list[dict], max_iter: int) -> list[np.ndarray]:
+    """The reference: Frank–Wolfe vectorised across problems in numpy, the scalar loop for the tail."""
     out: list[np.ndarray] = [p["x"] for p in probs]
     B = len(probs)
     if B == 0:

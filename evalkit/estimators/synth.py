@@ -205,9 +205,9 @@ N_LOCAL = 3  # L-BFGS-B runs from this many of the best starts
 N_RANDOM_STARTS = 4  # besides equal, regression and outcome-MSPE V; the nested loss is multimodal
 
 
-def _weights_at(X1: np.ndarray, X0: np.ndarray, v: np.ndarray):
+def _weights_at(X1: np.ndarray, X0: np.ndarray, v: np.ndarray, warm: np.ndarray | None = None):
     Xv = X0 * v[:, None]
-    return simplex_qp(X0.T @ Xv, Xv.T @ X1)
+    return simplex_qp(X0.T @ Xv, Xv.T @ X1, warm)
 
 
 class _NestedV:
@@ -218,12 +218,15 @@ class _NestedV:
         self.T0 = len(Z1)
         self.evals = 0
         self._memo: dict[bytes, tuple] = {}
+        self._warm: np.ndarray | None = None
 
     def loss_w(self, v):
         # the starts are scored, then scored again as candidates: the same V gives the same QP, solved once
         key = np.asarray(v, dtype=float).tobytes()
         if key not in self._memo:
-            sol = _weights_at(self.X1, self.X0, v)
+            # successive V are close (line search steps): the last W's support is nearly the new one
+            sol = _weights_at(self.X1, self.X0, v, self._warm)
+            self._warm = sol.w
             r = self.Z1 - self.Z0 @ sol.w
             self._memo[key] = (float(r @ r) / self.T0, sol, r)
         return self._memo[key]
