@@ -14,7 +14,6 @@ import polars as pl
 
 from evalkit.demo import dgp, writers
 from evalkit.io import atomic_write_text
-from evalkit.sources.registry import COLUMNS as REGISTRY_COLUMNS  # noqa: F401 (the registry file's column order)
 
 NOTICE = f"""{dgp.BANNER}
 

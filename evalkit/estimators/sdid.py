@@ -17,6 +17,7 @@ needs ≥ 2 treated units) and jackknife (leave one unit out with the weights fi
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -194,19 +195,16 @@ def _fw_restart(p: dict, start: np.ndarray) -> dict:
     return {**p, "x": x, "Gx": Gx, "xGx": float(x @ Gx), "cx": float(p["c"] @ x), "xx": float(x @ x)}
 
 
-_KERNEL: list[Any] = []  # the compiled kernel's module (None: not usable here), imported once per process
-
-
+@functools.cache
 def _kernel() -> Any:
-    """`_fw_kernel`, imported on first use (numba costs a fraction of a second to import), or None."""
-    if not _KERNEL:
-        try:
-            from evalkit.estimators import _fw_kernel as kernel
-        except Exception:  # numba absent (Intel macOS) or broken here, e.g. a script folder
-            # holding a `coverage.py` that numba imports instead of coverage: the numpy path, same bits
-            kernel = None
-        _KERNEL.append(kernel)
-    return _KERNEL[0]
+    """`_fw_kernel`, imported once per process on first use (numba costs a fraction of a second to
+    import), or None where it cannot be used."""
+    try:
+        from evalkit.estimators import _fw_kernel as kernel
+    except Exception:  # numba absent (Intel macOS) or broken here, e.g. a script folder
+        # holding a `coverage.py` that numba imports instead of coverage: the numpy path, same bits
+        return None
+    return kernel
 
 
 def _fw_run(probs: list[dict], max_iter: int) -> list[np.ndarray]:

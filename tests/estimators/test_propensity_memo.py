@@ -44,7 +44,7 @@ def test_memo_changes_no_bit_and_fits_each_distinct_comparison_once(panel, monke
     assert again.equals(memo) and not calls  # a repeat (e.g. a permutation seen before) fits nothing
 
 
-def test_remembered_scores_cannot_be_changed_by_a_caller(panel):
+def test_remembered_scores_cannot_be_changed_by_a_caller():
     rng = np.random.default_rng(0)
     x = np.column_stack([np.ones(50), rng.normal(size=50)])
     d = (rng.random(50) < 0.4).astype(float)

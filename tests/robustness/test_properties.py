@@ -438,9 +438,9 @@ def panel_inputs(draw, min_population: int = 1):
 
 
 def _write_processed(folder: Path, cla_rows, pop_rows, spend_rows, treated) -> None:
-    from evalkit.demo.generate import REGISTRY_COLUMNS
     from evalkit.generations import Generation
     from evalkit.io import write_parquet
+    from evalkit.sources.registry import COLUMNS as REGISTRY_COLUMNS
 
     tables = {"cla": _measures(cla_rows, "cla", 3, 31)}
     if pop_rows:
