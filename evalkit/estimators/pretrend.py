@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 
 def wald_pretrend(results: dict[str, Any]) -> dict[str, Any] | None:
@@ -44,6 +43,8 @@ def wald_pretrend(results: dict[str, Any]) -> dict[str, Any] | None:
     if rank == 0:
         return None
     w = float(b @ np.linalg.pinv(v) @ b)
+    from scipy import stats  # here, not at module level: scipy.stats costs ~1 CPU s to import, paid only by a test
+
     return {
         "statistic": w,
         "df": rank,
