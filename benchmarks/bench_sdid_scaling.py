@@ -30,7 +30,10 @@ import json, sys, time
 import numpy as np
 import polars as pl
 from evalkit.estimators.data import make_panel
-from evalkit.estimators.sdid import synthetic_did
+try:
+    from evalkit.estimators.synth.sdid import synthetic_did
+except ImportError:  # a checkout from before the estimators were grouped by family (--ref)
+    from evalkit.estimators.sdid import synthetic_did
 
 n, reps = int(sys.argv[1]), int(sys.argv[2])
 rng = np.random.default_rng(7)

@@ -30,8 +30,8 @@ NOT_NEEDED = (
     "pandas",
     "evalkit.plan_schema",
     "evalkit.report",
-    "evalkit.estimators.sdid",
-    "evalkit.estimators._fw_kernel",
+    "evalkit.estimators.synth",
+    "evalkit.estimators.honest",
 )
 
 RUN = textwrap.dedent(
@@ -92,4 +92,4 @@ def test_the_check_sees_a_module_a_run_does_import(tmp_path: Path) -> None:
     args = ["estimate", "--panel", str(csv), "--unit", "unit", "--time", "year", "--outcome", "y", "--cohort", "g"]
     modules = _modules_after([*args, "--method", "cs", "--pretrend-test", "--json", str(tmp_path / "p.json")], tmp_path)
     assert _loaded(modules, "scipy.stats")
-    assert _loaded(modules, "evalkit.estimators.cs")
+    assert _loaded(modules, "evalkit.estimators.did.cs")
