@@ -98,9 +98,11 @@ def _fw_setup(Y: np.ndarray, zeta: float, intercept: bool, start: np.ndarray | N
     c = A.T @ b
     Gx = G @ x
     return dict(
-        # column i of G as a contiguous row (what the compiled kernel reads), copied once per problem
-        # rather than at every Frank–Wolfe stage
-        Gt=np.ascontiguousarray(G.T),
+        # the columns of G as contiguous rows, what the compiled kernel reads: G itself, no copy. A.T @ A
+        # is exactly symmetric (numpy forms it with BLAS syrk and mirrors the triangle; its plain loop
+        # multiplies in the same order for (i, j) and (j, i)), so row i is column i to the bit
+        # (tests/estimators/synth/test_sdid_streaming.py checks this on the shapes the estimator makes)
+        Gt=G,
         k=k,
         n=n,
         zeta2=zeta**2,

@@ -131,3 +131,18 @@ def test_kernel_runs_a_large_problem_alone_with_the_reference_bits() -> None:
     want = sdid._fw_run_numpy(probs, 10_000)
     assert all(np.array_equal(a, b) for a, b in zip(got, want))
     assert any(p["k"] ** 2 >= kernel._ALONE for p in probs) and any(p["k"] ** 2 < kernel._ALONE for p in probs)
+
+
+@pytest.mark.parametrize("intercept", [True, False])
+def test_gram_matrix_is_exactly_symmetric_so_its_rows_are_its_columns(intercept: bool) -> None:
+    """The kernel reads column i of G as row i of the set-up's `Gt` (= G, not copied): exact symmetry of
+    A.T @ A on the strided views the estimator makes (ω: the collapsed matrix's pre-period columns
+    transposed; λ: the control rows) is what makes that the same bits as the transposed copy."""
+    rng = np.random.default_rng(12)
+    for n0, T0 in [(5, 3), (39, 19), (120, 12), (301, 25), (700, 30)]:
+        Y = rng.normal(size=(n0 + 2, 31)).cumsum(axis=1) * 40
+        Yc = sdid._collapsed(Y, n0, T0)
+        for problem in (Yc[:, :T0].T, Yc[:n0, :]):
+            p = sdid._fw_setup(problem, 0.5, intercept, None, 1e-5)
+            assert p["Gt"] is p["G"]
+            assert np.array_equal(p["G"], p["G"].T)
