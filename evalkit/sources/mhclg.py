@@ -46,8 +46,8 @@ Measures (gross = C3 "Total Expenditure", ``_net`` = C7 "Net Current Expenditure
 from __future__ import annotations
 
 import csv
-import io
 import functools
+import io
 import re
 from pathlib import Path
 
