@@ -5,7 +5,7 @@ Run from the repository root after `evalkit ingest --from ../shared/data/referen
     .venv/bin/python benchmarks/bench_multiverse.py estimate            # England v1 plan estimate
     .venv/bin/python benchmarks/bench_multiverse.py multiverse [--max-specs 500]
     .venv/bin/python benchmarks/bench_multiverse.py scaling [--max-specs 40]
-    .venv/bin/python benchmarks/bench_multiverse.py cluster [--max-specs 6] [--draws 8] [--permutations 19]
+    .venv/bin/python benchmarks/bench_multiverse.py cluster [--max-specs 4] [--draws 10] [--permutations 19]
 
 `cluster` (issue #29) runs the multiverse (`--backend dask --workers N`) and the power analysis
 (`evalkit power`, which reads EVALKIT_BACKEND=dask and EVALKIT_JOBS=N) on a Dask LocalCluster with
@@ -54,7 +54,7 @@ def row(label: str, command: str, r: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("what", choices=["estimate", "multiverse", "scaling", "cluster"])
-    ap.add_argument("--draws", type=int, default=8, help="cluster: power draws")
+    ap.add_argument("--draws", type=int, default=10, help="cluster: power draws (evalkit power needs at least 10)")
     ap.add_argument("--permutations", type=int, default=19, help="cluster: permutations inside each power draw")
     ap.add_argument("--power-plan", default="plans/england-adm.toml", help="cluster: the plan whose power to assess")
     ap.add_argument("--max-specs", type=int, default=None)
