@@ -219,7 +219,7 @@ def ingest(
         bool,
         typer.Option(
             "--add",
-            help="Merge: keep the sources of the current outputs that this folder does not supply (default: the new set replaces the old one whole).",
+            help="Merge: keep every source and every release of the current outputs; this folder's files add releases (a later release's revisions win, council-year by council-year). Default: the new set replaces the old one whole.",
         ),
     ] = False,
 ) -> None:
@@ -250,8 +250,13 @@ def ingest(
     )
     if manifest["skipped"]:
         say(
-            f"skipped {len(manifest['skipped'])} file(s) that are not a recognised publication (listed in manifest.json)"
+            f"skipped {len(manifest['skipped'])} file(s) that are not a recognised publication or are a copy"
+            " of another (listed in manifest.json)"
         )
+    from evalkit.revisions import describe
+
+    for line in describe(manifest.get("changes") or {}):
+        say(line)
 
 
 # --- panel ------------------------------------------------------------------------------------------
