@@ -9,10 +9,12 @@ revised figures. In order:
    or "SFR21/2011";
 2. the release log (`releases/release_log.csv`, written by `evalkit update` from the publisher's own
    metadata: the data set version's release), matched by sha256;
-3. the file name's last four-digit year (EES names end in their years: `..._2020_2024.csv`), but
-   never later than the last year the file holds: an edited old release saved as `..._2099.csv`
-   ranks as the release its rows could be, not as release 2099 (it needs both a false name and
-   false rows to outrank a later release, and validation refuses years past the present);
+3. the file name's last four-digit year (EES names end in their years: `..._2020_2024.csv`; LAIT's in
+   its publication date), but never more than one year after the last year the file holds (a
+   release comes out within a year of its data: CLA to March 2025 in November 2025, LAIT's 2024-25
+   in 2026): an edited old release saved as `..._2099.csv` ranks as the release its rows could be,
+   not as release 2099 (to outrank a later release it needs both a false name and false rows, and
+   validation refuses years past the present);
 4. unknown (None): such a file ranks below every file of known release.
 
 At equal years a trusted file (1 or 2) outranks one known from its name (`release_rank`).
@@ -80,8 +82,8 @@ def release_of(
     years = _NAME_YEAR.findall(name)
     if years:
         year = int(years[-1])
-        if last_year is not None and year > last_year:
-            return last_year, "file name, capped at its last year"
+        if last_year is not None and year > last_year + 1:
+            return last_year + 1, "file name, capped a year after its last year"
         return year, "file name"
     return None, None
 

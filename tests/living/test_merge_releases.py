@@ -90,8 +90,9 @@ def test_identical_copy_in_a_subfolder_is_one_file(tmp_path: Path) -> None:
 
 def test_a_file_name_never_outranks_a_known_later_release(tmp_path: Path) -> None:
     """#30: the oldest EES release, edited (Sunderland 2023: 500 -> 600 looked after) and saved as
-    `..._2099.csv`, ranks as the release its rows could be (2023), below the catalogued 2024 and 2025
-    releases, so it overrides none of their figures."""
+    `..._2099.csv`, ranks as the release its rows could be (2024, a year after its last year), below the
+    catalogued 2024 release (a trusted record beats a file name at equal years) and the 2025 release, so
+    it overrides none of their figures."""
     root = need_reference()
     src = tmp_path / "src"
     shutil.copytree(root / "cla", src)
@@ -105,7 +106,7 @@ def test_a_file_name_never_outranks_a_known_later_release(tmp_path: Path) -> Non
     old.unlink()
     manifest = ingest(src, tmp_path / "out")
     entry = next(f for f in manifest["files"] if f["file"] == edited.name)
-    assert (entry["release"], entry["release_from"]) == (2023, "file name, capped at its last year")
+    assert (entry["release"], entry["release_from"]) == (2024, "file name, capped a year after its last year")
     gen, _ = open_current(tmp_path / "out")
     files = [f for f in manifest["files"] if f["source"] == "cla"]
     resolved = resolve(pl.read_parquet(gen / "cla.parquet"), files)
@@ -116,7 +117,8 @@ def test_a_file_name_never_outranks_a_known_later_release(tmp_path: Path) -> Non
     # The edited file wins only where no later release publishes a number (e.g. a suppressed cell).
     table = pl.read_parquet(gen / "cla.parquet")
     later = table.filter(
-        pl.col("file").is_in([f["file"] for f in files if (f["release"] or 0) > 2023]), pl.col("value").is_not_null()
+        pl.col("file").is_in([f["file"] for f in files if (f["release"] or 0) > 2023 and f["file"] != edited.name]),
+        pl.col("value").is_not_null(),
     ).select("la_code", "year", "measure")
     won = resolved.filter(pl.col("file") == edited.name).join(later, on=["la_code", "year", "measure"], how="semi")
     assert won.height == 0
