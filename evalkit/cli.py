@@ -365,14 +365,40 @@ def _resolve_plan(plan: Path | None) -> Path:
 
 
 def run_plan_into(
-    plan_path: Path, out_root: Path, *, allow_deviations: bool, command: str, tick=None, cache_dir: Path | None = None
+    plan_path: Path,
+    out_root: Path,
+    *,
+    allow_deviations: bool,
+    command: str,
+    tick=None,
+    cache_dir: Path | None = None,
+    run_date: str | None = None,
 ) -> Path:
-    """Run a plan and write its results into out_root/<plan name>/; returns that folder."""
+    """Run a plan and write its results into out_root/<plan name>/ (a dated run: .../<plan name>/<date>/),
+    with the data vintage beside them (evalkit.vintage); returns that folder."""
     from evalkit import estimate as stage
     from evalkit.plan import open_plan
+    from evalkit.vintage import write_vintage
 
     loaded = open_plan(plan_path, allow_deviations=allow_deviations)
-    return stage.run(loaded, out_root / loaded.name, command=command, progress=tick, cache_dir=cache_dir)
+    target = out_root / loaded.name if run_date is None else out_root / loaded.name / run_date
+    stage.run(loaded, target, command=command, progress=tick, cache_dir=cache_dir)
+    write_vintage(target, run_date=run_date)
+    return target
+
+
+def _run_date(value: str | None) -> str | None:
+    """--run-date: an ISO date (YYYY-MM-DD), or `today` (UTC)."""
+    if value is None:
+        return None
+    import datetime as dt
+
+    if value == "today":
+        return dt.datetime.now(dt.UTC).date().isoformat()
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise UsageError(f"--run-date {value!r} is not a date: give YYYY-MM-DD or `today`") from None
 
 
 @app.command(short_help="Run a plan's analyses, or one method on any long panel.")
@@ -474,6 +500,13 @@ def estimate(
             help="Reuse analyses whose exact inputs (data, options, evalkit code) are unchanged, from OUT/.cache/.",
         ),
     ] = True,
+    run_date: Annotated[
+        str | None,
+        typer.Option(
+            "--run-date",
+            help="A dated run of the locked plan (YYYY-MM-DD or `today`): results go to OUT/<name>/<date>/ with the data vintage.",
+        ),
+    ] = None,
 ) -> None:
     """Run the estimators: the analyses of a plan on the council panel, or one method on any long panel.
 
@@ -530,6 +563,7 @@ def estimate(
             command=command_line(),
             tick=tick,
             cache_dir=out_root / ".cache" if use_cache else None,
+            run_date=_run_date(run_date),
         )
     _print_headlines(target / "results.json")
     say(f"results -> {target}/results.json, results.parquet")
@@ -719,6 +753,33 @@ def report(
     with data_lock(results_dir.parent):
         render_report(results, results_dir)
     say(f"report -> {results_dir / 'report.html'} and {results_dir / 'report.md'}")
+
+
+# --- diff -------------------------------------------------------------------------------------------
+
+
+@app.command(name="diff", short_help="What changed between two runs of a plan: data and findings.")
+def diff_cmd(
+    old: Annotated[Path, typer.Argument(help="The earlier run's folder (reports/<name> or reports/<name>/<date>).")],
+    new: Annotated[Path, typer.Argument(help="The later run's folder; changes.json is written here.")],
+) -> None:
+    """Compare two runs of a plan: the data (sources and releases, council-years added and revised, the
+    largest revisions) and the findings (each analysis: old and new estimate, interval and verdict; which
+    verdicts flipped). Prints a table and writes NEW/changes.json, which `evalkit report` puts at the top of
+    NEW's report as "Since the last run".
+
+    \b
+    Example:
+      evalkit diff reports/england-adm/2025-12-01 reports/england-adm/2026-12-07
+    """
+    from evalkit import diff as stage
+
+    changes = stage.diff_runs(old, new)
+    with data_lock(new.parent):
+        stage.write_changes(changes, new)
+    if not STATE["quiet"]:
+        stage.print_changes(changes, _console(stderr=False))
+    say(f"changes -> {new / stage.CHANGES} (run `evalkit report --results {new}` to put them in its report)")
 
 
 # --- verify -----------------------------------------------------------------------------------------
