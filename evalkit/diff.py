@@ -228,7 +228,7 @@ def print_changes(changes: dict[str, Any], console) -> None:
     flipped = changes["verdicts_flipped"]
     console.print(f"verdicts flipped: {', '.join(flipped) if flipped else 'none'}")
     for r in data["releases"]:
-        console.print(f"release of {r['source']}: {r['old']} -> {r['new']}")
+        console.print(f"release of {r['source']}: {r['old'] or 'unknown'} -> {r['new'] or 'unknown'}")
     for f in data["files_added"]:
         console.print(f"file added: {f['file']} ({f['source']}, release {f['release']})")
     for f in data["files_removed"]:
@@ -255,7 +255,9 @@ def print_changes(changes: dict[str, Any], console) -> None:
 def _num(v: Any) -> str:
     if v is None:
         return "-"
-    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}" if abs(v) < 1 else f"{v:.1f}"
+    if float(v).is_integer():
+        return f"{v:,.0f}"
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}" if abs(v) < 1 else f"{v:.3f}"
 
 
 def _ci(side: dict) -> str:

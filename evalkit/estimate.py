@@ -117,6 +117,26 @@ def library_versions() -> dict[str, str]:
 # --- Sample rules ------------------------------------------------------------------------------------
 
 
+def living_window(sample: dict[str, Any], panel: pl.DataFrame) -> dict[str, Any]:
+    """`through = "latest"`: the window's last year becomes the latest year the panel holds (never
+    earlier than the plan's own last year). Without it, the plan's sample unchanged (the same object)."""
+    if sample.get("through") != "latest" or "years" not in sample or panel.height == 0:
+        return sample
+    first, last = sample["years"]
+    latest = int(panel["year"].max())  # type: ignore[arg-type]
+    return {**sample, "years": [first, max(last, latest)]}
+
+
+def refusal(analysis: dict[str, Any], exc: EvalkitError, window: tuple[int, int] | None) -> EvalkitError:
+    """An analysis that cannot run names itself and the cause: the outcome's years where they matter."""
+    cause = exc.message
+    if window is not None:
+        cause = f"{analysis['outcome']} covers {window[0]}-{window[1]} only: {cause}"
+    return EvalkitError(
+        f"{analysis['label']}: {cause}", file=exc.file, row=exc.row, column=exc.column, expected=exc.expected
+    )
+
+
 def sample_panel(panel: pl.DataFrame, sample: dict[str, Any]) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Apply the plan's sample rules; returns the rows kept and what was excluded and why."""
     notes: dict[str, Any] = {}
@@ -348,7 +368,10 @@ def run_plan(
                 expected="the input the plan was written for",
             )
     panel = read_parquet_checked(panel_file)
-    sample, notes = sample_panel(panel, plan.get("sample", {}))
+    sample_rules = living_window(plan.get("sample", {}), panel)
+    sample, notes = sample_panel(panel, sample_rules)
+    if sample_rules is not plan.get("sample", {}):
+        notes["window_through_latest"] = sample_rules["years"]
     inference = plan["inference"]
     analyses = []
     for analysis in plan["analysis"]:
@@ -363,7 +386,10 @@ def run_plan(
             options = sensitivity.check_method(
                 analysis["method"], options, f"analysis {analysis['label']!r}: sensitivity"
             )
-        prep = prepare_analysis(panel, sample, plan, analysis, panel_path)
+        try:
+            prep = prepare_analysis(panel, sample, plan, analysis, panel_path)
+        except EvalkitError as exc:
+            raise refusal(analysis, exc, None) from None
         window, dropped, accounting, sparse, rows = (
             prep["window"],
             prep["dropped"],
@@ -394,9 +420,12 @@ def run_plan(
         )
         out = cache.get(cache_dir, digest)
         if out is None:
-            result = call_estimator(analysis["method"], long, options, inference)
-            if few_treated:
-                add_few_treated_inference(analysis["method"], long, options, inference, result)
+            try:
+                result = call_estimator(analysis["method"], long, options, inference)
+                if few_treated:
+                    add_few_treated_inference(analysis["method"], long, options, inference, result)
+            except EvalkitError as exc:
+                raise refusal(analysis, exc, window) from None
             if checks["sensitivity"] or checks["pretrend"]:
                 sensitivity.add_rows(
                     result,

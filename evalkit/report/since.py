@@ -62,7 +62,7 @@ def since_blocks(changes: dict[str, Any] | None) -> list:
 def _data_items(data: dict[str, Any]) -> list:
     items: list = []
     for r in data.get("releases") or []:
-        items.append(f"{r['source']}: release {r['old']} -> {r['new']}.")
+        items.append(f"{r['source']}: release {r['old'] or 'unknown'} -> {r['new'] or 'unknown'}.")
     for f in data.get("files_added") or []:
         items.append(f"New file read: {f['file']} ({f['source']}, release {f['release']}).")
     for source, c in sorted((data.get("ingest_changes") or {}).items()):
@@ -96,7 +96,9 @@ def _num(v: Any) -> str:
         return "-"
     if isinstance(v, str):
         return v
-    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}" if abs(v) < 1 else f"{v:.1f}"
+    if float(v).is_integer():
+        return f"{v:,.0f}"
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}" if abs(v) < 1 else f"{v:.3f}"
 
 
 def _ci(side: dict) -> str:
