@@ -68,6 +68,7 @@ out = _Lazy(stderr=False)
 
 PROCESSED = Path("data/processed")
 REPORTS = Path("reports")
+RELEASE_LOG = Path("releases") / "release_log.csv"  # = evalkit.releases.RELEASE_LOG (not imported at start-up)
 
 
 def demo_plan() -> Path:
@@ -753,6 +754,77 @@ def report(
     with data_lock(results_dir.parent):
         render_report(results, results_dir)
     say(f"report -> {results_dir / 'report.html'} and {results_dir / 'report.md'}")
+
+
+# --- releases and update ----------------------------------------------------------------------------
+
+EesApiOpt = Annotated[
+    str | None, typer.Option("--ees-api", help="Base URL of the EES public API (default: EVALKIT_EES_API or DfE's).")
+]
+GovukApiOpt = Annotated[
+    str | None,
+    typer.Option("--govuk-api", help="Base URL of GOV.UK's Content API (default: EVALKIT_GOVUK_API or GOV.UK's)."),
+]
+LogOpt = Annotated[Path, typer.Option("--log", help="The release log (committed with the project).")]
+
+
+@app.command(short_help="List, per catalogued source, the release in force and any newer one.")
+def releases(ees_api: EesApiOpt = None, govuk_api: GovukApiOpt = None, log: LogOpt = RELEASE_LOG) -> None:
+    """Ask each release feed (evalkit/data/release_feeds.toml: DfE's explore-education-statistics API,
+    GOV.UK pages' attachments) for its newest release and compare it with the release in force (the
+    catalogue's files and the release log). Changes nothing. Unreachable: one line, exit 1.
+
+    \b
+    Example:
+      evalkit releases
+    """
+    from evalkit import updates
+    from evalkit.releases import read_log
+
+    ees, govuk = updates.default_apis()
+    statuses = updates.check(
+        updates.load_feeds(), log=read_log(log), ees_api=ees_api or ees, govuk_api=govuk_api or govuk
+    )
+    for s in statuses:
+        latest = s.latest
+        offered = (
+            "nothing matched (check the feed)"
+            if latest is None
+            else f"release {latest.release} version {latest.version} ({latest.date or 'no date'})"
+        )
+        state = "NEW" if s.new else "up to date"
+        say(f"{s.feed.name} ({s.feed.source}): in force {s.in_force or 'none'}; offered {offered}: {state}")
+
+
+@app.command(short_help="Download newer releases into data/raw/ and record them in the release log.")
+def update(
+    ees_api: EesApiOpt = None,
+    govuk_api: GovukApiOpt = None,
+    log: LogOpt = RELEASE_LOG,
+    raw: Annotated[Path, typer.Option("--raw", help="Where downloads go.")] = Path("data/raw"),
+) -> None:
+    """Download every release newer than the one in force into data/raw/<folder>/ and append each to the
+    release log (source, release, version, date, URL, sha256, size): trusted on first use, pinned from
+    then on. Then `evalkit ingest --from data/raw --add` merges it. Unreachable: one line naming what could
+    not be checked, exit 1, nothing changed.
+
+    \b
+    Example:
+      evalkit update && evalkit ingest --from data/raw --add
+    """
+    from evalkit import updates
+    from evalkit.releases import read_log
+
+    ees, govuk = updates.default_apis()
+    apis = {"ees_api": ees_api or ees, "govuk_api": govuk_api or govuk}
+    feeds = updates.load_feeds()
+    updates.check_pinned(raw, read_log(log))
+    if not any(s.new for s in updates.check(feeds, log=read_log(log), **apis)):  # nothing written, not even a lock
+        say("no new release")
+        return
+    with data_lock(raw):
+        rows = updates.update(feeds, raw=raw, log_path=log, say=say, **apis)
+    say(f"{len(rows)} new release(s) recorded in {log}" if rows else "no new release")
 
 
 # --- diff -------------------------------------------------------------------------------------------
