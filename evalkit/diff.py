@@ -16,10 +16,10 @@ from typing import Any
 import polars as pl
 
 from evalkit.errors import EvalkitError
-from evalkit.io import write_json
+from evalkit.io import sha256_file, write_json
 from evalkit.vintage import SNAPSHOT, read_vintage
 
-CHANGES = "changes.json"
+CHANGES = "changes.json"  # = evalkit.report.since.CHANGES
 KEYS = ["unit_code", "year"]
 LARGEST = 10  # largest revisions listed (every count is exact)
 
@@ -39,7 +39,11 @@ def diff_runs(old_dir: Path, new_dir: Path) -> dict[str, Any]:
         "plan": new_doc.get("name"),
         "same_locked_plan": old_doc.get("plan_sha256") == new_doc.get("plan_sha256"),
         "old": {"folder": Path(old_dir).as_posix(), "run_date": old_v.get("run_date")},
-        "new": {"folder": Path(new_dir).as_posix(), "run_date": new_v.get("run_date")},
+        "new": {
+            "folder": Path(new_dir).as_posix(),
+            "run_date": new_v.get("run_date"),
+            "results_sha256": sha256_file(Path(new_dir) / "results.json"),
+        },
         "data": data_changes(old_dir, old_v, new_dir, new_v),
         "findings": found,
         "verdicts_flipped": [f["label"] for f in found if f["verdict_flipped"]],

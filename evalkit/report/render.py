@@ -39,7 +39,7 @@ from evalkit.report.blocks import (
     block_html,
     block_md,
 )
-from evalkit.report.since import since_blocks
+from evalkit.report.since import load_changes, since_blocks
 
 DEMO_BANNER = "SYNTHETIC DEMO DATA — not real statistics"
 
@@ -1109,9 +1109,7 @@ def render_report(results_json_path: Path, out_dir: Path) -> list[Path]:
     if (doc.get("plan") or {}).get("multiverse") and mv_file.exists():
         doc["multiverse_results"] = json.loads(mv_file.read_text(encoding="utf-8"))
     check_companions(doc, results_json_path)
-    changes = results_json_path.parent / "changes.json"  # written by `evalkit diff OLD NEW` into NEW
-    if changes.is_file():
-        doc["since_last_run"] = json.loads(changes.read_text(encoding="utf-8"))
+    doc["since_last_run"] = load_changes(results_json_path)  # `evalkit diff OLD NEW` wrote it into NEW
     blocks, figs = build_blocks(doc)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

@@ -6,9 +6,28 @@ renderer only places `since_blocks(doc.get("since_last_run"))` under the title.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+from evalkit.io import sha256_file
 from evalkit.report.blocks import BulletList, Heading, Para, Strong, Table
+
+CHANGES = "changes.json"
+
+
+def load_changes(results_json: Path) -> dict[str, Any] | None:
+    """NEW/changes.json when it was written for these very results (a later re-estimate makes it stale)."""
+    path = Path(results_json).parent / CHANGES
+    if not path.is_file():
+        return None
+    try:
+        changes = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(changes, dict) or (changes.get("new") or {}).get("results_sha256") != sha256_file(results_json):
+        return None
+    return changes
 
 
 def since_blocks(changes: dict[str, Any] | None) -> list:
