@@ -81,7 +81,7 @@ FINDING_SCHEMA = {
 
 def _findings(doc: dict[str, Any]) -> pl.DataFrame:
     """One row per analysis: headline estimate and default interval; the verdict for primary analyses."""
-    from evalkit.conclusions import headline, interval_kind
+    from evalkit.analysis.verdict import headline, interval_kind
 
     verdicts = {c["label"]: c["verdict"] for c in doc.get("conclusions") or []}
     rows = []
