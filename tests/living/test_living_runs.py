@@ -129,7 +129,7 @@ def test_dated_rerun_diff_and_report(work: Path) -> None:
     assert "Hollinbury 2024 cla_at_31_march 754 -> 804" in md.replace("\\", "")
     assert "Since the last run" in (new / "report.html").read_text()
     # Re-estimated after the diff, same data: same results bytes, so the changes still describe them.
-    evalkit_cmd("-q", "estimate", "--plan", str(plan), "--run-date", "2026-12-07", "--no-cache", cwd=work)
+    evalkit_cmd("-q", "estimate", "--plan", str(plan), "--run-date", "2026-12-07", cwd=work)
     evalkit_cmd("-q", "report", "--results", str(new), cwd=work)
     assert "Since the last run" in (new / "report.md").read_text()  # same bytes: still these results
     stale = dict(changes, new={**changes["new"], "results_sha256": "0" * 64})  # written for other results
