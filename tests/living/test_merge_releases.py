@@ -12,7 +12,7 @@ from evalkit.generations import open_current
 from evalkit.ingest import ingest
 from evalkit.revisions import resolve
 from tests.conftest import need_reference
-from tests.living.simulated import NEXT_NAME, SUNDERLAND, next_cla_release
+from tests.living.simulated import DASHBOARD, NEXT_NAME, SUNDERLAND, next_cla_release
 
 
 def _cla(out: Path) -> tuple[pl.DataFrame, dict]:
@@ -122,3 +122,26 @@ def test_a_file_name_never_outranks_a_known_later_release(tmp_path: Path) -> Non
     ).select("la_code", "year", "measure")
     won = resolved.filter(pl.col("file") == edited.name).join(later, on=["la_code", "year", "measure"], how="semi")
     assert won.height == 0
+
+
+def test_two_releases_with_one_base_name_stay_two_files(tmp_path: Path) -> None:
+    """#30: files are told apart by content, not base name: two releases saved under one name in two
+    folders keep their own rows (each named `name#<sha256 prefix>`), and the catalogue orders them."""
+    root = need_reference()
+    name = "cla_number_and_rate_per_10k_children.csv"
+    for folder, file in (("2024", "ees_cla_number_and_rate_per_10k_children_2020_2024.csv"), ("2025", DASHBOARD)):
+        (tmp_path / "src" / folder).mkdir(parents=True)
+        shutil.copy2(root / "cla" / Path(file).name, tmp_path / "src" / folder / name)
+    manifest = ingest(tmp_path / "src", tmp_path / "out")
+    entries = {f["file"]: f for f in manifest["files"]}
+    assert {e["rows_file"] for e in entries.values()} == {f"{name}#{e['sha256'][:12]}" for e in entries.values()}
+    assert [entries[f"{y}/{name}"]["release"] for y in ("2024", "2025")] == [2024, 2025]  # from the catalogue
+    gen, _ = open_current(tmp_path / "out")
+    table = pl.read_parquet(gen / "cla.parquet")
+    assert set(table["file"]) == {e["rows_file"] for e in entries.values()}
+    assert table.height == sum(e["rows"] for e in entries.values())
+    files = [f for f in manifest["files"] if f["source"] == "cla"]
+    sunderland = resolve(table, files).filter(
+        pl.col("la_code") == SUNDERLAND, pl.col("year") == 2024, pl.col("measure") == "cla_at_31_march"
+    )
+    assert sunderland["file"].to_list() == [entries[f"2025/{name}"]["rows_file"]]  # the later release wins
