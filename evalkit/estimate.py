@@ -19,7 +19,7 @@ import polars as pl
 
 from evalkit import __version__, cache, generations, methods
 from evalkit.analysis.run import Analysis, run_planned
-from evalkit.analysis.sample import sample_panel
+from evalkit.analysis.sample import living_window, sample_panel
 from evalkit.analysis.verdict import RULE, conclude
 from evalkit.errors import EvalkitError
 from evalkit.io import checked_sha256, sha256_file, write_json, write_parquet
@@ -71,7 +71,10 @@ def run_plan(
                 expected="the input the plan was written for",
             )
     panel = read_parquet_checked(panel_file)
-    sample, notes = sample_panel(panel, plan.get("sample", {}))
+    sample_rules = living_window(plan.get("sample", {}), panel)
+    sample, notes = sample_panel(panel, sample_rules)
+    if sample_rules is not plan.get("sample", {}):
+        notes["window_through_latest"] = sample_rules["years"]
     inference = plan["inference"]
     analyses = []
     for entry in plan["analysis"]:

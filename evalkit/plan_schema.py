@@ -71,6 +71,11 @@ class Sample(_Model):
     be accepted by `plan lock` and only fail later (a TypeError once); refused at validation instead."""
 
     years: list[int] = Field(min_length=2, max_length=2, description="[first, last] year.")
+    through: Literal["latest"] | None = Field(
+        None,
+        description='"latest": the window runs on to the latest year the panel holds (a living plan: rule, '
+        "outcomes, comparison and inference stay as locked; each re-run on new data is a dated run).",
+    )
     treated: Literal["registry"] | list[TreatedUnit] = Field(
         "registry", description='"registry", or a list of {unit = "...", first_year = 2016}.'
     )

@@ -19,6 +19,16 @@ from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel, make_panel
 
 
+def living_window(sample: dict[str, Any], panel: pl.DataFrame) -> dict[str, Any]:
+    """`through = "latest"`: the window's last year becomes the latest year the panel holds (never
+    earlier than the plan's own last year). Without it, the plan's sample unchanged (the same object)."""
+    if sample.get("through") != "latest" or "years" not in sample or panel.height == 0:
+        return sample
+    first, last = sample["years"]
+    latest = int(panel["year"].max())  # type: ignore[arg-type]
+    return {**sample, "years": [first, max(last, latest)]}
+
+
 def sample_panel(panel: pl.DataFrame, sample: dict[str, Any]) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Apply the plan's sample rules; returns the rows kept and what was excluded and why."""
     notes: dict[str, Any] = {}

@@ -39,6 +39,7 @@ from evalkit.report.blocks import (
     block_html,
     block_md,
 )
+from evalkit.report.since import load_changes, since_blocks
 
 DEMO_BANNER = "SYNTHETIC DEMO DATA — not real statistics"
 
@@ -932,6 +933,7 @@ def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
     blocks.append(Heading(1, str(doc["title"])))
     if doc.get("question"):
         blocks.append(Para([Strong("Question: "), str(doc["question"])], css="question"))
+    blocks += since_blocks(doc.get("since_last_run"))  # evalkit diff's NEW/changes.json, when there is one
     for c in doc.get("conclusions") or []:  # the same estimate and interval as the verdict below
         if c.get("estimate") is None:
             continue
@@ -1107,6 +1109,7 @@ def render_report(results_json_path: Path, out_dir: Path) -> list[Path]:
     if (doc.get("plan") or {}).get("multiverse") and mv_file.exists():
         doc["multiverse_results"] = json.loads(mv_file.read_text(encoding="utf-8"))
     check_companions(doc, results_json_path)
+    doc["since_last_run"] = load_changes(results_json_path)  # `evalkit diff OLD NEW` wrote it into NEW
     blocks, figs = build_blocks(doc)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
