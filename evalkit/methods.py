@@ -190,6 +190,23 @@ class TwfeEsOptions(Options):
 
 
 @dataclass(frozen=True)
+class DcdhOptions(Options):
+    """de Chaisemartin and D'Haultfœuille (2024) intertemporal DiD for treatment that can switch off."""
+
+    effects: PosInt = _opt(5, "Event-study effects after the first switch (ℓ = 1 … effects).")
+    placebo: NonNegInt = _opt(0, "Placebos before the first switch (at most `effects`).")
+    switchers: Literal["both", "in", "out"] = _opt(
+        "both", "Switchers in (treatment rose), out (it fell), or both pooled with the two shown separately."
+    )
+    alpha: Alpha = _opt(DEFAULT_ALPHA, "Significance level (default: [inference].alpha).")
+    permutations: NonNegInt = _opt(
+        0,
+        "Permutations of whole treatment paths for the randomisation interval; 0 = none (default: [inference].permutations).",
+    )
+    seed: Seed = _opt(DEFAULT_SEED, "Random seed (default: [inference].seed).")
+
+
+@dataclass(frozen=True)
 class TimeToGoodOptions(Options):
     """Kaplan-Meier time from the first 'inadequate' judgement to 'good or better' (Ofsted journeys)."""
 
@@ -215,6 +232,9 @@ class Method:
     covariates: bool = False
     # intervals it can make the default one ([inference].interval; estimators.few_treated computes them)
     intervals: tuple[str, ...] = ("analytic",)
+    # can it estimate treatment that switches off (reads the panel's treatment in force, `d`)? If not,
+    # a panel whose treatment falls for some unit is refused, naming those units
+    switch_off: bool = False
 
     def function(self) -> Callable[..., Any]:
         module, name = self.target.split(":")
@@ -320,6 +340,21 @@ METHODS: dict[str, Method] = {
             ("twfe_event_study",),
             event_study=True,
             intervals=("analytic", "randomization"),
+        ),
+        Method(
+            "dcdh",
+            "evalkit.estimators.dcdh:dcdh",
+            DcdhOptions,
+            "de Chaisemartin and D'Haultfœuille difference-in-differences (treatment that can switch off)",
+            "Compares each council's outcome from the year before its first change of model with councils "
+            "that started on the same model and had not changed yet, separately for councils that moved "
+            "out of in-house delivery and those that came back; effects of coming back carry the opposite "
+            "sign, so every estimate reads as the effect of the alternative model.",
+            {**_INF, "permutations": "permutations"},
+            ("dcdh",),
+            event_study_hint="dcdh reports its own placebos before the switch (option placebo)",
+            intervals=("analytic", "randomization"),
+            switch_off=True,
         ),
         # Not a panel estimator: `estimate` routes it to estimate.time_to_good (Ofsted judgements next to the panel).
         Method(

@@ -151,9 +151,7 @@ def _piece(des: Design, ell: int, inc: int, placebo: bool) -> Piece | None:
 
     n_ctrl = by_dt(np.nan_to_num(never) * n_gt, np.isfinite(never))
     Lg = des.last - des.first + 1
-    dist = (
-        (t1 == F - 1 + ell) & (Lg[:, None] >= ell) & (des.increase[:, None] == inc) & (n_ctrl > 0)
-    ).astype(float)
+    dist = ((t1 == F - 1 + ell) & (Lg[:, None] >= ell) & (des.increase[:, None] == inc) & (n_ctrl > 0)).astype(float)
     dist = np.where(np.isfinite(diff), dist, np.nan)
     if placebo:
         lag2 = np.full_like(y, np.nan)
@@ -195,14 +193,21 @@ def _piece(des: Design, ell: int, inc: int, placebo: bool) -> Piece | None:
         ],
         -1,
     ).reshape(-1, 4)
-    mean_s = (_group_sum(key_s, (dn * n_gt).ravel(), dof_s.ravel()) / _group_sum(key_s, n_gt.ravel(), dof_s.ravel())).reshape(G, T)
     cnt_s = _group_clusters(key_s, cl, dof_s.ravel()).reshape(G, T)
     with np.errstate(divide="ignore", invalid="ignore"):
+        num_s = _group_sum(key_s, (dn * n_gt).ravel(), dof_s.ravel())
+        mean_s = (num_s / _group_sum(key_s, n_gt.ravel(), dof_s.ravel())).reshape(G, T)
         # controls: own cohort when it has 2+ clusters, else the pooled (d_sq, t) cohort when it has 2+
         e_ctrl = np.where(cnt_ns >= 2, mean_ns, np.where(cnt_nss >= 2, mean_nss, 0.0))
-        f_ctrl = np.where(cnt_ns >= 2, np.sqrt(cnt_ns / (cnt_ns - 1)), np.where(cnt_nss >= 2, np.sqrt(cnt_nss / (cnt_nss - 1)), np.nan))
+        f_ctrl = np.where(
+            cnt_ns >= 2,
+            np.sqrt(cnt_ns / (cnt_ns - 1)),
+            np.where(cnt_nss >= 2, np.sqrt(cnt_nss / (cnt_nss - 1)), np.nan),
+        )
         e_sw = np.where(cnt_s >= 2, mean_s, np.where(cnt_nss >= 2, mean_nss, np.nan))
-        f_sw = np.where(cnt_s >= 2, np.sqrt(cnt_s / (cnt_s - 1)), np.where(cnt_nss >= 2, np.sqrt(cnt_nss / (cnt_nss - 1)), 1.0))
+        f_sw = np.where(
+            cnt_s >= 2, np.sqrt(cnt_s / (cnt_s - 1)), np.where(cnt_nss >= 2, np.sqrt(cnt_nss / (cnt_nss - 1)), 1.0)
+        )
     e_hat = np.where(dof_s, e_sw, np.where(dof_ns, e_ctrl, np.nan))
     dof = np.where(dof_s, f_sw, np.where(dof_ns, f_ctrl, np.nan))
     term = w * dof * (diff - e_hat)
@@ -294,7 +299,7 @@ def _rows_of(points: dict, switchers: str) -> list[tuple[str, str, int | None, f
     time -ℓ-1, both relative to F_g-1, so the rows line up with evalkit's other event studies."""
     G = points["G"]
     out = []
-    for kind, table, sign in (("effect", points["effects"], 1), ("placebo", points["placebos"], -1)):
+    for table, sign in ((points["effects"], 1), (points["placebos"], -1)):
         for ell in sorted(table):
             pieces = table[ell]
             e = ell - 1 if sign > 0 else -ell - 1
@@ -326,7 +331,10 @@ def dcdh(
     d = treatment_wide(panel)
     pts = dcdh_points(y, d, effects=effects, placebo=placebo, switchers=switchers, units=units, times=times)
     des: Design = pts["design"]
-    kinds = {"in": "switches in (its treatment rises from its first-period level)", "out": "switches out (its treatment falls from its first-period level)"}
+    kinds = {
+        "in": "switches in (its treatment rises from its first-period level)",
+        "out": "switches out (its treatment falls from its first-period level)",
+    }
     wanted = {"both": (1, 0), "in": (1,), "out": (0,)}[switchers]
     if not any((des.increase == inc).any() for inc in wanted):
         what = kinds[switchers] if switchers != "both" else "switches treatment"
@@ -345,11 +353,21 @@ def dcdh(
         normal_row(name, est, _se(u_var, des.cluster, G), alpha, aggregation=agg, event_time=e)
         for name, agg, e, est, n, u_var in rows_spec
     ]
-    inference = {"se_type": "analytic, clustered by unit (cohort-demeaned influence functions, as did_multiplegt_dyn)", "alpha": alpha}
+    inference = {
+        "se_type": "analytic, clustered by unit (cohort-demeaned influence functions, as did_multiplegt_dyn)",
+        "alpha": alpha,
+    }
     if permutations > 0:
         ri_rows, info = randomisation(
-            y, d, [r[0] for r in rows_spec], effects=effects, placebo=placebo, switchers=switchers,
-            n_perm=permutations, seed=seed, alpha=alpha,
+            y,
+            d,
+            [r[0] for r in rows_spec],
+            effects=effects,
+            placebo=placebo,
+            switchers=switchers,
+            n_perm=permutations,
+            seed=seed,
+            alpha=alpha,
         )
         rows += ri_rows
         inference["randomisation"] = info
@@ -368,9 +386,28 @@ def dcdh(
             "switchers_per_effect": {r[0]: r[4] for r in rows_spec},
             "sign": "switchers out enter with their sign flipped: every estimate is the effect of more treatment",
         },
-        options={"effects": effects, "placebo": placebo, "switchers": switchers, "alpha": alpha, "permutations": permutations, "seed": seed},
+        options={
+            "effects": effects,
+            "placebo": placebo,
+            "switchers": switchers,
+            "alpha": alpha,
+            "permutations": permutations,
+            "seed": seed,
+        },
         seed=seed if permutations > 0 else None,
     )
+
+
+def _exposure(d: np.ndarray) -> np.ndarray:
+    """(D_{F_g} - D_{g,1})·1{t ≥ F_g}: the size of each unit's first switch from that switch on."""
+    G, T = d.shape
+    seen = np.isfinite(d)
+    d_sq = d[np.arange(G), seen.argmax(1)]
+    changed = seen & (d != d_sq[:, None])
+    first = np.where(changed.any(1), changed.argmax(1), T)
+    size = np.where(changed.any(1), d[np.arange(G), np.minimum(first, T - 1)] - d_sq, 0.0)
+    after = np.arange(T)[None, :] >= first[:, None]
+    return np.where(seen, np.where(after, size[:, None], 0.0), np.nan)
 
 
 def _statistic(y, d, names, **kw) -> np.ndarray:
@@ -393,20 +430,25 @@ def randomisation(
     seed: int,
     alpha: float,
 ) -> tuple[list[dict], dict]:
-    """Permutation test of every estimate: whole treatment paths are reassigned across units. Each
-    estimate is linear in the outcome, so the sharp null Y(0) = Y - τ0·D is tested for every τ0 from
-    two evaluations per permutation, T(Y) - τ0·T(D_obs), and the interval inverts it."""
+    """Permutation test of every estimate: whole treatment paths are reassigned across units.
+
+    Sharp null: every unit's outcome moves by a constant τ0 from its first switch on, in the
+    direction of that switch (E = (D_{F_g} - D_{g,1})·1{t ≥ F_g}), so Y(0) = Y - τ0·E. Each
+    estimate is linear in the outcome, so T(Y - τ0·E) = T(Y) - τ0·T(E) for every permuted path
+    from two evaluations; the interval is stated on the estimate's own scale (θ = τ0·T_obs(E),
+    which is τ0 itself for every effect ℓ). Placebos do not move with τ0: they get a p-value only."""
     from evalkit.estimators.inference import _invert
 
     kw = {"effects": effects, "placebo": placebo, "switchers": switchers}
+    exposure = _exposure(d)
     a_obs = _statistic(y, d, names, **kw)
-    b_obs = _statistic(d.astype(float), d, names, **kw)
+    b_obs = _statistic(exposure, d, names, **kw)
     rng = np.random.default_rng(seed)
     a_p, b_p = np.full((n_perm, len(names)), np.nan), np.full((n_perm, len(names)), np.nan)
     for k in range(n_perm):
         dp = d[rng.permutation(d.shape[0])]
         a_p[k] = _statistic(y, dp, names, **kw)
-        b_p[k] = _statistic(d.astype(float), dp, names, **kw)
+        b_p[k] = _statistic(exposure, dp, names, **kw)
     rows = []
     for j, name in enumerate(names):
         ok = np.isfinite(a_p[:, j]) & np.isfinite(b_p[:, j])
@@ -419,8 +461,13 @@ def randomisation(
 
         lo = hi = None
         if abs(b_obs[j]) > 1e-12:
-            centre, scale = a_obs[j] / b_obs[j], max(float(np.std(aj)), 1e-8)
-            lo, hi = _invert(pfun, centre, scale, alpha, -1), _invert(pfun, centre, scale, alpha, 1)
+            bo = b_obs[j]
+
+            def ptheta(theta: float, pfun=pfun, bo=bo) -> float:
+                return pfun(theta / bo)
+
+            scale = max(float(np.std(aj)), 1e-8)
+            lo, hi = _invert(ptheta, a_obs[j], scale, alpha, -1), _invert(ptheta, a_obs[j], scale, alpha, 1)
             lo, hi = (lo if np.isfinite(lo) else None), (hi if np.isfinite(hi) else None)
         base = name.split("dynamic:e=")
         rows.append(
@@ -438,7 +485,7 @@ def randomisation(
     info = {
         "n_perm": n_perm,
         "permuted": "whole treatment paths across units",
-        "ci": "inverts the sharp null of a constant effect of the treatment in force",
+        "ci": "inverts the sharp null of a constant effect from the first switch on, in its direction",
         "seed": seed,
         "min_attainable_p": 1 / (1 + n_perm),
     }

@@ -40,8 +40,15 @@ def run_dyn(frame, y, g, t, d, effects, placebo, switchers, cluster):
     from did_multiplegt_dyn import DidMultiplegtDyn
 
     model = DidMultiplegtDyn(
-        df=frame, outcome=y, group=g, time=t, treatment=d, effects=effects, placebo=placebo,
-        switchers=switchers, cluster=cluster,
+        df=frame,
+        outcome=y,
+        group=g,
+        time=t,
+        treatment=d,
+        effects=effects,
+        placebo=placebo,
+        switchers=switchers,
+        cluster=cluster,
     )
     model.fit()
     res = model.result["did_multiplegt_dyn"]
@@ -70,20 +77,31 @@ def run_moderndid(frame, y, g, t, d, effects, placebo, switchers, cluster):
     from moderndid.didinter import did_multiplegt
 
     res = did_multiplegt(
-        frame, yname=y, tname=t, idname=g, dname=d, effects=effects, placebo=placebo,
-        switchers=switchers, cluster=cluster,
+        frame,
+        yname=y,
+        tname=t,
+        idname=g,
+        dname=d,
+        effects=effects,
+        placebo=placebo,
+        switchers=switchers,
+        cluster=cluster,
     )
     out = {"effects": {}, "placebos": {}}
     e = res.effects
     for k, h in enumerate(e.horizons):
         out["effects"][str(int(h))] = {
-            "estimate": float(e.estimates[k]), "se": float(e.std_errors[k]), "switchers": float(e.n_switchers[k])
+            "estimate": float(e.estimates[k]),
+            "se": float(e.std_errors[k]),
+            "switchers": float(e.n_switchers[k]),
         }
     if res.placebos is not None:
         p = res.placebos
         for k, h in enumerate(p.horizons):
             out["placebos"][str(abs(int(h)))] = {
-                "estimate": float(p.estimates[k]), "se": float(p.std_errors[k]), "switchers": float(p.n_switchers[k])
+                "estimate": float(p.estimates[k]),
+                "se": float(p.std_errors[k]),
+                "switchers": float(p.n_switchers[k]),
             }
     if res.ate is not None:
         out["average"] = {"estimate": float(res.ate.estimate), "se": float(res.ate.std_error)}
@@ -96,8 +114,15 @@ def main(which: str) -> None:
     for name, (file, y, g, t, d, effects, placebo, switchers, cluster) in CASES.items():
         frame = pl.read_csv(DATA / file, infer_schema_length=100000)
         cases[name] = {
-            "file": file, "outcome": y, "group": g, "time": t, "treatment": d, "effects": effects,
-            "placebo": placebo, "switchers": switchers or "both", "cluster": cluster,
+            "file": file,
+            "outcome": y,
+            "group": g,
+            "time": t,
+            "treatment": d,
+            "effects": effects,
+            "placebo": placebo,
+            "switchers": switchers or "both",
+            "cluster": cluster,
             **runner(frame, y, g, t, d, effects, placebo, switchers, cluster),
         }
         print(name, "done", file=sys.stderr)
