@@ -603,11 +603,24 @@ def _estimate_any_panel(
     long = make_panel(
         frame, unit=unit, time=time, outcome=outcome, cohort=cohort, treated=treated, covariates=covs, source=path.name
     )
+    dropped: list[str] = []
+    if methods.get(method).complete_donors:  # as a plan's sample: incomplete donors leave, and say so
+        from evalkit.estimators.data import drop_incomplete_donors
+
+        long, dropped = drop_incomplete_donors(long)
+        if dropped:
+            shown = ", ".join(dropped[:10]) + (f" and {len(dropped) - 10} more" if len(dropped) > 10 else "")
+            if not STATE["quiet"]:  # stderr: stdout may be the JSON
+                err.print(
+                    f"dropped {len(dropped)} never-treated unit(s) with the outcome missing in some period: {shown}"
+                )
     if checks:
         from evalkit import sensitivity as sens
 
         options = sens.check_method(method, options, "--sensitivity" if checks["sensitivity"] else "--pretrend-test")
     result = stage.call_estimator(method, long, options, inference)
+    if dropped:
+        result.diagnostics["donors_dropped_incomplete"] = dropped
     stage.add_few_treated_inference(method, long, options, inference, result)
     if checks:
         sens.add_rows(result, sensitivity=checks["sensitivity"], pretrend=checks["pretrend"], alpha=inference["alpha"])

@@ -235,6 +235,9 @@ class Method:
     # can it estimate treatment that switches off (reads the panel's treatment in force, `d`)? If not,
     # a panel whose treatment falls for some unit is refused, naming those units
     switch_off: bool = False
+    # does it need every donor observed in every period? Then `estimate --panel` drops incomplete
+    # never-treated units first (and says so), as a plan's sample does
+    complete_donors: bool = False
 
     def function(self) -> Callable[..., Any]:
         module, name = self.target.split(":")
@@ -307,6 +310,7 @@ METHODS: dict[str, Method] = {
             _INF,
             ("synthetic_control",),
             covariates=True,
+            complete_donors=True,
         ),
         Method(
             "sdid",
@@ -318,6 +322,7 @@ METHODS: dict[str, Method] = {
             {**_INF, "reps": "permutations"},
             ("synthetic_did", "synthetic_did_staggered", "synthetic_control_sdid", "did_sdid"),
             intervals=("analytic", "randomization"),
+            complete_donors=True,
         ),
         Method(
             "synth_staggered",
@@ -327,6 +332,7 @@ METHODS: dict[str, Method] = {
             "Synthetic control fitted for councils that moved in different years, pooled across treated councils.",
             {"seed": "seed", "reps": "permutations"},
             covariates=True,
+            complete_donors=True,
         ),
         Method(
             "twfe_es",

@@ -62,6 +62,24 @@ class LongPanel:
         return mat, units, times
 
 
+def drop_incomplete_donors(panel: LongPanel) -> tuple[LongPanel, list[str]]:
+    """Never-treated units whose outcome is missing in some period of the panel, dropped (as a plan's
+    sample drops incomplete councils), so methods that need every donor-period do not stop on them.
+    Treated units are kept: dropping one would change what is estimated, so its gap is reported."""
+    n_times = panel.data["time"].n_unique()
+    counts = panel.data.group_by("unit").agg(
+        pl.col("y").is_not_null().sum().alias("n"),
+        (pl.col("cohort").max() == 0).alias("never"),
+        *([(pl.col("d").max() <= 0).alias("never_d")] if "d" in panel.data.columns else []),
+    )
+    never = pl.col("never") & pl.col("never_d") if "d" in panel.data.columns else pl.col("never")
+    short = sorted(counts.filter((pl.col("n") < n_times) & never)["unit"].to_list())
+    if not short:
+        return panel, []
+    kept = panel.data.filter(~pl.col("unit").is_in(short))
+    return LongPanel(kept, panel.outcome, panel.covariates), short
+
+
 def cohort_from_treated(frame: pl.DataFrame, unit: str, time: str, treated: str) -> pl.Series:
     """First period in which a unit's 0/1 treated column is 1 (0 when never)."""
     first = frame.filter(pl.col(treated) == 1).group_by(unit).agg(pl.col(time).min().alias("__cohort"))
