@@ -318,10 +318,12 @@ def prepare_analysis(
                     included=False,
                     reason=f"one pre-treatment year only ({window[0]}): too few to fit a synthetic control",
                 )
+    rows, in_force = treatment_rule(rows, analysis, panel_path)
     long = None
     if rows.filter(pl.col("cohort") > 0).height > 0:
+        treatment = {"treated": in_force} if in_force else {"cohort": "cohort"}
         long = make_panel(
-            rows, unit="unit_code", time="year", outcome=analysis["outcome"], cohort="cohort", source=str(panel_path)
+            rows, unit="unit_code", time="year", outcome=analysis["outcome"], source=str(panel_path), **treatment
         )
     return {
         "panel": long,
@@ -332,6 +334,32 @@ def prepare_analysis(
         "sparse": sparse,
         "rows": rows,
     }
+
+
+def treatment_rule(rows: pl.DataFrame, analysis: dict[str, Any], panel_path: Path) -> tuple[pl.DataFrame, str | None]:
+    """The analysis' `treatment` and `ownership_change` keys applied to its sample (see
+    panel.treatment_history); nothing is read or changed when the plan gives neither (v1-v3)."""
+    treatment, ownership = analysis.get("treatment"), analysis.get("ownership_change")
+    if treatment in (None, "intention_to_treat") and ownership in (None, "same_treatment"):
+        return rows, None
+    from evalkit.panel import treatment_history as th
+    from evalkit.sources import registry as reg
+
+    folder = panel_path.parent
+    local, extra = folder / "adm_registry.csv", folder / EXTRA_REGISTRY
+    registry = reg.load_registry(local if local.exists() else None, extra=[extra] if extra.exists() else None)
+    diagnostics = folder / "panel_diagnostics.json"
+    policy = "aggregate"
+    if diagnostics.exists():
+        policy = json.loads(diagnostics.read_text(encoding="utf-8")).get("boundary_policy", policy)
+    rows = th.in_force(rows, th.spells(registry, policy))
+    return th.apply(
+        rows,
+        treatment=treatment,
+        ownership_change=ownership,
+        switching_method=methods.get(analysis["method"]).switch_off,
+        method=analysis["method"],
+    )
 
 
 def run_plan(
