@@ -308,7 +308,10 @@ def prepare_analysis(
         rows, dropped = balanced_outcome_panel(in_window, analysis["outcome"])
     accounting = treated_accounting(in_window, rows, dropped, window)
     # Units treated before the window's first year have no pre-period; those after it are not treated here.
-    rows = rows.filter((pl.col("cohort") == 0) | pl.col("cohort").is_between(window[0] + 1, window[1]))
+    # (Not so for the switching estimator: a council already under a model when the window opens is the
+    # one whose return in-house it estimates, against councils still under theirs.)
+    if analysis.get("treatment") != "switching":
+        rows = rows.filter((pl.col("cohort") == 0) | pl.col("cohort").is_between(window[0] + 1, window[1]))
     if analysis["method"] in ("synth", "synth_staggered", "sdid"):  # a synthetic control needs two pre-period years
         short = set(rows.filter(pl.col("cohort") == window[0] + 1)["unit_code"].unique().to_list())
         rows = rows.filter(~pl.col("unit_code").is_in(list(short)))
@@ -466,6 +469,7 @@ def run_plan(
                 "results": out,
                 **({"reason": analysis["reason"]} if analysis.get("reason") else {}),
                 **({"subgroup": analysis["subgroup"]} if analysis.get("subgroup") else {}),
+                **{k: analysis[k] for k in ("treatment", "ownership_change") if analysis.get(k)},
             }
         )
     power_doc, mdes = None, None

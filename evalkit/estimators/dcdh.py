@@ -383,6 +383,12 @@ def dcdh(
             "units_dropped_above_and_below_status_quo": pts["dropped_larger_lower"],
             "switchers_in": n_in,
             "switchers_out": n_out,
+            "switchers_out_units": [
+                u for u, inc, f, t in zip(des.units, des.increase, des.first, des.last) if inc == 0 and f <= t
+            ],
+            "switchers_in_units": [
+                u for u, inc, f, t in zip(des.units, des.increase, des.first, des.last) if inc == 1 and f <= t
+            ],
             "switchers_per_effect": {r[0]: r[4] for r in rows_spec},
             "sign": "switchers out enter with their sign flipped: every estimate is the effect of more treatment",
         },
