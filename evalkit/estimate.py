@@ -619,6 +619,7 @@ def _no_estimate(analysis: dict[str, Any], window: tuple[int, int], accounting: 
         "results": results,
         **({"reason": analysis["reason"]} if analysis.get("reason") else {}),
         **({"subgroup": analysis["subgroup"]} if analysis.get("subgroup") else {}),
+        **{key: analysis[key] for key in ("treatment", "ownership_change") if analysis.get(key)},
     }
 
 

@@ -60,7 +60,8 @@ class Piece:
     n_switchers: float
     u: np.ndarray  # influence per unit, mean = estimate
     u_var: np.ndarray  # cohort-demeaned influence for the variance
-    delta: float = np.nan  # switchers' average cumulated treatment change (effects only)
+    delta: float = np.nan  # switchers' average current treatment change (effects only)
+    per_unit: dict[int, float] | None = None  # each switcher's own DID_{g,ℓ} (unsigned), by unit index
 
 
 def treatment_wide(panel: LongPanel) -> np.ndarray:
@@ -218,7 +219,10 @@ def _piece(des: Design, ell: int, inc: int, placebo: bool) -> Piece | None:
         # denominator of the average total effect, per period of exposure)
         signed = np.nan_to_num(np.where(des.increase[:, None] == 1, des.d - dsq, dsq - des.d))
         delta = float(np.sum(dist0 * n_gt * signed) / N)
-    return Piece(float(u.sum() / G), N, u, u_var, delta)
+    # each switcher's own comparison: its change minus the mean change of its controls in that period
+    ctrl_mean = by_dt(np.nan_to_num(never) * n_gt * dn, np.isfinite(never)) / np.where(n_ctrl > 0, n_ctrl, np.nan)
+    per_unit = {int(g): float(diff[g, t] - ctrl_mean[g, t]) for g, t in np.argwhere(dof_s)}
+    return Piece(float(u.sum() / G), N, u, u_var, delta, per_unit)
 
 
 def _drop_larger_lower(d: np.ndarray) -> np.ndarray:
@@ -312,6 +316,28 @@ def _rows_of(points: dict, switchers: str) -> list[tuple[str, str, int | None, f
     return out
 
 
+def _unit_rows(points: dict, des: Design) -> list[dict]:
+    """Each switcher's own effect (sign of "more treatment"), point only: with one to three councils
+    behind an estimate, the reader should see whose change it is."""
+    rows = []
+    for table, sign in ((points["effects"], 1), (points["placebos"], -1)):
+        for ell in sorted(table):
+            e = ell - 1 if sign > 0 else -ell - 1
+            for inc, piece in sorted(table[ell].items()):
+                for g, value in sorted((piece.per_unit or {}).items()):
+                    unit = des.units[g]
+                    rows.append(
+                        {
+                            "name": f"unit:{unit}:dynamic:e={e}",
+                            "aggregation": "unit_dynamic",
+                            "unit": unit,
+                            "event_time": e,
+                            "estimate": value if inc == 1 else -value,
+                        }
+                    )
+    return rows
+
+
 def dcdh(
     panel: LongPanel,
     *,
@@ -353,6 +379,7 @@ def dcdh(
         normal_row(name, est, _se(u_var, des.cluster, G), alpha, aggregation=agg, event_time=e)
         for name, agg, e, est, n, u_var in rows_spec
     ]
+    rows += _unit_rows(pts, des)
     inference = {
         "se_type": "analytic, clustered by unit (cohort-demeaned influence functions, as did_multiplegt_dyn)",
         "alpha": alpha,

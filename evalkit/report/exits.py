@@ -99,12 +99,19 @@ def _known(doc: dict[str, Any], returns: list[dict[str, Any]]) -> list:
     if not returns:
         return [Para("No treated council in the registry has returned its services in-house.")]
     items = []
+    spells = [r for r in doc.get("registry") or [] if isinstance(r, dict)]
     for r in returns:
-        grade = GRADE_WORDS.get(str(r.get("pre_transfer_grade") or ""), "")
+        first = next((s for s in spells if s.get("la_code") == r.get("la_code") and s.get("role") == "treated"), r)
+        grade = GRADE_WORDS.get(str(first.get("pre_transfer_grade") or ""), "")
         before = f"; judged {grade} before the move" if grade else ""
+        change = (
+            f", council-owned from {r.get('go_live')}"
+            if first is not r and first.get("end_type") == "ownership_change"
+            else ""
+        )
         items.append(
-            f"{r.get('la_name')} ({r.get('body_name')}, {str(r.get('model', '')).replace('_', ' ')}): "
-            f"went live {r.get('go_live')}, back in-house {r.get('end_date')}{before}."
+            f"{r.get('la_name')} ({first.get('body_name')}, {str(first.get('model', '')).replace('_', ' ')}"
+            f"{change}): went live {first.get('go_live')}, back in-house {r.get('end_date')}{before}."
         )
     words = {1: "One", 2: "Two", 3: "Three", 4: "Four"}.get(len(returns), str(len(returns)))
     return [
@@ -190,6 +197,31 @@ def _switch_out(analyses: list[dict[str, Any]], returns: list[dict[str, Any]], n
     if why:
         blocks.append(BulletList(why))
     return blocks
+
+
+def _per_council(outs: list[dict[str, Any]], names: dict) -> list:
+    """Each returning council's own switch-out comparison by year back (point estimates: one council each)."""
+    from evalkit.report.render import fmt_num
+
+    rows = []
+    for a in outs:
+        res = a["results"]
+        units = (res.get("diagnostics") or {}).get("switchers_out_units") or []
+        own = [r for r in res.get("estimates") or [] if r.get("aggregation") == "unit_dynamic"]
+        for unit in units:
+            by_e = {r["event_time"]: r["estimate"] for r in own if r.get("unit") == unit}
+            cells = [fmt_num(by_e[e]) if e in by_e else "—" for e in (0, 1, 2)]
+            rows.append([res["outcome"], str(names.get(unit, unit)), *cells])
+    if not rows:
+        return []
+    return [
+        Table(
+            ["Outcome", "Council", "Year 1 back", "Year 2 back", "Year 3 back"],
+            rows,
+            caption="Each council's own comparison (its change from the year before its return, minus that of "
+            "councils still under a model; sign of 'more treatment'; no interval: one council each)",
+        )
+    ]
 
 
 def _carryover(analyses: list[dict[str, Any]], names: dict) -> list:

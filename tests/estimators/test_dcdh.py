@@ -128,3 +128,15 @@ def test_randomisation_interval_is_seeded_and_covers_its_estimate() -> None:
         # the simulated effect (about 5 after a switch) is far from zero: the smallest attainable p-value
         assert ri["p_value"] == pytest.approx(1 / 30) if name != "average" else ri["p_value"] <= 0.1
     assert rows["dynamic:e=-2:randomisation"]["ci_low"] is None  # a placebo gets its p-value only
+
+
+def test_per_switcher_effects_average_to_the_estimate() -> None:
+    frame = pl.read_csv(MORE / "dcdh_sim_nonabsorbing.csv")
+    panel = make_panel(frame, unit="id", time="t", outcome="y", treated="D")
+    for switchers in ("in", "out"):
+        res = dcdh(panel, effects=2, placebo=1, switchers=switchers)
+        rows = res.estimates.to_dicts()
+        for e in (0, 1, -2):
+            own = [r["estimate"] for r in rows if r["aggregation"] == "unit_dynamic" and r["event_time"] == e]
+            assert len(own) == res.diagnostics["switchers_per_effect"][f"dynamic:e={e}"]
+            assert np.mean(own) == pytest.approx(res.estimate(f"dynamic:e={e}")["estimate"], rel=1e-10)
