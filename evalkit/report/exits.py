@@ -13,6 +13,18 @@ from typing import Any
 
 from evalkit.report.blocks import BulletList, Heading, Para, Table
 
+
+def fmt_num(v: Any) -> str:
+    """Three decimals, thousands with one (as the rest of the report; render imports this module)."""
+    if v is None or v != v:
+        return "—"
+    return f"{float(v):,.1f}" if abs(float(v)) >= 10000 else f"{float(v):.3f}"
+
+
+def fmt_ci(lo: Any, hi: Any) -> str:
+    return "—" if lo is None or hi is None else f"{fmt_num(lo)} to {fmt_num(hi)}"
+
+
 GRADE_WORDS = {
     "inadequate": "'inadequate'",
     "requires_improvement": "'requires improvement'",
@@ -48,8 +60,6 @@ def _row(results: dict[str, Any], name: str) -> dict[str, Any] | None:
 
 
 def _est(results: dict[str, Any], name: str) -> str:
-    from evalkit.report.render import fmt_ci, fmt_num  # render imports this module
-
     r = _row(results, name)
     if r is None or r.get("estimate") is None:
         return "not estimated"
@@ -201,8 +211,6 @@ def _switch_out(analyses: list[dict[str, Any]], returns: list[dict[str, Any]], n
 
 def _per_council(outs: list[dict[str, Any]], names: dict) -> list:
     """Each returning council's own switch-out comparison by year back (point estimates: one council each)."""
-    from evalkit.report.render import fmt_num
-
     rows = []
     for a in outs:
         res = a["results"]
