@@ -18,7 +18,8 @@ def fmt_num(v: Any) -> str:
     """Three decimals, thousands with one (as the rest of the report; render imports this module)."""
     if v is None or v != v:
         return "—"
-    return f"{float(v):,.1f}" if abs(float(v)) >= 10000 else f"{float(v):.3f}"
+    f = float(v) if abs(float(v)) >= 0.0005 else 0.0  # no "-0.000"
+    return f"{f:,.1f}" if abs(f) >= 10000 else f"{f:.3f}"
 
 
 def fmt_ci(lo: Any, hi: Any) -> str:
@@ -44,6 +45,11 @@ def _returns(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _treated_count(doc: dict[str, Any]) -> int:
+    """Treated councils as the analyses count them (Kingston and Richmond are one unit), else the registry's."""
+    for a in doc.get("analyses") or []:
+        accounting = ((a.get("results") or {}).get("diagnostics") or {}).get("treated_units")
+        if accounting:
+            return len(accounting)
     return len(
         {r.get("la_code") for r in doc.get("registry") or [] if isinstance(r, dict) and r.get("role") == "treated"}
     )
@@ -126,7 +132,7 @@ def _known(doc: dict[str, Any], returns: list[dict[str, Any]]) -> list:
     words = {1: "One", 2: "Two", 3: "Three", 4: "Four"}.get(len(returns), str(len(returns)))
     return [
         Para(
-            f"{words} of the {n_treated} treated councils in the registry took their services back in-house. "
+            f"{words} of the {n_treated} treated councils took their services back in-house. "
             "They are few, so every estimate below rests on one to three councils and says little on its own."
         ),
         BulletList(items),
@@ -192,21 +198,37 @@ def _switch_out(analyses: list[dict[str, Any]], returns: list[dict[str, Any]], n
         Table(
             ["Outcome", "Councils that came back, in the estimate", "First year back", "Note"],
             rows,
-            caption="Switch-out effects (minus the effect of coming back)",
+            caption="Switch-out effects (minus the effect of coming back), all returning councils together",
         )
     )
-    in_any = {u for a in outs for u in (a["results"].get("diagnostics") or {}).get("switchers_out_units") or []}
+    blocks += _per_council(outs, names)
     why = []
-    for r in returns:
-        if r.get("la_code") in in_any:
-            continue
-        why.append(
-            f"{r.get('la_name')}: back in-house {r.get('end_date')}, so its first year back is after the last "
-            "year any outcome is observed here (or its outcome is missing there): not estimable yet."
-        )
+    for a in outs:
+        diag = a["results"].get("diagnostics") or {}
+        units, years = set(diag.get("switchers_out_units") or []), diag.get("years") or []
+        for r in returns:
+            if r.get("la_code") in units:
+                continue
+            back = _first_year_back(str(r.get("end_date") or ""))
+            if back is not None and years and back > years[-1]:
+                reason = f"its first year back ({back}) is after the outcome's last year here ({years[-1]})"
+            else:
+                reason = "its outcome is missing around its return, or no council still under a model compares"
+            why.append(f"{a['results'].get('outcome')}: {r.get('la_name')} not estimable: {reason}.")
     if why:
         blocks.append(BulletList(why))
     return blocks
+
+
+def _first_year_back(end_date: str) -> int | None:
+    """The first year (ending 31 March) wholly after a spell's end date, as the treatment histories count."""
+    parts = end_date.split("-")
+    if not parts[0].isdigit():
+        return None
+    y = int(parts[0])
+    if len(parts) < 3:
+        return y
+    return y if (int(parts[1]), int(parts[2])) < (3, 31) else y + 1
 
 
 def _per_council(outs: list[dict[str, Any]], names: dict) -> list:

@@ -81,9 +81,9 @@ def test_section_says_who_came_back_selection_and_what_was_estimable() -> None:
     blocks = exits.section(doc)
     assert isinstance(blocks[0], Heading) and blocks[0].text == "After a return in-house"
     text = "\n".join(block_md(b) for b in blocks)
-    assert "Two of the 3 treated councils" in text
+    assert "Two of the 3 treated councils took" in text
     assert "selection on exit" in text
     assert "| cla | 1.000 (analytic 0.000 to 2.000) | 0.500 (analytic -1.000 to 2.000) |" in text
     # the switch-out row quotes its default (randomisation) interval and names the council in it
     assert "| cla | Doncaster | -3.000 (randomisation -9.000 to 4.000) |" in text
-    assert "Reading: back in-house 2025-10-01" in text and "not estimable yet" in text
+    assert "cla: Reading not estimable: its first year back (2026) is after the outcome's last year here (2025)" in text
