@@ -59,3 +59,10 @@ def test_corrupt_entry_is_ignored(tmp_path) -> None:
     path = tmp_path / digest[:2] / f"{digest}.json"
     path.write_text("{not json", encoding="utf-8")
     assert cache.get(tmp_path, digest) is None
+
+
+def test_provenance_lists_the_libraries_that_compute_numbers() -> None:
+    from evalkit.estimate import LIBRARIES, library_versions
+
+    assert {"numpy", "scipy", "polars", "linearmodels", "quadprog", "numba"} <= set(LIBRARIES)
+    assert set(library_versions()) == set(LIBRARIES)
