@@ -237,7 +237,7 @@ def _per_council(outs: list[dict[str, Any]], names: dict) -> list:
     for a in outs:
         res = a["results"]
         units = (res.get("diagnostics") or {}).get("switchers_out_units") or []
-        own = [r for r in res.get("estimates") or [] if r.get("aggregation") == "unit_dynamic"]
+        own = (res.get("extra") or {}).get("switchers") or []
         for unit in units:
             by_e = {r["event_time"]: r["estimate"] for r in own if r.get("unit") == unit}
             cells = [fmt_num(by_e[e]) if e in by_e else "—" for e in (0, 1, 2)]

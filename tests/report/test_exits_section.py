@@ -70,6 +70,7 @@ def test_section_says_who_came_back_selection_and_what_was_estimable() -> None:
         switchers_out_units=["371"],
         years=[2020, 2025],
     )
+    out["extra"] = {"switchers": [{"unit": "371", "event_time": 0, "estimate": -3.0}]}
     doc = {
         "registry": REGISTRY,
         "analyses": [
@@ -86,4 +87,5 @@ def test_section_says_who_came_back_selection_and_what_was_estimable() -> None:
     assert "| cla | 1.000 (analytic 0.000 to 2.000) | 0.500 (analytic -1.000 to 2.000) |" in text
     # the switch-out row quotes its default (randomisation) interval and names the council in it
     assert "| cla | Doncaster | -3.000 (randomisation -9.000 to 4.000) |" in text
+    assert "| cla | Doncaster | -3.000 | — | — |" in text  # the council's own comparison, year by year
     assert "cla: Reading not estimable: its first year back (2026) is after the outcome's last year here (2025)" in text

@@ -317,8 +317,8 @@ def _rows_of(points: dict, switchers: str) -> list[tuple[str, str, int | None, f
 
 
 def _unit_rows(points: dict, des: Design) -> list[dict]:
-    """Each switcher's own effect (sign of "more treatment"), point only: with one to three councils
-    behind an estimate, the reader should see whose change it is."""
+    """Each switcher's own effect (sign of "more treatment"), point only, for `extra["switchers"]`: with
+    one to three councils behind an estimate, the reader should see whose change it is."""
     rows = []
     for table, sign in ((points["effects"], 1), (points["placebos"], -1)):
         for ell in sorted(table):
@@ -326,15 +326,7 @@ def _unit_rows(points: dict, des: Design) -> list[dict]:
             for inc, piece in sorted(table[ell].items()):
                 for g, value in sorted((piece.per_unit or {}).items()):
                     unit = des.units[g]
-                    rows.append(
-                        {
-                            "name": f"unit:{unit}:dynamic:e={e}",
-                            "aggregation": "unit_dynamic",
-                            "unit": unit,
-                            "event_time": e,
-                            "estimate": value if inc == 1 else -value,
-                        }
-                    )
+                    rows.append({"unit": unit, "event_time": e, "estimate": value if inc == 1 else -value})
     return rows
 
 
@@ -379,7 +371,6 @@ def dcdh(
         normal_row(name, est, _se(u_var, des.cluster, G), alpha, aggregation=agg, event_time=e)
         for name, agg, e, est, n, u_var in rows_spec
     ]
-    rows += _unit_rows(pts, des)
     inference = {
         "se_type": "analytic, clustered by unit (cohort-demeaned influence functions, as did_multiplegt_dyn)",
         "alpha": alpha,
@@ -428,6 +419,11 @@ def dcdh(
             "seed": seed,
         },
         seed=seed if permutations > 0 else None,
+        extra={
+            "switchers": pl.DataFrame(
+                _unit_rows(pts, des), schema={"unit": pl.Utf8, "event_time": pl.Int64, "estimate": pl.Float64}
+            )
+        },
     )
 
 

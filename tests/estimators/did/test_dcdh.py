@@ -135,8 +135,8 @@ def test_per_switcher_effects_average_to_the_estimate() -> None:
     panel = make_panel(frame, unit="id", time="t", outcome="y", treated="D")
     for switchers in ("in", "out"):
         res = dcdh(panel, effects=2, placebo=1, switchers=switchers)
-        rows = res.estimates.to_dicts()
+        rows = res.extra["switchers"].to_dicts()
         for e in (0, 1, -2):
-            own = [r["estimate"] for r in rows if r["aggregation"] == "unit_dynamic" and r["event_time"] == e]
+            own = [r["estimate"] for r in rows if r["event_time"] == e]
             assert len(own) == res.diagnostics["switchers_per_effect"][f"dynamic:e={e}"]
             assert np.mean(own) == pytest.approx(res.estimate(f"dynamic:e={e}")["estimate"], rel=1e-10)
