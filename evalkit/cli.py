@@ -649,7 +649,17 @@ def _estimate_any_panel(
         from evalkit.analysis import sensitivity as sens
 
         options = sens.check_method(method, options, "--sensitivity" if checks["sensitivity"] else "--pretrend-test")
+    dropped: list[str] = []
+    if methods.get(method).complete_donors:  # as a plan's sample: incomplete donors leave, and say so
+        from evalkit.estimators.data import drop_incomplete_donors
+
+        long, dropped = drop_incomplete_donors(long)
+        if dropped and not STATE["quiet"]:  # stderr: stdout may be the JSON
+            shown = ", ".join(dropped[:10]) + (f" and {len(dropped) - 10} more" if len(dropped) > 10 else "")
+            err.print(f"dropped {len(dropped)} never-treated unit(s) with the outcome missing in some period: {shown}")
     result = run(method, long, options, inference, checks=checks)
+    if dropped:
+        result.diagnostics["donors_dropped_incomplete"] = dropped
     text = result.to_json()
     if json_out == "-":
         sys.stdout.write(text)

@@ -71,6 +71,7 @@ class Analysis:
             "results": results,
             **({"reason": self.reason} if self.reason else {}),
             **({"subgroup": self.subgroup} if self.subgroup else {}),
+            **{k: self.raw[k] for k in ("treatment", "ownership_change") if self.raw.get(k)},
         }
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from evalkit import methods
 from evalkit.errors import EvalkitError
 from evalkit.io import atomic_write_text, sha256_file
-from evalkit.report import council
+from evalkit.report import council, exits
 from evalkit.report import council_figures as CF
 from evalkit.report import figures as F
 from evalkit.report import sensitivity as S
@@ -993,6 +993,7 @@ def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
         blocks.append(Heading(2, "Results", "results"))
         blocks += analysis_section(others)
     blocks += council.heterogeneity_blocks(doc)
+    blocks += exits.section(doc)  # only when the plan has exit analyses
     mv_blocks, mv_figs = _multiverse_blocks(doc)
     blocks += mv_blocks
     all_figs.extend(mv_figs)
