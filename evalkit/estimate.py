@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 
 from evalkit import __version__, cache, generations, methods, sensitivity
-from evalkit.conclusions import RULE, conclude
+from evalkit.conclusions import RULE, RULE_EVIDENCE, conclude
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel, make_panel
 from evalkit.estimators.results import Results, estimates_frame
@@ -70,10 +70,18 @@ def check_covariates(method: str, panel: LongPanel) -> None:
 
 
 def add_few_treated_inference(
-    method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any], result: Results
+    method: str,
+    panel: LongPanel,
+    options: dict[str, Any],
+    inference: dict[str, Any],
+    result: Results,
+    *,
+    universe: dict[Any, int] | None = None,
+    keep_draws: bool = False,
 ) -> None:
     """The default interval (few treated units: randomisation or wild bootstrap) beside the analytic
-    one, every row marked with its `interval` and whether it is the `default` (see few_treated)."""
+    one, every row marked with its `interval` and whether it is the `default` (see few_treated).
+    `universe`/`keep_draws`: a family's shared permutations and the kept null draws (few_treated)."""
     from evalkit.estimators.few_treated import add_default_interval, mark, normalise, supported
 
     if "randomization" not in supported(method) or not int(inference.get("permutations") or 0):
@@ -81,7 +89,7 @@ def add_few_treated_inference(
             add_default_interval(method, panel, options, inference, result)  # refuses what it cannot do
         mark(result, "analytic")
         return
-    add_default_interval(method, panel, options, inference, result)
+    add_default_interval(method, panel, options, inference, result, universe=universe, keep_draws=keep_draws)
     if (
         method == "twfe"
         and "wild_bootstrap" not in result.inference
@@ -350,6 +358,8 @@ def run_plan(
     panel = read_parquet_checked(panel_file)
     sample, notes = sample_panel(panel, plan.get("sample", {}))
     inference = plan["inference"]
+    family = set(inference.get("family") or [])
+    universe = family_universe(panel, sample, plan, family, panel_path) if family else None
     analyses = []
     for analysis in plan["analysis"]:
         if progress:
@@ -377,6 +387,9 @@ def run_plan(
             analyses.append(_no_estimate(analysis, window, accounting, dropped))
             continue
         few_treated = True  # every estimator leads with its default interval (estimators.few_treated)
+        joint = universe if analysis["label"] in family else None
+        keep_draws = joint is not None or (checks["sensitivity"] or {}).get("covariance") == "permutation"
+        draws_key = [sorted(joint.items()), keep_draws] if keep_draws else []  # absent: old plans keep their keys
         digest = (
             cache.key(
                 "analysis",
@@ -388,6 +401,7 @@ def run_plan(
                 long.outcome,
                 list(long.covariates),
                 long.data,
+                *draws_key,
             )
             if cache_dir is not None
             else ""
@@ -396,7 +410,9 @@ def run_plan(
         if out is None:
             result = call_estimator(analysis["method"], long, options, inference)
             if few_treated:
-                add_few_treated_inference(analysis["method"], long, options, inference, result)
+                add_few_treated_inference(
+                    analysis["method"], long, options, inference, result, universe=joint, keep_draws=keep_draws
+                )
             if checks["sensitivity"] or checks["pretrend"]:
                 sensitivity.add_rows(
                     result,
@@ -424,6 +440,7 @@ def run_plan(
                 "results": out,
                 **({"reason": analysis["reason"]} if analysis.get("reason") else {}),
                 **({"subgroup": analysis["subgroup"]} if analysis.get("subgroup") else {}),
+                **{k: analysis[k] for k in ("vote", "smallest_effect") if analysis.get(k) is not None},
             }
         )
     power_doc, mdes = None, None
@@ -439,8 +456,10 @@ def run_plan(
         "question": plan["plan"]["question"],
         **context,
         "limitations": LIMITATIONS,  # the plan's own [report] limitations are added by the renderer
-        "conclusions": conclude(analyses, alpha=float(inference.get("alpha", 0.05)), power=mdes),
-        "decision_rule": RULE,
+        "conclusions": conclude(
+            analyses, alpha=float(inference.get("alpha", 0.05)), power=mdes, family=inference.get("family")
+        ),
+        "decision_rule": RULE_EVIDENCE if inference.get("family") else RULE,
         "synthetic_demo": bool(plan["plan"].get("synthetic_demo", False)),
         "plan": plan,
         "plan_sha256": plan_sha256,
@@ -457,6 +476,24 @@ def run_plan(
         "analyses": analyses,
         **({"power": power_doc} if power_doc is not None else {}),
     }
+
+
+def family_universe(
+    panel: pl.DataFrame, sample: pl.DataFrame, plan: dict[str, Any], family: set[str], panel_path: Path
+) -> dict[Any, int] | None:
+    """unit -> adoption year over every council in any analysis of the family: the assignments that are
+    permuted jointly (None, and Holm only, when two analyses give a council different years)."""
+    universe: dict[Any, int] = {}
+    for analysis in plan["analysis"]:
+        if analysis["label"] not in family or analysis["method"] == "time_to_good":
+            continue
+        long = prepare_analysis(panel, sample, plan, analysis, panel_path)["panel"]
+        if long is None:
+            continue
+        for unit, cohort in long.unit_cohorts().items():
+            if universe.setdefault(unit, cohort) != cohort:
+                return None
+    return universe or None
 
 
 def time_to_good(

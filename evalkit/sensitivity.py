@@ -24,6 +24,9 @@ from evalkit.estimators.results import Results, estimates_frame
 
 DEFAULT_MBAR = (0.5, 1.0, 1.5, 2.0)
 TARGETS = ("first", "average")
+# The event study's covariance: the estimator's own, or the spread of the coefficients over permuted adoption
+# dates (few treated councils: the analytic one is far too small where an event time rests on one council).
+COVARIANCES = ("analytic", "permutation")
 
 
 def label(value: float) -> str:
@@ -44,10 +47,10 @@ def parse_values(text: str, flag: str) -> list[float]:
 
 def check_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """Validate {method, mbar | m, target}; returns it normalised (raises ValueError with the reason)."""
-    allowed = {"method", "mbar", "m", "target"}
+    allowed = {"method", "mbar", "m", "target", "covariance"}
     unknown = sorted(set(spec) - allowed)
     if unknown:
-        raise ValueError(f"unknown key {unknown[0]!r} (expected method, mbar or m, target)")
+        raise ValueError(f"unknown key {unknown[0]!r} (expected method, mbar or m, target, covariance)")
     method = spec.get("method")
     if method not in ("rm", "sd"):
         raise ValueError(f"method must be 'rm' (relative magnitudes) or 'sd' (smoothness), not {method!r}")
@@ -66,7 +69,11 @@ def check_spec(spec: dict[str, Any]) -> dict[str, Any]:
     target = spec.get("target", "first")
     if target not in TARGETS:
         raise ValueError(f"target must be 'first' or 'average', not {target!r}")
-    return {"method": method, key: [float(v) for v in values], "target": target}
+    covariance = spec.get("covariance")
+    if covariance not in (None, *COVARIANCES):
+        raise ValueError(f"covariance must be 'analytic' or 'permutation', not {covariance!r}")
+    out = {"method": method, key: [float(v) for v in values], "target": target}
+    return out if covariance is None else {**out, "covariance": covariance}
 
 
 def check_method(method: str, options: dict[str, Any], what: str) -> dict[str, Any]:

@@ -102,10 +102,18 @@ def randomisation_rows(
     n_perm: int,
     seed: int,
     alpha: float,
+    universe: dict[Any, int] | None = None,
+    keep_draws: bool = False,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Permutation test of every named estimate at once (one estimator run per permutation and
     outcome); the CI inverts H0: Y(1) = Y(0) + tau0 in treated cells, by linearity
-    T(Y - tau0·D) = T(Y) - tau0·T(D) (checked at the observed assignment)."""
+    T(Y - tau0·D) = T(Y) - tau0·T(D) (checked at the observed assignment).
+
+    `universe` (unit -> cohort over every council of a family of analyses): adoption dates are permuted
+    across the universe and read off for this panel's councils, so every analysis of the family sees the
+    same permuted assignments (their joint distribution is what Romano-Wolf needs). With a universe or
+    `keep_draws` the estimates under every permuted assignment are kept in info["draws"] (their spread
+    is the event study's permutation covariance, estimators.honest)."""
     from evalkit.estimators.inference import _invert, _Permuter
 
     perm = _Permuter(panel)
@@ -120,7 +128,10 @@ def randomisation_rows(
     c_obs = vec(perm.make(perm.cohort, y + 2.5 * perm.d_obs))
     linear = np.isfinite(b_obs) & (np.abs(c_obs - (a_obs + 2.5 * b_obs)) <= 1e-7 * np.maximum(1.0, np.abs(c_obs)))
     rng = np.random.default_rng(seed)
-    assignments = [rng.permutation(perm.cohort) for _ in range(n_perm)]
+    if universe is None:
+        assignments = [rng.permutation(perm.cohort) for _ in range(n_perm)]
+    else:
+        assignments = universe_assignments(universe, list(perm.units), perm.cohort, rng, n_perm)
     fast = _fast_points(statistic, panel, perm, names, np.column_stack([y, perm.d_obs]), (a_obs, b_obs))
 
     def one(cohort: np.ndarray) -> np.ndarray:
@@ -161,7 +172,42 @@ def randomisation_rows(
     pre = randomisation_pretrend(names, a_obs, a_p)
     if pre is not None:
         info["pretrend"] = pre
+    if universe is not None:
+        info["joint"] = {
+            "assignments": assignment_digest(universe, seed, n_perm),
+            "units_in_universe": len(universe),
+        }
+    if universe is not None or keep_draws:
+        info["draws"] = {"names": list(names), "values": [[_json_float(v) for v in row] for row in a_p]}
     return rows, info
+
+
+def _json_float(v: float) -> float | None:
+    return float(v) if np.isfinite(v) else None
+
+
+def universe_assignments(
+    universe: dict[Any, int], units: list[Any], observed: np.ndarray, rng: np.random.Generator, n_perm: int
+) -> list[np.ndarray]:
+    """Permutations of the universe's adoption dates, read off for `units` (which must agree with it)."""
+    order = sorted(universe)
+    position = {u: i for i, u in enumerate(order)}
+    missing = [u for u in units if u not in position]
+    if missing:
+        raise ValueError(f"unit {missing[0]!r} is not in the family's universe of councils")
+    pos = np.array([position[u] for u in units])
+    cohorts = np.array([universe[u] for u in order])
+    if not np.array_equal(cohorts[pos], observed):
+        raise ValueError("the family's universe gives a council another adoption year than this analysis")
+    return [rng.permutation(cohorts)[pos] for _ in range(n_perm)]
+
+
+def assignment_digest(universe: dict[Any, int], seed: int, n_perm: int) -> str:
+    """Names the permuted assignments (same digest: same draws, in the same order)."""
+    import hashlib
+
+    text = repr((sorted((str(u), int(c)) for u, c in universe.items()), int(seed), int(n_perm)))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _fast_points(
@@ -329,7 +375,14 @@ def _sdid_rows(
 
 
 def add_default_interval(
-    method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any], result: Results
+    method: str,
+    panel: LongPanel,
+    options: dict[str, Any],
+    inference: dict[str, Any],
+    result: Results,
+    *,
+    universe: dict[Any, int] | None = None,
+    keep_draws: bool = False,
 ) -> None:
     """Compute the few-treated rows the chosen interval needs and mark every row's `interval`/`default`."""
     n_tr = n_treated_units(panel)
@@ -340,7 +393,14 @@ def add_default_interval(
     if kind == "randomization" and method in LINEAR:
         names = _ri_targets(result)
         ri_rows, info = randomisation_rows(
-            panel, _point_statistic(method, options, inference), names, n_perm=n_perm, seed=seed, alpha=alpha
+            panel,
+            _point_statistic(method, options, inference),
+            names,
+            n_perm=n_perm,
+            seed=seed,
+            alpha=alpha,
+            universe=universe,
+            keep_draws=keep_draws,
         )
         base = {r["name"]: r for r in result.estimates.to_dicts()}
         for r in ri_rows:
