@@ -163,7 +163,10 @@ def adjusted_p(analyses: list[dict[str, Any]], family: list[str], alpha: float) 
     if len(keep) < 2:
         return {}
     p = np.array([float(h["p_value"]) for _, h in keep])
-    out = {a["label"]: {"p": float(p[i]), "holm": float(v)} for i, ((a, _), v) in enumerate(zip(keep, holm(p, alpha=alpha)))}
+    out = {
+        a["label"]: {"p": float(p[i]), "holm": float(v)}
+        for i, ((a, _), v) in enumerate(zip(keep, holm(p, alpha=alpha)))
+    }
     joint = [((a["results"].get("inference") or {}).get("randomisation") or {}) for a, _ in keep]
     digests = {(j.get("joint") or {}).get("assignments") for j in joint}
     draws = []
@@ -316,6 +319,14 @@ def conclude(
             + mde_sentence(mde, unit)
         )
         extra: dict[str, Any] = {}
+        comparison = [
+            a.get("title") or a["label"]
+            for a in analyses
+            if a is not primary and a["results"]["outcome"] == outcome and a.get("vote") is False
+        ]
+        if comparison:
+            text += f" Shown for comparison only, not counted: {'; '.join(comparison)}."
+            extra["comparison_only"] = comparison
         if family:  # the evidence rule's sentences (plans that declare a family)
             text += _evidence_text(primary, head, verdict, adj, mde, unit, level, alpha, extra)
         out.append(
@@ -362,9 +373,10 @@ def _evidence_text(
     if smallest is not None:
         extra["smallest_effect"] = smallest
         inside = negligible(head["ci_low"], head["ci_high"], smallest)
-        text += (
-            f" Smallest effect of interest ±{fmt(smallest)} {unit}: the interval "
-            + ("lies inside it (negligible, two one-sided tests)." if inside else "does not lie inside it.")
+        text += f" Smallest effect of interest ±{fmt(smallest)} {unit}: the interval " + (
+            f"lies inside it: negligible (two one-sided tests, each at {100 * alpha / 2:g}%)."
+            if inside
+            else "does not lie inside it."
         )
     if verdict in ("no detectable effect", "negligible"):
         text += ruled_out_sentence(head["ci_low"], head["ci_high"], unit, level)

@@ -120,6 +120,9 @@ def _sensitivity_rows(result: Results, spec: dict[str, Any], alpha: float) -> li
 
     es = honest.honest_event_study(result)
     method, target = spec["method"], spec["target"]
+    covariance = spec.get("covariance")
+    if covariance == "permutation":
+        es = _permutation_covariance(result, es)
     est, lo, hi = honest.original_interval(es, target, alpha)
     if method == "rm":
         values = spec["mbar"]
@@ -151,6 +154,7 @@ def _sensitivity_rows(result: Results, spec: dict[str, Any], alpha: float) -> li
         "event_times": list(es.event_times),
         "largest_pre_period_step": float(largest_pre_step),
         **details,
+        **({"covariance": COVARIANCE_WORDS[covariance]} if covariance else {}),
     }
     prefix = f"honest:{method}"
     rows = [{"name": f"{prefix}:original", "aggregation": "honest", "estimate": est, "ci_low": lo, "ci_high": hi}]
@@ -166,3 +170,26 @@ def _sensitivity_rows(result: Results, spec: dict[str, Any], alpha: float) -> li
         )
     rows.append({"name": f"{prefix}:breakdown", "aggregation": "honest_breakdown", "estimate": breakdown})
     return rows
+
+
+COVARIANCE_WORDS = {
+    "analytic": "analytic (the estimator's own covariance of the event study)",
+    "permutation": "permutation (covariance of the event-study coefficients over the permuted adoption dates "
+    "of the randomisation interval; valid with few treated councils)",
+}
+
+
+def _permutation_covariance(result: Results, es: Any) -> Any:
+    """The event study with its permutation covariance (the randomisation interval's kept draws)."""
+    import numpy as np
+
+    from evalkit.estimators import honest
+
+    draws = ((result.inference.get("randomisation") or {}).get("draws")) or {}
+    if not draws:
+        raise UsageError(
+            "sensitivity covariance 'permutation' needs the randomisation interval (few treated councils and "
+            "[inference].permutations > 0)"
+        )
+    values = np.array([[np.nan if v is None else v for v in row] for row in draws["values"]], dtype=float)
+    return honest.with_draws_covariance(es, draws["names"], values)

@@ -73,7 +73,9 @@ def bottom_line(doc: dict[str, Any]) -> list[str]:
         if none:
             rest.append(f"no detectable effect on {_join(none)}")
         if small:
-            rest.append(f"an effect too small to matter (inside the plan's smallest effect of interest) on {_join(small)}")
+            rest.append(
+                f"an effect too small to matter (inside the plan's smallest effect of interest) on {_join(small)}"
+            )
         if cannot:
             rest.append(f"the data cannot tell for {_join(cannot)}")
         sentences.append(first + (": " + "; ".join(rest) if rest else "") + ".")

@@ -51,7 +51,8 @@ DETAIL_AGGREGATIONS = {
     "att_gt": "Group-time estimates (first-treated year × year)",
     "honest": "Sensitivity to violations of parallel trends (Rambachan & Roth 2023)",
     "honest_breakdown": "Breakdown values (smallest violation whose robust interval includes zero)",
-    "pretrend": "Pre-trend test (Wald chi-squared of the pre-move coefficients; 'Effect' is the statistic)",
+    "pretrend": "Analytic Wald pre-trend test (a diagnostic, not evidence: with few treated councils it rejects far "
+    "too often; the verdict uses the permutation pre-trend test). 'Effect' is the chi-squared statistic",
 }
 SYNTH_EXTRAS = ("paths", "placebo", "weights", "rmspe", "event_study")
 
@@ -477,7 +478,8 @@ def _analysis_blocks(
         blocks.append(Para("This analysis has no summary estimates."))
     sens = S.summary(results)
     if sens is not None:
-        blocks.append(Para(S.sentence(sens, str(results.get("outcome", "")))))
+        verdict = next((c.get("verdict") for c in doc.get("conclusions") or [] if c.get("label") == label), None)
+        blocks.append(Para(S.sentence(sens, str(results.get("outcome", "")), verdict)))
     for agg, caption in DETAIL_AGGREGATIONS.items():
         sub = [r for r in rows if r.get("aggregation") == agg]
         if agg == "dynamic":
