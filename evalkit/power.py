@@ -53,7 +53,7 @@ def _interval(
 ) -> tuple[float, float, float, str]:
     """(estimate, ci_low, ci_high, interval kind) of the analysis's headline estimate, default interval."""
     from evalkit import estimate as stage
-    from evalkit.conclusions import headline, interval_kind
+    from evalkit.analysis.verdict import headline, interval_kind
 
     result = stage.call_estimator(method, panel, options, inference)
     stage.add_few_treated_inference(method, panel, options, inference, result)
@@ -90,7 +90,7 @@ def analysis_power(
     effects: list[float] | None,
 ) -> dict[str, Any]:
     """Placebo draws for one analysis: the curve of rejection rate against effect and the MDE."""
-    from evalkit.estimators.did_sim import with_outcome
+    from evalkit.estimators.did.simulate import with_outcome
 
     seeds = np.random.SeedSequence(seed).spawn(draws)
     made = [placebo_panel(panel, np.random.default_rng(s)) for s in seeds]
