@@ -941,6 +941,10 @@ def list_methods(
             if o["help"]:
                 lines.append(f"      {o['help']}")
         lines.append("")
+    if method is None:
+        from evalkit.analysis.verdict import EVIDENCE_NOTES
+
+        lines.append(EVIDENCE_NOTES)
     sys.stdout.write("\n".join(lines))
 
 

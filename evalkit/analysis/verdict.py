@@ -37,6 +37,23 @@ RULE_EVIDENCE = (
     "effects the interval rules out."
 )
 
+# What `evalkit methods` prints under every method: the evidence the verdicts carry (plans with a family).
+EVIDENCE_NOTES = """Evidence beside every verdict (plans with [inference].family; README "The evidence rule"):
+  pre-trends   the permutation pre-trend test decides (the analytic Wald test is a diagnostic only);
+               its power: the smallest linear pre-trend it detects 80% of the time (Roth 2022);
+               equivalence: the smallest max and mean pre-move bounds rejected (Dette & Schumann 2024)
+  multiplicity [inference].family = [labels]: Romano-Wolf stepdown on the same permuted adoption dates
+               for every outcome (Holm beside it, statsmodels); verdicts use the adjusted p
+  bounds       every null says which effects the interval rules out; smallest_effect = X on a primary
+               gives 'negligible' when the interval lies inside +/-X (two one-sided tests)
+  exaggeration every detected effect: Gelman & Carlin's exaggeration ratio at the design's MDE
+               ([power]), and a warning when the estimate is at or below the MDE
+  voting       vote = false on an analysis: shown for comparison only, never changes a verdict
+  sensitivity  sensitivity = {..., target = "average", covariance = "permutation"}: Rambachan-Roth for
+               the average effect with the event study's permutation covariance
+               (CLI: --sensitivity-target average --sensitivity-covariance permutation)
+"""
+
 # The unit an effect is measured in, as a phrase for "effects smaller than about X <unit>", from the
 # report's outcome table (evalkit.report.outcomes: labels and units of every outcome column).
 UNIT_PHRASES = {
