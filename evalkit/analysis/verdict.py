@@ -331,6 +331,8 @@ def conclude(
             if pre is None
             else f"pre-trend test p = {pre['p_value']:.3f} ({'fails' if pre_fails else 'passes'} at {alpha:g})"
         )
+        if family and pre is not None and str(pre.get("test", "")).startswith("permutation"):
+            pre_text = "permutation " + pre_text  # the evidence rule names the test the verdict used
         text = (
             f"Effect on {words}: {head['estimate']:.3f} {unit} ({level} {interval_words(head)} "
             f"{head['ci_low']:.3f} to {head['ci_high']:.3f}); "
