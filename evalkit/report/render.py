@@ -912,6 +912,15 @@ def _provenance_blocks(doc: dict[str, Any]) -> list:
     return blocks
 
 
+def _brief_adjusted(c: dict[str, Any]) -> str:
+    """The p-value adjusted for the plan's family of outcomes (evidence rule), after the verdict."""
+    m = c.get("multiplicity")
+    if not m:
+        return ""
+    how = "Romano-Wolf" if "romano_wolf" in m else "Holm"
+    return f" (p = {m['p']:.3f}; {how}-adjusted for {m['family_size']} outcomes, {m['used']:.3f})"
+
+
 def _brief_mde(c: dict[str, Any]) -> str:
     """The minimum detectable effect after a verdict that found no effect (from the plan's [power])."""
     if c.get("verdict") == "estimated effect" or not c.get("mde"):
@@ -944,7 +953,7 @@ def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
                     Strong("In brief: "),
                     f"{c.get('outcome_words', c['outcome'])}: the primary estimate ({c.get('title') or c['label']}) is "
                     f"{fmt_num(c['estimate'])} ({level} {interval_name(c)} {fmt_ci(c['ci_low'], c['ci_high'])}); "
-                    f"{c['verdict']}.{_brief_mde(c)} See ",
+                    f"{c['verdict']}{_brief_adjusted(c)}.{_brief_mde(c)} See ",
                     Link("Which estimate to trust", "#trust"),
                     " for why this estimate.",
                 ],
