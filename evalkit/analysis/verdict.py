@@ -168,7 +168,7 @@ def exaggeration_sentence(estimate: float, mde: dict[str, Any] | None, unit: str
 
 
 def adjusted_p(analyses: list[dict[str, Any]], family: list[str], alpha: float) -> dict[str, dict[str, Any]]:
-    """label -> {p, romano_wolf, holm, joint, family}: the family's p-values adjusted for multiplicity."""
+    """label -> {p, holm, romano_wolf (when the family shares its permutations), used, method, family_size}."""
     import numpy as np
 
     from evalkit.estimators.inference.multiplicity import holm, romano_wolf
