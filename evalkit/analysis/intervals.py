@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from evalkit.errors import UsageError
+from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel
 from evalkit.estimators.defaults import FEW_TREATED
 from evalkit.estimators.results import Results, estimates_frame
@@ -138,7 +138,16 @@ def randomisation_rows(
             return fast(cohort).T.ravel()
         return np.concatenate([vec(perm.make(cohort)), vec(perm.make(cohort, perm.d_obs))])
 
-    ab = np.array(pmap(one, assignments, on_result=tracked("permutations", n_perm)))
+    def one_of_family(cohort: np.ndarray) -> np.ndarray:
+        """A family's assignment may leave this outcome no estimable treated council (the councils drawn
+        lack it, or lack a pre-period): that draw has no estimate here (NaN), and is left out."""
+        try:
+            return one(cohort)
+        except EvalkitError:
+            return np.full(2 * len(names), np.nan)
+
+    each = one if universe is None else one_of_family
+    ab = np.array(pmap(each, assignments, on_result=tracked("permutations", n_perm)))
     a_p, b_p = ab[:, : len(names)], ab[:, len(names) :]
     rows = []
     for k, name in enumerate(names):
@@ -175,6 +184,7 @@ def randomisation_rows(
         info["joint"] = {
             "assignments": assignment_digest(universe, seed, n_perm),
             "units_in_universe": len(universe),
+            "draws_without_estimate": int(np.sum(~np.any(np.isfinite(a_p), axis=1))),
         }
     if universe is not None or keep_draws:
         info["draws"] = {"names": list(names), "values": [[_json_float(v) for v in row] for row in a_p]}
