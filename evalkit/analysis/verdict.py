@@ -259,10 +259,14 @@ def pretrend_sentence(ev: dict[str, Any] | None, unit: str) -> str:
         if ev.get("power_80_slope")
         else ""
     )
+    mean = (
+        f"their mean smaller than {fmt(ev['equivalence_mean'])}"
+        if ev["equivalence_mean"] > 0
+        else "their mean within any positive bound (its estimate is near zero relative to its spread)"
+    )
     return power + (
         f" Equivalence (Dette & Schumann 2024): the data show every pre-move coefficient is smaller than "
-        f"{fmt(ev['equivalence_max'])} and their mean smaller than {fmt(ev['equivalence_mean'])} {unit} "
-        "(the smallest bounds the tests reject)."
+        f"{fmt(ev['equivalence_max'])} and {mean} {unit} (the smallest bounds the tests reject)."
     )
 
 
@@ -403,7 +407,7 @@ def _evidence_text(
         )
     if verdict in ("no detectable effect", "negligible"):
         text += ruled_out_sentence(head["ci_low"], head["ci_high"], unit, level)
-    if verdict == "estimated effect":
+    if head["ci_low"] > 0 or head["ci_high"] < 0:  # detected before adjustment: the winner's curse applies
         words, design = exaggeration_sentence(head["estimate"], mde, unit, alpha)
         text += words
         if design:
