@@ -478,8 +478,10 @@ def _analysis_blocks(
         blocks.append(Para("This analysis has no summary estimates."))
     sens = S.summary(results)
     if sens is not None:
-        verdict = next((c.get("verdict") for c in doc.get("conclusions") or [] if c.get("label") == label), None)
-        blocks.append(Para(S.sentence(sens, str(results.get("outcome", "")), verdict)))
+        c = next((c for c in doc.get("conclusions") or [] if c.get("label") == label), {})
+        lo, hi = c.get("ci_low"), c.get("ci_high")
+        detected = lo is not None and hi is not None and (lo > 0 or hi < 0)
+        blocks.append(Para(S.sentence(sens, str(results.get("outcome", "")), c.get("verdict"), detected)))
     for agg, caption in DETAIL_AGGREGATIONS.items():
         sub = [r for r in rows if r.get("aggregation") == agg]
         if agg == "dynamic":

@@ -55,10 +55,11 @@ def _target_words(target: str) -> str:
     )
 
 
-def sentence(s: dict[str, Any], outcome: str, verdict: str | None = None) -> str:
+def sentence(s: dict[str, Any], outcome: str, verdict: str | None = None, detected: bool = False) -> str:
     """How large a violation of parallel trends would overturn the conclusion, in words. `verdict`: the
-    analysis's verdict, so an effect the verdict calls estimated is never said to have nothing to overturn."""
-    text = _sentence(s, outcome, verdict)
+    analysis's verdict, and `detected`: whether its own interval excludes zero, so an effect the verdict's
+    interval detects is never said to have nothing to overturn."""
+    text = _sentence(s, outcome, "estimated effect" if detected else verdict)
     if s.get("covariance"):
         text += f" Covariance of the event study: {s['covariance']}."
     return text
@@ -72,7 +73,8 @@ def _sentence(s: dict[str, Any], outcome: str, verdict: str | None) -> str:
     if lo <= 0 <= hi and verdict == "estimated effect":
         return (
             f"With this covariance the interval for {what} includes zero even before any departure from parallel "
-            "trends is allowed: the estimated effect does not survive the smallest violation of parallel trends."
+            "trends is allowed: the effect the verdict's interval detects does not survive the smallest violation "
+            "of parallel trends."
         )
     if lo <= 0 <= hi:
         return (

@@ -112,3 +112,9 @@ def test_small_breakdown_reads_as_fragile_not_robust() -> None:
     text = sentence(s, "cla_rate_per_10000", "estimated effect")
     assert text.startswith("Fragile: any departure from parallel trends after the move larger than 1% of")
     assert "overturned only if" not in text
+
+
+def test_sensitivity_sentence_for_an_interval_that_detects_before_adjustment() -> None:
+    s = {"method": "rm", "target": "average", "breakdown": 0.0, "original": (3.9, -0.3, 6.9), "intervals": []}
+    text = sentence(s, "cpp_subsequent_percent", "no detectable effect", detected=True)
+    assert "no detected effect" not in text and "does not survive the smallest violation" in text
