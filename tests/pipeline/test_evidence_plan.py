@@ -64,3 +64,9 @@ def test_report_states_adjustment_and_no_wald_evidence(run) -> None:
     assert "after adjusting for the 2 primary outcomes" in md
     assert "Covariance of the event study: permutation" in md
     assert "Wald" not in md  # the plan asks for no analytic pre-trend test: none is printed as evidence
+
+
+def test_the_evidence_run_reproduces_byte_for_byte(run) -> None:
+    work, _ = run
+    proc = evalkit_cmd("verify", "reports/evidence-demo", cwd=work, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
