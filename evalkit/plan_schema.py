@@ -551,7 +551,7 @@ def _expected_for(path: list[Any]) -> str:
 # The dimensions a [multiverse] table may vary and their allowed values (evalkit.multiverse runs them).
 
 NA = "n/a"
-ESTIMATORS = ("cs", "sunab", "imputation", "sdid", "synth")
+ESTIMATORS = tuple(methods.MULTIVERSE)  # methods.Method.multiverse: the estimators a multiverse may vary
 # Comparison pools. never / notyet: the estimator's control group; inadequate: never-treated councils
 # also judged inadequate before the last move (those the DfE directed that stayed in-house);
 # matched: the comparators `evalkit panel --match` chose; neighbours: DfE statistical neighbours of a
@@ -579,22 +579,10 @@ DEFAULTS: dict[str, Any] = {
     "anticipation": 0,
     "est_method": "reg",
 }
-# Which choices each estimator uses (the others are "n/a" for it).
-USES: dict[str, set[str]] = {
-    "cs": {"comparison", "covariates", "anticipation", "est_method"},
-    "sunab": {"comparison"},
-    "imputation": {"anticipation"},
-    "sdid": {"comparison"},
-    "synth": {"comparison"},
-}
-# Comparison pools an estimator can use (imputation always uses every untreated council-year).
-POOLS: dict[str, tuple[str, ...]] = {
-    "cs": COMPARISONS,
-    "sunab": ("never", "inadequate", "matched", "neighbours"),
-    "imputation": ("never",),
-    "sdid": ("never", "inadequate", "matched", "neighbours"),
-    "synth": COMPARISONS,
-}
+# Which choices each estimator uses (the others are "n/a" for it), and the comparison pools it can use
+# (imputation always uses every untreated council-year): from the method registry.
+USES: dict[str, set[str]] = {k: set(m.multiverse.uses) for k, m in methods.MULTIVERSE.items() if m.multiverse}
+POOLS: dict[str, tuple[str, ...]] = {k: m.multiverse.pools for k, m in methods.MULTIVERSE.items() if m.multiverse}
 SAMPLE_DIMENSIONS = ("years", "boundaries", "kingston_richmond", "northamptonshire")
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from evalkit import estimate as stage
+from evalkit.analysis.intervals import UNIVERSE
+from evalkit.analysis.run import run
 from evalkit.estimators.data import LongPanel
 from evalkit.estimators.did.simulate import simulate_staggered
 
@@ -22,8 +23,7 @@ def _panel(units: list[str] | None = None, seed: int = 1) -> LongPanel:
 
 
 def _ri(panel: LongPanel, universe: dict) -> dict:
-    res = stage.call_estimator("cs", panel, {"control": "never", "bootstrap": 0}, INF)
-    stage.add_few_treated_inference("cs", panel, {"control": "never"}, INF, res, universe=universe)
+    res = run("cs", panel, {"control": "never", "bootstrap": 0}, {**INF, UNIVERSE: universe})
     return res.inference["randomisation"]
 
 
@@ -35,7 +35,7 @@ def test_two_analyses_of_a_family_see_the_same_assignments() -> None:
     assert a["joint"]["assignments"] == b["joint"]["assignments"]
     assert len(a["draws"]["values"]) == len(b["draws"]["values"]) == 49
     # the permuted dates of the councils both panels share are identical, draw by draw
-    from evalkit.analysis.intervals import universe_assignments
+    from evalkit.estimators.inference.randomisation import universe_assignments
 
     units = sorted(universe)
     draws = universe_assignments(universe, units, np.array([universe[u] for u in units]), np.random.default_rng(5), 49)

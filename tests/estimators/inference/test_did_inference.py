@@ -9,13 +9,13 @@ import pytest
 from evalkit.estimators.data import make_panel, read_panel_file
 from evalkit.estimators.did.simulate import simulate_staggered, with_outcome
 from evalkit.estimators.did.twfe import twfe
-from evalkit.estimators.inference.permutation_wild import (
+from evalkit.estimators.inference.randomisation import randomisation_inference
+from evalkit.estimators.inference.wild import (
     _boot_pvalue,
     _draw_moments,
     _partial_out,
     _weights,
     coverage_simulation,
-    randomisation_inference,
     twfe_coefficient,
     wild_cluster_bootstrap,
 )
