@@ -50,7 +50,9 @@ def run(args: argparse.Namespace) -> None:
     import polars as pl
 
     from evalkit import generations
-    from evalkit.estimate import read_parquet_checked, run_plan, sample_panel
+    from evalkit.analysis.sample import sample_panel
+    from evalkit.estimate import run_plan
+    from evalkit.panel.build import read_parquet_checked
     from evalkit.plan_schema import validate
 
     doc = tomllib.loads(Path(args.plan).read_text(encoding="utf-8"))
