@@ -79,9 +79,9 @@ def _main(quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothi
     STATE["quiet"] = quiet
 
 
-def say(text: str) -> None:
+def say(text: str, markup: bool = True) -> None:
     if not STATE["quiet"]:
-        out.print(text)
+        out.print(text) if markup else out.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 @contextmanager
@@ -618,20 +618,48 @@ def _estimate_any_panel(
     if json_out:
         atomic_write_text(json_out, text)
     say(result.summary())
+    _print_rule_line(result, method, options)
+
+
+def _print_rule_line(result, method: str, given: dict) -> None:
+    """The decision rule's row (the default interval and its p-value) and every setting the run used that
+    was not given on the command line: a plan states these, so a difference from a plan is visible."""
+    from evalkit.conclusions import headline, interval_words
+
+    head = headline({"estimates": result.estimates.to_dicts()})
+    if head is not None and head.get("estimate") is not None:
+        ci = (
+            f"[{head['ci_low']:.4g}, {head['ci_high']:.4g}]"
+            if head.get("ci_low") is not None and head.get("ci_high") is not None
+            else "no interval"
+        )
+        p = "" if head.get("p_value") is None else f", p = {head['p_value']:.3g}"
+        say(
+            f"rule's estimate: {head['estimate']:.4g}, {interval_words(head)} {ci}{p} (row {head['name']})",
+            markup=False,
+        )
+    defaults = {k: v for k, v in sorted(result.options.items()) if k not in given and not isinstance(v, (list, dict))}
+    if defaults:
+        shown = ", ".join(f"{k}={v}" for k, v in defaults.items())
+        say(
+            f"settings not given here, the method's defaults (a plan may set them otherwise; "
+            f"change with --option KEY=VALUE): {shown}",
+            markup=False,
+        )
 
 
 def _print_headlines(results_json: Path) -> None:
+    """One line per pre-registered question, from the stored answers (the rule's interval and p)."""
     import json
+
+    from evalkit.answers import terminal_table
 
     doc = json.loads(results_json.read_text(encoding="utf-8"))
     if doc.get("synthetic_demo"):
         say("[bold yellow]SYNTHETIC DEMO DATA[/]")
-    for a in doc["analyses"]:
-        rows = {e["name"]: e for e in a["results"]["estimates"]}
-        head = next((rows[n] for n in ("simple", "coef", "att", "pooled", "average") if n in rows), None)
-        if head and head["estimate"] is not None:
-            ci = f"[{head['ci_low']:.3f}, {head['ci_high']:.3f}]" if head.get("ci_low") is not None else ""
-            say(f"  {a['label']:<28} {a['results']['outcome']:<24} {head['estimate']:>9.3f} {ci}")
+    if (doc.get("answers") or {}).get("questions"):
+        for line in terminal_table(doc).splitlines():
+            say("  " + line, markup=False)
 
 
 # --- multiverse -------------------------------------------------------------------------------------
@@ -683,6 +711,38 @@ def multiverse(
 
 
 # --- report -----------------------------------------------------------------------------------------
+
+
+@app.command(short_help="Print the answer to each pre-registered question from results.json.")
+def answer(
+    report_dir: Annotated[Path, typer.Argument(help="A folder written by `evalkit estimate` (reports/<name>).")],
+) -> None:
+    """Print one line per pre-registered question: verdict, effect, the rule's interval and p-value, the
+    treated councils' level before the move, how many councils. Read from the answers stored in
+    results.json, the same values the report renders.
+
+    \b
+    Example:
+      evalkit answer reports/england-adm-v3
+    """
+    import json
+
+    from evalkit.answers import VERDICTS, terminal_table
+
+    path = report_dir / "results.json"
+    if not path.is_file():
+        raise EvalkitError("no results; run `evalkit estimate` first", file=path)
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    if not (doc.get("answers") or {}).get("questions"):
+        raise EvalkitError(
+            "no stored answers (results written before answers existed, or a plan with no primary analysis)",
+            file=path,
+            column="answers",
+            expected="results.json from this version of `evalkit estimate`",
+        )
+    sys.stdout.write(terminal_table(doc) + "\n\n")
+    for word, meaning in VERDICTS.items():
+        sys.stdout.write(f"{word}: {meaning}.\n")
 
 
 @app.command(short_help="Write report.html and report.md from results.json.")

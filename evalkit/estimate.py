@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from evalkit import __version__, cache, generations, methods, sensitivity
+from evalkit import __version__, answers, cache, columns, generations, methods, sensitivity
 from evalkit.conclusions import RULE, conclude
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel, make_panel
@@ -245,6 +245,25 @@ def balanced_outcome_panel(frame: pl.DataFrame, outcome: str) -> tuple[pl.DataFr
     return frame.filter(~pl.col("unit_code").is_in(short["unit_code"].implode())), dropped
 
 
+def baseline_level(rows: pl.DataFrame, outcome: str, accounting: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The treated councils' level before the move: the mean over the councils in the analysis of each one's
+    last observed value before its first treated year (what an effect is compared with, in the answers)."""
+    included = {t["unit"]: t["cohort"] for t in accounting if t.get("included")}
+    if not included or outcome not in rows.columns:
+        return None
+    pre = rows.filter(
+        pl.col("unit_code").is_in(list(included)), pl.col("year") < pl.col("cohort"), pl.col(outcome).is_not_null()
+    )
+    last = pre.sort("year").group_by("unit_code", maintain_order=True).agg(pl.col(outcome).last())
+    if last.height == 0:
+        return None
+    return {
+        "value": float(last[outcome].cast(pl.Float64).mean()),
+        "councils": int(last.height),
+        "what": "mean of the treated councils' last value before each one's move",
+    }
+
+
 # --- Running a plan ------------------------------------------------------------------------------------
 
 
@@ -277,7 +296,7 @@ def prepare_analysis(
             column=analysis["outcome"],
             expected="an outcome the panel carries",
         )
-    sparse = analysis["outcome"].endswith("_at_inspection")
+    sparse = columns.sparse(analysis["outcome"])
     window = outcome_window(rows_for_analysis, analysis["outcome"], share=0.0 if sparse else 0.5)
     in_window = rows_for_analysis.filter(pl.col("year").is_between(*window))
     if sparse:  # observed in inspection years only: the sample is those council-years, stated as such
@@ -351,6 +370,7 @@ def run_plan(
     sample, notes = sample_panel(panel, plan.get("sample", {}))
     inference = plan["inference"]
     analyses = []
+    baselines: dict[str, dict[str, Any] | None] = {}
     for analysis in plan["analysis"]:
         if progress:
             progress(analysis["label"])
@@ -372,6 +392,7 @@ def run_plan(
             prep["rows"],
         )
         options = {k: v for k, v in options.items() if k != "donors"}
+        baselines[analysis["label"]] = baseline_level(rows, analysis["outcome"], accounting)
         long = prep["panel"]
         if long is None:
             analyses.append(_no_estimate(analysis, window, accounting, dropped))
@@ -433,13 +454,18 @@ def run_plan(
         power_doc = power_analysis(plan, panel, sample, panel_path, progress=progress)
         mdes = mde_by_label(power_doc)
     context = panel_context(panel_file, sample)
+    alpha = float(inference.get("alpha", 0.05))
+    verdicts = conclude(analyses, alpha=alpha, power=mdes)
     return {
         "name": plan["plan"]["name"],
         "title": plan["plan"]["title"],
         "question": plan["plan"]["question"],
         **context,
         "limitations": LIMITATIONS,  # the plan's own [report] limitations are added by the renderer
-        "conclusions": conclude(analyses, alpha=float(inference.get("alpha", 0.05)), power=mdes),
+        "conclusions": verdicts,
+        "answers": answers.build(
+            analyses, verdicts, alpha=alpha, baselines=baselines, mdes=mdes, registry=context["registry"]
+        ),
         "decision_rule": RULE,
         "synthetic_demo": bool(plan["plan"].get("synthetic_demo", False)),
         "plan": plan,

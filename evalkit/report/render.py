@@ -19,6 +19,7 @@ from typing import Any
 from evalkit import methods
 from evalkit.errors import EvalkitError
 from evalkit.io import atomic_write_text, sha256_file
+from evalkit.report import answer_blocks as AB
 from evalkit.report import council
 from evalkit.report import council_figures as CF
 from evalkit.report import figures as F
@@ -910,15 +911,6 @@ def _provenance_blocks(doc: dict[str, Any]) -> list:
     return blocks
 
 
-def _brief_mde(c: dict[str, Any]) -> str:
-    """The minimum detectable effect after a verdict that found no effect (from the plan's [power])."""
-    if c.get("verdict") == "estimated effect" or not c.get("mde"):
-        return ""
-    from evalkit.conclusions import mde_sentence, outcome_words
-
-    return mde_sentence(c["mde"], outcome_words(c["outcome"], c.get("title"))[1])
-
-
 def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
     """The report as blocks, plus every figure in order."""
     demo = bool(doc.get("synthetic_demo"))
@@ -932,29 +924,10 @@ def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
     blocks.append(Heading(1, str(doc["title"])))
     if doc.get("question"):
         blocks.append(Para([Strong("Question: "), str(doc["question"])], css="question"))
-    for c in doc.get("conclusions") or []:  # the same estimate and interval as the verdict below
-        if c.get("estimate") is None:
-            continue
-        level = f"{100 * (1 - _alpha(doc, {})):.0f}%"
-        blocks.append(
-            Para(
-                [
-                    Strong("In brief: "),
-                    f"{c.get('outcome_words', c['outcome'])}: the primary estimate ({c.get('title') or c['label']}) is "
-                    f"{fmt_num(c['estimate'])} ({level} {interval_name(c)} {fmt_ci(c['ci_low'], c['ci_high'])}); "
-                    f"{c['verdict']}.{_brief_mde(c)} See ",
-                    Link("Which estimate to trust", "#trust"),
-                    " for why this estimate.",
-                ],
-                css="brief",
-            )
-        )
-    blocks += council.bottom_line_blocks(doc)
-    if doc.get("conclusions"):
-        blocks.append(Heading(2, "The answer", "answer"))
-        blocks.append(BulletList(council.verdict_items(doc)))
-        if doc.get("decision_rule"):
-            blocks.append(Para(["Decision rule (fixed in the plan): ", str(doc["decision_rule"])]))
+    blocks += AB.first_screen_blocks(doc)  # the stored answers (evalkit.answers), and nothing else
+    blocks += AB.bottom_line_blocks(doc)
+    blocks += AB.council_blocks(doc)
+    blocks += AB.answer_blocks(doc)
     blocks += _power_blocks(doc)
     blocks += _plan_blocks(doc)
     blocks += _trust_blocks(doc, primaries, others, unit_names)
@@ -990,7 +963,7 @@ def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
     else:
         blocks.append(Heading(2, "Results", "results"))
         blocks += analysis_section(others)
-    blocks += council.heterogeneity_blocks(doc)
+    blocks += AB.heterogeneity_blocks(doc)
     mv_blocks, mv_figs = _multiverse_blocks(doc)
     blocks += mv_blocks
     all_figs.extend(mv_figs)
@@ -1006,13 +979,17 @@ _CSS = """
 :root { color-scheme: light; }
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
   line-height: 1.5; color: #1b1b1b; background: #ffffff; margin: 0; }
-main { max-width: 62rem; margin: 0 auto; padding: 1rem 1.5rem 3rem; }
-h1 { font-size: 1.9rem; line-height: 1.2; margin: 1rem 0 0.5rem; }
+main { max-width: 72rem; margin: 0 auto; padding: 0.5rem 1.5rem 3rem; }
+h1 { font-size: 1.5rem; line-height: 1.2; margin: 0.6rem 0 0.4rem; }
 h2 { font-size: 1.45rem; border-bottom: 2px solid #1b1b1b; padding-bottom: 0.2rem; margin-top: 2.5rem; }
 h3 { font-size: 1.15rem; margin-top: 2rem; }
 .banner { background: #ffdd00; color: #0b0c0c; border: 3px solid #0b0c0c; padding: 0.6rem 1rem;
   font-size: 1.1rem; text-align: center; margin: 0 0 1rem; }
-.question { font-size: 1.1rem; }
+.question { font-size: 1rem; margin: 0.3rem 0; }
+.answers table { font-size: 0.85rem; line-height: 1.3; width: 100%; }
+.answers caption { font-size: 1.05rem; }
+.answers th, .answers td { padding: 0.25rem 0.4rem; }
+.verdict-words { font-size: 0.8rem; color: #333; margin: 0.2rem 0 0.6rem; }
 .headline { font-size: 1.1rem; border-left: 6px solid #0072B2; padding: 0.3rem 0.8rem; background: #f3f7fa; }
 .warning { border-left: 6px solid #D55E00; padding: 0.3rem 0.8rem; background: #fdf3ee; }
 nav { margin: 1rem 0; }
