@@ -47,7 +47,10 @@ def sig(value: float | None, digits: int = 3) -> str:
         return "0"
     places = digits - 1 - int(math.floor(math.log10(abs(value))))
     rounded = round(value, places)
-    return f"{rounded:,.{max(0, places)}f}".replace("-", "−")
+    text = f"{rounded:,.{max(0, places)}f}"
+    if "." in text:  # 2.50 -> 2.5: significant figures, not trailing zeros
+        text = text.rstrip("0").rstrip(".")
+    return text.replace("-", "−")
 
 
 def _councils(results: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -190,6 +193,7 @@ def build(
         "questions": questions,
         "by_model": by_model,
         "councils": council_answers(analyses, questions, registry or []),
+        "spending_parts": spending_parts(analyses, by_label, alpha=alpha, baselines=baselines, mdes=mdes),
         **({"journey": journey} if journey else {}),
     }
 
@@ -303,6 +307,56 @@ def council_answers(
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9_-]+", "-", str(text).lower()).strip("-") or "x"
+
+
+def _representative(analyses: list[dict[str, Any]], outcome: str) -> dict[str, Any] | None:
+    """The analysis that answers for an outcome: its primary, else its first whole-sample analysis with
+    never-treated comparisons (label ending _cs_never), else its first whole-sample analysis."""
+    mine = [
+        a
+        for a in analyses
+        if a["results"].get("outcome") == outcome and not a.get("subgroup") and a.get("method") != "time_to_good"
+    ]
+    for pick in (
+        lambda a: a.get("primary"),
+        lambda a: str(a["label"]).endswith("_cs_never"),
+        lambda a: True,
+    ):
+        found = next((a for a in mine if pick(a)), None)
+        if found is not None:
+            return found
+    return None
+
+
+def spending_parts(
+    analyses: list[dict[str, Any]],
+    verdicts: dict[str, dict[str, Any]],
+    *,
+    alpha: float,
+    baselines: dict[str, dict[str, Any] | None],
+    mdes: dict[str, dict[str, Any]] | None,
+) -> list[dict[str, Any]]:
+    """ "Does demand drive cost?": the move's effect on real spending per child beside its parts, demand
+    (children looked after and in need per 10,000) and unit cost (spending per child in care and in need,
+    weekly placement costs), each from the analysis that answers for it (columns.spending_part)."""
+    out = []
+    for outcome, col in columns.COLUMNS.items():
+        if not col.spending_part:
+            continue
+        a = _representative(analyses, outcome)
+        if a is None:
+            continue
+        ans = answer_for(
+            a,
+            verdicts.get(a["label"]),
+            alpha=alpha,
+            baseline=baselines.get(a["label"]),
+            mde=(mdes or {}).get(a["label"]),
+        )
+        ans["part"] = col.spending_part
+        out.append(ans)
+    order = {"total": 0, "demand": 1, "unit cost": 2}
+    return sorted(out, key=lambda a: order[a["part"]]) if any(a["part"] == "total" for a in out) else []
 
 
 JOURNEY_GROUPS = {

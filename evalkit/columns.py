@@ -9,7 +9,8 @@ Fields: `label` (words), `unit` (short, for tables), `unit_phrase` (for "effects
 <unit_phrase>"), `domain` (outcomes, quality, workforce, demand, cost), `better` ("lower", "higher" or
 "" when neither direction is simply better: a lower rate of children in care is not unambiguously
 good; demand is context), `sparse` (observed only in inspection years: the sample is those
-council-years, not a balanced panel), `scale` (multiply a value by this to show it in `unit`: shares
+council-years, not a balanced panel), `spending_part` (where the column
+sits in spending = demand x unit cost: "total", "demand", "unit cost"), `scale` (multiply a value by this to show it in `unit`: shares
 0 to 1 shown as percentage points). `unit_phrase` is in the estimator's own scale (before `scale`).
 """
 
@@ -27,6 +28,7 @@ class Column:
     better: str = ""
     sparse: bool = False
     scale: float = 1.0
+    spending_part: str = ""  # "total", "demand" or "unit cost": the parts of "does demand drive cost?"
 
 
 _PER_10K = ("per 10,000", "per 10,000 children")
@@ -35,7 +37,9 @@ _GBP = ("£ a year per child", "pounds per child")
 _GBP_WEEK = ("£ a week", "pounds a week")
 
 COLUMNS: dict[str, Column] = {
-    "cla_rate_per_10000": Column("children looked after per 10,000 children", *_PER_10K, "outcomes"),
+    "cla_rate_per_10000": Column(
+        "children looked after per 10,000 children", *_PER_10K, "outcomes", spending_part="demand"
+    ),
     "ofsted_inadequate": Column(
         "Ofsted 'inadequate' in force",
         "percentage points of councils",
@@ -68,23 +72,33 @@ COLUMNS: dict[str, Column] = {
     "turnover_rate_fte": Column("social worker turnover", *_PP, "workforce", "lower"),
     "vacancy_rate_fte": Column("social worker vacancies", *_PP, "workforce", "lower"),
     "caseload_fte": Column("caseload per social worker", "cases", "cases", "workforce", "lower"),
-    "cin_rate_per_10000": Column("children in need per 10,000", *_PER_10K, "demand"),
+    "cin_rate_per_10000": Column("children in need per 10,000", *_PER_10K, "demand", spending_part="demand"),
     "cpp_rate_per_10000": Column("child protection plans per 10,000", *_PER_10K, "demand"),
     "referral_rate_per_10000": Column("referrals per 10,000", *_PER_10K, "demand"),
     "spend_csc_per_child": Column("spending per child (nominal pounds, from 2015-16)", *_GBP, "cost"),
-    "spend_csc_per_child_s251_real": Column("real spending per child (2024-25 prices)", *_GBP, "cost"),
+    "spend_csc_per_child_s251_real": Column(
+        "real spending per child (2024-25 prices)", *_GBP, "cost", spending_part="total"
+    ),
     "spend_cla_per_cla_real": Column(
-        "real spending per child in care (2024-25 prices)", "£ a year per child in care", "pounds per child", "cost"
+        "real spending per child in care (2024-25 prices)",
+        "£ a year per child in care",
+        "pounds per child",
+        "cost",
+        spending_part="unit cost",
     ),
     "spend_csc_per_cin_real": Column(
-        "real spending per child in need (2024-25 prices)", "£ a year per child in need", "pounds per child", "cost"
+        "real spending per child in need (2024-25 prices)",
+        "£ a year per child in need",
+        "pounds per child",
+        "cost",
+        spending_part="unit cost",
     ),
     "spend_cla_per_child_week_real": Column("weekly cost per child in care (2024-25 prices)", *_GBP_WEEK, "cost"),
     "spend_fostering_per_child_week_real": Column(
-        "weekly cost of a foster placement (2024-25 prices)", *_GBP_WEEK, "cost"
+        "weekly cost of a foster placement (2024-25 prices)", *_GBP_WEEK, "cost", spending_part="unit cost"
     ),
     "spend_residential_per_child_week_real": Column(
-        "weekly cost of a residential placement (2024-25 prices)", *_GBP_WEEK, "cost"
+        "weekly cost of a residential placement (2024-25 prices)", *_GBP_WEEK, "cost", spending_part="unit cost"
     ),
 }
 
