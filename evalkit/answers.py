@@ -402,18 +402,28 @@ def direction(answer: dict[str, Any]) -> str:
     return "higher" if est > 0 else "lower" if est < 0 else "unchanged"
 
 
+def amount(value: float | None, unit: str, digits: int = 3) -> str:
+    """A value in its unit: '−£4.35 a year per child', '−5.92 per 10,000', '12 percentage points'."""
+    if value is None:
+        return "—"
+    if unit.startswith("£"):
+        sign = "−" if value < 0 else ""
+        return f"{sign}£{sig(abs(value), digits)}{unit[1:]}"
+    return f"{sig(value, digits)} {unit}".strip()
+
+
 def size_words(answer: dict[str, Any]) -> str:
-    """'−0.416 percentage points (12% of 3.5 before the move)' in the outcome's natural unit."""
+    """'−5.92 per 10,000 (−6.5% of 90.8 before the move)' in the outcome's natural unit."""
     est = answer.get("estimate")
     if est is None:
         return "no estimate"
     unit = answer.get("unit") or ""
-    text = f"{sig(est)} {unit}".strip()
+    text = amount(est, unit)
     base = (answer.get("baseline") or {}).get("value")
     if base is not None:
-        shown = sig(float(base))
         pct = answer.get("percent_of_baseline")
-        text += f" (before the move: {shown}" + (f"; {sig(pct, 2)}% of it" if pct is not None else "") + ")"
+        level = amount(float(base), "£" if unit.startswith("£") else "")
+        text += f" ({sig(pct, 2)}% of {level} before the move)" if pct is not None else f" ({level} before the move)"
     return text
 
 

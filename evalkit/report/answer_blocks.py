@@ -109,7 +109,7 @@ def bottom_line(doc: dict[str, Any]) -> list[str]:
     if money:
         bits = [
             f"{a['outcome_words']}: {a['verdict']}"
-            + ("" if a.get("estimate") is None else f" ({A.sig(a['estimate'])} {a['unit']}, {A.sureness_words(a)})")
+            + ("" if a.get("estimate") is None else f" ({A.amount(a['estimate'], a['unit'])}, {A.sureness_words(a)})")
             for a in money
         ]
         sentences.append("More or less money? " + "; ".join(bits) + ".")
@@ -173,7 +173,7 @@ def verdict_items(doc: dict[str, Any]) -> list:
     """Each question's verdict with its estimate, the rule's interval, p, the MDE and the councils."""
     items = []
     for a in questions(doc):
-        bits = [f"estimate {A.sig(a['estimate'])} {a['unit']}" if a.get("estimate") is not None else "no estimate"]
+        bits = ["no estimate" if a.get("estimate") is None else f"estimate {A.amount(a['estimate'], a['unit'])}"]
         bits.append(A.sureness_words(a))
         pre = a.get("pretrend_test")
         bits.append(
@@ -273,9 +273,7 @@ def council_blocks(doc: dict[str, Any]) -> list:
                 p = "" if r.get("p_value") is None else f", p = {A.sig(r['p_value'], 2)}"
                 fit = r.get("fit_pct")
                 fit_text = f"{r['fit']} pre-move fit" + ("" if fit is None else f" ({A.sig(fit, 2)}% off)")
-                cells.append(
-                    [Link(f"{A.sig(r['effect'])} {r['unit']}", f"#{r['figure']}"), f"{p}; {fit_text}".lstrip(", ")]
-                )
+                cells.append([Link(A.amount(r["effect"], r["unit"]), f"#{r['figure']}"), f"{p}; {fit_text}"])
         cells.append(c.get("left_model") or "no")
         rows.append(cells)
     blocks.append(
@@ -297,3 +295,64 @@ def council_blocks(doc: dict[str, Any]) -> list:
         )
     )
     return blocks
+
+
+def spending_blocks(doc: dict[str, Any]) -> list:
+    """ "Does demand drive cost?": real spending per child beside demand and unit cost, each with the
+    move's estimated effect as a share of the treated councils' level before the move, and one sentence."""
+    parts = (doc.get("answers") or {}).get("spending_parts") or []
+    if not parts:
+        return []
+    rows = [
+        [
+            f"{a['outcome_words'][:1].upper()}{a['outcome_words'][1:]}",
+            a["part"],
+            A.size_words(a),
+            A.sureness_words(a),
+            f"{len(a.get('councils') or [])} of {len(a.get('councils') or []) + len(a.get('councils_left_out') or [])}",
+        ]
+        for a in parts
+    ]
+    return [
+        Heading(2, "Does demand drive cost?", "demand-cost"),
+        Para(spending_sentence(parts)),
+        Table(
+            columns=["Measure", "Part", "Change after the move", "How sure", "Councils"],
+            rows=rows,
+            caption="Spending per child = demand (children in care and in need) × unit cost (spending per child)",
+        ),
+    ]
+
+
+def spending_sentence(parts: list[dict[str, Any]]) -> str:
+    total = next(a for a in parts if a["part"] == "total")
+
+    def pct(a: dict[str, Any]) -> str:
+        p = a.get("percent_of_baseline")
+        return A.amount(a["estimate"], a["unit"]) if p is None else f"{A.sig(p, 2)}%"
+
+    clear = [a for a in parts if a["part"] != "total" and a.get("excludes_zero")]
+    text = (
+        f"Real spending per child changed by {pct(total)} of its level before the move "
+        f"({'the interval excludes zero' if total.get('excludes_zero') else 'the interval includes zero'}). "
+    )
+    demand = [a for a in parts if a["part"] == "demand"]
+    unit_cost = [a for a in parts if a["part"] == "unit cost"]
+    text += "Demand: " + "; ".join(f"{a['outcome_words']} {pct(a)}" for a in demand) + ". " if demand else ""
+    text += "Unit cost: " + "; ".join(f"{a['outcome_words']} {pct(a)}" for a in unit_cost) + ". " if unit_cost else ""
+    if not clear:
+        text += (
+            "No part's interval excludes zero, so the data cannot say whether any change in spending came from fewer "
+            "children in care or from cheaper care."
+        )
+    else:
+        text += (
+            f"Of the parts, {_join([a['outcome_words'] for a in clear])} changed clearly (the interval excludes zero)"
+        )
+        text += (
+            "."
+            if total.get("excludes_zero")
+            else ", while spending per child itself did not change detectably: the parts may offset each other, or "
+            "the total is measured less precisely."
+        )
+    return text

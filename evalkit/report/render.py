@@ -16,7 +16,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from evalkit import methods
+from evalkit import columns, methods
 from evalkit.errors import EvalkitError
 from evalkit.io import atomic_write_text, sha256_file
 from evalkit.report import answer_blocks as AB
@@ -298,13 +298,19 @@ def _treatment_times(doc: dict[str, Any], results: dict[str, Any]) -> dict[str, 
     return times
 
 
+def _outcome_axis(column: str) -> str:
+    """The outcome as figures name it: words and unit from the column catalogue, never the column name."""
+    col = columns.get(column)
+    return f"{col.label} ({col.unit})" if col.unit and col.scale == 1.0 else col.label
+
+
 def analysis_figures(doc: dict[str, Any], analysis: dict[str, Any]) -> list[F.SvgFigure]:
     """Every figure for one analysis, in report order."""
     demo = bool(doc.get("synthetic_demo"))
     results = analysis["results"]
     label = _slug(analysis["label"])
     title = str(analysis.get("title") or analysis["label"])
-    outcome = str(results.get("outcome", ""))
+    outcome = _outcome_axis(str(results.get("outcome", "")))
     extra = results.get("extra") or {}
     out: list[F.SvgFigure | None] = []
     dyn = [r for r in results.get("estimates") or [] if r.get("aggregation") == "dynamic"]
@@ -643,7 +649,7 @@ def _trust_blocks(doc: dict[str, Any], primaries: list[dict], others: list[dict]
                 Para(
                     [
                         Strong(f"Primary estimate — {title}: "),
-                        f"{fmt_num(row.get('estimate'))} on {res.get('outcome', 'the outcome')} "
+                        f"{fmt_num(row.get('estimate'))} on {columns.label(str(res.get('outcome', 'the outcome')))} "
                         f"({level} {interval_name(row)} {fmt_ci(row.get('ci_low'), row.get('ci_high'))}; "
                         f"p-value {fmt_p(row.get('p_value'))}).",
                     ],
@@ -928,6 +934,7 @@ def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
     blocks += AB.bottom_line_blocks(doc)
     blocks += AB.council_blocks(doc)
     blocks += AB.answer_blocks(doc)
+    blocks += AB.spending_blocks(doc)
     blocks += _power_blocks(doc)
     blocks += _plan_blocks(doc)
     blocks += _trust_blocks(doc, primaries, others, unit_names)
