@@ -475,6 +475,7 @@ def run_plan(
         "sample_notes": notes,
         "provenance": {
             "inputs": [{"path": panel_path.as_posix(), "sha256": sha256_file(panel_file), "rows": panel.height}],
+            "sources": input_provenance(panel_file),
             "evalkit_version": __version__,
             "libraries": library_versions(),
             "seeds": {"inference.seed": inference.get("seed")},
@@ -672,6 +673,56 @@ def panel_context(panel_path: Path, sample: pl.DataFrame) -> dict[str, Any]:
     balance_file = folder / "balance.parquet"
     balance = read_parquet_checked(balance_file).to_dicts() if balance_file.exists() else []
     return {"registry": rows, "coverage": coverage, "balance": balance}
+
+
+def input_provenance(panel_file: Path) -> dict[str, Any]:
+    """What a reader can cite: every published file that went into the panel (its publication, release, sha256
+    and public origin, from the ingest manifest and the source catalogue), the deflator series and its
+    release, and the registry of delivery models (file and sha256)."""
+    import tomllib
+    from importlib import resources
+
+    from evalkit.sources import registry as reg
+
+    folder = panel_file.parent
+    manifest_file = folder / "manifest.json"
+    manifest = json.loads(manifest_file.read_text(encoding="utf-8")) if manifest_file.exists() else {}
+    catalogue_text = (resources.files("evalkit") / "data" / "sources.toml").read_text(encoding="utf-8")
+    catalogue = {f.get("sha256"): f for f in tomllib.loads(catalogue_text).get("file", [])}
+    files = []
+    for f in manifest.get("files") or []:
+        known = catalogue.get(f.get("sha256"), {})
+        files.append(
+            {
+                "file": f.get("file"),
+                "source": f.get("source"),
+                "release": f.get("release"),
+                "rows": f.get("rows"),
+                "sha256": f.get("sha256"),
+                "title": known.get("title"),
+                "publisher": known.get("publisher"),
+                "origin": known.get("origin"),
+                "url": known.get("url"),
+                "landing_page": known.get("landing_page"),
+            }
+        )
+    diagnostics = folder / "panel_diagnostics.json"
+    deflator = json.loads(diagnostics.read_text(encoding="utf-8")).get("deflator") if diagnostics.exists() else None
+    local = folder / "adm_registry.csv"
+    registry_file = local if local.exists() else reg.packaged_registry()
+    registries = [{"file": registry_file.name, "sha256": sha256_file(registry_file)}]
+    if (folder / EXTRA_REGISTRY).exists():
+        registries.append({"file": EXTRA_REGISTRY, "sha256": sha256_file(folder / EXTRA_REGISTRY)})
+    return {
+        "publications": files,
+        "source_dir": manifest.get("source_dir"),
+        "deflator": None
+        if not deflator
+        else {
+            k: deflator.get(k) for k in ("series", "title", "dataset", "release_date", "file", "sha256", "base_label")
+        },
+        "registry": registries,
+    }
 
 
 LIMITATIONS = [

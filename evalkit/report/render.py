@@ -884,10 +884,57 @@ def _provenance_blocks(doc: dict[str, Any]) -> list:
                 caption="Input files",
             )
         )
+    sources = prov.get("sources") or {}
+    pubs = [p for p in sources.get("publications") or [] if isinstance(p, dict)]
+    if pubs:
+        blocks.append(
+            Para(
+                f"Every published file read into the panel ({len(pubs)} files, from "
+                f"{sources.get('source_dir') or 'the folder given to ingest'}), with its sha256 and public origin; "
+                "the same list is in results.json (provenance.sources)."
+            )
+        )
+        blocks.append(
+            Table(
+                columns=["File", "Publication", "Release", "Rows", "sha256", "Origin"],
+                rows=[
+                    [
+                        Code(str(p.get("file"))),
+                        str(p.get("title") or p.get("source") or "—"),
+                        fmt_value(p.get("release")),
+                        fmt_value(p.get("rows")),
+                        Code(str(p.get("sha256"))),
+                        Link(str(p["origin"] or p["url"]), str(p["url"]))
+                        if p.get("url")
+                        else "not in the source catalogue",
+                    ]
+                    for p in pubs
+                ],
+                numeric={3},
+                caption="Published files",
+            )
+        )
+    defl = sources.get("deflator")
+    cite: list[list[Inline]] = []
+    if isinstance(defl, dict):
+        cite.append(
+            [
+                "Deflator",
+                f"ONS {defl.get('series')} ({defl.get('title')}), dataset {defl.get('dataset')}, released "
+                f"{defl.get('release_date')}, prices of {defl.get('base_label')}; file {defl.get('file')}, "
+                f"sha256 {defl.get('sha256')}",
+            ]
+        )
+    for r in sources.get("registry") or []:
+        cite.append(["Registry of delivery models", f"{r.get('file')}, sha256 {r.get('sha256')}"])
+    if doc.get("plan_file"):
+        cite.append(["Plan file", f"{doc['plan_file']}, sha256 {doc.get('plan_sha256') or 'not recorded'}"])
+    if cite:
+        blocks.append(Table(columns=["Item", "Source"], rows=cite, caption="Deflator, registry and plan"))
     lock = doc.get("lock")
     plan_rows: list[list[Inline]] = [["Plan sha256", Code(str(doc.get("plan_sha256") or "not recorded"))]]
     if isinstance(lock, dict):
-        plan_rows.append(["Locked plan file", Code(str(lock.get("plan_file", "—")))])
+        plan_rows.append(["Locked plan file", Code(str(lock.get("plan_file") or doc.get("plan_file") or "—"))])
         plan_rows.append(["Locked plan sha256", Code(str(lock.get("sha256", "—")))])
         plan_rows.append(["Locked at (UTC)", str(lock.get("locked_at", "—"))])
         same = lock.get("sha256") == doc.get("plan_sha256")
