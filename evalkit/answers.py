@@ -159,6 +159,7 @@ def answer_for(
         "verdict_text": None if conclusion is None else conclusion.get("text"),
         "disagree": [] if conclusion is None else conclusion.get("disagree") or [],
         "subgroup": analysis.get("subgroup"),
+        "flagged_values": (res.get("diagnostics") or {}).get("flagged_values_included") or [],
     }
     for name in OPTIONAL_FIELDS:
         out[name] = None

@@ -124,6 +124,16 @@ def sample_panel(panel: pl.DataFrame, sample: dict[str, Any]) -> tuple[pl.DataFr
     if "years" in sample:
         first, last = sample["years"]
         frame = frame.filter(pl.col("year").is_between(first, last))
+    for v in sample.get("exclude_values") or []:  # values the plan leaves out, each with its reason
+        if v["column"] not in frame.columns:
+            raise EvalkitError(
+                f"the plan excludes a value of {v['column']!r}, which the panel does not have",
+                file="panel.parquet",
+                column=v["column"],
+            )
+        hit = (pl.col("unit_code") == str(v["unit"])) & (pl.col("year") == int(v["year"]))
+        frame = frame.with_columns(pl.when(hit).then(None).otherwise(pl.col(v["column"])).alias(v["column"]))
+        notes.setdefault("excluded_values", []).append({k: v[k] for k in ("unit", "year", "column", "reason")})
     exclude = list(sample.get("exclude_units", []))
     other = sorted(
         frame.filter(pl.col("registry_roles").str.contains("other_intervention"), pl.col("ever_treated") == 0)[
@@ -243,6 +253,28 @@ def balanced_outcome_panel(frame: pl.DataFrame, outcome: str) -> tuple[pl.DataFr
         for r in short.iter_rows(named=True)
     ]
     return frame.filter(~pl.col("unit_code").is_in(short["unit_code"].implode())), dropped
+
+
+def flagged_in(flags: list[dict[str, Any]], rows: pl.DataFrame, outcome: str) -> list[dict[str, Any]]:
+    """The panel's flagged values (spikes, level breaks) that this analysis's rows include: of its outcome,
+    and of the child population behind a rate per 10,000 or per child."""
+    columns_used = {outcome}
+    if "per_10000" in outcome or "per_child" in outcome:
+        columns_used.add("population_0_17")
+    present = set(
+        zip(
+            rows.filter(pl.col(outcome).is_not_null())["unit_code"].to_list(),
+            rows.filter(pl.col(outcome).is_not_null())["year"].to_list(),
+        )
+    )
+    out = []
+    for f in flags:
+        if f["column"] not in columns_used:
+            continue
+        years = [y for y in f["years"] if (f["unit"], y) in present]
+        if years:
+            out.append({"unit": f["unit"], "name": f["name"], "column": f["column"], "kind": f["kind"], "years": years})
+    return out
 
 
 def baseline_level(rows: pl.DataFrame, outcome: str, accounting: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -371,6 +403,12 @@ def run_plan(
     inference = plan["inference"]
     analyses = []
     baselines: dict[str, dict[str, Any] | None] = {}
+    diagnostics_file = panel_file.parent / "panel_diagnostics.json"
+    flags = (
+        (json.loads(diagnostics_file.read_text(encoding="utf-8")).get("anomalies") or {}).get("flags") or []
+        if diagnostics_file.exists()
+        else []
+    )
     for analysis in plan["analysis"]:
         if progress:
             progress(analysis["label"])
@@ -434,6 +472,7 @@ def run_plan(
             )
         out["diagnostics"]["units_dropped_for_missing_outcome"] = dropped
         out["diagnostics"]["treated_units"] = accounting
+        out["diagnostics"]["flagged_values_included"] = flagged_in(flags, rows, analysis["outcome"])
         if analysis.get("subgroup"):
             out["diagnostics"]["subgroup"] = analysis["subgroup"]
         analyses.append(
@@ -669,10 +708,14 @@ def panel_context(panel_path: Path, sample: pl.DataFrame) -> dict[str, Any]:
         or r["role"] != "treated"
     ]
     diagnostics = folder / "panel_diagnostics.json"
-    coverage = json.loads(diagnostics.read_text(encoding="utf-8")).get("coverage", []) if diagnostics.exists() else []
+    diag = json.loads(diagnostics.read_text(encoding="utf-8")) if diagnostics.exists() else {}
+    coverage = diag.get("coverage", [])
     balance_file = folder / "balance.parquet"
     balance = read_parquet_checked(balance_file).to_dicts() if balance_file.exists() else []
-    return {"registry": rows, "coverage": coverage, "balance": balance}
+    out = {"registry": rows, "coverage": coverage, "balance": balance}
+    if diag.get("anomalies"):
+        out["anomalies"] = diag["anomalies"]
+    return out
 
 
 def input_provenance(panel_file: Path) -> dict[str, Any]:

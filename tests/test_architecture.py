@@ -32,7 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     "releases": BASE | {"fetch"},
     "validation": BASE | {"demo"},
     "ingest": BASE | {"sources", "fetch", "releases", "validation", "demo"},  # demo: the demo's own LA list
-    "panel": BASE | {"sources", "estimators"},  # estimators: numeric primitives (the logit)
+    "panel": BASE | {"sources", "estimators", "columns"},  # estimators: the logit; columns: which to screen
     "demo": BASE | {"sources"},
     "conclusions": BASE | {"estimators", "columns"},  # few-treated and pre-trend rules read estimator rows
     "sensitivity": BASE | {"estimators", "methods"},  # event-study checks shared by plans and the CLI

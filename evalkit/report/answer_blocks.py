@@ -185,6 +185,13 @@ def verdict_items(doc: dict[str, Any]) -> list:
         if mde:
             bits.append(mde)
         bits.append(f"councils {A.councils_words(a)}")
+        flagged = [f for f in a.get("flagged_values") or [] if f["column"] == a["outcome"]]
+        if flagged:
+            bits.append(
+                "includes values the panel's screening flagged: "
+                + ", ".join(f"{f['name']} {'/'.join(str(y) for y in f['years'])} ({f['kind']})" for f in flagged)
+                + " (see Unusual values)"
+            )
         items.append(
             [
                 Strong(f"{a['outcome_words'][:1].upper()}{a['outcome_words'][1:]}: {a['verdict']}. "),
@@ -356,3 +363,59 @@ def spending_sentence(parts: list[dict[str, Any]]) -> str:
             "the total is measured less precisely."
         )
     return text
+
+
+def anomaly_blocks(doc: dict[str, Any]) -> list:
+    """Unusual values the panel's screening flagged: those of the councils that moved in full, the rest
+    counted (all of them are in panel_diagnostics.json and flagged_values.csv beside the report)."""
+    anomalies = doc.get("anomalies") or {}
+    flags = anomalies.get("flags") or []
+    if not flags:
+        return []
+    from evalkit import columns
+
+    treated = {str(r.get("la_code")) for r in doc.get("registry") or [] if r.get("role") == "treated"}
+    treated |= {str(c["unit"]) for c in (doc.get("answers") or {}).get("councils") or []}
+    mine = [f for f in flags if any(u in treated for u in str(f["unit"]).split(" / "))]
+    excluded = (doc.get("sample_notes") or {}).get("excluded_values") or []
+    blocks: list = [
+        Heading(2, "Unusual values in the data", "anomalies"),
+        Para(
+            f"Every council's series was screened ({anomalies.get('rule')}). {len(flags)} values or runs were flagged "
+            f"across all councils, {len(mine)} of them in councils that moved (below). A spike is a value that breaks "
+            "from both neighbours (often a coding or publication error); a level break is a lasting shift (census "
+            "rebasing, boundary changes, payments coded differently after go-live). Each analysis lists the flagged "
+            "values it includes; a plan can leave a value out with a stated reason."
+        ),
+    ]
+    if mine:
+        blocks.append(
+            Table(
+                columns=["Council", "Measure", "Kind", "Years", "Value", "Before", "After"],
+                rows=[
+                    [
+                        f["name"],
+                        columns.label(f["column"]),
+                        f["kind"],
+                        "–".join(str(y) for y in (f["years"][0], f["years"][-1]))
+                        if len(f["years"]) > 1
+                        else str(f["years"][0]),
+                        A.sig(f.get("value")),
+                        A.sig(f.get("before")),
+                        A.sig(f.get("after")),
+                    ]
+                    for f in mine
+                ],
+                numeric={4, 5, 6},
+                caption="Flagged values of the councils that moved",
+            )
+        )
+    if excluded:
+        blocks.append(
+            BulletList(
+                [f"{v['unit']} {v['year']} {columns.label(v['column'])}: left out ({v['reason']})" for v in excluded]
+            )
+        )
+    else:
+        blocks.append(Para("The plan leaves no flagged value out: every analysis includes the values listed."))
+    return blocks

@@ -1022,6 +1022,7 @@ def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
     blocks += mv_blocks
     all_figs.extend(mv_figs)
     blocks += _coverage_blocks(doc)
+    blocks += AB.anomaly_blocks(doc)
     blocks += council.registry_blocks(doc)
     blocks += _balance_blocks(doc)
     blocks += _limitations_blocks(doc)
