@@ -338,6 +338,15 @@ def panel(
         f"panel: {diagnostics['units']} councils x {diagnostics['years'][0]}-{diagnostics['years'][1]}, "
         f"{diagnostics['treated_units']} treated -> {processed / build.PANEL_FILE}"
     )
+    from evalkit import generations
+
+    say(f"  (the file of the generation in force: {generations.resolve(processed / build.PANEL_FILE)})", markup=False)
+    flags = (diagnostics.get("anomalies") or {}).get("flags") or []
+    if flags:
+        say(
+            f"  {len(flags)} unusual values flagged (spikes, level breaks): panel_diagnostics.json, anomalies",
+            markup=False,
+        )
 
 
 # --- estimate ---------------------------------------------------------------------------------------
@@ -754,14 +763,18 @@ def report(
     results_dir: Annotated[
         Path | None, typer.Option("--results", help="A results folder (reports/<name>) instead of a plan.")
     ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Write the report into this folder (default: the results folder).")
+    ] = None,
 ) -> None:
     """Write report.html (self-contained, figures inline) and report.md with fig-*.svg beside results.json.
 
-    Input: reports/<name>/results.json from `evalkit estimate`. Output: the same folder.
+    Input: reports/<name>/results.json from `evalkit estimate`. Output: the same folder, or --out.
 
     \b
     Example:
       evalkit report --plan plans/england-adm.toml
+      evalkit report --results reports/england-adm-v3 --out /tmp/for-the-council
     """
     from evalkit.plan import open_plan
     from evalkit.report.render import render_report
@@ -771,9 +784,10 @@ def report(
     results = results_dir / "results.json"
     if not results.exists():
         raise EvalkitError("no results; run `evalkit estimate` first", file=results)
+    target = out_dir if out_dir is not None else results_dir
     with data_lock(results_dir.parent):
-        render_report(results, results_dir)
-    say(f"report -> {results_dir / 'report.html'} and {results_dir / 'report.md'}")
+        render_report(results, target)
+    say(f"report -> {target / 'report.html'} and {target / 'report.md'}")
 
 
 # --- verify -----------------------------------------------------------------------------------------

@@ -1128,6 +1128,56 @@ def check_companions(doc: dict[str, Any], results_json_path: Path) -> None:
             )
 
 
+def _csv(rows: list[list[Any]]) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue()
+
+
+def write_tables(doc: dict[str, Any], out_dir: Path) -> list[Path]:
+    """Tables to reuse, as CSV beside the report: the answers (one row per question) and the panel's
+    flagged values. Written from results.json only, so the same input gives the same bytes."""
+    written = []
+    questions = (doc.get("answers") or {}).get("questions") or []
+    if questions:
+        keys = ("label", "outcome", "outcome_words", "unit", "verdict", "estimate", "ci_low", "ci_high", "p_value")
+        rows = [[*keys, "baseline", "percent_of_baseline", "councils", "councils_left_out"]]
+        for a in questions:
+            rows.append(
+                [*(a.get(k) for k in keys), (a.get("baseline") or {}).get("value"), a.get("percent_of_baseline")]
+                + [
+                    "; ".join(c["name"] for c in a.get("councils") or []),
+                    "; ".join(f"{c['name']}: {c.get('reason')}" for c in a.get("councils_left_out") or []),
+                ]
+            )
+        atomic_write_text(out_dir / "answers.csv", _csv(rows))
+        written.append(out_dir / "answers.csv")
+    flags = (doc.get("anomalies") or {}).get("flags") or []
+    if flags:
+        rows = [["unit", "name", "column", "kind", "years", "value", "before", "after", "change_percent", "z"]]
+        rows += [
+            [
+                f["unit"],
+                f["name"],
+                f["column"],
+                f["kind"],
+                " ".join(str(y) for y in f["years"]),
+                f.get("value"),
+                f.get("before"),
+                f.get("after"),
+                f.get("change_percent"),
+                " ".join(str(z) for z in f.get("z") or []),
+            ]
+            for f in flags
+        ]
+        atomic_write_text(out_dir / "flagged_values.csv", _csv(rows))
+        written.append(out_dir / "flagged_values.csv")
+    return written
+
+
 def render_report(results_json_path: Path, out_dir: Path) -> list[Path]:
     """Write report.html, report.md and fig-*.svg into `out_dir`; return the paths written, sorted.
 
@@ -1150,6 +1200,7 @@ def render_report(results_json_path: Path, out_dir: Path) -> list[Path]:
     for old in sorted(out_dir.glob("fig-*.svg")):
         if old.name not in keep:
             old.unlink()
+    written += write_tables(doc, out_dir)
     md = out_dir / "report.md"
     atomic_write_text(md, render_markdown(doc, blocks))
     html = out_dir / "report.html"
