@@ -384,8 +384,9 @@ def anomaly_blocks(doc: dict[str, Any]) -> list:
             f"Every council's series was screened ({anomalies.get('rule')}). {len(flags)} values or runs were flagged "
             f"across all councils, {len(mine)} of them in councils that moved (below). A spike is a value that breaks "
             "from both neighbours (often a coding or publication error); a level break is a lasting shift (census "
-            "rebasing, boundary changes, payments coded differently after go-live). Each analysis lists the flagged "
-            "values it includes; a plan can leave a value out with a stated reason."
+            "rebasing, boundary changes, payments coded differently after go-live); a break in a council's go-live "
+            "year may be the move's effect itself, so it is a reason to look, not to drop. Each analysis lists the "
+            "flagged values it includes; a plan can leave a value out with a stated reason."
         ),
     ]
     if mine:
