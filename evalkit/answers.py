@@ -18,8 +18,8 @@ import re
 from typing import Any
 
 from evalkit import columns
-from evalkit.conclusions import headline, interval_kind
-from evalkit.estimators.pretrend import pretrend_result
+from evalkit.analysis.pretrend import pretrend_result
+from evalkit.analysis.verdict import headline, interval_kind
 
 # The verdict words, defined once (the report prints this table once, on its first screen).
 VERDICTS: dict[str, str] = {

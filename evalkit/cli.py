@@ -557,7 +557,7 @@ def _parse_options(items: list[str]) -> dict[str, object]:
 
 def _event_study_checks(method, sensitivity, mbar, m_values, target, pretrend) -> dict | None:
     """The --sensitivity / --pretrend-test request, checked before any data is read (exit 2 if it cannot apply)."""
-    from evalkit import sensitivity as sens
+    from evalkit.analysis import sensitivity as sens
 
     if sensitivity is None:
         stray = [
@@ -592,14 +592,16 @@ def _event_study_checks(method, sensitivity, mbar, m_values, target, pretrend) -
 def _estimate_any_panel(
     path, unit, time, outcome, cohort, treated, covariates, method, options, inference, json_out, checks=None
 ) -> None:
-    from evalkit import estimate as stage
+    from evalkit.analysis.estimator import check_panel_method
+    from evalkit.analysis.run import run
     from evalkit.estimators.data import make_panel, read_panel_file
     from evalkit.io import atomic_write_text
 
+    check_panel_method(method)  # refused before anything is read
     missing = [flag for flag, v in (("--unit", unit), ("--time", time), ("--outcome", outcome)) if not v]
     if missing:
         raise UsageError(f"--panel needs {', '.join(missing)}")
-    from evalkit.estimators.few_treated import choose
+    from evalkit.analysis.intervals import choose
 
     choose(inference.get("interval"), method, 0)  # refuses an interval the method cannot compute, before reading
     covs = [c.strip() for c in covariates.split(",")] if covariates else []
@@ -613,13 +615,10 @@ def _estimate_any_panel(
         frame, unit=unit, time=time, outcome=outcome, cohort=cohort, treated=treated, covariates=covs, source=path.name
     )
     if checks:
-        from evalkit import sensitivity as sens
+        from evalkit.analysis import sensitivity as sens
 
         options = sens.check_method(method, options, "--sensitivity" if checks["sensitivity"] else "--pretrend-test")
-    result = stage.call_estimator(method, long, options, inference)
-    stage.add_few_treated_inference(method, long, options, inference, result)
-    if checks:
-        sens.add_rows(result, sensitivity=checks["sensitivity"], pretrend=checks["pretrend"], alpha=inference["alpha"])
+    result = run(method, long, options, inference, checks=checks)
     text = result.to_json()
     if json_out == "-":
         sys.stdout.write(text)
@@ -633,7 +632,7 @@ def _estimate_any_panel(
 def _print_rule_line(result, method: str, given: dict) -> None:
     """The decision rule's row (the default interval and its p-value) and every setting the run used that
     was not given on the command line: a plan states these, so a difference from a plan is visible."""
-    from evalkit.conclusions import headline, interval_words
+    from evalkit.analysis.verdict import headline, interval_words
 
     head = headline({"estimates": result.estimates.to_dicts()})
     if head is not None and head.get("estimate") is not None:
@@ -879,7 +878,6 @@ def power(
     kept), adds known effects and runs the plan's own analyses and default intervals. Writes
     OUT/<name>/power.json and power.parquet (rejection rate against effect, MDE at 80% power).
     """
-    from evalkit import estimate as stage
     from evalkit import plan as plans
     from evalkit import power as pw
 
@@ -897,7 +895,9 @@ def power(
     if not panel_file.is_file():
         raise EvalkitError("panel not found; run `evalkit panel` first", file=panel_path)
     frame = read_parquet_checked(panel_file)
-    sample, _ = stage.sample_panel(frame, plan_doc.get("sample", {}))
+    from evalkit.analysis.sample import sample_panel
+
+    sample, _ = sample_panel(frame, plan_doc.get("sample", {}))
     with counter("power", "primary analyses") as (start, advance):
         seen: list[str] = []
 

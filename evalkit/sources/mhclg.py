@@ -38,7 +38,7 @@ Measures (gross = C3 "Total Expenditure", ``_net`` = C7 "Net Current Expenditure
   commissioning and social work).
 - RSX ``spend_cyp_total``: "Children Social Care" total (= RO3 TOTAL CHILDREN SOCIAL CARE). RSX has
   no sub-services, so no spend_csc_total / spend_cla. RSX 2022-23 to 2024-25 duplicate the RO3
-  totals (kept, distinguished by ``file``) as a cross-check for ``spending.reconcile``.
+  totals (kept, distinguished by ``file``).
 
 ``year`` = financial year's end year (2013-14 -> 2014), reference_date 31 March.
 """
