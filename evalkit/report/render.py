@@ -220,9 +220,34 @@ def _unit_names(doc: dict[str, Any]) -> dict[str, str]:
     return names
 
 
+_BASE_AGGREGATION = {"simple": "simple", "coef": "coef", "att": "pooled", "dynamic": "dynamic", "group": "group"}
+
+
 def row_label(row: dict[str, Any], unit_names: dict[str, str]) -> str:
+    """A row of an estimates table in words, never its internal name."""
     agg = row.get("aggregation")
     name = str(row.get("name", ""))
+    for suffix, words in ((":randomisation", "randomisation interval"), (":wild_bootstrap", "wild bootstrap interval")):
+        if name.endswith(suffix):  # the same estimand as its base row, with the rule's interval
+            base = name.removesuffix(suffix)
+            kind = _BASE_AGGREGATION.get(base.split(":")[0], "")
+            return f"{row_label({**row, 'name': base, 'aggregation': kind}, unit_names)}, {words}"
+    if agg in ("honest", "honest_breakdown") or name.startswith("honest:"):
+        m = re.search(r"honest:(rm|sd)(?::(mbar|m)=([\d.]+))?", name)
+        if m:
+            how = "relative magnitudes" if m.group(1) == "rm" else "smoothness"
+            bound = f", {'M-bar' if m.group(2) == 'mbar' else 'M'} = {m.group(3)}" if m.group(3) else ""
+            return f"Robust to parallel-trend violations ({how}{bound})"
+    if name.startswith("event:e=") and agg == "dynamic" and row.get("event_time") is None:
+        row = {**row, "event_time": int(name.split("=", 1)[1])}
+    if agg == "dynamic" and row.get("event_time") is None and ":e=" in name:
+        row = {**row, "event_time": int(name.split("=", 1)[1])}
+    if agg == "dynamic" and row.get("event_time") is None:
+        return "Average over years since the move"
+    if agg == "calendar" and row.get("time") is None and "t=" not in name:
+        return "Average over calendar years"
+    if agg == "group" and row.get("group") is None and "g=" in name:
+        row = {**row, "group": int(re.search(r"g=(-?\d+)", name).group(1))}
     if agg == "simple":
         return "Overall (average over treated councils and years)"
     if agg == "overall":
@@ -421,7 +446,31 @@ def analysis_figures(doc: dict[str, Any], analysis: dict[str, Any]) -> list[F.Sv
                 treated_units=treated_units,
             )
         )
-    return [f for f in out if f is not None]
+    return _with_answer([f for f in out if f is not None], doc, analysis)
+
+
+def _with_answer(figs: list[F.SvgFigure], doc: dict[str, Any], analysis: dict[str, Any]) -> list[F.SvgFigure]:
+    """Captions of an analysis that answers a question (or a model type, or a part of spending) begin with
+    that answer, from the stored answers: the same words and numbers as the first screen."""
+    import dataclasses
+
+    from evalkit import answers as A
+
+    stored = doc.get("answers") or {}
+    mine = next(
+        (
+            a
+            for a in (stored.get("questions") or [])
+            + (stored.get("by_model") or [])
+            + (stored.get("spending_parts") or [])
+            if a.get("label") == analysis.get("label")
+        ),
+        None,
+    )
+    if mine is None or mine.get("estimate") is None:
+        return figs
+    lead = f"Answer: {A.found_words(mine) if mine.get('verdict') else mine['outcome_words']}; {A.size_words(mine)}; {A.sureness_words(mine)}. "
+    return [dataclasses.replace(f, alt=lead + f.alt) for f in figs]
 
 
 def _method_title(key: str) -> str:

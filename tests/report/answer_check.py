@@ -1,7 +1,7 @@
 """Every number in a report's summary sections must come from the answers stored in its results.json.
 
 The summary sections are the first screen (before the first `## ` heading, less the title and the
-question), "The bottom line", "What about my council?", "The answer", "Does demand drive cost?" and
+question), the answer that leads the captions of the answering analyses' figures, "The bottom line", "What about my council?", "The answer", "Does demand drive cost?" and
 "Differences between models". Each number printed there (after `−`/`-` normalisation) must be one of the
 numbers the answers hold, formatted as the renderer formats them (2 or 3 significant figures), or a
 number written inside a text field of the answers (labels such as "per 10,000", council names, reasons).
@@ -42,6 +42,9 @@ def summary_text(markdown: str) -> str:
         line for line in parts[0].splitlines() if not line.startswith("# ") and not line.startswith("**Question:**")
     )
     keep = [first]
+    for line in markdown.splitlines():  # figure captions of the answering analyses lead with the answer
+        if line.startswith("![Answer: ") and "). " in line:
+            keep.append(line[: line.index("). ") + 2])
     for part in parts[1:]:
         heading = part.splitlines()[0].split(" {#")[0].strip()
         if heading in SUMMARY_HEADINGS:
