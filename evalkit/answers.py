@@ -414,7 +414,8 @@ def amount(value: float | None, unit: str, digits: int = 3) -> str:
 
 
 def size_words(answer: dict[str, Any]) -> str:
-    """'−5.92 per 10,000 (−6.5% of 90.8 before the move)' in the outcome's natural unit."""
+    """'−5.92 per 10,000 (−6.5% of 90.8)': the change in the outcome's natural unit and as a share of the
+    treated councils' level before the move (the table's header says 'before the move')."""
     est = answer.get("estimate")
     if est is None:
         return "no estimate"
@@ -424,7 +425,7 @@ def size_words(answer: dict[str, Any]) -> str:
     if base is not None:
         pct = answer.get("percent_of_baseline")
         level = amount(float(base), "£" if unit.startswith("£") else "")
-        text += f" ({sig(pct, 2)}% of {level} before the move)" if pct is not None else f" ({level} before the move)"
+        text += f" ({sig(pct, 2)}% of {level})" if pct is not None else f" (before: {level})"
     return text
 
 

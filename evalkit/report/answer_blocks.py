@@ -11,6 +11,12 @@ from typing import Any
 from evalkit import answers as A
 from evalkit.report.blocks import BulletList, Heading, Link, Para, Strong, Table
 
+# The first-screen table's words for each verdict of the decision rule (evalkit.answers.VERDICTS).
+TABLE_WORDS = {
+    "estimated effect": "lower / higher after the move",
+    "no detectable effect": "no detectable change",
+    "the data cannot tell": "the data cannot tell",
+}
 OUTCOME_DOMAINS = ("outcomes", "quality", "workforce", "demand")
 
 
@@ -24,19 +30,51 @@ def questions(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return list((doc.get("answers") or {}).get("questions") or [])
 
 
+def short_name(name: str) -> str:
+    """'Kingston upon Thames / Richmond upon Thames' -> 'Kingston/Richmond'; 'Northamptonshire (North ...)' ->
+    'Northamptonshire': council names short enough for a table cell."""
+    parts = [p.split(" (")[0].replace(" upon Thames", "").replace(" and Maidenhead", "") for p in name.split(" / ")]
+    return "/".join(parts)
+
+
 def _councils_cell(a: dict[str, Any]) -> str:
     used = a.get("councils") or []
     out = a.get("councils_left_out") or []
     text = f"{len(used)} of {len(used) + len(out)}"
     if out:
-        text += "; not " + ", ".join(c["name"] for c in out)
+        text += "; not " + ", ".join(short_name(c["name"]) for c in out)
     return text
 
 
 def _sure_cell(a: dict[str, Any]) -> str:
-    text = A.sureness_words(a)
+    lo, hi = a.get("ci_low"), a.get("ci_high")
+    if lo is None or hi is None:
+        return "no interval"
+    zero = "excludes zero" if a.get("excludes_zero") else "includes zero"
+    p = "" if a.get("p_value") is None else f", p = {A.sig(a['p_value'], 2)}"
     mde = A.mde_words(a)
-    return text + (f"; {mde}" if mde else "")
+    return f"{A.interval_text(a)} ({zero}{p})" + (f"; {mde}" if mde else "")
+
+
+def _found_cell(a: dict[str, Any]) -> str:
+    """The verdict in plain words; for 'the data cannot tell', why."""
+    verdict = a.get("verdict")
+    if verdict == "estimated effect":
+        return f"{A.direction(a)} after the move"
+    if verdict == "no detectable effect":
+        return "no detectable change"
+    pre = a.get("pretrend_test") or {}
+    alpha = 1 - float(a.get("level") or 0.95)
+    if a.get("ci_low") is None:
+        why = "no interval"
+    elif pre.get("p_value") is not None and pre["p_value"] < alpha:
+        why = "the councils' trends differed before the move"
+    elif a.get("disagree"):
+        n = len(a["disagree"])
+        why = f"{n} other {'analyses disagree' if n > 1 else 'analysis disagrees'} in sign"
+    else:
+        why = ""
+    return "the data cannot tell" + (f" ({why})" if why else "")
 
 
 def first_screen_blocks(doc: dict[str, Any]) -> list:
@@ -48,7 +86,7 @@ def first_screen_blocks(doc: dict[str, Any]) -> list:
     rows = [
         [
             a["outcome_words"][:1].upper() + a["outcome_words"][1:],
-            Strong(A.found_words(a).split(": ", 1)[1] if ": " in A.found_words(a) else A.found_words(a)),
+            Strong(_found_cell(a)),
             A.size_words(a),
             _sure_cell(a),
             _councils_cell(a),
@@ -56,9 +94,16 @@ def first_screen_blocks(doc: dict[str, Any]) -> list:
         for a in qs
     ]
     verdicts = (doc.get("answers") or {}).get("verdicts") or A.VERDICTS
+    level = f"{100 * float(qs[0].get('level') or 0.95):.0f}%"
     return [
         Table(
-            columns=["Question: did it change…", "What we found", "Size of the change", "How sure", "Councils"],
+            columns=[
+                "Did it change…",
+                "What we found",
+                "Size of the change (before the move)",
+                f"How sure ({level} interval)",
+                "Councils in the answer",
+            ],
             rows=rows,
             caption="In brief: the answer to each pre-registered question",
             css="answers",
@@ -66,7 +111,11 @@ def first_screen_blocks(doc: dict[str, Any]) -> list:
         ),
         Para(
             [Strong("Verdict words. ")]
-            + [part for word, meaning in verdicts.items() for part in (Strong(word), f": {meaning}. ")]
+            + [
+                part
+                for word, meaning in verdicts.items()
+                for part in (Strong(TABLE_WORDS.get(word, word)), f" (the rule's '{word}'): {meaning}. ")
+            ]
             + [
                 "Sizes are the average change after the move in the councils that moved, against comparison councils. ",
                 Link("What about my council?", "#my-council"),

@@ -54,6 +54,11 @@ DETAIL_AGGREGATIONS = {
     "honest_breakdown": "Breakdown values (smallest violation whose robust interval includes zero)",
     "pretrend": "Pre-trend test (Wald chi-squared of the pre-move coefficients; 'Effect' is the statistic)",
 }
+DETAIL_INLINE_ROWS = 30  # longer detail tables are written as CSV beside the report (write_tables)
+EXTRA_WORDS = {
+    "weights": "Donor weights (comparison councils in each synthetic control)",
+    "rmspe": "Fit before and after the move (RMSPE) of every council, treated and placebo",
+}
 SYNTH_EXTRAS = ("paths", "placebo", "weights", "rmspe", "event_study")
 
 
@@ -538,7 +543,11 @@ def _analysis_blocks(
         sub = [r for r in rows if r.get("aggregation") == agg]
         if agg == "dynamic":
             sub.sort(key=lambda r: (r.get("event_time") is None, r.get("event_time")))
-        if sub:
+        if len(sub) > DETAIL_INLINE_ROWS:  # long tables are files beside the report, not pages of it
+            blocks.append(
+                Para([f"{caption}: {len(sub)} rows in ", Code(detail_csv_name(label, agg)), " beside this report."])
+            )
+        elif sub:
             blocks.append(
                 Details(
                     f"{caption} — {len(sub)} rows",
@@ -554,25 +563,9 @@ def _analysis_blocks(
             continue
         if not isinstance(table, list) or not table or not isinstance(table[0], dict):
             continue
-        cols = list(table[0].keys())
-        shown = table[:200]
-        more = f" (first 200 of {len(table)})" if len(table) > 200 else ""
+        words = EXTRA_WORDS.get(name, name.replace("_", " "))
         blocks.append(
-            Details(
-                f"Table: {name} — {len(table)} rows{more}",
-                [
-                    Table(
-                        columns=cols,
-                        rows=[[_cell(r.get(c)) for c in cols] for r in shown],
-                        numeric={
-                            i
-                            for i, c in enumerate(cols)
-                            if isinstance(table[0].get(c), (int, float)) and not isinstance(table[0].get(c), bool)
-                        },
-                        caption=f"{name}: {title}",
-                    )
-                ],
-            )
+            Para([f"{words}: {len(table)} rows in ", Code(detail_csv_name(label, name)), " beside this report."])
         )
     settings = {f"inference.{k}": v for k, v in inference.items()}
     settings.update({f"options.{k}": v for k, v in (results.get("options") or {}).items()})
@@ -580,7 +573,15 @@ def _analysis_blocks(
     diag = results.get("diagnostics") or {}
     inner = [_kv_table(settings, f"Settings: {title}")]
     if diag:
-        inner.append(_kv_table(diag, f"Diagnostics: {title}", first="Diagnostic"))
+        short = {k: v for k, v in diag.items() if not isinstance(v, (list, dict))}
+        short.update(
+            {
+                k: f"{len(v)} entries, in {detail_json_name(label)}"
+                for k, v in diag.items()
+                if isinstance(v, (list, dict))
+            }
+        )
+        inner.append(_kv_table(short, f"Diagnostics: {title}", first="Diagnostic"))
     blocks.append(Details("Settings and diagnostics", inner))
     return blocks
 
@@ -1084,13 +1085,16 @@ _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
   line-height: 1.5; color: #1b1b1b; background: #ffffff; margin: 0; }
 main { max-width: 72rem; margin: 0 auto; padding: 0.5rem 1.5rem 3rem; }
-h1 { font-size: 1.5rem; line-height: 1.2; margin: 0.6rem 0 0.4rem; }
+h1 { font-size: 1.35rem; line-height: 1.2; margin: 0.5rem 0 0.3rem; }
 h2 { font-size: 1.45rem; border-bottom: 2px solid #1b1b1b; padding-bottom: 0.2rem; margin-top: 2.5rem; }
 h3 { font-size: 1.15rem; margin-top: 2rem; }
 .banner { background: #ffdd00; color: #0b0c0c; border: 3px solid #0b0c0c; padding: 0.6rem 1rem;
   font-size: 1.1rem; text-align: center; margin: 0 0 1rem; }
-.question { font-size: 1rem; margin: 0.3rem 0; }
-.answers table { font-size: 0.85rem; line-height: 1.3; width: 100%; }
+.question { font-size: 0.95rem; line-height: 1.35; margin: 0.2rem 0; }
+.answers table { font-size: 0.8rem; line-height: 1.25; width: 100%; table-layout: fixed; }
+.answers th:nth-child(1) { width: 19%; } .answers th:nth-child(2) { width: 15%; }
+.answers th:nth-child(3) { width: 21%; } .answers th:nth-child(4) { width: 22%; }
+.answers th:nth-child(5) { width: 23%; }
 .answers caption { font-size: 1.05rem; }
 .answers th, .answers td { padding: 0.25rem 0.4rem; }
 .verdict-words { font-size: 0.8rem; color: #333; margin: 0.2rem 0 0.6rem; }
@@ -1186,6 +1190,56 @@ def _csv(rows: list[list[Any]]) -> str:
     return buf.getvalue()
 
 
+def detail_json_name(label: str) -> str:
+    return f"{_slug(label)}-diagnostics.json"
+
+
+def detail_csv_name(label: str, part: str) -> str:
+    return f"{_slug(label)}-{_slug(part)}.csv"
+
+
+def _detail_tables(doc: dict[str, Any]) -> list[tuple[str, list[list[Any]]]]:
+    """(file name, rows) of every table the report points to instead of printing: long estimate tables
+    (with each row in words beside its internal name) and the estimators' extra tables (unit names added)."""
+    names = _unit_names(doc)
+    out = []
+    for a in doc.get("analyses") or []:
+        res = a.get("results") or {}
+        if a.get("method") == "time_to_good":
+            continue
+        rows = res.get("estimates") or []
+        for agg in DETAIL_AGGREGATIONS:
+            sub = [r for r in rows if r.get("aggregation") == agg]
+            if len(sub) > DETAIL_INLINE_ROWS:
+                keys = [
+                    "name",
+                    "estimate",
+                    "se",
+                    "ci_low",
+                    "ci_high",
+                    "p_value",
+                    "interval",
+                    "group",
+                    "time",
+                    "event_time",
+                ]
+                table = [["row", *keys]] + [[row_label(r, names), *(r.get(k) for k in keys)] for r in sub]
+                out.append((detail_csv_name(str(a["label"]), agg), table))
+        for name, table in sorted((res.get("extra") or {}).items()):
+            if (name in SYNTH_EXTRAS and name not in ("weights", "rmspe")) or name.startswith("vcov"):
+                continue
+            if not isinstance(table, list) or not table or not isinstance(table[0], dict):
+                continue
+            cols = list(table[0].keys())
+            head = cols + (["council"] if "unit" in cols else [])
+            body = [
+                [r.get(c) for c in cols] + ([names.get(str(r.get("unit")), "")] if "unit" in cols else [])
+                for r in table
+            ]
+            out.append((detail_csv_name(str(a["label"]), name), [head, *body]))
+    return out
+
+
 def write_tables(doc: dict[str, Any], out_dir: Path) -> list[Path]:
     """Tables to reuse, as CSV beside the report: the answers (one row per question) and the panel's
     flagged values. Written from results.json only, so the same input gives the same bytes."""
@@ -1204,6 +1258,15 @@ def write_tables(doc: dict[str, Any], out_dir: Path) -> list[Path]:
             )
         atomic_write_text(out_dir / "answers.csv", _csv(rows))
         written.append(out_dir / "answers.csv")
+    for name, table in _detail_tables(doc):
+        atomic_write_text(out_dir / name, _csv(table))
+        written.append(out_dir / name)
+    for a in doc.get("analyses") or []:  # each analysis's full diagnostics (the report shows the short ones)
+        diag = (a.get("results") or {}).get("diagnostics") or {}
+        if any(isinstance(v, (list, dict)) for v in diag.values()):
+            target = out_dir / detail_json_name(str(a["label"]))
+            atomic_write_text(target, json.dumps(diag, sort_keys=True, indent=1, ensure_ascii=False) + "\n")
+            written.append(target)
     flags = (doc.get("anomalies") or {}).get("flags") or []
     if flags:
         rows = [["unit", "name", "column", "kind", "years", "value", "before", "after", "change_percent", "z"]]

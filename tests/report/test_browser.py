@@ -255,7 +255,7 @@ def test_first_viewport_answers_the_question(demo_run: Path, tmp_path: Path) -> 
     size beside the level before the move, how sure, councils), and no estimator name."""
     import json
 
-    from evalkit.answers import amount, interval_text
+    from evalkit.answers import amount, interval_text, sig
 
     folder = demo_run / "reports" / "demo"
     doc = json.loads((folder / "results.json").read_text(encoding="utf-8"))
@@ -267,7 +267,7 @@ def test_first_viewport_answers_the_question(demo_run: Path, tmp_path: Path) -> 
         words = q["outcome_words"][:1].upper() + q["outcome_words"][1:]
         row = text[text.index(words) :]
         assert amount(q["estimate"], q["unit"]) in row and interval_text(q) in row, q["label"]
-        assert "before the move" in row
+        assert sig(q["baseline"]["value"]) in row  # beside the treated councils' level before the move
     for word in ESTIMATOR_WORDS:
         assert word.lower() not in text.lower(), word
     for verdict in doc["answers"]["verdicts"]:
