@@ -479,6 +479,22 @@ def mde_words(answer: dict[str, Any]) -> str:
     )
 
 
+def mde_short(answer: dict[str, Any]) -> str:
+    """The minimum detectable effect in a few words for a table cell: 'could miss changes below ~12'."""
+    mde = answer.get("mde") or {}
+    up, down = mde.get("increase"), mde.get("decrease")
+    if up is None:
+        return ""
+    money = (answer.get("unit") or "").startswith("£")
+
+    def size(v: float) -> str:
+        return "~" + (amount(v, "£", 2) if money else sig(v, 2))
+
+    if down is None or abs(abs(down) - up) <= 0.1 * up:
+        return f"could miss changes below {size(up if down is None else (up + abs(down)) / 2)}"
+    return f"could miss rises below {size(up)}, falls below {size(abs(down))}"
+
+
 def terminal_table(doc: dict[str, Any]) -> str:
     """`evalkit answer`: one plain line per question, from the stored answers only."""
     ans = doc.get("answers") or {}

@@ -52,7 +52,7 @@ def _sure_cell(a: dict[str, Any]) -> str:
         return "no interval"
     zero = "excludes zero" if a.get("excludes_zero") else "includes zero"
     p = "" if a.get("p_value") is None else f", p = {A.sig(a['p_value'], 2)}"
-    mde = A.mde_words(a)
+    mde = A.mde_short(a)
     return f"{A.interval_text(a)} ({zero}{p})" + (f"; {mde}" if mde else "")
 
 
@@ -235,11 +235,18 @@ def verdict_items(doc: dict[str, Any]) -> list:
             bits.append(mde)
         bits.append(f"councils {A.councils_words(a)}")
         flagged = [f for f in a.get("flagged_values") or [] if f["column"] == a["outcome"]]
+        moved = {c["unit"] for c in (a.get("councils") or []) + (a.get("councils_left_out") or [])}
+        mine = [f for f in flagged if f["unit"] in moved]
         if flagged:
             bits.append(
-                "includes values the panel's screening flagged: "
-                + ", ".join(f"{f['name']} {'/'.join(str(y) for y in f['years'])} ({f['kind']})" for f in flagged)
-                + " (see Unusual values)"
+                f"includes {len(flagged)} values the panel's screening flagged"
+                + (
+                    ", in councils that moved: "
+                    + ", ".join(f"{f['name']} {'/'.join(str(y) for y in f['years'])} ({f['kind']})" for f in mine)
+                    if mine
+                    else ", none in councils that moved"
+                )
+                + " (see Unusual values in the data)"
             )
         items.append(
             [

@@ -56,12 +56,14 @@ def allowed_numbers(doc: dict[str, Any]) -> set[str]:
     """Every number the answers hold, as the renderer would print it, and every number in their text."""
     out: set[str] = {"95", "90", "99"}  # interval levels
 
-    def walk(v: Any) -> None:
+    def walk(v: Any, key: str = "") -> None:
         if isinstance(v, bool) or v is None:
             return
         if isinstance(v, (int, float)):
             for d in (2, 3):
                 out.add(_norm(sig(float(v), d)))
+                if key == "decrease":  # "decreases below about 68": a size, its direction in words
+                    out.add(_norm(sig(abs(float(v)), d)))
             if float(v).is_integer():
                 out.add(_norm(f"{int(v)}"))
                 out.add(_norm(f"{int(v):,}"))
@@ -70,8 +72,8 @@ def allowed_numbers(doc: dict[str, Any]) -> set[str]:
             out.update(_norm(t) for t in NUMBER.findall(v))
             return
         if isinstance(v, dict):
-            for x in v.values():
-                walk(x)
+            for k, x in v.items():
+                walk(x, k)
         elif isinstance(v, list):
             for x in v:
                 walk(x)
