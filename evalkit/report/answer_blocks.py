@@ -239,7 +239,7 @@ def verdict_items(doc: dict[str, Any]) -> list:
         mine = [f for f in flagged if f["unit"] in moved]
         if flagged:
             bits.append(
-                f"includes {len(flagged)} values the panel's screening flagged"
+                "includes values the panel's screening flagged"
                 + (
                     ", in councils that moved: "
                     + ", ".join(f"{f['name']} {'/'.join(str(y) for y in f['years'])} ({f['kind']})" for f in mine)

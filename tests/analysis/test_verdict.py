@@ -163,5 +163,5 @@ def test_in_brief_and_the_answer_quote_the_same_interval() -> None:
     answer = [line for line in md.splitlines() if line.lower().startswith("- **children looked after")]
     assert len(brief) == 1 and len(answer) == 1
     for line in brief + answer:
-        assert "95% interval −2.5 to 0.4 (includes zero" in line, line
+        assert "−2.5 to 0.4 (includes zero" in line, line
     assert "−2.0" not in brief[0] and "-2.0" not in brief[0]  # the analytic interval is not quoted in the summary
