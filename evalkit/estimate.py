@@ -19,7 +19,8 @@ import polars as pl
 
 from evalkit import __version__, answers, cache, generations, methods
 from evalkit.analysis.run import Analysis, run_planned
-from evalkit.analysis.sample import baseline_level, flagged_in, sample_panel
+from evalkit.analysis.sample import baseline_level, flagged_in, living_window, sample_panel
+from evalkit.analysis.treatment import asks
 from evalkit.analysis.verdict import RULE, conclude
 from evalkit.errors import EvalkitError
 from evalkit.io import checked_sha256, sha256_file, write_json, write_parquet
@@ -71,7 +72,12 @@ def run_plan(
                 expected="the input the plan was written for",
             )
     panel = read_parquet_checked(panel_file)
-    sample, notes = sample_panel(panel, plan.get("sample", {}))
+    if any(asks(entry) for entry in plan["analysis"]):  # treatment histories only when a rule asks (v1-v3: never)
+        panel = with_treatment_history(panel, panel_file)
+    sample_rules = living_window(plan.get("sample", {}), panel)
+    sample, notes = sample_panel(panel, sample_rules)
+    if sample_rules is not plan.get("sample", {}):
+        notes["window_through_latest"] = sample_rules["years"]
     inference = plan["inference"]
     analyses = []
     baselines: dict[str, dict[str, Any] | None] = {}
@@ -133,6 +139,19 @@ def run_plan(
         "analyses": analyses,
         **({"power": power_doc} if power_doc is not None else {}),
     }
+
+
+def with_treatment_history(panel: pl.DataFrame, panel_file: Path) -> pl.DataFrame:
+    """The panel with each council-year's treatment in force and ownership changes so far, from the
+    registry the panel was built with (its own generation's copy and any extra rows)."""
+    from evalkit.panel import treatment_history as th
+    from evalkit.sources import registry as reg
+
+    folder = panel_file.parent
+    local, extra = folder / "adm_registry.csv", folder / EXTRA_REGISTRY
+    registry = reg.load_registry(local if local.exists() else None, extra=[extra] if extra.exists() else None)
+    policy = panel["boundary_policy"][0] if "boundary_policy" in panel.columns and panel.height else "aggregate"
+    return th.in_force(panel, th.spells(registry, policy))
 
 
 def _cache(cache_dir: Path | None) -> Any:

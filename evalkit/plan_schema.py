@@ -80,6 +80,11 @@ class Sample(_Model):
     be accepted by `plan lock` and only fail later (a TypeError once); refused at validation instead."""
 
     years: list[int] = Field(min_length=2, max_length=2, description="[first, last] year.")
+    through: Literal["latest"] | None = Field(
+        None,
+        description='"latest": the window runs on to the latest year the panel holds (a living plan: rule, '
+        "outcomes, comparison and inference stay as locked; each re-run on new data is a dated run).",
+    )
     treated: Literal["registry"] | list[TreatedUnit] = Field(
         "registry", description='"registry", or a list of {unit = "...", first_year = 2016}.'
     )
@@ -156,6 +161,18 @@ class AnalysisBase(_Model):
         None,
         pattern=r"^(model|assignment|scope)=[a-z_]+$",
         description="Only the treated councils with this registry value, e.g. model=council_company.",
+    )
+    treatment: Literal["intention_to_treat", "as_treated", "switching", "after_return"] | None = Field(
+        None,
+        description="intention_to_treat (default): a move counts for good; as_treated: a council's years from its "
+        "return in-house on leave the sample; switching: the treatment in force each year, returns as switches "
+        "out (methods that handle treatment switching off, e.g. dcdh); after_return (carryover check): councils "
+        "that came back, their years back in-house against the in-house counterfactual.",
+    )
+    ownership_change: Literal["same_treatment", "own_switch"] | None = Field(
+        None,
+        description="same_treatment (default): a trust that became council-owned stays one treatment; own_switch: "
+        "the change of ownership is a switch of its own (as_treated: later years leave; switching: a new level).",
     )
 
     @model_validator(mode="after")

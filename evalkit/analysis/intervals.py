@@ -182,6 +182,8 @@ class Randomisation(IntervalKind):
             rows, info = _sdid_rows(panel, options, result, n_perm=n_perm, seed=seed, alpha=alpha)
             result.inference["randomisation"] = info
             return [{**r, "aggregation": "randomisation", "interval": self.name} for r in rows]
+        if engine == "own":  # the estimator permuted itself (its `permutations` option) and returned the rows
+            return []
         if engine != "inversion":
             raise UsageError(f"method {method!r} declares no randomisation engine")
         names = _ri_targets(result)

@@ -20,6 +20,7 @@ from evalkit.analysis import sensitivity
 from evalkit.analysis.estimator import call_estimator
 from evalkit.analysis.intervals import add_default_interval
 from evalkit.analysis.sample import prepare
+from evalkit.errors import EvalkitError
 from evalkit.estimators.data import LongPanel
 from evalkit.estimators.results import Results
 
@@ -70,6 +71,7 @@ class Analysis:
             "results": results,
             **({"reason": self.reason} if self.reason else {}),
             **({"subgroup": self.subgroup} if self.subgroup else {}),
+            **{k: self.raw[k] for k in ("treatment", "ownership_change") if self.raw.get(k)},
         }
 
 
@@ -112,7 +114,10 @@ def run_planned(
     checks = analysis.checks
     if checks["sensitivity"] or checks["pretrend"]:
         options = sensitivity.check_method(analysis.method, options, f"analysis {analysis.label!r}: sensitivity")
-    prep = prepare(panel, sample, plan, analysis.raw, panel_path)
+    try:
+        prep = prepare(panel, sample, plan, analysis.raw, panel_path)
+    except EvalkitError as exc:
+        raise refusal(analysis, exc, None) from None
     if observe is not None:
         observe(prep)
     options = {k: v for k, v in options.items() if k != "donors"}
@@ -123,7 +128,10 @@ def run_planned(
     key = (analysis.method, options, inference, few_treated, checks, long.outcome, list(long.covariates), long.data)
 
     def compute() -> dict[str, Any]:
-        return run(analysis.method, long, options, inference, checks=checks).to_dict()
+        try:
+            return run(analysis.method, long, options, inference, checks=checks).to_dict()
+        except EvalkitError as exc:
+            raise refusal(analysis, exc, prep.window) from None
 
     out = cached(key, compute) if cached is not None else compute()
     out["diagnostics"]["years"] = list(prep.window)
@@ -155,3 +163,13 @@ def _no_estimate(analysis: Analysis, prep: Any) -> dict[str, Any]:
         "seed": None,
         "extra": {},
     }
+
+
+def refusal(analysis: Analysis, exc: EvalkitError, window: tuple[int, int] | None) -> EvalkitError:
+    """An analysis that cannot run names itself and the cause: the outcome's years where they matter."""
+    cause = exc.message
+    if window is not None:
+        cause = f"{analysis.raw['outcome']} covers {window[0]}-{window[1]} only: {cause}"
+    return EvalkitError(
+        f"{analysis.label}: {cause}", file=exc.file, row=exc.row, column=exc.column, expected=exc.expected
+    )
