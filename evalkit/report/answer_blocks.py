@@ -335,7 +335,7 @@ def council_blocks(doc: dict[str, Any]) -> list:
             else:
                 p = "" if r.get("p_value") is None else f", p = {A.sig(r['p_value'], 2)}"
                 fit = r.get("fit_pct")
-                off = "" if fit is None else f" ({'<0.01' if fit < 0.01 else A.sig(fit, 2)}% off)"
+                off = "" if fit is None else (" (almost exact)" if fit < 0.01 else f" ({A.sig(fit, 2)}% off)")
                 fit_text = f"{r['fit']} pre-move fit{off}"
                 cells.append([Link(A.amount(r["effect"], r["unit"]), f"#{r['figure']}"), f"{p}; {fit_text}"])
         cells.append(c.get("left_model") or "no")
