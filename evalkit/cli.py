@@ -80,9 +80,9 @@ def _main(quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothi
     STATE["quiet"] = quiet
 
 
-def say(text: str) -> None:
+def say(text: str, markup: bool = True) -> None:
     if not STATE["quiet"]:
-        out.print(text)
+        out.print(text) if markup else out.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 @contextmanager
@@ -344,6 +344,15 @@ def panel(
         f"panel: {diagnostics['units']} councils x {diagnostics['years'][0]}-{diagnostics['years'][1]}, "
         f"{diagnostics['treated_units']} treated -> {processed / build.PANEL_FILE}"
     )
+    from evalkit import generations
+
+    say(f"  (the file of the generation in force: {generations.resolve(processed / build.PANEL_FILE)})", markup=False)
+    flags = (diagnostics.get("anomalies") or {}).get("flags") or []
+    if flags:
+        say(
+            f"  {len(flags)} unusual values flagged (spikes, level breaks): panel_diagnostics.json, anomalies",
+            markup=False,
+        )
 
 
 # --- estimate ---------------------------------------------------------------------------------------
@@ -692,21 +701,48 @@ def _estimate_any_panel(
     if json_out:
         atomic_write_text(json_out, text)
     say(result.summary())
+    _print_rule_line(result, method, options)
+
+
+def _print_rule_line(result, method: str, given: dict) -> None:
+    """The decision rule's row (the default interval and its p-value) and every setting the run used that
+    was not given on the command line: a plan states these, so a difference from a plan is visible."""
+    from evalkit.analysis.verdict import headline, interval_words
+
+    head = headline({"estimates": result.estimates.to_dicts()})
+    if head is not None and head.get("estimate") is not None:
+        ci = (
+            f"[{head['ci_low']:.4g}, {head['ci_high']:.4g}]"
+            if head.get("ci_low") is not None and head.get("ci_high") is not None
+            else "no interval"
+        )
+        p = "" if head.get("p_value") is None else f", p = {head['p_value']:.3g}"
+        say(
+            f"rule's estimate: {head['estimate']:.4g}, {interval_words(head)} {ci}{p} (row {head['name']})",
+            markup=False,
+        )
+    defaults = {k: v for k, v in sorted(result.options.items()) if k not in given and not isinstance(v, (list, dict))}
+    if defaults:
+        shown = ", ".join(f"{k}={v}" for k, v in defaults.items())
+        say(
+            f"settings not given here, the method's defaults (a plan may set them otherwise; "
+            f"change with --option KEY=VALUE): {shown}",
+            markup=False,
+        )
 
 
 def _print_headlines(results_json: Path) -> None:
+    """One line per pre-registered question, from the stored answers (the rule's interval and p)."""
     import json
+
+    from evalkit.answers import terminal_table
 
     doc = json.loads(results_json.read_text(encoding="utf-8"))
     if doc.get("synthetic_demo"):
         say("[bold yellow]SYNTHETIC DEMO DATA[/]")
-    from evalkit.analysis.verdict import headline
-
-    for a in doc["analyses"]:
-        head = headline(a["results"])  # the verdict's row and interval (the rule's default)
-        if head and head["estimate"] is not None:
-            ci = f"[{head['ci_low']:.3f}, {head['ci_high']:.3f}]" if head.get("ci_low") is not None else ""
-            say(f"  {a['label']:<28} {a['results']['outcome']:<24} {head['estimate']:>9.3f} {ci}")
+    if (doc.get("answers") or {}).get("questions"):
+        for line in terminal_table(doc).splitlines():
+            say("  " + line, markup=False)
 
 
 # --- multiverse -------------------------------------------------------------------------------------
@@ -760,6 +796,38 @@ def multiverse(
 # --- report -----------------------------------------------------------------------------------------
 
 
+@app.command(short_help="Print the answer to each pre-registered question from results.json.")
+def answer(
+    report_dir: Annotated[Path, typer.Argument(help="A folder written by `evalkit estimate` (reports/<name>).")],
+) -> None:
+    """Print one line per pre-registered question: verdict, effect, the rule's interval and p-value, the
+    treated councils' level before the move, how many councils. Read from the answers stored in
+    results.json, the same values the report renders.
+
+    \b
+    Example:
+      evalkit answer reports/england-adm-v3
+    """
+    import json
+
+    from evalkit.answers import VERDICTS, terminal_table
+
+    path = report_dir / "results.json"
+    if not path.is_file():
+        raise EvalkitError("no results; run `evalkit estimate` first", file=path)
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    if not (doc.get("answers") or {}).get("questions"):
+        raise EvalkitError(
+            "no stored answers (results written before answers existed, or a plan with no primary analysis)",
+            file=path,
+            column="answers",
+            expected="results.json from this version of `evalkit estimate`",
+        )
+    sys.stdout.write(terminal_table(doc) + "\n\n")
+    for word, meaning in VERDICTS.items():
+        sys.stdout.write(f"{word}: {meaning}.\n")
+
+
 @app.command(short_help="Write report.html and report.md from results.json.")
 def report(
     plan: Annotated[
@@ -769,14 +837,18 @@ def report(
     results_dir: Annotated[
         Path | None, typer.Option("--results", help="A results folder (reports/<name>) instead of a plan.")
     ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Write the report into this folder (default: the results folder).")
+    ] = None,
 ) -> None:
     """Write report.html (self-contained, figures inline) and report.md with fig-*.svg beside results.json.
 
-    Input: reports/<name>/results.json from `evalkit estimate`. Output: the same folder.
+    Input: reports/<name>/results.json from `evalkit estimate`. Output: the same folder, or --out.
 
     \b
     Example:
       evalkit report --plan plans/england-adm.toml
+      evalkit report --results reports/england-adm-v3 --out /tmp/for-the-council
     """
     from evalkit.plan import open_plan
     from evalkit.report.render import render_report
@@ -786,9 +858,10 @@ def report(
     results = results_dir / "results.json"
     if not results.exists():
         raise EvalkitError("no results; run `evalkit estimate` first", file=results)
+    target = out_dir if out_dir is not None else results_dir
     with data_lock(results_dir.parent):
-        render_report(results, results_dir)
-    say(f"report -> {results_dir / 'report.html'} and {results_dir / 'report.md'}")
+        render_report(results, target)
+    say(f"report -> {target / 'report.html'} and {target / 'report.md'}")
 
 
 # --- releases and update ----------------------------------------------------------------------------

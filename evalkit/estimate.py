@@ -17,9 +17,9 @@ from typing import Any
 
 import polars as pl
 
-from evalkit import __version__, cache, generations, methods
+from evalkit import __version__, answers, cache, generations, methods
 from evalkit.analysis.run import Analysis, run_planned
-from evalkit.analysis.sample import living_window, sample_panel
+from evalkit.analysis.sample import baseline_level, flagged_in, living_window, sample_panel
 from evalkit.analysis.treatment import asks
 from evalkit.analysis.verdict import RULE, RULE_EVIDENCE, conclude
 from evalkit.errors import EvalkitError
@@ -82,6 +82,13 @@ def run_plan(
     family = set(inference.get("family") or [])
     universe = family_universe(panel, sample, plan, family, panel_path) if family else None
     analyses = []
+    baselines: dict[str, dict[str, Any] | None] = {}
+    diagnostics_file = panel_file.parent / "panel_diagnostics.json"
+    flags = (
+        (json.loads(diagnostics_file.read_text(encoding="utf-8")).get("anomalies") or {}).get("flags") or []
+        if diagnostics_file.exists()
+        else []
+    )
     for entry in plan["analysis"]:
         if progress:
             progress(entry["label"])
@@ -89,11 +96,22 @@ def run_plan(
             analyses.append(time_to_good(entry, panel_path, sample, inference))
             continue
         joint = universe if entry["label"] in family else None
-        analyses.append(
-            run_planned(
-                Analysis.from_plan(entry), panel, sample, plan, panel_path, cached=_cache(cache_dir), universe=joint
-            )
+        seen: list[Any] = []  # the analysis's prepared sample: the treated councils' level before the move
+        done = run_planned(
+            Analysis.from_plan(entry),
+            panel,
+            sample,
+            plan,
+            panel_path,
+            cached=_cache(cache_dir),
+            universe=joint,
+            observe=seen.append,
         )
+        prep = seen[0]
+        baselines[entry["label"]] = baseline_level(prep.rows, entry["outcome"], prep.accounting)
+        if done["results"].get("estimates"):
+            done["results"]["diagnostics"]["flagged_values_included"] = flagged_in(flags, prep.rows, entry["outcome"])
+        analyses.append(done)
     power_doc, mdes = None, None
     if plan.get("power"):  # the plan's [power] section: design-based power and MDE beside every verdict
         from evalkit.power import mde_by_label, power_analysis
@@ -101,14 +119,17 @@ def run_plan(
         power_doc = power_analysis(plan, panel, sample, panel_path, progress=progress)
         mdes = mde_by_label(power_doc)
     context = panel_context(panel_file, sample)
+    alpha = float(inference.get("alpha", 0.05))
+    verdicts = conclude(analyses, alpha=alpha, power=mdes, family=inference.get("family"))
     return {
         "name": plan["plan"]["name"],
         "title": plan["plan"]["title"],
         "question": plan["plan"]["question"],
         **context,
         "limitations": LIMITATIONS,  # the plan's own [report] limitations are added by the renderer
-        "conclusions": conclude(
-            analyses, alpha=float(inference.get("alpha", 0.05)), power=mdes, family=inference.get("family")
+        "conclusions": verdicts,
+        "answers": answers.build(
+            analyses, verdicts, alpha=alpha, baselines=baselines, mdes=mdes, registry=context["registry"]
         ),
         "decision_rule": RULE_EVIDENCE if inference.get("family") else RULE,
         "synthetic_demo": bool(plan["plan"].get("synthetic_demo", False)),
@@ -119,6 +140,7 @@ def run_plan(
         "sample_notes": notes,
         "provenance": {
             "inputs": [{"path": panel_path.as_posix(), "sha256": sha256_file(panel_file), "rows": panel.height}],
+            "sources": input_provenance(panel_file),
             "evalkit_version": __version__,
             "libraries": library_versions(),
             "seeds": {"inference.seed": inference.get("seed")},
@@ -333,10 +355,64 @@ def panel_context(panel_path: Path, sample: pl.DataFrame) -> dict[str, Any]:
         or r["role"] != "treated"
     ]
     diagnostics = folder / "panel_diagnostics.json"
-    coverage = json.loads(diagnostics.read_text(encoding="utf-8")).get("coverage", []) if diagnostics.exists() else []
+    diag = json.loads(diagnostics.read_text(encoding="utf-8")) if diagnostics.exists() else {}
+    coverage = diag.get("coverage", [])
     balance_file = folder / "balance.parquet"
     balance = read_parquet_checked(balance_file).to_dicts() if balance_file.exists() else []
-    return {"registry": rows, "coverage": coverage, "balance": balance}
+    out = {"registry": rows, "coverage": coverage, "balance": balance}
+    if diag.get("anomalies"):
+        out["anomalies"] = diag["anomalies"]
+    return out
+
+
+def input_provenance(panel_file: Path) -> dict[str, Any]:
+    """What a reader can cite: every published file that went into the panel (its publication, release, sha256
+    and public origin, from the ingest manifest and the source catalogue), the deflator series and its
+    release, and the registry of delivery models (file and sha256)."""
+    import tomllib
+    from importlib import resources
+
+    from evalkit.sources import registry as reg
+
+    folder = panel_file.parent
+    manifest_file = folder / "manifest.json"
+    manifest = json.loads(manifest_file.read_text(encoding="utf-8")) if manifest_file.exists() else {}
+    catalogue_text = (resources.files("evalkit") / "data" / "sources.toml").read_text(encoding="utf-8")
+    catalogue = {f.get("sha256"): f for f in tomllib.loads(catalogue_text).get("file", [])}
+    files = []
+    for f in manifest.get("files") or []:
+        known = catalogue.get(f.get("sha256"), {})
+        files.append(
+            {
+                "file": f.get("file"),
+                "source": f.get("source"),
+                "release": f.get("release"),
+                "rows": f.get("rows"),
+                "sha256": f.get("sha256"),
+                "title": known.get("title"),
+                "publisher": known.get("publisher"),
+                "origin": known.get("origin"),
+                "url": known.get("url"),
+                "landing_page": known.get("landing_page"),
+            }
+        )
+    diagnostics = folder / "panel_diagnostics.json"
+    deflator = json.loads(diagnostics.read_text(encoding="utf-8")).get("deflator") if diagnostics.exists() else None
+    local = folder / "adm_registry.csv"
+    registry_file = local if local.exists() else reg.packaged_registry()
+    registries = [{"file": registry_file.name, "sha256": sha256_file(registry_file)}]
+    if (folder / EXTRA_REGISTRY).exists():
+        registries.append({"file": EXTRA_REGISTRY, "sha256": sha256_file(folder / EXTRA_REGISTRY)})
+    return {
+        "publications": files,
+        "source_dir": manifest.get("source_dir"),
+        "deflator": None
+        if not deflator
+        else {
+            k: deflator.get(k) for k in ("series", "title", "dataset", "release_date", "file", "sha256", "base_label")
+        },
+        "registry": registries,
+    }
 
 
 LIMITATIONS = [

@@ -66,6 +66,15 @@ class TreatedUnit(_Model):
     first_year: int
 
 
+class ExcludedValue(_Model):
+    """One council-year value left out of every analysis (e.g. a spike the panel's screening flagged)."""
+
+    unit: str = Field(description="Unit code, as in the panel.")
+    year: int = Field(description="Panel year (year ending 31 March).")
+    column: str = Field(description="Panel column whose value is set to missing.")
+    reason: Text = Field(description="Why the value is left out (required: it is printed in the report).")
+
+
 class Sample(_Model):
     """Required, with its years: estimation windows the panel by them, so a plan without them would
     be accepted by `plan lock` and only fail later (a TypeError once); refused at validation instead."""
@@ -81,6 +90,9 @@ class Sample(_Model):
     )
     exclude_units: list[str] = Field(default_factory=list, description="Councils left out, by unit code.")
     donors: methods.DonorRule = Field("never_treated", description="Comparison councils.")
+    exclude_values: list[ExcludedValue] | None = Field(
+        None, description="Council-year values set to missing before any analysis, each with its reason."
+    )
 
 
 class Inference(_Model):

@@ -310,24 +310,20 @@ def own_interval(result: Results) -> str:
 
 
 def mark(result: Results, kind: str) -> None:
-    """Fill `interval` and `default`: a row is the default when its interval is the chosen kind, or when
-    it is the estimator's own row and no row of the chosen kind exists for that estimand."""
+    """Fill `interval` and `default`: `default` is true only on rows whose interval is the one the rule
+    chose. With an analytic rule that is every row (the estimator's own interval); with a randomisation or
+    wild rule only the rows computed that way: a row with no such counterpart (a per-cohort row, an
+    estimate the permutations could not invert) keeps its own interval and is not the default."""
     est = result.estimates
     own = own_interval(result)
-    suffix = RI_SUFFIX if kind == "randomization" else (":wild_bootstrap" if kind == "wild" else None)
-    names = set(est["name"].to_list())
     interval, default = [], []
     for name, iv in zip(est["name"].to_list(), est["interval"].to_list()):
         iv = iv or own
         interval.append(iv)
-        if iv == kind and kind != "analytic":
-            default.append(True)
-        elif name.endswith((RI_SUFFIX, ":wild_bootstrap")):
-            default.append(False)
-        elif suffix == ":wild_bootstrap":
-            default.append(name != "coef")
+        if kind == "analytic":
+            default.append(not name.endswith((RI_SUFFIX, ":wild_bootstrap")))
         else:
-            default.append(suffix is None or f"{name}{suffix}" not in names)
+            default.append(iv == kind)
     result.estimates = est.with_columns(
         pl.Series("interval", interval, dtype=pl.Utf8), pl.Series("default", default, dtype=pl.Boolean)
     )

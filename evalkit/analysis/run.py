@@ -106,10 +106,12 @@ def run_planned(
     *,
     cached: Callable[[tuple[Any, ...], Callable[[], dict[str, Any]]], dict[str, Any]] | None = None,
     universe: dict[Any, int] | None = None,
+    observe: Callable[[Any], None] | None = None,
 ) -> dict[str, Any]:
     """A plan's analysis end to end; returns its results.json entry. `cached(key_parts, compute)`
     returns a stored result for the exact inputs or computes and stores it (estimate's cache).
-    `universe`: the councils of the plan's family, whose adoption dates are permuted jointly."""
+    `universe`: the councils of the plan's family, whose adoption dates are permuted jointly.
+    `observe(prepared)` sees the prepared sample (estimate reads the treated councils' level before the move)."""
     inference = with_draws(plan["inference"], universe, analysis.sensitivity)
     options = analysis.options
     checks = analysis.checks
@@ -119,6 +121,8 @@ def run_planned(
         prep = prepare(panel, sample, plan, analysis.raw, panel_path)
     except EvalkitError as exc:
         raise refusal(analysis, exc, None) from None
+    if observe is not None:
+        observe(prep)
     options = {k: v for k, v in options.items() if k != "donors"}
     long = prep.panel
     if long is None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from evalkit import methods
+from evalkit import columns, methods
 from evalkit.analysis import treatment
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel, make_panel
@@ -37,6 +37,16 @@ def sample_panel(panel: pl.DataFrame, sample: dict[str, Any]) -> tuple[pl.DataFr
     if "years" in sample:
         first, last = sample["years"]
         frame = frame.filter(pl.col("year").is_between(first, last))
+    for v in sample.get("exclude_values") or []:  # values the plan leaves out, each with its reason
+        if v["column"] not in frame.columns:
+            raise EvalkitError(
+                f"the plan excludes a value of {v['column']!r}, which the panel does not have",
+                file="panel.parquet",
+                column=v["column"],
+            )
+        hit = (pl.col("unit_code") == str(v["unit"])) & (pl.col("year") == int(v["year"]))
+        frame = frame.with_columns(pl.when(hit).then(None).otherwise(pl.col(v["column"])).alias(v["column"]))
+        notes.setdefault("excluded_values", []).append({k: v[k] for k in ("unit", "year", "column", "reason")})
     exclude = list(sample.get("exclude_units", []))
     other = sorted(
         frame.filter(pl.col("registry_roles").str.contains("other_intervention"), pl.col("ever_treated") == 0)[
@@ -217,7 +227,7 @@ def prepare(
             column=analysis["outcome"],
             expected="an outcome the panel carries",
         )
-    sparse = analysis["outcome"].endswith("_at_inspection")
+    sparse = columns.sparse(analysis["outcome"])
     window = outcome_window(rows_for_analysis, analysis["outcome"], share=0.0 if sparse else 0.5)
     in_window = rows_for_analysis.filter(pl.col("year").is_between(*window))
     if sparse:  # observed in inspection years only: the sample is those council-years, stated as such
@@ -261,3 +271,44 @@ def prepare(
             rows, unit="unit_code", time="year", outcome=analysis["outcome"], source=str(panel_path), **given
         )
     return Prepared(long, options, window, dropped, accounting, sparse, rows)
+
+
+def flagged_in(flags: list[dict[str, Any]], rows: pl.DataFrame, outcome: str) -> list[dict[str, Any]]:
+    """The panel's flagged values (spikes, level breaks) that this analysis's rows include: of its outcome,
+    and of the child population behind a rate per 10,000 or per child."""
+    columns_used = {outcome}
+    if "per_10000" in outcome or "per_child" in outcome:
+        columns_used.add("population_0_17")
+    present = set(
+        zip(
+            rows.filter(pl.col(outcome).is_not_null())["unit_code"].to_list(),
+            rows.filter(pl.col(outcome).is_not_null())["year"].to_list(),
+        )
+    )
+    out = []
+    for f in flags:
+        if f["column"] not in columns_used:
+            continue
+        years = [y for y in f["years"] if (f["unit"], y) in present]
+        if years:
+            out.append({"unit": f["unit"], "name": f["name"], "column": f["column"], "kind": f["kind"], "years": years})
+    return out
+
+
+def baseline_level(rows: pl.DataFrame, outcome: str, accounting: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The treated councils' level before the move: the mean over the councils in the analysis of each one's
+    last observed value before its first treated year (what an effect is compared with, in the answers)."""
+    included = {t["unit"]: t["cohort"] for t in accounting if t.get("included")}
+    if not included or outcome not in rows.columns:
+        return None
+    pre = rows.filter(
+        pl.col("unit_code").is_in(list(included)), pl.col("year") < pl.col("cohort"), pl.col(outcome).is_not_null()
+    )
+    last = pre.sort("year").group_by("unit_code", maintain_order=True).agg(pl.col(outcome).last())
+    if last.height == 0:
+        return None
+    return {
+        "value": float(last[outcome].cast(pl.Float64).mean()),
+        "councils": int(last.height),
+        "what": "mean of the treated councils' last value before each one's move",
+    }

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from evalkit import methods
+from evalkit import columns, methods
 from evalkit.analysis.intervals import default_row
 from evalkit.analysis.pretrend import pretrend_result
 
@@ -55,24 +55,12 @@ EVIDENCE_NOTES = """Evidence beside every verdict (plans with [inference].family
                (CLI: --sensitivity-target average --sensitivity-covariance permutation)
 """
 
-# The unit an effect is measured in, as a phrase for "effects smaller than about X <unit>", from the
-# report's outcome table (evalkit.report.outcomes: labels and units of every outcome column).
-UNIT_PHRASES = {
-    "per 10,000": "per 10,000 children",
-    "£": "pounds per child",
-    "£ a week": "pounds a week",
-    "share of councils": "(as a share of councils, 0 to 1)",
-    "share of inspections": "(as a share of inspections, 0 to 1)",
-}
-
 
 def outcome_words(outcome: str, title: str | None = None) -> tuple[str, str]:
-    """(outcome in words, unit) for a column name; unknown columns fall back to the analysis title."""
-    from evalkit.report import outcomes
-
-    if outcome in outcomes.OUTCOMES:
-        unit = outcomes.unit(outcome)
-        return outcomes.label(outcome), UNIT_PHRASES.get(unit, unit)
+    """(outcome in words, unit phrase) from the column catalogue; unknown columns fall back to the analysis title."""
+    if columns.known(outcome):
+        col = columns.get(outcome)
+        return col.label, col.unit_phrase
     if title and ":" in title:
         return title.split(":", 1)[0].strip(), "in the outcome's units"
     return outcome.replace("_", " "), "in the outcome's units"

@@ -137,6 +137,7 @@ def run_stage(
 
         frame, diagnostics["deflator"] = add_real_terms(frame, deflator, deflator_base)
         inputs["deflator"] = {"file": Path(deflator).name, "sha256": sha256_file(deflator)}
+    diagnostics["anomalies"] = screen_anomalies(frame)
     later = set(manifest.get("panel", {}).get("files", []))
     with gens.Generation(processed, "panel") as gen:
         for name in manifest["checksums"]:
@@ -560,6 +561,25 @@ def _reason(marker: str | None) -> str:
         "partial_aggregate": "reorganisation",
         "rate_not_aggregable": "reorganisation",
     }.get(marker, f"marker_{marker}")
+
+
+def screen_anomalies(frame: pl.DataFrame) -> dict:
+    """Spikes and level breaks in every catalogued outcome column and the levels behind them
+    (evalkit.panel.anomalies), with the rule that found them."""
+    from evalkit import columns
+    from evalkit.panel import anomalies
+
+    screened = anomalies.screened_columns(frame, list(columns.COLUMNS))
+    return {
+        "rule": (
+            "year-on-year log change against the other councils' changes in the same year: robust z = "
+            f"(change - median) / ({anomalies.SCALE} x MAD); spike: two changes in a row beyond {anomalies.THRESHOLD:g} "
+            f"in opposite directions; level break: consecutive same-direction changes beyond {anomalies.RUN_Z:g} whose "
+            f"combined z (sum / sqrt(length)) passes {anomalies.THRESHOLD:g}"
+        ),
+        "columns": screened,
+        "flags": anomalies.screen(frame, screened),
+    }
 
 
 def write_panel(processed: Path, frame: pl.DataFrame, diagnostics: dict) -> None:

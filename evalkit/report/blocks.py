@@ -58,6 +58,8 @@ class Table:
     numeric: set[int] = field(default_factory=set)
     caption: str | None = None
     row_headers: bool = True
+    css: str | None = None
+    anchor: str | None = None
 
 
 @dataclass
@@ -125,7 +127,9 @@ def block_html(block: Block) -> str:
     if isinstance(block, Pre):
         return f"<pre><code>{escape(block.text)}</code></pre>\n"
     if isinstance(block, Table):
-        lines = ['<div class="table-wrap"><table>']
+        anchor = f' id="{escape(block.anchor)}"' if block.anchor else ""
+        css = f" {escape(block.css)}" if block.css else ""
+        lines = [f'<div class="table-wrap{css}"{anchor}><table>']
         if block.caption:
             lines.append(f"<caption>{escape(block.caption)}</caption>")
         head = "".join(

@@ -13,6 +13,7 @@ import matplotlib
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from evalkit.answers import council_fit
 from evalkit.report.figures import _RC, BLUE, GREY, ORANGE, SvgFigure, _clean, _new_figure, _render, _title
 
 GRADE_Y = {"outstanding": 1, "good": 2, "requires_improvement": 3, "inadequate": 4}
@@ -29,41 +30,6 @@ def _short(name: str) -> str:
     """'Northamptonshire (North and West ... from 2021)' -> 'Northamptonshire'; joint units keep both names."""
     name = name.split(" (")[0]
     return name.replace(" upon Thames", "") if len(name) > 30 else name
-
-
-def council_fit(
-    paths: list[dict[str, Any]], rmspe: list[dict[str, Any]], estimates: list[dict[str, Any]]
-) -> dict[str, dict]:
-    """Per treated unit: pre-period years, pre-RMSPE, its size relative to the outcome's pre mean, p-value, effect."""
-    out: dict[str, dict] = {}
-    for r in paths:
-        u = str(r["unit"])
-        d = out.setdefault(u, {"pre_years": 0, "pre_levels": []})
-        if r.get("event_time") is not None and r["event_time"] < 0:
-            d["pre_years"] += 1
-            if _clean(r.get("treated")) is not None:
-                d["pre_levels"].append(float(r["treated"]))
-    for r in rmspe or []:
-        if r.get("treated") and str(r.get("unit")) in out:
-            out[str(r["unit"])]["pre_rmspe"] = _clean(r.get("pre_rmspe"))
-    for e in estimates or []:
-        if e.get("aggregation") == "unit" and str(e.get("unit")) in out:
-            out[str(e["unit"])].update(
-                effect=_clean(e.get("estimate")), p_value=_clean(e.get("p_value")), cohort=e.get("group")
-            )
-    for d in out.values():
-        mean = abs(float(np.mean(d["pre_levels"]))) if d["pre_levels"] else None
-        rm = d.get("pre_rmspe")
-        d["fit_pct"] = (100 * rm / mean) if (rm is not None and mean) else None
-        d["fit"] = (
-            "good"
-            if d["fit_pct"] is not None and d["fit_pct"] <= 5
-            else "fair"
-            if d["fit_pct"] is not None and d["fit_pct"] <= 10
-            else "poor"
-        )
-        d.pop("pre_levels")
-    return out
 
 
 def synth_councils(

@@ -16,9 +16,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from evalkit import methods
+from evalkit import columns, methods
 from evalkit.errors import EvalkitError
 from evalkit.io import atomic_write_text, sha256_file
+from evalkit.report import answer_blocks as AB
 from evalkit.report import council, exits
 from evalkit.report import council_figures as CF
 from evalkit.report import figures as F
@@ -54,6 +55,11 @@ DETAIL_AGGREGATIONS = {
     "honest_breakdown": "Breakdown values (smallest violation whose robust interval includes zero)",
     "pretrend": "Analytic Wald pre-trend test (a diagnostic, not evidence: with few treated councils it rejects far "
     "too often; the verdict uses the permutation pre-trend test). 'Effect' is the chi-squared statistic",
+}
+DETAIL_INLINE_ROWS = 30  # longer detail tables are written as CSV beside the report (write_tables)
+EXTRA_WORDS = {
+    "weights": "Donor weights (comparison councils in each synthetic control)",
+    "rmspe": "Fit before and after the move (RMSPE) of every council, treated and placebo",
 }
 SYNTH_EXTRAS = ("paths", "placebo", "weights", "rmspe", "event_study")
 
@@ -221,9 +227,34 @@ def _unit_names(doc: dict[str, Any]) -> dict[str, str]:
     return names
 
 
+_BASE_AGGREGATION = {"simple": "simple", "coef": "coef", "att": "pooled", "dynamic": "dynamic", "group": "group"}
+
+
 def row_label(row: dict[str, Any], unit_names: dict[str, str]) -> str:
+    """A row of an estimates table in words, never its internal name."""
     agg = row.get("aggregation")
     name = str(row.get("name", ""))
+    for suffix, words in ((":randomisation", "randomisation interval"), (":wild_bootstrap", "wild bootstrap interval")):
+        if name.endswith(suffix):  # the same estimand as its base row, with the rule's interval
+            base = name.removesuffix(suffix)
+            kind = _BASE_AGGREGATION.get(base.split(":")[0], "")
+            return f"{row_label({**row, 'name': base, 'aggregation': kind}, unit_names)}, {words}"
+    if agg in ("honest", "honest_breakdown") or name.startswith("honest:"):
+        m = re.search(r"honest:(rm|sd)(?::(mbar|m)=([\d.]+))?", name)
+        if m:
+            how = "relative magnitudes" if m.group(1) == "rm" else "smoothness"
+            bound = f", {'M-bar' if m.group(2) == 'mbar' else 'M'} = {m.group(3)}" if m.group(3) else ""
+            return f"Robust to parallel-trend violations ({how}{bound})"
+    if name.startswith("event:e=") and agg == "dynamic" and row.get("event_time") is None:
+        row = {**row, "event_time": int(name.split("=", 1)[1])}
+    if agg == "dynamic" and row.get("event_time") is None and ":e=" in name:
+        row = {**row, "event_time": int(name.split("=", 1)[1])}
+    if agg == "dynamic" and row.get("event_time") is None:
+        return "Average over years since the move"
+    if agg == "calendar" and row.get("time") is None and "t=" not in name:
+        return "Average over calendar years"
+    if agg == "group" and row.get("group") is None and "g=" in name:
+        row = {**row, "group": int(re.search(r"g=(-?\d+)", name).group(1))}
     if agg == "simple":
         return "Overall (average over treated councils and years)"
     if agg == "overall":
@@ -299,13 +330,19 @@ def _treatment_times(doc: dict[str, Any], results: dict[str, Any]) -> dict[str, 
     return times
 
 
+def _outcome_axis(column: str) -> str:
+    """The outcome as figures name it: words and unit from the column catalogue, never the column name."""
+    col = columns.get(column)
+    return f"{col.label} ({col.unit})" if col.unit and col.scale == 1.0 else col.label
+
+
 def analysis_figures(doc: dict[str, Any], analysis: dict[str, Any]) -> list[F.SvgFigure]:
     """Every figure for one analysis, in report order."""
     demo = bool(doc.get("synthetic_demo"))
     results = analysis["results"]
     label = _slug(analysis["label"])
     title = str(analysis.get("title") or analysis["label"])
-    outcome = str(results.get("outcome", ""))
+    outcome = _outcome_axis(str(results.get("outcome", "")))
     extra = results.get("extra") or {}
     out: list[F.SvgFigure | None] = []
     dyn = [r for r in results.get("estimates") or [] if r.get("aggregation") == "dynamic"]
@@ -416,7 +453,31 @@ def analysis_figures(doc: dict[str, Any], analysis: dict[str, Any]) -> list[F.Sv
                 treated_units=treated_units,
             )
         )
-    return [f for f in out if f is not None]
+    return _with_answer([f for f in out if f is not None], doc, analysis)
+
+
+def _with_answer(figs: list[F.SvgFigure], doc: dict[str, Any], analysis: dict[str, Any]) -> list[F.SvgFigure]:
+    """Captions of an analysis that answers a question (or a model type, or a part of spending) begin with
+    that answer, from the stored answers: the same words and numbers as the first screen."""
+    import dataclasses
+
+    from evalkit import answers as A
+
+    stored = doc.get("answers") or {}
+    mine = next(
+        (
+            a
+            for a in (stored.get("questions") or [])
+            + (stored.get("by_model") or [])
+            + (stored.get("spending_parts") or [])
+            if a.get("label") == analysis.get("label")
+        ),
+        None,
+    )
+    if mine is None or mine.get("estimate") is None:
+        return figs
+    lead = f"Answer: {A.found_words(mine) if mine.get('verdict') else mine['outcome_words']}; {A.size_words(mine)}; {A.sureness_words(mine)}. "
+    return [dataclasses.replace(f, alt=lead + f.alt) for f in figs]
 
 
 def _method_title(key: str) -> str:
@@ -487,7 +548,11 @@ def _analysis_blocks(
         sub = [r for r in rows if r.get("aggregation") == agg]
         if agg == "dynamic":
             sub.sort(key=lambda r: (r.get("event_time") is None, r.get("event_time")))
-        if sub:
+        if len(sub) > DETAIL_INLINE_ROWS:  # long tables are files beside the report, not pages of it
+            blocks.append(
+                Para([f"{caption}: {len(sub)} rows in ", Code(detail_csv_name(label, agg)), " beside this report."])
+            )
+        elif sub:
             blocks.append(
                 Details(
                     f"{caption} — {len(sub)} rows",
@@ -503,25 +568,9 @@ def _analysis_blocks(
             continue
         if not isinstance(table, list) or not table or not isinstance(table[0], dict):
             continue
-        cols = list(table[0].keys())
-        shown = table[:200]
-        more = f" (first 200 of {len(table)})" if len(table) > 200 else ""
+        words = EXTRA_WORDS.get(name, name.replace("_", " "))
         blocks.append(
-            Details(
-                f"Table: {name} — {len(table)} rows{more}",
-                [
-                    Table(
-                        columns=cols,
-                        rows=[[_cell(r.get(c)) for c in cols] for r in shown],
-                        numeric={
-                            i
-                            for i, c in enumerate(cols)
-                            if isinstance(table[0].get(c), (int, float)) and not isinstance(table[0].get(c), bool)
-                        },
-                        caption=f"{name}: {title}",
-                    )
-                ],
-            )
+            Para([f"{words}: {len(table)} rows in ", Code(detail_csv_name(label, name)), " beside this report."])
         )
     settings = {f"inference.{k}": v for k, v in inference.items()}
     settings.update({f"options.{k}": v for k, v in (results.get("options") or {}).items()})
@@ -529,7 +578,15 @@ def _analysis_blocks(
     diag = results.get("diagnostics") or {}
     inner = [_kv_table(settings, f"Settings: {title}")]
     if diag:
-        inner.append(_kv_table(diag, f"Diagnostics: {title}", first="Diagnostic"))
+        short = {k: v for k, v in diag.items() if not isinstance(v, (list, dict))}
+        short.update(
+            {
+                k: f"{len(v)} entries, in {detail_json_name(label)}"
+                for k, v in diag.items()
+                if isinstance(v, (list, dict))
+            }
+        )
+        inner.append(_kv_table(short, f"Diagnostics: {title}", first="Diagnostic"))
     blocks.append(Details("Settings and diagnostics", inner))
     return blocks
 
@@ -647,7 +704,7 @@ def _trust_blocks(doc: dict[str, Any], primaries: list[dict], others: list[dict]
                 Para(
                     [
                         Strong(f"Primary estimate — {title}: "),
-                        f"{fmt_num(row.get('estimate'))} on {res.get('outcome', 'the outcome')} "
+                        f"{fmt_num(row.get('estimate'))} on {columns.label(str(res.get('outcome', 'the outcome')))} "
                         f"({level} {interval_name(row)} {fmt_ci(row.get('ci_low'), row.get('ci_high'))}; "
                         f"p-value {fmt_p(row.get('p_value'))}).",
                     ],
@@ -882,10 +939,57 @@ def _provenance_blocks(doc: dict[str, Any]) -> list:
                 caption="Input files",
             )
         )
+    sources = prov.get("sources") or {}
+    pubs = [p for p in sources.get("publications") or [] if isinstance(p, dict)]
+    if pubs:
+        blocks.append(
+            Para(
+                f"Every published file read into the panel ({len(pubs)} files, from "
+                f"{sources.get('source_dir') or 'the folder given to ingest'}), with its sha256 and public origin; "
+                "the same list is in results.json (provenance.sources)."
+            )
+        )
+        blocks.append(
+            Table(
+                columns=["File", "Publication", "Release", "Rows", "sha256", "Origin"],
+                rows=[
+                    [
+                        Code(str(p.get("file"))),
+                        str(p.get("title") or p.get("source") or "—"),
+                        fmt_value(p.get("release")),
+                        fmt_value(p.get("rows")),
+                        Code(str(p.get("sha256"))),
+                        Link(str(p["origin"] or p["url"]), str(p["url"]))
+                        if p.get("url")
+                        else "not in the source catalogue",
+                    ]
+                    for p in pubs
+                ],
+                numeric={3},
+                caption="Published files",
+            )
+        )
+    defl = sources.get("deflator")
+    cite: list[list[Inline]] = []
+    if isinstance(defl, dict):
+        cite.append(
+            [
+                "Deflator",
+                f"ONS {defl.get('series')} ({defl.get('title')}), dataset {defl.get('dataset')}, released "
+                f"{defl.get('release_date')}, prices of {defl.get('base_label')}; file {defl.get('file')}, "
+                f"sha256 {defl.get('sha256')}",
+            ]
+        )
+    for r in sources.get("registry") or []:
+        cite.append(["Registry of delivery models", f"{r.get('file')}, sha256 {r.get('sha256')}"])
+    if doc.get("plan_file"):
+        cite.append(["Plan file", f"{doc['plan_file']}, sha256 {doc.get('plan_sha256') or 'not recorded'}"])
+    if cite:
+        blocks.append(Table(columns=["Item", "Source"], rows=cite, caption="Deflator, registry and plan"))
     lock = doc.get("lock")
     plan_rows: list[list[Inline]] = [["Plan sha256", Code(str(doc.get("plan_sha256") or "not recorded"))]]
     if isinstance(lock, dict):
-        plan_rows.append(["Locked plan file", Code(str(lock.get("plan_file", "—")))])
+        plan_rows.append(["Locked plan file", Code(str(lock.get("plan_file") or doc.get("plan_file") or "—"))])
         plan_rows.append(["Locked plan sha256", Code(str(lock.get("sha256", "—")))])
         plan_rows.append(["Locked at (UTC)", str(lock.get("locked_at", "—"))])
         same = lock.get("sha256") == doc.get("plan_sha256")
@@ -915,24 +1019,6 @@ def _provenance_blocks(doc: dict[str, Any]) -> list:
     return blocks
 
 
-def _brief_adjusted(c: dict[str, Any]) -> str:
-    """The p-value adjusted for the plan's family of outcomes (evidence rule), after the verdict."""
-    m = c.get("multiplicity")
-    if not m:
-        return ""
-    how = "Romano-Wolf" if "romano_wolf" in m else "Holm"
-    return f" (p = {m['p']:.3f}; {how}-adjusted for {m['family_size']} outcomes, {m['used']:.3f})"
-
-
-def _brief_mde(c: dict[str, Any]) -> str:
-    """The minimum detectable effect after a verdict that found no effect (from the plan's [power])."""
-    if c.get("verdict") == "estimated effect" or not c.get("mde"):
-        return ""
-    from evalkit.analysis.verdict import mde_sentence, outcome_words
-
-    return mde_sentence(c["mde"], outcome_words(c["outcome"], c.get("title"))[1])
-
-
 def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
     """The report as blocks, plus every figure in order."""
     demo = bool(doc.get("synthetic_demo"))
@@ -947,29 +1033,11 @@ def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
     if doc.get("question"):
         blocks.append(Para([Strong("Question: "), str(doc["question"])], css="question"))
     blocks += since_blocks(doc.get("since_last_run"))  # evalkit diff's NEW/changes.json, when there is one
-    for c in doc.get("conclusions") or []:  # the same estimate and interval as the verdict below
-        if c.get("estimate") is None:
-            continue
-        level = f"{100 * (1 - _alpha(doc, {})):.0f}%"
-        blocks.append(
-            Para(
-                [
-                    Strong("In brief: "),
-                    f"{c.get('outcome_words', c['outcome'])}: the primary estimate ({c.get('title') or c['label']}) is "
-                    f"{fmt_num(c['estimate'])} ({level} {interval_name(c)} {fmt_ci(c['ci_low'], c['ci_high'])}); "
-                    f"{c['verdict']}{_brief_adjusted(c)}.{_brief_mde(c)} See ",
-                    Link("Which estimate to trust", "#trust"),
-                    " for why this estimate.",
-                ],
-                css="brief",
-            )
-        )
-    blocks += council.bottom_line_blocks(doc)
-    if doc.get("conclusions"):
-        blocks.append(Heading(2, "The answer", "answer"))
-        blocks.append(BulletList(council.verdict_items(doc)))
-        if doc.get("decision_rule"):
-            blocks.append(Para(["Decision rule (fixed in the plan): ", str(doc["decision_rule"])]))
+    blocks += AB.first_screen_blocks(doc)  # the stored answers (evalkit.answers), and nothing else
+    blocks += AB.bottom_line_blocks(doc)
+    blocks += AB.council_blocks(doc)
+    blocks += AB.answer_blocks(doc)
+    blocks += AB.spending_blocks(doc)
     blocks += _power_blocks(doc)
     blocks += _plan_blocks(doc)
     blocks += _trust_blocks(doc, primaries, others, unit_names)
@@ -1005,12 +1073,13 @@ def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
     else:
         blocks.append(Heading(2, "Results", "results"))
         blocks += analysis_section(others)
-    blocks += council.heterogeneity_blocks(doc)
+    blocks += AB.heterogeneity_blocks(doc)
     blocks += exits.section(doc)  # only when the plan has exit analyses
     mv_blocks, mv_figs = _multiverse_blocks(doc)
     blocks += mv_blocks
     all_figs.extend(mv_figs)
     blocks += _coverage_blocks(doc)
+    blocks += AB.anomaly_blocks(doc)
     blocks += council.registry_blocks(doc)
     blocks += _balance_blocks(doc)
     blocks += _limitations_blocks(doc)
@@ -1022,13 +1091,20 @@ _CSS = """
 :root { color-scheme: light; }
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
   line-height: 1.5; color: #1b1b1b; background: #ffffff; margin: 0; }
-main { max-width: 62rem; margin: 0 auto; padding: 1rem 1.5rem 3rem; }
-h1 { font-size: 1.9rem; line-height: 1.2; margin: 1rem 0 0.5rem; }
+main { max-width: 72rem; margin: 0 auto; padding: 0.5rem 1.5rem 3rem; }
+h1 { font-size: 1.35rem; line-height: 1.2; margin: 0.5rem 0 0.3rem; }
 h2 { font-size: 1.45rem; border-bottom: 2px solid #1b1b1b; padding-bottom: 0.2rem; margin-top: 2.5rem; }
 h3 { font-size: 1.15rem; margin-top: 2rem; }
 .banner { background: #ffdd00; color: #0b0c0c; border: 3px solid #0b0c0c; padding: 0.6rem 1rem;
   font-size: 1.1rem; text-align: center; margin: 0 0 1rem; }
-.question { font-size: 1.1rem; }
+.question { font-size: 0.95rem; line-height: 1.35; margin: 0.2rem 0; }
+.answers table { font-size: 0.8rem; line-height: 1.25; width: 100%; table-layout: fixed; }
+.answers th:nth-child(1) { width: 19%; } .answers th:nth-child(2) { width: 15%; }
+.answers th:nth-child(3) { width: 21%; } .answers th:nth-child(4) { width: 22%; }
+.answers th:nth-child(5) { width: 23%; }
+.answers caption { font-size: 1.05rem; }
+.answers th, .answers td { padding: 0.25rem 0.4rem; }
+.verdict-words { font-size: 0.8rem; color: #333; margin: 0.2rem 0 0.6rem; }
 .headline { font-size: 1.1rem; border-left: 6px solid #0072B2; padding: 0.3rem 0.8rem; background: #f3f7fa; }
 .warning { border-left: 6px solid #D55E00; padding: 0.3rem 0.8rem; background: #fdf3ee; }
 nav { margin: 1rem 0; }
@@ -1112,6 +1188,115 @@ def check_companions(doc: dict[str, Any], results_json_path: Path) -> None:
             )
 
 
+def _csv(rows: list[list[Any]]) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue()
+
+
+def detail_json_name(label: str) -> str:
+    return f"{_slug(label)}-diagnostics.json"
+
+
+def detail_csv_name(label: str, part: str) -> str:
+    return f"{_slug(label)}-{_slug(part)}.csv"
+
+
+def _detail_tables(doc: dict[str, Any]) -> list[tuple[str, list[list[Any]]]]:
+    """(file name, rows) of every table the report points to instead of printing: long estimate tables
+    (with each row in words beside its internal name) and the estimators' extra tables (unit names added)."""
+    names = _unit_names(doc)
+    out = []
+    for a in doc.get("analyses") or []:
+        res = a.get("results") or {}
+        if a.get("method") == "time_to_good":
+            continue
+        rows = res.get("estimates") or []
+        for agg in DETAIL_AGGREGATIONS:
+            sub = [r for r in rows if r.get("aggregation") == agg]
+            if len(sub) > DETAIL_INLINE_ROWS:
+                keys = [
+                    "name",
+                    "estimate",
+                    "se",
+                    "ci_low",
+                    "ci_high",
+                    "p_value",
+                    "interval",
+                    "group",
+                    "time",
+                    "event_time",
+                ]
+                table = [["row", *keys]] + [[row_label(r, names), *(r.get(k) for k in keys)] for r in sub]
+                out.append((detail_csv_name(str(a["label"]), agg), table))
+        for name, table in sorted((res.get("extra") or {}).items()):
+            if (name in SYNTH_EXTRAS and name not in ("weights", "rmspe")) or name.startswith("vcov"):
+                continue
+            if not isinstance(table, list) or not table or not isinstance(table[0], dict):
+                continue
+            cols = list(table[0].keys())
+            head = cols + (["council"] if "unit" in cols else [])
+            body = [
+                [r.get(c) for c in cols] + ([names.get(str(r.get("unit")), "")] if "unit" in cols else [])
+                for r in table
+            ]
+            out.append((detail_csv_name(str(a["label"]), name), [head, *body]))
+    return out
+
+
+def write_tables(doc: dict[str, Any], out_dir: Path) -> list[Path]:
+    """Tables to reuse, as CSV beside the report: the answers (one row per question) and the panel's
+    flagged values. Written from results.json only, so the same input gives the same bytes."""
+    written = []
+    questions = (doc.get("answers") or {}).get("questions") or []
+    if questions:
+        keys = ("label", "outcome", "outcome_words", "unit", "verdict", "estimate", "ci_low", "ci_high", "p_value")
+        rows = [[*keys, "baseline", "percent_of_baseline", "councils", "councils_left_out"]]
+        for a in questions:
+            rows.append(
+                [*(a.get(k) for k in keys), (a.get("baseline") or {}).get("value"), a.get("percent_of_baseline")]
+                + [
+                    "; ".join(c["name"] for c in a.get("councils") or []),
+                    "; ".join(f"{c['name']}: {c.get('reason')}" for c in a.get("councils_left_out") or []),
+                ]
+            )
+        atomic_write_text(out_dir / "answers.csv", _csv(rows))
+        written.append(out_dir / "answers.csv")
+    for name, table in _detail_tables(doc):
+        atomic_write_text(out_dir / name, _csv(table))
+        written.append(out_dir / name)
+    for a in doc.get("analyses") or []:  # each analysis's full diagnostics (the report shows the short ones)
+        diag = (a.get("results") or {}).get("diagnostics") or {}
+        if any(isinstance(v, (list, dict)) for v in diag.values()):
+            target = out_dir / detail_json_name(str(a["label"]))
+            atomic_write_text(target, json.dumps(diag, sort_keys=True, indent=1, ensure_ascii=False) + "\n")
+            written.append(target)
+    flags = (doc.get("anomalies") or {}).get("flags") or []
+    if flags:
+        rows = [["unit", "name", "column", "kind", "years", "value", "before", "after", "change_percent", "z"]]
+        rows += [
+            [
+                f["unit"],
+                f["name"],
+                f["column"],
+                f["kind"],
+                " ".join(str(y) for y in f["years"]),
+                f.get("value"),
+                f.get("before"),
+                f.get("after"),
+                f.get("change_percent"),
+                " ".join(str(z) for z in f.get("z") or []),
+            ]
+            for f in flags
+        ]
+        atomic_write_text(out_dir / "flagged_values.csv", _csv(rows))
+        written.append(out_dir / "flagged_values.csv")
+    return written
+
+
 def render_report(results_json_path: Path, out_dir: Path) -> list[Path]:
     """Write report.html, report.md and fig-*.svg into `out_dir`; return the paths written, sorted.
 
@@ -1135,6 +1320,7 @@ def render_report(results_json_path: Path, out_dir: Path) -> list[Path]:
     for old in sorted(out_dir.glob("fig-*.svg")):
         if old.name not in keep:
             old.unlink()
+    written += write_tables(doc, out_dir)
     md = out_dir / "report.md"
     atomic_write_text(md, render_markdown(doc, blocks))
     html = out_dir / "report.html"

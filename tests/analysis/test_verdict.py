@@ -145,19 +145,23 @@ def test_mde_beside_the_verdict() -> None:
 
 
 def test_in_brief_and_the_answer_quote_the_same_interval() -> None:
+    from evalkit import answers
+
     analyses = [_analysis("a", -1.0, -2.0, -0.5, primary=True, ri=(-2.5, 0.4)), _analysis("b", -0.5, -3, 1)]
+    verdicts = conclude(analyses)
     doc = {
         "title": "t",
         "name": "t",
         "analyses": analyses,
         "provenance": {},
-        "conclusions": conclude(analyses),
+        "conclusions": verdicts,
+        "answers": answers.build(analyses, verdicts, alpha=0.05, baselines={}, mdes=None),
         "plan": {"inference": {"alpha": 0.05}},
     }
     md = render_markdown(doc, build_blocks(doc)[0])
-    brief = [line for line in md.splitlines() if line.startswith("**In brief:**")]
+    brief = [line for line in md.splitlines() if line.startswith("| Children looked after per 10,000 children |")]
     answer = [line for line in md.splitlines() if line.lower().startswith("- **children looked after")]
     assert len(brief) == 1 and len(answer) == 1
     for line in brief + answer:
-        assert "randomisation interval -2.500 to 0.400" in line, line
-    assert "-2.000" not in brief[0]  # the analytic interval is not quoted in the summary
+        assert "−2.5 to 0.4 (includes zero" in line, line
+    assert "−2.0" not in brief[0] and "-2.0" not in brief[0]  # the analytic interval is not quoted in the summary

@@ -194,6 +194,28 @@ def test_doncaster_2010_11_by_hand(work: Path) -> None:
     )
 
 
+def test_slough_anomalies_are_flagged(work: Path) -> None:
+    """Issue 26's two Slough cases. goodair_outturn_0910.csv, LEA 871, line 17 'Total Children Looked After',
+    'Total Expenditure (k)' = 27,777,978 (read here with the csv module), against 6.84m in 2008-09 and 7.95m in
+    2010-11: a spike in 2010 (year ending March 2010). Population 0-17: 30,800 (mid-2009) to 38,385 (mid-2012),
+    +25 % across the 2011-census rebasing, interpolated over 2011-2013: one level break."""
+    with open(REFERENCE / "s251" / "goodair_outturn_0910.csv", encoding="cp1252") as fh:
+        raw = next(
+            float(r["Total Expenditure (k)"])
+            for r in csv.DictReader(fh)
+            if r["LEA"] == "871" and r["S52 Line Reference"].strip().lower() == "total children looked after"
+        )
+    diag = json.loads(_processed(work, "panel_diagnostics.json").read_text(encoding="utf-8"))
+    flags = [f for f in diag["anomalies"]["flags"] if f["unit"] == "871"]
+    spike = next(f for f in flags if f["column"] == "spend_cla_s251")
+    assert spike["kind"] == "spike" and spike["years"] == [2010] and spike["value"] == pytest.approx(raw)
+    real = next(f for f in flags if f["column"] == "spend_csc_per_child_s251_real")
+    assert real["kind"] == "spike" and real["years"] == [2010]
+    pop = next(f for f in flags if f["column"] == "population_0_17")
+    assert pop["kind"] == "level break" and pop["years"] == [2011, 2012, 2013]
+    assert pop["before"] == 30_800 and pop["after"] == 38_385 and pop["change_percent"] == pytest.approx(24.6)
+
+
 def test_unit_costs_and_per_cla_are_real_terms(work: Path) -> None:
     panel = _panel(work)
     deflator = _fy_deflator()

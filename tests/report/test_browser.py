@@ -191,3 +191,88 @@ def test_report_opens_in_chromium(tmp_path: Path) -> None:
     ):
         assert heading in dom, heading
     assert dom.count("<svg ") == 5
+
+
+# Reads, after layout, the text of every text node painted in the first viewport and the answer table's
+# bottom edge, into a <pre id="first-viewport"> that --dump-dom returns. The page is laid out at the
+# window's width; --dump-dom's window keeps browser chrome (innerHeight 657 of 800), so the viewport's
+# height is given (the page has no height-dependent units: positions at scroll 0 are page positions).
+VIEWPORT_PROBE = """<script>
+(function () {
+  var h = VIEWPORT_HEIGHT, w = window.innerWidth, texts = [];
+  var walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    var node = walker.currentNode, range = document.createRange();
+    range.selectNodeContents(node);
+    var box = range.getBoundingClientRect();
+    if (box.height > 0 && box.top < h && box.bottom > 0 && node.textContent.trim()) texts.push(node.textContent.trim());
+  }
+  var table = document.getElementById("in-brief").getBoundingClientRect();
+  var pre = document.createElement("pre");
+  pre.id = "first-viewport";
+  pre.setAttribute("data-height", h);
+  pre.setAttribute("data-width", w);
+  pre.setAttribute("data-table-bottom", table.bottom);
+  pre.textContent = texts.join("\\n");
+  document.body.appendChild(pre);
+})();
+</script>"""
+ESTIMATOR_WORDS = (
+    "Callaway",
+    "Sant'Anna",
+    "randomisation",
+    "randomization",
+    "synthetic control",
+    "SDID",
+    "TWFE",
+    "bootstrap",
+)
+
+
+def first_viewport(html: Path, tmp: Path, width: int = 1280, height: int = 800) -> tuple[dict, str, Path]:
+    """(geometry, text painted in the first viewport, screenshot) of a report in headless Chromium."""
+    import html as htmllib
+    import re
+
+    probe = tmp / "probe.html"
+    script = VIEWPORT_PROBE.replace("VIEWPORT_HEIGHT", str(height))
+    probe.write_text(html.read_text(encoding="utf-8").replace("</body>", script + "</body>"), encoding="utf-8")
+    dom = _run([f"--window-size={width},{height}", "--dump-dom", probe.as_uri()], tmp).stdout
+    m = re.search(
+        r'<pre id="first-viewport" data-height="([\d.]+)" data-width="([\d.]+)" data-table-bottom="([\d.]+)">(.*?)</pre>',
+        dom,
+        re.S,
+    )
+    assert m, dom[-2000:]
+    geometry = {"height": float(m.group(1)), "width": float(m.group(2)), "table_bottom": float(m.group(3))}
+    shot = tmp / "first_viewport.png"
+    _run([f"--screenshot={shot}", f"--window-size={width},{height}", html.as_uri()], tmp)
+    return geometry, htmllib.unescape(m.group(4)), shot
+
+
+def test_first_viewport_answers_the_question(demo_run: Path, tmp_path: Path) -> None:
+    """At 1280×800 the first screen holds the question and the whole answer table (outcome, what we found,
+    size beside the level before the move, how sure, councils), and no estimator name."""
+    import json
+
+    from evalkit.answers import amount, interval_text, sig
+
+    folder = demo_run / "reports" / "demo"
+    doc = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    geometry, text, shot = first_viewport(folder / "report.html", tmp_path)
+    assert geometry["height"] == 800 and geometry["width"] == 1280, geometry
+    assert geometry["table_bottom"] <= 800, geometry
+    assert doc["question"][:60] in " ".join(text.split("\n"))
+    for q in doc["answers"]["questions"]:
+        words = q["outcome_words"][:1].upper() + q["outcome_words"][1:]
+        row = text[text.index(words) :]
+        assert amount(q["estimate"], q["unit"]) in row and interval_text(q) in row, q["label"]
+        assert sig(q["baseline"]["value"]) in row  # beside the treated councils' level before the move
+    for word in ESTIMATOR_WORDS:
+        assert word.lower() not in text.lower(), word
+    for verdict in doc["answers"]["verdicts"]:
+        assert verdict in text  # the verdict words are defined on the first screen
+    keep = ROOT / "reports" / "_browser_test"
+    keep.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shot, keep / "first_viewport.png")
+    (keep / "first_viewport.txt").write_text(text + "\n", encoding="utf-8")

@@ -31,6 +31,8 @@ def test_outputs_listed_sorted(rendered: tuple[Path, list[Path]]) -> None:
     base, paths = rendered
     assert paths == sorted(paths)
     assert [p.name for p in paths] == [
+        "cla_synth-rmspe.csv",  # the synthetic control's extra tables, beside the report instead of in it
+        "cla_synth-weights.csv",
         "fig-cla_cs-event-study.svg",
         "fig-cla_synth-synth-gaps.svg",
         "fig-cla_synth-synth-paths.svg",

@@ -408,7 +408,8 @@ def _sup_t(bres: np.ndarray, se: np.ndarray, cols: np.ndarray, n: int, alpha: fl
     cols = cols[np.isfinite(se[cols])]
     if len(cols) == 0:
         return None
-    tmax = np.max(np.abs(bres[:, cols] / (se[cols] * np.sqrt(n))), axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a zero-variance column gives inf, as R did's mboot
+        tmax = np.max(np.abs(bres[:, cols] / (se[cols] * np.sqrt(n))), axis=1)
     return float(np.quantile(tmax, 1 - alpha, method="inverted_cdf"))
 
 
