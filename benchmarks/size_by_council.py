@@ -216,11 +216,11 @@ def main() -> None:
     have = done_keys(a.out)
     todo = [
         (d, k, a.perms, g)
-        for g in a.estimators.split(",")
         for k in range(a.panels)
+        for g in a.estimators.split(",")
         for d in a.designs.split(",")
         if (d, k, g) not in have
-    ]  # designs interleaved so that a stopped run has every design at similar counts
+    ]  # panel-major: a stopped run has every design and estimator at similar counts
     print(f"{len(todo)} panels to run ({len(have)} already in {a.out})", flush=True)
     if a.jobs > 1:
         from concurrent.futures import ProcessPoolExecutor

@@ -420,9 +420,9 @@ def estimate(
         float, typer.Option(help="Significance level: intervals are (1 - alpha) x 100 per cent.")
     ] = methods.DEFAULT_ALPHA,
     interval: Annotated[
-        Literal["auto", "analytic", "randomization", "wild"],
+        Literal["auto", "auto-size", "analytic", "randomization", "wild", "studentized", "ferman_pinto"],
         typer.Option(
-            help="The default interval (the one to quote): auto (fewer than 40 treated units: randomisation) | analytic | randomization | wild (TWFE only)."
+            help="The default interval (the one to quote): auto (fewer than 40 treated units: randomisation) | auto-size (fewer than 40: the interval that kept its size when treated councils differ in size, benchmarks/SIZE.md) | analytic | randomization | studentized | ferman_pinto | wild (TWFE only)."
         ),
     ] = "auto",
     permutations: Annotated[

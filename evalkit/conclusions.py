@@ -65,7 +65,12 @@ def interval_kind(row: dict[str, Any]) -> str:
 
 def interval_words(row: dict[str, Any]) -> str:
     kind = interval_kind(row).replace("randomization", "randomisation")
-    return {"wild": "wild cluster bootstrap"}.get(kind, kind) + " interval"
+    words = {
+        "wild": "wild cluster bootstrap",
+        "studentized": "studentised randomisation",
+        "ferman_pinto": "size-rescaled (Ferman-Pinto) randomisation",
+    }
+    return words.get(kind, kind) + " interval"
 
 
 def contributing(results: dict[str, Any]) -> tuple[int | None, int | None]:

@@ -77,7 +77,7 @@ def add_few_treated_inference(
     from evalkit.estimators.few_treated import add_default_interval, mark, normalise, supported
 
     if "randomization" not in supported(method) or not int(inference.get("permutations") or 0):
-        if normalise(inference.get("interval")) not in ("auto", "analytic"):
+        if normalise(inference.get("interval")) not in ("auto", "auto-size", "analytic"):
             add_default_interval(method, panel, options, inference, result)  # refuses what it cannot do
         mark(result, "analytic")
         return

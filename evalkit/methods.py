@@ -239,7 +239,7 @@ METHODS: dict[str, Method] = {
             {"alpha": "alpha"},
             ("twfe", "twfe_wild_cluster_bootstrap"),
             event_study_hint="twfe estimates a single coefficient; use method twfe_es for its event study",
-            intervals=("analytic", "randomization", "wild"),
+            intervals=("analytic", "randomization", "wild", "studentized", "ferman_pinto"),
         ),
         Method(
             "cs",
@@ -252,7 +252,7 @@ METHODS: dict[str, Method] = {
             ("callaway_santanna",),
             event_study=True,
             covariates=True,
-            intervals=("analytic", "randomization"),
+            intervals=("analytic", "randomization", "studentized", "ferman_pinto"),
         ),
         Method(
             "sunab",
@@ -264,7 +264,7 @@ METHODS: dict[str, Method] = {
             {"alpha": "alpha"},
             ("sun_abraham",),
             event_study=True,
-            intervals=("analytic", "randomization"),
+            intervals=("analytic", "randomization", "studentized", "ferman_pinto"),
         ),
         Method(
             "imputation",
@@ -275,7 +275,7 @@ METHODS: dict[str, Method] = {
             "which is efficient under parallel trends and handles staggered adoption.",
             {"alpha": "alpha"},
             event_study_hint="the imputation estimator has no pre-period event-study coefficients; use cs, sunab or twfe_es",
-            intervals=("analytic", "randomization"),
+            intervals=("analytic", "randomization", "studentized", "ferman_pinto"),
         ),
         Method(
             "synth",
@@ -297,7 +297,7 @@ METHODS: dict[str, Method] = {
             "an exact pre-move fit and less on parallel trends alone.",
             {**_INF, "reps": "permutations"},
             ("synthetic_did", "synthetic_did_staggered", "synthetic_control_sdid", "did_sdid"),
-            intervals=("analytic", "randomization"),
+            intervals=("analytic", "randomization", "ferman_pinto"),
         ),
         Method(
             "synth_staggered",

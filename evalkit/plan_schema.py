@@ -83,8 +83,12 @@ class Inference(_Model):
     seed: NonNegInt = Field(description="Seed for every random draw, recorded in the outputs.")
     bootstrap: NonNegInt = Field(999, description="Bootstrap draws (0 = analytic standard errors only).")
     permutations: NonNegInt = Field(999, description="Permutations / placebo draws.")
-    interval: Literal["auto", "analytic", "randomization", "wild"] | None = Field(
-        None, description='The interval the verdict uses; "auto" (the default) applies the few-treated rule.'
+    interval: (
+        Literal["auto", "auto-size", "analytic", "randomization", "wild", "studentized", "ferman_pinto"] | None
+    ) = Field(
+        None,
+        description='The interval the verdict uses; "auto" (the default, plans v1-v3) applies the few-treated rule '
+        'with coefficient permutation; "auto-size" the rule chosen by the size simulation (benchmarks/SIZE.md).',
     )
 
 

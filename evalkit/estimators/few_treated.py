@@ -38,8 +38,13 @@ from evalkit.parallel import pmap, tracked
 
 # Below this many treated units "auto" uses a size-keeping interval (benchmarks/COVERAGE.md, threshold table).
 FEW_TREATED = 40
-INTERVALS = ("auto", "analytic", "randomization", "wild")
+INTERVALS = ("auto", "auto-size", "analytic", "randomization", "wild", "studentized", "ferman_pinto")
 RI_SUFFIX = ":randomisation"  # row suffix kept from evalkit 0.x results (British spelling)
+# The interval kinds that keep their size when treated councils differ in size (estimators.size_robust),
+# and the kind the "auto-size" rule leads with: chosen by benchmarks/size_by_council.py (SIZE.md).
+SIZE_KINDS = ("studentized", "ferman_pinto")
+AUTO_SIZE = ("studentized", "ferman_pinto")  # first one the method supports
+SUFFIXES = {"randomization": RI_SUFFIX, "wild": ":wild_bootstrap", **{k: f":{k}" for k in SIZE_KINDS}}
 WILD_ROW = "coef:wild_bootstrap"
 LINEAR = ("cs", "twfe", "twfe_es", "sunab", "imputation")  # estimators linear in the outcome: RI by test inversion
 
@@ -56,16 +61,31 @@ RI_AGGREGATIONS = ("simple", "coef", "dynamic")
 
 
 def normalise(setting: str | None) -> str:
-    value = (setting or "auto").lower().replace("randomisation", "randomization")
+    value = (setting or "auto").lower().replace("randomisation", "randomization").replace("studentised", "studentized")
+    value = value.replace("ferman-pinto", "ferman_pinto").replace("auto_size", "auto-size")
     if value not in INTERVALS:
         raise UsageError(f"interval must be one of {', '.join(INTERVALS)}, not {setting!r}")
     return value
 
 
 def choose(setting: str | None, method: str, n_treated: int) -> tuple[str, str]:
-    """(interval kind, reason) for one analysis. Refuses a kind the method cannot compute."""
+    """(interval kind, reason) for one analysis. Refuses a kind the method cannot compute.
+
+    "auto" is the rule plans v1-v3 were locked under (coefficient permutation below FEW_TREATED);
+    "auto-size" the rule chosen by the size simulation (AUTO_SIZE below FEW_TREATED, else analytic),
+    falling back to auto's choice where the method has no AUTO_SIZE interval."""
     value = normalise(setting)
     can = supported(method)
+    if value == "auto-size":
+        if n_treated >= FEW_TREATED:
+            return "analytic", f"{n_treated} treated units (at least {FEW_TREATED}): analytic interval"
+        pick = next((k for k in AUTO_SIZE if k in can), None)
+        if pick is not None:
+            return pick, (
+                f"{n_treated} treated units (fewer than {FEW_TREATED}): {pick} randomisation interval, "
+                "which kept its size whether the treated councils were small or large (benchmarks/SIZE.md)"
+            )
+        value = "auto"
     if value == "auto":
         if n_treated >= FEW_TREATED:
             return "analytic", f"{n_treated} treated units (at least {FEW_TREATED}): analytic interval"
@@ -355,6 +375,8 @@ def add_default_interval(
                 }
             )
         result.inference["randomisation"] = info
+    elif kind in SIZE_KINDS:
+        rows += _size_rows(kind, method, panel, options, inference, result, n_perm=n_perm, seed=seed, alpha=alpha)
     elif kind == "randomization" and method == "sdid":
         sd_rows, info = _sdid_rows(panel, options, result, n_perm=n_perm, seed=seed, alpha=alpha)
         rows += [{**r, "aggregation": "randomisation", "interval": "randomization"} for r in sd_rows]
@@ -377,6 +399,78 @@ def add_default_interval(
     }
 
 
+def _size_rows(
+    kind: str,
+    method: str,
+    panel: LongPanel,
+    options: dict[str, Any],
+    inference: dict[str, Any],
+    result: Results,
+    *,
+    n_perm: int,
+    seed: int,
+    alpha: float,
+) -> list[dict[str, Any]]:
+    """Rows `<name>:<kind>` from estimators.size_robust, on the estimator's many-columns point path."""
+    from evalkit.estimators import size_robust
+
+    size = _unit_sizes(panel, inference)
+    if method == "sdid":
+        att = float(result.estimate("att")["estimate"])
+        keep = {k: v for k, v in options.items() if k in ("estimator",)}
+        row, info = size_robust.sdid_ferman_pinto(panel, att, n_perm=n_perm, seed=seed, alpha=alpha, size=size, **keep)
+        result.inference[kind] = info
+        return [{**row, "name": "att" + SUFFIXES[kind], "aggregation": "randomisation", "interval": kind}]
+    if method == "twfe":
+        from evalkit.estimators.twfe_points import TWFEPoints
+
+        many = TWFEPoints().bind(panel)
+    else:
+        stat = _point_statistic(method, options, inference)
+        bind = getattr(stat, "bind", None)
+        many = bind(panel) if bind is not None else None
+    if many is None:
+        raise UsageError(
+            f"the {kind} interval needs {method}'s many-columns point path, which it has not for this panel "
+            "(covariates); use interval = 'randomization'"
+        )
+    names = _ri_targets(result)
+    rows, info = size_robust.permutation_rows(
+        panel, many, names, kind, n_perm=n_perm, seed=seed, alpha=alpha, size=size, pmap=_pmap_progress(n_perm)
+    )
+    result.inference[kind] = info
+    base = {r["name"]: r for r in result.estimates.to_dicts()}
+    out = []
+    for r in rows:
+        b = base[r["name"]]
+        out.append(
+            {
+                **r,
+                "name": r["name"] + SUFFIXES[kind],
+                "aggregation": "randomisation",
+                "event_time": b["event_time"],
+                "group": b["group"],
+                "interval": kind,
+            }
+        )
+    return out
+
+
+def _pmap_progress(n: int) -> Callable:
+    return lambda fn, items: pmap(fn, items, on_result=tracked("permutations", n))
+
+
+def _unit_sizes(panel: LongPanel, inference: dict[str, Any]) -> np.ndarray | None:
+    """Each unit's size (panel.units order) from inference["unit_size"] ({unit: size}), else None."""
+    sizes = inference.get("unit_size")
+    if not sizes:
+        return None
+    missing = [u for u in panel.units if u not in sizes]
+    if missing:
+        raise UsageError(f"no size for unit(s) {', '.join(map(str, missing[:5]))} (the size column of [inference])")
+    return np.array([float(sizes[u]) for u in panel.units])
+
+
 def own_interval(result: Results) -> str:
     """What the estimator's own CI is called: analytic, or its resampling scheme (bootstrap, jackknife...)."""
     se_type = str(result.inference.get("se_type") or "analytic")
@@ -391,7 +485,7 @@ def mark(result: Results, kind: str) -> None:
     it is the estimator's own row and no row of the chosen kind exists for that estimand."""
     est = result.estimates
     own = own_interval(result)
-    suffix = RI_SUFFIX if kind == "randomization" else (":wild_bootstrap" if kind == "wild" else None)
+    suffix = SUFFIXES.get(kind)
     names = set(est["name"].to_list())
     interval, default = [], []
     for name, iv in zip(est["name"].to_list(), est["interval"].to_list()):
@@ -399,7 +493,7 @@ def mark(result: Results, kind: str) -> None:
         interval.append(iv)
         if iv == kind and kind != "analytic":
             default.append(True)
-        elif name.endswith((RI_SUFFIX, ":wild_bootstrap")):
+        elif name.endswith(tuple(SUFFIXES.values())):
             default.append(False)
         elif suffix == ":wild_bootstrap":
             default.append(name != "coef")
@@ -413,7 +507,8 @@ def mark(result: Results, kind: str) -> None:
 def default_row(rows: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
     """The row to quote for estimand `name`: its default-interval row (older results: the RI row if any)."""
     by = {r["name"]: r for r in rows}
-    candidates = [by[n] for n in (name + RI_SUFFIX, WILD_ROW if name == "coef" else "", name) if n in by]
+    sized = tuple(name + SUFFIXES[k] for k in SIZE_KINDS)
+    candidates = [by[n] for n in (*sized, name + RI_SUFFIX, WILD_ROW if name == "coef" else "", name) if n in by]
     for r in candidates:
         if r.get("default") is True:
             return r

@@ -113,13 +113,12 @@ def modelled_sd(
             raise EvalkitError("a unit has no untreated residual variance to rescale by", column="cohort")
         return np.sqrt(own), {"variance_model": "each unit's own untreated-cell residual variance"}
     size = np.asarray(size, float)
-    ok &= np.isfinite(size) & (size > 0)
+    if not np.all(np.isfinite(size) & (size > 0)):
+        raise EvalkitError("every unit needs a positive size for the Ferman-Pinto correction", column="size")
     if ok.sum() < 3:
         raise EvalkitError("too few units with a size and a residual variance to model it", column="size")
     x, y = np.log(size[ok]), np.log(own[ok])
     slope, intercept = np.polyfit(x, y, 1)
-    if not np.all(np.isfinite(size) & (size > 0)):
-        raise EvalkitError("every unit needs a positive size for the Ferman-Pinto correction", column="size")
     fitted = np.exp(0.5 * (intercept + slope * np.log(size)))
     return fitted, {
         "variance_model": "log mean squared two-way residual (untreated cells) = a + b log(size)",

@@ -200,6 +200,8 @@ def interval_name(row: dict[str, Any]) -> str:
         "randomization": "randomisation interval",
         "randomisation": "randomisation interval",
         "wild": "wild cluster bootstrap interval",
+        "studentized": "studentised randomisation interval",
+        "ferman_pinto": "size-rescaled (Ferman-Pinto) randomisation interval",
     }.get(kind, f"{kind} interval")
 
 
