@@ -100,6 +100,25 @@ def mde_sentence(power: dict[str, Any] | None, unit: str) -> str:
     )
 
 
+def size_sentence(power: dict[str, Any] | None, kind: str) -> str:
+    """How often the verdict's own interval rejected a true zero on placebo draws of this panel
+    (`evalkit power` with [power] intervals); empty when that calibration was not run."""
+    cal = (power or {}).get("calibration") or {}
+    designs = cal.get("designs") or {}
+    kind = kind.replace("randomisation", "randomization")
+    parts = []
+    for design, words in (
+        ("exchangeable", "placebo draws"),
+        ("size_matched", "placebo draws matched to the treated councils' sizes"),
+    ):
+        c = (designs.get(design) or {}).get(kind)
+        if c and c.get("draws") and c.get("size") is not None:
+            parts.append(f"{100 * c['size']:.1f}% of {c['draws']} {words}")
+    if not parts:
+        return ""
+    return " On this panel this interval rejected a true zero in " + " and in ".join(parts) + "."
+
+
 def conclude(
     analyses: list[dict[str, Any]], *, alpha: float = 0.05, power: dict[str, dict[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
@@ -162,6 +181,7 @@ def conclude(
             + (f" (disagree: {'; '.join(disagree)})" if disagree else "")
             + f"; {pre_text}. {councils}"
             + mde_sentence(mde, unit)
+            + size_sentence(mde, interval_kind(head))
         )
         out.append(
             {

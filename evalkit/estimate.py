@@ -60,6 +60,17 @@ def call_estimator(method: str, panel: LongPanel, options: dict[str, Any], infer
     return result
 
 
+def unit_sizes(rows: pl.DataFrame, column: str | None) -> dict[str, float] | None:
+    """{unit: mean of `column` over the analysis's rows}: each council's size for the Ferman-Pinto
+    interval and size-matched placebo draws ([inference] size_column, e.g. population_0_17)."""
+    if not column:
+        return None
+    if column not in rows.columns:
+        raise UsageError(f"[inference] size_column {column!r} is not a panel column")
+    means = rows.group_by("unit_code").agg(pl.col(column).cast(pl.Float64).mean()).drop_nulls()
+    return dict(zip(means["unit_code"].to_list(), means[column].to_list()))
+
+
 def check_covariates(method: str, panel: LongPanel) -> None:
     """Covariates given to a method that does not use them are refused, never dropped (methods.Method.covariates)."""
     if panel.covariates and not methods.get(method).covariates:
@@ -394,9 +405,11 @@ def run_plan(
         )
         out = cache.get(cache_dir, digest)
         if out is None:
-            result = call_estimator(analysis["method"], long, options, inference)
+            sizes = unit_sizes(rows, inference.get("size_column"))
+            inf = {**inference, **({"unit_size": sizes} if sizes else {})}
+            result = call_estimator(analysis["method"], long, options, inf)
             if few_treated:
-                add_few_treated_inference(analysis["method"], long, options, inference, result)
+                add_few_treated_inference(analysis["method"], long, options, inf, result)
             if checks["sensitivity"] or checks["pretrend"]:
                 sensitivity.add_rows(
                     result,

@@ -91,6 +91,12 @@ class Inference(_Model):
         'with coefficient permutation; "auto-size" the rule chosen by the size simulation (benchmarks/SIZE.md).',
     )
 
+    size_column: str | None = Field(
+        None,
+        description="Panel column giving each council's size (e.g. population_0_17): the Ferman-Pinto interval's "
+        "variance model and `evalkit power`'s size-matched placebo draws.",
+    )
+
 
 Bound = Annotated[float, Field(ge=0)]
 
@@ -183,6 +189,11 @@ class Power(_Model):
     seed: NonNegInt | None = Field(None, description="Default: [inference].seed.")
     permutations: int | None = Field(
         None, ge=19, description="Permutations of the randomisation interval inside each draw (default: [inference]'s)."
+    )
+    intervals: list[Literal["analytic", "randomization", "wild", "studentized", "ferman_pinto"]] | None = Field(
+        None,
+        description="Calibrate these interval kinds on placebo draws of the panel (exchangeable and size-matched): "
+        "each one's rejection rate of a true zero and its MDE.",
     )
 
 

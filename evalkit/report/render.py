@@ -752,6 +752,28 @@ def _power_blocks(doc: dict[str, Any]) -> list:
                 caption=f"Power: {a.get('label')}",
             )
         )
+        cal = (a.get("calibration") or {}).get("designs") or {}
+        if cal:
+            rows = [
+                [
+                    interval_name({"interval": kind}),
+                    design.replace("_", " "),
+                    f"{100 * c['size']:.1f}%" if c.get("size") is not None else "-",
+                    str(c.get("draws", 0)),
+                    fmt_num(c.get("mde_increase")),
+                    fmt_num(c.get("mde_decrease")),
+                ]
+                for design, kinds in cal.items()
+                for kind, c in kinds.items()
+            ]
+            blocks.append(
+                Table(
+                    columns=["Interval", "Placebo draws", "Rejected a true zero", "Draws", "MDE up", "MDE down"],
+                    rows=rows,
+                    numeric={2, 3, 4, 5},
+                    caption=f"Every interval on this panel: {a.get('label')}",
+                )
+            )
     return blocks
 
 
