@@ -164,6 +164,11 @@ class SynthStaggeredOptions(Options):
     reps: PosInt = _opt(1000, "Pooled placebo draws (default: [inference].permutations).")
     seed: Seed = _opt(DEFAULT_SEED, "Random seed (default: [inference].seed).")
     n_jobs: PosInt | None = _opt(None, "Processes for the fits (default: all cores; results do not depend on it).")
+    check_fit: bool = _opt(
+        False,
+        "Refuse a unit's placebo p-value where its pre-period fit is not identified (too few pre-periods, "
+        "RMSPE at rounding level); new plans set it, v1-v3 ran without.",
+    )
 
 
 @dataclass(frozen=True)
@@ -418,9 +423,18 @@ def estimator_kwargs(options: Options) -> dict[str, Any]:
     return {k: v for k, v in dataclasses.asdict(options).items() if k not in SAMPLE_OPTIONS}
 
 
+# Options added after plans v1-v3 were locked: recorded only when set, so those plans' results stay byte-identical.
+LATE_OPTIONS = {"check_fit": False}
+
+
 def recorded(options: Options) -> dict[str, Any]:
-    """The options recorded with a result: every estimator option but the runtime ones."""
-    return {k: v for k, v in estimator_kwargs(options).items() if k not in RUNTIME_OPTIONS}
+    """The options recorded with a result: every estimator option but the runtime ones (and late options at
+    their default)."""
+    return {
+        k: v
+        for k, v in estimator_kwargs(options).items()
+        if k not in RUNTIME_OPTIONS and not (k in LATE_OPTIONS and v == LATE_OPTIONS[k])
+    }
 
 
 def describe(key: str) -> list[dict[str, Any]]:

@@ -438,6 +438,23 @@ def _size_rows(
     rows, info = size_robust.permutation_rows(
         panel, many, names, kind, n_perm=n_perm, seed=seed, alpha=alpha, size=size, pmap=_pmap_progress(n_perm)
     )
+    one = [r["name"] for r in rows if r.get("p_value") is None]  # rests on one treated unit (studentized)
+    made_by = dict.fromkeys(names, kind)
+    if one and size is not None:  # the size-rescaled test is valid there, under its variance model
+        fp, fp_info = size_robust.permutation_rows(
+            panel, many, one, "ferman_pinto", n_perm=n_perm, seed=seed, alpha=alpha, size=size
+        )
+        swap = {r["name"]: r for r in fp}
+        rows = [swap.get(r["name"], r) for r in rows]
+        made_by.update(dict.fromkeys(swap, "ferman_pinto"))
+        info["one_unit_rows"] = {"names": sorted(swap), "interval": "ferman_pinto", **fp_info}
+    elif one:
+        info["no_valid_interval"] = {
+            "names": one,
+            "why": "rests on one treated council: a studentised test has no power there and no size model "
+            "was given ([inference] size_column), so no valid interval exists for it",
+        }
+    info["treated_units_per_row"] = {r["name"]: r["n_treated_units"] for r in rows}
     result.inference[kind] = info
     base = {r["name"]: r for r in result.estimates.to_dicts()}
     out = []
@@ -450,7 +467,7 @@ def _size_rows(
                 "aggregation": "randomisation",
                 "event_time": b["event_time"],
                 "group": b["group"],
-                "interval": kind,
+                "interval": made_by[r["name"]],
             }
         )
     return out
@@ -491,7 +508,7 @@ def mark(result: Results, kind: str) -> None:
     for name, iv in zip(est["name"].to_list(), est["interval"].to_list()):
         iv = iv or own
         interval.append(iv)
-        if iv == kind and kind != "analytic":
+        if kind != "analytic" and (iv == kind or (kind in SIZE_KINDS and name.endswith(SUFFIXES[kind]))):
             default.append(True)
         elif name.endswith(tuple(SUFFIXES.values())):
             default.append(False)

@@ -252,6 +252,27 @@ def row_label(row: dict[str, Any], unit_names: dict[str, str]) -> str:
     return name
 
 
+def _no_valid_interval_blocks(results: dict[str, Any], unit_names: dict[str, str]) -> list:
+    """Plain sentences where inference was refused: synthetic-control placebos on unidentified fits, and
+    rows resting on one council without a valid interval (estimators.size_robust)."""
+    out: list = []
+    refused = (results.get("diagnostics") or {}).get("placebo_refused") or {}
+    for unit, why in sorted(refused.items()):
+        out.append(Para(f"No placebo p-value for {unit_names.get(unit, unit)}: {why}."))
+    for kind in ("studentized", "ferman_pinto"):
+        none = ((results.get("inference") or {}).get(kind) or {}).get("no_valid_interval")
+        if none:
+            out.append(Para(f"No valid interval for {', '.join(none['names'])}: {none['why']}."))
+    return out
+
+
+def _ci_or_none(r: dict[str, Any]) -> str:
+    """The interval, or a plain statement that no valid one exists (a studentised row resting on one council)."""
+    if r.get("ci_low") is None and r.get("interval") == "studentized" and r.get("p_value") is None:
+        return "none valid (rests on one council)"
+    return fmt_ci(r.get("ci_low"), r.get("ci_high"))
+
+
 def _estimates_table(
     rows: list[dict[str, Any]], alpha: float, unit_names: dict[str, str], caption: str | None = None
 ) -> Table:
@@ -263,7 +284,7 @@ def _estimates_table(
                 row_label(r, unit_names),
                 fmt_num(r.get("estimate")),
                 fmt_num(r.get("se")),
-                fmt_ci(r.get("ci_low"), r.get("ci_high")),
+                _ci_or_none(r),
                 fmt_p(r.get("p_value")),
             ]
             for r in rows
@@ -480,6 +501,7 @@ def _analysis_blocks(
     sens = S.summary(results)
     if sens is not None:
         blocks.append(Para(S.sentence(sens, str(results.get("outcome", "")))))
+    blocks += _no_valid_interval_blocks(results, unit_names)
     for agg, caption in DETAIL_AGGREGATIONS.items():
         sub = [r for r in rows if r.get("aggregation") == agg]
         if agg == "dynamic":

@@ -253,3 +253,25 @@ def test_the_kinds_run_through_the_estimate_stage(method: str, kind: str) -> Non
     assert chosen["name"] == f"{head}:{kind}" and chosen["interval"] == kind and chosen["default"] is True
     assert any(r["name"] == head and r["default"] is False for r in rows)  # the analytic row stays beside it
     assert res.inference["default_interval"]["interval"] == kind
+
+
+def test_synth_refuses_placebo_p_values_on_an_unidentified_fit() -> None:
+    """Two pre-periods: a convex donor combination matches them (RMSPE at rounding level or too few
+    periods), so the unit's RMSPE-ratio p-value is refused with the reason; v1-v3's default keeps it."""
+    from evalkit.estimators.synth import synth_staggered, unidentified_fit
+
+    p = simulate_staggered(25, 8, {3: 1, 6: 1}, 0.0, ar=0.5, seed=5)
+    res = synth_staggered(p, reps=50, seed=1, check_fit=True, n_jobs=1)
+    units = {r["unit"]: r for r in res.estimates.to_dicts() if r["aggregation"] == "unit"}
+    cohorts = p.unit_cohorts()
+    early = next(u for u in units if cohorts[u] == 3)
+    late = next(u for u in units if cohorts[u] == 6)
+    assert units[early]["p_value"] is None and "pre-periods" in res.diagnostics["placebo_refused"][early]
+    assert units[late]["p_value"] is not None and late not in res.diagnostics["placebo_refused"]
+    plain = synth_staggered(p, reps=50, seed=1, n_jobs=1)
+    assert {r["unit"]: r["p_value"] for r in plain.estimates.to_dicts() if r["aggregation"] == "unit"}[
+        early
+    ] is not None
+    assert "check_fit" not in plain.options and "placebo_refused" not in plain.diagnostics
+    assert "rounding" in unidentified_fit(1e-14, np.array([3.0, 4.0, 5.0, 6.0]), 1)
+    assert unidentified_fit(0.5, np.array([3.0, 4.0, 5.0, 6.0]), 1) is None
