@@ -17,8 +17,8 @@ from pathlib import Path
 import polars as pl
 
 from evalkit import generations
+from evalkit.analysis import intervals as ft
 from evalkit.estimate import call_estimator, prepare_analysis, sample_panel
-from evalkit.estimators import few_treated as ft
 from evalkit.plan import load_plan
 
 

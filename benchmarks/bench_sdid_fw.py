@@ -29,7 +29,7 @@ import polars as pl  # noqa: E402
 
 from evalkit import generations  # noqa: E402
 from evalkit.estimate import add_few_treated_inference, call_estimator, prepare_analysis, sample_panel  # noqa: E402
-from evalkit.estimators import sdid  # noqa: E402
+from evalkit.estimators.synth import sdid  # noqa: E402
 from evalkit.plan import load_plan  # noqa: E402
 
 _ONE_OFF = """
@@ -37,7 +37,7 @@ import time
 t0 = time.perf_counter()
 import numba
 t1 = time.perf_counter()
-from evalkit.estimators import _fw_kernel
+from evalkit.estimators.synth import _fw_kernel
 t2 = time.perf_counter()
 numba.njit(_fw_kernel._SIGNATURE, cache=False, **_fw_kernel._OPTIONS)(_fw_kernel._iterate)
 t3 = time.perf_counter()

@@ -47,8 +47,8 @@ def one_panel(
 ) -> dict[str, tuple[float, float]]:
     """Coverage indicator and length of every interval of interest on simulated panel k."""
     from evalkit import estimate as E
-    from evalkit.estimators.did_sim import simulate_staggered
-    from evalkit.estimators.sdid import synthetic_did_staggered
+    from evalkit.estimators.did.simulate import simulate_staggered
+    from evalkit.estimators.synth.sdid import synthetic_did_staggered
 
     panel = simulate_staggered(N_UNITS, N_PERIODS, COHORTS, EFFECT, ar=RHO, seed=SEED + k)
     inf = {"seed": SEED + k, "alpha": 0.05, "permutations": n_perm, "bootstrap": draws, "interval": "auto"}
@@ -63,7 +63,7 @@ def one_panel(
         out[key] = (_covers(row), _length(row))
 
     def default(r: dict[str, dict], name: str) -> dict | None:
-        from evalkit.estimators.few_treated import default_row
+        from evalkit.analysis.intervals import default_row
 
         return default_row(list(r.values()), name)
 
@@ -92,9 +92,9 @@ def one_panel(
 
 def analytic_only(args: tuple[int, int]) -> dict[str, float]:
     """Analytic CS (simple, dynamic) and TWFE (CR1) coverage with n_treated units in three cohorts."""
-    from evalkit.estimators.cs import callaway_santanna
-    from evalkit.estimators.did_sim import simulate_staggered
-    from evalkit.estimators.twfe import twfe
+    from evalkit.estimators.did.cs import callaway_santanna
+    from evalkit.estimators.did.simulate import simulate_staggered
+    from evalkit.estimators.did.twfe import twfe
 
     n_treated, k = args
     base, rest = divmod(n_treated, 3)
@@ -246,7 +246,7 @@ def summary_doc(
 
 def render_many(docs: list[dict[str, Any]]) -> str:
     """COVERAGE.md from one or more runs (e.g. the CS/TWFE, SDID and threshold parts run separately)."""
-    from evalkit.estimators.few_treated import FEW_TREATED
+    from evalkit.analysis.intervals import FEW_TREATED
 
     lines = [
         "# Coverage of evalkit's intervals with few treated units",

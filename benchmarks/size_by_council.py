@@ -89,18 +89,18 @@ def _perm_p(row: dict[str, Any] | None) -> bool | None:
 
 def one_panel(args: tuple[str, int, int, str]) -> dict[str, Any]:
     """Every interval's rejection of zero on panel k of `design`, for one estimator group."""
-    from evalkit.estimators.cs import callaway_santanna
-    from evalkit.estimators.cs_points import CSPoints
-    from evalkit.estimators.few_treated import randomisation_rows
-    from evalkit.estimators.imputation import imputation
-    from evalkit.estimators.imputation_points import ImputationPoints
-    from evalkit.estimators.inference import wild_cluster_bootstrap
-    from evalkit.estimators.sdid import synthetic_did_staggered
-    from evalkit.estimators.size_robust import permutation_rows, sdid_ferman_pinto
-    from evalkit.estimators.sunab import sun_abraham
-    from evalkit.estimators.sunab_points import SunabPoints
-    from evalkit.estimators.twfe import twfe
-    from evalkit.estimators.twfe_points import TWFEPoints
+    from evalkit.analysis.intervals import randomisation_rows
+    from evalkit.estimators.did.cs import callaway_santanna
+    from evalkit.estimators.did.cs_points import CSPoints
+    from evalkit.estimators.did.imputation import imputation
+    from evalkit.estimators.did.imputation_points import ImputationPoints
+    from evalkit.estimators.did.sunab import sun_abraham
+    from evalkit.estimators.did.sunab_points import SunabPoints
+    from evalkit.estimators.did.twfe import twfe
+    from evalkit.estimators.did.twfe_points import TWFEPoints
+    from evalkit.estimators.inference.permutation_wild import wild_cluster_bootstrap
+    from evalkit.estimators.inference.size_robust import permutation_rows, sdid_ferman_pinto
+    from evalkit.estimators.synth.sdid import synthetic_did_staggered
 
     design, k, n_perm, group = args
     t0 = time.process_time()
@@ -158,7 +158,7 @@ def one_panel(args: tuple[str, int, int, str]) -> dict[str, Any]:
 
 
 def _cohorts(panel: Any) -> np.ndarray:
-    from evalkit.estimators.inference import panel_cohorts
+    from evalkit.estimators.inference.permutation_wild import panel_cohorts
 
     return panel_cohorts(panel)
 

@@ -548,7 +548,7 @@ def _parse_options(items: list[str]) -> dict[str, object]:
 
 def _event_study_checks(method, sensitivity, mbar, m_values, target, pretrend) -> dict | None:
     """The --sensitivity / --pretrend-test request, checked before any data is read (exit 2 if it cannot apply)."""
-    from evalkit import sensitivity as sens
+    from evalkit.analysis import sensitivity as sens
 
     if sensitivity is None:
         stray = [
@@ -590,7 +590,7 @@ def _estimate_any_panel(
     missing = [flag for flag, v in (("--unit", unit), ("--time", time), ("--outcome", outcome)) if not v]
     if missing:
         raise UsageError(f"--panel needs {', '.join(missing)}")
-    from evalkit.estimators.few_treated import choose
+    from evalkit.analysis.intervals import choose
 
     choose(inference.get("interval"), method, 0)  # refuses an interval the method cannot compute, before reading
     covs = [c.strip() for c in covariates.split(",")] if covariates else []
@@ -604,7 +604,7 @@ def _estimate_any_panel(
         frame, unit=unit, time=time, outcome=outcome, cohort=cohort, treated=treated, covariates=covs, source=path.name
     )
     if checks:
-        from evalkit import sensitivity as sens
+        from evalkit.analysis import sensitivity as sens
 
         options = sens.check_method(method, options, "--sensitivity" if checks["sensitivity"] else "--pretrend-test")
     result = stage.call_estimator(method, long, options, inference)

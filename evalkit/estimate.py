@@ -15,8 +15,9 @@ from typing import Any
 
 import polars as pl
 
-from evalkit import __version__, cache, generations, methods, sensitivity
-from evalkit.conclusions import RULE, conclude
+from evalkit import __version__, cache, generations, methods
+from evalkit.analysis import sensitivity
+from evalkit.analysis.verdict import RULE, conclude
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel, make_panel
 from evalkit.estimators.results import Results, estimates_frame
@@ -85,7 +86,7 @@ def add_few_treated_inference(
 ) -> None:
     """The default interval (few treated units: randomisation or wild bootstrap) beside the analytic
     one, every row marked with its `interval` and whether it is the `default` (see few_treated)."""
-    from evalkit.estimators.few_treated import add_default_interval, mark, normalise, supported
+    from evalkit.analysis.intervals import add_default_interval, mark, normalise, supported
 
     if "randomization" not in supported(method) or not int(inference.get("permutations") or 0):
         if normalise(inference.get("interval")) not in ("auto", "auto-size", "analytic"):
@@ -99,7 +100,7 @@ def add_few_treated_inference(
         and result.inference["default_interval"]["interval"] != "analytic"
     ):
         # the wild cluster bootstrap is shown beside the randomisation interval for TWFE
-        from evalkit.estimators.inference import wild_cluster_bootstrap
+        from evalkit.estimators.inference.permutation_wild import wild_cluster_bootstrap
 
         seed, alpha = int(inference.get("seed", 20240101)), float(inference.get("alpha", 0.05))
         draws = int(inference.get("bootstrap") or 999)
@@ -387,7 +388,7 @@ def run_plan(
         if long is None:
             analyses.append(_no_estimate(analysis, window, accounting, dropped))
             continue
-        few_treated = True  # every estimator leads with its default interval (estimators.few_treated)
+        few_treated = True  # every estimator leads with its default interval (analysis.intervals)
         digest = (
             cache.key(
                 "analysis",

@@ -218,7 +218,7 @@ class Method:
     event_study_hint: str = ""
     # does it use the panel's covariates? If not, asking for covariates is refused (never dropped)
     covariates: bool = False
-    # intervals it can make the default one ([inference].interval; estimators.few_treated computes them)
+    # intervals it can make the default one ([inference].interval; analysis.intervals computes them)
     intervals: tuple[str, ...] = ("analytic",)
 
     def function(self) -> Callable[..., Any]:
@@ -236,7 +236,7 @@ METHODS: dict[str, Method] = {
     for m in (
         Method(
             "twfe",
-            "evalkit.estimators.twfe:twfe",
+            "evalkit.estimators.did.twfe:twfe",
             TwfeOptions,
             "two-way fixed effects regression",
             "A single regression coefficient. When councils moved in different years and effects vary, "
@@ -248,7 +248,7 @@ METHODS: dict[str, Method] = {
         ),
         Method(
             "cs",
-            "evalkit.estimators.cs:callaway_santanna",
+            "evalkit.estimators.did.cs:callaway_santanna",
             CsOptions,
             "Callaway and Sant'Anna difference-in-differences",
             "Compares each cohort of councils that moved in the same year with councils that had not moved, "
@@ -261,7 +261,7 @@ METHODS: dict[str, Method] = {
         ),
         Method(
             "sunab",
-            "evalkit.estimators.sunab:sun_abraham",
+            "evalkit.estimators.did.sunab:sun_abraham",
             SunabOptions,
             "Sun and Abraham interaction-weighted event study",
             "Estimates effects for each cohort separately and averages them, avoiding the bias of "
@@ -273,7 +273,7 @@ METHODS: dict[str, Method] = {
         ),
         Method(
             "imputation",
-            "evalkit.estimators.imputation:imputation",
+            "evalkit.estimators.did.imputation:imputation",
             ImputationOptions,
             "imputation difference-in-differences (Borusyak, Jaravel and Spiess)",
             "Predicts each treated council's untreated outcome from untreated years and compares, "
@@ -284,7 +284,7 @@ METHODS: dict[str, Method] = {
         ),
         Method(
             "synth",
-            "evalkit.estimators.synth:synthetic_control",
+            "evalkit.estimators.synth.synth:synthetic_control",
             SynthOptions,
             "synthetic control",
             "Builds a weighted combination of comparison councils that tracks the treated council before "
@@ -295,7 +295,7 @@ METHODS: dict[str, Method] = {
         ),
         Method(
             "sdid",
-            "evalkit.estimators.sdid:synthetic_did_staggered",
+            "evalkit.estimators.synth.sdid:synthetic_did_staggered",
             SdidOptions,
             "synthetic difference-in-differences",
             "Combines synthetic-control weighting with difference-in-differences, so it relies less on "
@@ -306,7 +306,7 @@ METHODS: dict[str, Method] = {
         ),
         Method(
             "synth_staggered",
-            "evalkit.estimators.synth:synth_staggered",
+            "evalkit.estimators.synth.synth:synth_staggered",
             SynthStaggeredOptions,
             "synthetic control for staggered adoption",
             "Synthetic control fitted for councils that moved in different years, pooled across treated councils.",
@@ -315,7 +315,7 @@ METHODS: dict[str, Method] = {
         ),
         Method(
             "twfe_es",
-            "evalkit.estimators.twfe_es:twfe_event_study",
+            "evalkit.estimators.did.twfe_es:twfe_event_study",
             TwfeEsOptions,
             "two-way fixed effects event study",
             "Event-study coefficients from one regression with unit and year effects, relative to the year "

@@ -118,10 +118,10 @@ class SensitivitySD(_Model):
 
 
 def _sensitivity_spec(value: Any) -> Any:
-    """evalkit.sensitivity.check_spec gives the reasons (one vocabulary with the CLI flags)."""
+    """evalkit.analysis.sensitivity.check_spec gives the reasons (one vocabulary with the CLI flags)."""
     if not isinstance(value, dict):
         return value
-    from evalkit import sensitivity
+    from evalkit.analysis import sensitivity
 
     try:
         return sensitivity.check_spec(value)
@@ -295,7 +295,7 @@ def _cross_checks(model: Plan, raw_options: list[dict[str, Any]], file: Path) ->
                 f"analysis[{i}].years", f"first year {a.years[0]} is after last year {a.years[1]}", "[first, last]"
             )
         if a.sensitivity is not None or a.pretrend_test:
-            from evalkit import sensitivity
+            from evalkit.analysis import sensitivity
             from evalkit.errors import UsageError
 
             try:

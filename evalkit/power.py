@@ -84,7 +84,7 @@ def _interval(
 ) -> tuple[float, float, float, str]:
     """(estimate, ci_low, ci_high, interval kind) of the analysis's headline estimate, default interval."""
     from evalkit import estimate as stage
-    from evalkit.conclusions import headline, interval_kind
+    from evalkit.analysis.verdict import headline, interval_kind
 
     result = stage.call_estimator(method, panel, options, inference)
     stage.add_few_treated_inference(method, panel, options, inference, result)
@@ -121,7 +121,7 @@ def analysis_power(
     effects: list[float] | None,
 ) -> dict[str, Any]:
     """Placebo draws for one analysis: the curve of rejection rate against effect and the MDE."""
-    from evalkit.estimators.did_sim import with_outcome
+    from evalkit.estimators.did.simulate import with_outcome
 
     seeds = np.random.SeedSequence(seed).spawn(draws)
     made = [placebo_panel(panel, np.random.default_rng(s)) for s in seeds]
@@ -206,7 +206,7 @@ def calibration(
     """Every interval kind's empirical size (rejection rate of a true zero) and MDE on placebo draws of
     this panel: exchangeable draws (any never-treated council) and, with `sizes`, draws matched to the
     treated councils' size terciles. The same draws serve every kind."""
-    from evalkit.estimators.few_treated import supported
+    from evalkit.analysis.intervals import supported
 
     usable = [k for k in kinds if k in supported(method)]
     designs = {"exchangeable": None, **({"size_matched": sizes} if sizes else {})}

@@ -24,6 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "cache": {"evalkit", "errors", "io"},  # finished analyses keyed by their exact inputs
     "estimators": BASE,  # know nothing of councils, plans or files
     "methods": BASE | {"estimators"},  # the registry: which estimator, which options
+    "analysis": BASE | {"estimators", "methods"},  # the unit every caller runs: sample, intervals, checks, verdict
     "sources": BASE,  # one parser per publication; no panel logic
     "fetch": BASE,
     "releases": BASE | {"fetch"},
@@ -31,25 +32,22 @@ ALLOWED: dict[str, set[str]] = {
     "ingest": BASE | {"sources", "fetch", "releases", "validation", "demo"},  # demo: the demo's own LA list
     "panel": BASE | {"sources", "estimators"},  # estimators: numeric primitives (the logit)
     "demo": BASE | {"sources"},
-    "conclusions": BASE | {"estimators"},  # few-treated and pre-trend rules read estimator rows
-    "sensitivity": BASE | {"estimators", "methods"},  # event-study checks shared by plans and the CLI
-    "plan_schema": BASE | {"methods", "sensitivity"},
-    "plan": BASE | {"methods", "plan_schema", "sensitivity"},
+    "plan_schema": BASE | {"methods", "analysis"},
+    "plan": BASE | {"methods", "plan_schema", "analysis"},
+    "power": BASE | {"estimators", "methods", "analysis", "panel", "cache"},
     "estimate": BASE
-    | {"estimators", "methods", "plan", "plan_schema", "conclusions", "panel", "sources", "sensitivity", "cache"},
-    "report": BASE | {"estimators", "methods", "conclusions"},
+    | {"estimators", "methods", "analysis", "plan", "plan_schema", "panel", "sources", "cache", "power"},
+    "report": BASE | {"estimators", "methods", "analysis"},
     "meaning": {"evalkit"},  # what a difference in results means (verify)
     "verify": BASE | {"meaning", "plan"},
 }
 
 
-# Imports against the order that landed late (13:00, issue #16's deadline); each is a follow-up for
-# the lead, listed here so that any NEW import against the order still fails.
+# Imports against the order still to be removed (issue #24); any NEW import against the order fails.
 KNOWN_EXCEPTIONS = {
-    ("evalkit.conclusions", "evalkit.report"): "outcome labels live in report/outcomes.py; move them below both",
-    ("evalkit.estimate", "evalkit.power"): "power imports estimate and estimate imports power (a cycle)",
-    ("evalkit.estimators.few_treated", "evalkit.methods"): "an estimator reading the registry: belongs in estimate",
-    ("evalkit.estimators.few_treated", "evalkit.estimate"): "an estimator calling the stage: belongs in estimate",
+    ("evalkit.analysis.verdict", "evalkit.report"): "outcome labels live in report/outcomes.py; move them below both",
+    ("evalkit.analysis.intervals", "evalkit.estimate"): "an interval calling the stage: belongs in analysis",
+    ("evalkit.power", "evalkit.estimate"): "power imports estimate and estimate imports power (a cycle)",
 }
 
 
