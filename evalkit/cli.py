@@ -938,11 +938,17 @@ def list_methods(
         fed = ", ".join(f"{opt} <- [inference].{src}" for opt, src in m.inference.items())
         if fed:
             lines.append(f"  from the plan's [inference]: {fed}")
+        if m.intervals != ("analytic",):
+            lines.append(f"  intervals ([inference].interval, --interval): {', '.join(m.intervals)}")
         for o in methods.describe(key):
             lines.append(f"  {o['name']} = {o['default']!r}  ({o['type']})")
             if o["help"]:
                 lines.append(f"      {o['help']}")
         lines.append("")
+    if not method:
+        from evalkit.analysis.intervals import interval_kinds_text
+
+        lines += interval_kinds_text()
     sys.stdout.write("\n".join(lines))
 
 

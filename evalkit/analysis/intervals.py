@@ -48,6 +48,25 @@ WILD_ROW = "coef:wild_bootstrap"
 LINEAR = ("cs", "twfe", "twfe_es", "sunab", "imputation")  # estimators linear in the outcome: RI by test inversion
 
 
+def interval_kinds_text() -> list[str]:
+    """What each interval kind is, for `evalkit methods`."""
+    from evalkit.estimators.inference.size_robust import KINDS
+
+    lines = [
+        "interval kinds:",
+        f"  auto-size  the command's default: below {FEW_TREATED} treated units the first of "
+        f"{', '.join(AUTO_SIZE)} the method has (kept its size whether the treated councils were small or large, "
+        "benchmarks/SIZE.md), else analytic",
+        f"  auto  plans v1-v3: below {FEW_TREATED} treated units coefficient randomisation (or the wild bootstrap "
+        "row beside it for TWFE), else analytic",
+        "  analytic  the estimator's own interval",
+        "  randomization  adoption dates permuted across units, the constant-effect null inverted",
+        "  wild  restricted wild cluster bootstrap, Webb weights (TWFE)",
+    ]
+    lines += [f"  {k.name}  {k.summary}" for k in KINDS.values()]
+    return [*lines, ""]
+
+
 def supported(method: str) -> tuple[str, ...]:
     """The intervals a method can lead with, as declared in the method registry (methods.Method.intervals)."""
     from evalkit import methods
