@@ -174,8 +174,8 @@ def done_keys(path: Path) -> set[tuple[str, int, str]]:
     return keys
 
 
-def table(path: Path) -> str:
-    rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+def table(*paths: Path) -> str:
+    rows = [json.loads(x) for p in paths if p.exists() for x in p.read_text().splitlines() if x.strip()]
     if not rows:
         return "no panels yet"
     cols = sorted({k for r in rows for k in r} - {"design", "panel", "n_perm", "cpu_seconds", "group"})
@@ -192,7 +192,10 @@ def table(path: Path) -> str:
             cells.append(f"{100 * np.mean(v):.1f} ({len(v)})" if v else "-")
         lines.append(f"| {est} | {name} | {kind} | " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append("Rejection rate of a true zero at 5 %, per cent (panels in brackets). Mean CPU s per panel: ")
+    lines.append(
+        "Rejection rate of a true zero at 5 %, per cent (panels in brackets). Monte Carlo s.e. of a 5 % rate: "
+        "sqrt(0.05 x 0.95 / n), 2.2 points at n = 100, 1.5 at n = 200. Mean CPU s per panel: "
+    )
     for g in GROUPS:
         c = [r["cpu_seconds"] for r in rows if r["group"] == g]
         if c:
@@ -209,9 +212,10 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1, help="processes (panels in parallel)")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--table", action="store_true", help="only print the table of what --out holds")
+    ap.add_argument("--also", type=Path, nargs="*", default=[], help="more result files for --table")
     a = ap.parse_args()
     if a.table:
-        print(table(a.out))
+        print(table(a.out, *a.also))
         return
     have = done_keys(a.out)
     todo = [
