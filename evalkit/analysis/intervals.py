@@ -456,6 +456,10 @@ def _size_rows(
     rows, info = size_robust.permutation_rows(
         panel, many, names, kind, n_perm=n_perm, seed=seed, alpha=alpha, size=size, pmap=_pmap_progress(n_perm)
     )
+    a_obs, a_perm = info.pop("_estimates")
+    pre = randomisation_pretrend(names, a_obs, a_perm)
+    if pre is not None:
+        info["pretrend"] = {**pre, "test": pre["test"] + f" ({kind} draws)"}
     one = [r["name"] for r in rows if r.get("p_value") is None]  # rests on one treated unit (studentized)
     made_by = dict.fromkeys(names, kind)
     if one and size is not None:  # the size-rescaled test is valid there, under its variance model
@@ -465,6 +469,7 @@ def _size_rows(
         swap = {r["name"]: r for r in fp}
         rows = [swap.get(r["name"], r) for r in rows]
         made_by.update(dict.fromkeys(swap, "ferman_pinto"))
+        fp_info.pop("_estimates", None)
         info["one_unit_rows"] = {"names": sorted(swap), "interval": "ferman_pinto", **fp_info}
     elif one:
         info["no_valid_interval"] = {

@@ -236,6 +236,9 @@ def permutation_rows(
         draws = list((pmap or _serial)(lambda s: shifted(cohort[s], s), assignments))
         tests = [ShiftTest(obs[k], np.array([dr[k] for dr in draws])) for k in range(len(names))]
         info["statistic"] = "|a - tau0 b| on two-way residuals rescaled to the variance of the unit whose date is taken"
+    # the estimates under every assignment (studentized: of Y; ferman_pinto: of the rescaled residuals),
+    # for a permutation pre-trend test on the same draws (analysis.intervals.randomisation_pretrend)
+    info["_estimates"] = (obs[:, 0], np.array([dr[:, 0] for dr in draws]))
     direct = stack(many(cohort, y[:, None]), 1)[:, 0]
     rows = []
     for k, name in enumerate(names):

@@ -275,3 +275,28 @@ def test_synth_refuses_placebo_p_values_on_an_unidentified_fit() -> None:
     assert "check_fit" not in plain.options and "placebo_refused" not in plain.diagnostics
     assert "rounding" in unidentified_fit(1e-14, np.array([3.0, 4.0, 5.0, 6.0]), 1)
     assert unidentified_fit(0.5, np.array([3.0, 4.0, 5.0, 6.0]), 1) is None
+
+
+def test_the_verdict_uses_the_permutation_pretrend_of_the_size_keeping_draws() -> None:
+    """With a size-keeping default the pre-trend test is the permutation one on its own draws, not the
+    analytic Wald test; a row resting on one council gets the size-rescaled interval when sizes are given."""
+    from evalkit.analysis.pretrend import pretrend_result
+
+    p = simulate_staggered(40, 8, {3: 1, 5: 3}, 0.0, ar=0.5, seed=6)
+    inf = {"seed": 7, "alpha": 0.05, "permutations": 19, "bootstrap": 0, "interval": "studentized"}
+    res = stage.call_estimator("cs", p, {}, inf)
+    stage.add_few_treated_inference("cs", p, {}, inf, res)
+    doc = res.to_dict()
+    pre = pretrend_result(doc)
+    assert "permutation" in pre["test"] and "studentized draws" in pre["test"]
+    none = doc["inference"]["studentized"]["no_valid_interval"]["names"]
+    assert "group:g=3" not in none  # group rows are not permutation targets; event times at e <= -2 rest on one
+    assert any(n.startswith("dynamic:e=") for n in none)
+    sized = {**inf, "unit_size": {u: float(k + 1) for k, u in enumerate(p.units)}}
+    res2 = stage.call_estimator("cs", p, {}, sized)
+    stage.add_few_treated_inference("cs", p, {}, sized, res2)
+    rows = {r["name"]: r for r in res2.estimates.to_dicts()}
+    one = res2.inference["studentized"]["one_unit_rows"]["names"]
+    assert one and all(rows[n + ":studentized"]["interval"] == "ferman_pinto" for n in one)
+    assert all(rows[n + ":studentized"]["default"] is True for n in one)
+    assert all(rows[n]["default"] is False for n in one)  # the analytic one-council row is not the one to quote
