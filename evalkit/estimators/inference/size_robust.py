@@ -86,11 +86,16 @@ class Layout:
         self.mask[self.ui, self.ti] = True
         self.n = len(self.units)
 
-    def residualise(self, v: np.ndarray) -> np.ndarray:
-        """Two-way (unit and time) residuals of a long-row vector over the panel's observed cells."""
+    def residualise(self, v: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Two-way (unit and time) residuals of a long-row vector over the panel's observed cells (or
+        over the cells of `rows` only, a boolean per row; other rows come back as 0)."""
         cube = np.zeros(self.mask.shape)
         cube[self.ui, self.ti] = v
-        return twoway_demean(cube, self.mask)[self.ui, self.ti]
+        mask = self.mask
+        if rows is not None:
+            mask = np.zeros(self.mask.shape, bool)
+            mask[self.ui[rows], self.ti[rows]] = True
+        return twoway_demean(cube, mask)[self.ui, self.ti]
 
     def by_unit(self, v: np.ndarray) -> np.ndarray:
         """rows x units: column i is `v` on unit i's rows and 0 elsewhere (unit contributions)."""
@@ -103,7 +108,8 @@ def modelled_sd(
     resid: np.ndarray, untreated: np.ndarray, unit_of_row: np.ndarray, n_units: int, size: np.ndarray | None
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Standard deviation of each unit's residuals, as modelled: log mean squared residual over untreated
-    cells regressed on log size (Ferman-Pinto); without a size, each unit's own (untreated cells)."""
+    cells regressed on log size (Ferman-Pinto); without a size, each unit's own (untreated cells). The
+    residuals come from a two-way fit on untreated cells alone, so the model does not move with the effect."""
     ss = np.bincount(unit_of_row[untreated], weights=resid[untreated] ** 2, minlength=n_units)
     cnt = np.bincount(unit_of_row[untreated], minlength=n_units).astype(float)
     own = np.where(cnt > 0, ss / np.maximum(cnt, 1), np.nan)
@@ -221,8 +227,8 @@ def permutation_rows(
         tests = [StudentizedTest(obs[k], np.array([dr[k] for dr in draws])) for k in range(len(names))]
         info["statistic"] = "t = (a - tau0 b) / sqrt(sum over units of squared contributions), null-imposed residuals"
     else:
-        untreated = d == 0
-        sd, model = modelled_sd(ry, untreated, layout.ui, layout.n, size)
+        untreated = d == 0  # variance model from untreated cells only: unmoved by any effect on treated cells
+        sd, model = modelled_sd(layout.residualise(y, untreated), untreated, layout.ui, layout.n, size)
         info.update(model)
         info["size_given"] = size is not None
 

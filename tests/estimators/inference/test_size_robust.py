@@ -133,7 +133,12 @@ def test_ferman_pinto_pvalue_matches_a_hand_computation() -> None:
     )
     e = y - y.mean(1, keepdims=True) - y.mean(0, keepdims=True) + y.mean()
     untreated = ~((g[:, None] > 0) & (np.arange(1, 4)[None, :] >= g[:, None]))
-    own = np.array([np.mean(e[i][untreated[i]] ** 2) for i in range(n)])
+    # variance model: residuals of a unit + time dummy least-squares fit on the untreated cells only
+    ii, tt = np.nonzero(untreated)
+    X = np.column_stack([ii[:, None] == np.arange(n), tt[:, None] == np.arange(1, 3)]).astype(float)
+    beta = np.linalg.lstsq(X, y[ii, tt], rcond=None)[0]
+    eu = y[ii, tt] - X @ beta
+    own = np.array([np.mean(eu[ii == i] ** 2) for i in range(n)])
     b, a = np.polyfit(np.log(size), np.log(own), 1)
     sd = np.exp(0.5 * (a + b * np.log(size)))
     assert info["slope"] == pytest.approx(b, rel=1e-9)
@@ -300,3 +305,17 @@ def test_the_verdict_uses_the_permutation_pretrend_of_the_size_keeping_draws() -
     assert one and all(rows[n + ":studentized"]["interval"] == "ferman_pinto" for n in one)
     assert all(rows[n + ":studentized"]["default"] is True for n in one)
     assert all(rows[n]["default"] is False for n in one)  # the analytic one-council row is not the one to quote
+
+
+@pytest.mark.parametrize("kind", ["studentized", "ferman_pinto"])
+def test_intervals_shift_with_an_added_effect(kind: str) -> None:
+    """Adding a constant effect to the treated cells shifts the estimate and both bounds by it (what
+    `evalkit power` relies on to run each placebo draw once)."""
+    out = []
+    for eff in (0.0, 1.5):
+        p = simulate_staggered(60, 8, {4: 3, 6: 3}, eff, ar=0.5, seed=11)
+        size = np.arange(1.0, 61.0)
+        rows, _ = permutation_rows(p, CSPoints().bind(p), ["simple"], kind, n_perm=39, seed=1, alpha=0.1, size=size)
+        out.append(rows[0])
+    for key in ("estimate", "ci_low", "ci_high"):
+        assert out[1][key] == pytest.approx(out[0][key] + 1.5, abs=1e-6)
