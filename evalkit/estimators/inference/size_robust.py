@@ -395,3 +395,65 @@ def sdid_ferman_pinto(
         "size_given": size is not None,
     }
     return row, info
+
+
+def single_unit_test(
+    panel: LongPanel,
+    many: Many,
+    name: str,
+    *,
+    rho: float = 1.0,
+    alpha: float = 0.05,
+    size: np.ndarray | None = None,
+    bins: int = 3,
+) -> dict[str, Any]:
+    """A valid test and interval for an estimate resting on one treated unit, under a bound on how much
+    more variable that unit may be than each comparison unit (the assumption of Hagemann's single-cluster
+    tests; this is their simplest, most conservative form, not his weighted rearrangement test).
+
+    Each never-treated unit j (of the treated unit's size bin when `size` is given) is made the only
+    treated unit, with the real one's adoption date and the real one left out, giving placebo estimates
+    X_j. If the estimate's error X_0 and the X_j are independent, centred and Gaussian with
+    sd(X_0) <= rho * sd(X_j) for every j, then rho|X_j| stochastically dominates |X_0|, so
+    P(|X_0| > rho |X|_(k)) <= (q + 1 - k) / (q + 1) for the k-th smallest of the q placebo |X_j|.
+    p-value: (1 + #{j : rho |X_j| >= |estimate - theta0|}) / (q + 1); the (1 - alpha) interval is
+    estimate +- rho |X|_(k) with k = ceil((1 - alpha)(q + 1)), or none when q is too small for alpha."""
+    from evalkit.estimators.inference.permutation_wild import panel_cohorts
+
+    cohort = panel_cohorts(panel)
+    treated = np.flatnonzero(cohort > 0)
+    if len(treated) != 1:
+        raise EvalkitError(f"single_unit_test needs exactly one treated unit, not {len(treated)}", column="cohort")
+    i0 = int(treated[0])
+    controls = np.flatnonzero(cohort == 0)
+    if size is not None:
+        size = np.asarray(size, float)
+        edges = np.quantile(size, np.linspace(0, 1, bins + 1)[1:-1])
+        same = np.searchsorted(edges, size, side="right")
+        controls = controls[same[controls] == same[i0]]
+    layout = Layout(panel)
+    y = panel.data["y"].to_numpy().astype(float)
+    est = float(many(cohort, y[:, None])[name][0])
+    y_wo = np.where(layout.ui == i0, np.nan, y)  # the real treated unit left out of the placebo fits
+    placebo = []
+    for j in controls:
+        coh = np.zeros_like(cohort)
+        coh[j] = cohort[i0]
+        v = many(coh, y_wo[:, None]).get(name)
+        if v is not None and np.isfinite(v[0]):
+            placebo.append(float(v[0]))
+    x = np.abs(np.array(placebo))
+    q = len(x)
+    k = int(np.ceil((1 - alpha) * (q + 1)))
+    half = None if k > q else float(rho * np.sort(x)[k - 1])
+    return {
+        "name": name,
+        "estimate": est,
+        "ci_low": None if half is None else est - half,
+        "ci_high": None if half is None else est + half,
+        "p_value": float((1 + np.sum(rho * x >= abs(est) - 1e-12)) / (q + 1)),
+        "n_placebos": q,
+        "rho": rho,
+        "test": "single-unit placebo rank test with heterogeneity bound rho"
+        + (" among units of the treated unit's size bin" if size is not None else ""),
+    }

@@ -319,3 +319,31 @@ def test_intervals_shift_with_an_added_effect(kind: str) -> None:
         out.append(rows[0])
     for key in ("estimate", "ci_low", "ci_high"):
         assert out[1][key] == pytest.approx(out[0][key] + 1.5, abs=1e-6)
+
+
+def test_single_unit_test_keeps_its_size_when_its_bound_holds_and_says_when_it_cannot() -> None:
+    """One treated unit among the noisiest fifth of 80 units (s.d. 1/sqrt(size), log size ~ N(0, 1)).
+    Placebos from its own size tercile with rho = 3 (covers the s.d. spread inside the tercile in almost
+    every panel): it rejects a true zero in at most about 5 % of 120 panels (bound 8 %, about 2 s.e.).
+    Placebos from every unit with rho = 1 (the bound false: the treated unit is noisier than most):
+    it over-rejects, so the first check can fail."""
+    from evalkit.estimators.inference.size_robust import single_unit_test
+
+    held, broken = [], []
+    for k in range(120):
+        rng = np.random.default_rng(500 + k)
+        size = np.exp(rng.normal(size=80))
+        treated = np.array([rng.choice(np.argsort(size)[:16])])
+        p = _panel(80, 8, [5], np.sqrt(np.median(size) / size), seed=k, treated=treated)
+        many = TWFEPoints().bind(p)
+        out = single_unit_test(p, many, "coef", rho=3.0, size=size, bins=3)
+        assert out["ci_low"] is not None and out["ci_low"] < out["estimate"] < out["ci_high"]
+        held.append(out["p_value"] <= 0.05)
+        broken.append(single_unit_test(p, many, "coef", rho=1.0)["p_value"] <= 0.05)
+    assert np.mean(held) <= 0.08, np.mean(held)
+    assert np.mean(broken) > 0.12, np.mean(broken)
+    none = single_unit_test(p, many, "coef", alpha=0.01, size=size, bins=3)
+    assert none["n_placebos"] < 99 and none["ci_low"] is None  # too few placebos for a 99 % interval
+    two = _panel(30, 6, [4, 4], np.ones(30), seed=1)
+    with pytest.raises(EvalkitError, match="exactly one treated unit"):
+        single_unit_test(two, TWFEPoints().bind(two), "coef")
