@@ -10,7 +10,13 @@ the *default* interval of every estimator is one that keeps its size:
   for SDID the placebo distribution (never-treated units take the treated units' adoption dates):
   normal interval with the placebo variance (a percentile interval was less stable with 99-199 draws,
   see benchmarks/COVERAGE.md);
-* "wild": restricted wild cluster bootstrap with Webb weights (TWFE only).
+* "wild": restricted wild cluster bootstrap with Webb weights (TWFE only);
+* "studentized" and "ferman_pinto" (estimators.inference.size_robust): randomisation intervals that keep
+  their size when the treated councils are smaller or larger than the rest, where coefficient
+  permutation over- or under-rejects (benchmarks/SIZE.md). "auto-size" leads with the first of
+  AUTO_SIZE a method has; "auto" (plans v1-v3, which record no interval) keeps coefficient permutation.
+  A studentised row resting on one council takes the size-rescaled test when sizes are given
+  ([inference] size_column), else says that no valid interval exists.
 
 Speed: each permutation needs the point estimates for the outcome and for the treatment indicator.
 For CS, Sun-Abraham and imputation without covariates both come from one vectorised call

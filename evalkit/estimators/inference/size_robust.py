@@ -58,14 +58,14 @@ KINDS = {
         SizeKind(
             "studentized",
             False,
-            ("cs", "sunab", "imputation", "twfe", "twfe_es"),
+            ("cs", "sunab", "imputation", "twfe"),
             "studentised randomisation: adoption dates permuted, t-statistics with a unit-clustered variance "
             "re-estimated under each assignment",
         ),
         SizeKind(
             "ferman_pinto",
             False,
-            ("cs", "sunab", "imputation", "twfe", "twfe_es", "sdid"),
+            ("cs", "sunab", "imputation", "twfe", "sdid"),
             "size-rescaled randomisation (Ferman-Pinto): residual variance modelled on unit size, each "
             "permuted unit's residuals rescaled to the variance of the unit whose adoption date it takes",
         ),

@@ -347,3 +347,12 @@ def test_single_unit_test_keeps_its_size_when_its_bound_holds_and_says_when_it_c
     two = _panel(30, 6, [4, 4], np.ones(30), seed=1)
     with pytest.raises(EvalkitError, match="exactly one treated unit"):
         single_unit_test(two, TWFEPoints().bind(two), "coef")
+
+
+def test_kind_registry_agrees_with_the_method_registry() -> None:
+    from evalkit import methods
+    from evalkit.estimators.inference.size_robust import KINDS
+
+    for kind in KINDS.values():
+        for key, m in methods.METHODS.items():
+            assert (key in kind.methods) == (kind.name in m.intervals), (kind.name, key)
