@@ -48,7 +48,10 @@ RI_SUFFIX = ":randomisation"  # row suffix kept from evalkit 0.x results (Britis
 # The interval kinds that keep their size when treated councils differ in size (estimators.size_robust),
 # and the kind the "auto-size" rule leads with: chosen by benchmarks/size_by_council.py (SIZE.md).
 SIZE_KINDS = ("studentized", "ferman_pinto")
-AUTO_SIZE = ("studentized", "ferman_pinto")  # first one the method supports
+# auto-size: with unit sizes ferman_pinto first (closest to 5 % in every design of benchmarks/SIZE.md), without
+# them studentized (needs no size); the first of the order the method supports.
+AUTO_SIZE = ("studentized", "ferman_pinto")
+AUTO_SIZE_SIZED = ("ferman_pinto", "studentized")
 SUFFIXES = {"randomization": RI_SUFFIX, "wild": ":wild_bootstrap", **{k: f":{k}" for k in SIZE_KINDS}}
 WILD_ROW = "coef:wild_bootstrap"
 LINEAR = ("cs", "twfe", "twfe_es", "sunab", "imputation")  # estimators linear in the outcome: RI by test inversion
@@ -60,9 +63,8 @@ def interval_kinds_text() -> list[str]:
 
     lines = [
         "interval kinds:",
-        f"  auto-size  the command's default: below {FEW_TREATED} treated units the first of "
-        f"{', '.join(AUTO_SIZE)} the method has (kept its size whether the treated councils were small or large, "
-        "benchmarks/SIZE.md), else analytic",
+        f"  auto-size  the command's default: below {FEW_TREATED} treated units ferman_pinto when unit sizes are "
+        "given (size_column), else studentized, whichever the method has (benchmarks/SIZE.md), else analytic",
         f"  auto  plans v1-v3: below {FEW_TREATED} treated units coefficient randomisation (or the wild bootstrap "
         "row beside it for TWFE), else analytic",
         "  analytic  the estimator's own interval",
@@ -92,7 +94,7 @@ def normalise(setting: str | None) -> str:
     return value
 
 
-def choose(setting: str | None, method: str, n_treated: int) -> tuple[str, str]:
+def choose(setting: str | None, method: str, n_treated: int, *, sized: bool = False) -> tuple[str, str]:
     """(interval kind, reason) for one analysis. Refuses a kind the method cannot compute.
 
     "auto" is the rule plans v1-v3 were locked under (coefficient permutation below FEW_TREATED);
@@ -103,7 +105,7 @@ def choose(setting: str | None, method: str, n_treated: int) -> tuple[str, str]:
     if value == "auto-size":
         if n_treated >= FEW_TREATED:
             return "analytic", f"{n_treated} treated units (at least {FEW_TREATED}): analytic interval"
-        pick = next((k for k in AUTO_SIZE if k in can), None)
+        pick = next((k for k in (AUTO_SIZE_SIZED if sized else AUTO_SIZE) if k in can), None)
         if pick is not None:
             return pick, (
                 f"{n_treated} treated units (fewer than {FEW_TREATED}): {pick} randomisation interval, "
@@ -377,7 +379,7 @@ def add_default_interval(
 ) -> None:
     """Compute the few-treated rows the chosen interval needs and mark every row's `interval`/`default`."""
     n_tr = n_treated_units(panel)
-    kind, reason = choose(inference.get("interval"), method, n_tr)
+    kind, reason = choose(inference.get("interval"), method, n_tr, sized=bool(inference.get("unit_size")))
     seed, alpha = int(inference.get("seed", 20240101)), float(inference.get("alpha", 0.05))
     n_perm = int(inference.get("permutations") or 199)
     rows: list[dict[str, Any]] = []

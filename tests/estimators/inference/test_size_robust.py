@@ -233,6 +233,7 @@ def test_bad_sizes_and_kinds_are_refused() -> None:
         choose("studentized", "sdid", 5)  # SDID has no unit decomposition: ferman_pinto only
     assert choose("auto-size", "sdid", 5)[0] == "ferman_pinto"
     assert choose("auto-size", "cs", 5)[0] == "studentized"
+    assert choose("auto-size", "cs", 5, sized=True)[0] == "ferman_pinto"  # the simulation's choice with sizes
     assert choose("auto-size", "cs", 50)[0] == "analytic"
     assert choose(None, "cs", 5)[0] == "randomization"  # plans v1-v3 keep their rule
 
