@@ -34,7 +34,7 @@ def main() -> None:
         from evalkit.estimators.did.imputation import imputation
         from evalkit.estimators.did.sunab import sun_abraham
         from evalkit.estimators.did.twfe import bacon_decomposition, twfe
-        from evalkit.estimators.inference.permutation_wild import wild_cluster_bootstrap
+        from evalkit.estimators.inference.wild import wild_cluster_bootstrap
     except ImportError as exc:  # pragma: no cover
         print("skipping:", exc)
         return
@@ -44,7 +44,7 @@ def main() -> None:
     _timed("sun_abraham", lambda: sun_abraham(panel))
     _timed("imputation (BJS)", lambda: imputation(panel))
     if "--coverage" in sys.argv:
-        from evalkit.estimators.inference.permutation_wild import coverage_simulation
+        from evalkit.estimators.inference.wild import coverage_simulation
 
         cov = _timed("coverage simulation, 500 draws", lambda: coverage_simulation(n_sims=500))
         print("   ", cov)

@@ -2,7 +2,7 @@
 
 Panels: 150 units, 12 periods, 10 treated in three adoption cohorts (periods 5, 7, 9: 4, 3, 3 units),
 unit and time effects, AR(1) errors (rho = 0.5), a constant true effect of 1. Each panel goes
-through the same code as `evalkit estimate` (estimate.call_estimator + add_few_treated_inference), so
+through the same code as `evalkit estimate` (evalkit.analysis.run.run), so
 the figures are those of the intervals users get. A second table gives the analytic intervals'
 coverage against the number of treated units: it is what fixes few_treated.FEW_TREATED.
 
@@ -46,7 +46,9 @@ def one_panel(
     k: int, n_perm: int = 99, draws: int = 399, parts: tuple[str, ...] = ("cs", "twfe", "sdid")
 ) -> dict[str, tuple[float, float]]:
     """Coverage indicator and length of every interval of interest on simulated panel k."""
-    from evalkit import estimate as E
+    from evalkit.analysis.estimator import call_estimator
+    from evalkit.analysis.intervals import add_default_interval
+    from evalkit.analysis.run import run
     from evalkit.estimators.did.simulate import simulate_staggered
     from evalkit.estimators.synth.sdid import synthetic_did_staggered
 
@@ -55,8 +57,7 @@ def one_panel(
     out: dict[str, tuple[float, float]] = {}
 
     def rows(method: str, options: dict[str, Any], inference: dict[str, Any]) -> dict[str, dict]:
-        res = E.call_estimator(method, panel, options, inference)
-        E.add_few_treated_inference(method, panel, options, inference, res)
+        res = run(method, panel, options, inference)
         return {r["name"]: r for r in res.estimates.to_dicts()}
 
     def put(key: str, row: dict | None) -> None:
@@ -79,10 +80,10 @@ def one_panel(
         put("twfe_analytic", tw["coef"])
         put("twfe_wild", tw.get("coef:wild_bootstrap"))
     if "sdid" in parts:
-        res = E.call_estimator("sdid", panel, {"se": "placebo"}, inf)
+        res = call_estimator("sdid", panel, {"se": "placebo"}, inf)
         att = res.estimate("att")["estimate"]
         q_lo, q_hi = np.quantile(res.extra["draws"]["estimate"].to_numpy(), [0.025, 0.975])
-        E.add_few_treated_inference("sdid", panel, {"se": "placebo"}, inf, res)
+        add_default_interval("sdid", panel, {"se": "placebo"}, inf, res)
         put("sdid_default", default({r["name"]: r for r in res.estimates.to_dicts()}, "att"))
         put("sdid_percentile", {"ci_low": att - q_hi, "ci_high": att - q_lo})
         jk = synthetic_did_staggered(panel, se="jackknife", jackknife_weights="fixed")

@@ -98,8 +98,8 @@ def one_panel(args: tuple[str, int, int, str]) -> dict[str, Any]:
     from evalkit.estimators.did.sunab_points import SunabPoints
     from evalkit.estimators.did.twfe import twfe
     from evalkit.estimators.did.twfe_points import TWFEPoints
-    from evalkit.estimators.inference.permutation_wild import wild_cluster_bootstrap
     from evalkit.estimators.inference.size_robust import permutation_rows, sdid_ferman_pinto
+    from evalkit.estimators.inference.wild import wild_cluster_bootstrap
     from evalkit.estimators.synth.sdid import synthetic_did_staggered
 
     design, k, n_perm, group = args
@@ -158,7 +158,7 @@ def one_panel(args: tuple[str, int, int, str]) -> dict[str, Any]:
 
 
 def _cohorts(panel: Any) -> np.ndarray:
-    from evalkit.estimators.inference.permutation_wild import panel_cohorts
+    from evalkit.estimators.inference.randomisation import panel_cohorts
 
     return panel_cohorts(panel)
 

@@ -68,6 +68,7 @@ out = _Lazy(stderr=False)
 
 PROCESSED = Path("data/processed")
 REPORTS = Path("reports")
+RELEASE_LOG = Path("releases") / "release_log.csv"  # = evalkit.releases.RELEASE_LOG (not imported at start-up)
 
 
 def demo_plan() -> Path:
@@ -219,7 +220,7 @@ def ingest(
         bool,
         typer.Option(
             "--add",
-            help="Merge: keep the sources of the current outputs that this folder does not supply (default: the new set replaces the old one whole).",
+            help="Merge: keep every source and every release of the current outputs; this folder's files add releases (a later release's revisions win, council-year by council-year). Default: the new set replaces the old one whole.",
         ),
     ] = False,
 ) -> None:
@@ -250,8 +251,13 @@ def ingest(
     )
     if manifest["skipped"]:
         say(
-            f"skipped {len(manifest['skipped'])} file(s) that are not a recognised publication (listed in manifest.json)"
+            f"skipped {len(manifest['skipped'])} file(s) that are not a recognised publication or are a copy"
+            " of another (listed in manifest.json)"
         )
+    from evalkit.revisions import describe
+
+    for line in describe(manifest.get("changes") or {}):
+        say(line)
 
 
 # --- panel ------------------------------------------------------------------------------------------
@@ -360,14 +366,40 @@ def _resolve_plan(plan: Path | None) -> Path:
 
 
 def run_plan_into(
-    plan_path: Path, out_root: Path, *, allow_deviations: bool, command: str, tick=None, cache_dir: Path | None = None
+    plan_path: Path,
+    out_root: Path,
+    *,
+    allow_deviations: bool,
+    command: str,
+    tick=None,
+    cache_dir: Path | None = None,
+    run_date: str | None = None,
 ) -> Path:
-    """Run a plan and write its results into out_root/<plan name>/; returns that folder."""
+    """Run a plan and write its results into out_root/<plan name>/ (a dated run: .../<plan name>/<date>/),
+    with the data vintage beside them (evalkit.vintage); returns that folder."""
     from evalkit import estimate as stage
     from evalkit.plan import open_plan
+    from evalkit.vintage import write_vintage
 
     loaded = open_plan(plan_path, allow_deviations=allow_deviations)
-    return stage.run(loaded, out_root / loaded.name, command=command, progress=tick, cache_dir=cache_dir)
+    target = out_root / loaded.name if run_date is None else out_root / loaded.name / run_date
+    stage.run(loaded, target, command=command, progress=tick, cache_dir=cache_dir)
+    write_vintage(target, run_date=run_date)
+    return target
+
+
+def _run_date(value: str | None) -> str | None:
+    """--run-date: an ISO date (YYYY-MM-DD), or `today` (UTC)."""
+    if value is None:
+        return None
+    import datetime as dt
+
+    if value == "today":
+        return dt.datetime.now(dt.UTC).date().isoformat()
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise UsageError(f"--run-date {value!r} is not a date: give YYYY-MM-DD or `today`") from None
 
 
 @app.command(short_help="Run a plan's analyses, or one method on any long panel.")
@@ -476,6 +508,13 @@ def estimate(
             help="Reuse analyses whose exact inputs (data, options, evalkit code) are unchanged, from OUT/.cache/.",
         ),
     ] = True,
+    run_date: Annotated[
+        str | None,
+        typer.Option(
+            "--run-date",
+            help="A dated run of the locked plan (YYYY-MM-DD or `today`): results go to OUT/<name>/<date>/ with the data vintage.",
+        ),
+    ] = None,
 ) -> None:
     """Run the estimators: the analyses of a plan on the council panel, or one method on any long panel.
 
@@ -539,6 +578,7 @@ def estimate(
             command=command_line(),
             tick=tick,
             cache_dir=out_root / ".cache" if use_cache else None,
+            run_date=_run_date(run_date),
         )
     _print_headlines(target / "results.json")
     say(f"results -> {target}/results.json, results.parquet")
@@ -597,10 +637,12 @@ def _event_study_checks(method, sensitivity, mbar, m_values, target, pretrend) -
 def _estimate_any_panel(
     path, unit, time, outcome, cohort, treated, covariates, method, options, inference, json_out, checks=None
 ) -> None:
-    from evalkit import estimate as stage
+    from evalkit.analysis.estimator import check_panel_method
+    from evalkit.analysis.run import run
     from evalkit.estimators.data import make_panel, read_panel_file
     from evalkit.io import atomic_write_text
 
+    check_panel_method(method)  # refused before anything is read
     missing = [flag for flag, v in (("--unit", unit), ("--time", time), ("--outcome", outcome)) if not v]
     if missing:
         raise UsageError(f"--panel needs {', '.join(missing)}")
@@ -615,7 +657,7 @@ def _estimate_any_panel(
         )
     frame = read_panel_file(path)
     if inference.get("size_column"):  # each unit's size for the Ferman-Pinto interval
-        from evalkit.estimate import unit_sizes
+        from evalkit.analysis.run import unit_sizes
 
         if unit not in frame.columns:
             raise UsageError(f"{path.name}: no column {unit!r} (--unit)")
@@ -631,10 +673,17 @@ def _estimate_any_panel(
         from evalkit.analysis import sensitivity as sens
 
         options = sens.check_method(method, options, "--sensitivity" if checks["sensitivity"] else "--pretrend-test")
-    result = stage.call_estimator(method, long, options, inference)
-    stage.add_few_treated_inference(method, long, options, inference, result)
-    if checks:
-        sens.add_rows(result, sensitivity=checks["sensitivity"], pretrend=checks["pretrend"], alpha=inference["alpha"])
+    dropped: list[str] = []
+    if methods.get(method).complete_donors:  # as a plan's sample: incomplete donors leave, and say so
+        from evalkit.estimators.data import drop_incomplete_donors
+
+        long, dropped = drop_incomplete_donors(long)
+        if dropped and not STATE["quiet"]:  # stderr: stdout may be the JSON
+            shown = ", ".join(dropped[:10]) + (f" and {len(dropped) - 10} more" if len(dropped) > 10 else "")
+            err.print(f"dropped {len(dropped)} never-treated unit(s) with the outcome missing in some period: {shown}")
+    result = run(method, long, options, inference, checks=checks)
+    if dropped:
+        result.diagnostics["donors_dropped_incomplete"] = dropped
     text = result.to_json()
     if json_out == "-":
         sys.stdout.write(text)
@@ -650,9 +699,10 @@ def _print_headlines(results_json: Path) -> None:
     doc = json.loads(results_json.read_text(encoding="utf-8"))
     if doc.get("synthetic_demo"):
         say("[bold yellow]SYNTHETIC DEMO DATA[/]")
+    from evalkit.analysis.verdict import headline
+
     for a in doc["analyses"]:
-        rows = {e["name"]: e for e in a["results"]["estimates"]}
-        head = next((rows[n] for n in ("simple", "coef", "att", "pooled", "average") if n in rows), None)
+        head = headline(a["results"])  # the verdict's row and interval (the rule's default)
         if head and head["estimate"] is not None:
             ci = f"[{head['ci_low']:.3f}, {head['ci_high']:.3f}]" if head.get("ci_low") is not None else ""
             say(f"  {a['label']:<28} {a['results']['outcome']:<24} {head['estimate']:>9.3f} {ci}")
@@ -738,6 +788,104 @@ def report(
     with data_lock(results_dir.parent):
         render_report(results, results_dir)
     say(f"report -> {results_dir / 'report.html'} and {results_dir / 'report.md'}")
+
+
+# --- releases and update ----------------------------------------------------------------------------
+
+EesApiOpt = Annotated[
+    str | None, typer.Option("--ees-api", help="Base URL of the EES public API (default: EVALKIT_EES_API or DfE's).")
+]
+GovukApiOpt = Annotated[
+    str | None,
+    typer.Option("--govuk-api", help="Base URL of GOV.UK's Content API (default: EVALKIT_GOVUK_API or GOV.UK's)."),
+]
+LogOpt = Annotated[Path, typer.Option("--log", help="The release log (committed with the project).")]
+
+
+@app.command(short_help="List, per catalogued source, the release in force and any newer one.")
+def releases(ees_api: EesApiOpt = None, govuk_api: GovukApiOpt = None, log: LogOpt = RELEASE_LOG) -> None:
+    """Ask each release feed (evalkit/data/release_feeds.toml: DfE's explore-education-statistics API,
+    GOV.UK pages' attachments) for its newest release and compare it with the release in force (the
+    catalogue's files and the release log). Changes nothing. Unreachable: one line, exit 1.
+
+    \b
+    Example:
+      evalkit releases
+    """
+    from evalkit import updates
+    from evalkit.releases import read_log
+
+    ees, govuk = updates.default_apis()
+    statuses = updates.check(
+        updates.load_feeds(), log=read_log(log), ees_api=ees_api or ees, govuk_api=govuk_api or govuk
+    )
+    for s in statuses:
+        latest = s.latest
+        offered = (
+            "nothing matched (check the feed)"
+            if latest is None
+            else f"release {latest.release} version {latest.version} ({latest.date or 'no date'})"
+        )
+        state = "NEW" if s.new else "up to date"
+        say(f"{s.feed.name} ({s.feed.source}): in force {s.in_force or 'none'}; offered {offered}: {state}")
+
+
+@app.command(short_help="Download newer releases into data/raw/ and record them in the release log.")
+def update(
+    ees_api: EesApiOpt = None,
+    govuk_api: GovukApiOpt = None,
+    log: LogOpt = RELEASE_LOG,
+    raw: Annotated[Path, typer.Option("--raw", help="Where downloads go.")] = Path("data/raw"),
+) -> None:
+    """Download every release newer than the one in force into data/raw/<folder>/ and append each to the
+    release log (source, release, version, date, URL, sha256, size): trusted on first use, pinned from
+    then on. Then `evalkit ingest --from data/raw --add` merges it. Unreachable: one line naming what could
+    not be checked, exit 1, nothing changed.
+
+    \b
+    Example:
+      evalkit update && evalkit ingest --from data/raw --add
+    """
+    from evalkit import updates
+    from evalkit.releases import read_log
+
+    ees, govuk = updates.default_apis()
+    apis = {"ees_api": ees_api or ees, "govuk_api": govuk_api or govuk}
+    feeds = updates.load_feeds()
+    updates.check_pinned(raw, read_log(log))
+    if not any(s.new for s in updates.check(feeds, log=read_log(log), **apis)):  # nothing written, not even a lock
+        say("no new release")
+        return
+    with data_lock(raw):
+        rows = updates.update(feeds, raw=raw, log_path=log, say=say, **apis)
+    say(f"{len(rows)} new release(s) recorded in {log}" if rows else "no new release")
+
+
+# --- diff -------------------------------------------------------------------------------------------
+
+
+@app.command(name="diff", short_help="What changed between two runs of a plan: data and findings.")
+def diff_cmd(
+    old: Annotated[Path, typer.Argument(help="The earlier run's folder (reports/<name> or reports/<name>/<date>).")],
+    new: Annotated[Path, typer.Argument(help="The later run's folder; changes.json is written here.")],
+) -> None:
+    """Compare two runs of a plan: the data (sources and releases, council-years added and revised, the
+    largest revisions) and the findings (each analysis: old and new estimate, interval and verdict; which
+    verdicts flipped). Prints a table and writes NEW/changes.json, which `evalkit report` puts at the top of
+    NEW's report as "Since the last run".
+
+    \b
+    Example:
+      evalkit diff reports/england-adm/2025-12-01 reports/england-adm/2026-12-07
+    """
+    from evalkit import diff as stage
+
+    changes = stage.diff_runs(old, new)
+    with data_lock(new.parent):
+        stage.write_changes(changes, new)
+    if not STATE["quiet"]:
+        stage.print_changes(changes, _console(stderr=False))
+    say(f"changes -> {new / stage.CHANGES} (run `evalkit report --results {new}` to put them in its report)")
 
 
 # --- verify -----------------------------------------------------------------------------------------
@@ -829,7 +977,6 @@ def power(
     kept), adds known effects and runs the plan's own analyses and default intervals. Writes
     OUT/<name>/power.json and power.parquet (rejection rate against effect, MDE at 80% power).
     """
-    from evalkit import estimate as stage
     from evalkit import plan as plans
     from evalkit import power as pw
 
@@ -847,7 +994,9 @@ def power(
     if not panel_file.is_file():
         raise EvalkitError("panel not found; run `evalkit panel` first", file=panel_path)
     frame = read_parquet_checked(panel_file)
-    sample, _ = stage.sample_panel(frame, plan_doc.get("sample", {}))
+    from evalkit.analysis.sample import sample_panel
+
+    sample, _ = sample_panel(frame, plan_doc.get("sample", {}))
     with counter("power", "primary analyses") as (start, advance):
         seen: list[str] = []
 

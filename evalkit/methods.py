@@ -195,13 +195,47 @@ class TwfeEsOptions(Options):
 
 
 @dataclass(frozen=True)
+class DcdhOptions(Options):
+    """de Chaisemartin and D'Haultfœuille (2024) intertemporal DiD for treatment that can switch off."""
+
+    effects: PosInt = _opt(5, "Event-study effects after the first switch (ℓ = 1 … effects).")
+    placebo: NonNegInt = _opt(0, "Placebos before the first switch (at most `effects`).")
+    switchers: Literal["both", "in", "out"] = _opt(
+        "both", "Switchers in (treatment rose), out (it fell), or both pooled with the two shown separately."
+    )
+    alpha: Alpha = _opt(DEFAULT_ALPHA, "Significance level (default: [inference].alpha).")
+    permutations: NonNegInt = _opt(
+        0,
+        "Permutations of whole treatment paths for the randomisation interval; 0 = none "
+        "(default: [inference].permutations).",
+    )
+    seed: Seed = _opt(DEFAULT_SEED, "Random seed (default: [inference].seed).")
+
+
+@dataclass(frozen=True)
 class TimeToGoodOptions(Options):
     """Kaplan-Meier time from the first 'inadequate' judgement to 'good or better' (Ofsted journeys)."""
 
 
 @dataclass(frozen=True)
+class MultiverseUse:
+    """How the multiverse runs a method: its name among the specification choices, the choices it
+    uses (the others are "n/a" for it), the comparison pools it can take, and fixed options."""
+
+    name: str
+    uses: frozenset[str]
+    pools: tuple[str, ...]
+    options: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
 class Method:
-    """One estimation method: everything the CLI, plan, dispatch and report need to know."""
+    """One estimation method: every fact about it that any caller needs, declared once.
+
+    Adding an estimator is its module, one entry here and its test: dispatch, options, the default
+    interval (`intervals`, `randomisation`, `points`), the headline row, the sample rule for pre-periods,
+    the multiverse and the report's wording all read this entry.
+    """
 
     key: str
     target: str  # "module:function"; the function takes a LongPanel and the options as keywords
@@ -220,9 +254,38 @@ class Method:
     covariates: bool = False
     # intervals it can make the default one ([inference].interval; analysis.intervals computes them)
     intervals: tuple[str, ...] = ("analytic",)
+    # how its randomisation interval is made: "inversion" (adoption dates permuted, the constant-effect
+    # null inverted: estimators linear in the outcome) or "placebo" (never-treated units take the treated
+    # units' dates; the spread of the placebo estimates is the SE)
+    # or "own" (the estimator permutes itself and returns the rows, e.g. dcdh: whole treatment paths)
+    randomisation: Literal["inversion", "placebo", "own"] | None = None
+    # "module:Class" of a many-columns point path for the permutation loop (e.g. cs_points.CSPoints)
+    points: str = ""
+    # the estimate a verdict states (row name in its estimates table)
+    headline: str = "simple"
+    # pre-treatment years a treated unit needs in the outcome's window to enter the analysis
+    min_pre_periods: int = 1
+    # "panel": runs on a long panel (analysis.run); "journeys": Ofsted judgement histories beside a
+    # council panel (estimate.time_to_good), so only a plan can run it
+    kind: Literal["panel", "journeys"] = "panel"
+    # its use in a [multiverse] table, if any
+    multiverse: MultiverseUse | None = None
+    # can it estimate treatment that switches off (reads the panel's treatment in force, `d`)? If not,
+    # a panel whose treatment falls for some unit is refused, naming those units
+    switch_off: bool = False
+    # does it need every donor observed in every period? Then `estimate --panel` drops incomplete
+    # never-treated units first (and says so), as a plan's sample drops incomplete councils
+    complete_donors: bool = False
 
     def function(self) -> Callable[..., Any]:
         module, name = self.target.split(":")
+        return getattr(importlib.import_module(module), name)
+
+    def points_class(self) -> type | None:
+        """The many-columns point class (`points`), imported from the registry's fixed name."""
+        if not self.points:
+            return None
+        module, name = self.points.split(":")
         return getattr(importlib.import_module(module), name)
 
     def option_names(self) -> tuple[str, ...]:
@@ -245,6 +308,8 @@ METHODS: dict[str, Method] = {
             ("twfe", "twfe_wild_cluster_bootstrap"),
             event_study_hint="twfe estimates a single coefficient; use method twfe_es for its event study",
             intervals=("analytic", "randomization", "wild", "studentized", "ferman_pinto"),
+            randomisation="inversion",
+            headline="coef",
         ),
         Method(
             "cs",
@@ -258,6 +323,13 @@ METHODS: dict[str, Method] = {
             event_study=True,
             covariates=True,
             intervals=("analytic", "randomization", "studentized", "ferman_pinto"),
+            randomisation="inversion",
+            points="evalkit.estimators.did.cs_points:CSPoints",
+            multiverse=MultiverseUse(
+                "cs",
+                frozenset({"comparison", "covariates", "anticipation", "est_method"}),
+                ("never", "notyet", "inadequate", "matched", "neighbours"),
+            ),
         ),
         Method(
             "sunab",
@@ -270,6 +342,11 @@ METHODS: dict[str, Method] = {
             ("sun_abraham",),
             event_study=True,
             intervals=("analytic", "randomization", "studentized", "ferman_pinto"),
+            randomisation="inversion",
+            points="evalkit.estimators.did.sunab_points:SunabPoints",
+            multiverse=MultiverseUse(
+                "sunab", frozenset({"comparison"}), ("never", "inadequate", "matched", "neighbours")
+            ),
         ),
         Method(
             "imputation",
@@ -281,6 +358,9 @@ METHODS: dict[str, Method] = {
             {"alpha": "alpha"},
             event_study_hint="the imputation estimator has no pre-period event-study coefficients; use cs, sunab or twfe_es",
             intervals=("analytic", "randomization", "studentized", "ferman_pinto"),
+            randomisation="inversion",
+            points="evalkit.estimators.did.imputation_points:ImputationPoints",
+            multiverse=MultiverseUse("imputation", frozenset({"anticipation"}), ("never",)),
         ),
         Method(
             "synth",
@@ -292,6 +372,9 @@ METHODS: dict[str, Method] = {
             _INF,
             ("synthetic_control",),
             covariates=True,
+            headline="att",
+            min_pre_periods=2,
+            complete_donors=True,
         ),
         Method(
             "sdid",
@@ -303,6 +386,16 @@ METHODS: dict[str, Method] = {
             {**_INF, "reps": "permutations"},
             ("synthetic_did", "synthetic_did_staggered", "synthetic_control_sdid", "did_sdid"),
             intervals=("analytic", "randomization", "ferman_pinto"),
+            randomisation="placebo",
+            headline="att",
+            min_pre_periods=2,
+            complete_donors=True,
+            multiverse=MultiverseUse(
+                "sdid",
+                frozenset({"comparison"}),
+                ("never", "inadequate", "matched", "neighbours"),
+                (("se", "jackknife"),),
+            ),
         ),
         Method(
             "synth_staggered",
@@ -312,6 +405,12 @@ METHODS: dict[str, Method] = {
             "Synthetic control fitted for councils that moved in different years, pooled across treated councils.",
             {"seed": "seed", "reps": "permutations"},
             covariates=True,
+            headline="att",
+            min_pre_periods=2,
+            complete_donors=True,
+            multiverse=MultiverseUse(
+                "synth", frozenset({"comparison"}), ("never", "notyet", "inadequate", "matched", "neighbours")
+            ),
         ),
         Method(
             "twfe_es",
@@ -325,6 +424,25 @@ METHODS: dict[str, Method] = {
             ("twfe_event_study",),
             event_study=True,
             intervals=("analytic", "randomization"),
+            randomisation="inversion",
+            headline="",  # event-study coefficients only: no single estimate to state
+        ),
+        Method(
+            "dcdh",
+            "evalkit.estimators.did.dcdh:dcdh",
+            DcdhOptions,
+            "de Chaisemartin and D'Haultfœuille difference-in-differences (treatment that can switch off)",
+            "Compares each council's outcome from the year before its first change of model with councils "
+            "that started on the same model and had not changed yet, separately for councils that moved "
+            "out of in-house delivery and those that came back; effects of coming back carry the opposite "
+            "sign, so every estimate reads as the effect of the alternative model.",
+            {**_INF, "permutations": "permutations"},
+            ("dcdh",),
+            event_study_hint="dcdh reports its own placebos before the switch (option placebo)",
+            intervals=("analytic", "randomization"),
+            randomisation="own",
+            headline="average",
+            switch_off=True,
         ),
         # Not a panel estimator: `estimate` routes it to estimate.time_to_good (Ofsted judgements next to the panel).
         Method(
@@ -336,10 +454,14 @@ METHODS: dict[str, Method] = {
             "counting councils still waiting as censored, and compares groups with a log-rank test.",
             {},
             ("kaplan_meier",),
+            headline="",
+            kind="journeys",
         ),
     )
 }
 METHOD_KEYS: tuple[str, ...] = tuple(METHODS)
+# The multiverse's estimator names, in registry order, and the method each runs.
+MULTIVERSE: dict[str, Method] = {m.multiverse.name: m for m in METHODS.values() if m.multiverse is not None}
 CONTROL_CHOICES: tuple[str, ...] = typing.get_args(Control)
 
 

@@ -71,6 +71,11 @@ class Sample(_Model):
     be accepted by `plan lock` and only fail later (a TypeError once); refused at validation instead."""
 
     years: list[int] = Field(min_length=2, max_length=2, description="[first, last] year.")
+    through: Literal["latest"] | None = Field(
+        None,
+        description='"latest": the window runs on to the latest year the panel holds (a living plan: rule, '
+        "outcomes, comparison and inference stay as locked; each re-run on new data is a dated run).",
+    )
     treated: Literal["registry"] | list[TreatedUnit] = Field(
         "registry", description='"registry", or a list of {unit = "...", first_year = 2016}.'
     )
@@ -154,6 +159,18 @@ class AnalysisBase(_Model):
         None,
         pattern=r"^(model|assignment|scope)=[a-z_]+$",
         description="Only the treated councils with this registry value, e.g. model=council_company.",
+    )
+    treatment: Literal["intention_to_treat", "as_treated", "switching", "after_return"] | None = Field(
+        None,
+        description="intention_to_treat (default): a move counts for good; as_treated: a council's years from its "
+        "return in-house on leave the sample; switching: the treatment in force each year, returns as switches "
+        "out (methods that handle treatment switching off, e.g. dcdh); after_return (carryover check): councils "
+        "that came back, their years back in-house against the in-house counterfactual.",
+    )
+    ownership_change: Literal["same_treatment", "own_switch"] | None = Field(
+        None,
+        description="same_treatment (default): a trust that became council-owned stays one treatment; own_switch: "
+        "the change of ownership is a switch of its own (as_treated: later years leave; switching: a new level).",
     )
 
     @model_validator(mode="after")
@@ -530,7 +547,7 @@ def _expected_for(path: list[Any]) -> str:
 # The dimensions a [multiverse] table may vary and their allowed values (evalkit.multiverse runs them).
 
 NA = "n/a"
-ESTIMATORS = ("cs", "sunab", "imputation", "sdid", "synth")
+ESTIMATORS = tuple(methods.MULTIVERSE)  # methods.Method.multiverse: the estimators a multiverse may vary
 # Comparison pools. never / notyet: the estimator's control group; inadequate: never-treated councils
 # also judged inadequate before the last move (those the DfE directed that stayed in-house);
 # matched: the comparators `evalkit panel --match` chose; neighbours: DfE statistical neighbours of a
@@ -558,22 +575,10 @@ DEFAULTS: dict[str, Any] = {
     "anticipation": 0,
     "est_method": "reg",
 }
-# Which choices each estimator uses (the others are "n/a" for it).
-USES: dict[str, set[str]] = {
-    "cs": {"comparison", "covariates", "anticipation", "est_method"},
-    "sunab": {"comparison"},
-    "imputation": {"anticipation"},
-    "sdid": {"comparison"},
-    "synth": {"comparison"},
-}
-# Comparison pools an estimator can use (imputation always uses every untreated council-year).
-POOLS: dict[str, tuple[str, ...]] = {
-    "cs": COMPARISONS,
-    "sunab": ("never", "inadequate", "matched", "neighbours"),
-    "imputation": ("never",),
-    "sdid": ("never", "inadequate", "matched", "neighbours"),
-    "synth": COMPARISONS,
-}
+# Which choices each estimator uses (the others are "n/a" for it), and the comparison pools it can use
+# (imputation always uses every untreated council-year): from the method registry.
+USES: dict[str, set[str]] = {k: set(m.multiverse.uses) for k, m in methods.MULTIVERSE.items() if m.multiverse}
+POOLS: dict[str, tuple[str, ...]] = {k: m.multiverse.pools for k, m in methods.MULTIVERSE.items() if m.multiverse}
 SAMPLE_DIMENSIONS = ("years", "boundaries", "kingston_richmond", "northamptonshire")
 
 

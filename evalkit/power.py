@@ -83,12 +83,10 @@ def _interval(
     method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any]
 ) -> tuple[float, float, float, str]:
     """(estimate, ci_low, ci_high, interval kind) of the analysis's headline estimate, default interval."""
-    from evalkit import estimate as stage
+    from evalkit.analysis.run import run
     from evalkit.analysis.verdict import headline, interval_kind
 
-    result = stage.call_estimator(method, panel, options, inference)
-    stage.add_few_treated_inference(method, panel, options, inference, result)
-    row = headline(result.to_dict())
+    row = headline(run(method, panel, options, inference).to_dict())
     if row is None or row.get("ci_low") is None or row.get("ci_high") is None:
         return float("nan"), float("nan"), float("nan"), "none"
     return float(row["estimate"]), float(row["ci_low"]), float(row["ci_high"]), interval_kind(row)
@@ -269,7 +267,7 @@ def power_analysis(
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Power of every primary analysis of the plan, with the plan's inference settings."""
-    from evalkit.estimate import prepare_analysis
+    from evalkit.analysis.sample import prepare
 
     conf = settings(plan, draws, permutations)
     inference = dict(plan["inference"])
@@ -279,15 +277,15 @@ def power_analysis(
     for k, analysis in enumerate(a for a in plan["analysis"] if a.get("primary")):
         if progress:
             progress(f"power: {analysis['label']}")
-        prep = prepare_analysis(panel, sample, plan, analysis, panel_path)
-        if prep["panel"] is None:  # no treated council left in this analysis's sample: nothing to detect
+        prep = prepare(panel, sample, plan, analysis, panel_path)
+        if prep.panel is None:  # no treated council left in this analysis's sample: nothing to detect
             continue
-        sizes = unit_sizes(prep["rows"], inference.get("size_column"))
+        sizes = unit_sizes(prep.rows, inference.get("size_column"))
         inf = {**inference, **({"unit_size": sizes} if sizes else {})}
         res = analysis_power(
             analysis["method"],
-            prep["panel"],
-            prep["options"],
+            prep.panel,
+            prep.options,
             inf,
             draws=conf["draws"],
             seed=conf["seed"] + 1000 * k,
@@ -296,8 +294,8 @@ def power_analysis(
         if conf.get("intervals"):
             res["calibration"] = calibration(
                 analysis["method"],
-                prep["panel"],
-                prep["options"],
+                prep.panel,
+                prep.options,
                 inf,
                 kinds=conf["intervals"],
                 draws=conf["draws"],
@@ -320,7 +318,7 @@ def power_analysis(
 
 def unit_sizes(rows: pl.DataFrame, column: str | None) -> dict[str, float] | None:
     """{unit: mean of the size column over the analysis's years}, or None without a column."""
-    from evalkit.estimate import unit_sizes as sizes
+    from evalkit.analysis.run import unit_sizes as sizes
 
     return sizes(rows, column)
 

@@ -10,19 +10,13 @@ the *default* interval of every estimator is one that keeps its size:
   for SDID the placebo distribution (never-treated units take the treated units' adoption dates):
   normal interval with the placebo variance (a percentile interval was less stable with 99-199 draws,
   see benchmarks/COVERAGE.md);
-* "wild": restricted wild cluster bootstrap with Webb weights (TWFE only);
-* "studentized" and "ferman_pinto" (estimators.inference.size_robust): randomisation intervals that keep
-  their size when the treated councils are smaller or larger than the rest, where coefficient
-  permutation over- or under-rejects (benchmarks/SIZE.md). "auto-size" leads with the first of
-  AUTO_SIZE a method has; "auto" (plans v1-v3, which record no interval) keeps coefficient permutation.
-  A studentised row resting on one council takes the size-rescaled test when sizes are given
-  ([inference] size_column), else says that no valid interval exists.
+* "wild": restricted wild cluster bootstrap with Webb weights (TWFE only).
 
-Speed: each permutation needs the point estimates for the outcome and for the treatment indicator.
-For CS, Sun-Abraham and imputation without covariates both come from one vectorised call
-(`cs_points`, `sunab_points`, `imputation_points`), checked against the full estimator at the
-observed assignment (else the full estimator is used); other estimators (TWFE event study) run in
-full per permutation. Progress: `parallel.reporting`.
+Each kind is a named class in `KINDS` (chosen by name, as `[inference].interval` or `--interval`); a
+method lists the kinds it supports and how its randomisation interval is made in its registry entry
+(`methods.Method.intervals`, `.randomisation`, `.points`), so nothing here is keyed by method name.
+The permutation engine itself is `estimators.inference.randomisation` (numerics only); its many-columns
+point path is the method's `points` class (CS, Sun-Abraham, imputation). Progress: `parallel.reporting`.
 
 The analytic interval stays in its row; the few-treated one is a row named "<name>:randomisation"
 (aggregation "randomisation") or "coef:wild_bootstrap" (aggregation "wild_bootstrap"). Every row carries `interval` (how its CI was made) and `default`
@@ -37,24 +31,25 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from evalkit import methods
+from evalkit.analysis.estimator import call_estimator, typed_options
 from evalkit.errors import UsageError
 from evalkit.estimators.data import LongPanel
 from evalkit.estimators.defaults import FEW_TREATED
+from evalkit.estimators.inference.randomisation import RI_SUFFIX, randomisation_pretrend, randomisation_rows
 from evalkit.estimators.results import Results, estimates_frame
 from evalkit.parallel import pmap, tracked
 
-INTERVALS = ("auto", "auto-size", "analytic", "randomization", "wild", "studentized", "ferman_pinto")
-RI_SUFFIX = ":randomisation"  # row suffix kept from evalkit 0.x results (British spelling)
-# The interval kinds that keep their size when treated councils differ in size (estimators.size_robust),
-# and the kind the "auto-size" rule leads with: chosen by benchmarks/size_by_council.py (SIZE.md).
+WILD_ROW = "coef:wild_bootstrap"
+# The interval kinds that keep their size when treated councils differ in size (estimators.inference.size_robust).
 SIZE_KINDS = ("studentized", "ferman_pinto")
 # auto-size: with unit sizes ferman_pinto first (closest to 5 % in every design of benchmarks/SIZE.md), without
 # them studentized (needs no size); the first of the order the method supports.
 AUTO_SIZE = ("studentized", "ferman_pinto")
 AUTO_SIZE_SIZED = ("ferman_pinto", "studentized")
 SUFFIXES = {"randomization": RI_SUFFIX, "wild": ":wild_bootstrap", **{k: f":{k}" for k in SIZE_KINDS}}
-WILD_ROW = "coef:wild_bootstrap"
-LINEAR = ("cs", "twfe", "twfe_es", "sunab", "imputation")  # estimators linear in the outcome: RI by test inversion
+# Row aggregations that get a few-treated interval (the summaries and the event study).
+RI_AGGREGATIONS = ("simple", "coef", "dynamic")
 
 
 def interval_kinds_text() -> list[str]:
@@ -77,57 +72,11 @@ def interval_kinds_text() -> list[str]:
 
 def supported(method: str) -> tuple[str, ...]:
     """The intervals a method can lead with, as declared in the method registry (methods.Method.intervals)."""
-    from evalkit import methods
-
     return methods.METHODS[method].intervals if method in methods.METHODS else ("analytic",)
-
-
-# Row aggregations that get a few-treated interval (the summaries and the event study).
-RI_AGGREGATIONS = ("simple", "coef", "dynamic")
-
-
-def normalise(setting: str | None) -> str:
-    value = (setting or "auto").lower().replace("randomisation", "randomization").replace("studentised", "studentized")
-    value = value.replace("ferman-pinto", "ferman_pinto").replace("auto_size", "auto-size")
-    if value not in INTERVALS:
-        raise UsageError(f"interval must be one of {', '.join(INTERVALS)}, not {setting!r}")
-    return value
-
-
-def choose(setting: str | None, method: str, n_treated: int, *, sized: bool = False) -> tuple[str, str]:
-    """(interval kind, reason) for one analysis. Refuses a kind the method cannot compute.
-
-    "auto" is the rule plans v1-v3 were locked under (coefficient permutation below FEW_TREATED);
-    "auto-size" the rule chosen by the size simulation (AUTO_SIZE below FEW_TREATED, else analytic),
-    falling back to auto's choice where the method has no AUTO_SIZE interval."""
-    value = normalise(setting)
-    can = supported(method)
-    if value == "auto-size":
-        if n_treated >= FEW_TREATED:
-            return "analytic", f"{n_treated} treated units (at least {FEW_TREATED}): analytic interval"
-        pick = next((k for k in (AUTO_SIZE_SIZED if sized else AUTO_SIZE) if k in can), None)
-        if pick is not None:
-            return pick, (
-                f"{n_treated} treated units (fewer than {FEW_TREATED}): {pick} randomisation interval, "
-                "which kept its size whether the treated councils were small or large (benchmarks/SIZE.md)"
-            )
-        value = "auto"
-    if value == "auto":
-        if n_treated >= FEW_TREATED:
-            return "analytic", f"{n_treated} treated units (at least {FEW_TREATED}): analytic interval"
-        if "randomization" not in can:
-            return "analytic", f"{n_treated} treated units, but {method} has no randomisation interval: its own"
-        return "randomization", f"{n_treated} treated units (fewer than {FEW_TREATED}): randomisation interval"
-    if value not in can:
-        raise UsageError(f"method {method!r} cannot compute a {value!r} interval; it supports {', '.join(can)}")
-    return value, f"chosen in the plan or command ({value})"
 
 
 def n_treated_units(panel: LongPanel) -> int:
     return int(panel.data.filter(pl.col("cohort") > 0)["unit"].n_unique())
-
-
-# ------------------------------------------------------------------ randomisation, vector statistic
 
 
 def _ri_targets(result: Results) -> list[str]:
@@ -140,141 +89,12 @@ def _ri_targets(result: Results) -> list[str]:
     return keep["name"].to_list()
 
 
-def randomisation_rows(
-    panel: LongPanel,
-    statistic: Callable[[LongPanel], dict[str, float]],
-    names: list[str],
-    *,
-    n_perm: int,
-    seed: int,
-    alpha: float,
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Permutation test of every named estimate at once (one estimator run per permutation and
-    outcome); the CI inverts H0: Y(1) = Y(0) + tau0 in treated cells, by linearity
-    T(Y - tau0·D) = T(Y) - tau0·T(D) (checked at the observed assignment)."""
-    from evalkit.estimators.inference.permutation_wild import _invert, _Permuter
-
-    perm = _Permuter(panel)
-    y = panel.data["y"].to_numpy()
-
-    def vec(p: LongPanel) -> np.ndarray:
-        out = statistic(p)
-        return np.array([out.get(n, np.nan) for n in names], dtype=float)
-
-    a_obs = vec(panel)
-    b_obs = vec(perm.make(perm.cohort, perm.d_obs))
-    c_obs = vec(perm.make(perm.cohort, y + 2.5 * perm.d_obs))
-    linear = np.isfinite(b_obs) & (np.abs(c_obs - (a_obs + 2.5 * b_obs)) <= 1e-7 * np.maximum(1.0, np.abs(c_obs)))
-    rng = np.random.default_rng(seed)
-    assignments = [rng.permutation(perm.cohort) for _ in range(n_perm)]
-    fast = _fast_points(statistic, panel, perm, names, np.column_stack([y, perm.d_obs]), (a_obs, b_obs))
-
-    def one(cohort: np.ndarray) -> np.ndarray:
-        if fast is not None:  # y and d in one pass
-            return fast(cohort).T.ravel()
-        return np.concatenate([vec(perm.make(cohort)), vec(perm.make(cohort, perm.d_obs))])
-
-    ab = np.array(pmap(one, assignments, on_result=tracked("permutations", n_perm)))
-    a_p, b_p = ab[:, : len(names)], ab[:, len(names) :]
-    rows = []
-    for k, name in enumerate(names):
-        ak, bk = a_p[:, k], b_p[:, k]
-        ok = np.isfinite(ak) & np.isfinite(bk)
-        if not np.isfinite(a_obs[k]) or ok.sum() < 2:
-            continue
-        ak, bk, m = ak[ok], bk[ok], int(ok.sum())
-
-        def pfun(tau0: float, ak: np.ndarray = ak, bk: np.ndarray = bk, k: int = k, m: int = m) -> float:
-            stat = np.abs(ak - tau0 * bk) >= np.abs(a_obs[k] - tau0 * b_obs[k]) - 1e-12
-            return float((1 + np.sum(stat)) / (1 + m))
-
-        lo = hi = None
-        if linear[k] and abs(b_obs[k]) > 1e-12:
-            centre, scale = a_obs[k] / b_obs[k], max(float(np.std(ak)), 1e-8)
-            lo, hi = _invert(pfun, centre, scale, alpha, -1), _invert(pfun, centre, scale, alpha, 1)
-            lo, hi = (None if not np.isfinite(lo) else lo), (None if not np.isfinite(hi) else hi)
-        rows.append(
-            {"name": name + RI_SUFFIX, "estimate": float(a_obs[k]), "ci_low": lo, "ci_high": hi, "p_value": pfun(0.0)}
-        )
-    info = {
-        "n_perm": n_perm,
-        "permuted": "adoption dates across units (cohort sizes kept)",
-        "ci": "inverts the sharp null of a constant effect in treated cells",
-        "seed": seed,
-        "linear_in_outcome": bool(linear.all()),
-        "min_attainable_p": 1 / (1 + n_perm),
-    }
-    pre = randomisation_pretrend(names, a_obs, a_p)
-    if pre is not None:
-        info["pretrend"] = pre
-    return rows, info
-
-
-def _fast_points(
-    statistic: Callable[[LongPanel], dict[str, float]],
-    panel: LongPanel,
-    perm: Any,
-    names: list[str],
-    columns: np.ndarray,
-    observed: tuple[np.ndarray, np.ndarray],
-) -> Callable[[np.ndarray], np.ndarray] | None:
-    """The statistic's many-columns path (`bind`, e.g. cs_points.CSPoints), as cohort -> names x columns,
-    or None when it has none for this panel. It is checked once against the full estimator at the
-    observed assignment (relative 1e-9); on a mismatch the loop keeps the full estimator."""
-    bind = getattr(statistic, "bind", None)
-    many = bind(panel) if bind is not None else None
-    if many is None:
-        return None
-
-    def mat(cohort: np.ndarray) -> np.ndarray:
-        out = many(cohort, columns)
-        missing = np.full(columns.shape[1], np.nan)
-        return np.array([out.get(n, missing) for n in names], dtype=float).reshape(len(names), columns.shape[1])
-
-    check = mat(perm.cohort)
-    for col, full in enumerate(observed):
-        agree = np.isclose(check[:, col], full, rtol=1e-9, atol=1e-9) | (np.isnan(check[:, col]) & np.isnan(full))
-        if not agree.all():
-            return None
-    return mat
-
-
-def randomisation_pretrend(names: list[str], a_obs: np.ndarray, a_p: np.ndarray) -> dict[str, Any] | None:
-    """Joint permutation test that the pre-treatment event-time effects are zero.
-
-    Statistic: sum over pre-periods of (estimate / its permutation s.d.)^2, compared with the same
-    statistic under each permuted assignment. Unlike an analytic Wald test it keeps its size when an
-    event time rests on one or two treated units (whose analytic variance is near zero)."""
-    idx = [k for k, n in enumerate(names) if n.startswith("dynamic:e=-")]
-    if not idx:
-        return None
-    a, p = a_obs[idx], a_p[:, idx]
-    keep = np.isfinite(a) & np.all(np.isfinite(p), axis=0)
-    if not keep.any():
-        return None
-    a, p = a[keep], p[:, keep]
-    sd = np.std(p, axis=0, ddof=1)
-    ok = sd > 0
-    if not ok.any():
-        return None
-    t_obs = float(np.sum((a[ok] / sd[ok]) ** 2))
-    t_p = np.sum((p[:, ok] / sd[ok]) ** 2, axis=1)
-    return {
-        "statistic": t_obs,
-        "df": int(ok.sum()),
-        "p_value": float((1 + np.sum(t_p >= t_obs - 1e-12)) / (1 + len(t_p))),
-        "test": "permutation: sum of squared standardised pre-treatment event-time effects, adoption dates permuted",
-    }
-
-
 def _point_statistic(
     method: str, options: dict[str, Any], inference: dict[str, Any]
 ) -> Callable[[LongPanel], dict[str, float]]:
     """The estimator's point estimates by name, without resampling (bootstrap 0: only points are used)."""
-    from evalkit.estimate import call_estimator
-
-    if method == "twfe":
-        from evalkit.estimators.inference.permutation_wild import twfe_coefficient
+    if method == "twfe":  # one coefficient by two-way demeaning: the same number, far cheaper
+        from evalkit.estimators.inference.wild import twfe_coefficient
 
         return lambda p: {"coef": twfe_coefficient(p)}
     point = {k: v for k, v in options.items() if k not in ("bootstrap", "n_jobs")}
@@ -284,34 +104,14 @@ def _point_statistic(
         est = call_estimator(method, p, {**point, **({"bootstrap": 0} if method == "cs" else {})}, point_inf).estimates
         return dict(zip(est["name"].to_list(), est["estimate"].to_list()))
 
-    if method in FAST_POINTS:
+    if methods.get(method).points:
         return _WithFastPath(stat, method, point, point_inf)
     return stat
 
 
-# Estimators with a many-columns point path for the permutation loop (panels without covariates).
-FAST_POINTS = ("cs", "sunab", "imputation")
-
-
-def _fast_points_class(method: str) -> type:
-    """The many-columns point class of `method`, by plain imports (no module name built from data)."""
-    if method == "cs":
-        from evalkit.estimators.did.cs_points import CSPoints
-
-        return CSPoints
-    if method == "sunab":
-        from evalkit.estimators.did.sunab_points import SunabPoints
-
-        return SunabPoints
-    from evalkit.estimators.did.imputation_points import ImputationPoints
-
-    return ImputationPoints
-
-
 class _WithFastPath:
     """The full estimator's point statistic, plus `bind(panel)`: the same estimates for many outcome
-    columns per call (cs_points / sunab_points / imputation_points, panels without covariates),
-    which randomisation_rows prefers."""
+    columns per call (the method's registered `points` class), which the permutation engine prefers."""
 
     def __init__(
         self, full: Callable[[LongPanel], dict[str, float]], method: str, options: dict[str, Any], inference: dict
@@ -322,13 +122,11 @@ class _WithFastPath:
         return self.full(panel)
 
     def bind(self, panel: LongPanel) -> Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]] | None:
-        from evalkit import methods
-        from evalkit.estimate import typed_options
-
-        if panel.covariates and self.method != "cs":  # sunab/imputation points: no covariate path
+        m = methods.get(self.method)
+        if panel.covariates and not m.covariates:  # no covariate path in the points class
             return None
         kwargs = methods.estimator_kwargs(typed_options(self.method, self.options, self.inference))
-        return _fast_points_class(self.method)(**kwargs).bind(panel)
+        return m.points_class()(**kwargs).bind(panel)
 
 
 def _sdid_rows(
@@ -371,58 +169,83 @@ def _sdid_rows(
     return [row], info
 
 
-# ------------------------------------------------------------------ one entry point
+# ------------------------------------------------------------------ the kinds, by name
 
 
-def add_default_interval(
-    method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any], result: Results
-) -> None:
-    """Compute the few-treated rows the chosen interval needs and mark every row's `interval`/`default`."""
-    n_tr = n_treated_units(panel)
-    kind, reason = choose(inference.get("interval"), method, n_tr, sized=bool(inference.get("unit_size")))
-    seed, alpha = int(inference.get("seed", 20240101)), float(inference.get("alpha", 0.05))
-    n_perm = int(inference.get("permutations") or 199)
-    rows: list[dict[str, Any]] = []
-    if kind == "randomization" and method in LINEAR:
+class IntervalKind:
+    """One way of making an interval. `compute` returns the rows it adds (none for the estimator's own
+    analytic rows) and records what it did in result.inference."""
+
+    name = ""
+    words = ""
+
+    def compute(
+        self, method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any], result: Results
+    ) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+
+class Analytic(IntervalKind):
+    """The estimator's own interval (cluster-robust, multiplier bootstrap, jackknife...): nothing to add."""
+
+    name, words = "analytic", "analytic"
+
+    def compute(self, method, panel, options, inference, result) -> list[dict[str, Any]]:
+        return []
+
+
+class Randomisation(IntervalKind):
+    """Adoption dates permuted across units (the method's `randomisation = "inversion"`), or placebo
+    adoption dates among never-treated units (`"placebo"`, SDID)."""
+
+    name, words = "randomization", "randomisation"
+
+    def compute(self, method, panel, options, inference, result) -> list[dict[str, Any]]:
+        seed, alpha = int(inference.get("seed", 20240101)), float(inference.get("alpha", 0.05))
+        n_perm = int(inference.get("permutations") or 199)
+        engine = methods.get(method).randomisation
+        if engine == "placebo":
+            rows, info = _sdid_rows(panel, options, result, n_perm=n_perm, seed=seed, alpha=alpha)
+            result.inference["randomisation"] = info
+            return [{**r, "aggregation": "randomisation", "interval": self.name} for r in rows]
+        if engine == "own":  # the estimator permuted itself (its `permutations` option) and returned the rows
+            return []
+        if engine != "inversion":
+            raise UsageError(f"method {method!r} declares no randomisation engine")
         names = _ri_targets(result)
         ri_rows, info = randomisation_rows(
             panel, _point_statistic(method, options, inference), names, n_perm=n_perm, seed=seed, alpha=alpha
         )
         base = {r["name"]: r for r in result.estimates.to_dicts()}
+        out = []
         for r in ri_rows:
             b = base[r["name"].removesuffix(RI_SUFFIX)]
-            rows.append(
+            out.append(
                 {
                     **r,
                     "aggregation": "randomisation",
                     "event_time": b["event_time"],
                     "group": b["group"],
-                    "interval": "randomization",
+                    "interval": self.name,
                 }
             )
         result.inference["randomisation"] = info
-    elif kind in SIZE_KINDS:
-        rows += _size_rows(kind, method, panel, options, inference, result, n_perm=n_perm, seed=seed, alpha=alpha)
-    elif kind == "randomization" and method == "sdid":
-        sd_rows, info = _sdid_rows(panel, options, result, n_perm=n_perm, seed=seed, alpha=alpha)
-        rows += [{**r, "aggregation": "randomisation", "interval": "randomization"} for r in sd_rows]
-        result.inference["randomisation"] = info
-    elif kind == "wild":
-        from evalkit.estimators.inference.permutation_wild import wild_cluster_bootstrap
+        return out
 
+
+class Wild(IntervalKind):
+    """Restricted wild cluster bootstrap with Webb weights of the TWFE coefficient."""
+
+    name, words = "wild", "wild cluster bootstrap"
+
+    def compute(self, method, panel, options, inference, result) -> list[dict[str, Any]]:
+        from evalkit.estimators.inference.wild import wild_cluster_bootstrap
+
+        seed, alpha = int(inference.get("seed", 20240101)), float(inference.get("alpha", 0.05))
         draws = int(inference.get("bootstrap") or 999)
         wild = wild_cluster_bootstrap(panel, draws=draws, seed=seed, alpha=alpha)
-        rows.append({**wild.estimate("coef"), "name": WILD_ROW, "aggregation": "wild_bootstrap", "interval": "wild"})
         result.inference["wild_bootstrap"] = {"draws": draws, "weights": "webb", "null_imposed": True}
-    if rows:
-        result.estimates = pl.concat([result.estimates, estimates_frame(rows)], how="vertical_relaxed")
-    mark(result, kind)
-    result.inference["default_interval"] = {
-        "interval": kind,
-        "reason": reason,
-        "n_treated_units": n_tr,
-        "threshold": FEW_TREATED,
-    }
+        return [{**wild.estimate("coef"), "name": WILD_ROW, "aggregation": "wild_bootstrap", "interval": self.name}]
 
 
 def _size_rows(
@@ -517,6 +340,111 @@ def _unit_sizes(panel: LongPanel, inference: dict[str, Any]) -> np.ndarray | Non
     if missing:
         raise UsageError(f"no size for unit(s) {', '.join(map(str, missing[:5]))} (the size column of [inference])")
     return np.array([float(sizes[u]) for u in panel.units])
+
+
+class SizeKeeping(IntervalKind):
+    """studentized / ferman_pinto (estimators.inference.size_robust): randomisation intervals that keep
+    their size when the treated councils are smaller or larger than the rest (benchmarks/SIZE.md)."""
+
+    def __init__(self, name: str, words: str) -> None:
+        self.name, self.words = name, words
+
+    def compute(self, method, panel, options, inference, result) -> list[dict[str, Any]]:
+        seed, alpha = int(inference.get("seed", 20240101)), float(inference.get("alpha", 0.05))
+        n_perm = int(inference.get("permutations") or 199)
+        return _size_rows(self.name, method, panel, options, inference, result, n_perm=n_perm, seed=seed, alpha=alpha)
+
+
+KINDS: dict[str, IntervalKind] = {
+    k.name: k
+    for k in (
+        Analytic(),
+        Randomisation(),
+        Wild(),
+        SizeKeeping("studentized", "studentised randomisation"),
+        SizeKeeping("ferman_pinto", "size-rescaled (Ferman-Pinto) randomisation"),
+    )
+}
+INTERVALS = ("auto", "auto-size", *KINDS)
+
+
+def normalise(setting: str | None) -> str:
+    value = (setting or "auto").lower().replace("randomisation", "randomization").replace("studentised", "studentized")
+    value = value.replace("ferman-pinto", "ferman_pinto").replace("auto_size", "auto-size")
+    if value not in INTERVALS:
+        raise UsageError(f"interval must be one of {', '.join(INTERVALS)}, not {setting!r}")
+    return value
+
+
+def choose(setting: str | None, method: str, n_treated: int, *, sized: bool = False) -> tuple[str, str]:
+    """(interval kind, reason) for one analysis. Refuses a kind the method cannot compute.
+
+    "auto" is the rule plans v1-v3 were locked under (coefficient permutation below FEW_TREATED);
+    "auto-size" the rule chosen by the size simulation (AUTO_SIZE below FEW_TREATED, else analytic),
+    falling back to auto's choice where the method has no AUTO_SIZE interval."""
+    value = normalise(setting)
+    can = supported(method)
+    if value == "auto-size":
+        if n_treated >= FEW_TREATED:
+            return "analytic", f"{n_treated} treated units (at least {FEW_TREATED}): analytic interval"
+        pick = next((k for k in (AUTO_SIZE_SIZED if sized else AUTO_SIZE) if k in can), None)
+        if pick is not None:
+            return pick, (
+                f"{n_treated} treated units (fewer than {FEW_TREATED}): {pick} randomisation interval, "
+                "which kept its size whether the treated councils were small or large (benchmarks/SIZE.md)"
+            )
+        value = "auto"
+    if value == "auto":
+        if n_treated >= FEW_TREATED:
+            return "analytic", f"{n_treated} treated units (at least {FEW_TREATED}): analytic interval"
+        if "randomization" not in can:
+            return "analytic", f"{n_treated} treated units, but {method} has no randomisation interval: its own"
+        return "randomization", f"{n_treated} treated units (fewer than {FEW_TREATED}): randomisation interval"
+    if value not in can:
+        raise UsageError(f"method {method!r} cannot compute a {value!r} interval; it supports {', '.join(can)}")
+    return value, f"chosen in the plan or command ({value})"
+
+
+# ------------------------------------------------------------------ one entry point
+
+
+def add_default_interval(
+    method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any], result: Results
+) -> None:
+    """The default interval beside the analytic one, every row marked with its `interval` and whether it
+    is the `default`. With no permutations asked for, a method leads with its own interval unless the
+    plan names another kind. TWFE shows the wild cluster bootstrap beside its randomisation interval."""
+    if "randomization" not in supported(method) or not int(inference.get("permutations") or 0):
+        if normalise(inference.get("interval")) not in ("auto", "auto-size", "analytic"):
+            _add_chosen(method, panel, options, inference, result)  # refuses what it cannot do
+        mark(result, "analytic")
+        return
+    _add_chosen(method, panel, options, inference, result)
+    if (
+        "wild" in supported(method)
+        and "wild_bootstrap" not in result.inference
+        and result.inference["default_interval"]["interval"] != "analytic"
+    ):
+        rows = [{**r, "default": False} for r in KINDS["wild"].compute(method, panel, options, inference, result)]
+        result.estimates = pl.concat([result.estimates, estimates_frame(rows)], how="vertical_relaxed")
+
+
+def _add_chosen(
+    method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any], result: Results
+) -> None:
+    """Compute the rows the chosen kind needs and mark every row's `interval`/`default`."""
+    n_tr = n_treated_units(panel)
+    kind, reason = choose(inference.get("interval"), method, n_tr, sized=bool(inference.get("unit_size")))
+    rows = KINDS[kind].compute(method, panel, options, inference, result)
+    if rows:
+        result.estimates = pl.concat([result.estimates, estimates_frame(rows)], how="vertical_relaxed")
+    mark(result, kind)
+    result.inference["default_interval"] = {
+        "interval": kind,
+        "reason": reason,
+        "n_treated_units": n_tr,
+        "threshold": FEW_TREATED,
+    }
 
 
 def own_interval(result: Results) -> str:

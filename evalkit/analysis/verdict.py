@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from evalkit import methods
 from evalkit.analysis.intervals import default_row
 from evalkit.analysis.pretrend import pretrend_result
 
-HEADLINE = ("simple", "coef", "att", "pooled", "average")
+HEADLINE = ("simple", "coef", "att", "pooled", "average")  # results of estimators outside the registry
 RULE = (
     "The primary interval is each analysis's default interval: with few treated councils, the "
     "randomisation-inference interval (adoption dates permuted across councils), else the analytic one; "
@@ -49,10 +50,18 @@ def outcome_words(outcome: str, title: str | None = None) -> tuple[str, str]:
     return outcome.replace("_", " "), "in the outcome's units"
 
 
-def headline(results: dict[str, Any]) -> dict[str, Any] | None:
-    """The summary estimate of an analysis, with its default interval."""
+def headline_name(results: dict[str, Any]) -> str | None:
+    """The estimate a verdict states: the method's registered headline (methods.Method.headline); for
+    results of an estimator the registry does not know, the first summary row there is."""
     rows = {e["name"]: e for e in results["estimates"]}
-    name = next((n for n in HEADLINE if n in rows and rows[n]["estimate"] is not None), None)
+    key = methods.key_of_result(str(results.get("method", "")))
+    names = (methods.METHODS[key].headline,) if key in methods.METHODS else HEADLINE
+    return next((n for n in names if n and n in rows and rows[n]["estimate"] is not None), None)
+
+
+def headline(results: dict[str, Any]) -> dict[str, Any] | None:
+    """The summary estimate of an analysis, with its default interval: the one row every summary quotes."""
+    name = headline_name(results)
     return None if name is None else default_row(results["estimates"], name)
 
 

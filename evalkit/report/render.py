@@ -19,7 +19,7 @@ from typing import Any
 from evalkit import methods
 from evalkit.errors import EvalkitError
 from evalkit.io import atomic_write_text, sha256_file
-from evalkit.report import council
+from evalkit.report import council, exits
 from evalkit.report import council_figures as CF
 from evalkit.report import figures as F
 from evalkit.report import sensitivity as S
@@ -39,6 +39,7 @@ from evalkit.report.blocks import (
     block_html,
     block_md,
 )
+from evalkit.report.since import load_changes, since_blocks
 
 DEMO_BANNER = "SYNTHETIC DEMO DATA — not real statistics"
 
@@ -978,6 +979,7 @@ def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
     blocks.append(Heading(1, str(doc["title"])))
     if doc.get("question"):
         blocks.append(Para([Strong("Question: "), str(doc["question"])], css="question"))
+    blocks += since_blocks(doc.get("since_last_run"))  # evalkit diff's NEW/changes.json, when there is one
     for c in doc.get("conclusions") or []:  # the same estimate and interval as the verdict below
         if c.get("estimate") is None:
             continue
@@ -1037,6 +1039,7 @@ def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
         blocks.append(Heading(2, "Results", "results"))
         blocks += analysis_section(others)
     blocks += council.heterogeneity_blocks(doc)
+    blocks += exits.section(doc)  # only when the plan has exit analyses
     mv_blocks, mv_figs = _multiverse_blocks(doc)
     blocks += mv_blocks
     all_figs.extend(mv_figs)
@@ -1153,6 +1156,7 @@ def render_report(results_json_path: Path, out_dir: Path) -> list[Path]:
     if (doc.get("plan") or {}).get("multiverse") and mv_file.exists():
         doc["multiverse_results"] = json.loads(mv_file.read_text(encoding="utf-8"))
     check_companions(doc, results_json_path)
+    doc["since_last_run"] = load_changes(results_json_path)  # `evalkit diff OLD NEW` wrote it into NEW
     blocks, figs = build_blocks(doc)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

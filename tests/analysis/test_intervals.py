@@ -8,12 +8,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from evalkit import estimate as stage
 from evalkit.analysis.intervals import FEW_TREATED, choose, default_row
+from evalkit.analysis.run import run
 from evalkit.errors import UsageError
 from evalkit.estimators.did.cs import callaway_santanna
 from evalkit.estimators.did.simulate import simulate_staggered
-from evalkit.estimators.inference.permutation_wild import randomisation_inference
+from evalkit.estimators.inference.randomisation import randomisation_inference
 from tests.conftest import evalkit_cmd
 
 INF = {"seed": 7, "alpha": 0.05, "permutations": 19, "bootstrap": 99}
@@ -25,9 +25,7 @@ def panel():
 
 
 def _run(method, panel, options, inference=INF):
-    res = stage.call_estimator(method, panel, options, inference)
-    stage.add_few_treated_inference(method, panel, options, inference, res)
-    return res
+    return run(method, panel, options, inference)
 
 
 def test_auto_rule_uses_the_threshold() -> None:

@@ -195,7 +195,8 @@ def permutation_rows(
     """Rows `<name>` with the `kind` ("studentized" or "ferman_pinto") p-value and CI of every named
     estimate. `many(cohort, columns)` is a point path (cohort per unit in `panel.units` order, outcome
     columns in row order -> name -> values); `size` one value per unit (ferman_pinto; None: own variance)."""
-    from evalkit.estimators.inference.permutation_wild import _invert, panel_cohorts
+    from evalkit.estimators.inference.inversion import invert as _invert
+    from evalkit.estimators.inference.randomisation import panel_cohorts
 
     if kind not in KINDS:
         raise EvalkitError(f"unknown interval kind {kind!r}", expected=", ".join(KINDS))
@@ -418,7 +419,7 @@ def single_unit_test(
     P(|X_0| > rho |X|_(k)) <= (q + 1 - k) / (q + 1) for the k-th smallest of the q placebo |X_j|.
     p-value: (1 + #{j : rho |X_j| >= |estimate - theta0|}) / (q + 1); the (1 - alpha) interval is
     estimate +- rho |X|_(k) with k = ceil((1 - alpha)(q + 1)), or none when q is too small for alpha."""
-    from evalkit.estimators.inference.permutation_wild import panel_cohorts
+    from evalkit.estimators.inference.randomisation import panel_cohorts
 
     cohort = panel_cohorts(panel)
     treated = np.flatnonzero(cohort > 0)

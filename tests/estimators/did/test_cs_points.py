@@ -14,7 +14,7 @@ from evalkit.estimators.data import LongPanel, make_panel
 from evalkit.estimators.did.cs import callaway_santanna
 from evalkit.estimators.did.cs_points import CSPoints
 from evalkit.estimators.did.simulate import simulate_staggered
-from evalkit.estimators.inference.permutation_wild import _Permuter
+from evalkit.estimators.inference.randomisation import Permuter
 
 TOL = 1e-9
 
@@ -89,11 +89,11 @@ def test_columns_at_once_each_with_its_own_missing_cells():
     """y (missing cells) and the treatment indicator (complete) in one call, as the RI loop does,
     under permuted adoption dates."""
     panel = random_panel(7)
-    perm = _Permuter(panel)
+    perm = Permuter(panel)
     y = panel.data["y"].to_numpy().copy()
     y[::13] = np.nan  # cells missing in y only
     panel = LongPanel(panel.data.with_columns(pl.Series("y", y)), panel.outcome, ())
-    perm = _Permuter(panel)
+    perm = Permuter(panel)
     options = {"control": "notyet", "est_method": "dr", "base_period": "varying"}
     many = CSPoints(**options).bind(panel)
     rng = np.random.default_rng(1)
@@ -128,7 +128,7 @@ def test_with_covariates_the_same_bits_as_the_full_estimator_under_permutations(
     panel = simulate_staggered(40, 8, {3: 5, 5: 4, 7: 3}, effect=1.0, n_covariates=2, covariate_trend=1.5, seed=seed)
     drop = pl.Series(rng.random(panel.data.height) < 0.06)
     panel = LongPanel(panel.data.filter(~drop), panel.outcome, panel.covariates)
-    perm = _Permuter(panel)
+    perm = Permuter(panel)
     y = panel.data["y"].to_numpy()
     for options in OPTIONS[seed::3]:
         many = CSPoints(**options).bind(panel)
@@ -203,7 +203,7 @@ def test_sunab_points_equal_sun_abraham(seed, control):
     full = dict(zip(est["name"].to_list(), est["estimate"].to_list()))
     assert_same_with_nan(full, SunabPoints(control=control)(panel))
     # y (missing cells) and d (complete) in one call under a permuted assignment: two solves, one call
-    perm = _Permuter(panel)
+    perm = Permuter(panel)
     y = panel.data["y"].to_numpy()
     cohort = np.random.default_rng(seed).permutation(perm.cohort)
     out = SunabPoints(control=control).bind(panel)(cohort, np.column_stack([y, perm.d_obs]))
@@ -269,7 +269,7 @@ def test_imputation_points_equal_imputation(seed, anticipation):
         return
     full = dict(zip(est["name"].to_list(), est["estimate"].to_list()))
     assert_same_with_nan(full, fast(panel))
-    perm = _Permuter(panel)
+    perm = Permuter(panel)
     y = panel.data["y"].to_numpy()
     cohort = np.random.default_rng(seed).permutation(perm.cohort)
     out = fast.bind(panel)(cohort, np.column_stack([y, perm.d_obs]))

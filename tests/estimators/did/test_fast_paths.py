@@ -9,7 +9,7 @@ import pytest
 
 from evalkit.estimators.did.cs import SimpleATT, callaway_santanna
 from evalkit.estimators.did.simulate import simulate_staggered
-from evalkit.estimators.inference.permutation_wild import _Permuter
+from evalkit.estimators.inference.randomisation import Permuter
 from evalkit.estimators.synth import synth as S
 
 
@@ -29,7 +29,7 @@ def test_simple_att_is_bit_identical_to_callaway_santanna(options):
         panel.outcome,
         panel.covariates,
     )  # one missing cell: the unbalanced path too
-    perm, fast = _Permuter(panel), SimpleATT(**options)
+    perm, fast = Permuter(panel), SimpleATT(**options)
     rng = np.random.default_rng(0)
     for k in range(12):
         p = perm.make(rng.permutation(perm.cohort), perm.d_obs if k % 3 == 1 else None)

@@ -7,15 +7,16 @@ import numpy as np
 import polars as pl
 import pytest
 
-from evalkit import estimate as stage
 from evalkit.analysis.intervals import choose, default_row
+from evalkit.analysis.run import run
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import make_panel
 from evalkit.estimators.did.cs_points import CSPoints
 from evalkit.estimators.did.simulate import simulate_staggered
 from evalkit.estimators.did.twfe_points import TWFEPoints
-from evalkit.estimators.inference.permutation_wild import panel_cohorts, twfe_coefficient
+from evalkit.estimators.inference.randomisation import panel_cohorts
 from evalkit.estimators.inference.size_robust import Layout, _studentized_sums, permutation_rows, sdid_ferman_pinto
+from evalkit.estimators.inference.wild import twfe_coefficient
 
 
 def _panel(n: int, T: int, cohorts: list[int], sd: np.ndarray, seed: int, treated: np.ndarray | None = None):
@@ -251,8 +252,7 @@ def test_sdid_ferman_pinto_runs_and_refuses_too_few_controls() -> None:
 def test_the_kinds_run_through_the_estimate_stage(method: str, kind: str) -> None:
     p = simulate_staggered(40, 8, {4: 3, 6: 3}, 1.0, ar=0.5, seed=3)
     inf = {"seed": 7, "alpha": 0.05, "permutations": 19, "bootstrap": 99, "interval": kind}
-    res = stage.call_estimator(method, p, {}, inf)
-    stage.add_few_treated_inference(method, p, {}, inf, res)
+    res = run(method, p, {}, inf)
     rows = res.estimates.to_dicts()
     head = "att" if method == "sdid" else ("coef" if method == "twfe" else "simple")
     chosen = default_row(rows, head)
@@ -290,8 +290,7 @@ def test_the_verdict_uses_the_permutation_pretrend_of_the_size_keeping_draws() -
 
     p = simulate_staggered(40, 8, {3: 1, 5: 3}, 0.0, ar=0.5, seed=6)
     inf = {"seed": 7, "alpha": 0.05, "permutations": 19, "bootstrap": 0, "interval": "studentized"}
-    res = stage.call_estimator("cs", p, {}, inf)
-    stage.add_few_treated_inference("cs", p, {}, inf, res)
+    res = run("cs", p, {}, inf)
     doc = res.to_dict()
     pre = pretrend_result(doc)
     assert "permutation" in pre["test"] and "studentized draws" in pre["test"]
@@ -299,8 +298,7 @@ def test_the_verdict_uses_the_permutation_pretrend_of_the_size_keeping_draws() -
     assert "group:g=3" not in none  # group rows are not permutation targets; event times at e <= -2 rest on one
     assert any(n.startswith("dynamic:e=") for n in none)
     sized = {**inf, "unit_size": {u: float(k + 1) for k, u in enumerate(p.units)}}
-    res2 = stage.call_estimator("cs", p, {}, sized)
-    stage.add_few_treated_inference("cs", p, {}, sized, res2)
+    res2 = run("cs", p, {}, sized)
     rows = {r["name"]: r for r in res2.estimates.to_dicts()}
     one = res2.inference["studentized"]["one_unit_rows"]["names"]
     assert one and all(rows[n + ":studentized"]["interval"] == "ferman_pinto" for n in one)

@@ -1,35 +1,26 @@
-"""Inference that stays honest with few treated units.
+"""Restricted (null-imposed) wild cluster bootstrap, WCR, of the TWFE coefficient on the treatment dummy.
 
-* `wild_cluster_bootstrap`: restricted (null-imposed) wild cluster bootstrap, WCR, of the TWFE
-  coefficient on the treatment dummy, with Webb six-point weights (Webb 2023; Roodman et al.
-  2019), p-value from the bootstrap-t and a confidence interval by inverting the test.
-* `randomisation_inference`: permutes the cohort vector across units (so the number of units
-  per adoption date is kept), p-value for the sharp null of no effect and a CI by inverting the
-  sharp null of a constant effect.
-* `coverage_simulation`: the check that the default few-treated inference (WCR, Webb weights)
-  covers a known effect about 95% of the time.
+Webb six-point weights (Webb 2023; Roodman et al. 2019); p-value from the bootstrap-t and a confidence
+interval by inverting the test. `coverage_simulation` checks that it covers a known effect about 95 %
+of the time with a dozen treated units.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import polars as pl
 
 from evalkit.errors import EvalkitError
 from evalkit.estimators.data import LongPanel
 from evalkit.estimators.did._util import estimate_table, to_wide, treatment_matrix, twoway_demean
+from evalkit.estimators.inference.inversion import invert
 from evalkit.estimators.results import Results
 from evalkit.parallel import pmap
 
 CHUNK = 1000
 WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
-
-
-# ------------------------------------------------------------------ wild cluster bootstrap
 
 
 @dataclass(frozen=True)
@@ -105,27 +96,6 @@ def _boot_pvalue(p: _Partialled, mom: np.ndarray, beta0: float) -> float:
     return float(np.mean(np.abs(t_star) >= abs(t_obs) - 1e-12))
 
 
-def _invert(pfun: Callable[[float], float], centre: float, scale: float, alpha: float, sign: int) -> float:
-    """Bound of {beta0 : p(beta0) > alpha} on one side of `centre`, by bracketing then bisection."""
-    inside, step = centre, scale
-    for _ in range(60):
-        out = centre + sign * step
-        if pfun(out) <= alpha:
-            break
-        inside, step = out, step * 2
-    else:
-        return sign * np.inf
-    for _ in range(60):
-        mid = (inside + out) / 2
-        if pfun(mid) > alpha:
-            inside = mid
-        else:
-            out = mid
-        if abs(out - inside) < 1e-10 * max(1.0, abs(centre)):
-            break
-    return (inside + out) / 2
-
-
 def wild_cluster_bootstrap(
     panel: LongPanel,
     *,
@@ -148,8 +118,8 @@ def wild_cluster_bootstrap(
     beta, se = p.beta, p.se()
     lo = hi = None
     if ci:
-        lo = _invert(lambda b: _boot_pvalue(p, mom, b), beta, se, alpha, -1)
-        hi = _invert(lambda b: _boot_pvalue(p, mom, b), beta, se, alpha, 1)
+        lo = invert(lambda b: _boot_pvalue(p, mom, b), beta, se, alpha, -1)
+        hi = invert(lambda b: _boot_pvalue(p, mom, b), beta, se, alpha, 1)
     row = {
         "name": "coef",
         "aggregation": "coef",
@@ -183,101 +153,9 @@ def panel_cohorts(panel: LongPanel) -> np.ndarray:
     return np.array(list(panel.unit_cohorts().values()))
 
 
-# ------------------------------------------------------------------ randomisation inference
-
-
 def twfe_coefficient(panel: LongPanel) -> float:
     """TWFE coefficient on the treatment dummy by two-way demeaning (fast, for permutations)."""
     return _partial_out(panel).beta
-
-
-class _Permuter:
-    """Rebuilds a panel with a new unit → cohort assignment, cheaply."""
-
-    def __init__(self, panel: LongPanel) -> None:
-        self.panel = panel
-        self.units = np.array(panel.units)
-        self.row_unit = np.searchsorted(self.units, panel.data["unit"].to_numpy())
-        self.cohort = panel_cohorts(panel)
-        t, c = panel.data["time"].to_numpy(), panel.data["cohort"].to_numpy()
-        self.d_obs = ((c > 0) & (t >= c)).astype(float)
-
-    def make(self, cohort: np.ndarray, y: np.ndarray | None = None) -> LongPanel:
-        cols = [pl.Series("cohort", cohort[self.row_unit], dtype=pl.Int64)]
-        if y is not None:
-            cols.append(pl.Series("y", y, dtype=pl.Float64))
-        return LongPanel(self.panel.data.with_columns(cols), self.panel.outcome, self.panel.covariates)
-
-
-def randomisation_inference(
-    panel: LongPanel,
-    estimator_fn: Callable[[LongPanel], float] = twfe_coefficient,
-    n_perm: int = 999,
-    seed: int = 20240101,
-    *,
-    alpha: float = 0.05,
-) -> Results:
-    """Permutation test that reassigns adoption dates across units (Fisher sharp null).
-
-    p-value = (1 + #{|T_perm| >= |T_obs|}) / (1 + n_perm). The CI inverts H0: Y_it(1) = Y_it(0) + tau0
-    for every treated cell: outcomes are shifted to Y - tau0·D_obs (the untreated outcomes under
-    H0) and the test repeated. The estimator must be linear in the outcome (TWFE, CS without
-    covariates or with `reg`, imputation), then T(tau0, perm) = T(Y, perm) - tau0·T(D_obs, perm) and
-    two evaluations per permutation give the test for every tau0; linearity is checked, and when
-    it fails the CI is left empty and a diagnostic says why."""
-    perm = _Permuter(panel)
-    y = panel.data["y"].to_numpy()
-    a_obs = estimator_fn(panel)
-    b_obs = estimator_fn(perm.make(perm.cohort, perm.d_obs))
-    linear = _is_linear(estimator_fn, perm, y, a_obs, b_obs)
-    rng = np.random.default_rng(seed)
-    assignments = [rng.permutation(perm.cohort) for _ in range(n_perm)]
-
-    def one(cohort: np.ndarray) -> tuple[float, float]:
-        a = estimator_fn(perm.make(cohort))
-        b = estimator_fn(perm.make(cohort, perm.d_obs)) if linear else np.nan
-        return a, b
-
-    ab = np.array(pmap(one, assignments))
-    a_p, b_p = ab[:, 0], ab[:, 1]
-
-    def pfun(tau0: float) -> float:
-        return float((1 + np.sum(np.abs(a_p - tau0 * b_p) >= np.abs(a_obs - tau0 * b_obs) - 1e-12)) / (1 + n_perm))
-
-    pval = float((1 + np.sum(np.abs(a_p) >= abs(a_obs) - 1e-12)) / (1 + n_perm))
-    lo = hi = None
-    if linear and b_obs != 0:
-        centre, scale = a_obs / b_obs, max(float(np.std(a_p)), 1e-8)
-        lo, hi = _invert(pfun, centre, scale, alpha, -1), _invert(pfun, centre, scale, alpha, 1)
-    row = {"name": "coef", "aggregation": "coef", "estimate": a_obs, "ci_low": lo, "ci_high": hi, "p_value": pval}
-    return Results(
-        method="randomisation_inference",
-        outcome=panel.outcome,
-        estimates=estimate_table([row]),
-        inference={
-            "se_type": "none; permutation p-value and CI by inverting the constant-effect sharp null",
-            "n_perm": n_perm,
-            "alpha": alpha,
-            "permuted": "cohort vector across units",
-        },
-        diagnostics={
-            "linear_in_outcome": linear,
-            "min_attainable_p": 1 / (1 + n_perm),
-            **({} if linear else {"ci": "not computed: estimator is not linear in the outcome"}),
-        },
-        options={"n_perm": n_perm, "alpha": alpha, "estimator": getattr(estimator_fn, "__name__", "custom")},
-        seed=seed,
-        extra={"permutations": pl.DataFrame({"estimate": a_p})},
-    )
-
-
-def _is_linear(fn: Callable[[LongPanel], float], perm: _Permuter, y: np.ndarray, a: float, b: float) -> bool:
-    """Check T(Y + 2.5·D) = T(Y) + 2.5·T(D) at the observed assignment."""
-    c = fn(perm.make(perm.cohort, y + 2.5 * perm.d_obs))
-    return bool(np.isfinite(b) and abs(c - (a + 2.5 * b)) <= 1e-7 * max(1.0, abs(c)))
-
-
-# ------------------------------------------------------------------ coverage check
 
 
 def coverage_simulation(
