@@ -491,11 +491,21 @@ def estimate(
             "--sensitivity-target", help="The first post-period effect (default), or the average of the post periods."
         ),
     ] = None,
+    sensitivity_covariance: Annotated[
+        Literal["analytic", "permutation"] | None,
+        typer.Option(
+            "--sensitivity-covariance",
+            help="The event study's covariance for --sensitivity: analytic (default) or permutation (from the "
+            "randomisation interval's permuted adoption dates; valid with few treated units).",
+        ),
+    ] = None,
     pretrend_test: Annotated[
         bool,
         typer.Option(
             "--pretrend-test",
-            help="With --panel: Wald test that the pre-period event-study coefficients are 0 (a 'pretrend' row).",
+            help="With --panel: analytic Wald test of the pre-period event-study coefficients (a 'pretrend' row; a "
+            "diagnostic: with few treated units the permutation pre-trend test of the randomisation interval is "
+            "the valid one).",
         ),
     ] = False,
     backend: BackendOpt = None,
@@ -528,7 +538,9 @@ def estimate(
       evalkit estimate --panel df_het.csv --unit unit --time year --outcome dep_var \\
         --cohort g --method cs --est-method dr --bootstrap 999 --json -
     """
-    checks = _event_study_checks(method, sensitivity, mbar, m_values, sensitivity_target, pretrend_test)
+    checks = _event_study_checks(
+        method, sensitivity, mbar, m_values, sensitivity_target, pretrend_test, sensitivity_covariance
+    )
     if panel_file is not None:
         options = {k: v for k, v in (("control", control), ("est_method", est_method)) if v is not None}
         options.update(_parse_options(option or []))
@@ -600,13 +612,20 @@ def _parse_options(items: list[str]) -> dict[str, object]:
     return out
 
 
-def _event_study_checks(method, sensitivity, mbar, m_values, target, pretrend) -> dict | None:
+def _event_study_checks(method, sensitivity, mbar, m_values, target, pretrend, covariance=None) -> dict | None:
     """The --sensitivity / --pretrend-test request, checked before any data is read (exit 2 if it cannot apply)."""
     from evalkit.analysis import sensitivity as sens
 
     if sensitivity is None:
         stray = [
-            flag for flag, v in (("--mbar", mbar), ("--m", m_values), ("--sensitivity-target", target)) if v is not None
+            flag
+            for flag, v in (
+                ("--mbar", mbar),
+                ("--m", m_values),
+                ("--sensitivity-target", target),
+                ("--sensitivity-covariance", covariance),
+            )
+            if v is not None
         ]
         if stray:
             raise UsageError(f"{stray[0]} needs --sensitivity rm|sd")
@@ -621,6 +640,8 @@ def _event_study_checks(method, sensitivity, mbar, m_values, target, pretrend) -
     if sensitivity == "sd" and mbar is not None:
         raise UsageError("--mbar goes with --sensitivity rm; smoothness takes --m")
     spec = {"method": sensitivity, "target": target or "first"}
+    if covariance is not None:
+        spec["covariance"] = covariance
     if mbar is not None:
         spec["mbar"] = sens.parse_values(mbar, "--mbar")
     if m_values is not None:
@@ -673,6 +694,10 @@ def _estimate_any_panel(
         from evalkit.analysis import sensitivity as sens
 
         options = sens.check_method(method, options, "--sensitivity" if checks["sensitivity"] else "--pretrend-test")
+    if checks and (checks["sensitivity"] or {}).get("covariance") == "permutation":
+        from evalkit.analysis.intervals import KEEP_DRAWS
+
+        inference = {**inference, KEEP_DRAWS: True}  # the permuted estimates give the covariance
     dropped: list[str] = []
     if methods.get(method).complete_donors:  # as a plan's sample: incomplete donors leave, and say so
         from evalkit.estimators.data import drop_incomplete_donors
@@ -1098,6 +1123,10 @@ def list_methods(
         from evalkit.analysis.intervals import interval_kinds_text
 
         lines += interval_kinds_text()
+    if method is None:
+        from evalkit.analysis.verdict import EVIDENCE_NOTES
+
+        lines.append(EVIDENCE_NOTES)
     sys.stdout.write("\n".join(lines))
 
 

@@ -48,6 +48,9 @@ SIZE_KINDS = ("studentized", "ferman_pinto")
 AUTO_SIZE = ("studentized", "ferman_pinto")
 AUTO_SIZE_SIZED = ("ferman_pinto", "studentized")
 SUFFIXES = {"randomization": RI_SUFFIX, "wild": ":wild_bootstrap", **{k: f":{k}" for k in SIZE_KINDS}}
+# Keys a caller adds to the inference settings of one run (never to a plan): a family's councils and
+# their adoption years, permuted jointly (analysis.run), and keeping the permuted estimates.
+UNIVERSE, KEEP_DRAWS = "_family_universe", "_keep_draws"
 # Row aggregations that get a few-treated interval (the summaries and the event study).
 RI_AGGREGATIONS = ("simple", "coef", "dynamic")
 
@@ -214,7 +217,14 @@ class Randomisation(IntervalKind):
             raise UsageError(f"method {method!r} declares no randomisation engine")
         names = _ri_targets(result)
         ri_rows, info = randomisation_rows(
-            panel, _point_statistic(method, options, inference), names, n_perm=n_perm, seed=seed, alpha=alpha
+            panel,
+            _point_statistic(method, options, inference),
+            names,
+            n_perm=n_perm,
+            seed=seed,
+            alpha=alpha,
+            universe=inference.get(UNIVERSE),
+            keep_draws=bool(inference.get(KEEP_DRAWS)),
         )
         base = {r["name"]: r for r in result.estimates.to_dicts()}
         out = []

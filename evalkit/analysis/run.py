@@ -18,7 +18,7 @@ import polars as pl
 
 from evalkit.analysis import sensitivity
 from evalkit.analysis.estimator import call_estimator
-from evalkit.analysis.intervals import add_default_interval
+from evalkit.analysis.intervals import KEEP_DRAWS, UNIVERSE, add_default_interval
 from evalkit.analysis.sample import prepare
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel
@@ -71,6 +71,7 @@ class Analysis:
             "results": results,
             **({"reason": self.reason} if self.reason else {}),
             **({"subgroup": self.subgroup} if self.subgroup else {}),
+            **{k: self.raw[k] for k in ("vote", "smallest_effect") if self.raw.get(k) is not None},
             **{k: self.raw[k] for k in ("treatment", "ownership_change") if self.raw.get(k)},
         }
 
@@ -115,10 +116,12 @@ def run_planned(
     panel_path: Path,
     *,
     cached: Callable[[tuple[Any, ...], Callable[[], dict[str, Any]]], dict[str, Any]] | None = None,
+    universe: dict[Any, int] | None = None,
 ) -> dict[str, Any]:
     """A plan's analysis end to end; returns its results.json entry. `cached(key_parts, compute)`
-    returns a stored result for the exact inputs or computes and stores it (estimate's cache)."""
-    inference = plan["inference"]
+    returns a stored result for the exact inputs or computes and stores it (estimate's cache).
+    `universe`: the councils of the plan's family, whose adoption dates are permuted jointly."""
+    inference = with_draws(plan["inference"], universe, analysis.sensitivity)
     options = analysis.options
     checks = analysis.checks
     if checks["sensitivity"] or checks["pretrend"]:
@@ -154,6 +157,21 @@ def run_planned(
     if analysis.subgroup:
         out["diagnostics"]["subgroup"] = analysis.subgroup
     return analysis.entry(out)
+
+
+def with_draws(
+    inference: dict[str, Any], universe: dict[Any, int] | None, sensitivity_spec: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The inference settings of one run, plus the family's universe and whether to keep the permuted
+    estimates (a family member, or sensitivity with the permutation covariance); unchanged otherwise, so
+    older plans keep their cache keys and bytes."""
+    keep = universe is not None or (sensitivity_spec or {}).get("covariance") == "permutation"
+    if not keep:
+        return inference
+    out = {**inference, KEEP_DRAWS: True}
+    if universe is not None:
+        out[UNIVERSE] = universe
+    return out
 
 
 def _no_estimate(analysis: Analysis, prep: Any) -> dict[str, Any]:

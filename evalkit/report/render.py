@@ -52,7 +52,8 @@ DETAIL_AGGREGATIONS = {
     "att_gt": "Group-time estimates (first-treated year × year)",
     "honest": "Sensitivity to violations of parallel trends (Rambachan & Roth 2023)",
     "honest_breakdown": "Breakdown values (smallest violation whose robust interval includes zero)",
-    "pretrend": "Pre-trend test (Wald chi-squared of the pre-move coefficients; 'Effect' is the statistic)",
+    "pretrend": "Analytic Wald pre-trend test (a diagnostic, not evidence: with few treated councils it rejects far "
+    "too often; the verdict uses the permutation pre-trend test). 'Effect' is the chi-squared statistic",
 }
 SYNTH_EXTRAS = ("paths", "placebo", "weights", "rmspe", "event_study")
 
@@ -501,7 +502,10 @@ def _analysis_blocks(
         blocks.append(Para("This analysis has no summary estimates."))
     sens = S.summary(results)
     if sens is not None:
-        blocks.append(Para(S.sentence(sens, str(results.get("outcome", "")))))
+        c = next((c for c in doc.get("conclusions") or [] if c.get("label") == label), {})
+        lo, hi = c.get("ci_low"), c.get("ci_high")
+        detected = lo is not None and hi is not None and (lo > 0 or hi < 0)
+        blocks.append(Para(S.sentence(sens, str(results.get("outcome", "")), c.get("verdict"), detected)))
     blocks += _no_valid_interval_blocks(results, unit_names)
     for agg, caption in DETAIL_AGGREGATIONS.items():
         sub = [r for r in rows if r.get("aggregation") == agg]
@@ -957,6 +961,15 @@ def _provenance_blocks(doc: dict[str, Any]) -> list:
     return blocks
 
 
+def _brief_adjusted(c: dict[str, Any]) -> str:
+    """The p-value adjusted for the plan's family of outcomes (evidence rule), after the verdict."""
+    m = c.get("multiplicity")
+    if not m:
+        return ""
+    how = "Romano-Wolf" if "romano_wolf" in m else "Holm"
+    return f" (p = {m['p']:.3f}; {how}-adjusted for {m['family_size']} outcomes, {m['used']:.3f})"
+
+
 def _brief_mde(c: dict[str, Any]) -> str:
     """The minimum detectable effect after a verdict that found no effect (from the plan's [power])."""
     if c.get("verdict") == "estimated effect" or not c.get("mde"):
@@ -990,7 +1003,7 @@ def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
                     Strong("In brief: "),
                     f"{c.get('outcome_words', c['outcome'])}: the primary estimate ({c.get('title') or c['label']}) is "
                     f"{fmt_num(c['estimate'])} ({level} {interval_name(c)} {fmt_ci(c['ci_low'], c['ci_high'])}); "
-                    f"{c['verdict']}.{_brief_mde(c)} See ",
+                    f"{c['verdict']}{_brief_adjusted(c)}.{_brief_mde(c)} See ",
                     Link("Which estimate to trust", "#trust"),
                     " for why this estimate.",
                 ],

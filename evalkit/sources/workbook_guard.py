@@ -106,7 +106,12 @@ def _col_number(letters: bytes) -> int:
 
 _XLSX_TOKENS = re.compile(rb'<(?:\w+:)?dimension\s+ref="([^"]*)"|<(?:\w+:)?c\s[^>]*?\br="([A-Za-z]{1,3})(\d{1,7})"')
 _REF = re.compile(rb"([A-Za-z]{1,3})(\d{1,7})$")
-_ODS_TOKENS = re.compile(rb"<table:(table-row|table-cell|covered-table-cell|table)(?=[\s/>])([^>]*?)(/?)>")
+# The attributes run to the first ">" less a "/" just before it (a self-closed tag). Written with possessive
+# loops rather than a lazy `[^>]*?` so the engine never backtracks: the same matches, ~3x faster on the
+# 200 MB of content.xml in the reference folder's workbooks (tests/sources/test_workbook_guard.py).
+_ODS_TOKENS = re.compile(
+    rb"<table:(table-row|table-cell|covered-table-cell|table)(?=[\s/>])([^>/]*+(?:/(?!>)[^>/]*+)*+)(/?)>"
+)
 _ROWS_REP = re.compile(rb'table:number-rows-repeated="(\d+)"')
 _COLS_REP = re.compile(rb'table:number-columns-repeated="(\d+)"')
 
@@ -135,14 +140,42 @@ def _xlsx_scan(path: Path, name: str, chunks) -> None:
         body, carry = _split_open_tag(data)
         if len(carry) > CHUNK:  # one tag longer than a chunk: not a spreadsheet program's XML
             raise _refuse(path, f"sheet {name!r} has a tag longer than {CHUNK} bytes")
-        for m in _XLSX_TOKENS.finditer(body):
-            if m.group(1) is not None:
-                for ref in m.group(1).split(b":")[-1:]:
-                    r = _REF.match(ref.replace(b"$", b""))
-                    if r:
-                        rect.see(int(r.group(2)), _col_number(r.group(1)), r.group(0).decode())
-            else:
-                rect.see(int(m.group(3)), _col_number(m.group(2)), (m.group(2) + m.group(3)).decode())
+        if not _xlsx_chunk_within(rect, body):
+            _xlsx_scan_cells(rect, body)  # names the first cell that passes the cap
+
+
+def _xlsx_chunk_within(rect: _Rect, body: bytes) -> bool:
+    """Take the chunk's furthest row and column into `rect` at once when even together they stay within
+    the cap (then no cell of the chunk can pass it: the rectangle only grows); False, touching nothing,
+    when they do not, so the cell-by-cell scan finds the first offending cell. This is the scan's cost
+    on real files: it is a handful of C-level passes over the matches instead of Python per cell."""
+    tokens = _XLSX_TOKENS.findall(body)
+    if not tokens:
+        return True
+    dims, letters, digits = zip(*tokens)
+    rows, cols = rect.rows, rect.cols
+    for dim in set(dims) - {b""}:  # the declared <dimension> refs (rare)
+        for ref in dim.split(b":")[-1:]:
+            r = _REF.match(ref.replace(b"$", b""))
+            if r:
+                rows, cols = max(rows, int(r.group(2))), max(cols, _col_number(r.group(1)))
+    rows = max(rows, max(map(int, filter(None, digits)), default=0))  # cells: r="<letters><digits>"
+    cols = max(cols, max((_col_number(c) for c in set(letters) - {b""}), default=0))
+    if rows * cols > MAX_SHEET_CELLS:
+        return False
+    rect.rows, rect.cols = rows, cols
+    return True
+
+
+def _xlsx_scan_cells(rect: _Rect, body: bytes) -> None:
+    for m in _XLSX_TOKENS.finditer(body):
+        if m.group(1) is not None:
+            for ref in m.group(1).split(b":")[-1:]:
+                r = _REF.match(ref.replace(b"$", b""))
+                if r:
+                    rect.see(int(r.group(2)), _col_number(r.group(1)), r.group(0).decode())
+        else:
+            rect.see(int(m.group(3)), _col_number(m.group(2)), (m.group(2) + m.group(3)).decode())
 
 
 def _ods_scan(path: Path, chunks) -> None:
@@ -154,22 +187,25 @@ def _ods_scan(path: Path, chunks) -> None:
         body, carry = _split_open_tag(data)
         if len(carry) > CHUNK:
             raise _refuse(path, f"content.xml has a tag longer than {CHUNK} bytes")
-        for m in _ODS_TOKENS.finditer(body):
-            tag, attrs, closed = m.group(1), m.group(2), m.group(3)
-            if tag == b"table":
+        # findall's tuples and plain comparisons: this loop runs once per cell of every sheet
+        for tag, attrs, closed in _ODS_TOKENS.findall(body):
+            if tag == b"table-cell" or tag == b"covered-table-cell":
+                if b"number-columns-repeated" in attrs:
+                    rep = _COLS_REP.search(attrs)
+                    col += int(rep.group(1)) if rep else 1
+                else:
+                    col += 1
+                if rect is not None and (not closed or b"office:value-type" in attrs or b"table:formula" in attrs):
+                    last = row_start + row_rep
+                    if last > rect.rows or col > rect.cols:
+                        rect.see(last, col, f"row {last}, column {col}")
+            elif tag == b"table-row":
+                rep = _ROWS_REP.search(attrs) if b"number-rows-repeated" in attrs else None
+                row_start, row_rep, col = row_start + row_rep, (int(rep.group(1)) if rep else 1), 0
+            else:  # table
                 name = re.search(rb'table:name="([^"]*)"', attrs)
                 rect = _Rect(path, f"sheet {name.group(1).decode('utf-8', 'replace') if name else '?'!r}")
                 row_start = row_rep = 0
-            elif tag == b"table-row":
-                rep = _ROWS_REP.search(attrs)
-                row_start, row_rep, col = row_start + row_rep, (int(rep.group(1)) if rep else 1), 0
-            else:
-                rep = _COLS_REP.search(attrs)
-                col += int(rep.group(1)) if rep else 1
-                filled = not closed or b"office:value-type" in attrs or b"table:formula" in attrs
-                if filled and rect is not None:
-                    last = row_start + row_rep
-                    rect.see(last, col, f"row {last}, column {col}")
 
 
 def _check(path: Path) -> None:
