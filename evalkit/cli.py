@@ -461,14 +461,21 @@ def estimate(
         float, typer.Option(help="Significance level: intervals are (1 - alpha) x 100 per cent.")
     ] = methods.DEFAULT_ALPHA,
     interval: Annotated[
-        Literal["auto", "analytic", "randomization", "wild"],
+        Literal["auto", "auto-size", "analytic", "randomization", "wild", "studentized", "ferman_pinto"],
         typer.Option(
-            help="The default interval (the one to quote): auto (fewer than 40 treated units: randomisation) | analytic | randomization | wild (TWFE only)."
+            help="The default interval (the one to quote): auto-size (default; fewer than 40 treated units: the interval that kept its size when treated councils differ in size, benchmarks/SIZE.md) | auto (plans v1-v3: fewer than 40, coefficient randomisation) | analytic | randomization | studentized | ferman_pinto | wild (TWFE only)."
         ),
-    ] = "auto",
+    ] = "auto-size",
     permutations: Annotated[
         int, typer.Option(help="Permutations for randomisation intervals (placebo draws for SDID).")
     ] = 199,
+    size_column: Annotated[
+        str | None,
+        typer.Option(
+            "--size-column",
+            help="Column giving each unit's size (e.g. child population): the ferman_pinto interval's variance model.",
+        ),
+    ] = None,
     json_out: Annotated[
         str | None, typer.Option("--json", help="Write results as JSON to this file ('-' = stdout).")
     ] = None,
@@ -556,7 +563,14 @@ def estimate(
             covariates,
             method,
             options,
-            {"seed": seed, "bootstrap": bootstrap, "alpha": alpha, "interval": interval, "permutations": permutations},
+            {
+                "seed": seed,
+                "bootstrap": bootstrap,
+                "alpha": alpha,
+                "interval": interval,
+                "permutations": permutations,
+                **({"size_column": size_column} if size_column else {}),
+            },
             json_out,
             checks,
         )
@@ -672,6 +686,16 @@ def _estimate_any_panel(
             f"(use {', '.join(k for k, m in methods.METHODS.items() if m.covariates)})"
         )
     frame = read_panel_file(path)
+    if inference.get("size_column"):  # each unit's size for the Ferman-Pinto interval
+        from evalkit.analysis.run import unit_sizes
+
+        if unit not in frame.columns:
+            raise UsageError(f"{path.name}: no column {unit!r} (--unit)")
+        sized = frame.rename({unit: "unit_code"}) if unit != "unit_code" else frame
+        inference = {
+            **inference,
+            "unit_size": {str(k): v for k, v in unit_sizes(sized, inference["size_column"]).items()},
+        }
     long = make_panel(
         frame, unit=unit, time=time, outcome=outcome, cohort=cohort, treated=treated, covariates=covs, source=path.name
     )
@@ -1161,11 +1185,17 @@ def list_methods(
         fed = ", ".join(f"{opt} <- [inference].{src}" for opt, src in m.inference.items())
         if fed:
             lines.append(f"  from the plan's [inference]: {fed}")
+        if m.intervals != ("analytic",):
+            lines.append(f"  intervals ([inference].interval, --interval): {', '.join(m.intervals)}")
         for o in methods.describe(key):
             lines.append(f"  {o['name']} = {o['default']!r}  ({o['type']})")
             if o["help"]:
                 lines.append(f"      {o['help']}")
         lines.append("")
+    if not method:
+        from evalkit.analysis.intervals import interval_kinds_text
+
+        lines += interval_kinds_text()
     if method is None:
         from evalkit.analysis.verdict import EVIDENCE_NOTES
 

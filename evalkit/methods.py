@@ -164,6 +164,11 @@ class SynthStaggeredOptions(Options):
     reps: PosInt = _opt(1000, "Pooled placebo draws (default: [inference].permutations).")
     seed: Seed = _opt(DEFAULT_SEED, "Random seed (default: [inference].seed).")
     n_jobs: PosInt | None = _opt(None, "Processes for the fits (default: all cores; results do not depend on it).")
+    check_fit: bool = _opt(
+        False,
+        "Refuse a unit's placebo p-value where its pre-period fit is not identified (too few pre-periods, "
+        "RMSPE at rounding level); new plans set it, v1-v3 ran without.",
+    )
 
 
 @dataclass(frozen=True)
@@ -302,7 +307,7 @@ METHODS: dict[str, Method] = {
             {"alpha": "alpha"},
             ("twfe", "twfe_wild_cluster_bootstrap"),
             event_study_hint="twfe estimates a single coefficient; use method twfe_es for its event study",
-            intervals=("analytic", "randomization", "wild"),
+            intervals=("analytic", "randomization", "wild", "studentized", "ferman_pinto"),
             randomisation="inversion",
             headline="coef",
         ),
@@ -317,7 +322,7 @@ METHODS: dict[str, Method] = {
             ("callaway_santanna",),
             event_study=True,
             covariates=True,
-            intervals=("analytic", "randomization"),
+            intervals=("analytic", "randomization", "studentized", "ferman_pinto"),
             randomisation="inversion",
             points="evalkit.estimators.did.cs_points:CSPoints",
             multiverse=MultiverseUse(
@@ -336,7 +341,7 @@ METHODS: dict[str, Method] = {
             {"alpha": "alpha"},
             ("sun_abraham",),
             event_study=True,
-            intervals=("analytic", "randomization"),
+            intervals=("analytic", "randomization", "studentized", "ferman_pinto"),
             randomisation="inversion",
             points="evalkit.estimators.did.sunab_points:SunabPoints",
             multiverse=MultiverseUse(
@@ -352,7 +357,7 @@ METHODS: dict[str, Method] = {
             "which is efficient under parallel trends and handles staggered adoption.",
             {"alpha": "alpha"},
             event_study_hint="the imputation estimator has no pre-period event-study coefficients; use cs, sunab or twfe_es",
-            intervals=("analytic", "randomization"),
+            intervals=("analytic", "randomization", "studentized", "ferman_pinto"),
             randomisation="inversion",
             points="evalkit.estimators.did.imputation_points:ImputationPoints",
             multiverse=MultiverseUse("imputation", frozenset({"anticipation"}), ("never",)),
@@ -380,7 +385,7 @@ METHODS: dict[str, Method] = {
             "an exact pre-move fit and less on parallel trends alone.",
             {**_INF, "reps": "permutations"},
             ("synthetic_did", "synthetic_did_staggered", "synthetic_control_sdid", "did_sdid"),
-            intervals=("analytic", "randomization"),
+            intervals=("analytic", "randomization", "ferman_pinto"),
             randomisation="placebo",
             headline="att",
             min_pre_periods=2,
@@ -540,9 +545,18 @@ def estimator_kwargs(options: Options) -> dict[str, Any]:
     return {k: v for k, v in dataclasses.asdict(options).items() if k not in SAMPLE_OPTIONS}
 
 
+# Options added after plans v1-v3 were locked: recorded only when set, so those plans' results stay byte-identical.
+LATE_OPTIONS = {"check_fit": False}
+
+
 def recorded(options: Options) -> dict[str, Any]:
-    """The options recorded with a result: every estimator option but the runtime ones."""
-    return {k: v for k, v in estimator_kwargs(options).items() if k not in RUNTIME_OPTIONS}
+    """The options recorded with a result: every estimator option but the runtime ones (and late options at
+    their default)."""
+    return {
+        k: v
+        for k, v in estimator_kwargs(options).items()
+        if k not in RUNTIME_OPTIONS and not (k in LATE_OPTIONS and v == LATE_OPTIONS[k])
+    }
 
 
 def describe(key: str) -> list[dict[str, Any]]:

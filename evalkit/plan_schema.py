@@ -100,8 +100,18 @@ class Inference(_Model):
     seed: NonNegInt = Field(description="Seed for every random draw, recorded in the outputs.")
     bootstrap: NonNegInt = Field(999, description="Bootstrap draws (0 = analytic standard errors only).")
     permutations: NonNegInt = Field(999, description="Permutations / placebo draws.")
-    interval: Literal["auto", "analytic", "randomization", "wild"] | None = Field(
-        None, description='The interval the verdict uses; "auto" (the default) applies the few-treated rule.'
+    interval: (
+        Literal["auto", "auto-size", "analytic", "randomization", "wild", "studentized", "ferman_pinto"] | None
+    ) = Field(
+        None,
+        description='The interval the verdict uses; "auto" (the default, plans v1-v3) applies the few-treated rule '
+        'with coefficient permutation; "auto-size" the rule chosen by the size simulation (benchmarks/SIZE.md).',
+    )
+
+    size_column: str | None = Field(
+        None,
+        description="Panel column giving each council's size (e.g. population_0_17): the Ferman-Pinto interval's "
+        "variance model and `evalkit power`'s size-matched placebo draws.",
     )
     family: list[Name] | None = Field(
         None,
@@ -234,6 +244,11 @@ class Power(_Model):
     seed: NonNegInt | None = Field(None, description="Default: [inference].seed.")
     permutations: int | None = Field(
         None, ge=19, description="Permutations of the randomisation interval inside each draw (default: [inference]'s)."
+    )
+    intervals: list[Literal["analytic", "randomization", "wild", "studentized", "ferman_pinto"]] | None = Field(
+        None,
+        description="Calibrate these interval kinds on placebo draws of the panel (exchangeable and size-matched): "
+        "each one's rejection rate of a true zero and its MDE.",
     )
 
 

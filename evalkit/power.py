@@ -31,21 +31,52 @@ DEFAULT_DRAWS = 200
 EFFECT_MULTIPLES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
 
 
-def placebo_panel(panel: LongPanel, rng: np.random.Generator) -> tuple[LongPanel, np.ndarray]:
+SIZE_BINS = 3  # size-matched placebo draws: a treated council's stand-in comes from its size tercile
+
+
+def placebo_panel(
+    panel: LongPanel, rng: np.random.Generator, sizes: dict[str, float] | None = None
+) -> tuple[LongPanel, np.ndarray]:
     """Never-treated units only, the treated units' cohorts given to randomly drawn ones (sizes kept).
+    With `sizes` ({unit: size}) each treated unit's cohort goes to a never-treated unit of the same size
+    tercile (among all units), so the placebo treated are as small or as large as the real ones.
     Returns the panel and its 0/1 treated-cell indicator in row order."""
     units = panel.data.group_by("unit").agg(pl.col("cohort").first()).sort("unit")
     cohorts = units.filter(pl.col("cohort") > 0)["cohort"].to_numpy()
     controls = units.filter(pl.col("cohort") == 0)["unit"].to_list()
     if len(controls) < len(cohorts) + 2:
         raise EvalkitError(f"{len(controls)} never-treated units cannot take {len(cohorts)} placebo adoptions")
-    chosen = rng.choice(len(controls), size=len(cohorts), replace=False)
-    mapping = {controls[i]: int(c) for i, c in zip(chosen, rng.permutation(cohorts))}
+    if sizes is None:
+        chosen = rng.choice(len(controls), size=len(cohorts), replace=False)
+        mapping = {controls[i]: int(c) for i, c in zip(chosen, rng.permutation(cohorts))}
+    else:
+        mapping = _size_matched(units, controls, sizes, rng)
     data = panel.data.filter(pl.col("unit").is_in(controls)).with_columns(
         pl.col("unit").replace_strict(mapping, default=0, return_dtype=pl.Int64).alias("cohort")
     )
     d = ((data["cohort"] > 0) & (data["time"] >= data["cohort"])).cast(pl.Float64).to_numpy()
     return LongPanel(data, panel.outcome, panel.covariates), d
+
+
+def _size_matched(
+    units: pl.DataFrame, controls: list[str], sizes: dict[str, float], rng: np.random.Generator
+) -> dict[str, int]:
+    """{control: cohort}: each treated unit's cohort to a never-treated unit of its size bin (the nearest
+    bin with a free control when its own is used up)."""
+    every = np.array([sizes[u] for u in units["unit"].to_list()], dtype=float)
+    edges = np.quantile(every, np.linspace(0, 1, SIZE_BINS + 1)[1:-1])
+    free: dict[int, list[str]] = {}
+    for u in controls:
+        free.setdefault(int(np.searchsorted(edges, sizes[u], side="right")), []).append(u)
+    for b in free:
+        free[b] = [free[b][i] for i in rng.permutation(len(free[b]))]
+    mapping = {}
+    treated = units.filter(pl.col("cohort") > 0)
+    for u, c in zip(treated["unit"].to_list(), treated["cohort"].to_list()):
+        b = int(np.searchsorted(edges, sizes[u], side="right"))
+        near = sorted((k for k in free if free[k]), key=lambda k: (abs(k - b), k))
+        mapping[free[near[0]].pop()] = int(c)
+    return mapping
 
 
 def _interval(
@@ -159,6 +190,56 @@ def analysis_power(
     }
 
 
+def calibration(
+    method: str,
+    panel: LongPanel,
+    options: dict[str, Any],
+    inference: dict[str, Any],
+    *,
+    kinds: list[str],
+    draws: int,
+    seed: int,
+    sizes: dict[str, float] | None,
+) -> dict[str, Any]:
+    """Every interval kind's empirical size (rejection rate of a true zero) and MDE on placebo draws of
+    this panel: exchangeable draws (any never-treated council) and, with `sizes`, draws matched to the
+    treated councils' size terciles. The same draws serve every kind."""
+    from evalkit.analysis.intervals import supported
+
+    usable = [k for k in kinds if k in supported(method)]
+    designs = {"exchangeable": None, **({"size_matched": sizes} if sizes else {})}
+    out: dict[str, Any] = {"kinds": usable, "designs": {}}
+    for d, (design, matched) in enumerate(designs.items()):
+        seeds = np.random.SeedSequence([seed, d]).spawn(draws)
+        made = [placebo_panel(panel, np.random.default_rng(s), matched)[0] for s in seeds]
+        per_kind = {}
+        for kind in usable:
+            infs = [{**inference, "interval": kind, "seed": int(inference.get("seed", 0)) + j} for j in range(draws)]
+            res = pmap(
+                lambda j, infs=infs, made=made: _interval(method, made[j], options, infs[j]),
+                range(draws),
+                on_result=tracked(f"calibration {design} {kind} ({panel.outcome})", draws),
+            )
+            lo, hi = np.array([r[1] for r in res]), np.array([r[2] for r in res])
+            ok = np.isfinite(lo) & np.isfinite(hi)
+            n = int(ok.sum())
+            if n == 0:
+                per_kind[kind] = {"draws": 0, "size": None, "mde_increase": None, "mde_decrease": None}
+                continue
+            size = rejection(lo[ok], hi[ok], 0.0)
+            per_kind[kind] = {
+                "draws": n,
+                "size": size,
+                "mc_se": float(np.sqrt(max(size * (1 - size), 1e-12) / n)),
+                "mde_increase": mde(lo[ok], hi[ok], 1),
+                "mde_decrease": mde(lo[ok], hi[ok], -1),
+            }
+        out["designs"][design] = per_kind
+    if not sizes:
+        out["size_matched"] = "not made: the plan's [inference] names no size column"
+    return out
+
+
 def settings(plan: dict[str, Any], draws: int | None = None, permutations: int | None = None) -> dict[str, Any]:
     section = dict(plan.get("power") or {})
     out = {
@@ -170,6 +251,8 @@ def settings(plan: dict[str, Any], draws: int | None = None, permutations: int |
         raise UsageError("power draws must be at least 10")
     if permutations or section.get("permutations"):
         out["permutations"] = int(permutations or section["permutations"])
+    if section.get("intervals"):  # per-interval calibration (new plans); absent: v1-v3's output unchanged
+        out["intervals"] = [str(k) for k in section["intervals"]]
     return out
 
 
@@ -197,15 +280,28 @@ def power_analysis(
         prep = prepare(panel, sample, plan, analysis, panel_path)
         if prep.panel is None:  # no treated council left in this analysis's sample: nothing to detect
             continue
+        sizes = unit_sizes(prep.rows, inference.get("size_column"))
+        inf = {**inference, **({"unit_size": sizes} if sizes else {})}
         res = analysis_power(
             analysis["method"],
             prep.panel,
             prep.options,
-            inference,
+            inf,
             draws=conf["draws"],
             seed=conf["seed"] + 1000 * k,
             effects=conf["effects"],
         )
+        if conf.get("intervals"):
+            res["calibration"] = calibration(
+                analysis["method"],
+                prep.panel,
+                prep.options,
+                inf,
+                kinds=conf["intervals"],
+                draws=conf["draws"],
+                seed=conf["seed"] + 1000 * k + 500,
+                sizes=sizes,
+            )
         rows.append({"label": analysis["label"], "outcome": analysis["outcome"], "method": analysis["method"], **res})
     return {
         "settings": {
@@ -218,6 +314,13 @@ def power_analysis(
         },
         "analyses": rows,
     }
+
+
+def unit_sizes(rows: pl.DataFrame, column: str | None) -> dict[str, float] | None:
+    """{unit: mean of the size column over the analysis's years}, or None without a column."""
+    from evalkit.analysis.run import unit_sizes as sizes
+
+    return sizes(rows, column)
 
 
 def mde_by_label(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -36,15 +36,41 @@ from evalkit.analysis.estimator import call_estimator, typed_options
 from evalkit.errors import UsageError
 from evalkit.estimators.data import LongPanel
 from evalkit.estimators.defaults import FEW_TREATED
-from evalkit.estimators.inference.randomisation import RI_SUFFIX, randomisation_rows
+from evalkit.estimators.inference.randomisation import RI_SUFFIX, randomisation_pretrend, randomisation_rows
 from evalkit.estimators.results import Results, estimates_frame
+from evalkit.parallel import pmap, tracked
 
 WILD_ROW = "coef:wild_bootstrap"
+# The interval kinds that keep their size when treated councils differ in size (estimators.inference.size_robust).
+SIZE_KINDS = ("studentized", "ferman_pinto")
+# auto-size: with unit sizes ferman_pinto first (closest to 5 % in every design of benchmarks/SIZE.md), without
+# them studentized (needs no size); the first of the order the method supports.
+AUTO_SIZE = ("studentized", "ferman_pinto")
+AUTO_SIZE_SIZED = ("ferman_pinto", "studentized")
+SUFFIXES = {"randomization": RI_SUFFIX, "wild": ":wild_bootstrap", **{k: f":{k}" for k in SIZE_KINDS}}
 # Keys a caller adds to the inference settings of one run (never to a plan): a family's councils and
 # their adoption years, permuted jointly (analysis.run), and keeping the permuted estimates.
 UNIVERSE, KEEP_DRAWS = "_family_universe", "_keep_draws"
 # Row aggregations that get a few-treated interval (the summaries and the event study).
 RI_AGGREGATIONS = ("simple", "coef", "dynamic")
+
+
+def interval_kinds_text() -> list[str]:
+    """What each interval kind is, for `evalkit methods`."""
+    from evalkit.estimators.inference.size_robust import KINDS
+
+    lines = [
+        "interval kinds:",
+        f"  auto-size  the command's default: below {FEW_TREATED} treated units ferman_pinto when unit sizes are "
+        "given (size_column), else studentized, whichever the method has (benchmarks/SIZE.md), else analytic",
+        f"  auto  plans v1-v3: below {FEW_TREATED} treated units coefficient randomisation (or the wild bootstrap "
+        "row beside it for TWFE), else analytic",
+        "  analytic  the estimator's own interval",
+        "  randomization  adoption dates permuted across units, the constant-effect null inverted",
+        "  wild  restricted wild cluster bootstrap, Webb weights (TWFE)",
+    ]
+    lines += [f"  {k.name}  {k.summary}" for k in KINDS.values()]
+    return [*lines, ""]
 
 
 def supported(method: str) -> tuple[str, ...]:
@@ -232,21 +258,152 @@ class Wild(IntervalKind):
         return [{**wild.estimate("coef"), "name": WILD_ROW, "aggregation": "wild_bootstrap", "interval": self.name}]
 
 
-KINDS: dict[str, IntervalKind] = {k.name: k for k in (Analytic(), Randomisation(), Wild())}
-INTERVALS = ("auto", *KINDS)
+def _size_rows(
+    kind: str,
+    method: str,
+    panel: LongPanel,
+    options: dict[str, Any],
+    inference: dict[str, Any],
+    result: Results,
+    *,
+    n_perm: int,
+    seed: int,
+    alpha: float,
+) -> list[dict[str, Any]]:
+    """Rows `<name>:<kind>` from estimators.size_robust, on the estimator's many-columns point path."""
+    from evalkit.estimators.inference import size_robust
+
+    size = _unit_sizes(panel, inference)
+    if method == "sdid":
+        att = float(result.estimate("att")["estimate"])
+        keep = {k: v for k, v in options.items() if k in ("estimator",)}
+        row, info = size_robust.sdid_ferman_pinto(panel, att, n_perm=n_perm, seed=seed, alpha=alpha, size=size, **keep)
+        result.inference[kind] = info
+        return [{**row, "name": "att" + SUFFIXES[kind], "aggregation": "randomisation", "interval": kind}]
+    if method == "twfe":
+        from evalkit.estimators.did.twfe_points import TWFEPoints
+
+        many = TWFEPoints().bind(panel)
+    else:
+        stat = _point_statistic(method, options, inference)
+        bind = getattr(stat, "bind", None)
+        many = bind(panel) if bind is not None else None
+    if many is None:
+        raise UsageError(
+            f"the {kind} interval needs {method}'s many-columns point path, which it has not for this panel "
+            "(covariates); use interval = 'randomization'"
+        )
+    names = _ri_targets(result)
+    rows, info = size_robust.permutation_rows(
+        panel, many, names, kind, n_perm=n_perm, seed=seed, alpha=alpha, size=size, pmap=_pmap_progress(n_perm)
+    )
+    a_obs, a_perm = info.pop("_estimates")
+    pre = randomisation_pretrend(names, a_obs, a_perm)
+    if pre is not None:
+        info["pretrend"] = {**pre, "test": pre["test"] + f" ({kind} draws)"}
+    one = [r["name"] for r in rows if r.get("p_value") is None]  # rests on one treated unit (studentized)
+    made_by = dict.fromkeys(names, kind)
+    if one and size is not None:  # the size-rescaled test is valid there, under its variance model
+        fp, fp_info = size_robust.permutation_rows(
+            panel, many, one, "ferman_pinto", n_perm=n_perm, seed=seed, alpha=alpha, size=size
+        )
+        swap = {r["name"]: r for r in fp}
+        rows = [swap.get(r["name"], r) for r in rows]
+        made_by.update(dict.fromkeys(swap, "ferman_pinto"))
+        fp_info.pop("_estimates", None)
+        info["one_unit_rows"] = {"names": sorted(swap), "interval": "ferman_pinto", **fp_info}
+    elif one:
+        info["no_valid_interval"] = {
+            "names": one,
+            "why": "rests on one treated council: a studentised test has no power there and no size model "
+            "was given ([inference] size_column), so no valid interval exists for it",
+        }
+    info["treated_units_per_row"] = {r["name"]: r["n_treated_units"] for r in rows}
+    result.inference[kind] = info
+    base = {r["name"]: r for r in result.estimates.to_dicts()}
+    out = []
+    for r in rows:
+        b = base[r["name"]]
+        out.append(
+            {
+                **r,
+                "name": r["name"] + SUFFIXES[kind],
+                "aggregation": "randomisation",
+                "event_time": b["event_time"],
+                "group": b["group"],
+                "interval": made_by[r["name"]],
+            }
+        )
+    return out
+
+
+def _pmap_progress(n: int) -> Callable:
+    return lambda fn, items: pmap(fn, items, on_result=tracked("permutations", n))
+
+
+def _unit_sizes(panel: LongPanel, inference: dict[str, Any]) -> np.ndarray | None:
+    """Each unit's size (panel.units order) from inference["unit_size"] ({unit: size}), else None."""
+    sizes = inference.get("unit_size")
+    if not sizes:
+        return None
+    missing = [u for u in panel.units if u not in sizes]
+    if missing:
+        raise UsageError(f"no size for unit(s) {', '.join(map(str, missing[:5]))} (the size column of [inference])")
+    return np.array([float(sizes[u]) for u in panel.units])
+
+
+class SizeKeeping(IntervalKind):
+    """studentized / ferman_pinto (estimators.inference.size_robust): randomisation intervals that keep
+    their size when the treated councils are smaller or larger than the rest (benchmarks/SIZE.md)."""
+
+    def __init__(self, name: str, words: str) -> None:
+        self.name, self.words = name, words
+
+    def compute(self, method, panel, options, inference, result) -> list[dict[str, Any]]:
+        seed, alpha = int(inference.get("seed", 20240101)), float(inference.get("alpha", 0.05))
+        n_perm = int(inference.get("permutations") or 199)
+        return _size_rows(self.name, method, panel, options, inference, result, n_perm=n_perm, seed=seed, alpha=alpha)
+
+
+KINDS: dict[str, IntervalKind] = {
+    k.name: k
+    for k in (
+        Analytic(),
+        Randomisation(),
+        Wild(),
+        SizeKeeping("studentized", "studentised randomisation"),
+        SizeKeeping("ferman_pinto", "size-rescaled (Ferman-Pinto) randomisation"),
+    )
+}
+INTERVALS = ("auto", "auto-size", *KINDS)
 
 
 def normalise(setting: str | None) -> str:
-    value = (setting or "auto").lower().replace("randomisation", "randomization")
+    value = (setting or "auto").lower().replace("randomisation", "randomization").replace("studentised", "studentized")
+    value = value.replace("ferman-pinto", "ferman_pinto").replace("auto_size", "auto-size")
     if value not in INTERVALS:
         raise UsageError(f"interval must be one of {', '.join(INTERVALS)}, not {setting!r}")
     return value
 
 
-def choose(setting: str | None, method: str, n_treated: int) -> tuple[str, str]:
-    """(interval kind, reason) for one analysis. Refuses a kind the method cannot compute."""
+def choose(setting: str | None, method: str, n_treated: int, *, sized: bool = False) -> tuple[str, str]:
+    """(interval kind, reason) for one analysis. Refuses a kind the method cannot compute.
+
+    "auto" is the rule plans v1-v3 were locked under (coefficient permutation below FEW_TREATED);
+    "auto-size" the rule chosen by the size simulation (AUTO_SIZE below FEW_TREATED, else analytic),
+    falling back to auto's choice where the method has no AUTO_SIZE interval."""
     value = normalise(setting)
     can = supported(method)
+    if value == "auto-size":
+        if n_treated >= FEW_TREATED:
+            return "analytic", f"{n_treated} treated units (at least {FEW_TREATED}): analytic interval"
+        pick = next((k for k in (AUTO_SIZE_SIZED if sized else AUTO_SIZE) if k in can), None)
+        if pick is not None:
+            return pick, (
+                f"{n_treated} treated units (fewer than {FEW_TREATED}): {pick} randomisation interval, "
+                "which kept its size whether the treated councils were small or large (benchmarks/SIZE.md)"
+            )
+        value = "auto"
     if value == "auto":
         if n_treated >= FEW_TREATED:
             return "analytic", f"{n_treated} treated units (at least {FEW_TREATED}): analytic interval"
@@ -268,7 +425,7 @@ def add_default_interval(
     is the `default`. With no permutations asked for, a method leads with its own interval unless the
     plan names another kind. TWFE shows the wild cluster bootstrap beside its randomisation interval."""
     if "randomization" not in supported(method) or not int(inference.get("permutations") or 0):
-        if normalise(inference.get("interval")) not in ("auto", "analytic"):
+        if normalise(inference.get("interval")) not in ("auto", "auto-size", "analytic"):
             _add_chosen(method, panel, options, inference, result)  # refuses what it cannot do
         mark(result, "analytic")
         return
@@ -287,7 +444,7 @@ def _add_chosen(
 ) -> None:
     """Compute the rows the chosen kind needs and mark every row's `interval`/`default`."""
     n_tr = n_treated_units(panel)
-    kind, reason = choose(inference.get("interval"), method, n_tr)
+    kind, reason = choose(inference.get("interval"), method, n_tr, sized=bool(inference.get("unit_size")))
     rows = KINDS[kind].compute(method, panel, options, inference, result)
     if rows:
         result.estimates = pl.concat([result.estimates, estimates_frame(rows)], how="vertical_relaxed")
@@ -320,8 +477,10 @@ def mark(result: Results, kind: str) -> None:
     for name, iv in zip(est["name"].to_list(), est["interval"].to_list()):
         iv = iv or own
         interval.append(iv)
-        if kind == "analytic":
-            default.append(not name.endswith((RI_SUFFIX, ":wild_bootstrap")))
+        if kind == "analytic":  # the estimator's own rows, not the few-treated rows computed beside them
+            default.append(not name.endswith(tuple(SUFFIXES.values())))
+        elif kind in SIZE_KINDS:
+            default.append(iv == kind or name.endswith(SUFFIXES[kind]))
         else:
             default.append(iv == kind)
     result.estimates = est.with_columns(
@@ -332,7 +491,8 @@ def mark(result: Results, kind: str) -> None:
 def default_row(rows: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
     """The row to quote for estimand `name`: its default-interval row (older results: the RI row if any)."""
     by = {r["name"]: r for r in rows}
-    candidates = [by[n] for n in (name + RI_SUFFIX, WILD_ROW if name == "coef" else "", name) if n in by]
+    sized = tuple(name + SUFFIXES[k] for k in SIZE_KINDS)
+    candidates = [by[n] for n in (*sized, name + RI_SUFFIX, WILD_ROW if name == "coef" else "", name) if n in by]
     for r in candidates:
         if r.get("default") is True:
             return r

@@ -61,6 +61,9 @@ def pretrend_result(results: dict[str, Any]) -> dict[str, Any] | None:
     ri = (inference.get("randomisation") or {}).get("pretrend")
     if ri is not None and chosen == "randomization":
         return ri
+    sized = (inference.get(chosen) or {}).get("pretrend") if chosen in ("studentized", "ferman_pinto") else None
+    if sized is not None:  # the same permutation test on the size-keeping interval's own draws
+        return sized
     for r in results.get("estimates") or []:
         if r.get("name") == "pretrend" and r.get("p_value") is not None:
             return {"statistic": r.get("estimate"), "p_value": float(r["p_value"]), "test": "pretrend row"}

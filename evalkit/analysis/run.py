@@ -20,7 +20,7 @@ from evalkit.analysis import sensitivity
 from evalkit.analysis.estimator import call_estimator
 from evalkit.analysis.intervals import KEEP_DRAWS, UNIVERSE, add_default_interval
 from evalkit.analysis.sample import prepare
-from evalkit.errors import EvalkitError
+from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel
 from evalkit.estimators.results import Results
 
@@ -97,6 +97,17 @@ def run(
     return result
 
 
+def unit_sizes(rows: pl.DataFrame, column: str | None) -> dict[str, float] | None:
+    """{unit: mean of `column` over the analysis's rows}: each council's size for the Ferman-Pinto
+    interval and size-matched placebo draws ([inference] size_column, e.g. population_0_17)."""
+    if not column:
+        return None
+    if column not in rows.columns:
+        raise UsageError(f"[inference] size_column {column!r} is not a panel column")
+    means = rows.group_by("unit_code").agg(pl.col(column).cast(pl.Float64).mean()).drop_nulls()
+    return dict(zip(means["unit_code"].to_list(), means[column].to_list()))
+
+
 def run_planned(
     analysis: Analysis,
     panel: pl.DataFrame,
@@ -130,9 +141,12 @@ def run_planned(
     few_treated = True  # every estimator leads with its default interval (analysis.intervals)
     key = (analysis.method, options, inference, few_treated, checks, long.outcome, list(long.covariates), long.data)
 
+    sizes = unit_sizes(prep.rows, inference.get("size_column"))  # new plans only: v1-v3 name no size column
+    inf = {**inference, **({"unit_size": sizes} if sizes else {})}
+
     def compute() -> dict[str, Any]:
         try:
-            return run(analysis.method, long, options, inference, checks=checks).to_dict()
+            return run(analysis.method, long, options, inf, checks=checks).to_dict()
         except EvalkitError as exc:
             raise refusal(analysis, exc, prep.window) from None
 

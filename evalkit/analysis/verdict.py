@@ -90,7 +90,12 @@ def interval_kind(row: dict[str, Any]) -> str:
 
 def interval_words(row: dict[str, Any]) -> str:
     kind = interval_kind(row).replace("randomization", "randomisation")
-    return {"wild": "wild cluster bootstrap"}.get(kind, kind) + " interval"
+    words = {
+        "wild": "wild cluster bootstrap",
+        "studentized": "studentised randomisation",
+        "ferman_pinto": "size-rescaled (Ferman-Pinto) randomisation",
+    }
+    return words.get(kind, kind) + " interval"
 
 
 def contributing(results: dict[str, Any]) -> tuple[int | None, int | None]:
@@ -118,6 +123,25 @@ def mde_sentence(power: dict[str, Any] | None, unit: str) -> str:
         f" Increases smaller than about {fmt(up)} or decreases smaller than about {fmt(abs(down))} {unit} "
         f"could not have been detected ({level} power)."
     )
+
+
+def size_sentence(power: dict[str, Any] | None, kind: str) -> str:
+    """How often the verdict's own interval rejected a true zero on placebo draws of this panel
+    (`evalkit power` with [power] intervals); empty when that calibration was not run."""
+    cal = (power or {}).get("calibration") or {}
+    designs = cal.get("designs") or {}
+    kind = kind.replace("randomisation", "randomization")
+    parts = []
+    for design, words in (
+        ("exchangeable", "placebo draws"),
+        ("size_matched", "placebo draws matched to the treated councils' sizes"),
+    ):
+        c = (designs.get(design) or {}).get(kind)
+        if c and c.get("draws") and c.get("size") is not None:
+            parts.append(f"{100 * c['size']:.1f}% of {c['draws']} {words}")
+    if not parts:
+        return ""
+    return " On this panel this interval rejected a true zero in " + " and in ".join(parts) + "."
 
 
 def votes(analysis: dict[str, Any]) -> bool:
@@ -341,6 +365,7 @@ def conclude(
             + (f" (disagree: {'; '.join(disagree)})" if disagree else "")
             + f"; {pre_text}. {councils}"
             + mde_sentence(mde, unit)
+            + size_sentence(mde, interval_kind(head))
         )
         extra: dict[str, Any] = {}
         comparison = [

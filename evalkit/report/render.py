@@ -208,6 +208,8 @@ def interval_name(row: dict[str, Any]) -> str:
         "randomization": "randomisation interval",
         "randomisation": "randomisation interval",
         "wild": "wild cluster bootstrap interval",
+        "studentized": "studentised randomisation interval",
+        "ferman_pinto": "size-rescaled (Ferman-Pinto) randomisation interval",
     }.get(kind, f"{kind} interval")
 
 
@@ -283,6 +285,27 @@ def row_label(row: dict[str, Any], unit_names: dict[str, str]) -> str:
     return name
 
 
+def _no_valid_interval_blocks(results: dict[str, Any], unit_names: dict[str, str]) -> list:
+    """Plain sentences where inference was refused: synthetic-control placebos on unidentified fits, and
+    rows resting on one council without a valid interval (estimators.size_robust)."""
+    out: list = []
+    refused = (results.get("diagnostics") or {}).get("placebo_refused") or {}
+    for unit, why in sorted(refused.items()):
+        out.append(Para(f"No placebo p-value for {unit_names.get(unit, unit)}: {why}."))
+    for kind in ("studentized", "ferman_pinto"):
+        none = ((results.get("inference") or {}).get(kind) or {}).get("no_valid_interval")
+        if none:
+            out.append(Para(f"No valid interval for {', '.join(none['names'])}: {none['why']}."))
+    return out
+
+
+def _ci_or_none(r: dict[str, Any]) -> str:
+    """The interval, or a plain statement that no valid one exists (a studentised row resting on one council)."""
+    if r.get("ci_low") is None and r.get("interval") == "studentized" and r.get("p_value") is None:
+        return "none valid (rests on one council)"
+    return fmt_ci(r.get("ci_low"), r.get("ci_high"))
+
+
 def _estimates_table(
     rows: list[dict[str, Any]], alpha: float, unit_names: dict[str, str], caption: str | None = None
 ) -> Table:
@@ -294,7 +317,7 @@ def _estimates_table(
                 row_label(r, unit_names),
                 fmt_num(r.get("estimate")),
                 fmt_num(r.get("se")),
-                fmt_ci(r.get("ci_low"), r.get("ci_high")),
+                _ci_or_none(r),
                 fmt_p(r.get("p_value")),
             ]
             for r in rows
@@ -544,6 +567,7 @@ def _analysis_blocks(
         lo, hi = c.get("ci_low"), c.get("ci_high")
         detected = lo is not None and hi is not None and (lo > 0 or hi < 0)
         blocks.append(Para(S.sentence(sens, str(results.get("outcome", "")), c.get("verdict"), detected)))
+    blocks += _no_valid_interval_blocks(results, unit_names)
     for agg, caption in DETAIL_AGGREGATIONS.items():
         sub = [r for r in rows if r.get("aggregation") == agg]
         if agg == "dynamic":
@@ -812,6 +836,28 @@ def _power_blocks(doc: dict[str, Any]) -> list:
                 caption=f"Power: {a.get('label')}",
             )
         )
+        cal = (a.get("calibration") or {}).get("designs") or {}
+        if cal:
+            rows = [
+                [
+                    interval_name({"interval": kind}),
+                    design.replace("_", " "),
+                    f"{100 * c['size']:.1f}%" if c.get("size") is not None else "-",
+                    str(c.get("draws", 0)),
+                    fmt_num(c.get("mde_increase")),
+                    fmt_num(c.get("mde_decrease")),
+                ]
+                for design, kinds in cal.items()
+                for kind, c in kinds.items()
+            ]
+            blocks.append(
+                Table(
+                    columns=["Interval", "Placebo draws", "Rejected a true zero", "Draws", "MDE up", "MDE down"],
+                    rows=rows,
+                    numeric={2, 3, 4, 5},
+                    caption=f"Every interval on this panel: {a.get('label')}",
+                )
+            )
     return blocks
 
 

@@ -175,4 +175,25 @@ def test_panel_output_says_which_interval_is_default(tmp_path: Path) -> None:
         "19",
         cwd=tmp_path,
     )
-    assert "default interval: 4 treated units" in proc.stdout and "*simple:randomisation" in proc.stdout
+    # the command's default is auto-size: the studentised randomisation interval (benchmarks/SIZE.md)
+    assert "default interval: 4 treated units" in proc.stdout and "*simple:studentized" in proc.stdout
+
+
+def test_panel_ferman_pinto_uses_the_size_column(tmp_path: Path) -> None:
+    p = simulate_staggered(40, 8, {4: 2, 6: 2}, 1.0, ar=0.5, seed=3)
+    size = {u: float(k + 1) for k, u in enumerate(p.units)}
+    frame = p.data.rename({"unit": "id", "time": "t", "cohort": "g"}).with_columns(
+        pl.col("id").replace_strict(size, return_dtype=pl.Float64).alias("pop")
+    )
+    path = tmp_path / "p.csv"
+    frame.write_csv(path)
+    args = ["estimate", "--panel", str(path), "--unit", "id", "--time", "t", "--outcome", "y", "--cohort", "g"]
+    args += ["--method", "cs", "--permutations", "19", "--interval", "ferman_pinto", "--json", "out.json"]
+    evalkit_cmd(*args, "--size-column", "pop", cwd=tmp_path)
+    import json
+
+    doc = json.loads((tmp_path / "out.json").read_text())
+    info = doc["inference"]["ferman_pinto"]
+    assert info["size_given"] is True and "slope" in info
+    head = default_row(doc["estimates"], "simple")
+    assert head["name"] == "simple:ferman_pinto" and head["interval"] == "ferman_pinto"

@@ -165,3 +165,20 @@ def test_in_brief_and_the_answer_quote_the_same_interval() -> None:
     for line in brief + answer:
         assert "−2.5 to 0.4 (includes zero" in line, line
     assert "−2.0" not in brief[0] and "-2.0" not in brief[0]  # the analytic interval is not quoted in the summary
+
+
+def test_size_sentence_quotes_the_verdicts_own_interval() -> None:
+    from evalkit.analysis.verdict import size_sentence
+
+    power = {
+        "calibration": {
+            "designs": {
+                "exchangeable": {"studentized": {"draws": 200, "size": 0.045}, "analytic": {"draws": 200, "size": 0.2}},
+                "size_matched": {"studentized": {"draws": 200, "size": 0.06}},
+            }
+        }
+    }
+    text = size_sentence(power, "studentized")
+    assert "rejected a true zero in 4.5% of 200 placebo draws" in text and "6.0% of 200 placebo draws matched" in text
+    assert "20.0%" in size_sentence(power, "analytic") and size_sentence(power, "wild") == ""
+    assert size_sentence({"mde_increase": 1.0}, "studentized") == ""  # v1-v3 power files: no sentence

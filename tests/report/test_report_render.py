@@ -206,3 +206,27 @@ def test_bad_results_file(tmp_path: Path) -> None:
     (tmp_path / "results.json").write_text('{"title": ')
     with pytest.raises(EvalkitError, match="not valid JSON"):
         render_report(tmp_path / "results.json", tmp_path / "out")
+
+
+def test_refused_inference_is_said_plainly() -> None:
+    """Synthetic-control placebos refused on an unidentified fit and one-council rows without a valid
+    interval are each one sentence; a studentised row without an interval says why in its table cell."""
+    from evalkit.report.render import _ci_or_none, _no_valid_interval_blocks
+
+    results = {
+        "diagnostics": {
+            "placebo_refused": {"E1": "2 pre-periods for 2 predictors: the pre-period fit is not identified"}
+        },
+        "inference": {
+            "studentized": {"no_valid_interval": {"names": ["dynamic:e=-5"], "why": "rests on one treated council"}}
+        },
+    }
+    texts = [b.content for b in _no_valid_interval_blocks(results, {"E1": "Slough"})]
+    assert texts == [
+        "No placebo p-value for Slough: 2 pre-periods for 2 predictors: the pre-period fit is not identified.",
+        "No valid interval for dynamic:e=-5: rests on one treated council.",
+    ]
+    assert _no_valid_interval_blocks({"diagnostics": {}, "inference": {}}, {}) == []
+    row = {"interval": "studentized", "ci_low": None, "ci_high": None, "p_value": None}
+    assert _ci_or_none(row) == "none valid (rests on one council)"
+    assert _ci_or_none({**row, "interval": "analytic"}) == "—"

@@ -381,6 +381,22 @@ def _rmspe(gap: np.ndarray, cols: Sequence[int]) -> float:
     return float(np.sqrt(np.mean(gap[list(cols)] ** 2)))
 
 
+MIN_PRE_FIT = 3  # pre-periods below which a convex donor combination matches the treated unit by construction
+FIT_ROUNDING = 1e-8  # pre-RMSPE below this share of the outcome's scale is a fit at rounding level
+
+
+def unidentified_fit(pre_rmspe: float, y_pre: np.ndarray, n_predictors: int) -> str | None:
+    """Why placebo inference on this fit would rank numerical noise (None when it would not): too few
+    pre-periods for the predictors, or a pre-period fit at rounding level (RMSPE ratios of 1e14)."""
+    n_pre = int(np.size(y_pre))
+    if n_pre < max(MIN_PRE_FIT, n_predictors):
+        return f"{n_pre} pre-periods for {n_predictors} predictors: the pre-period fit is not identified"
+    scale = max(float(np.std(y_pre)), float(np.mean(np.abs(y_pre))), 1e-300)
+    if pre_rmspe <= FIT_ROUNDING * scale:
+        return f"pre-period RMSPE {pre_rmspe:.1e} is at rounding level: the fit is exact, its RMSPE ratio is noise"
+    return None
+
+
 def placebo_p_value(ratio_treated: float, ratios_placebo: np.ndarray) -> float:
     """Share of all (placebos + treated) ratios at least the treated one: rank / (n + 1)."""
     return float((1 + np.sum(ratios_placebo >= ratio_treated - 1e-12 * abs(ratio_treated))) / (1 + len(ratios_placebo)))
@@ -891,8 +907,12 @@ def synth_staggered(
     reps: int = 1000,
     seed: int | None = DEFAULT_SEED,
     n_jobs: int | None = None,
+    check_fit: bool = False,
 ) -> Results:
     """A synthetic control for each treated unit, pooled by event time (Cavallo et al. 2013, REStat).
+
+    `check_fit` (new plans; plans v1-v3 ran without it): a unit whose pre-period fit is not identified
+    (`unidentified_fit`) gets no RMSPE-ratio p-value, and the reason is in diagnostics["placebo_refused"].
 
     Each unit of cohort g is fitted on periods up to g + `horizon` (default: the end of the panel)
     against never-treated units (or `donor_units`, restricted to never-treated), plus, with
@@ -967,6 +987,7 @@ def synth_staggered(
     all_e = sorted({t - g for (_, g, sd, *_r) in tasks for t in sd.times})
     epos = {e: k for k, e in enumerate(all_e)}
     unit_post_idx = []
+    refused: dict[str, str] = {}
     for (u, g, sd, dn_idx, _preds, pre), (main, plac) in zip(tasks, fits):
         lc = [sd.col(t) for t in pre]
         pc = [sd.col(t) for t in sd.times if t >= g]
@@ -1020,7 +1041,11 @@ def synth_staggered(
                     for t, gp in zip(sd.times, f.gap)
                 ]
             placebo_events.append(pe)
-            row["p_value"] = placebo_p_value(ratio, np.array(prs))
+            why = unidentified_fit(pr, sd.Y[idx[u], lc], len(_preds)) if check_fit else None
+            if why is None:
+                row["p_value"] = placebo_p_value(ratio, np.array(prs))
+            else:
+                refused[u] = why
         rows.append(row)
     att = float(np.mean(post_gaps))
     ev_est = {e: float(np.mean(v_)) for e, v_ in sorted(per_event.items())}
@@ -1071,8 +1096,8 @@ def synth_staggered(
         outcome=d.outcome,
         estimates=estimates_frame(head + ev_rows + rows),
         inference=inf,
-        diagnostics={"n_treated": len(treated)},
-        options=options,
+        diagnostics={"n_treated": len(treated), **({"placebo_refused": refused} if refused else {})},
+        options={**options, **({"check_fit": True} if check_fit else {})},
         seed=seed if inference else None,
         extra=extra,
     )
