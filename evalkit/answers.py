@@ -191,6 +191,8 @@ def _evidence(conclusion: dict[str, Any], res: dict[str, Any], answer: dict[str,
     sens = (res.get("diagnostics") or {}).get("sensitivity")
     if sens:
         out["sensitivity"] = sens
+    if conclusion.get("evidence_text"):
+        out["evidence_text"] = conclusion["evidence_text"]
     return out
 
 

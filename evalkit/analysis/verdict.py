@@ -377,7 +377,9 @@ def conclude(
             text += f" Shown for comparison only, not counted: {'; '.join(comparison)}."
             extra["comparison_only"] = comparison
         if family:  # the evidence rule's sentences (plans that declare a family)
-            text += _evidence_text(primary, head, verdict, adj, mde, unit, level, alpha, extra)
+            evidence = _evidence_text(primary, head, verdict, adj, mde, unit, level, alpha, extra)
+            text += evidence
+            extra["evidence_text"] = evidence.strip()
         out.append(
             {
                 **base,

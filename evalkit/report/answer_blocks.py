@@ -254,10 +254,11 @@ def verdict_items(doc: dict[str, Any]) -> list:
                 )
                 + " (see Unusual values in the data)"
             )
+        evidence = f" {a['evidence_text']}" if a.get("evidence_text") else ""  # the evidence rule's sentences
         items.append(
             [
                 Strong(f"{a['outcome_words'][:1].upper()}{a['outcome_words'][1:]}: {a['verdict']}. "),
-                "; ".join(bits) + ".",
+                "; ".join(bits) + "." + evidence,
             ]
         )
     return items

@@ -30,7 +30,9 @@ def panel():
 @pytest.mark.parametrize("key", list(methods.METHODS))
 def test_declared_facts_are_consistent(key: str) -> None:
     m = methods.METHODS[key]
-    assert set(m.intervals) <= {"analytic", "randomization", "wild"} and "analytic" in m.intervals
+    from evalkit.analysis.intervals import KINDS
+
+    assert set(m.intervals) <= set(KINDS) and "analytic" in m.intervals
     assert (m.randomisation is not None) == ("randomization" in m.intervals), "an engine iff the interval is offered"
     assert m.min_pre_periods >= 1
     if m.points:
