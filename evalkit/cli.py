@@ -46,6 +46,34 @@ plan_app = typer.Typer(
 app.add_typer(plan_app, name="plan", short_help="Write, lock and check analysis plans.")
 STATE = {"quiet": False}
 
+# Largest file evalkit reads for each thing a user names (checked with stat before opening it).
+MAX_BYTES = {"--plan": 4 << 20, "--panel": 2 << 30, "--deflator": 16 << 20, "--registry": 16 << 20}
+
+
+def _named_file(flag: str):
+    """A typer callback: an existing path must be a regular file of bounded size (exit 2 otherwise);
+    /dev/zero or a FIFO would otherwise be read for ever. A missing path is left to the stage's error."""
+
+    def check(value: Path | None) -> Path | None:
+        if value is None or (not value.exists() and not value.is_symlink()):
+            return value
+        from evalkit.io import user_file
+
+        return user_file(value, flag, max_bytes=MAX_BYTES.get(flag))
+
+    return check
+
+
+def _named_folder(flag: str):
+    def check(value: Path | None) -> Path | None:
+        if value is None or (not value.exists() and not value.is_symlink()):
+            return value
+        from evalkit.io import user_folder
+
+        return user_folder(value, flag)
+
+    return check
+
 
 @cache
 def _console(stderr: bool) -> Console:
@@ -196,6 +224,7 @@ def ingest(
         typer.Option(
             "--from",
             help="Folder of official files to read (searched recursively). Default: the embedded SYNTHETIC demo data.",
+            callback=_named_folder("--from"),
         ),
     ] = None,
     fetch: Annotated[
@@ -259,10 +288,17 @@ def ingest(
 
 @app.command(short_help="Build the council-year panel (and matched comparators).")
 def panel(
-    processed: Annotated[Path, typer.Option("--processed", help="Folder written by `evalkit ingest`.")] = PROCESSED,
+    processed: Annotated[
+        Path,
+        typer.Option("--processed", help="Folder written by `evalkit ingest`.", callback=_named_folder("--processed")),
+    ] = PROCESSED,
     registry: Annotated[
         Path | None,
-        typer.Option("--registry", help="Extra registry rows (CSV, same columns as evalkit/data/adm_registry.csv)."),
+        typer.Option(
+            "--registry",
+            help="Extra registry rows (CSV, same columns as evalkit/data/adm_registry.csv).",
+            callback=_named_file("--registry"),
+        ),
     ] = None,
     match: Annotated[
         bool, typer.Option("--match/--no-match", help="Choose matched in-house comparators and write a balance table.")
@@ -291,7 +327,9 @@ def panel(
     deflator: Annotated[
         Path | None,
         typer.Option(
-            "--deflator", help="CSV financial_year,index (e.g. HM Treasury GDP deflators) for spend_csc_per_child_real."
+            "--deflator",
+            help="CSV financial_year,index (e.g. HM Treasury GDP deflators) for spend_csc_per_child_real.",
+            callback=_named_file("--deflator"),
         ),
     ] = None,
     deflator_base: Annotated[
@@ -373,7 +411,12 @@ def run_plan_into(
 @app.command(short_help="Run a plan's analyses, or one method on any long panel.")
 def estimate(
     plan: Annotated[
-        Path | None, typer.Option("--plan", help="Pre-registered plan (TOML). Default: the demo plan, on demo data.")
+        Path | None,
+        typer.Option(
+            "--plan",
+            help="Pre-registered plan (TOML). Default: the demo plan, on demo data.",
+            callback=_named_file("--plan"),
+        ),
     ] = None,
     allow_deviations: Annotated[
         bool,
@@ -382,7 +425,10 @@ def estimate(
         ),
     ] = False,
     panel_file: Annotated[
-        Path | None, typer.Option("--panel", help="Any long panel (CSV or Parquet) instead of a plan.")
+        Path | None,
+        typer.Option(
+            "--panel", help="Any long panel (CSV or Parquet) instead of a plan.", callback=_named_file("--panel")
+        ),
     ] = None,
     unit: Annotated[str | None, typer.Option(help="Unit column (with --panel).")] = None,
     time: Annotated[str | None, typer.Option(help="Time column (with --panel).")] = None,
@@ -639,7 +685,9 @@ def _print_headlines(results_json: Path) -> None:
 
 @app.command()
 def multiverse(
-    plan: Annotated[Path, typer.Option("--plan", help="A plan with a [multiverse] table.")],
+    plan: Annotated[
+        Path, typer.Option("--plan", help="A plan with a [multiverse] table.", callback=_named_file("--plan"))
+    ],
     max_specs: Annotated[
         int | None,
         typer.Option("--max-specs", help="Override the plan's max_specs (a seeded random subset when there are more)."),
@@ -689,10 +737,19 @@ def multiverse(
 def report(
     plan: Annotated[
         Path | None,
-        typer.Option("--plan", help="The plan whose results to report. Default: the demo plan, on demo data."),
+        typer.Option(
+            "--plan",
+            help="The plan whose results to report. Default: the demo plan, on demo data.",
+            callback=_named_file("--plan"),
+        ),
     ] = None,
     results_dir: Annotated[
-        Path | None, typer.Option("--results", help="A results folder (reports/<name>) instead of a plan.")
+        Path | None,
+        typer.Option(
+            "--results",
+            help="A results folder (reports/<name>) instead of a plan.",
+            callback=_named_folder("--results"),
+        ),
     ] = None,
 ) -> None:
     """Write report.html (self-contained, figures inline) and report.md with fig-*.svg beside results.json.
@@ -723,7 +780,10 @@ def report(
 def verify(
     report_dir: Annotated[Path, typer.Argument(help="A folder written by `evalkit estimate` and `evalkit report`.")],
     plan: Annotated[
-        Path | None, typer.Option("--plan", help="The plan file (default: the one results.json names).")
+        Path | None,
+        typer.Option(
+            "--plan", help="The plan file (default: the one results.json names).", callback=_named_file("--plan")
+        ),
     ] = None,
     backend: BackendOpt = None,
     workers: WorkersOpt = None,
@@ -782,7 +842,11 @@ def verify(
 def power(
     plan: Annotated[
         Path | None,
-        typer.Option("--plan", help="The plan whose primary analyses to assess. Default: the demo plan, on demo data."),
+        typer.Option(
+            "--plan",
+            help="The plan whose primary analyses to assess. Default: the demo plan, on demo data.",
+            callback=_named_file("--plan"),
+        ),
     ] = None,
     draws: Annotated[
         int | None, typer.Option(help="Placebo draws (default: the plan's [power] draws, else 200).")

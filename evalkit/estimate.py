@@ -392,7 +392,7 @@ def run_plan(
             if cache_dir is not None
             else ""
         )
-        out = cache.get(cache_dir, digest)
+        out = cache.get(cache_dir, digest, shape=cache.results_shaped)
         if out is None:
             result = call_estimator(analysis["method"], long, options, inference)
             if few_treated:

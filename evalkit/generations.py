@@ -15,6 +15,17 @@ and are removed by the next run that publishes. A generation is never modified o
 
 Readers go through :func:`open_current`, which checks every file against the manifest's sha256 and
 refuses any file the manifest does not describe, so nothing undescribed or half-written is read.
+Every file the manifest names elsewhere (its ``outputs`` table, the panel's file list) must be one
+of those checksummed files.
+
+The stage folder is the project's own: ``generations/``, ``CURRENT``, a generation and its files are
+never symbolic links (nor junctions), and a generation always lies inside ``generations/``. A link
+planted there would make a reader read another folder's data and the clean-up delete it.
+
+A reader pins the generation it reads (:func:`pin`, done by :func:`resolve`): it holds a lock on a
+file under ``.readers/`` for as long as the process runs (or until :func:`unpin_all`), and a writer
+never collects a pinned generation. The lock is the operating system's (``filelock``), so a reader
+that dies releases its pin and the next writer collects the generation it left.
 """
 
 from __future__ import annotations
@@ -37,6 +48,7 @@ MANIFEST = "manifest.json"
 _NAME = re.compile(r"^g\d{8}T\d{6}-[0-9a-f]{8}$")
 
 
+READERS = ".readers"  # beside generations/: one locked file per process reading a generation
 TRASH = ".trash"  # suffix of a generation being removed (a kill mid-removal leaves it marked, not half-valid)
 
 
@@ -44,9 +56,23 @@ def _new_name() -> str:
     return time.strftime("g%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(4)
 
 
+def _is_link(path: Path) -> bool:
+    return path.is_symlink() or getattr(path, "is_junction", lambda: False)()
+
+
+def _refuse_link(path: Path, what: str) -> None:
+    if _is_link(path):
+        raise EvalkitError(
+            f"{what} is a symbolic link; evalkit reads and writes only its own folders",
+            file=path,
+            expected="a plain file or folder written by evalkit (remove the link)",
+        )
+
+
 def current_name(folder: Path) -> str | None:
     """The generation named by ``folder/CURRENT`` (None when the folder has none yet)."""
     pointer = Path(folder) / POINTER
+    _refuse_link(pointer, "the generation pointer")
     try:
         text = pointer.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
@@ -64,11 +90,17 @@ def current_name(folder: Path) -> str | None:
 
 def current_dir(folder: Path) -> Path | None:
     name = current_name(folder)
-    return None if name is None else Path(folder) / GENERATIONS / name
+    if name is None:
+        return None
+    gen = Path(folder) / GENERATIONS / name
+    _refuse_link(Path(folder) / GENERATIONS, "generations/")
+    _refuse_link(gen, "the generation in force")
+    return gen
 
 
 def read_manifest(gen: Path) -> dict[str, Any]:
     path = gen / MANIFEST
+    _refuse_link(path, "the manifest")
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -101,6 +133,7 @@ def verify_generation(gen: Path) -> dict[str, Any]:
                 f"manifest lists an invalid output name {name!r}", file=gen / MANIFEST, column="checksums"
             )
         path = gen / name
+        _refuse_link(path, "an output")
         if not path.is_file():
             raise EvalkitError("output listed in the manifest is missing", file=path, expected=f"sha256 {digest}")
         actual = sha256_file(path)
@@ -117,7 +150,28 @@ def verify_generation(gen: Path) -> dict[str, Any]:
             file=gen / extra[0],
             expected="only the outputs listed in manifest.json",
         )
+    for column, name in _named_files(doc):
+        if name not in listed:
+            raise EvalkitError(
+                f"manifest names {name!r}, which its checksums do not cover",
+                file=gen / MANIFEST,
+                column=column,
+                expected="every file the manifest names listed under checksums",
+            )
     return doc
+
+
+def _named_files(doc: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Every file name a manifest points a reader at, outside its checksums table."""
+    named: list[tuple[str, Any]] = []
+    outputs = doc.get("outputs")
+    if isinstance(outputs, dict):
+        for source, spec in outputs.items():
+            named.append((f"outputs.{source}.file", spec.get("file") if isinstance(spec, dict) else spec))
+    panel = doc.get("panel")
+    if isinstance(panel, dict) and isinstance(panel.get("files"), list):
+        named += [("panel.files", name) for name in panel["files"]]
+    return named
 
 
 def open_current(folder: Path, *, what: str = "run `evalkit ingest` first") -> tuple[Path, dict[str, Any]]:
@@ -137,13 +191,94 @@ def resolve(path: Path) -> Path:
     """A stage output named by its stable path (``data/processed/panel.parquet``) -> the file in force.
 
     When the parent folder holds generations, the file of the current generation is returned; the
-    generation is verified first. Other paths are returned unchanged.
+    generation is verified first and pinned for this process (see :func:`pin`). Other paths are
+    returned unchanged.
     """
     path = Path(path)
-    if (path.parent / POINTER).exists():
+    if (path.parent / POINTER).exists() or _is_link(path.parent / POINTER):
         gen, _ = open_current(path.parent)
+        pin(gen)
         return gen / path.name
     return path
+
+
+_PINS: dict[Path, Any] = {}
+
+
+def pin(gen: Path) -> None:
+    """Hold a lock naming `gen` under ``.readers/`` so that no writer collects it while this process
+    runs. Best effort: a folder where the lock cannot be made (read-only media) is read unpinned."""
+    gen = Path(gen)
+    if gen in _PINS:
+        return
+    from filelock import FileLock, Timeout
+
+    readers = gen.parent.parent / READERS
+    try:
+        readers.mkdir(exist_ok=True)
+        if _is_link(readers):
+            return
+        lock = FileLock(readers / f"{gen.name}.{os.getpid()}.{secrets.token_hex(4)}", blocking=False)
+        lock.acquire()
+    except (OSError, Timeout):
+        return
+    _PINS[gen] = lock
+
+
+def unpin_all() -> None:
+    """Release this process's pins (a long-lived process between runs; the CLI just exits)."""
+    for lock in _PINS.values():
+        lock.release()
+        Path(lock.lock_file).unlink(missing_ok=True)
+    _PINS.clear()
+
+
+def pinned(folder: Path) -> set[str]:
+    """Names of the generations some live process has pinned; stale pins (their reader died) are removed."""
+    readers = Path(folder) / READERS
+    if not readers.is_dir() or _is_link(readers):
+        return set()
+    from filelock import FileLock, Timeout
+
+    names = set()
+    mine = {Path(lock.lock_file).name for lock in _PINS.values()}
+    for p in readers.iterdir():
+        gen_name = p.name.split(".", 1)[0]
+        if p.name in mine:
+            names.add(gen_name)
+            continue
+        probe = FileLock(p, blocking=False)
+        try:
+            probe.acquire()
+        except Timeout:
+            names.add(gen_name)  # its reader is alive
+            continue
+        except OSError:
+            names.add(gen_name)
+            continue
+        probe.release()
+        p.unlink(missing_ok=True)
+    return names
+
+
+def usable_previous(folder: Path, *, required: bool) -> tuple[Path | None, dict[str, Any] | None]:
+    """The verified generation in force before a write, for a stage that may start afresh.
+
+    With `required` (``ingest --add`` carries files over) a damaged generation is an error; without
+    it, a damaged or foreign generation is set aside with a note, so a fresh full run is never
+    blocked by what it is about to replace."""
+    import sys
+
+    try:
+        gen = current_dir(folder)
+        if gen is None or not gen.is_dir():
+            return None, None
+        return gen, verify_generation(gen)
+    except EvalkitError as exc:
+        if required:
+            raise
+        sys.stderr.write(f"note: the outputs in force are damaged and will be replaced ({exc.one_line()})\n")
+        return None, None
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -176,8 +311,13 @@ class Generation:
         self.folder = Path(folder)
         self.stage = stage
         self.name = _new_name()
+        _refuse_link(self.folder / GENERATIONS, "generations/")
+        _refuse_link(self.folder / POINTER, "the generation pointer")
         (self.folder / GENERATIONS).mkdir(parents=True, exist_ok=True)
-        self.previous = current_name(self.folder)
+        try:
+            self.previous = current_name(self.folder)
+        except EvalkitError:  # an unreadable pointer is replaced by this run (callers needing it check first)
+            self.previous = None
         self._tidy()
         self.path = self.folder / GENERATIONS / self.name
         self.path.mkdir()
@@ -212,16 +352,19 @@ class Generation:
         without a manifest (never published) and folders an interrupted clean-up had already condemned
         (``*.trash``). Published generations are left alone: this run may still fail."""
         for p in (self.folder / GENERATIONS).iterdir():
-            if not p.is_dir() or p.is_symlink() or p.name == self.previous:
+            if _is_link(p):
+                p.unlink()  # a link is never a generation; removing it never touches what it names
+                continue
+            if not p.is_dir() or p.name == self.previous:
                 continue
             if p.name.endswith(TRASH) or not (p / MANIFEST).is_file():
                 shutil.rmtree(p, ignore_errors=True)
 
     def _collect(self) -> None:
         """Remove generations that are neither current nor the one just replaced (crash leftovers too)."""
-        keep = {self.name, self.previous}
+        keep = {self.name, self.previous} | pinned(self.folder)
         for p in (self.folder / GENERATIONS).iterdir():
-            if p.name not in keep and p.is_dir() and not p.is_symlink():
+            if p.name not in keep and p.is_dir() and not _is_link(p):
                 doomed = p if p.name.endswith(TRASH) else p.rename(p.with_name(p.name + TRASH))  # one atomic step
                 shutil.rmtree(doomed, ignore_errors=True)
 
@@ -238,4 +381,8 @@ __all__ = [
     "verify_generation",
     "link_or_copy",
     "read_manifest",
+    "pin",
+    "unpin_all",
+    "pinned",
+    "usable_previous",
 ]

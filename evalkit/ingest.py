@@ -164,8 +164,7 @@ def publish(
     When nothing changed, the generation in force is kept, so a later stage's outputs stay valid.
     """
     out_dir = Path(out_dir)
-    old_gen = gens.current_dir(out_dir)
-    old = gens.verify_generation(old_gen) if old_gen is not None and old_gen.is_dir() else None
+    old_gen, old = gens.usable_previous(out_dir, required=add)  # a damaged set never blocks a full run
     with gens.Generation(out_dir, "ingest") as gen:
         for name, table in sorted(tables.items()):
             write_parquet(gen.path / f"{name}.parquet", table)
