@@ -65,7 +65,7 @@ def _refuse_link(path: Path, what: str) -> None:
         raise EvalkitError(
             f"{what} is a symbolic link; evalkit reads and writes only its own folders",
             file=path,
-            expected="a plain file or folder written by evalkit (remove the link)",
+            expected="a plain file or folder written by evalkit; remove the link",
         )
 
 
@@ -269,6 +269,8 @@ def usable_previous(folder: Path, *, required: bool) -> tuple[Path | None, dict[
     blocked by what it is about to replace."""
     import sys
 
+    _refuse_link(Path(folder) / GENERATIONS, "generations/")  # where this run would write: never elsewhere
+    _refuse_link(Path(folder) / POINTER, "the generation pointer")
     try:
         gen = current_dir(folder)
         if gen is None or not gen.is_dir():
