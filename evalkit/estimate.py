@@ -599,7 +599,8 @@ def run(
         from evalkit.plan import plan_reference
 
         doc["plan_file"] = plan_reference(loaded.path)
-    write_results(doc, out_dir)
+    with generations.staged(out_dir) as stage:  # results.json and results.parquet as one set
+        write_results(doc, stage)
     return out_dir
 
 

@@ -36,6 +36,8 @@ import re
 import secrets
 import shutil
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -371,7 +373,86 @@ class Generation:
                 shutil.rmtree(doomed, ignore_errors=True)
 
 
+# --- a plain output folder (reports/<name>/) published as one set -----------------------------------
+
+JOURNAL = ".publishing"  # names the staged files of a set being moved in; present only mid-publish
+_STAGING = re.compile(r"^\.staging-[0-9a-f]{16}$")
+
+
+@contextmanager
+def staged(out_dir: Path, *, remove: Callable[[set[str]], list[str]] | None = None) -> Iterator[Path]:
+    """Write a run's outputs into the yielded folder; when the block ends normally they replace
+    `out_dir`'s files as one set.
+
+    A user-facing folder such as ``reports/demo/`` cannot be a generation (its files are opened by
+    name), so the set is made durable by a journal instead: the staged files are fsynced, then
+    ``.publishing`` (naming them) is written atomically, then each is renamed in. A failure or kill
+    before the journal leaves the previous run whole; a kill after it is completed (rolled forward)
+    by :func:`recover`, which every writer and reader of the folder calls first. `remove(new_names)`
+    lists the files of earlier runs this set retires (stale figures), removed in the same step."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _refuse_link(out_dir / JOURNAL, "the publishing journal")
+    recover(out_dir)
+    stage = out_dir / f".staging-{secrets.token_hex(8)}"
+    stage.mkdir()
+    try:
+        yield stage
+        names = sorted(p.name for p in stage.iterdir())
+        for name in names:
+            with open(stage / name, "rb") as fh:
+                os.fsync(fh.fileno())
+        _fsync_dir(stage)
+        retired = sorted(set(remove(set(names)) if remove else []) - set(names))
+        atomic_write_text(out_dir / JOURNAL, json.dumps({"stage": stage.name, "files": names, "remove": retired}))
+        _fsync_dir(out_dir)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    recover(out_dir)
+
+
+def _plain_name(name: Any) -> bool:
+    return isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\\" not in name
+
+
+def recover(out_dir: Path) -> None:
+    """Finish a set whose journal was written (roll forward), and remove staging folders never committed."""
+    out_dir = Path(out_dir)
+    journal = out_dir / JOURNAL
+    if journal.is_file() and not _is_link(journal):
+        try:
+            doc = json.loads(journal.read_text(encoding="utf-8"))
+            stage, files, retired = doc["stage"], doc["files"], doc.get("remove", [])
+            valid = bool(_STAGING.match(stage)) and all(_plain_name(n) for n in [*files, *retired])
+        except (OSError, ValueError, KeyError, TypeError):
+            valid = False
+        if not valid:
+            raise EvalkitError(
+                "the publishing journal is not one evalkit wrote",
+                file=journal,
+                expected="remove it and rerun the command that writes this folder",
+            )
+        for name in files:
+            src = out_dir / stage / name
+            if src.is_file() and not _is_link(src):
+                dst = out_dir / name
+                if dst.exists() and not dst.is_file():
+                    raise EvalkitError("is not a regular file; evalkit will not replace it", file=dst)
+                os.replace(src, dst)  # idempotent: a rerun after a kill finds the moved ones gone
+        for name in retired:
+            (out_dir / name).unlink(missing_ok=True)
+        _fsync_dir(out_dir)
+        journal.unlink(missing_ok=True)
+    for p in out_dir.glob(".staging-*"):
+        if _STAGING.match(p.name) and p.is_dir() and not _is_link(p):
+            shutil.rmtree(p, ignore_errors=True)
+
+
 __all__ = [
+    "staged",
+    "recover",
+    "JOURNAL",
     "Generation",
     "POINTER",
     "GENERATIONS",
