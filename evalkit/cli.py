@@ -459,7 +459,8 @@ def estimate(
         ),
     ] = None,
     bootstrap: Annotated[
-        int, typer.Option(min=0, help="Bootstrap draws where the method has them (0 = analytic).")
+        int,
+        typer.Option(min=0, max=methods.MAX_DRAWS, help="Bootstrap draws where the method has them (0 = analytic)."),
     ] = 0,
     seed: Annotated[int, typer.Option(help="Random seed, recorded in the output.")] = methods.DEFAULT_SEED,
     alpha: Annotated[
@@ -472,7 +473,10 @@ def estimate(
         ),
     ] = "auto",
     permutations: Annotated[
-        int, typer.Option(help="Permutations for randomisation intervals (placebo draws for SDID).")
+        int,
+        typer.Option(
+            min=1, max=methods.MAX_DRAWS, help="Permutations for randomisation intervals (placebo draws for SDID)."
+        ),
     ] = 199,
     json_out: Annotated[
         str | None, typer.Option("--json", help="Write results as JSON to this file ('-' = stdout).")
@@ -849,11 +853,16 @@ def power(
         ),
     ] = None,
     draws: Annotated[
-        int | None, typer.Option(help="Placebo draws (default: the plan's [power] draws, else 200).")
+        int | None,
+        typer.Option(min=1, max=methods.MAX_DRAWS, help="Placebo draws (default: the plan's [power] draws, else 200)."),
     ] = None,
     permutations: Annotated[
         int | None,
-        typer.Option(help="Override the plan's permutations inside each draw (for a quicker, coarser run; recorded)."),
+        typer.Option(
+            min=1,
+            max=methods.MAX_DRAWS,
+            help="Override the plan's permutations inside each draw (for a quicker, coarser run; recorded).",
+        ),
     ] = None,
     effects: Annotated[
         str | None,

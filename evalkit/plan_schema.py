@@ -81,8 +81,10 @@ class Sample(_Model):
 class Inference(_Model):
     alpha: float = Field(0.05, gt=0, lt=1, description="Intervals are (1 - alpha) x 100 per cent.")
     seed: NonNegInt = Field(description="Seed for every random draw, recorded in the outputs.")
-    bootstrap: NonNegInt = Field(999, description="Bootstrap draws (0 = analytic standard errors only).")
-    permutations: NonNegInt = Field(999, description="Permutations / placebo draws.")
+    bootstrap: NonNegInt = Field(
+        999, le=methods.MAX_DRAWS, description="Bootstrap draws (0 = analytic standard errors only)."
+    )
+    permutations: NonNegInt = Field(999, le=methods.MAX_DRAWS, description="Permutations / placebo draws.")
     interval: Literal["auto", "analytic", "randomization", "wild"] | None = Field(
         None, description='The interval the verdict uses; "auto" (the default) applies the few-treated rule.'
     )
@@ -173,19 +175,26 @@ Analysis = Annotated[
 
 class Power(_Model):
     draws: int = Field(
-        ge=10, description="Placebo draws: the adoption dates given to randomly drawn never-treated councils."
+        ge=10,
+        le=methods.MAX_DRAWS,
+        description="Placebo draws: the adoption dates given to randomly drawn never-treated councils.",
     )
     effects: list[float] | None = Field(None, description="True effects to simulate (default: chosen from the data).")
     seed: NonNegInt | None = Field(None, description="Default: [inference].seed.")
     permutations: int | None = Field(
-        None, ge=19, description="Permutations of the randomisation interval inside each draw (default: [inference]'s)."
+        None,
+        ge=19,
+        le=methods.MAX_DRAWS,
+        description="Permutations of the randomisation interval inside each draw (default: [inference]'s).",
     )
 
 
 class Multiverse(_Model):
     """Every defensible specification (evalkit.multiverse; values checked by multiverse.specs.validate)."""
 
-    max_specs: int = Field(500, ge=1, description="Most specifications run (a seeded random subset when more).")
+    max_specs: int = Field(
+        500, ge=1, le=methods.MAX_DRAWS, description="Most specifications run (a seeded random subset when more)."
+    )
     seed: NonNegInt = Field(1, description="Seed of the random subset.")
     outcome: str | None = Field(None, description="Outcome varied over (default: the first primary analysis's).")
     dimensions: dict[str, list[Any]] = Field(description="Each choice and its defensible values.")
