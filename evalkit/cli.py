@@ -64,6 +64,19 @@ def _named_file(flag: str):
     return check
 
 
+def _caliper_value(value: str | None) -> str | None:
+    """--caliper is 'auto' or a number of 0 or more: anything else is a usage error (exit 2)."""
+    if value is None or value == "auto":
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        raise UsageError(f"--caliper takes a number or 'auto', not {value!r}") from None
+    if not number >= 0 or number == float("inf"):
+        raise UsageError(f"--caliper takes a finite number of 0 or more, not {value!r}")
+    return value
+
+
 def _named_folder(flag: str):
     def check(value: Path | None) -> Path | None:
         if value is None or (not value.exists() and not value.is_symlink()):
@@ -315,6 +328,7 @@ def panel(
         typer.Option(
             "--caliper",
             help="Maximum distance in the method's units (Mahalanobis distance, logit-score difference, or DfE rank); 'auto' = 0.2 x SD of the logit, propensity only.",
+            callback=_caliper_value,
         ),
     ] = None,
     replacement: Annotated[

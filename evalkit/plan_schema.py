@@ -29,7 +29,10 @@ HEX64_PATTERN = r"^[0-9a-f]{64}$"
 NONEMPTY_PATTERN = r"\S"
 # Free text (titles, questions, limitations): not blank, and no control character but tab and line
 # break (a TOML multi-line string may hold those); an escape or NUL would reach the report verbatim.
-TEXT_PATTERN = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\x00-\x08\x0b-\x1f\x7f-\x9f\s][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
+# No control characters, and no bidirectional overrides or isolates (U+202A-U+202E, U+2066-U+2069,
+# U+200E/U+200F, U+061C): a right-to-left override in a title would reorder what a reader of the report sees.
+_NOT_TEXT = "\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069"
+TEXT_PATTERN = rf"^[^{_NOT_TEXT}]*[^{_NOT_TEXT}\s][^{_NOT_TEXT}]*$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 Text = Annotated[str, Field(pattern=TEXT_PATTERN)]
 Sha256 = Annotated[str, Field(pattern=HEX64_PATTERN)]
