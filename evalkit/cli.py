@@ -1018,6 +1018,8 @@ def main() -> None:
         finally:
             if "evalkit.parallel" in sys.modules:  # a Dask client or local cluster this run opened
                 sys.modules["evalkit.parallel"].close_clients()
+            if "evalkit.generations" in sys.modules:  # the generations this run read may be collected now
+                sys.modules["evalkit.generations"].unpin_all()
     except EvalkitError as exc:
         sys.stderr.write(f"error: {exc.one_line()}\n")
         sys.exit(1)

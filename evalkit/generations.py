@@ -205,6 +205,7 @@ def resolve(path: Path) -> Path:
 
 
 _PINS: dict[Path, Any] = {}
+_AT_EXIT: list[bool] = []
 
 
 def pin(gen: Path) -> None:
@@ -224,6 +225,11 @@ def pin(gen: Path) -> None:
         lock.acquire()
     except (OSError, Timeout):
         return
+    if not _AT_EXIT:
+        import atexit
+
+        atexit.register(unpin_all)  # the lock goes with the process anyway; this removes its file too
+        _AT_EXIT.append(True)
     _PINS[gen] = lock
 
 
