@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 
-from evalkit.estimators.did_sim import simulate_staggered
+from evalkit.estimators.did.simulate import simulate_staggered
 
 
 def _timed(label: str, fn) -> object:
@@ -21,7 +21,7 @@ def _timed(label: str, fn) -> object:
 
 
 def main() -> None:
-    from evalkit.estimators.cs import callaway_santanna
+    from evalkit.estimators.did.cs import callaway_santanna
 
     cohorts = {g: 90 for g in range(6, 31, 2)}  # 13 cohorts × 90 units, 330 never treated
     panel = simulate_staggered(
@@ -31,10 +31,10 @@ def main() -> None:
     print("   simple ATT", round(res.estimate("simple")["estimate"], 4), "cells", res.estimates.height)
     _timed("callaway_santanna dr, not-yet-treated, analytic", lambda: callaway_santanna(panel, control="notyet"))
     try:
-        from evalkit.estimators.imputation import imputation
-        from evalkit.estimators.inference import wild_cluster_bootstrap
-        from evalkit.estimators.sunab import sun_abraham
-        from evalkit.estimators.twfe import bacon_decomposition, twfe
+        from evalkit.estimators.did.imputation import imputation
+        from evalkit.estimators.did.sunab import sun_abraham
+        from evalkit.estimators.did.twfe import bacon_decomposition, twfe
+        from evalkit.estimators.inference.wild import wild_cluster_bootstrap
     except ImportError as exc:  # pragma: no cover
         print("skipping:", exc)
         return
@@ -44,7 +44,7 @@ def main() -> None:
     _timed("sun_abraham", lambda: sun_abraham(panel))
     _timed("imputation (BJS)", lambda: imputation(panel))
     if "--coverage" in sys.argv:
-        from evalkit.estimators.inference import coverage_simulation
+        from evalkit.estimators.inference.wild import coverage_simulation
 
         cov = _timed("coverage simulation, 500 draws", lambda: coverage_simulation(n_sims=500))
         print("   ", cov)

@@ -17,8 +17,9 @@ from pathlib import Path
 import polars as pl
 
 from evalkit import generations
-from evalkit.estimate import call_estimator, prepare_analysis, sample_panel
-from evalkit.estimators import few_treated as ft
+from evalkit.analysis import intervals as ft
+from evalkit.analysis.estimator import call_estimator
+from evalkit.analysis.sample import prepare, sample_panel
 from evalkit.plan import load_plan
 
 
@@ -36,9 +37,9 @@ def main() -> None:
     sample, _ = sample_panel(panel, plan.get("sample", {}))
     if analysis.get("years"):
         sample = sample.filter(pl.col("year").is_between(*analysis["years"]))
-    prep = prepare_analysis(panel, sample, plan, analysis, panel_path)
+    prep = prepare(panel, sample, plan, analysis, panel_path)
     inference = plan["inference"]
-    long, options, method = prep["panel"], prep["options"], analysis["method"]
+    long, options, method = prep.panel, prep.options, analysis["method"]
     if args.method and args.method != method:
         method = args.method
         options = {k: v for k, v in options.items() if k == "control" and method != "imputation"}

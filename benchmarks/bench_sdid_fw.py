@@ -28,8 +28,10 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 import polars as pl  # noqa: E402
 
 from evalkit import generations  # noqa: E402
-from evalkit.estimate import add_few_treated_inference, call_estimator, prepare_analysis, sample_panel  # noqa: E402
-from evalkit.estimators import sdid  # noqa: E402
+from evalkit.analysis.estimator import call_estimator  # noqa: E402
+from evalkit.analysis.intervals import add_default_interval  # noqa: E402
+from evalkit.analysis.sample import prepare, sample_panel  # noqa: E402
+from evalkit.estimators.synth import sdid  # noqa: E402
 from evalkit.plan import load_plan  # noqa: E402
 
 _ONE_OFF = """
@@ -37,7 +39,7 @@ import time
 t0 = time.perf_counter()
 import numba
 t1 = time.perf_counter()
-from evalkit.estimators import _fw_kernel
+from evalkit.estimators.synth import _fw_kernel
 t2 = time.perf_counter()
 numba.njit(_fw_kernel._SIGNATURE, cache=False, **_fw_kernel._OPTIONS)(_fw_kernel._iterate)
 t3 = time.perf_counter()
@@ -49,12 +51,12 @@ def _run(analysis: dict, plan: dict) -> tuple[float, pl.DataFrame]:
     panel_path = Path(plan["data"]["panel"])
     panel = pl.read_parquet(generations.resolve(panel_path))
     sample, _ = sample_panel(panel, plan.get("sample", {}))
-    prep = prepare_analysis(panel, sample, plan, analysis, panel_path)
+    prep = prepare(panel, sample, plan, analysis, panel_path)
     options = {k: v for k, v in dict(analysis.get("options", {})).items() if k != "donors"}
-    method, long, inference = analysis["method"], prep["panel"], plan["inference"]
+    method, long, inference = analysis["method"], prep.panel, plan["inference"]
     t0 = time.process_time()
     res = call_estimator(method, long, options, inference)
-    add_few_treated_inference(method, long, options, inference, res)  # the randomisation interval
+    add_default_interval(method, long, options, inference, res)  # the randomisation interval
     return time.process_time() - t0, res.estimates
 
 

@@ -23,8 +23,8 @@ import numpy as np
 import polars as pl
 
 from evalkit.estimators.data import make_panel, read_panel_file
-from evalkit.estimators.sdid import synthetic_did, synthetic_did_staggered
-from evalkit.estimators.synth import synthetic_control
+from evalkit.estimators.synth.sdid import synthetic_did, synthetic_did_staggered
+from evalkit.estimators.synth.synth import synthetic_control
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.shared_data import VALIDATION  # noqa: E402  (EVALKIT_SHARED_DATA, default ../shared/data)

@@ -16,7 +16,8 @@ from pathlib import Path
 import polars as pl
 
 from evalkit import generations
-from evalkit.estimate import call_estimator, prepare_analysis, sample_panel
+from evalkit.analysis.estimator import call_estimator
+from evalkit.analysis.sample import prepare, sample_panel
 from evalkit.plan import load_plan
 
 
@@ -36,9 +37,9 @@ def main() -> None:
         sample, _ = sample_panel(panel, plan.get("sample", {}))
         if analysis.get("years"):
             sample = sample.filter(pl.col("year").is_between(*analysis["years"]))
-        prep = prepare_analysis(panel, sample, plan, analysis, panel_path)
-        options = {**prep["options"], "inference": False}
-        res = call_estimator(analysis["method"], prep["panel"], options, plan["inference"])
+        prep = prepare(panel, sample, plan, analysis, panel_path)
+        options = {**prep.options, "inference": False}
+        res = call_estimator(analysis["method"], prep.panel, options, plan["inference"])
         w = res.extra["weights"].sort(*res.extra["weights"].columns[:2])
         digest = hashlib.sha256(w.write_csv(float_precision=8).encode()).hexdigest()[:12]
         att = res.estimate("att")["estimate"]

@@ -2,7 +2,7 @@
 
 Panels: 150 units, 12 periods, 10 treated in three adoption cohorts (periods 5, 7, 9: 4, 3, 3 units),
 unit and time effects, AR(1) errors (rho = 0.5), a constant true effect of 1. Each panel goes
-through the same code as `evalkit estimate` (estimate.call_estimator + add_few_treated_inference), so
+through the same code as `evalkit estimate` (evalkit.analysis.run.run), so
 the figures are those of the intervals users get. A second table gives the analytic intervals'
 coverage against the number of treated units: it is what fixes few_treated.FEW_TREATED.
 
@@ -46,24 +46,25 @@ def one_panel(
     k: int, n_perm: int = 99, draws: int = 399, parts: tuple[str, ...] = ("cs", "twfe", "sdid")
 ) -> dict[str, tuple[float, float]]:
     """Coverage indicator and length of every interval of interest on simulated panel k."""
-    from evalkit import estimate as E
-    from evalkit.estimators.did_sim import simulate_staggered
-    from evalkit.estimators.sdid import synthetic_did_staggered
+    from evalkit.analysis.estimator import call_estimator
+    from evalkit.analysis.intervals import add_default_interval
+    from evalkit.analysis.run import run
+    from evalkit.estimators.did.simulate import simulate_staggered
+    from evalkit.estimators.synth.sdid import synthetic_did_staggered
 
     panel = simulate_staggered(N_UNITS, N_PERIODS, COHORTS, EFFECT, ar=RHO, seed=SEED + k)
     inf = {"seed": SEED + k, "alpha": 0.05, "permutations": n_perm, "bootstrap": draws, "interval": "auto"}
     out: dict[str, tuple[float, float]] = {}
 
     def rows(method: str, options: dict[str, Any], inference: dict[str, Any]) -> dict[str, dict]:
-        res = E.call_estimator(method, panel, options, inference)
-        E.add_few_treated_inference(method, panel, options, inference, res)
+        res = run(method, panel, options, inference)
         return {r["name"]: r for r in res.estimates.to_dicts()}
 
     def put(key: str, row: dict | None) -> None:
         out[key] = (_covers(row), _length(row))
 
     def default(r: dict[str, dict], name: str) -> dict | None:
-        from evalkit.estimators.few_treated import default_row
+        from evalkit.analysis.intervals import default_row
 
         return default_row(list(r.values()), name)
 
@@ -79,10 +80,10 @@ def one_panel(
         put("twfe_analytic", tw["coef"])
         put("twfe_wild", tw.get("coef:wild_bootstrap"))
     if "sdid" in parts:
-        res = E.call_estimator("sdid", panel, {"se": "placebo"}, inf)
+        res = call_estimator("sdid", panel, {"se": "placebo"}, inf)
         att = res.estimate("att")["estimate"]
         q_lo, q_hi = np.quantile(res.extra["draws"]["estimate"].to_numpy(), [0.025, 0.975])
-        E.add_few_treated_inference("sdid", panel, {"se": "placebo"}, inf, res)
+        add_default_interval("sdid", panel, {"se": "placebo"}, inf, res)
         put("sdid_default", default({r["name"]: r for r in res.estimates.to_dicts()}, "att"))
         put("sdid_percentile", {"ci_low": att - q_hi, "ci_high": att - q_lo})
         jk = synthetic_did_staggered(panel, se="jackknife", jackknife_weights="fixed")
@@ -92,9 +93,9 @@ def one_panel(
 
 def analytic_only(args: tuple[int, int]) -> dict[str, float]:
     """Analytic CS (simple, dynamic) and TWFE (CR1) coverage with n_treated units in three cohorts."""
-    from evalkit.estimators.cs import callaway_santanna
-    from evalkit.estimators.did_sim import simulate_staggered
-    from evalkit.estimators.twfe import twfe
+    from evalkit.estimators.did.cs import callaway_santanna
+    from evalkit.estimators.did.simulate import simulate_staggered
+    from evalkit.estimators.did.twfe import twfe
 
     n_treated, k = args
     base, rest = divmod(n_treated, 3)
@@ -246,7 +247,7 @@ def summary_doc(
 
 def render_many(docs: list[dict[str, Any]]) -> str:
     """COVERAGE.md from one or more runs (e.g. the CS/TWFE, SDID and threshold parts run separately)."""
-    from evalkit.estimators.few_treated import FEW_TREATED
+    from evalkit.analysis.intervals import FEW_TREATED
 
     lines = [
         "# Coverage of evalkit's intervals with few treated units",

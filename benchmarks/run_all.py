@@ -64,7 +64,7 @@ def write_sim_csv(n_units: int, path: Path) -> None:
     """The simulated staggered panel of bench_did.py (2 covariates with a covariate-driven trend)."""
     import polars as pl
 
-    from evalkit.estimators.did_sim import simulate_staggered
+    from evalkit.estimators.did.simulate import simulate_staggered
 
     panel = simulate_staggered(
         n_units,
@@ -90,7 +90,7 @@ def child(task: str, arg: str | None) -> None:
 
     out: dict = {}
     if task.startswith("cs_") or task == "twfe_mpdta":
-        from evalkit.estimators.cs import callaway_santanna
+        from evalkit.estimators.did.cs import callaway_santanna
 
         if task == "cs_sim":
             frame = read_panel_file(arg)
@@ -106,7 +106,7 @@ def child(task: str, arg: str | None) -> None:
                 covariates=covs,
             )
         if task == "twfe_mpdta":
-            from evalkit.estimators.twfe import twfe
+            from evalkit.estimators.did.twfe import twfe
 
             start = time.perf_counter()
             res = twfe(panel)
@@ -124,7 +124,7 @@ def child(task: str, arg: str | None) -> None:
             read_panel_file(PROP99), unit="State", time="Year", outcome="PacksPerCapita", treated="treated"
         )
         if task in ("sc_prop99_fit", "sc_prop99_full"):
-            from evalkit.estimators.synth import synthetic_control
+            from evalkit.estimators.synth.synth import synthetic_control
 
             start = time.perf_counter()
             res = synthetic_control(panel, v="nested", inference=task == "sc_prop99_full")
@@ -133,7 +133,7 @@ def child(task: str, arg: str | None) -> None:
             out["estimate"], out["p_value"] = row["estimate"], row.get("p_value")
             out["loss_V"] = res.diagnostics.get("loss")
         elif task in ("sdid_prop99", "did_prop99"):
-            from evalkit.estimators.sdid import synthetic_did
+            from evalkit.estimators.synth.sdid import synthetic_did
 
             start = time.perf_counter()
             res = synthetic_did(

@@ -25,6 +25,9 @@ import polars as pl
 
 from evalkit.io import atomic_write_text
 
+# Every library whose version can change a number a cached analysis holds (numba: the SDID kernel).
+LIBRARIES = ("numpy", "scipy", "polars", "pandas", "statsmodels", "linearmodels", "quadprog", "numba", "llvmlite")
+
 
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
@@ -35,7 +38,7 @@ def code_fingerprint() -> str:
     root = Path(__file__).parent
     for path in sorted(root.rglob("*.py")):
         h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    for lib in ("numpy", "scipy", "polars", "pandas", "statsmodels", "linearmodels", "quadprog"):
+    for lib in LIBRARIES:
         try:
             h.update(f"{lib}={importlib.metadata.version(lib)}\0".encode())
         except importlib.metadata.PackageNotFoundError:

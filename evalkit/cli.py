@@ -612,7 +612,7 @@ def _parse_options(items: list[str]) -> dict[str, object]:
 
 def _event_study_checks(method, sensitivity, mbar, m_values, target, pretrend) -> dict | None:
     """The --sensitivity / --pretrend-test request, checked before any data is read (exit 2 if it cannot apply)."""
-    from evalkit import sensitivity as sens
+    from evalkit.analysis import sensitivity as sens
 
     if sensitivity is None:
         stray = [
@@ -647,14 +647,16 @@ def _event_study_checks(method, sensitivity, mbar, m_values, target, pretrend) -
 def _estimate_any_panel(
     path, unit, time, outcome, cohort, treated, covariates, method, options, inference, json_out, checks=None
 ) -> None:
-    from evalkit import estimate as stage
+    from evalkit.analysis.estimator import check_panel_method
+    from evalkit.analysis.run import run
     from evalkit.estimators.data import make_panel, read_panel_file
     from evalkit.io import atomic_write_text
 
+    check_panel_method(method)  # refused before anything is read
     missing = [flag for flag, v in (("--unit", unit), ("--time", time), ("--outcome", outcome)) if not v]
     if missing:
         raise UsageError(f"--panel needs {', '.join(missing)}")
-    from evalkit.estimators.few_treated import choose
+    from evalkit.analysis.intervals import choose
 
     choose(inference.get("interval"), method, 0)  # refuses an interval the method cannot compute, before reading
     covs = [c.strip() for c in covariates.split(",")] if covariates else []
@@ -668,13 +670,10 @@ def _estimate_any_panel(
         frame, unit=unit, time=time, outcome=outcome, cohort=cohort, treated=treated, covariates=covs, source=path.name
     )
     if checks:
-        from evalkit import sensitivity as sens
+        from evalkit.analysis import sensitivity as sens
 
         options = sens.check_method(method, options, "--sensitivity" if checks["sensitivity"] else "--pretrend-test")
-    result = stage.call_estimator(method, long, options, inference)
-    stage.add_few_treated_inference(method, long, options, inference, result)
-    if checks:
-        sens.add_rows(result, sensitivity=checks["sensitivity"], pretrend=checks["pretrend"], alpha=inference["alpha"])
+    result = run(method, long, options, inference, checks=checks)
     text = result.to_json()
     if json_out == "-":
         sys.stdout.write(text)
@@ -690,9 +689,10 @@ def _print_headlines(results_json: Path) -> None:
     doc = json.loads(results_json.read_text(encoding="utf-8"))
     if doc.get("synthetic_demo"):
         say("[bold yellow]SYNTHETIC DEMO DATA[/]")
+    from evalkit.analysis.verdict import headline
+
     for a in doc["analyses"]:
-        rows = {e["name"]: e for e in a["results"]["estimates"]}
-        head = next((rows[n] for n in ("simple", "coef", "att", "pooled", "average") if n in rows), None)
+        head = headline(a["results"])  # the verdict's row and interval (the rule's default)
         if head and head["estimate"] is not None:
             ci = f"[{head['ci_low']:.3f}, {head['ci_high']:.3f}]" if head.get("ci_low") is not None else ""
             say(f"  {a['label']:<28} {a['results']['outcome']:<24} {head['estimate']:>9.3f} {ci}")
@@ -892,7 +892,6 @@ def power(
     kept), adds known effects and runs the plan's own analyses and default intervals. Writes
     OUT/<name>/power.json and power.parquet (rejection rate against effect, MDE at 80% power).
     """
-    from evalkit import estimate as stage
     from evalkit import plan as plans
     from evalkit import power as pw
 
@@ -910,7 +909,9 @@ def power(
     if not panel_file.is_file():
         raise EvalkitError("panel not found; run `evalkit panel` first", file=panel_path)
     frame = read_parquet_checked(panel_file)
-    sample, _ = stage.sample_panel(frame, plan_doc.get("sample", {}))
+    from evalkit.analysis.sample import sample_panel
+
+    sample, _ = sample_panel(frame, plan_doc.get("sample", {}))
     with counter("power", "primary analyses") as (start, advance):
         seen: list[str] = []
 

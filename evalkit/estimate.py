@@ -1,8 +1,10 @@
 """Stage 3: run the analyses a plan names on the council-year panel and write the results.
 
-The estimators themselves (evalkit.estimators) work on any long panel; this module only turns the
-plan's sample rules into that long panel, calls each estimator with the options it accepts, and
-writes `reports/<name>/results.json` (canonical JSON) and `results.parquet` atomically.
+Each analysis runs through `evalkit.analysis.run.run_planned` (its sample, estimator, default interval
+and checks, the same path `power`, the multiverse and `estimate --panel` take); this module reads the
+panel the plan names, applies the plan-wide sample rules, keeps the cache, adds the verdicts, the
+power analysis and the provenance, and writes `reports/<name>/results.json` (canonical JSON) and
+`results.parquet` atomically.
 """
 
 from __future__ import annotations
@@ -15,93 +17,17 @@ from typing import Any
 
 import polars as pl
 
-from evalkit import __version__, cache, generations, methods, sensitivity
-from evalkit.conclusions import RULE, conclude
-from evalkit.errors import EvalkitError, UsageError
-from evalkit.estimators.data import LongPanel, make_panel
-from evalkit.estimators.results import Results, estimates_frame
+from evalkit import __version__, cache, generations, methods
+from evalkit.analysis.run import Analysis, run_planned
+from evalkit.analysis.sample import sample_panel
+from evalkit.analysis.verdict import RULE, conclude
+from evalkit.errors import EvalkitError
 from evalkit.io import checked_sha256, sha256_file, write_json, write_parquet
 from evalkit.panel.build import EXTRA_REGISTRY, read_parquet_checked
 from evalkit.plan import LoadedPlan
 
-LIBRARIES = ["numpy", "scipy", "polars", "pandas", "linearmodels", "matplotlib", "quadprog", "joblib"]
-
-
-def resolve(method: str) -> Callable[..., Results]:
-    """The estimator function of a registered method (see evalkit.methods)."""
-    return methods.get(method).function()
-
-
-def typed_options(method: str, options: dict[str, Any], inference: dict[str, Any]) -> methods.Options:
-    """The method's options dataclass from the plan's options and the [inference] settings it takes."""
-    from pydantic import ValidationError
-
-    try:
-        return methods.validate_options(method, methods.with_inference(method, options, inference))
-    except ValidationError as exc:
-        e = exc.errors()[0]
-        where = ".".join(str(p) for p in e["loc"])
-        if e["type"] == "extra_forbidden":
-            takes = ", ".join(n for n in methods.get(method).option_names() if n not in methods.SAMPLE_OPTIONS)
-            raise UsageError(
-                f"method {method!r} has no option {where!r}; it takes {takes} (see `evalkit methods {method}`)"
-            ) from None
-        raise UsageError(f"method {method!r}, option {where}: {e['msg']}") from None
-
-
-def call_estimator(method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any]) -> Results:
-    """Run one registered method. The options recorded are every typed option (defaults included),
-    with what the estimator resolved itself (e.g. the donor pool it used) taking precedence."""
-    check_covariates(method, panel)
-    opts = typed_options(method, options, inference)
-    kwargs = methods.estimator_kwargs(opts)
-    result = resolve(method)(panel, **kwargs)
-    result.options = {**methods.recorded(opts), **result.options}
-    return result
-
-
-def check_covariates(method: str, panel: LongPanel) -> None:
-    """Covariates given to a method that does not use them are refused, never dropped (methods.Method.covariates)."""
-    if panel.covariates and not methods.get(method).covariates:
-        raise UsageError(
-            f"method {method!r} does not use covariates; drop --covariates or use "
-            f"{', '.join(k for k, m in methods.METHODS.items() if m.covariates)}"
-        )
-
-
-def add_few_treated_inference(
-    method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any], result: Results
-) -> None:
-    """The default interval (few treated units: randomisation or wild bootstrap) beside the analytic
-    one, every row marked with its `interval` and whether it is the `default` (see few_treated)."""
-    from evalkit.estimators.few_treated import add_default_interval, mark, normalise, supported
-
-    if "randomization" not in supported(method) or not int(inference.get("permutations") or 0):
-        if normalise(inference.get("interval")) not in ("auto", "analytic"):
-            add_default_interval(method, panel, options, inference, result)  # refuses what it cannot do
-        mark(result, "analytic")
-        return
-    add_default_interval(method, panel, options, inference, result)
-    if (
-        method == "twfe"
-        and "wild_bootstrap" not in result.inference
-        and result.inference["default_interval"]["interval"] != "analytic"
-    ):
-        # the wild cluster bootstrap is shown beside the randomisation interval for TWFE
-        from evalkit.estimators.inference import wild_cluster_bootstrap
-
-        seed, alpha = int(inference.get("seed", 20240101)), float(inference.get("alpha", 0.05))
-        draws = int(inference.get("bootstrap") or 999)
-        wild = wild_cluster_bootstrap(panel, draws=draws, seed=seed, alpha=alpha)
-        row = {
-            **wild.estimate("coef"),
-            "name": "coef:wild_bootstrap",
-            "aggregation": "wild_bootstrap",
-            "interval": "wild",
-            "default": False,
-        }
-        result.estimates = pl.concat([result.estimates, estimates_frame([row])], how="vertical_relaxed")
-        result.inference["wild_bootstrap"] = {"draws": draws, "weights": "webb", "null_imposed": True}
+# Every library that computes a number in the results (numba: the SDID Frank-Wolfe kernel).
+LIBRARIES = ["numpy", "scipy", "polars", "pandas", "linearmodels", "matplotlib", "quadprog", "joblib", "numba"]
 
 
 def library_versions() -> dict[str, str]:
@@ -114,210 +40,7 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-# --- Sample rules ------------------------------------------------------------------------------------
-
-
-def sample_panel(panel: pl.DataFrame, sample: dict[str, Any]) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """Apply the plan's sample rules; returns the rows kept and what was excluded and why."""
-    notes: dict[str, Any] = {}
-    frame = panel
-    if "years" in sample:
-        first, last = sample["years"]
-        frame = frame.filter(pl.col("year").is_between(first, last))
-    exclude = list(sample.get("exclude_units", []))
-    other = sorted(
-        frame.filter(pl.col("registry_roles").str.contains("other_intervention"), pl.col("ever_treated") == 0)[
-            "unit_code"
-        ]
-        .unique()
-        .to_list()
-    )
-    if other:
-        notes["excluded_other_intervention"] = other
-    frame = frame.filter(~pl.col("unit_code").is_in(exclude + other))
-    if exclude:
-        notes["excluded_by_plan"] = sorted(exclude)
-    treated = sample.get("treated", "registry")
-    if isinstance(treated, list):
-        cohorts = {str(t["unit"]): int(t["first_year"]) for t in treated}
-        frame = frame.with_columns(
-            pl.col("unit_code").replace_strict(cohorts, default=0, return_dtype=pl.Int32).alias("cohort")
-        ).with_columns((pl.col("cohort") > 0).cast(pl.Int8).alias("ever_treated"))
-        notes["treated_from"] = "plan"
-    else:
-        notes["treated_from"] = "registry"
-    last_year = frame["year"].max()
-    late = sorted(frame.filter(pl.col("cohort") > last_year)["unit_code"].unique().to_list())
-    if late:  # treated after the sample ends: neither treated nor clean controls
-        frame = frame.filter(~pl.col("unit_code").is_in(late))
-        notes["excluded_treated_after_sample"] = late
-    donors = sample.get("donors", "never_treated")
-    if donors not in methods.DONOR_RULES:
-        raise UsageError(
-            f"unknown donor rule {donors!r}; choose never_treated, not_yet_treated or inadequate_pre_period"
-        )
-    if donors == "inadequate_pre_period":
-        # Councils that also failed: judged inadequate in some year before the last move in the sample.
-        last_cohort = frame.filter(pl.col("cohort") > 0)["cohort"].max()
-        pool = frame.filter(pl.col("cohort") == 0, pl.col("year") < last_cohort, pl.col("ofsted_inadequate") == 1)[
-            "unit_code"
-        ].unique()
-        dropped = frame.filter(pl.col("cohort") == 0, ~pl.col("unit_code").is_in(pool.implode()))["unit_code"].unique()
-        frame = frame.filter((pl.col("cohort") > 0) | pl.col("unit_code").is_in(pool.implode()))
-        notes["donor_rule"] = (
-            f"never-treated councils judged inadequate in a year before {last_cohort}: {pool.len()} kept, {dropped.len()} dropped"
-        )
-    else:  # never_treated / not_yet_treated: the pool is the same; the estimator's `control` option chooses
-        notes["donor_rule"] = donors
-    return frame, notes
-
-
-def outcome_window(frame: pl.DataFrame, outcome: str, share: float = 0.5) -> tuple[int, int]:
-    # share 0 (sparse outcomes observed at inspections) means: any year with an observation.
-    """The first and last sample years in which at least `share` of councils report the outcome.
-
-    Publications start and stop in different years (workforce from 2017, LAIT spending from
-    2015-16); each analysis uses the years its outcome covers instead of losing every council.
-    """
-    by_year = (
-        frame.group_by("year")
-        .agg(pl.col(outcome).is_not_null().mean().alias("share"))
-        .filter(pl.col("share") > 0 if share == 0 else pl.col("share") >= share)
-    )
-    if by_year.height == 0:
-        raise EvalkitError(
-            f"no sample year in which at least {share:.0%} of councils report {outcome!r}",
-            file="panel.parquet",
-            column=outcome,
-        )
-    return int(by_year["year"].min()), int(by_year["year"].max())
-
-
-def treated_accounting(
-    sample: pl.DataFrame, rows: pl.DataFrame, dropped: list[dict[str, Any]], window: tuple[int, int]
-) -> list[dict[str, Any]]:
-    """Every treated council of the sample: in this analysis, or why not."""
-    kept = set(rows["unit_code"].unique().to_list())
-    reasons = {d["unit"]: d["reason"] for d in dropped}
-    out = []
-    treated = (
-        sample.filter(pl.col("cohort") > 0)
-        .group_by("unit_code")
-        .agg(pl.col("unit_name").first(), pl.col("cohort").first())
-        .sort("cohort", "unit_code")
-    )
-    for unit, name, cohort in treated.iter_rows():
-        if unit in kept and cohort <= window[0]:
-            status, reason = False, f"no pre-treatment year: the outcome starts in {window[0]}, treatment in {cohort}"
-        elif unit in kept and cohort > window[1]:
-            status, reason = False, f"treated in {cohort}, after the outcome's last year {window[1]}"
-        elif unit in kept:
-            status, reason = True, ""
-        else:
-            status, reason = False, reasons.get(unit, "not in the sample")
-        out.append({"unit": unit, "name": name, "cohort": int(cohort), "included": status, "reason": reason})
-    return out
-
-
-def balanced_outcome_panel(frame: pl.DataFrame, outcome: str) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
-    """Keep councils observed in every sample year (the estimators compare like with like)."""
-    if outcome not in frame.columns:
-        raise EvalkitError(
-            f"the panel has no column {outcome!r}",
-            file="panel.parquet",
-            column=outcome,
-            expected="an outcome the panel carries",
-        )
-    n_years = frame["year"].n_unique()
-    counts = frame.group_by("unit_code").agg(
-        pl.col(outcome).is_not_null().sum().alias("n"), pl.col("unit_name").first()
-    )
-    short = counts.filter(pl.col("n") < n_years).sort("unit_code")
-    dropped = [
-        {
-            "unit": r["unit_code"],
-            "name": r["unit_name"],
-            "years_observed": int(r["n"]),
-            "reason": "outcome missing in some year",
-        }
-        for r in short.iter_rows(named=True)
-    ]
-    return frame.filter(~pl.col("unit_code").is_in(short["unit_code"].implode())), dropped
-
-
 # --- Running a plan ------------------------------------------------------------------------------------
-
-
-def prepare_analysis(
-    panel: pl.DataFrame, sample: pl.DataFrame, plan: dict[str, Any], analysis: dict[str, Any], panel_path: Path
-) -> dict[str, Any]:
-    """The long panel one analysis runs on, built by the plan's rules in one place (its donor pool, its
-    years, its subgroup, the outcome window, complete councils, two pre-years for synthetic controls),
-    the estimator options left after the sample ones, and the accounting of treated councils.
-
-    `estimate`, `power` and the multiverse all call this, so a power draw runs on exactly the sample
-    the verdict was drawn from. `panel` is None when no treated council is left."""
-    options = dict(analysis.get("options", {}))
-    rows_for_analysis = sample
-    if "donors" in options:  # a per-analysis comparison pool, e.g. councils also judged inadequate
-        rows_for_analysis, _ = sample_panel(panel, {**plan.get("sample", {}), "donors": options.pop("donors")})
-    if analysis.get("years"):  # e.g. v1's window kept in v2 so the answers compare
-        rows_for_analysis = rows_for_analysis.filter(pl.col("year").is_between(*analysis["years"]))
-    if analysis.get("subgroup"):  # heterogeneity: only the treated councils of one kind, all comparison councils
-        column, value = analysis["subgroup"].split("=", 1)
-        if column not in rows_for_analysis.columns:
-            raise EvalkitError(
-                f"the panel has no column {column!r} for the subgroup", file=panel_path.name, column=column
-            )
-        rows_for_analysis = rows_for_analysis.filter((pl.col("cohort") == 0) | (pl.col(column) == value))
-    if analysis["outcome"] not in sample.columns:
-        raise EvalkitError(
-            f"the panel has no column {analysis['outcome']!r}",
-            file=panel_path.name,
-            column=analysis["outcome"],
-            expected="an outcome the panel carries",
-        )
-    sparse = analysis["outcome"].endswith("_at_inspection")
-    window = outcome_window(rows_for_analysis, analysis["outcome"], share=0.0 if sparse else 0.5)
-    in_window = rows_for_analysis.filter(pl.col("year").is_between(*window))
-    if sparse:  # observed in inspection years only: the sample is those council-years, stated as such
-        rows = in_window.filter(pl.col(analysis["outcome"]).is_not_null())
-        dropped = [
-            {"unit": u, "name": n, "years_observed": 0, "reason": "no inspection in the window"}
-            for u, n in in_window.filter(~pl.col("unit_code").is_in(rows["unit_code"].unique().implode()))
-            .group_by("unit_code")
-            .agg(pl.col("unit_name").first())
-            .sort("unit_code")
-            .iter_rows()
-        ]
-    else:
-        rows, dropped = balanced_outcome_panel(in_window, analysis["outcome"])
-    accounting = treated_accounting(in_window, rows, dropped, window)
-    # Units treated before the window's first year have no pre-period; those after it are not treated here.
-    rows = rows.filter((pl.col("cohort") == 0) | pl.col("cohort").is_between(window[0] + 1, window[1]))
-    if analysis["method"] in ("synth", "synth_staggered", "sdid"):  # a synthetic control needs two pre-period years
-        short = set(rows.filter(pl.col("cohort") == window[0] + 1)["unit_code"].unique().to_list())
-        rows = rows.filter(~pl.col("unit_code").is_in(list(short)))
-        for t in accounting:
-            if t["unit"] in short:
-                t.update(
-                    included=False,
-                    reason=f"one pre-treatment year only ({window[0]}): too few to fit a synthetic control",
-                )
-    long = None
-    if rows.filter(pl.col("cohort") > 0).height > 0:
-        long = make_panel(
-            rows, unit="unit_code", time="year", outcome=analysis["outcome"], cohort="cohort", source=str(panel_path)
-        )
-    return {
-        "panel": long,
-        "options": options,
-        "window": window,
-        "dropped": dropped,
-        "accounting": accounting,
-        "sparse": sparse,
-        "rows": rows,
-    }
 
 
 def run_plan(
@@ -351,80 +74,14 @@ def run_plan(
     sample, notes = sample_panel(panel, plan.get("sample", {}))
     inference = plan["inference"]
     analyses = []
-    for analysis in plan["analysis"]:
+    for entry in plan["analysis"]:
         if progress:
-            progress(analysis["label"])
-        if analysis["method"] == "time_to_good":  # not a panel estimator: Ofsted journeys next to the panel
-            analyses.append(time_to_good(analysis, panel_path, sample, inference))
+            progress(entry["label"])
+        if methods.get(entry["method"]).kind == "journeys":  # Ofsted journeys next to the panel, not a long panel
+            analyses.append(time_to_good(entry, panel_path, sample, inference))
             continue
-        options = dict(analysis.get("options", {}))
-        checks = {"sensitivity": analysis.get("sensitivity"), "pretrend": bool(analysis.get("pretrend_test"))}
-        if checks["sensitivity"] or checks["pretrend"]:
-            options = sensitivity.check_method(
-                analysis["method"], options, f"analysis {analysis['label']!r}: sensitivity"
-            )
-        prep = prepare_analysis(panel, sample, plan, analysis, panel_path)
-        window, dropped, accounting, sparse, rows = (
-            prep["window"],
-            prep["dropped"],
-            prep["accounting"],
-            prep["sparse"],
-            prep["rows"],
-        )
-        options = {k: v for k, v in options.items() if k != "donors"}
-        long = prep["panel"]
-        if long is None:
-            analyses.append(_no_estimate(analysis, window, accounting, dropped))
-            continue
-        few_treated = True  # every estimator leads with its default interval (estimators.few_treated)
-        digest = (
-            cache.key(
-                "analysis",
-                analysis["method"],
-                options,
-                inference,
-                few_treated,
-                checks,
-                long.outcome,
-                list(long.covariates),
-                long.data,
-            )
-            if cache_dir is not None
-            else ""
-        )
-        out = cache.get(cache_dir, digest, shape=cache.results_shaped)
-        if out is None:
-            result = call_estimator(analysis["method"], long, options, inference)
-            if few_treated:
-                add_few_treated_inference(analysis["method"], long, options, inference, result)
-            if checks["sensitivity"] or checks["pretrend"]:
-                sensitivity.add_rows(
-                    result,
-                    sensitivity=checks["sensitivity"],
-                    pretrend=checks["pretrend"],
-                    alpha=float(inference.get("alpha", 0.05)),
-                )
-            out = result.to_dict()
-            cache.put(cache_dir, digest, out)
-        out["diagnostics"]["years"] = list(window)
-        if sparse:
-            out["diagnostics"]["sample"] = (
-                f"inspection years only: {rows.height} council-years with a published judgement"
-            )
-        out["diagnostics"]["units_dropped_for_missing_outcome"] = dropped
-        out["diagnostics"]["treated_units"] = accounting
-        if analysis.get("subgroup"):
-            out["diagnostics"]["subgroup"] = analysis["subgroup"]
         analyses.append(
-            {
-                "label": analysis["label"],
-                "title": analysis.get("title", analysis["label"]),
-                "primary": bool(analysis.get("primary", False)),
-                "method": analysis["method"],
-                "results": out,
-                **({"reason": analysis["reason"]} if analysis.get("reason") else {}),
-                **({"subgroup": analysis["subgroup"]} if analysis.get("subgroup") else {}),
-            }
+            run_planned(Analysis.from_plan(entry), panel, sample, plan, panel_path, cached=_cache(cache_dir))
         )
     power_doc, mdes = None, None
     if plan.get("power"):  # the plan's [power] section: design-based power and MDE beside every verdict
@@ -457,6 +114,22 @@ def run_plan(
         "analyses": analyses,
         **({"power": power_doc} if power_doc is not None else {}),
     }
+
+
+def _cache(cache_dir: Path | None) -> Any:
+    """`cached(key_parts, compute)` over evalkit.cache, or None without a cache folder."""
+    if cache_dir is None:
+        return None
+
+    def cached(parts: tuple[Any, ...], compute: Any) -> dict[str, Any]:
+        digest = cache.key("analysis", *parts)
+        out = cache.get(cache_dir, digest, shape=cache.results_shaped)
+        if out is None:
+            out = compute()
+            cache.put(cache_dir, digest, out)
+        return out
+
+    return cached
 
 
 def time_to_good(
@@ -545,34 +218,6 @@ def time_to_good(
         "method": "time_to_good",
         "results": results,
         **({"reason": analysis["reason"]} if analysis.get("reason") else {}),
-    }
-
-
-def _no_estimate(analysis: dict[str, Any], window: tuple[int, int], accounting: list, dropped: list) -> dict[str, Any]:
-    """An analysis none of whose treated councils can be estimated: kept in the results with the reasons."""
-    results = {
-        "method": analysis["method"],
-        "outcome": analysis["outcome"],
-        "estimates": [],
-        "inference": {},
-        "diagnostics": {
-            "years": list(window),
-            "treated_units": accounting,
-            "units_dropped_for_missing_outcome": dropped,
-            "no_estimate": "no treated council has both a pre- and a post-treatment year of this outcome",
-        },
-        "options": dict(analysis.get("options", {})),
-        "seed": None,
-        "extra": {},
-    }
-    return {
-        "label": analysis["label"],
-        "title": analysis.get("title", analysis["label"]),
-        "primary": bool(analysis.get("primary", False)),
-        "method": analysis["method"],
-        "results": results,
-        **({"reason": analysis["reason"]} if analysis.get("reason") else {}),
-        **({"subgroup": analysis["subgroup"]} if analysis.get("subgroup") else {}),
     }
 
 

@@ -202,8 +202,24 @@ class TimeToGoodOptions(Options):
 
 
 @dataclass(frozen=True)
+class MultiverseUse:
+    """How the multiverse runs a method: its name among the specification choices, the choices it
+    uses (the others are "n/a" for it), the comparison pools it can take, and fixed options."""
+
+    name: str
+    uses: frozenset[str]
+    pools: tuple[str, ...]
+    options: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
 class Method:
-    """One estimation method: everything the CLI, plan, dispatch and report need to know."""
+    """One estimation method: every fact about it that any caller needs, declared once.
+
+    Adding an estimator is its module, one entry here and its test: dispatch, options, the default
+    interval (`intervals`, `randomisation`, `points`), the headline row, the sample rule for pre-periods,
+    the multiverse and the report's wording all read this entry.
+    """
 
     key: str
     target: str  # "module:function"; the function takes a LongPanel and the options as keywords
@@ -220,11 +236,33 @@ class Method:
     event_study_hint: str = ""
     # does it use the panel's covariates? If not, asking for covariates is refused (never dropped)
     covariates: bool = False
-    # intervals it can make the default one ([inference].interval; estimators.few_treated computes them)
+    # intervals it can make the default one ([inference].interval; analysis.intervals computes them)
     intervals: tuple[str, ...] = ("analytic",)
+    # how its randomisation interval is made: "inversion" (adoption dates permuted, the constant-effect
+    # null inverted: estimators linear in the outcome) or "placebo" (never-treated units take the treated
+    # units' dates; the spread of the placebo estimates is the SE)
+    randomisation: Literal["inversion", "placebo"] | None = None
+    # "module:Class" of a many-columns point path for the permutation loop (e.g. cs_points.CSPoints)
+    points: str = ""
+    # the estimate a verdict states (row name in its estimates table)
+    headline: str = "simple"
+    # pre-treatment years a treated unit needs in the outcome's window to enter the analysis
+    min_pre_periods: int = 1
+    # "panel": runs on a long panel (analysis.run); "journeys": Ofsted judgement histories beside a
+    # council panel (estimate.time_to_good), so only a plan can run it
+    kind: Literal["panel", "journeys"] = "panel"
+    # its use in a [multiverse] table, if any
+    multiverse: MultiverseUse | None = None
 
     def function(self) -> Callable[..., Any]:
         module, name = self.target.split(":")
+        return getattr(importlib.import_module(module), name)
+
+    def points_class(self) -> type | None:
+        """The many-columns point class (`points`), imported from the registry's fixed name."""
+        if not self.points:
+            return None
+        module, name = self.points.split(":")
         return getattr(importlib.import_module(module), name)
 
     def option_names(self) -> tuple[str, ...]:
@@ -238,7 +276,7 @@ METHODS: dict[str, Method] = {
     for m in (
         Method(
             "twfe",
-            "evalkit.estimators.twfe:twfe",
+            "evalkit.estimators.did.twfe:twfe",
             TwfeOptions,
             "two-way fixed effects regression",
             "A single regression coefficient. When councils moved in different years and effects vary, "
@@ -247,10 +285,12 @@ METHODS: dict[str, Method] = {
             ("twfe", "twfe_wild_cluster_bootstrap"),
             event_study_hint="twfe estimates a single coefficient; use method twfe_es for its event study",
             intervals=("analytic", "randomization", "wild"),
+            randomisation="inversion",
+            headline="coef",
         ),
         Method(
             "cs",
-            "evalkit.estimators.cs:callaway_santanna",
+            "evalkit.estimators.did.cs:callaway_santanna",
             CsOptions,
             "Callaway and Sant'Anna difference-in-differences",
             "Compares each cohort of councils that moved in the same year with councils that had not moved, "
@@ -260,10 +300,17 @@ METHODS: dict[str, Method] = {
             event_study=True,
             covariates=True,
             intervals=("analytic", "randomization"),
+            randomisation="inversion",
+            points="evalkit.estimators.did.cs_points:CSPoints",
+            multiverse=MultiverseUse(
+                "cs",
+                frozenset({"comparison", "covariates", "anticipation", "est_method"}),
+                ("never", "notyet", "inadequate", "matched", "neighbours"),
+            ),
         ),
         Method(
             "sunab",
-            "evalkit.estimators.sunab:sun_abraham",
+            "evalkit.estimators.did.sunab:sun_abraham",
             SunabOptions,
             "Sun and Abraham interaction-weighted event study",
             "Estimates effects for each cohort separately and averages them, avoiding the bias of "
@@ -272,10 +319,15 @@ METHODS: dict[str, Method] = {
             ("sun_abraham",),
             event_study=True,
             intervals=("analytic", "randomization"),
+            randomisation="inversion",
+            points="evalkit.estimators.did.sunab_points:SunabPoints",
+            multiverse=MultiverseUse(
+                "sunab", frozenset({"comparison"}), ("never", "inadequate", "matched", "neighbours")
+            ),
         ),
         Method(
             "imputation",
-            "evalkit.estimators.imputation:imputation",
+            "evalkit.estimators.did.imputation:imputation",
             ImputationOptions,
             "imputation difference-in-differences (Borusyak, Jaravel and Spiess)",
             "Predicts each treated council's untreated outcome from untreated years and compares, "
@@ -283,10 +335,13 @@ METHODS: dict[str, Method] = {
             {"alpha": "alpha"},
             event_study_hint="the imputation estimator has no pre-period event-study coefficients; use cs, sunab or twfe_es",
             intervals=("analytic", "randomization"),
+            randomisation="inversion",
+            points="evalkit.estimators.did.imputation_points:ImputationPoints",
+            multiverse=MultiverseUse("imputation", frozenset({"anticipation"}), ("never",)),
         ),
         Method(
             "synth",
-            "evalkit.estimators.synth:synthetic_control",
+            "evalkit.estimators.synth.synth:synthetic_control",
             SynthOptions,
             "synthetic control",
             "Builds a weighted combination of comparison councils that tracks the treated council before "
@@ -294,10 +349,12 @@ METHODS: dict[str, Method] = {
             _INF,
             ("synthetic_control",),
             covariates=True,
+            headline="att",
+            min_pre_periods=2,
         ),
         Method(
             "sdid",
-            "evalkit.estimators.sdid:synthetic_did_staggered",
+            "evalkit.estimators.synth.sdid:synthetic_did_staggered",
             SdidOptions,
             "synthetic difference-in-differences",
             "Combines synthetic-control weighting with difference-in-differences, so it relies less on "
@@ -305,19 +362,33 @@ METHODS: dict[str, Method] = {
             {**_INF, "reps": "permutations"},
             ("synthetic_did", "synthetic_did_staggered", "synthetic_control_sdid", "did_sdid"),
             intervals=("analytic", "randomization"),
+            randomisation="placebo",
+            headline="att",
+            min_pre_periods=2,
+            multiverse=MultiverseUse(
+                "sdid",
+                frozenset({"comparison"}),
+                ("never", "inadequate", "matched", "neighbours"),
+                (("se", "jackknife"),),
+            ),
         ),
         Method(
             "synth_staggered",
-            "evalkit.estimators.synth:synth_staggered",
+            "evalkit.estimators.synth.synth:synth_staggered",
             SynthStaggeredOptions,
             "synthetic control for staggered adoption",
             "Synthetic control fitted for councils that moved in different years, pooled across treated councils.",
             {"seed": "seed", "reps": "permutations"},
             covariates=True,
+            headline="att",
+            min_pre_periods=2,
+            multiverse=MultiverseUse(
+                "synth", frozenset({"comparison"}), ("never", "notyet", "inadequate", "matched", "neighbours")
+            ),
         ),
         Method(
             "twfe_es",
-            "evalkit.estimators.twfe_es:twfe_event_study",
+            "evalkit.estimators.did.twfe_es:twfe_event_study",
             TwfeEsOptions,
             "two-way fixed effects event study",
             "Event-study coefficients from one regression with unit and year effects, relative to the year "
@@ -327,6 +398,8 @@ METHODS: dict[str, Method] = {
             ("twfe_event_study",),
             event_study=True,
             intervals=("analytic", "randomization"),
+            randomisation="inversion",
+            headline="",  # event-study coefficients only: no single estimate to state
         ),
         # Not a panel estimator: `estimate` routes it to estimate.time_to_good (Ofsted judgements next to the panel).
         Method(
@@ -338,10 +411,14 @@ METHODS: dict[str, Method] = {
             "counting councils still waiting as censored, and compares groups with a log-rank test.",
             {},
             ("kaplan_meier",),
+            headline="",
+            kind="journeys",
         ),
     )
 }
 METHOD_KEYS: tuple[str, ...] = tuple(METHODS)
+# The multiverse's estimator names, in registry order, and the method each runs.
+MULTIVERSE: dict[str, Method] = {m.multiverse.name: m for m in METHODS.values() if m.multiverse is not None}
 CONTROL_CHOICES: tuple[str, ...] = typing.get_args(Control)
 
 

@@ -113,10 +113,10 @@ class SensitivitySD(_Model):
 
 
 def _sensitivity_spec(value: Any) -> Any:
-    """evalkit.sensitivity.check_spec gives the reasons (one vocabulary with the CLI flags)."""
+    """evalkit.analysis.sensitivity.check_spec gives the reasons (one vocabulary with the CLI flags)."""
     if not isinstance(value, dict):
         return value
-    from evalkit import sensitivity
+    from evalkit.analysis import sensitivity
 
     try:
         return sensitivity.check_spec(value)
@@ -292,7 +292,7 @@ def _cross_checks(model: Plan, raw_options: list[dict[str, Any]], file: Path) ->
                 f"analysis[{i}].years", f"first year {a.years[0]} is after last year {a.years[1]}", "[first, last]"
             )
         if a.sensitivity is not None or a.pretrend_test:
-            from evalkit import sensitivity
+            from evalkit.analysis import sensitivity
             from evalkit.errors import UsageError
 
             try:
@@ -527,7 +527,7 @@ def _expected_for(path: list[Any]) -> str:
 # The dimensions a [multiverse] table may vary and their allowed values (evalkit.multiverse runs them).
 
 NA = "n/a"
-ESTIMATORS = ("cs", "sunab", "imputation", "sdid", "synth")
+ESTIMATORS = tuple(methods.MULTIVERSE)  # methods.Method.multiverse: the estimators a multiverse may vary
 # Comparison pools. never / notyet: the estimator's control group; inadequate: never-treated councils
 # also judged inadequate before the last move (those the DfE directed that stayed in-house);
 # matched: the comparators `evalkit panel --match` chose; neighbours: DfE statistical neighbours of a
@@ -555,22 +555,10 @@ DEFAULTS: dict[str, Any] = {
     "anticipation": 0,
     "est_method": "reg",
 }
-# Which choices each estimator uses (the others are "n/a" for it).
-USES: dict[str, set[str]] = {
-    "cs": {"comparison", "covariates", "anticipation", "est_method"},
-    "sunab": {"comparison"},
-    "imputation": {"anticipation"},
-    "sdid": {"comparison"},
-    "synth": {"comparison"},
-}
-# Comparison pools an estimator can use (imputation always uses every untreated council-year).
-POOLS: dict[str, tuple[str, ...]] = {
-    "cs": COMPARISONS,
-    "sunab": ("never", "inadequate", "matched", "neighbours"),
-    "imputation": ("never",),
-    "sdid": ("never", "inadequate", "matched", "neighbours"),
-    "synth": COMPARISONS,
-}
+# Which choices each estimator uses (the others are "n/a" for it), and the comparison pools it can use
+# (imputation always uses every untreated council-year): from the method registry.
+USES: dict[str, set[str]] = {k: set(m.multiverse.uses) for k, m in methods.MULTIVERSE.items() if m.multiverse}
+POOLS: dict[str, tuple[str, ...]] = {k: m.multiverse.pools for k, m in methods.MULTIVERSE.items() if m.multiverse}
 SAMPLE_DIMENSIONS = ("years", "boundaries", "kingston_richmond", "northamptonshire")
 
 

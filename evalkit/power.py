@@ -52,12 +52,10 @@ def _interval(
     method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any]
 ) -> tuple[float, float, float, str]:
     """(estimate, ci_low, ci_high, interval kind) of the analysis's headline estimate, default interval."""
-    from evalkit import estimate as stage
-    from evalkit.conclusions import headline, interval_kind
+    from evalkit.analysis.run import run
+    from evalkit.analysis.verdict import headline, interval_kind
 
-    result = stage.call_estimator(method, panel, options, inference)
-    stage.add_few_treated_inference(method, panel, options, inference, result)
-    row = headline(result.to_dict())
+    row = headline(run(method, panel, options, inference).to_dict())
     if row is None or row.get("ci_low") is None or row.get("ci_high") is None:
         return float("nan"), float("nan"), float("nan"), "none"
     return float(row["estimate"]), float(row["ci_low"]), float(row["ci_high"]), interval_kind(row)
@@ -90,7 +88,7 @@ def analysis_power(
     effects: list[float] | None,
 ) -> dict[str, Any]:
     """Placebo draws for one analysis: the curve of rejection rate against effect and the MDE."""
-    from evalkit.estimators.did_sim import with_outcome
+    from evalkit.estimators.did.simulate import with_outcome
 
     seeds = np.random.SeedSequence(seed).spawn(draws)
     made = [placebo_panel(panel, np.random.default_rng(s)) for s in seeds]
@@ -186,7 +184,7 @@ def power_analysis(
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Power of every primary analysis of the plan, with the plan's inference settings."""
-    from evalkit.estimate import prepare_analysis
+    from evalkit.analysis.sample import prepare
 
     conf = settings(plan, draws, permutations)
     inference = dict(plan["inference"])
@@ -196,13 +194,13 @@ def power_analysis(
     for k, analysis in enumerate(a for a in plan["analysis"] if a.get("primary")):
         if progress:
             progress(f"power: {analysis['label']}")
-        prep = prepare_analysis(panel, sample, plan, analysis, panel_path)
-        if prep["panel"] is None:  # no treated council left in this analysis's sample: nothing to detect
+        prep = prepare(panel, sample, plan, analysis, panel_path)
+        if prep.panel is None:  # no treated council left in this analysis's sample: nothing to detect
             continue
         res = analysis_power(
             analysis["method"],
-            prep["panel"],
-            prep["options"],
+            prep.panel,
+            prep.options,
             inference,
             draws=conf["draws"],
             seed=conf["seed"] + 1000 * k,

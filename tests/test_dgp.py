@@ -8,8 +8,8 @@ import numpy as np
 import polars as pl
 
 from evalkit.demo import dgp
-from evalkit.estimators.cs import callaway_santanna
 from evalkit.estimators.data import make_panel
+from evalkit.estimators.did.cs import callaway_santanna
 
 
 def _rate_panel(seed: int):

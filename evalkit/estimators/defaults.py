@@ -7,3 +7,7 @@ estimator that draws random numbers takes `seed`, defaulting to DEFAULT_SEED (pl
 
 DEFAULT_ALPHA = 0.05
 DEFAULT_SEED = 20240101
+
+# Below this many treated units analytic intervals under-cover and `evalkit estimate` leads with a
+# size-keeping interval (benchmarks/COVERAGE.md, threshold table; policy in evalkit.analysis.intervals).
+FEW_TREATED = 40

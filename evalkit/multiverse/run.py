@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from evalkit import generations
+from evalkit import generations, methods
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.multiverse.specs import NA, expand, label
 
@@ -24,9 +24,6 @@ KINGSTON_RICHMOND = ("314 / 318", "314", "318")
 # whatever the policy for the other boundary changes: the units taken from the panel built that way.
 KR_UNITS = {"joint": ("aggregate", ("314 / 318",)), "separate": ("separate", ("314", "318"))}
 NORTHAMPTONSHIRE = ("928", "940", "941", "940 / 941")
-METHOD = {"cs": "cs", "sunab": "sunab", "imputation": "imputation", "sdid": "sdid", "synth": "synth_staggered"}
-HEADLINE = {"cs": "simple", "sunab": "simple", "imputation": "simple", "sdid": "att", "synth": "att"}
-OPTIONS: dict[str, dict[str, Any]] = {"sdid": {"se": "jackknife"}}
 COLUMNS = [
     "id",
     "comparison",
@@ -142,7 +139,7 @@ def comparison_pools(folder: Path, panel: pl.DataFrame) -> tuple[list[str], list
 
 def spec_panel(spec: dict[str, Any], ctx: Context) -> tuple[Any, list[str]]:
     """The LongPanel a specification estimates on, and the treated councils it uses."""
-    from evalkit.estimate import balanced_outcome_panel, outcome_window, sample_panel
+    from evalkit.analysis.sample import balanced_outcome_panel, drop_short_pre_periods, outcome_window, sample_panel
     from evalkit.estimators.data import make_panel
 
     panel = ctx.panels[spec["boundaries"]].filter(~pl.col("unit_code").is_in(list(KINGSTON_RICHMOND)))
@@ -165,8 +162,9 @@ def spec_panel(spec: dict[str, Any], ctx: Context) -> tuple[Any, list[str]]:
     window = outcome_window(frame, outcome, share=0.5)
     rows, _ = balanced_outcome_panel(frame.filter(pl.col("year").is_between(*window)), outcome)
     rows = rows.filter((pl.col("cohort") == 0) | pl.col("cohort").is_between(window[0] + 1, window[1]))
-    if spec["estimator"] in ("sdid", "synth"):  # as `evalkit estimate`: a synthetic control needs two pre-period years
-        rows = rows.filter(pl.col("cohort") != window[0] + 1)
+    short = drop_short_pre_periods(rows, methods.MULTIVERSE[spec["estimator"]].key, window)  # as `evalkit estimate`
+    if short:
+        rows = rows.filter(~pl.col("unit_code").is_in(sorted(short)))
     covariates = [] if spec["covariates"] == NA else list(spec["covariates"])
     missing = [c for c in covariates if c not in rows.columns]
     if missing:
@@ -190,7 +188,7 @@ def spec_panel(spec: dict[str, Any], ctx: Context) -> tuple[Any, list[str]]:
 
 def estimator_options(spec: dict[str, Any]) -> dict[str, Any]:
     est = spec["estimator"]
-    opts = dict(OPTIONS.get(est, {}))
+    opts = dict(methods.MULTIVERSE[est].multiverse.options)
     if est == "cs":
         opts.update(
             control="notyet" if spec["comparison"] == "notyet" else "never",
@@ -208,7 +206,7 @@ def estimator_options(spec: dict[str, Any]) -> dict[str, Any]:
 
 def run_spec(spec: dict[str, Any], ctx: Context) -> dict[str, Any]:
     """One row: the specification's choices, headline estimate, interval, p-value, treated councils."""
-    from evalkit.estimate import add_few_treated_inference, call_estimator
+    from evalkit.analysis.run import run
 
     row: dict[str, Any] = {k: (label(v) if k != "id" else v) for k, v in spec.items()}
     row.update(
@@ -224,13 +222,13 @@ def run_spec(spec: dict[str, Any], ctx: Context) -> dict[str, Any]:
     )
     try:
         long, treated = spec_panel(spec, ctx)
-        method, options = METHOD[spec["estimator"]], estimator_options(spec)
-        result = call_estimator(method, long, options, ctx.inference)
-        add_few_treated_inference(method, long, options, ctx.inference, result)
-        head = result.estimate(HEADLINE[spec["estimator"]])
+        method = methods.MULTIVERSE[spec["estimator"]]
+        options = estimator_options(spec)
+        result = run(method.key, long, options, ctx.inference)
+        head = result.estimate(method.headline)
         interval, lo, hi, p = "analytic", head.get("ci_low"), head.get("ci_high"), head.get("p_value")
         names = set(result.estimates["name"].to_list())
-        ri = f"{HEADLINE[spec['estimator']]}:randomisation"
+        ri = f"{method.headline}:randomisation"
         if ri in names:  # few treated councils: the randomisation interval where it exists (as the plan's default)
             r = result.estimate(ri)
             p = r["p_value"]

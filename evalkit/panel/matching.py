@@ -38,7 +38,7 @@ import numpy as np
 import polars as pl
 
 from evalkit.errors import EvalkitError
-from evalkit.estimators.logit import newton_logit
+from evalkit.estimators.numeric.logit import newton_logit
 from evalkit.io import write_parquet
 
 VARIABLES = ["cla_rate_per_10000", "spend_csc_per_child", "ofsted_inadequate", "cin_rate_per_10000", "agency_rate_fte"]

@@ -110,7 +110,7 @@ def inline_html(content: Inline) -> str:
     return "".join(out)
 
 
-def block_html(block: Block, fig_html: dict[str, str] | None = None) -> str:
+def block_html(block: Block) -> str:
     if isinstance(block, Heading):
         anchor = f' id="{escape(block.anchor)}"' if block.anchor else ""
         return f"<h{block.level}{anchor}>{escape(block.text)}</h{block.level}>\n"

@@ -14,7 +14,7 @@ FIGURE_SLUG = "multiverse"
 
 def _words(outcome: str) -> str:
     """The outcome in words (the report's vocabulary), not its column name."""
-    from evalkit.conclusions import outcome_words
+    from evalkit.analysis.verdict import outcome_words
 
     return outcome_words(outcome)[0]
 

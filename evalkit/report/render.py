@@ -177,7 +177,7 @@ def _alpha(doc: dict[str, Any], results: dict[str, Any]) -> float:
 def headline_row(results: dict[str, Any]) -> dict[str, Any] | None:
     """The one row that summarises an analysis (simple/overall/pooled ATT or the coefficient), with the
     analysis's default interval: the same row the decision rule uses (conclusions.headline)."""
-    from evalkit.estimators.few_treated import default_row
+    from evalkit.analysis.intervals import default_row
 
     rows = results.get("estimates") or []
     for agg in HEADLINE_AGGREGATIONS:
@@ -192,7 +192,7 @@ def headline_row(results: dict[str, Any]) -> dict[str, Any] | None:
 
 def interval_name(row: dict[str, Any]) -> str:
     """'confidence interval' for analytic rows, else what made the interval (randomisation, wild bootstrap...)."""
-    from evalkit.conclusions import interval_kind
+    from evalkit.analysis.verdict import interval_kind
 
     kind = interval_kind(row)
     return {
@@ -718,7 +718,7 @@ def _power_blocks(doc: dict[str, Any]) -> list:
     power = doc.get("power")
     if not isinstance(power, dict) or not power.get("analyses"):
         return []
-    from evalkit.conclusions import outcome_words
+    from evalkit.analysis.verdict import outcome_words
 
     conf = power.get("settings") or {}
     blocks: list = [
@@ -914,7 +914,7 @@ def _brief_mde(c: dict[str, Any]) -> str:
     """The minimum detectable effect after a verdict that found no effect (from the plan's [power])."""
     if c.get("verdict") == "estimated effect" or not c.get("mde"):
         return ""
-    from evalkit.conclusions import mde_sentence, outcome_words
+    from evalkit.analysis.verdict import mde_sentence, outcome_words
 
     return mde_sentence(c["mde"], outcome_words(c["outcome"], c.get("title"))[1])
 

@@ -1,7 +1,7 @@
 """The report's account of Rambachan-Roth sensitivity: a figure (robust interval against Mbar or M,
 the conventional interval beside it, the breakdown value marked) and one sentence in words.
 
-Reads only the rows `evalkit.sensitivity` wrote (`honest:*`) and diagnostics["sensitivity"]; the
+Reads only the rows `evalkit.analysis.sensitivity` wrote (`honest:*`) and diagnostics["sensitivity"]; the
 figure is drawn like every other report figure (figures.py), so it is byte-identical on re-run.
 """
 
@@ -100,7 +100,7 @@ def sentence(s: dict[str, Any], outcome: str) -> str:
 
 def _words(outcome: str) -> str:
     """The outcome in words (the report's vocabulary), not its column name."""
-    from evalkit.conclusions import outcome_words
+    from evalkit.analysis.verdict import outcome_words
 
     return outcome_words(outcome)[0] if outcome else "the outcome"
 

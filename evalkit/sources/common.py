@@ -697,6 +697,22 @@ def write_csv_bytes(header: Sequence[str], rows: Iterable[Sequence[str]], *, bom
     return (BOM + data) if bom else data
 
 
+def read_csv_records(path: Path, encodings: Sequence[str]) -> tuple[str, list[list[str]]]:
+    """A small CSV decoded (the first of `encodings` that works) and split into records, trailing blank
+    lines dropped: the one reading step of read_csv_rows and read_csv_text (read_csv_strict streams)."""
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise EvalkitError("file is empty", file=path.name, expected="a header row and data rows")
+    text = decode_text(raw, encodings, path.name).lstrip("\ufeff")
+    try:
+        records = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise EvalkitError(f"not a well-formed CSV table: {exc}", file=path.name) from exc
+    while records and not any(cell.strip() for cell in records[-1]):
+        records.pop()
+    return text, records
+
+
 def read_csv_rows(path: Path, encodings: tuple[str, ...] = ("utf-8-sig",)) -> tuple[list[str], list[list[str]]]:
     """Read a small CSV as text: (header, rows), every row checked to have the header's width.
 
@@ -705,17 +721,7 @@ def read_csv_rows(path: Path, encodings: tuple[str, ...] = ("utf-8-sig",)) -> tu
     Empty, undecodable, ragged and truncated files are rejected with one line naming the row.
     """
     path = Path(path)
-    raw = path.read_bytes()
-    if not raw.strip():
-        raise EvalkitError("file is empty", file=path.name, expected="a header row and data rows")
-    text = decode_text(raw, encodings, path.name).lstrip("\ufeff")
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
-        raise EvalkitError(f"not a well-formed CSV table: {exc}", file=path.name) from exc
-    # Drop wholly blank lines at the end only.
-    while rows and not any(cell.strip() for cell in rows[-1]):
-        rows.pop()
+    text, rows = read_csv_records(path, encodings)
     if len(rows) < 2:
         raise EvalkitError(
             "file has a header but no data rows", file=path.name, row=1, expected="a header row and data rows"
@@ -748,16 +754,7 @@ def read_csv_text(path: Path, encodings: Sequence[str] = ("utf-8-sig",), *, head
     cp1252 is expected, but bytes that decode in none of them are an error naming the line.
     Rows are numbered as a spreadsheet shows them: the header is row ``header_row``.
     """
-    raw = Path(path).read_bytes()
-    if not raw.strip():
-        raise EvalkitError("file is empty", file=path.name, expected="a header row and data rows")
-    text = decode_text(raw, encodings, path.name).lstrip("\ufeff")
-    try:
-        records = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
-        raise EvalkitError(f"not a well-formed CSV table: {exc}", file=path.name) from exc
-    while records and not any(c.strip() for c in records[-1]):
-        records.pop()
+    _, records = read_csv_records(Path(path), encodings)
     if len(records) < 2:
         raise EvalkitError(
             "file has a header but no data rows" if records else "file is empty",

@@ -38,22 +38,20 @@ Measures (gross = C3 "Total Expenditure", ``_net`` = C7 "Net Current Expenditure
   commissioning and social work).
 - RSX ``spend_cyp_total``: "Children Social Care" total (= RO3 TOTAL CHILDREN SOCIAL CARE). RSX has
   no sub-services, so no spend_csc_total / spend_cla. RSX 2022-23 to 2024-25 duplicate the RO3
-  totals (kept, distinguished by ``file``) as a cross-check for ``spending.reconcile``.
+  totals (kept, distinguished by ``file``).
 
 ``year`` = financial year's end year (2013-14 -> 2014), reference_date 31 March.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from pathlib import Path
 
 import polars as pl
 
 from evalkit.errors import EvalkitError
-from evalkit.sources.common import finish_measures, split_values
+from evalkit.sources.common import finish_measures, read_csv_records, split_values
 from evalkit.sources.workbook_guard import check_workbook
 
 NAME = "mhclg_ro"
@@ -104,20 +102,8 @@ def _read_sheet(path: Path, sheet: str) -> Grid:
 
 
 def _read_csv_grid(path: Path) -> Grid:
-    raw = path.read_bytes()
-    if not raw.strip():
-        raise EvalkitError("file is empty", file=path.name, expected="an MHCLG RSX/RO3 table")
-    for enc in ("utf-8-sig", "cp1252"):
-        try:
-            text = raw.decode(enc)
-            break
-        except UnicodeDecodeError as exc:
-            err = exc
-    else:
-        line = raw[: err.start].count(b"\n") + 1
-        raise EvalkitError("cannot be decoded as utf-8 or cp1252", file=path.name, row=line, expected="UTF-8 text")
-    text = text.lstrip("\ufeff")
-    return [[c if c != "" else None for c in rec] for rec in csv.reader(io.StringIO(text, newline=""))]
+    _, records = read_csv_records(path, ("utf-8-sig", "cp1252"))
+    return [[c if c != "" else None for c in rec] for rec in records]
 
 
 def _open(path: Path) -> list[tuple[str, Grid]]:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from evalkit import sensitivity
-from evalkit.estimators.cs import callaway_santanna
-from evalkit.estimators.did_sim import simulate_staggered
+from evalkit.analysis import sensitivity
+from evalkit.estimators.did.cs import callaway_santanna
+from evalkit.estimators.did.simulate import simulate_staggered
 from evalkit.io import write_json
 from evalkit.report import render_report
 from evalkit.report import sensitivity as S

@@ -1,0 +1,153 @@
+"""One analysis, run the same way by every caller.
+
+`run` is the estimator, its default interval beside the analytic one, and the requested checks
+(pre-trend test, Rambachan–Roth sensitivity) on a long panel: `evalkit estimate --panel`, each placebo
+draw of `evalkit power`, each multiverse specification and the plan's analyses all call it.
+`run_planned` is a plan's analysis end to end: its sample (analysis.sample), the cached run, and the
+results entry with the accounting of treated councils.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from evalkit.analysis import sensitivity
+from evalkit.analysis.estimator import call_estimator
+from evalkit.analysis.intervals import add_default_interval
+from evalkit.analysis.sample import prepare
+from evalkit.estimators.data import LongPanel
+from evalkit.estimators.results import Results
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A plan's analysis, typed: what to estimate, on which outcome, with which options and checks."""
+
+    label: str
+    method: str
+    outcome: str
+    title: str
+    primary: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+    subgroup: str | None = None
+    reason: str | None = None
+    sensitivity: dict[str, Any] | None = None
+    pretrend_test: bool = False
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_plan(cls, entry: dict[str, Any]) -> Analysis:
+        return cls(
+            label=entry["label"],
+            method=entry["method"],
+            outcome=entry["outcome"],
+            title=entry.get("title", entry["label"]),
+            primary=bool(entry.get("primary", False)),
+            options=dict(entry.get("options", {})),
+            subgroup=entry.get("subgroup") or None,
+            reason=entry.get("reason") or None,
+            sensitivity=entry.get("sensitivity"),
+            pretrend_test=bool(entry.get("pretrend_test")),
+            raw=entry,
+        )
+
+    @property
+    def checks(self) -> dict[str, Any]:
+        return {"sensitivity": self.sensitivity, "pretrend": self.pretrend_test}
+
+    def entry(self, results: dict[str, Any]) -> dict[str, Any]:
+        """The analysis as results.json records it."""
+        return {
+            "label": self.label,
+            "title": self.title,
+            "primary": self.primary,
+            "method": self.method,
+            "results": results,
+            **({"reason": self.reason} if self.reason else {}),
+            **({"subgroup": self.subgroup} if self.subgroup else {}),
+        }
+
+
+def run(
+    method: str,
+    panel: LongPanel,
+    options: dict[str, Any],
+    inference: dict[str, Any],
+    *,
+    checks: dict[str, Any] | None = None,
+) -> Results:
+    """The estimator, its default interval (analysis.intervals) and the requested checks."""
+    result = call_estimator(method, panel, options, inference)
+    add_default_interval(method, panel, options, inference, result)
+    if checks and (checks.get("sensitivity") or checks.get("pretrend")):
+        sensitivity.add_rows(
+            result,
+            sensitivity=checks.get("sensitivity"),
+            pretrend=bool(checks.get("pretrend")),
+            alpha=float(inference.get("alpha", 0.05)),
+        )
+    return result
+
+
+def run_planned(
+    analysis: Analysis,
+    panel: pl.DataFrame,
+    sample: pl.DataFrame,
+    plan: dict[str, Any],
+    panel_path: Path,
+    *,
+    cached: Callable[[tuple[Any, ...], Callable[[], dict[str, Any]]], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A plan's analysis end to end; returns its results.json entry. `cached(key_parts, compute)`
+    returns a stored result for the exact inputs or computes and stores it (estimate's cache)."""
+    inference = plan["inference"]
+    options = analysis.options
+    checks = analysis.checks
+    if checks["sensitivity"] or checks["pretrend"]:
+        options = sensitivity.check_method(analysis.method, options, f"analysis {analysis.label!r}: sensitivity")
+    prep = prepare(panel, sample, plan, analysis.raw, panel_path)
+    options = {k: v for k, v in options.items() if k != "donors"}
+    long = prep.panel
+    if long is None:
+        return analysis.entry(_no_estimate(analysis, prep))
+    few_treated = True  # every estimator leads with its default interval (analysis.intervals)
+    key = (analysis.method, options, inference, few_treated, checks, long.outcome, list(long.covariates), long.data)
+
+    def compute() -> dict[str, Any]:
+        return run(analysis.method, long, options, inference, checks=checks).to_dict()
+
+    out = cached(key, compute) if cached is not None else compute()
+    out["diagnostics"]["years"] = list(prep.window)
+    if prep.sparse:
+        out["diagnostics"]["sample"] = (
+            f"inspection years only: {prep.rows.height} council-years with a published judgement"
+        )
+    out["diagnostics"]["units_dropped_for_missing_outcome"] = prep.dropped
+    out["diagnostics"]["treated_units"] = prep.accounting
+    if analysis.subgroup:
+        out["diagnostics"]["subgroup"] = analysis.subgroup
+    return analysis.entry(out)
+
+
+def _no_estimate(analysis: Analysis, prep: Any) -> dict[str, Any]:
+    """An analysis none of whose treated councils can be estimated: kept in the results with the reasons."""
+    return {
+        "method": analysis.method,
+        "outcome": analysis.outcome,
+        "estimates": [],
+        "inference": {},
+        "diagnostics": {
+            "years": list(prep.window),
+            "treated_units": prep.accounting,
+            "units_dropped_for_missing_outcome": prep.dropped,
+            "no_estimate": "no treated council has both a pre- and a post-treatment year of this outcome",
+        },
+        "options": dict(analysis.options),
+        "seed": None,
+        "extra": {},
+    }

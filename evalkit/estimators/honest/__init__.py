@@ -1,0 +1,1 @@
+"""Rambachan–Roth sensitivity of event-study estimates to departures from parallel trends."""

@@ -1,0 +1,1 @@
+"""Numeric primitives shared by the estimators: the normal distribution, logit, simplex QP."""

@@ -1,0 +1,1 @@
+"""Synthetic control (per unit and staggered) and synthetic difference-in-differences."""
