@@ -1,14 +1,15 @@
 """Whole-process figures (issue #16): start-up and CS DR with 999 bootstrap draws, evalkit against peers.
 
-    .venv/bin/python benchmarks/bench_process.py [--runs 5] [--out benchmarks/RESULTS.md]
+    .venv/bin/python benchmarks/bench_process.py [--runs 5] [--peer-python /tmp/x-ref/bin/python] [--out ...]
 
 Each command runs in a fresh process; the parent reads its wall time and its CPU time (user +
-system, from os.wait4) and reports the median over `--runs`. Rows:
+system, from os.wait4) and reports the median over `--runs`, the commands interleaved round by round
+(evalkit, csdid, differences, moderndid, evalkit, ...) so passing load falls on all alike. Rows:
 
 * `evalkit --help`: the CLI's start-up (target < 0.3 s).
 * `evalkit estimate --panel ... --method cs --est-method dr --bootstrap 999`: the whole job as a
   user runs it (start-up, reading the CSV, the estimation with all four aggregations, writing JSON).
-* csdid and differences (benchmarks/.peer-venv, see README) doing the same: read the CSV, CS with
+* csdid, differences and moderndid (`--peer-python`, default benchmarks/.peer-venv) doing the same: read the CSV, CS with
   never-treated controls, DR without covariates, 999 multiplier-bootstrap draws, and the simple,
   group, dynamic and calendar aggregations, in a whole `python benchmarks/peers.py` process.
 
@@ -61,44 +62,69 @@ def df_het_like(path: Path, seed: int = 20240101) -> Path:
     return path
 
 
-def _run(cmd: list[str], runs: int, cwd: Path) -> dict:
-    """Median wall and CPU seconds of `cmd` over `runs` fresh processes (each reaped with os.wait4,
-    so its own CPU time and peak RSS are read), and the last run's stdout."""
-    walls, cpus, rss, out_text = [], [], [], ""
+def _run_once(cmd: list[str], cwd: Path) -> dict:
+    """One fresh process: its wall time, its own CPU time and peak RSS (reaped with os.wait4), stdout."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        if os.waitstatus_to_exitcode(status):
+            return {"error": err.read().decode(errors="replace").strip().splitlines()[-1:]}
+        text = out.read().decode(errors="replace")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss / 1024, "stdout": text}
+
+
+def _interleaved(cmds: dict[str, list[str]], runs: int, cwd: Path) -> dict[str, dict]:
+    """Each command run `runs` times in fresh processes, interleaved (round r runs every command once, in
+    turn), so load that comes and goes on a shared machine falls on all of them alike; per command the
+    median wall and CPU seconds, the largest RSS and the last stdout (or the first error)."""
+    seen: dict[str, list[dict]] = {name: [] for name in cmds}
+    failed: dict[str, dict] = {}
     for _ in range(runs):
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            start = time.perf_counter()
-            proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err)
-            _, status, usage = os.wait4(proc.pid, 0)
-            walls.append(time.perf_counter() - start)
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            out.seek(0)
-            err.seek(0)
-            if proc.returncode:
-                return {"error": err.read().decode(errors="replace").strip().splitlines()[-1:]}
-            out_text = out.read().decode(errors="replace")
-        cpus.append(usage.ru_utime + usage.ru_stime)
-        rss.append(usage.ru_maxrss / 1024)
-    return {
-        "wall": statistics.median(walls),
-        "cpu": statistics.median(cpus),
-        "rss": max(rss),
-        "runs": runs,
-        "stdout": out_text,
-    }
+        for name, cmd in cmds.items():
+            if name in failed:
+                continue
+            r = _run_once(cmd, cwd)
+            if "error" in r:
+                failed[name] = r
+            else:
+                seen[name].append(r)
+    out = {}
+    for name, rs in seen.items():
+        if name in failed:
+            out[name] = failed[name]
+            continue
+        out[name] = {
+            "wall": statistics.median(r["wall"] for r in rs),
+            "cpu": statistics.median(r["cpu"] for r in rs),
+            "cpus": [r["cpu"] for r in rs],
+            "rss": max(r["rss"] for r in rs),
+            "runs": len(rs),
+            "stdout": rs[-1]["stdout"],
+        }
+    return out
+
+
+PEERS = ("csdid", "differences", "moderndid")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    ap.add_argument(
+        "--peer-python",
+        type=Path,
+        default=PEER_PY,
+        help="python of a venv holding csdid, differences and moderndid (never evalkit's .venv)",
+    )
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="evalkit-bench-"))
     data = df_het_like(work / "df_het_like.csv")
-    rows = []
-    help_ = _run([str(EVALKIT), "--help"], max(a.runs, 5), work)
-    rows.append(("evalkit --help", help_, None))
-    cmd = [
+    cs = [
         str(EVALKIT),
         "estimate",
         "--panel",
@@ -120,19 +146,11 @@ def main() -> None:
         "--json",
         "-",
     ]
-    ev = _run(cmd, a.runs, work)
-    est = None
-    if "stdout" in ev:
-        doc = json.loads(ev["stdout"])
-        est = next(r["estimate"] for r in doc["estimates"] if r["name"] == "simple")
-    rows.append(("evalkit estimate (CS, DR, 999 draws, 4 aggregations)", ev, est))
-    for peer in ("csdid", "differences"):
-        if not PEER_PY.exists():
-            rows.append((f"{peer} (not installed: run_all.py --peers)", {"error": ["no peer venv"]}, None))
-            continue
-        r = _run(
-            [
-                str(PEER_PY),
+    cmds = {"help": [str(EVALKIT), "--help"], "evalkit": cs}
+    if a.peer_python.exists():
+        for peer in PEERS:
+            cmds[peer] = [
+                str(a.peer_python),
                 str(HERE / "peers.py"),
                 f"{peer}_dfhet",
                 str(data),
@@ -140,39 +158,56 @@ def main() -> None:
                 "999",
                 "--aggregations",
                 "all",
-            ],
-            a.runs,
-            work,
-        )
+            ]
+    load_before = os.getloadavg()
+    res = _interleaved(cmds, a.runs, work)
+    load = os.getloadavg()
+    ev = res["evalkit"]
+    est = None
+    if "stdout" in ev:
+        doc = json.loads(ev["stdout"])
+        est = next(r["estimate"] for r in doc["estimates"] if r["name"] == "simple")
+    rows = [
+        ("evalkit --help", res["help"], None),
+        ("evalkit estimate (CS, DR, 999 draws, 4 aggregations)", ev, est),
+    ]
+    for peer in PEERS:
+        if peer not in res:
+            rows.append((f"{peer} (no peer python at {a.peer_python})", {"error": ["not installed"]}, None))
+            continue
+        r = res[peer]
         rows.append(
             (f"{peer} (same work, whole process)", r, json.loads(r["stdout"])["estimate"] if "stdout" in r else None)
         )
-    load = os.getloadavg()
     lines = [
         BEGIN,
-        "## Whole process (issue #16)",
+        "## Whole process (issues #16, #29)",
         "",
-        f"`.venv/bin/python benchmarks/bench_process.py --runs {a.runs}`; data: df_het-shaped panel "
-        "(1,500 units x 31 years, generated: pyfixest's df_het is not available offline; see the script). "
-        "Medians over fresh processes; CPU = user + system of the process.",
+        f"`.venv/bin/python benchmarks/bench_process.py --runs {a.runs} --peer-python PY` (PY: a throwaway venv "
+        "with csdid, differences and moderndid, e.g. /tmp/<name>-ref/bin/python; never evalkit's .venv); data: "
+        "df_het-shaped panel (1,500 units x 31 years, generated: pyfixest's df_het is not available offline; see the "
+        "script). Every command runs in a fresh process, the commands interleaved round by round; medians over the "
+        "runs; CPU = user + system of the process. Estimates agree when the simple ATTs differ by at most 1e-8.",
         "",
-        "| command | wall s | CPU s | peak RSS MiB | simple ATT | CPU vs evalkit |",
-        "|---|---|---|---|---|---|",
+        "| command | wall s | CPU s | peak RSS MiB | simple ATT | same estimate | peer CPU / evalkit CPU | runs |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     base = ev.get("cpu")
     for name, r, e in rows:
         if "error" in r:
-            lines.append(f"| {name} | failed: {' '.join(r['error'])} | | | | |")
+            lines.append(f"| {name} | failed: {' '.join(r['error'])} | | | | | | |")
             continue
-        ratio = f"{r['cpu'] / base:.2f}x" if base and name.startswith(("csdid", "differences")) else ""
+        peer = name.startswith(PEERS)
+        ratio = f"{r['cpu'] / base:.1f}x" if base and peer else ""
+        same = ("yes" if abs(e - est) <= 1e-8 else f"NO ({e - est:+.2e})") if peer and e is not None and est else ""
         lines.append(
             f"| {name} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['rss']:.0f} | "
-            f"{'' if e is None else f'{e:.4f}'} | {ratio} |"
+            f"{'' if e is None else f'{e:.10f}'} | {same} | {ratio} | {r['runs']} |"
         )
     lines += [
         "",
-        f"Load average while measuring: {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} on {os.cpu_count()} CPUs "
-        "(other sessions share the machine: wall times stretch, CPU times much less).",
+        f"Load average before / after: {load_before[0]:.1f} / {load[0]:.1f} (1 min), {load[2]:.1f} (15 min) on "
+        f"{os.cpu_count()} CPUs (other sessions share the machine: wall times stretch, CPU times much less).",
         END,
     ]
     section = "\n".join(lines) + "\n"

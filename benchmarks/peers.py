@@ -12,7 +12,8 @@ Tasks
                                    bootstrap draws, simple aggregation; DATA_FILE is the simulated
                                    panel written by run_all.py (id, period, y, first, x0, x1).
   csdid_mpdta / differences_mpdta  CS on mpdta: never treated, DR with ~lpop, `biters` draws, simple.
-  csdid_dfhet / differences_dfhet  CS on a df_het-shaped panel (unit, year, dep_var, g): never treated,
+  csdid_dfhet / differences_dfhet / moderndid_dfhet
+                                   CS on a df_het-shaped panel (unit, year, dep_var, g): never treated,
                                    DR without covariates, `biters` draws (bench_process.py).
   pysyncon_prop99                  ADH synthetic control for California (nested V by Nelder-Mead,
                                    pysyncon's default), predictors = each pre-1989 outcome (the
@@ -84,6 +85,32 @@ def _differences(df, *, y: str, t: str, i: str, g: str, covs: list[str], biters:
     return {"seconds": seconds, "estimate": est, "se": se}
 
 
+def _moderndid(df, *, y: str, t: str, i: str, g: str, covs: list[str], biters: int, aggs: str) -> dict:
+    import moderndid
+
+    xformla = "~" + " + ".join(covs) if covs else None
+    start = time.perf_counter()
+    mp = moderndid.att_gt(
+        data=df,
+        yname=y,
+        tname=t,
+        idname=i,
+        gname=g,  # never treated = 0, as R's did
+        xformla=xformla,
+        est_method="dr",
+        control_group="nevertreated",
+        boot=biters > 0,
+        biters=biters,
+        random_state=1,
+    )
+    simple = moderndid.aggte(mp, type="simple")
+    if aggs == "all":  # the other three aggregations evalkit always computes
+        for kind in ("group", "dynamic", "calendar"):
+            moderndid.aggte(mp, type=kind)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "estimate": _scalar(simple.overall_att), "se": _scalar(simple.overall_se)}
+
+
 def _pysyncon(path: str) -> dict:
     import pandas as pd
     from pysyncon import Dataprep, Synth
@@ -126,7 +153,7 @@ def _versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for name in ("csdid", "drdid", "differences", "pysyncon", "numpy", "pandas", "scipy"):
+    for name in ("csdid", "drdid", "differences", "moderndid", "pysyncon", "numpy", "pandas", "scipy"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
@@ -172,6 +199,8 @@ def main() -> None:
         out = _csdid(df, xformla="~" + " + ".join(covs) if covs else None, **kw)
     elif a.task.startswith("differences_"):
         out = _differences(df, covs=covs, **kw)
+    elif a.task.startswith("moderndid_"):
+        out = _moderndid(df, covs=covs, **kw)
     elif a.task == "pysyncon_prop99":
         out = _pysyncon(a.data)
     else:

@@ -109,6 +109,7 @@ out = _Lazy(stderr=False)
 
 PROCESSED = Path("data/processed")
 REPORTS = Path("reports")
+RELEASE_LOG = Path("releases") / "release_log.csv"  # = evalkit.releases.RELEASE_LOG (not imported at start-up)
 
 
 def demo_plan() -> Path:
@@ -261,7 +262,7 @@ def ingest(
         bool,
         typer.Option(
             "--add",
-            help="Merge: keep the sources of the current outputs that this folder does not supply (default: the new set replaces the old one whole).",
+            help="Merge: keep every source and every release of the current outputs; this folder's files add releases (a later release's revisions win, council-year by council-year). Default: the new set replaces the old one whole.",
         ),
     ] = False,
 ) -> None:
@@ -292,8 +293,13 @@ def ingest(
     )
     if manifest["skipped"]:
         say(
-            f"skipped {len(manifest['skipped'])} file(s) that are not a recognised publication (listed in manifest.json)"
+            f"skipped {len(manifest['skipped'])} file(s) that are not a recognised publication or are a copy"
+            " of another (listed in manifest.json)"
         )
+    from evalkit.revisions import describe
+
+    for line in describe(manifest.get("changes") or {}):
+        say(line)
 
 
 # --- panel ------------------------------------------------------------------------------------------
@@ -412,14 +418,40 @@ def _resolve_plan(plan: Path | None) -> Path:
 
 
 def run_plan_into(
-    plan_path: Path, out_root: Path, *, allow_deviations: bool, command: str, tick=None, cache_dir: Path | None = None
+    plan_path: Path,
+    out_root: Path,
+    *,
+    allow_deviations: bool,
+    command: str,
+    tick=None,
+    cache_dir: Path | None = None,
+    run_date: str | None = None,
 ) -> Path:
-    """Run a plan and write its results into out_root/<plan name>/; returns that folder."""
+    """Run a plan and write its results into out_root/<plan name>/ (a dated run: .../<plan name>/<date>/),
+    with the data vintage beside them (evalkit.vintage); returns that folder."""
     from evalkit import estimate as stage
     from evalkit.plan import open_plan
+    from evalkit.vintage import write_vintage
 
     loaded = open_plan(plan_path, allow_deviations=allow_deviations)
-    return stage.run(loaded, out_root / loaded.name, command=command, progress=tick, cache_dir=cache_dir)
+    target = out_root / loaded.name if run_date is None else out_root / loaded.name / run_date
+    stage.run(loaded, target, command=command, progress=tick, cache_dir=cache_dir)
+    write_vintage(target, run_date=run_date)
+    return target
+
+
+def _run_date(value: str | None) -> str | None:
+    """--run-date: an ISO date (YYYY-MM-DD), or `today` (UTC)."""
+    if value is None:
+        return None
+    import datetime as dt
+
+    if value == "today":
+        return dt.datetime.now(dt.UTC).date().isoformat()
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise UsageError(f"--run-date {value!r} is not a date: give YYYY-MM-DD or `today`") from None
 
 
 @app.command(short_help="Run a plan's analyses, or one method on any long panel.")
@@ -516,11 +548,21 @@ def estimate(
             "--sensitivity-target", help="The first post-period effect (default), or the average of the post periods."
         ),
     ] = None,
+    sensitivity_covariance: Annotated[
+        Literal["analytic", "permutation"] | None,
+        typer.Option(
+            "--sensitivity-covariance",
+            help="The event study's covariance for --sensitivity: analytic (default) or permutation (from the "
+            "randomisation interval's permuted adoption dates; valid with few treated units).",
+        ),
+    ] = None,
     pretrend_test: Annotated[
         bool,
         typer.Option(
             "--pretrend-test",
-            help="With --panel: Wald test that the pre-period event-study coefficients are 0 (a 'pretrend' row).",
+            help="With --panel: analytic Wald test of the pre-period event-study coefficients (a 'pretrend' row; a "
+            "diagnostic: with few treated units the permutation pre-trend test of the randomisation interval is "
+            "the valid one).",
         ),
     ] = False,
     backend: BackendOpt = None,
@@ -533,6 +575,13 @@ def estimate(
             help="Reuse analyses whose exact inputs (data, options, evalkit code) are unchanged, from OUT/.cache/.",
         ),
     ] = True,
+    run_date: Annotated[
+        str | None,
+        typer.Option(
+            "--run-date",
+            help="A dated run of the locked plan (YYYY-MM-DD or `today`): results go to OUT/<name>/<date>/ with the data vintage.",
+        ),
+    ] = None,
 ) -> None:
     """Run the estimators: the analyses of a plan on the council panel, or one method on any long panel.
 
@@ -546,7 +595,9 @@ def estimate(
       evalkit estimate --panel df_het.csv --unit unit --time year --outcome dep_var \\
         --cohort g --method cs --est-method dr --bootstrap 999 --json -
     """
-    checks = _event_study_checks(method, sensitivity, mbar, m_values, sensitivity_target, pretrend_test)
+    checks = _event_study_checks(
+        method, sensitivity, mbar, m_values, sensitivity_target, pretrend_test, sensitivity_covariance
+    )
     if panel_file is not None:
         options = {k: v for k, v in (("control", control), ("est_method", est_method)) if v is not None}
         options.update(_parse_options(option or []))
@@ -589,6 +640,7 @@ def estimate(
             command=command_line(),
             tick=tick,
             cache_dir=out_root / ".cache" if use_cache else None,
+            run_date=_run_date(run_date),
         )
     _print_headlines(target / "results.json")
     say(f"results -> {target}/results.json, results.parquet")
@@ -610,13 +662,20 @@ def _parse_options(items: list[str]) -> dict[str, object]:
     return out
 
 
-def _event_study_checks(method, sensitivity, mbar, m_values, target, pretrend) -> dict | None:
+def _event_study_checks(method, sensitivity, mbar, m_values, target, pretrend, covariance=None) -> dict | None:
     """The --sensitivity / --pretrend-test request, checked before any data is read (exit 2 if it cannot apply)."""
     from evalkit.analysis import sensitivity as sens
 
     if sensitivity is None:
         stray = [
-            flag for flag, v in (("--mbar", mbar), ("--m", m_values), ("--sensitivity-target", target)) if v is not None
+            flag
+            for flag, v in (
+                ("--mbar", mbar),
+                ("--m", m_values),
+                ("--sensitivity-target", target),
+                ("--sensitivity-covariance", covariance),
+            )
+            if v is not None
         ]
         if stray:
             raise UsageError(f"{stray[0]} needs --sensitivity rm|sd")
@@ -631,6 +690,8 @@ def _event_study_checks(method, sensitivity, mbar, m_values, target, pretrend) -
     if sensitivity == "sd" and mbar is not None:
         raise UsageError("--mbar goes with --sensitivity rm; smoothness takes --m")
     spec = {"method": sensitivity, "target": target or "first"}
+    if covariance is not None:
+        spec["covariance"] = covariance
     if mbar is not None:
         spec["mbar"] = sens.parse_values(mbar, "--mbar")
     if m_values is not None:
@@ -673,7 +734,21 @@ def _estimate_any_panel(
         from evalkit.analysis import sensitivity as sens
 
         options = sens.check_method(method, options, "--sensitivity" if checks["sensitivity"] else "--pretrend-test")
+    if checks and (checks["sensitivity"] or {}).get("covariance") == "permutation":
+        from evalkit.analysis.intervals import KEEP_DRAWS
+
+        inference = {**inference, KEEP_DRAWS: True}  # the permuted estimates give the covariance
+    dropped: list[str] = []
+    if methods.get(method).complete_donors:  # as a plan's sample: incomplete donors leave, and say so
+        from evalkit.estimators.data import drop_incomplete_donors
+
+        long, dropped = drop_incomplete_donors(long)
+        if dropped and not STATE["quiet"]:  # stderr: stdout may be the JSON
+            shown = ", ".join(dropped[:10]) + (f" and {len(dropped) - 10} more" if len(dropped) > 10 else "")
+            err.print(f"dropped {len(dropped)} never-treated unit(s) with the outcome missing in some period: {shown}")
     result = run(method, long, options, inference, checks=checks)
+    if dropped:
+        result.diagnostics["donors_dropped_incomplete"] = dropped
     text = result.to_json()
     if json_out == "-":
         sys.stdout.write(text)
@@ -789,6 +864,104 @@ def report(
     with data_lock(results_dir.parent):
         render_report(results, results_dir)
     say(f"report -> {results_dir / 'report.html'} and {results_dir / 'report.md'}")
+
+
+# --- releases and update ----------------------------------------------------------------------------
+
+EesApiOpt = Annotated[
+    str | None, typer.Option("--ees-api", help="Base URL of the EES public API (default: EVALKIT_EES_API or DfE's).")
+]
+GovukApiOpt = Annotated[
+    str | None,
+    typer.Option("--govuk-api", help="Base URL of GOV.UK's Content API (default: EVALKIT_GOVUK_API or GOV.UK's)."),
+]
+LogOpt = Annotated[Path, typer.Option("--log", help="The release log (committed with the project).")]
+
+
+@app.command(short_help="List, per catalogued source, the release in force and any newer one.")
+def releases(ees_api: EesApiOpt = None, govuk_api: GovukApiOpt = None, log: LogOpt = RELEASE_LOG) -> None:
+    """Ask each release feed (evalkit/data/release_feeds.toml: DfE's explore-education-statistics API,
+    GOV.UK pages' attachments) for its newest release and compare it with the release in force (the
+    catalogue's files and the release log). Changes nothing. Unreachable: one line, exit 1.
+
+    \b
+    Example:
+      evalkit releases
+    """
+    from evalkit import updates
+    from evalkit.releases import read_log
+
+    ees, govuk = updates.default_apis()
+    statuses = updates.check(
+        updates.load_feeds(), log=read_log(log), ees_api=ees_api or ees, govuk_api=govuk_api or govuk
+    )
+    for s in statuses:
+        latest = s.latest
+        offered = (
+            "nothing matched (check the feed)"
+            if latest is None
+            else f"release {latest.release} version {latest.version} ({latest.date or 'no date'})"
+        )
+        state = "NEW" if s.new else "up to date"
+        say(f"{s.feed.name} ({s.feed.source}): in force {s.in_force or 'none'}; offered {offered}: {state}")
+
+
+@app.command(short_help="Download newer releases into data/raw/ and record them in the release log.")
+def update(
+    ees_api: EesApiOpt = None,
+    govuk_api: GovukApiOpt = None,
+    log: LogOpt = RELEASE_LOG,
+    raw: Annotated[Path, typer.Option("--raw", help="Where downloads go.")] = Path("data/raw"),
+) -> None:
+    """Download every release newer than the one in force into data/raw/<folder>/ and append each to the
+    release log (source, release, version, date, URL, sha256, size): trusted on first use, pinned from
+    then on. Then `evalkit ingest --from data/raw --add` merges it. Unreachable: one line naming what could
+    not be checked, exit 1, nothing changed.
+
+    \b
+    Example:
+      evalkit update && evalkit ingest --from data/raw --add
+    """
+    from evalkit import updates
+    from evalkit.releases import read_log
+
+    ees, govuk = updates.default_apis()
+    apis = {"ees_api": ees_api or ees, "govuk_api": govuk_api or govuk}
+    feeds = updates.load_feeds()
+    updates.check_pinned(raw, read_log(log))
+    if not any(s.new for s in updates.check(feeds, log=read_log(log), **apis)):  # nothing written, not even a lock
+        say("no new release")
+        return
+    with data_lock(raw):
+        rows = updates.update(feeds, raw=raw, log_path=log, say=say, **apis)
+    say(f"{len(rows)} new release(s) recorded in {log}" if rows else "no new release")
+
+
+# --- diff -------------------------------------------------------------------------------------------
+
+
+@app.command(name="diff", short_help="What changed between two runs of a plan: data and findings.")
+def diff_cmd(
+    old: Annotated[Path, typer.Argument(help="The earlier run's folder (reports/<name> or reports/<name>/<date>).")],
+    new: Annotated[Path, typer.Argument(help="The later run's folder; changes.json is written here.")],
+) -> None:
+    """Compare two runs of a plan: the data (sources and releases, council-years added and revised, the
+    largest revisions) and the findings (each analysis: old and new estimate, interval and verdict; which
+    verdicts flipped). Prints a table and writes NEW/changes.json, which `evalkit report` puts at the top of
+    NEW's report as "Since the last run".
+
+    \b
+    Example:
+      evalkit diff reports/england-adm/2025-12-01 reports/england-adm/2026-12-07
+    """
+    from evalkit import diff as stage
+
+    changes = stage.diff_runs(old, new)
+    with data_lock(new.parent):
+        stage.write_changes(changes, new)
+    if not STATE["quiet"]:
+        stage.print_changes(changes, _console(stderr=False))
+    say(f"changes -> {new / stage.CHANGES} (run `evalkit report --results {new}` to put them in its report)")
 
 
 # --- verify -----------------------------------------------------------------------------------------
@@ -1007,6 +1180,10 @@ def list_methods(
             if o["help"]:
                 lines.append(f"      {o['help']}")
         lines.append("")
+    if method is None:
+        from evalkit.analysis.verdict import EVIDENCE_NOTES
+
+        lines.append(EVIDENCE_NOTES)
     sys.stdout.write("\n".join(lines))
 
 

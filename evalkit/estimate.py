@@ -19,8 +19,9 @@ import polars as pl
 
 from evalkit import __version__, cache, generations, methods
 from evalkit.analysis.run import Analysis, run_planned
-from evalkit.analysis.sample import sample_panel
-from evalkit.analysis.verdict import RULE, conclude
+from evalkit.analysis.sample import living_window, sample_panel
+from evalkit.analysis.treatment import asks
+from evalkit.analysis.verdict import RULE, RULE_EVIDENCE, conclude
 from evalkit.errors import EvalkitError
 from evalkit.io import checked_sha256, sha256_file, write_json, write_parquet
 from evalkit.panel.build import EXTRA_REGISTRY, read_parquet_checked
@@ -71,8 +72,15 @@ def run_plan(
                 expected="the input the plan was written for",
             )
     panel = read_parquet_checked(panel_file)
-    sample, notes = sample_panel(panel, plan.get("sample", {}))
+    if any(asks(entry) for entry in plan["analysis"]):  # treatment histories only when a rule asks (v1-v3: never)
+        panel = with_treatment_history(panel, panel_file)
+    sample_rules = living_window(plan.get("sample", {}), panel)
+    sample, notes = sample_panel(panel, sample_rules)
+    if sample_rules is not plan.get("sample", {}):
+        notes["window_through_latest"] = sample_rules["years"]
     inference = plan["inference"]
+    family = set(inference.get("family") or [])
+    universe = family_universe(panel, sample, plan, family, panel_path) if family else None
     analyses = []
     for entry in plan["analysis"]:
         if progress:
@@ -80,8 +88,11 @@ def run_plan(
         if methods.get(entry["method"]).kind == "journeys":  # Ofsted journeys next to the panel, not a long panel
             analyses.append(time_to_good(entry, panel_path, sample, inference))
             continue
+        joint = universe if entry["label"] in family else None
         analyses.append(
-            run_planned(Analysis.from_plan(entry), panel, sample, plan, panel_path, cached=_cache(cache_dir))
+            run_planned(
+                Analysis.from_plan(entry), panel, sample, plan, panel_path, cached=_cache(cache_dir), universe=joint
+            )
         )
     power_doc, mdes = None, None
     if plan.get("power"):  # the plan's [power] section: design-based power and MDE beside every verdict
@@ -96,8 +107,10 @@ def run_plan(
         "question": plan["plan"]["question"],
         **context,
         "limitations": LIMITATIONS,  # the plan's own [report] limitations are added by the renderer
-        "conclusions": conclude(analyses, alpha=float(inference.get("alpha", 0.05)), power=mdes),
-        "decision_rule": RULE,
+        "conclusions": conclude(
+            analyses, alpha=float(inference.get("alpha", 0.05)), power=mdes, family=inference.get("family")
+        ),
+        "decision_rule": RULE_EVIDENCE if inference.get("family") else RULE,
         "synthetic_demo": bool(plan["plan"].get("synthetic_demo", False)),
         "plan": plan,
         "plan_sha256": plan_sha256,
@@ -116,6 +129,19 @@ def run_plan(
     }
 
 
+def with_treatment_history(panel: pl.DataFrame, panel_file: Path) -> pl.DataFrame:
+    """The panel with each council-year's treatment in force and ownership changes so far, from the
+    registry the panel was built with (its own generation's copy and any extra rows)."""
+    from evalkit.panel import treatment_history as th
+    from evalkit.sources import registry as reg
+
+    folder = panel_file.parent
+    local, extra = folder / "adm_registry.csv", folder / EXTRA_REGISTRY
+    registry = reg.load_registry(local if local.exists() else None, extra=[extra] if extra.exists() else None)
+    policy = panel["boundary_policy"][0] if "boundary_policy" in panel.columns and panel.height else "aggregate"
+    return th.in_force(panel, th.spells(registry, policy))
+
+
 def _cache(cache_dir: Path | None) -> Any:
     """`cached(key_parts, compute)` over evalkit.cache, or None without a cache folder."""
     if cache_dir is None:
@@ -130,6 +156,26 @@ def _cache(cache_dir: Path | None) -> Any:
         return out
 
     return cached
+
+
+def family_universe(
+    panel: pl.DataFrame, sample: pl.DataFrame, plan: dict[str, Any], family: set[str], panel_path: Path
+) -> dict[Any, int] | None:
+    """unit -> adoption year over every council in any analysis of the family: the assignments that are
+    permuted jointly (None, and Holm only, when two analyses give a council different years)."""
+    from evalkit.analysis.sample import prepare
+
+    universe: dict[Any, int] = {}
+    for entry in plan["analysis"]:
+        if entry["label"] not in family or methods.get(entry["method"]).kind == "journeys":
+            continue
+        long = prepare(panel, sample, plan, entry, panel_path).panel
+        if long is None:
+            continue
+        for unit, cohort in long.unit_cohorts().items():
+            if universe.setdefault(unit, cohort) != cohort:
+                return None
+    return universe or None
 
 
 def time_to_good(

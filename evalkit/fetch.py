@@ -469,3 +469,84 @@ def _range_start(content_range: str | None) -> int | None:
         return int(rest.split("-", 1)[0]) if unit.lower() == "bytes" else None
     except ValueError:
         return None
+
+
+# --- new releases (evalkit.updates): files no catalogue pins yet ----------------------------------------
+
+MAX_JSON_BYTES = 8 << 20  # an API answer larger than this is not one of the documented listings
+
+
+class Unreachable(Exception):
+    """A server could not be reached or answered with a server error: nothing was checked there."""
+
+
+def get_json(url: str, *, timeout: float = 30) -> object:
+    """GET a JSON document (an API listing), bounded in size and time."""
+    request = urllib.request.Request(
+        url, headers={"User-Agent": f"evalkit/{__version__}", "Accept": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read(MAX_JSON_BYTES + 1)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        if exc.code >= 500 or exc.code in RETRY_STATUS:
+            raise Unreachable(f"HTTP {exc.code} from {url}") from None
+        raise EvalkitError(f"HTTP {exc.code} {exc.reason} for {url}", expected="a listing the API documents") from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise Unreachable(f"{urllib.parse.urlsplit(url).netloc or url} unreachable ({reason})") from None
+    if len(body) > MAX_JSON_BYTES:
+        raise EvalkitError(f"answer from {url} is larger than {MAX_JSON_BYTES} bytes", expected="an API listing")
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise EvalkitError(f"answer from {url} is not JSON: {exc}", expected="the API's JSON") from None
+
+
+def download_new(
+    url: str,
+    target: Path,
+    *,
+    rel: str,
+    timeout: float = 60,
+    retries: int = 2,
+    say: Callable[[str], None] = lambda _: None,
+) -> tuple[str, int]:
+    """Download a file no catalogue pins yet (trusted on first use) to `target` via `<target>.part`,
+    bounded in size and time like every download; returns (sha256, bytes). On failure nothing is left."""
+    part = target.with_name(target.name + PART_SUFFIX)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_failed(target.parent, exc) from None
+    deadline = _deadline_from_env() or default_deadline(0)
+    until = time.monotonic() + deadline
+    attempt = 0
+    try:
+        while True:
+            try:
+                _transfer(
+                    url,
+                    part,
+                    0,
+                    timeout=timeout,
+                    say=say,
+                    rel=rel,
+                    limit=MAX_DOWNLOAD_BYTES,
+                    until=until,
+                    deadline=deadline,
+                )
+                break
+            except _Retryable as exc:
+                attempt += 1
+                if attempt > retries:
+                    raise Unreachable(f"download from {url} failed: {exc}") from None
+                time.sleep(min(0.2 * 2 ** (attempt - 1), 2.0))
+        digest, size = sha256_file(part), part.stat().st_size
+        with open(part, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
+    return digest, size

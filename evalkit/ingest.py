@@ -17,11 +17,11 @@ from types import ModuleType
 
 import polars as pl
 
-from evalkit import __version__, validation
+from evalkit import __version__, revisions, validation
 from evalkit import generations as gens
 from evalkit.errors import EvalkitError
 from evalkit.io import atomic_write_bytes, sha256_file, write_parquet
-from evalkit.releases import release_of
+from evalkit.releases import read_log, release_of
 from evalkit.sources.common import KEEP_ROWS, check_not_truncated
 
 # Order matters only for detection: the first module whose detect() accepts a file reads it.
@@ -89,12 +89,18 @@ def ingest(
     parsed: list[ParsedFile] = []
     skipped: list[dict] = []
     found: list[tuple[Path, ModuleType]] = []
+    first_copy: dict[str, str] = {}  # sha256 -> the first file with those bytes: a file is its content
     for path in files:
         rel = path.relative_to(source_dir).as_posix()
+        digest = sha256_file(path)
         module = identify(path, modules)
         if module is None:
-            skipped.append({"file": rel, "reason": "not a recognised publication", "sha256": sha256_file(path)})
+            skipped.append({"file": rel, "reason": "not a recognised publication", "sha256": digest})
             continue
+        if digest in first_copy:
+            skipped.append({"file": rel, "reason": f"identical copy of {first_copy[digest]}", "sha256": digest})
+            continue
+        first_copy[digest] = rel
         found.append((path, module))
     # Lookups first: the parsers that need one get it from inside --from, never from elsewhere.
     found.sort(key=lambda pm: pm[1].KIND != "lookup")
@@ -116,6 +122,9 @@ def ingest(
         )
 
     _validate(parsed, synthetic_demo)
+    log = read_log()
+    entries = [_file_entry(item, source_dir, log) for item in parsed]
+    _name_rows(parsed, entries)
     outputs: dict[str, pl.DataFrame] = {}
     for item in parsed:
         outputs.setdefault(item.module.NAME, []).append(validation.strip_row_columns(item.frame))  # type: ignore[arg-type]
@@ -131,19 +140,7 @@ def ingest(
         "synthetic_demo": synthetic_demo,
         "banner": "SYNTHETIC DEMO DATA" if synthetic_demo else None,
         "source_dir": source_dir.name if synthetic_demo else source_dir.as_posix(),
-        "files": [
-            {
-                "file": item.path.relative_to(source_dir).as_posix(),
-                "sha256": sha256_file(item.path),
-                "bytes": item.path.stat().st_size,
-                "source": item.module.NAME,
-                "parser": item.module.__name__,
-                "parser_version": item.module.PARSER_VERSION,
-                "rows": item.frame.height,
-                **_release(item.path),
-            }
-            for item in parsed
-        ],
+        "files": entries,
         "skipped": skipped,
         "outputs": {name: {"file": f"{name}.parquet", "rows": t.height} for name, t in sorted(tables.items())},
         "registry": {"file": REGISTRY_FILE, "sha256": sha256_file(registry)} if registry.exists() else None,
@@ -152,6 +149,44 @@ def ingest(
 
 
 INGEST_KEYS = ("evalkit_version", "synthetic_demo", "banner", "source_dir", "files", "skipped", "outputs", "registry")
+CHANGES = "changes"  # what this ingest added and revised against the set in force (evalkit.revisions)
+
+
+def _file_entry(item: ParsedFile, source_dir: Path, log: list[dict]) -> dict:
+    digest = sha256_file(item.path)
+    last_year = None
+    if "year" in item.frame.columns and item.frame.height:
+        last_year = item.frame["year"].max()
+    year, how = release_of(item.path.name, digest, last_year=last_year, log=log)  # type: ignore[arg-type]
+    return {
+        "file": item.path.relative_to(source_dir).as_posix(),
+        "sha256": digest,
+        "bytes": item.path.stat().st_size,
+        "source": item.module.NAME,
+        "parser": item.module.__name__,
+        "parser_version": item.module.PARSER_VERSION,
+        "rows": item.frame.height,
+        "release": year,
+        "release_from": how,
+    }
+
+
+def _name_rows(parsed: list[ParsedFile], entries: list[dict]) -> None:
+    """Rows carry their file's base name; two different files of one source with one base name (two
+    releases saved in two folders) get `name#<sha256 prefix>` instead, recorded as `rows_file`."""
+    seen: dict[tuple[str, str], int] = {}
+    for entry in entries:
+        key = (entry["source"], revisions.row_key(entry))
+        seen[key] = seen.get(key, 0) + 1
+    for item, entry in zip(parsed, entries, strict=True):
+        if seen[(entry["source"], revisions.row_key(entry))] > 1:
+            _rename_rows(item, entry, f"{revisions.row_key(entry)}#{entry['sha256'][:12]}")
+
+
+def _rename_rows(item: ParsedFile, entry: dict, key: str) -> None:
+    entry["rows_file"] = key
+    if "file" in item.frame.columns:
+        item.frame = item.frame.with_columns(pl.lit(key, dtype=pl.Utf8).alias("file"))
 
 
 def publish(
@@ -165,18 +200,74 @@ def publish(
     """
     out_dir = Path(out_dir)
     old_gen, old = gens.usable_previous(out_dir, required=add)  # a damaged set never blocks a full run
+    if add and old is not None:
+        manifest, tables = _merge_releases(old_gen, old, manifest, tables)
+    changes = _changes(old_gen, old, manifest, tables) if old is not None else {}
     with gens.Generation(out_dir, "ingest") as gen:
         for name, table in sorted(tables.items()):
             write_parquet(gen.path / f"{name}.parquet", table)
         if add and old is not None:
             manifest = _carry_over(old_gen, old, manifest, gen.path)
+        if revisions.any_change(changes):
+            manifest = {**manifest, CHANGES: changes}
         if registry is not None:
             atomic_write_bytes(gen.path / REGISTRY_FILE, registry.read_bytes())
         if old is not None and _same_ingest(old, manifest, gen.path):
             shutil.rmtree(gen.path, ignore_errors=True)  # idempotent: keep the set in force (and its panel)
-            return {k: old[k] for k in INGEST_KEYS if k in old}
+            return {k: old[k] for k in INGEST_KEYS if k in old} | {CHANGES: {}}
         published = gen.publish(manifest)
-    return {k: published[k] for k in INGEST_KEYS if k in published}
+    return {k: published[k] for k in INGEST_KEYS if k in published} | {CHANGES: changes}
+
+
+def _merge_releases(old_gen: Path, old: dict, manifest: dict, tables: dict) -> tuple[dict, dict]:
+    """--add: a source this run read keeps the releases the set in force holds from other files.
+
+    A file is its content: an old file with the same bytes as a new one is the same file (the new
+    entry stands for it); an old file of other bytes is another release and stays, its rows with it.
+    A new file whose rows would carry an old file's name gets `name#<sha256 prefix>` instead."""
+    new_files = list(manifest["files"])
+    new_shas = {f["sha256"] for f in new_files}
+    files = list(new_files)
+    merged = dict(tables)
+    for name in sorted(tables):
+        spec = old.get("outputs", {}).get(name)
+        if spec is None:
+            continue
+        kept = [f for f in old.get("files", []) if f.get("source") == name and f["sha256"] not in new_shas]
+        if not kept:
+            continue
+        kept_keys = {revisions.row_key(f) for f in kept}
+        frame = tables[name]
+        for entry in (f for f in new_files if f["source"] == name):
+            key = revisions.row_key(entry)
+            if key in kept_keys and "file" in frame.columns:
+                unique = f"{entry['file'].rsplit('/', 1)[-1]}#{entry['sha256'][:12]}"
+                frame = frame.with_columns(
+                    pl.when(pl.col("file") == key).then(pl.lit(unique)).otherwise(pl.col("file")).alias("file")
+                )
+                entry["rows_file"] = unique
+        old_rows = pl.read_parquet(old_gen / spec["file"])
+        if "file" in old_rows.columns:
+            old_rows = old_rows.filter(pl.col("file").is_in(sorted(kept_keys)))
+        merged[name] = _combine([old_rows, frame])
+        files += kept
+    outputs = {name: {"file": f"{name}.parquet", "rows": t.height} for name, t in sorted(merged.items())}
+    files = sorted(files, key=lambda f: (f["file"], f["source"], f["sha256"]))
+    return {**manifest, "files": files, "outputs": outputs}, merged
+
+
+def _changes(old_gen: Path, old: dict, manifest: dict, tables: dict) -> dict:
+    """Per measures source of the new set: council-years added, revised and dropped (evalkit.revisions)."""
+    out = {}
+    for name, table in sorted(tables.items()):
+        spec = old.get("outputs", {}).get(name)
+        if spec is None or not {"la_code", "year", "measure", "value", "marker", "file"} <= set(table.columns):
+            continue
+        before = pl.read_parquet(old_gen / spec["file"])
+        old_files = [f for f in old.get("files", []) if f.get("source") == name]
+        new_files = [f for f in manifest["files"] if f.get("source") == name]
+        out[name] = revisions.compare(before, old_files, table, new_files)
+    return out
 
 
 def _carry_over(old_gen: Path, old: dict, manifest: dict, target: Path) -> dict:
@@ -232,11 +323,6 @@ def _lookups_for(module: ModuleType, parsed: list[ParsedFile], source_dir: Path,
         ]
     provider = sorted(p for p in source_dir.rglob(PROVIDER_LOOKUP) if p.is_file())
     return {"las": pl.concat(las) if las else False, "provider_lookup": provider[0] if provider else False}
-
-
-def _release(path: Path) -> dict:
-    year, how = release_of(path.name, sha256_file(path))
-    return {"release": year, "release_from": how}
 
 
 def _validate(parsed: list[ParsedFile], synthetic_demo: bool) -> None:

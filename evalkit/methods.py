@@ -197,6 +197,24 @@ class TwfeEsOptions(Options):
 
 
 @dataclass(frozen=True)
+class DcdhOptions(Options):
+    """de Chaisemartin and D'Haultfœuille (2024) intertemporal DiD for treatment that can switch off."""
+
+    effects: PosInt = _opt(5, "Event-study effects after the first switch (ℓ = 1 … effects).")
+    placebo: NonNegInt = _opt(0, "Placebos before the first switch (at most `effects`).")
+    switchers: Literal["both", "in", "out"] = _opt(
+        "both", "Switchers in (treatment rose), out (it fell), or both pooled with the two shown separately."
+    )
+    alpha: Alpha = _opt(DEFAULT_ALPHA, "Significance level (default: [inference].alpha).")
+    permutations: NonNegInt = _opt(
+        0,
+        "Permutations of whole treatment paths for the randomisation interval; 0 = none "
+        "(default: [inference].permutations).",
+    )
+    seed: Seed = _opt(DEFAULT_SEED, "Random seed (default: [inference].seed).")
+
+
+@dataclass(frozen=True)
 class TimeToGoodOptions(Options):
     """Kaplan-Meier time from the first 'inadequate' judgement to 'good or better' (Ofsted journeys)."""
 
@@ -241,7 +259,8 @@ class Method:
     # how its randomisation interval is made: "inversion" (adoption dates permuted, the constant-effect
     # null inverted: estimators linear in the outcome) or "placebo" (never-treated units take the treated
     # units' dates; the spread of the placebo estimates is the SE)
-    randomisation: Literal["inversion", "placebo"] | None = None
+    # or "own" (the estimator permutes itself and returns the rows, e.g. dcdh: whole treatment paths)
+    randomisation: Literal["inversion", "placebo", "own"] | None = None
     # "module:Class" of a many-columns point path for the permutation loop (e.g. cs_points.CSPoints)
     points: str = ""
     # the estimate a verdict states (row name in its estimates table)
@@ -253,6 +272,12 @@ class Method:
     kind: Literal["panel", "journeys"] = "panel"
     # its use in a [multiverse] table, if any
     multiverse: MultiverseUse | None = None
+    # can it estimate treatment that switches off (reads the panel's treatment in force, `d`)? If not,
+    # a panel whose treatment falls for some unit is refused, naming those units
+    switch_off: bool = False
+    # does it need every donor observed in every period? Then `estimate --panel` drops incomplete
+    # never-treated units first (and says so), as a plan's sample drops incomplete councils
+    complete_donors: bool = False
 
     def function(self) -> Callable[..., Any]:
         module, name = self.target.split(":")
@@ -351,6 +376,7 @@ METHODS: dict[str, Method] = {
             covariates=True,
             headline="att",
             min_pre_periods=2,
+            complete_donors=True,
         ),
         Method(
             "sdid",
@@ -365,6 +391,7 @@ METHODS: dict[str, Method] = {
             randomisation="placebo",
             headline="att",
             min_pre_periods=2,
+            complete_donors=True,
             multiverse=MultiverseUse(
                 "sdid",
                 frozenset({"comparison"}),
@@ -382,6 +409,7 @@ METHODS: dict[str, Method] = {
             covariates=True,
             headline="att",
             min_pre_periods=2,
+            complete_donors=True,
             multiverse=MultiverseUse(
                 "synth", frozenset({"comparison"}), ("never", "notyet", "inadequate", "matched", "neighbours")
             ),
@@ -400,6 +428,23 @@ METHODS: dict[str, Method] = {
             intervals=("analytic", "randomization"),
             randomisation="inversion",
             headline="",  # event-study coefficients only: no single estimate to state
+        ),
+        Method(
+            "dcdh",
+            "evalkit.estimators.did.dcdh:dcdh",
+            DcdhOptions,
+            "de Chaisemartin and D'Haultfœuille difference-in-differences (treatment that can switch off)",
+            "Compares each council's outcome from the year before its first change of model with councils "
+            "that started on the same model and had not changed yet, separately for councils that moved "
+            "out of in-house delivery and those that came back; effects of coming back carry the opposite "
+            "sign, so every estimate reads as the effect of the alternative model.",
+            {**_INF, "permutations": "permutations"},
+            ("dcdh",),
+            event_study_hint="dcdh reports its own placebos before the switch (option placebo)",
+            intervals=("analytic", "randomization"),
+            randomisation="own",
+            headline="average",
+            switch_off=True,
         ),
         # Not a panel estimator: `estimate` routes it to estimate.time_to_good (Ofsted judgements next to the panel).
         Method(

@@ -74,6 +74,11 @@ class Sample(_Model):
     be accepted by `plan lock` and only fail later (a TypeError once); refused at validation instead."""
 
     years: list[int] = Field(min_length=2, max_length=2, description="[first, last] year.")
+    through: Literal["latest"] | None = Field(
+        None,
+        description='"latest": the window runs on to the latest year the panel holds (a living plan: rule, '
+        "outcomes, comparison and inference stay as locked; each re-run on new data is a dated run).",
+    )
     treated: Literal["registry"] | list[TreatedUnit] = Field(
         "registry", description='"registry", or a list of {unit = "...", first_year = 2016}.'
     )
@@ -91,6 +96,12 @@ class Inference(_Model):
     interval: Literal["auto", "analytic", "randomization", "wild"] | None = Field(
         None, description='The interval the verdict uses; "auto" (the default) applies the few-treated rule.'
     )
+    family: list[Name] | None = Field(
+        None,
+        min_length=2,
+        description="Labels of the primary analyses tested as one family: each verdict uses its Romano-Wolf "
+        "adjusted p-value (the same permuted adoption dates for every outcome), Holm's beside it.",
+    )
 
 
 Bound = Annotated[float, Field(ge=0)]
@@ -102,6 +113,11 @@ class SensitivityRM(_Model):
     method: Literal["rm"]
     mbar: list[Bound] = Field(default_factory=lambda: [0.5, 1.0, 1.5, 2.0], min_length=1)
     target: Literal["first", "average"] = "first"
+    covariance: Literal["analytic", "permutation"] | None = Field(
+        None,
+        description="Covariance of the event study: 'permutation' (from the permuted adoption dates, valid with "
+        "few treated councils) or 'analytic' (the default).",
+    )
 
 
 class SensitivitySD(_Model):
@@ -110,6 +126,7 @@ class SensitivitySD(_Model):
     method: Literal["sd"]
     m: list[Bound] = Field(min_length=1)
     target: Literal["first", "average"] = "first"
+    covariance: Literal["analytic", "permutation"] | None = None
 
 
 def _sensitivity_spec(value: Any) -> Any:
@@ -124,7 +141,10 @@ def _sensitivity_spec(value: Any) -> Any:
         raise PydanticCustomError("plan", "{reason}", {"reason": str(exc), "expected": _SENSITIVITY_EXPECTED}) from None
 
 
-_SENSITIVITY_EXPECTED = "method = 'rm', mbar = [...] or method = 'sd', m = [...]; target = 'first' | 'average'"
+_SENSITIVITY_EXPECTED = (
+    "method = 'rm', mbar = [...] or method = 'sd', m = [...]; target = 'first' | 'average'; "
+    "covariance = 'analytic' | 'permutation'"
+)
 Sensitivity = Annotated[
     SensitivityRM | SensitivitySD, Field(discriminator="method"), BeforeValidator(_sensitivity_spec)
 ]
@@ -142,6 +162,17 @@ class AnalysisBase(_Model):
         None, description="Wald test that the pre-period event-study coefficients are 0."
     )
     reason: Text | None = Field(None, description="Why this analysis is in the plan (plan v2 gives one per outcome).")
+    vote: bool | None = Field(
+        None,
+        description="false: shown for comparison only, never changes a verdict. Default (plans v1-v3): every "
+        "analysis of the outcome that is not a subgroup can make its verdict 'the data cannot tell'.",
+    )
+    smallest_effect: float | None = Field(
+        None,
+        gt=0,
+        description="Primary analyses: the smallest effect of interest, in the outcome's units; when the interval "
+        "lies inside ±this value the verdict is 'negligible' (two one-sided tests).",
+    )
     years: list[int] | None = Field(
         None, min_length=2, max_length=2, description="[first, last]: this analysis' own window inside [sample].years."
     )
@@ -149,6 +180,18 @@ class AnalysisBase(_Model):
         None,
         pattern=r"^(model|assignment|scope)=[a-z_]+$",
         description="Only the treated councils with this registry value, e.g. model=council_company.",
+    )
+    treatment: Literal["intention_to_treat", "as_treated", "switching", "after_return"] | None = Field(
+        None,
+        description="intention_to_treat (default): a move counts for good; as_treated: a council's years from its "
+        "return in-house on leave the sample; switching: the treatment in force each year, returns as switches "
+        "out (methods that handle treatment switching off, e.g. dcdh); after_return (carryover check): councils "
+        "that came back, their years back in-house against the in-house counterfactual.",
+    )
+    ownership_change: Literal["same_treatment", "own_switch"] | None = Field(
+        None,
+        description="same_treatment (default): a trust that became council-owned stays one treatment; own_switch: "
+        "the change of ownership is a switch of its own (as_treated: later years leave; switching: a new level).",
     )
 
     @model_validator(mode="after")
@@ -300,6 +343,16 @@ def _cross_checks(model: Plan, raw_options: list[dict[str, Any]], file: Path) ->
             except UsageError as exc:
                 key = "sensitivity" if a.sensitivity is not None else "pretrend_test"
                 raise fail(f"analysis[{i}].{key}", str(exc), "method cs, sunab or twfe_es") from None
+        if a.vote is False and a.primary:
+            raise fail(f"analysis[{i}].vote", "a primary analysis always votes", "vote = false only on a non-primary")
+        if a.smallest_effect is not None and not a.primary:
+            raise fail(f"analysis[{i}].smallest_effect", "applies to primary analyses only", "primary = true")
+    primaries = {a.label for a in model.analysis if a.primary}
+    for j, label in enumerate(model.inference.family or []):
+        if label not in primaries:
+            raise fail(f"inference.family[{j}]", f"{label!r} is not a primary analysis", "labels of primary analyses")
+    if model.inference.family and len(set(model.inference.family)) != len(model.inference.family):
+        raise fail("inference.family", "names an analysis twice", "each label once")
 
 
 def _plain_options(value: Any, key: str, file: Path) -> Any:

@@ -28,9 +28,10 @@ ALLOWED: dict[str, set[str]] = {
     "sources": BASE,  # one parser per publication; no panel logic
     "fetch": BASE,
     "releases": BASE | {"fetch"},
+    "revisions": BASE | {"releases", "fetch"},  # what an ingest added and revised
     "validation": BASE | {"demo"},
-    "ingest": BASE | {"sources", "fetch", "releases", "validation", "demo"},  # demo: the demo's own LA list
-    "panel": BASE | {"sources", "estimators"},  # estimators: numeric primitives (the logit)
+    "ingest": BASE | {"sources", "fetch", "releases", "revisions", "validation", "demo"},  # demo: its LA list
+    "panel": BASE | {"sources", "estimators", "releases", "fetch"},  # releases: the order of a source's files
     "demo": BASE | {"sources"},
     "plan_schema": BASE | {"methods", "analysis"},
     "plan": BASE | {"methods", "plan_schema", "analysis"},

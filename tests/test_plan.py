@@ -233,3 +233,40 @@ def test_check_inputs(tmp_path: Path) -> None:
         check_inputs(plan, tmp_path)
     plan["data"]["expected_sha256"]["p.parquet"] = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     check_inputs(plan, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "column", "fragment"),
+    [
+        ("seed = 1", 'seed = 1\nfamily = ["a_cs", "a_twfe"]', "inference.family[1]", "not a primary analysis"),
+        ("seed = 1", 'seed = 1\nfamily = ["a_cs"]', "inference.family", "at least 2"),
+        ("primary = true", "primary = true\nvote = false", "analysis[0].vote", "always votes"),
+        ('method = "twfe"', 'method = "twfe"\nsmallest_effect = 1.0', "analysis[1].smallest_effect", "primary"),
+        ("primary = true", "primary = true\nsmallest_effect = -1.0", "analysis[0].smallest_effect", "> 0"),
+        (
+            "primary = true",
+            'primary = true\nsensitivity = { method = "rm", covariance = "bootstrap" }',
+            "analysis[0].sensitivity",
+            "covariance must be 'analytic' or 'permutation'",
+        ),
+    ],
+)
+def test_evidence_keys_are_checked(tmp_path: Path, old: str, new: str, column: str, fragment: str) -> None:
+    err = error_of(tmp_path, GOOD.replace(old, new, 1))
+    assert err.column == column
+    assert fragment in str(err)
+
+
+def test_evidence_keys_accepted_and_absent_from_older_plans(tmp_path: Path) -> None:
+    text = GOOD.replace('method = "twfe"', 'method = "twfe"\nvote = false', 1).replace(
+        "primary = true",
+        'primary = true\nsmallest_effect = 2.5\nsensitivity = { method = "rm", covariance = "permutation" }',
+        1,
+    )
+    (tmp_path / "p.toml").write_text(text)
+    plan = load_plan(tmp_path / "p.toml")
+    assert plan["analysis"][1]["vote"] is False and plan["analysis"][0]["smallest_effect"] == 2.5
+    assert plan["analysis"][0]["sensitivity"]["covariance"] == "permutation"
+    (tmp_path / "q.toml").write_text(GOOD)
+    old = load_plan(tmp_path / "q.toml")
+    assert "family" not in old["inference"] and "vote" not in old["analysis"][1]

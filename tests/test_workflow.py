@@ -72,3 +72,23 @@ def test_compare_expects_every_matrix_cell() -> None:
     assert len(compare) == 1
     words = compare[0]
     assert int(words[words.index("--expect") + 1]) == cells
+
+
+LIVING = REPO / ".github" / "workflows" / "living.yml"
+
+
+def test_living_workflow_runs_commands_and_plans_that_exist() -> None:
+    """The scheduled living workflow: every evalkit subcommand it calls exists, its plan is in plans/."""
+    from typer.main import get_command
+
+    from evalkit.cli import app
+
+    doc = yaml.safe_load(LIVING.read_text(encoding="utf-8"))
+    commands = set(get_command(app).commands)  # type: ignore[attr-defined]
+    job = doc["jobs"]["living"]
+    calls = [words for words in _commands(job) if words and words[0].endswith("evalkit")]
+    assert [c[1] for c in calls] == ["update", "ingest", "panel", "estimate", "report"]
+    assert all(c[1] in commands for c in calls)
+    assert "diff" in commands and "evalkit diff" in job["steps"][-3]["run"]
+    assert (REPO / doc["env"]["PLAN"]).is_file()
+    assert doc["env"]["RUNS"] == "reports/" + tomllib.loads((REPO / doc["env"]["PLAN"]).read_text())["plan"]["name"]

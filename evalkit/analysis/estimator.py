@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from evalkit import methods
-from evalkit.errors import UsageError
+from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel
 from evalkit.estimators.results import Results
 
@@ -46,6 +46,19 @@ def check_covariates(method: str, panel: LongPanel) -> None:
         )
 
 
+def check_switch_off(method: str, panel: LongPanel) -> None:
+    """A panel whose treatment switches off is refused by a method that would treat it as absorbing."""
+    off = [] if methods.get(method).switch_off else panel.switch_off_units()
+    if off:
+        shown = ", ".join(off[:10]) + (f" and {len(off) - 10} more" if len(off) > 10 else "")
+        able = ", ".join(k for k, m in methods.METHODS.items() if m.switch_off)
+        raise EvalkitError(
+            f"treatment switches off for unit(s) {shown}; method {method!r} assumes treatment, once on, stays on "
+            f"(use {able}, or give the first-treated period for intention to treat)",
+            column="treated",
+        )
+
+
 def check_panel_method(method: str) -> None:
     """Only methods of kind "panel" run on a long panel; the others need what a plan's data folder holds."""
     m = methods.get(method)
@@ -61,6 +74,7 @@ def call_estimator(method: str, panel: LongPanel, options: dict[str, Any], infer
     with what the estimator resolved itself (e.g. the donor pool it used) taking precedence."""
     check_panel_method(method)
     check_covariates(method, panel)
+    check_switch_off(method, panel)
     opts = typed_options(method, options, inference)
     kwargs = methods.estimator_kwargs(opts)
     result = resolve(method)(panel, **kwargs)

@@ -40,6 +40,9 @@ from evalkit.estimators.inference.randomisation import RI_SUFFIX, randomisation_
 from evalkit.estimators.results import Results, estimates_frame
 
 WILD_ROW = "coef:wild_bootstrap"
+# Keys a caller adds to the inference settings of one run (never to a plan): a family's councils and
+# their adoption years, permuted jointly (analysis.run), and keeping the permuted estimates.
+UNIVERSE, KEEP_DRAWS = "_family_universe", "_keep_draws"
 # Row aggregations that get a few-treated interval (the summaries and the event study).
 RI_AGGREGATIONS = ("simple", "coef", "dynamic")
 
@@ -182,11 +185,20 @@ class Randomisation(IntervalKind):
             rows, info = _sdid_rows(panel, options, result, n_perm=n_perm, seed=seed, alpha=alpha)
             result.inference["randomisation"] = info
             return [{**r, "aggregation": "randomisation", "interval": self.name} for r in rows]
+        if engine == "own":  # the estimator permuted itself (its `permutations` option) and returned the rows
+            return []
         if engine != "inversion":
             raise UsageError(f"method {method!r} declares no randomisation engine")
         names = _ri_targets(result)
         ri_rows, info = randomisation_rows(
-            panel, _point_statistic(method, options, inference), names, n_perm=n_perm, seed=seed, alpha=alpha
+            panel,
+            _point_statistic(method, options, inference),
+            names,
+            n_perm=n_perm,
+            seed=seed,
+            alpha=alpha,
+            universe=inference.get(UNIVERSE),
+            keep_draws=bool(inference.get(KEEP_DRAWS)),
         )
         base = {r["name"]: r for r in result.estimates.to_dicts()}
         out = []

@@ -18,8 +18,9 @@ import polars as pl
 
 from evalkit.analysis import sensitivity
 from evalkit.analysis.estimator import call_estimator
-from evalkit.analysis.intervals import add_default_interval
+from evalkit.analysis.intervals import KEEP_DRAWS, UNIVERSE, add_default_interval
 from evalkit.analysis.sample import prepare
+from evalkit.errors import EvalkitError
 from evalkit.estimators.data import LongPanel
 from evalkit.estimators.results import Results
 
@@ -70,6 +71,8 @@ class Analysis:
             "results": results,
             **({"reason": self.reason} if self.reason else {}),
             **({"subgroup": self.subgroup} if self.subgroup else {}),
+            **{k: self.raw[k] for k in ("vote", "smallest_effect") if self.raw.get(k) is not None},
+            **{k: self.raw[k] for k in ("treatment", "ownership_change") if self.raw.get(k)},
         }
 
 
@@ -102,15 +105,20 @@ def run_planned(
     panel_path: Path,
     *,
     cached: Callable[[tuple[Any, ...], Callable[[], dict[str, Any]]], dict[str, Any]] | None = None,
+    universe: dict[Any, int] | None = None,
 ) -> dict[str, Any]:
     """A plan's analysis end to end; returns its results.json entry. `cached(key_parts, compute)`
-    returns a stored result for the exact inputs or computes and stores it (estimate's cache)."""
-    inference = plan["inference"]
+    returns a stored result for the exact inputs or computes and stores it (estimate's cache).
+    `universe`: the councils of the plan's family, whose adoption dates are permuted jointly."""
+    inference = with_draws(plan["inference"], universe, analysis.sensitivity)
     options = analysis.options
     checks = analysis.checks
     if checks["sensitivity"] or checks["pretrend"]:
         options = sensitivity.check_method(analysis.method, options, f"analysis {analysis.label!r}: sensitivity")
-    prep = prepare(panel, sample, plan, analysis.raw, panel_path)
+    try:
+        prep = prepare(panel, sample, plan, analysis.raw, panel_path)
+    except EvalkitError as exc:
+        raise refusal(analysis, exc, None) from None
     options = {k: v for k, v in options.items() if k != "donors"}
     long = prep.panel
     if long is None:
@@ -119,7 +127,10 @@ def run_planned(
     key = (analysis.method, options, inference, few_treated, checks, long.outcome, list(long.covariates), long.data)
 
     def compute() -> dict[str, Any]:
-        return run(analysis.method, long, options, inference, checks=checks).to_dict()
+        try:
+            return run(analysis.method, long, options, inference, checks=checks).to_dict()
+        except EvalkitError as exc:
+            raise refusal(analysis, exc, prep.window) from None
 
     out = cached(key, compute) if cached is not None else compute()
     out["diagnostics"]["years"] = list(prep.window)
@@ -132,6 +143,21 @@ def run_planned(
     if analysis.subgroup:
         out["diagnostics"]["subgroup"] = analysis.subgroup
     return analysis.entry(out)
+
+
+def with_draws(
+    inference: dict[str, Any], universe: dict[Any, int] | None, sensitivity_spec: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The inference settings of one run, plus the family's universe and whether to keep the permuted
+    estimates (a family member, or sensitivity with the permutation covariance); unchanged otherwise, so
+    older plans keep their cache keys and bytes."""
+    keep = universe is not None or (sensitivity_spec or {}).get("covariance") == "permutation"
+    if not keep:
+        return inference
+    out = {**inference, KEEP_DRAWS: True}
+    if universe is not None:
+        out[UNIVERSE] = universe
+    return out
 
 
 def _no_estimate(analysis: Analysis, prep: Any) -> dict[str, Any]:
@@ -151,3 +177,13 @@ def _no_estimate(analysis: Analysis, prep: Any) -> dict[str, Any]:
         "seed": None,
         "extra": {},
     }
+
+
+def refusal(analysis: Analysis, exc: EvalkitError, window: tuple[int, int] | None) -> EvalkitError:
+    """An analysis that cannot run names itself and the cause: the outcome's years where they matter."""
+    cause = exc.message
+    if window is not None:
+        cause = f"{analysis.raw['outcome']} covers {window[0]}-{window[1]} only: {cause}"
+    return EvalkitError(
+        f"{analysis.label}: {cause}", file=exc.file, row=exc.row, column=exc.column, expected=exc.expected
+    )

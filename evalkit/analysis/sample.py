@@ -15,8 +15,19 @@ from typing import Any
 import polars as pl
 
 from evalkit import methods
+from evalkit.analysis import treatment
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel, make_panel
+
+
+def living_window(sample: dict[str, Any], panel: pl.DataFrame) -> dict[str, Any]:
+    """`through = "latest"`: the window's last year becomes the latest year the panel holds (never
+    earlier than the plan's own last year). Without it, the plan's sample unchanged (the same object)."""
+    if sample.get("through") != "latest" or "years" not in sample or panel.height == 0:
+        return sample
+    first, last = sample["years"]
+    latest = int(panel["year"].max())  # type: ignore[arg-type]
+    return {**sample, "years": [first, max(last, latest)]}
 
 
 def sample_panel(panel: pl.DataFrame, sample: dict[str, Any]) -> tuple[pl.DataFrame, dict[str, Any]]:
@@ -223,16 +234,30 @@ def prepare(
         rows, dropped = balanced_outcome_panel(in_window, analysis["outcome"])
     accounting = treated_accounting(in_window, rows, dropped, window)
     # Units treated before the window's first year have no pre-period; those after it are not treated here.
-    rows = rows.filter((pl.col("cohort") == 0) | pl.col("cohort").is_between(window[0] + 1, window[1]))
-    short = drop_short_pre_periods(rows, analysis["method"], window)
+    # (Not so for the switching estimator: a council already under a model when the window opens is the
+    # one whose return in-house it estimates, against councils still under theirs.)
+    switching = analysis.get("treatment") == "switching"
+    if not switching:
+        rows = rows.filter((pl.col("cohort") == 0) | pl.col("cohort").is_between(window[0] + 1, window[1]))
+    short = set() if switching else drop_short_pre_periods(rows, analysis["method"], window)
     if short:
         rows = rows.filter(~pl.col("unit_code").is_in(list(short)))
         for t in accounting:
             if t["unit"] in short:
                 t.update(included=False, reason=short_pre_reason(analysis["method"], window))
+    in_force = None
+    if treatment.asks(analysis):
+        rows, in_force = treatment.apply(
+            rows,
+            treatment=analysis.get("treatment"),
+            ownership_change=analysis.get("ownership_change"),
+            switching_method=methods.get(analysis["method"]).switch_off,
+            method=analysis["method"],
+        )
     long = None
     if rows.filter(pl.col("cohort") > 0).height > 0:
+        given = {"treated": in_force} if in_force else {"cohort": "cohort"}
         long = make_panel(
-            rows, unit="unit_code", time="year", outcome=analysis["outcome"], cohort="cohort", source=str(panel_path)
+            rows, unit="unit_code", time="year", outcome=analysis["outcome"], source=str(panel_path), **given
         )
     return Prepared(long, options, window, dropped, accounting, sparse, rows)

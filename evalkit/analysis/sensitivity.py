@@ -24,6 +24,9 @@ from evalkit.estimators.results import Results, estimates_frame
 
 DEFAULT_MBAR = (0.5, 1.0, 1.5, 2.0)
 TARGETS = ("first", "average")
+# The event study's covariance: the estimator's own, or the spread of the coefficients over permuted adoption
+# dates (few treated councils: the analytic one is far too small where an event time rests on one council).
+COVARIANCES = ("analytic", "permutation")
 
 
 def label(value: float) -> str:
@@ -44,10 +47,10 @@ def parse_values(text: str, flag: str) -> list[float]:
 
 def check_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """Validate {method, mbar | m, target}; returns it normalised (raises ValueError with the reason)."""
-    allowed = {"method", "mbar", "m", "target"}
+    allowed = {"method", "mbar", "m", "target", "covariance"}
     unknown = sorted(set(spec) - allowed)
     if unknown:
-        raise ValueError(f"unknown key {unknown[0]!r} (expected method, mbar or m, target)")
+        raise ValueError(f"unknown key {unknown[0]!r} (expected method, mbar or m, target, covariance)")
     method = spec.get("method")
     if method not in ("rm", "sd"):
         raise ValueError(f"method must be 'rm' (relative magnitudes) or 'sd' (smoothness), not {method!r}")
@@ -66,7 +69,11 @@ def check_spec(spec: dict[str, Any]) -> dict[str, Any]:
     target = spec.get("target", "first")
     if target not in TARGETS:
         raise ValueError(f"target must be 'first' or 'average', not {target!r}")
-    return {"method": method, key: [float(v) for v in values], "target": target}
+    covariance = spec.get("covariance")
+    if covariance not in (None, *COVARIANCES):
+        raise ValueError(f"covariance must be 'analytic' or 'permutation', not {covariance!r}")
+    out = {"method": method, key: [float(v) for v in values], "target": target}
+    return out if covariance is None else {**out, "covariance": covariance}
 
 
 def check_method(method: str, options: dict[str, Any], what: str) -> dict[str, Any]:
@@ -113,6 +120,9 @@ def _sensitivity_rows(result: Results, spec: dict[str, Any], alpha: float) -> li
 
     es = honest.honest_event_study(result)
     method, target = spec["method"], spec["target"]
+    covariance = spec.get("covariance")
+    if covariance == "permutation":
+        es = _permutation_covariance(result, es)
     est, lo, hi = honest.original_interval(es, target, alpha)
     if method == "rm":
         values = spec["mbar"]
@@ -144,6 +154,7 @@ def _sensitivity_rows(result: Results, spec: dict[str, Any], alpha: float) -> li
         "event_times": list(es.event_times),
         "largest_pre_period_step": float(largest_pre_step),
         **details,
+        **({"covariance": COVARIANCE_WORDS[covariance]} if covariance else {}),
     }
     prefix = f"honest:{method}"
     rows = [{"name": f"{prefix}:original", "aggregation": "honest", "estimate": est, "ci_low": lo, "ci_high": hi}]
@@ -159,3 +170,26 @@ def _sensitivity_rows(result: Results, spec: dict[str, Any], alpha: float) -> li
         )
     rows.append({"name": f"{prefix}:breakdown", "aggregation": "honest_breakdown", "estimate": breakdown})
     return rows
+
+
+COVARIANCE_WORDS = {
+    "analytic": "analytic (the estimator's own covariance of the event study)",
+    "permutation": "permutation (covariance of the event-study coefficients over the permuted adoption dates "
+    "of the randomisation interval; valid with few treated councils)",
+}
+
+
+def _permutation_covariance(result: Results, es: Any) -> Any:
+    """The event study with its permutation covariance (the randomisation interval's kept draws)."""
+    import numpy as np
+
+    from evalkit.estimators.honest import honest
+
+    draws = ((result.inference.get("randomisation") or {}).get("draws")) or {}
+    if not draws:
+        raise UsageError(
+            "sensitivity covariance 'permutation' needs the randomisation interval (few treated councils and "
+            "[inference].permutations > 0)"
+        )
+    values = np.array([[np.nan if v is None else v for v in row] for row in draws["values"]], dtype=float)
+    return honest.with_draws_covariance(es, draws["names"], values)

@@ -27,6 +27,34 @@ RULE = (
     "primary interval excludes zero, and 'no detectable effect' when it includes zero."
 )
 
+RULE_EVIDENCE = (
+    "The primary interval is each analysis's default interval (with few treated councils, randomisation "
+    "inference); the p-value a verdict uses is adjusted for the plan's family of primary outcomes (Romano-Wolf "
+    "stepdown over the same permuted adoption dates for every outcome; Holm beside it). The data cannot tell when "
+    "the permutation pre-trend test fails at the plan's alpha or another analysis of the same outcome that votes "
+    "(not one marked for comparison only) disagrees in sign. Otherwise an effect is reported when the adjusted "
+    "p-value is below alpha and the primary interval excludes zero; 'negligible' when the plan gives a smallest "
+    "effect of interest and the interval lies inside plus or minus it; else 'no detectable effect', with the "
+    "effects the interval rules out."
+)
+
+# What `evalkit methods` prints under every method: the evidence the verdicts carry (plans with a family).
+EVIDENCE_NOTES = """Evidence beside every verdict (plans with [inference].family; README "The evidence rule"):
+  pre-trends   the permutation pre-trend test decides (the analytic Wald test is a diagnostic only);
+               its power: the smallest linear pre-trend it detects 80% of the time (Roth 2022);
+               equivalence: the smallest max and mean pre-move bounds rejected (Dette & Schumann 2024)
+  multiplicity [inference].family = [labels]: Romano-Wolf stepdown on the same permuted adoption dates
+               for every outcome (Holm beside it, statsmodels); verdicts use the adjusted p
+  bounds       every null says which effects the interval rules out; smallest_effect = X on a primary
+               gives 'negligible' when the interval lies inside +/-X (two one-sided tests)
+  exaggeration every detected effect: Gelman & Carlin's exaggeration ratio at the design's MDE
+               ([power]), and a warning when the estimate is at or below the MDE
+  voting       vote = false on an analysis: shown for comparison only, never changes a verdict
+  sensitivity  sensitivity = {..., target = "average", covariance = "permutation"}: Rambachan-Roth for
+               the average effect with the event study's permutation covariance
+               (CLI: --sensitivity-target average --sensitivity-covariance permutation)
+"""
+
 # The unit an effect is measured in, as a phrase for "effects smaller than about X <unit>", from the
 # report's outcome table (evalkit.report.outcomes: labels and units of every outcome column).
 UNIT_PHRASES = {
@@ -104,11 +132,164 @@ def mde_sentence(power: dict[str, Any] | None, unit: str) -> str:
     )
 
 
+def votes(analysis: dict[str, Any]) -> bool:
+    """An analysis counts in its outcome's verdict unless the plan marks it `vote = false` (comparison only)."""
+    return analysis.get("vote") is not False and not analysis.get("subgroup")
+
+
+def ruled_out_sentence(lo: float, hi: float, unit: str, level: str) -> str:
+    """Which effects the interval rules out, in words (a null is not 'no effect')."""
+    if lo <= 0 <= hi:
+        return (
+            f" The data rule out (at {level}) increases larger than {fmt(hi)} and decreases larger than "
+            f"{fmt(abs(lo))} {unit}."
+        )
+    side = f"increases larger than {fmt(hi)}" if hi > 0 else f"decreases larger than {fmt(abs(lo))}"
+    return f" The data rule out (at {level}) {side} {unit}."
+
+
+def negligible(lo: float, hi: float, smallest: float | None) -> bool:
+    """Two one-sided tests: the interval lies strictly inside (-smallest, smallest)."""
+    return smallest is not None and -smallest < lo and hi < smallest
+
+
+def exaggeration_sentence(estimate: float, mde: dict[str, Any] | None, unit: str, alpha: float) -> tuple[str, dict]:
+    """Gelman & Carlin's exaggeration ratio of a detected effect at the design's MDE, and a plain warning when
+    the estimate is at or below the MDE (the winner's curse: a significant estimate then overstates)."""
+    if not mde or mde.get("mde_increase") is None:
+        return "", {}
+    from evalkit.estimators.inference.design_analysis import exaggeration_at
+
+    size = mde["mde_increase"] if estimate > 0 or mde.get("mde_decrease") is None else abs(mde["mde_decrease"])
+    d = exaggeration_at(estimate, size, alpha=alpha, power=float(mde.get("power") or 0.8))
+    text = (
+        f" Design check (Gelman & Carlin 2014): with this design's minimum detectable effect of {fmt(size)} {unit}, "
+        f"if the true effect were as large as the estimate it would be detected {100 * d['power_if_true_is_estimate']:.0f}% "
+        f"of the time and a detected estimate would overstate it {d['exaggeration_if_true_is_estimate']:.2f}-fold on "
+        f"average; if it were half as large, {d['exaggeration_if_true_is_half']:.1f}-fold."
+    )
+    if d["at_or_below_mde"]:
+        text += (
+            " Warning: the estimate is at or below the minimum detectable effect, so it is likely to exaggerate "
+            "the true effect; read it as an upper-end guess, not a measurement."
+        )
+    return text, d
+
+
+def adjusted_p(analyses: list[dict[str, Any]], family: list[str], alpha: float) -> dict[str, dict[str, Any]]:
+    """label -> {p, holm, romano_wolf (when the family shares its permutations), used, method, family_size}."""
+    import numpy as np
+
+    from evalkit.estimators.inference.multiplicity import holm, romano_wolf
+
+    by = {a["label"]: a for a in analyses}
+    members = [by[lab] for lab in family if lab in by]
+    heads = [headline(a["results"]) for a in members]
+    keep = [(a, h) for a, h in zip(members, heads) if h is not None and h.get("p_value") is not None]
+    if len(keep) < 2:
+        return {}
+    p = np.array([float(h["p_value"]) for _, h in keep])
+    out = {
+        a["label"]: {"p": float(p[i]), "holm": float(v)}
+        for i, ((a, _), v) in enumerate(zip(keep, holm(p, alpha=alpha)))
+    }
+    joint = [((a["results"].get("inference") or {}).get("randomisation") or {}) for a, _ in keep]
+    digests = {(j.get("joint") or {}).get("assignments") for j in joint}
+    draws = []
+    for j, (_, h) in zip(joint, keep):
+        d = j.get("draws") or {}
+        name = str(h["name"]).removesuffix(":randomisation")
+        if name in (d.get("names") or []):
+            col = d["names"].index(name)
+            draws.append([np.nan if row[col] is None else row[col] for row in d["values"]])
+    if len(digests) == 1 and None not in digests and len(draws) == len(keep):
+        null = np.array(draws, dtype=float).T
+        sd = np.nanstd(null, axis=0, ddof=1)
+        t_obs = np.array([float(h["estimate"]) for _, h in keep]) / sd
+        rw = romano_wolf(t_obs, null / sd)
+        for i, (a, _) in enumerate(keep):
+            out[a["label"]]["romano_wolf"] = float(rw[i])
+        method = "Romano-Wolf stepdown on the joint permutation distribution"
+    else:
+        method = "Holm (the family's analyses do not share their permuted assignments)"
+    for v in out.values():
+        v["method"] = method
+        v["family_size"] = len(keep)
+        v["used"] = v.get("romano_wolf", v["holm"])
+    return out
+
+
+def pretrend_evidence(res: dict[str, Any], alpha: float) -> dict[str, Any] | None:
+    """From the kept permutation draws: the pre-trend test's power (smallest linear pre-trend detected 80% of
+    the time) and the equivalence bounds (Dette & Schumann 2024) with the permutation covariance."""
+    import numpy as np
+
+    from evalkit.estimators.inference.pretrend_evidence import (
+        equivalence_max,
+        equivalence_mean,
+        permutation_pretrend_power,
+    )
+
+    d = ((res.get("inference") or {}).get("randomisation") or {}).get("draws")
+    if not d:
+        return None
+    names = d["names"]
+    idx = [i for i, n in enumerate(names) if n.startswith("dynamic:e=-")]
+    if not idx:
+        return None
+    e = np.array([int(names[i].split("=")[1]) for i in idx])
+    draws = np.array([[np.nan if row[i] is None else row[i] for i in idx] for row in d["values"]], dtype=float)
+    rows = {r["name"]: r for r in res.get("estimates") or []}
+    beta = np.array([rows[names[i]]["estimate"] if names[i] in rows else np.nan for i in idx], dtype=float)
+    ok = np.isfinite(beta) & np.all(np.isfinite(draws), axis=0)
+    universal = (res.get("options") or {}).get("base_period", "universal") == "universal"
+    shape = (e + 1.0) if universal else np.ones(len(e))  # a linear trend in each coding of the pre-periods
+    ok &= shape != 0
+    if not ok.any():
+        return None
+    draws, beta, shape = draws[:, ok], beta[ok], shape[ok]
+    vcov = np.cov(draws, rowvar=False, ddof=1).reshape(int(ok.sum()), int(ok.sum()))
+    power = permutation_pretrend_power(draws, shape, alpha=alpha)
+    return {
+        "power_80_slope": None if power is None else power["slope"],
+        "equivalence_max": equivalence_max(beta, vcov, alpha=alpha),
+        "equivalence_mean": equivalence_mean(beta, vcov, alpha=alpha),
+        "event_times": [int(k) for k in e[ok]],
+        "covariance": "permutation (spread of the pre-period estimates over permuted adoption dates)",
+    }
+
+
+def pretrend_sentence(ev: dict[str, Any] | None, unit: str) -> str:
+    if not ev:
+        return ""
+    power = (
+        f" The pre-trend test would detect a linear pre-trend of {fmt(ev['power_80_slope'])} {unit} a year 80% of "
+        "the time (Roth 2022); smaller ones could pass unseen."
+        if ev.get("power_80_slope")
+        else ""
+    )
+    mean = (
+        f"their mean smaller than {fmt(ev['equivalence_mean'])}"
+        if ev["equivalence_mean"] > 0
+        else "their mean within any positive bound (its estimate is near zero relative to its spread)"
+    )
+    return power + (
+        f" Equivalence (Dette & Schumann 2024): the data show every pre-move coefficient is smaller than "
+        f"{fmt(ev['equivalence_max'])} and {mean} {unit} (the smallest bounds the tests reject)."
+    )
+
+
 def conclude(
-    analyses: list[dict[str, Any]], *, alpha: float = 0.05, power: dict[str, dict[str, Any]] | None = None
+    analyses: list[dict[str, Any]],
+    *,
+    alpha: float = 0.05,
+    power: dict[str, dict[str, Any]] | None = None,
+    family: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """One conclusion per primary analysis. `power` maps an analysis label to its MDE (from `evalkit power`)."""
+    """One conclusion per primary analysis. `power` maps an analysis label to its MDE (from `evalkit power`);
+    `family` (the plan's [inference].family) switches on the evidence rule (RULE_EVIDENCE)."""
     out = []
+    adjusted = adjusted_p(analyses, family, alpha) if family else {}
     for primary in (a for a in analyses if a.get("primary")):
         res = primary["results"]
         outcome = res["outcome"]
@@ -139,7 +320,7 @@ def conclude(
         others = [
             (a.get("title") or a["label"], headline(a["results"]))
             for a in analyses
-            if a is not primary and a["results"]["outcome"] == outcome and not a.get("subgroup")
+            if a is not primary and a["results"]["outcome"] == outcome and votes(a)
         ]
         others = [(label, h) for label, h in others if h is not None and h.get("estimate") is not None]
         sign = 1 if head["estimate"] > 0 else -1
@@ -147,10 +328,14 @@ def conclude(
         pre = pretrend_result(res)
         pre_fails = pre is not None and pre["p_value"] < alpha
         excludes_zero = head["ci_low"] > 0 or head["ci_high"] < 0
+        adj = adjusted.get(primary["label"])
+        survives = adj is None or adj["used"] < alpha
         if pre_fails or disagree:
             verdict = "the data cannot tell"
-        elif excludes_zero:
+        elif excludes_zero and survives:
             verdict = "estimated effect"
+        elif negligible(head["ci_low"], head["ci_high"], primary.get("smallest_effect")):
+            verdict = "negligible"
         else:
             verdict = "no detectable effect"
         level = f"{100 * (1 - alpha):.0f}%"
@@ -159,6 +344,8 @@ def conclude(
             if pre is None
             else f"pre-trend test p = {pre['p_value']:.3f} ({'fails' if pre_fails else 'passes'} at {alpha:g})"
         )
+        if family and pre is not None and str(pre.get("test", "")).startswith("permutation"):
+            pre_text = "permutation " + pre_text  # the evidence rule names the test the verdict used
         text = (
             f"Effect on {words}: {head['estimate']:.3f} {unit} ({level} {interval_words(head)} "
             f"{head['ci_low']:.3f} to {head['ci_high']:.3f}); "
@@ -167,6 +354,17 @@ def conclude(
             + f"; {pre_text}. {councils}"
             + mde_sentence(mde, unit)
         )
+        extra: dict[str, Any] = {}
+        comparison = [
+            a.get("title") or a["label"]
+            for a in analyses
+            if a is not primary and a["results"]["outcome"] == outcome and a.get("vote") is False
+        ]
+        if comparison:
+            text += f" Shown for comparison only, not counted: {'; '.join(comparison)}."
+            extra["comparison_only"] = comparison
+        if family:  # the evidence rule's sentences (plans that declare a family)
+            text += _evidence_text(primary, head, verdict, adj, mde, unit, level, alpha, extra)
         out.append(
             {
                 **base,
@@ -178,6 +376,53 @@ def conclude(
                 "interval": interval_kind(head),
                 "pretrend": pre,
                 "disagree": disagree,
+                **extra,
             }
         )
     return out
+
+
+def _evidence_text(
+    primary: dict[str, Any],
+    head: dict[str, Any],
+    verdict: str,
+    adj: dict[str, Any] | None,
+    mde: dict[str, Any] | None,
+    unit: str,
+    level: str,
+    alpha: float,
+    extra: dict[str, Any],
+) -> str:
+    """Adjusted p, bounded effects, TOST, exaggeration and pre-trend evidence, in words (fills `extra`)."""
+    text = ""
+    if adj:
+        extra["multiplicity"] = adj
+        rw = f"Romano-Wolf {adj['romano_wolf']:.3f}, " if "romano_wolf" in adj else ""
+        text += (
+            f" p = {adj['p']:.3f} before and {adj['used']:.3f} after adjusting for the {adj['family_size']} primary "
+            f"outcomes ({rw}Holm {adj['holm']:.3f})."
+        )
+        excludes_zero = head["ci_low"] > 0 or head["ci_high"] < 0
+        if excludes_zero and adj["used"] >= alpha and verdict != "the data cannot tell":
+            text += " The interval excludes zero, but not after adjusting for the number of outcomes tested."
+    smallest = primary.get("smallest_effect")
+    if smallest is not None:
+        extra["smallest_effect"] = smallest
+        inside = negligible(head["ci_low"], head["ci_high"], smallest)
+        text += f" Smallest effect of interest ±{fmt(smallest)} {unit}: the interval " + (
+            f"lies inside it: negligible (two one-sided tests, each at {100 * alpha / 2:g}%)."
+            if inside
+            else "does not lie inside it."
+        )
+    if verdict in ("no detectable effect", "negligible"):
+        text += ruled_out_sentence(head["ci_low"], head["ci_high"], unit, level)
+    if head["ci_low"] > 0 or head["ci_high"] < 0:  # detected before adjustment: the winner's curse applies
+        words, design = exaggeration_sentence(head["estimate"], mde, unit, alpha)
+        text += words
+        if design:
+            extra["design_analysis"] = design
+    ev = pretrend_evidence(primary["results"], alpha)
+    if ev:
+        extra["pretrend_evidence"] = ev
+        text += pretrend_sentence(ev, unit)
+    return text

@@ -16,7 +16,8 @@ class LongPanel:
     """A long panel with canonical column names.
 
     data columns: `unit` (Utf8), `time` (Int64), `y` (Float64), `cohort` (Int64; 0 = never
-    treated, else the first treated period), and each covariate under its own name.
+    treated, else the first treated period), and each covariate under its own name; when the
+    panel was given the treatment in force per period, also `d` (Float64), which may switch off.
     """
 
     data: pl.DataFrame
@@ -36,6 +37,18 @@ class LongPanel:
         rows = self.data.group_by("unit").agg(pl.col("cohort").first()).sort("unit")
         return dict(zip(rows["unit"].to_list(), rows["cohort"].to_list()))
 
+    def switch_off_units(self) -> list[str]:
+        """Units whose treatment in force falls at some period (a return to no treatment): every
+        estimator that reads only `cohort` would treat them as treated for good."""
+        if "d" not in self.data.columns:
+            return []
+        fell = (
+            self.data.sort("unit", "time")
+            .with_columns((pl.col("d") < pl.col("d").shift(1).over("unit")).alias("__fell"))
+            .filter(pl.col("__fell"))
+        )
+        return sorted(fell["unit"].unique().to_list())
+
     def wide(self) -> tuple[np.ndarray, list[str], list[int]]:
         """Outcome matrix units × times (NaN where missing), with unit and time labels."""
         units, times = self.units, self.times
@@ -47,6 +60,24 @@ class LongPanel:
                 piv = piv.with_columns(pl.lit(None, dtype=pl.Float64).alias(c))
         mat = piv.select(cols).to_numpy().astype(float)
         return mat, units, times
+
+
+def drop_incomplete_donors(panel: LongPanel) -> tuple[LongPanel, list[str]]:
+    """Never-treated units whose outcome is missing in some period of the panel, dropped (as a plan's
+    sample drops incomplete councils), so methods that need every donor-period do not stop on them.
+    Treated units are kept: dropping one would change what is estimated, so its gap is reported."""
+    n_times = panel.data["time"].n_unique()
+    counts = panel.data.group_by("unit").agg(
+        pl.col("y").is_not_null().sum().alias("n"),
+        (pl.col("cohort").max() == 0).alias("never"),
+        *([(pl.col("d").max() <= 0).alias("never_d")] if "d" in panel.data.columns else []),
+    )
+    never = pl.col("never") & pl.col("never_d") if "d" in panel.data.columns else pl.col("never")
+    short = sorted(counts.filter((pl.col("n") < n_times) & never)["unit"].to_list())
+    if not short:
+        return panel, []
+    kept = panel.data.filter(~pl.col("unit").is_in(short))
+    return LongPanel(kept, panel.outcome, panel.covariates), short
 
 
 def cohort_from_treated(frame: pl.DataFrame, unit: str, time: str, treated: str) -> pl.Series:
@@ -90,7 +121,10 @@ def make_panel(
     covariates: tuple[str, ...] | list[str] = (),
     source: str = "panel",
 ) -> LongPanel:
-    """Check and rename the user's columns; exactly one of `cohort` or `treated` names treatment."""
+    """Check and rename the user's columns; exactly one of `cohort` or `treated` names treatment.
+
+    A `treated` column is also kept as the treatment in force (`d`), so an estimator for treatment
+    that switches off can read it and the others can refuse units that switch off."""
     covariates = tuple(covariates)
     if (cohort is None) == (treated is None):
         raise EvalkitError("give exactly one of a cohort (first-treated period) or a 0/1 treated column", file=source)
@@ -107,8 +141,10 @@ def make_panel(
         pl.col(time).alias("time"),
         pl.col(outcome).alias("y"),
         *[pl.col(c) for c in covariates],
+        *([pl.col(treated).alias("d")] if treated is not None else []),
     ).with_columns(cohort_series.alias("cohort"))
-    for col, dtype in (("time", pl.Int64), ("y", pl.Float64), ("cohort", pl.Int64)):
+    checks = [("time", pl.Int64), ("y", pl.Float64), ("cohort", pl.Int64)] + ([("d", pl.Float64)] if treated else [])
+    for col, dtype in checks:
         try:
             out = out.with_columns(pl.col(col).cast(dtype, strict=True))
         except pl.exceptions.PolarsError:
@@ -116,7 +152,7 @@ def make_panel(
                 pl.col(col).cast(dtype, strict=False).is_null() & pl.col(col).is_not_null()
             )
             row = int(bad["__row"][0]) + 2 if bad.height else None
-            name = {"time": time, "y": outcome, "cohort": cohort or treated}[col]
+            name = {"time": time, "y": outcome, "cohort": cohort or treated, "d": treated}[col]
             raise EvalkitError("not a number", file=source, row=row, column=name, expected="numeric values") from None
     out = out.with_columns(pl.col("cohort").fill_null(0))
     dup = out.group_by("unit", "time").len().filter(pl.col("len") > 1)

@@ -21,6 +21,7 @@ from evalkit import generations as gens
 from evalkit.errors import EvalkitError
 from evalkit.io import atomic_write_bytes, sha256_file, write_json, write_parquet
 from evalkit.panel import boundaries, ofsted_history
+from evalkit.releases import release_rank
 from evalkit.sources import la_codes
 from evalkit.sources import registry as reg
 from evalkit.sources.common import GRADE_SCORE
@@ -183,10 +184,17 @@ def _measures(tables: dict[str, pl.DataFrame], policy: str, files: list[dict] | 
     measures = measures.filter(
         ~(pl.col("la_code").is_in(reorganised) & pl.col("value").is_null() & pl.col("marker").is_in(["x", "z", "-"]))
     )
-    # Later releases win within a source: each file's release comes from the catalogue or its name
-    # (recorded by ingest), never from the largest year in its rows (evalkit.releases).
+    # Later releases win within a source: each file's release comes from the catalogue, the release log
+    # or its name (recorded by ingest), never from the largest year in its rows alone (evalkit.releases).
+    # Rows name their file as ingest recorded it (`rows_file` where two files share a base name).
     release = pl.DataFrame(
-        [{"file": f["file"].rsplit("/", 1)[-1], "release_year": f.get("release")} for f in (files or [])],
+        [
+            {
+                "file": f.get("rows_file") or f["file"].rsplit("/", 1)[-1],
+                "release_year": release_rank(f.get("release"), f.get("release_from")),
+            }
+            for f in (files or [])
+        ],
         schema={"file": pl.Utf8, "release_year": pl.Int64},
     ).unique("file", keep="last")
     measures = measures.join(release, on="file", how="left")

@@ -58,6 +58,7 @@ def bottom_line(doc: dict[str, Any]) -> list[str]:
     found = [c for c in outs if c["verdict"] == "estimated effect"]
     none = [O.label(c["outcome"]) for c in outs if c["verdict"] == "no detectable effect"]
     cannot = [O.label(c["outcome"]) for c in outs if c["verdict"] == "the data cannot tell"]
+    small = [O.label(c["outcome"]) for c in outs if c["verdict"] == "negligible"]
     if outs:
         if found:
             parts = []
@@ -71,6 +72,10 @@ def bottom_line(doc: dict[str, Any]) -> list[str]:
         rest = []
         if none:
             rest.append(f"no detectable effect on {_join(none)}")
+        if small:
+            rest.append(
+                f"an effect too small to matter (inside the plan's smallest effect of interest) on {_join(small)}"
+            )
         if cannot:
             rest.append(f"the data cannot tell for {_join(cannot)}")
         sentences.append(first + (": " + "; ".join(rest) if rest else "") + ".")

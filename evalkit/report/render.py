@@ -19,7 +19,7 @@ from typing import Any
 from evalkit import methods
 from evalkit.errors import EvalkitError
 from evalkit.io import atomic_write_text, sha256_file
-from evalkit.report import council
+from evalkit.report import council, exits
 from evalkit.report import council_figures as CF
 from evalkit.report import figures as F
 from evalkit.report import sensitivity as S
@@ -39,6 +39,7 @@ from evalkit.report.blocks import (
     block_html,
     block_md,
 )
+from evalkit.report.since import load_changes, since_blocks
 
 DEMO_BANNER = "SYNTHETIC DEMO DATA — not real statistics"
 
@@ -51,7 +52,8 @@ DETAIL_AGGREGATIONS = {
     "att_gt": "Group-time estimates (first-treated year × year)",
     "honest": "Sensitivity to violations of parallel trends (Rambachan & Roth 2023)",
     "honest_breakdown": "Breakdown values (smallest violation whose robust interval includes zero)",
-    "pretrend": "Pre-trend test (Wald chi-squared of the pre-move coefficients; 'Effect' is the statistic)",
+    "pretrend": "Analytic Wald pre-trend test (a diagnostic, not evidence: with few treated councils it rejects far "
+    "too often; the verdict uses the permutation pre-trend test). 'Effect' is the chi-squared statistic",
 }
 SYNTH_EXTRAS = ("paths", "placebo", "weights", "rmspe", "event_study")
 
@@ -477,7 +479,10 @@ def _analysis_blocks(
         blocks.append(Para("This analysis has no summary estimates."))
     sens = S.summary(results)
     if sens is not None:
-        blocks.append(Para(S.sentence(sens, str(results.get("outcome", "")))))
+        c = next((c for c in doc.get("conclusions") or [] if c.get("label") == label), {})
+        lo, hi = c.get("ci_low"), c.get("ci_high")
+        detected = lo is not None and hi is not None and (lo > 0 or hi < 0)
+        blocks.append(Para(S.sentence(sens, str(results.get("outcome", "")), c.get("verdict"), detected)))
     for agg, caption in DETAIL_AGGREGATIONS.items():
         sub = [r for r in rows if r.get("aggregation") == agg]
         if agg == "dynamic":
@@ -910,6 +915,15 @@ def _provenance_blocks(doc: dict[str, Any]) -> list:
     return blocks
 
 
+def _brief_adjusted(c: dict[str, Any]) -> str:
+    """The p-value adjusted for the plan's family of outcomes (evidence rule), after the verdict."""
+    m = c.get("multiplicity")
+    if not m:
+        return ""
+    how = "Romano-Wolf" if "romano_wolf" in m else "Holm"
+    return f" (p = {m['p']:.3f}; {how}-adjusted for {m['family_size']} outcomes, {m['used']:.3f})"
+
+
 def _brief_mde(c: dict[str, Any]) -> str:
     """The minimum detectable effect after a verdict that found no effect (from the plan's [power])."""
     if c.get("verdict") == "estimated effect" or not c.get("mde"):
@@ -932,6 +946,7 @@ def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
     blocks.append(Heading(1, str(doc["title"])))
     if doc.get("question"):
         blocks.append(Para([Strong("Question: "), str(doc["question"])], css="question"))
+    blocks += since_blocks(doc.get("since_last_run"))  # evalkit diff's NEW/changes.json, when there is one
     for c in doc.get("conclusions") or []:  # the same estimate and interval as the verdict below
         if c.get("estimate") is None:
             continue
@@ -942,7 +957,7 @@ def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
                     Strong("In brief: "),
                     f"{c.get('outcome_words', c['outcome'])}: the primary estimate ({c.get('title') or c['label']}) is "
                     f"{fmt_num(c['estimate'])} ({level} {interval_name(c)} {fmt_ci(c['ci_low'], c['ci_high'])}); "
-                    f"{c['verdict']}.{_brief_mde(c)} See ",
+                    f"{c['verdict']}{_brief_adjusted(c)}.{_brief_mde(c)} See ",
                     Link("Which estimate to trust", "#trust"),
                     " for why this estimate.",
                 ],
@@ -991,6 +1006,7 @@ def build_blocks(doc: dict[str, Any]) -> tuple[list, list[F.SvgFigure]]:
         blocks.append(Heading(2, "Results", "results"))
         blocks += analysis_section(others)
     blocks += council.heterogeneity_blocks(doc)
+    blocks += exits.section(doc)  # only when the plan has exit analyses
     mv_blocks, mv_figs = _multiverse_blocks(doc)
     blocks += mv_blocks
     all_figs.extend(mv_figs)
@@ -1115,6 +1131,7 @@ def render_report(results_json_path: Path, out_dir: Path) -> list[Path]:
     if (doc.get("plan") or {}).get("multiverse") and mv_file.exists():
         doc["multiverse_results"] = json.loads(mv_file.read_text(encoding="utf-8"))
     check_companions(doc, results_json_path)
+    doc["since_last_run"] = load_changes(results_json_path)  # `evalkit diff OLD NEW` wrote it into NEW
     blocks, figs = build_blocks(doc)
     texts = {f.filename: f.svg for f in figs}
     texts["report.md"] = render_markdown(doc, blocks)

@@ -43,6 +43,7 @@ def summary(results: dict[str, Any]) -> dict[str, Any] | None:
             F._clean(original.get("ci_high")),
         ),
         "intervals": sorted(intervals),
+        **({"covariance": diag["covariance"]} if diag.get("covariance") else {}),
     }
 
 
@@ -54,18 +55,39 @@ def _target_words(target: str) -> str:
     )
 
 
-def sentence(s: dict[str, Any], outcome: str) -> str:
-    """How large a violation of parallel trends would overturn the conclusion, in words."""
+def sentence(s: dict[str, Any], outcome: str, verdict: str | None = None, detected: bool = False) -> str:
+    """How large a violation of parallel trends would overturn the conclusion, in words. `verdict`: the
+    analysis's verdict, and `detected`: whether its own interval excludes zero, so an effect the verdict's
+    interval detects is never said to have nothing to overturn."""
+    text = _sentence(s, outcome, "estimated effect" if detected else verdict)
+    if s.get("covariance"):
+        text += f" Covariance of the event study: {s['covariance']}."
+    return text
+
+
+def _sentence(s: dict[str, Any], outcome: str, verdict: str | None) -> str:
     what = f"{_target_words(s['target'])} on {_words(outcome)}"
     _, lo, hi = s["original"]
     if lo is None or hi is None:
         return f"The sensitivity of {what} to parallel-trends violations could not be summarised."
+    if lo <= 0 <= hi and verdict == "estimated effect":
+        return (
+            f"With this covariance the interval for {what} includes zero even before any departure from parallel "
+            "trends is allowed: the effect the verdict's interval detects does not survive the smallest violation "
+            "of parallel trends."
+        )
     if lo <= 0 <= hi:
         return (
             f"The conventional interval for {what} already includes zero, so there is no detected effect for a "
             "violation of parallel trends to overturn."
         )
     b = s["breakdown"]
+    if s["method"] == "rm" and b is not None and 0 < b < 1:
+        return (
+            f"Fragile: any departure from parallel trends after the move larger than {100 * b:.0f}% of the largest "
+            f"year-to-year departure seen before it would overturn the finding for {what} (breakdown M̄ = {b:.2f}; "
+            "Rambachan & Roth 2023, relative magnitudes)."
+        )
     if s["method"] == "rm":
         if b is None:
             return (

@@ -45,6 +45,7 @@ Measures (gross = C3 "Total Expenditure", ``_net`` = C7 "Net Current Expenditure
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -136,6 +137,7 @@ def _open(path: Path) -> list[tuple[str, Grid]]:
 _MEASURE_WORDS = r"(Employees|Running Expenses|Total Expenditure|Sales, Fees|Other Income|Total Income|Net Current Expenditure|Capital items|Net Total Cost)"
 
 
+@functools.lru_cache(maxsize=8192, typed=True)  # headers and service names recur in every sheet and row
 def _clean(text: str | None) -> str:
     if text is None:
         return ""

@@ -73,6 +73,7 @@ the publications themselves. ``detect`` returns False for it.
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -151,6 +152,7 @@ HIGHLIGHTS_LAYOUT = {
 _TYPOS = {"comissioning": "commissioning", "equiptment": "equipment", "servcies": "services"}
 
 
+@functools.lru_cache(maxsize=8192, typed=True)  # the same few hundred line descriptions recur in every council's rows
 def normalise_description(text: str | None) -> str:
     """'16 Total  Children Looked After\\t' -> 'total children looked after'; "Children's" -> 'children'."""
     if text is None:

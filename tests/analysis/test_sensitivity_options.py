@@ -156,3 +156,27 @@ def test_plan_sensitivity_refused_naming_the_key(tmp_path: Path, extra: str, met
         load_plan(tmp_path / "plan.toml")
     msg = str(info.value)
     assert "\n" not in msg and "analysis[0]" in msg and fragment in msg, msg
+
+
+def test_permutation_covariance_on_the_command_line(panel_csv: Path, tmp_path: Path) -> None:
+    """--sensitivity-covariance permutation: the event study's covariance over the permuted adoption dates
+    (kept draws), named in diagnostics; the robust intervals differ from the analytic-covariance ones."""
+    common = ("--method", "cs", "--interval", "randomization", "--permutations", "99", "--sensitivity", "rm")
+    common += ("--mbar", "0.5,1", "--sensitivity-target", "average")
+    out = {}
+    for cov in ("analytic", "permutation"):
+        path = tmp_path / f"{cov}.json"
+        _run(panel_csv, *common, "--sensitivity-covariance", cov, "--json", str(path))
+        out[cov] = json.loads(path.read_text())
+    perm = out["permutation"]
+    assert perm["diagnostics"]["sensitivity"]["covariance"].startswith("permutation")
+    assert perm["diagnostics"]["sensitivity"]["target"] == "average"
+    assert len(perm["inference"]["randomisation"]["draws"]["values"]) == 99
+    rows = {c: {r["name"]: r for r in out[c]["estimates"]} for c in out}
+    a, p = rows["analytic"]["honest:rm:mbar=1"], rows["permutation"]["honest:rm:mbar=1"]
+    assert a["estimate"] == p["estimate"] and (a["ci_low"], a["ci_high"]) != (p["ci_low"], p["ci_high"])
+
+
+def test_sensitivity_covariance_needs_sensitivity(panel_csv: Path) -> None:
+    proc = _run(panel_csv, "--method", "cs", "--sensitivity-covariance", "permutation", check=False)
+    assert proc.returncode == 2 and "--sensitivity-covariance needs --sensitivity" in proc.stderr

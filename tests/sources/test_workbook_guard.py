@@ -86,3 +86,56 @@ def test_other_compression_methods_refused(tmp_path: Path) -> None:
 )
 def test_real_official_workbooks_pass(rel: str) -> None:
     workbook_guard.check_workbook(REFERENCE / rel)
+
+
+def _cell_by_cell(body: bytes) -> tuple[int, int]:
+    rect = workbook_guard._Rect(Path("x.xlsx"), "sheet")
+    workbook_guard._xlsx_scan_cells(rect, body)
+    return rect.rows, rect.cols
+
+
+def test_xlsx_chunk_maxima_equal_the_cell_by_cell_scan() -> None:
+    """The bulk pass (`_xlsx_chunk_within`) takes the same furthest row and column as the cell loop,
+    including a declared dimension further out, lower-case and $-anchored refs, and several chunks."""
+    bodies = [
+        b'<sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row><row r="7"><c r="c7"/><c r="AB12"/></row>'
+        b'<row r="300"><c t="n" r="B300"/><c r="ZZ9"/></row></sheetData>',
+        b'<worksheet><dimension ref="$A$1:$CV$2000"/><sheetData><row r="3"><c r="D3" t="s"/></row></sheetData>',
+        b'<sheetData><row r="1"><x:c r="AAA1" s="1"><v>1</v></x:c><c s="2" r="B5000"/></row></sheetData>',
+        b"<sheetData></sheetData>",
+    ]
+    for body in bodies:
+        rect = workbook_guard._Rect(Path("x.xlsx"), "sheet")
+        assert workbook_guard._xlsx_chunk_within(rect, body)
+        assert (rect.rows, rect.cols) == _cell_by_cell(body)
+    two = workbook_guard._Rect(Path("x.xlsx"), "sheet")
+    for body in bodies[1:3]:  # maxima carry from one chunk to the next
+        assert workbook_guard._xlsx_chunk_within(two, body)
+    assert (two.rows, two.cols) == (5000, 703)
+
+
+def test_xlsx_cap_still_names_the_first_cell_that_passes_it(tmp_path: Path, monkeypatch) -> None:
+    """Over the cap, the chunk is scanned cell by cell, so the error names the first offending cell, not
+    the furthest one (here D40 makes 40 x 4 = 160 > 150 before Z999 is reached)."""
+    monkeypatch.setattr(workbook_guard, "MAX_SHEET_CELLS", 150)
+    p = _write(tmp_path, "first.xlsx", workbooks.xlsx([("A1", "Code"), ("D40", "x"), ("Z999", "y")]))
+    with pytest.raises(EvalkitError, match="reaches cell D40"):
+        workbook_guard.check_workbook(p)
+
+
+def test_ods_token_pattern_matches_as_the_lazy_one_did() -> None:
+    """`_ODS_TOKENS` (possessive, no backtracking) finds what the earlier lazy pattern
+    `<table:(...)(?=[\\s/>])([^>]*?)(/?)>` found, on tags with slashes inside values, "//>", unclosed tails."""
+    import re
+
+    lazy = re.compile(rb"<table:(table-row|table-cell|covered-table-cell|table)(?=[\s/>])([^>]*?)(/?)>")
+    body = (
+        b'<table:table table:name="A/B"><table:table-row table:number-rows-repeated="3">'
+        b'<table:table-cell office:value-type="float" office:value="1"/><table:table-cell a="x//y"//>'
+        b'<table:covered-table-cell/><table:table-cell table:number-columns-repeated="2"><text:p>a/b</text:p>'
+        b"</table:table-cell><table:table-cell/ ><table:table-rows><table:table-cell x='1/'>"
+        b"</table:table-row></table:table><table:table-cell b=1"
+    )
+    found = workbook_guard._ODS_TOKENS.findall(body)
+    assert found == lazy.findall(body)
+    assert len(found) == 8 and (b"table-cell", b' a="x//y"/', b"/") in found

@@ -49,6 +49,18 @@ def event_study(res: Results) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return e[order], beta[order], vcov[np.ix_(order, order)]
 
 
+def wald(b: np.ndarray, v: np.ndarray) -> dict[str, Any] | None:
+    """The one Wald pre-trend computation: W = b' V^+ b against chi2(rank V); None when V has rank 0.
+
+    A diagnostic only where few treated units carry an event time (their analytic variance is near zero
+    and the test over-rejects badly); the verdicts use the permutation test (analysis.intervals)."""
+    rank = int(np.linalg.matrix_rank(v))
+    if rank == 0:
+        return None
+    w = float(b @ np.linalg.pinv(v) @ b)
+    return {"statistic": w, "df": rank, "p_value": float(stats.chi2.sf(w, rank))}
+
+
 def pretrend_test(res: Results, *, level: str = "dynamic") -> dict[str, Any]:
     """Joint Wald test that all pre-treatment coefficients are zero (chi-squared with as many
     degrees of freedom as the rank of their covariance). `level="dynamic"` tests the event-study
@@ -64,9 +76,10 @@ def pretrend_test(res: Results, *, level: str = "dynamic") -> dict[str, Any]:
         raise EvalkitError(f"level must be 'dynamic' or 'att_gt', not {level!r}")
     if len(b) == 0:
         raise EvalkitError("no pre-treatment coefficient to test")
-    stat = float(b @ np.linalg.pinv(v) @ b)
-    df = int(np.linalg.matrix_rank(v))
-    return {"statistic": stat, "df": df, "p_value": float(stats.chi2.sf(stat, df)), "tested": labels}
+    test = wald(b, v)
+    if test is None:
+        raise EvalkitError("the pre-treatment coefficients have no variance: no Wald test")
+    return {**test, "tested": labels}
 
 
 def _att_gt_pre(res: Results) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -118,6 +131,25 @@ def honest_event_study(res: Results) -> EventStudy:
     if np.any(np.diag(vcov) <= 0):
         raise EvalkitError("an event-study coefficient has no variance: cannot bound its sensitivity")
     return EventStudy(tuple(int(k) for k in e), beta, vcov, len(pre), len(post))
+
+
+def with_draws_covariance(es: EventStudy, names: list[str], draws: np.ndarray) -> EventStudy:
+    """The event study with the covariance of its coefficients over resampled draws (B x len(names), e.g.
+    estimates under permuted adoption dates): valid with few treated units, where the analytic one is far
+    too small at event times resting on one unit. Draws with a missing coefficient are dropped."""
+    col = {n: i for i, n in enumerate(names)}
+    need = [f"dynamic:e={k}" for k in es.event_times]
+    missing = [n for n in need if n not in col]
+    if missing:
+        raise EvalkitError(f"the resampling draws lack {missing[0]!r}: no resampled covariance for the event study")
+    d = np.asarray(draws, dtype=float)[:, [col[n] for n in need]]
+    d = d[np.all(np.isfinite(d), axis=1)]
+    if d.shape[0] < 2 * len(need):
+        raise EvalkitError(f"{d.shape[0]} complete draws are too few for a {len(need)}-coefficient covariance")
+    sigma = np.atleast_2d(np.cov(d, rowvar=False, ddof=1))
+    if np.any(np.diag(sigma) <= 0):
+        raise EvalkitError("an event-study coefficient does not vary over the draws: no resampled covariance")
+    return EventStudy(es.event_times, es.betahat, sigma, es.num_pre, es.num_post)
 
 
 def original_interval(es: EventStudy, target: str = "first", alpha: float = 0.05) -> tuple[float, float, float]:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from evalkit.errors import EvalkitError
 from evalkit.estimators.data import LongPanel
 from evalkit.estimators.inference.inversion import invert
 from evalkit.estimators.results import Results
@@ -60,6 +61,7 @@ class Draws:
         n_perm: int,
         seed: int,
         progress: str | None = "permutations",
+        universe: dict[Any, int] | None = None,
     ) -> None:
         perm = Permuter(panel)
         y = panel.data["y"].to_numpy()
@@ -76,7 +78,10 @@ class Draws:
             np.abs(c_obs - (self.a_obs + 2.5 * self.b_obs)) <= 1e-7 * np.maximum(1.0, np.abs(c_obs))
         )
         rng = np.random.default_rng(seed)
-        assignments = [rng.permutation(perm.cohort) for _ in range(n_perm)]
+        if universe is None:
+            assignments = [rng.permutation(perm.cohort) for _ in range(n_perm)]
+        else:
+            assignments = universe_assignments(universe, list(perm.units), perm.cohort, rng, n_perm)
         fast = _fast_points(statistic, panel, perm, names, np.column_stack([y, perm.d_obs]), (self.a_obs, self.b_obs))
 
         def one(cohort: np.ndarray) -> np.ndarray:
@@ -84,8 +89,16 @@ class Draws:
                 return fast(cohort).T.ravel()
             return np.concatenate([vec(perm.make(cohort)), vec(perm.make(cohort, perm.d_obs))])
 
+        def one_of_family(cohort: np.ndarray) -> np.ndarray:
+            """A family's assignment may leave this outcome no estimable treated council (the councils drawn
+            lack it, or lack a pre-period): that draw has no estimate here (NaN), and is left out."""
+            try:
+                return one(cohort)
+            except EvalkitError:
+                return np.full(2 * len(names), np.nan)
+
         on_result = tracked(progress, n_perm) if progress else None
-        ab = np.array(pmap(one, assignments, on_result=on_result))
+        ab = np.array(pmap(one if universe is None else one_of_family, assignments, on_result=on_result))
         self.a_p, self.b_p = ab[:, : len(names)], ab[:, len(names) :]
 
     def test(self, k: int, alpha: float) -> dict[str, Any] | None:
@@ -117,9 +130,17 @@ def randomisation_rows(
     n_perm: int,
     seed: int,
     alpha: float,
+    universe: dict[Any, int] | None = None,
+    keep_draws: bool = False,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Permutation test of every named estimate at once: rows "<name>:randomisation" and what was done."""
-    draws = Draws(panel, statistic, names, n_perm=n_perm, seed=seed)
+    """Permutation test of every named estimate at once: rows "<name>:randomisation" and what was done.
+
+    `universe` (unit -> cohort over every council of a family of analyses): adoption dates are permuted
+    across the universe and read off for this panel's councils, so every analysis of the family sees the
+    same permuted assignments (their joint distribution is what Romano-Wolf needs). With a universe or
+    `keep_draws` the estimates under every permuted assignment are kept in info["draws"] (their spread
+    is the event study's permutation covariance, estimators.honest.honest)."""
+    draws = Draws(panel, statistic, names, n_perm=n_perm, seed=seed, universe=universe)
     rows = []
     for k, name in enumerate(names):
         row = draws.test(k, alpha)
@@ -136,7 +157,43 @@ def randomisation_rows(
     pre = randomisation_pretrend(names, draws.a_obs, draws.a_p)
     if pre is not None:
         info["pretrend"] = pre
+    if universe is not None:
+        info["joint"] = {
+            "assignments": assignment_digest(universe, seed, n_perm),
+            "units_in_universe": len(universe),
+            "draws_without_estimate": int(np.sum(~np.any(np.isfinite(draws.a_p), axis=1))),
+        }
+    if universe is not None or keep_draws:
+        info["draws"] = {"names": list(names), "values": [[_json_float(v) for v in row] for row in draws.a_p]}
     return rows, info
+
+
+def _json_float(v: float) -> float | None:
+    return float(v) if np.isfinite(v) else None
+
+
+def universe_assignments(
+    universe: dict[Any, int], units: list[Any], observed: np.ndarray, rng: np.random.Generator, n_perm: int
+) -> list[np.ndarray]:
+    """Permutations of the universe's adoption dates, read off for `units` (which must agree with it)."""
+    order = sorted(universe)
+    position = {u: i for i, u in enumerate(order)}
+    missing = [u for u in units if u not in position]
+    if missing:
+        raise ValueError(f"unit {missing[0]!r} is not in the family's universe of councils")
+    pos = np.array([position[u] for u in units])
+    cohorts = np.array([universe[u] for u in order])
+    if not np.array_equal(cohorts[pos], observed):
+        raise ValueError("the family's universe gives a council another adoption year than this analysis")
+    return [rng.permutation(cohorts)[pos] for _ in range(n_perm)]
+
+
+def assignment_digest(universe: dict[Any, int], seed: int, n_perm: int) -> str:
+    """Names the permuted assignments (same digest: same draws, in the same order)."""
+    import hashlib
+
+    text = repr((sorted((str(u), int(c)) for u, c in universe.items()), int(seed), int(n_perm)))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def randomisation_inference(

@@ -156,8 +156,26 @@ except RuntimeError:  # no writable cache folder at all (numba: "no locator avai
     _iterate_compiled = njit(_SIGNATURE, cache=False, **_OPTIONS)(_iterate)
 
 
+# A problem whose Gram matrix has at least this many entries runs on its own (its `Gt` passed without
+# copying); smaller ones are packed into one flat batch (one compiled call for many small problems).
+_ALONE = 256 * 256
+
+
 def fw_run(probs: Sequence[dict], max_iter: int) -> list[np.ndarray]:
     """`sdid._fw_run_numpy` for the same set-ups (from `sdid._fw_setup`): each problem's final weights."""
+    out: list[np.ndarray | None] = [None] * len(probs)
+    small = [j for j, p in enumerate(probs) if p["k"] * p["k"] < _ALONE]
+    if small:
+        for j, x in zip(small, _run_flat([probs[j] for j in small], max_iter)):
+            out[j] = x
+    for j, p in enumerate(probs):
+        if out[j] is None:
+            out[j] = _run_flat([p], max_iter)[0]
+    return out  # type: ignore[return-value]
+
+
+def _run_flat(probs: Sequence[dict], max_iter: int) -> list[np.ndarray]:
+    """The kernel on problems laid end to end in flat arrays (one problem: its own `Gt`, no copy)."""
     P = len(probs)
     if P == 0:
         return []
@@ -166,9 +184,12 @@ def fw_run(probs: Sequence[dict], max_iter: int) -> list[np.ndarray]:
     np.cumsum(ks, out=voff[1:])
     goff = np.zeros(P + 1, dtype=np.int64)
     np.cumsum(ks * ks, out=goff[1:])
-    Gt = np.empty(goff[-1])
-    for j, p in enumerate(probs):
-        Gt[goff[j] : goff[j + 1]].reshape(ks[j], ks[j])[...] = p["G"].T
+    if P == 1:
+        Gt = _columns(probs[0]).reshape(-1)
+    else:
+        Gt = np.empty(goff[-1])
+        for j, p in enumerate(probs):
+            Gt[goff[j] : goff[j + 1]] = _columns(p).reshape(-1)
     c = np.concatenate([np.asarray(p["c"], dtype=np.float64) for p in probs])
     diag = np.concatenate([np.asarray(p["diag"], dtype=np.float64) for p in probs])
     x = np.concatenate([np.asarray(p["x"], dtype=np.float64) for p in probs])
@@ -177,3 +198,11 @@ def fw_run(probs: Sequence[dict], max_iter: int) -> list[np.ndarray]:
     scal = np.array([[float(p[key]) for key in keys] for p in probs], dtype=np.float64)
     _iterate_compiled(Gt, goff, voff, c, diag, x, Gx, scal, int(max_iter))
     return [x[voff[j] : voff[j + 1]].copy() for j in range(P)]
+
+
+def _columns(p: dict) -> np.ndarray:
+    """G transposed, C-contiguous float64 (row i = column i of G): the set-up's copy, or made here."""
+    Gt = p.get("Gt")
+    if Gt is None or Gt.dtype != np.float64 or not Gt.flags.c_contiguous:
+        Gt = np.ascontiguousarray(np.asarray(p["G"], dtype=np.float64).T)
+    return Gt

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +98,11 @@ def _fw_setup(Y: np.ndarray, zeta: float, intercept: bool, start: np.ndarray | N
     c = A.T @ b
     Gx = G @ x
     return dict(
+        # the columns of G as contiguous rows, what the compiled kernel reads: G itself, no copy. A.T @ A
+        # is exactly symmetric (numpy forms it with BLAS syrk and mirrors the triangle; its plain loop
+        # multiplies in the same order for (i, j) and (j, i)), so row i is column i to the bit
+        # (tests/estimators/synth/test_sdid_streaming.py checks this on the shapes the estimator makes)
+        Gt=G,
         k=k,
         n=n,
         zeta2=zeta**2,
@@ -368,11 +373,12 @@ def sdid_fit(
     return sdid_fit_many([(Y, N0, T0, opts, omega, lambda_)])[0]
 
 
-def sdid_fit_many(problems: Sequence[tuple]) -> list[SDIDFit]:
+def sdid_fit_many(problems: Iterable[tuple]) -> list[SDIDFit]:
     """`sdid_fit` for many (Y, N0, T0, opts, omega, lambda_) at once: every Frank–Wolfe stage (λ and ω,
     before and after sparsifying) runs as one vectorised batch over all problems. Each problem's result
     is what `sdid_fit` computes for it alone (the Gram matrices are formed once per problem and kept
     across the two stages)."""
+    problems = list(problems)
     P = len(problems)
     lam: list[np.ndarray | None] = [None] * P
     om: list[np.ndarray | None] = [None] * P
@@ -445,17 +451,50 @@ def placebo_draws(
     N1 = Y.shape[0] - N0
     if N0 <= N1:
         raise EvalkitError("the placebo SE needs more control than treated units")
+    return _draw_estimates(Y, T0, fit, [(p, len(p) - N1) for p in perms], n_jobs)
 
-    def spec(ind: np.ndarray) -> tuple:
-        n0 = len(ind) - N1
+
+def _draw_estimates(
+    Y: np.ndarray, T0: int, fit: SDIDFit, draws: list[tuple[np.ndarray, int]], n_jobs: int | None
+) -> np.ndarray:
+    """Estimates of the refits on rows `ind` of Y with the first n0 as controls, for each (ind, n0) in
+    draws: ω started from the fit's ω on those controls (renormalised), λ from the fit's λ. Streamed
+    (see `_streamed`) and split over n_jobs processes if > 1."""
+
+    def spec(draw: tuple[np.ndarray, int]) -> tuple:
+        ind, n0 = draw
         return (Y[ind], n0, T0, fit.opts, _sum_normalize(fit.omega[ind[:n0]]), fit.lambda_)
 
-    return _draw_estimates([spec(p) for p in perms], n_jobs)
+    def work(ds: list) -> list[float]:
+        return _streamed(ds, lambda d: d[1] ** 2, lambda chunk: [f.estimate for f in sdid_fit_many(map(spec, chunk))])
+
+    return np.array(_batched(draws, work, n_jobs))
 
 
-def _draw_estimates(specs: list[tuple], n_jobs: int | None) -> np.ndarray:
-    """Estimates of many `sdid_fit` problems, batched (and split over n_jobs processes if > 1)."""
-    return np.array(_batched(specs, lambda ss: [f.estimate for f in sdid_fit_many(ss)], n_jobs))
+# Draws are fitted in chunks whose ω Gram matrices hold at most this many numbers together (32 MiB):
+# a chunk's matrices are formed, solved, reduced to estimates and freed before the next chunk, so memory
+# is bounded by one chunk whatever the number of draws or controls (with one draw when a single Gram
+# matrix is larger), while small problems still share one batch. Each problem's Frank–Wolfe path is its
+# own, so the chunking changes no number.
+_GRAM_BUDGET = 4 * 2**20
+
+
+def _streamed(items: list, size: Callable[[Any], int], work: Callable[[list], list]) -> list:
+    """work(chunk) over consecutive chunks of items whose sizes sum to at most _GRAM_BUDGET (at least
+    one item per chunk), concatenated: what work(items) returns, without holding every item's arrays."""
+    out: list = []
+    chunk: list = []
+    total = 0
+    for item in items:
+        n = size(item)
+        if chunk and total + n > _GRAM_BUDGET:
+            out.extend(work(chunk))
+            chunk, total = [], 0
+        chunk.append(item)
+        total += n
+    if chunk:
+        out.extend(work(chunk))
+    return out
 
 
 def bootstrap_draws(
@@ -470,12 +509,7 @@ def bootstrap_draws(
         if np.all(ind < N0) or np.all(ind >= N0):
             continue
         samples.append(np.sort(ind))
-
-    def spec(ind: np.ndarray) -> tuple:
-        n0 = int(np.sum(ind < N0))
-        return (Y[ind], n0, T0, fit.opts, _sum_normalize(fit.omega[ind[:n0]]), fit.lambda_)
-
-    return _draw_estimates([spec(s) for s in samples], n_jobs)
+    return _draw_estimates(Y, T0, fit, [(s, int(np.sum(s < N0))) for s in samples], n_jobs)
 
 
 def jackknife_draws(Y: np.ndarray, N0: int, T0: int, fit: SDIDFit) -> np.ndarray:
@@ -692,8 +726,15 @@ def _staggered_jackknife_refit(
     """Leave each unit out and re-estimate every weight. Leaving out a treated unit changes only its own
     cohort's fit (the others use the same controls and units), so only that cohort is refitted."""
     N = Y.shape[0]
-    draws = [(np.delete(Y, i, axis=0), N0 - 1, cohort_of) for i in range(N0)]
-    res: list[list[_CohortFit] | None] = list(_batched(draws, lambda ds: _staggered_many(ds, times, estimator), n_jobs))
+    n_cohorts = max(len(base), 1)
+
+    def fits(chunk: list[int]) -> list[list[_CohortFit]]:
+        return _staggered_many([(np.delete(Y, i, axis=0), N0 - 1, cohort_of) for i in chunk], times, estimator)
+
+    def work(left_out: list[int]) -> list[list[_CohortFit]]:
+        return _streamed(left_out, lambda _i: (N0 - 1) ** 2 * n_cohorts, fits)
+
+    res: list[list[_CohortFit] | None] = list(_batched(list(range(N0)), work, n_jobs))
     # treated units: refit the cohort that lost a unit (if it still has one); the rest are unchanged
     refit, slots = [], []
     for i in range(N0, N):
@@ -784,6 +825,7 @@ def synthetic_did_staggered(
     N0 = len(co)
     cohort_of = np.array([coh[u] for u in tr])
     base = _staggered_many([(Y, N0, cohort_of)], times, estimator, keep_fits=True)[0]
+    n_cohorts = max(len(base), 1)
     att = _aggregate(base)
     parts = [(r.group, r.estimate, r.weight, r.n_treated) for r in base]
     rows: list[dict[str, Any]] = [{"name": "att", "aggregation": "simple", "estimate": att}]
@@ -802,7 +844,14 @@ def synthetic_did_staggered(
     }
 
     def atts(ds: list) -> list[float]:
-        return [_aggregate(r) if r else float("nan") for r in _staggered_many(ds, times, estimator)]
+        """ATTs of draws given as row indices of Y (first n0 rows controls, as `cohort_of` the rest's
+        cohorts), streamed in chunks of bounded Gram size (`_streamed`)."""
+
+        def fits(chunk: list) -> list[float]:
+            built = [(Y[ind], n0, coh) for ind, n0, coh in chunk]
+            return [_aggregate(r) if r else float("nan") for r in _staggered_many(built, times, estimator)]
+
+        return _streamed(ds, lambda d: d[1] ** 2 * n_cohorts, fits)
 
     if se is not None:
         rng = np.random.default_rng(seed)
@@ -811,7 +860,7 @@ def synthetic_did_staggered(
             if N0 <= N1:
                 raise EvalkitError("the placebo SE needs more control than treated units")
             perms = [rng.permutation(N0) for _ in range(reps)]
-            draws = np.array(_batched([(Y[p], N0 - N1, cohort_of) for p in perms], atts, n_jobs))
+            draws = np.array(_batched([(p, N0 - N1, cohort_of) for p in perms], atts, n_jobs))
             if not np.all(np.isfinite(draws)):
                 raise EvalkitError("no cohort has two pre-periods and one post-period")
         elif se == "bootstrap":
@@ -822,7 +871,7 @@ def synthetic_did_staggered(
                 if np.all(ind < N0) or np.all(ind >= N0):
                     continue
                 samples.append(ind)
-            ds = [(Y[ind], int(np.sum(ind < N0)), cohort_of[ind[ind >= N0] - N0]) for ind in samples]
+            ds = [(ind, int(np.sum(ind < N0)), cohort_of[ind[ind >= N0] - N0]) for ind in samples]
             draws = np.array(_batched(ds, atts, n_jobs))
             draws = draws[np.isfinite(draws)]
         elif se == "jackknife":

@@ -13,6 +13,7 @@ from evalkit.estimators.did.imputation import imputation
 from evalkit.estimators.did.simulate import simulate_staggered
 from evalkit.estimators.did.sunab import sun_abraham
 from evalkit.estimators.did.twfe import twfe
+from tests.estimators.reference.load import load
 from tests.shared_data import VALIDATION
 
 MPDTA = VALIDATION / "mpdta.csv"
@@ -43,10 +44,30 @@ def test_sunab_equals_cs_universal_never_treated(mpdta):
     assert sa.estimate("catt:g=2006,e=1")["estimate"] == pytest.approx(
         cs.estimate("att_gt:g=2006,t=2007")["estimate"], abs=1e-10
     )
-    # and hence the R did numbers: dynamic (e >= 0 mean) -0.0772, ATT(2004,2006) -0.1373
-    assert sa.estimate("dynamic")["estimate"] == pytest.approx(-0.0772, abs=1e-4)
-    assert sa.estimate("catt:g=2004,e=2")["estimate"] == pytest.approx(-0.1373, abs=1e-4)
+    # and hence the R did numbers (reference/cs_mpdta, universal base): dynamic (e >= 0 mean) -0.0772,
+    # ATT(2004,2006) -0.1373
+    cs_ref = load("cs_mpdta").rows("never_dr_universal")
+    assert sa.estimate("dynamic")["estimate"] == pytest.approx(cs_ref["dynamic"]["estimate"], abs=1e-4)
+    for e in (-4, -3, -2, 0, 1, 2, 3):
+        assert sa.estimate(f"dynamic:e={e}")["estimate"] == pytest.approx(
+            cs_ref[f"dynamic:e={e}"]["estimate"], abs=1e-4
+        )
+    assert sa.estimate("catt:g=2004,e=2")["estimate"] == pytest.approx(
+        cs_ref["att_gt:g=2004,t=2006"]["estimate"], abs=1e-4
+    )
     assert sa.estimate("dynamic:e=2")["se"] == pytest.approx(cs.estimate("dynamic:e=2")["se"], rel=0.05)
+
+
+@needs_data
+def test_sunab_matches_fixest_sunab(mpdta):
+    # reference/sunab_mpdta: fixest's sunab (pyfixest saturated event study), every cohort x event time
+    sa = sun_abraham(mpdta)
+    ref = load("sunab_mpdta").rows("saturated")
+    assert sorted(ref) == sorted(n for n in sa.estimates["name"].to_list() if n.startswith("catt:"))
+    for name, row in ref.items():
+        assert sa.estimate(name)["estimate"] == pytest.approx(row["estimate"], abs=1e-8), name
+        # fixest's default small-sample correction differs from evalkit's (about 0.5% here)
+        assert sa.estimate(name)["se"] == pytest.approx(row["se"], rel=0.01), name
 
 
 def test_sunab_recovers_heterogeneous_dynamic_effects_exactly():
@@ -98,6 +119,17 @@ def test_imputation_matches_explicit_regression(mpdta):
     coef = np.linalg.lstsq(z[~tr], d["y"].to_numpy()[~tr], rcond=None)[0]
     tau = d["y"].to_numpy()[tr] - z[tr] @ coef
     assert imputation(mpdta).estimate("simple")["estimate"] == pytest.approx(tau.mean(), abs=1e-10)
+
+
+@needs_data
+def test_imputation_matches_etwfe_peer(mpdta):
+    # reference/imputation_mpdta: Wooldridge's ETWFE with not-yet-treated controls (moderndid), whose
+    # cohort-period ATTs and their averages are the imputation estimates; point estimates only
+    res = imputation(mpdta)
+    ref = load("imputation_mpdta").rows("etwfe_notyet")
+    assert sorted(ref) == sorted(res.estimates["name"].to_list())
+    for name, row in ref.items():
+        assert res.estimate(name)["estimate"] == pytest.approx(row["estimate"], abs=1e-8), name
 
 
 def test_all_estimators_agree_with_homogeneous_effects():

@@ -10,9 +10,11 @@ from evalkit.errors import EvalkitError
 from evalkit.estimators.data import LongPanel, make_panel, read_panel_file
 from evalkit.estimators.did.simulate import simulate_staggered
 from evalkit.estimators.did.twfe import bacon_decomposition, twfe
+from tests.estimators.reference.load import load
 from tests.shared_data import VALIDATION
 
 DATA = VALIDATION
+REF = load("twfe")  # pyfixest (R fixest) on the same files: reference/twfe/make.py
 needs_data = pytest.mark.skipif(not (DATA / "mpdta.csv").exists(), reason="validation data not available")
 
 
@@ -25,22 +27,27 @@ def mpdta():
 
 @needs_data
 def test_twfe_mpdta(mpdta):
-    # Reference: TWFE of lemp on the post-treatment dummy with county and year effects, SE
-    # clustered by county (R did documentation, "TWFE" comparison on mpdta): -0.0365 (0.0133)
+    # TWFE of lemp on the post-treatment dummy with county and year effects, SE clustered by county
+    # (R did documentation's "TWFE" comparison on mpdta, -0.0365 (0.0133)); reference: fixest via pyfixest
     res = twfe(mpdta)
     row = res.estimate("coef")
-    assert row["estimate"] == pytest.approx(-0.0365, abs=1e-4)
-    assert row["se"] == pytest.approx(0.0133, abs=1e-3)
+    ref = REF.row("mpdta", "coef")
+    assert row["estimate"] == pytest.approx(ref["estimate"], abs=1e-4)
+    assert row["se"] == pytest.approx(ref["se"], abs=1e-3)  # fixest's default small-sample correction
+    # evalkit's CR1 is G/(G-1) without the (N-1)/(N-K) factor: fixest's ssc(adj = FALSE)
+    assert row["se"] == pytest.approx(ref["se_ssc_adj_false"], rel=1e-9)
 
 
 @needs_data
 def test_twfe_prop99_is_the_2x2_did():
-    # Reference: Abadie, Diamond & Hainmueller (2010) Prop 99 data, 2x2 DiD of California vs
-    # the other 38 states, 1970-1988 vs 1989-2000: -27.349 packs per capita
+    # Abadie, Diamond & Hainmueller (2010) Prop 99 data, 2x2 DiD of California vs the other 38
+    # states, 1970-1988 vs 1989-2000: -27.349 packs per capita (AAHIW 2021 Table 1); reference: fixest
     frame = read_panel_file(DATA / "california_prop99.csv")
     panel = make_panel(frame, unit="State", time="Year", outcome="PacksPerCapita", treated="treated")
     res = twfe(panel)
-    assert res.estimate("coef")["estimate"] == pytest.approx(-27.349, abs=1e-3)
+    ref = REF.row("prop99", "coef")
+    assert res.estimate("coef")["estimate"] == pytest.approx(ref["estimate"], abs=1e-3)
+    assert res.estimate("coef")["se"] == pytest.approx(ref["se_ssc_adj_false"], rel=1e-9)
     bacon = res.extra["bacon"]
     assert bacon.height == 1 and bacon["type"][0] == "Treated vs Never Treated"
 

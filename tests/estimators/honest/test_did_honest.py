@@ -10,6 +10,7 @@ from evalkit.estimators.did.cs import callaway_santanna
 from evalkit.estimators.did.simulate import simulate_staggered, with_outcome
 from evalkit.estimators.did.sunab import sun_abraham
 from evalkit.estimators.honest.honest import honest_event_study, pretrend_test
+from tests.estimators.reference.load import load
 from tests.shared_data import VALIDATION
 
 MPDTA = VALIDATION / "mpdta.csv"
@@ -24,10 +25,12 @@ def mpdta():
 @needs_data
 def test_att_gt_pretest_matches_r_did(mpdta):
     # R did documentation (README, mpdta example, summary of att_gt):
-    # "P-value for pre-test of parallel trends assumption: 0.16812"
+    # "P-value for pre-test of parallel trends assumption: 0.16812"; full precision from reference/cs_mpdta
+    ref = load("cs_mpdta").spec("never_dr")["pretest"]
     out = pretrend_test(callaway_santanna(mpdta), level="att_gt")
-    assert out["p_value"] == pytest.approx(0.16812, abs=1e-5)
-    assert out["df"] == 5
+    assert out["p_value"] == pytest.approx(ref["p_value"], abs=1e-5)
+    assert out["statistic"] == pytest.approx(ref["statistic"], rel=1e-6)
+    assert out["df"] == ref["df"] == 5
 
 
 @needs_data

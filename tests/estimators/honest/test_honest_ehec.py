@@ -1,6 +1,6 @@
 """Rambachan-Roth sensitivity against HonestDiD's own documented example (Medicaid expansion, ehec).
 
-Reference numbers and their provenance: tests/estimators/reference/honestdid_ehec.json (the
+Reference numbers and their provenance: tests/estimators/reference/honestdid_ehec/honestdid_ehec.json (the
 package README at a pinned commit; full precision from its knitr cache). Tolerance 0.002 on every
 bound, as the issue asks; the breakdown value must fall in the README's grid cell.
 """
