@@ -88,12 +88,6 @@ def test_real_official_workbooks_pass(rel: str) -> None:
     workbook_guard.check_workbook(REFERENCE / rel)
 
 
-def _cell_by_cell(body: bytes) -> tuple[int, int]:
-    rect = workbook_guard._Rect(Path("x.xlsx"), "sheet")
-    workbook_guard._xlsx_scan_cells(rect, body)
-    return rect.rows, rect.cols
-
-
 def test_xlsx_cap_still_names_the_first_cell_that_passes_it(tmp_path: Path, monkeypatch) -> None:
     """Over the cap, the chunk is scanned cell by cell, so the error names the first offending cell, not
     the furthest one (here D40 makes 40 x 4 = 160 > 150 before Z999 is reached)."""
