@@ -3,14 +3,19 @@
 The key of an entry is the sha256 of everything the result depends on: the estimator's name and
 options, the inference settings, the rows of the panel it saw (every column's values), the source of
 every evalkit module (any code change invalidates every entry) and the numeric libraries' versions.
-Values are JSON (NaN and infinities kept; a cache file is data, never code). A corrupt
-or unreadable entry is ignored and recomputed. `evalkit verify` never reads the cache.
+Values are JSON (NaN and infinities kept; a cache file is data, never code). An entry carries its
+key and the sha256 of its value as written, so an entry edited by hand, copied under another key,
+of the wrong shape, corrupt or unreadable is ignored and recomputed, with a note on stderr. A cache
+folder that cannot be written degrades to no cache (one note), never to an error.
+`evalkit verify` never reads the cache.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sys
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -81,22 +86,81 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def get(folder: Path | None, digest: str) -> Any | None:
+_NOTED: set[str] = set()
+
+
+def note(message: str) -> None:
+    """One line on stderr, once per message per process (the result is recomputed, never wrong)."""
+    if message not in _NOTED:
+        _NOTED.add(message)
+        sys.stderr.write(f"note: {message}\n")
+
+
+def _value_sha256(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, allow_nan=True).encode()).hexdigest()
+
+
+def _path(folder: Path, digest: str) -> Path:
+    return Path(folder) / digest[:2] / f"{digest}.json"
+
+
+def get(folder: Path | None, digest: str, shape: Callable[[Any], bool] | None = None) -> Any | None:
+    """The value stored under `digest`, or None (then the caller recomputes). An entry whose key,
+    checksum or `shape` does not match is ignored with a note."""
     if folder is None:
         return None
-    path = Path(folder) / digest[:2] / f"{digest}.json"
+    path = _path(folder, digest)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))["value"]
-    except (OSError, ValueError, KeyError, TypeError):
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError, ValueError):
+        note(f"cache entry {path} is unreadable; recomputing")
+        return None
+    try:
+        doc = json.loads(raw)
+        valid = (
+            isinstance(doc, dict)
+            and doc.get("key") == digest
+            and doc.get("sha256") == _value_sha256(doc.get("value"))
+            and (shape is None or shape(doc["value"]))
+        )
+    except (ValueError, TypeError, KeyError, AttributeError):
+        valid = False
+    if not valid:
+        note(f"cache entry {path} does not match its key and checksum or has the wrong shape; recomputing")
+        return None
+    return doc["value"]
 
 
 def put(folder: Path | None, digest: str, value: Any) -> None:
+    """Store `value` under `digest`; a folder that cannot be written leaves the run uncached (a note)."""
     if folder is None:
         return
-    path = Path(folder) / digest[:2] / f"{digest}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps({"key": digest, "value": _plain(value)}, allow_nan=True) + "\n")
+    from evalkit.errors import EvalkitError
+
+    path = _path(folder, digest)
+    plain = _plain(value)
+    entry = {"key": digest, "sha256": _value_sha256(plain), "value": plain}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(entry, allow_nan=True) + "\n")
+    except (OSError, EvalkitError) as exc:
+        note(f"cache folder {folder} is not writable ({exc}); running without the cache")
 
 
-__all__ = ["code_fingerprint", "frame_digest", "key", "get", "put"]
+def results_shaped(value: Any) -> bool:
+    """True for what `Results.to_dict` writes: the keys estimate reads, with the types it reads them as."""
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("estimates"), list)
+        and all(isinstance(row, dict) for row in value["estimates"])
+        and isinstance(value.get("diagnostics"), dict)
+        and isinstance(value.get("inference"), dict)
+        and isinstance(value.get("options"), dict)
+        and isinstance(value.get("method"), str)
+        and isinstance(value.get("outcome"), str)
+    )
+
+
+__all__ = ["code_fingerprint", "results_shaped", "note", "frame_digest", "key", "get", "put"]

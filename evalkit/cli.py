@@ -46,6 +46,47 @@ plan_app = typer.Typer(
 app.add_typer(plan_app, name="plan", short_help="Write, lock and check analysis plans.")
 STATE = {"quiet": False}
 
+# Largest file evalkit reads for each thing a user names (checked with stat before opening it).
+MAX_BYTES = {"--plan": 4 << 20, "--panel": 2 << 30, "--deflator": 16 << 20, "--registry": 16 << 20}
+
+
+def _named_file(flag: str):
+    """A typer callback: an existing path must be a regular file of bounded size (exit 2 otherwise);
+    /dev/zero or a FIFO would otherwise be read for ever. A missing path is left to the stage's error."""
+
+    def check(value: Path | None) -> Path | None:
+        if value is None or (not value.exists() and not value.is_symlink()):
+            return value
+        from evalkit.io import user_file
+
+        return user_file(value, flag, max_bytes=MAX_BYTES.get(flag))
+
+    return check
+
+
+def _caliper_value(value: str | None) -> str | None:
+    """--caliper is 'auto' or a number of 0 or more: anything else is a usage error (exit 2)."""
+    if value is None or value == "auto":
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        raise UsageError(f"--caliper takes a number or 'auto', not {value!r}") from None
+    if not number >= 0 or number == float("inf"):
+        raise UsageError(f"--caliper takes a finite number of 0 or more, not {value!r}")
+    return value
+
+
+def _named_folder(flag: str):
+    def check(value: Path | None) -> Path | None:
+        if value is None or (not value.exists() and not value.is_symlink()):
+            return value
+        from evalkit.io import user_folder
+
+        return user_folder(value, flag)
+
+    return check
+
 
 @cache
 def _console(stderr: bool) -> Console:
@@ -197,6 +238,7 @@ def ingest(
         typer.Option(
             "--from",
             help="Folder of official files to read (searched recursively). Default: the embedded SYNTHETIC demo data.",
+            callback=_named_folder("--from"),
         ),
     ] = None,
     fetch: Annotated[
@@ -265,10 +307,17 @@ def ingest(
 
 @app.command(short_help="Build the council-year panel (and matched comparators).")
 def panel(
-    processed: Annotated[Path, typer.Option("--processed", help="Folder written by `evalkit ingest`.")] = PROCESSED,
+    processed: Annotated[
+        Path,
+        typer.Option("--processed", help="Folder written by `evalkit ingest`.", callback=_named_folder("--processed")),
+    ] = PROCESSED,
     registry: Annotated[
         Path | None,
-        typer.Option("--registry", help="Extra registry rows (CSV, same columns as evalkit/data/adm_registry.csv)."),
+        typer.Option(
+            "--registry",
+            help="Extra registry rows (CSV, same columns as evalkit/data/adm_registry.csv).",
+            callback=_named_file("--registry"),
+        ),
     ] = None,
     match: Annotated[
         bool, typer.Option("--match/--no-match", help="Choose matched in-house comparators and write a balance table.")
@@ -285,6 +334,7 @@ def panel(
         typer.Option(
             "--caliper",
             help="Maximum distance in the method's units (Mahalanobis distance, logit-score difference, or DfE rank); 'auto' = 0.2 x SD of the logit, propensity only.",
+            callback=_caliper_value,
         ),
     ] = None,
     replacement: Annotated[
@@ -297,7 +347,9 @@ def panel(
     deflator: Annotated[
         Path | None,
         typer.Option(
-            "--deflator", help="CSV financial_year,index (e.g. HM Treasury GDP deflators) for spend_csc_per_child_real."
+            "--deflator",
+            help="CSV financial_year,index (e.g. HM Treasury GDP deflators) for spend_csc_per_child_real.",
+            callback=_named_file("--deflator"),
         ),
     ] = None,
     deflator_base: Annotated[
@@ -414,7 +466,12 @@ def _run_date(value: str | None) -> str | None:
 @app.command(short_help="Run a plan's analyses, or one method on any long panel.")
 def estimate(
     plan: Annotated[
-        Path | None, typer.Option("--plan", help="Pre-registered plan (TOML). Default: the demo plan, on demo data.")
+        Path | None,
+        typer.Option(
+            "--plan",
+            help="Pre-registered plan (TOML). Default: the demo plan, on demo data.",
+            callback=_named_file("--plan"),
+        ),
     ] = None,
     allow_deviations: Annotated[
         bool,
@@ -423,7 +480,10 @@ def estimate(
         ),
     ] = False,
     panel_file: Annotated[
-        Path | None, typer.Option("--panel", help="Any long panel (CSV or Parquet) instead of a plan.")
+        Path | None,
+        typer.Option(
+            "--panel", help="Any long panel (CSV or Parquet) instead of a plan.", callback=_named_file("--panel")
+        ),
     ] = None,
     unit: Annotated[str | None, typer.Option(help="Unit column (with --panel).")] = None,
     time: Annotated[str | None, typer.Option(help="Time column (with --panel).")] = None,
@@ -454,7 +514,8 @@ def estimate(
         ),
     ] = None,
     bootstrap: Annotated[
-        int, typer.Option(min=0, help="Bootstrap draws where the method has them (0 = analytic).")
+        int,
+        typer.Option(min=0, max=methods.MAX_DRAWS, help="Bootstrap draws where the method has them (0 = analytic)."),
     ] = 0,
     seed: Annotated[int, typer.Option(help="Random seed, recorded in the output.")] = methods.DEFAULT_SEED,
     alpha: Annotated[
@@ -467,7 +528,10 @@ def estimate(
         ),
     ] = "auto-size",
     permutations: Annotated[
-        int, typer.Option(help="Permutations for randomisation intervals (placebo draws for SDID).")
+        int,
+        typer.Option(
+            min=1, max=methods.MAX_DRAWS, help="Permutations for randomisation intervals (placebo draws for SDID)."
+        ),
     ] = 199,
     size_column: Annotated[
         str | None,
@@ -774,7 +838,9 @@ def _print_headlines(results_json: Path) -> None:
 
 @app.command()
 def multiverse(
-    plan: Annotated[Path, typer.Option("--plan", help="A plan with a [multiverse] table.")],
+    plan: Annotated[
+        Path, typer.Option("--plan", help="A plan with a [multiverse] table.", callback=_named_file("--plan"))
+    ],
     max_specs: Annotated[
         int | None,
         typer.Option("--max-specs", help="Override the plan's max_specs (a seeded random subset when there are more)."),
@@ -856,10 +922,19 @@ def answer(
 def report(
     plan: Annotated[
         Path | None,
-        typer.Option("--plan", help="The plan whose results to report. Default: the demo plan, on demo data."),
+        typer.Option(
+            "--plan",
+            help="The plan whose results to report. Default: the demo plan, on demo data.",
+            callback=_named_file("--plan"),
+        ),
     ] = None,
     results_dir: Annotated[
-        Path | None, typer.Option("--results", help="A results folder (reports/<name>) instead of a plan.")
+        Path | None,
+        typer.Option(
+            "--results",
+            help="A results folder (reports/<name>) instead of a plan.",
+            callback=_named_folder("--results"),
+        ),
     ] = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Write the report into this folder (default: the results folder).")
@@ -993,7 +1068,10 @@ def diff_cmd(
 def verify(
     report_dir: Annotated[Path, typer.Argument(help="A folder written by `evalkit estimate` and `evalkit report`.")],
     plan: Annotated[
-        Path | None, typer.Option("--plan", help="The plan file (default: the one results.json names).")
+        Path | None,
+        typer.Option(
+            "--plan", help="The plan file (default: the one results.json names).", callback=_named_file("--plan")
+        ),
     ] = None,
     backend: BackendOpt = None,
     workers: WorkersOpt = None,
@@ -1052,14 +1130,23 @@ def verify(
 def power(
     plan: Annotated[
         Path | None,
-        typer.Option("--plan", help="The plan whose primary analyses to assess. Default: the demo plan, on demo data."),
+        typer.Option(
+            "--plan",
+            help="The plan whose primary analyses to assess. Default: the demo plan, on demo data.",
+            callback=_named_file("--plan"),
+        ),
     ] = None,
     draws: Annotated[
-        int | None, typer.Option(help="Placebo draws (default: the plan's [power] draws, else 200).")
+        int | None,
+        typer.Option(min=1, max=methods.MAX_DRAWS, help="Placebo draws (default: the plan's [power] draws, else 200)."),
     ] = None,
     permutations: Annotated[
         int | None,
-        typer.Option(help="Override the plan's permutations inside each draw (for a quicker, coarser run; recorded)."),
+        typer.Option(
+            min=1,
+            max=methods.MAX_DRAWS,
+            help="Override the plan's permutations inside each draw (for a quicker, coarser run; recorded).",
+        ),
     ] = None,
     effects: Annotated[
         str | None,
@@ -1212,6 +1299,8 @@ def main() -> None:
         finally:
             if "evalkit.parallel" in sys.modules:  # a Dask client or local cluster this run opened
                 sys.modules["evalkit.parallel"].close_clients()
+            if "evalkit.generations" in sys.modules:  # the generations this run read may be collected now
+                sys.modules["evalkit.generations"].unpin_all()
     except EvalkitError as exc:
         sys.stderr.write(f"error: {exc.one_line()}\n")
         sys.exit(1)

@@ -171,7 +171,7 @@ def _cache(cache_dir: Path | None) -> Any:
 
     def cached(parts: tuple[Any, ...], compute: Any) -> dict[str, Any]:
         digest = cache.key("analysis", *parts)
-        out = cache.get(cache_dir, digest)
+        out = cache.get(cache_dir, digest, shape=cache.results_shaped)
         if out is None:
             out = compute()
             cache.put(cache_dir, digest, out)
@@ -312,7 +312,8 @@ def run(
         from evalkit.plan import plan_reference
 
         doc["plan_file"] = plan_reference(loaded.path)
-    write_results(doc, out_dir)
+    with generations.staged(out_dir) as stage:  # results.json and results.parquet as one set
+        write_results(doc, stage)
     return out_dir
 
 

@@ -438,11 +438,13 @@ def _transfer(
         with fh:
             while True:
                 if time.monotonic() > until:
+                    fh.flush()  # so that the message counts the bytes the .part really keeps
                     raise _over_deadline(rel, url, part, deadline, received)
                 try:
                     block = read(CHUNK)
                 except (TimeoutError, ConnectionError, http.client.HTTPException, OSError) as exc:
                     if time.monotonic() > until:
+                        fh.flush()
                         raise _over_deadline(rel, url, part, deadline, received) from None
                     raise _Retryable(f"connection lost after {received} bytes ({type(exc).__name__})") from None
                 if not block:

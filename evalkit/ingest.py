@@ -199,8 +199,7 @@ def publish(
     When nothing changed, the generation in force is kept, so a later stage's outputs stay valid.
     """
     out_dir = Path(out_dir)
-    old_gen = gens.current_dir(out_dir)
-    old = gens.verify_generation(old_gen) if old_gen is not None and old_gen.is_dir() else None
+    old_gen, old = gens.usable_previous(out_dir, required=add)  # a damaged set never blocks a full run
     if add and old is not None:
         manifest, tables = _merge_releases(old_gen, old, manifest, tables)
     changes = _changes(old_gen, old, manifest, tables) if old is not None else {}

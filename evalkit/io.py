@@ -1,5 +1,11 @@
 """Atomic, deterministic writes: every output is written to a temporary file and renamed.
 
+An output that names a character device or a FIFO (``--json /dev/null``, a named pipe, ``/dev/stdout``)
+or ``-`` is written to as a stream instead: renaming over it would replace the device with a regular
+file (as root, the system's ``/dev/null``). A symbolic link is written through to its target when that
+target lies inside the project (the working folder), and refused otherwise; a folder, socket or block
+device is refused. Nothing is ever renamed over a file that is not regular.
+
 A write that fails (disk full, a read-only or vanished folder, a quota) removes its temporary file
 and raises one EvalkitError naming the file and the system's reason, never a traceback; the file it
 would have replaced is untouched, and the stage's earlier generation stays current.
@@ -11,6 +17,8 @@ import hashlib
 import json
 import math
 import os
+import stat
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -42,9 +50,79 @@ def _temp_in(path: Path) -> str:
     return tmp
 
 
+STREAM = "stream"
+REPLACE = "replace"
+
+
+def _refuse(path: Path, what: str) -> EvalkitError:
+    return EvalkitError(
+        f"is {what}; evalkit will not write over it", file=path, expected="a regular file or a new name"
+    )
+
+
+def output_target(path: str | Path) -> tuple[str, Path]:
+    """How to write `path`: (STREAM, path) for '-', a character device or a FIFO, else (REPLACE, the file
+    to replace atomically), which is the link's target for a symbolic link into the project."""
+    path = Path(path)
+    if str(path) == "-":
+        return STREAM, path
+    try:
+        st = os.stat(path)  # follows links: what a write would reach
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise write_failed(path, exc) from None
+    if st is not None:
+        if stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode):
+            return STREAM, path
+        if stat.S_ISDIR(st.st_mode):
+            raise _refuse(path, "a folder")
+        if not stat.S_ISREG(st.st_mode):
+            raise _refuse(path, "a block device or socket")
+    if path.is_symlink():
+        target = path.resolve()
+        root = Path.cwd().resolve()
+        if target != root and root not in target.parents:
+            raise EvalkitError(
+                f"is a symbolic link to {target}, outside the project; evalkit will not replace that file",
+                file=path,
+                expected="a regular file, or a link to a file inside the working folder",
+            )
+        return REPLACE, target
+    return REPLACE, path
+
+
+def _stream(path: Path, data: bytes) -> None:
+    if str(path) == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        with open(path, "wb", buffering=0) as fh:  # no O_CREAT race: the device or FIFO exists
+            view = memoryview(data)
+            while view:
+                view = view[fh.write(view) :]
+    except OSError as exc:
+        raise write_failed(path, exc) from None
+
+
+def _replace(tmp: str, path: Path) -> None:
+    """os.replace, but never over something that became a non-regular file since it was checked."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise _refuse(path, "no longer a regular file")
+    os.replace(tmp, path)
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write `data` to `path` so that readers see either the old file or the new one, never half."""
-    path = Path(path)
+    mode, path = output_target(path)
+    if mode == STREAM:
+        _stream(path, data)
+        return
     tmp = _temp_in(path)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs should read like any other file
@@ -52,7 +130,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        _replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         raise write_failed(path, exc) from None
@@ -90,14 +168,21 @@ def write_json(path: str | Path, obj: Any) -> None:
 
 def write_parquet(path: str | Path, frame: pl.DataFrame) -> None:
     """Parquet with fixed settings and no statistics that depend on the writer's run."""
-    path = Path(path)
+    mode, path = output_target(path)
+    if mode == STREAM:
+        import io as _io
+
+        buffer = _io.BytesIO()
+        frame.write_parquet(buffer, compression="zstd", compression_level=3, statistics=False)
+        _stream(path, buffer.getvalue())
+        return
     tmp = _temp_in(path)
     try:
         os.chmod(tmp, 0o666 & ~_umask())
         frame.write_parquet(tmp, compression="zstd", compression_level=3, statistics=False)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())  # a full disk can surface only here
-        os.replace(tmp, path)
+        _replace(tmp, path)
     except (OSError, pl.exceptions.ComputeError) as exc:
         # polars reports a failed write (ENOSPC, EIO) as ComputeError "... IO error ... (os error 28)"
         Path(tmp).unlink(missing_ok=True)
@@ -119,23 +204,59 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def regular_file(path: str | Path) -> Path:
-    """`path` if it is a regular file; one-line error for a device, FIFO, socket or folder.
+def regular_file(path: str | Path, *, max_bytes: int | None = None) -> Path:
+    """`path` if it is a regular file (of at most `max_bytes`); one-line error for a device, FIFO,
+    socket or folder.
 
     Hashing or reading /dev/zero or a FIFO would never end, so anything named by a user or a plan
-    is checked before it is opened.
+    is checked before it is opened (stat never opens it, so a FIFO cannot block here).
     """
-    import stat
-
     path = Path(path)
     try:
-        mode = path.stat().st_mode
+        st = path.stat()
     except OSError as exc:
         raise EvalkitError(f"cannot read the file: {exc.strerror}", file=path) from None
-    if not stat.S_ISREG(mode):
-        kind = "a folder" if stat.S_ISDIR(mode) else "a device, pipe or socket"
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a device, pipe or socket"
         raise EvalkitError(f"is {kind}, not a regular file", file=path, expected="a regular file")
+    if max_bytes is not None and st.st_size > max_bytes:
+        raise EvalkitError(
+            f"is {st.st_size:,} bytes, more than the {max_bytes:,} evalkit reads for it",
+            file=path,
+            expected=f"a file of at most {max_bytes:,} bytes",
+        )
     return path
+
+
+def regular_folder(path: str | Path) -> Path:
+    """`path` if it is a folder (links to folders allowed); one-line error otherwise."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise EvalkitError(f"cannot read the folder: {exc.strerror}", file=path) from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise EvalkitError("is not a folder", file=path, expected="a folder")
+    return path
+
+
+def user_file(path: str | Path, flag: str, *, max_bytes: int | None = None) -> Path:
+    """A file named on the command line: as `regular_file`, but a usage error (exit 2) naming the flag."""
+    from evalkit.errors import UsageError
+
+    try:
+        return regular_file(path, max_bytes=max_bytes)
+    except EvalkitError as exc:
+        raise UsageError(f"{flag} {exc.one_line()}") from None
+
+
+def user_folder(path: str | Path, flag: str) -> Path:
+    from evalkit.errors import UsageError
+
+    try:
+        return regular_folder(path)
+    except EvalkitError as exc:
+        raise UsageError(f"{flag} {exc.one_line()}") from None
 
 
 def checked_sha256(path: str | Path) -> str:

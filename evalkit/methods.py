@@ -34,15 +34,22 @@ class Bound:
     ge: float | None = None
     gt: float | None = None
     lt: float | None = None
+    le: float | None = None
 
     def text(self) -> str:
-        return ", ".join(f"{op} {v:g}" for op, v in ((">=", self.ge), (">", self.gt), ("<", self.lt)) if v is not None)
+        pairs = ((">=", self.ge), (">", self.gt), ("<", self.lt), ("<=", self.le))
+        return ", ".join(f"{op} {v:g}" for op, v in pairs if v is not None)
 
 
 Control = Literal["never", "notyet"]
 Alpha = Annotated[float, Bound(gt=0, lt=1)]
 NonNegInt = Annotated[int, Bound(ge=0)]
 PosInt = Annotated[int, Bound(ge=1)]
+# Draws of a bootstrap, permutations and placebo replications: each costs an estimator fit, so a
+# typo (1e8) is refused at validation instead of ending in a MemoryError hours later.
+MAX_DRAWS = 100_000
+Draws = Annotated[int, Bound(ge=0, le=MAX_DRAWS)]
+PosDraws = Annotated[int, Bound(ge=1, le=MAX_DRAWS)]
 Seed = Annotated[int, Bound(ge=0)]
 # A per-analysis comparison-pool rule the plan may give among the options; `estimate` applies it to
 # the sample before the estimator runs, so it is not an estimator option.
@@ -80,7 +87,7 @@ class CsOptions(Options):
         "varying", "Pre-period comparisons against the previous period, or the period before adoption."
     )
     alpha: Alpha = _opt(DEFAULT_ALPHA, "Significance level (default: [inference].alpha).")
-    bootstrap: NonNegInt = _opt(0, "Multiplier-bootstrap draws; 0 = analytic errors (default: [inference].bootstrap).")
+    bootstrap: Draws = _opt(0, "Multiplier-bootstrap draws; 0 = analytic errors (default: [inference].bootstrap).")
     seed: Seed = _opt(DEFAULT_SEED, "Random seed (default: [inference].seed).")
     balance_e: NonNegInt | None = _opt(None, "Event-study on cohorts observed this many periods after adoption.")
     min_e: float | None = _opt(None, "Shortest event time in the event study.")
@@ -161,7 +168,7 @@ class SynthStaggeredOptions(Options):
     window: NonNegInt = _opt(0, "With control = notyet: periods between a donor's adoption and the fit's last period.")
     horizon: NonNegInt | None = _opt(None, "Periods after adoption fitted (default: to the end of the panel).")
     inference: bool = _opt(True, "Placebo inference pooled across treated units.")
-    reps: PosInt = _opt(1000, "Pooled placebo draws (default: [inference].permutations).")
+    reps: PosDraws = _opt(1000, "Pooled placebo draws (default: [inference].permutations).")
     seed: Seed = _opt(DEFAULT_SEED, "Random seed (default: [inference].seed).")
     n_jobs: PosInt | None = _opt(None, "Processes for the fits (default: all cores; results do not depend on it).")
     check_fit: bool = _opt(
@@ -176,7 +183,7 @@ class SdidOptions(Options):
     """Synthetic difference-in-differences by adoption cohort (Arkhangelsky et al. 2021; Clarke et al. 2023)."""
 
     se: Literal["placebo", "bootstrap", "jackknife"] | None = _opt("placebo", "How standard errors are computed.")
-    reps: PosInt = _opt(200, "Placebo or bootstrap draws (default: [inference].permutations).")
+    reps: PosDraws = _opt(200, "Placebo or bootstrap draws (default: [inference].permutations).")
     seed: Seed = _opt(DEFAULT_SEED, "Random seed (default: [inference].seed).")
     estimator: Literal["sdid", "sc", "did"] = _opt("sdid", "SDID, or its synthetic-control or DiD special case.")
     alpha: Alpha = _opt(DEFAULT_ALPHA, "Significance level (default: [inference].alpha).")

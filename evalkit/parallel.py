@@ -11,6 +11,12 @@ Choosing the backend, highest priority first:
   DASK_SCHEDULER_ADDRESS (tcp://host:port of a running Dask scheduler; implies the dask backend);
 * default: serial.
 
+A scheduler address is checked before Dask sees it: `tcp://HOST:PORT` or `tls://HOST:PORT` (a bare
+`HOST:PORT` means tcp). Before a client is made, one bounded probe (PROBE_SECONDS to connect and to
+hear the scheduler's greeting, which a Dask scheduler sends first) refuses a closed port, a silent
+peer and a server that speaks another protocol (an HTTP server) in one line; Dask itself would wait
+or try to allocate the length an HTTP reply's first bytes spell. Workers are at most MAX_WORKERS.
+
 Only the outermost map is distributed: a map called inside a task runs serially there, so a
 multiverse distributes specifications and each specification's permutations stay on its worker.
 """
@@ -28,6 +34,10 @@ from evalkit.errors import UsageError
 
 T = TypeVar("T")
 BACKENDS = ("serial", "processes", "dask")
+MAX_WORKERS = 256  # local processes or Dask workers asked for; more is a typo, not a machine
+PROBE_SECONDS = 5.0
+MAX_GREETING_BYTES = 64 << 20  # a scheduler's handshake is a few hundred bytes
+SCHEMES = ("tcp", "tls")
 CHUNKS_PER_WORKER = 4  # small tasks are sent in chunks: fewer round trips, same order, same numbers
 
 _state: dict[str, Any] = {"backend": None, "workers": None, "scheduler": None}
@@ -46,15 +56,80 @@ def configure(backend: str | None = None, workers: int | None = None, scheduler:
     """Set the backend for this process (None keeps the environment's choice)."""
     if backend is not None and backend not in BACKENDS:
         raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    if workers is not None and workers < 1:
-        raise UsageError("--workers must be at least 1")
+    if workers is not None and not 1 <= workers <= MAX_WORKERS:
+        raise UsageError(f"--workers must be between 1 and {MAX_WORKERS}, not {workers}")
+    if scheduler is not None:
+        scheduler = scheduler_address(scheduler, "--scheduler")
     _state.update(backend=backend, workers=workers, scheduler=scheduler)
+
+
+def scheduler_address(address: str, where: str = "--scheduler") -> str:
+    """`address` as `scheme://host:port`; a usage error (one line) for anything else."""
+    from urllib.parse import urlsplit
+
+    text = address.strip()
+    if "://" not in text:
+        text = "tcp://" + text
+    expected = f"{where} expects tcp://HOST:PORT or tls://HOST:PORT, not {address!r}"
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise UsageError(expected) from None
+    if parts.scheme not in SCHEMES or not parts.hostname or port is None or not 0 < port < 65536:
+        raise UsageError(expected)
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
+        raise UsageError(expected)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def probe_scheduler(address: str, seconds: float = PROBE_SECONDS) -> None:
+    """Connect once with a deadline and read the 8-byte length that opens a Dask scheduler's greeting;
+    a usage error naming the address for a closed port, a silent peer or another protocol."""
+    import socket
+    import struct
+    import time
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address)
+    deadline = time.monotonic() + seconds
+    try:
+        sock = socket.create_connection((parts.hostname, parts.port), timeout=seconds)
+    except OSError as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise UsageError(f"--scheduler {address}: cannot connect ({reason})") from None
+    with sock:
+        if parts.scheme == "tls":
+            return  # the greeting is inside TLS; Dask's own connect timeout bounds the rest
+        head = b""
+        try:
+            while len(head) < 8:
+                sock.settimeout(max(0.01, deadline - time.monotonic()))
+                chunk = sock.recv(8 - len(head))
+                if not chunk:
+                    raise UsageError(f"--scheduler {address}: the peer closed the connection; not a Dask scheduler")
+                head += chunk
+        except TimeoutError:
+            raise UsageError(
+                f"--scheduler {address}: no Dask scheduler greeting within {seconds:g} s (a silent peer, "
+                "or a server of another protocol)"
+            ) from None
+        except OSError as exc:
+            raise UsageError(f"--scheduler {address}: connection failed ({exc.strerror or exc})") from None
+    (length,) = struct.unpack("<Q", head)
+    if not 0 < length <= MAX_GREETING_BYTES:
+        raise UsageError(
+            f"--scheduler {address}: the peer's first bytes {head!r} are not a Dask greeting "
+            "(another protocol, e.g. HTTP)"
+        )
 
 
 def settings() -> Settings:
     scheduler = _state["scheduler"] or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+    if scheduler is not None and scheduler is not _state["scheduler"]:
+        scheduler = scheduler_address(scheduler, "DASK_SCHEDULER_ADDRESS")
     backend = _state["backend"] or os.environ.get("EVALKIT_BACKEND") or None
-    workers = _state["workers"] or (int(os.environ["EVALKIT_JOBS"]) if os.environ.get("EVALKIT_JOBS") else None)
+    workers = _state["workers"] or _env_workers()
     if backend is None:
         backend = "dask" if scheduler else ("processes" if (workers or 1) > 1 else "serial")
     if backend not in BACKENDS:
@@ -99,6 +174,19 @@ def _chunks(items: list[Any], n: int) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+def _env_workers() -> int | None:
+    text = os.environ.get("EVALKIT_JOBS")
+    if not text:
+        return None
+    try:
+        workers = int(text)
+    except ValueError:
+        raise UsageError(f"EVALKIT_JOBS must be a whole number, not {text!r}") from None
+    if not 1 <= workers <= MAX_WORKERS:
+        raise UsageError(f"EVALKIT_JOBS must be between 1 and {MAX_WORKERS}, not {workers}")
+    return workers
+
+
 def dask_client(scheduler: str | None, workers: int) -> Any:
     """A client of the given scheduler, or of a local cluster started once for this process."""
     key = scheduler or f"local:{workers}"
@@ -108,7 +196,11 @@ def dask_client(scheduler: str | None, workers: int) -> Any:
         except ImportError as exc:  # pragma: no cover - a declared dependency
             raise UsageError("the dask backend needs dask[distributed]: pip install 'evalkit[dask]'") from exc
         if scheduler:
-            _clients[key] = Client(scheduler, timeout="30s")
+            probe_scheduler(scheduler)
+            try:
+                _clients[key] = Client(scheduler, timeout="30s")
+            except (OSError, TimeoutError) as exc:
+                raise UsageError(f"--scheduler {scheduler}: cannot connect ({' '.join(str(exc).split())})") from None
         else:
             import logging
 

@@ -32,7 +32,24 @@ def _join(prefix: str, key: str) -> str:
     return f"{prefix}[{json.dumps(key, ensure_ascii=False)}]"
 
 
+PLAN_MAX_BYTES = 4 << 20  # the England plans are under 20 KB; a plan is text a person writes
+PLAN_MAX_DEPTH = 16  # tables and arrays inside each other; the deepest real plan nests 4
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth of parsed TOML, stopping once past `limit` (so it never recurses far)."""
+    if limit < 0 or not isinstance(value, (dict, list)):
+        return 0
+    items = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(v, limit - 1) for v in items), default=0)
+
+
 def _read(path: Path) -> bytes:
+    from evalkit.io import regular_file
+
+    if not path.exists() and not path.is_symlink():
+        raise EvalkitError("plan file not found", file=path)
+    regular_file(path, max_bytes=PLAN_MAX_BYTES)  # /dev/zero or a FIFO would never end
     try:
         return path.read_bytes()
     except FileNotFoundError:
@@ -48,7 +65,11 @@ def _parse_toml(path: Path, raw: bytes | None = None) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise EvalkitError("plan file is not UTF-8 text", file=path, expected="a UTF-8 TOML file") from None
     try:
-        return tomllib.loads(text)
+        doc = tomllib.loads(text)
+    except RecursionError:
+        raise EvalkitError(
+            "plan nests arrays or tables too deeply", file=path, expected=f"at most {PLAN_MAX_DEPTH} levels"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
@@ -57,6 +78,11 @@ def _parse_toml(path: Path, raw: bytes | None = None) -> dict[str, Any]:
         if m:
             detail += f" at column {m.group(2)}"
         raise EvalkitError(f"TOML syntax error: {detail}", file=path, row=line, expected="valid TOML") from None
+    if _depth(doc, PLAN_MAX_DEPTH) > PLAN_MAX_DEPTH:
+        raise EvalkitError(
+            "plan nests arrays or tables too deeply", file=path, expected=f"at most {PLAN_MAX_DEPTH} levels"
+        )
+    return doc
 
 
 def validate_plan(doc: dict[str, Any], file: str | Path = "<plan>") -> dict[str, Any]:

@@ -29,7 +29,10 @@ HEX64_PATTERN = r"^[0-9a-f]{64}$"
 NONEMPTY_PATTERN = r"\S"
 # Free text (titles, questions, limitations): not blank, and no control character but tab and line
 # break (a TOML multi-line string may hold those); an escape or NUL would reach the report verbatim.
-TEXT_PATTERN = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\x00-\x08\x0b-\x1f\x7f-\x9f\s][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
+# No control characters, and no bidirectional overrides or isolates (U+202A-U+202E, U+2066-U+2069,
+# U+200E/U+200F, U+061C): a right-to-left override in a title would reorder what a reader of the report sees.
+_NOT_TEXT = "\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069"
+TEXT_PATTERN = rf"^[^{_NOT_TEXT}]*[^{_NOT_TEXT}\s][^{_NOT_TEXT}]*$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 Text = Annotated[str, Field(pattern=TEXT_PATTERN)]
 Sha256 = Annotated[str, Field(pattern=HEX64_PATTERN)]
@@ -98,8 +101,10 @@ class Sample(_Model):
 class Inference(_Model):
     alpha: float = Field(0.05, gt=0, lt=1, description="Intervals are (1 - alpha) x 100 per cent.")
     seed: NonNegInt = Field(description="Seed for every random draw, recorded in the outputs.")
-    bootstrap: NonNegInt = Field(999, description="Bootstrap draws (0 = analytic standard errors only).")
-    permutations: NonNegInt = Field(999, description="Permutations / placebo draws.")
+    bootstrap: NonNegInt = Field(
+        999, le=methods.MAX_DRAWS, description="Bootstrap draws (0 = analytic standard errors only)."
+    )
+    permutations: NonNegInt = Field(999, le=methods.MAX_DRAWS, description="Permutations / placebo draws.")
     interval: (
         Literal["auto", "auto-size", "analytic", "randomization", "wild", "studentized", "ferman_pinto"] | None
     ) = Field(
@@ -238,12 +243,17 @@ Analysis = Annotated[
 
 class Power(_Model):
     draws: int = Field(
-        ge=10, description="Placebo draws: the adoption dates given to randomly drawn never-treated councils."
+        ge=10,
+        le=methods.MAX_DRAWS,
+        description="Placebo draws: the adoption dates given to randomly drawn never-treated councils.",
     )
     effects: list[float] | None = Field(None, description="True effects to simulate (default: chosen from the data).")
     seed: NonNegInt | None = Field(None, description="Default: [inference].seed.")
     permutations: int | None = Field(
-        None, ge=19, description="Permutations of the randomisation interval inside each draw (default: [inference]'s)."
+        None,
+        ge=19,
+        le=methods.MAX_DRAWS,
+        description="Permutations of the randomisation interval inside each draw (default: [inference]'s).",
     )
     intervals: list[Literal["analytic", "randomization", "wild", "studentized", "ferman_pinto"]] | None = Field(
         None,
@@ -255,7 +265,9 @@ class Power(_Model):
 class Multiverse(_Model):
     """Every defensible specification (evalkit.multiverse; values checked by multiverse.specs.validate)."""
 
-    max_specs: int = Field(500, ge=1, description="Most specifications run (a seeded random subset when more).")
+    max_specs: int = Field(
+        500, ge=1, le=methods.MAX_DRAWS, description="Most specifications run (a seeded random subset when more)."
+    )
     seed: NonNegInt = Field(1, description="Seed of the random subset.")
     outcome: str | None = Field(None, description="Outcome varied over (default: the first primary analysis's).")
     dimensions: dict[str, list[Any]] = Field(description="Each choice and its defensible values.")

@@ -45,7 +45,12 @@ UNITS: dict[str, Range] = {
     "fte": Range(0, None, what="a number of full-time equivalents of 0 or more"),
     "days": Range(0, None, what="a number of days of 0 or more"),
     "ratio": Range(0, None, what="a ratio of 0 or more"),
-    # gbp: net expenditure lines can be negative (income above spending); no bound.
+    # gbp: net expenditure lines can be negative (income above spending). The largest council's whole
+    # children's and young people's budget (schools included) is under £2.5bn a year, so a line past
+    # ±£10bn is a unit error (pence, £ thousand read as £) or an edit, not a council's spending.
+    "gbp": Range(-10e9, 10e9, what="an amount of money between -£10bn and £10bn for one council-year"),
+    # A week of a looked-after child's placement: the dearest residential placements cost under £25,000.
+    "gbp_per_child_week": Range(0, 100_000, what="a weekly cost per child between £0 and £100,000"),
 }
 
 # Measures that are populations: a council's 0-17 population lies in this band (smallest: Isles of
@@ -64,10 +69,26 @@ class RateCheck:
 
 
 @dataclass(frozen=True)
+class ShareCheck:
+    """percent ~= 100 x part / (part + rest): a published percentage against the counts beside it."""
+
+    percent: str
+    part: str
+    rest: str
+    tolerance: float = 2.0  # percentage points: FTEs and the rate are each published to one decimal
+
+
+# A population more than this factor away from the same council's value in both neighbouring years
+# is an edit or a unit error, not a change: real child populations move a few per cent a year.
+POPULATION_JUMP = 1.5
+
+
+@dataclass(frozen=True)
 class Source:
     first_year: int  # the earliest year label the publication can carry
     populations: frozenset[str] = frozenset()
     rate_checks: tuple[RateCheck, ...] = ()
+    share_checks: tuple[ShareCheck, ...] = ()
     year_lag: int = 0  # year labels may run this far past the current year
     keys: tuple[str, ...] = ("year", "la_code", "gss_code", "measure", "file")
     notes: str = ""
@@ -81,7 +102,7 @@ _CLA_RATE = RateCheck("cla_rate_per_10000", "cla_at_31_march", "population_0_17_
 SOURCES: dict[str, Source] = {
     "cla": Source(1994, populations=frozenset({"population_0_17_cla_denominator"}), rate_checks=(_CLA_RATE,)),
     "cin": Source(2010),
-    "workforce": Source(2012),
+    "workforce": Source(2012, share_checks=(ShareCheck("agency_rate_fte", "agency_fte", "social_workers_fte"),)),
     "population": Source(1991, populations=frozenset({"population_0_17"})),
     "s251": Source(2008, year_lag=1),
     "lait": Source(2008, year_lag=1),
@@ -164,6 +185,10 @@ def check_measures(
         _range(frame, pops, POPULATION_BAND)
     for check in rules.rate_checks:
         _rates(frame, check)
+    for share in rules.share_checks:
+        _shares(frame, share)
+    if rules.populations:
+        _jumps(frame, rules.populations)
     if known is not None:
         known.check(frame, as_of_year=rules.codes_as_of_year)
     dup = frame.select(pl.struct(list(rules.keys)).is_duplicated()).to_series()
@@ -228,6 +253,89 @@ def _rates(frame: pl.DataFrame, check: RateCheck) -> None:
         )
 
 
+def _shares(frame: pl.DataFrame, check: ShareCheck) -> None:
+    keys = ["year", "la_code", "file"]
+    part = {}
+    for role, measure in (("percent", check.percent), ("part", check.part), ("rest", check.rest)):
+        part[role] = frame.filter(pl.col("measure") == measure).select(
+            *keys,
+            pl.col("value").alias(role),
+            *([pl.col(ROW), pl.col(COLUMN), pl.col("measure")] if role == "percent" else []),
+        )
+    joined = (
+        part["percent"]
+        .join(part["part"], on=keys, how="inner")
+        .join(part["rest"], on=keys, how="inner")
+        .filter(
+            pl.col("percent").is_not_null()
+            & pl.col("part").is_not_null()
+            & pl.col("rest").is_not_null()
+            & ((pl.col("part") + pl.col("rest")) > 0)
+        )
+    )
+    if joined.height == 0:
+        return
+    implied = joined["part"] / (joined["part"] + joined["rest"]) * 100
+    bad = (joined["percent"] - implied).abs() > check.tolerance
+    if bad.any():
+        idx = int(bad.arg_true()[0])
+        _fail(
+            joined,
+            bad,
+            f"{check.percent} {_value_text(joined['percent'][idx])}% does not match {check.part} "
+            f"{_value_text(joined['part'][idx])} of {_value_text(joined['part'][idx] + joined['rest'][idx])} "
+            f"(= {implied[idx]:.1f}%)",
+            f"the percentage implied by the counts beside it, within {check.tolerance:g} points",
+        )
+
+
+def _jumps(frame: pl.DataFrame, populations: frozenset[str]) -> None:
+    """A council's population that differs from both neighbouring years by more than POPULATION_JUMP."""
+    pops = frame.with_row_index("__i").filter(
+        pl.col("measure").is_in(list(populations)) & pl.col("value").is_not_null()
+    )
+    if pops.height < 2:
+        return
+    group = [c for c in ("la_code", "gss_code", "measure", "file") if c in frame.columns]
+    pops = pops.sort([*group, "year"]).with_columns(
+        prev=pl.col("value").shift(1).over(group),
+        prev_year=pl.col("year").shift(1).over(group),
+        next=pl.col("value").shift(-1).over(group),
+        next_year=pl.col("year").shift(-1).over(group),
+    )
+
+    def far(other: str, other_year: str) -> pl.Expr:
+        ratio = pl.max_horizontal(pl.col("value"), pl.col(other)) / pl.min_horizontal(pl.col("value"), pl.col(other))
+        near = (pl.col(other_year) - pl.col("year")).abs().is_between(1, 2)
+        return pl.when(pl.col(other).is_not_null() & near & (pl.col(other) > 0)).then(ratio > POPULATION_JUMP)
+
+    flagged = pops.with_columns(a=far("prev", "prev_year"), b=far("next", "next_year")).with_columns(
+        # both neighbours far (a spike), or the only neighbour far (a series end)
+        bad=pl.when(pl.col("a").is_null())
+        .then(pl.col("b"))
+        .when(pl.col("b").is_null())
+        .then(pl.col("a"))
+        .otherwise(pl.col("a") & pl.col("b"))
+        .fill_null(False)
+    )
+    flagged = flagged.filter(pl.col("bad")).sort("__i")
+    if flagged.height:
+        r = flagged.row(0, named=True)
+        neighbours = ", ".join(
+            f"{int(y)}: {_value_text(v)}"
+            for y, v in ((r["prev_year"], r["prev"]), (r["next_year"], r["next"]))
+            if v is not None
+        )
+        mask = pl.Series([i == r["__i"] for i in range(frame.height)])
+        _fail(
+            frame,
+            mask,
+            f"population {_value_text(r['value'])} jumps more than {POPULATION_JUMP:g}-fold from the same "
+            f"council's neighbouring years ({neighbours})",
+            "a population within a factor of 1.5 of the years beside it",
+        )
+
+
 # --- LA codes known for the year -------------------------------------------------------------------
 
 
@@ -270,6 +378,7 @@ class KnownCodes:
             return
         codes = frame["la_code"]
         single = codes.is_not_null() & ~codes.str.contains("/").fill_null(False)
+        self._check_joint(frame, codes)
         known = codes.is_in(list(self.first))
         unknown = single & ~known
         _fail(
@@ -300,7 +409,10 @@ class KnownCodes:
             )
         if "gss_code" in frame.columns and self.pairs:
             gss = frame["gss_code"]
-            paired = single & gss.is_not_null() & gss.str.starts_with("E").fill_null(False)
+            # Every GSS code beside a single council's code, Welsh (W...) ones included. A retired code
+            # of the council's own is allowed: DfE's files carry old codes for years after a change
+            # (Gateshead's E08000020 on 2015 rows, retired in 2013).
+            paired = single & gss.is_not_null() & (gss.str.strip_chars() != "").fill_null(False)
             if paired.any():
                 combo = codes + "|" + gss
                 allowed = [f"{c}|{g}" for c, g in self.pairs]
@@ -315,6 +427,25 @@ class KnownCodes:
                         "new_la_code",
                         fixed_column=True,
                     )
+
+    def _check_joint(self, frame: pl.DataFrame, codes: pl.Series) -> None:
+        """A joint unit (``314 / 318``) is checked like single ones: each of its codes must be a council."""
+        joint = codes.is_not_null() & codes.str.contains("/").fill_null(False)
+        if not joint.any():
+            return
+        for code in codes.filter(joint).unique(maintain_order=True).to_list():
+            parts = [p.strip() for p in code.split("/")]
+            unknown = [p for p in parts if p not in self.first]
+            if unknown or len(set(parts)) != len(parts) or len(parts) < 2:
+                what = f"{unknown[0]} is not a council DfE lists" if unknown else "names a council twice"
+                _fail(
+                    frame,
+                    joint & (codes == code),
+                    f"joint LA code {code!r}: {what}",
+                    f"a joint unit of DfE LA codes in {self.source}",
+                    "old_la_code",
+                    fixed_column=True,
+                )
 
 
 def known_codes_from(tables: Mapping[str, pl.DataFrame], *, synthetic_demo: bool) -> KnownCodes | None:

@@ -241,7 +241,11 @@ def recompute(doc: dict[str, Any], plan_path: Path | None) -> tuple[Any, list[st
 
 def read_results(report_dir: Path) -> dict[str, Any]:
     """results.json of a report folder; a missing, truncated or non-object file is one line."""
+    from evalkit import generations
+
     path = Path(report_dir) / "results.json"
+    if Path(report_dir).is_dir():
+        generations.recover(report_dir)  # finish a set a killed run had committed, before reading it
     if not path.is_file():
         raise EvalkitError(
             "no results.json in the report folder; nothing to verify",

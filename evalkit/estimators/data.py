@@ -93,7 +93,14 @@ def read_panel_file(path: str | Path) -> pl.DataFrame:
     if not path.exists():
         raise EvalkitError("file not found", file=path)
     if path.suffix.lower() == ".parquet":
-        return pl.read_parquet(path)
+        try:
+            return pl.read_parquet(path)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a Rust panic (non-UTF-8 metadata) is a BaseException
+            raise EvalkitError(
+                f"not a readable Parquet file ({type(exc).__name__})", file=path, expected="a Parquet file"
+            ) from None
     with open(path, encoding="utf-8-sig") as fh:
         head = fh.readline()
     sep = ";" if head.count(";") > head.count(",") else ","

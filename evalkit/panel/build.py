@@ -104,7 +104,9 @@ def read_parquet_checked(path: Path) -> pl.DataFrame:
         raise EvalkitError("output listed in the manifest is missing", file=path)
     try:
         return pl.read_parquet(path)
-    except Exception as exc:  # polars raises ComputeError/OSError/panics wrapped as exceptions
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - polars errors, and Rust panics (PanicException is a BaseException)
         raise EvalkitError(
             f"not a readable Parquet file ({type(exc).__name__})",
             file=path,

@@ -1346,9 +1346,17 @@ def write_tables(doc: dict[str, Any], out_dir: Path) -> list[Path]:
 def render_report(results_json_path: Path, out_dir: Path) -> list[Path]:
     """Write report.html, report.md and fig-*.svg into `out_dir`; return the paths written, sorted.
 
-    Stale fig-*.svg files from earlier renders are removed so the folder matches this render.
+    Stale fig-*.svg files from earlier renders are removed so the folder matches this render. The
+    files are rendered first and published as one set (evalkit.generations.staged): a failure or a
+    kill leaves the previous report whole.
     """
+    from evalkit import generations
+
     results_json_path, out_dir = Path(results_json_path), Path(out_dir)
+    if out_dir.is_dir():
+        generations.recover(out_dir)
+    if results_json_path.parent != out_dir and results_json_path.parent.is_dir():
+        generations.recover(results_json_path.parent)
     doc = load_results(results_json_path)
     mv_file = results_json_path.parent / "multiverse.json"
     if (doc.get("plan") or {}).get("multiverse") and mv_file.exists():
@@ -1356,20 +1364,16 @@ def render_report(results_json_path: Path, out_dir: Path) -> list[Path]:
     check_companions(doc, results_json_path)
     doc["since_last_run"] = load_changes(results_json_path)  # `evalkit diff OLD NEW` wrote it into NEW
     blocks, figs = build_blocks(doc)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for f in figs:
-        target = out_dir / f.filename
-        atomic_write_text(target, f.svg)
-        written.append(target)
-    keep = {f.filename for f in figs}
-    for old in sorted(out_dir.glob("fig-*.svg")):
-        if old.name not in keep:
-            old.unlink()
-    written += write_tables(doc, out_dir)
-    md = out_dir / "report.md"
-    atomic_write_text(md, render_markdown(doc, blocks))
-    html = out_dir / "report.html"
-    atomic_write_text(html, render_html(doc, blocks))
-    written += [md, html]
+    texts = {f.filename: f.svg for f in figs}
+    texts["report.md"] = render_markdown(doc, blocks)
+    texts["report.html"] = render_html(doc, blocks)
+
+    def stale(new: set[str]) -> list[str]:
+        return [old.name for old in out_dir.glob("fig-*.svg") if old.name not in new]
+
+    with generations.staged(out_dir, remove=stale) as stage:
+        for name, text in texts.items():
+            atomic_write_text(stage / name, text)
+        tables = write_tables(doc, stage)  # the CSV and JSON tables beside the report, in the same set
+    written = [out_dir / name for name in texts] + [out_dir / t.name for t in tables]
     return sorted(written)

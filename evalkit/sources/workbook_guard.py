@@ -11,7 +11,9 @@ whose one cell sits at XFD1048576 (calamine allocates the dense rectangle, 17 bi
 * only stored and deflated members are accepted (what spreadsheet programs write), not encrypted;
 * each sheet's used rectangle (the declared `<dimension>` of an .xlsx sheet, and the furthest
   cell that holds something, counting ODS row and column repeats) may not exceed MAX_SHEET_CELLS
-  cells.
+  cells. An xlsx member is a sheet wherever the workbook's relationships put it, so every member
+  is scanned, whatever its name or case; cells without an `r=` reference count by position, as
+  calamine numbers them.
 
 The caps are about ten times the largest official file evalkit reads (an RO3 .ods inflates to
 39 MB; the widest sheet is 419 x 478 cells). The result is cached per file identity (path, size,
@@ -104,8 +106,11 @@ def _col_number(letters: bytes) -> int:
     return n
 
 
-_XLSX_TOKENS = re.compile(rb'<(?:\w+:)?dimension\s+ref="([^"]*)"|<(?:\w+:)?c\s[^>]*?\br="([A-Za-z]{1,3})(\d{1,7})"')
-_REF = re.compile(rb"([A-Za-z]{1,3})(\d{1,7})$")
+_XLSX_TOKENS = re.compile(rb"<(?:[\w.-]+:)?(dimension|row|c)(?=[\s/>])([^>]*)>")
+_DIM_REF = re.compile(rb'\bref\s*=\s*["\']([^"\']*)["\']')
+_ROW_R = re.compile(rb'\br\s*=\s*["\']\s*(\d{1,12})\s*["\']')
+_CELL_R = re.compile(rb'\br\s*=\s*["\']\s*\$?([A-Za-z]{1,8})\$?(\d{1,12})\s*["\']')
+_REF = re.compile(rb"([A-Za-z]{1,8})(\d{1,12})$")
 # The attributes run to the first ">" less a "/" just before it (a self-closed tag). Written with possessive
 # loops rather than a lazy `[^>]*?` so the engine never backtracks: the same matches, ~3x faster on the
 # 200 MB of content.xml in the reference folder's workbooks (tests/sources/test_workbook_guard.py).
@@ -133,49 +138,35 @@ class _Rect:
 
 
 def _xlsx_scan(path: Path, name: str, chunks) -> None:
+    """The used rectangle of an xlsx sheet as calamine sees it: cells with an `r=` reference where
+    they say, cells without one numbered by position (the next column of the current row; a row
+    without `r=` is the row after the previous one), and the declared `<dimension>`."""
     rect = _Rect(path, f"sheet {name!r}")
+    row = col = 0
     carry = b""
     for chunk in chunks:
         data = carry + chunk
         body, carry = _split_open_tag(data)
         if len(carry) > CHUNK:  # one tag longer than a chunk: not a spreadsheet program's XML
             raise _refuse(path, f"sheet {name!r} has a tag longer than {CHUNK} bytes")
-        if not _xlsx_chunk_within(rect, body):
-            _xlsx_scan_cells(rect, body)  # names the first cell that passes the cap
-
-
-def _xlsx_chunk_within(rect: _Rect, body: bytes) -> bool:
-    """Take the chunk's furthest row and column into `rect` at once when even together they stay within
-    the cap (then no cell of the chunk can pass it: the rectangle only grows); False, touching nothing,
-    when they do not, so the cell-by-cell scan finds the first offending cell. This is the scan's cost
-    on real files: it is a handful of C-level passes over the matches instead of Python per cell."""
-    tokens = _XLSX_TOKENS.findall(body)
-    if not tokens:
-        return True
-    dims, letters, digits = zip(*tokens)
-    rows, cols = rect.rows, rect.cols
-    for dim in set(dims) - {b""}:  # the declared <dimension> refs (rare)
-        for ref in dim.split(b":")[-1:]:
-            r = _REF.match(ref.replace(b"$", b""))
-            if r:
-                rows, cols = max(rows, int(r.group(2))), max(cols, _col_number(r.group(1)))
-    rows = max(rows, max(map(int, filter(None, digits)), default=0))  # cells: r="<letters><digits>"
-    cols = max(cols, max((_col_number(c) for c in set(letters) - {b""}), default=0))
-    if rows * cols > MAX_SHEET_CELLS:
-        return False
-    rect.rows, rect.cols = rows, cols
-    return True
-
-
-def _xlsx_scan_cells(rect: _Rect, body: bytes) -> None:
-    for m in _XLSX_TOKENS.finditer(body):
-        if m.group(1) is not None:
-            for ref in m.group(1).split(b":")[-1:]:
-                r = _REF.match(ref.replace(b"$", b""))
+        for m in _XLSX_TOKENS.finditer(body):
+            tag, attrs = m.group(1), m.group(2)
+            if tag == b"dimension":
+                ref = _DIM_REF.search(attrs)
+                r = _REF.match(ref.group(1).split(b":")[-1].replace(b"$", b"").strip()) if ref else None
                 if r:
                     rect.see(int(r.group(2)), _col_number(r.group(1)), r.group(0).decode())
-        else:
-            rect.see(int(m.group(3)), _col_number(m.group(2)), (m.group(2) + m.group(3)).decode())
+            elif tag == b"row":
+                r = _ROW_R.search(attrs)
+                row, col = (int(r.group(1)) if r else row + 1), 0
+            else:
+                r = _CELL_R.search(attrs)
+                if r:
+                    col = _col_number(r.group(1))
+                    rect.see(int(r.group(2)), col, (r.group(1) + r.group(2)).decode())
+                else:
+                    col += 1
+                    rect.see(max(row, 1), col, f"row {max(row, 1)}, column {col}")
 
 
 def _ods_scan(path: Path, chunks) -> None:
@@ -237,11 +228,11 @@ def _check(path: Path) -> None:
             name = info.filename
             if name == "content.xml":
                 _ods_scan(path, chunks)
-            elif name.startswith("xl/worksheets/") and name.endswith(".xml"):
-                _xlsx_scan(path, name.rsplit("/", 1)[-1], chunks)
             else:
-                for _ in chunks:
-                    pass
+                # Every other member is scanned as a possible sheet: calamine finds sheets through
+                # xl/_rels/workbook.xml.rels, which may name any member (another folder, an upper-case
+                # .XML, no extension), so no name is trusted to hold no cells.
+                _xlsx_scan(path, name.rsplit("/", 1)[-1], chunks)
             budget -= info.file_size
 
 

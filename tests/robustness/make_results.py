@@ -31,6 +31,16 @@ MODULES = {
     "tests/test_fetch.py": "downloads: catalogue size cap, overall deadline, one fetch per folder, resume",
     "tests/report/test_code_spans.py": "Markdown code spans hold any backticks (CommonMark round trip)",
     "tests/sources/test_csv_streaming.py": "CSV read in batches: same frame and errors as the whole-file read",
+    "tests/robustness/test_workbook_fuzz.py": "workbooks as calamine sees them: sheets via relationships, any case, cells by position; fuzz in a memory-limited child (#30)",
+    "tests/robustness/test_plausibility.py": "population jumps, joint codes, other councils' GSS codes, agency rate vs FTEs, money bounds (#30)",
+    "tests/robustness/test_stage_folders.py": "stage folders: links refused, outputs table checksummed, damaged set replaced, pinned generations kept (#30)",
+    "tests/robustness/test_special_outputs.py": "outputs onto devices, FIFOs, '-', links and folders (#30)",
+    "tests/robustness/test_user_paths.py": "paths a user names: /dev/zero, FIFOs, oversized and deeply nested plans (#30)",
+    "tests/robustness/test_count_bounds.py": "stated maxima for draws, permutations and specifications (#30)",
+    "tests/robustness/test_dask_addresses.py": "Dask scheduler addresses: malformed, closed port, silent peer, HTTP server (#30)",
+    "tests/robustness/test_cache_trust.py": "cache entries edited, of the wrong shape or unwritable (#30)",
+    "tests/robustness/test_report_set.py": "report and estimate outputs published as one set (#30)",
+    "tests/robustness/test_small_items.py": "unreadable Parquet, --caliper, bidirectional text, fetch deadline message (#30)",
 }
 
 

@@ -142,3 +142,63 @@ def patch_declared_size(raw: bytes, member: str, size: int) -> bytes:
             return bytes(data)
         central = data.find(b"PK\x01\x02", central + 4)
     raise KeyError(member)
+
+
+def xlsx_variant(
+    cells: list[tuple[int, int, str]],
+    *,
+    sheet_path: str = "xl/worksheets/sheet1.xml",
+    cell_refs: bool = True,
+    row_refs: bool = True,
+    dimension: str | None = None,
+    sheet: str = "MYE2 - Persons",
+) -> bytes:
+    """An .xlsx whose one sheet sits at `sheet_path` (found through xl/_rels/workbook.xml.rels, as
+    calamine finds it), holding `cells` as (row, column, text), 1-based. Without `cell_refs` the cells
+    carry no `r=` and calamine numbers them by position: the gaps are filled with empty `<c/>` cells
+    (so a far column costs bytes, which deflate squeezes); without `row_refs` rows carry no `r=` either
+    and the gaps are filled with empty rows."""
+    rows: dict[int, dict[int, str]] = {}
+    for r, c, v in cells:
+        rows.setdefault(r, {})[c] = v
+    parts, last_row = [], 0
+    for r in sorted(rows):
+        if not row_refs:
+            parts.append("<row/>" * (r - last_row - 1))
+        cs, last_col = [], 0
+        for c in sorted(rows[r]):
+            ref = f' r="{_col_letters(c)}{r}"' if cell_refs else ""
+            if not cell_refs:
+                cs.append("<c/>" * (c - last_col - 1))
+            cs.append(f'<c{ref} t="inlineStr"><is><t>{rows[r][c]}</t></is></c>')
+            last_col = c
+        row_attr = f' r="{r}"' if row_refs else ""
+        parts.append(f"<row{row_attr}>{''.join(cs)}</row>")
+        last_row = r
+    dim = f'<dimension ref="{dimension}"/>' if dimension else ""
+    body = "".join(parts)
+    xml = f'<?xml version="1.0" encoding="UTF-8"?><worksheet {_NS}>{dim}<sheetData>{body}</sheetData></worksheet>'
+    target = sheet_path[3:] if sheet_path.startswith("xl/") else "/" + sheet_path
+    wb_rels = _WB_RELS.replace('Target="worksheets/sheet1.xml"', f'Target="{target}"')
+    workbook = (
+        f'<?xml version="1.0" encoding="UTF-8"?><workbook {_NS} {_R}><sheets>'
+        f'<sheet name="{sheet}" sheetId="1" r:id="rId1"/></sheets></workbook>'
+    )
+    ct = _CT.replace("/xl/worksheets/sheet1.xml", "/" + sheet_path)
+    return _zip(
+        {
+            "[Content_Types].xml": ct.encode(),
+            "_rels/.rels": _RELS.encode(),
+            "xl/workbook.xml": workbook.encode(),
+            "xl/_rels/workbook.xml.rels": wb_rels.encode(),
+            sheet_path: xml.encode(),
+        }
+    )
+
+
+def _col_letters(n: int) -> str:
+    out = ""
+    while n:
+        n, rem = divmod(n - 1, 26)
+        out = chr(65 + rem) + out
+    return out

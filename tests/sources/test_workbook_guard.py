@@ -88,32 +88,6 @@ def test_real_official_workbooks_pass(rel: str) -> None:
     workbook_guard.check_workbook(REFERENCE / rel)
 
 
-def _cell_by_cell(body: bytes) -> tuple[int, int]:
-    rect = workbook_guard._Rect(Path("x.xlsx"), "sheet")
-    workbook_guard._xlsx_scan_cells(rect, body)
-    return rect.rows, rect.cols
-
-
-def test_xlsx_chunk_maxima_equal_the_cell_by_cell_scan() -> None:
-    """The bulk pass (`_xlsx_chunk_within`) takes the same furthest row and column as the cell loop,
-    including a declared dimension further out, lower-case and $-anchored refs, and several chunks."""
-    bodies = [
-        b'<sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row><row r="7"><c r="c7"/><c r="AB12"/></row>'
-        b'<row r="300"><c t="n" r="B300"/><c r="ZZ9"/></row></sheetData>',
-        b'<worksheet><dimension ref="$A$1:$CV$2000"/><sheetData><row r="3"><c r="D3" t="s"/></row></sheetData>',
-        b'<sheetData><row r="1"><x:c r="AAA1" s="1"><v>1</v></x:c><c s="2" r="B5000"/></row></sheetData>',
-        b"<sheetData></sheetData>",
-    ]
-    for body in bodies:
-        rect = workbook_guard._Rect(Path("x.xlsx"), "sheet")
-        assert workbook_guard._xlsx_chunk_within(rect, body)
-        assert (rect.rows, rect.cols) == _cell_by_cell(body)
-    two = workbook_guard._Rect(Path("x.xlsx"), "sheet")
-    for body in bodies[1:3]:  # maxima carry from one chunk to the next
-        assert workbook_guard._xlsx_chunk_within(two, body)
-    assert (two.rows, two.cols) == (5000, 703)
-
-
 def test_xlsx_cap_still_names_the_first_cell_that_passes_it(tmp_path: Path, monkeypatch) -> None:
     """Over the cap, the chunk is scanned cell by cell, so the error names the first offending cell, not
     the furthest one (here D40 makes 40 x 4 = 160 > 150 before Z999 is reached)."""
