@@ -298,6 +298,11 @@ def _size_rows(
         panel, many, names, kind, n_perm=n_perm, seed=seed, alpha=alpha, size=size, pmap=_pmap_progress(n_perm)
     )
     a_obs, a_perm = info.pop("_estimates")
+    if inference.get(KEEP_DRAWS):  # the event study's permutation covariance (sensitivity) reads them
+        info["draws"] = {
+            "names": list(names),
+            "values": [[None if not np.isfinite(v) else float(v) for v in row] for row in np.asarray(a_perm)],
+        }
     pre = randomisation_pretrend(names, a_obs, a_perm)
     if pre is not None:
         info["pretrend"] = {**pre, "test": pre["test"] + f" ({kind} draws)"}

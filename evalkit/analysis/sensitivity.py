@@ -175,7 +175,7 @@ def _sensitivity_rows(result: Results, spec: dict[str, Any], alpha: float) -> li
 COVARIANCE_WORDS = {
     "analytic": "analytic (the estimator's own covariance of the event study)",
     "permutation": "permutation (covariance of the event-study coefficients over the permuted adoption dates "
-    "of the randomisation interval; valid with few treated councils)",
+    "of the default interval; valid with few treated councils)",
 }
 
 
@@ -185,7 +185,10 @@ def _permutation_covariance(result: Results, es: Any) -> Any:
 
     from evalkit.estimators.honest import honest
 
-    draws = ((result.inference.get("randomisation") or {}).get("draws")) or {}
+    kind = (result.inference.get("default_interval") or {}).get("interval")
+    # the default interval's kept draws: coefficient permutation, or a size-keeping kind's own draws
+    keys = ("randomisation",) if kind in (None, "randomization") else (str(kind), "randomisation")
+    draws = next((d for d in ((result.inference.get(k) or {}).get("draws") for k in keys) if d), {})
     if not draws:
         raise UsageError(
             "sensitivity covariance 'permutation' needs the randomisation interval (few treated councils and "
