@@ -12,7 +12,7 @@ Choosing the backend, highest priority first:
 * default: serial.
 
 A scheduler address is checked before Dask sees it: `tcp://HOST:PORT` or `tls://HOST:PORT` (a bare
-`HOST:PORT` means tcp). Before a client is made, one bounded probe (PROBE_SECONDS to connect and to
+`HOST:PORT` means tcp; `inproc://...`, a scheduler inside this process, only from the Python API). Before a client is made, one bounded probe (PROBE_SECONDS to connect and to
 hear the scheduler's greeting, which a Dask scheduler sends first) refuses a closed port, a silent
 peer and a server that speaks another protocol (an HTTP server) in one line; Dask itself would wait
 or try to allocate the length an HTTP reply's first bytes spell. Workers are at most MAX_WORKERS.
@@ -68,6 +68,8 @@ def scheduler_address(address: str, where: str = "--scheduler") -> str:
     from urllib.parse import urlsplit
 
     text = address.strip()
+    if text.startswith("inproc://") and len(text) > len("inproc://"):
+        return text  # a scheduler inside this process (Python API, LocalCluster(processes=False)): no socket
     if "://" not in text:
         text = "tcp://" + text
     expected = f"{where} expects tcp://HOST:PORT or tls://HOST:PORT, not {address!r}"
@@ -92,6 +94,8 @@ def probe_scheduler(address: str, seconds: float = PROBE_SECONDS) -> None:
     from urllib.parse import urlsplit
 
     parts = urlsplit(address)
+    if parts.scheme == "inproc":  # in this process: nothing to connect to
+        return
     deadline = time.monotonic() + seconds
     try:
         sock = socket.create_connection((parts.hostname, parts.port), timeout=seconds)
