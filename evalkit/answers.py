@@ -252,7 +252,9 @@ def council_fit(
             )
     for d in out.values():
         levels = d.pop("pre_levels")
-        mean = abs(sum(levels) / len(levels)) if levels else None
+        mean = (
+            abs(math.fsum(levels) / len(levels)) if levels else None
+        )  # fsum: the same bits on every Python (3.12 changed sum)
         rm = d.get("pre_rmspe")
         d["fit_pct"] = (100 * rm / mean) if (rm is not None and mean) else None
         d["fit"] = (

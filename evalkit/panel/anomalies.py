@@ -109,7 +109,7 @@ def _screen_column(panel: pl.DataFrame, column: str, threshold: float) -> list[d
         for i in sorted(candidates) + [None]:  # None closes the last run
             r = candidates.get(i) if i is not None else None
             if run and (r is None or r["year"] != run[-1]["year"] + 1 or (r["z"] > 0) != (run[-1]["z"] > 0)):
-                combined = sum(x["z"] for x in run) / math.sqrt(len(run))
+                combined = math.fsum(x["z"] for x in run) / math.sqrt(len(run))  # same bits on every Python
                 if abs(combined) > threshold:
                     first, last = run[0], run[-1]
                     out.append(
