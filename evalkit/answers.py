@@ -525,7 +525,8 @@ def mde_short(answer: dict[str, Any]) -> str:
         return "~" + (amount(v, "£", 2) if money else sig(v, 2))
 
     if down is None or abs(abs(down) - up) <= 0.1 * up:
-        return f"could miss changes below {size(up if down is None else (up + abs(down)) / 2)}"
+        # the larger of the two stored MDEs (a number the answers hold, and the conservative one)
+        return f"could miss changes below {size(up if down is None else max(up, abs(down)))}"
     return f"could miss rises below {size(up)}, falls below {size(abs(down))}"
 
 

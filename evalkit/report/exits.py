@@ -56,21 +56,27 @@ def _treated_count(doc: dict[str, Any]) -> int:
 
 
 def _row(results: dict[str, Any], name: str) -> dict[str, Any] | None:
-    """The row to quote for an estimate: its default-interval row when one is marked, else its own."""
-    rows = {r["name"]: r for r in results.get("estimates") or []}
-    for cand in (f"{name}:randomisation", name):
-        r = rows.get(cand)
-        if r is not None and r.get("default") is True:
-            return r
-    return rows.get(name)
+    """The row to quote for an estimate: the rule's default-interval row (analysis.intervals.default_row),
+    the same row every summary of the report quotes."""
+    from evalkit.analysis.intervals import default_row
+
+    return default_row(results.get("estimates") or [], name)
 
 
 def _est(results: dict[str, Any], name: str) -> str:
+    from evalkit.analysis.verdict import interval_words
+
     r = _row(results, name)
     if r is None or r.get("estimate") is None:
         return "not estimated"
-    kind = "randomisation" if str(r["name"]).endswith(":randomisation") else "analytic"
-    return f"{fmt_num(r['estimate'])} ({kind} {fmt_ci(r.get('ci_low'), r.get('ci_high'))})"
+    return f"{fmt_num(r['estimate'])} ({interval_words(r)} {fmt_ci(r.get('ci_low'), r.get('ci_high'))})"
+
+
+def _words(outcome: str) -> str:
+    """The outcome in words (the column catalogue), never its column name."""
+    from evalkit import columns
+
+    return columns.get(outcome).label if columns.known(outcome) else outcome.replace("_", " ")
 
 
 def _headline(results: dict[str, Any]) -> str | None:
@@ -100,7 +106,7 @@ def section(doc: dict[str, Any]) -> list:
         blocks.append(
             Table(
                 ["Outcome", "Intention to treat", "As treated"],
-                [[a["results"]["outcome"], _est(a["results"], h), _est(b["results"], h)] for a, b, h in pairs],
+                [[_words(a["results"]["outcome"]), _est(a["results"], h), _est(b["results"], h)] for a, b, h in pairs],
                 caption="Headline estimate of each primary, both ways (the interval the report quotes for it)",
             )
         )
@@ -188,7 +194,7 @@ def _switch_out(analyses: list[dict[str, Any]], returns: list[dict[str, Any]], n
         first = _est(res, "dynamic:e=0")
         rows.append(
             [
-                res["outcome"],
+                _words(res["outcome"]),
                 ", ".join(str(names.get(u, u)) for u in units) or "none",
                 first,
                 f"{len(effects)} year(s) after the return estimated, window {years[0]}-{years[-1]}" if years else "",
@@ -241,7 +247,7 @@ def _per_council(outs: list[dict[str, Any]], names: dict) -> list:
         for unit in units:
             by_e = {r["event_time"]: r["estimate"] for r in own if r.get("unit") == unit}
             cells = [fmt_num(by_e[e]) if e in by_e else "—" for e in (0, 1, 2)]
-            rows.append([res["outcome"], str(names.get(unit, unit)), *cells])
+            rows.append([_words(res["outcome"]), str(names.get(unit, unit)), *cells])
     if not rows:
         return []
     return [
@@ -283,7 +289,7 @@ def _ownership(analyses: list[dict[str, Any]]) -> list:
     own = [a for a in analyses if a.get("ownership_change") == "own_switch"]
     if not own:
         return []
-    rows = [[a["results"]["outcome"], _est(a["results"], _headline(a["results"]) or "simple")] for a in own]
+    rows = [[_words(a["results"]["outcome"]), _est(a["results"], _headline(a["results"]) or "simple")] for a in own]
     return [
         Heading(3, "Ownership changes as a sensitivity"),
         Para(

@@ -84,8 +84,8 @@ def test_section_says_who_came_back_selection_and_what_was_estimable() -> None:
     text = "\n".join(block_md(b) for b in blocks)
     assert "Two of the 3 treated councils took" in text
     assert "selection on exit" in text
-    assert "| cla | 1.000 (analytic 0.000 to 2.000) | 0.500 (analytic -1.000 to 2.000) |" in text
+    assert "| cla | 1.000 (analytic interval 0.000 to 2.000) | 0.500 (analytic interval -1.000 to 2.000) |" in text
     # the switch-out row quotes its default (randomisation) interval and names the council in it
-    assert "| cla | Doncaster | -3.000 (randomisation -9.000 to 4.000) |" in text
+    assert "| cla | Doncaster | -3.000 (randomisation interval -9.000 to 4.000) |" in text
     assert "| cla | Doncaster | -3.000 | — | — |" in text  # the council's own comparison, year by year
     assert "cla: Reading not estimable: its first year back (2026) is after the outcome's last year here (2025)" in text
