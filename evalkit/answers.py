@@ -506,7 +506,7 @@ def mde_words(answer: dict[str, Any]) -> str:
         return ""
     unit = answer.get("unit") or ""
     if down is None or abs(abs(down) - up) <= 0.1 * up:
-        size = up if down is None else (up + abs(down)) / 2
+        size = up if down is None else max(up, abs(down))  # the larger stored MDE (as mde_short)
         return f"changes smaller than about {sig(size, 2)} {unit} could have been missed".replace("  ", " ")
     return (
         f"increases below about {sig(up, 2)} or decreases below about {sig(abs(down), 2)} {unit} could have been missed"
