@@ -299,7 +299,12 @@ def test_cli_sigterm_mid_estimate_exits_130_and_keeps_old_results(demo_run: Path
     before = snap()
     exe = Path(sys.executable).parent / "evalkit"
     proc = subprocess.Popen(
-        [str(exe), "-q", "estimate"], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        # --no-cache: the copied reports/.cache would otherwise let a quiet machine finish before the signal
+        [str(exe), "-q", "estimate", "--no-cache"],
+        cwd=work,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     _wait_for_sigterm_handler(proc.pid)  # imports done (slow on a loaded machine), handler installed
     time.sleep(1.0)  # estimators running (the demo plan takes several seconds)
