@@ -1,6 +1,6 @@
 """Whole-process figures (issue #16): start-up and CS DR with 999 bootstrap draws, evalkit against peers.
 
-    .venv/bin/python benchmarks/bench_process.py [--runs 5] [--peer-python /tmp/x-ref/bin/python] [--out ...]
+    .venv/bin/python benchmarks/bench_process.py [--runs 5] [--peer-python .peer-venv/bin/python] [--out ...]
 
 Each command runs in a fresh process; the parent reads its wall time and its CPU time (user +
 system, from os.wait4) and reports the median over `--runs`, the commands interleaved round by round
@@ -184,7 +184,7 @@ def main() -> None:
         "## Whole process (issues #16, #29)",
         "",
         f"`.venv/bin/python benchmarks/bench_process.py --runs {a.runs} --peer-python PY` (PY: a throwaway venv "
-        "with csdid, differences and moderndid, e.g. /tmp/<name>-ref/bin/python; never evalkit's .venv); data: "
+        "with csdid, differences and moderndid, e.g. .peer-venv/bin/python; never evalkit's .venv); data: "
         "df_het-shaped panel (1,500 units x 31 years, generated: pyfixest's df_het is not available offline; see the "
         "script). Every command runs in a fresh process, the commands interleaved round by round; medians over the "
         "runs; CPU = user + system of the process. Estimates agree when the simple ATTs differ by at most 1e-8.",

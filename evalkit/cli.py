@@ -947,7 +947,7 @@ def report(
     \b
     Example:
       evalkit report --plan plans/england-adm.toml
-      evalkit report --results reports/england-adm-v3 --out /tmp/for-the-council
+      evalkit report --results reports/england-adm-v3 --out for-the-council
     """
     from evalkit.plan import open_plan
     from evalkit.report.render import render_report

@@ -3,8 +3,8 @@ documented mpdta output), in evalkit's row names.
 
 Run in a throwaway venv (moderndid needs Python >= 3.12), never the project's:
 
-    python3.12 -m venv /tmp/ref-moderndid && /tmp/ref-moderndid/bin/pip install moderndid==0.4.1
-    /tmp/ref-moderndid/bin/python tests/estimators/reference/cs_mpdta/make.py [SHARED_DATA_DIR]
+    python3.12 -m venv .peer-venv && .peer-venv/bin/pip install moderndid==0.4.1
+    .peer-venv/bin/python tests/estimators/reference/cs_mpdta/make.py [SHARED_DATA_DIR]
 
 Each spec is one R `did` call, written beside it; analytic standard errors (bootstrap off).
 """
