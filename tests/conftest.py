@@ -91,3 +91,14 @@ def reference_dir() -> Path:
 @pytest.fixture(scope="session")
 def validation_dir() -> Path:
     return need_validation()
+
+
+@pytest.fixture(scope="session")
+def las():
+    """DfE's LA lookup (reference dfe_las.csv) parsed once: the la_codes and boundary tests read it."""
+    from evalkit.sources import la_codes
+
+    path = REFERENCE / "dfe_las.csv"
+    if not path.is_file():
+        pytest.skip(f"reference data not available: {path} is absent")
+    return la_codes.parse(path)

@@ -17,13 +17,6 @@ REF = REFERENCE
 LAS = REF / "dfe_las.csv"
 
 
-@pytest.fixture(scope="module")
-def las() -> pl.DataFrame:
-    if not LAS.is_file():
-        pytest.skip(f"reference data not available: {LAS} is absent")
-    return la_codes.parse(LAS)
-
-
 def one(frame: pl.DataFrame, **where) -> dict:
     rows = frame.filter(pl.all_horizontal([pl.col(k) == v for k, v in where.items()]))
     assert rows.height == 1, rows
