@@ -80,8 +80,10 @@ def _words(outcome: str) -> str:
 
 
 def _headline(results: dict[str, Any]) -> str | None:
-    names = {r["name"] for r in results.get("estimates") or []}
-    return next((n for n in ("simple", "average", "coef", "att") if n in names), None)
+    """The estimate the verdict states (the method's registered headline; analysis.verdict)."""
+    from evalkit.analysis.verdict import headline_name
+
+    return headline_name(results) if results.get("estimates") else None
 
 
 def section(doc: dict[str, Any]) -> list:

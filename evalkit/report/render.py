@@ -183,10 +183,15 @@ def _alpha(doc: dict[str, Any], results: dict[str, Any]) -> float:
 
 
 def headline_row(results: dict[str, Any]) -> dict[str, Any] | None:
-    """The one row that summarises an analysis (simple/overall/pooled ATT or the coefficient), with the
-    analysis's default interval: the same row the decision rule uses (conclusions.headline)."""
+    """The one row that summarises an analysis, with its default interval: the decision rule's own row
+    (analysis.verdict.headline); for a method with no registered headline (an event study) the first
+    summary row."""
     from evalkit.analysis.intervals import default_row
+    from evalkit.analysis.verdict import headline
 
+    head = headline(results) if results.get("estimates") else None
+    if head is not None:
+        return head
     rows = results.get("estimates") or []
     for agg in HEADLINE_AGGREGATIONS:
         for r in rows:
