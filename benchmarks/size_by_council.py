@@ -21,19 +21,31 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import polars as pl
+# Two things the script's own setting would otherwise undo, both CPU only (no number changes):
+# one BLAS thread (evalkit sets it on import, but numpy is imported first here; a multithreaded
+# BLAS spins on a shared machine: imputation 2.8 CPU s a panel instead of 0.3), and this folder off
+# the import path, since its coverage.py shadows the coverage package numba imports, which sends
+# SDID to its numpy Frank-Wolfe path instead of the compiled one (same bits, tests/estimators/test_fw_kernel.py).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+import numpy as np  # noqa: E402
+import polars as pl  # noqa: E402
 
 SEED = 20251207
 N_UNITS, YEARS = 150, list(range(2012, 2025))
 COHORTS = [2015, 2015, 2016, 2018, 2018, 2019, 2019, 2019, 2020, 2021, 2024]
 RHO, ALPHA = 0.5, 0.05
 DESIGNS = ("small", "large", "random", "homoskedastic")
-GROUPS = ("cs", "twfe", "imputation", "sunab", "sdid")
+GROUPS = ("cs", "twfe", "imputation", "sdid", "sunab", "sunab_perm")
 OUT = Path(__file__).with_name("size-by-council.jsonl")
 
 
@@ -68,6 +80,16 @@ def simulate(design: str, k: int) -> tuple[Any, np.ndarray]:
     panel = make_panel(frame, unit="unit", time="year", outcome="y", cohort="cohort", source="simulated")
     index = {u: i for i, u in enumerate(units)}
     return panel, pop[[index[u] for u in panel.units]]
+
+
+def _raw(row: dict[str, Any] | None) -> list[float | None] | None:
+    """[ci_low, ci_high, p_value] of a row, kept in the jsonl beside the rejection."""
+    if row is None:
+        return None
+    return [
+        None if row.get(k) is None or not np.isfinite(row[k]) else float(row[k])
+        for k in ("ci_low", "ci_high", "p_value")
+    ]
 
 
 def _rejects(row: dict[str, Any] | None) -> bool | None:
@@ -107,6 +129,7 @@ def one_panel(args: tuple[str, int, int, str]) -> dict[str, Any]:
     panel, pop = simulate(design, k)
     seed = 1000 * DESIGNS.index(design) + k
     out: dict[str, Any] = {"design": design, "panel": k, "n_perm": n_perm, "group": group}
+    raw: dict[str, Any] = {}
 
     def permutations(prefix: str, points: Any, names: list[str]) -> None:
         many = points.bind(panel)
@@ -122,11 +145,13 @@ def one_panel(args: tuple[str, int, int, str]) -> dict[str, Any]:
         by = {r["name"].split(":randomisation")[0]: r for r in ri}
         for n in names:
             out[f"{prefix}.{n}.randomization"] = _rejects(by.get(n))
+            raw[f"{prefix}.{n}.randomization"] = _raw(by.get(n))
         for kind in ("studentized", "ferman_pinto"):
             rows, _ = permutation_rows(panel, many, names, kind, n_perm=n_perm, seed=seed, alpha=ALPHA, size=pop)
             by = {r["name"]: r for r in rows}
             for n in names:
                 out[f"{prefix}.{n}.{kind}"] = _perm_p(by.get(n))
+                raw[f"{prefix}.{n}.{kind}"] = _raw(by.get(n))
 
     if group == "cs":  # Callaway-Sant'Anna: analytic, multiplier bootstrap, and the permutation kinds
         cs_a = callaway_santanna(panel, bootstrap=0)
@@ -134,27 +159,57 @@ def one_panel(args: tuple[str, int, int, str]) -> dict[str, Any]:
         for n in ("simple", "dynamic"):
             out[f"cs.{n}.analytic"] = _rejects(cs_a.estimate(n))
             out[f"cs.{n}.bootstrap"] = _rejects(cs_b.estimate(n))
+            raw[f"cs.{n}.analytic"], raw[f"cs.{n}.bootstrap"] = _raw(cs_a.estimate(n)), _raw(cs_b.estimate(n))
         permutations("cs", CSPoints(), ["simple", "dynamic"])
-    elif group == "sunab":
+    elif group == "sunab":  # analytic only: its permutation tests are CS simple's (module docstring), checked here
+        out["sunab.simple.analytic"] = _rejects(sun_abraham(panel).estimate("simple"))
+        raw["sunab.simple.analytic"] = _raw(sun_abraham(panel).estimate("simple"))
+        out["sunab_minus_cs_simple"] = _sunab_cs_gap(panel, seed, SunabPoints(), CSPoints())
+    elif group == "sunab_perm":  # the full Sun-Abraham permutation rows (12x the CPU of the check above)
         out["sunab.simple.analytic"] = _rejects(sun_abraham(panel).estimate("simple"))
         permutations("sunab", SunabPoints(), ["simple"])
     elif group == "imputation":
         out["imputation.simple.analytic"] = _rejects(imputation(panel).estimate("simple"))
+        raw["imputation.simple.analytic"] = _raw(imputation(panel).estimate("simple"))
         permutations("imputation", ImputationPoints(), ["simple"])
     elif group == "twfe":
         out["twfe.coef.analytic"] = _rejects(twfe(panel).estimate("coef"))
-        out["twfe.coef.wild"] = _rejects(wild_cluster_bootstrap(panel, draws=999, seed=seed).estimate("coef"))
+        wild = wild_cluster_bootstrap(panel, draws=999, seed=seed).estimate("coef")
+        out["twfe.coef.wild"] = _rejects(wild)
+        raw["twfe.coef.analytic"], raw["twfe.coef.wild"] = _raw(twfe(panel).estimate("coef")), _raw(wild)
         permutations("twfe", TWFEPoints(), ["coef"])
     elif group == "sdid":
+        from evalkit.estimators.inference.size_robust import _pvalue
+
         sd = synthetic_did_staggered(panel, se="placebo", reps=n_perm, seed=seed)
         att = sd.estimate("att")
-        out["sdid.att.placebo_normal"] = _rejects(att)
-        out["sdid.att.placebo"] = _perm_p(att)
+        out["sdid.att.placebo_normal"] = _rejects(att)  # evalkit's SDID interval: att +- z * s.d. of the draws
+        rank = _pvalue(sd.extra["draws"]["estimate"].to_numpy(), float(att["estimate"]))  # their ranks instead
+        out["sdid.att.placebo"] = bool(rank <= ALPHA)
         row, _ = sdid_ferman_pinto(panel, float(att["estimate"]), n_perm=n_perm, seed=seed, alpha=ALPHA, size=pop)
         out["sdid.att.ferman_pinto"] = _perm_p(row)
         out["sdid.att.ferman_pinto_normal"] = _rejects(row)
+        raw["sdid.att.placebo_normal"], raw["sdid.att.placebo"] = _raw(att), [None, None, rank]
+        raw["sdid.att.ferman_pinto"] = _raw(row)
+    out["raw"] = raw
     out["cpu_seconds"] = time.process_time() - t0
     return out
+
+
+def _sunab_cs_gap(panel: Any, seed: int, sunab: Any, cs: Any) -> float:
+    """Largest |Sun-Abraham simple - CS simple| over the observed and one permuted assignment, for the
+    outcome and its two-way residual scaled by unit (the columns the permutation tests feed them)."""
+    from evalkit.estimators.inference.size_robust import Layout
+
+    cohort = _cohorts(panel)
+    layout = Layout(panel)
+    y = panel.data["y"].to_numpy().astype(float)
+    cols = np.column_stack([y, layout.residualise(y) * (1 + layout.ui)])
+    sa, ca = sunab.bind(panel), cs.bind(panel)
+    gap = 0.0
+    for coh in (cohort, np.random.default_rng(seed).permutation(cohort)):
+        gap = max(gap, float(np.max(np.abs(sa(coh, cols)["simple"] - ca(coh, cols)["simple"]))))
+    return gap
 
 
 def _cohorts(panel: Any) -> np.ndarray:
@@ -178,7 +233,8 @@ def table(*paths: Path) -> str:
     rows = [json.loads(x) for p in paths if p.exists() for x in p.read_text().splitlines() if x.strip()]
     if not rows:
         return "no panels yet"
-    cols = sorted({k for r in rows for k in r} - {"design", "panel", "n_perm", "cpu_seconds", "group"})
+    skip = {"design", "panel", "n_perm", "cpu_seconds", "group", "raw", "sunab_minus_cs_simple"}
+    cols = sorted({k for r in rows for k in r} - skip)
     designs = [d for d in DESIGNS if any(r["design"] == d for r in rows)]
     lines = [
         "| estimator | estimand | interval | " + " | ".join(designs) + " |",
@@ -208,7 +264,11 @@ def main() -> None:
     ap.add_argument("--panels", type=int, default=200, help="panels per design")
     ap.add_argument("--perms", type=int, default=19, help="permutations / placebo draws per panel")
     ap.add_argument("--designs", default=",".join(DESIGNS))
-    ap.add_argument("--estimators", default=",".join(GROUPS), help="estimator groups, run in this order")
+    ap.add_argument(
+        "--estimators",
+        default="cs,twfe,imputation,sdid,sunab",
+        help=f"estimator groups ({', '.join(GROUPS)}), run in this order",
+    )
     ap.add_argument("--jobs", type=int, default=1, help="processes (panels in parallel)")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--table", action="store_true", help="only print the table of what --out holds")
