@@ -229,6 +229,13 @@ def done_keys(path: Path) -> set[tuple[str, int, str]]:
     return keys
 
 
+def _mark(rate: float, n: int) -> str:
+    """' *' outside 3-7 % and more than 2 Monte Carlo s.e. from 5 %, ' ~' outside 3-7 % within them, else ''."""
+    if 0.03 <= rate <= 0.07:
+        return ""
+    return " *" if abs(rate - ALPHA) > 2 * math.sqrt(ALPHA * (1 - ALPHA) / n) else " ~"
+
+
 def table(*paths: Path) -> str:
     rows = [json.loads(x) for p in paths if p.exists() for x in p.read_text().splitlines() if x.strip()]
     if not rows:
@@ -245,18 +252,40 @@ def table(*paths: Path) -> str:
         cells = []
         for d in designs:
             v = [r[c] for r in rows if r["design"] == d and r.get(c) is not None]
-            cells.append(f"{100 * np.mean(v):.1f} ({len(v)})" if v else "-")
+            cells.append(f"{100 * np.mean(v):.1f} ({len(v)}){_mark(float(np.mean(v)), len(v))}" if v else "-")
         lines.append(f"| {est} | {name} | {kind} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(
         "Rejection rate of a true zero at 5 %, per cent (panels in brackets). Monte Carlo s.e. of a 5 % rate: "
-        "sqrt(0.05 x 0.95 / n), 2.2 points at n = 100, 1.5 at n = 200. Mean CPU s per panel: "
+        "sqrt(0.05 x 0.95 / n), 2.2 points at n = 100, 1.5 at n = 200. Outside 3-7 %: `*` more than 2 s.e. from "
+        "5 %, `~` within 2 s.e. of it. Mean CPU s per panel: "
     )
     for g in GROUPS:
         c = [r["cpu_seconds"] for r in rows if r["group"] == g]
         if c:
             lines[-1] += f"{g} {np.mean(c):.1f}; "
     return "\n".join(lines)
+
+
+def compare(new: Path, *old: Path) -> str:
+    """Per column, on the (design, panel, group) present in both: how many rejections differ between
+    the run in `new` and the earlier run(s) in `old` (same seeds, earlier code)."""
+    load = lambda ps: {  # noqa: E731
+        (r["design"], r["panel"], r["group"]): r
+        for p in ps
+        for x in p.read_text().splitlines()
+        if x.strip()
+        for r in [json.loads(x)]
+    }
+    a, b = load(old), load([new])
+    same = sorted(set(a) & set(b))
+    cols = sorted({c for k in same for c in b[k] if c.count(".") == 2 and c in a[k]})
+    out = [f"{len(same)} (design, panel, estimator) in both"]
+    for c in cols:
+        both = [k for k in same if a[k].get(c) is not None and b[k].get(c) is not None]
+        diff = [f"{k[0]}:{k[1]}" for k in both if a[k][c] != b[k][c]]
+        out.append(f"{c}: {len(diff)} of {len(both)} differ" + (f" ({', '.join(diff)})" if diff else ""))
+    return "\n".join(out)
 
 
 def main() -> None:
@@ -273,7 +302,11 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--table", action="store_true", help="only print the table of what --out holds")
     ap.add_argument("--also", type=Path, nargs="*", default=[], help="more result files for --table")
+    ap.add_argument("--compare", type=Path, nargs="*", help="only compare --out's rejections with these files'")
     a = ap.parse_args()
+    if a.compare:
+        print(compare(a.out, *a.compare))
+        return
     if a.table:
         print(table(a.out, *a.also))
         return
