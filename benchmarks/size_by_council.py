@@ -240,6 +240,7 @@ def table(*paths: Path) -> str:
     rows = [json.loads(x) for p in paths if p.exists() for x in p.read_text().splitlines() if x.strip()]
     if not rows:
         return "no panels yet"
+    gap = _derived(rows)
     skip = {"design", "panel", "n_perm", "cpu_seconds", "group", "raw", "sunab_minus_cs_simple"}
     cols = sorted({k for r in rows for k in r} - skip)
     designs = [d for d in DESIGNS if any(r["design"] == d for r in rows)]
@@ -263,8 +264,39 @@ def table(*paths: Path) -> str:
     for g in GROUPS:
         c = [r["cpu_seconds"] for r in rows if r["group"] == g]
         if c:
-            lines[-1] += f"{g} {np.mean(c):.1f}; "
+            lines[-1] += f"{g} {np.mean(c):.2f}; "
+    if gap is not None:
+        lines.append(f"\nLargest |Sun-Abraham simple - CS simple| over the sunab panels' checks: {gap:.1e}.")
     return "\n".join(lines)
+
+
+SAME = 1e-8  # Sun-Abraham simple equals CS simple to this on a panel's check: it takes CS's permutation rows
+
+
+def _derived(rows: list[dict[str, Any]]) -> float | None:
+    """Rows computed from others, in place: Sun-Abraham's permutation rows where its check found it equal
+    to CS simple (`<kind>=cs`), and SDID's normal intervals read with a t critical value on m - 1 degrees
+    of freedom (`<kind>_t`: what the interval does with many placebo draws, without 19 draws' noise in the
+    s.d.; as m grows t -> z and the row becomes the normal one). Returns the largest Sun-Abraham gap."""
+    from scipy.stats import norm, t
+
+    cs = {(r["design"], r["panel"]): r for r in rows if r["group"] == "cs"}
+    gaps = []
+    for r in rows:
+        if r["group"] == "sunab" and "sunab_minus_cs_simple" in r:
+            gaps.append(r["sunab_minus_cs_simple"])
+            twin = cs.get((r["design"], r["panel"]))
+            if twin is not None and r["sunab_minus_cs_simple"] < SAME:
+                for kind in ("randomization", "studentized", "ferman_pinto"):
+                    r[f"sunab.simple.{kind}=cs"] = twin.get(f"cs.simple.{kind}")
+        if r["group"] == "sdid" and "raw" in r:
+            q = t.ppf(1 - ALPHA / 2, r["n_perm"] - 1) / norm.ppf(1 - ALPHA / 2)
+            for kind, key in (("placebo", "placebo_normal"), ("ferman_pinto", "ferman_pinto")):  # rows with the CI
+                lo, hi, _ = r["raw"].get(f"sdid.att.{key}") or (None, None, None)
+                if lo is not None and hi is not None:
+                    centre, half = (lo + hi) / 2, (hi - lo) / 2
+                    r[f"sdid.att.{kind}_t"] = bool(abs(centre) > q * half)
+    return max(gaps) if gaps else None
 
 
 def compare(new: Path, *old: Path) -> str:
