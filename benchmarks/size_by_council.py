@@ -46,7 +46,7 @@ COHORTS = [2015, 2015, 2016, 2018, 2018, 2019, 2019, 2019, 2020, 2021, 2024]
 RHO, ALPHA = 0.5, 0.05
 DESIGNS = ("small", "large", "random", "homoskedastic")
 GROUPS = ("cs", "twfe", "imputation", "sdid", "sunab", "sunab_perm")
-OUT = Path(__file__).with_name("size-by-council.jsonl")
+OUT = Path(__file__).with_name("size-by-council-v2.jsonl")  # the earlier run: size-by-council(-b).jsonl
 
 
 def simulate(design: str, k: int) -> tuple[Any, np.ndarray]:
