@@ -124,12 +124,13 @@ def reg_panel(dy: np.ndarray, d: np.ndarray, x: np.ndarray, *, points_only: bool
     """Outcome-regression DiD (Heckman, Ichimura & Todd 1997)."""
     fit, alr_ols = _ols_control(dy, d, x, with_alr=not points_only)
     w = d.astype(float)
-    eta_t = np.mean(w * dy) / np.mean(w)
-    eta_c = np.mean(w * fit) / np.mean(w)
+    mean_w = np.mean(w)  # the same number each time it is used: computed once
+    eta_t = np.mean(w * dy) / mean_w
+    eta_c = np.mean(w * fit) / mean_w
     if points_only:
         return float(eta_t - eta_c), None
-    inf_t = (w * dy - w * eta_t) / np.mean(w)
-    inf_c = (w * fit - w * eta_c + alr_ols @ np.mean(w[:, None] * x, 0)) / np.mean(w)
+    inf_t = (w * dy - w * eta_t) / mean_w
+    inf_c = (w * fit - w * eta_c + alr_ols @ np.mean(w[:, None] * x, 0)) / mean_w
     return float(eta_t - eta_c), inf_t - inf_c
 
 

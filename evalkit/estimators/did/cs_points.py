@@ -73,6 +73,7 @@ class CSPoints:
         self.balance_e = balance_e
         self.min_e = -np.inf if min_e is None else float(min_e)
         self.max_e = np.inf if max_e is None else float(max_e)
+        self._changes, self._cell_names = _Last(), _Last()  # what a permutation loop would recompute unchanged
 
     # -------------------------------------------------------------- entry points
 
@@ -83,9 +84,11 @@ class CSPoints:
             return self._bind_with_covariates(panel, cube)
         units, times = cube.units, cube.times
         unit_list = units.tolist()
+        filled = _Last()  # a permutation loop passes the same columns every time: fill them once
 
         def many(cohort: np.ndarray, columns: np.ndarray) -> dict[str, np.ndarray]:
-            y = cube.fill(columns)
+            arr = np.asarray(columns, dtype=float)
+            y = filled.get(np.array(arr.shape).tobytes() + arr.tobytes(), lambda: cube.fill(columns))
             empty = np.empty((len(units), 0))
             wide = WidePanel(y=y, cohort=np.asarray(cohort, dtype=np.int64), x=empty, units=unit_list, times=times)
             return self.estimates(wide)
@@ -149,12 +152,13 @@ class CSPoints:
         ex = exists.astype(float)
         out: dict[str, np.ndarray] = {}
         shown = np.where(exists, att, np.nan)
-        out.update({f"att_gt:g={g},t={t}": shown[k] for k, (g, t) in enumerate(zip(cg, tim))})
+        cell_names = self._cell_names.get(cg.tobytes() + tim.tobytes(), lambda: _cell_names(cg, tim))
+        out.update(zip(cell_names, shown))
         post = cg <= tim
         # simple: cohort-share weighted average of the post-treatment cells (up to max_e)
         keep = post & (tim <= cg + self.max_e)
         out["simple"] = _ratio((pg * keep) @ att0, (pg * keep) @ ex)
-        out.update(self._group(cg, tim, post, att0, ex, coh))
+        out.update(self._group(cg, tim, post, att0, ex, labels, counts))
         out.update(self._dynamic(cg, tim, pg, att0, ex, times))
         out.update(self._calendar(cg, tim, post, pg, att0, ex, times))
         return out
@@ -175,16 +179,16 @@ class CSPoints:
         self, y: np.ndarray, coh: np.ndarray, times: np.ndarray, cg: np.ndarray, cj: np.ndarray, cb: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """ATT(g,t) (cells x m) and whether each cell has treated and control units observed."""
-        n, m = len(coh), y.shape[2]
-        finite = np.isfinite(y)
-        y0 = np.where(finite, y, 0.0)
-        ok = finite[:, cj] & finite[:, cb]  # n x K x m: observed in both periods compared
-        dy = np.where(ok, y0[:, cj] - y0[:, cb], 0.0)
+        m = y.shape[2]
+        # the changes between the periods compared depend on the outcome and the cells only, not on who is
+        # treated: under permutations of adoption dates they are the same arrays every time
+        key = np.array([*y.shape, len(cj)]).tobytes() + y.tobytes() + cj.tobytes() + cb.tobytes()
+        dy, okf = self._changes.get(key, lambda: _changes(y, cj, cb))
         labels = np.unique(coh)
         onehot = (coh[:, None] == labels[None, :]).astype(float)  # n x C
         k_cells = len(cg)
-        sums = (onehot.T @ dy.reshape(n, -1)).reshape(len(labels), k_cells, m)
-        nobs = (onehot.T @ ok.reshape(n, -1).astype(float)).reshape(len(labels), k_cells, m)
+        sums = (onehot.T @ dy).reshape(len(labels), k_cells, m)
+        nobs = (onehot.T @ okf).reshape(len(labels), k_cells, m)
         cells = np.arange(k_cells)
         own = np.searchsorted(labels, cg)
         s_t, n_t = sums[own, cells], nobs[own, cells]
@@ -204,7 +208,14 @@ class CSPoints:
         return np.where(same, 0.0, att), exists | same
 
     def _group(
-        self, cg: np.ndarray, tim: np.ndarray, post: np.ndarray, att0: np.ndarray, ex: np.ndarray, coh: np.ndarray
+        self,
+        cg: np.ndarray,
+        tim: np.ndarray,
+        post: np.ndarray,
+        att0: np.ndarray,
+        ex: np.ndarray,
+        labels: np.ndarray,
+        counts: np.ndarray,
     ) -> dict[str, np.ndarray]:
         groups = np.unique(cg)
         member = ((cg[None, :] == groups[:, None]) & post & (tim <= cg + self.max_e)).astype(float)
@@ -212,7 +223,9 @@ class CSPoints:
         comp = _ratio(member @ att0, count)
         out = {f"group:g={g}": comp[k] for k, g in enumerate(groups)}
         has = count > 0
-        pgg = np.array([np.mean(coh == g) for g in groups])[:, None] * has
+        # each group's share of units: count / n is what np.mean(coh == g) computes (an exact integer sum
+        # divided once), without a pass over the units per group
+        pgg = (counts[np.searchsorted(labels, groups)] / int(counts.sum()))[:, None] * has
         out["group"] = _ratio(np.sum(pgg * np.where(has, comp, 0.0), 0), pgg.sum(0))
         return out
 
@@ -257,6 +270,35 @@ class CSPoints:
         has = den > 0
         out["calendar"] = _ratio(np.sum(np.where(has, comp, 0.0), 0), has.sum(0).astype(float))
         return out
+
+
+class _Last:
+    """The value computed for the last key (bytes), recomputed when the key changes: one entry, so memory
+    stays that of one result, and equal bytes always give the value computed from them."""
+
+    def __init__(self) -> None:
+        self.key: bytes | None = None
+        self.value: Any = None
+
+    def get(self, key: bytes, compute: Callable[[], Any]) -> Any:
+        if key != self.key:
+            self.key, self.value = None, compute()
+            self.key = key
+        return self.value
+
+
+def _changes(y: np.ndarray, cj: np.ndarray, cb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(change in y between the periods compared, observed in both) as units x (cells * m) arrays."""
+    n = y.shape[0]
+    finite = np.isfinite(y)
+    y0 = np.where(finite, y, 0.0)
+    ok = finite[:, cj] & finite[:, cb]  # n x K x m: observed in both periods compared
+    dy = np.where(ok, y0[:, cj] - y0[:, cb], 0.0)
+    return dy.reshape(n, -1), ok.reshape(n, -1).astype(float)
+
+
+def _cell_names(cg: np.ndarray, tim: np.ndarray) -> list[str]:
+    return [f"att_gt:g={g},t={t}" for g, t in zip(cg, tim)]
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:

@@ -294,3 +294,26 @@ def test_imputation_randomisation_rows_equal_the_full_loop():
             assert (a[key] is None) == (b[key] is None)
             if a[key] is not None:
                 assert abs(a[key] - b[key]) <= 1e-9 * max(1.0, abs(b[key]))
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_reused_work_across_permutations_gives_the_bits_of_a_fresh_bind(seed):
+    """A bound function remembers the filled columns, the period-to-period changes and the cell names of
+    its last call (a permutation loop repeats them). Every permutation, a column edited in place between
+    calls, and another number of columns give exactly the bits a fresh bind gives (no cached state)."""
+    panel = random_panel(seed)
+    perm = Permuter(panel)
+    cols = np.column_stack([panel.data["y"].to_numpy(), perm.d_obs])
+    rng = np.random.default_rng(seed)
+    for options in (OPTIONS[0], OPTIONS[7], OPTIONS[16]):
+        kept = CSPoints(**options).bind(panel)
+        for step in range(12):
+            cohort = rng.permutation(perm.cohort)
+            if step == 6:
+                cols[::3, 0] += 1.0  # the same array object, new contents
+            use = cols if step != 9 else cols[:, :1]
+            fresh = CSPoints(**options).bind(panel)(cohort, use)
+            again = kept(cohort, use)
+            assert fresh.keys() == again.keys()
+            for k in fresh:
+                assert np.asarray(fresh[k]).tobytes() == np.asarray(again[k]).tobytes(), (options, step, k)
