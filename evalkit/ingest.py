@@ -124,6 +124,8 @@ def ingest(
     _validate(parsed, synthetic_demo)
     log = read_log()
     entries = [_file_entry(item, source_dir, log) for item in parsed]
+    for item, entry in zip(parsed, entries, strict=True):
+        validation.check_within_release(item.frame, entry["source"], entry["release"], entry["release_from"])
     _name_rows(parsed, entries)
     outputs: dict[str, pl.DataFrame] = {}
     for item in parsed:
@@ -333,6 +335,7 @@ def _validate(parsed: list[ParsedFile], synthetic_demo: bool) -> None:
     )
     for item in parsed:
         validation.check_measures(item.frame, item.module.NAME, known=known)
+    validation.check_populations_across([(item.frame, item.module.NAME) for item in parsed], known=known)
 
 
 def _combine(frames: list[pl.DataFrame]) -> pl.DataFrame:
