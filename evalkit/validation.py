@@ -394,9 +394,7 @@ def check_populations_across(files: list[tuple[pl.DataFrame, str]], *, known: Kn
         return
     pub, i = flagged.row(0)[:2]
     mine = pops.filter((pl.col("pub") == pub) & (pl.col("i") == i)).row(0, named=True)
-    other = (
-        pairs.filter((pl.col("pub") == pub) & (pl.col("i") == i)).sort(["ratio", "pub_o", "i_o"]).row(0, named=True)
-    )
+    other = pairs.filter((pl.col("pub") == pub) & (pl.col("i") == i)).sort(["ratio", "pub_o", "i_o"]).row(0, named=True)
     frame = files[pub][0]
     where = f", row {other['row_o']}" if other["row_o"] is not None else ""
     _fail(
@@ -465,7 +463,6 @@ def _span(period: tuple[int, int | None]) -> str:
     if retired is None:
         return "in use" if issued == 0 else f"from {issued}"
     return f"to {retired}" if issued == 0 else f"{issued}-{retired}"
-
 
 
 @dataclass
@@ -580,7 +577,10 @@ class KnownCodes:
             return
         idx = int(early.arg_true()[0])
         code, gss, year = frame["la_code"][idx], frame["gss_code"][idx], int(frame["year"][idx])
-        own = sorted((g for c, g in self.pairs if c == code and "/" not in g), key=lambda g: (self.periods[g][0], self.periods[g][1] or 9999))
+        own = sorted(
+            (g for c, g in self.pairs if c == code and "/" not in g),
+            key=lambda g: (self.periods[g][0], self.periods[g][1] or 9999),
+        )
         valid = ", ".join(f"{g} {_span(self.periods[g])}" for g in own)
         last = int(file_last[idx])
         why = f"{year} row" if issued[idx] > year + GSS_LEAD else f"{year} row of a file whose data end in {last}"
