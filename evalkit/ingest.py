@@ -22,7 +22,7 @@ from evalkit import generations as gens
 from evalkit.errors import EvalkitError
 from evalkit.io import atomic_write_bytes, sha256_file, write_parquet
 from evalkit.releases import read_log, release_of
-from evalkit.sources.common import KEEP_ROWS, check_not_truncated
+from evalkit.sources.common import KEEP_ROWS, check_not_truncated, check_text
 
 # Order matters only for detection: the first module whose detect() accepts a file reads it.
 SOURCE_MODULES = [
@@ -109,6 +109,7 @@ def ingest(
         if progress:
             progress(rel)
         if path.suffix.lower() in (".csv", ".txt", ".tsv"):
+            check_text(path)
             check_not_truncated(path)
         token = KEEP_ROWS.set(True)  # rows keep their file row and column until validated
         try:

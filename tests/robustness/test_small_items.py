@@ -79,3 +79,37 @@ def test_deadline_message_counts_the_bytes_kept(server, tmp_path, monkeypatch): 
         fetch_all(dest, mirror=server.url, only=[SOME[0]], retries=0, timeout=5)
     kept = int(re.search(r"(\d+) bytes kept", str(info.value)).group(1))
     assert kept == (dest / (SOME[0] + ".part")).stat().st_size > 0
+
+
+BINARY_NAMES = [
+    "ees_cla_number_and_rate_per_10k_children_2020_2024.csv",
+    "ees_la_cla_placement_stability_2020_2024.csv",
+    "ons_mid-year_population_estimates_2012_to_2024.csv",
+    "goodair_outturn_1112.csv",
+]
+
+
+@pytest.mark.parametrize("beside", [False, True], ids=["alone", "beside-a-good-file"])
+@pytest.mark.parametrize("content", ["random", "workbook"])
+@pytest.mark.parametrize("name", BINARY_NAMES)
+def test_binary_file_under_a_publication_name_is_named(tmp_path: Path, name: str, content: str, beside: bool) -> None:
+    """Not "no recognised publication files" for the folder (alone), nor skipped unseen (beside another
+    file, where ingest used to exit 0): the file is named, in one line."""
+    import random
+
+    from evalkit.ingest import demo_dir
+    from tests.robustness import workbooks
+
+    src = tmp_path / "src"
+    src.mkdir()
+    data = random.Random(name).randbytes(3000) if content == "random" else workbooks.xlsx([("A1", "time_period")])
+    (src / name).write_bytes(data)
+    if beside:  # a good file of another publication, which ingest would otherwise take alone
+        (src / "SYNTHETIC_DEMO_DATA.txt").write_bytes((demo_dir() / "SYNTHETIC_DEMO_DATA.txt").read_bytes())
+        good = "s251_childrens_young_peoples_services_la_regional_national3.csv"
+        assert (demo_dir() / good).is_file()
+        (src / good).write_bytes((demo_dir() / good).read_bytes())
+    run = _cli(["ingest", "--from", "src"], tmp_path)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert name in run.stderr and "not a text file" in run.stderr, run.stderr
