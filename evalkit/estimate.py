@@ -23,7 +23,7 @@ from evalkit.analysis.sample import baseline_level, flagged_in, living_window, s
 from evalkit.analysis.treatment import asks
 from evalkit.analysis.verdict import RULE, RULE_EVIDENCE, conclude
 from evalkit.errors import EvalkitError
-from evalkit.io import checked_sha256, sha256_file, write_json, write_parquet
+from evalkit.io import checked_sha256, inside_project, sha256_file, write_json, write_parquet
 from evalkit.panel.build import EXTRA_REGISTRY, read_parquet_checked
 from evalkit.plan import LoadedPlan
 
@@ -58,7 +58,8 @@ def run_plan(
 
     With `cache_dir`, each analysis's estimator output is kept there keyed by its exact inputs
     (`evalkit.cache`) and reused when nothing it depends on changed."""
-    panel_path = Path(plan["data"]["panel"])  # as the plan names it; the file read is the generation in force
+    # as the plan names it; the file read is the generation in force
+    panel_path = inside_project(plan["data"]["panel"], column="data.panel")
     panel_file = generations.resolve(panel_path)
     if not panel_file.is_file():
         raise EvalkitError("panel not found; run `evalkit panel` first", file=panel_path)

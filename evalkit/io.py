@@ -228,6 +228,45 @@ def regular_file(path: str | Path, *, max_bytes: int | None = None) -> Path:
     return path
 
 
+def link_leaving(path: str | Path, root: str | Path | None = None) -> tuple[Path, Path] | None:
+    """(the link, where it leads) when `path` reaches outside `root` (the working folder) through a
+    symbolic link inside it; None otherwise. A path that names a place outside directly is the
+    user's own choice and is not refused; a link planted in the project that leads elsewhere is."""
+    root = Path(root) if root is not None else Path.cwd()
+    path = Path(path)
+    absolute = path if path.is_absolute() else root / path
+    real_root = root.resolve()
+    target = absolute.resolve()
+    if target == real_root or real_root in target.parents:
+        return None
+    for base in (root.absolute(), real_root):
+        try:
+            parts = absolute.relative_to(base).parts
+        except ValueError:
+            continue
+        current = base
+        for part in parts:
+            current = current / part
+            if current.is_symlink():
+                return current, target
+        return None
+    return None
+
+
+def inside_project(path: str | Path, *, column: str | None = None) -> Path:
+    """`path`, unless a symbolic link in the working folder takes it outside (one-line error)."""
+    found = link_leaving(path)
+    if found is not None:
+        link, target = found
+        raise EvalkitError(
+            f"leads through the symbolic link {link} to {target}, outside the working folder",
+            file=path,
+            column=column,
+            expected="a file inside the working folder (name a file elsewhere by its own path)",
+        )
+    return Path(path)
+
+
 def regular_folder(path: str | Path) -> Path:
     """`path` if it is a folder (links to folders allowed); one-line error otherwise."""
     path = Path(path)

@@ -113,3 +113,63 @@ def test_binary_file_under_a_publication_name_is_named(tmp_path: Path, name: str
     assert run.returncode == 1, run.stdout + run.stderr
     assert len(run.stderr.strip().splitlines()) == 1, run.stderr
     assert name in run.stderr and "not a text file" in run.stderr, run.stderr
+
+
+@pytest.fixture(scope="module")
+def other_project(tmp_path_factory) -> Path:
+    """Another project's folder with an ingested demo and its panel."""
+    other = tmp_path_factory.mktemp("other")
+    for stage in ("ingest", "panel"):
+        assert _cli([stage], other).returncode == 0
+    return other
+
+
+def _demo_plan(folder: Path, panel: str) -> Path:
+    demo = Path(__file__).resolve().parents[2] / "evalkit" / "plans" / "demo.toml"
+    text = demo.read_text(encoding="utf-8")
+    assert text.count('panel = "data/processed/panel.parquet"') == 1
+    plan = folder / "plan.toml"
+    plan.write_text(text.replace('panel = "data/processed/panel.parquet"', f"panel = {panel!r}"), encoding="utf-8")
+    return plan
+
+
+@pytest.mark.parametrize("command", ["estimate", "power"])
+def test_plan_panel_through_a_link_leaving_the_folder_is_refused(tmp_path: Path, other_project: Path, command) -> None:
+    """`data` a link to another project: its panel was read (and with it that project's registry)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "data").symlink_to(other_project / "data", target_is_directory=True)
+    plan = _demo_plan(work, "data/processed/panel.parquet")
+    args = [command, "--plan", str(plan)] + (["--draws", "2"] if command == "power" else [])
+    run = _cli(args, work)
+    assert run.returncode == 1, run.stdout + run.stderr
+    line = run.stderr.strip()
+    assert len(line.splitlines()) == 1, run.stderr
+    assert "data/processed/panel.parquet" in line and "data.panel" in line and "symbolic link" in line, line
+    assert not (work / "reports").exists() or not any((work / "reports").rglob("results.json"))
+
+
+def test_plan_panel_link_to_a_single_file_outside_is_refused(tmp_path: Path, other_project: Path, monkeypatch) -> None:
+    from evalkit.generations import current_dir
+    from evalkit.io import inside_project
+
+    (tmp_path / "panel.parquet").symlink_to(current_dir(other_project / "data" / "processed") / "panel.parquet")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(EvalkitError, match="panel.parquet, column 'data.panel': leads through the symbolic link"):
+        inside_project("panel.parquet", column="data.panel")
+
+
+def test_links_within_the_folder_and_paths_named_outside_are_read(tmp_path: Path, other_project: Path) -> None:
+    """Not refused: a link that stays inside the working folder, and a path naming the place itself (plans
+    refuse absolute paths on their own; `estimate --panel PATH` takes one)."""
+    from evalkit.io import link_leaving
+
+    work = tmp_path / "work"
+    (work / "store").mkdir(parents=True)
+    (work / "store" / "p.parquet").write_bytes(b"x")
+    (work / "linked").symlink_to(work / "store", target_is_directory=True)
+    assert link_leaving("linked/p.parquet", work) is None
+    outside = other_project / "data" / "processed" / "panel.parquet"
+    assert link_leaving(outside, work) is None
+    (work / "out").symlink_to(other_project, target_is_directory=True)
+    assert link_leaving("out/data/processed/panel.parquet", work) == (work / "out", outside.resolve())
