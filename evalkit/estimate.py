@@ -73,6 +73,7 @@ def run_plan(
                 expected="the input the plan was written for",
             )
     panel = read_parquet_checked(panel_file)
+    panel_registry(panel_file, panel)  # before any work: the registry beside the panel is the one it was built with
     if any(asks(entry) for entry in plan["analysis"]):  # treatment histories only when a rule asks (v1-v3: never)
         panel = with_treatment_history(panel, panel_file)
     sample_rules = living_window(plan.get("sample", {}), panel)
@@ -152,15 +153,42 @@ def run_plan(
     }
 
 
-def with_treatment_history(panel: pl.DataFrame, panel_file: Path) -> pl.DataFrame:
-    """The panel with each council-year's treatment in force and ownership changes so far, from the
-    registry the panel was built with (its own generation's copy and any extra rows)."""
-    from evalkit.panel import treatment_history as th
+def panel_registry(panel_file: Path, panel: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The registry the panel was built with: the copy beside it (its generation's `adm_registry.csv` and
+    extra rows), else the one packaged with evalkit. With `panel`, a registry that lacks a spell the
+    panel's treated councils came from is refused: a panel copied out of its generation (the demo's,
+    say) would otherwise show the packaged England registry's councils in its report."""
     from evalkit.sources import registry as reg
 
     folder = panel_file.parent
     local, extra = folder / "adm_registry.csv", folder / EXTRA_REGISTRY
     registry = reg.load_registry(local if local.exists() else None, extra=[extra] if extra.exists() else None)
+    if panel is None or "spell_id" not in panel.columns or "ever_treated" not in panel.columns:
+        return registry
+    spells = panel.filter(pl.col("ever_treated") == 1)["spell_id"].drop_nulls().unique().sort().to_list()
+    missing = [s for s in spells if s not in set(registry["spell_id"].to_list())]
+    if missing:
+        where = (
+            f"{local.name} beside the panel"
+            if local.exists()
+            else f"packaged with evalkit ({reg.packaged_registry().name}: no adm_registry.csv beside the panel)"
+        )
+        raise EvalkitError(
+            f"the panel's treated councils come from registry spells {', '.join(missing[:5])}"
+            f"{' …' if len(missing) > 5 else ''}, which the registry {where} does not hold",
+            file=panel_file,
+            column="spell_id",
+            expected="the registry the panel was built with beside it (adm_registry.csv from its generation)",
+        )
+    return registry
+
+
+def with_treatment_history(panel: pl.DataFrame, panel_file: Path) -> pl.DataFrame:
+    """The panel with each council-year's treatment in force and ownership changes so far, from the
+    registry the panel was built with (its own generation's copy and any extra rows)."""
+    from evalkit.panel import treatment_history as th
+
+    registry = panel_registry(panel_file)
     policy = panel["boundary_policy"][0] if "boundary_policy" in panel.columns and panel.height else "aggregate"
     return th.in_force(panel, th.spells(registry, policy))
 
@@ -320,12 +348,8 @@ def run(
 
 def panel_context(panel_path: Path, sample: pl.DataFrame) -> dict[str, Any]:
     """Registry rows of the sample's treated councils (with sources), coverage and balance, for the report."""
-    from evalkit.sources import registry as reg
-
     folder = panel_path.parent  # the panel's own generation: registry, coverage and balance of the same run
-    local = folder / "adm_registry.csv"
-    extra = folder / EXTRA_REGISTRY
-    registry = reg.load_registry(local if local.exists() else None, extra=[extra] if extra.exists() else None)
+    registry = panel_registry(panel_path)
     treated_codes = set(sample.filter(pl.col("ever_treated") == 1)["unit_code"].unique().to_list())
     rows = [
         {

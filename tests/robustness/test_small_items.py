@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -173,3 +174,29 @@ def test_links_within_the_folder_and_paths_named_outside_are_read(tmp_path: Path
     assert link_leaving(outside, work) is None
     (work / "out").symlink_to(other_project, target_is_directory=True)
     assert link_leaving("out/data/processed/panel.parquet", work) == (work / "out", outside.resolve())
+
+
+def test_panel_copied_out_of_its_generation_does_not_take_the_packaged_registry(
+    tmp_path: Path, other_project: Path
+) -> None:
+    """The demo's panel copied alone: its report listed the packaged England registry's councils. Now
+    refused in one line naming the panel and where the registry came from; with the generation's
+    registry copied beside it, the plan runs."""
+    import shutil
+
+    from evalkit.generations import current_dir
+
+    gen = current_dir(other_project / "data" / "processed")
+    shutil.copyfile(gen / "panel.parquet", tmp_path / "copied.parquet")
+    plan = _demo_plan(tmp_path, "copied.parquet")
+    run = _cli(["estimate", "--plan", str(plan)], tmp_path)
+    assert run.returncode == 1, run.stdout + run.stderr
+    line = run.stderr.strip()
+    assert len(line.splitlines()) == 1 and "copied.parquet" in line and "spell_id" in line, line
+    assert "packaged with evalkit" in line and "DEMO-1" in line, line
+    assert not list(tmp_path.rglob("results.json"))
+    shutil.copyfile(gen / "adm_registry.csv", tmp_path / "adm_registry.csv")
+    run = _cli(["estimate", "--plan", str(plan)], tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    results = json.loads(next(tmp_path.rglob("results.json")).read_text(encoding="utf-8"))
+    assert {r["la_code"] for r in results["registry"]} <= {f"{i:03d}" for i in range(1, 49)}
