@@ -369,9 +369,12 @@ def _jumps(frame: pl.DataFrame, populations: frozenset[str]) -> None:
 POPULATION_SLACK = 1_000
 
 
-def check_populations_across(files: list[tuple[pl.DataFrame, str]], *, known: KnownCodes | None = None) -> None:
+def check_populations_across(
+    files: list[tuple[pl.DataFrame, str]], *, known: KnownCodes | None = None, checked: int | None = None
+) -> None:
     """Raise when a council's child population in one file disagrees with every other file that reports
-    it (by more than POPULATION_JUMP-fold and POPULATION_SLACK children), naming both files."""
+    it (by more than POPULATION_JUMP-fold and POPULATION_SLACK children), naming both files. Only the
+    first `checked` files (default all) can be refused; the rest are compared against."""
     pops = _population_rows(files, known)
     if pops.height == 0 or pops["pub"].n_unique() < 2:
         return
@@ -389,7 +392,8 @@ def check_populations_across(files: list[tuple[pl.DataFrame, str]], *, known: Kn
     verdict = pairs.group_by("pub", "i").agg(
         pl.col("far").all().alias("all_far"), pl.col("pub_o").filter(pl.col("far")).n_unique().alias("n_far")
     )
-    flagged = verdict.filter(pl.col("all_far")).sort(["n_far", "pub", "i"], descending=[True, False, False])
+    flagged = verdict.filter(pl.col("all_far") & (pl.col("pub") < (len(files) if checked is None else checked)))
+    flagged = flagged.sort(["n_far", "pub", "i"], descending=[True, False, False])
     if flagged.height == 0:
         return
     pub, i = flagged.row(0)[:2]

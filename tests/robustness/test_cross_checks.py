@@ -226,3 +226,24 @@ def test_financial_year_sources_may_run_one_year_past_their_name() -> None:
     validation.check_within_release(frame, "mhclg_ro", 2023, "file name")
     with pytest.raises(EvalkitError, match="after the release"):
         validation.check_within_release(frame.with_columns(pl.lit(2025).alias("year")), "mhclg_ro", 2023, "file name")
+
+
+def test_ingest_add_compares_with_the_set_in_force(tmp_path: Path) -> None:
+    """`ingest --add` of the edited ONS file beside CLA files already ingested: refused the same way; the
+    published ONS file is added."""
+    src = _folder(tmp_path, CLA_2024)
+    evalkit_cmd("ingest", "--from", str(src), cwd=tmp_path)
+    root = need_reference()
+    for name, edit in (("edited", True), ("published", False)):
+        folder = tmp_path / name
+        folder.mkdir()
+        raw = (root / ONS).read_bytes()
+        if edit:
+            raw = b"\n".join(
+                line.rsplit(b",", 1)[0] + b",1999999" if b",805,E06000001,Hartlepool," in line else line
+                for line in raw.split(b"\n")
+            )
+        (folder / Path(ONS).name).write_bytes(raw)
+        run = evalkit_cmd("ingest", "--from", str(folder), "--add", cwd=tmp_path, check=not edit)
+        if edit:
+            _refused(run, Path(ONS).name, "1999999", Path(CLA_2024).name)
