@@ -3,8 +3,10 @@
 The format checks of each parser (columns, numbers, codes as text) say whether a file is readable.
 These rules say whether what it holds can be true: years a publication can cover, counts that are
 whole and not negative, rates within 0-10,000 per 10,000 and consistent with their count and
-population, populations of a council's size, LA codes that exist in the year, one row per
-council-year. A new source adds one entry to ``SOURCES`` (and, if it has a new unit, to ``UNITS``).
+population, populations of a council's size, LA codes that exist in the year (and area codes issued
+by it), one row per council-year. Across files: a child population agrees with the other publications
+that report it (`check_populations_across`), and no row is about a year after its file's release
+(`check_within_release`). A new source adds one entry to ``SOURCES`` (and, if it has a new unit, to ``UNITS``).
 
 Why a rule table of our own and not pandera/patito: the tidy tables are long (one row per council,
 year and measure), so every rule depends on the row's ``unit`` or ``measure`` and needs the file's
