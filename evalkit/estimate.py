@@ -65,7 +65,7 @@ def run_plan(
         raise EvalkitError("panel not found; run `evalkit panel` first", file=panel_path)
     expected = plan["data"].get("expected_sha256", {})
     for path, digest in sorted(expected.items()):
-        actual = checked_sha256(generations.resolve(Path(path)))
+        actual = checked_sha256(generations.resolve(inside_project(path, column=f"data.expected_sha256[{path!r}]")))
         if actual != digest:
             raise EvalkitError(
                 f"sha256 is {actual}, the plan expects {digest}",

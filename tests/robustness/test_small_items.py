@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -200,3 +201,21 @@ def test_panel_copied_out_of_its_generation_does_not_take_the_packaged_registry(
     assert run.returncode == 0, run.stdout + run.stderr
     results = json.loads(next(tmp_path.rglob("results.json")).read_text(encoding="utf-8"))
     assert {r["la_code"] for r in results["registry"]} <= {f"{i:03d}" for i in range(1, 49)}
+
+
+def test_plan_checksum_path_through_a_link_leaving_the_folder_is_refused(tmp_path: Path, other_project: Path) -> None:
+    from evalkit.generations import current_dir
+
+    work = tmp_path / "work"
+    shutil.copytree(other_project / "data", work / "data")
+    outside = current_dir(other_project / "data" / "processed") / "panel.parquet"
+    (work / "linked.parquet").symlink_to(outside)
+    plan = _demo_plan(work, "data/processed/panel.parquet")
+    text = plan.read_text(encoding="utf-8").replace(
+        "[sample]", f'expected_sha256 = {{ "linked.parquet" = "{"0" * 64}" }}\n\n[sample]', 1
+    )
+    plan.write_text(text, encoding="utf-8")
+    run = _cli(["estimate", "--plan", str(plan)], work)
+    assert run.returncode == 1, run.stdout + run.stderr
+    line = run.stderr.strip()
+    assert len(line.splitlines()) == 1 and "linked.parquet" in line and "symbolic link" in line, line
