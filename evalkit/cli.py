@@ -1172,9 +1172,10 @@ def power(
         except ValueError:
             raise UsageError(f"--effects must be numbers separated by commas, not {effects!r}") from None
     from evalkit import generations
+    from evalkit.io import inside_project
     from evalkit.panel.build import read_parquet_checked
 
-    panel_path = Path(plan_doc["data"]["panel"])
+    panel_path = inside_project(plan_doc["data"]["panel"], column="data.panel")
     panel_file = generations.resolve(panel_path)
     if not panel_file.is_file():
         raise EvalkitError("panel not found; run `evalkit panel` first", file=panel_path)

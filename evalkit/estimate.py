@@ -23,7 +23,7 @@ from evalkit.analysis.sample import baseline_level, flagged_in, living_window, s
 from evalkit.analysis.treatment import asks
 from evalkit.analysis.verdict import RULE, RULE_EVIDENCE, conclude
 from evalkit.errors import EvalkitError
-from evalkit.io import checked_sha256, sha256_file, write_json, write_parquet
+from evalkit.io import checked_sha256, inside_project, sha256_file, write_json, write_parquet
 from evalkit.panel.build import EXTRA_REGISTRY, read_parquet_checked
 from evalkit.plan import LoadedPlan
 
@@ -58,13 +58,14 @@ def run_plan(
 
     With `cache_dir`, each analysis's estimator output is kept there keyed by its exact inputs
     (`evalkit.cache`) and reused when nothing it depends on changed."""
-    panel_path = Path(plan["data"]["panel"])  # as the plan names it; the file read is the generation in force
+    # as the plan names it; the file read is the generation in force
+    panel_path = inside_project(plan["data"]["panel"], column="data.panel")
     panel_file = generations.resolve(panel_path)
     if not panel_file.is_file():
         raise EvalkitError("panel not found; run `evalkit panel` first", file=panel_path)
     expected = plan["data"].get("expected_sha256", {})
     for path, digest in sorted(expected.items()):
-        actual = checked_sha256(generations.resolve(Path(path)))
+        actual = checked_sha256(generations.resolve(inside_project(path, column=f"data.expected_sha256[{path!r}]")))
         if actual != digest:
             raise EvalkitError(
                 f"sha256 is {actual}, the plan expects {digest}",
@@ -72,6 +73,7 @@ def run_plan(
                 expected="the input the plan was written for",
             )
     panel = read_parquet_checked(panel_file)
+    panel_registry(panel_file, panel)  # before any work: the registry beside the panel is the one it was built with
     if any(asks(entry) for entry in plan["analysis"]):  # treatment histories only when a rule asks (v1-v3: never)
         panel = with_treatment_history(panel, panel_file)
     sample_rules = living_window(plan.get("sample", {}), panel)
@@ -151,15 +153,42 @@ def run_plan(
     }
 
 
-def with_treatment_history(panel: pl.DataFrame, panel_file: Path) -> pl.DataFrame:
-    """The panel with each council-year's treatment in force and ownership changes so far, from the
-    registry the panel was built with (its own generation's copy and any extra rows)."""
-    from evalkit.panel import treatment_history as th
+def panel_registry(panel_file: Path, panel: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The registry the panel was built with: the copy beside it (its generation's `adm_registry.csv` and
+    extra rows), else the one packaged with evalkit. With `panel`, a registry that lacks a spell the
+    panel's treated councils came from is refused: a panel copied out of its generation (the demo's,
+    say) would otherwise show the packaged England registry's councils in its report."""
     from evalkit.sources import registry as reg
 
     folder = panel_file.parent
     local, extra = folder / "adm_registry.csv", folder / EXTRA_REGISTRY
     registry = reg.load_registry(local if local.exists() else None, extra=[extra] if extra.exists() else None)
+    if panel is None or "spell_id" not in panel.columns or "ever_treated" not in panel.columns:
+        return registry
+    spells = panel.filter(pl.col("ever_treated") == 1)["spell_id"].drop_nulls().unique().sort().to_list()
+    missing = [s for s in spells if s not in set(registry["spell_id"].to_list())]
+    if missing:
+        where = (
+            f"{local.name} beside the panel"
+            if local.exists()
+            else f"packaged with evalkit ({reg.packaged_registry().name}: no adm_registry.csv beside the panel)"
+        )
+        raise EvalkitError(
+            f"the panel's treated councils come from registry spells {', '.join(missing[:5])}"
+            f"{' …' if len(missing) > 5 else ''}, which the registry {where} does not hold",
+            file=panel_file,
+            column="spell_id",
+            expected="the registry the panel was built with beside it (adm_registry.csv from its generation)",
+        )
+    return registry
+
+
+def with_treatment_history(panel: pl.DataFrame, panel_file: Path) -> pl.DataFrame:
+    """The panel with each council-year's treatment in force and ownership changes so far, from the
+    registry the panel was built with (its own generation's copy and any extra rows)."""
+    from evalkit.panel import treatment_history as th
+
+    registry = panel_registry(panel_file)
     policy = panel["boundary_policy"][0] if "boundary_policy" in panel.columns and panel.height else "aggregate"
     return th.in_force(panel, th.spells(registry, policy))
 
@@ -319,12 +348,8 @@ def run(
 
 def panel_context(panel_path: Path, sample: pl.DataFrame) -> dict[str, Any]:
     """Registry rows of the sample's treated councils (with sources), coverage and balance, for the report."""
-    from evalkit.sources import registry as reg
-
     folder = panel_path.parent  # the panel's own generation: registry, coverage and balance of the same run
-    local = folder / "adm_registry.csv"
-    extra = folder / EXTRA_REGISTRY
-    registry = reg.load_registry(local if local.exists() else None, extra=[extra] if extra.exists() else None)
+    registry = panel_registry(panel_path)
     treated_codes = set(sample.filter(pl.col("ever_treated") == 1)["unit_code"].unique().to_list())
     rows = [
         {

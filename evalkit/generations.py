@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import EvalkitError
-from evalkit.io import atomic_write_text, sha256_file, write_json
+from evalkit.io import atomic_write_text, fsync_file, is_link, sha256_file, write_json
 
 POINTER = "CURRENT"
 GENERATIONS = "generations"
@@ -59,7 +59,7 @@ def _new_name() -> str:
 
 
 def _is_link(path: Path) -> bool:
-    return path.is_symlink() or getattr(path, "is_junction", lambda: False)()
+    return is_link(path)
 
 
 def _refuse_link(path: Path, what: str) -> None:
@@ -331,12 +331,13 @@ class Generation:
         self._tidy()
         self.path = self.folder / GENERATIONS / self.name
         self.path.mkdir()
+        self.published = False
 
     def __enter__(self) -> Generation:
         return self
 
     def __exit__(self, kind, exc, tb) -> None:
-        if kind is not None:  # an error or interrupt: the new folder was never current
+        if kind is not None and not self.published:  # an error or interrupt: the new folder was never current
             shutil.rmtree(self.path, ignore_errors=True)
 
     def publish(self, manifest: dict[str, Any]) -> dict[str, Any]:
@@ -345,14 +346,14 @@ class Generation:
         for p in sorted(self.path.iterdir()):
             if p.name == MANIFEST:
                 continue
-            with open(p, "rb") as fh:
-                os.fsync(fh.fileno())
+            fsync_file(p)
             checksums[p.name] = sha256_file(p)
         # No generation name or time inside: the same inputs give the same manifest bytes.
         manifest = {**manifest, "checksums": checksums, "stage": self.stage}
         write_json(self.path / MANIFEST, manifest)
         _fsync_dir(self.path)
         atomic_write_text(self.folder / POINTER, self.name + "\n")
+        self.published = True  # from here on the new folder is the one in force: never removed
         _fsync_dir(self.folder)
         self._collect()
         return manifest
@@ -375,7 +376,10 @@ class Generation:
         keep = {self.name, self.previous} | pinned(self.folder)
         for p in (self.folder / GENERATIONS).iterdir():
             if p.name not in keep and p.is_dir() and not _is_link(p):
-                doomed = p if p.name.endswith(TRASH) else p.rename(p.with_name(p.name + TRASH))  # one atomic step
+                try:
+                    doomed = p if p.name.endswith(TRASH) else p.rename(p.with_name(p.name + TRASH))  # one atomic step
+                except OSError:  # Windows: a file inside is open in another program; a later run collects it
+                    continue
                 shutil.rmtree(doomed, ignore_errors=True)
 
 
@@ -406,8 +410,7 @@ def staged(out_dir: Path, *, remove: Callable[[set[str]], list[str]] | None = No
         yield stage
         names = sorted(p.name for p in stage.iterdir())
         for name in names:
-            with open(stage / name, "rb") as fh:
-                os.fsync(fh.fileno())
+            fsync_file(stage / name)
         _fsync_dir(stage)
         retired = sorted(set(remove(set(names)) if remove else []) - set(names))
         atomic_write_text(out_dir / JOURNAL, json.dumps({"stage": stage.name, "files": names, "remove": retired}))
@@ -445,7 +448,15 @@ def recover(out_dir: Path) -> None:
                 dst = out_dir / name
                 if dst.exists() and not dst.is_file():
                     raise EvalkitError("is not a regular file; evalkit will not replace it", file=dst)
-                os.replace(src, dst)  # idempotent: a rerun after a kill finds the moved ones gone
+                try:
+                    os.replace(src, dst)  # idempotent: a rerun after a kill finds the moved ones gone
+                except OSError as exc:  # Windows refuses to replace a file another program holds open
+                    raise EvalkitError(
+                        f"cannot replace the file ({exc.strerror or exc}); the new set is kept and the next"
+                        " evalkit command on this folder finishes it",
+                        file=dst,
+                        expected="a file no other program holds open (close it, e.g. in a spreadsheet, and rerun)",
+                    ) from None
         for name in retired:
             (out_dir / name).unlink(missing_ok=True)
         _fsync_dir(out_dir)

@@ -22,7 +22,7 @@ from evalkit import generations as gens
 from evalkit.errors import EvalkitError
 from evalkit.io import atomic_write_bytes, sha256_file, write_parquet
 from evalkit.releases import read_log, release_of
-from evalkit.sources.common import KEEP_ROWS, check_not_truncated
+from evalkit.sources.common import KEEP_ROWS, check_not_truncated, check_text
 
 # Order matters only for detection: the first module whose detect() accepts a file reads it.
 SOURCE_MODULES = [
@@ -109,6 +109,7 @@ def ingest(
         if progress:
             progress(rel)
         if path.suffix.lower() in (".csv", ".txt", ".tsv"):
+            check_text(path)
             check_not_truncated(path)
         token = KEEP_ROWS.set(True)  # rows keep their file row and column until validated
         try:
@@ -121,9 +122,11 @@ def ingest(
             "no recognised publication files", file=source_dir, expected="official CSV/ODS/XLSX/Parquet files"
         )
 
-    _validate(parsed, synthetic_demo)
+    _validate(parsed, synthetic_demo, in_force=_populations_in_force(out_dir) if add else None)
     log = read_log()
     entries = [_file_entry(item, source_dir, log) for item in parsed]
+    for item, entry in zip(parsed, entries, strict=True):
+        validation.check_within_release(item.frame, entry["source"], entry["release"], entry["release_from"])
     _name_rows(parsed, entries)
     outputs: dict[str, pl.DataFrame] = {}
     for item in parsed:
@@ -325,14 +328,37 @@ def _lookups_for(module: ModuleType, parsed: list[ParsedFile], source_dir: Path,
     return {"las": pl.concat(las) if las else False, "provider_lookup": provider[0] if provider else False}
 
 
-def _validate(parsed: list[ParsedFile], synthetic_demo: bool) -> None:
-    """The semantic rules of evalkit.validation, per file, with LA codes checked against the lookup in force."""
+def _validate(
+    parsed: list[ParsedFile], synthetic_demo: bool, in_force: list[tuple[pl.DataFrame, str]] | None = None
+) -> None:
+    """The semantic rules of evalkit.validation, per file, with LA codes checked against the lookup in force;
+    then child populations across publications, the set in force included for `--add` (only this run's
+    files can be refused)."""
     lookups = {item.module.NAME: item.frame for item in parsed if item.module.NAME == "la_codes"}
     known = validation.known_codes_from(
         {"la_codes": pl.concat(list(lookups.values()))} if lookups else {}, synthetic_demo=synthetic_demo
     )
     for item in parsed:
         validation.check_measures(item.frame, item.module.NAME, known=known)
+    files = [(item.frame, item.module.NAME) for item in parsed]
+    validation.check_populations_across(files + (in_force or []), known=known, checked=len(files))
+
+
+def _populations_in_force(out_dir: Path) -> list[tuple[pl.DataFrame, str]]:
+    """Each file's rows of the sources with child populations in the set in force (for `ingest --add`);
+    the set is verified against its checksums first, so its Parquet files are the ones evalkit wrote."""
+    gen, manifest = gens.usable_previous(Path(out_dir), required=True)
+    if gen is None or manifest is None:
+        return []
+    out = []
+    for name, spec in sorted((manifest.get("outputs") or {}).items()):
+        rules = validation.SOURCES.get(name)
+        if rules is None or not rules.populations or not isinstance(spec, dict):
+            continue
+        table = pl.read_parquet(gen / str(spec.get("file")))
+        if "file" in table.columns:
+            out += [(part, name) for _, part in sorted(table.partition_by("file", as_dict=True).items())]
+    return out
 
 
 def _combine(frames: list[pl.DataFrame]) -> pl.DataFrame:

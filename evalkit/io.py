@@ -192,6 +192,13 @@ def write_parquet(path: str | Path, frame: pl.DataFrame) -> None:
         raise
 
 
+def fsync_file(path: str | Path) -> None:
+    """Flush a file already written to disk. Opened for update, not read-only: Windows flushes only a
+    handle with write access (FlushFileBuffers; a read-only one fails with EBADF), POSIX either."""
+    with open(path, "rb+") as fh:
+        os.fsync(fh.fileno())
+
+
 def sha256_file(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -226,6 +233,64 @@ def regular_file(path: str | Path, *, max_bytes: int | None = None) -> Path:
             expected=f"a file of at most {max_bytes:,} bytes",
         )
     return path
+
+
+_MOUNT_POINT = 0xA0000003  # IO_REPARSE_TAG_MOUNT_POINT: a Windows junction (stat has it on Windows only)
+
+
+def is_link(path: str | Path) -> bool:
+    """A symbolic link or a Windows junction: both lead elsewhere, and a junction is not a symlink to
+    Python. `Path.is_junction` is 3.12+; on 3.11 the reparse tag of `os.lstat` says (Windows only)."""
+    path = Path(path)
+    if path.is_symlink():
+        return True
+    check = getattr(path, "is_junction", None)
+    if check is not None:
+        return bool(check())
+    try:
+        tag = getattr(os.lstat(path), "st_reparse_tag", 0)
+    except (OSError, ValueError):
+        return False
+    return tag == getattr(stat, "IO_REPARSE_TAG_MOUNT_POINT", _MOUNT_POINT)
+
+
+def link_leaving(path: str | Path, root: str | Path | None = None) -> tuple[Path, Path] | None:
+    """(the link, where it leads) when `path` reaches outside `root` (the working folder) through a
+    symbolic link inside it; None otherwise. A path that names a place outside directly is the
+    user's own choice and is not refused; a link planted in the project that leads elsewhere is."""
+    root = Path(root) if root is not None else Path.cwd()
+    path = Path(path)
+    absolute = path if path.is_absolute() else root / path
+    real_root = root.resolve()
+    target = absolute.resolve()
+    if target == real_root or real_root in target.parents:
+        return None
+    for base in (root.absolute(), real_root):
+        try:
+            parts = absolute.relative_to(base).parts
+        except ValueError:
+            continue
+        current = base
+        for part in parts:
+            current = current / part
+            if is_link(current):
+                return current, target
+        return None
+    return None
+
+
+def inside_project(path: str | Path, *, column: str | None = None) -> Path:
+    """`path`, unless a symbolic link in the working folder takes it outside (one-line error)."""
+    found = link_leaving(path)
+    if found is not None:
+        link, target = found
+        raise EvalkitError(
+            f"leads through the symbolic link {link} to {target}, outside the working folder",
+            file=path,
+            column=column,
+            expected="a file inside the working folder (name a file elsewhere by its own path)",
+        )
+    return Path(path)
 
 
 def regular_folder(path: str | Path) -> Path:

@@ -31,7 +31,9 @@ LOCK_NAME = ".evalkit.lock"
 
 
 def _refuse_link(lock: Path, folder: Path) -> None:
-    if lock.is_symlink() or getattr(lock, "is_junction", lambda: False)():
+    from evalkit.io import is_link
+
+    if is_link(lock):
         raise EvalkitError(
             f"{LOCK_NAME} is a symbolic link; remove it (evalkit never follows a link for its lock file)",
             file=folder,

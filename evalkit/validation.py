@@ -3,8 +3,10 @@
 The format checks of each parser (columns, numbers, codes as text) say whether a file is readable.
 These rules say whether what it holds can be true: years a publication can cover, counts that are
 whole and not negative, rates within 0-10,000 per 10,000 and consistent with their count and
-population, populations of a council's size, LA codes that exist in the year, one row per
-council-year. A new source adds one entry to ``SOURCES`` (and, if it has a new unit, to ``UNITS``).
+population, populations of a council's size, LA codes that exist in the year (and area codes issued
+by it), one row per council-year. Across files: a child population agrees with the other publications
+that report it (`check_populations_across`), and no row is about a year after its file's release
+(`check_within_release`). A new source adds one entry to ``SOURCES`` (and, if it has a new unit, to ``UNITS``).
 
 Why a rule table of our own and not pandera/patito: the tidy tables are long (one row per council,
 year and measure), so every rule depends on the row's ``unit`` or ``measure`` and needs the file's
@@ -116,6 +118,29 @@ SOURCES: dict[str, Source] = {
 def last_plausible_year(source: Source, today: dt.date | None = None) -> int:
     """Nothing is published about a year that has not ended: this year (plus the source's lag)."""
     return (today or dt.date.today()).year + source.year_lag
+
+
+def check_within_release(frame: pl.DataFrame, source: str, release: int | None, how: str | None) -> None:
+    """No row is about a year after the release the file is: a 2026 row inside the 2024 release is an
+    edit (a release publishes years that have ended; the sources with ``year_lag`` label a financial
+    year by its end, so their file names may say the year before)."""
+    if release is None or "year" not in frame.columns or frame.height == 0:
+        return
+    rules = SOURCES.get(source)
+    last = release + (rules.year_lag if rules else 0)
+    bad = (frame["year"] > last).fill_null(False)
+    if bad.any():
+        if ROW not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.Int64).alias(ROW))
+        year = frame["year"][int(bad.arg_true()[0])]
+        _fail(
+            frame,
+            bad,
+            f"year {year} is after the release this file is ({release}, from the {how})",
+            f"a year up to {last} in the {release} release (a later release under its own name)",
+            "time_period",
+            fixed_column=True,
+        )
 
 
 def _fail(
@@ -336,7 +361,114 @@ def _jumps(frame: pl.DataFrame, populations: frozenset[str]) -> None:
         )
 
 
+# --- Populations across publications ---------------------------------------------------------------
+
+# Two publications' child populations of one council (years within one of each other: the CLA
+# denominator of March Y is ONS's mid-year Y-1 estimate) agree to a few per cent, revisions to a
+# census included; the City of London (under 1,000 children) differs by up to 67 % between releases.
+# A value more than POPULATION_JUMP-fold and more than POPULATION_SLACK children from every other
+# publication's is an edit or a unit error.
+POPULATION_SLACK = 1_000
+
+
+def check_populations_across(
+    files: list[tuple[pl.DataFrame, str]], *, known: KnownCodes | None = None, checked: int | None = None
+) -> None:
+    """Raise when a council's child population in one file disagrees with every other file that reports
+    it (by more than POPULATION_JUMP-fold and POPULATION_SLACK children), naming both files. Only the
+    first `checked` files (default all) can be refused; the rest are compared against."""
+    pops = _population_rows(files, known)
+    if pops.height == 0 or pops["pub"].n_unique() < 2:
+        return
+    pairs = (
+        pops.join(pops, on="council", suffix="_o")
+        .filter((pl.col("pub") != pl.col("pub_o")) & ((pl.col("year") - pl.col("year_o")).abs() <= 1))
+        .with_columns(
+            ratio=pl.max_horizontal("value", "value_o") / pl.min_horizontal("value", "value_o"),
+            gap=(pl.col("value") - pl.col("value_o")).abs(),
+        )
+        .with_columns(far=(pl.col("ratio") > POPULATION_JUMP) & (pl.col("gap") > POPULATION_SLACK))
+    )
+    if pairs.height == 0:
+        return
+    verdict = pairs.group_by("pub", "i").agg(
+        pl.col("far").all().alias("all_far"), pl.col("pub_o").filter(pl.col("far")).n_unique().alias("n_far")
+    )
+    flagged = verdict.filter(pl.col("all_far") & (pl.col("pub") < (len(files) if checked is None else checked)))
+    flagged = flagged.sort(["n_far", "pub", "i"], descending=[True, False, False])
+    if flagged.height == 0:
+        return
+    pub, i = flagged.row(0)[:2]
+    mine = pops.filter((pl.col("pub") == pub) & (pl.col("i") == i)).row(0, named=True)
+    other = pairs.filter((pl.col("pub") == pub) & (pl.col("i") == i)).sort(["ratio", "pub_o", "i_o"]).row(0, named=True)
+    frame = files[pub][0]
+    where = f", row {other['row_o']}" if other["row_o"] is not None else ""
+    _fail(
+        frame,
+        pl.Series([k == i for k in range(frame.height)]),
+        f"population {_value_text(mine['value'])} is more than {POPULATION_JUMP:g}-fold from the "
+        f"{_value_text(other['value_o'])} that {other['file_o']}{where} reports for {other['year_o']}",
+        f"a child population within {POPULATION_JUMP:g}-fold or {POPULATION_SLACK:,} children of what the other "
+        "publications report for the council",
+    )
+
+
+def _population_rows(files: list[tuple[pl.DataFrame, str]], known: KnownCodes | None) -> pl.DataFrame:
+    """Every published child population: (pub, i, council, year, value, file, row), one frame."""
+    gss_to_code: dict[str, str] = {}
+    if known is not None:
+        for code, gss in known.pairs:
+            if "/" not in code:
+                gss_to_code.setdefault(gss, code)
+    parts = []
+    for pub, (frame, source) in enumerate(files):
+        rules = SOURCES.get(source)
+        if rules is None or not rules.populations or "measure" not in frame.columns or frame.height == 0:
+            continue
+        council = pl.col("la_code") if "la_code" in frame.columns else pl.lit(None, dtype=pl.Utf8)
+        if "gss_code" in frame.columns and gss_to_code:
+            council = pl.coalesce(
+                council, pl.col("gss_code").replace_strict(gss_to_code, default=None, return_dtype=pl.Utf8)
+            )
+        parts.append(
+            frame.with_row_index("i")
+            .filter(pl.col("measure").is_in(list(rules.populations)) & pl.col("value").is_not_null())
+            .select(
+                pl.lit(pub, dtype=pl.Int64).alias("pub"),
+                pl.col("i").cast(pl.Int64),
+                council.alias("council"),
+                pl.col("year").cast(pl.Int64),
+                pl.col("value").cast(pl.Float64),
+                (pl.col("file") if "file" in frame.columns else pl.lit(None)).cast(pl.Utf8).alias("file"),
+                (pl.col(ROW) if ROW in frame.columns else pl.lit(None)).cast(pl.Int64).alias("row"),
+            )
+            .filter(pl.col("council").is_not_null() & ~pl.col("council").str.contains("/") & (pl.col("value") > 0))
+        )
+    return pl.concat(parts) if parts else pl.DataFrame()
+
+
 # --- LA codes known for the year -------------------------------------------------------------------
+
+# How many years before its issue a council's area code may stand on a row. EES local-authority files
+# cover five or six years and are written with the codes in force at release, carried back to their
+# first year: Buckinghamshire's E06000060 (issued 2020) is on the 2017 rows of the 2017-2022 workforce
+# file, North Yorkshire's E06000065 (2023) on the 2020 rows of the 2020-2024 CLA files: 3 years in the
+# reference files; a six-year file allows 5, and a file's rows never carry a code issued after its data end.
+GSS_LEAD = 5
+
+
+def _period(old: tuple[int, int | None] | None, issued: int, retired: int | None) -> tuple[int, int | None]:
+    """The years a GSS code is in use, over every row of DfE's list that carries it."""
+    if old is None:
+        return issued, retired
+    return min(old[0], issued), None if old[1] is None or retired is None else max(old[1], retired)
+
+
+def _span(period: tuple[int, int | None]) -> str:
+    issued, retired = period
+    if retired is None:
+        return "in use" if issued == 0 else f"from {issued}"
+    return f"to {retired}" if issued == 0 else f"{issued}-{retired}"
 
 
 @dataclass
@@ -352,12 +484,15 @@ class KnownCodes:
     last: dict[str, int]  # code -> last year
     pairs: set[tuple[str, str]] = field(default_factory=set)
     source: str = ""
+    # GSS code -> (year issued, year retired or None); 0 for codes in use when DfE's list began (2009)
+    periods: dict[str, tuple[int, int | None]] = field(default_factory=dict)
 
     @classmethod
     def from_lookup(cls, lookup: pl.DataFrame, source: str) -> KnownCodes:
         first: dict[str, int] = {}
         last: dict[str, int] = {}
         pairs: set[tuple[str, str]] = set()
+        periods: dict[str, tuple[int, int | None]] = {}
         for r in lookup.iter_rows(named=True):
             code = r.get("la_code")
             if not code:
@@ -369,9 +504,11 @@ class KnownCodes:
             y1 = end.year + 1 if isinstance(end, dt.date) else 9999
             first[code] = min(first.get(code, y0), y0)
             last[code] = max(last.get(code, y1), y1)
-            if r.get("gss_code"):
-                pairs.add((code, r["gss_code"]))
-        return cls(first, last, pairs, source)
+            gss = r.get("gss_code")
+            if gss:
+                pairs.add((code, gss))
+                periods[gss] = _period(periods.get(gss), y0, end.year if isinstance(end, dt.date) else None)
+        return cls(first, last, pairs, source, periods)
 
     def check(self, frame: pl.DataFrame, *, as_of_year: bool = True) -> None:
         if "la_code" not in frame.columns:
@@ -391,9 +528,9 @@ class KnownCodes:
         )
         if not as_of_year:
             return
+        valued = frame["value"].is_not_null() & single
         first = codes.replace_strict(self.first, default=None, return_dtype=pl.Int64)
         last = codes.replace_strict(self.last, default=None, return_dtype=pl.Int64)
-        valued = frame["value"].is_not_null() & single
         early = valued & (frame["year"] < first - 1).fill_null(False)
         late = valued & (frame["year"] > last).fill_null(False)
         bad = early | late
@@ -409,9 +546,8 @@ class KnownCodes:
             )
         if "gss_code" in frame.columns and self.pairs:
             gss = frame["gss_code"]
-            # Every GSS code beside a single council's code, Welsh (W...) ones included. A retired code
-            # of the council's own is allowed: DfE's files carry old codes for years after a change
-            # (Gateshead's E08000020 on 2015 rows, retired in 2013).
+            # Every GSS code beside a single council's code, Welsh (W...) ones included; then the year
+            # (`_check_issued`): a code of the council's own, but not yet issued, is refused too.
             paired = single & gss.is_not_null() & (gss.str.strip_chars() != "").fill_null(False)
             if paired.any():
                 combo = codes + "|" + gss
@@ -427,6 +563,42 @@ class KnownCodes:
                         "new_la_code",
                         fixed_column=True,
                     )
+                self._check_issued(frame, paired & valued)
+
+    def _check_issued(self, frame: pl.DataFrame, rows: pl.Series) -> None:
+        """A council's own area code on a valued row must have been issued by the row's year, allowing
+        GSS_LEAD years (files carry the codes in force at release back on earlier rows), and by the
+        file's own last year. A retired code of the council's own is allowed on any later row: DfE's
+        files keep old codes for years after a change (Gateshead's E08000020, retired 2013, on 2019 rows)."""
+        if not self.periods or not rows.any():
+            return
+        issued = frame["gss_code"].replace_strict(
+            {g: p[0] for g, p in self.periods.items()}, default=None, return_dtype=pl.Int64
+        )
+        by_file = frame.select(pl.col("year").max().over("file") if "file" in frame.columns else pl.col("year").max())
+        file_last = by_file.to_series()
+        limit = pl.min_horizontal(frame["year"] + GSS_LEAD, file_last + 1).alias("limit")
+        early = rows & (issued > frame.select(limit).to_series()).fill_null(False)
+        if not early.any():
+            return
+        idx = int(early.arg_true()[0])
+        code, gss, year = frame["la_code"][idx], frame["gss_code"][idx], int(frame["year"][idx])
+        own = sorted(
+            (g for c, g in self.pairs if c == code and "/" not in g),
+            key=lambda g: (self.periods[g][0], self.periods[g][1] or 9999),
+        )
+        valid = ", ".join(f"{g} {_span(self.periods[g])}" for g in own)
+        last = int(file_last[idx])
+        why = f"{year} row" if issued[idx] > year + GSS_LEAD else f"{year} row of a file whose data end in {last}"
+        _fail(
+            frame,
+            early,
+            f"LA code {code} is paired with area code {gss}, first issued in {issued[idx]}, on a {why}",
+            f"an area code of {code} valid by {year} ({valid}; a code may stand up to {GSS_LEAD} years"
+            " before it was issued, in files recoded at release)",
+            "new_la_code",
+            fixed_column=True,
+        )
 
     def _check_joint(self, frame: pl.DataFrame, codes: pl.Series) -> None:
         """A joint unit (``314 / 318``) is checked like single ones: each of its codes must be a council."""
@@ -495,6 +667,8 @@ __all__ = [
     "RateCheck",
     "Range",
     "check_measures",
+    "check_within_release",
+    "check_populations_across",
     "KnownCodes",
     "known_codes_from",
     "packaged_codes",

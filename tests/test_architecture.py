@@ -19,7 +19,7 @@ ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "io": {"evalkit", "errors"},
     "parallel": {"evalkit", "errors"},
-    "locking": {"evalkit", "errors"},
+    "locking": {"evalkit", "errors", "io"},  # io.is_link: links and Windows junctions alike
     "generations": {"evalkit", "errors", "io"},
     "cache": {"evalkit", "errors", "io"},  # finished analyses keyed by their exact inputs
     "columns": {"evalkit"},  # the catalogue of panel columns: read by verdicts, report, estimate, multiverse

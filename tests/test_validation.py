@@ -28,27 +28,33 @@ def _row(lines: list[bytes], year: bytes, code: bytes, kind: bytes) -> int:
 
 
 def test_release_comes_from_the_publisher_not_the_rows(tmp_path: Path) -> None:
-    """An old release with a later year in its rows must not replace the newer release's figures."""
+    """An old release with a later year in its rows must not replace the newer release's figures: the
+    stray row is refused (a year after the release the file is, #30), and without it the newer wins."""
     src = tmp_path / "src"
     shutil.copytree(demo_dir(), src)
     raw = (src / CLA).read_bytes()
     (src / CLA).unlink()
-    (src / "cla_number_and_rate_per_10k_children_2024.csv").write_bytes(raw)
+    (src / "cla_number_and_rate_per_10k_children_2025.csv").write_bytes(raw)
     lines = raw.split(b"\n")
     k = _row(lines, b"2024", b"008", b"on 31 March")
     cells = lines[k].split(b",")
     assert cells[12] == b"754"
     cells[12], cells[13] = b"700", b"80"  # the old release's unrevised figure (rate consistent)
     lines[k] = b",".join(cells)
-    stray = b",".join([b"2025", *lines[k].split(b",")[1:]])  # a later year than the new release holds
-    lines.insert(k + 1, stray)
-    (src / "cla_number_and_rate_per_10k_children_2015.csv").write_bytes(b"\n".join(lines))
+    stray = b",".join([b"2025", *lines[k].split(b",")[1:]])  # a later year than the old release can hold
+    (src / "cla_number_and_rate_per_10k_children_2024.csv").write_bytes(
+        b"\n".join([*lines[: k + 1], stray, *lines[k + 1 :]])
+    )
+    with pytest.raises(EvalkitError, match=r"year 2025 is after the release this file is \(2024") as err:
+        ingest(src, tmp_path / "refused")
+    assert f"row {k + 2}" in err.value.one_line() and "time_period" in err.value.one_line()
+    (src / "cla_number_and_rate_per_10k_children_2024.csv").write_bytes(b"\n".join(lines))
     out = tmp_path / "processed"
     manifest = ingest(src, out)
     releases = {f["file"]: f["release"] for f in manifest["files"] if f["source"] == "cla"}
     assert releases == {
-        "cla_number_and_rate_per_10k_children_2015.csv": 2015,
         "cla_number_and_rate_per_10k_children_2024.csv": 2024,
+        "cla_number_and_rate_per_10k_children_2025.csv": 2025,
     }
     panel, _ = build_panel(out)
     row = panel.filter(pl.col("unit_code") == "008", pl.col("year") == 2024)

@@ -53,6 +53,7 @@ from evalkit.sources.common import (  # noqa: F401 - the shared helpers stay imp
     format_number,
     head_columns,
     head_line,
+    is_binary,
     is_blank,
     long_measures,
     match_columns,
@@ -170,8 +171,8 @@ def _family_from_name(path: Path) -> str | None:
 
 def _kind(path: Path) -> str | None:
     named = _family_from_name(path)
-    if named and is_blank(path):
-        return named  # an empty file of a known family: parse() rejects it as empty
+    if named and (is_blank(path) or is_binary(path)):
+        return named  # an empty or binary file of a known family: parse() rejects it by name
     cols = head_columns(path)
     ees = EES_GEOGRAPHY_HEADERS <= cols
     if ees or (named and {"time_period", "geographic_level"} <= cols):

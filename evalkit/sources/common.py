@@ -276,6 +276,30 @@ def is_blank(path: Path) -> bool:
     return not head_bytes(path).strip()
 
 
+_CONTROL = bytes(b for b in range(32) if b not in b"\t\n\r\f")
+
+
+def is_binary(path: Path) -> bool:
+    """True for a file whose first 64 KiB are not text: a NUL byte (git's rule) or mostly control bytes.
+
+    A file under a publication's own name that is not text (a workbook or a download error page saved as
+    ``.csv``) is claimed by its parser and refused by name, not skipped as unrecognised."""
+    head = head_bytes(path)
+    if not head:
+        return False
+    return b"\0" in head or sum(head.count(bytes([c])) for c in _CONTROL) > len(head) // 10
+
+
+def check_text(path: Path) -> None:
+    """One line for a CSV that is not text (see `is_binary`), before anything reads it as rows."""
+    if is_binary(path):
+        raise EvalkitError(
+            "is not a text file (binary bytes: a workbook, archive or other file saved under this name?)",
+            file=Path(path).name,
+            expected="the publication's CSV as published (UTF-8 text)",
+        )
+
+
 def head_line(path: Path, limit: int = 65536) -> str:
     """The first line of a text file, BOM removed; "" for an empty file. Cheap enough for detect()."""
     text = head_bytes(path, limit).decode("utf-8", errors="replace").lstrip("\ufeff")

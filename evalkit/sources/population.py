@@ -31,6 +31,7 @@ from evalkit.sources.common import (
     ees_local_authorities,
     finish_measures,
     head_columns,
+    is_binary,
     is_blank,
     long_measures,
     match_columns,
@@ -87,7 +88,7 @@ def detect(path: Path) -> bool:
         # was renamed or dropped or the file is empty, by its published name plus the EES columns,
         # so that parse() rejects it with one line instead of ingest skipping it.
         named = FAMILY_FILE.search(path.name) is not None
-        if named and is_blank(path):
+        if named and (is_blank(path) or is_binary(path)):
             return True
         cols = head_columns(path)
         if EES_GEOGRAPHY_HEADERS <= cols and {"age_group", "population_estimate"} <= cols:

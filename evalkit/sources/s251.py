@@ -84,6 +84,7 @@ from evalkit.sources.common import (
     MEASURES_SCHEMA,
     check_la_codes,
     finish_measures,
+    is_binary,
     is_blank,
     match_columns,
     normalise_header,
@@ -267,8 +268,8 @@ def detect(path: Path) -> bool:
     if path.suffix.lower() != ".csv" or not path.is_file():
         return False
     try:
-        if _named(path) and is_blank(path):
-            return True  # an empty S251 file: parse() rejects it as empty
+        if _named(path) and (is_blank(path) or is_binary(path)):
+            return True  # an empty or binary S251 file: parse() rejects it by name
         return _kind(path) is not None
     except OSError:
         return False

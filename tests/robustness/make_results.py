@@ -40,7 +40,9 @@ MODULES = {
     "tests/robustness/test_dask_addresses.py": "Dask scheduler addresses: malformed, closed port, silent peer, HTTP server (#30)",
     "tests/robustness/test_cache_trust.py": "cache entries edited, of the wrong shape or unwritable (#30)",
     "tests/robustness/test_report_set.py": "report and estimate outputs published as one set (#30)",
-    "tests/robustness/test_small_items.py": "unreadable Parquet, --caliper, bidirectional text, fetch deadline message (#30)",
+    "tests/robustness/test_small_items.py": "unreadable Parquet, --caliper, bidirectional text, fetch deadline message, binary file under a publication's name, plan panel through a link leaving the folder, panel copied out of its generation vs the registry (#30)",
+    "tests/robustness/test_cross_checks.py": "GSS codes by year, child populations across publications, rows after their file's release (#30)",
+    "tests/robustness/test_windows_semantics.py": "generations, pins and report sets under Windows file semantics (emulated): fsync needs write access, files held open, junctions (#30)",
 }
 
 
