@@ -274,7 +274,14 @@ def pretrend_evidence(res: dict[str, Any], alpha: float) -> dict[str, Any] | Non
         permutation_pretrend_power,
     )
 
-    d = ((res.get("inference") or {}).get("randomisation") or {}).get("draws")
+    inf = res.get("inference") or {}
+    d = (inf.get("randomisation") or {}).get("draws")
+    covariance = "permutation (spread of the pre-period estimates over permuted adoption dates)"
+    kind = (inf.get("default_interval") or {}).get("interval")
+    opted_in = RMS_KEY in inf or "joint" in (inf.get(kind) or {})  # plans with the new keys only (v4: never)
+    if not d and opted_in and kind in SIZE_KINDS and (inf.get(kind) or {}).get("draws"):
+        d = inf[kind]["draws"]  # the default interval's own draws: the same ones its pre-trend test uses
+        covariance = f"permutation, from the {kind} interval's draws (spread of the pre-period estimates over them)"
     if not d:
         return None
     names = d["names"]
@@ -294,14 +301,14 @@ def pretrend_evidence(res: dict[str, Any], alpha: float) -> dict[str, Any] | Non
     draws, beta, shape = draws[:, ok], beta[ok], shape[ok]
     vcov = np.cov(draws, rowvar=False, ddof=1).reshape(int(ok.sum()), int(ok.sum()))
     power = permutation_pretrend_power(draws, shape, alpha=alpha)
-    rms = (res.get("inference") or {}).get(RMS_KEY)  # only when the plan asks ([inference] equivalence_rms)
+    rms = inf.get(RMS_KEY)  # only when the plan asks ([inference] equivalence_rms)
     return {
         "power_80_slope": None if power is None else power["slope"],
         "equivalence_max": equivalence_max(beta, vcov, alpha=alpha),
         "equivalence_mean": equivalence_mean(beta, vcov, alpha=alpha),
         **({"equivalence_rms": rms.get("threshold"), "rms": rms} if rms else {}),
         "event_times": [int(k) for k in e[ok]],
-        "covariance": "permutation (spread of the pre-period estimates over permuted adoption dates)",
+        "covariance": covariance,
     }
 
 
@@ -329,12 +336,17 @@ def pretrend_sentence(ev: dict[str, Any] | None, unit: str) -> str:
 
 
 def rms_words(rms: dict[str, Any]) -> str:
-    """The RMS test's bound in words, or why there is none."""
+    """The RMS test's bound in words, or why there is none. Its coefficients are the placebo effects against
+    the last pre-move year over the event times every subsample has, which the words name."""
     if rms.get("threshold") is None:
         return f"no root-mean-square bound ({rms.get('refused', 'not computed')})"
+    e = rms.get("event_times") or []
+    what = "the root mean square of the placebo effects against the last pre-move year" + (
+        f" (event times {min(e)} to {max(e)})" if e else ""
+    )
     if rms["threshold"] <= 0:
-        return "their root mean square within any positive bound"
-    return f"their root mean square smaller than {fmt(rms['threshold'])}"
+        return f"{what} within any positive bound"
+    return f"{what} smaller than {fmt(rms['threshold'])}"
 
 
 def conclude(
