@@ -151,6 +151,11 @@ class SensitivityRM(_Model):
         description="Covariance of the event study: 'permutation' (from the permuted adoption dates, valid with "
         "few treated councils) or 'analytic' (the default).",
     )
+    also_first: bool | None = Field(
+        None,
+        description="With target = 'average': the first-year effect's breakdown too, shown beside the average's "
+        "in the report and labelled as not the number the verdict states.",
+    )
 
 
 class SensitivitySD(_Model):
@@ -160,6 +165,7 @@ class SensitivitySD(_Model):
     m: list[Bound] = Field(min_length=1)
     target: Literal["first", "average"] = "first"
     covariance: Literal["analytic", "permutation"] | None = None
+    also_first: bool | None = None
 
 
 def _sensitivity_spec(value: Any) -> Any:

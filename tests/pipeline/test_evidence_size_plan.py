@@ -1,7 +1,8 @@
 """The evidence rule with the opt-in keys, end to end on the synthetic demo panel: the size-keeping default
 interval draws one shared set of assignments for the family ([inference].shared_size_draws) so the verdicts
 use Romano-Wolf on their joint null, and the RMS pre-trend equivalence bound ([inference].equivalence_rms)
-stands beside the max and mean ones in results, answers and report."""
+stands beside the max and mean ones in results, answers and report; `also_first` puts the first-year
+sensitivity beside the average's, labelled as not the verdict's number."""
 
 from __future__ import annotations
 
@@ -82,3 +83,17 @@ def test_without_the_keys_nothing_of_them_appears(run) -> None:
             "joint" in (inf.get(k) or {}) for k in ("studentized", "ferman_pinto")
         )
     assert np.isfinite([c["multiplicity"]["holm"] for c in doc["conclusions"]]).all()
+
+
+def test_first_year_sensitivity_beside_the_average_labelled(run) -> None:
+    work, doc = run
+    by = {a["label"]: a["results"] for a in doc["analyses"]}
+    sens = by["cla_cs_never"]["diagnostics"]["sensitivity"]
+    assert sens["target"] == "average" and sens["first_year"]["target"] == "first"
+    assert "first_year" not in by["spend_cs_never"]["diagnostics"]["sensitivity"]  # only where the plan asks
+    md = (work / OUT / "report.md").read_text()
+    line = next(x for x in md.splitlines() if "Beside it, for the first year only" in x)
+    # the average comes first, then the first year, named as not the verdict's number
+    assert line.index("the average effect over the years since the move") < line.index("Beside it, for the first")
+    assert "not the number the verdict states, which is the average" in line
+    assert "the effect in the first year under the new model" in line
