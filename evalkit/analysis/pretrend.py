@@ -5,6 +5,8 @@ zero is not a test (its size grows with the number of pre-periods). With few tre
 permutation version in analysis.intervals is used instead (see `pretrend_result`). This works on a results document
 (`Results.to_dict()` or an analysis's `results` in results.json): the `dynamic:e=k` rows with k < 0 and
 the covariance in `extra["vcov_dynamic"]` (CS, Sun-Abraham). W = b' V^+ b ~ chi2(rank V) under the null.
+Also the opt-in RMS pre-trend equivalence test (`add_rms_equivalence`, [inference] equivalence_rms), which
+re-estimates the analysis's pre-period coefficients on subsamples of councils.
 """
 
 from __future__ import annotations
