@@ -83,6 +83,11 @@ def run_plan(
     inference = plan["inference"]
     family = set(inference.get("family") or [])
     universe = family_universe(panel, sample, plan, family, panel_path) if family else None
+    sizes = (
+        family_sizes(panel, sample, plan, family, panel_path)
+        if universe and inference.get("shared_size_draws") and inference.get("size_column")
+        else None
+    )
     analyses = []
     baselines: dict[str, dict[str, Any] | None] = {}
     diagnostics_file = panel_file.parent / "panel_diagnostics.json"
@@ -108,6 +113,7 @@ def run_plan(
             cached=_cache(cache_dir),
             universe=joint,
             observe=seen.append,
+            universe_sizes=sizes,
         )
         prep = seen[0]
         baselines[entry["label"]] = baseline_level(prep.rows, entry["outcome"], prep.accounting)
@@ -227,6 +233,25 @@ def family_universe(
             if universe.setdefault(unit, cohort) != cohort:
                 return None
     return universe or None
+
+
+def family_sizes(
+    panel: pl.DataFrame, sample: pl.DataFrame, plan: dict[str, Any], family: set[str], panel_path: Path
+) -> dict[Any, float]:
+    """unit -> size ([inference].size_column, mean over the analysis's rows) over the family's councils: the
+    Ferman-Pinto variance model's input for a council whose adoption date a shared draw gives to another
+    analysis's council (first analysis of the family that has the council)."""
+    from evalkit.analysis.run import unit_sizes
+    from evalkit.analysis.sample import prepare
+
+    out: dict[Any, float] = {}
+    for entry in plan["analysis"]:
+        if entry["label"] not in family or methods.get(entry["method"]).kind == "journeys":
+            continue
+        prep = prepare(panel, sample, plan, entry, panel_path)
+        for unit, size in (unit_sizes(prep.rows, plan["inference"]["size_column"]) or {}).items():
+            out.setdefault(unit, size)
+    return out
 
 
 def time_to_good(

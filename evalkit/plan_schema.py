@@ -124,6 +124,17 @@ class Inference(_Model):
         description="Labels of the primary analyses tested as one family: each verdict uses its Romano-Wolf "
         "adjusted p-value (the same permuted adoption dates for every outcome), Holm's beside it.",
     )
+    shared_size_draws: bool | None = Field(
+        None,
+        description="true: the size-keeping intervals (studentized, ferman_pinto, auto-size) of the family's "
+        "analyses permute the same adoption dates for every outcome, so Romano-Wolf uses their joint "
+        "distribution (without it those kinds draw separately and the family falls back to Holm).",
+    )
+    equivalence_rms: bool | None = Field(
+        None,
+        description="true: beside the max and mean pre-trend equivalence bounds, Dette & Schumann's RMS test "
+        "(pre-period coefficients re-estimated on subsamples of councils) for every primary analysis.",
+    )
 
 
 Bound = Annotated[float, Field(ge=0)]
@@ -140,6 +151,11 @@ class SensitivityRM(_Model):
         description="Covariance of the event study: 'permutation' (from the permuted adoption dates, valid with "
         "few treated councils) or 'analytic' (the default).",
     )
+    also_first: bool | None = Field(
+        None,
+        description="With target = 'average': the first-year effect's breakdown too, shown beside the average's "
+        "in the report and labelled as not the number the verdict states.",
+    )
 
 
 class SensitivitySD(_Model):
@@ -149,6 +165,7 @@ class SensitivitySD(_Model):
     m: list[Bound] = Field(min_length=1)
     target: Literal["first", "average"] = "first"
     covariance: Literal["analytic", "permutation"] | None = None
+    also_first: bool | None = None
 
 
 def _sensitivity_spec(value: Any) -> Any:

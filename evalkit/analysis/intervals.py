@@ -33,7 +33,7 @@ import polars as pl
 
 from evalkit import methods
 from evalkit.analysis.estimator import call_estimator, typed_options
-from evalkit.errors import UsageError
+from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel
 from evalkit.estimators.defaults import FEW_TREATED
 from evalkit.estimators.inference.randomisation import RI_SUFFIX, randomisation_pretrend, randomisation_rows
@@ -51,6 +51,9 @@ SUFFIXES = {"randomization": RI_SUFFIX, "wild": ":wild_bootstrap", **{k: f":{k}"
 # Keys a caller adds to the inference settings of one run (never to a plan): a family's councils and
 # their adoption years, permuted jointly (analysis.run), and keeping the permuted estimates.
 UNIVERSE, KEEP_DRAWS = "_family_universe", "_keep_draws"
+# Opt-in ([inference] key; plans v1-v4 lack it): the size-keeping kinds permute over the family's universe
+# too (one shared set of assignments for every outcome), with the universe's council sizes for ferman_pinto.
+SHARED_SIZE, UNIVERSE_SIZES = "shared_size_draws", "_family_sizes"
 # Row aggregations that get a few-treated interval (the summaries and the event study).
 RI_AGGREGATIONS = ("simple", "coef", "dynamic")
 
@@ -294,9 +297,28 @@ def _size_rows(
             "(covariates); use interval = 'randomization'"
         )
     names = _ri_targets(result)
-    rows, info = size_robust.permutation_rows(
-        panel, many, names, kind, n_perm=n_perm, seed=seed, alpha=alpha, size=size, pmap=_pmap_progress(n_perm)
-    )
+    shared = inference.get(UNIVERSE) if inference.get(SHARED_SIZE) else None
+    joint = {"universe": shared, "universe_size": inference.get(UNIVERSE_SIZES)} if shared else {}
+    try:
+        rows, info = size_robust.permutation_rows(
+            panel,
+            many,
+            names,
+            kind,
+            n_perm=n_perm,
+            seed=seed,
+            alpha=alpha,
+            size=size,
+            pmap=_pmap_progress(n_perm),
+            **joint,
+        )
+    except EvalkitError as exc:  # shared draws impossible here (a council with no size): drawn alone, Holm
+        if not joint:
+            raise
+        rows, info = size_robust.permutation_rows(
+            panel, many, names, kind, n_perm=n_perm, seed=seed, alpha=alpha, size=size, pmap=_pmap_progress(n_perm)
+        )
+        info["joint_refused"] = exc.message
     a_obs, a_perm = info.pop("_estimates")
     if inference.get(KEEP_DRAWS):  # the event study's permutation covariance (sensitivity) reads them
         info["draws"] = {

@@ -18,7 +18,8 @@ import polars as pl
 
 from evalkit.analysis import sensitivity
 from evalkit.analysis.estimator import call_estimator
-from evalkit.analysis.intervals import KEEP_DRAWS, UNIVERSE, add_default_interval
+from evalkit.analysis.intervals import KEEP_DRAWS, SHARED_SIZE, UNIVERSE, UNIVERSE_SIZES, add_default_interval
+from evalkit.analysis.pretrend import RMS_KEY, add_rms_equivalence
 from evalkit.analysis.sample import prepare
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel
@@ -118,12 +119,15 @@ def run_planned(
     cached: Callable[[tuple[Any, ...], Callable[[], dict[str, Any]]], dict[str, Any]] | None = None,
     universe: dict[Any, int] | None = None,
     observe: Callable[[Any], None] | None = None,
+    universe_sizes: dict[Any, float] | None = None,
 ) -> dict[str, Any]:
     """A plan's analysis end to end; returns its results.json entry. `cached(key_parts, compute)`
     returns a stored result for the exact inputs or computes and stores it (estimate's cache).
     `universe`: the councils of the plan's family, whose adoption dates are permuted jointly.
     `observe(prepared)` sees the prepared sample (estimate reads the treated councils' level before the move)."""
     inference = with_draws(plan["inference"], universe, analysis.sensitivity)
+    if universe is not None and universe_sizes and inference.get(SHARED_SIZE):  # opt-in (plans v1-v4: never)
+        inference = {**inference, UNIVERSE_SIZES: universe_sizes}
     options = analysis.options
     checks = analysis.checks
     if checks["sensitivity"] or checks["pretrend"]:
@@ -140,13 +144,18 @@ def run_planned(
         return analysis.entry(_no_estimate(analysis, prep))
     few_treated = True  # every estimator leads with its default interval (analysis.intervals)
     key = (analysis.method, options, inference, few_treated, checks, long.outcome, list(long.covariates), long.data)
+    rms = bool(analysis.primary and inference.get(RMS_KEY))  # opt-in: [inference] equivalence_rms = true
+    key += ("rms",) if rms else ()  # older plans keep their cache keys
 
     sizes = unit_sizes(prep.rows, inference.get("size_column"))  # new plans only: v1-v3 name no size column
     inf = {**inference, **({"unit_size": sizes} if sizes else {})}
 
     def compute() -> dict[str, Any]:
         try:
-            return run(analysis.method, long, options, inf, checks=checks).to_dict()
+            result = run(analysis.method, long, options, inf, checks=checks)
+            if rms:
+                add_rms_equivalence(analysis.method, long, options, inf, result)
+            return result.to_dict()
         except EvalkitError as exc:
             raise refusal(analysis, exc, prep.window) from None
 

@@ -47,10 +47,10 @@ def parse_values(text: str, flag: str) -> list[float]:
 
 def check_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """Validate {method, mbar | m, target}; returns it normalised (raises ValueError with the reason)."""
-    allowed = {"method", "mbar", "m", "target", "covariance"}
+    allowed = {"method", "mbar", "m", "target", "covariance", "also_first"}
     unknown = sorted(set(spec) - allowed)
     if unknown:
-        raise ValueError(f"unknown key {unknown[0]!r} (expected method, mbar or m, target, covariance)")
+        raise ValueError(f"unknown key {unknown[0]!r} (expected method, mbar or m, target, covariance, also_first)")
     method = spec.get("method")
     if method not in ("rm", "sd"):
         raise ValueError(f"method must be 'rm' (relative magnitudes) or 'sd' (smoothness), not {method!r}")
@@ -72,8 +72,12 @@ def check_spec(spec: dict[str, Any]) -> dict[str, Any]:
     covariance = spec.get("covariance")
     if covariance not in (None, *COVARIANCES):
         raise ValueError(f"covariance must be 'analytic' or 'permutation', not {covariance!r}")
+    also_first = spec.get("also_first")
+    if also_first is not None and (not isinstance(also_first, bool) or (also_first and target != "average")):
+        raise ValueError("also_first = true goes with target = 'average' (the first year beside the average)")
     out = {"method": method, key: [float(v) for v in values], "target": target}
-    return out if covariance is None else {**out, "covariance": covariance}
+    out = out if covariance is None else {**out, "covariance": covariance}
+    return {**out, "also_first": True} if also_first else out
 
 
 def check_method(method: str, options: dict[str, Any], what: str) -> dict[str, Any]:
@@ -156,6 +160,14 @@ def _sensitivity_rows(result: Results, spec: dict[str, Any], alpha: float) -> li
         **details,
         **({"covariance": COVARIANCE_WORDS[covariance]} if covariance else {}),
     }
+    if spec.get("also_first"):  # opt-in: the first-year effect beside the average (never what a verdict states)
+        f_est, f_lo, f_hi = honest.original_interval(es, "first", alpha)
+        f_break = (honest.rm_breakdown if method == "rm" else honest.sd_breakdown)(es, target="first", alpha=alpha)
+        result.diagnostics["sensitivity"]["first_year"] = {
+            "target": "first",
+            "breakdown": f_break,
+            "original": {"estimate": f_est, "ci_low": f_lo, "ci_high": f_hi},
+        }
     prefix = f"honest:{method}"
     rows = [{"name": f"{prefix}:original", "aggregation": "honest", "estimate": est, "ci_low": lo, "ci_high": hi}]
     for r in table.iter_rows(named=True):

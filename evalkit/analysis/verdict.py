@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from evalkit import columns, methods
-from evalkit.analysis.intervals import default_row
-from evalkit.analysis.pretrend import pretrend_result
+from evalkit.analysis.intervals import SIZE_KINDS, default_row
+from evalkit.analysis.pretrend import RMS_KEY, pretrend_result
 
 HEADLINE = ("simple", "coef", "att", "pooled", "average")  # results of estimators outside the registry
 RULE = (
@@ -42,9 +42,12 @@ RULE_EVIDENCE = (
 EVIDENCE_NOTES = """Evidence beside every verdict (plans with [inference].family; README "The evidence rule"):
   pre-trends   the permutation pre-trend test decides (the analytic Wald test is a diagnostic only);
                its power: the smallest linear pre-trend it detects 80% of the time (Roth 2022);
-               equivalence: the smallest max and mean pre-move bounds rejected (Dette & Schumann 2024)
+               equivalence: the smallest max and mean pre-move bounds rejected (Dette & Schumann 2024);
+               [inference].equivalence_rms = true adds the RMS test (subsamples of councils)
   multiplicity [inference].family = [labels]: Romano-Wolf stepdown on the same permuted adoption dates
-               for every outcome (Holm beside it, statsmodels); verdicts use the adjusted p
+               for every outcome (Holm beside it, statsmodels); verdicts use the adjusted p;
+               with the size-keeping intervals, [inference].shared_size_draws = true shares their
+               draws too (else Holm)
   bounds       every null says which effects the interval rules out; smallest_effect = X on a primary
                gives 'negligible' when the interval lies inside +/-X (two one-sided tests)
   exaggeration every detected effect: Gelman & Carlin's exaggeration ratio at the design's MDE
@@ -52,7 +55,8 @@ EVIDENCE_NOTES = """Evidence beside every verdict (plans with [inference].family
   voting       vote = false on an analysis: shown for comparison only, never changes a verdict
   sensitivity  sensitivity = {..., target = "average", covariance = "permutation"}: Rambachan-Roth for
                the average effect with the event study's permutation covariance
-               (CLI: --sensitivity-target average --sensitivity-covariance permutation)
+               (CLI: --sensitivity-target average --sensitivity-covariance permutation);
+               also_first = true adds the first-year breakdown beside it, labelled
 """
 
 
@@ -214,7 +218,13 @@ def adjusted_p(analyses: list[dict[str, Any]], family: list[str], alpha: float) 
         if name in (d.get("names") or []):
             col = d["names"].index(name)
             draws.append([np.nan if row[col] is None else row[col] for row in d["values"]])
-    if len(digests) == 1 and None not in digests and len(draws) == len(keep):
+    sized = size_joint(keep)  # opt-in ([inference].shared_size_draws): the size-keeping kinds' shared draws
+    if sized is not None:
+        rw = romano_wolf(*sized)
+        for i, (a, _) in enumerate(keep):
+            out[a["label"]]["romano_wolf"] = float(rw[i])
+        method = "Romano-Wolf stepdown on the joint size-keeping permutation distribution (shared assignments)"
+    elif len(digests) == 1 and None not in digests and len(draws) == len(keep):
         null = np.array(draws, dtype=float).T
         sd = np.nanstd(null, axis=0, ddof=1)
         t_obs = np.array([float(h["estimate"]) for _, h in keep]) / sd
@@ -231,6 +241,31 @@ def adjusted_p(analyses: list[dict[str, Any]], family: list[str], alpha: float) 
     return out
 
 
+def size_joint(keep: list[tuple[dict[str, Any], dict[str, Any]]]) -> tuple[Any, Any] | None:
+    """(observed, null draws) of the family's headline statistics when every headline uses a size-keeping
+    interval computed on one shared set of assignments (analysis.intervals SHARED_SIZE): studentised t at
+    no effect, or the Ferman-Pinto rescaled estimate over its null spread. None otherwise."""
+    import numpy as np
+
+    obs, null, digests = [], [], set()
+    for a, h in keep:
+        kind = interval_kind(h)
+        j = (((a["results"].get("inference") or {}).get(kind) or {}).get("joint")) if kind in SIZE_KINDS else None
+        name = str(h["name"]).removesuffix(f":{kind}")
+        if not j or name not in j.get("names", []):
+            return None
+        k = j["names"].index(name)
+        col = np.array([np.nan if r[k] is None else r[k] for r in j["null"]], dtype=float)
+        o = j["observed"][k]
+        if o is None:
+            return None
+        scale = float(np.nanstd(col, ddof=1)) if kind == "ferman_pinto" else 1.0
+        obs.append(o / scale)
+        null.append(col / scale)
+        digests.add(j["assignments"])
+    return (np.array(obs), np.array(null).T) if len(digests) == 1 else None
+
+
 def pretrend_evidence(res: dict[str, Any], alpha: float) -> dict[str, Any] | None:
     """From the kept permutation draws: the pre-trend test's power (smallest linear pre-trend detected 80% of
     the time) and the equivalence bounds (Dette & Schumann 2024) with the permutation covariance."""
@@ -242,7 +277,14 @@ def pretrend_evidence(res: dict[str, Any], alpha: float) -> dict[str, Any] | Non
         permutation_pretrend_power,
     )
 
-    d = ((res.get("inference") or {}).get("randomisation") or {}).get("draws")
+    inf = res.get("inference") or {}
+    d = (inf.get("randomisation") or {}).get("draws")
+    covariance = "permutation (spread of the pre-period estimates over permuted adoption dates)"
+    kind = (inf.get("default_interval") or {}).get("interval")
+    opted_in = RMS_KEY in inf or "joint" in (inf.get(kind) or {})  # plans with the new keys only (v4: never)
+    if not d and opted_in and kind in SIZE_KINDS and (inf.get(kind) or {}).get("draws"):
+        d = inf[kind]["draws"]  # the default interval's own draws: the same ones its pre-trend test uses
+        covariance = f"permutation, from the {kind} interval's draws (spread of the pre-period estimates over them)"
     if not d:
         return None
     names = d["names"]
@@ -262,12 +304,14 @@ def pretrend_evidence(res: dict[str, Any], alpha: float) -> dict[str, Any] | Non
     draws, beta, shape = draws[:, ok], beta[ok], shape[ok]
     vcov = np.cov(draws, rowvar=False, ddof=1).reshape(int(ok.sum()), int(ok.sum()))
     power = permutation_pretrend_power(draws, shape, alpha=alpha)
+    rms = inf.get(RMS_KEY)  # only when the plan asks ([inference] equivalence_rms)
     return {
         "power_80_slope": None if power is None else power["slope"],
         "equivalence_max": equivalence_max(beta, vcov, alpha=alpha),
         "equivalence_mean": equivalence_mean(beta, vcov, alpha=alpha),
+        **({"equivalence_rms": rms.get("threshold"), "rms": rms} if rms else {}),
         "event_times": [int(k) for k in e[ok]],
-        "covariance": "permutation (spread of the pre-period estimates over permuted adoption dates)",
+        "covariance": covariance,
     }
 
 
@@ -285,10 +329,27 @@ def pretrend_sentence(ev: dict[str, Any] | None, unit: str) -> str:
         if ev["equivalence_mean"] > 0
         else "their mean within any positive bound (its estimate is near zero relative to its spread)"
     )
+    bounds = f"{fmt(ev['equivalence_max'])} and {mean}"
+    if "rms" in ev:  # the third test, when the plan asks for it
+        bounds = f"{fmt(ev['equivalence_max'])}, {mean} and {rms_words(ev['rms'])}"
     return power + (
         f" Equivalence (Dette & Schumann 2024): the data show every pre-move coefficient is smaller than "
-        f"{fmt(ev['equivalence_max'])} and {mean} {unit} (the smallest bounds the tests reject)."
+        f"{bounds} {unit} (the smallest bounds the tests reject)."
     )
+
+
+def rms_words(rms: dict[str, Any]) -> str:
+    """The RMS test's bound in words, or why there is none. Its coefficients are the placebo effects against
+    the last pre-move year over the event times every subsample has, which the words name."""
+    if rms.get("threshold") is None:
+        return f"no root-mean-square bound ({rms.get('refused', 'not computed')})"
+    e = rms.get("event_times") or []
+    what = "the root mean square of the placebo effects against the last pre-move year" + (
+        f" (event times {min(e)} to {max(e)})" if e else ""
+    )
+    if rms["threshold"] <= 0:
+        return f"{what} within any positive bound"
+    return f"{what} smaller than {fmt(rms['threshold'])}"
 
 
 def conclude(

@@ -44,6 +44,7 @@ def summary(results: dict[str, Any]) -> dict[str, Any] | None:
         ),
         "intervals": sorted(intervals),
         **({"covariance": diag["covariance"]} if diag.get("covariance") else {}),
+        **({"first_year": diag["first_year"]} if diag.get("first_year") else {}),
     }
 
 
@@ -60,6 +61,17 @@ def sentence(s: dict[str, Any], outcome: str, verdict: str | None = None, detect
     analysis's verdict, and `detected`: whether its own interval excludes zero, so an effect the verdict's
     interval detects is never said to have nothing to overturn."""
     text = _sentence(s, outcome, "estimated effect" if detected else verdict)
+    first = s.get("first_year")
+    if first:  # opt-in (sensitivity also_first): beside the verdict's number, labelled as not being it
+        o = first["original"]
+        year = {**s, "target": "first", "breakdown": F._clean(first.get("breakdown"))}
+        year["original"] = (F._clean(o.get("estimate")), F._clean(o.get("ci_low")), F._clean(o.get("ci_high")))
+        words = _sentence(year, outcome, None)
+        text += (
+            " Beside it, for the first year only (not the number the verdict states, which is the average): "
+            + words[0].lower()
+            + words[1:]
+        )
     if s.get("covariance"):
         text += f" Covariance of the event study: {s['covariance']}."
     return text

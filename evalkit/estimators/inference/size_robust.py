@@ -191,10 +191,15 @@ def permutation_rows(
     alpha: float,
     size: np.ndarray | None = None,
     pmap: Callable | None = None,
+    universe: dict[Any, int] | None = None,
+    universe_size: dict[Any, float] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Rows `<name>` with the `kind` ("studentized" or "ferman_pinto") p-value and CI of every named
     estimate. `many(cohort, columns)` is a point path (cohort per unit in `panel.units` order, outcome
-    columns in row order -> name -> values); `size` one value per unit (ferman_pinto; None: own variance)."""
+    columns in row order -> name -> values); `size` one value per unit (ferman_pinto; None: own variance).
+    `universe` (unit -> cohort over a family's councils; opt-in, see `joint_assignments`): adoption dates
+    permuted across the universe, the same draws as coefficient randomisation's, so every outcome of the
+    family sees the same assignments; the null statistics are kept (`info["joint"]`) for Romano-Wolf."""
     from evalkit.estimators.inference.inversion import invert as _invert
     from evalkit.estimators.inference.randomisation import panel_cohorts
 
@@ -207,7 +212,12 @@ def permutation_rows(
     d = ((c_col > 0) & (t_col >= c_col)).astype(float)
     ry, rd = layout.residualise(y), layout.residualise(d)
     rng = np.random.default_rng(seed)
-    assignments = [rng.permutation(len(cohort)) for _ in range(n_perm)]  # unit j takes unit sigma[j]'s date
+    if universe is None:
+        assignments = [rng.permutation(len(cohort)) for _ in range(n_perm)]  # unit j takes unit sigma[j]'s date
+        dates, givers = (lambda s: cohort[s]), (lambda s: s)
+    else:
+        dates, givers, assignments = joint_assignments(universe, list(layout.units), cohort, rng, n_perm)
+    wrap = _or_missing if universe is not None else (lambda fn, shape: fn)  # separate draws: as before
     rests = contributing_units(many, layout, cohort, names).sum(1)
     info: dict[str, Any] = {
         "kind": kind,
@@ -224,7 +234,7 @@ def permutation_rows(
     if kind == "studentized":
         sums = _studentized_sums(many, layout, names, y, d, ry, rd)
         obs = sums(cohort)
-        draws = list((pmap or _serial)(lambda s: sums(cohort[s]), assignments))
+        draws = list((pmap or _serial)(wrap(lambda s: sums(dates(s)), obs.shape), assignments))
         tests = [StudentizedTest(obs[k], np.array([dr[k] for dr in draws])) for k in range(len(names))]
         info["statistic"] = "t = (a - tau0 b) / sqrt(sum over units of squared contributions), null-imposed residuals"
     else:
@@ -233,19 +243,35 @@ def permutation_rows(
         info.update(model)
         info["size_given"] = size is not None
 
+        sd_of = sd
+        if universe is not None:  # the sd of every council of the universe, outside this panel by the size model
+            sd_of = universe_sd(universe, list(layout.units), sd, model, universe_size)
+
         def shifted(coh: np.ndarray, sigma: np.ndarray | None) -> np.ndarray:
-            scale = np.ones(layout.n) if sigma is None else sd[sigma] / sd
+            scale = np.ones(layout.n) if sigma is None else sd_of[sigma] / sd
             r = scale[layout.ui]
             v = stack(many(coh, np.column_stack([ry * r, rd * r])), 2)
             return v
 
         obs = shifted(cohort, None)
-        draws = list((pmap or _serial)(lambda s: shifted(cohort[s], s), assignments))
+        draws = list((pmap or _serial)(wrap(lambda s: shifted(dates(s), givers(s)), obs.shape), assignments))
         tests = [ShiftTest(obs[k], np.array([dr[k] for dr in draws])) for k in range(len(names))]
         info["statistic"] = "|a - tau0 b| on two-way residuals rescaled to the variance of the unit whose date is taken"
     # the estimates under every assignment (studentized: of Y; ferman_pinto: of the rescaled residuals),
     # for a permutation pre-trend test on the same draws (analysis.intervals.randomisation_pretrend)
     info["_estimates"] = (obs[:, 0], np.array([dr[:, 0] for dr in draws]))
+    if universe is not None:
+        from evalkit.estimators.inference.randomisation import assignment_digest
+
+        stat = (lambda v: StudentizedTest.t(v, 0.0)) if kind == "studentized" else (lambda v: v[..., 0])
+        info["joint"] = {
+            "assignments": assignment_digest(universe, seed, n_perm),
+            "units_in_universe": len(universe),
+            "names": list(names),
+            "statistic": "t at no effect" if kind == "studentized" else "rescaled estimate at no effect",
+            "observed": [_finite(v) for v in np.ravel(stat(obs))],
+            "null": [[_finite(v) for v in np.ravel(stat(dr))] for dr in draws],
+        }
     direct = stack(many(cohort, y[:, None]), 1)[:, 0]
     rows = []
     for k, name in enumerate(names):
@@ -270,6 +296,64 @@ def permutation_rows(
         row.update(ci_low=lo, ci_high=hi, p_value=test.pvalue(0.0))
         rows.append(row)
     return rows, info
+
+
+def joint_assignments(
+    universe: dict[Any, int], units: list[Any], cohort: np.ndarray, rng: np.random.Generator, n_perm: int
+) -> tuple[Callable, Callable, list[np.ndarray]]:
+    """A family's shared draws: pi permutes the universe's councils; this panel's unit j takes the adoption
+    date of universe council pi[pos_j], exactly the assignments of randomisation.universe_assignments
+    for the same seed. Returns (dates(pi), givers(pi), draws); givers index the universe."""
+    order = sorted(universe)
+    position = {u: i for i, u in enumerate(order)}
+    missing = [u for u in units if u not in position]
+    if missing:
+        raise ValueError(f"unit {missing[0]!r} is not in the family's universe of councils")
+    pos = np.array([position[u] for u in units])
+    ucoh = np.array([universe[u] for u in order])
+    if not np.array_equal(ucoh[pos], cohort):
+        raise ValueError("the family's universe gives a council another adoption year than this analysis")
+    draws = [rng.permutation(len(order)) for _ in range(n_perm)]
+    return (lambda pi: ucoh[pi[pos]]), (lambda pi: pi[pos]), draws
+
+
+def universe_sd(
+    universe: dict[Any, int],
+    units: list[Any],
+    sd: np.ndarray,
+    model: dict[str, Any],
+    universe_size: dict[Any, float] | None,
+) -> np.ndarray:
+    """The modelled residual sd of every council of the universe (universe order): this panel's own for its
+    units, the fitted size model at their size for the others. Without a size model, a council outside the
+    panel has no sd to rescale to: refused (the family falls back to separate draws and Holm)."""
+    order = sorted(universe)
+    where = {u: i for i, u in enumerate(units)}
+    out = np.empty(len(order))
+    for i, u in enumerate(order):
+        if u in where:
+            out[i] = sd[where[u]]
+        elif "slope" in model and universe_size and (universe_size.get(u) or 0) > 0:
+            out[i] = np.exp(0.5 * (model["intercept"] + model["slope"] * np.log(universe_size[u])))
+        else:
+            raise EvalkitError(f"council {u!r} of the family has no size to model its variance by", column="size")
+    return out
+
+
+def _or_missing(fn: Callable, shape: tuple[int, ...]) -> Callable:
+    """A family's assignment may leave an outcome no estimable treated council: that draw is NaN (left out)."""
+
+    def call(s: np.ndarray) -> np.ndarray:
+        try:
+            return fn(s)
+        except (EvalkitError, IndexError):
+            return np.full(shape, np.nan)
+
+    return call
+
+
+def _finite(v: float) -> float | None:
+    return float(v) if np.isfinite(v) else None
 
 
 def _studentized_sums(
