@@ -499,35 +499,80 @@ def councils_words(answer: dict[str, Any]) -> str:
     return f"{len(used)} of {total}" + (f": {names}" if names else "")
 
 
-def mde_words(answer: dict[str, Any]) -> str:
+def whole_scale(answer: dict[str, Any]) -> float | None:
+    """The largest change the outcome can show, when it is bounded: 100 for percentages and shares."""
+    return 100.0 if str(answer.get("unit") or "").startswith("percentage points") else None
+
+
+def bare_amount(answer: dict[str, Any], value: float, digits: int = 3) -> str:
+    """A number in the answer's unit without the unit's words: '£4,680', '41.4'."""
+    if not str(answer.get("unit") or "").startswith("£"):
+        return sig(value, digits)
+    return ("−" if value < 0 else "") + "£" + sig(abs(value), digits)
+
+
+def unit_tail(answer: dict[str, Any]) -> str:
+    """The unit's words after a bare amount: 'a year per child', 'percentage points of councils'."""
+    unit = str(answer.get("unit") or "")
+    return unit[1:].strip() if unit.startswith("£") else unit
+
+
+def _mde_sides(answer: dict[str, Any]) -> tuple[float, float | None] | None:
+    """(increase, size of decrease) of the stored MDE; the decrease is None when the two agree at the two
+    significant figures shown, so every sentence quotes one number where the sides look the same."""
     mde = answer.get("mde") or {}
     up, down = mde.get("increase"), mde.get("decrease")
     if up is None:
+        return None
+    if down is None or sig(up, 2) == sig(abs(down), 2):
+        return float(up), None
+    return float(up), abs(float(down))
+
+
+def _mde_phrases(answer: dict[str, Any], approx: str) -> tuple[str, str | None] | None:
+    """Each side of the MDE as '~£160' (or 'about 160'), or 'any' when it is at least the whole scale."""
+    sides = _mde_sides(answer)
+    if sides is None:
+        return None
+    top = whole_scale(answer)
+
+    def one(v: float) -> str:
+        return "any" if top is not None and v >= top else approx + bare_amount(answer, v, 2)
+
+    up, down = sides
+    if down is not None and one(up) == one(down) == "any":
+        return "any", None
+    return one(up), None if down is None else one(down)
+
+
+def mde_words(answer: dict[str, Any]) -> str:
+    phrases = _mde_phrases(answer, "about ")
+    if phrases is None:
         return ""
-    unit = answer.get("unit") or ""
-    if down is None or abs(abs(down) - up) <= 0.1 * up:
-        size = up if down is None else max(up, abs(down))  # the larger stored MDE (as mde_short)
-        return f"changes smaller than about {sig(size, 2)} {unit} could have been missed".replace("  ", " ")
-    return (
-        f"increases below about {sig(up, 2)} or decreases below about {sig(abs(down), 2)} {unit} could have been missed"
-    )
+    up, down = phrases
+    tail = unit_tail(answer)
+    if down is None:
+        if up == "any":
+            return f"any change could have been missed (the smallest detectable is more than the whole scale, {sig(whole_scale(answer))} {tail})"
+        return f"changes smaller than {up} {tail} could have been missed".replace("  ", " ").strip()
+    if "any" not in (up, down):
+        return f"increases below {up} or decreases below {down} {tail} could have been missed".replace("  ", " ")
+    rise = "any increase" if up == "any" else f"increases below {up} {tail}".strip()
+    fall = "any decrease" if down == "any" else f"decreases below {down} {tail}".strip()
+    return f"{rise}, or {fall}, could have been missed"
 
 
 def mde_short(answer: dict[str, Any]) -> str:
     """The minimum detectable effect in a few words for a table cell: 'could miss changes below ~12'."""
-    mde = answer.get("mde") or {}
-    up, down = mde.get("increase"), mde.get("decrease")
-    if up is None:
+    phrases = _mde_phrases(answer, "~")
+    if phrases is None:
         return ""
-    money = (answer.get("unit") or "").startswith("£")
-
-    def size(v: float) -> str:
-        return "~" + (amount(v, "£", 2) if money else sig(v, 2))
-
-    if down is None or abs(abs(down) - up) <= 0.1 * up:
-        # the larger of the two stored MDEs (a number the answers hold, and the conservative one)
-        return f"could miss changes below {size(up if down is None else max(up, abs(down)))}"
-    return f"could miss rises below {size(up)}, falls below {size(abs(down))}"
+    up, down = phrases
+    if down is None:
+        return "could miss any change" if up == "any" else f"could miss changes below {up}"
+    rise = "any rise" if up == "any" else f"rises below {up}"
+    fall = "any fall" if down == "any" else f"falls below {down}"
+    return f"could miss {rise}, {fall}"
 
 
 def terminal_table(doc: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from evalkit import answers as A
+from evalkit.report import evidence_words as EW
 from evalkit.report.blocks import BulletList, Heading, Link, Para, Strong, Table
 
 # The first-screen table's words for each verdict of the decision rule (evalkit.answers.VERDICTS).
@@ -55,7 +56,7 @@ def _sure_cell(a: dict[str, Any]) -> str:
     p = "" if a.get("p_value") is None else f", p = {A.sig(a['p_value'], 2)}"
     adj = a.get("adjusted_p") or {}
     if adj.get("p") is not None:  # the p the verdict used: adjusted for the plan's family of outcomes
-        p += f"; {A.sig(adj['p'], 2)} adjusted for {adj['family_size']} outcomes"
+        p += f"; adjusted for {adj['family_size']} outcomes p = {A.sig(adj['p'], 2)}"
     mde = A.mde_short(a)
     return f"{A.interval_text(a)} ({zero}{p})" + (f"; {mde}" if mde else "")
 
@@ -254,7 +255,8 @@ def verdict_items(doc: dict[str, Any]) -> list:
                 )
                 + " (see Unusual values in the data)"
             )
-        evidence = f" {a['evidence_text']}" if a.get("evidence_text") else ""  # the evidence rule's sentences
+        words = EW.evidence(a, doc)  # the evidence rule's sentences, in the units shown here
+        evidence = f" {words}" if words else ""
         items.append(
             [
                 Strong(f"{a['outcome_words'][:1].upper()}{a['outcome_words'][1:]}: {a['verdict']}. "),
@@ -269,7 +271,9 @@ def answer_blocks(doc: dict[str, Any]) -> list:
         return []
     blocks: list = [Heading(2, "The answer", "answer"), BulletList(verdict_items(doc))]
     if doc.get("decision_rule"):
-        blocks.append(Para(["Decision rule (fixed in the plan): ", str(doc["decision_rule"])]))
+        blocks.append(
+            Para(["Decision rule (fixed in the plan): ", str(doc["decision_rule"]) + EW.adjustment_used(doc)])
+        )
     return blocks
 
 
@@ -314,6 +318,17 @@ def heterogeneity_blocks(doc: dict[str, Any]) -> list:
     ]
 
 
+def placebo_refusals(doc: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """(analysis label, council) -> why synthetic control gave that council no placebo p-value (a pre-move
+    fit that is not identified or exact at rounding level: its effect is one of many exact fits)."""
+    out = {}
+    for a in doc.get("analyses") or []:
+        diag = (a.get("results") or {}).get("diagnostics") or {}
+        for unit, why in (diag.get("placebo_refused") or {}).items():
+            out[(a.get("label"), str(unit))] = str(why)
+    return out
+
+
 def council_blocks(doc: dict[str, Any]) -> list:
     """'What about my council?': one row per council that moved, its own effect per question that has a
     per-council analysis (synthetic control), the interval's stand-in (placebo p-value), the pre-move fit,
@@ -329,6 +344,7 @@ def council_blocks(doc: dict[str, Any]) -> list:
     blocks: list = [Heading(2, "What about my council?", "my-council")]
     if not shown:
         return blocks + [Para("No question has a per-council analysis in this plan.")]
+    refused = placebo_refusals(doc)
     rows = []
     for c in councils:
         by_q = {r["question"]: r for r in c.get("results") or []}
@@ -339,6 +355,14 @@ def council_blocks(doc: dict[str, Any]) -> list:
                 cells.append("—")
             elif r.get("effect") is None:
                 cells.append(f"no estimate: {r.get('why_none')}")
+            elif refused.get((r.get("analysis"), str(c.get("unit")))):
+                why = refused[(r.get("analysis"), str(c.get("unit")))]
+                cells.append(
+                    [
+                        Link(A.amount(r["effect"], r["unit"]), f"#{r['figure']}"),
+                        f"; not to be read: no placebo p-value ({why})",
+                    ]
+                )
             else:
                 p = "" if r.get("p_value") is None else f", p = {A.sig(r['p_value'], 2)}"
                 fit = r.get("fit_pct")
@@ -352,7 +376,9 @@ def council_blocks(doc: dict[str, Any]) -> list:
             "Each council against its own synthetic comparison (a weighted mix of councils that stayed in-house, "
             "matched on the years before the move). The p-value is the share of comparison councils with as large a "
             "gap when they are given the move instead; a poor pre-move fit means the council's own number should not "
-            "be read. Click an effect for the council's figure."
+            "be read, and neither should one whose fit is not identified (too few years before the move for the "
+            "predictors, or a fit exact to rounding: many comparisons fit as well and give other numbers). "
+            "Click an effect for the council's figure."
         )
     )
     blocks.append(

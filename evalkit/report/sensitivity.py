@@ -94,6 +94,12 @@ def _sentence(s: dict[str, Any], outcome: str, verdict: str | None) -> str:
             "violation of parallel trends to overturn."
         )
     b = s["breakdown"]
+    if s["method"] == "rm" and b is not None and 0 < b < 0.005:  # "larger than 0%" would read as a number
+        return (
+            f"Fragile: a departure from parallel trends after the move of even 0.5% of the largest year-to-year "
+            f"departure seen before it would overturn the finding for {what} (breakdown M̄ = {b:.3f}; "
+            "Rambachan & Roth 2023, relative magnitudes)."
+        )
     if s["method"] == "rm" and b is not None and 0 < b < 1:
         return (
             f"Fragile: any departure from parallel trends after the move larger than {100 * b:.0f}% of the largest "

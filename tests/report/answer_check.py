@@ -4,7 +4,9 @@ The summary sections are the first screen (before the first `## ` heading, less 
 question), the answer that leads the captions of the answering analyses' figures, "The bottom line", "What about my council?", "The answer", "Does demand drive cost?" and
 "Differences between models". Each number printed there (after `−`/`-` normalisation) must be one of the
 numbers the answers hold, formatted as the renderer formats them (2 or 3 significant figures), or a
-number written inside a text field of the answers (labels such as "per 10,000", council names, reasons).
+number written inside a text field of the answers (labels such as "per 10,000", council names, reasons),
+of the run's multiplicity method, or of a synthetic control's stored reason for refusing a council's
+placebo p-value.
 And each question's first-screen row must carry its own estimate and interval.
 
 Run on a report folder: `python -m tests.report.answer_check reports/england-adm-v3` (exit 1 with the
@@ -62,7 +64,7 @@ def allowed_numbers(doc: dict[str, Any]) -> set[str]:
         if isinstance(v, (int, float)):
             for d in (2, 3):
                 out.add(_norm(sig(float(v), d)))
-                if key == "decrease":  # "decreases below about 68": a size, its direction in words
+                if key in ("decrease", "decreases_below"):  # "decreases below about 68": a size, its direction in words
                     out.add(_norm(sig(abs(float(v)), d)))
             if float(v).is_integer():
                 out.add(_norm(f"{int(v)}"))
@@ -80,6 +82,10 @@ def allowed_numbers(doc: dict[str, Any]) -> set[str]:
 
     walk(doc.get("answers") or {})
     walk(doc.get("decision_rule") or "")
+    for c in doc.get("conclusions") or []:  # the multiplicity method the run used, named after the rule
+        walk((c.get("multiplicity") or {}).get("method") or "")
+    for a in doc.get("analyses") or []:  # why a council has no placebo p-value ("What about my council?")
+        walk(((a.get("results") or {}).get("diagnostics") or {}).get("placebo_refused") or {})
     return out
 
 
