@@ -172,10 +172,11 @@ def _json_float(v: float) -> float | None:
     return float(v) if np.isfinite(v) else None
 
 
-def universe_assignments(
-    universe: dict[Any, int], units: list[Any], observed: np.ndarray, rng: np.random.Generator, n_perm: int
-) -> list[np.ndarray]:
-    """Permutations of the universe's adoption dates, read off for `units` (which must agree with it)."""
+def universe_positions(
+    universe: dict[Any, int], units: list[Any], observed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(position of each of `units` in the sorted universe, the universe's adoption dates in that order),
+    after checking that every unit is in the universe with the adoption date this analysis gives it."""
     order = sorted(universe)
     position = {u: i for i, u in enumerate(order)}
     missing = [u for u in units if u not in position]
@@ -185,6 +186,14 @@ def universe_assignments(
     cohorts = np.array([universe[u] for u in order])
     if not np.array_equal(cohorts[pos], observed):
         raise ValueError("the family's universe gives a council another adoption year than this analysis")
+    return pos, cohorts
+
+
+def universe_assignments(
+    universe: dict[Any, int], units: list[Any], observed: np.ndarray, rng: np.random.Generator, n_perm: int
+) -> list[np.ndarray]:
+    """Permutations of the universe's adoption dates, read off for `units` (which must agree with it)."""
+    pos, cohorts = universe_positions(universe, units, observed)
     return [rng.permutation(cohorts)[pos] for _ in range(n_perm)]
 
 

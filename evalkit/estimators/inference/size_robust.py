@@ -37,6 +37,7 @@ import numpy as np
 from evalkit.errors import EvalkitError
 from evalkit.estimators.data import LongPanel
 from evalkit.estimators.did._util import twoway_demean
+from evalkit.estimators.inference.randomisation import universe_positions
 
 Many = Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]]
 MIN_TREATED_STUDENTIZED = 2
@@ -304,16 +305,8 @@ def joint_assignments(
     """A family's shared draws: pi permutes the universe's councils; this panel's unit j takes the adoption
     date of universe council pi[pos_j], exactly the assignments of randomisation.universe_assignments
     for the same seed. Returns (dates(pi), givers(pi), draws); givers index the universe."""
-    order = sorted(universe)
-    position = {u: i for i, u in enumerate(order)}
-    missing = [u for u in units if u not in position]
-    if missing:
-        raise ValueError(f"unit {missing[0]!r} is not in the family's universe of councils")
-    pos = np.array([position[u] for u in units])
-    ucoh = np.array([universe[u] for u in order])
-    if not np.array_equal(ucoh[pos], cohort):
-        raise ValueError("the family's universe gives a council another adoption year than this analysis")
-    draws = [rng.permutation(len(order)) for _ in range(n_perm)]
+    pos, ucoh = universe_positions(universe, units, cohort)
+    draws = [rng.permutation(len(ucoh)) for _ in range(n_perm)]
     return (lambda pi: ucoh[pi[pos]]), (lambda pi: pi[pos]), draws
 
 
