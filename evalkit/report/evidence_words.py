@@ -128,7 +128,7 @@ def pretrend(a: dict[str, Any]) -> str:
     if ev.get("power_80_slope"):
         slope = _join([bare(a, k * float(ev["power_80_slope"])), tail(a)])
         text += (
-            f" The pre-trend test would detect a linear pre-trend of {slope} a year 80% of the time (Roth 2022); "
+            f" The pre-trend test would detect a linear pre-trend of {slope} each year 80% of the time (Roth 2022); "
             "smaller ones could pass unseen."
         )
     if ev.get("equivalence_max") is None:
@@ -140,9 +140,10 @@ def pretrend(a: dict[str, Any]) -> str:
     )
     bounds = [bare(a, k * float(ev["equivalence_max"])), mean]
     rms = ev.get("rms")
+    no_rms = ""
     if rms:
         if rms.get("threshold") is None:
-            bounds.append(f"no root-mean-square bound ({rms.get('refused', 'not computed')})")
+            no_rms = f" No root-mean-square bound: {rms.get('refused', 'not computed')}."
         else:
             e = rms.get("event_times") or []
             what = "the root mean square of the placebo effects against the last pre-move year" + (
@@ -153,7 +154,31 @@ def pretrend(a: dict[str, Any]) -> str:
     said = ", ".join(bounds[:-1]) + " and " + bounds[-1]
     return text + (
         f" Equivalence (Dette & Schumann 2024): the data show every pre-move coefficient is smaller than "
-        f"{_join([said, tail(a)])} (the smallest bounds the tests reject)."
+        f"{_join([said, tail(a)])} (the smallest bounds the tests reject)." + no_rms
+    )
+
+
+def fragility(a: dict[str, Any]) -> str:
+    """For a detected effect: how large a departure from parallel trends would overturn it (the breakdown of
+    the Rambachan-Roth analysis of the verdict's own number), so the answer does not read as robust."""
+    s = a.get("sensitivity") or {}
+    if a.get("verdict") != "estimated effect" or s.get("method") != "rm" or s.get("target") != "average":
+        return ""
+    b = s.get("breakdown")
+    if b is None:
+        return (
+            " It survives departures from parallel trends after the move of up to 10 times the largest "
+            "year-to-year departure seen before it (Rambachan & Roth 2023; the largest searched)."
+        )
+    if b <= 0:
+        return (
+            " Any departure from parallel trends after the move would overturn it (Rambachan & Roth 2023: its "
+            "robust interval includes zero already at no departure)."
+        )
+    words = "Fragile: a" if b < 1 else "A"
+    return (
+        f" {words} departure from parallel trends after the move larger than {A.sig(b, 2)} times the largest "
+        f"year-to-year departure seen before it would overturn it (Rambachan & Roth 2023, breakdown M̄)."
     )
 
 
@@ -191,6 +216,7 @@ def evidence(a: dict[str, Any], doc: dict[str, Any]) -> str:
         text += ruled_out(a)
     if a.get("excludes_zero"):
         text += exaggeration(a)
+    text += fragility(a)
     return (calibration(a, doc) + text + pretrend(a)).strip()
 
 

@@ -54,6 +54,17 @@ def summary_text(markdown: str) -> str:
     return "\n".join(keep)
 
 
+def _scaled(v: Any, k: float) -> Any:
+    """Every number of `v` times k (the answer's display scale), for evidence the answers store unscaled."""
+    if isinstance(v, bool) or v is None or isinstance(v, str):
+        return v
+    if isinstance(v, (int, float)):
+        return float(v) * k
+    if isinstance(v, dict):
+        return {key: x if key == "event_times" else _scaled(x, k) for key, x in v.items()}
+    return [_scaled(x, k) for x in v] if isinstance(v, list) else v
+
+
 def allowed_numbers(doc: dict[str, Any]) -> set[str]:
     """Every number the answers hold, as the renderer would print it, and every number in their text."""
     out: set[str] = {"95", "90", "99"}  # interval levels
@@ -81,6 +92,10 @@ def allowed_numbers(doc: dict[str, Any]) -> set[str]:
                 walk(x)
 
     walk(doc.get("answers") or {})
+    for q in (doc.get("answers") or {}).get("questions") or []:  # pre-trend evidence is stored unscaled
+        k = float(q.get("scale") or 1.0)
+        if q.get("pretrend") and k != 1.0:
+            walk(_scaled(q["pretrend"], k))
     walk(doc.get("decision_rule") or "")
     for c in doc.get("conclusions") or []:  # the multiplicity method the run used, named after the rule
         walk((c.get("multiplicity") or {}).get("method") or "")

@@ -81,7 +81,7 @@ def test_a_share_is_said_in_percentage_points_and_against_the_whole_scale() -> N
     assert "decreases larger than 136" not in text
     assert "largest possible fall (100 percentage points of councils, the whole scale)" in text
     # the pre-trend evidence in the same unit: 0.05 and 0.2 of a share are 5 and 20 points
-    assert "linear pre-trend of 5 percentage points of councils a year" in text
+    assert "linear pre-trend of 5 percentage points of councils each year" in text
     assert "smaller than 20 and their mean smaller than 10 percentage points of councils" in text
     assert "(Holm's method)" in text and "Romano-Wolf" not in text
 
@@ -158,3 +158,15 @@ def test_a_breakdown_below_half_a_percent_is_not_printed_as_zero_percent() -> No
     s = {"method": "rm", "breakdown": 0.001, "target": "average", "original": (1.5, 1.0, 2.0)}
     words = sensitivity_sentence(s, "spend_csc_per_child_s251_real", "estimated effect", detected=True)
     assert "0%" not in words and "even 0.5%" in words
+
+
+def test_a_detected_effect_carries_its_breakdown_and_a_missing_rms_bound_is_its_own_sentence() -> None:
+    sens = {"method": "rm", "target": "average", "breakdown": 0.0909}
+    a = _money_answer(verdict="estimated effect", sensitivity=sens)
+    assert "Fragile: a departure from parallel trends after the move larger than 0.091 times" in EW.evidence(a, _doc(a))
+    assert "Fragile" not in EW.evidence(_money_answer(sensitivity=sens), _doc(a))  # not for 'cannot tell'
+    refused = {"threshold": None, "refused": "no pre-move event time is estimated in every subsample"}
+    b = _share_answer(pretrend={"equivalence_max": 0.2, "equivalence_mean": 0.1, "rms": refused})
+    text = EW.evidence(b, _doc(b))
+    assert "their mean smaller than 10 percentage points of councils (the smallest bounds the tests reject)." in text
+    assert text.endswith("No root-mean-square bound: no pre-move event time is estimated in every subsample.")
