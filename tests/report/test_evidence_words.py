@@ -170,3 +170,11 @@ def test_a_detected_effect_carries_its_breakdown_and_a_missing_rms_bound_is_its_
     text = EW.evidence(b, _doc(b))
     assert "their mean smaller than 10 percentage points of councils (the smallest bounds the tests reject)." in text
     assert text.endswith("No root-mean-square bound: no pre-move event time is estimated in every subsample.")
+
+
+def test_a_calibration_of_per_analysis_draws_says_so_when_the_verdict_used_shared_draws() -> None:
+    a = _money_answer()
+    doc = _doc(a)
+    assert "does not reproduce" not in EW.evidence(a, doc)
+    doc["analyses"] = [{"label": a["label"], "results": {"inference": {"ferman_pinto": {"joint": {"names": []}}}}}]
+    assert "which this calibration does not reproduce" in EW.evidence(a, doc)
