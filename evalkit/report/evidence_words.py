@@ -197,17 +197,17 @@ def calibration(a: dict[str, Any], doc: dict[str, Any]) -> str:
         if (c := d.get(kind)) and c.get("draws") and c.get("size") is not None
         if c["size"] > alpha + 2 * math.sqrt(alpha * (1 - alpha) / c["draws"])
     ]
+    if over:
+        text += (
+            f" That is more than the {100 * alpha:g}% a valid interval rejects, beyond Monte Carlo error, so on this "
+            "panel the interval is likely too narrow and its p-value too small."
+        )
     analysis = next((x for x in doc.get("analyses") or [] if x.get("label") == a.get("label")), {})
     drawn = ((analysis.get("results") or {}).get("inference") or {}).get(str(a["interval"])) or {}
     if text and drawn.get("joint"):
         text += (
             " (Measured with each placebo draw's own permutations: the verdict's interval permutes the family's "
             "shared adoption dates, which this calibration does not reproduce.)"
-        )
-    if over:
-        text += (
-            f" That is more than the {100 * alpha:g}% a valid interval rejects, beyond Monte Carlo error, so on this "
-            "panel the interval is likely too narrow and its p-value too small."
         )
     return text
 
