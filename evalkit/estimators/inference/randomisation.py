@@ -62,7 +62,10 @@ class Draws:
         seed: int,
         progress: str | None = "permutations",
         universe: dict[Any, int] | None = None,
+        observed: np.ndarray | None = None,
     ) -> None:
+        """`observed`: the statistic at the panel as it is (one value per name), when the caller already
+        has it from the same computation (the estimate rows of the fit just made); computed here otherwise."""
         perm = Permuter(panel)
         y = panel.data["y"].to_numpy()
 
@@ -71,7 +74,7 @@ class Draws:
             return np.array([out.get(n, np.nan) for n in names], dtype=float)
 
         self.names, self.n_perm = names, n_perm
-        self.a_obs = vec(panel)
+        self.a_obs = vec(panel) if observed is None else np.asarray(observed, dtype=float)
         self.b_obs = vec(perm.make(perm.cohort, perm.d_obs))
         c_obs = vec(perm.make(perm.cohort, y + 2.5 * perm.d_obs))
         self.linear = np.isfinite(self.b_obs) & (
@@ -132,6 +135,7 @@ def randomisation_rows(
     alpha: float,
     universe: dict[Any, int] | None = None,
     keep_draws: bool = False,
+    observed: np.ndarray | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Permutation test of every named estimate at once: rows "<name>:randomisation" and what was done.
 
@@ -139,8 +143,9 @@ def randomisation_rows(
     across the universe and read off for this panel's councils, so every analysis of the family sees the
     same permuted assignments (their joint distribution is what Romano-Wolf needs). With a universe or
     `keep_draws` the estimates under every permuted assignment are kept in info["draws"] (their spread
-    is the event study's permutation covariance, estimators.honest.honest)."""
-    draws = Draws(panel, statistic, names, n_perm=n_perm, seed=seed, universe=universe)
+    is the event study's permutation covariance, estimators.honest.honest). `observed`: the statistic at
+    the observed assignment, when the caller has it (see `Draws`)."""
+    draws = Draws(panel, statistic, names, n_perm=n_perm, seed=seed, universe=universe, observed=observed)
     rows = []
     for k, name in enumerate(names):
         row = draws.test(k, alpha)
