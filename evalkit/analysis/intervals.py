@@ -177,6 +177,17 @@ class _WithFastPath:
         check_switch_off(self.method, panel)
         return exact(panel)
 
+    def bind_exact(self, panel: LongPanel) -> Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]] | None:
+        """The points class's `bind_exact(panel)` (this statistic's numbers, bit for bit, for outcome
+        columns at a cohort assignment on the panel's layout), after call_estimator's checks; or None."""
+        make = getattr(self._points_object(), "bind_exact", None)
+        if make is None:
+            return None
+        check_panel_method(self.method)
+        check_covariates(self.method, panel)
+        check_switch_off(self.method, panel)
+        return make(panel)
+
     def bind(self, panel: LongPanel) -> Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]] | None:
         m = methods.get(self.method)
         if panel.covariates and not m.covariates:  # no covariate path in the points class

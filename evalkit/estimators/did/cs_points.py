@@ -123,13 +123,25 @@ class CSPoints:
                     points_only=True,
                 )
                 aggs = _att_gt_aggs(gt) + aggregate(
-                    gt, wide.cohort, wide.times, balance_e=self.balance_e, min_e=self.min_e, max_e=self.max_e
+                    gt,
+                    wide.cohort,
+                    wide.times,
+                    balance_e=self.balance_e,
+                    min_e=self.min_e,
+                    max_e=self.max_e,
+                    points_only=True,
                 )
                 for a in aggs:
                     out.setdefault(a.name, np.full(m, np.nan))[col] = a.estimate
             return out
 
         return many
+
+    def bind_exact(self, panel: LongPanel) -> Many:
+        """`many(cohort, columns)` whose numbers are `exact`'s for each column (the full estimator's,
+        same bits): its cell and aggregation code per column, on the layout and covariates read once
+        (`_bind_with_covariates`, which is this with or without covariates)."""
+        return self._bind_with_covariates(panel, Cube(panel))
 
     def exact(self, panel: LongPanel) -> dict[str, float]:
         """`callaway_santanna(panel, **options)`'s {name: estimate}, the same bits: its own preparation,
@@ -147,7 +159,13 @@ class CSPoints:
             points_only=True,
         )
         aggs = _att_gt_aggs(gt) + aggregate(
-            gt, wide.cohort, wide.times, balance_e=self.balance_e, min_e=self.min_e, max_e=self.max_e
+            gt,
+            wide.cohort,
+            wide.times,
+            balance_e=self.balance_e,
+            min_e=self.min_e,
+            max_e=self.max_e,
+            points_only=True,
         )
         return {a.name: float(a.estimate) for a in aggs}
 

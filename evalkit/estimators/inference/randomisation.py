@@ -75,8 +75,12 @@ class Draws:
 
         self.names, self.n_perm = names, n_perm
         self.a_obs = vec(panel) if observed is None else np.asarray(observed, dtype=float)
-        self.b_obs = vec(perm.make(perm.cohort, perm.d_obs))
-        c_obs = vec(perm.make(perm.cohort, y + 2.5 * perm.d_obs))
+        exact = _bind_exact(statistic, panel, names)
+        if exact is None:
+            self.b_obs = vec(perm.make(perm.cohort, perm.d_obs))
+            c_obs = vec(perm.make(perm.cohort, y + 2.5 * perm.d_obs))
+        else:  # the same numbers, on the layout read once
+            self.b_obs, c_obs = exact(perm.cohort, np.column_stack([perm.d_obs, y + 2.5 * perm.d_obs])).T
         self.linear = np.isfinite(self.b_obs) & (
             np.abs(c_obs - (self.a_obs + 2.5 * self.b_obs)) <= 1e-7 * np.maximum(1.0, np.abs(c_obs))
         )
@@ -236,6 +240,24 @@ def randomisation_inference(
         seed=seed,
         extra={"permutations": pl.DataFrame({"estimate": draws.a_p[:, 0]})},
     )
+
+
+def _bind_exact(
+    statistic: Statistic, panel: LongPanel, names: list[str]
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
+    """The statistic's `bind_exact` (the full statistic's own numbers, bit for bit, for outcome columns at a
+    cohort assignment on this panel's layout) as cohort, columns -> names x columns; None without one."""
+    bind = getattr(statistic, "bind_exact", None)
+    many = bind(panel) if bind is not None else None
+    if many is None:
+        return None
+
+    def mat(cohort: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        out = many(cohort, columns)
+        missing = np.full(columns.shape[1], np.nan)
+        return np.array([out.get(n, missing) for n in names], dtype=float).reshape(len(names), columns.shape[1])
+
+    return mat
 
 
 def _fast_points(
