@@ -102,7 +102,7 @@ class CSPoints:
         a full run per permutation (a new long panel, its reshaping, variances and tables). The arrays
         are those the full estimator builds (same layout, covariates read once by `to_wide`) and the cells stop at the
         ATT (`points_only`: no influence functions), so the estimates are the same bits."""
-        x = to_wide(panel).x
+        x = to_wide(panel).x if panel.covariates else np.empty((len(cube.units), 0))  # what to_wide gives then
         unit_list = cube.units.tolist()
 
         def many(cohort: np.ndarray, columns: np.ndarray) -> dict[str, np.ndarray]:
