@@ -86,10 +86,38 @@ def _interval(
     from evalkit.analysis.run import run
     from evalkit.analysis.verdict import headline, interval_kind
 
-    row = headline(run(method, panel, options, inference).to_dict())
+    row = _permutation_headline(method, panel, options, inference)
+    if row is None:
+        row = headline(run(method, panel, options, inference).to_dict())
     if row is None or row.get("ci_low") is None or row.get("ci_high") is None:
         return float("nan"), float("nan"), float("nan"), "none"
     return float(row["estimate"]), float(row["ci_low"]), float(row["ci_high"]), interval_kind(row)
+
+
+def _permutation_headline(
+    method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The headline row when it is a permutation row (randomisation by test inversion, or a size-keeping
+    kind), found without the estimator's own bootstrap; None otherwise (the caller runs everything).
+
+    A draw reads only the headline row. A permutation row is made from the estimator's point estimates
+    (its rows' names and values) and the permuted assignments, never from the estimator's standard errors,
+    so the same run with `bootstrap = 0` gives it bit for bit and skips the multiplier bootstrap. When
+    the headline is another row (the analytic rule chose, or no permutation row could be made), its
+    interval may be the bootstrap's: None, and the draw is run as it always was."""
+    from evalkit import methods
+    from evalkit.analysis.intervals import RI_SUFFIX, SIZE_KINDS, SUFFIXES
+    from evalkit.analysis.run import run
+    from evalkit.analysis.verdict import headline
+
+    m = methods.get(method)
+    if m.randomisation != "inversion" or "bootstrap" not in m.option_names():
+        return None
+    row = headline(run(method, panel, {**options, "bootstrap": 0}, inference).to_dict())
+    permuted = (RI_SUFFIX, *(SUFFIXES[k] for k in SIZE_KINDS))
+    if row is None or row.get("default") is not True or not str(row["name"]).endswith(permuted):
+        return None
+    return row
 
 
 def rejection(lo: np.ndarray, hi: np.ndarray, effect: float) -> float:

@@ -32,7 +32,13 @@ import numpy as np
 import polars as pl
 
 from evalkit import methods
-from evalkit.analysis.estimator import call_estimator, typed_options
+from evalkit.analysis.estimator import (
+    call_estimator,
+    check_covariates,
+    check_panel_method,
+    check_switch_off,
+    typed_options,
+)
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import LongPanel
 from evalkit.estimators.defaults import FEW_TREATED
@@ -106,33 +112,87 @@ def _point_statistic(
     point = {k: v for k, v in options.items() if k not in ("bootstrap", "n_jobs")}
     point_inf = {k: v for k, v in inference.items() if k in ("alpha", "seed")}
 
+    point_options = {**point, **({"bootstrap": 0} if method == "cs" else {})}
+
     def stat(p: LongPanel) -> dict[str, float]:
-        est = call_estimator(method, p, {**point, **({"bootstrap": 0} if method == "cs" else {})}, point_inf).estimates
+        est = call_estimator(method, p, point_options, point_inf).estimates
         return dict(zip(est["name"].to_list(), est["estimate"].to_list()))
 
     if methods.get(method).points:
-        return _WithFastPath(stat, method, point, point_inf)
+        return _WithFastPath(stat, method, point_options, point_inf)
     return stat
+
+
+# Options the point statistic drops (it computes points only, so resampling draws and workers do not enter).
+NOT_POINT_OPTIONS = ("bootstrap", "n_jobs")
+
+
+def _observed_points(
+    method: str, options: dict[str, Any], inference: dict[str, Any], result: Results, names: list[str]
+) -> list[float] | None:
+    """The point statistic at the observed assignment, read from `result` (the fit `run` just made on the
+    same panel) instead of a second fit: only when that fit's typed options are the statistic's, or differ
+    in options the statistic drops (NOT_POINT_OPTIONS), so the numbers are the ones a refit gives. None
+    otherwise (the engine then evaluates the statistic itself)."""
+    if method == "twfe":  # its statistic is another computation (two-way demeaning), not the estimator's rows
+        return None
+    point = {k: v for k, v in options.items() if k not in NOT_POINT_OPTIONS}
+    point_inf = {k: v for k, v in inference.items() if k in ("alpha", "seed")}
+    fitted = methods.estimator_kwargs(typed_options(method, options, inference))
+    again = methods.estimator_kwargs(
+        typed_options(method, {**point, **({"bootstrap": 0} if method == "cs" else {})}, point_inf)
+    )
+    if {k for k in fitted.keys() | again.keys() if fitted.get(k) != again.get(k)} - set(NOT_POINT_OPTIONS):
+        return None
+    by_name = dict(zip(result.estimates["name"].to_list(), result.estimates["estimate"].to_list()))
+    return [by_name.get(n) for n in names]
 
 
 class _WithFastPath:
     """The full estimator's point statistic, plus `bind(panel)`: the same estimates for many outcome
-    columns per call (the method's registered `points` class), which the permutation engine prefers."""
+    columns per call (the method's registered `points` class), which the permutation engine prefers.
+
+    Where the points class has `exact(panel)` (the estimator's own cell and aggregation code, stopped at
+    the points: the same bits as a full fit), a call runs that instead of the whole estimator: the engine
+    evaluates the statistic at the observed assignment, where its numbers enter the interval directly."""
 
     def __init__(
         self, full: Callable[[LongPanel], dict[str, float]], method: str, options: dict[str, Any], inference: dict
     ) -> None:
         self.full, self.method, self.options, self.inference = full, method, options, inference
+        self._points: Any = None
+
+    def _points_object(self) -> Any:
+        if self._points is None:
+            kwargs = methods.estimator_kwargs(typed_options(self.method, self.options, self.inference))
+            self._points = methods.get(self.method).points_class()(**kwargs)
+        return self._points
 
     def __call__(self, panel: LongPanel) -> dict[str, float]:
-        return self.full(panel)
+        exact = getattr(self._points_object(), "exact", None)
+        if exact is None:
+            return self.full(panel)
+        check_panel_method(self.method)  # what call_estimator checks before the estimator runs
+        check_covariates(self.method, panel)
+        check_switch_off(self.method, panel)
+        return exact(panel)
+
+    def bind_exact(self, panel: LongPanel) -> Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]] | None:
+        """The points class's `bind_exact(panel)` (this statistic's numbers, bit for bit, for outcome
+        columns at a cohort assignment on the panel's layout), after call_estimator's checks; or None."""
+        make = getattr(self._points_object(), "bind_exact", None)
+        if make is None:
+            return None
+        check_panel_method(self.method)
+        check_covariates(self.method, panel)
+        check_switch_off(self.method, panel)
+        return make(panel)
 
     def bind(self, panel: LongPanel) -> Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]] | None:
         m = methods.get(self.method)
         if panel.covariates and not m.covariates:  # no covariate path in the points class
             return None
-        kwargs = methods.estimator_kwargs(typed_options(self.method, self.options, self.inference))
-        return m.points_class()(**kwargs).bind(panel)
+        return self._points_object().bind(panel)
 
 
 def _sdid_rows(
@@ -228,6 +288,7 @@ class Randomisation(IntervalKind):
             alpha=alpha,
             universe=inference.get(UNIVERSE),
             keep_draws=bool(inference.get(KEEP_DRAWS)),
+            observed=_observed_points(method, options, inference, result, names),
         )
         base = {r["name"]: r for r in result.estimates.to_dicts()}
         out = []

@@ -42,7 +42,7 @@ class GroupTime:
     group: np.ndarray
     time: np.ndarray
     att: np.ndarray
-    inf: np.ndarray
+    inf: np.ndarray | None
     skipped: list[str] = field(default_factory=list)
     dropped_missing: int = 0
 
@@ -54,7 +54,7 @@ class Agg:
     name: str
     aggregation: str
     estimate: float
-    inf: np.ndarray
+    inf: np.ndarray | None
     group: int | None = None
     time: int | None = None
     event_time: int | None = None
@@ -213,31 +213,39 @@ def group_time_effects(
     wide: WidePanel, *, control: str, est_method: str, anticipation: int, base_period: str, points_only: bool = False
 ) -> GroupTime:
     """Every ATT(g,t) with its influence function (n units × K cells; left at zero with `points_only`,
-    for permutation loops that use the points alone)."""
+    for permutation loops that use the points alone). What does not change within a cohort or across
+    cells (the cohort's units, the never-treated, which outcomes are observed, the cohort's last
+    pre-period) is found once, outside the loop over cells."""
     est = ESTIMATORS[est_method]
     n, times, coh = len(wide.units), wide.times, wide.cohort
     x = np.column_stack([np.ones(n), wide.x])
     out_g, out_t, out_att, out_inf, skipped, dropped = [], [], [], [], [], 0
     first = 0 if base_period == "universal" else 1
+    finite = np.isfinite(wide.y)
+    never = coh == 0
+    no_influence = np.zeros(n) if points_only else None  # one shared column: nothing writes to it
     for g in np.unique(coh[coh > 0]):
+        treated = coh == g
+        pre = np.nonzero(times + anticipation < g)[0]
+        last_pre = int(pre[-1]) if len(pre) else None
         for j in range(first, len(times)):
-            base = _cell_periods(int(g), j, times, anticipation, base_period)
+            base = last_pre if base_period == "universal" or g <= times[j] else j - 1  # as _cell_periods
             if base is None:
                 skipped.append(f"g={g},t={times[j]}: no pre-treatment period")
                 continue
-            inf = np.zeros(n)
+            inf = no_influence if points_only else np.zeros(n)
             if base == j:
                 att = 0.0
             else:
-                treated = coh == g
                 ctrl = (
-                    (coh == 0)
+                    never
                     if control == "never"
-                    else (coh == 0) | ((coh > max(times[j], times[base]) + anticipation) & (coh != g))
+                    else never | ((coh > max(times[j], times[base]) + anticipation) & (coh != g))
                 )
-                ok = np.isfinite(wide.y[:, j]) & np.isfinite(wide.y[:, base])
-                sub = (treated | ctrl) & ok
-                dropped += int(((treated | ctrl) & ~ok).sum())
+                ok = finite[:, j] & finite[:, base]
+                either = treated | ctrl
+                sub = either & ok
+                dropped += int((either & ~ok).sum())
                 if not (treated & sub).any() or not (ctrl & sub).any():
                     skipped.append(f"g={g},t={times[j]}: empty treated or control group")
                     continue
@@ -261,8 +269,10 @@ def _wif(unit_cohort: np.ndarray, groups: np.ndarray, pg: np.ndarray) -> np.ndar
 def _combine(
     att: np.ndarray, inf: np.ndarray, idx: np.ndarray, w: np.ndarray, wif: np.ndarray | None
 ) -> tuple[float, np.ndarray]:
-    """Weighted average of att[idx] and its influence function."""
+    """Weighted average of att[idx] and its influence function (None when `inf` is: points only)."""
     est = float(w @ att[idx])
+    if inf is None:
+        return est, None
     col = inf[:, idx] @ w
     if wif is not None:
         col = col + wif @ att[idx]
@@ -272,7 +282,8 @@ def _combine(
 def _pg_average(gt: GroupTime, unit_cohort: np.ndarray, pg: np.ndarray, idx: np.ndarray) -> tuple[float, np.ndarray]:
     """Cohort-share weighted average of the ATT(g,t) in idx, with the weight-estimation term."""
     w = pg[idx] / pg[idx].sum()
-    return _combine(gt.att, gt.inf, idx, w, _wif(unit_cohort, gt.group[idx], pg[idx]))
+    wif = None if gt.inf is None else _wif(unit_cohort, gt.group[idx], pg[idx])
+    return _combine(gt.att, gt.inf, idx, w, wif)
 
 
 def _att_gt_aggs(gt: GroupTime) -> list[Agg]:
@@ -290,10 +301,15 @@ def aggregate(
     balance_e: int | None = None,
     min_e: float | None = None,
     max_e: float | None = None,
+    points_only: bool = False,
 ) -> list[Agg]:
-    """Simple, group, dynamic and calendar aggregations of the ATT(g,t), as R did's aggte."""
+    """Simple, group, dynamic and calendar aggregations of the ATT(g,t), as R did's aggte. With
+    `points_only` the estimates alone (the same numbers), without their influence functions."""
     max_e = np.inf if max_e is None else max_e
-    pg = np.array([np.mean(unit_cohort == g) for g in gt.group])
+    if points_only:
+        gt = GroupTime(gt.group, gt.time, gt.att, None)
+    share = {g: np.mean(unit_cohort == g) for g in np.unique(gt.group)}  # each cohort's share, once
+    pg = np.array([share[g] for g in gt.group])
     out = [_simple(gt, unit_cohort, pg, max_e)]
     out += _group(gt, unit_cohort, max_e)
     out += _dynamic(gt, unit_cohort, pg, times, balance_e, -np.inf if min_e is None else min_e, max_e)
@@ -317,6 +333,9 @@ def _group(gt: GroupTime, unit_cohort: np.ndarray, max_e: float) -> list[Agg]:
     groups = np.array(groups)
     pgg = np.array([np.mean(unit_cohort == g) for g in groups])
     att_g = np.array([c.estimate for c in comps])
+    if gt.inf is None:
+        est, col = _combine(att_g, None, np.arange(len(groups)), pgg / pgg.sum(), None)
+        return comps + [Agg("group", "group", est, col)]
     inf_g = np.column_stack([c.inf for c in comps])
     est, col = _combine(att_g, inf_g, np.arange(len(groups)), pgg / pgg.sum(), _wif(unit_cohort, groups, pgg))
     return comps + [Agg("group", "group", est, col)]
@@ -352,7 +371,7 @@ def _dynamic(
     if not post:
         return comps
     est = float(np.mean([c.estimate for c in post]))
-    col = np.column_stack([c.inf for c in post]).mean(1)
+    col = None if gt.inf is None else np.column_stack([c.inf for c in post]).mean(1)
     return comps + [Agg("dynamic", "dynamic", est, col)]
 
 
@@ -363,7 +382,7 @@ def _calendar(gt: GroupTime, unit_cohort: np.ndarray, pg: np.ndarray, times: np.
         if len(idx):
             comps.append(Agg(f"calendar:t={t}", "calendar", *_pg_average(gt, unit_cohort, pg, idx), time=int(t)))
     est = float(np.mean([c.estimate for c in comps]))
-    col = np.column_stack([c.inf for c in comps]).mean(1)
+    col = None if gt.inf is None else np.column_stack([c.inf for c in comps]).mean(1)
     return comps + [Agg("calendar", "calendar", est, col)]
 
 

@@ -28,6 +28,7 @@ reaches the trimming level (0.995; every control trimmed) is NaN, as the full es
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -73,7 +74,7 @@ class CSPoints:
         self.balance_e = balance_e
         self.min_e = -np.inf if min_e is None else float(min_e)
         self.max_e = np.inf if max_e is None else float(max_e)
-        self._changes, self._cell_names = _Last(), _Last()  # what a permutation loop would recompute unchanged
+        self._changes, self._design = _Last(), _Last()  # what a permutation loop would recompute unchanged
 
     # -------------------------------------------------------------- entry points
 
@@ -101,7 +102,7 @@ class CSPoints:
         a full run per permutation (a new long panel, its reshaping, variances and tables). The arrays
         are those the full estimator builds (same layout, covariates read once by `to_wide`) and the cells stop at the
         ATT (`points_only`: no influence functions), so the estimates are the same bits."""
-        x = to_wide(panel).x
+        x = to_wide(panel).x if panel.covariates else np.empty((len(cube.units), 0))  # what to_wide gives then
         unit_list = cube.units.tolist()
 
         def many(cohort: np.ndarray, columns: np.ndarray) -> dict[str, np.ndarray]:
@@ -122,13 +123,51 @@ class CSPoints:
                     points_only=True,
                 )
                 aggs = _att_gt_aggs(gt) + aggregate(
-                    gt, wide.cohort, wide.times, balance_e=self.balance_e, min_e=self.min_e, max_e=self.max_e
+                    gt,
+                    wide.cohort,
+                    wide.times,
+                    balance_e=self.balance_e,
+                    min_e=self.min_e,
+                    max_e=self.max_e,
+                    points_only=True,
                 )
                 for a in aggs:
                     out.setdefault(a.name, np.full(m, np.nan))[col] = a.estimate
             return out
 
         return many
+
+    def bind_exact(self, panel: LongPanel) -> Many:
+        """`many(cohort, columns)` whose numbers are `exact`'s for each column (the full estimator's,
+        same bits): its cell and aggregation code per column, on the layout and covariates read once
+        (`_bind_with_covariates`, which is this with or without covariates)."""
+        return self._bind_with_covariates(panel, Cube(panel))
+
+    def exact(self, panel: LongPanel) -> dict[str, float]:
+        """`callaway_santanna(panel, **options)`'s {name: estimate}, the same bits: its own preparation,
+        cells and aggregations, the cells stopped at the ATT (`points_only`), without the influence
+        functions' variances, the bootstrap and the tables. For the few evaluations whose numbers must be
+        a full fit's exactly (the randomisation engine at the observed assignment)."""
+        wide = to_wide(panel)
+        wide, _ = _prepare_cohorts(wide, self.control, self.anticipation)
+        gt = group_time_effects(
+            wide,
+            control=self.control,
+            est_method=self.est_method,
+            anticipation=self.anticipation,
+            base_period=self.base_period,
+            points_only=True,
+        )
+        aggs = _att_gt_aggs(gt) + aggregate(
+            gt,
+            wide.cohort,
+            wide.times,
+            balance_e=self.balance_e,
+            min_e=self.min_e,
+            max_e=self.max_e,
+            points_only=True,
+        )
+        return {a.name: float(a.estimate) for a in aggs}
 
     def __call__(self, panel: LongPanel) -> dict[str, float]:
         """Same dict as the full estimator's {name: estimate} (names without an estimate left out)."""
@@ -138,30 +177,89 @@ class CSPoints:
     # -------------------------------------------------------------- the computation
 
     def estimates(self, wide: WidePanel) -> dict[str, np.ndarray]:
-        """All estimates for a wide panel whose `y` is units x times x m."""
-        wide, _ = _prepare_cohorts(wide, self.control, self.anticipation)
-        y, coh, times = wide.y, wide.cohort, wide.times
-        cg, cj, cb = self._cells(coh, times)
-        att, exists = self._cell_att(y, coh, times, cg, cj, cb)
+        """All estimates for a wide panel whose `y` is units x times x m.
+
+        Everything but the sums over units depends on the adoption dates only through how many units
+        have each date (the cells, cohort shares and aggregation weights), which a permutation keeps:
+        that is worked out once per multiset of dates (`_Design`) and each call does the sums and the
+        products with the weights, the same operations in the same order as a fresh computation."""
+        labels, counts = np.unique(wide.cohort, return_counts=True)
+        key = np.array([len(labels), *wide.y.shape]).tobytes() + labels.tobytes() + counts.tobytes()
+        design = self._design.get(key + wide.times.tobytes(), lambda: self._make_design(wide))
+        if not design.prepared_as_given:
+            wide, _ = _prepare_cohorts(wide, self.control, self.anticipation)
+        att, exists = self._cell_att(wide.y, wide.cohort, design)
         if not exists.any():
             raise EvalkitError("no group-time effect could be estimated", column="cohort")
-        tim = times[cj]
-        labels, counts = np.unique(coh, return_counts=True)
-        pg = counts[np.searchsorted(labels, cg)] / len(coh)  # cohort share of each cell's group
         att0 = np.where(exists, att, 0.0)
         ex = exists.astype(float)
         out: dict[str, np.ndarray] = {}
         shown = np.where(exists, att, np.nan)
-        cell_names = self._cell_names.get(cg.tobytes() + tim.tobytes(), lambda: _cell_names(cg, tim))
-        out.update(zip(cell_names, shown))
-        post = cg <= tim
+        out.update(zip(design.cell_names, shown))
         # simple: cohort-share weighted average of the post-treatment cells (up to max_e)
-        keep = post & (tim <= cg + self.max_e)
-        out["simple"] = _ratio((pg * keep) @ att0, (pg * keep) @ ex)
-        out.update(self._group(cg, tim, post, att0, ex, labels, counts))
-        out.update(self._dynamic(cg, tim, pg, att0, ex, times))
-        out.update(self._calendar(cg, tim, post, pg, att0, ex, times))
+        out["simple"] = _ratio(design.simple_w @ att0, design.simple_w @ ex)
+        out.update(_group(design, att0, ex))
+        out.update(_dynamic(design, att0, ex))
+        out.update(_calendar(design, att0, ex))
         return out
+
+    def _make_design(self, wide: WidePanel) -> _Design:
+        """The cells and weights for this multiset of adoption dates (see `estimates`)."""
+        prepared, _ = _prepare_cohorts(wide, self.control, self.anticipation)
+        coh, times = prepared.cohort, prepared.times
+        as_given = (
+            prepared.y.shape == wide.y.shape
+            and np.array_equal(prepared.cohort, wide.cohort)
+            and np.array_equal(prepared.times, wide.times)
+        )
+        cg, cj, cb = self._cells(coh, times)
+        tim = times[cj]
+        labels, counts = np.unique(coh, return_counts=True)
+        pg = counts[np.searchsorted(labels, cg)] / len(coh)  # cohort share of each cell's group
+        k_cells = len(cg)
+        if self.control == "never":
+            ctrl = np.broadcast_to(labels[None, :] == 0, (k_cells, len(labels)))
+        else:
+            later = np.maximum(times[cj], times[cb])[:, None] + self.anticipation
+            ctrl = (labels[None, :] == 0) | ((labels[None, :] > later) & (labels[None, :] != cg[:, None]))
+        post = cg <= tim
+        keep = post & (tim <= cg + self.max_e)
+        # group: each cohort's post-treatment cells (up to max_e); each group's share of units is
+        # count / n, what np.mean(coh == g) computes (an exact integer sum divided once)
+        groups = np.unique(cg)
+        member = ((cg[None, :] == groups[:, None]) & post & (tim <= cg + self.max_e)).astype(float)
+        group_share = counts[np.searchsorted(labels, groups)] / int(counts.sum())
+        # dynamic: cells by event time, cohort-share weights
+        e_all = tim - cg
+        include = np.ones(len(e_all), bool)
+        eseq = np.unique(e_all)
+        if self.balance_e is not None:
+            include = times.max() - cg >= self.balance_e
+            eseq = np.unique(e_all[include])
+            eseq = eseq[(eseq <= self.balance_e) & (eseq >= self.balance_e - times.max() + times.min())]
+        eseq = eseq[(eseq >= self.min_e) & (eseq <= self.max_e)]
+        dynamic_w = ((e_all[None, :] == eseq[:, None]) & include) * pg if len(eseq) else None
+        # calendar: post-treatment cells by period
+        cal = np.unique(tim[post])
+        return _Design(
+            prepared_as_given=as_given,
+            labels=labels,
+            own=np.searchsorted(labels, cg),
+            cj=cj,
+            cb=cb,
+            ctrl=ctrl.astype(float),
+            same=(cb == cj)[:, None],
+            cell_names=_cell_names(cg, tim),
+            simple_w=pg * keep,
+            groups=groups,
+            member=member,
+            group_share=group_share,
+            eseq=eseq,
+            dynamic_w=dynamic_w,
+            dynamic_post=eseq >= 0,
+            cal=cal,
+            calendar_w=((tim[None, :] == cal[:, None]) & post) * pg,
+        )
 
     def _cells(self, coh: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(group, period index, base period index) of every cell, in cs.group_time_effects' order."""
@@ -175,101 +273,90 @@ class CSPoints:
         ok = base >= 0
         return g[ok], j[ok], base[ok]
 
-    def _cell_att(
-        self, y: np.ndarray, coh: np.ndarray, times: np.ndarray, cg: np.ndarray, cj: np.ndarray, cb: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _cell_att(self, y: np.ndarray, coh: np.ndarray, design: _Design) -> tuple[np.ndarray, np.ndarray]:
         """ATT(g,t) (cells x m) and whether each cell has treated and control units observed."""
         m = y.shape[2]
+        cj, cb, labels = design.cj, design.cb, design.labels
         # the changes between the periods compared depend on the outcome and the cells only, not on who is
         # treated: under permutations of adoption dates they are the same arrays every time
         key = np.array([*y.shape, len(cj)]).tobytes() + y.tobytes() + cj.tobytes() + cb.tobytes()
         dy, okf = self._changes.get(key, lambda: _changes(y, cj, cb))
-        labels = np.unique(coh)
         onehot = (coh[:, None] == labels[None, :]).astype(float)  # n x C
-        k_cells = len(cg)
+        k_cells = len(cj)
         sums = (onehot.T @ dy).reshape(len(labels), k_cells, m)
         nobs = (onehot.T @ okf).reshape(len(labels), k_cells, m)
         cells = np.arange(k_cells)
-        own = np.searchsorted(labels, cg)
-        s_t, n_t = sums[own, cells], nobs[own, cells]
-        if self.control == "never":
-            ctrl = np.broadcast_to(labels[None, :] == 0, (k_cells, len(labels)))
-        else:
-            later = np.maximum(times[cj], times[cb])[:, None] + self.anticipation
-            ctrl = (labels[None, :] == 0) | ((labels[None, :] > later) & (labels[None, :] != cg[:, None]))
-        ctrl = ctrl.astype(float)
+        s_t, n_t = sums[design.own, cells], nobs[design.own, cells]
+        ctrl = design.ctrl
         s_c, n_c = np.einsum("kc,ckm->km", ctrl, sums), np.einsum("kc,ckm->km", ctrl, nobs)
         with np.errstate(divide="ignore", invalid="ignore"):
             att = s_t / n_t - s_c / n_c
             if self.est_method in ("ipw", "dr"):  # every control trimmed: the full estimator's 0/0
                 att = np.where(n_t / (n_t + n_c) >= TRIM_LEVEL, np.nan, att)
         exists = (n_t > 0) & (n_c > 0)
-        same = (cb == cj)[:, None]  # universal base period: the reference cell, 0 by construction
+        same = design.same  # universal base period: the reference cell, 0 by construction
         return np.where(same, 0.0, att), exists | same
 
-    def _group(
-        self,
-        cg: np.ndarray,
-        tim: np.ndarray,
-        post: np.ndarray,
-        att0: np.ndarray,
-        ex: np.ndarray,
-        labels: np.ndarray,
-        counts: np.ndarray,
-    ) -> dict[str, np.ndarray]:
-        groups = np.unique(cg)
-        member = ((cg[None, :] == groups[:, None]) & post & (tim <= cg + self.max_e)).astype(float)
-        count = member @ ex
-        comp = _ratio(member @ att0, count)
-        out = {f"group:g={g}": comp[k] for k, g in enumerate(groups)}
-        has = count > 0
-        # each group's share of units: count / n is what np.mean(coh == g) computes (an exact integer sum
-        # divided once), without a pass over the units per group
-        pgg = (counts[np.searchsorted(labels, groups)] / int(counts.sum()))[:, None] * has
-        out["group"] = _ratio(np.sum(pgg * np.where(has, comp, 0.0), 0), pgg.sum(0))
-        return out
 
-    def _dynamic(
-        self, cg: np.ndarray, tim: np.ndarray, pg: np.ndarray, att0: np.ndarray, ex: np.ndarray, times: np.ndarray
-    ) -> dict[str, np.ndarray]:
-        e_all = tim - cg
-        include = np.ones(len(e_all), bool)
-        eseq = np.unique(e_all)
-        if self.balance_e is not None:
-            include = times.max() - cg >= self.balance_e
-            eseq = np.unique(e_all[include])
-            eseq = eseq[(eseq <= self.balance_e) & (eseq >= self.balance_e - times.max() + times.min())]
-        eseq = eseq[(eseq >= self.min_e) & (eseq <= self.max_e)]
-        if not len(eseq):
-            return {}
-        w = ((e_all[None, :] == eseq[:, None]) & include) * pg  # components x cells
-        den = w @ ex
-        comp = _ratio(w @ att0, den)
-        out = {f"dynamic:e={e}": comp[k] for k, e in enumerate(eseq)}
-        post = eseq >= 0
-        if post.any():
-            has = den[post] > 0
-            out["dynamic"] = _ratio(np.sum(np.where(has, comp[post], 0.0), 0), has.sum(0).astype(float))
-        return out
+@dataclass(frozen=True)
+class _Design:
+    """What `CSPoints.estimates` needs besides the outcome sums, for one multiset of adoption dates: the
+    cells (group index `own`, period `cj`, base period `cb`), the control-group indicator of each cell
+    (cells x cohorts), their names, and the weights of the simple, group, dynamic and calendar
+    aggregations. `prepared_as_given`: `_prepare_cohorts` leaves such a panel as it is (no always-treated,
+    late or missing never-treated units), so a call skips it."""
 
-    def _calendar(
-        self,
-        cg: np.ndarray,
-        tim: np.ndarray,
-        post: np.ndarray,
-        pg: np.ndarray,
-        att0: np.ndarray,
-        ex: np.ndarray,
-        times: np.ndarray,
-    ) -> dict[str, np.ndarray]:
-        cal = np.unique(tim[post])
-        w = ((tim[None, :] == cal[:, None]) & post) * pg
-        den = w @ ex
-        comp = _ratio(w @ att0, den)
-        out = {f"calendar:t={t}": comp[k] for k, t in enumerate(cal)}
-        has = den > 0
-        out["calendar"] = _ratio(np.sum(np.where(has, comp, 0.0), 0), has.sum(0).astype(float))
-        return out
+    prepared_as_given: bool
+    labels: np.ndarray
+    own: np.ndarray
+    cj: np.ndarray
+    cb: np.ndarray
+    ctrl: np.ndarray
+    same: np.ndarray
+    cell_names: list[str]
+    simple_w: np.ndarray
+    groups: np.ndarray
+    member: np.ndarray
+    group_share: np.ndarray
+    eseq: np.ndarray
+    dynamic_w: np.ndarray | None
+    dynamic_post: np.ndarray
+    cal: np.ndarray
+    calendar_w: np.ndarray
+
+
+def _group(design: _Design, att0: np.ndarray, ex: np.ndarray) -> dict[str, np.ndarray]:
+    count = design.member @ ex
+    comp = _ratio(design.member @ att0, count)
+    out = {f"group:g={g}": comp[k] for k, g in enumerate(design.groups)}
+    has = count > 0
+    pgg = design.group_share[:, None] * has
+    out["group"] = _ratio(np.sum(pgg * np.where(has, comp, 0.0), 0), pgg.sum(0))
+    return out
+
+
+def _dynamic(design: _Design, att0: np.ndarray, ex: np.ndarray) -> dict[str, np.ndarray]:
+    w = design.dynamic_w
+    if w is None:
+        return {}
+    den = w @ ex
+    comp = _ratio(w @ att0, den)
+    out = {f"dynamic:e={e}": comp[k] for k, e in enumerate(design.eseq)}
+    post = design.dynamic_post
+    if post.any():
+        has = den[post] > 0
+        out["dynamic"] = _ratio(np.sum(np.where(has, comp[post], 0.0), 0), has.sum(0).astype(float))
+    return out
+
+
+def _calendar(design: _Design, att0: np.ndarray, ex: np.ndarray) -> dict[str, np.ndarray]:
+    w = design.calendar_w
+    den = w @ ex
+    comp = _ratio(w @ att0, den)
+    out = {f"calendar:t={t}": comp[k] for k, t in enumerate(design.cal)}
+    has = den > 0
+    out["calendar"] = _ratio(np.sum(np.where(has, comp, 0.0), 0), has.sum(0).astype(float))
+    return out
 
 
 class _Last:

@@ -96,6 +96,25 @@ def dual_vertices(sd: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.unique(np.round(np.array(found), 12), axis=0)
 
 
+_RAYS: dict[bytes, np.ndarray] = {}
+RAYS_MEMO_SIZE = 64
+
+
+def _rays_of(x: np.ndarray) -> np.ndarray:
+    """`dual_vertices(ones, x)`, remembered by the exact bytes (and shape) of x; read-only arrays, so a
+    caller cannot change a remembered result."""
+    x = np.ascontiguousarray(x, dtype=float)
+    key = np.array(x.shape, dtype=np.int64).tobytes() + x.tobytes()
+    hit = _RAYS.get(key)
+    if hit is None:
+        hit = dual_vertices(np.ones(len(x)), x)
+        hit.setflags(write=False)
+        while len(_RAYS) >= RAYS_MEMO_SIZE:
+            _RAYS.pop(next(iter(_RAYS)))
+        _RAYS[key] = hit
+    return hit
+
+
 def lf_critical_value(
     vertices: np.ndarray, sigma_y: np.ndarray, kappa: float, draws: int = LF_DRAWS, seed: int = LF_SEED
 ) -> float:
@@ -197,9 +216,11 @@ class RMProblem:
     def _rays(self, x: np.ndarray) -> np.ndarray:
         """Extreme rays of {gamma >= 0 : gamma'X = 0}. The post-period columns of every piece's
         moments are the same (only the pre-period columns move with s, sign and Mbar), so they are
-        enumerated once; a piece's dual vertices are these rays scaled to gamma'sd = 1."""
+        enumerated once; a piece's dual vertices are these rays scaled to gamma'sd = 1. The
+        enumeration is remembered by the exact bytes of X across problems too (`_RAYS`): an analysis's
+        confidence intervals and its breakdown value are two problems with the same X."""
         if self._ray_cache is None or not np.array_equal(self._ray_cache[0], x):
-            self._ray_cache = (x.copy(), dual_vertices(np.ones(len(x)), x))
+            self._ray_cache = (x.copy(), _rays_of(x))
         return self._ray_cache[1]
 
     def accepts(self, mbar: float, theta: np.ndarray) -> np.ndarray:

@@ -62,7 +62,10 @@ class Draws:
         seed: int,
         progress: str | None = "permutations",
         universe: dict[Any, int] | None = None,
+        observed: np.ndarray | None = None,
     ) -> None:
+        """`observed`: the statistic at the panel as it is (one value per name), when the caller already
+        has it from the same computation (the estimate rows of the fit just made); computed here otherwise."""
         perm = Permuter(panel)
         y = panel.data["y"].to_numpy()
 
@@ -71,9 +74,13 @@ class Draws:
             return np.array([out.get(n, np.nan) for n in names], dtype=float)
 
         self.names, self.n_perm = names, n_perm
-        self.a_obs = vec(panel)
-        self.b_obs = vec(perm.make(perm.cohort, perm.d_obs))
-        c_obs = vec(perm.make(perm.cohort, y + 2.5 * perm.d_obs))
+        self.a_obs = vec(panel) if observed is None else np.asarray(observed, dtype=float)
+        exact = _bind_exact(statistic, panel, names)
+        if exact is None:
+            self.b_obs = vec(perm.make(perm.cohort, perm.d_obs))
+            c_obs = vec(perm.make(perm.cohort, y + 2.5 * perm.d_obs))
+        else:  # the same numbers, on the layout read once
+            self.b_obs, c_obs = exact(perm.cohort, np.column_stack([perm.d_obs, y + 2.5 * perm.d_obs])).T
         self.linear = np.isfinite(self.b_obs) & (
             np.abs(c_obs - (self.a_obs + 2.5 * self.b_obs)) <= 1e-7 * np.maximum(1.0, np.abs(c_obs))
         )
@@ -132,6 +139,7 @@ def randomisation_rows(
     alpha: float,
     universe: dict[Any, int] | None = None,
     keep_draws: bool = False,
+    observed: np.ndarray | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Permutation test of every named estimate at once: rows "<name>:randomisation" and what was done.
 
@@ -139,8 +147,9 @@ def randomisation_rows(
     across the universe and read off for this panel's councils, so every analysis of the family sees the
     same permuted assignments (their joint distribution is what Romano-Wolf needs). With a universe or
     `keep_draws` the estimates under every permuted assignment are kept in info["draws"] (their spread
-    is the event study's permutation covariance, estimators.honest.honest)."""
-    draws = Draws(panel, statistic, names, n_perm=n_perm, seed=seed, universe=universe)
+    is the event study's permutation covariance, estimators.honest.honest). `observed`: the statistic at
+    the observed assignment, when the caller has it (see `Draws`)."""
+    draws = Draws(panel, statistic, names, n_perm=n_perm, seed=seed, universe=universe, observed=observed)
     rows = []
     for k, name in enumerate(names):
         row = draws.test(k, alpha)
@@ -240,6 +249,24 @@ def randomisation_inference(
         seed=seed,
         extra={"permutations": pl.DataFrame({"estimate": draws.a_p[:, 0]})},
     )
+
+
+def _bind_exact(
+    statistic: Statistic, panel: LongPanel, names: list[str]
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
+    """The statistic's `bind_exact` (the full statistic's own numbers, bit for bit, for outcome columns at a
+    cohort assignment on this panel's layout) as cohort, columns -> names x columns; None without one."""
+    bind = getattr(statistic, "bind_exact", None)
+    many = bind(panel) if bind is not None else None
+    if many is None:
+        return None
+
+    def mat(cohort: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        out = many(cohort, columns)
+        missing = np.full(columns.shape[1], np.nan)
+        return np.array([out.get(n, missing) for n in names], dtype=float).reshape(len(names), columns.shape[1])
+
+    return mat
 
 
 def _fast_points(
