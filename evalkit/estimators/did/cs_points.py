@@ -113,25 +113,7 @@ class CSPoints:
                 wide = WidePanel(
                     y=y[:, :, col], cohort=np.asarray(cohort, dtype=np.int64), x=x, units=unit_list, times=cube.times
                 )
-                wide, _ = _prepare_cohorts(wide, self.control, self.anticipation)
-                gt = group_time_effects(
-                    wide,
-                    control=self.control,
-                    est_method=self.est_method,
-                    anticipation=self.anticipation,
-                    base_period=self.base_period,
-                    points_only=True,
-                )
-                aggs = _att_gt_aggs(gt) + aggregate(
-                    gt,
-                    wide.cohort,
-                    wide.times,
-                    balance_e=self.balance_e,
-                    min_e=self.min_e,
-                    max_e=self.max_e,
-                    points_only=True,
-                )
-                for a in aggs:
+                for a in self._points(wide):
                     out.setdefault(a.name, np.full(m, np.nan))[col] = a.estimate
             return out
 
@@ -148,7 +130,11 @@ class CSPoints:
         cells and aggregations, the cells stopped at the ATT (`points_only`), without the influence
         functions' variances, the bootstrap and the tables. For the few evaluations whose numbers must be
         a full fit's exactly (the randomisation engine at the observed assignment)."""
-        wide = to_wide(panel)
+        return {a.name: float(a.estimate) for a in self._points(to_wide(panel))}
+
+    def _points(self, wide: WidePanel) -> list:
+        """The full estimator's preparation, cells and aggregations on one wide panel, stopped at the point
+        estimates (`points_only`): the code `exact` and the covariate path share."""
         wide, _ = _prepare_cohorts(wide, self.control, self.anticipation)
         gt = group_time_effects(
             wide,
@@ -158,7 +144,7 @@ class CSPoints:
             base_period=self.base_period,
             points_only=True,
         )
-        aggs = _att_gt_aggs(gt) + aggregate(
+        return _att_gt_aggs(gt) + aggregate(
             gt,
             wide.cohort,
             wide.times,
@@ -167,7 +153,6 @@ class CSPoints:
             max_e=self.max_e,
             points_only=True,
         )
-        return {a.name: float(a.estimate) for a in aggs}
 
     def __call__(self, panel: LongPanel) -> dict[str, float]:
         """Same dict as the full estimator's {name: estimate} (names without an estimate left out)."""
