@@ -2,10 +2,10 @@
 de Chaisemartin & D'Haultfœuille's did_multiplegt_dyn, each run in its own throwaway venv
 (never part of evalkit's lock):
 
-    python3.12 -m venv /tmp/exits-ref/dyn && /tmp/exits-ref/dyn/bin/pip install py-did-multiplegt-dyn==0.1.9 "polars<2"  # it calls pl.count()
-    python3.12 -m venv /tmp/exits-ref/mdd && /tmp/exits-ref/mdd/bin/pip install moderndid==0.4.1
-    /tmp/exits-ref/dyn/bin/python tests/estimators/reference/dcdh/make.py dyn
-    /tmp/exits-ref/mdd/bin/python tests/estimators/reference/dcdh/make.py moderndid
+    python3.12 -m venv .ref-venv/exits-dyn && .ref-venv/exits-dyn/bin/pip install py-did-multiplegt-dyn==0.1.9 "polars<2"  # it calls pl.count()
+    python3.12 -m venv .ref-venv/exits-mdd && .ref-venv/exits-mdd/bin/pip install moderndid==0.4.1
+    .ref-venv/exits-dyn/bin/python tests/estimators/reference/dcdh/make.py dyn
+    .ref-venv/exits-mdd/bin/python tests/estimators/reference/dcdh/make.py moderndid
 
 Each run writes `<package>.json` beside this file: per case (data set, options), the effects,
 placebos and average total effect with their standard errors and switcher counts, plus the

@@ -1,8 +1,8 @@
 # Reference numbers for Hagemann's rearrangement test with one treated cluster ("Inference with a single
 # treated cluster", REStud 2025), from the author's own R code (stc.weight, stc: Table 1 and Algorithm 3.3).
 # That code is not part of evalkit: download it beside this script first, then run from the repository root:
-#   curl -o /tmp/hagemann_rea.R https://hgmn.github.io/assets/hagemann_rea.R
-#   Rscript tests/estimators/reference/hagemann/make.R /tmp/hagemann_rea.R
+#   curl -o .ref-venv/hagemann_rea.R https://hgmn.github.io/assets/hagemann_rea.R
+#   Rscript tests/estimators/reference/hagemann/make.R .ref-venv/hagemann_rea.R
 # (R 4.2.2, Debian r-base-core.) Writes hagemann.json beside this script: the weights w for a grid of
 # (q control clusters, alpha, rho) with the code's own 10^4-point grid, and test decisions (one-sided, >)
 # for seeded simulated cluster estimates at several shifts of the treated cluster.

@@ -8,9 +8,9 @@ method vs BJS's conservative variance) and are stored for the record only.
 
 Run in a throwaway venv (moderndid needs Python >= 3.12; etwfe needs pyfixest), never the project's:
 
-    python3.12 -m venv /tmp/ref-moderndid
-    /tmp/ref-moderndid/bin/pip install moderndid==0.4.1 pyfixest==0.60.0
-    /tmp/ref-moderndid/bin/python tests/estimators/reference/imputation_mpdta/make.py [SHARED_DATA_DIR]
+    python3.12 -m venv .ref-venv/moderndid
+    .ref-venv/moderndid/bin/pip install moderndid==0.4.1 pyfixest==0.60.0
+    .ref-venv/moderndid/bin/python tests/estimators/reference/imputation_mpdta/make.py [SHARED_DATA_DIR]
 """
 
 from __future__ import annotations

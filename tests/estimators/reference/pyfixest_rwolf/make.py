@@ -1,8 +1,8 @@
 """Reference numbers for the Romano-Wolf stepdown, from pyfixest's `rwolf` on its own public example data.
 
 Run (from the repository root; pyfixest only in a throwaway venv, never in evalkit's lock):
-    python3 -m venv /tmp/inf-evidence-ref && /tmp/inf-evidence-ref/bin/pip install pyfixest==0.60.0
-    /tmp/inf-evidence-ref/bin/python tests/estimators/reference/pyfixest_rwolf/make.py
+    python3 -m venv .ref-venv/rwolf && .ref-venv/rwolf/bin/pip install pyfixest==0.60.0
+    .ref-venv/rwolf/bin/python tests/estimators/reference/pyfixest_rwolf/make.py
 Writes rwolf.json: for three outcomes regressed on X1 with two-way fixed effects (f1 + f2), clustered by
 f1, the observed t-statistics, the wild-bootstrap t-statistics of every draw (the same draws for every
 outcome: pyfixest resets the seed per model), pyfixest's unadjusted p-values and its Romano-Wolf adjusted

@@ -4,8 +4,8 @@ synthdid (a Python port of R synthdid) with its defaults.
 The package rounds `att` to 5 decimals; the full-precision number is its per-period table
 `att_info` (att_time weighted by att_wt), which is what is stored.
 
-    python3 -m venv /tmp/ref-synthdid && /tmp/ref-synthdid/bin/pip install synthdid==0.10.1
-    /tmp/ref-synthdid/bin/python tests/estimators/reference/sdid_prop99/make.py [SHARED_DATA_DIR]
+    python3 -m venv .ref-venv/synthdid && .ref-venv/synthdid/bin/pip install synthdid==0.10.1
+    .ref-venv/synthdid/bin/python tests/estimators/reference/sdid_prop99/make.py [SHARED_DATA_DIR]
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ period e = -1), computed by pyfixest's saturated event study (R: fixest::sunab).
 The interaction-weighted averages (evalkit's dynamic:e rows) are those of Callaway-Sant'Anna with a
 universal base period, stored in reference/cs_mpdta (spec never_dr_universal).
 
-    python3 -m venv /tmp/ref-pyfixest && /tmp/ref-pyfixest/bin/pip install pyfixest==0.60.0
-    /tmp/ref-pyfixest/bin/python tests/estimators/reference/sunab_mpdta/make.py [SHARED_DATA_DIR]
+    python3 -m venv .ref-venv/pyfixest && .ref-venv/pyfixest/bin/pip install pyfixest==0.60.0
+    .ref-venv/pyfixest/bin/python tests/estimators/reference/sunab_mpdta/make.py [SHARED_DATA_DIR]
 """
 
 from __future__ import annotations

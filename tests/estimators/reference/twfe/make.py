@@ -4,8 +4,8 @@ unit) on mpdta and on Prop 99, computed by pyfixest (a Python port of R fixest).
 Two small-sample corrections are stored: fixest's default (ssc(adj = TRUE, fixef.K = "nested")),
 which is the number R users see printed, and adj = FALSE (G/(G-1) only), evalkit's convention.
 
-    python3 -m venv /tmp/ref-pyfixest && /tmp/ref-pyfixest/bin/pip install pyfixest==0.60.0
-    /tmp/ref-pyfixest/bin/python tests/estimators/reference/twfe/make.py [SHARED_DATA_DIR]
+    python3 -m venv .ref-venv/pyfixest && .ref-venv/pyfixest/bin/pip install pyfixest==0.60.0
+    .ref-venv/pyfixest/bin/python tests/estimators/reference/twfe/make.py [SHARED_DATA_DIR]
 """
 
 from __future__ import annotations
