@@ -101,6 +101,19 @@ def _ri_targets(result: Results) -> list[str]:
     return keep["name"].to_list()
 
 
+# Options the point statistic drops (it computes points only, so resampling draws and workers do not enter).
+NOT_POINT_OPTIONS = ("bootstrap", "n_jobs")
+
+
+def _point_settings(
+    method: str, options: dict[str, Any], inference: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(options, inference) of the point statistic: the analysis's without resampling (bootstrap 0 for CS)."""
+    point = {k: v for k, v in options.items() if k not in NOT_POINT_OPTIONS}
+    point_inf = {k: v for k, v in inference.items() if k in ("alpha", "seed")}
+    return {**point, **({"bootstrap": 0} if method == "cs" else {})}, point_inf
+
+
 def _point_statistic(
     method: str, options: dict[str, Any], inference: dict[str, Any]
 ) -> Callable[[LongPanel], dict[str, float]]:
@@ -109,10 +122,7 @@ def _point_statistic(
         from evalkit.estimators.inference.wild import twfe_coefficient
 
         return lambda p: {"coef": twfe_coefficient(p)}
-    point = {k: v for k, v in options.items() if k not in ("bootstrap", "n_jobs")}
-    point_inf = {k: v for k, v in inference.items() if k in ("alpha", "seed")}
-
-    point_options = {**point, **({"bootstrap": 0} if method == "cs" else {})}
+    point_options, point_inf = _point_settings(method, options, inference)
 
     def stat(p: LongPanel) -> dict[str, float]:
         est = call_estimator(method, p, point_options, point_inf).estimates
@@ -121,10 +131,6 @@ def _point_statistic(
     if methods.get(method).points:
         return _WithFastPath(stat, method, point_options, point_inf)
     return stat
-
-
-# Options the point statistic drops (it computes points only, so resampling draws and workers do not enter).
-NOT_POINT_OPTIONS = ("bootstrap", "n_jobs")
 
 
 def _observed_points(
@@ -136,12 +142,8 @@ def _observed_points(
     otherwise (the engine then evaluates the statistic itself)."""
     if method == "twfe":  # its statistic is another computation (two-way demeaning), not the estimator's rows
         return None
-    point = {k: v for k, v in options.items() if k not in NOT_POINT_OPTIONS}
-    point_inf = {k: v for k, v in inference.items() if k in ("alpha", "seed")}
     fitted = methods.estimator_kwargs(typed_options(method, options, inference))
-    again = methods.estimator_kwargs(
-        typed_options(method, {**point, **({"bootstrap": 0} if method == "cs" else {})}, point_inf)
-    )
+    again = methods.estimator_kwargs(typed_options(method, *_point_settings(method, options, inference)))
     if {k for k in fitted.keys() | again.keys() if fitted.get(k) != again.get(k)} - set(NOT_POINT_OPTIONS):
         return None
     by_name = dict(zip(result.estimates["name"].to_list(), result.estimates["estimate"].to_list()))
@@ -172,10 +174,14 @@ class _WithFastPath:
         exact = getattr(self._points_object(), "exact", None)
         if exact is None:
             return self.full(panel)
-        check_panel_method(self.method)  # what call_estimator checks before the estimator runs
+        self._check(panel)
+        return exact(panel)
+
+    def _check(self, panel: LongPanel) -> None:
+        """What call_estimator checks before the estimator runs."""
+        check_panel_method(self.method)
         check_covariates(self.method, panel)
         check_switch_off(self.method, panel)
-        return exact(panel)
 
     def bind_exact(self, panel: LongPanel) -> Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]] | None:
         """The points class's `bind_exact(panel)` (this statistic's numbers, bit for bit, for outcome
@@ -183,9 +189,7 @@ class _WithFastPath:
         make = getattr(self._points_object(), "bind_exact", None)
         if make is None:
             return None
-        check_panel_method(self.method)
-        check_covariates(self.method, panel)
-        check_switch_off(self.method, panel)
+        self._check(panel)
         return make(panel)
 
     def bind(self, panel: LongPanel) -> Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]] | None:
