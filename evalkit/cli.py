@@ -487,7 +487,13 @@ def estimate(
     ] = None,
     unit: Annotated[str | None, typer.Option(help="Unit column (with --panel).")] = None,
     time: Annotated[str | None, typer.Option(help="Time column (with --panel).")] = None,
-    outcome: Annotated[str | None, typer.Option(help="Outcome column (with --panel).")] = None,
+    outcome: Annotated[
+        str | None,
+        typer.Option(
+            help="Outcome column (with --panel). Several, comma-separated, are a family of primary outcomes: one "
+            "shared set of permuted adoption dates, and Romano-Wolf (Holm beside it) adjusted p-values."
+        ),
+    ] = None,
     cohort: Annotated[str | None, typer.Option(help="First-treated period column; 0 or empty = never treated.")] = None,
     treated: Annotated[
         str | None, typer.Option(help="0/1 column marking treated unit-periods (instead of --cohort).")
@@ -572,6 +578,22 @@ def estimate(
             "randomisation interval's permuted adoption dates; valid with few treated units).",
         ),
     ] = None,
+    also_first: Annotated[
+        bool,
+        typer.Option(
+            "--also-first",
+            help="With --sensitivity-target average: the first post-move year's breakdown beside the average's, "
+            "labelled (the verdict's number stays the average).",
+        ),
+    ] = False,
+    equivalence_rms: Annotated[
+        bool,
+        typer.Option(
+            "--equivalence-rms",
+            help="With --panel: Dette & Schumann's RMS pre-trend equivalence test (event-study methods): the "
+            "smallest root-mean-square pre-move departure that the data reject at alpha.",
+        ),
+    ] = False,
     pretrend_test: Annotated[
         bool,
         typer.Option(
@@ -612,7 +634,7 @@ def estimate(
         --cohort g --method cs --est-method dr --bootstrap 999 --json -
     """
     checks = _event_study_checks(
-        method, sensitivity, mbar, m_values, sensitivity_target, pretrend_test, sensitivity_covariance
+        method, sensitivity, mbar, m_values, sensitivity_target, pretrend_test, sensitivity_covariance, also_first
     )
     if panel_file is not None:
         options = {k: v for k, v in (("control", control), ("est_method", est_method)) if v is not None}
@@ -637,11 +659,13 @@ def estimate(
             },
             json_out,
             checks,
+            rms=equivalence_rms,
         )
         return
-    if checks:
+    if checks or equivalence_rms:
         raise UsageError(
-            "--sensitivity, --mbar, --m, --sensitivity-target and --pretrend-test go with --panel; in a plan use the analysis's sensitivity table"
+            "--sensitivity, --mbar, --m, --sensitivity-target, --also-first, --pretrend-test and --equivalence-rms "
+            "go with --panel; in a plan use the analysis's sensitivity table and [inference]"
         )
     _configure_parallel(backend, workers, scheduler)
     plan_path = _resolve_plan(plan)
@@ -685,7 +709,9 @@ def _parse_options(items: list[str]) -> dict[str, object]:
     return out
 
 
-def _event_study_checks(method, sensitivity, mbar, m_values, target, pretrend, covariance=None) -> dict | None:
+def _event_study_checks(
+    method, sensitivity, mbar, m_values, target, pretrend, covariance=None, also_first=False
+) -> dict | None:
     """The --sensitivity / --pretrend-test request, checked before any data is read (exit 2 if it cannot apply)."""
     from evalkit.analysis import sensitivity as sens
 
@@ -697,6 +723,7 @@ def _event_study_checks(method, sensitivity, mbar, m_values, target, pretrend, c
                 ("--m", m_values),
                 ("--sensitivity-target", target),
                 ("--sensitivity-covariance", covariance),
+                ("--also-first", also_first or None),
             )
             if v is not None
         ]
@@ -715,6 +742,8 @@ def _event_study_checks(method, sensitivity, mbar, m_values, target, pretrend, c
     spec = {"method": sensitivity, "target": target or "first"}
     if covariance is not None:
         spec["covariance"] = covariance
+    if also_first:
+        spec["also_first"] = True
     if mbar is not None:
         spec["mbar"] = sens.parse_values(mbar, "--mbar")
     if m_values is not None:
@@ -722,14 +751,22 @@ def _event_study_checks(method, sensitivity, mbar, m_values, target, pretrend, c
     try:
         spec = sens.check_spec(spec)
     except ValueError as exc:
-        flag = "--m" if "needs m" in str(exc) else "--sensitivity-target" if "target" in str(exc) else "--sensitivity"
+        flag = (
+            "--also-first"
+            if "also_first" in str(exc)
+            else "--m"
+            if "needs m" in str(exc)
+            else "--sensitivity-target"
+            if "target" in str(exc)
+            else "--sensitivity"
+        )
         raise UsageError(f"{flag}: {exc}") from None
     sens.check_method(method, {}, "--sensitivity")
     return {"sensitivity": spec, "pretrend": pretrend}
 
 
 def _estimate_any_panel(
-    path, unit, time, outcome, cohort, treated, covariates, method, options, inference, json_out, checks=None
+    path, unit, time, outcome, cohort, treated, covariates, method, options, inference, json_out, checks=None, rms=False
 ) -> None:
     from evalkit.analysis.estimator import check_panel_method
     from evalkit.analysis.run import run
@@ -740,9 +777,14 @@ def _estimate_any_panel(
     missing = [flag for flag, v in (("--unit", unit), ("--time", time), ("--outcome", outcome)) if not v]
     if missing:
         raise UsageError(f"--panel needs {', '.join(missing)}")
+    outcomes = _outcome_family(outcome)
     from evalkit.analysis.intervals import choose
 
     choose(inference.get("interval"), method, 0)  # refuses an interval the method cannot compute, before reading
+    if rms:
+        from evalkit.analysis import sensitivity as sens
+
+        sens.check_method(method, {}, "--equivalence-rms")
     covs = [c.strip() for c in covariates.split(",")] if covariates else []
     if covs and not methods.get(method).covariates:  # refuse before reading anything
         raise UsageError(
@@ -760,9 +802,12 @@ def _estimate_any_panel(
             **inference,
             "unit_size": {str(k): v for k, v in unit_sizes(sized, inference["size_column"]).items()},
         }
-    long = make_panel(
-        frame, unit=unit, time=time, outcome=outcome, cohort=cohort, treated=treated, covariates=covs, source=path.name
-    )
+    longs = {
+        y: make_panel(
+            frame, unit=unit, time=time, outcome=y, cohort=cohort, treated=treated, covariates=covs, source=path.name
+        )
+        for y in outcomes
+    }
     if checks:
         from evalkit.analysis import sensitivity as sens
 
@@ -771,17 +816,13 @@ def _estimate_any_panel(
         from evalkit.analysis.intervals import KEEP_DRAWS
 
         inference = {**inference, KEEP_DRAWS: True}  # the permuted estimates give the covariance
-    dropped: list[str] = []
-    if methods.get(method).complete_donors:  # as a plan's sample: incomplete donors leave, and say so
-        from evalkit.estimators.data import drop_incomplete_donors
-
-        long, dropped = drop_incomplete_donors(long)
-        if dropped and not STATE["quiet"]:  # stderr: stdout may be the JSON
-            shown = ", ".join(dropped[:10]) + (f" and {len(dropped) - 10} more" if len(dropped) > 10 else "")
-            err.print(f"dropped {len(dropped)} never-treated unit(s) with the outcome missing in some period: {shown}")
-    result = run(method, long, options, inference, checks=checks)
-    if dropped:
-        result.diagnostics["donors_dropped_incomplete"] = dropped
+    if len(outcomes) > 1:
+        inference = _family_inference(inference, longs)
+    results = {y: _run_one(method, long, options, inference, checks, rms, run) for y, long in longs.items()}
+    if len(outcomes) > 1:
+        _say_family(results, outcomes, inference, json_out, method, options)
+        return
+    result = results[outcomes[0]]
     text = result.to_json()
     if json_out == "-":
         sys.stdout.write(text)
@@ -790,6 +831,114 @@ def _estimate_any_panel(
         atomic_write_text(json_out, text)
     say(result.summary())
     _print_rule_line(result, method, options)
+    _print_rms_line(result, float(inference.get("alpha", methods.DEFAULT_ALPHA)))
+
+
+def _outcome_family(outcome: str) -> list[str]:
+    """--outcome: one column, or several comma-separated (a family), each named once."""
+    names = [o.strip() for o in outcome.split(",")]
+    if any(not n for n in names):
+        raise UsageError(f"--outcome {outcome!r}: an empty name between commas")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UsageError(f"--outcome names {twice[0]!r} twice")
+    return names
+
+
+def _family_inference(inference: dict, longs: dict) -> dict:
+    """A family's runs permute one shared set of adoption dates over every unit of any outcome's panel (as a
+    plan's [inference] family with shared_size_draws), so each outcome's permuted statistics are draws
+    of one joint null and the Romano-Wolf stepdown applies. A unit given two adoption dates is refused."""
+    from evalkit.analysis.intervals import KEEP_DRAWS, SHARED_SIZE, UNIVERSE, UNIVERSE_SIZES
+
+    universe: dict = {}
+    for y, long in longs.items():
+        for unit_code, first in long.unit_cohorts().items():
+            if universe.setdefault(unit_code, first) != first:
+                raise UsageError(f"unit {unit_code!r} has two adoption dates across the outcomes (at {y!r})")
+    out = {**inference, KEEP_DRAWS: True, UNIVERSE: universe, SHARED_SIZE: True}
+    if inference.get("unit_size"):
+        out[UNIVERSE_SIZES] = inference["unit_size"]
+    return out
+
+
+def _run_one(method, long, options, inference, checks, rms, run):
+    """One outcome's run as `estimate --panel` makes it: incomplete donors dropped where the method needs
+    complete ones (said on stderr), the requested checks, and the RMS equivalence test when asked."""
+    dropped: list[str] = []
+    if methods.get(method).complete_donors:  # as a plan's sample: incomplete donors leave, and say so
+        from evalkit.estimators.data import drop_incomplete_donors
+
+        long, dropped = drop_incomplete_donors(long)
+        if dropped and not STATE["quiet"]:  # stderr: stdout may be the JSON
+            shown = ", ".join(dropped[:10]) + (f" and {len(dropped) - 10} more" if len(dropped) > 10 else "")
+            err.print(
+                f"{long.outcome}: dropped {len(dropped)} never-treated unit(s) with the outcome missing in some "
+                f"period: {shown}"
+            )
+    result = run(method, long, options, inference, checks=checks)
+    if rms:
+        from evalkit.analysis.pretrend import add_rms_equivalence
+
+        add_rms_equivalence(method, long, options, inference, result)
+    if dropped:
+        result.diagnostics["donors_dropped_incomplete"] = dropped
+    return result
+
+
+def _say_family(results: dict, outcomes: list[str], inference: dict, json_out, method: str, options: dict) -> None:
+    """A family's results: each outcome's table, then every outcome's adjusted p-value (JSON: both)."""
+    from evalkit.analysis.verdict import adjusted_p
+    from evalkit.io import atomic_write_text, dumps_json
+
+    alpha = float(inference.get("alpha", methods.DEFAULT_ALPHA))
+    adjusted = adjusted_p(
+        [{"label": y, "results": results[y].to_dict()} for y in outcomes], outcomes, alpha
+    )  # {} when fewer than two outcomes have a p-value
+    doc = {
+        "family": {"outcomes": outcomes, "adjusted": adjusted},
+        "results": {y: results[y].to_dict() for y in outcomes},
+    }
+    if json_out == "-":
+        sys.stdout.write(dumps_json(doc))
+        return
+    if json_out:
+        atomic_write_text(json_out, dumps_json(doc))
+    for y in outcomes:
+        say(results[y].summary())
+        _print_rule_line(results[y], method, options)
+        _print_rms_line(results[y], alpha)
+        say("")
+    if not adjusted:
+        say("family: fewer than two outcomes have a p-value, so no adjusted p-values", markup=False)
+        return
+    first = adjusted[next(iter(adjusted))]
+    say(f"family of {first['family_size']} outcomes, adjusted p-values: {first['method']}", markup=False)
+    for y in outcomes:
+        a = adjusted.get(y)
+        if a is None:
+            say(f"  {y}: no p-value (not in the adjustment)", markup=False)
+            continue
+        rw = f", Romano-Wolf {a['romano_wolf']:.3g}" if "romano_wolf" in a else ""
+        say(f"  {y}: p {a['p']:.3g}, Holm {a['holm']:.3g}{rw} (used: {a['used']:.3g})", markup=False)
+
+
+def _print_rms_line(result, alpha: float) -> None:
+    """--equivalence-rms: the smallest RMS pre-move departure the data reject, or why there is none."""
+    from evalkit.analysis.pretrend import RMS_KEY
+
+    rms = result.inference.get(RMS_KEY)
+    if rms is None:
+        return
+    if rms.get("refused"):
+        say(f"RMS pre-trend equivalence: not computed ({rms['refused']})", markup=False)
+        return
+    say(
+        f"RMS pre-trend equivalence (Dette & Schumann 2024): pre-move departures with a root mean square of "
+        f"{rms['threshold']:.4g} or more are rejected at the {alpha:g} level "
+        f"(event times {', '.join(str(e) for e in rms['event_times'])})",
+        markup=False,
+    )
 
 
 def _print_rule_line(result, method: str, given: dict) -> None:

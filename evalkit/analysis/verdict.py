@@ -44,10 +44,12 @@ EVIDENCE_NOTES = """Evidence beside every verdict (plans with [inference].family
                its power: the smallest linear pre-trend it detects 80% of the time (Roth 2022);
                equivalence: the smallest max and mean pre-move bounds rejected (Dette & Schumann 2024);
                [inference].equivalence_rms = true adds the RMS test (subsamples of councils)
+               (CLI: --equivalence-rms)
   multiplicity [inference].family = [labels]: Romano-Wolf stepdown on the same permuted adoption dates
                for every outcome (Holm beside it, statsmodels); verdicts use the adjusted p;
                with the size-keeping intervals, [inference].shared_size_draws = true shares their
                draws too (else Holm)
+               (CLI: --outcome a,b,c is a family; its size-keeping draws are always shared)
   bounds       every null says which effects the interval rules out; smallest_effect = X on a primary
                gives 'negligible' when the interval lies inside +/-X (two one-sided tests)
   exaggeration every detected effect: Gelman & Carlin's exaggeration ratio at the design's MDE
@@ -56,7 +58,7 @@ EVIDENCE_NOTES = """Evidence beside every verdict (plans with [inference].family
   sensitivity  sensitivity = {..., target = "average", covariance = "permutation"}: Rambachan-Roth for
                the average effect with the event study's permutation covariance
                (CLI: --sensitivity-target average --sensitivity-covariance permutation);
-               also_first = true adds the first-year breakdown beside it, labelled
+               also_first = true adds the first-year breakdown beside it, labelled (CLI: --also-first)
 """
 
 

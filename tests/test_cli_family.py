@@ -1,0 +1,108 @@
+"""`estimate --panel` reaches the plan-only evidence of issue #25: a family of outcomes with adjusted
+p-values on one shared set of permuted adoption dates, the RMS pre-trend equivalence test, and the
+first-year sensitivity beside the average's."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+
+from tests.conftest import evalkit_cmd
+
+
+def _panel(path) -> None:
+    """40 councils x 9 years, 4 movers (2015, 2016, 2016, 2018), two correlated outcomes, noise shrinking
+    with size (as the size-keeping interval's variance model assumes)."""
+    rng = np.random.default_rng(1)
+    cohorts = [0] * 36 + [2015, 2016, 2016, 2018]
+    rows = []
+    for u, g in enumerate(cohorts):
+        pop = float(np.exp(rng.normal(9, 1)))
+        a, b = rng.normal(size=2)
+        for t in range(2012, 2021):
+            e = rng.normal(0, 1 / np.sqrt(pop / 8000))
+            rows.append({"id": f"u{u:02d}", "year": t, "g": g, "pop": pop, "y1": a + 0.1 * t + e, "y2": b + e})
+    pl.DataFrame(rows).write_csv(path)
+
+
+BASE = ["--unit", "id", "--time", "year", "--cohort", "g", "--size-column", "pop", "--permutations", "99"]
+
+
+def _run(tmp_path, *extra: str) -> dict:
+    path = tmp_path / "p.csv"
+    if not path.exists():
+        _panel(path)
+    res = evalkit_cmd("estimate", "--panel", str(path), *BASE, *extra, "--json", "-", cwd=tmp_path)
+    return json.loads(res.stdout)
+
+
+def _row(result: dict, name: str) -> dict:
+    return next(r for r in result["estimates"] if r["name"] == name)
+
+
+def test_family_shares_draws_and_adjusts(tmp_path) -> None:
+    doc = _run(tmp_path, "--outcome", "y1,y2")
+    assert doc["family"]["outcomes"] == ["y1", "y2"]
+    adjusted = doc["family"]["adjusted"]
+    joint = {y: r["inference"]["ferman_pinto"]["joint"]["assignments"] for y, r in doc["results"].items()}
+    assert joint["y1"] == joint["y2"]  # one set of permuted adoption dates for the family
+    p = {y: _row(doc["results"][y], "simple:ferman_pinto")["p_value"] for y in ("y1", "y2")}
+    lo, hi = sorted(p.values())
+    holm = {y: min(1.0, 2 * lo) if p[y] == lo else min(1.0, max(2 * lo, hi)) for y in p}
+    for y in ("y1", "y2"):
+        a = adjusted[y]
+        assert a["p"] == p[y]
+        assert a["holm"] == pytest.approx(holm[y], abs=1e-12)
+        assert p[y] <= a["romano_wolf"] <= a["holm"] + 1e-12  # the stepdown is between unadjusted and Holm
+        assert a["used"] == a["romano_wolf"]
+        assert a["method"].startswith("Romano-Wolf")
+    # Each outcome's own interval is the one a single-outcome run gives (the family's councils are its own).
+    alone = _run(tmp_path, "--outcome", "y1")
+    assert _row(alone, "simple:ferman_pinto") == _row(doc["results"]["y1"], "simple:ferman_pinto")
+
+
+def test_equivalence_rms_from_the_command_line(tmp_path) -> None:
+    doc = _run(tmp_path, "--outcome", "y1", "--equivalence-rms", "--option", "base_period=universal")
+    rms = doc["inference"]["equivalence_rms"]
+    pre = [_row(doc, f"dynamic:e={e}")["estimate"] for e in rms["event_times"]]
+    assert rms["rms"] == pytest.approx(float(np.sqrt(np.mean(np.square(pre)))), rel=1e-12)
+    assert rms["threshold"] >= rms["rms"]  # the smallest departure rejected is never below the estimate
+    assert -1 not in rms["event_times"]  # the base year is zero by construction and left out
+
+
+def test_also_first_gives_both_breakdowns(tmp_path) -> None:
+    both = _run(tmp_path, "--outcome", "y1", "--sensitivity", "rm", "--sensitivity-target", "average", "--also-first")
+    first = _run(tmp_path, "--outcome", "y1", "--sensitivity", "rm", "--sensitivity-target", "first")
+    sens = both["diagnostics"]["sensitivity"]
+    assert sens["target"] == "average"  # the verdict's number stays the average
+    assert sens["first_year"]["target"] == "first"
+    assert sens["first_year"]["breakdown"] == first["diagnostics"]["sensitivity"]["breakdown"]
+    assert sens["first_year"]["original"]["estimate"] == _row(first, "honest:rm:original")["estimate"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--outcome", "y1,y1"), "--outcome names 'y1' twice"),
+        (("--outcome", "y1,,y2"), "an empty name between commas"),
+        (("--outcome", "y1", "--also-first"), "--also-first needs --sensitivity"),
+        (("--outcome", "y1", "--sensitivity", "rm", "--also-first"), "--also-first"),
+        (("--outcome", "y1", "--method", "synth", "--equivalence-rms"), "--equivalence-rms needs an event study"),
+    ],
+)
+def test_refusals_are_one_line(tmp_path, extra, message) -> None:
+    path = tmp_path / "p.csv"
+    _panel(path)
+    res = evalkit_cmd("estimate", "--panel", str(path), *BASE, *extra, cwd=tmp_path, check=False)
+    assert res.returncode == 2, res.stderr
+    assert message in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_plan_mode_refuses_the_panel_only_flags(tmp_path) -> None:
+    res = evalkit_cmd("estimate", "--equivalence-rms", cwd=tmp_path, check=False)
+    assert res.returncode == 2
+    assert "--equivalence-rms" in res.stderr
