@@ -104,16 +104,20 @@ def _permutation_headline(
     (its rows' names and values) and the permuted assignments, never from the estimator's standard errors,
     so the same run with `bootstrap = 0` gives it bit for bit and skips the multiplier bootstrap. When
     the headline is another row (the analytic rule chose, or no permutation row could be made), its
-    interval may be the bootstrap's: None, and the draw is run as it always was."""
+    interval may be the bootstrap's: None, and the draw is run as it always was. The permutation rows
+    are made for the headline alone (intervals.HEADLINE_ONLY): each row's test reads its own column of
+    the same permuted assignments, so the headline's bits do not depend on the other rows."""
     from evalkit import methods
-    from evalkit.analysis.intervals import RI_SUFFIX, SIZE_KINDS, SUFFIXES
+    from evalkit.analysis.intervals import HEADLINE_ONLY, RI_SUFFIX, SIZE_KINDS, SUFFIXES
     from evalkit.analysis.run import run
     from evalkit.analysis.verdict import headline
 
     m = methods.get(method)
     if m.randomisation != "inversion" or "bootstrap" not in m.option_names():
         return None
-    row = headline(run(method, panel, {**options, "bootstrap": 0}, inference).to_dict())
+    if inference.get("interval") == "analytic":  # the headline is the analytic row: no second fit
+        return None
+    row = headline(run(method, panel, {**options, "bootstrap": 0}, {**inference, HEADLINE_ONLY: True}).to_dict())
     permuted = (RI_SUFFIX, *(SUFFIXES[k] for k in SIZE_KINDS))
     if row is None or row.get("default") is not True or not str(row["name"]).endswith(permuted):
         return None

@@ -91,14 +91,25 @@ def n_treated_units(panel: LongPanel) -> int:
     return int(panel.data.filter(pl.col("cohort") > 0)["unit"].n_unique())
 
 
-def _ri_targets(result: Results) -> list[str]:
+# inference key (private, set only by `evalkit power`'s draws, which read the headline row alone): the
+# permutation intervals are made for the method's headline row only. Each row's permuted statistics and
+# test use its own column alone, so the headline row has the same bits either way.
+HEADLINE_ONLY = "_headline_only"
+
+
+def _ri_targets(result: Results, inference: dict[str, Any] | None = None) -> list[str]:
     est = result.estimates
     keep = est.filter(
         pl.col("aggregation").is_in(RI_AGGREGATIONS)
         & pl.col("estimate").is_not_null()
         & ~pl.col("name").str.contains(":randomisation|:wild_bootstrap")
     )
-    return keep["name"].to_list()
+    names = keep["name"].to_list()
+    if (inference or {}).get(HEADLINE_ONLY):
+        key = methods.key_of_result(result.method)
+        head = methods.METHODS[key].headline if key in methods.METHODS else None
+        return [n for n in names if n == head] or names
+    return names
 
 
 # Options the point statistic drops (it computes points only, so resampling draws and workers do not enter).
@@ -158,6 +169,8 @@ class _WithFastPath:
     the points: the same bits as a full fit), a call runs that instead of the whole estimator: the engine
     evaluates the statistic at the observed assignment, where its numbers enter the interval directly."""
 
+    binds_names = True  # bind(panel, names): the engine may ask for the estimates it uses only
+
     def __init__(
         self, full: Callable[[LongPanel], dict[str, float]], method: str, options: dict[str, Any], inference: dict
     ) -> None:
@@ -192,11 +205,18 @@ class _WithFastPath:
         self._check(panel)
         return make(panel)
 
-    def bind(self, panel: LongPanel) -> Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]] | None:
+    def bind(
+        self, panel: LongPanel, names: list[str] | None = None
+    ) -> Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]] | None:
+        """The points class's many-columns path; `names`, the estimates wanted, lets a points class that
+        can (`computes_subsets`) skip the others (a power draw's headline row alone)."""
         m = methods.get(self.method)
         if panel.covariates and not m.covariates:  # no covariate path in the points class
             return None
-        return self._points_object().bind(panel)
+        points = self._points_object()
+        if names is not None and getattr(points, "computes_subsets", False):
+            return points.bind(panel, names=names)
+        return points.bind(panel)
 
 
 def _sdid_rows(
@@ -282,7 +302,7 @@ class Randomisation(IntervalKind):
             return []
         if engine != "inversion":
             raise UsageError(f"method {method!r} declares no randomisation engine")
-        names = _ri_targets(result)
+        names = _ri_targets(result, inference)
         ri_rows, info = randomisation_rows(
             panel,
             _point_statistic(method, options, inference),
@@ -355,13 +375,13 @@ def _size_rows(
     else:
         stat = _point_statistic(method, options, inference)
         bind = getattr(stat, "bind", None)
-        many = bind(panel) if bind is not None else None
+        many = bind(panel, _ri_targets(result, inference)) if bind is not None else None
     if many is None:
         raise UsageError(
             f"the {kind} interval needs {method}'s many-columns point path, which it has not for this panel "
             "(covariates); use interval = 'randomization'"
         )
-    names = _ri_targets(result)
+    names = _ri_targets(result, inference)
     shared = inference.get(UNIVERSE) if inference.get(SHARED_SIZE) else None
     joint = {"universe": shared, "universe_size": inference.get(UNIVERSE_SIZES)} if shared else {}
     try:

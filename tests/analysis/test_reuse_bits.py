@@ -152,3 +152,34 @@ def test_engine_observed_values_equal_fresh_evaluations(panel) -> None:
     )
     for attr in ("a_obs", "b_obs", "linear", "a_p", "b_p"):
         assert np.array_equal(getattr(fresh, attr), getattr(given, attr), equal_nan=True), attr
+
+
+@pytest.mark.parametrize("kind", ["randomization", "studentized", "ferman_pinto"])
+def test_power_draw_makes_the_headline_alone_with_the_same_bits(panel, monkeypatch, kind) -> None:
+    """A power draw asks for the permutation rows of the headline alone (intervals.HEADLINE_ONLY; CS's
+    fast path then skips the group, dynamic and calendar sums): its headline row is the same bits as in
+    a run that makes every row, and no other permutation row is made."""
+    sizes = {u: float(10 + i % 7) for i, u in enumerate(sorted(panel.data["unit"].unique().to_list()))}
+    inf = {**INF, "interval": kind, **({"unit_size": sizes} if kind == "ferman_pinto" else {})}
+    every = run("cs", panel, {"est_method": "reg", "bootstrap": 0}, inf)
+    alone = run("cs", panel, {"est_method": "reg", "bootstrap": 0}, {**inf, intervals.HEADLINE_ONLY: True})
+    suffix = intervals.RI_SUFFIX if kind == "randomization" else intervals.SUFFIXES[kind]
+    made = [n for n in alone.estimates["name"].to_list() if n.endswith(suffix)]
+    assert made == ["simple" + suffix]
+    assert len([n for n in every.estimates["name"].to_list() if n.endswith(suffix)]) > 5
+    assert headline(alone.to_dict()) == headline(every.to_dict())
+    import evalkit.analysis.run as run_module
+
+    seen, real = [], run_module.run
+
+    def spy(m, p, o, i, **k):
+        seen.append(i.get(intervals.HEADLINE_ONLY))
+        return real(m, p, o, i, **k)
+
+    monkeypatch.setattr(run_module, "run", spy)
+    assert power._interval("cs", panel, {"est_method": "reg", "bootstrap": 99}, inf)[:3] == (
+        headline(every.to_dict())["estimate"],
+        headline(every.to_dict())["ci_low"],
+        headline(every.to_dict())["ci_high"],
+    )
+    assert seen == [True]

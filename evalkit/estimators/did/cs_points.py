@@ -78,11 +78,16 @@ class CSPoints:
 
     # -------------------------------------------------------------- entry points
 
-    def bind(self, panel: LongPanel) -> Many | None:
-        """The fast function for this panel's layout (with covariates: `_bind_with_covariates`)."""
+    computes_subsets = True  # bind(panel, names=["simple"]) skips the group, dynamic and calendar sums
+
+    def bind(self, panel: LongPanel, *, names: list[str] | None = None) -> Many | None:
+        """The fast function for this panel's layout (with covariates: `_bind_with_covariates`). With
+        `names` all "simple", only the cells and the simple aggregate are computed (a power draw reads
+        the headline alone): the same operations on the same numbers, so the same bits."""
         cube = Cube(panel)
         if panel.covariates:
             return self._bind_with_covariates(panel, cube)
+        simple_only = names is not None and set(names) == {"simple"}
         units, times = cube.units, cube.times
         unit_list = units.tolist()
         filled = _Last()  # a permutation loop passes the same columns every time: fill them once
@@ -92,7 +97,7 @@ class CSPoints:
             y = filled.get(np.array(arr.shape).tobytes() + arr.tobytes(), lambda: cube.fill(columns))
             empty = np.empty((len(units), 0))
             wide = WidePanel(y=y, cohort=np.asarray(cohort, dtype=np.int64), x=empty, units=unit_list, times=times)
-            return self.estimates(wide)
+            return self.estimates(wide, simple_only=simple_only)
 
         return many
 
@@ -161,8 +166,9 @@ class CSPoints:
 
     # -------------------------------------------------------------- the computation
 
-    def estimates(self, wide: WidePanel) -> dict[str, np.ndarray]:
-        """All estimates for a wide panel whose `y` is units x times x m.
+    def estimates(self, wide: WidePanel, *, simple_only: bool = False) -> dict[str, np.ndarray]:
+        """All estimates for a wide panel whose `y` is units x times x m (`simple_only`: the cells and
+        the simple aggregate, nothing else).
 
         Everything but the sums over units depends on the adoption dates only through how many units
         have each date (the cells, cohort shares and aggregation weights), which a permutation keeps:
@@ -183,6 +189,8 @@ class CSPoints:
         out.update(zip(design.cell_names, shown))
         # simple: cohort-share weighted average of the post-treatment cells (up to max_e)
         out["simple"] = _ratio(design.simple_w @ att0, design.simple_w @ ex)
+        if simple_only:
+            return out
         out.update(_group(design, att0, ex))
         out.update(_dynamic(design, att0, ex))
         out.update(_calendar(design, att0, ex))

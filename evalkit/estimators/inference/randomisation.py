@@ -281,7 +281,9 @@ def _fast_points(
     for this panel. Checked once against the full statistic at the observed assignment (relative 1e-9);
     on a mismatch the loop keeps the full statistic."""
     bind = getattr(statistic, "bind", None)
-    many = bind(panel) if bind is not None else None
+    if bind is None:
+        return None
+    many = bind(panel, names) if getattr(statistic, "binds_names", False) else bind(panel)
     if many is None:
         return None
 
