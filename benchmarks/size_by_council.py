@@ -14,6 +14,8 @@ the order or the number of processes.
 
     .venv/bin/python benchmarks/size_by_council.py --panels 200 --jobs 2          # the full run
     .venv/bin/python benchmarks/size_by_council.py --table                        # table from --out
+    .venv/bin/python benchmarks/size_by_council.py --defaults --also more.jsonl   # default cells, pooled
+    .venv/bin/python benchmarks/size_by_council.py --recheck 0,199 --estimators cs  # stored lines rerun
 """
 
 from __future__ import annotations
@@ -299,6 +301,80 @@ def _derived(rows: list[dict[str, Any]]) -> float | None:
     return max(gaps) if gaps else None
 
 
+DEFAULTS = (  # (label, column): the interval auto-size reports with a size column, and SDID's other readings
+    ("CS simple", "cs.simple.ferman_pinto"),
+    ("CS dynamic", "cs.dynamic.ferman_pinto"),
+    ("Sun-Abraham simple (= CS simple, checked)", "sunab.simple.ferman_pinto=cs"),
+    ("imputation simple", "imputation.simple.ferman_pinto"),
+    ("SDID, v4's interval (t reading of 19 draws)", "sdid.att.ferman_pinto_t"),
+    ("SDID, rank p-value of the same draws", "sdid.att.ferman_pinto"),
+    ("SDID, normal with 19 draws", "sdid.att.ferman_pinto_normal"),
+)
+
+
+def defaults_table(*paths: Path, split: int = 200) -> str:
+    """Every default cell pooled over the files: rejections, per cent, Clopper-Pearson 95 % interval, and
+    the panels below / from `split` beside it (the run and its extension, so a reader sees both halves).
+    A (design, panel, group) found twice is an error, not a silent double count."""
+    from scipy.stats import beta
+
+    rows, seen = [], set()
+    for p in paths:
+        for x in p.read_text().splitlines():
+            if x.strip():
+                r = json.loads(x)
+                key = (r["design"], r["panel"], r["group"])
+                if key in seen:
+                    raise SystemExit(f"{p}: {key} is in the files twice")
+                seen.add(key)
+                rows.append(r)
+    _derived(rows)
+    last = max(r["panel"] for r in rows)
+    lines = [
+        f"| method | design | rejected | per cent | 95 % CP | panels 0-{split - 1} | panels {split}-{last} | in 3-7 % |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for label, col in DEFAULTS:
+        for d in DESIGNS:
+            v = [(r["panel"], bool(r[col])) for r in rows if r["design"] == d and r.get(col) is not None]
+            n, x = len(v), sum(b for _, b in v)
+            if not n:
+                continue
+            lo = beta.ppf(ALPHA / 2, x, n - x + 1) if x else 0.0
+            hi = beta.ppf(1 - ALPHA / 2, x + 1, n - x) if x < n else 1.0
+            halves = [[b for k, b in v if (k < split) == first] for first in (True, False)]
+            h = [f"{sum(b)}/{len(b)} = {100 * sum(b) / len(b):.1f}" if b else "-" for b in halves]
+            inside = "yes" if 0.03 <= x / n <= 0.07 else "**no**"
+            lines.append(
+                f"| {label} | {d} | {x}/{n} | {100 * x / n:.2f} | {100 * lo:.1f}-{100 * hi:.1f} | {h[0]} | {h[1]} | {inside} |"
+            )
+    return "\n".join(lines)
+
+
+def recheck(panels: list[int], groups: list[str], *paths: Path) -> str:
+    """Rerun stored lines (these panels and groups, every design) with the current code and compare every
+    field but cpu_seconds: stored lines may be pooled with new ones only if they are bit-identical."""
+    stored = {
+        (r["design"], r["panel"], r["group"]): r
+        for p in paths
+        for x in p.read_text().splitlines()
+        if x.strip()
+        for r in [json.loads(x)]
+    }
+    out, same, t0 = [], 0, time.process_time()
+    keys = [(d, k, g) for k in panels for g in groups for d in DESIGNS if (d, k, g) in stored]
+    for d, k, g in keys:
+        old = {c: v for c, v in stored[(d, k, g)].items() if c != "cpu_seconds"}
+        new = {c: v for c, v in one_panel((d, k, old["n_perm"], g)).items() if c != "cpu_seconds"}
+        differ = sorted(c for c in set(old) | set(new) if c != "raw" and old.get(c) != new.get(c))
+        raw_o, raw_n = old.get("raw", {}), new.get("raw", {})
+        differ += sorted(f"raw:{c}" for c in set(raw_o) | set(raw_n) if raw_o.get(c) != raw_n.get(c))
+        same += not differ
+        out.append(f"{d} {k} {g}: " + ("bit-identical" if not differ else "differ: " + ", ".join(differ)))
+    out.append(f"{same} of {len(keys)} lines bit-identical ({time.process_time() - t0:.1f} CPU s)")
+    return "\n".join(out)
+
+
 def compare(new: Path, *old: Path) -> str:
     """Per column, on the (design, panel, group) present in both: how many rejections differ between
     the run in `new` and the earlier run(s) in `old` (same seeds, earlier code)."""
@@ -335,9 +411,20 @@ def main() -> None:
     ap.add_argument("--table", action="store_true", help="only print the table of what --out holds")
     ap.add_argument("--also", type=Path, nargs="*", default=[], help="more result files for --table")
     ap.add_argument("--compare", type=Path, nargs="*", help="only compare --out's rejections with these files'")
+    ap.add_argument("--defaults", action="store_true", help="only print the default cells of --out and --also, pooled")
+    ap.add_argument(
+        "--recheck", help="only rerun these panels (comma-separated) of --estimators stored in --out/--also"
+    )
     a = ap.parse_args()
     if a.compare:
         print(compare(a.out, *a.compare))
+        return
+    if a.recheck:
+        panels = [int(k) for k in a.recheck.split(",")]
+        print(recheck(panels, a.estimators.split(","), a.out, *a.also))
+        return
+    if a.defaults:
+        print(defaults_table(a.out, *a.also))
         return
     if a.table:
         print(table(a.out, *a.also))
