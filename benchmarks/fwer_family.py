@@ -315,6 +315,48 @@ def summary_v5(path: Path, alpha: float = ALPHA) -> dict:
     return out
 
 
+def pct(cell: dict) -> str:
+    """'4.5 % (18/400; s.e. 1.0; CP 2.7-7.0)' for a rate cell."""
+    lo, hi = cell["cp95"]
+    return (
+        f"{100 * cell['rate']:.1f} % ({cell['hits']}/{cell['n']}; s.e. {100 * cell['mc_se']:.1f}; "
+        f"CP {100 * lo:.1f}-{100 * hi:.1f})"
+    )
+
+
+def markdown_v5(stats: dict) -> str:
+    """The tables FWER.md reports, from the summary."""
+    names = {"p": "unadjusted", "holm": "Holm", "romano_wolf": "Romano-Wolf (the verdict's)"}
+    out = ["| p-values | any of the nine rejected at 5 % |", "|---|---|"]
+    out += [f"| {names[k]} | {pct(stats['fwer'][k])} |" for k in names]
+    out += [
+        f"| pre-trend tests, unadjusted | {pct(stats['fwer']['pretrend_unadjusted'])} |",
+        f'| verdict "estimated effect" anywhere | {pct(stats["fwer"]["verdict_estimated_effect"])} |',
+        "",
+        "| analysis | placebo movers in sample, median (min-max) | own test rejects | pre-trend test rejects |",
+        "|---|---|---|---|",
+    ]
+    for label, a in stats["per_analysis"].items():
+        out.append(
+            f"| {label} | {a['movers_median']:g} ({a['movers_min']}-{a['movers_max']}) | {pct(a['own_test'])} "
+            f"| {pct(a['pretrend'])} |"
+        )
+    out += [
+        "",
+        "| pooled over analyses and draws | cells | own test rejects | pre-trend test rejects |",
+        "|---|---|---|---|",
+    ]
+    for key, words in (
+        ("pooled_all_of_the_family_movers", "sample holds all of the draw's movers"),
+        ("pooled_part_of_the_family_movers", "sample holds part of them"),
+    ):
+        c = stats[key]
+        out.append(f"| {words} | {c['cells']} | {pct(c['own_test'])} | {pct(c['pretrend'])} |")
+    out += ["", "| movers in the analysis's sample | own test rejects | pre-trend test rejects |", "|---|---|---|"]
+    out += [f"| {m} | {pct(c['own_test'])} | {pct(c['pretrend'])} |" for m, c in stats["by_movers"].items()]
+    return "\n".join(out)
+
+
 def figure(stats: dict, png: Path) -> None:
     import matplotlib
 
@@ -340,7 +382,7 @@ def figure_v5(stats: dict, png: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [1, 2.4]})
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.4), gridspec_kw={"width_ratios": [1, 2.6]})
     keys = [("p", "unadjusted"), ("holm", "Holm"), ("romano_wolf", "Romano-Wolf")]
     cells = [stats["fwer"][k] for k, _ in keys]
     ax1.bar(
@@ -371,8 +413,8 @@ def figure_v5(stats: dict, png: Path) -> None:
             label=name,
         )
     ax2.axhline(stats["alpha"], color="k", lw=1, ls="--")
-    ax2.set_xticks(x, [f"{lab.removesuffix('_cs_never')}\n{per[lab]['movers_median']:g} movers" for lab in labels])
-    ax2.tick_params(axis="x", labelsize=7)
+    names = [f"{lab.removesuffix('_cs_never')} ({per[lab]['movers_median']:g} movers)" for lab in labels]
+    ax2.set_xticks(x, names, rotation=30, ha="right", fontsize=7)
     ax2.set_title("per analysis, rejections at 5% (Clopper-Pearson 95%)", fontsize=9)
     ax2.legend(fontsize=8)
     fig.tight_layout()
@@ -402,6 +444,8 @@ def main() -> None:
     if stats["draws"]:
         (figure if args.mode == "v4" else figure_v5)(stats, path.with_suffix(".png"))
     print(json.dumps(stats, indent=2))
+    if args.mode == "v5" and stats["draws"]:
+        print(markdown_v5(stats))
 
 
 if __name__ == "__main__":
