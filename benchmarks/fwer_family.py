@@ -164,6 +164,45 @@ def v5_record(res: dict[str, Any]) -> dict[str, Any]:
     return {"analyses": out, "universe_movers": len(universe), "multiplicity_method": sorted(m for m in methods if m)}
 
 
+def variance_fits(plan: dict, draw: int | None, seed: int) -> None:
+    """Print, per analysis of the family, the Ferman-Pinto log-variance-on-log-size fit as
+    size_robust.modelled_sd makes it and without the councils whose untreated residual variance is zero
+    up to rounding (< 1e-12), for the real assignment (draw None) or placebo draw `draw`."""
+    from evalkit import generations
+    from evalkit.analysis.run import unit_sizes
+    from evalkit.analysis.sample import living_window, prepare, sample_panel
+    from evalkit.estimators.inference.size_robust import Layout
+    from evalkit.panel.build import read_parquet_checked
+
+    if draw is not None:
+        treated, never = real_design(plan)
+        plan = placebo_plan_v5(plan, treated, never, np.random.default_rng([seed, draw]), None)
+    panel_path = Path(plan["data"]["panel"])
+    panel = read_parquet_checked(generations.resolve(panel_path))
+    sample, _ = sample_panel(panel, living_window(plan["sample"], panel))
+    for entry in plan["analysis"]:
+        if entry["label"] not in set(plan["inference"]["family"]):
+            continue
+        prep = prepare(panel, sample, plan, entry, panel_path)
+        lay = Layout(prep.panel)
+        sizes = unit_sizes(prep.rows, plan["inference"]["size_column"])
+        size = np.array([sizes[u] for u in prep.panel.units])
+        data = prep.panel.data
+        y, t, c = (data[k].to_numpy().astype(float) for k in ("y", "time", "cohort"))
+        untreated = ~((c > 0) & (t >= c))
+        r = lay.residualise(y, untreated)
+        ss = np.bincount(lay.ui[untreated], weights=r[untreated] ** 2, minlength=lay.n)
+        own = ss / np.maximum(np.bincount(lay.ui[untreated], minlength=lay.n), 1)
+        ok, tiny = own > 0, own < 1e-12
+        fit = np.polyfit(np.log(size[ok]), np.log(own[ok]), 1)
+        clean = np.polyfit(np.log(size[ok & ~tiny]), np.log(own[ok & ~tiny]), 1)
+        units = [str(list(lay.units)[i]) for i in np.flatnonzero(ok & tiny)]
+        print(
+            f"{entry['label']}: window {prep.window}, near-zero variance {units}, "
+            f"slope {fit[0]:.2f} (without them {clean[0]:.2f})"
+        )
+
+
 def load_lines(path: Path) -> list[dict]:
     return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()] if path.exists() else []
 
@@ -431,11 +470,19 @@ def main() -> None:
     ap.add_argument("--out", help="default: the mode's jsonl")
     ap.add_argument("--with-sensitivity", action="store_true", help="v5: keep the sensitivity analysis (check)")
     ap.add_argument("--summary", action="store_true", help="Only summarise the lines written so far.")
+    ap.add_argument("--variance-fit", choices=["real", "draw"], help="v5: print the size-variance fits and stop")
+    ap.add_argument("--draw", type=int, default=0, help="with --variance-fit draw: which placebo draw")
     args = ap.parse_args()
     mode = MODES[args.mode]
     args.plan = args.plan or mode["plan"]
     args.out = args.out or mode["out"]
     args.permutations = args.permutations if args.permutations is not None else mode["permutations"]
+    if args.variance_fit:
+        from evalkit.plan_schema import validate
+
+        plan = validate(tomllib.loads(Path(args.plan).read_text(encoding="utf-8")), args.plan)
+        variance_fits(plan, args.draw if args.variance_fit == "draw" else None, args.seed)
+        return
     if not args.summary:
         run(args)
     path = Path(args.out)
