@@ -546,6 +546,14 @@ def estimate(
             help="Column giving each unit's size (e.g. child population): the ferman_pinto interval's variance model.",
         ),
     ] = None,
+    size_fit_identified: Annotated[
+        bool,
+        typer.Option(
+            "--size-fit-identified",
+            help="With --size-column: fit the variance model on units whose residual variance is identified "
+            "(two or more untreated periods, above rounding), as [inference] size_fit_identified = true.",
+        ),
+    ] = False,
     json_out: Annotated[
         str | None, typer.Option("--json", help="Write results as JSON to this file ('-' = stdout).")
     ] = None,
@@ -636,6 +644,8 @@ def estimate(
     checks = _event_study_checks(
         method, sensitivity, mbar, m_values, sensitivity_target, pretrend_test, sensitivity_covariance, also_first
     )
+    if size_fit_identified and not size_column:
+        raise UsageError("--size-fit-identified goes with --panel and --size-column (in a plan: [inference])")
     if panel_file is not None:
         options = {k: v for k, v in (("control", control), ("est_method", est_method)) if v is not None}
         options.update(_parse_options(option or []))
@@ -656,16 +666,18 @@ def estimate(
                 "interval": interval,
                 "permutations": permutations,
                 **({"size_column": size_column} if size_column else {}),
+                **({"size_fit_identified": True} if size_fit_identified else {}),
             },
             json_out,
             checks,
             rms=equivalence_rms,
         )
         return
-    if checks or equivalence_rms:
+    if checks or equivalence_rms or size_fit_identified:
         raise UsageError(
-            "--sensitivity, --mbar, --m, --sensitivity-target, --also-first, --pretrend-test and --equivalence-rms "
-            "go with --panel; in a plan use the analysis's sensitivity table and [inference]"
+            "--sensitivity, --mbar, --m, --sensitivity-target, --also-first, --pretrend-test, --equivalence-rms "
+            "and --size-fit-identified go with --panel; in a plan use the analysis's sensitivity table and "
+            "[inference]"
         )
     _configure_parallel(backend, workers, scheduler)
     plan_path = _resolve_plan(plan)

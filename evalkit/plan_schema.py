@@ -135,6 +135,12 @@ class Inference(_Model):
         description="true: beside the max and mean pre-trend equivalence bounds, Dette & Schumann's RMS test "
         "(pre-period coefficients re-estimated on subsamples of councils) for every primary analysis.",
     )
+    size_fit_identified: bool | None = Field(
+        None,
+        description="true: the Ferman-Pinto variance model (log residual variance on log size) is fitted on "
+        "the councils whose residual variance is identified: two or more untreated years and a variance "
+        "above rounding (without it, plans v4 and v5, a council with one untreated year enters at ~1e-29).",
+    )
 
 
 Bound = Annotated[float, Field(ge=0)]

@@ -60,6 +60,9 @@ UNIVERSE, KEEP_DRAWS = "_family_universe", "_keep_draws"
 # Opt-in ([inference] key; plans v1-v4 lack it): the size-keeping kinds permute over the family's universe
 # too (one shared set of assignments for every outcome), with the universe's council sizes for ferman_pinto.
 SHARED_SIZE, UNIVERSE_SIZES = "shared_size_draws", "_family_sizes"
+# [inference] key (opt-in; plans v4, v5 lack it): the Ferman-Pinto variance fit uses only councils whose
+# residual variance is identified (estimators.inference.size_robust.modelled_sd)
+FIT_IDENTIFIED = "size_fit_identified"
 # Row aggregations that get a few-treated interval (the summaries and the event study).
 RI_AGGREGATIONS = ("simple", "coef", "dynamic")
 
@@ -362,10 +365,13 @@ def _size_rows(
     from evalkit.estimators.inference import size_robust
 
     size = _unit_sizes(panel, inference)
+    fit = {"fit_identified": True} if inference.get(FIT_IDENTIFIED) else {}  # older plans: the call as it was
     if method == "sdid":
         att = float(result.estimate("att")["estimate"])
         keep = {k: v for k, v in options.items() if k in ("estimator",)}
-        row, info = size_robust.sdid_ferman_pinto(panel, att, n_perm=n_perm, seed=seed, alpha=alpha, size=size, **keep)
+        row, info = size_robust.sdid_ferman_pinto(
+            panel, att, n_perm=n_perm, seed=seed, alpha=alpha, size=size, **keep, **fit
+        )
         result.inference[kind] = info
         return [{**row, "name": "att" + SUFFIXES[kind], "aggregation": "randomisation", "interval": kind}]
     if method == "twfe":
@@ -396,12 +402,22 @@ def _size_rows(
             size=size,
             pmap=_pmap_progress(n_perm),
             **joint,
+            **fit,
         )
     except EvalkitError as exc:  # shared draws impossible here (a council with no size): drawn alone, Holm
         if not joint:
             raise
         rows, info = size_robust.permutation_rows(
-            panel, many, names, kind, n_perm=n_perm, seed=seed, alpha=alpha, size=size, pmap=_pmap_progress(n_perm)
+            panel,
+            many,
+            names,
+            kind,
+            n_perm=n_perm,
+            seed=seed,
+            alpha=alpha,
+            size=size,
+            pmap=_pmap_progress(n_perm),
+            **fit,
         )
         info["joint_refused"] = exc.message
     a_obs, a_perm = info.pop("_estimates")
@@ -417,7 +433,7 @@ def _size_rows(
     made_by = dict.fromkeys(names, kind)
     if one and size is not None:  # the size-rescaled test is valid there, under its variance model
         fp, fp_info = size_robust.permutation_rows(
-            panel, many, one, "ferman_pinto", n_perm=n_perm, seed=seed, alpha=alpha, size=size
+            panel, many, one, "ferman_pinto", n_perm=n_perm, seed=seed, alpha=alpha, size=size, **fit
         )
         swap = {r["name"]: r for r in fp}
         rows = [swap.get(r["name"], r) for r in rows]

@@ -105,16 +105,36 @@ class Layout:
         return out
 
 
+# A unit's residual variance below this share of the median unit's is rounding, not variance: a unit with
+# one untreated cell has a residual of exactly zero in the two-way fit, computed as ~1e-29.
+ROUNDING_SHARE = 1e-10
+
+
 def modelled_sd(
-    resid: np.ndarray, untreated: np.ndarray, unit_of_row: np.ndarray, n_units: int, size: np.ndarray | None
+    resid: np.ndarray,
+    untreated: np.ndarray,
+    unit_of_row: np.ndarray,
+    n_units: int,
+    size: np.ndarray | None,
+    *,
+    identified_only: bool = False,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Standard deviation of each unit's residuals, as modelled: log mean squared residual over untreated
     cells regressed on log size (Ferman-Pinto); without a size, each unit's own (untreated cells). The
-    residuals come from a two-way fit on untreated cells alone, so the model does not move with the effect."""
+    residuals come from a two-way fit on untreated cells alone, so the model does not move with the effect.
+
+    `identified_only` (opt-in, `[inference] size_fit_identified`): the log-variance fit leaves out units
+    whose residual variance is not identified, fewer than two untreated cells or a variance at rounding
+    level; otherwise (plans v4, v5) such a unit enters at log(1e-29) ~ -65 and can turn the slope."""
     ss = np.bincount(unit_of_row[untreated], weights=resid[untreated] ** 2, minlength=n_units)
     cnt = np.bincount(unit_of_row[untreated], minlength=n_units).astype(float)
     own = np.where(cnt > 0, ss / np.maximum(cnt, 1), np.nan)
     ok = np.isfinite(own) & (own > 0)
+    left_out = 0
+    if identified_only and size is not None:
+        scale = float(np.median(own[ok])) if ok.any() else 0.0
+        keep = ok & (cnt >= 2) & (own > ROUNDING_SHARE * scale)
+        left_out, ok = int(ok.sum() - keep.sum()), keep
     if size is None:
         if not ok.all():
             raise EvalkitError("a unit has no untreated residual variance to rescale by", column="cohort")
@@ -131,6 +151,11 @@ def modelled_sd(
         "variance_model": "log mean squared two-way residual (untreated cells) = a + b log(size)",
         "slope": float(slope),
         "intercept": float(intercept),
+        **(
+            {"fit_units": int(ok.sum()), "left_out_of_fit": left_out, "fit": "units with an identified variance"}
+            if identified_only
+            else {}
+        ),
     }
 
 
@@ -194,6 +219,7 @@ def permutation_rows(
     pmap: Callable | None = None,
     universe: dict[Any, int] | None = None,
     universe_size: dict[Any, float] | None = None,
+    fit_identified: bool = False,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Rows `<name>` with the `kind` ("studentized" or "ferman_pinto") p-value and CI of every named
     estimate. `many(cohort, columns)` is a point path (cohort per unit in `panel.units` order, outcome
@@ -240,7 +266,9 @@ def permutation_rows(
         info["statistic"] = "t = (a - tau0 b) / sqrt(sum over units of squared contributions), null-imposed residuals"
     else:
         untreated = d == 0  # variance model from untreated cells only: unmoved by any effect on treated cells
-        sd, model = modelled_sd(layout.residualise(y, untreated), untreated, layout.ui, layout.n, size)
+        sd, model = modelled_sd(
+            layout.residualise(y, untreated), untreated, layout.ui, layout.n, size, identified_only=fit_identified
+        )
         info.update(model)
         info["size_given"] = size is not None
 
@@ -411,6 +439,7 @@ def sdid_ferman_pinto(
     alpha: float,
     size: np.ndarray | None = None,
     estimator: str = "sdid",
+    fit_identified: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """SDID's placebo distribution with Ferman-Pinto rescaling: never-treated units take the treated
     units' adoption dates, and each pseudo-treated unit's two-way residuals (over the never-treated
@@ -438,7 +467,9 @@ def sdid_ferman_pinto(
         treated_cells[n0 + k] = np.asarray(times) >= g
     resid_all = twoway_demean(Y, ~treated_cells)
     rows_unit = np.repeat(np.arange(Y.shape[0]), Y.shape[1])
-    sd, model = modelled_sd(resid_all.ravel(), ~treated_cells.ravel(), rows_unit, Y.shape[0], sizes)
+    sd, model = modelled_sd(
+        resid_all.ravel(), ~treated_cells.ravel(), rows_unit, Y.shape[0], sizes, identified_only=fit_identified
+    )
     R = twoway_demean(Y[:n0])  # control block residuals: SDID is invariant to unit and time effects
     rng = np.random.default_rng(seed)
     draws = []
