@@ -540,6 +540,16 @@ def estimate(
             help="Column giving each unit's size (e.g. child population): the ferman_pinto interval's variance model.",
         ),
     ] = None,
+    hagemann_rho: Annotated[
+        float | None,
+        typer.Option(
+            "--hagemann-rho",
+            min=1.0,
+            help="With --panel and a size-keeping interval: estimates resting on one treated unit get Hagemann's "
+            "rearrangement interval, allowing that unit up to RHO times every comparison unit's standard deviation "
+            '(an assumption, not estimated). In a plan: [inference] one_council = "hagemann", hagemann_rho = RHO.',
+        ),
+    ] = None,
     json_out: Annotated[
         str | None, typer.Option("--json", help="Write results as JSON to this file ('-' = stdout).")
     ] = None,
@@ -614,6 +624,13 @@ def estimate(
     checks = _event_study_checks(
         method, sensitivity, mbar, m_values, sensitivity_target, pretrend_test, sensitivity_covariance
     )
+    if hagemann_rho is not None and (
+        panel_file is None or interval not in ("auto-size", "studentized", "ferman_pinto")
+    ):
+        raise UsageError(
+            "--hagemann-rho goes with --panel and --interval auto-size, studentized or ferman_pinto; in a plan use "
+            '[inference] one_council = "hagemann" and hagemann_rho'
+        )
     if panel_file is not None:
         options = {k: v for k, v in (("control", control), ("est_method", est_method)) if v is not None}
         options.update(_parse_options(option or []))
@@ -634,6 +651,7 @@ def estimate(
                 "interval": interval,
                 "permutations": permutations,
                 **({"size_column": size_column} if size_column else {}),
+                **({"one_council": "hagemann", "hagemann_rho": hagemann_rho} if hagemann_rho is not None else {}),
             },
             json_out,
             checks,
