@@ -186,7 +186,9 @@ def test_pvalue_is_the_smallest_rejecting_level_and_matches_the_interval() -> No
     for edge in (ci["ci_low"], ci["ci_high"]):  # just outside p <= 0.05, just inside above it
         inside = edge + (eps if edge == ci["ci_low"] else -eps)
         outside = edge - (eps if edge == ci["ci_low"] else -eps)
-        assert hagemann.pvalue(x1, x0, rho=2.0, theta0=outside) <= 0.05 < hagemann.pvalue(x1, x0, rho=2.0, theta0=inside)
+        assert (
+            hagemann.pvalue(x1, x0, rho=2.0, theta0=outside) <= 0.05 < hagemann.pvalue(x1, x0, rho=2.0, theta0=inside)
+        )
     p = hagemann.pvalue(x1, x0, rho=2.0)
     assert 0 < p < 0.05
     # the smallest level whose weight rejects: at p/2 per side the one-sided test rejects, a little below not
