@@ -207,3 +207,19 @@ def test_one_sided_p_is_the_least_bound_over_the_grid() -> None:
     brute = min(hagemann.size_bound(i / hagemann.STEPS, q, rho) for i in range(4000, top + 1))
     assert all(hagemann.size_bound(i / 100, q, rho) > brute for i in range(0, 40))  # falls until the valley
     assert hagemann.one_sided_p(d, spread, q, rho) == pytest.approx(brute, rel=1e-12)
+
+
+@pytest.mark.parametrize("method", ["sunab", "imputation", "twfe"])
+def test_other_linear_estimators_with_one_mover_are_exact(method: str) -> None:
+    """With one mover on a balanced panel every never-treated council enters each row alike (the design is
+    symmetric in them), so Sun-Abraham, imputation and TWFE rows have the one-council structure too."""
+    frame = _panel(40, [2017], seed=5)
+    panel = make_panel(frame, unit="unit", time="year", outcome="y", cohort="g")
+    inference = {"alpha": 0.05, "seed": 3, "permutations": 19, "interval": "studentized"}
+    doc = run(method, panel, {}, inference | {"one_council": "hagemann", "hagemann_rho": 2.0}).to_dict()
+    info = doc["inference"]["studentized"]["one_council"]
+    head = "coef" if method == "twfe" else "simple"
+    assert head in info["rows"] and info["refused"] == {}
+    assert all(r["gap_to_estimate"] < 1e-10 and r["q"] == 39 for r in info["rows"].values())
+    row = next(r for r in doc["estimates"] if r["name"] == f"{head}:studentized")
+    assert row["interval"] == "hagemann" and row["ci_low"] is not None and row["default"] is True
