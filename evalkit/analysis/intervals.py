@@ -454,18 +454,21 @@ def _hagemann_rows(
     *,
     alpha: float,
 ) -> list[dict[str, Any]]:
-    """The rows resting on one treated council, and the cohort rows that do, with Hagemann's interval
-    (or none, and why, in info["one_council"]["refused"]); `made_by` marks them "hagemann"."""
-    from evalkit.estimators.inference import one_council, size_robust
+    """The rows resting on one treated council (the size-keeping kind's count), and the rows of cohorts of one
+    council, with Hagemann's interval (or none, and why, in info["one_council"]["refused"]); `made_by`
+    marks them "hagemann"."""
+    from evalkit.estimators.inference import one_council
     from evalkit.estimators.inference.randomisation import panel_cohorts
 
     rho = float(inference[HAGEMANN_RHO])
     base = {r["name"]: r for r in result.estimates.to_dicts()}
-    cohorts = [n for n, r in base.items() if r["aggregation"] == "group" and r.get("group") is not None]
-    cohorts = [n for n in cohorts if base[n].get("estimate") is not None]
-    rests = size_robust.contributing_units(many, size_robust.Layout(panel), panel_cohorts(panel), cohorts).sum(1)
+    sizes = dict(zip(*np.unique(panel_cohorts(panel), return_counts=True)))
     targets = [r["name"] for r in rows if r.get("n_treated_units") == 1]
-    targets += [n for n, k in zip(cohorts, rests) if k == 1]
+    targets += [
+        n
+        for n, r in base.items()
+        if r["aggregation"] == "group" and r.get("estimate") is not None and sizes.get(r.get("group")) == 1
+    ]
     done = one_council.hagemann_rows(
         panel, many, targets, {n: float(base[n]["estimate"]) for n in targets}, rho=rho, alpha=alpha
     )

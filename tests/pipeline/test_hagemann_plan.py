@@ -54,14 +54,19 @@ def test_cohort_rows_are_the_councils_comparison_by_hand(run) -> None:
         assert rows[name]["p_value"] == pytest.approx(hagemann.pvalue(x1, x0, rho=2.0), abs=1e-12)
 
 
-def test_imputation_row_of_the_last_cohort_is_exact_too(run) -> None:
+def test_imputation_last_cohort_is_exact_and_the_others_say_why_not(run) -> None:
     """The imputation estimator's last cohort (no council untreated in its years but the never-treated) has
-    the same structure; its other cohorts draw on not-yet-treated councils and are not one-council rows."""
-    _, doc = run
+    the one-council structure; its other cohorts' rows also use not-yet-moved councils' untreated years (the
+    year effects), so they get no interval and say why."""
+    work, doc = run
     res = next(a["results"] for a in doc["analyses"] if a["label"] == "spend_imputation")
     info = res["inference"][res["inference"]["default_interval"]["interval"]]["one_council"]
-    assert set(info["rows"]) == {"group:g=2023"} and info["refused"] == {}
+    cohorts = {f"group:g={g}" for g in range(2016, 2024)}
+    assert cohorts <= set(info["rows"]) and set(info["refused"]) == cohorts - {"group:g=2023"}
     assert info["rows"]["group:g=2023"]["gap_to_estimate"] < 1e-10
+    assert all("other treated councils' years enter it" in why for why in info["refused"].values())
+    md = (work / OUT / "report.md").read_text()
+    assert "none valid (one council: see below)" in md and "No valid interval for Councils that moved in 2017" in md
 
 
 def test_report_says_what_the_rows_assume(run) -> None:

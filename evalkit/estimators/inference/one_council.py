@@ -73,10 +73,11 @@ def split(weights: np.ndarray, cohort: np.ndarray) -> dict[str, Any]:
     comparisons, others = enters[same], enters[~same]
     q = len(comparisons)
     if len(others) != 1:
+        if any(cohort[u] == 0 for u in others):
+            return {"reason": "its comparison councils enter it with different weights (some lack years it uses)"}
         return {
-            "reason": f"{len(others)} councils enter it with weights other than the comparison councils' (one "
-            "expected): its comparison councils enter with different weights (years missing for some, or a "
-            "comparison group that changes across its years), or other councils' years enter it"
+            "reason": f"{len(others) - 1} other treated councils' years enter it (as comparison councils that move "
+            "during its years, or through the estimator's year effects): not one council against one comparison group"
         }
     i = int(others[0])
     if cohort[i] <= 0:
