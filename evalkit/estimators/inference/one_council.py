@@ -37,9 +37,9 @@ def cell_weights(
     shape: tuple[int, int],
     names: list[str],
 ) -> dict[str, np.ndarray]:
-    """name -> units x times weights of each named estimate (0 where a cell does not enter; NaN where the
-    panel has no outcome), from basis columns: column k is 1 on observed row k, 0 on the others, and NaN on
-    every row whose outcome is missing (so each column has the outcome's own missing cells)."""
+    """name -> units x times weights of each named estimate (0 where a cell does not enter it or has no
+    outcome), from basis columns: column k is 1 on observed row k, 0 on the others, and NaN on every row
+    whose outcome is missing (so each column has the outcome's own missing cells)."""
     rows = np.flatnonzero(np.isfinite(y))
     out = {n: np.zeros(shape) for n in names}
     for start in range(0, len(rows), CHUNK):
