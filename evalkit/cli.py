@@ -554,6 +554,16 @@ def estimate(
             "(two or more untreated periods, above rounding), as [inference] size_fit_identified = true.",
         ),
     ] = False,
+    hagemann_rho: Annotated[
+        float | None,
+        typer.Option(
+            "--hagemann-rho",
+            min=1.0,
+            help="With --panel and a size-keeping interval: estimates resting on one treated unit get Hagemann's "
+            "rearrangement interval, allowing that unit up to RHO times every comparison unit's standard deviation "
+            '(an assumption, not estimated). In a plan: [inference] one_council = "hagemann", hagemann_rho = RHO.',
+        ),
+    ] = None,
     json_out: Annotated[
         str | None, typer.Option("--json", help="Write results as JSON to this file ('-' = stdout).")
     ] = None,
@@ -646,6 +656,13 @@ def estimate(
     )
     if size_fit_identified and not size_column:
         raise UsageError("--size-fit-identified goes with --panel and --size-column (in a plan: [inference])")
+    if hagemann_rho is not None and (
+        panel_file is None or interval not in ("auto-size", "studentized", "ferman_pinto")
+    ):
+        raise UsageError(
+            "--hagemann-rho goes with --panel and --interval auto-size, studentized or ferman_pinto; in a plan use "
+            '[inference] one_council = "hagemann" and hagemann_rho'
+        )
     if panel_file is not None:
         options = {k: v for k, v in (("control", control), ("est_method", est_method)) if v is not None}
         options.update(_parse_options(option or []))
@@ -667,6 +684,7 @@ def estimate(
                 "permutations": permutations,
                 **({"size_column": size_column} if size_column else {}),
                 **({"size_fit_identified": True} if size_fit_identified else {}),
+                **({"one_council": "hagemann", "hagemann_rho": hagemann_rho} if hagemann_rho is not None else {}),
             },
             json_out,
             checks,

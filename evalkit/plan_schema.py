@@ -141,6 +141,17 @@ class Inference(_Model):
         "the councils whose residual variance is identified: two or more untreated years and a variance "
         "above rounding (without it, plans v4 and v5, a council with one untreated year enters at ~1e-29).",
     )
+    one_council: Literal["hagemann"] | None = Field(
+        None,
+        description='"hagemann": under the size-keeping intervals (auto-size, studentized, ferman_pinto), every '
+        "estimate resting on one treated council (event-time and cohort rows, the whole estimate with one mover) "
+        "gets Hagemann's rearrangement interval (REStud 2025), or no interval and the reason; needs hagemann_rho.",
+    )
+    hagemann_rho: float | None = Field(
+        None,
+        description="With one_council = 'hagemann': the largest ratio assumed between the treated council's "
+        "standard deviation and any comparison council's (a stated assumption, never estimated; at least 1).",
+    )
 
 
 Bound = Annotated[float, Field(ge=0)]
@@ -397,12 +408,39 @@ def _cross_checks(model: Plan, raw_options: list[dict[str, Any]], file: Path) ->
             raise fail(f"analysis[{i}].vote", "a primary analysis always votes", "vote = false only on a non-primary")
         if a.smallest_effect is not None and not a.primary:
             raise fail(f"analysis[{i}].smallest_effect", "applies to primary analyses only", "primary = true")
+    _one_council_checks(model.inference, fail)
     primaries = {a.label for a in model.analysis if a.primary}
     for j, label in enumerate(model.inference.family or []):
         if label not in primaries:
             raise fail(f"inference.family[{j}]", f"{label!r} is not a primary analysis", "labels of primary analyses")
     if model.inference.family and len(set(model.inference.family)) != len(model.inference.family):
         raise fail("inference.family", "names an analysis twice", "each label once")
+
+
+RHO_EXPECTED = (
+    "a number >= 1: the largest ratio of the treated council's standard deviation to a comparison council's "
+    "that you assume (e.g. 2)"
+)
+ONE_COUNCIL_INTERVALS = ("auto-size", "studentized", "ferman_pinto")
+
+
+def _one_council_checks(inference: Inference, fail: Any) -> None:
+    """one_council = "hagemann" needs hagemann_rho >= 1 and a size-keeping interval (the rows it replaces)."""
+    rho = inference.hagemann_rho
+    if inference.one_council is None:
+        if rho is not None:
+            raise fail("inference.hagemann_rho", "is set without one_council", 'one_council = "hagemann" beside it')
+        return
+    if rho is None:
+        raise fail("inference.hagemann_rho", 'missing (one_council = "hagemann" needs it)', RHO_EXPECTED)
+    if not rho >= 1:
+        raise fail("inference.hagemann_rho", f"is {rho!r}", RHO_EXPECTED)
+    if inference.interval not in ONE_COUNCIL_INTERVALS:
+        raise fail(
+            "inference.one_council",
+            f"applies to the size-keeping intervals, not interval = {inference.interval or 'auto'!r}",
+            "interval = " + ", ".join(repr(k) for k in ONE_COUNCIL_INTERVALS),
+        )
 
 
 def _plain_options(value: Any, key: str, file: Path) -> Any:

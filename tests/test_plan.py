@@ -270,3 +270,31 @@ def test_evidence_keys_accepted_and_absent_from_older_plans(tmp_path: Path) -> N
     (tmp_path / "q.toml").write_text(GOOD)
     old = load_plan(tmp_path / "q.toml")
     assert "family" not in old["inference"] and "vote" not in old["analysis"][1]
+
+
+@pytest.mark.parametrize(
+    ("new", "column", "fragment"),
+    [
+        ('interval = "auto-size"\none_council = "hagemann"', "inference.hagemann_rho", "needs it"),
+        ('interval = "auto-size"\none_council = "hagemann"\nhagemann_rho = 0.5', "inference.hagemann_rho", "0.5"),
+        ('interval = "auto-size"\nhagemann_rho = 2.0', "inference.hagemann_rho", "without one_council"),
+        ('one_council = "hagemann"\nhagemann_rho = 2.0', "inference.one_council", "size-keeping intervals"),
+        ('interval = "studentized"\none_council = "rank"\nhagemann_rho = 2.0', "inference.one_council", "'rank'"),
+    ],
+)
+def test_one_council_keys_are_checked(tmp_path: Path, new: str, column: str, fragment: str) -> None:
+    err = error_of(tmp_path, GOOD.replace("seed = 1", f"seed = 1\n{new}", 1))
+    assert err.column == column
+    assert fragment in str(err)
+    if column == "inference.hagemann_rho" and "0.5" in fragment:
+        assert "a number >= 1" in str(err)
+
+
+def test_one_council_keys_accepted_and_absent_from_older_plans(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "seed = 1", 'seed = 1\ninterval = "ferman_pinto"\none_council = "hagemann"\nhagemann_rho = 2', 1
+    )
+    plan = load_plan(write(tmp_path, text))
+    assert plan["inference"]["one_council"] == "hagemann" and plan["inference"]["hagemann_rho"] == 2
+    old = load_plan(write(tmp_path, GOOD, "old.toml"))
+    assert "one_council" not in old["inference"] and "hagemann_rho" not in old["inference"]

@@ -65,6 +65,10 @@ SHARED_SIZE, UNIVERSE_SIZES = "shared_size_draws", "_family_sizes"
 FIT_IDENTIFIED = "size_fit_identified"
 # Row aggregations that get a few-treated interval (the summaries and the event study).
 RI_AGGREGATIONS = ("simple", "coef", "dynamic")
+# Opt-in ([inference] keys; plans v1-v5 lack them): rows of the size-keeping kinds that rest on one treated
+# council, and cohort rows that do, get Hagemann's rearrangement interval (estimators.inference.one_council)
+# allowing that council up to `hagemann_rho` times the comparison councils' standard deviation.
+ONE_COUNCIL, HAGEMANN_RHO = "one_council", "hagemann_rho"
 
 
 def interval_kinds_text() -> list[str]:
@@ -82,6 +86,14 @@ def interval_kinds_text() -> list[str]:
         "  wild  restricted wild cluster bootstrap, Webb weights (TWFE)",
     ]
     lines += [f"  {k.name}  {k.summary}" for k in KINDS.values()]
+    lines += [
+        '  one_council = "hagemann" (opt-in [inference] key, with hagemann_rho; --hagemann-rho with --panel): under',
+        "    auto-size, studentized or ferman_pinto, every estimate resting on one treated unit (event-time and cohort",
+        "    rows, the whole estimate with one mover) uses Hagemann's rearrangement test (REStud 2025), allowing that",
+        "    unit's standard deviation up to hagemann_rho times every comparison unit's (an assumption, >= 1); no",
+        "    interval, and why, where no weight keeps the size (too few comparison units for rho) or the row is not one",
+        "    unit's comparison against the mean of the same comparison in the others (estimators.inference.one_council)",
+    ]
     return [*lines, ""]
 
 
@@ -431,7 +443,9 @@ def _size_rows(
         info["pretrend"] = {**pre, "test": pre["test"] + f" ({kind} draws)"}
     one = [r["name"] for r in rows if r.get("p_value") is None]  # rests on one treated unit (studentized)
     made_by = dict.fromkeys(names, kind)
-    if one and size is not None:  # the size-rescaled test is valid there, under its variance model
+    if inference.get(ONE_COUNCIL) == "hagemann":
+        rows = _hagemann_rows(panel, many, rows, result, inference, made_by, info, alpha=alpha)
+    elif one and size is not None:  # the size-rescaled test is valid there, under its variance model
         fp, fp_info = size_robust.permutation_rows(
             panel, many, one, "ferman_pinto", n_perm=n_perm, seed=seed, alpha=alpha, size=size, **fit
         )
@@ -462,6 +476,59 @@ def _size_rows(
                 "interval": made_by[r["name"]],
             }
         )
+    return out
+
+
+def _hagemann_rows(
+    panel: LongPanel,
+    many: Callable,
+    rows: list[dict[str, Any]],
+    result: Results,
+    inference: dict[str, Any],
+    made_by: dict[str, str],
+    info: dict[str, Any],
+    *,
+    alpha: float,
+) -> list[dict[str, Any]]:
+    """The rows resting on one treated council (the size-keeping kind's count), and the rows of cohorts of one
+    council, with Hagemann's interval (or none, and why, in info["one_council"]["refused"]); `made_by`
+    marks them "hagemann"."""
+    from evalkit.estimators.inference import one_council
+    from evalkit.estimators.inference.randomisation import panel_cohorts
+
+    rho = float(inference[HAGEMANN_RHO])
+    base = {r["name"]: r for r in result.estimates.to_dicts()}
+    sizes = dict(zip(*np.unique(panel_cohorts(panel), return_counts=True)))
+    targets = [r["name"] for r in rows if r.get("n_treated_units") == 1]
+    targets += [
+        n
+        for n, r in base.items()
+        if r["aggregation"] == "group" and r.get("estimate") is not None and sizes.get(r.get("group")) == 1
+    ]
+    done = one_council.hagemann_rows(
+        panel, many, targets, {n: float(base[n]["estimate"]) for n in targets}, rho=rho, alpha=alpha
+    )
+    by = {d["name"]: d for d in done}
+    keep = ("name", "estimate", "ci_low", "ci_high", "p_value")
+    out = [{**r, **{k: by[r["name"]][k] for k in keep}} if r["name"] in by else r for r in rows]
+    out += [
+        {**{k: by[n][k] for k in keep}, "n_treated_units": 1} for n in targets if n not in {r["name"] for r in rows}
+    ]
+    made_by.update(dict.fromkeys(by, "hagemann"))
+    info.pop("no_valid_interval", None)
+    info["one_council"] = {
+        "method": "hagemann",
+        "test": "Hagemann (2025) rearrangement test for one treated council: x1 the council's own comparison, "
+        "x0 the same comparison of each comparison council, the effect x1 - mean(x0)",
+        "rho": rho,
+        "rho_means": "the council's standard deviation is assumed at most rho times every comparison council's "
+        "(a stated assumption, not estimated)",
+        "alpha": alpha,
+        "interval": "one-sided tests at alpha/2 inverted on each side",
+        "p_value": "twice the smaller one-sided p (the smallest level at which that side's test rejects), at most 1",
+        "rows": {d["name"]: {k: v for k, v in d.items() if k not in (*keep, "method", "rho")} for d in done},
+        "refused": {d["name"]: d["why"] for d in done if d.get("why")},
+    }
     return out
 
 

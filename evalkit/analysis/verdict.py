@@ -100,6 +100,7 @@ def interval_words(row: dict[str, Any]) -> str:
         "wild": "wild cluster bootstrap",
         "studentized": "studentised randomisation",
         "ferman_pinto": "size-rescaled (Ferman-Pinto) randomisation",
+        "hagemann": "Hagemann rearrangement (one council)",
     }
     return words.get(kind, kind) + " interval"
 

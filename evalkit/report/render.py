@@ -215,6 +215,7 @@ def interval_name(row: dict[str, Any]) -> str:
         "wild": "wild cluster bootstrap interval",
         "studentized": "studentised randomisation interval",
         "ferman_pinto": "size-rescaled (Ferman-Pinto) randomisation interval",
+        "hagemann": "Hagemann rearrangement interval",
     }.get(kind, f"{kind} interval")
 
 
@@ -241,6 +242,8 @@ def row_label(row: dict[str, Any], unit_names: dict[str, str]) -> str:
     """A row of an estimates table in words, never its internal name."""
     agg = row.get("aggregation")
     name = str(row.get("name", ""))
+    if row.get("interval") == "hagemann":  # one council's row (opt-in [inference] one_council)
+        return f"{row_label(_base_of(row), unit_names)}, {hagemann_words(row.get(HAGEMANN_RHO_KEY))}"
     for suffix, words in ((":randomisation", "randomisation interval"), (":wild_bootstrap", "wild bootstrap interval")):
         if name.endswith(suffix):  # the same estimand as its base row, with the rule's interval
             base = name.removesuffix(suffix)
@@ -290,6 +293,53 @@ def row_label(row: dict[str, Any], unit_names: dict[str, str]) -> str:
     return name
 
 
+HAGEMANN_RHO_KEY = "_hagemann_rho"  # carried on a report's rows only, for their label
+
+
+def hagemann_words(rho: Any) -> str:
+    allowing = f"up to {float(rho):g} times" if rho is not None else "a bounded multiple of"
+    return f"Hagemann rearrangement test, allowing the council {allowing} the comparison councils' variability"
+
+
+def _base_of(row: dict[str, Any]) -> dict[str, Any]:
+    """The estimand's own row for a few-treated row `<name>:<kind>` (its label without the interval)."""
+    base = str(row.get("name", "")).rsplit(":", 1)[0]
+    head = base.split(":")[0]
+    return {**row, "name": base, "aggregation": _BASE_AGGREGATION.get(head, head), "interval": None}
+
+
+def _with_rho(rows: list[dict[str, Any]], inference: dict[str, Any]) -> list[dict[str, Any]]:
+    """Hagemann rows carry the run's rho, for their label."""
+    rho = next(
+        (v["one_council"].get("rho") for v in inference.values() if isinstance(v, dict) and "one_council" in v), None
+    )
+    return [{**r, HAGEMANN_RHO_KEY: rho} if r.get("interval") == "hagemann" else r for r in rows]
+
+
+def _one_council_blocks(results: dict[str, Any], unit_names: dict[str, str]) -> list:
+    """What the Hagemann rows assume, and the one-council rows it could not give an interval."""
+    out: list = []
+    for kind in ("studentized", "ferman_pinto"):
+        one = ((results.get("inference") or {}).get(kind) or {}).get("one_council")
+        if not one:
+            continue
+        given = sorted(n for n, r in one["rows"].items() if not r.get("why"))
+        if given:
+            out.append(
+                Para(
+                    f"Estimates resting on one council ({len(given)}) use Hagemann's rearrangement test (REStud 2025): "
+                    "the council's own before-after comparison against the same comparison in each comparison "
+                    f"council, allowing its standard deviation up to {float(one['rho']):g} times every comparison "
+                    "council's (an assumption, not estimated). The p-value is twice the smaller one-sided p-value, and 1 "
+                    "when the council's comparison lies within the comparison councils' own spread, where the test "
+                    "rejects at no level."
+                )
+            )
+        for name, why in sorted(one["refused"].items()):
+            out.append(Para(f"No valid interval for {row_label(_base_of({'name': name + ':x'}), unit_names)}: {why}."))
+    return out
+
+
 def _no_valid_interval_blocks(results: dict[str, Any], unit_names: dict[str, str]) -> list:
     """Plain sentences where inference was refused: synthetic-control placebos on unidentified fits, and
     rows resting on one council without a valid interval (estimators.size_robust)."""
@@ -308,6 +358,8 @@ def _ci_or_none(r: dict[str, Any]) -> str:
     """The interval, or a plain statement that no valid one exists (a studentised row resting on one council)."""
     if r.get("ci_low") is None and r.get("interval") == "studentized" and r.get("p_value") is None:
         return "none valid (rests on one council)"
+    if r.get("ci_low") is None and r.get("interval") == "hagemann":
+        return "none valid (one council: see below)"
     return fmt_ci(r.get("ci_low"), r.get("ci_high"))
 
 
@@ -560,7 +612,7 @@ def _analysis_blocks(
         return blocks
     if (results.get("diagnostics") or {}).get("no_estimate"):
         blocks.append(Para(["No estimate: ", str(results["diagnostics"]["no_estimate"]), "."]))
-    rows = results.get("estimates") or []
+    rows = _with_rho(results.get("estimates") or [], inference)
     main = _main_rows(rows)
     if main:
         blocks.append(_estimates_table(main, alpha, unit_names, caption=f"Estimates: {title}"))
@@ -573,6 +625,7 @@ def _analysis_blocks(
         detected = lo is not None and hi is not None and (lo > 0 or hi < 0)
         blocks.append(Para(S.sentence(sens, str(results.get("outcome", "")), c.get("verdict"), detected)))
     blocks += _no_valid_interval_blocks(results, unit_names)
+    blocks += _one_council_blocks(results, unit_names)
     for agg, caption in DETAIL_AGGREGATIONS.items():
         sub = [r for r in rows if r.get("aggregation") == agg]
         if agg == "dynamic":

@@ -197,3 +197,24 @@ def test_panel_ferman_pinto_uses_the_size_column(tmp_path: Path) -> None:
     assert info["size_given"] is True and "slope" in info
     head = default_row(doc["estimates"], "simple")
     assert head["name"] == "simple:ferman_pinto" and head["interval"] == "ferman_pinto"
+
+
+def test_panel_hagemann_rho_gives_one_council_rows(tmp_path: Path) -> None:
+    """--hagemann-rho ([inference] one_council = "hagemann"): the cohorts of one council get Hagemann rows;
+    a rho below 1 or without a size-keeping interval is refused in one line (exit 2)."""
+    import json
+
+    p = simulate_staggered(30, 8, {4: 1, 6: 2}, 1.0, ar=0.5, seed=3)
+    path = tmp_path / "p.csv"
+    p.data.rename({"unit": "id", "time": "t", "cohort": "g"}).write_csv(path)
+    args = ["estimate", "--panel", str(path), "--unit", "id", "--time", "t", "--outcome", "y", "--cohort", "g"]
+    args += ["--method", "cs", "--permutations", "19"]
+    evalkit_cmd(*args, "--hagemann-rho", "2", "--json", "out.json", cwd=tmp_path)
+    doc = json.loads((tmp_path / "out.json").read_text())
+    rows = {r["name"]: r for r in doc["estimates"] if r.get("interval") == "hagemann"}
+    assert "group:g=4:studentized" in rows and rows["group:g=4:studentized"]["ci_low"] is not None
+    assert doc["inference"]["studentized"]["one_council"]["rho"] == 2.0
+    for extra in (["--hagemann-rho", "0.5"], ["--hagemann-rho", "2", "--interval", "randomization"]):
+        proc = evalkit_cmd(*args, *extra, cwd=tmp_path, check=False)
+        assert proc.returncode == 2 and "hagemann-rho" in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1

@@ -13,6 +13,9 @@ estimated) and keeps its size for a fixed, small q as the councils' own data gro
   "effect <= theta0" when the first two are the two largest, i.e. (1-w) d >= max(x0 - mean(x0)) with d > 0.
 * interval: inverting the one-sided test at alpha/2 on each side gives
   [e - M+ / (1-w), e + M- / (1-w)] with e = x1 - mean(x0), M+ = max(x0 - mean), M- = max(mean - x0).
+* pvalue: the smallest level at which a one-sided test rejects (the tests are nested: weight(q, a, rho) does
+  not grow with a): the least size bound over the grid weights up to 1 - M/d, doubled for the two sides
+  and capped at 1; theta0 lies outside the (1 - alpha) interval exactly when its p-value is at most alpha.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ def weight(q: int, alpha: float = 0.05, rho: float = 2.0, steps: int = STEPS) ->
     bound is smooth in w: one crossing between neighbouring coarse points)."""
     if q < 2:
         return None
-    feasible = lambda i: size_bound(i / steps, q, rho) <= alpha  # noqa: E731
+    feasible = lambda i: _bound_at(i, q, float(rho), steps) <= alpha  # noqa: E731
     coarse = sorted({*range(0, steps + 1, COARSE), steps})
     at = next((k for k, i in enumerate(coarse) if feasible(i)), None)
     if at is None:
@@ -88,3 +91,41 @@ def interval(x1: float, x0: np.ndarray, *, alpha: float = 0.05, rho: float = 2.0
         "ci_high": est + float(-dev.min()) / (1 - w),
         "weight": w,
     }
+
+
+@lru_cache(maxsize=100_000)
+def _bound_at(i: int, q: int, rho: float, steps: int = STEPS) -> float:
+    return size_bound(i / steps, q, rho)
+
+
+def one_sided_p(d: float, spread: float, q: int, rho: float, steps: int = STEPS) -> float:
+    """Smallest level at which "effect <= theta0" is rejected, given d = x1 - theta0 - mean(x0) and
+    spread = max(x0 - mean(x0)). The test at level a rejects iff weight(q, a, rho) <= w* = 1 - spread / d,
+    i.e. iff some grid w <= w* has size_bound(w) <= a; so the p-value is the least size bound on the grid
+    points up to w*, capped at 1 (1 when d <= 0 or w* < 0). Found from the coarse points up to w* and a
+    search on the grid around the least of them (the smoothness `weight` assumes: one valley)."""
+    if d <= 0 or spread / d > 1:
+        return 1.0
+    top = int(np.floor(steps * (1.0 - spread / d) + 1e-9))  # the largest grid index with w <= w*
+    f = lambda i: _bound_at(i, q, float(rho), steps)  # noqa: E731
+    coarse = sorted({*range(0, top + 1, COARSE), top})
+    k = min(range(len(coarse)), key=lambda j: f(coarse[j]))
+    lo, hi = coarse[max(0, k - 1)], coarse[min(len(coarse) - 1, k + 1)]
+    while hi - lo > 2:  # ternary search on integers for the valley's floor
+        a, b = lo + (hi - lo) // 3, hi - (hi - lo) // 3
+        lo, hi = (lo, b) if f(a) <= f(b) else (a, hi)
+    return float(min(1.0, min(f(i) for i in range(lo, hi + 1))))
+
+
+def pvalue(x1: float, x0: np.ndarray, *, rho: float = 2.0, theta0: float = 0.0) -> float:
+    """Two-sided p-value of "effect = theta0": 2 x the smaller one-sided p (`one_sided_p`, each side's
+    test as in `interval`), capped at 1. theta0 is outside `interval(..., alpha)` iff this is <= alpha."""
+    x0 = np.asarray(x0, dtype=float)
+    q = int(x0.size)
+    if q < 2:
+        return 1.0
+    dev = x0 - x0.mean()
+    d = float(x1 - theta0 - x0.mean())
+    up = one_sided_p(d, float(dev.max()), q, float(rho))
+    down = one_sided_p(-d, float(-dev.min()), q, float(rho))
+    return float(min(1.0, 2.0 * min(up, down)))
