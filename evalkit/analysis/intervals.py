@@ -386,6 +386,7 @@ def _size_rows(
         )
         result.inference[kind] = info
         return [{**row, "name": "att" + SUFFIXES[kind], "aggregation": "randomisation", "interval": kind}]
+    names = _ri_targets(result, inference)
     if method == "twfe":
         from evalkit.estimators.did.twfe_points import TWFEPoints
 
@@ -393,17 +394,17 @@ def _size_rows(
     else:
         stat = _point_statistic(method, options, inference)
         bind = getattr(stat, "bind", None)
-        many = bind(panel, _ri_targets(result, inference)) if bind is not None else None
+        many = bind(panel, names) if bind is not None else None
     if many is None:
         raise UsageError(
             f"the {kind} interval needs {method}'s many-columns point path, which it has not for this panel "
             "(covariates); use interval = 'randomization'"
         )
-    names = _ri_targets(result, inference)
     shared = inference.get(UNIVERSE) if inference.get(SHARED_SIZE) else None
     joint = {"universe": shared, "universe_size": inference.get(UNIVERSE_SIZES)} if shared else {}
-    try:
-        rows, info = size_robust.permutation_rows(
+
+    def draw(**shared_draws: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        return size_robust.permutation_rows(
             panel,
             many,
             names,
@@ -413,24 +414,16 @@ def _size_rows(
             alpha=alpha,
             size=size,
             pmap=_pmap_progress(n_perm),
-            **joint,
+            **shared_draws,
             **fit,
         )
+
+    try:
+        rows, info = draw(**joint)
     except EvalkitError as exc:  # shared draws impossible here (a council with no size): drawn alone, Holm
         if not joint:
             raise
-        rows, info = size_robust.permutation_rows(
-            panel,
-            many,
-            names,
-            kind,
-            n_perm=n_perm,
-            seed=seed,
-            alpha=alpha,
-            size=size,
-            pmap=_pmap_progress(n_perm),
-            **fit,
-        )
+        rows, info = draw()
         info["joint_refused"] = exc.message
     a_obs, a_perm = info.pop("_estimates")
     if inference.get(KEEP_DRAWS):  # the event study's permutation covariance (sensitivity) reads them
