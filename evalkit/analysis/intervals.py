@@ -493,11 +493,12 @@ def _hagemann_rows(
     base = {r["name"]: r for r in result.estimates.to_dicts()}
     sizes = dict(zip(*np.unique(panel_cohorts(panel), return_counts=True)))
     targets = [r["name"] for r in rows if r.get("n_treated_units") == 1]
-    targets += [
-        n
-        for n, r in base.items()
-        if r["aggregation"] == "group" and r.get("estimate") is not None and sizes.get(r.get("group")) == 1
-    ]
+    if not inference.get(HEADLINE_ONLY):  # a power draw reads the headline alone: no cohort rows to make
+        targets += [
+            n
+            for n, r in base.items()
+            if r["aggregation"] == "group" and r.get("estimate") is not None and sizes.get(r.get("group")) == 1
+        ]
     done = one_council.hagemann_rows(
         panel, many, targets, {n: float(base[n]["estimate"]) for n in targets}, rho=rho, alpha=alpha
     )
