@@ -93,6 +93,25 @@ def estimand_words(outcome: str) -> str:
     )
 
 
+def pretrend_caution(res: dict[str, Any], used: int, left_out: int) -> str | None:
+    """Why a pre-trend test is a diagnostic and not evidence, or None. The permutation pre-trend test on a
+    family's shared draws (plan v5) permutes adoption dates over councils this analysis lacks, so its draws
+    have other mover counts than the observed design where it holds only part of the treated councils; on
+    placebo designs of the England panel it rejected a true zero in 11.0 % of such analysis-draws at 5 %
+    (benchmarks/FWER.md, 2,321 cells). `pretrend_draws = "own"` (plan v6 onwards) draws among its own."""
+    inference = res.get("inference") or {}
+    chosen = (inference.get("default_interval") or {}).get("interval")
+    info = inference.get(chosen) or {}
+    if not left_out or "joint" not in info or "pretrend_draws" in info or "pretrend" not in info:
+        return None
+    return (
+        f"not evidence here: drawn over the family's shared adoption dates while this analysis holds {used} of the "
+        f"{used + left_out} councils that moved, a test that over-rejects at partial coverage (it rejected a true zero "
+        "in 11% of such placebo designs of the England panel at 5%, benchmarks/FWER.md); read it, its power and its "
+        "equivalence bounds as a diagnostic"
+    )
+
+
 def answer_for(
     analysis: dict[str, Any],
     conclusion: dict[str, Any] | None,
@@ -155,6 +174,7 @@ def answer_for(
             }
         ),
         "pretrend_test": pre,
+        "pretrend_caution": pretrend_caution(res, len(used), len(left_out)) if pre else None,
         "councils": used,
         "councils_left_out": left_out,
         "verdict": None if conclusion is None else conclusion["verdict"],

@@ -141,6 +141,13 @@ class Inference(_Model):
         "the councils whose residual variance is identified: two or more untreated years and a variance "
         "above rounding (without it, plans v4 and v5, a council with one untreated year enters at ~1e-29).",
     )
+    pretrend_draws: Literal["shared", "own"] | None = Field(
+        None,
+        description='"own": with shared_size_draws, the permutation pre-trend test (and its power and equivalence '
+        "bounds) permutes adoption dates among the analysis's own councils, so every draw has the analysis's own "
+        'number of movers; "shared" (the default, plans v5 and earlier) reads the family\'s shared draws, which over-'
+        "reject where an analysis holds only part of the family's movers (benchmarks/FWER.md).",
+    )
     one_council: Literal["hagemann"] | None = Field(
         None,
         description='"hagemann": under the size-keeping intervals (auto-size, studentized, ferman_pinto), every '
@@ -409,6 +416,12 @@ def _cross_checks(model: Plan, raw_options: list[dict[str, Any]], file: Path) ->
         if a.smallest_effect is not None and not a.primary:
             raise fail(f"analysis[{i}].smallest_effect", "applies to primary analyses only", "primary = true")
     _one_council_checks(model.inference, fail)
+    if model.inference.pretrend_draws == "own" and not model.inference.shared_size_draws:
+        raise fail(
+            "inference.pretrend_draws",
+            '"own" changes only shared draws, and shared_size_draws is not true',
+            "shared_size_draws = true beside it, or no pretrend_draws",
+        )
     primaries = {a.label for a in model.analysis if a.primary}
     for j, label in enumerate(model.inference.family or []):
         if label not in primaries:

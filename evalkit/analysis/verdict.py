@@ -285,7 +285,13 @@ def pretrend_evidence(res: dict[str, Any], alpha: float) -> dict[str, Any] | Non
     covariance = "permutation (spread of the pre-period estimates over permuted adoption dates)"
     kind = (inf.get("default_interval") or {}).get("interval")
     opted_in = RMS_KEY in inf or "joint" in (inf.get(kind) or {})  # plans with the new keys only (v4: never)
-    if not d and opted_in and kind in SIZE_KINDS and (inf.get(kind) or {}).get("draws"):
+    if not d and opted_in and kind in SIZE_KINDS and (inf.get(kind) or {}).get("pretrend_draws"):
+        d = inf[kind]["pretrend_draws"]  # [inference] pretrend_draws = "own": the draws its pre-trend test used
+        covariance = (
+            f"permutation, from the {kind} pre-trend test's draws among the analysis's own councils "
+            "(spread of the pre-period estimates over them)"
+        )
+    elif not d and opted_in and kind in SIZE_KINDS and (inf.get(kind) or {}).get("draws"):
         d = inf[kind]["draws"]  # the default interval's own draws: the same ones its pre-trend test uses
         covariance = f"permutation, from the {kind} interval's draws (spread of the pre-period estimates over them)"
     if not d:

@@ -232,8 +232,11 @@ def verdict_items(doc: dict[str, Any]) -> list:
         bits = ["no estimate" if a.get("estimate") is None else f"estimate {A.amount(a['estimate'], a['unit'])}"]
         bits.append(A.sureness_words(a))
         pre = a.get("pretrend_test")
+        caution = a.get("pretrend_caution")
         bits.append(
-            "no pre-trend test was possible" if pre is None else f"pre-trend test p = {A.sig(pre['p_value'], 2)}"
+            "no pre-trend test was possible"
+            if pre is None
+            else f"pre-trend test p = {A.sig(pre['p_value'], 2)}" + (f" ({caution})" if caution else "")
         )
         if a.get("disagree"):
             bits.append("disagreeing in sign: " + "; ".join(a["disagree"]))
