@@ -283,10 +283,13 @@ def rate(hits: list[bool]) -> dict[str, Any]:
     return {"n": n, "hits": k, "rate": r, "mc_se": float(np.sqrt(r * (1 - r) / n)) if n else None, "cp95": [low, high]}
 
 
-def summary_v5(path: Path, alpha: float = ALPHA) -> dict:
+def summary_v5(path: Path, alpha: float = ALPHA, first: int | None = None) -> dict:
     """FWER (any of the family rejected) unadjusted / Holm / Romano-Wolf and by the verdicts; per analysis
-    the rejection rate of its own test and of its pre-trend test, with the placebo movers in its sample."""
+    the rejection rate of its own test and of its pre-trend test, with the placebo movers in its sample.
+    `first`: only draws 0..first-1 (to pair runs of the same seed)."""
     lines = load_lines(path)
+    if first is not None:
+        lines = [ln for ln in lines if ln["draw"] < first]
     labels = list(lines[0]["analyses"]) if lines else []
     out: dict[str, Any] = {"draws": len(lines), "alpha": alpha, "family_size": len(labels)}
     if not lines:
@@ -460,6 +463,54 @@ def figure_v5(stats: dict, png: Path) -> None:
     fig.savefig(png, dpi=120, metadata={"Software": None})
 
 
+def compare_v5(paths: list[Path], first: int) -> str:
+    """Runs of the same seed side by side on draws 0..first-1 (draw k has the same placebo movers in each):
+    per analysis the rejection rate of the own test and of the pre-trend test, pooled by coverage, and the
+    family-wise rates; then, per pair with the first run, the cells where only one of the two rejected."""
+    stats = [summary_v5(p, first=first) for p in paths]
+    head = "| | " + " | ".join(p.stem for p in paths) + " |"
+    rule = "|---|" + "---|" * len(paths)
+    out = [f"draws 0-{first - 1}: " + ", ".join(f"{p.stem} {s['draws']}" for p, s in zip(paths, stats)), ""]
+    out += ["Pre-trend test rejects at 5 %:", "", head, rule]
+    for label in stats[0]["per_analysis"]:
+        out.append(f"| {label} | " + " | ".join(pct(s["per_analysis"][label]["pretrend"]) for s in stats) + " |")
+    for key, words in (
+        ("pooled_part_of_the_family_movers", "pooled, part"),
+        ("pooled_all_of_the_family_movers", "pooled, all"),
+    ):
+        out.append(f"| {words} | " + " | ".join(pct(s[key]["pretrend"]) for s in stats) + " |")
+    out += ["", "Own (primary) test rejects at 5 %:", "", head, rule]
+    for label in stats[0]["per_analysis"]:
+        out.append(f"| {label} | " + " | ".join(pct(s["per_analysis"][label]["own_test"]) for s in stats) + " |")
+    for key, words in (
+        ("pooled_part_of_the_family_movers", "pooled, part"),
+        ("pooled_all_of_the_family_movers", "pooled, all"),
+    ):
+        out.append(f"| {words} | " + " | ".join(pct(s[key]["own_test"]) for s in stats) + " |")
+    out += ["", "Family-wise:", "", head, rule]
+    for key, words in (
+        ("p", "unadjusted"),
+        ("holm", "Holm"),
+        ("romano_wolf", "Romano-Wolf"),
+        ("verdict_estimated_effect", "verdict 'estimated effect' anywhere"),
+    ):
+        out.append(f"| {words} | " + " | ".join(pct(s["fwer"][key]) for s in stats) + " |")
+    base = {ln["draw"]: ln for ln in load_lines(paths[0]) if ln["draw"] < first}
+    for p in paths[1:]:
+        other = {ln["draw"]: ln for ln in load_lines(p) if ln["draw"] < first}
+        for key in ("pretrend_p", "p"):
+            only_a = only_b = 0
+            for k in sorted(set(base) & set(other)):
+                for label, a in base[k]["analyses"].items():
+                    b = other[k]["analyses"].get(label, {})
+                    ra = a.get(key) is not None and a[key] < ALPHA
+                    rb = b.get(key) is not None and b[key] < ALPHA
+                    only_a += ra and not rb
+                    only_b += rb and not ra
+            out.append(f"\n{key}: rejected only in {paths[0].stem} {only_a}, only in {p.stem} {only_b} (paired cells)")
+    return "\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mode", choices=sorted(MODES), default="v4")
@@ -472,7 +523,12 @@ def main() -> None:
     ap.add_argument("--summary", action="store_true", help="Only summarise the lines written so far.")
     ap.add_argument("--variance-fit", choices=["real", "draw"], help="v5: print the size-variance fits and stop")
     ap.add_argument("--draw", type=int, default=0, help="with --variance-fit draw: which placebo draw")
+    ap.add_argument("--compare", nargs="+", help="v5 runs' jsonl files (same seed) to set side by side")
+    ap.add_argument("--first", type=int, default=200, help="with --compare: draws 0..FIRST-1")
     args = ap.parse_args()
+    if args.compare:
+        print(compare_v5([Path(p) for p in args.compare], args.first))
+        return
     mode = MODES[args.mode]
     args.plan = args.plan or mode["plan"]
     args.out = args.out or mode["out"]
