@@ -838,6 +838,9 @@ def _estimate_any_panel(
         )
         for y in outcomes
     }
+    gaps = {}
+    for y, long in longs.items():
+        longs[y], gaps[y] = _observed_rows(long)
     if checks:
         from evalkit.analysis import sensitivity as sens
 
@@ -849,6 +852,9 @@ def _estimate_any_panel(
     if len(outcomes) > 1:
         inference = _family_inference(inference, longs)
     results = {y: _run_one(method, long, options, inference, checks, rms, run) for y, long in longs.items()}
+    for y, gap in gaps.items():
+        if gap:
+            results[y].diagnostics["rows_without_outcome"] = gap
     if len(outcomes) > 1:
         _say_family(results, outcomes, inference, json_out, method, options)
         return
@@ -862,6 +868,28 @@ def _estimate_any_panel(
     say(result.summary())
     _print_rule_line(result, method, options)
     _print_rms_line(result, float(inference.get("alpha", methods.DEFAULT_ALPHA)))
+
+
+def _observed_rows(long):
+    """The rows with a value of the outcome. An empty cell is no observation: the point estimators skip it,
+    but the permutation intervals' two-way residuals would be NaN for its unit (studentised intervals 30x too
+    wide, Ferman-Pinto refused), so it leaves here, as a plan's sample leaves it, and stderr says so."""
+    import polars as pl
+
+    from evalkit.estimators.data import LongPanel
+
+    empty = long.data.filter(pl.col("y").is_null())
+    if not empty.height:
+        return long, None
+    kept = long.data.filter(pl.col("y").is_not_null())
+    gone = sorted(set(empty["unit"].to_list()) - set(kept["unit"].to_list()))
+    if not STATE["quiet"]:  # stderr: stdout may be the JSON
+        shown = ", ".join(gone[:10]) + (f" and {len(gone) - 10} more" if len(gone) > 10 else "")
+        err.print(
+            f"{long.outcome}: {empty.height} row(s) with no value left out"
+            + (f"; {len(gone)} unit(s) have none: {shown}" if gone else "")
+        )
+    return LongPanel(kept, long.outcome, long.covariates), {"rows": empty.height, "units_without_any": gone}
 
 
 def _outcome_family(outcome: str) -> list[str]:
@@ -878,15 +906,17 @@ def _outcome_family(outcome: str) -> list[str]:
 def _family_inference(inference: dict, longs: dict) -> dict:
     """A family's runs permute one shared set of adoption dates over every unit of any outcome's panel (as a
     plan's [inference] family with shared_size_draws), so each outcome's permuted statistics are draws
-    of one joint null and the Romano-Wolf stepdown applies. A unit given two adoption dates is refused."""
-    from evalkit.analysis.intervals import KEEP_DRAWS, SHARED_SIZE, UNIVERSE, UNIVERSE_SIZES
+    of one joint null and the Romano-Wolf stepdown applies. A unit given two adoption dates is refused. The
+    pre-trend test draws among each outcome's own units (pretrend_draws = "own"): on the shared draws it
+    over-rejects where an outcome's panel holds part of the family's treated units (benchmarks/FWER.md)."""
+    from evalkit.analysis.intervals import KEEP_DRAWS, PRETREND_DRAWS, SHARED_SIZE, UNIVERSE, UNIVERSE_SIZES
 
     universe: dict = {}
     for y, long in longs.items():
         for unit_code, first in long.unit_cohorts().items():
             if universe.setdefault(unit_code, first) != first:
                 raise UsageError(f"unit {unit_code!r} has two adoption dates across the outcomes (at {y!r})")
-    out = {**inference, KEEP_DRAWS: True, UNIVERSE: universe, SHARED_SIZE: True}
+    out = {**inference, KEEP_DRAWS: True, UNIVERSE: universe, SHARED_SIZE: True, PRETREND_DRAWS: "own"}
     if inference.get("unit_size"):
         out[UNIVERSE_SIZES] = inference["unit_size"]
     return out

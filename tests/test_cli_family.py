@@ -106,3 +106,41 @@ def test_plan_mode_refuses_the_panel_only_flags(tmp_path) -> None:
     res = evalkit_cmd("estimate", "--equivalence-rms", cwd=tmp_path, check=False)
     assert res.returncode == 2
     assert "--equivalence-rms" in res.stderr
+
+
+def test_family_pretrend_draws_among_each_outcomes_own_units(tmp_path) -> None:
+    """An outcome whose panel lacks one mover and three untreated units: its pre-trend test is the one a run of
+    that outcome alone gives (permuted among its own units), not one on the family's shared draws, whose mover
+    count varies from draw to draw (that test over-rejects at partial coverage: benchmarks/FWER.md)."""
+    path = tmp_path / "p.csv"
+    _panel(path)
+    df = pl.read_csv(path)
+    gone = pl.col("id").is_in(["u39", "u00", "u01", "u02"])  # u39 moved in 2018
+    df.with_columns(pl.when(gone).then(None).otherwise(pl.col("y1") * 0.5 + pl.col("y2")).alias("y3")).write_csv(path)
+    doc = _run(tmp_path, "--outcome", "y1,y3")
+    alone = _run(tmp_path, "--outcome", "y3")
+    fam = doc["results"]["y3"]["inference"]["ferman_pinto"]
+    own = alone["inference"]["ferman_pinto"]
+    assert "joint" in fam and "joint" not in own  # the family's headline draws are shared ...
+    assert fam["pretrend"]["p_value"] == own["pretrend"]["p_value"]  # ... its pre-trend test is its own
+    assert fam["pretrend"]["statistic"] == pytest.approx(own["pretrend"]["statistic"], rel=1e-12)
+    assert "own councils" in fam["pretrend"]["test"]
+
+
+@pytest.mark.parametrize("interval", ["studentized", "ferman_pinto"])
+def test_an_empty_outcome_cell_is_no_observation(tmp_path, interval) -> None:
+    """One empty cell of the outcome: the size-keeping rows are those of the panel without that row (before,
+    its unit's residuals were NaN: a studentised interval 30 times too wide, Ferman-Pinto refused)."""
+    path = tmp_path / "p.csv"
+    _panel(path)
+    df = pl.read_csv(path)
+    hole = (pl.col("id") == "u05") & (pl.col("year") == 2014)
+    df.with_columns(pl.when(hole).then(None).otherwise(pl.col("y2")).alias("y2")).write_csv(path)
+    args = ["--outcome", "y2", "--interval", interval]
+    with_hole = _run(tmp_path, *args)
+    df.filter(~hole).write_csv(path)
+    without = _run(tmp_path, *args)
+    assert with_hole["diagnostics"]["rows_without_outcome"] == {"rows": 1, "units_without_any": []}
+    name = f"simple:{interval}"
+    assert _row(with_hole, name) == _row(without, name)
+    assert _row(with_hole, name)["ci_high"] - _row(with_hole, name)["ci_low"] < 10  # the data's scale is ~1
