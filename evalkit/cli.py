@@ -838,6 +838,8 @@ def _estimate_any_panel(
         )
         for y in outcomes
     }
+    for col in [*outcomes, *covs]:
+        _finite_or_empty(frame, col, path.name)
     gaps = {}
     for y, long in longs.items():
         longs[y], gaps[y] = _observed_rows(long)
@@ -868,6 +870,25 @@ def _estimate_any_panel(
     say(result.summary())
     _print_rule_line(result, method, options)
     _print_rms_line(result, float(inference.get("alpha", methods.DEFAULT_ALPHA)))
+
+
+def _finite_or_empty(frame, column: str, source: str) -> None:
+    """NaN or infinity in a value column is refused with its row (an empty cell is a missing value; "NaN" is
+    not one: it would pass as a number and turn every permutation residual of its unit into NaN)."""
+    import polars as pl
+
+    if column not in frame.columns or not (frame[column].dtype.is_float() or frame[column].dtype == pl.Utf8):
+        return
+    value = pl.col(column).cast(pl.Float64, strict=False)  # text: as make_panel reads it ("-Infinity" too)
+    bad = frame.with_row_index("__row").filter(value.is_nan() | value.is_infinite())
+    if bad.height:
+        raise EvalkitError(
+            f"is {bad[column][0]}",
+            file=source,
+            row=int(bad["__row"][0]) + 2,
+            column=column,
+            expected="a finite number, or an empty cell for a missing value",
+        )
 
 
 def _observed_rows(long):

@@ -144,3 +144,16 @@ def test_an_empty_outcome_cell_is_no_observation(tmp_path, interval) -> None:
     name = f"simple:{interval}"
     assert _row(with_hole, name) == _row(without, name)
     assert _row(with_hole, name)["ci_high"] - _row(with_hole, name)["ci_low"] < 10  # the data's scale is ~1
+
+
+@pytest.mark.parametrize("value", ["NaN", "inf", "-Infinity"])
+def test_a_non_finite_outcome_is_refused_with_its_row(tmp_path, value) -> None:
+    path = tmp_path / "p.csv"
+    _panel(path)
+    df = pl.read_csv(path).with_columns(pl.col("y2").cast(pl.Utf8))
+    df = df.with_columns(pl.when(pl.int_range(pl.len()) == 7).then(pl.lit(value)).otherwise(pl.col("y2")).alias("y2"))
+    df.write_csv(path)
+    res = evalkit_cmd("estimate", "--panel", str(path), *BASE, "--outcome", "y1,y2", cwd=tmp_path, check=False)
+    assert res.returncode != 0
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "row 9" in lines[0] and "'y2'" in lines[0] and "finite number" in lines[0], res.stderr
