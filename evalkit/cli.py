@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shlex
 import sys
 import tempfile
@@ -828,10 +829,17 @@ def _estimate_any_panel(
         if unit not in frame.columns:
             raise UsageError(f"{path.name}: no column {unit!r} (--unit)")
         sized = frame.rename({unit: "unit_code"}) if unit != "unit_code" else frame
-        inference = {
-            **inference,
-            "unit_size": {str(k): v for k, v in unit_sizes(sized, inference["size_column"]).items()},
-        }
+        sizes = {str(k): v for k, v in unit_sizes(sized, inference["size_column"]).items()}
+        bad = sorted(u for u, v in sizes.items() if not (math.isfinite(v) and v > 0))
+        if bad:
+            raise EvalkitError(
+                f"unit {bad[0]} has size {sizes[bad[0]]:g}"
+                + (f" ({len(bad) - 1} more units too)" if len(bad) > 1 else ""),
+                file=path.name,
+                column=inference["size_column"],
+                expected="a positive size for every unit (--size-column)",
+            )
+        inference = {**inference, "unit_size": sizes}
     longs = {
         y: make_panel(
             frame, unit=unit, time=time, outcome=y, cohort=cohort, treated=treated, covariates=covs, source=path.name

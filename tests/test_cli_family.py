@@ -157,3 +157,16 @@ def test_a_non_finite_outcome_is_refused_with_its_row(tmp_path, value) -> None:
     assert res.returncode != 0
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "row 9" in lines[0] and "'y2'" in lines[0] and "finite number" in lines[0], res.stderr
+
+
+@pytest.mark.parametrize("size", [0.0, -5.0])
+def test_a_size_that_is_not_positive_names_the_unit_and_column(tmp_path, size) -> None:
+    path = tmp_path / "p.csv"
+    _panel(path)
+    pl.read_csv(path).with_columns(
+        pl.when(pl.col("id") == "u07").then(size).otherwise(pl.col("pop")).alias("pop")
+    ).write_csv(path)
+    res = evalkit_cmd("estimate", "--panel", str(path), *BASE, "--outcome", "y1", cwd=tmp_path, check=False)
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 1 and len(lines) == 1, res.stderr
+    assert "column 'pop'" in lines[0] and "unit u07" in lines[0], res.stderr
