@@ -75,6 +75,7 @@ class CSPoints:
         self.min_e = -np.inf if min_e is None else float(min_e)
         self.max_e = np.inf if max_e is None else float(max_e)
         self._changes, self._design = _Last(), _Last()  # what a permutation loop would recompute unchanged
+        self._unit_changes = _Last()  # unit_estimates' columns, alternating with estimates' in a loop
 
     # -------------------------------------------------------------- entry points
 
@@ -92,14 +93,21 @@ class CSPoints:
         unit_list = units.tolist()
         filled = _Last()  # a permutation loop passes the same columns every time: fill them once
 
-        def many(cohort: np.ndarray, columns: np.ndarray) -> dict[str, np.ndarray]:
+        def wide_of(cohort: np.ndarray, columns: np.ndarray, cache: _Last) -> WidePanel:
             arr = np.asarray(columns, dtype=float)
-            y = filled.get(np.array(arr.shape).tobytes() + arr.tobytes(), lambda: cube.fill(columns))
+            y = cache.get(np.array(arr.shape).tobytes() + arr.tobytes(), lambda: cube.fill(columns))
             empty = np.empty((len(units), 0))
-            wide = WidePanel(y=y, cohort=np.asarray(cohort, dtype=np.int64), x=empty, units=unit_list, times=times)
-            return self.estimates(wide, simple_only=simple_only)
+            return WidePanel(y=y, cohort=np.asarray(cohort, dtype=np.int64), x=empty, units=unit_list, times=times)
 
-        return many
+        def many(cohort: np.ndarray, columns: np.ndarray) -> dict[str, np.ndarray]:
+            return self.estimates(wide_of(cohort, columns, filled), simple_only=simple_only)
+
+        filled_by_unit = _Last()  # the studentised test alternates two column sets: a cache each
+
+        def by_unit(cohort: np.ndarray, columns: np.ndarray) -> dict[str, np.ndarray]:
+            return self.unit_estimates(wide_of(cohort, columns, filled_by_unit), simple_only=simple_only)
+
+        return BoundPoints(many, by_unit)
 
     def _bind_with_covariates(self, panel: LongPanel, cube: Cube) -> Many:
         """With covariates every ATT(g,t) has its own outcome regression or propensity score, so the
@@ -180,21 +188,41 @@ class CSPoints:
         if not design.prepared_as_given:
             wide, _ = _prepare_cohorts(wide, self.control, self.anticipation)
         att, exists = self._cell_att(wide.y, wide.cohort, design)
-        if not exists.any():
-            raise EvalkitError("no group-time effect could be estimated", column="cohort")
-        att0 = np.where(exists, att, 0.0)
-        ex = exists.astype(float)
-        out: dict[str, np.ndarray] = {}
-        shown = np.where(exists, att, np.nan)
-        out.update(zip(design.cell_names, shown))
-        # simple: cohort-share weighted average of the post-treatment cells (up to max_e)
-        out["simple"] = _ratio(design.simple_w @ att0, design.simple_w @ ex)
-        if simple_only:
-            return out
-        out.update(_group(design, att0, ex))
-        out.update(_dynamic(design, att0, ex))
-        out.update(_calendar(design, att0, ex))
-        return out
+        return _aggregates(design, att, exists, simple_only=simple_only)
+
+    def unit_estimates(self, wide: WidePanel, *, simple_only: bool = False) -> dict[str, np.ndarray]:
+        """name -> m x units: each column's estimate with the column kept on one unit's cells and 0 on the
+        other units' observed cells, for every unit (`estimates` of `Layout.by_unit` columns, a unit
+        contribution c_i = T(column masked to unit i)), from one pass over the cells.
+
+        A cohort sum of such a column is unit i's own change where unit i belongs to that cohort and 0
+        elsewhere (a sum of one number and zeros is that number), so each cell is unit i's change over
+        the treated or the control count, and the counts (where the column is observed) are the panel's.
+        The same divisions of the same numbers as `estimates` on one column per unit, then its aggregations.
+        A unit the preparation drops (always treated under this assignment) contributes 0."""
+        n = wide.y.shape[0]
+        labels, counts = np.unique(wide.cohort, return_counts=True)
+        key = np.array([len(labels), *wide.y.shape]).tobytes() + labels.tobytes() + counts.tobytes()
+        design = self._design.get(key + wide.times.tobytes(), lambda: self._make_design(wide))
+        kept = np.arange(n)
+        if not design.prepared_as_given:
+            indexed = WidePanel(y=wide.y, cohort=wide.cohort, x=wide.x, units=list(range(n)), times=wide.times)
+            wide, _ = _prepare_cohorts(indexed, self.control, self.anticipation)
+            kept = np.asarray(wide.units, dtype=np.int64)
+        att, exists = self._unit_cell_att(wide.y, wide.cohort, design)
+        k_cells, m, n_kept = att.shape
+        flat = _aggregates(
+            design,
+            att.reshape(k_cells, m * n_kept),
+            np.repeat(exists, n_kept, axis=1),
+            simple_only=simple_only,
+        )
+        values = np.array(list(flat.values())).reshape(len(flat), m, n_kept)
+        if n_kept == n:
+            return dict(zip(flat, values))
+        full = np.repeat(0.0 * values[:, :, :1], n, axis=2)  # a dropped unit: 0 (NaN where no cell)
+        full[:, :, kept] = values
+        return dict(zip(flat, full))
 
     def _make_design(self, wide: WidePanel) -> _Design:
         """The cells and weights for this multiset of adoption dates (see `estimates`)."""
@@ -290,6 +318,44 @@ class CSPoints:
         same = design.same  # universal base period: the reference cell, 0 by construction
         return np.where(same, 0.0, att), exists | same
 
+    def _unit_cell_att(self, y: np.ndarray, coh: np.ndarray, design: _Design) -> tuple[np.ndarray, np.ndarray]:
+        """ATT(g,t) of each column restricted to each unit (cells x m x units) and whether each cell
+        exists (cells x m): `_cell_att` on one column per unit, the cohort sums being the unit's own change
+        (see `unit_estimates`)."""
+        n, _, m = y.shape
+        cj, cb, labels = design.cj, design.cb, design.labels
+        key = np.array([*y.shape, len(cj)]).tobytes() + y.tobytes() + cj.tobytes() + cb.tobytes()
+        dy, okf = self._unit_changes.get(key, lambda: _changes(y, cj, cb))
+        onehot = (coh[:, None] == labels[None, :]).astype(float)  # n x C
+        k_cells = len(cj)
+        nobs = (onehot.T @ okf).reshape(len(labels), k_cells, m)
+        cells = np.arange(k_cells)
+        n_t = nobs[design.own, cells][:, :, None]
+        n_c = np.einsum("kc,ckm->km", design.ctrl, nobs)[:, :, None]
+        lab = np.searchsorted(labels, coh)
+        dyu = dy.reshape(n, k_cells, m).transpose(1, 2, 0)  # cells x m x units
+        s_t = np.where((design.own[:, None] == lab[None, :])[:, None, :], dyu, 0.0)
+        s_c = design.ctrl[:, lab][:, None, :] * dyu
+        with np.errstate(divide="ignore", invalid="ignore"):
+            att = s_t / n_t - s_c / n_c
+            if self.est_method in ("ipw", "dr"):  # every control trimmed: the full estimator's 0/0
+                att = np.where(n_t / (n_t + n_c) >= TRIM_LEVEL, np.nan, att)
+        exists = (n_t[:, :, 0] > 0) & (n_c[:, :, 0] > 0)
+        return np.where(design.same[:, :, None], 0.0, att), exists | design.same
+
+
+@dataclass(frozen=True)
+class BoundPoints:
+    """`bind(panel)`'s many(cohort, columns) -> name -> m estimates, with `by_unit(cohort, columns)` ->
+    name -> m x units, each column's estimate restricted to each unit (`CSPoints.unit_estimates`): the
+    unit contributions of the studentised permutation test (size_robust) without a column per unit."""
+
+    many: Many
+    by_unit: Many
+
+    def __call__(self, cohort: np.ndarray, columns: np.ndarray) -> dict[str, np.ndarray]:
+        return self.many(cohort, columns)
+
 
 @dataclass(frozen=True)
 class _Design:
@@ -316,6 +382,26 @@ class _Design:
     dynamic_post: np.ndarray
     cal: np.ndarray
     calendar_w: np.ndarray
+
+
+def _aggregates(design: _Design, att: np.ndarray, exists: np.ndarray, *, simple_only: bool) -> dict[str, np.ndarray]:
+    """Every estimate by name from the cells (cells x m) and whether each exists (`simple_only`: the cells
+    and the simple aggregate)."""
+    if not exists.any():
+        raise EvalkitError("no group-time effect could be estimated", column="cohort")
+    att0 = np.where(exists, att, 0.0)
+    ex = exists.astype(float)
+    out: dict[str, np.ndarray] = {}
+    shown = np.where(exists, att, np.nan)
+    out.update(zip(design.cell_names, shown))
+    # simple: cohort-share weighted average of the post-treatment cells (up to max_e)
+    out["simple"] = _ratio(design.simple_w @ att0, design.simple_w @ ex)
+    if simple_only:
+        return out
+    out.update(_group(design, att0, ex))
+    out.update(_dynamic(design, att0, ex))
+    out.update(_calendar(design, att0, ex))
+    return out
 
 
 def _group(design: _Design, att0: np.ndarray, ex: np.ndarray) -> dict[str, np.ndarray]:

@@ -381,10 +381,14 @@ def _studentized_sums(
     many: Many, layout: Layout, names: list[str], y: np.ndarray, d: np.ndarray, ry: np.ndarray, rd: np.ndarray
 ) -> Callable[[np.ndarray], np.ndarray]:
     """cohort -> names x (a, b, A, B, C) of `StudentizedTest`. Unit contributions c_i = T(residuals masked
-    to unit i). On a balanced panel every never-treated unit has the same weight row w (the design is
-    symmetric in them), so their contributions are R w from one unit's T basis columns and only the
-    treated units need a column each; that shortcut is checked against the unit-by-unit columns at the
-    first assignment it is used on, and dropped if they differ."""
+    to unit i): from the point path's `by_unit` where it has one (CS without covariates: every unit's
+    contribution from one pass over the cells, `_sums_by_unit`); otherwise one column per unit. On a
+    balanced panel every never-treated unit then has the same weight row w (the design is symmetric in
+    them), so their contributions are R w from one unit's T basis columns and only the treated units need
+    a column each; that shortcut is checked against the unit-by-unit columns at the first assignment it
+    is used on, and dropped if they differ."""
+    if hasattr(many, "by_unit"):
+        return _sums_by_unit(many, layout.n, names, y, d, ry, rd)
     cy_all, cd_all = layout.by_unit(ry), layout.by_unit(rd)
     balanced = bool(layout.mask.all())
     cube_y, cube_d = np.zeros(layout.mask.shape), np.zeros(layout.mask.shape)
@@ -420,10 +424,32 @@ def _studentized_sums(
             f, s = full(coh), short(coh)
             same = all(np.allclose(a, b, rtol=1e-8, atol=1e-10, equal_nan=True) for a, b in zip(f, s))
             state["shortcut"] = same
-        ab, ay, ad = (short if state["shortcut"] else full)(coh)
-        return np.column_stack([ab[:, 0], ab[:, 1], (ay**2).sum(1), (ay * ad).sum(1), (ad**2).sum(1)])
+        return _fold(*(short if state["shortcut"] else full)(coh))
 
     return sums
+
+
+def _sums_by_unit(
+    many: Many, n_units: int, names: list[str], y: np.ndarray, d: np.ndarray, ry: np.ndarray, rd: np.ndarray
+) -> Callable[[np.ndarray], np.ndarray]:
+    """`_studentized_sums` from the point path's `by_unit(cohort, columns)` (name -> columns x units, each
+    column's estimate restricted to each unit): the unit contributions without a column per unit."""
+    yd, residuals = np.column_stack([y, d]), np.column_stack([ry, rd])
+    missing_ab, missing_c = np.full(2, np.nan), np.full((2, n_units), np.nan)
+
+    def sums(coh: np.ndarray) -> np.ndarray:
+        out, units = many(coh, yd), many.by_unit(coh, residuals)  # type: ignore[attr-defined]
+        ab = np.array([out.get(n, missing_ab) for n in names], dtype=float)
+        c = np.array([units.get(n, missing_c) for n in names], dtype=float)  # names x 2 x units
+        return _fold(ab, c[:, 0], c[:, 1])
+
+    return sums
+
+
+def _fold(ab: np.ndarray, ay: np.ndarray, ad: np.ndarray) -> np.ndarray:
+    """names x (a, b, A, B, C) from the estimates of Y and D (names x 2) and the unit contributions of
+    their residuals (names x units each)."""
+    return np.column_stack([ab[:, 0], ab[:, 1], (ay**2).sum(1), (ay * ad).sum(1), (ad**2).sum(1)])
 
 
 def _serial(fn: Callable, items: list) -> list:

@@ -72,6 +72,53 @@ def test_studentized_shortcut_equals_unit_by_unit_contributions() -> None:
     assert sums(perm)[0, 2] == pytest.approx(fast[0, 2], rel=1e-12)
 
 
+def _unbalanced_panel(seed: int):
+    """40 units x 8 periods, a fifth of the cells missing, cohorts 3, 5 and 7, two units treated from the
+    first period (dropped as always treated when they keep that date) and one after the last (never)."""
+    rng = np.random.default_rng(seed)
+    n, T = 40, 8
+    cohort = rng.choice([0, 0, 0, 3, 5, 7], size=n)
+    cohort[:3] = [1, 1, 9]
+    y = (
+        rng.normal(size=n)[:, None]
+        + rng.normal(size=T)[None, :]
+        + rng.normal(size=(n, T)) * rng.uniform(0.5, 3, n)[:, None]
+    )
+    keep = rng.random((n, T)) > 0.2
+    u, t = np.nonzero(keep)
+    frame = pl.DataFrame({"unit": [f"u{i:02d}" for i in u], "t": t + 1, "y": y[u, t], "g": cohort[u]})
+    return make_panel(frame, unit="unit", time="t", outcome="y", cohort="g")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"control": "notyet"}, {"base_period": "universal", "est_method": "reg"}, {"anticipation": 1, "max_e": 2}],
+)
+def test_studentized_sums_by_unit_equal_one_column_per_unit(options: dict) -> None:
+    """CS's `by_unit` contributions (one pass over the cells) give the sums that one outcome column per
+    unit gives (the brute-force c_i = T(residuals masked to unit i)), on an unbalanced panel, under
+    permuted assignments that drop different always-treated units; every aggregation."""
+    p = _unbalanced_panel(3)
+    bound, lay = CSPoints(**options).bind(p), Layout(p)
+    y = p.data["y"].to_numpy()
+    t, c = p.data["time"].to_numpy(), p.data["cohort"].to_numpy()
+    d = ((c > 0) & (t >= c)).astype(float)
+    ry, rd = lay.residualise(y), lay.residualise(d)
+    names = list(bound(panel_cohorts(p), y[:, None]))
+    sums = _studentized_sums(bound, lay, names, y, d, ry, rd)
+    rng = np.random.default_rng(2)
+    for coh in [panel_cohorts(p)] + [rng.permutation(panel_cohorts(p)) for _ in range(4)]:
+        got = sums(coh)
+        ab = bound(coh, np.column_stack([y, d]))
+        cy, cd = bound(coh, lay.by_unit(ry)), bound(coh, lay.by_unit(rd))
+        each = bound.by_unit(coh, np.column_stack([ry, rd]))
+        for name in names:  # unit by unit, not only their sums
+            np.testing.assert_allclose(each[name], [cy[name], cd[name]], rtol=1e-12, atol=1e-15, err_msg=name)
+        for k, name in enumerate(names):
+            want = [ab[name][0], ab[name][1], np.sum(cy[name] ** 2), np.sum(cy[name] * cd[name]), np.sum(cd[name] ** 2)]
+            np.testing.assert_allclose(got[k], want, rtol=1e-12, atol=1e-15, err_msg=name)
+
+
 def test_studentized_pvalue_matches_a_hand_computation() -> None:
     """Two periods, one cohort: CS simple = mean treated change - mean control change; the unit
     contributions of the two-way residuals are De_i/N1 (treated) and -De_i/N0 (controls) with
