@@ -320,24 +320,24 @@ class CSPoints:
 
     def _unit_cell_att(self, y: np.ndarray, coh: np.ndarray, design: _Design) -> tuple[np.ndarray, np.ndarray]:
         """ATT(g,t) of each column restricted to each unit (cells x m x units) and whether each cell
-        exists (cells x m): `_cell_att` on one column per unit, the cohort sums being the unit's own change
-        (see `unit_estimates`)."""
-        n, _, m = y.shape
+        exists (cells x m): `_cell_att` on one column per unit, whose cohort sums are the unit's own
+        change (see `unit_estimates`). Where the cell exists, unit i's value there is its change over the
+        treated count (s/n_t - 0), over minus the control count (0 - s/n_c = s/(-n_c)), or 0 (s/inf),
+        the same bits as `_cell_att`'s; where it does not, the value is never read."""
+        m = y.shape[2]
         cj, cb, labels = design.cj, design.cb, design.labels
         key = np.array([*y.shape, len(cj)]).tobytes() + y.tobytes() + cj.tobytes() + cb.tobytes()
-        dy, okf = self._unit_changes.get(key, lambda: _changes(y, cj, cb))
+        dy, okf = self._unit_changes.get(key, lambda: _unit_changes(y, cj, cb))
         onehot = (coh[:, None] == labels[None, :]).astype(float)  # n x C
         k_cells = len(cj)
         nobs = (onehot.T @ okf).reshape(len(labels), k_cells, m)
-        cells = np.arange(k_cells)
-        n_t = nobs[design.own, cells][:, :, None]
+        n_t = nobs[design.own, np.arange(k_cells)][:, :, None]
         n_c = np.einsum("kc,ckm->km", design.ctrl, nobs)[:, :, None]
         lab = np.searchsorted(labels, coh)
-        dyu = dy.reshape(n, k_cells, m).transpose(1, 2, 0)  # cells x m x units
-        s_t = np.where((design.own[:, None] == lab[None, :])[:, None, :], dyu, 0.0)
-        s_c = design.ctrl[:, lab][:, None, :] * dyu
+        treated = (design.own[:, None] == lab[None, :])[:, None, :]
+        control = (design.ctrl[:, lab] > 0)[:, None, :]
         with np.errstate(divide="ignore", invalid="ignore"):
-            att = s_t / n_t - s_c / n_c
+            att = dy / np.where(treated, n_t, np.where(control, -n_c, np.inf))
             if self.est_method in ("ipw", "dr"):  # every control trimmed: the full estimator's 0/0
                 att = np.where(n_t / (n_t + n_c) >= TRIM_LEVEL, np.nan, att)
         exists = (n_t[:, :, 0] > 0) & (n_c[:, :, 0] > 0)
@@ -461,6 +461,12 @@ def _changes(y: np.ndarray, cj: np.ndarray, cb: np.ndarray) -> tuple[np.ndarray,
     ok = finite[:, cj] & finite[:, cb]  # n x K x m: observed in both periods compared
     dy = np.where(ok, y0[:, cj] - y0[:, cb], 0.0)
     return dy.reshape(n, -1), ok.reshape(n, -1).astype(float)
+
+
+def _unit_changes(y: np.ndarray, cj: np.ndarray, cb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`_changes` with the changes laid out cells x m x units (contiguous), as `_unit_cell_att` reads them."""
+    dy, okf = _changes(y, cj, cb)
+    return np.ascontiguousarray(dy.reshape(y.shape[0], len(cj), y.shape[2]).transpose(1, 2, 0)), okf
 
 
 def _cell_names(cg: np.ndarray, tim: np.ndarray) -> list[str]:
