@@ -4,6 +4,9 @@ layout instead of re-reading the panel."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
 from evalkit.estimators.data import LongPanel
@@ -27,6 +30,23 @@ class Cube:
         y = np.full((len(self.units), len(self.times), columns.shape[1]), np.nan)
         y[self._ui, self._ti] = columns
         return y
+
+
+Many = Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class BoundPoints:
+    """A fast path's many(cohort, columns) -> name -> m estimates, with `by_unit(cohort, columns)` ->
+    name -> m x units, each column's estimate restricted to each unit (the column on that unit's cells, 0
+    on the other units' observed cells): the unit contributions c_i = T(column masked to unit i) of the
+    studentised permutation test (size_robust), without an outcome column per unit."""
+
+    many: Many
+    by_unit: Many
+
+    def __call__(self, cohort: np.ndarray, columns: np.ndarray) -> dict[str, np.ndarray]:
+        return self.many(cohort, columns)
 
 
 def at_observed(many, panel: LongPanel) -> dict[str, float]:

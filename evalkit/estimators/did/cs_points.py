@@ -35,7 +35,7 @@ import numpy as np
 
 from evalkit.errors import EvalkitError
 from evalkit.estimators.data import LongPanel
-from evalkit.estimators.did._cube import Cube, at_observed
+from evalkit.estimators.did._cube import BoundPoints, Cube, at_observed
 from evalkit.estimators.did._drdid import TRIM_LEVEL
 from evalkit.estimators.did._util import WidePanel, to_wide
 from evalkit.estimators.did.cs import _att_gt_aggs, _check_options, _prepare_cohorts, aggregate, group_time_effects
@@ -342,19 +342,6 @@ class CSPoints:
                 att = np.where(n_t / (n_t + n_c) >= TRIM_LEVEL, np.nan, att)
         exists = (n_t[:, :, 0] > 0) & (n_c[:, :, 0] > 0)
         return np.where(design.same[:, :, None], 0.0, att), exists | design.same
-
-
-@dataclass(frozen=True)
-class BoundPoints:
-    """`bind(panel)`'s many(cohort, columns) -> name -> m estimates, with `by_unit(cohort, columns)` ->
-    name -> m x units, each column's estimate restricted to each unit (`CSPoints.unit_estimates`): the
-    unit contributions of the studentised permutation test (size_robust) without a column per unit."""
-
-    many: Many
-    by_unit: Many
-
-    def __call__(self, cohort: np.ndarray, columns: np.ndarray) -> dict[str, np.ndarray]:
-        return self.many(cohort, columns)
 
 
 @dataclass(frozen=True)

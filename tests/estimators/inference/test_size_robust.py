@@ -91,15 +91,23 @@ def _unbalanced_panel(seed: int):
 
 
 @pytest.mark.parametrize(
-    "options",
-    [{}, {"control": "notyet"}, {"base_period": "universal", "est_method": "reg"}, {"anticipation": 1, "max_e": 2}],
+    "points",
+    [
+        CSPoints(),
+        CSPoints(control="notyet"),
+        CSPoints(base_period="universal", est_method="reg"),
+        CSPoints(anticipation=1, max_e=2),
+        TWFEPoints(),
+    ],
+    ids=["cs", "cs-notyet", "cs-universal", "cs-anticipation", "twfe"],
 )
-def test_studentized_sums_by_unit_equal_one_column_per_unit(options: dict) -> None:
-    """CS's `by_unit` contributions (one pass over the cells) give the sums that one outcome column per
-    unit gives (the brute-force c_i = T(residuals masked to unit i)), on an unbalanced panel, under
-    permuted assignments that drop different always-treated units; every aggregation."""
+def test_studentized_sums_by_unit_equal_one_column_per_unit(points) -> None:
+    """A point path's `by_unit` contributions (CS: one pass over the cells; TWFE: each unit's share of the
+    numerator) give the sums that one outcome column per unit gives (the brute-force c_i = T(residuals
+    masked to unit i)), on an unbalanced panel, under permuted assignments that drop different
+    always-treated units (CS); every estimate."""
     p = _unbalanced_panel(3)
-    bound, lay = CSPoints(**options).bind(p), Layout(p)
+    bound, lay = points.bind(p), Layout(p)
     y = p.data["y"].to_numpy()
     t, c = p.data["time"].to_numpy(), p.data["cohort"].to_numpy()
     d = ((c > 0) & (t >= c)).astype(float)
