@@ -12,6 +12,7 @@ from evalkit.analysis.run import run
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import make_panel
 from evalkit.estimators.did.cs_points import CSPoints
+from evalkit.estimators.did.imputation_points import ImputationPoints
 from evalkit.estimators.did.simulate import simulate_staggered
 from evalkit.estimators.did.twfe_points import TWFEPoints
 from evalkit.estimators.inference.randomisation import panel_cohorts
@@ -98,12 +99,14 @@ def _unbalanced_panel(seed: int):
         CSPoints(base_period="universal", est_method="reg"),
         CSPoints(anticipation=1, max_e=2),
         TWFEPoints(),
+        ImputationPoints(),
+        ImputationPoints(anticipation=1),
     ],
-    ids=["cs", "cs-notyet", "cs-universal", "cs-anticipation", "twfe"],
+    ids=["cs", "cs-notyet", "cs-universal", "cs-anticipation", "twfe", "imputation", "imputation-anticipation"],
 )
 def test_studentized_sums_by_unit_equal_one_column_per_unit(points) -> None:
     """A point path's `by_unit` contributions (CS: one pass over the cells; TWFE: each unit's share of the
-    numerator) give the sums that one outcome column per unit gives (the brute-force c_i = T(residuals
+    numerator; imputation: each unit's cells times the estimand's weights, untreated ones by the adjoint solve) give the sums that one outcome column per unit gives (the brute-force c_i = T(residuals
     masked to unit i)), on an unbalanced panel, under permuted assignments that drop different
     always-treated units (CS); every estimate."""
     p = _unbalanced_panel(3)
