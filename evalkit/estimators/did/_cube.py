@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -47,6 +48,21 @@ class BoundPoints:
 
     def __call__(self, cohort: np.ndarray, columns: np.ndarray) -> dict[str, np.ndarray]:
         return self.many(cohort, columns)
+
+
+class Last:
+    """The value computed for the last key (bytes), recomputed when the key changes: one entry, so memory
+    stays that of one result, and equal bytes always give the value computed from them."""
+
+    def __init__(self) -> None:
+        self.key: bytes | None = None
+        self.value: Any = None
+
+    def get(self, key: bytes, compute: Callable[[], Any]) -> Any:
+        if key != self.key:
+            self.key, self.value = None, compute()
+            self.key = key
+        return self.value
 
 
 def at_observed(many, panel: LongPanel) -> dict[str, float]:

@@ -35,7 +35,7 @@ import numpy as np
 
 from evalkit.errors import EvalkitError
 from evalkit.estimators.data import LongPanel
-from evalkit.estimators.did._cube import BoundPoints, Cube, at_observed
+from evalkit.estimators.did._cube import BoundPoints, Cube, Last, at_observed
 from evalkit.estimators.did._drdid import TRIM_LEVEL
 from evalkit.estimators.did._util import WidePanel, to_wide
 from evalkit.estimators.did.cs import _att_gt_aggs, _check_options, _prepare_cohorts, aggregate, group_time_effects
@@ -74,8 +74,8 @@ class CSPoints:
         self.balance_e = balance_e
         self.min_e = -np.inf if min_e is None else float(min_e)
         self.max_e = np.inf if max_e is None else float(max_e)
-        self._changes, self._design = _Last(), _Last()  # what a permutation loop would recompute unchanged
-        self._unit_changes = _Last()  # unit_estimates' columns, alternating with estimates' in a loop
+        self._changes, self._design = Last(), Last()  # what a permutation loop would recompute unchanged
+        self._unit_changes = Last()  # unit_estimates' columns, alternating with estimates' in a loop
 
     # -------------------------------------------------------------- entry points
 
@@ -91,9 +91,9 @@ class CSPoints:
         simple_only = names is not None and set(names) == {"simple"}
         units, times = cube.units, cube.times
         unit_list = units.tolist()
-        filled = _Last()  # a permutation loop passes the same columns every time: fill them once
+        filled = Last()  # a permutation loop passes the same columns every time: fill them once
 
-        def wide_of(cohort: np.ndarray, columns: np.ndarray, cache: _Last) -> WidePanel:
+        def wide_of(cohort: np.ndarray, columns: np.ndarray, cache: Last) -> WidePanel:
             arr = np.asarray(columns, dtype=float)
             y = cache.get(np.array(arr.shape).tobytes() + arr.tobytes(), lambda: cube.fill(columns))
             empty = np.empty((len(units), 0))
@@ -102,7 +102,7 @@ class CSPoints:
         def many(cohort: np.ndarray, columns: np.ndarray) -> dict[str, np.ndarray]:
             return self.estimates(wide_of(cohort, columns, filled), simple_only=simple_only)
 
-        filled_by_unit = _Last()  # the studentised test alternates two column sets: a cache each
+        filled_by_unit = Last()  # the studentised test alternates two column sets: a cache each
 
         def by_unit(cohort: np.ndarray, columns: np.ndarray) -> dict[str, np.ndarray]:
             return self.unit_estimates(wide_of(cohort, columns, filled_by_unit), simple_only=simple_only)
@@ -423,21 +423,6 @@ def _calendar(design: _Design, att0: np.ndarray, ex: np.ndarray) -> dict[str, np
     has = den > 0
     out["calendar"] = _ratio(np.sum(np.where(has, comp, 0.0), 0), has.sum(0).astype(float))
     return out
-
-
-class _Last:
-    """The value computed for the last key (bytes), recomputed when the key changes: one entry, so memory
-    stays that of one result, and equal bytes always give the value computed from them."""
-
-    def __init__(self) -> None:
-        self.key: bytes | None = None
-        self.value: Any = None
-
-    def get(self, key: bytes, compute: Callable[[], Any]) -> Any:
-        if key != self.key:
-            self.key, self.value = None, compute()
-            self.key = key
-        return self.value
 
 
 def _changes(y: np.ndarray, cj: np.ndarray, cb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

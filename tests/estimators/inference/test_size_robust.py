@@ -14,6 +14,7 @@ from evalkit.estimators.data import make_panel
 from evalkit.estimators.did.cs_points import CSPoints
 from evalkit.estimators.did.imputation_points import ImputationPoints
 from evalkit.estimators.did.simulate import simulate_staggered
+from evalkit.estimators.did.sunab_points import SunabPoints
 from evalkit.estimators.did.twfe_points import TWFEPoints
 from evalkit.estimators.inference.randomisation import panel_cohorts
 from evalkit.estimators.inference.size_robust import Layout, _studentized_sums, permutation_rows, sdid_ferman_pinto
@@ -101,12 +102,25 @@ def _unbalanced_panel(seed: int):
         TWFEPoints(),
         ImputationPoints(),
         ImputationPoints(anticipation=1),
+        SunabPoints(),
+        SunabPoints(control="notyet"),
     ],
-    ids=["cs", "cs-notyet", "cs-universal", "cs-anticipation", "twfe", "imputation", "imputation-anticipation"],
+    ids=[
+        "cs",
+        "cs-notyet",
+        "cs-universal",
+        "cs-anticipation",
+        "twfe",
+        "imputation",
+        "imputation-anticipation",
+        "sunab",
+        "sunab-notyet",
+    ],
 )
 def test_studentized_sums_by_unit_equal_one_column_per_unit(points) -> None:
     """A point path's `by_unit` contributions (CS: one pass over the cells; TWFE: each unit's share of the
-    numerator; imputation: each unit's cells times the estimand's weights, untreated ones by the adjoint solve) give the sums that one outcome column per unit gives (the brute-force c_i = T(residuals
+    numerator; imputation: each unit's cells times the estimand's weights, untreated ones by the adjoint
+    solve; Sun-Abraham: each unit's demeaned rows times their rows of pinv(X'X) X') give the sums that one outcome column per unit gives (the brute-force c_i = T(residuals
     masked to unit i)), on an unbalanced panel, under permuted assignments that drop different
     always-treated units (CS); every estimate."""
     p = _unbalanced_panel(3)
