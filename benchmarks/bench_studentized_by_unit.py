@@ -1,13 +1,12 @@
-"""The studentized interval's unit contributions from CS's `by_unit` (one pass over the cells, issue #29
-round 7) against one outcome column per council (what every run did before): CPU seconds per power placebo
-draw (headline row, 99 permutations) on plan v5's CLA and agency analyses, the two paths interleaved draw by
-draw in one process, and the largest relative difference of the headline (estimate, ci_low, ci_high). From
-the repository root after ingest and panel:
+"""The studentized interval's unit contributions from the point path's `by_unit` (one pass per assignment,
+`[inference] studentized_by_unit = true`, issue #29 round 7) against one outcome column per council (plans
+v4, v5 and any plan without the key): CPU seconds per power placebo draw (headline row, 99 permutations) on
+plan v5's CLA and agency analyses, the two interleaved draw by draw in one process, and the largest relative
+difference of the headline (estimate, ci_low, ci_high). From the repository root after ingest and panel:
 
     python benchmarks/bench_studentized_by_unit.py [draws]
 
-"per unit" puts back the old path by hiding `by_unit` from `size_robust._studentized_sums` (a plain
-function instead of CS's bound points). Exit 1 when a draw differs by more than 1e-10 relative."""
+Exit 1 when a draw differs by more than 1e-10 relative."""
 
 import os
 import sys
@@ -20,16 +19,8 @@ from evalkit import generations
 from evalkit import power as P
 from evalkit.analysis.run import unit_sizes
 from evalkit.analysis.sample import living_window, prepare, sample_panel
-from evalkit.estimators.inference import size_robust
 from evalkit.panel.build import read_parquet_checked
 from evalkit.plan import open_plan
-
-BY_UNIT = size_robust._studentized_sums
-
-
-def per_unit(many, *args):
-    """The old path: the point path without `by_unit`, so one column per unit (or the balanced shortcut)."""
-    return BY_UNIT(lambda cohort, columns: many(cohort, columns), *args)
 
 
 def main(draws: int) -> int:
@@ -52,14 +43,13 @@ def main(draws: int) -> int:
         for j, m in enumerate(made):
             got = {}
             for mode in ("per unit", "by_unit"):
-                size_robust._studentized_sums = per_unit if mode == "per unit" else BY_UNIT
+                key = {"studentized_by_unit": True} if mode == "by_unit" else {}
                 t = time.process_time()
-                got[mode] = P._interval("cs", m[0], prep.options, {**inf, "seed": j})
+                got[mode] = P._interval("cs", m[0], prep.options, {**inf, **key, "seed": j})
                 cpu[mode].append(time.process_time() - t)
             a, b = np.array(got["per unit"][:3], float), np.array(got["by_unit"][:3], float)
             worst = max(worst, float(np.max(np.abs(a - b) / np.maximum(np.abs(a), 1e-300))))
             assert got["per unit"][3] == got["by_unit"][3], (label, j)
-        size_robust._studentized_sums = BY_UNIT
         shown = ", ".join(f"{k} {np.median(v):.3f} (range {min(v):.3f}-{max(v):.3f})" for k, v in cpu.items())
         print(
             f"{label} studentized, {draws} draws: CPU s per draw, median {shown}; headline largest rel. diff {worst:.1e}"

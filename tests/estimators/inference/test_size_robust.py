@@ -130,7 +130,8 @@ def test_studentized_sums_by_unit_equal_one_column_per_unit(points) -> None:
     d = ((c > 0) & (t >= c)).astype(float)
     ry, rd = lay.residualise(y), lay.residualise(d)
     names = list(bound(panel_cohorts(p), y[:, None]))
-    sums = _studentized_sums(bound, lay, names, y, d, ry, rd)
+    sums = _studentized_sums(bound, lay, names, y, d, ry, rd, by_unit=True)
+    assert "_sums_by_unit" in sums.__qualname__  # the by_unit path, not the columns it is checked against
     rng = np.random.default_rng(2)
     for coh in [panel_cohorts(p)] + [rng.permutation(panel_cohorts(p)) for _ in range(4)]:
         got = sums(coh)
@@ -142,6 +143,26 @@ def test_studentized_sums_by_unit_equal_one_column_per_unit(points) -> None:
         for k, name in enumerate(names):
             want = [ab[name][0], ab[name][1], np.sum(cy[name] ** 2), np.sum(cy[name] * cd[name]), np.sum(cd[name] ** 2)]
             np.testing.assert_allclose(got[k], want, rtol=1e-12, atol=1e-15, err_msg=name)
+
+
+def test_studentized_by_unit_key_gives_the_rows_of_one_column_per_unit() -> None:
+    """`[inference] studentized_by_unit = true` reaches the sums (recorded in the interval's info) and gives
+    the rows of one column per unit (plans without the key) up to round-off, the same p-values."""
+    p = _unbalanced_panel(5)
+    inference = {"interval": "studentized", "permutations": 49, "seed": 1}
+    old = run("cs", p, {"bootstrap": 0}, inference)
+    new = run("cs", p, {"bootstrap": 0}, {**inference, "studentized_by_unit": True})
+    assert "unit_contributions" not in old.inference["studentized"]
+    assert new.inference["studentized"]["unit_contributions"] == "by_unit"
+    rows = [r for r in old.estimates.to_dicts() if r["name"].endswith(":studentized")]
+    assert len(rows) > 5
+    for r in rows:
+        n = new.estimate(r["name"])
+        assert n["p_value"] == r["p_value"], r["name"]
+        for k in ("estimate", "ci_low", "ci_high"):
+            assert (n[k] is None) == (r[k] is None), (r["name"], k)
+            if r[k] is not None:
+                assert n[k] == pytest.approx(r[k], rel=1e-10), (r["name"], k)
 
 
 def test_studentized_pvalue_matches_a_hand_computation() -> None:
