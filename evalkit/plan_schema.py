@@ -141,6 +141,13 @@ class Inference(_Model):
         "the councils whose residual variance is identified: two or more untreated years and a variance "
         "above rounding (without it, plans v4 and v5, a council with one untreated year enters at ~1e-29).",
     )
+    studentized_by_unit: bool | None = Field(
+        None,
+        description="true: the studentized interval takes each council's contribution under every permuted "
+        "assignment from one pass of the estimator's point path (CS, Sun-Abraham, imputation, TWFE without "
+        "covariates) instead of one outcome column per council: 3-11x less CPU on England, the same intervals "
+        "and p-values up to round-off (<= 4e-15 relative), not to the bit, so plans v4 and v5 keep the old sums.",
+    )
     pretrend_draws: Literal["shared", "own"] | None = Field(
         None,
         description='"own": with shared_size_draws, the permutation pre-trend test (and its power and equivalence '

@@ -4,6 +4,10 @@ layout instead of re-reading the panel."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 from evalkit.estimators.data import LongPanel
@@ -27,6 +31,38 @@ class Cube:
         y = np.full((len(self.units), len(self.times), columns.shape[1]), np.nan)
         y[self._ui, self._ti] = columns
         return y
+
+
+Many = Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class BoundPoints:
+    """A fast path's many(cohort, columns) -> name -> m estimates, with `by_unit(cohort, columns)` ->
+    name -> m x units, each column's estimate restricted to each unit (the column on that unit's cells, 0
+    on the other units' observed cells): the unit contributions c_i = T(column masked to unit i) of the
+    studentised permutation test (size_robust), without an outcome column per unit."""
+
+    many: Many
+    by_unit: Many
+
+    def __call__(self, cohort: np.ndarray, columns: np.ndarray) -> dict[str, np.ndarray]:
+        return self.many(cohort, columns)
+
+
+class Last:
+    """The value computed for the last key (bytes), recomputed when the key changes: one entry, so memory
+    stays that of one result, and equal bytes always give the value computed from them."""
+
+    def __init__(self) -> None:
+        self.key: bytes | None = None
+        self.value: Any = None
+
+    def get(self, key: bytes, compute: Callable[[], Any]) -> Any:
+        if key != self.key:
+            self.key, self.value = None, compute()
+            self.key = key
+        return self.value
 
 
 def at_observed(many, panel: LongPanel) -> dict[str, float]:

@@ -35,7 +35,7 @@ import numpy as np
 
 from evalkit.errors import EvalkitError
 from evalkit.estimators.data import LongPanel
-from evalkit.estimators.did._cube import Cube, at_observed
+from evalkit.estimators.did._cube import BoundPoints, Cube, Last, at_observed
 from evalkit.estimators.did._drdid import TRIM_LEVEL
 from evalkit.estimators.did._util import WidePanel, to_wide
 from evalkit.estimators.did.cs import _att_gt_aggs, _check_options, _prepare_cohorts, aggregate, group_time_effects
@@ -74,7 +74,8 @@ class CSPoints:
         self.balance_e = balance_e
         self.min_e = -np.inf if min_e is None else float(min_e)
         self.max_e = np.inf if max_e is None else float(max_e)
-        self._changes, self._design = _Last(), _Last()  # what a permutation loop would recompute unchanged
+        self._changes, self._design = Last(), Last()  # what a permutation loop would recompute unchanged
+        self._unit_changes = Last()  # unit_estimates' columns, alternating with estimates' in a loop
 
     # -------------------------------------------------------------- entry points
 
@@ -90,16 +91,23 @@ class CSPoints:
         simple_only = names is not None and set(names) == {"simple"}
         units, times = cube.units, cube.times
         unit_list = units.tolist()
-        filled = _Last()  # a permutation loop passes the same columns every time: fill them once
+        filled = Last()  # a permutation loop passes the same columns every time: fill them once
+
+        def wide_of(cohort: np.ndarray, columns: np.ndarray, cache: Last) -> WidePanel:
+            arr = np.asarray(columns, dtype=float)
+            y = cache.get(np.array(arr.shape).tobytes() + arr.tobytes(), lambda: cube.fill(columns))
+            empty = np.empty((len(units), 0))
+            return WidePanel(y=y, cohort=np.asarray(cohort, dtype=np.int64), x=empty, units=unit_list, times=times)
 
         def many(cohort: np.ndarray, columns: np.ndarray) -> dict[str, np.ndarray]:
-            arr = np.asarray(columns, dtype=float)
-            y = filled.get(np.array(arr.shape).tobytes() + arr.tobytes(), lambda: cube.fill(columns))
-            empty = np.empty((len(units), 0))
-            wide = WidePanel(y=y, cohort=np.asarray(cohort, dtype=np.int64), x=empty, units=unit_list, times=times)
-            return self.estimates(wide, simple_only=simple_only)
+            return self.estimates(wide_of(cohort, columns, filled), simple_only=simple_only)
 
-        return many
+        filled_by_unit = Last()  # the studentised test alternates two column sets: a cache each
+
+        def by_unit(cohort: np.ndarray, columns: np.ndarray) -> dict[str, np.ndarray]:
+            return self.unit_estimates(wide_of(cohort, columns, filled_by_unit), simple_only=simple_only)
+
+        return BoundPoints(many, by_unit)
 
     def _bind_with_covariates(self, panel: LongPanel, cube: Cube) -> Many:
         """With covariates every ATT(g,t) has its own outcome regression or propensity score, so the
@@ -180,21 +188,41 @@ class CSPoints:
         if not design.prepared_as_given:
             wide, _ = _prepare_cohorts(wide, self.control, self.anticipation)
         att, exists = self._cell_att(wide.y, wide.cohort, design)
-        if not exists.any():
-            raise EvalkitError("no group-time effect could be estimated", column="cohort")
-        att0 = np.where(exists, att, 0.0)
-        ex = exists.astype(float)
-        out: dict[str, np.ndarray] = {}
-        shown = np.where(exists, att, np.nan)
-        out.update(zip(design.cell_names, shown))
-        # simple: cohort-share weighted average of the post-treatment cells (up to max_e)
-        out["simple"] = _ratio(design.simple_w @ att0, design.simple_w @ ex)
-        if simple_only:
-            return out
-        out.update(_group(design, att0, ex))
-        out.update(_dynamic(design, att0, ex))
-        out.update(_calendar(design, att0, ex))
-        return out
+        return _aggregates(design, att, exists, simple_only=simple_only)
+
+    def unit_estimates(self, wide: WidePanel, *, simple_only: bool = False) -> dict[str, np.ndarray]:
+        """name -> m x units: each column's estimate with the column kept on one unit's cells and 0 on the
+        other units' observed cells, for every unit (`estimates` of `Layout.by_unit` columns, a unit
+        contribution c_i = T(column masked to unit i)), from one pass over the cells.
+
+        A cohort sum of such a column is unit i's own change where unit i belongs to that cohort and 0
+        elsewhere (a sum of one number and zeros is that number), so each cell is unit i's change over
+        the treated or the control count, and the counts (where the column is observed) are the panel's.
+        The same divisions of the same numbers as `estimates` on one column per unit, then its aggregations.
+        A unit the preparation drops (always treated under this assignment) contributes 0."""
+        n = wide.y.shape[0]
+        labels, counts = np.unique(wide.cohort, return_counts=True)
+        key = np.array([len(labels), *wide.y.shape]).tobytes() + labels.tobytes() + counts.tobytes()
+        design = self._design.get(key + wide.times.tobytes(), lambda: self._make_design(wide))
+        kept = np.arange(n)
+        if not design.prepared_as_given:
+            indexed = WidePanel(y=wide.y, cohort=wide.cohort, x=wide.x, units=list(range(n)), times=wide.times)
+            wide, _ = _prepare_cohorts(indexed, self.control, self.anticipation)
+            kept = np.asarray(wide.units, dtype=np.int64)
+        att, exists = self._unit_cell_att(wide.y, wide.cohort, design)
+        k_cells, m, n_kept = att.shape
+        flat = _aggregates(
+            design,
+            att.reshape(k_cells, m * n_kept),
+            np.repeat(exists, n_kept, axis=1),
+            simple_only=simple_only,
+        )
+        values = np.array(list(flat.values())).reshape(len(flat), m, n_kept)
+        if n_kept == n:
+            return dict(zip(flat, values))
+        full = np.repeat(0.0 * values[:, :, :1], n, axis=2)  # a dropped unit: 0 (NaN where no cell)
+        full[:, :, kept] = values
+        return dict(zip(flat, full))
 
     def _make_design(self, wide: WidePanel) -> _Design:
         """The cells and weights for this multiset of adoption dates (see `estimates`)."""
@@ -290,6 +318,31 @@ class CSPoints:
         same = design.same  # universal base period: the reference cell, 0 by construction
         return np.where(same, 0.0, att), exists | same
 
+    def _unit_cell_att(self, y: np.ndarray, coh: np.ndarray, design: _Design) -> tuple[np.ndarray, np.ndarray]:
+        """ATT(g,t) of each column restricted to each unit (cells x m x units) and whether each cell
+        exists (cells x m): `_cell_att` on one column per unit, whose cohort sums are the unit's own
+        change (see `unit_estimates`). Where the cell exists, unit i's value there is its change over the
+        treated count (s/n_t - 0), over minus the control count (0 - s/n_c = s/(-n_c)), or 0 (s/inf),
+        the same bits as `_cell_att`'s; where it does not, the value is never read."""
+        m = y.shape[2]
+        cj, cb, labels = design.cj, design.cb, design.labels
+        key = np.array([*y.shape, len(cj)]).tobytes() + y.tobytes() + cj.tobytes() + cb.tobytes()
+        dy, okf = self._unit_changes.get(key, lambda: _unit_changes(y, cj, cb))
+        onehot = (coh[:, None] == labels[None, :]).astype(float)  # n x C
+        k_cells = len(cj)
+        nobs = (onehot.T @ okf).reshape(len(labels), k_cells, m)
+        n_t = nobs[design.own, np.arange(k_cells)][:, :, None]
+        n_c = np.einsum("kc,ckm->km", design.ctrl, nobs)[:, :, None]
+        lab = np.searchsorted(labels, coh)
+        treated = (design.own[:, None] == lab[None, :])[:, None, :]
+        control = (design.ctrl[:, lab] > 0)[:, None, :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            att = dy / np.where(treated, n_t, np.where(control, -n_c, np.inf))
+            if self.est_method in ("ipw", "dr"):  # every control trimmed: the full estimator's 0/0
+                att = np.where(n_t / (n_t + n_c) >= TRIM_LEVEL, np.nan, att)
+        exists = (n_t[:, :, 0] > 0) & (n_c[:, :, 0] > 0)
+        return np.where(design.same[:, :, None], 0.0, att), exists | design.same
+
 
 @dataclass(frozen=True)
 class _Design:
@@ -316,6 +369,26 @@ class _Design:
     dynamic_post: np.ndarray
     cal: np.ndarray
     calendar_w: np.ndarray
+
+
+def _aggregates(design: _Design, att: np.ndarray, exists: np.ndarray, *, simple_only: bool) -> dict[str, np.ndarray]:
+    """Every estimate by name from the cells (cells x m) and whether each exists (`simple_only`: the cells
+    and the simple aggregate)."""
+    if not exists.any():
+        raise EvalkitError("no group-time effect could be estimated", column="cohort")
+    att0 = np.where(exists, att, 0.0)
+    ex = exists.astype(float)
+    out: dict[str, np.ndarray] = {}
+    shown = np.where(exists, att, np.nan)
+    out.update(zip(design.cell_names, shown))
+    # simple: cohort-share weighted average of the post-treatment cells (up to max_e)
+    out["simple"] = _ratio(design.simple_w @ att0, design.simple_w @ ex)
+    if simple_only:
+        return out
+    out.update(_group(design, att0, ex))
+    out.update(_dynamic(design, att0, ex))
+    out.update(_calendar(design, att0, ex))
+    return out
 
 
 def _group(design: _Design, att0: np.ndarray, ex: np.ndarray) -> dict[str, np.ndarray]:
@@ -352,21 +425,6 @@ def _calendar(design: _Design, att0: np.ndarray, ex: np.ndarray) -> dict[str, np
     return out
 
 
-class _Last:
-    """The value computed for the last key (bytes), recomputed when the key changes: one entry, so memory
-    stays that of one result, and equal bytes always give the value computed from them."""
-
-    def __init__(self) -> None:
-        self.key: bytes | None = None
-        self.value: Any = None
-
-    def get(self, key: bytes, compute: Callable[[], Any]) -> Any:
-        if key != self.key:
-            self.key, self.value = None, compute()
-            self.key = key
-        return self.value
-
-
 def _changes(y: np.ndarray, cj: np.ndarray, cb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(change in y between the periods compared, observed in both) as units x (cells * m) arrays."""
     n = y.shape[0]
@@ -375,6 +433,12 @@ def _changes(y: np.ndarray, cj: np.ndarray, cb: np.ndarray) -> tuple[np.ndarray,
     ok = finite[:, cj] & finite[:, cb]  # n x K x m: observed in both periods compared
     dy = np.where(ok, y0[:, cj] - y0[:, cb], 0.0)
     return dy.reshape(n, -1), ok.reshape(n, -1).astype(float)
+
+
+def _unit_changes(y: np.ndarray, cj: np.ndarray, cb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`_changes` with the changes laid out cells x m x units (contiguous), as `_unit_cell_att` reads them."""
+    dy, okf = _changes(y, cj, cb)
+    return np.ascontiguousarray(dy.reshape(y.shape[0], len(cj), y.shape[2]).transpose(1, 2, 0)), okf
 
 
 def _cell_names(cg: np.ndarray, tim: np.ndarray) -> list[str]:

@@ -220,13 +220,16 @@ def permutation_rows(
     universe: dict[Any, int] | None = None,
     universe_size: dict[Any, float] | None = None,
     fit_identified: bool = False,
+    by_unit: bool = False,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Rows `<name>` with the `kind` ("studentized" or "ferman_pinto") p-value and CI of every named
     estimate. `many(cohort, columns)` is a point path (cohort per unit in `panel.units` order, outcome
     columns in row order -> name -> values); `size` one value per unit (ferman_pinto; None: own variance).
     `universe` (unit -> cohort over a family's councils; opt-in, see `joint_assignments`): adoption dates
     permuted across the universe, the same draws as coefficient randomisation's, so every outcome of the
-    family sees the same assignments; the null statistics are kept (`info["joint"]`) for Romano-Wolf."""
+    family sees the same assignments; the null statistics are kept (`info["joint"]`) for Romano-Wolf.
+    `by_unit` (opt-in, `[inference] studentized_by_unit`): the studentized unit contributions from the point
+    path's `by_unit` where it has one (`_studentized_sums`)."""
     from evalkit.estimators.inference.inversion import invert as _invert
     from evalkit.estimators.inference.randomisation import panel_cohorts
 
@@ -259,8 +262,10 @@ def permutation_rows(
         return np.array([out.get(n, missing) for n in names], dtype=float)
 
     if kind == "studentized":
-        sums = _studentized_sums(many, layout, names, y, d, ry, rd)
+        sums = _studentized_sums(many, layout, names, y, d, ry, rd, by_unit=by_unit)
         obs = sums(cohort)
+        if by_unit:  # plans without the key: info as it was
+            info["unit_contributions"] = "by_unit" if hasattr(many, "by_unit") else "one column per unit"
         draws = list((pmap or _serial)(wrap(lambda s: sums(dates(s)), obs.shape), assignments))
         tests = [StudentizedTest(obs[k], np.array([dr[k] for dr in draws])) for k in range(len(names))]
         info["statistic"] = "t = (a - tau0 b) / sqrt(sum over units of squared contributions), null-imposed residuals"
@@ -378,13 +383,26 @@ def _finite(v: float) -> float | None:
 
 
 def _studentized_sums(
-    many: Many, layout: Layout, names: list[str], y: np.ndarray, d: np.ndarray, ry: np.ndarray, rd: np.ndarray
+    many: Many,
+    layout: Layout,
+    names: list[str],
+    y: np.ndarray,
+    d: np.ndarray,
+    ry: np.ndarray,
+    rd: np.ndarray,
+    *,
+    by_unit: bool = False,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """cohort -> names x (a, b, A, B, C) of `StudentizedTest`. Unit contributions c_i = T(residuals masked
-    to unit i). On a balanced panel every never-treated unit has the same weight row w (the design is
+    to unit i): with `by_unit`, from the point path's `by_unit` where it has one (every unit's contribution
+    from one pass per assignment, `_sums_by_unit`); otherwise (plans v4, v5; CS with covariates) one column
+    per unit. On a balanced panel every never-treated unit then has the same weight row w (the design is
     symmetric in them), so their contributions are R w from one unit's T basis columns and only the
     treated units need a column each; that shortcut is checked against the unit-by-unit columns at the
-    first assignment it is used on, and dropped if they differ."""
+    first assignment it is used on, and dropped if they differ. The two give the same sums up to
+    round-off, not to the bit (the products are summed in other orders), hence the opt-in."""
+    if by_unit and hasattr(many, "by_unit"):
+        return _sums_by_unit(many, layout.n, names, y, d, ry, rd)
     cy_all, cd_all = layout.by_unit(ry), layout.by_unit(rd)
     balanced = bool(layout.mask.all())
     cube_y, cube_d = np.zeros(layout.mask.shape), np.zeros(layout.mask.shape)
@@ -420,10 +438,32 @@ def _studentized_sums(
             f, s = full(coh), short(coh)
             same = all(np.allclose(a, b, rtol=1e-8, atol=1e-10, equal_nan=True) for a, b in zip(f, s))
             state["shortcut"] = same
-        ab, ay, ad = (short if state["shortcut"] else full)(coh)
-        return np.column_stack([ab[:, 0], ab[:, 1], (ay**2).sum(1), (ay * ad).sum(1), (ad**2).sum(1)])
+        return _fold(*(short if state["shortcut"] else full)(coh))
 
     return sums
+
+
+def _sums_by_unit(
+    many: Many, n_units: int, names: list[str], y: np.ndarray, d: np.ndarray, ry: np.ndarray, rd: np.ndarray
+) -> Callable[[np.ndarray], np.ndarray]:
+    """`_studentized_sums` from the point path's `by_unit(cohort, columns)` (name -> columns x units, each
+    column's estimate restricted to each unit): the unit contributions without a column per unit."""
+    yd, residuals = np.column_stack([y, d]), np.column_stack([ry, rd])
+    missing_ab, missing_c = np.full(2, np.nan), np.full((2, n_units), np.nan)
+
+    def sums(coh: np.ndarray) -> np.ndarray:
+        out, units = many(coh, yd), many.by_unit(coh, residuals)  # type: ignore[attr-defined]
+        ab = np.array([out.get(n, missing_ab) for n in names], dtype=float)
+        c = np.array([units.get(n, missing_c) for n in names], dtype=float)  # names x 2 x units
+        return _fold(ab, c[:, 0], c[:, 1])
+
+    return sums
+
+
+def _fold(ab: np.ndarray, ay: np.ndarray, ad: np.ndarray) -> np.ndarray:
+    """names x (a, b, A, B, C) from the estimates of Y and D (names x 2) and the unit contributions of
+    their residuals (names x units each)."""
+    return np.column_stack([ab[:, 0], ab[:, 1], (ay**2).sum(1), (ay * ad).sum(1), (ad**2).sum(1)])
 
 
 def _serial(fn: Callable, items: list) -> list:

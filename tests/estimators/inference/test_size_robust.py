@@ -12,7 +12,9 @@ from evalkit.analysis.run import run
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.estimators.data import make_panel
 from evalkit.estimators.did.cs_points import CSPoints
+from evalkit.estimators.did.imputation_points import ImputationPoints
 from evalkit.estimators.did.simulate import simulate_staggered
+from evalkit.estimators.did.sunab_points import SunabPoints
 from evalkit.estimators.did.twfe_points import TWFEPoints
 from evalkit.estimators.inference.randomisation import panel_cohorts
 from evalkit.estimators.inference.size_robust import Layout, _studentized_sums, permutation_rows, sdid_ferman_pinto
@@ -70,6 +72,97 @@ def test_studentized_shortcut_equals_unit_by_unit_contributions() -> None:
         assert fast[k, 3] == pytest.approx(np.sum(cy * cd), rel=1e-9)
         assert fast[k, 4] == pytest.approx(np.sum(cd**2), rel=1e-9)
     assert sums(perm)[0, 2] == pytest.approx(fast[0, 2], rel=1e-12)
+
+
+def _unbalanced_panel(seed: int):
+    """40 units x 8 periods, a fifth of the cells missing, cohorts 3, 5 and 7, two units treated from the
+    first period (dropped as always treated when they keep that date) and one after the last (never)."""
+    rng = np.random.default_rng(seed)
+    n, T = 40, 8
+    cohort = rng.choice([0, 0, 0, 3, 5, 7], size=n)
+    cohort[:3] = [1, 1, 9]
+    y = (
+        rng.normal(size=n)[:, None]
+        + rng.normal(size=T)[None, :]
+        + rng.normal(size=(n, T)) * rng.uniform(0.5, 3, n)[:, None]
+    )
+    keep = rng.random((n, T)) > 0.2
+    u, t = np.nonzero(keep)
+    frame = pl.DataFrame({"unit": [f"u{i:02d}" for i in u], "t": t + 1, "y": y[u, t], "g": cohort[u]})
+    return make_panel(frame, unit="unit", time="t", outcome="y", cohort="g")
+
+
+@pytest.mark.parametrize(
+    "points",
+    [
+        CSPoints(),
+        CSPoints(control="notyet"),
+        CSPoints(base_period="universal", est_method="reg"),
+        CSPoints(anticipation=1, max_e=2),
+        TWFEPoints(),
+        ImputationPoints(),
+        ImputationPoints(anticipation=1),
+        SunabPoints(),
+        SunabPoints(control="notyet"),
+    ],
+    ids=[
+        "cs",
+        "cs-notyet",
+        "cs-universal",
+        "cs-anticipation",
+        "twfe",
+        "imputation",
+        "imputation-anticipation",
+        "sunab",
+        "sunab-notyet",
+    ],
+)
+def test_studentized_sums_by_unit_equal_one_column_per_unit(points) -> None:
+    """A point path's `by_unit` contributions (CS: one pass over the cells; TWFE: each unit's share of the
+    numerator; imputation: each unit's cells times the estimand's weights, untreated ones by the adjoint
+    solve; Sun-Abraham: each unit's demeaned rows times their rows of pinv(X'X) X') give the sums that one outcome column per unit gives (the brute-force c_i = T(residuals
+    masked to unit i)), on an unbalanced panel, under permuted assignments that drop different
+    always-treated units (CS); every estimate."""
+    p = _unbalanced_panel(3)
+    bound, lay = points.bind(p), Layout(p)
+    y = p.data["y"].to_numpy()
+    t, c = p.data["time"].to_numpy(), p.data["cohort"].to_numpy()
+    d = ((c > 0) & (t >= c)).astype(float)
+    ry, rd = lay.residualise(y), lay.residualise(d)
+    names = list(bound(panel_cohorts(p), y[:, None]))
+    sums = _studentized_sums(bound, lay, names, y, d, ry, rd, by_unit=True)
+    assert "_sums_by_unit" in sums.__qualname__  # the by_unit path, not the columns it is checked against
+    rng = np.random.default_rng(2)
+    for coh in [panel_cohorts(p)] + [rng.permutation(panel_cohorts(p)) for _ in range(4)]:
+        got = sums(coh)
+        ab = bound(coh, np.column_stack([y, d]))
+        cy, cd = bound(coh, lay.by_unit(ry)), bound(coh, lay.by_unit(rd))
+        each = bound.by_unit(coh, np.column_stack([ry, rd]))
+        for name in names:  # unit by unit, not only their sums
+            np.testing.assert_allclose(each[name], [cy[name], cd[name]], rtol=1e-12, atol=1e-15, err_msg=name)
+        for k, name in enumerate(names):
+            want = [ab[name][0], ab[name][1], np.sum(cy[name] ** 2), np.sum(cy[name] * cd[name]), np.sum(cd[name] ** 2)]
+            np.testing.assert_allclose(got[k], want, rtol=1e-12, atol=1e-15, err_msg=name)
+
+
+def test_studentized_by_unit_key_gives_the_rows_of_one_column_per_unit() -> None:
+    """`[inference] studentized_by_unit = true` reaches the sums (recorded in the interval's info) and gives
+    the rows of one column per unit (plans without the key) up to round-off, the same p-values."""
+    p = _unbalanced_panel(5)
+    inference = {"interval": "studentized", "permutations": 49, "seed": 1}
+    old = run("cs", p, {"bootstrap": 0}, inference)
+    new = run("cs", p, {"bootstrap": 0}, {**inference, "studentized_by_unit": True})
+    assert "unit_contributions" not in old.inference["studentized"]
+    assert new.inference["studentized"]["unit_contributions"] == "by_unit"
+    rows = [r for r in old.estimates.to_dicts() if r["name"].endswith(":studentized")]
+    assert len(rows) > 5
+    for r in rows:
+        n = new.estimate(r["name"])
+        assert n["p_value"] == r["p_value"], r["name"]
+        for k in ("estimate", "ci_low", "ci_high"):
+            assert (n[k] is None) == (r[k] is None), (r["name"], k)
+            if r[k] is not None:
+                assert n[k] == pytest.approx(r[k], rel=1e-10), (r["name"], k)
 
 
 def test_studentized_pvalue_matches_a_hand_computation() -> None:
