@@ -116,3 +116,22 @@ def test_answer_says_a_shared_draw_pretrend_test_at_partial_coverage_is_no_evide
     assert pretrend_caution(shared, 6, 0) is None  # every treated council in the sample
     assert pretrend_caution(own, 6, 2) is None  # its own draws
     assert pretrend_caution(alone, 6, 2) is None  # no family: drawn alone
+
+
+@pytest.mark.parametrize("constant", [0.0, 0.7])
+def test_pretrend_evidence_leaves_out_an_event_time_no_draw_moves(constant: float) -> None:
+    """An event time with the same value under every permuted assignment (spread 0) has no equivalence bound;
+    it crashed the equivalence root-finder (NaN at 0) on a placebo design of the England panel."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    names = ["dynamic:e=-4", "dynamic:e=-3", "dynamic:e=-2", "simple"]
+    values = [[constant, float(a), float(b), float(c)] for a, b, c in rng.normal(size=(99, 3))]
+    res = {
+        "inference": {"randomisation": {"draws": {"names": names, "values": values}}},
+        "estimates": [{"name": n, "estimate": v} for n, v in zip(names, [constant, 0.3, -0.2, 0.1])],
+        "options": {"base_period": "universal"},
+    }
+    ev = pretrend_evidence(res, 0.05)
+    assert ev is not None and ev["event_times"] == [-3, -2]
+    assert np.isfinite(ev["equivalence_max"]) and ev["equivalence_max"] > 0.3
