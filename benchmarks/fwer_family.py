@@ -471,23 +471,14 @@ def compare_v5(paths: list[Path], first: int) -> str:
     head = "| | " + " | ".join(p.stem for p in paths) + " |"
     rule = "|---|" + "---|" * len(paths)
     out = [f"draws 0-{first - 1}: " + ", ".join(f"{p.stem} {s['draws']}" for p, s in zip(paths, stats)), ""]
-    out += ["Pre-trend test rejects at 5 %:", "", head, rule]
-    for label in stats[0]["per_analysis"]:
-        out.append(f"| {label} | " + " | ".join(pct(s["per_analysis"][label]["pretrend"]) for s in stats) + " |")
-    for key, words in (
-        ("pooled_part_of_the_family_movers", "pooled, part"),
-        ("pooled_all_of_the_family_movers", "pooled, all"),
-    ):
-        out.append(f"| {words} | " + " | ".join(pct(s[key]["pretrend"]) for s in stats) + " |")
-    out += ["", "Own (primary) test rejects at 5 %:", "", head, rule]
-    for label in stats[0]["per_analysis"]:
-        out.append(f"| {label} | " + " | ".join(pct(s["per_analysis"][label]["own_test"]) for s in stats) + " |")
-    for key, words in (
-        ("pooled_part_of_the_family_movers", "pooled, part"),
-        ("pooled_all_of_the_family_movers", "pooled, all"),
-    ):
-        out.append(f"| {words} | " + " | ".join(pct(s[key]["own_test"]) for s in stats) + " |")
-    out += ["", "Family-wise:", "", head, rule]
+    pooled = (("pooled_part_of_the_family_movers", "pooled, part"), ("pooled_all_of_the_family_movers", "pooled, all"))
+    for test, title in (("pretrend", "Pre-trend test"), ("own_test", "Own (primary) test")):
+        out += [f"{title} rejects at 5 %:", "", head, rule]
+        for label in stats[0]["per_analysis"]:
+            out.append(f"| {label} | " + " | ".join(pct(s["per_analysis"][label][test]) for s in stats) + " |")
+        out += [f"| {words} | " + " | ".join(pct(s[key][test]) for s in stats) + " |" for key, words in pooled]
+        out.append("")
+    out += ["Family-wise:", "", head, rule]
     for key, words in (
         ("p", "unadjusted"),
         ("holm", "Holm"),
