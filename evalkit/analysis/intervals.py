@@ -445,11 +445,10 @@ def _size_rows(
             "names": list(names),
             "values": [[None if not np.isfinite(v) else float(v) for v in row] for row in np.asarray(a_perm)],
         }
-    pre = randomisation_pretrend(names, a_obs, a_perm)
-    if pre is not None:
-        info["pretrend"] = {**pre, "test": pre["test"] + f" ({kind} draws)"}
     if joint and inference.get(PRETREND_DRAWS) == "own":
         _own_pretrend(info, names, draw, kind)
+    elif (pre := randomisation_pretrend(names, a_obs, a_perm)) is not None:
+        info["pretrend"] = {**pre, "test": pre["test"] + f" ({kind} draws)"}
     one = [r["name"] for r in rows if r.get("p_value") is None]  # rests on one treated unit (studentized)
     made_by = dict.fromkeys(names, kind)
     if inference.get(ONE_COUNCIL) == "hagemann":
@@ -498,7 +497,6 @@ def _own_pretrend(info: dict[str, Any], names: list[str], draw: Callable, kind: 
     its mover count and event-time support in every draw. The draws are kept for the pre-trend power and
     equivalence bounds, which use the same covariance."""
     pre_names = [n for n in names if n.startswith("dynamic:e=-")]
-    info.pop("pretrend", None)
     if not pre_names:
         return
     _, own = draw(names=pre_names)
