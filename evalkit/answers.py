@@ -19,7 +19,7 @@ from typing import Any
 
 from evalkit import columns
 from evalkit.analysis.pretrend import pretrend_result
-from evalkit.analysis.verdict import headline, interval_kind
+from evalkit.analysis.verdict import headline, interval_kind, pretrend_size_sentence
 
 # The verdict words, defined once (the report prints this table once, on its first screen).
 VERDICTS: dict[str, str] = {
@@ -185,6 +185,9 @@ def answer_for(
     }
     for name in OPTIONAL_FIELDS:
         out[name] = None
+    sized = pretrend_size_sentence(mde, kind, alpha, res).strip() if pre and kind else ""
+    if sized:  # [power] pretrend (plan v7 onwards): absent otherwise, so older plans' answers keep their bytes
+        out["pretrend_size"] = sized
     if conclusion is not None:
         out.update(_evidence(conclusion, res, out, col.scale))
     return out

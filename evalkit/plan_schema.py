@@ -308,6 +308,11 @@ class Power(_Model):
         description="Calibrate these interval kinds on placebo draws of the panel (exchangeable and size-matched): "
         "each one's rejection rate of a true zero and its MDE.",
     )
+    pretrend: bool = Field(
+        False,
+        description="With intervals: also the pre-trend test's size on the same placebo draws (how often the test "
+        "each interval kind leads to rejects where there is no pre-trend); the report prints it beside the test.",
+    )
 
 
 class Multiverse(_Model):

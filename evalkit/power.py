@@ -80,25 +80,34 @@ def _size_matched(
 
 
 def _interval(
-    method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any]
-) -> tuple[float, float, float, str]:
-    """(estimate, ci_low, ci_high, interval kind) of the analysis's headline estimate, default interval."""
+    method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any], *, pretrend: bool = False
+) -> tuple[float, float, float, str, float]:
+    """(estimate, ci_low, ci_high, interval kind, pre-trend p) of the analysis's headline estimate with its
+    default interval. The pre-trend p (NaN when not asked or no test could be made) is that of the test the
+    decision rule reads (analysis.pretrend.pretrend_result) on the same draw."""
+    from evalkit.analysis.pretrend import pretrend_result
     from evalkit.analysis.run import run
     from evalkit.analysis.verdict import headline, interval_kind
 
-    row = _permutation_headline(method, panel, options, inference)
+    row, doc = _permutation_headline(method, panel, options, inference, pretrend=pretrend)
     if row is None:
-        row = headline(run(method, panel, options, inference).to_dict())
+        doc = run(method, panel, options, inference).to_dict()
+        row = headline(doc)
+    pre = pretrend_result(doc) if pretrend and doc is not None else None
+    pre_p = float(pre["p_value"]) if pre is not None and pre.get("p_value") is not None else float("nan")
     if row is None or row.get("ci_low") is None or row.get("ci_high") is None:
-        return float("nan"), float("nan"), float("nan"), "none"
-    return float(row["estimate"]), float(row["ci_low"]), float(row["ci_high"]), interval_kind(row)
+        return float("nan"), float("nan"), float("nan"), "none", pre_p
+    return float(row["estimate"]), float(row["ci_low"]), float(row["ci_high"]), interval_kind(row), pre_p
 
 
 def _permutation_headline(
-    method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any]
-) -> dict[str, Any] | None:
-    """The headline row when it is a permutation row (randomisation by test inversion, or a size-keeping
-    kind), found without the estimator's own bootstrap; None otherwise (the caller runs everything).
+    method: str, panel: LongPanel, options: dict[str, Any], inference: dict[str, Any], *, pretrend: bool = False
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(row, results document): the headline row when it is a permutation row (randomisation by test
+    inversion, or a size-keeping kind), found without the estimator's own bootstrap; (None, None)
+    otherwise (the caller runs everything). With `pretrend` the pre-move estimates are permuted on the same
+    draws for the pre-trend test (intervals.PRETREND_TOO), which reads them alone: the headline's bits are
+    the same either way.
 
     A draw reads only the headline row. A permutation row is made from the estimator's point estimates
     (its rows' names and values) and the permuted assignments, never from the estimator's standard errors,
@@ -108,20 +117,22 @@ def _permutation_headline(
     are made for the headline alone (intervals.HEADLINE_ONLY): each row's test reads its own column of
     the same permuted assignments, so the headline's bits do not depend on the other rows."""
     from evalkit import methods
-    from evalkit.analysis.intervals import HEADLINE_ONLY, RI_SUFFIX, SIZE_KINDS, SUFFIXES
+    from evalkit.analysis.intervals import HEADLINE_ONLY, PRETREND_TOO, RI_SUFFIX, SIZE_KINDS, SUFFIXES
     from evalkit.analysis.run import run
     from evalkit.analysis.verdict import headline
 
     m = methods.get(method)
     if m.randomisation != "inversion" or "bootstrap" not in m.option_names():
-        return None
+        return None, None
     if inference.get("interval") == "analytic":  # the headline is the analytic row: no second fit
-        return None
-    row = headline(run(method, panel, {**options, "bootstrap": 0}, {**inference, HEADLINE_ONLY: True}).to_dict())
+        return None, None
+    fast = {**inference, HEADLINE_ONLY: True, **({PRETREND_TOO: True} if pretrend else {})}
+    doc = run(method, panel, {**options, "bootstrap": 0}, fast).to_dict()
+    row = headline(doc)
     permuted = (RI_SUFFIX, *(SUFFIXES[k] for k in SIZE_KINDS))
     if row is None or row.get("default") is not True or not str(row["name"]).endswith(permuted):
-        return None
-    return row
+        return None, None
+    return row, doc
 
 
 def rejection(lo: np.ndarray, hi: np.ndarray, effect: float) -> float:
@@ -179,8 +190,8 @@ def analysis_power(
     big = max(grid, key=abs) or scale
     p0, d0 = made[0]
     shifted = with_outcome(p0, p0.data["y"].to_numpy() + big * d0)
-    e1, l1, h1, _ = _interval(method, shifted, options, infs[0])
-    e0, l0, h0, kind = out[0]
+    e1, l1, h1, _, _ = _interval(method, shifted, options, infs[0])
+    e0, l0, h0, kind, _ = out[0]
     gap = max(abs(e1 - e0 - big), abs(l1 - l0 - big), abs(h1 - h0 - big))
     equivariant = bool(np.isfinite(gap) and gap <= 1e-6 * max(1.0, abs(big), abs(h0 - l0)))
     if equivariant:
@@ -232,10 +243,13 @@ def calibration(
     draws: int,
     seed: int,
     sizes: dict[str, float] | None,
+    pretrend: bool = False,
 ) -> dict[str, Any]:
     """Every interval kind's empirical size (rejection rate of a true zero) and MDE on placebo draws of
     this panel: exchangeable draws (any never-treated council) and, with `sizes`, draws matched to the
-    treated councils' size terciles. The same draws serve every kind."""
+    treated councils' size terciles. The same draws serve every kind. With `pretrend` ([power] pretrend),
+    also the size of the pre-trend test each kind leads to (`pretrend_size`): the placebo panels have no
+    effect and no pre-trend by construction, so every rejection is a false one."""
     from evalkit.analysis.intervals import supported
 
     usable = [k for k in kinds if k in supported(method)]
@@ -248,15 +262,20 @@ def calibration(
         for kind in usable:
             infs = [{**inference, "interval": kind, "seed": int(inference.get("seed", 0)) + j} for j in range(draws)]
             res = pmap(
-                lambda j, infs=infs, made=made: _interval(method, made[j], options, infs[j]),
+                lambda j, infs=infs, made=made: _interval(method, made[j], options, infs[j], pretrend=pretrend),
                 range(draws),
                 on_result=tracked(f"calibration {design} {kind} ({panel.outcome})", draws),
+            )
+            pre = (
+                {"pretrend": pretrend_size([r[4] for r in res], float(inference.get("alpha", 0.05)))}
+                if pretrend
+                else {}
             )
             lo, hi = np.array([r[1] for r in res]), np.array([r[2] for r in res])
             ok = np.isfinite(lo) & np.isfinite(hi)
             n = int(ok.sum())
             if n == 0:
-                per_kind[kind] = {"draws": 0, "size": None, "mde_increase": None, "mde_decrease": None}
+                per_kind[kind] = {"draws": 0, "size": None, "mde_increase": None, "mde_decrease": None, **pre}
                 continue
             size = rejection(lo[ok], hi[ok], 0.0)
             per_kind[kind] = {
@@ -265,11 +284,29 @@ def calibration(
                 "mc_se": float(np.sqrt(max(size * (1 - size), 1e-12) / n)),
                 "mde_increase": mde(lo[ok], hi[ok], 1),
                 "mde_decrease": mde(lo[ok], hi[ok], -1),
+                **pre,
             }
         out["designs"][design] = per_kind
     if not sizes:
         out["size_matched"] = "not made: the plan's [inference] names no size column"
     return out
+
+
+def pretrend_size(p_values: list[float], alpha: float) -> dict[str, Any]:
+    """How often the pre-trend test rejected (p < alpha, the decision rule's reading) over the draws where it
+    could be made, with its binomial Monte Carlo s.e.; every rejection on a placebo draw is a false one."""
+    p = np.array(p_values, dtype=float)
+    p = p[np.isfinite(p)]
+    if len(p) == 0:
+        return {"draws": 0, "size": None, "why": "no placebo draw had a pre-move event time to test"}
+    size = float(np.mean(p < alpha))
+    return {
+        "draws": int(len(p)),
+        "rejected": int(np.sum(p < alpha)),
+        "size": size,
+        "mc_se": float(np.sqrt(max(size * (1 - size), 1e-12) / len(p))),
+        "alpha": alpha,
+    }
 
 
 def settings(plan: dict[str, Any], draws: int | None = None, permutations: int | None = None) -> dict[str, Any]:
@@ -285,6 +322,13 @@ def settings(plan: dict[str, Any], draws: int | None = None, permutations: int |
         out["permutations"] = int(permutations or section["permutations"])
     if section.get("intervals"):  # per-interval calibration (new plans); absent: v1-v3's output unchanged
         out["intervals"] = [str(k) for k in section["intervals"]]
+    if section.get("pretrend"):  # the pre-trend test's size too (plan v7 onwards); absent: output unchanged
+        if not out.get("intervals"):
+            raise UsageError(
+                "[power] pretrend needs [power] intervals: the pre-trend test is calibrated on each interval "
+                "kind's placebo draws"
+            )
+        out["pretrend"] = True
     return out
 
 
@@ -333,6 +377,7 @@ def power_analysis(
                 draws=conf["draws"],
                 seed=conf["seed"] + 1000 * k + 500,
                 sizes=sizes,
+                pretrend=bool(conf.get("pretrend")),
             )
         rows.append({"label": analysis["label"], "outcome": analysis["outcome"], "method": analysis["method"], **res})
     return {

@@ -122,6 +122,11 @@ def n_treated_units(panel: LongPanel) -> int:
 # permutation intervals are made for the method's headline row only. Each row's permuted statistics and
 # test use its own column alone, so the headline row has the same bits either way.
 HEADLINE_ONLY = "_headline_only"
+# with HEADLINE_ONLY (set only by `evalkit power`'s calibration under [power] pretrend): the pre-move event-time
+# estimates are permuted too, for the pre-trend test alone (no rows or intervals are made for them), so each
+# placebo draw also says whether the analysis's pre-trend test rejected there.
+PRETREND_TOO = "_pretrend_too"
+PRE_PREFIX = "dynamic:e=-"
 
 
 def _ri_targets(result: Results, inference: dict[str, Any] | None = None) -> list[str]:
@@ -135,8 +140,19 @@ def _ri_targets(result: Results, inference: dict[str, Any] | None = None) -> lis
     if (inference or {}).get(HEADLINE_ONLY):
         key = methods.key_of_result(result.method)
         head = methods.METHODS[key].headline if key in methods.METHODS else None
-        return [n for n in names if n == head] or names
+        chosen = [n for n in names if n == head] or names
+        if inference.get(PRETREND_TOO):
+            chosen = chosen + [n for n in names if n.startswith(PRE_PREFIX) and n not in chosen]
+        return chosen
     return names
+
+
+def _row_targets(names: list[str], inference: dict[str, Any]) -> list[str] | None:
+    """The names whose rows are made: all (None), or, in a calibration draw that permutes the pre-move
+    estimates for the pre-trend test alone (PRETREND_TOO), the others."""
+    if not (inference.get(HEADLINE_ONLY) and inference.get(PRETREND_TOO)):
+        return None
+    return [n for n in names if not n.startswith(PRE_PREFIX)] or None
 
 
 # Options the point statistic drops (it computes points only, so resampling draws and workers do not enter).
@@ -340,6 +356,7 @@ class Randomisation(IntervalKind):
             universe=inference.get(UNIVERSE),
             keep_draws=bool(inference.get(KEEP_DRAWS)),
             observed=_observed_points(method, options, inference, result, names),
+            rows_for=_row_targets(names, inference),
         )
         base = {r["name"]: r for r in result.estimates.to_dicts()}
         out = []
@@ -416,7 +433,11 @@ def _size_rows(
     shared = inference.get(UNIVERSE) if inference.get(SHARED_SIZE) else None
     joint = {"universe": shared, "universe_size": inference.get(UNIVERSE_SIZES)} if shared else {}
 
-    def draw(names: list[str] = names, **shared_draws: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    made = _row_targets(names, inference)
+
+    def draw(
+        names: list[str] = names, rows_for: list[str] | None = made, **shared_draws: Any
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         return size_robust.permutation_rows(
             panel,
             many,
@@ -427,6 +448,7 @@ def _size_rows(
             alpha=alpha,
             size=size,
             pmap=_pmap_progress(n_perm),
+            rows_for=rows_for,
             **shared_draws,
             **fit,
             **by_unit,
@@ -496,10 +518,10 @@ def _own_pretrend(info: dict[str, Any], names: list[str], draw: Callable, kind: 
     sample held part of the movers (benchmarks/FWER.md). Permuting among the analysis's own councils keeps
     its mover count and event-time support in every draw. The draws are kept for the pre-trend power and
     equivalence bounds, which use the same covariance."""
-    pre_names = [n for n in names if n.startswith("dynamic:e=-")]
+    pre_names = [n for n in names if n.startswith(PRE_PREFIX)]
     if not pre_names:
         return
-    _, own = draw(names=pre_names)
+    _, own = draw(names=pre_names, rows_for=[])  # the permuted estimates alone: no rows, no interval inversion
     a_obs, a_perm = own.pop("_estimates")
     info["pretrend_draws"] = {
         "names": pre_names,

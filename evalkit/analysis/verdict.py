@@ -151,6 +151,43 @@ def size_sentence(power: dict[str, Any] | None, kind: str) -> str:
     return " On this panel this interval rejected a true zero in " + " and in ".join(parts) + "."
 
 
+def pretrend_size_sentence(
+    power: dict[str, Any] | None, kind: str, alpha: float, results: dict[str, Any] | None = None
+) -> str:
+    """How often the verdict's pre-trend test rejected on placebo draws of this panel, where there is no
+    pre-trend by construction (`evalkit power` with [power] pretrend), and a plain caution where that is more
+    than alpha beyond Monte Carlo error (two binomial s.e.): its p is then a diagnostic, not evidence. Empty
+    when that calibration was not run."""
+    import math
+
+    designs = ((power or {}).get("calibration") or {}).get("designs") or {}
+    kind = kind.replace("randomisation", "randomization")
+    parts, over = [], False
+    for design, words in (
+        ("exchangeable", "placebo draws"),
+        ("size_matched", "placebo draws matched to the treated councils' sizes"),
+    ):
+        c = ((designs.get(design) or {}).get(kind) or {}).get("pretrend") or {}
+        if c.get("draws") and c.get("size") is not None:
+            parts.append(f"{100 * c['size']:.1f}% of {c['draws']} {words}")
+            over |= c["size"] > alpha + 2 * math.sqrt(alpha * (1 - alpha) / c["draws"])
+    if not parts:
+        return ""
+    text = " On this panel this pre-trend test rejected where there was no pre-trend in " + " and in ".join(parts) + "."
+    drawn = ((results or {}).get("inference") or {}).get(kind) or {}
+    if drawn.get("joint") and "pretrend_draws" not in drawn:
+        text += (
+            " (Measured with each placebo draw's own permutations: this test reads the family's shared adoption "
+            "dates, which the calibration does not reproduce.)"
+        )
+    if over:
+        text += (
+            f" That is more than the {100 * alpha:g}% a valid test rejects, beyond Monte Carlo error: on this panel "
+            "its p is a diagnostic, not evidence."
+        )
+    return text
+
+
 def votes(analysis: dict[str, Any]) -> bool:
     """An analysis counts in its outcome's verdict unless the plan marks it `vote = false` (comparison only)."""
     return analysis.get("vote") is not False and not analysis.get("subgroup")
@@ -441,6 +478,7 @@ def conclude(
             + f"; {pre_text}. {councils}"
             + mde_sentence(mde, unit)
             + size_sentence(mde, interval_kind(head))
+            + (pretrend_size_sentence(mde, interval_kind(head), alpha, res) if pre is not None else "")
         )
         extra: dict[str, Any] = {}
         comparison = [

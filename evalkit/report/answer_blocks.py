@@ -70,18 +70,22 @@ def _found_cell(a: dict[str, Any]) -> str:
         return "no detectable change"
     if verdict == "negligible":
         return "no change large enough to matter"
+    why = _cannot_tell_why(a)
+    return "the data cannot tell" + (f" ({why})" if why else "")
+
+
+def _cannot_tell_why(a: dict[str, Any]) -> str:
+    """Why the rule said 'the data cannot tell', in the words the first screen and the answer share."""
     pre = a.get("pretrend_test") or {}
     alpha = 1 - float(a.get("level") or 0.95)
     if a.get("ci_low") is None:
-        why = "no interval"
-    elif pre.get("p_value") is not None and pre["p_value"] < alpha:
-        why = "the councils' trends differed before the move"
-    elif a.get("disagree"):
+        return "no interval"
+    if pre.get("p_value") is not None and pre["p_value"] < alpha:
+        return "the councils' trends differed before the move"
+    if a.get("disagree"):
         n = len(a["disagree"])
-        why = f"{n} other {'analyses disagree' if n > 1 else 'analysis disagrees'} in sign"
-    else:
-        why = ""
-    return "the data cannot tell" + (f" ({why})" if why else "")
+        return f"{n} other {'analyses disagree' if n > 1 else 'analysis disagrees'} in sign"
+    return ""
 
 
 def first_screen_blocks(doc: dict[str, Any]) -> list:
@@ -218,6 +222,13 @@ def _group(a: dict[str, Any]) -> str:
     return sub.split("=", 1)[1].replace("_", " ") if "=" in sub else sub
 
 
+def _lower_first(text: str | None) -> str | None:
+    """A sentence set inside brackets: no capital, no closing full stop."""
+    if not text:
+        return text
+    return (text[:1].lower() + text[1:]).rstrip(".")
+
+
 def bottom_line_blocks(doc: dict[str, Any]) -> list:
     sentences = bottom_line(doc)
     if not sentences:
@@ -232,7 +243,7 @@ def verdict_items(doc: dict[str, Any]) -> list:
         bits = ["no estimate" if a.get("estimate") is None else f"estimate {A.amount(a['estimate'], a['unit'])}"]
         bits.append(A.sureness_words(a))
         pre = a.get("pretrend_test")
-        caution = a.get("pretrend_caution")
+        caution = "; ".join(c for c in (a.get("pretrend_caution"), _lower_first(a.get("pretrend_size"))) if c)
         bits.append(
             "no pre-trend test was possible"
             if pre is None
@@ -260,9 +271,14 @@ def verdict_items(doc: dict[str, Any]) -> list:
             )
         words = EW.evidence(a, doc)  # the evidence rule's sentences, in the units shown here
         evidence = f" {words}" if words else ""
+        why = _cannot_tell_why(a) if a.get("verdict") == "the data cannot tell" else ""
         items.append(
             [
-                Strong(f"{a['outcome_words'][:1].upper()}{a['outcome_words'][1:]}: {a['verdict']}. "),
+                Strong(
+                    f"{a['outcome_words'][:1].upper()}{a['outcome_words'][1:]}: {a['verdict']}"
+                    + (f" ({why})" if why else "")
+                    + ". "
+                ),
                 "; ".join(bits) + "." + evidence,
             ]
         )

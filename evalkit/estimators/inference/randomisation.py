@@ -140,6 +140,7 @@ def randomisation_rows(
     universe: dict[Any, int] | None = None,
     keep_draws: bool = False,
     observed: np.ndarray | None = None,
+    rows_for: list[str] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Permutation test of every named estimate at once: rows "<name>:randomisation" and what was done.
 
@@ -148,10 +149,14 @@ def randomisation_rows(
     same permuted assignments (their joint distribution is what Romano-Wolf needs). With a universe or
     `keep_draws` the estimates under every permuted assignment are kept in info["draws"] (their spread
     is the event study's permutation covariance, estimators.honest.honest). `observed`: the statistic at
-    the observed assignment, when the caller has it (see `Draws`)."""
+    the observed assignment, when the caller has it (see `Draws`). `rows_for`: the names whose rows (test and
+    interval) are made (default: all); the others are permuted for the pre-trend test only. Each row reads its
+    own column of the same draws, so a row's bits do not depend on which others are made."""
     draws = Draws(panel, statistic, names, n_perm=n_perm, seed=seed, universe=universe, observed=observed)
     rows = []
     for k, name in enumerate(names):
+        if rows_for is not None and name not in rows_for:
+            continue
         row = draws.test(k, alpha)
         if row is not None:
             rows.append({"name": name + RI_SUFFIX, **row})

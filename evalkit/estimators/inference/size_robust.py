@@ -221,6 +221,7 @@ def permutation_rows(
     universe_size: dict[Any, float] | None = None,
     fit_identified: bool = False,
     by_unit: bool = False,
+    rows_for: list[str] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Rows `<name>` with the `kind` ("studentized" or "ferman_pinto") p-value and CI of every named
     estimate. `many(cohort, columns)` is a point path (cohort per unit in `panel.units` order, outcome
@@ -229,7 +230,8 @@ def permutation_rows(
     permuted across the universe, the same draws as coefficient randomisation's, so every outcome of the
     family sees the same assignments; the null statistics are kept (`info["joint"]`) for Romano-Wolf.
     `by_unit` (opt-in, `[inference] studentized_by_unit`): the studentized unit contributions from the point
-    path's `by_unit` where it has one (`_studentized_sums`)."""
+    path's `by_unit` where it has one (`_studentized_sums`). `rows_for`: the names whose rows (p-value and the
+    interval's inversion) are made (default: all); every name is permuted (`info["_estimates"]`)."""
     from evalkit.estimators.inference.inversion import invert as _invert
     from evalkit.estimators.inference.randomisation import panel_cohorts
 
@@ -309,6 +311,8 @@ def permutation_rows(
     direct = stack(many(cohort, y[:, None]), 1)[:, 0]
     rows = []
     for k, name in enumerate(names):
+        if rows_for is not None and name not in rows_for:
+            continue
         test = tests[k]
         ok = np.all(np.isfinite(test.perm), axis=1)
         row: dict[str, Any] = {"name": name, "estimate": float(direct[k]), "n_treated_units": int(rests[k])}

@@ -1,0 +1,73 @@
+"""`[power] pretrend = true` end to end on the synthetic demo panel (issue #25 item 3, plan v7's key): the
+calibration measures the pre-trend test's size on placebo draws of this panel, and the answer, the verdict's
+text and the report print it beside the pre-trend p, the same words in each."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, evalkit_cmd
+
+PLAN = REPO / "tests" / "data" / "evidence_size_demo.toml"
+OUT = Path("reports") / "pretrend-size-demo"
+POWER = """
+[power]
+draws = 10
+seed = 5
+permutations = 19
+intervals = ["randomization", "ferman_pinto"]
+pretrend = true
+"""
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> tuple[Path, dict]:
+    work = tmp_path_factory.mktemp("pretrend-size")
+    text = PLAN.read_text().replace('name = "evidence-size-demo"', 'name = "pretrend-size-demo"')
+    text = text.replace("shared_size_draws = true\n", 'shared_size_draws = true\npretrend_draws = "own"\n')
+    (work / "plan.toml").write_text(text + POWER)
+    evalkit_cmd("ingest", cwd=work)
+    evalkit_cmd("panel", cwd=work)
+    evalkit_cmd("estimate", "--plan", "plan.toml", "--no-cache", cwd=work)
+    evalkit_cmd("report", "--plan", "plan.toml", cwd=work)
+    return work, json.loads((work / OUT / "results.json").read_text())
+
+
+def test_calibration_has_the_pretrend_size_of_every_kind_and_design(run) -> None:
+    _, doc = run
+    power = doc["power"]  # `estimate` runs [power] and keeps it in results.json
+    assert power["settings"]["pretrend"] is True
+    for a in power["analyses"]:
+        designs = a["calibration"]["designs"]
+        assert set(designs) == {"exchangeable", "size_matched"}
+        for per_kind in designs.values():
+            for kind in ("randomization", "ferman_pinto"):
+                pre = per_kind[kind]["pretrend"]
+                assert pre["draws"] == 10 and pre["rejected"] == round(pre["size"] * 10)
+                assert pre["alpha"] == 0.05
+
+
+def test_the_same_sentence_in_answer_verdict_and_report(run) -> None:
+    work, doc = run
+    power = {a["label"]: a for a in doc["power"]["analyses"]}
+    md = (work / OUT / "report.md").read_text()
+    html = (work / OUT / "report.html").read_text()
+    for q in doc["answers"]["questions"]:
+        kind = q["interval"].replace("randomisation", "randomization")
+        pre = power[q["label"]]["calibration"]["designs"]["exchangeable"][kind]["pretrend"]
+        said = f"rejected where there was no pre-trend in {100 * pre['size']:.1f}% of {pre['draws']} placebo draws"
+        assert said in q["pretrend_size"]
+        conclusion = next(c for c in doc["conclusions"] if c["label"] == q["label"])
+        assert q["pretrend_size"] in conclusion["text"]
+        inner = q["pretrend_size"][:1].lower() + q["pretrend_size"][1:].rstrip(".")
+        assert inner in md
+        assert said in html
+
+
+def test_a_verify_rerun_is_byte_identical(run) -> None:
+    work, _ = run
+    proc = evalkit_cmd("verify", str(OUT), cwd=work, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
