@@ -1446,6 +1446,9 @@ def power(
             f"  {a['label']:<28} {a['outcome']:<24} MDE +{up if up is not None else float('nan'):.3g} / "
             f"{down if down is not None else float('nan'):.3g}  (size at 0: {a['size']:.2f}, {a['draws']} draws, {a['interval']} interval)"
         )
+        sized = pw.pretrend_size_line(a)
+        if sized:
+            say(f"  {'':<28} {sized}")
     say(f"power -> {target}/power.json, power.parquet")
 
 

@@ -309,6 +309,19 @@ def pretrend_size(p_values: list[float], alpha: float) -> dict[str, Any]:
     }
 
 
+def pretrend_size_line(analysis: dict[str, Any]) -> str:
+    """One line for the terminal: the pre-trend test's size on this panel for the analysis's own interval kind
+    in each placebo design ([power] pretrend), or '' when it was not calibrated."""
+    kind = str(analysis.get("interval", "")).replace("randomisation", "randomization")
+    designs = (analysis.get("calibration") or {}).get("designs") or {}
+    parts = [
+        f"{design.replace('_', '-')} {100 * pre['size']:.1f}% of {pre['draws']}"
+        for design, per_kind in designs.items()
+        if (pre := (per_kind.get(kind) or {}).get("pretrend") or {}).get("draws")
+    ]
+    return f"pre-trend test size at 0 ({kind} draws): " + ", ".join(parts) if parts else ""
+
+
 def settings(plan: dict[str, Any], draws: int | None = None, permutations: int | None = None) -> dict[str, Any]:
     section = dict(plan.get("power") or {})
     out = {

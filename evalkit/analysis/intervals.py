@@ -105,6 +105,10 @@ def interval_kinds_text() -> list[str]:
         "  studentized_by_unit = true (opt-in [inference] key): the studentized interval takes each council's",
         "    contribution from one pass of the estimator per permuted assignment instead of one outcome column per",
         "    council (3-11x less CPU on England); the same intervals up to round-off, not to the bit",
+        "  [power] pretrend = true (opt-in, with [power] intervals): every calibration draw also runs the",
+        "    analysis's pre-trend test; the report prints beside each pre-trend p how often that test rejected on",
+        "    placebo draws of this panel (no pre-trend by construction) and says where that exceeds alpha beyond",
+        "    Monte Carlo error",
     ]
     return [*lines, ""]
 

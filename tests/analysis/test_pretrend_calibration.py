@@ -112,3 +112,23 @@ def test_pretrend_size_reads_p_below_alpha_and_skips_draws_without_a_test() -> N
     got = power.pretrend_size([0.01, 0.05, 0.2, float("nan"), 0.049], 0.05)
     assert got == {"draws": 4, "rejected": 2, "size": 0.5, "mc_se": 0.25, "alpha": 0.05}
     assert power.pretrend_size([float("nan")], 0.05)["draws"] == 0
+
+
+def test_terminal_line_names_each_design_for_the_analysis_own_kind() -> None:
+    pre = {"draws": 100, "rejected": 6, "size": 0.06, "mc_se": 0.024, "alpha": 0.05}
+    analysis = {
+        "interval": "ferman_pinto",
+        "calibration": {
+            "designs": {
+                "exchangeable": {
+                    "ferman_pinto": {"pretrend": pre},
+                    "randomization": {"pretrend": {**pre, "size": 0.5}},
+                },
+                "size_matched": {"ferman_pinto": {"pretrend": {**pre, "size": 0.02}}},
+            }
+        },
+    }
+    assert power.pretrend_size_line(analysis) == (
+        "pre-trend test size at 0 (ferman_pinto draws): exchangeable 6.0% of 100, size-matched 2.0% of 100"
+    )
+    assert power.pretrend_size_line({"interval": "ferman_pinto", "calibration": {"designs": {}}}) == ""
