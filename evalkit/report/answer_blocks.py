@@ -67,11 +67,23 @@ def _found_cell(a: dict[str, Any]) -> str:
     if verdict == "estimated effect":
         return f"{A.direction(a)} after the move"
     if verdict == "no detectable effect":
-        return "no detectable change"
+        why = _not_after_adjusting(a)
+        return "no detectable change" + (f" ({why})" if why else "")
     if verdict == "negligible":
         return "no change large enough to matter"
     why = _cannot_tell_why(a)
     return "the data cannot tell" + (f" ({why})" if why else "")
+
+
+def _not_after_adjusting(a: dict[str, Any]) -> str:
+    """Why an interval that excludes zero is still 'no detectable effect': its p adjusted for the family of
+    primary outcomes is not below alpha (the rule's multiplicity condition). Empty otherwise."""
+    adj = a.get("adjusted_p") or {}
+    alpha = 1 - float(a.get("level") or 0.95)
+    if not a.get("excludes_zero") or adj.get("p") is None or adj["p"] < alpha:
+        return ""
+    n = adj.get("family_size")
+    return f"not once adjusted for the {n} outcomes" if n else "not once adjusted for the other outcomes"
 
 
 def _cannot_tell_why(a: dict[str, Any]) -> str:
@@ -271,7 +283,13 @@ def verdict_items(doc: dict[str, Any]) -> list:
             )
         words = EW.evidence(a, doc)  # the evidence rule's sentences, in the units shown here
         evidence = f" {words}" if words else ""
-        why = _cannot_tell_why(a) if a.get("verdict") == "the data cannot tell" else ""
+        why = (
+            _cannot_tell_why(a)
+            if a.get("verdict") == "the data cannot tell"
+            else _not_after_adjusting(a)
+            if a.get("verdict") == "no detectable effect"
+            else ""
+        )
         items.append(
             [
                 Strong(

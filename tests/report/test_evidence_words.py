@@ -178,3 +178,34 @@ def test_a_calibration_of_per_analysis_draws_says_so_when_the_verdict_used_share
     assert "does not reproduce" not in EW.evidence(a, doc)
     doc["analyses"] = [{"label": a["label"], "results": {"inference": {"ferman_pinto": {"joint": {"names": []}}}}}]
     assert "which this calibration does not reproduce" in EW.evidence(a, doc)
+
+
+def test_why_a_verdict_reads_as_it_does_is_said_in_the_table_and_in_the_answer() -> None:
+    """'The data cannot tell' beside an interval excluding zero says why (the pre-trend test) in the first
+    screen and in The answer alike; an interval that excludes zero under a 'no detectable effect' says the
+    adjustment for the family is what took it away (plan v6's repeat plans: p 0.025, adjusted 0.12)."""
+    cannot = _share_answer(
+        verdict="the data cannot tell",
+        excludes_zero=True,
+        ci_low=-18.7,
+        ci_high=-4.87,
+        pretrend_test={"p_value": 0.01, "statistic": 30.0},
+        adjusted_p={"p": 0.03, "method": "Romano-Wolf", "holm": 0.09, "family_size": 9},
+    )
+    said = "the councils' trends differed before the move"
+    assert AB._found_cell(cannot) == f"the data cannot tell ({said})"
+    adjusted = _share_answer(
+        excludes_zero=True,
+        ci_low=0.8,
+        ci_high=7.6,
+        adjusted_p={"p": 0.12, "method": "Holm", "holm": 0.12, "family_size": 9},
+    )
+    assert AB._found_cell(adjusted) == "no detectable change (not once adjusted for the 9 outcomes)"
+    plain = _share_answer()  # includes zero: nothing to explain
+    assert AB._found_cell(plain) == "no detectable change"
+    doc = {"answers": {"questions": [cannot, adjusted, plain]}, "conclusions": []}
+    items = AB.verdict_items(doc)
+    heads = [item[0].text for item in items]
+    assert f"the data cannot tell ({said})" in heads[0]
+    assert "no detectable effect (not once adjusted for the 9 outcomes)" in heads[1]
+    assert "(" not in heads[2]
