@@ -43,6 +43,14 @@ def evalkit_cmd(*args: str, cwd: Path, check: bool = True) -> subprocess.Complet
     return proc
 
 
+def run_plan_on_demo(work: Path, plan: str) -> None:
+    """ingest, panel, estimate (no cache) and report of `plan` (a file in `work`) on the demo data."""
+    evalkit_cmd("ingest", cwd=work)
+    evalkit_cmd("panel", cwd=work)
+    evalkit_cmd("estimate", "--plan", plan, "--no-cache", cwd=work)
+    evalkit_cmd("report", "--plan", plan, cwd=work)
+
+
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory) -> Path:
     """A working directory in which `evalkit ingest/panel/estimate/report` ran on the demo data."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, evalkit_cmd
+from tests.conftest import REPO, evalkit_cmd, run_plan_on_demo
 
 PLAN = REPO / "tests" / "data" / "evidence_size_demo.toml"
 OUT = Path("reports") / "evidence-size-demo"
@@ -23,10 +23,7 @@ OUT = Path("reports") / "evidence-size-demo"
 def run(tmp_path_factory) -> tuple[Path, dict]:
     work = tmp_path_factory.mktemp("evidence-size")
     shutil.copy(PLAN, work / "evidence.toml")
-    evalkit_cmd("ingest", cwd=work)
-    evalkit_cmd("panel", cwd=work)
-    evalkit_cmd("estimate", "--plan", "evidence.toml", "--no-cache", cwd=work)
-    evalkit_cmd("report", "--plan", "evidence.toml", cwd=work)
+    run_plan_on_demo(work, "evidence.toml")
     return work, json.loads((work / OUT / "results.json").read_text())
 
 

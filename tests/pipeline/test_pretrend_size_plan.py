@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, evalkit_cmd
+from tests.conftest import REPO, evalkit_cmd, run_plan_on_demo
 
 PLAN = REPO / "tests" / "data" / "evidence_size_demo.toml"
 OUT = Path("reports") / "pretrend-size-demo"
@@ -29,10 +29,7 @@ def run(tmp_path_factory) -> tuple[Path, dict]:
     text = PLAN.read_text().replace('name = "evidence-size-demo"', 'name = "pretrend-size-demo"')
     text = text.replace("shared_size_draws = true\n", 'shared_size_draws = true\npretrend_draws = "own"\n')
     (work / "plan.toml").write_text(text + POWER)
-    evalkit_cmd("ingest", cwd=work)
-    evalkit_cmd("panel", cwd=work)
-    evalkit_cmd("estimate", "--plan", "plan.toml", "--no-cache", cwd=work)
-    evalkit_cmd("report", "--plan", "plan.toml", cwd=work)
+    run_plan_on_demo(work, "plan.toml")
     return work, json.loads((work / OUT / "results.json").read_text())
 
 
