@@ -1,8 +1,8 @@
 """Command-line values converted without pydantic when the conversion is plain (issue #29).
 
 typer (0.29) converts every option's value through a pydantic TypeAdapter it builds on first use, even
-for an option left at its default of None; importing pydantic and building some thirty adapters is
-about a third of a CPU second, more than the CS estimate it starts. `PlainCoercionGroup` gives each
+for an option left at its default of None; importing pydantic (via typer._adapters) alone is about 0.2
+CPU s, as much as the CS estimate it starts. `PlainTyper`'s groups and commands give each plain
 option a runtime converter that handles the plain cases itself, with typer's own rules: a missing
 value, a str, a Path (typer's existence and readability checks included), an integer or a decimal
 number within the option's bounds, a Literal choice spelled exactly. Anything else (a bad value and
@@ -18,7 +18,11 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 import typer.core
-from typer._coercion import RuntimeParam, build_runtime_param
+
+try:
+    from typer._coercion import RuntimeParam, build_runtime_param
+except ImportError:  # pragma: no cover - a typer without these internals: every value goes its own way
+    RuntimeParam, build_runtime_param = object, None  # type: ignore[assignment,misc]
 
 # Spellings whose value Python and pydantic read alike: no leading zeros, underscores, spaces or signs
 # other than one minus, so anything unusual is left to typer's converter and its messages.
@@ -110,6 +114,8 @@ def _plain_option(param: Any) -> bool:
 
 
 def _seed(params: Any) -> None:
+    if build_runtime_param is None:
+        return
     for param in params:
         if _plain_option(param) and param._runtime_param is None:
             param._runtime_param = _PlainRuntimeParam(param.type_descriptor)
