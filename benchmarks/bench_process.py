@@ -62,11 +62,18 @@ def df_het_like(path: Path, seed: int = 20240101) -> Path:
     return path
 
 
-def _run_once(cmd: list[str], cwd: Path) -> dict:
+# Children run as after `pip install`: bytecode compiled and cached (pip compiles installed packages; an
+# editable checkout compiles on first run). PYTHONDONTWRITEBYTECODE in the caller's environment would make
+# every evalkit run compile its modules from source (about 0.1 CPU s) while the peers' stay compiled.
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+RUN_CLI = "import sys; from evalkit.cli import main; sys.argv = ['evalkit', *sys.argv[1:]]; main()"
+
+
+def _run_once(cmd: list[str], cwd: Path, env: dict | None = None) -> dict:
     """One fresh process: its wall time, its own CPU time and peak RSS (reaped with os.wait4), stdout."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err)
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, env=env or CHILD_ENV)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         out.seek(0)
@@ -77,17 +84,26 @@ def _run_once(cmd: list[str], cwd: Path) -> dict:
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss / 1024, "stdout": text}
 
 
-def _interleaved(cmds: dict[str, list[str]], runs: int, cwd: Path) -> dict[str, dict]:
+def _interleaved(
+    cmds: dict[str, list[str]], runs: int, cwd: Path, envs: dict[str, dict] | None = None
+) -> dict[str, dict]:
     """Each command run `runs` times in fresh processes, interleaved (round r runs every command once, in
     turn), so load that comes and goes on a shared machine falls on all of them alike; per command the
-    median wall and CPU seconds, the largest RSS and the last stdout (or the first error)."""
+    median wall and CPU seconds, the largest RSS and the last stdout (or the first error). One untimed
+    round first, so every command starts with its bytecode cached. The 1-minute load average before each
+    round is kept in `loads`."""
+    envs = envs or {}
+    for name, cmd in cmds.items():
+        _run_once(cmd, cwd, envs.get(name))
     seen: dict[str, list[dict]] = {name: [] for name in cmds}
     failed: dict[str, dict] = {}
+    loads.clear()
     for _ in range(runs):
+        loads.append(os.getloadavg()[0])
         for name, cmd in cmds.items():
             if name in failed:
                 continue
-            r = _run_once(cmd, cwd)
+            r = _run_once(cmd, cwd, envs.get(name))
             if "error" in r:
                 failed[name] = r
             else:
@@ -109,6 +125,7 @@ def _interleaved(cmds: dict[str, list[str]], runs: int, cwd: Path) -> dict[str, 
 
 
 PEERS = ("csdid", "differences", "moderndid")
+loads: list[float] = []
 
 
 def main() -> None:
@@ -120,6 +137,12 @@ def main() -> None:
         type=Path,
         default=PEER_PY,
         help="python of a venv holding csdid, differences and moderndid (never evalkit's .venv)",
+    )
+    ap.add_argument(
+        "--ref",
+        type=Path,
+        help="a checkout of earlier evalkit code (e.g. `git archive`): its CS run is added, interleaved, "
+        "run by this python with PYTHONPATH=REF",
     )
     a = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="evalkit-bench-"))
@@ -147,6 +170,10 @@ def main() -> None:
         "-",
     ]
     cmds = {"help": [str(EVALKIT), "--help"], "evalkit": cs}
+    envs = {}
+    if a.ref is not None:
+        cmds["before"] = [sys.executable, "-c", RUN_CLI, *cs[1:]]
+        envs["before"] = {**CHILD_ENV, "PYTHONPATH": str(a.ref.resolve())}
     if a.peer_python.exists():
         for peer in PEERS:
             cmds[peer] = [
@@ -160,7 +187,7 @@ def main() -> None:
                 "all",
             ]
     load_before = os.getloadavg()
-    res = _interleaved(cmds, a.runs, work)
+    res = _interleaved(cmds, a.runs, work, envs)
     load = os.getloadavg()
     ev = res["evalkit"]
     est = None
@@ -171,6 +198,12 @@ def main() -> None:
         ("evalkit --help", res["help"], None),
         ("evalkit estimate (CS, DR, 999 draws, 4 aggregations)", ev, est),
     ]
+    if "before" in res:
+        b = res["before"]
+        b_est = None
+        if "stdout" in b:
+            b_est = next(r["estimate"] for r in json.loads(b["stdout"])["estimates"] if r["name"] == "simple")
+        rows.append((f"same, evalkit at {a.ref.name} (PYTHONPATH)", b, b_est))
     for peer in PEERS:
         if peer not in res:
             rows.append((f"{peer} (no peer python at {a.peer_python})", {"error": ["not installed"]}, None))
@@ -199,7 +232,8 @@ def main() -> None:
             continue
         peer = name.startswith(PEERS)
         ratio = f"{r['cpu'] / base:.1f}x" if base and peer else ""
-        same = ("yes" if abs(e - est) <= 1e-8 else f"NO ({e - est:+.2e})") if peer and e is not None and est else ""
+        compared = peer or name.startswith("same, evalkit")
+        same = ("yes" if abs(e - est) <= 1e-8 else f"NO ({e - est:+.2e})") if compared and e is not None and est else ""
         lines.append(
             f"| {name} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['rss']:.0f} | "
             f"{'' if e is None else f'{e:.10f}'} | {same} | {ratio} | {r['runs']} |"
@@ -207,7 +241,9 @@ def main() -> None:
     lines += [
         "",
         f"Load average before / after: {load_before[0]:.1f} / {load[0]:.1f} (1 min), {load[2]:.1f} (15 min) on "
-        f"{os.cpu_count()} CPUs (other sessions share the machine: wall times stretch, CPU times much less).",
+        f"{os.cpu_count()} CPUs (other sessions share the machine: wall times stretch, CPU times much less); "
+        f"1-minute load before each round: {', '.join(f'{x:.1f}' for x in loads)}. Bytecode cached for every "
+        f"command (one untimed round first). evalkit CPU s per run: {', '.join(f'{x:.2f}' for x in ev.get('cpus', []))}.",
         END,
     ]
     section = "\n".join(lines) + "\n"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from evalkit import methods
+from evalkit.cli_coercion import PlainTyper
 from evalkit.errors import EvalkitError, UsageError
 from evalkit.locking import data_lock, terminate_as_interrupt
 
@@ -29,7 +30,7 @@ MatchMethod = Literal["mahalanobis", "propensity", "statistical_neighbours"]
 Boundaries = Literal["aggregate", "separate"]
 SnModel = Literal["2025", "2021"]
 
-app = typer.Typer(
+app = PlainTyper(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -39,7 +40,7 @@ app = typer.Typer(
     "\b\nExample (the whole job on the embedded synthetic demo data):\n"
     "  evalkit ingest && evalkit panel && evalkit estimate && evalkit report",
 )
-plan_app = typer.Typer(
+plan_app = PlainTyper(
     no_args_is_help=True,
     rich_markup_mode=None,
     help="Pre-registered analysis plans: write a template, lock a plan, print the schema.",

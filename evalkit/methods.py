@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 import types
 import typing
 from collections.abc import Callable
@@ -528,9 +529,59 @@ def _pydantic_hint(tp: Any, field: Any) -> Any:
 
 
 def validate_options(key: str, raw: dict[str, Any]) -> Options:
-    """Typed options from a plain dict; raises pydantic's ValidationError naming the bad option."""
+    """Typed options from a plain dict; raises pydantic's ValidationError naming the bad option.
+
+    Options whose every value is plainly valid (see `_plainly_valid`) are built without pydantic, whose
+    import and model cost more than a CS estimate on a CSV panel; the strict model would return those
+    very values, so the options are the same either way. Anything else goes through the model."""
+    fields = _option_hints(key)
+    if all(name in fields and _plainly_valid(fields[name], value) for name, value in raw.items()):
+        return get(key).options(**raw)
     model = options_model(key).model_validate(raw)
     return get(key).options(**{name: getattr(model, name) for name in get(key).option_names()})
+
+
+_HINTS: dict[str, dict[str, Any]] = {}
+
+
+def _option_hints(key: str) -> dict[str, Any]:
+    if key not in _HINTS:
+        cls = get(key).options
+        hints = typing.get_type_hints(cls, include_extras=True)
+        _HINTS[key] = {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+    return _HINTS[key]
+
+
+def _plainly_valid(tp: Any, value: Any) -> bool:
+    """True when the strict options model (extra="forbid", strict=True, allow_inf_nan=False) would accept
+    `value` for a field of type `tp` and keep it as it is: a bool, int, finite float, str or None of
+    exactly the field's type, a Literal's own string, within any Bound. Lists, dicts and anything
+    unusual answer False and go to the model (and its message)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is Annotated:
+        if not _plainly_valid(args[0], value):
+            return False
+        for bound in (m for m in args[1:] if isinstance(m, Bound)):
+            if bound.ge is not None and not value >= bound.ge:
+                return False
+            if bound.gt is not None and not value > bound.gt:
+                return False
+            if bound.lt is not None and not value < bound.lt:
+                return False
+            if bound.le is not None and not value <= bound.le:
+                return False
+        return all(isinstance(m, Bound) for m in args[1:])
+    if origin in _UNIONS:
+        return any(_plainly_valid(a, value) for a in args)
+    if origin is Literal:
+        return type(value) is str and all(type(a) is str for a in args) and value in args
+    if tp is type(None):
+        return value is None
+    if tp is float:
+        return type(value) is float and math.isfinite(value)
+    if tp in (bool, int, str):
+        return type(value) is tp
+    return False
 
 
 def with_inference(key: str, raw: dict[str, Any], inference: dict[str, Any]) -> dict[str, Any]:

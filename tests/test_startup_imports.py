@@ -2,7 +2,8 @@
 
 Heavy libraries are imported where they are used: scipy.stats only when a test needs it (about a CPU
 second at start-up), matplotlib only when a figure is drawn, numba only for synthetic DiD, dask only for
-that backend, the pydantic plan schema only when a plan is read. The run happens in a subprocess, as a
+that backend, the pydantic plan schema only when a plan is read, pydantic itself only when a value is not
+plain (a bad option, a list). The run happens in a subprocess, as a
 user starts it, and the test reads the modules it left in sys.modules.
 """
 
@@ -29,6 +30,10 @@ NOT_NEEDED = (
     "linearmodels",
     "pandas",
     "evalkit.plan_schema",
+    # typer builds a pydantic converter per option and evalkit validated method options with pydantic:
+    # plain values now take neither (evalkit.cli_coercion, methods._plainly_valid), a third of a CPU s
+    "pydantic",
+    "typer._adapters",
     "evalkit.report",
     "evalkit.estimators.synth",
     "evalkit.estimators.honest",

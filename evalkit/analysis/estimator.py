@@ -22,11 +22,13 @@ def resolve(method: str) -> Callable[..., Results]:
 
 def typed_options(method: str, options: dict[str, Any], inference: dict[str, Any]) -> methods.Options:
     """The method's options dataclass from the plan's options and the [inference] settings it takes."""
-    from pydantic import ValidationError
-
     try:
         return methods.validate_options(method, methods.with_inference(method, options, inference))
-    except ValidationError as exc:
+    except Exception as exc:
+        from pydantic import ValidationError  # imported only when a value failed: it costs a tenth of a second
+
+        if not isinstance(exc, ValidationError):
+            raise
         e = exc.errors()[0]
         where = ".".join(str(p) for p in e["loc"])
         if e["type"] == "extra_forbidden":

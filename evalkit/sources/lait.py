@@ -137,7 +137,10 @@ def parse(path: Path) -> pl.DataFrame:
     if path.stat().st_size == 0:
         raise EvalkitError("file is empty", file=file, expected="a LAIT parquet file")
     try:
-        table = pq.read_table(path)
+        # ParquetFile, not read_table: the same table (schema and metadata included) without importing
+        # pyarrow.dataset and pandas, a CPU second of `ingest`
+        with pq.ParquetFile(path) as parquet:
+            table = parquet.read()
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a damaged file
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise EvalkitError(

@@ -54,6 +54,7 @@ import polars as pl
 from evalkit.errors import EvalkitError
 from evalkit.sources.common import finish_measures, read_csv_records, split_values
 from evalkit.sources.workbook_guard import check_workbook
+from evalkit.sources.workbooks import excel_reader
 
 NAME = "mhclg_ro"
 KIND = "measures"
@@ -89,10 +90,8 @@ def _data_sheets(names: list[str]) -> list[str]:
 
 
 def _read_sheet(path: Path, sheet: str) -> Grid:
-    import fastexcel
-
     try:
-        reader = fastexcel.read_excel(str(path))
+        reader = excel_reader(path)
         frame = reader.load_sheet(sheet, header_row=None, skip_rows=0, dtypes="string").to_polars()
     except Exception as exc:  # noqa: BLE001 - calamine raises several error types for a damaged sheet
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -111,11 +110,9 @@ def _open(path: Path) -> list[tuple[str, Grid]]:
     """(sheet name, grid of text cells; grid[i] is sheet row i + 1)."""
     if path.suffix.lower() == ".csv":
         return [(path.stem, _read_csv_grid(path))]
-    import fastexcel
-
     check_workbook(path)
     try:
-        reader = fastexcel.read_excel(str(path))
+        reader = excel_reader(path)
         names = list(reader.sheet_names)
     except Exception as exc:  # noqa: BLE001 - calamine raises several error types for a damaged file
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -448,9 +445,7 @@ def detect(path: Path) -> bool:
             return False
         check_workbook(path)  # bounds before calamine allocates anything
         try:
-            import fastexcel
-
-            return bool(_data_sheets(list(fastexcel.read_excel(str(path)).sheet_names)))
+            return bool(_data_sheets(list(excel_reader(path).sheet_names)))
         except Exception:  # noqa: BLE001
             return False
     if suffix == ".csv" and form is not None:

@@ -43,6 +43,7 @@ from evalkit.sources.common import (
     with_row,
 )
 from evalkit.sources.workbook_guard import check_workbook
+from evalkit.sources.workbooks import excel_reader
 
 NAME = "population"
 KIND = "measures"
@@ -97,9 +98,7 @@ def detect(path: Path) -> bool:
     if suffix in (".xlsx", ".ods"):
         check_workbook(path)  # bounds before calamine allocates anything
         try:
-            import fastexcel
-
-            return WORKBOOK_SHEET in fastexcel.read_excel(str(path)).sheet_names
+            return WORKBOOK_SHEET in excel_reader(path).sheet_names
         except Exception:  # noqa: BLE001 - an unreadable workbook is simply not ours
             return False
     return False
