@@ -18,7 +18,7 @@ POWER = """
 draws = 10
 seed = 5
 permutations = 19
-intervals = ["randomization", "ferman_pinto"]
+intervals = ["analytic", "randomization", "ferman_pinto"]
 pretrend = true
 """
 
@@ -41,7 +41,7 @@ def test_calibration_has_the_pretrend_size_of_every_kind_and_design(run) -> None
         designs = a["calibration"]["designs"]
         assert set(designs) == {"exchangeable", "size_matched"}
         for per_kind in designs.values():
-            for kind in ("randomization", "ferman_pinto"):
+            for kind in ("analytic", "randomization", "ferman_pinto"):
                 pre = per_kind[kind]["pretrend"]
                 assert pre["draws"] == 10 and pre["rejected"] == round(pre["size"] * 10)
                 assert pre["alpha"] == 0.05
@@ -68,3 +68,16 @@ def test_a_verify_rerun_is_byte_identical(run) -> None:
     work, _ = run
     proc = evalkit_cmd("verify", str(OUT), cwd=work, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_report_says_why_not_the_wald_test_with_its_size_here(run) -> None:
+    work, doc = run
+    md = (work / OUT / "report.md").read_text()
+    line = next(x for x in md.splitlines() if x.startswith("Why not the usual Wald pre-trend test"))
+    sizes = [
+        per_kind["analytic"]["pretrend"]["size"]
+        for a in doc["power"]["analyses"]
+        for per_kind in a["calibration"]["designs"].values()
+    ]
+    lo, hi = f"{100 * min(sizes):.0f}%", f"{100 * max(sizes):.0f}%"
+    assert f"rejected in {lo if lo == hi else f'{lo} to {hi}'} of 10 draws" in line
