@@ -243,9 +243,7 @@ class CSPoints:
         out["simple"] = _ratio(design.simple_w @ att0, design.simple_w @ ex)
         if simple_only:
             return out
-        rest = [
-            {**_group(design, a, e), **_dynamic(design, a, e), **_calendar(design, a, e)} for a, e in zip(att0, ex)
-        ]
+        rest = [{**_group(design, a, e), **_dynamic(design, a, e), **_calendar(design, a, e)} for a, e in zip(att0, ex)]
         out.update({name: np.array([r[name] for r in rest]) for name in rest[0]})
         return out
 
