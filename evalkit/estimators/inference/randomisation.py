@@ -276,7 +276,7 @@ def _in_batches(
     same bits); a batch in which any assignment raises runs `each` per assignment, so the error is
     raised, or a family's draw left out, exactly as without batches."""
     chunks = [assignments[i : i + BATCH] for i in range(0, len(assignments), BATCH)]
-    ends = np.cumsum([len(c) for c in chunks])
+    ends = np.cumsum([0] + [len(c) for c in chunks])
 
     def rows(chunk: list[np.ndarray]) -> list[np.ndarray]:
         try:
@@ -284,8 +284,12 @@ def _in_batches(
         except EvalkitError:
             return [each(c) for c in chunk]
 
-    progress = None if on_result is None else (lambda k: on_result(int(ends[k - 1])))
-    return np.array([r for part in pmap(rows, chunks, on_result=progress) for r in part])
+    def progress(k: int) -> None:  # every count, as the per-assignment loop reports them (a batch at once)
+        for done in range(int(ends[k - 1]) + 1, int(ends[k]) + 1):
+            on_result(done)
+
+    parts = pmap(rows, chunks, on_result=None if on_result is None else progress)
+    return np.array([r for part in parts for r in part])
 
 
 def _bind_exact(
