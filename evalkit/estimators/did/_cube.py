@@ -41,10 +41,15 @@ class BoundPoints:
     """A fast path's many(cohort, columns) -> name -> m estimates, with `by_unit(cohort, columns)` ->
     name -> m x units, each column's estimate restricted to each unit (the column on that unit's cells, 0
     on the other units' observed cells): the unit contributions c_i = T(column masked to unit i) of the
-    studentised permutation test (size_robust), without an outcome column per unit."""
+    studentised permutation test (size_robust), without an outcome column per unit.
+
+    `many_batch(cohorts, columns)` (None where a path has none): name -> B x m, row b the bits of
+    many(cohorts[b], columns), for B assignments in one pass (a permutation loop's Python calls
+    amortised); it raises where any row's many would."""
 
     many: Many
     by_unit: Many
+    many_batch: Many | None = None
 
     def __call__(self, cohort: np.ndarray, columns: np.ndarray) -> dict[str, np.ndarray]:
         return self.many(cohort, columns)

@@ -107,7 +107,11 @@ class CSPoints:
         def by_unit(cohort: np.ndarray, columns: np.ndarray) -> dict[str, np.ndarray]:
             return self.unit_estimates(wide_of(cohort, columns, filled_by_unit), simple_only=simple_only)
 
-        return BoundPoints(many, by_unit)
+        def many_batch(cohorts: np.ndarray, columns: np.ndarray) -> dict[str, np.ndarray]:
+            first = wide_of(np.asarray(cohorts)[0], columns, filled)
+            return self.estimates_batch(first.y, np.asarray(cohorts, dtype=np.int64), times, simple_only=simple_only)
+
+        return BoundPoints(many, by_unit, many_batch)
 
     def _bind_with_covariates(self, panel: LongPanel, cube: Cube) -> Many:
         """With covariates every ATT(g,t) has its own outcome regression or propensity score, so the
@@ -189,6 +193,81 @@ class CSPoints:
             wide, _ = _prepare_cohorts(wide, self.control, self.anticipation)
         att, exists = self._cell_att(wide.y, wide.cohort, design)
         return _aggregates(design, att, exists, simple_only=simple_only)
+
+    def estimates_batch(
+        self, y: np.ndarray, cohorts: np.ndarray, times: np.ndarray, *, simple_only: bool = False
+    ) -> dict[str, np.ndarray]:
+        """name -> B x m: row b is `estimates` of the wide panel (y, cohorts[b]), the same bits, for the B
+        assignments of a permutation loop in one pass (NaN where a row has no such name).
+
+        Assignments are grouped by their multiset of adoption dates (one `_Design` each; a permutation loop
+        has one). Within a group every step is `estimates`' on a stack: the cohort sums are one matrix
+        product per assignment (np.matmul over the stack calls the same BLAS routine on slices laid out as
+        the single call's), the control sums the same einsum with a batch axis, the cells' divisions
+        elementwise, the simple aggregate the same vector-matrix product per slice, and the group, dynamic
+        and calendar aggregations `estimates`' own functions on each slice. A group whose preparation
+        changes the panel (units dropped, cohorts recoded) runs `estimates` per assignment."""
+        n_batch, m = len(cohorts), y.shape[2]
+        by_multiset: dict[bytes, list[int]] = {}
+        for b, row in enumerate(np.sort(cohorts, axis=1)):
+            by_multiset.setdefault(row.tobytes(), []).append(b)
+        out: dict[str, np.ndarray] = {}
+        for rows in by_multiset.values():
+            part = self._estimates_one_design(y, cohorts[rows], times, simple_only=simple_only)
+            for name, values in part.items():
+                out.setdefault(name, np.full((n_batch, m), np.nan))[rows] = values
+        return out
+
+    def _estimates_one_design(
+        self, y: np.ndarray, cohorts: np.ndarray, times: np.ndarray, *, simple_only: bool
+    ) -> dict[str, np.ndarray]:
+        """`estimates_batch` for assignments that share one multiset of adoption dates."""
+        unit_list = list(range(y.shape[0]))
+        empty = np.empty((y.shape[0], 0))
+        first = WidePanel(y=y, cohort=cohorts[0], x=empty, units=unit_list, times=times)
+        labels, counts = np.unique(first.cohort, return_counts=True)
+        key = np.array([len(labels), *y.shape]).tobytes() + labels.tobytes() + counts.tobytes()
+        design = self._design.get(key + times.tobytes(), lambda: self._make_design(first))
+        if not design.prepared_as_given:
+            each = [
+                self.estimates(WidePanel(y=y, cohort=c, x=empty, units=unit_list, times=times), simple_only=simple_only)
+                for c in cohorts
+            ]
+            return {name: np.array([e[name] for e in each]) for name in each[0]}
+        att, exists = self._cell_att_batch(y, cohorts, design)
+        if not exists.any(axis=(1, 2)).all():
+            raise EvalkitError("no group-time effect could be estimated", column="cohort")
+        att0 = np.where(exists, att, 0.0)
+        ex = exists.astype(float)
+        out: dict[str, np.ndarray] = dict(zip(design.cell_names, np.where(exists, att, np.nan).transpose(1, 0, 2)))
+        out["simple"] = _ratio(design.simple_w @ att0, design.simple_w @ ex)
+        if simple_only:
+            return out
+        rest = [{**_group(design, a, e), **_dynamic(design, a, e), **_calendar(design, a, e)} for a, e in zip(att0, ex)]
+        out.update({name: np.array([r[name] for r in rest]) for name in rest[0]})
+        return out
+
+    def _cell_att_batch(self, y: np.ndarray, cohorts: np.ndarray, design: _Design) -> tuple[np.ndarray, np.ndarray]:
+        """`_cell_att` for B assignments of one design: (B x cells x m ATT(g,t), whether each exists)."""
+        m = y.shape[2]
+        cj, cb, labels = design.cj, design.cb, design.labels
+        key = np.array([*y.shape, len(cj)]).tobytes() + y.tobytes() + cj.tobytes() + cb.tobytes()
+        dy, okf = self._changes.get(key, lambda: _changes(y, cj, cb))
+        onehot_t = (cohorts[:, :, None] == labels[None, None, :]).astype(float).transpose(0, 2, 1)  # B x C x n
+        n_batch, k_cells = len(cohorts), len(cj)
+        sums = np.matmul(onehot_t, dy).reshape(n_batch, len(labels), k_cells, m)
+        nobs = np.matmul(onehot_t, okf).reshape(n_batch, len(labels), k_cells, m)
+        cells = np.arange(k_cells)
+        s_t, n_t = sums[:, design.own, cells], nobs[:, design.own, cells]
+        ctrl = design.ctrl
+        s_c, n_c = np.einsum("kc,bckm->bkm", ctrl, sums), np.einsum("kc,bckm->bkm", ctrl, nobs)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            att = s_t / n_t - s_c / n_c
+            if self.est_method in ("ipw", "dr"):  # every control trimmed: the full estimator's 0/0
+                att = np.where(n_t / (n_t + n_c) >= TRIM_LEVEL, np.nan, att)
+        exists = (n_t > 0) & (n_c > 0)
+        same = design.same
+        return np.where(same, 0.0, att), exists | same
 
     def unit_estimates(self, wide: WidePanel, *, simple_only: bool = False) -> dict[str, np.ndarray]:
         """name -> m x units: each column's estimate with the column kept on one unit's cells and 0 on the

@@ -105,7 +105,12 @@ class Draws:
                 return np.full(2 * len(names), np.nan)
 
         on_result = tracked(progress, n_perm) if progress else None
-        ab = np.array(pmap(one if universe is None else one_of_family, assignments, on_result=on_result))
+        each = one if universe is None else one_of_family
+        batch = getattr(fast, "batch", None)
+        if batch is None or BATCH < 2:
+            ab = np.array(pmap(each, assignments, on_result=on_result))
+        else:
+            ab = _in_batches(batch, each, assignments, on_result)
         self.a_p, self.b_p = ab[:, : len(names)], ab[:, len(names) :]
 
     def test(self, k: int, alpha: float) -> dict[str, Any] | None:
@@ -256,6 +261,37 @@ def randomisation_inference(
     )
 
 
+# assignments per many_batch call: 99 permutations in one call, 199 in two; arrays stay small (below 2: one
+# call per assignment, the path the batches are checked against)
+BATCH = 100
+
+
+def _in_batches(
+    batch: Callable[[np.ndarray], np.ndarray],
+    each: Callable[[np.ndarray], np.ndarray],
+    assignments: list[np.ndarray],
+    on_result: Callable[[int], None] | None,
+) -> np.ndarray:
+    """The rows `each` gives for every assignment, from the fast path's `batch` (B assignments a call, the
+    same bits); a batch in which any assignment raises runs `each` per assignment, so the error is
+    raised, or a family's draw left out, exactly as without batches."""
+    chunks = [assignments[i : i + BATCH] for i in range(0, len(assignments), BATCH)]
+    ends = np.cumsum([0] + [len(c) for c in chunks])
+
+    def rows(chunk: list[np.ndarray]) -> list[np.ndarray]:
+        try:
+            return list(batch(np.array(chunk)))
+        except EvalkitError:
+            return [each(c) for c in chunk]
+
+    def progress(k: int) -> None:  # every count, as the per-assignment loop reports them (a batch at once)
+        for done in range(int(ends[k - 1]) + 1, int(ends[k]) + 1):
+            on_result(done)
+
+    parts = pmap(rows, chunks, on_result=None if on_result is None else progress)
+    return np.array([r for part in parts for r in part])
+
+
 def _bind_exact(
     statistic: Statistic, panel: LongPanel, names: list[str]
 ) -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
@@ -302,6 +338,17 @@ def _fast_points(
         agree = np.isclose(check[:, col], full, rtol=1e-9, atol=1e-9) | (np.isnan(check[:, col]) & np.isnan(full))
         if not agree.all():
             return None
+    many_batch = getattr(many, "many_batch", None)
+    if many_batch is not None:
+
+        def batch(cohorts: np.ndarray) -> np.ndarray:
+            """B x (names x columns, column-major): row b is mat(cohorts[b]).T.ravel(), the same bits."""
+            out = many_batch(cohorts, columns)
+            missing = np.full((len(cohorts), columns.shape[1]), np.nan)
+            stacked = np.array([out.get(n, missing) for n in names], dtype=float)  # names x B x columns
+            return stacked.transpose(1, 2, 0).reshape(len(cohorts), -1)
+
+        mat.batch = batch  # type: ignore[attr-defined]
     return mat
 
 
