@@ -114,6 +114,9 @@ def _replace(tmp: str, path: Path) -> None:
         st = None
     if st is not None and not stat.S_ISREG(st.st_mode):
         raise _refuse(path, "no longer a regular file")
+    from evalkit.locking import raise_if_terminated
+
+    raise_if_terminated()  # a SIGTERM whose interrupt a callback swallowed: commit nothing
     os.replace(tmp, path)
 
 
