@@ -226,7 +226,11 @@ def test_without_the_handler_sigterm_leaves_a_tmp_file(tmp_path: Path) -> None:
     assert list(tmp_path.glob(".*.tmp"))
 
 
-def test_handler_raises_keyboard_interrupt() -> None:
+def test_handler_raises_keyboard_interrupt(monkeypatch) -> None:
+    from evalkit import locking
+
+    # the handler remembers the signal for the rest of the process (a CLI run then exits): this test's own
+    monkeypatch.setattr(locking, "_TERMINATED", [])
     previous = signal.getsignal(signal.SIGTERM)
     try:
         terminate_as_interrupt()
