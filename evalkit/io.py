@@ -26,6 +26,7 @@ from typing import Any
 import polars as pl
 
 from evalkit.errors import EvalkitError
+from evalkit.locking import raise_if_terminated
 
 
 def _umask() -> int:
@@ -114,8 +115,6 @@ def _replace(tmp: str, path: Path) -> None:
         st = None
     if st is not None and not stat.S_ISREG(st.st_mode):
         raise _refuse(path, "no longer a regular file")
-    from evalkit.locking import raise_if_terminated
-
     raise_if_terminated()  # a SIGTERM whose interrupt a callback swallowed: commit nothing
     os.replace(tmp, path)
 

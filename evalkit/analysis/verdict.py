@@ -11,6 +11,7 @@ how many treated councils contribute, and, when a power analysis ran, the minimu
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from evalkit import columns, methods
@@ -158,8 +159,6 @@ def pretrend_size_sentence(
     pre-trend by construction (`evalkit power` with [power] pretrend), and a plain caution where that is more
     than alpha beyond Monte Carlo error (two binomial s.e.): its p is then a diagnostic, not evidence. Empty
     when that calibration was not run."""
-    import math
-
     designs = ((power or {}).get("calibration") or {}).get("designs") or {}
     kind = kind.replace("randomisation", "randomization")
     parts, over = [], False
