@@ -17,7 +17,7 @@ import typer
 from evalkit import methods
 from evalkit.cli_coercion import PlainTyper
 from evalkit.errors import EvalkitError, UsageError
-from evalkit.locking import data_lock, raise_if_terminated, terminate_as_interrupt
+from evalkit.locking import data_lock, terminate_as_interrupt
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -1542,7 +1542,8 @@ def main() -> None:
     try:
         try:
             code = app(standalone_mode=False)
-            raise_if_terminated()  # the interrupt of a SIGTERM was swallowed (see evalkit.locking)
+            if "evalkit.io" in sys.modules:  # the SIGTERM handler loads it: its interrupt may have been swallowed
+                sys.modules["evalkit.io"].raise_if_terminated()
         finally:
             if "evalkit.parallel" in sys.modules:  # a Dask client or local cluster this run opened
                 sys.modules["evalkit.parallel"].close_clients()

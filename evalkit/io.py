@@ -26,7 +26,6 @@ from typing import Any
 import polars as pl
 
 from evalkit.errors import EvalkitError
-from evalkit.locking import raise_if_terminated
 
 
 def _umask() -> int:
@@ -105,6 +104,23 @@ def _stream(path: Path, data: bytes) -> None:
                 view = view[fh.write(view) :]
     except OSError as exc:
         raise write_failed(path, exc) from None
+
+
+# the termination signals received (evalkit.locking's SIGTERM handler): the interrupt the handler raises can
+# land in a weakref callback or a __del__ (an import lock's cleanup), where Python prints "Exception ignored"
+# and carries on
+_TERMINATED: list[int] = []
+
+
+def note_termination(signum: int) -> None:
+    _TERMINATED.append(signum)
+
+
+def raise_if_terminated() -> None:
+    """KeyboardInterrupt when a termination signal arrived but its interrupt was swallowed: called before an
+    output is committed and when a command returns, so a killed run never commits or exits 0."""
+    if _TERMINATED:
+        raise KeyboardInterrupt(f"terminated by signal {_TERMINATED[0]}")
 
 
 def _replace(tmp: str, path: Path) -> None:

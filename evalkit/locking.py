@@ -77,21 +77,11 @@ def data_lock(folder: str | Path) -> Iterator[Path]:
         lock.release()
 
 
-# the termination signals received: the interrupt the handler raises can land in a weakref callback or a
-# __del__ (an import lock's cleanup, say), where Python prints "Exception ignored" and carries on
-_TERMINATED: list[int] = []
-
-
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    _TERMINATED.append(signum)
+    from evalkit.io import note_termination
+
+    note_termination(signum)  # remembered where outputs are committed: the interrupt may be swallowed
     raise KeyboardInterrupt(f"terminated by signal {signum}")
-
-
-def raise_if_terminated() -> None:
-    """KeyboardInterrupt when a termination signal arrived but its interrupt was swallowed: called before an
-    output is committed (evalkit.io) and when a command returns, so a killed run never commits or exits 0."""
-    if _TERMINATED:
-        raise KeyboardInterrupt(f"terminated by signal {_TERMINATED[0]}")
 
 
 def terminate_as_interrupt() -> None:
@@ -101,4 +91,4 @@ def terminate_as_interrupt() -> None:
     signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
-__all__ = ["LOCK_NAME", "data_lock", "raise_if_terminated", "terminate_as_interrupt"]
+__all__ = ["LOCK_NAME", "data_lock", "terminate_as_interrupt"]

@@ -227,10 +227,10 @@ def test_without_the_handler_sigterm_leaves_a_tmp_file(tmp_path: Path) -> None:
 
 
 def test_handler_raises_keyboard_interrupt(monkeypatch) -> None:
-    from evalkit import locking
+    from evalkit import io
 
     # the handler remembers the signal for the rest of the process (a CLI run then exits): this test's own
-    monkeypatch.setattr(locking, "_TERMINATED", [])
+    monkeypatch.setattr(io, "_TERMINATED", [])
     previous = signal.getsignal(signal.SIGTERM)
     try:
         terminate_as_interrupt()
@@ -329,7 +329,7 @@ def test_a_sigterm_whose_interrupt_was_swallowed_still_commits_nothing(tmp_path:
 
     from evalkit import io, locking
 
-    monkeypatch.setattr(locking, "_TERMINATED", [])
+    monkeypatch.setattr(io, "_TERMINATED", [])
     target = tmp_path / "out.json"
     io.atomic_write_bytes(target, b"old")
 
